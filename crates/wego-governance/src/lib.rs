@@ -1,0 +1,1 @@
+//! wego-governance (under construction).

@@ -1,0 +1,1 @@
+//! wego-hertz (under construction).

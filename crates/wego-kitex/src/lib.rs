@@ -1,0 +1,1 @@
+//! wego-kitex (under construction).

@@ -1,0 +1,74 @@
+//! wego's network layer: transports, a runtime facade and a zero-copy buffer.
+//!
+//! `wego-netpoll` is the bottom layer of wego, in the role CloudWeGo Netpoll
+//! plays for Hertz and Kitex. It knows bytes, sockets, timers and buffers and
+//! nothing else: no HTTP, Thrift or protobuf type appears here.
+//!
+//! - [`net`]: [`Listener`], [`Conn`] and [`Dialer`] over TCP and Unix domain
+//!   sockets, addressed by [`Address`]. A [`Conn`] is tokio's
+//!   [`AsyncRead`](tokio::io::AsyncRead) + [`AsyncWrite`](tokio::io::AsyncWrite),
+//!   so h2, rustls and tungstenite run on it unchanged.
+//! - [`rt`]: the runtime facade (`spawn`, `sleep`, `timeout`, `interval`,
+//!   [`Runtime`](rt::Runtime)). Upper crates call only this, never tokio's
+//!   runtime directly, so that the backend can be swapped.
+//! - [`buffer`]: [`LinkBuffer`], a chain of [`bytes::Bytes`] blocks that codecs
+//!   decode from without copying payloads.
+//! - [`Shutdown`]: the graceful-shutdown primitive servers share.
+//!
+//! # Features
+//!
+//! | feature | default | what it brings |
+//! |---------|---------|----------------|
+//! | `tokio` | yes     | the tokio backend: tokio's multi-thread runtime and `tokio::net` |
+//!
+//! # Example
+//!
+//! ```
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//! use wego_netpoll::{Address, Dialer, Listener, rt};
+//!
+//! rt::block_on(async {
+//!     let listener = Listener::bind(&"127.0.0.1:0".parse::<Address>()?).await?;
+//!     let addr = listener.local_addr().clone();
+//!     rt::spawn(async move {
+//!         let mut conn = listener.accept().await?;
+//!         let mut buf = [0u8; 5];
+//!         conn.read_exact(&mut buf).await?;
+//!         conn.write_all(&buf).await?;
+//!         Ok::<_, std::io::Error>(())
+//!     });
+//!     let mut conn = Dialer::new().dial(&addr).await?;
+//!     conn.write_all(b"hello").await?;
+//!     let mut buf = [0u8; 5];
+//!     conn.read_exact(&mut buf).await?;
+//!     assert_eq!(&buf, b"hello");
+//!     Ok::<_, Box<dyn std::error::Error>>(())
+//! })
+//! .unwrap();
+//! ```
+//!
+//! # Stability
+//!
+//! Items documented as backend internals and anything behind `--cfg
+//! wego_unstable` are outside semver.
+
+#[cfg(not(feature = "tokio"))]
+compile_error!("wego-netpoll needs a network backend: enable the `tokio` feature");
+
+// pub mod buffer;
+mod error;
+pub mod net;
+pub mod rt;
+mod shutdown;
+
+// pub use buffer::LinkBuffer;
+pub use error::{Error, Result};
+pub use net::{Address, Conn, Dialer, Listener};
+pub use shutdown::{Shutdown, ShutdownReport, Watcher};
+
+/// Re-export of the tokio I/O traits that [`Conn`] implements.
+pub mod io {
+    pub use tokio::io::{
+        AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf, ReadHalf, WriteHalf, split,
+    };
+}

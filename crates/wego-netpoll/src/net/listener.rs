@@ -1,0 +1,178 @@
+//! Listening sockets.
+
+use std::io;
+use std::path::Path;
+
+use super::options::{ConnOptions, KeepAlive};
+use super::{Address, Conn};
+use crate::{Error, Result};
+
+/// A bound, listening socket that accepts [`Conn`]s.
+#[derive(Debug)]
+pub struct Listener {
+    inner: Inner,
+    local: Address,
+    options: ConnOptions,
+}
+
+#[derive(Debug)]
+enum Inner {
+    Tcp(tokio::net::TcpListener),
+    Unix(tokio::net::UnixListener),
+}
+
+impl Listener {
+    /// Binds with the default options (address reuse on, backlog 1024,
+    /// `TCP_NODELAY` on accepted connections).
+    ///
+    /// # Errors
+    ///
+    /// Fails if the address cannot be bound.
+    pub async fn bind(addr: &Address) -> Result<Self> {
+        Self::builder().bind(addr).await
+    }
+
+    /// Returns a builder for the socket options.
+    pub fn builder() -> ListenerBuilder {
+        ListenerBuilder::default()
+    }
+
+    /// The bound address (with the OS-chosen port if port 0 was asked for).
+    pub fn local_addr(&self) -> &Address {
+        &self.local
+    }
+
+    /// Accepts the next connection.
+    ///
+    /// # Errors
+    ///
+    /// Fails if accept fails, e.g. when the process runs out of file
+    /// descriptors; the listener stays usable.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a dropped `accept()` loses no connection.
+    pub async fn accept(&self) -> Result<Conn> {
+        match &self.inner {
+            Inner::Tcp(l) => {
+                let (stream, _) = l.accept().await.map_err(Error::accept)?;
+                let sock = socket2::SockRef::from(&stream);
+                // A failing option on one connection is no reason to drop it.
+                if let Err(e) = self.options.apply(sock) {
+                    tracing::debug!(error = %e, "cannot set socket options on accepted connection");
+                }
+                Conn::from_tcp(stream).map_err(Error::accept)
+            }
+            Inner::Unix(l) => {
+                let (stream, _) = l.accept().await.map_err(Error::accept)?;
+                Ok(Conn::from_unix(stream, self.local.clone()))
+            }
+        }
+    }
+}
+
+/// Options for [`Listener`].
+#[derive(Debug, Clone)]
+pub struct ListenerBuilder {
+    reuse_address: bool,
+    reuse_port: bool,
+    backlog: u32,
+    options: ConnOptions,
+}
+
+impl Default for ListenerBuilder {
+    fn default() -> Self {
+        Self {
+            reuse_address: true,
+            reuse_port: false,
+            backlog: 1024,
+            options: ConnOptions::default(),
+        }
+    }
+}
+
+impl ListenerBuilder {
+    /// Sets `SO_REUSEADDR` (default on).
+    pub fn reuse_address(mut self, on: bool) -> Self {
+        self.reuse_address = on;
+        self
+    }
+
+    /// Sets `SO_REUSEPORT` (default off), so several listeners share a port.
+    pub fn reuse_port(mut self, on: bool) -> Self {
+        self.reuse_port = on;
+        self
+    }
+
+    /// Sets the accept backlog (default 1024).
+    pub fn backlog(mut self, backlog: u32) -> Self {
+        self.backlog = backlog;
+        self
+    }
+
+    /// Sets `TCP_NODELAY` on accepted connections (default on).
+    pub fn nodelay(mut self, on: bool) -> Self {
+        self.options.nodelay = on;
+        self
+    }
+
+    /// Enables TCP keepalive on accepted connections (default off).
+    pub fn keepalive(mut self, keepalive: Option<KeepAlive>) -> Self {
+        self.options.keepalive = keepalive;
+        self
+    }
+
+    /// Binds and listens.
+    ///
+    /// # Errors
+    ///
+    /// Fails if the socket cannot be created, configured or bound.
+    pub async fn bind(self, addr: &Address) -> Result<Listener> {
+        let ctx = || format!("cannot listen on {addr}");
+        match addr {
+            Address::Tcp(sa) => {
+                let std = self.bind_tcp(*sa).map_err(|e| Error::bind(ctx(), e))?;
+                let l =
+                    tokio::net::TcpListener::from_std(std).map_err(|e| Error::bind(ctx(), e))?;
+                let local = Address::Tcp(l.local_addr().map_err(|e| Error::bind(ctx(), e))?);
+                Ok(Listener {
+                    inner: Inner::Tcp(l),
+                    local,
+                    options: self.options,
+                })
+            }
+            Address::Unix(path) => {
+                let std = self.bind_unix(path).map_err(|e| Error::bind(ctx(), e))?;
+                let l =
+                    tokio::net::UnixListener::from_std(std).map_err(|e| Error::bind(ctx(), e))?;
+                Ok(Listener {
+                    inner: Inner::Unix(l),
+                    local: addr.clone(),
+                    options: self.options,
+                })
+            }
+        }
+    }
+
+    fn bind_tcp(&self, addr: std::net::SocketAddr) -> io::Result<std::net::TcpListener> {
+        use socket2::{Domain, Protocol, Socket, Type};
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        socket.set_reuse_address(self.reuse_address)?;
+        if self.reuse_port {
+            socket.set_reuse_port(true)?;
+        }
+        socket.set_nonblocking(true)?;
+        socket.bind(&addr.into())?;
+        socket.listen(i32::try_from(self.backlog).unwrap_or(i32::MAX))?;
+        Ok(socket.into())
+    }
+
+    fn bind_unix(&self, path: &Path) -> io::Result<std::os::unix::net::UnixListener> {
+        use socket2::{Domain, SockAddr, Socket, Type};
+        let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
+        socket.set_nonblocking(true)?;
+        socket.bind(&SockAddr::unix(path)?)?;
+        socket.listen(i32::try_from(self.backlog).unwrap_or(i32::MAX))?;
+        Ok(socket.into())
+    }
+}

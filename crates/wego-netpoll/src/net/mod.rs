@@ -1,0 +1,18 @@
+//! Transports: [`Listener`], [`Conn`] and [`Dialer`] over TCP and Unix domain
+//! sockets, addressed by [`Address`].
+//!
+//! A [`Conn`] implements tokio's `AsyncRead` and `AsyncWrite`; protocol
+//! crates drive it through those traits only, so a codec never names a socket
+//! type and a transport never names a message type.
+
+mod address;
+mod conn;
+mod dialer;
+mod listener;
+mod options;
+
+pub use address::Address;
+pub use conn::Conn;
+pub use dialer::Dialer;
+pub use listener::{Listener, ListenerBuilder};
+pub use options::KeepAlive;

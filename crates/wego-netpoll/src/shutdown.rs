@@ -1,0 +1,250 @@
+//! Graceful shutdown, shared by every server.
+//!
+//! A server holds a [`Shutdown`]. Each accepted connection (or any unit of
+//! in-flight work) holds a [`Watcher`] from [`Shutdown::watcher`]. Calling
+//! [`Shutdown::shutdown`] moves through three phases:
+//!
+//! ```text
+//!  Running ──shutdown()──> Draining ──deadline──> Forced
+//!                              │                     │
+//!                 watchers finish their work   watchers abort now
+//!                 and drop; idle ones close
+//! ```
+//!
+//! - **Draining**: [`Watcher::draining`] resolves. Accept loops stop
+//!   accepting; connections finish the request in flight and close instead of
+//!   waiting for the next one; idle keep-alive connections close at once.
+//! - **Forced**: if watchers remain when the deadline passes,
+//!   [`Watcher::forced`] resolves and they must close immediately.
+//!
+//! [`Shutdown::shutdown`] returns when every watcher is gone, or right after
+//! forcing, with a [`ShutdownReport`].
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{Notify, watch};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Phase {
+    Running,
+    Draining,
+    Forced,
+}
+
+#[derive(Debug)]
+struct Inner {
+    phase: watch::Sender<Phase>,
+    active: AtomicUsize,
+    idle: Notify,
+}
+
+/// The trigger and tracker of a graceful shutdown. Cheap to clone; clones
+/// share state.
+#[derive(Debug, Clone)]
+pub struct Shutdown {
+    inner: Arc<Inner>,
+}
+
+impl Default for Shutdown {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// What a [`Shutdown::shutdown`] call achieved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ShutdownReport {
+    /// Watchers still alive when the deadline passed and that were forced.
+    pub forced: usize,
+}
+
+impl ShutdownReport {
+    /// Returns true if all work finished before the deadline.
+    pub fn is_graceful(&self) -> bool {
+        self.forced == 0
+    }
+}
+
+impl Shutdown {
+    /// A shutdown in the running phase with no watchers.
+    pub fn new() -> Self {
+        let (phase, _) = watch::channel(Phase::Running);
+        Self {
+            inner: Arc::new(Inner {
+                phase,
+                active: AtomicUsize::new(0),
+                idle: Notify::new(),
+            }),
+        }
+    }
+
+    /// Registers one unit of in-flight work; it counts until the watcher drops.
+    pub fn watcher(&self) -> Watcher {
+        self.inner.active.fetch_add(1, Ordering::AcqRel);
+        Watcher {
+            inner: self.inner.clone(),
+            phase: self.inner.phase.subscribe(),
+        }
+    }
+
+    /// Number of live watchers.
+    pub fn active(&self) -> usize {
+        self.inner.active.load(Ordering::Acquire)
+    }
+
+    /// Returns true once a shutdown has begun.
+    pub fn is_draining(&self) -> bool {
+        *self.inner.phase.borrow() >= Phase::Draining
+    }
+
+    /// Begins draining without waiting.
+    pub fn begin(&self) {
+        self.inner.phase.send_if_modified(|p| {
+            if *p == Phase::Running {
+                *p = Phase::Draining;
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    /// Drains: signals every watcher, waits up to `deadline` for all of them
+    /// to drop, then forces the rest.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future leaves the shutdown in whatever phase it reached.
+    pub async fn shutdown(&self, deadline: Duration) -> ShutdownReport {
+        self.begin();
+        if crate::rt::timeout(deadline, self.wait_idle()).await.is_ok() {
+            return ShutdownReport { forced: 0 };
+        }
+        let forced = self.active();
+        self.inner.phase.send_replace(Phase::Forced);
+        tracing::warn!(
+            forced,
+            ?deadline,
+            "graceful shutdown deadline passed; forcing close"
+        );
+        ShutdownReport { forced }
+    }
+
+    /// Waits until no watcher is alive.
+    pub async fn wait_idle(&self) {
+        loop {
+            let notified = self.inner.idle.notified();
+            if self.active() == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// One unit of in-flight work under a [`Shutdown`]; see the module docs.
+#[derive(Debug)]
+pub struct Watcher {
+    inner: Arc<Inner>,
+    phase: watch::Receiver<Phase>,
+}
+
+impl Watcher {
+    /// Returns true once draining (or forcing) has begun.
+    pub fn is_draining(&self) -> bool {
+        *self.phase.borrow() >= Phase::Draining
+    }
+
+    /// Returns true once the deadline has passed and work must stop now.
+    pub fn is_forced(&self) -> bool {
+        *self.phase.borrow() >= Phase::Forced
+    }
+
+    /// Resolves when draining begins: stop accepting, close when idle.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn draining(&self) {
+        self.wait_for(Phase::Draining).await;
+    }
+
+    /// Resolves when the deadline has passed: abort now.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn forced(&self) {
+        self.wait_for(Phase::Forced).await;
+    }
+
+    async fn wait_for(&self, phase: Phase) {
+        let mut rx = self.phase.clone();
+        // The sender lives in `inner`, which this watcher keeps alive, so the
+        // channel never closes under us; treat a closed channel as reached.
+        let _ = rx.wait_for(|p| *p >= phase).await;
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        if self.inner.active.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.inner.idle.notify_waiters();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rt() -> crate::rt::Runtime {
+        crate::rt::Runtime::builder().build().unwrap()
+    }
+
+    #[test]
+    fn shutdown_with_no_work_is_graceful() {
+        rt().block_on(async {
+            let s = Shutdown::new();
+            assert!(s.shutdown(Duration::from_millis(10)).await.is_graceful());
+            assert!(s.is_draining());
+        });
+    }
+
+    #[test]
+    fn watchers_see_draining_then_finish() {
+        rt().block_on(async {
+            let s = Shutdown::new();
+            let w = s.watcher();
+            let task = crate::rt::spawn(async move {
+                w.draining().await;
+                // finish in-flight work, then drop the watcher
+                crate::rt::sleep(Duration::from_millis(20)).await;
+                drop(w);
+            });
+            let report = s.shutdown(Duration::from_secs(5)).await;
+            assert!(report.is_graceful());
+            assert_eq!(s.active(), 0);
+            task.await.unwrap();
+        });
+    }
+
+    #[test]
+    fn stuck_watchers_are_forced_after_the_deadline() {
+        rt().block_on(async {
+            let s = Shutdown::new();
+            let w = s.watcher();
+            let task = crate::rt::spawn(async move {
+                w.forced().await;
+                assert!(w.is_forced());
+            });
+            let report = s.shutdown(Duration::from_millis(30)).await;
+            assert_eq!(report.forced, 1);
+            task.await.unwrap();
+            assert_eq!(s.active(), 0);
+        });
+    }
+}

@@ -1,0 +1,4 @@
+//! Integration tests of wego-netpoll over loopback, on every enabled backend.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+mod transport;
