@@ -1,0 +1,1 @@
+//! wego-build (under construction).
