@@ -1,1 +1,9 @@
-//! wego-kitex (under construction).
+//! wego's RPC framework, in the role Kitex plays for CloudWeGo.
+//!
+//! A request passes these layers, each replaceable:
+//!
+//! ```text
+//!  generated stub ─ tower::Service stack ─ codec ─ framing ─ Conn
+//! ```
+//!
+//! See `docs/rpc.md` for the pipeline and how to add a codec or a framing.
