@@ -55,13 +55,13 @@
 #[cfg(not(feature = "tokio"))]
 compile_error!("wego-netpoll needs a network backend: enable the `tokio` feature");
 
-// pub mod buffer;
+pub mod buffer;
 mod error;
 pub mod net;
 pub mod rt;
 mod shutdown;
 
-// pub use buffer::LinkBuffer;
+pub use buffer::LinkBuffer;
 pub use error::{Error, Result};
 pub use net::{Address, Conn, Dialer, Listener};
 pub use shutdown::{Shutdown, ShutdownReport, Watcher};

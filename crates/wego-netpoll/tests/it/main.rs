@@ -1,4 +1,5 @@
 //! Integration tests of wego-netpoll over loopback, on every enabled backend.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
+mod shutdown;
 mod transport;
