@@ -7,3 +7,5 @@
 //! ```
 //!
 //! See `docs/rpc.md` for the pipeline and how to add a codec or a framing.
+
+pub mod grpc;

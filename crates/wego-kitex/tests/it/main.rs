@@ -1,2 +1,8 @@
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 //! Integration tests of wego-kitex, one module per behaviour.
+mod grpc_calls;
+mod grpc_common;
+mod grpc_compression;
+mod grpc_deadline;
+mod grpc_errors;
+mod grpc_lifecycle;

@@ -1,0 +1,516 @@
+//! The gRPC client: a [`Channel`] over one h2c connection, multiplexing
+//! calls as HTTP/2 streams.
+//!
+//! Each call sends its request messages from a small pump task (so that a
+//! bidi call can read and write at once); the pump is aborted when the call
+//! is dropped, which resets the stream (`RST_STREAM(CANCEL)`), and the
+//! server sees the cancellation. Deadlines travel as `grpc-timeout` and are
+//! also enforced here, so a server that ignores them cannot hold a caller.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use futures_core::Stream;
+use futures_util::StreamExt;
+use h2::client::SendRequest;
+use http::{HeaderValue, StatusCode};
+use wego_netpoll::io::{AsyncRead, AsyncWrite};
+use wego_netpoll::rt::{self, JoinHandle};
+use wego_netpoll::{Address, Dialer};
+
+use super::codec::{self, DEFAULT_MAX_MESSAGE_SIZE, Decoder, Encoding};
+use super::keepalive;
+use super::metadata::Metadata;
+use super::request::{Request, Response};
+use super::router::BoxStream;
+use super::send::send_all;
+use super::status::{Code, Status};
+use super::streaming::{Streaming, codec_status};
+use super::timeout::format_timeout;
+
+/// Aborts the request pump when the call is dropped.
+#[derive(Debug)]
+pub(crate) struct PumpGuard(JoinHandle<()>);
+
+impl Drop for PumpGuard {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Config {
+    max_recv: usize,
+    max_send: usize,
+    connect_timeout: Duration,
+    timeout: Option<Duration>,
+    compression: Option<Encoding>,
+    keepalive_interval: Option<Duration>,
+    keepalive_timeout: Duration,
+    authority: String,
+}
+
+/// Builds a [`Channel`].
+#[derive(Debug, Clone)]
+pub struct ChannelBuilder {
+    config: Config,
+}
+
+impl ChannelBuilder {
+    /// Largest response message accepted (default 4 MiB).
+    pub fn with_max_recv_message_size(mut self, n: usize) -> Self {
+        self.config.max_recv = n;
+        self
+    }
+
+    /// Largest request message sent (default 4 MiB).
+    pub fn with_max_send_message_size(mut self, n: usize) -> Self {
+        self.config.max_send = n;
+        self
+    }
+
+    /// Connect timeout (default 5 s).
+    pub fn with_connect_timeout(mut self, d: Duration) -> Self {
+        self.config.connect_timeout = d;
+        self
+    }
+
+    /// A default timeout for calls that set none.
+    pub fn with_timeout(mut self, d: Duration) -> Self {
+        self.config.timeout = Some(d);
+        self
+    }
+
+    /// Compresses every request with `encoding` unless the call says
+    /// otherwise.
+    pub fn with_compression(mut self, encoding: Encoding) -> Self {
+        self.config.compression = Some(encoding);
+        self
+    }
+
+    /// HTTP/2 keepalive pings every `interval`; the connection is closed
+    /// if one is not answered within the keepalive timeout (default 20 s).
+    pub fn with_keepalive(mut self, interval: Duration, timeout: Duration) -> Self {
+        self.config.keepalive_interval = Some(interval);
+        self.config.keepalive_timeout = timeout;
+        self
+    }
+
+    /// Dials `addr` and performs the HTTP/2 handshake.
+    ///
+    /// # Errors
+    ///
+    /// `UNAVAILABLE` when the connection or handshake fails,
+    /// `DEADLINE_EXCEEDED` on connect timeout.
+    pub async fn connect(mut self, addr: &Address) -> Result<Channel, Status> {
+        if self.config.authority.is_empty() {
+            self.config.authority = match addr {
+                Address::Tcp(sa) => sa.to_string(),
+                _ => "localhost".to_owned(),
+            };
+        }
+        let conn = Dialer::new()
+            .with_connect_timeout(self.config.connect_timeout)
+            .with_nodelay(true)
+            .dial(addr)
+            .await
+            .map_err(|e| {
+                if e.is_timeout() {
+                    Status::deadline_exceeded(format!("connect: {e}"))
+                } else {
+                    Status::unavailable(format!("connect: {e}"))
+                }
+            })?;
+        self.handshake(conn).await
+    }
+
+    /// Performs the HTTP/2 handshake over an established IO.
+    ///
+    /// # Errors
+    ///
+    /// `UNAVAILABLE` when the handshake fails.
+    pub async fn handshake<IO>(mut self, io: IO) -> Result<Channel, Status>
+    where
+        IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        if self.config.authority.is_empty() {
+            self.config.authority = "localhost".to_owned();
+        }
+        let (send, mut conn) = h2::client::Builder::new()
+            .initial_window_size(1024 * 1024)
+            .initial_connection_window_size(2 * 1024 * 1024)
+            .max_send_buffer_size(256 * 1024)
+            .handshake::<_, Bytes>(io)
+            .await
+            .map_err(|e| Status::unavailable(format!("http/2 handshake: {e}")))?;
+        let mut dead = match (self.config.keepalive_interval, conn.ping_pong()) {
+            (Some(every), Some(pp)) => keepalive::start(pp, every, self.config.keepalive_timeout),
+            _ => keepalive::never(),
+        };
+        let driver = rt::spawn(async move {
+            tokio::select! {
+                r = &mut conn => if let Err(e) = r { tracing::debug!(error = %e, "grpc client connection ended") },
+                () = &mut dead => tracing::debug!("keepalive ping timed out, closing connection"),
+            }
+        });
+        Ok(Channel {
+            inner: Arc::new(Inner {
+                send,
+                config: self.config,
+                _driver: PumpGuard(driver),
+            }),
+        })
+    }
+}
+
+struct Inner {
+    send: SendRequest<Bytes>,
+    config: Config,
+    _driver: PumpGuard,
+}
+
+/// A client connection for gRPC calls. Cheap to clone; clones share the
+/// connection, and the connection closes when the last clone drops.
+#[derive(Clone)]
+pub struct Channel {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Channel")
+            .field("config", &self.inner.config)
+            .finish()
+    }
+}
+
+fn encode_prost<M: prost::Message>(m: &M) -> Bytes {
+    Bytes::from(m.encode_to_vec())
+}
+
+impl Channel {
+    /// A builder with the defaults.
+    pub fn builder() -> ChannelBuilder {
+        ChannelBuilder {
+            config: Config {
+                max_recv: DEFAULT_MAX_MESSAGE_SIZE,
+                max_send: DEFAULT_MAX_MESSAGE_SIZE,
+                connect_timeout: Duration::from_secs(5),
+                timeout: None,
+                compression: None,
+                keepalive_interval: None,
+                keepalive_timeout: Duration::from_secs(20),
+                authority: String::new(),
+            },
+        }
+    }
+
+    /// Connects with the defaults.
+    ///
+    /// # Errors
+    ///
+    /// As [`ChannelBuilder::connect`].
+    pub async fn connect(addr: &Address) -> Result<Channel, Status> {
+        Channel::builder().connect(addr).await
+    }
+
+    /// Starts a call with a raw message stream; returns the response head
+    /// and the raw response messages. The typed methods build on it.
+    ///
+    /// # Errors
+    ///
+    /// The call's status when it failed before the response head
+    /// (trailers-only responses, HTTP errors, deadline, connection loss).
+    pub async fn call_raw(
+        &self,
+        path: &str,
+        request: Request<BoxStream<Bytes>>,
+    ) -> Result<Response<Streaming<Bytes>>, Status> {
+        let cfg = &self.inner.config;
+        let deadline = request
+            .deadline()
+            .or_else(|| cfg.timeout.and_then(|t| Instant::now().checked_add(t)));
+        let encoding = request.compression().or(cfg.compression);
+        let head = async {
+            let send = self
+                .inner
+                .send
+                .clone()
+                .ready()
+                .await
+                .map_err(|e| Status::unavailable(format!("connection: {e}")))?;
+            let mut req = http::Request::builder()
+                .method(http::Method::POST)
+                .uri(format!("http://{}{}", cfg.authority, path))
+                .body(())
+                .map_err(|e| Status::internal(format!("invalid method path: {e}")))?;
+            let h = req.headers_mut();
+            request.metadata().merge_into(h);
+            h.insert("content-type", HeaderValue::from_static("application/grpc"));
+            h.insert("te", HeaderValue::from_static("trailers"));
+            h.insert("user-agent", HeaderValue::from_static("grpc-rust-wego/0.1"));
+            h.insert("grpc-accept-encoding", HeaderValue::from_static("gzip"));
+            if let Some(e) = encoding {
+                h.insert("grpc-encoding", HeaderValue::from_static(e.as_str()));
+            }
+            if let Some(d) = deadline
+                && let Ok(v) = HeaderValue::from_str(&format_timeout(
+                    d.saturating_duration_since(Instant::now()),
+                ))
+            {
+                h.insert("grpc-timeout", v);
+            }
+            let mut send = send;
+            let (resp, stream) = send
+                .send_request(req, false)
+                .map_err(|e| Status::unavailable(format!("cannot start call: {e}")))?;
+            let pump = PumpGuard(rt::spawn(pump(
+                stream,
+                request.into_inner(),
+                encoding,
+                cfg.max_send,
+            )));
+            let resp = resp.await.map_err(|e| Status::from_h2(&e))?;
+            Ok::<_, Status>((resp, pump))
+        };
+        let (resp, pump) = match deadline {
+            Some(d) => rt::timeout_at(d, head)
+                .await
+                .map_err(|_| Status::deadline_exceeded("deadline exceeded"))??,
+            None => head.await?,
+        };
+        let (parts, body) = resp.into_parts();
+        // A grpc-status in the head is a trailers-only response.
+        if let Some(status) = Status::from_header_map(&parts.headers) {
+            if !status.is_ok() {
+                return Err(status);
+            }
+            let mut r = Response::from_parts(
+                Streaming::new_client(None, Decoder::new(cfg.max_recv, None), None, None),
+                status.metadata().clone(),
+            );
+            r.set_trailers(status.metadata().clone());
+            return Ok(r);
+        }
+        if parts.status != StatusCode::OK {
+            return Err(Status::from_http(parts.status));
+        }
+        let ct = parts
+            .headers
+            .get("content-type")
+            .map(HeaderValue::as_bytes)
+            .unwrap_or_default();
+        if !ct.starts_with(b"application/grpc") {
+            return Err(Status::unknown(format!(
+                "non-grpc content-type {}",
+                String::from_utf8_lossy(ct)
+            )));
+        }
+        let recv_enc = match parts
+            .headers
+            .get("grpc-encoding")
+            .map(HeaderValue::as_bytes)
+        {
+            None | Some(b"identity") => None,
+            Some(t) => match Encoding::from_token(t) {
+                Some(e) => Some(e),
+                None => {
+                    return Err(Status::internal(format!(
+                        "server used unsupported grpc-encoding {}",
+                        String::from_utf8_lossy(t)
+                    )));
+                }
+            },
+        };
+        let mut metadata = Metadata::from_headers(parts.headers);
+        metadata.remove_reserved();
+        let stream = Streaming::new_client(
+            Some(body),
+            Decoder::new(cfg.max_recv, recv_enc),
+            deadline,
+            Some(pump),
+        );
+        Ok(Response::from_parts(stream, metadata))
+    }
+
+    /// A unary call.
+    ///
+    /// # Errors
+    ///
+    /// The call's non-OK status.
+    pub async fn unary<Req, Resp>(
+        &self,
+        path: &str,
+        request: Request<Req>,
+    ) -> Result<Response<Resp>, Status>
+    where
+        Req: prost::Message,
+        Resp: prost::Message + Default,
+    {
+        let payload = encode_prost(request.get_ref());
+        if payload.len() > self.inner.config.max_send {
+            return Err(Status::resource_exhausted(format!(
+                "request message of {} bytes exceeds the limit of {} bytes",
+                payload.len(),
+                self.inner.config.max_send
+            )));
+        }
+        let request = request.map(|_| -> BoxStream<Bytes> {
+            Box::pin(futures_util::stream::once(std::future::ready(Ok(payload))))
+        });
+        let resp = self.call_raw(path, request).await?;
+        let mut trailing_meta = resp.trailers().clone();
+        let (mut stream, metadata) = (resp.into_inner_with_meta()).into_pair();
+        let Some(first) = stream.message().await? else {
+            return Err(Status::internal("missing response message"));
+        };
+        if stream.message().await?.is_some() {
+            return Err(Status::internal(
+                "more than one response message for a unary call",
+            ));
+        }
+        if let Some(t) = stream.trailers() {
+            trailing_meta = t.clone();
+        }
+        let msg = super::streaming::decode_prost::<Resp>(first)?;
+        let mut r = Response::from_parts(msg, metadata);
+        r.set_trailers(trailing_meta);
+        Ok(r)
+    }
+
+    /// A server-streaming call: one request, a stream of responses.
+    ///
+    /// # Errors
+    ///
+    /// The call's status if it failed before the first response.
+    pub async fn server_streaming<Req, Resp>(
+        &self,
+        path: &str,
+        request: Request<Req>,
+    ) -> Result<Response<Streaming<Resp>>, Status>
+    where
+        Req: prost::Message,
+        Resp: prost::Message + Default,
+    {
+        let payload = encode_prost(request.get_ref());
+        let request = request.map(|_| -> BoxStream<Bytes> {
+            Box::pin(futures_util::stream::once(std::future::ready(Ok(payload))))
+        });
+        Ok(self
+            .call_raw(path, request)
+            .await?
+            .map(Streaming::decode_into))
+    }
+
+    /// A client-streaming call: a stream of requests, one response.
+    ///
+    /// # Errors
+    ///
+    /// The call's non-OK status.
+    pub async fn client_streaming<S, Req, Resp>(
+        &self,
+        path: &str,
+        request: Request<S>,
+    ) -> Result<Response<Resp>, Status>
+    where
+        S: Stream<Item = Req> + Send + 'static,
+        Req: prost::Message + 'static,
+        Resp: prost::Message + Default,
+    {
+        let resp = self.streaming::<S, Req, Resp>(path, request).await?;
+        let (mut stream, metadata) = resp.into_inner_with_meta().into_pair();
+        let Some(msg) = stream.message().await? else {
+            return Err(Status::internal("missing response message"));
+        };
+        if stream.message().await?.is_some() {
+            return Err(Status::internal("more than one response message"));
+        }
+        let trailers = stream.trailers().cloned().unwrap_or_default();
+        let mut r = Response::from_parts(msg, metadata);
+        r.set_trailers(trailers);
+        Ok(r)
+    }
+
+    /// A bidirectional-streaming call.
+    ///
+    /// # Errors
+    ///
+    /// The call's status if it failed before the response head.
+    pub async fn streaming<S, Req, Resp>(
+        &self,
+        path: &str,
+        request: Request<S>,
+    ) -> Result<Response<Streaming<Resp>>, Status>
+    where
+        S: Stream<Item = Req> + Send + 'static,
+        Req: prost::Message + 'static,
+        Resp: prost::Message + Default,
+    {
+        let request =
+            request.map(|s| -> BoxStream<Bytes> { Box::pin(s.map(|m| Ok(encode_prost(&m)))) });
+        Ok(self
+            .call_raw(path, request)
+            .await?
+            .map(Streaming::decode_into))
+    }
+}
+
+/// Splits a response into message and metadata.
+pub(crate) struct Pair<T>(T, Metadata);
+
+impl<T> Pair<T> {
+    fn into_pair(self) -> (T, Metadata) {
+        (self.0, self.1)
+    }
+}
+
+impl<T> Response<T> {
+    pub(crate) fn into_inner_with_meta(self) -> Pair<T> {
+        let md = self.metadata().clone();
+        Pair(self.into_inner(), md)
+    }
+}
+
+/// Sends the request messages, then the end of stream. On any failure the
+/// stream is reset so the server stops waiting.
+async fn pump(
+    mut stream: h2::SendStream<Bytes>,
+    mut messages: BoxStream<Bytes>,
+    encoding: Option<Encoding>,
+    max_send: usize,
+) {
+    let mut buf = BytesMut::new();
+    while let Some(item) = messages.next().await {
+        let payload = match item {
+            Ok(p) => p,
+            Err(status) => {
+                tracing::debug!(%status, "request stream failed, cancelling call");
+                stream.send_reset(h2::Reason::CANCEL);
+                return;
+            }
+        };
+        if let Err(e) = codec::encode(&payload, encoding, max_send, &mut buf) {
+            tracing::debug!(status = %codec_status(e), "request message rejected, cancelling call");
+            stream.send_reset(h2::Reason::CANCEL);
+            return;
+        }
+        if send_all(&mut stream, buf.split().freeze(), false)
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+    let _ = stream.send_data(Bytes::new(), true);
+}
+
+impl Code {
+    /// Whether a call failing with this code may be retried on another
+    /// connection without side effects having happened (only
+    /// `UNAVAILABLE`, per gRPC's retry design).
+    pub fn is_retryable(self) -> bool {
+        self == Code::Unavailable
+    }
+}

@@ -1,0 +1,51 @@
+//! gRPC over HTTP/2 (h2c), wire-compatible with any gRPC peer.
+//!
+//! - [`Server`]: serves a [`Router`] (or any `tower::Service` over
+//!   [`RawRequest`]) on a listener or on one handed-over connection
+//!   ([`Server::serve_connection`]), with deadlines, cancellation, gzip,
+//!   message-size limits, keepalive and graceful shutdown (GOAWAY).
+//! - [`Channel`]: the client, unary and the three streaming kinds.
+//! - [`Status`] / [`Code`], [`Metadata`], the sans-IO [`codec`] for the
+//!   length-prefixed messages, `grpc-timeout` ([`parse_timeout`],
+//!   [`format_timeout`]) and the [`health`] service.
+//!
+//! Messages are `prost` types; the server and client are generic over them.
+//!
+//! ```no_run
+//! use wego_kitex::grpc::{Channel, Request, Response, Router, Server, Status};
+//! # #[derive(Clone, PartialEq, prost::Message)] struct Ping { #[prost(string, tag = "1")] msg: String }
+//! # async fn demo(listener: wego_netpoll::Listener) -> Result<(), Status> {
+//! let router = Router::new().unary("/demo.Svc/Ping", |req: Request<Ping>| async move {
+//!     Ok(Response::new(req.into_inner()))
+//! });
+//! let addr = listener.local_addr().clone();
+//! let server = Server::default();
+//! wego_netpoll::rt::spawn(async move { server.serve(listener, router).await });
+//! let ch = Channel::connect(&addr).await?;
+//! let r: Response<Ping> = ch.unary("/demo.Svc/Ping", Request::new(Ping { msg: "hi".into() })).await?;
+//! assert_eq!(r.get_ref().msg, "hi");
+//! # Ok(()) }
+//! ```
+
+mod client;
+pub mod codec;
+pub mod health;
+mod keepalive;
+mod metadata;
+mod request;
+mod router;
+mod send;
+mod server;
+mod status;
+mod streaming;
+mod timeout;
+
+pub use client::{Channel, ChannelBuilder};
+pub use codec::{CodecError, Encoding};
+pub use metadata::{Metadata, MetadataError};
+pub use request::{Request, Response};
+pub use router::{BoxFuture, BoxStream, RawRequest, RawResponse, Router};
+pub use server::{Server, ServerBuilder};
+pub use status::{Code, Status, decode_message, encode_message};
+pub use streaming::Streaming;
+pub use timeout::{TimeoutError, format_timeout, parse_timeout};

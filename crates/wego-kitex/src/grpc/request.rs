@@ -1,0 +1,227 @@
+//! `Request` and `Response`: a message with metadata, as handlers and
+//! clients see it.
+
+use std::time::{Duration, Instant};
+
+use super::codec::Encoding;
+use super::metadata::Metadata;
+
+/// A gRPC request: a message (or a stream of them) plus metadata, the
+/// method path and the deadline.
+#[derive(Debug)]
+pub struct Request<T> {
+    message: T,
+    metadata: Metadata,
+    deadline: Option<Instant>,
+    path: String,
+    compression: Option<Encoding>,
+    compressed: bool,
+}
+
+impl<T> Request<T> {
+    /// Wraps a message with empty metadata and no deadline.
+    pub fn new(message: T) -> Request<T> {
+        Request {
+            message,
+            metadata: Metadata::new(),
+            deadline: None,
+            path: String::new(),
+            compression: None,
+            compressed: false,
+        }
+    }
+
+    /// The request metadata (custom headers).
+    pub fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+
+    /// Mutable access to the metadata.
+    pub fn metadata_mut(&mut self) -> &mut Metadata {
+        &mut self.metadata
+    }
+
+    /// The message.
+    pub fn get_ref(&self) -> &T {
+        &self.message
+    }
+
+    /// Mutable access to the message.
+    pub fn get_mut(&mut self) -> &mut T {
+        &mut self.message
+    }
+
+    /// Unwraps the message.
+    pub fn into_inner(self) -> T {
+        self.message
+    }
+
+    /// The deadline: on the server, from the caller's `grpc-timeout`; on the
+    /// client, what [`Request::set_timeout`] set.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// Time left before the deadline (zero once it passed).
+    pub fn remaining(&self) -> Option<Duration> {
+        self.deadline
+            .map(|d| d.saturating_duration_since(Instant::now()))
+    }
+
+    /// Sets a timeout for the call, sent as `grpc-timeout` and enforced by
+    /// the client too.
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.deadline = Instant::now().checked_add(timeout);
+    }
+
+    /// Sets the deadline directly.
+    pub fn set_deadline(&mut self, deadline: Option<Instant>) {
+        self.deadline = deadline;
+    }
+
+    /// The method path, `/package.Service/Method` (server side).
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    pub(crate) fn set_path(&mut self, path: String) {
+        self.path = path;
+    }
+
+    /// Compresses this call's request messages (client side).
+    pub fn set_compression(&mut self, encoding: Option<Encoding>) {
+        self.compression = encoding;
+    }
+
+    /// The compression the client asked for.
+    pub fn compression(&self) -> Option<Encoding> {
+        self.compression
+    }
+
+    /// On the server, for unary and server-streaming methods: whether the
+    /// request message arrived compressed.
+    pub fn is_compressed(&self) -> bool {
+        self.compressed
+    }
+
+    pub(crate) fn set_compressed(&mut self, compressed: bool) {
+        self.compressed = compressed;
+    }
+
+    /// Replaces the message, keeping everything else.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Request<U> {
+        Request {
+            message: f(self.message),
+            metadata: self.metadata,
+            deadline: self.deadline,
+            path: self.path,
+            compression: self.compression,
+            compressed: self.compressed,
+        }
+    }
+}
+
+/// A gRPC response: a message (or a stream) plus initial and trailing
+/// metadata.
+#[derive(Debug)]
+pub struct Response<T> {
+    message: T,
+    metadata: Metadata,
+    trailers: Metadata,
+    compression: Option<Encoding>,
+}
+
+impl<T> Response<T> {
+    /// Wraps a message with empty metadata.
+    pub fn new(message: T) -> Response<T> {
+        Response {
+            message,
+            metadata: Metadata::new(),
+            trailers: Metadata::new(),
+            compression: None,
+        }
+    }
+
+    /// The initial metadata (response headers).
+    pub fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+
+    /// Mutable access to the initial metadata.
+    pub fn metadata_mut(&mut self) -> &mut Metadata {
+        &mut self.metadata
+    }
+
+    /// The trailing metadata (sent with `grpc-status`). On a client, for a
+    /// streaming response, read [`Streaming::trailers`](super::Streaming::trailers)
+    /// once the stream ended instead.
+    pub fn trailers(&self) -> &Metadata {
+        &self.trailers
+    }
+
+    /// Mutable access to the trailing metadata.
+    pub fn trailers_mut(&mut self) -> &mut Metadata {
+        &mut self.trailers
+    }
+
+    /// The message.
+    pub fn get_ref(&self) -> &T {
+        &self.message
+    }
+
+    /// Mutable access to the message.
+    pub fn get_mut(&mut self) -> &mut T {
+        &mut self.message
+    }
+
+    /// Unwraps the message.
+    pub fn into_inner(self) -> T {
+        self.message
+    }
+
+    /// Asks the server to compress this response's messages with `encoding`
+    /// (when the client accepts it); `None` keeps the server's default.
+    pub fn set_compression(&mut self, encoding: Option<Encoding>) {
+        self.compression = encoding;
+    }
+
+    /// The compression asked for by [`Response::set_compression`].
+    pub fn compression(&self) -> Option<Encoding> {
+        self.compression
+    }
+
+    pub(crate) fn set_trailers(&mut self, trailers: Metadata) {
+        self.trailers = trailers;
+    }
+
+    /// Replaces the message, keeping everything else.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Response<U> {
+        Response {
+            message: f(self.message),
+            metadata: self.metadata,
+            trailers: self.trailers,
+            compression: self.compression,
+        }
+    }
+}
+
+impl<T> Request<T> {
+    pub(crate) fn from_parts(
+        message: T,
+        metadata: Metadata,
+        deadline: Option<Instant>,
+    ) -> Request<T> {
+        let mut r = Request::new(message);
+        r.metadata = metadata;
+        r.deadline = deadline;
+        r
+    }
+}
+
+impl<T> Response<T> {
+    pub(crate) fn from_parts(message: T, metadata: Metadata) -> Response<T> {
+        let mut r = Response::new(message);
+        r.metadata = metadata;
+        r
+    }
+}

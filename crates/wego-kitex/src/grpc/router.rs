@@ -1,0 +1,226 @@
+//! The server's service model: a [`Router`] from method paths to handlers,
+//! itself a `tower::Service` over raw calls, so governance layers wrap it
+//! unchanged.
+//!
+//! Every handler kind (unary, client streaming, server streaming, bidi) is
+//! adapted to one shape, [`RawRequest`] → [`RawResponse`]: a stream of
+//! payloads in, a stream of payloads out.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures_core::Stream;
+use futures_util::StreamExt;
+
+use super::request::{Request, Response};
+use super::status::Status;
+use super::streaming::{Streaming, decode_prost};
+
+/// A boxed, sendable stream of messages or a status.
+pub type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
+
+/// A boxed, sendable future.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// What the server hands to the service: the raw inbound messages.
+pub type RawRequest = Request<Streaming<Bytes>>;
+
+/// What the service returns: the raw outbound messages.
+pub type RawResponse = Response<BoxStream<Bytes>>;
+
+type Handler = Arc<dyn Fn(RawRequest) -> BoxFuture<Result<RawResponse, Status>> + Send + Sync>;
+
+/// Routes calls by path (`/package.Service/Method`) to handlers. Unknown
+/// paths get `UNIMPLEMENTED`.
+#[derive(Clone, Default)]
+pub struct Router {
+    routes: Arc<HashMap<String, Handler>>,
+}
+
+impl fmt::Debug for Router {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut paths: Vec<&String> = self.routes.keys().collect();
+        paths.sort();
+        f.debug_struct("Router").field("paths", &paths).finish()
+    }
+}
+
+fn encode_prost<M: prost::Message>(m: &M) -> Bytes {
+    Bytes::from(m.encode_to_vec())
+}
+
+/// Takes exactly one message from a request stream (unary input).
+async fn single<M: prost::Message + Default>(mut s: Streaming<Bytes>) -> Result<(M, bool), Status> {
+    let Some(first) = s.message().await? else {
+        return Err(Status::internal("missing request message"));
+    };
+    let compressed = s.is_last_compressed();
+    if s.message().await?.is_some() {
+        return Err(Status::internal(
+            "more than one request message for a unary input",
+        ));
+    }
+    Ok((decode_prost::<M>(first)?, compressed))
+}
+
+fn boxed_out<M: prost::Message + 'static>(s: BoxStream<M>) -> BoxStream<Bytes> {
+    Box::pin(s.map(|r| r.map(|m| encode_prost(&m))))
+}
+
+impl Router {
+    /// An empty router.
+    pub fn new() -> Router {
+        Router::default()
+    }
+
+    fn add(mut self, path: &str, h: Handler) -> Router {
+        Arc::make_mut(&mut self.routes).insert(path.to_owned(), h);
+        self
+    }
+
+    /// Adds a raw handler, payloads in and out (no decoding).
+    pub fn raw<F, Fut>(self, path: &str, f: F) -> Router
+    where
+        F: Fn(RawRequest) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<RawResponse, Status>> + Send + 'static,
+    {
+        self.add(path, Arc::new(move |r| Box::pin(f(r))))
+    }
+
+    /// Adds a unary method.
+    pub fn unary<Req, Resp, F, Fut>(self, path: &str, f: F) -> Router
+    where
+        Req: prost::Message + Default + 'static,
+        Resp: prost::Message + 'static,
+        F: Fn(Request<Req>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Response<Resp>, Status>> + Send + 'static,
+    {
+        let f = Arc::new(f);
+        self.raw(path, move |req: RawRequest| {
+            let f = f.clone();
+            async move {
+                let mut compressed = false;
+                let mut taken = None;
+                let req = req.map(|s| {
+                    taken = Some(s);
+                });
+                let (msg, c) = single::<Req>(taken.expect("invariant: map ran")).await?;
+                compressed |= c;
+                let mut req = req.map(|()| msg);
+                req.set_compressed(compressed);
+                let resp = f(req).await?;
+                Ok(resp.map(|m| -> BoxStream<Bytes> {
+                    Box::pin(futures_util::stream::once(std::future::ready(Ok(
+                        encode_prost(&m),
+                    ))))
+                }))
+            }
+        })
+    }
+
+    /// Adds a server-streaming method.
+    pub fn server_streaming<Req, Resp, F, Fut>(self, path: &str, f: F) -> Router
+    where
+        Req: prost::Message + Default + 'static,
+        Resp: prost::Message + 'static,
+        F: Fn(Request<Req>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Response<BoxStream<Resp>>, Status>> + Send + 'static,
+    {
+        let f = Arc::new(f);
+        self.raw(path, move |req: RawRequest| {
+            let f = f.clone();
+            async move {
+                let mut taken = None;
+                let req = req.map(|s| {
+                    taken = Some(s);
+                });
+                let (msg, c) = single::<Req>(taken.expect("invariant: map ran")).await?;
+                let mut req = req.map(|()| msg);
+                req.set_compressed(c);
+                let resp = f(req).await?;
+                Ok(resp.map(boxed_out))
+            }
+        })
+    }
+
+    /// Adds a client-streaming method.
+    pub fn client_streaming<Req, Resp, F, Fut>(self, path: &str, f: F) -> Router
+    where
+        Req: prost::Message + Default + 'static,
+        Resp: prost::Message + 'static,
+        F: Fn(Request<Streaming<Req>>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Response<Resp>, Status>> + Send + 'static,
+    {
+        let f = Arc::new(f);
+        self.raw(path, move |req: RawRequest| {
+            let f = f.clone();
+            async move {
+                let resp = f(req.map(Streaming::decode_into::<Req>)).await?;
+                Ok(resp.map(|m| -> BoxStream<Bytes> {
+                    Box::pin(futures_util::stream::once(std::future::ready(Ok(
+                        encode_prost(&m),
+                    ))))
+                }))
+            }
+        })
+    }
+
+    /// Adds a bidirectional-streaming method.
+    pub fn streaming<Req, Resp, F, Fut>(self, path: &str, f: F) -> Router
+    where
+        Req: prost::Message + Default + 'static,
+        Resp: prost::Message + 'static,
+        F: Fn(Request<Streaming<Req>>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Response<BoxStream<Resp>>, Status>> + Send + 'static,
+    {
+        let f = Arc::new(f);
+        self.raw(path, move |req: RawRequest| {
+            let f = f.clone();
+            async move {
+                let resp = f(req.map(Streaming::decode_into::<Req>)).await?;
+                Ok(resp.map(boxed_out))
+            }
+        })
+    }
+
+    /// Merges another router's routes into this one (theirs win on clashes).
+    pub fn merge(mut self, other: Router) -> Router {
+        let routes = Arc::make_mut(&mut self.routes);
+        for (k, v) in other.routes.iter() {
+            routes.insert(k.clone(), v.clone());
+        }
+        self
+    }
+
+    /// Whether a path is routed.
+    pub fn has_route(&self, path: &str) -> bool {
+        self.routes.contains_key(path)
+    }
+}
+
+impl tower_service::Service<RawRequest> for Router {
+    type Response = RawResponse;
+    type Error = Status;
+    type Future = BoxFuture<Result<RawResponse, Status>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Status>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: RawRequest) -> Self::Future {
+        match self.routes.get(req.path()) {
+            Some(h) => h(req),
+            None => {
+                let path = req.path().to_owned();
+                Box::pin(
+                    async move { Err(Status::unimplemented(format!("unknown method {path}"))) },
+                )
+            }
+        }
+    }
+}

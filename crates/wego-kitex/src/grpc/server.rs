@@ -1,0 +1,462 @@
+//! The gRPC server: h2c connections, one task per call.
+//!
+//! A connection is served by [`Server::serve_connection`] (any
+//! `AsyncRead + AsyncWrite` IO, so Kitex's port sniffer can hand over a
+//! connection whose first bytes it already read) or by [`Server::serve`]
+//! (an accept loop on a [`Listener`]). Each call runs the service on its own
+//! task, raced against the call's deadline (`grpc-timeout`) and the client's
+//! `RST_STREAM`: when either wins, the handler's future is dropped, which is
+//! how a handler sees cancellation.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use h2::server::SendResponse;
+use http::{HeaderMap, HeaderValue, StatusCode};
+use tower_service::Service;
+use wego_netpoll::io::{AsyncRead, AsyncWrite};
+use wego_netpoll::{Listener, Shutdown, ShutdownReport, Watcher, rt};
+
+use super::codec::{self, DEFAULT_MAX_MESSAGE_SIZE, Decoder, Encoding};
+use super::keepalive;
+use super::metadata::Metadata;
+use super::router::{RawRequest, RawResponse};
+use super::send::send_all;
+use super::status::Status;
+use super::streaming::{Streaming, codec_status};
+use super::timeout::parse_timeout;
+
+/// Server configuration, built by [`ServerBuilder`].
+#[derive(Debug, Clone)]
+struct Config {
+    max_recv: usize,
+    max_send: usize,
+    send_compressed: Option<Encoding>,
+    accept_compressed: bool,
+    keepalive_interval: Option<Duration>,
+    keepalive_timeout: Duration,
+    max_concurrent_streams: u32,
+    initial_window: u32,
+}
+
+/// Builds a [`Server`].
+#[derive(Debug, Clone)]
+pub struct ServerBuilder {
+    config: Config,
+}
+
+impl ServerBuilder {
+    /// Largest message accepted from clients (default 4 MiB); larger ones end
+    /// the call with `RESOURCE_EXHAUSTED`.
+    pub fn with_max_recv_message_size(mut self, n: usize) -> Self {
+        self.config.max_recv = n;
+        self
+    }
+
+    /// Largest message sent (default 4 MiB); a larger response ends the call
+    /// with `RESOURCE_EXHAUSTED`.
+    pub fn with_max_send_message_size(mut self, n: usize) -> Self {
+        self.config.max_send = n;
+        self
+    }
+
+    /// Compresses responses with `encoding` when the client accepts it.
+    pub fn with_send_compressed(mut self, encoding: Encoding) -> Self {
+        self.config.send_compressed = Some(encoding);
+        self
+    }
+
+    /// Whether compressed requests are accepted (default true); when false a
+    /// compressed call gets `UNIMPLEMENTED`.
+    pub fn with_accept_compressed(mut self, yes: bool) -> Self {
+        self.config.accept_compressed = yes;
+        self
+    }
+
+    /// Sends an HTTP/2 PING every `interval` and closes the connection if no
+    /// answer comes within the keepalive timeout. Off by default.
+    pub fn with_keepalive_interval(mut self, interval: Duration) -> Self {
+        self.config.keepalive_interval = Some(interval);
+        self
+    }
+
+    /// How long to wait for a PING answer (default 20 s).
+    pub fn with_keepalive_timeout(mut self, timeout: Duration) -> Self {
+        self.config.keepalive_timeout = timeout;
+        self
+    }
+
+    /// `SETTINGS_MAX_CONCURRENT_STREAMS` (default 1000).
+    pub fn with_max_concurrent_streams(mut self, n: u32) -> Self {
+        self.config.max_concurrent_streams = n;
+        self
+    }
+
+    /// Builds the server.
+    ///
+    /// # Errors
+    ///
+    /// A zero message size or keepalive interval.
+    pub fn build(self) -> Result<Server, Status> {
+        if self.config.max_recv == 0 || self.config.max_send == 0 {
+            return Err(Status::invalid_argument(
+                "message size limits must be positive",
+            ));
+        }
+        if self.config.keepalive_interval == Some(Duration::ZERO) {
+            return Err(Status::invalid_argument(
+                "keepalive interval must be positive",
+            ));
+        }
+        Ok(Server {
+            config: Arc::new(self.config),
+            shutdown: Shutdown::new(),
+        })
+    }
+}
+
+/// A gRPC server. Cheap to clone; clones share configuration and shutdown.
+#[derive(Clone)]
+pub struct Server {
+    config: Arc<Config>,
+    shutdown: Shutdown,
+}
+
+impl fmt::Debug for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Server::builder()
+            .build()
+            .expect("invariant: defaults are valid")
+    }
+}
+
+impl Server {
+    /// A builder with the defaults (4 MiB messages, no compression sent,
+    /// gzip accepted, no keepalive).
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder {
+            config: Config {
+                max_recv: DEFAULT_MAX_MESSAGE_SIZE,
+                max_send: DEFAULT_MAX_MESSAGE_SIZE,
+                send_compressed: None,
+                accept_compressed: true,
+                keepalive_interval: None,
+                keepalive_timeout: Duration::from_secs(20),
+                max_concurrent_streams: 1000,
+                initial_window: 1024 * 1024,
+            },
+        }
+    }
+
+    /// The shutdown handle: `shutdown(deadline)` sends GOAWAY on every
+    /// connection, lets calls in flight finish, then forces.
+    pub fn shutdown_handle(&self) -> Shutdown {
+        self.shutdown.clone()
+    }
+
+    /// Starts a graceful shutdown and waits for it (see [`Shutdown`]).
+    pub async fn shutdown(&self, deadline: Duration) -> ShutdownReport {
+        self.shutdown.shutdown(deadline).await
+    }
+
+    /// Accepts connections until shutdown, serving each on its own task.
+    ///
+    /// # Errors
+    ///
+    /// Accept errors are logged and accepting continues; this returns once
+    /// draining begins.
+    pub async fn serve<S>(&self, listener: Listener, service: S)
+    where
+        S: Service<RawRequest, Response = RawResponse, Error = Status> + Clone + Send + 'static,
+        S::Future: Send + 'static,
+    {
+        let watcher = self.shutdown.watcher();
+        loop {
+            let conn = tokio::select! {
+                c = listener.accept() => c,
+                () = watcher.draining() => break,
+            };
+            match conn {
+                Ok(conn) => {
+                    let _ = conn.set_nodelay(true);
+                    let server = self.clone();
+                    let svc = service.clone();
+                    let w = self.shutdown.watcher();
+                    rt::spawn(async move {
+                        if let Err(e) = server.serve_connection(conn, svc, w).await {
+                            tracing::debug!(error = %e, "grpc connection ended");
+                        }
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    rt::sleep(Duration::from_millis(10)).await;
+                }
+            }
+        }
+    }
+
+    /// Serves one HTTP/2 connection (prior knowledge: the client preface
+    /// comes first) until the client leaves, the connection fails, or the
+    /// watcher drains (GOAWAY, then in-flight calls finish) or forces.
+    ///
+    /// # Errors
+    ///
+    /// The h2 handshake or connection error, as a status.
+    pub async fn serve_connection<IO, S>(
+        &self,
+        io: IO,
+        service: S,
+        watcher: Watcher,
+    ) -> Result<(), Status>
+    where
+        IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+        S: Service<RawRequest, Response = RawResponse, Error = Status> + Clone + Send + 'static,
+        S::Future: Send + 'static,
+    {
+        let cfg = self.config.clone();
+        let mut conn = h2::server::Builder::new()
+            .max_concurrent_streams(cfg.max_concurrent_streams)
+            .initial_window_size(cfg.initial_window)
+            .initial_connection_window_size(cfg.initial_window * 2)
+            .max_send_buffer_size(256 * 1024)
+            .handshake::<_, Bytes>(io)
+            .await
+            .map_err(|e| Status::from_h2(&e))?;
+        let mut dead = match (cfg.keepalive_interval, conn.ping_pong()) {
+            (Some(every), Some(pp)) => keepalive::start(pp, every, cfg.keepalive_timeout),
+            _ => keepalive::never(),
+        };
+        let mut draining = false;
+        loop {
+            tokio::select! {
+                next = conn.accept() => match next {
+                    Some(Ok((req, respond))) => {
+                        let svc = service.clone();
+                        let cfg = cfg.clone();
+                        rt::spawn(handle_call(req, respond, svc, cfg));
+                    }
+                    Some(Err(e)) => {
+                        if e.is_go_away() || e.is_io() {
+                            return Ok(());
+                        }
+                        return Err(Status::from_h2(&e));
+                    }
+                    None => return Ok(()),
+                },
+                () = watcher.draining(), if !draining => {
+                    draining = true;
+                    conn.graceful_shutdown();
+                }
+                () = watcher.forced() => {
+                    conn.abrupt_shutdown(h2::Reason::NO_ERROR);
+                    // Flush the GOAWAY, bounded.
+                    let _ = rt::timeout(Duration::from_millis(100), std::future::poll_fn(|cx| conn.poll_closed(cx))).await;
+                    return Ok(());
+                }
+                () = &mut dead => {
+                    tracing::debug!("keepalive ping timed out, closing connection");
+                    conn.abrupt_shutdown(h2::Reason::NO_ERROR);
+                    return Err(Status::unavailable("keepalive ping timed out"));
+                }
+            }
+        }
+    }
+}
+
+fn trailers_only(
+    status: &Status,
+    extra: Option<(&'static str, HeaderValue)>,
+) -> http::Response<()> {
+    let mut resp = http::Response::new(());
+    let headers = resp.headers_mut();
+    headers.insert("content-type", HeaderValue::from_static("application/grpc"));
+    if let Some((k, v)) = extra {
+        headers.insert(k, v);
+    }
+    status.write_to(headers);
+    resp
+}
+
+/// Reads the call's headers into what the service needs, or the status that
+/// ends the call right away.
+/// What a call's headers say: deadline, request encoding, response encoding.
+type CallHead = (Option<Instant>, Option<Encoding>, Option<Encoding>);
+
+fn parse_call(
+    parts: &http::request::Parts,
+    cfg: &Config,
+) -> Result<CallHead, (StatusCode, Status)> {
+    let ct = parts
+        .headers
+        .get("content-type")
+        .map(HeaderValue::as_bytes)
+        .unwrap_or_default();
+    if !ct.starts_with(b"application/grpc") {
+        return Err((
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Status::internal("content-type is not application/grpc"),
+        ));
+    }
+    if parts.method != http::Method::POST {
+        return Err((
+            StatusCode::METHOD_NOT_ALLOWED,
+            Status::internal("method is not POST"),
+        ));
+    }
+    let deadline = match parts.headers.get("grpc-timeout") {
+        None => None,
+        Some(v) => {
+            let d = parse_timeout(v.as_bytes()).map_err(|e| {
+                (
+                    StatusCode::OK,
+                    Status::internal(format!("malformed grpc-timeout: {e}")),
+                )
+            })?;
+            Instant::now().checked_add(d)
+        }
+    };
+    let recv_enc = match parts
+        .headers
+        .get("grpc-encoding")
+        .map(HeaderValue::as_bytes)
+    {
+        None | Some(b"identity") => None,
+        Some(token) => match Encoding::from_token(token) {
+            Some(e) if cfg.accept_compressed => Some(e),
+            _ => {
+                return Err((
+                    StatusCode::OK,
+                    Status::unimplemented(format!(
+                        "unsupported grpc-encoding {}",
+                        String::from_utf8_lossy(token)
+                    )),
+                ));
+            }
+        },
+    };
+    let accept = parts
+        .headers
+        .get("grpc-accept-encoding")
+        .map(HeaderValue::as_bytes)
+        .unwrap_or_default();
+    let send_enc = cfg.send_compressed.filter(|e| e.is_accepted_by(accept));
+    Ok((deadline, recv_enc, send_enc))
+}
+
+async fn handle_call<S>(
+    req: http::Request<h2::RecvStream>,
+    mut respond: SendResponse<Bytes>,
+    mut service: S,
+    cfg: Arc<Config>,
+) where
+    S: Service<RawRequest, Response = RawResponse, Error = Status> + Send + 'static,
+    S::Future: Send + 'static,
+{
+    let (parts, body) = req.into_parts();
+    let (deadline, recv_enc, default_send_enc) = match parse_call(&parts, &cfg) {
+        Ok(v) => v,
+        Err((http_status, status)) => {
+            let mut resp = trailers_only(
+                &status,
+                Some(("grpc-accept-encoding", HeaderValue::from_static("gzip"))),
+            );
+            *resp.status_mut() = http_status;
+            let _ = respond.send_response(resp, true);
+            return;
+        }
+    };
+    let accept = parts
+        .headers
+        .get("grpc-accept-encoding")
+        .map(|v| v.as_bytes().to_vec())
+        .unwrap_or_default();
+    let mut metadata = Metadata::from_headers(parts.headers);
+    metadata.remove_reserved();
+    let stream = Streaming::new_server(body, Decoder::new(cfg.max_recv, recv_enc));
+    let mut request = RawRequest::from_parts(stream, metadata, deadline);
+    request.set_path(parts.uri.path().to_owned());
+
+    let call = async {
+        std::future::poll_fn(|cx| service.poll_ready(cx)).await?;
+        service.call(request).await
+    };
+    let outcome = tokio::select! {
+        r = call => r,
+        () = sleep_opt(deadline) => Err(Status::deadline_exceeded("deadline exceeded")),
+        _ = std::future::poll_fn(|cx| respond.poll_reset(cx)) => return,
+    };
+    let response = match outcome {
+        Ok(r) => r,
+        Err(status) => {
+            let _ = respond.send_response(trailers_only(&status, None), true);
+            return;
+        }
+    };
+    let send_enc = match response.compression() {
+        Some(e) if e.is_accepted_by(&accept) => Some(e),
+        _ => default_send_enc,
+    };
+    let mut head = http::Response::new(());
+    {
+        let h = head.headers_mut();
+        response.metadata().merge_into(h);
+        h.insert("content-type", HeaderValue::from_static("application/grpc"));
+        h.insert("grpc-accept-encoding", HeaderValue::from_static("gzip"));
+        if let Some(e) = send_enc {
+            h.insert("grpc-encoding", HeaderValue::from_static(e.as_str()));
+        }
+    }
+    let trailers = response.trailers().clone();
+    let mut messages = response.into_inner();
+    let Ok(mut out) = respond.send_response(head, false) else {
+        return;
+    };
+    let mut buf = BytesMut::new();
+    let status = loop {
+        let next = tokio::select! {
+            n = messages.next() => n,
+            () = sleep_opt(deadline) => break Status::deadline_exceeded("deadline exceeded"),
+            _ = std::future::poll_fn(|cx| out.poll_reset(cx)) => return,
+        };
+        match next {
+            None => break Status::ok().with_metadata(trailers),
+            Some(Err(s)) => break s,
+            Some(Ok(payload)) => {
+                if let Err(e) = codec::encode(&payload, send_enc, cfg.max_send, &mut buf) {
+                    break codec_status(e);
+                }
+                let frame = buf.split().freeze();
+                let sent = tokio::select! {
+                    r = send_all(&mut out, frame, false) => r,
+                    () = sleep_opt(deadline) => break Status::deadline_exceeded("deadline exceeded"),
+                };
+                if sent.is_err() {
+                    return;
+                }
+            }
+        }
+    };
+    drop(messages);
+    let mut map = HeaderMap::new();
+    status.write_to(&mut map);
+    let _ = out.send_trailers(map);
+}
+
+async fn sleep_opt(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => rt::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}

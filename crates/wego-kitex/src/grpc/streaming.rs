@@ -1,0 +1,245 @@
+//! `Streaming<T>`: the inbound messages of a call, decoded from an h2 body.
+//!
+//! On a server it yields the client's messages and ends at the request's end
+//! of stream. On a client it yields the server's messages, then reads the
+//! trailers: a non-OK `grpc-status` is returned as the last item, and the
+//! trailing metadata is kept for [`Streaming::trailers`].
+
+use std::fmt;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use bytes::{Bytes, BytesMut};
+use futures_core::Stream;
+use wego_netpoll::rt::{Sleep, sleep_until};
+
+use super::codec::{CodecError, Decoder};
+use super::metadata::Metadata;
+use super::status::{Code, Status};
+
+/// Decodes one message from its payload.
+pub(crate) type DecodeFn<T> = fn(Bytes) -> Result<T, Status>;
+
+pub(crate) fn decode_prost<T: prost::Message + Default>(b: Bytes) -> Result<T, Status> {
+    T::decode(b).map_err(|e| Status::internal(format!("cannot decode message: {e}")))
+}
+
+fn decode_raw(b: Bytes) -> Result<Bytes, Status> {
+    Ok(b)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Data,
+    Trailers,
+    Done,
+}
+
+/// Maps a framing error to the status the spec asks for.
+pub(crate) fn codec_status(e: CodecError) -> Status {
+    match e {
+        CodecError::TooLarge { .. } => Status::resource_exhausted(e.to_string()),
+        CodecError::MissingEncoding | CodecError::InvalidFlag(_) | CodecError::Truncated(_) => {
+            Status::internal(e.to_string())
+        }
+        CodecError::Decompress(_) | CodecError::Compress(_) => Status::internal(e.to_string()),
+    }
+}
+
+/// A stream of inbound messages. Implements [`Stream`], and
+/// [`Streaming::message`] for `while let` loops.
+///
+/// # Cancel safety
+///
+/// [`Streaming::message`] is cancel safe: bytes read so far stay buffered.
+pub struct Streaming<T> {
+    body: Option<h2::RecvStream>,
+    buf: BytesMut,
+    decoder: Decoder,
+    decode: DecodeFn<T>,
+    state: State,
+    client: bool,
+    trailers: Option<Metadata>,
+    deadline: Option<Pin<Box<Sleep>>>,
+    last_compressed: bool,
+    // Keeps the request pump alive while the response is read (client side);
+    // dropping the stream aborts it, which resets the h2 stream.
+    _guard: Option<super::client::PumpGuard>,
+}
+
+impl<T> fmt::Debug for Streaming<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Streaming")
+            .field("state", &self.state)
+            .field("client", &self.client)
+            .field("buffered", &self.buf.len())
+            .finish()
+    }
+}
+
+impl Streaming<Bytes> {
+    pub(crate) fn new_server(body: h2::RecvStream, decoder: Decoder) -> Streaming<Bytes> {
+        Streaming {
+            body: Some(body),
+            buf: BytesMut::new(),
+            decoder,
+            decode: decode_raw,
+            state: State::Data,
+            client: false,
+            trailers: None,
+            deadline: None,
+            last_compressed: false,
+            _guard: None,
+        }
+    }
+
+    pub(crate) fn new_client(
+        body: Option<h2::RecvStream>,
+        decoder: Decoder,
+        deadline: Option<std::time::Instant>,
+        guard: Option<super::client::PumpGuard>,
+    ) -> Streaming<Bytes> {
+        let done = body.is_none();
+        Streaming {
+            body,
+            buf: BytesMut::new(),
+            decoder,
+            decode: decode_raw,
+            state: if done { State::Done } else { State::Data },
+            client: true,
+            trailers: if done { Some(Metadata::new()) } else { None },
+            deadline: deadline.map(|d| Box::pin(sleep_until(d))),
+            last_compressed: false,
+            _guard: guard,
+        }
+    }
+
+    /// Turns a raw stream into one of decoded prost messages.
+    pub fn decode_into<M: prost::Message + Default>(self) -> Streaming<M> {
+        self.with_decoder(decode_prost::<M>)
+    }
+
+    pub(crate) fn with_decoder<M>(self, decode: DecodeFn<M>) -> Streaming<M> {
+        Streaming {
+            body: self.body,
+            buf: self.buf,
+            decoder: self.decoder,
+            decode,
+            state: self.state,
+            client: self.client,
+            trailers: self.trailers,
+            deadline: self.deadline,
+            last_compressed: self.last_compressed,
+            _guard: self._guard,
+        }
+    }
+}
+
+impl<T> Streaming<T> {
+    /// The next message: `Ok(None)` at a clean end.
+    ///
+    /// # Errors
+    ///
+    /// The peer's status (client side), a reset (`CANCELLED`), an oversize
+    /// message (`RESOURCE_EXHAUSTED`), a passed deadline or a decode error.
+    pub async fn message(&mut self) -> Result<Option<T>, Status> {
+        std::future::poll_fn(|cx| self.poll_message(cx)).await
+    }
+
+    /// The trailing metadata, once the stream ended (client side).
+    pub fn trailers(&self) -> Option<&Metadata> {
+        self.trailers.as_ref()
+    }
+
+    /// Whether the last message arrived compressed.
+    pub fn is_last_compressed(&self) -> bool {
+        self.last_compressed
+    }
+
+    fn fail(&mut self, status: Status) -> Poll<Result<Option<T>, Status>> {
+        self.state = State::Done;
+        self.body = None;
+        Poll::Ready(Err(status))
+    }
+
+    /// Polls for the next message.
+    pub fn poll_message(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<T>, Status>> {
+        loop {
+            if self.state == State::Done {
+                return Poll::Ready(Ok(None));
+            }
+            if let Some(d) = self.deadline.as_mut()
+                && d.as_mut().poll(cx).is_ready()
+            {
+                return self.fail(Status::deadline_exceeded("deadline exceeded"));
+            }
+            match self.decoder.decode(&mut self.buf) {
+                Ok(Some(m)) => {
+                    self.last_compressed = m.compressed;
+                    return match (self.decode)(m.data) {
+                        Ok(v) => Poll::Ready(Ok(Some(v))),
+                        Err(s) => self.fail(s),
+                    };
+                }
+                Ok(None) => {}
+                Err(e) => return self.fail(codec_status(e)),
+            }
+            let Some(body) = self.body.as_mut() else {
+                return Poll::Ready(Ok(None));
+            };
+            if self.state == State::Data {
+                match ready!(body.poll_data(cx)) {
+                    Some(Ok(chunk)) => {
+                        // Give the window back as soon as the bytes are ours;
+                        // the decoder's limit bounds what we hold.
+                        let _ = body.flow_control().release_capacity(chunk.len());
+                        self.buf.extend_from_slice(&chunk);
+                    }
+                    Some(Err(e)) => return self.fail(Status::from_h2(&e)),
+                    None => {
+                        if let Err(e) = self.decoder.finish(&self.buf) {
+                            return self.fail(codec_status(e));
+                        }
+                        if !self.client {
+                            self.state = State::Done;
+                            return Poll::Ready(Ok(None));
+                        }
+                        self.state = State::Trailers;
+                    }
+                }
+                continue;
+            }
+            // Client side: the trailers carry the call's status.
+            let trailers = match ready!(body.poll_trailers(cx)) {
+                Ok(t) => t,
+                Err(e) => return self.fail(Status::from_h2(&e)),
+            };
+            self.state = State::Done;
+            self.body = None;
+            let Some(map) = trailers else {
+                return Poll::Ready(Err(Status::internal("missing trailers: no grpc-status")));
+            };
+            let status = Status::from_header_map(&map)
+                .unwrap_or_else(|| Status::new(Code::Internal, "missing grpc-status in trailers"));
+            self.trailers = Some(status.metadata().clone());
+            if !status.is_ok() {
+                return Poll::Ready(Err(status));
+            }
+            return Poll::Ready(Ok(None));
+        }
+    }
+}
+
+impl<T> Stream for Streaming<T> {
+    type Item = Result<T, Status>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        // Streaming holds only Unpin fields (the Sleep is boxed).
+        let this = self.get_mut();
+        match ready!(this.poll_message(cx)) {
+            Ok(Some(v)) => Poll::Ready(Some(Ok(v))),
+            Ok(None) => Poll::Ready(None),
+            Err(s) => Poll::Ready(Some(Err(s))),
+        }
+    }
+}

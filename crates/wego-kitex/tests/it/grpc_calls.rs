@@ -1,0 +1,128 @@
+//! The four call kinds over loopback, with metadata both ways.
+
+use futures_util::StreamExt;
+use wego_kitex::grpc::{Code, Request, Response, Streaming};
+
+use crate::grpc_common::*;
+
+wego_test_support::each_backend!(
+    unary_call_round_trips_with_metadata,
+    |_backend| async move {
+        let ch = start(echo_router()).await;
+        let mut r = Request::new(req("hello"));
+        r.metadata_mut()
+            .insert("x-echo-initial", "test_initial_metadata_value")
+            .unwrap();
+        r.metadata_mut()
+            .insert_bin("x-trail-bin", &[0xab, 0xab, 0xab])
+            .unwrap();
+        let resp: Response<EchoResponse> = ch.unary(UNARY, r).await.unwrap();
+        assert_eq!(resp.get_ref().msg, "hello");
+        assert_eq!(
+            resp.metadata().get("x-echo-initial"),
+            Some("test_initial_metadata_value")
+        );
+        assert_eq!(
+            resp.trailers().get_bin("x-trail-bin").unwrap().as_ref(),
+            &[0xab, 0xab, 0xab]
+        );
+        // Many calls multiplex on one connection.
+        let calls = (0..50).map(|i| {
+            let ch = ch.clone();
+            async move {
+                let r: Response<EchoResponse> = ch
+                    .unary(UNARY, Request::new(req(&i.to_string())))
+                    .await
+                    .unwrap();
+                assert_eq!(r.get_ref().msg, i.to_string());
+            }
+        });
+        futures_util::future::join_all(calls).await;
+    }
+);
+
+wego_test_support::each_backend!(
+    server_streaming_yields_every_message,
+    |_backend| async move {
+        let ch = start(echo_router()).await;
+        let r = EchoRequest {
+            action: "5".into(),
+            msg: "m".into(),
+        };
+        let resp: Response<Streaming<EchoResponse>> = ch
+            .server_streaming(SERVER_STREAM, Request::new(r))
+            .await
+            .unwrap();
+        let mut s = resp.into_inner();
+        let mut got = Vec::new();
+        while let Some(m) = s.message().await.unwrap() {
+            got.push(m.action);
+        }
+        assert_eq!(got, ["0", "1", "2", "3", "4"]);
+        assert!(s.trailers().is_some());
+        // An empty stream ends cleanly.
+        let r = EchoRequest {
+            action: "0".into(),
+            msg: "m".into(),
+        };
+        let resp: Response<Streaming<EchoResponse>> = ch
+            .server_streaming(SERVER_STREAM, Request::new(r))
+            .await
+            .unwrap();
+        assert!(resp.into_inner().message().await.unwrap().is_none());
+    }
+);
+
+wego_test_support::each_backend!(client_streaming_aggregates, |_backend| async move {
+    let ch = start(echo_router()).await;
+    let resp: Response<EchoResponse> = ch
+        .client_streaming(CLIENT_STREAM, Request::new(requests(&["a", "b", "c"])))
+        .await
+        .unwrap();
+    assert_eq!(resp.get_ref().msg, "abc");
+    let resp: Response<EchoResponse> = ch
+        .client_streaming(CLIENT_STREAM, Request::new(requests(&[])))
+        .await
+        .unwrap();
+    assert_eq!(resp.get_ref().msg, "");
+});
+
+wego_test_support::each_backend!(bidi_streaming_ping_pongs, |_backend| async move {
+    let ch = start(echo_router()).await;
+    let (tx, rx) = tokio::sync::mpsc::channel::<EchoRequest>(1);
+    let out =
+        futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|m| (m, rx)) });
+    let resp: Response<Streaming<EchoResponse>> =
+        ch.streaming(BIDI, Request::new(out)).await.unwrap();
+    let mut s = resp.into_inner();
+    for i in 0..20 {
+        tx.send(req(&format!("ping {i}"))).await.unwrap();
+        let m = s.message().await.unwrap().unwrap();
+        assert_eq!(m.msg, format!("ping {i}"));
+    }
+    drop(tx);
+    assert!(s.next().await.is_none());
+});
+
+wego_test_support::each_backend!(
+    bidi_stream_ends_with_the_handlers_status,
+    |_backend| async move {
+        let ch = start(echo_router()).await;
+        let msgs = vec![
+            req("ok"),
+            EchoRequest {
+                action: "fail".into(),
+                msg: "9:precondition".into(),
+            },
+        ];
+        let resp: Response<Streaming<EchoResponse>> = ch
+            .streaming(BIDI, Request::new(futures_util::stream::iter(msgs)))
+            .await
+            .unwrap();
+        let mut s = resp.into_inner();
+        assert_eq!(s.message().await.unwrap().unwrap().msg, "ok");
+        let err = s.message().await.unwrap_err();
+        assert_eq!(err.code(), Code::FailedPrecondition);
+        assert_eq!(err.message(), "precondition");
+    }
+);
