@@ -13,6 +13,7 @@
 //! defaults.
 
 pub mod body;
+pub mod codec;
 pub mod server;
 
 pub use body::{Body, BodyError, BoxError};

@@ -1,0 +1,36 @@
+//! The sans-IO HTTP/1.1 codec the server is built on.
+//!
+//! Bytes in, messages or errors out: nothing here names a socket, a runtime
+//! or a clock (the [`DateCache`] is handed the time by its caller), so every
+//! rule is testable from a byte array.
+//!
+//! - [`parse_request_head`]: a request line and header block into
+//!   [`RequestHead`] (an `http::request::Parts` plus how the body is framed
+//!   and what the connection does next), enforcing [`HeadLimits`] and
+//!   rejecting every request-smuggling shape of RFC 9112 with a
+//!   [`ParseError`] that names the status code to answer.
+//! - [`BodyDecoder`]: `Content-Length` and chunked bodies, trailers included.
+//! - [`encode_response_head`], [`encode_chunk`], [`encode_last_chunk`]: the
+//!   response side.
+//!
+//! # Stability
+//!
+//! This module is public so that fuzz targets and benchmarks can drive the
+//! codec directly. Its items may change in minor releases.
+
+mod chunked;
+mod date;
+mod decoder;
+mod error;
+mod request;
+mod response;
+
+pub use chunked::{ChunkedDecoder, encode_chunk, encode_last_chunk};
+pub use date::DateCache;
+pub use decoder::{BodyDecoder, Decoded};
+pub use error::{ChunkError, ParseError};
+pub use request::{BodyFraming, HeadLimits, RequestHead, parse_request_head};
+pub use response::{ResponseContext, ResponseFraming, encode_response_head};
+
+#[cfg(test)]
+mod tests;

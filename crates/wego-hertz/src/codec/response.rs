@@ -1,0 +1,183 @@
+//! Response heads: the status line, the user's headers, and the framing
+//! headers the server owns (`Content-Length` / `Transfer-Encoding`,
+//! `Connection`, `Date`, `Server`).
+
+use bytes::{BufMut, BytesMut};
+use http::header::{CONNECTION, CONTENT_LENGTH, DATE, SERVER, TRANSFER_ENCODING};
+use http::{HeaderMap, StatusCode, Version};
+
+/// How the response body must be written after the head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ResponseFraming {
+    /// No body is written (HEAD, 1xx, 204, 304).
+    None,
+    /// Exactly this many bytes.
+    Length(u64),
+    /// Chunked.
+    Chunked,
+    /// Raw bytes until the connection closes (HTTP/1.0 client, unknown length).
+    UntilClose,
+}
+
+/// What the encoder needs to know about the request being answered.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct ResponseContext<'a> {
+    /// The request was `HEAD`: send the head only.
+    pub head_request: bool,
+    /// The request's version; chunked needs HTTP/1.1.
+    pub version: Version,
+    /// Whether the connection stays open after this response.
+    pub keep_alive: bool,
+    /// An IMF-fixdate for `Date`, if the user set none.
+    pub date: &'a [u8],
+    /// A `Server` value, if any and if the user set none.
+    pub server: Option<&'a [u8]>,
+}
+
+impl<'a> ResponseContext<'a> {
+    /// A context for a keep-alive HTTP/1.1 non-HEAD request.
+    pub fn new(date: &'a [u8]) -> Self {
+        Self {
+            head_request: false,
+            version: Version::HTTP_11,
+            keep_alive: true,
+            date,
+            server: None,
+        }
+    }
+}
+
+/// Appends a response head to `dst`.
+///
+/// `body_len` is the body's exact length if known. The server decides the
+/// framing: a known length becomes `Content-Length` (replacing the user's);
+/// an unknown one is chunked for HTTP/1.1, or delimited by closing for
+/// HTTP/1.0, unless the user set a valid `Content-Length`. Returns the
+/// framing and whether the connection stays open.
+pub fn encode_response_head(
+    status: StatusCode,
+    headers: &HeaderMap,
+    body_len: Option<u64>,
+    ctx: &ResponseContext<'_>,
+    dst: &mut BytesMut,
+) -> (ResponseFraming, bool) {
+    let mut keep_alive = ctx.keep_alive;
+    for value in &headers.get_all(CONNECTION) {
+        if value
+            .as_bytes()
+            .split(|&b| b == b',')
+            .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
+        {
+            keep_alive = false;
+        }
+    }
+    let user_length = single_length(headers);
+    // RFC 9110 §6.4.1 / §8.6: no content and no Content-Length in 1xx and 204.
+    let no_length_headers = status.is_informational() || status == StatusCode::NO_CONTENT;
+    let no_body = no_length_headers || status == StatusCode::NOT_MODIFIED || ctx.head_request;
+
+    let (framing, length_header) = if no_length_headers {
+        (ResponseFraming::None, LengthHeader::Omit)
+    } else if no_body {
+        // HEAD and 304: announce what a GET would send, if known.
+        match (body_len, user_length) {
+            (_, Some(_)) => (ResponseFraming::None, LengthHeader::User),
+            (Some(n), None) if ctx.head_request || n > 0 => {
+                (ResponseFraming::None, LengthHeader::Length(n))
+            }
+            _ => (ResponseFraming::None, LengthHeader::Omit),
+        }
+    } else {
+        match (body_len, user_length) {
+            (Some(n), _) => (ResponseFraming::Length(n), LengthHeader::Length(n)),
+            (None, Some(n)) => (ResponseFraming::Length(n), LengthHeader::User),
+            (None, None) if ctx.version == Version::HTTP_11 => {
+                (ResponseFraming::Chunked, LengthHeader::Chunked)
+            }
+            (None, None) => {
+                keep_alive = false;
+                (ResponseFraming::UntilClose, LengthHeader::Omit)
+            }
+        }
+    };
+
+    dst.reserve(128 + headers.len() * 32);
+    dst.put_slice(b"HTTP/1.1 ");
+    dst.put_slice(status.as_str().as_bytes());
+    dst.put_u8(b' ');
+    dst.put_slice(status.canonical_reason().unwrap_or("").as_bytes());
+    dst.put_slice(b"\r\n");
+    for (name, value) in headers {
+        if (name == CONTENT_LENGTH && length_header != LengthHeader::User)
+            || name == TRANSFER_ENCODING
+            || name == CONNECTION
+        {
+            continue;
+        }
+        dst.put_slice(name.as_str().as_bytes());
+        dst.put_slice(b": ");
+        dst.put_slice(value.as_bytes());
+        dst.put_slice(b"\r\n");
+    }
+    match length_header {
+        LengthHeader::Length(n) => {
+            dst.put_slice(b"content-length: ");
+            let mut digits = [0u8; 20];
+            dst.put_slice(format_u64(n, &mut digits));
+            dst.put_slice(b"\r\n");
+        }
+        LengthHeader::Chunked => dst.put_slice(b"transfer-encoding: chunked\r\n"),
+        LengthHeader::User | LengthHeader::Omit => {}
+    }
+    if !keep_alive {
+        dst.put_slice(b"connection: close\r\n");
+    } else if ctx.version == Version::HTTP_10 {
+        dst.put_slice(b"connection: keep-alive\r\n");
+    }
+    if !headers.contains_key(DATE) {
+        dst.put_slice(b"date: ");
+        dst.put_slice(ctx.date);
+        dst.put_slice(b"\r\n");
+    }
+    if let Some(server) = ctx.server
+        && !headers.contains_key(SERVER)
+    {
+        dst.put_slice(b"server: ");
+        dst.put_slice(server);
+        dst.put_slice(b"\r\n");
+    }
+    dst.put_slice(b"\r\n");
+    (framing, keep_alive)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LengthHeader {
+    Length(u64),
+    Chunked,
+    User,
+    Omit,
+}
+
+/// The user's `Content-Length`, if there is exactly one and it is a number.
+fn single_length(headers: &HeaderMap) -> Option<u64> {
+    let mut values = headers.get_all(CONTENT_LENGTH).iter();
+    let first = values.next()?;
+    if values.next().is_some() {
+        return None;
+    }
+    std::str::from_utf8(first.as_bytes()).ok()?.parse().ok()
+}
+
+fn format_u64(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[i..];
+        }
+    }
+}

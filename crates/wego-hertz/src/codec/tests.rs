@@ -1,0 +1,565 @@
+//! Unit tests of the codec over byte fixtures (RFC 9112 shapes, malformed
+//! ones included) and round-trip properties.
+
+use bytes::BytesMut;
+use http::{Method, StatusCode, Version};
+
+use super::*;
+
+fn parse(input: &[u8]) -> Result<Option<RequestHead>, ParseError> {
+    let mut buf = BytesMut::from(input);
+    parse_request_head(&mut buf, &HeadLimits::default())
+}
+
+fn ok(input: &[u8]) -> RequestHead {
+    parse(input).unwrap().expect("complete head")
+}
+
+fn err(input: &[u8]) -> ParseError {
+    parse(input).expect_err("must be rejected")
+}
+
+#[test]
+fn parses_a_simple_get_and_leaves_the_rest() {
+    let mut buf = BytesMut::from(&b"GET /a?b=1 HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n\r\nGET /next"[..]);
+    let head = parse_request_head(&mut buf, &HeadLimits::default())
+        .unwrap()
+        .unwrap();
+    assert_eq!(head.parts.method, Method::GET);
+    assert_eq!(head.parts.uri.path(), "/a");
+    assert_eq!(head.parts.uri.query(), Some("b=1"));
+    assert_eq!(head.parts.version, Version::HTTP_11);
+    assert_eq!(head.parts.headers["x-a"], "1");
+    assert_eq!(head.framing, BodyFraming::Empty);
+    assert!(head.keep_alive);
+    assert!(!head.expect_continue);
+    assert_eq!(&buf[..], b"GET /next");
+}
+
+#[test]
+fn partial_heads_need_more() {
+    assert!(parse(b"").unwrap().is_none());
+    assert!(parse(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap().is_none());
+    assert!(parse(b"GET / HT").unwrap().is_none());
+}
+
+#[test]
+fn skips_leading_empty_lines() {
+    let head = ok(b"\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(head.parts.uri.path(), "/");
+}
+
+#[test]
+fn keep_alive_rules() {
+    assert!(!ok(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").keep_alive);
+    assert!(!ok(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: foo, Close\r\n\r\n").keep_alive);
+    assert!(!ok(b"GET / HTTP/1.0\r\n\r\n").keep_alive);
+    assert!(ok(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").keep_alive);
+    assert!(ok(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").keep_alive);
+}
+
+#[test]
+fn body_framing() {
+    let h = ok(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n");
+    assert_eq!(h.framing, BodyFraming::Length(10));
+    let h = ok(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(h.framing, BodyFraming::Empty);
+    let h = ok(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+    assert_eq!(h.framing, BodyFraming::Chunked);
+    let h = ok(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n");
+    assert_eq!(h.framing, BodyFraming::Length(5));
+    let h = ok(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5, 5\r\n\r\n");
+    assert_eq!(h.framing, BodyFraming::Length(5));
+}
+
+#[test]
+fn expect_continue() {
+    let h = ok(b"PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-Continue\r\n\r\n");
+    assert!(h.expect_continue);
+    // Ignored without a body and from HTTP/1.0 clients.
+    assert!(!ok(b"GET / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\r\n").expect_continue);
+    assert!(
+        !ok(b"PUT / HTTP/1.0\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n").expect_continue
+    );
+    let e = err(b"PUT / HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\n\r\n");
+    assert_eq!(e.status(), StatusCode::EXPECTATION_FAILED);
+}
+
+#[test]
+fn rejects_content_length_with_transfer_encoding() {
+    let e = err(
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+    );
+    assert_eq!(e, ParseError::ContentLengthAndTransferEncoding);
+    assert_eq!(e.status(), StatusCode::BAD_REQUEST);
+}
+
+#[test]
+fn rejects_differing_duplicate_content_length() {
+    assert_eq!(
+        err(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n"),
+        ParseError::ContentLength
+    );
+    assert_eq!(
+        err(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3, 4\r\n\r\n"),
+        ParseError::ContentLength
+    );
+}
+
+#[test]
+fn rejects_malformed_content_length() {
+    for bad in ["-1", "+1", "1a", "", "0x10", "99999999999999999999", "1 2"] {
+        let req = format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {bad}\r\n\r\n");
+        assert_eq!(err(req.as_bytes()), ParseError::ContentLength, "{bad:?}");
+    }
+}
+
+#[test]
+fn rejects_transfer_encoding_not_ending_in_chunked() {
+    for te in [
+        "gzip",
+        "chunked, gzip",
+        "chunked, chunked",
+        "identity",
+        "chunkedx",
+    ] {
+        let req = format!("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: {te}\r\n\r\n");
+        assert_eq!(err(req.as_bytes()), ParseError::TransferEncoding, "{te:?}");
+    }
+    let two_headers = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n";
+    assert_eq!(err(two_headers), ParseError::TransferEncoding);
+    let e = err(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n");
+    assert_eq!(e.status(), StatusCode::NOT_IMPLEMENTED);
+    assert_eq!(
+        err(b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"),
+        ParseError::TransferEncoding
+    );
+}
+
+#[test]
+fn rejects_obs_fold() {
+    let e = err(b"GET / HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n  folded\r\n\r\n");
+    assert_eq!(e.status(), StatusCode::BAD_REQUEST);
+}
+
+#[test]
+fn rejects_whitespace_before_colon() {
+    assert_eq!(
+        err(b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length : 3\r\n\r\n"),
+        ParseError::HeaderName
+    );
+    assert_eq!(
+        err(b"GET / HTTP/1.1\r\nHost: x\r\nX-A\t: 3\r\n\r\n"),
+        ParseError::HeaderName
+    );
+}
+
+#[test]
+fn rejects_nul_and_bare_cr() {
+    assert_eq!(
+        err(b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\0b\r\n\r\n").status(),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        err(b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\rb\r\n\r\n").status(),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        err(b"GET / HTTP/1.1\r\nHost: x\r\nX\0A: ab\r\n\r\n"),
+        ParseError::HeaderName
+    );
+}
+
+#[test]
+fn rejects_bare_lf() {
+    assert_eq!(err(b"GET / HTTP/1.1\nHost: x\r\n\r\n"), ParseError::BareLf);
+    assert_eq!(err(b"GET / HTTP/1.1\r\nHost: x\n\r\n"), ParseError::BareLf);
+    assert_eq!(err(b"GET / HTTP/1.1\r\nHost: x\r\n\n"), ParseError::BareLf);
+}
+
+#[test]
+fn rejects_invalid_method_token() {
+    assert_eq!(
+        err(b"G(T / HTTP/1.1\r\nHost: x\r\n\r\n"),
+        ParseError::Method
+    );
+    assert_eq!(
+        err(b"G\x01T / HTTP/1.1\r\nHost: x\r\n\r\n"),
+        ParseError::Method
+    );
+    assert_eq!(
+        err(b" / HTTP/1.1\r\nHost: x\r\n\r\n").status(),
+        StatusCode::BAD_REQUEST
+    );
+}
+
+#[test]
+fn rejects_invalid_target() {
+    assert_eq!(
+        err(b"GET /a\x7fb HTTP/1.1\r\nHost: x\r\n\r\n").status(),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        err(b"GET  / HTTP/1.1\r\nHost: x\r\n\r\n").status(),
+        StatusCode::BAD_REQUEST
+    );
+}
+
+#[test]
+fn host_rules() {
+    assert_eq!(err(b"GET / HTTP/1.1\r\n\r\n"), ParseError::Host);
+    assert_eq!(
+        err(b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"),
+        ParseError::Host
+    );
+    assert_eq!(
+        err(b"GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n"),
+        ParseError::Host
+    );
+    ok(b"GET / HTTP/1.0\r\n\r\n");
+}
+
+#[test]
+fn versions() {
+    for v in ["HTTP/2.0", "HTTP/1.2", "HTTP/0.9", "HTTP/3.0"] {
+        let req = format!("GET / {v}\r\nHost: x\r\n\r\n");
+        let e = err(req.as_bytes());
+        assert_eq!(e.status(), StatusCode::HTTP_VERSION_NOT_SUPPORTED, "{v}");
+    }
+    assert_eq!(
+        err(b"GET / FOO/1.1\r\nHost: x\r\n\r\n").status(),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        err(b"GET / HTTP/1.10\r\nHost: x\r\n\r\n").status(),
+        StatusCode::BAD_REQUEST
+    );
+}
+
+#[test]
+fn request_line_limit_gives_414() {
+    let limits = HeadLimits {
+        max_request_line: 32,
+        ..HeadLimits::default()
+    };
+    let long = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(40));
+    let mut buf = BytesMut::from(long.as_bytes());
+    let e = parse_request_head(&mut buf, &limits).unwrap_err();
+    assert_eq!(e.status(), StatusCode::URI_TOO_LONG);
+    // Without the line end yet: decided as soon as the limit is passed.
+    let mut buf = BytesMut::from(&long.as_bytes()[..36]);
+    assert_eq!(
+        parse_request_head(&mut buf, &limits).unwrap_err().status(),
+        StatusCode::URI_TOO_LONG
+    );
+    let mut buf = BytesMut::from(&long.as_bytes()[..30]);
+    assert!(parse_request_head(&mut buf, &limits).unwrap().is_none());
+}
+
+#[test]
+fn head_and_field_limits_give_431() {
+    let limits = HeadLimits {
+        max_head: 100,
+        max_headers: 3,
+        ..HeadLimits::default()
+    };
+    let big = format!(
+        "GET / HTTP/1.1\r\nHost: x\r\nX: {}\r\n\r\n",
+        "a".repeat(100)
+    );
+    let mut buf = BytesMut::from(big.as_bytes());
+    let e = parse_request_head(&mut buf, &limits).unwrap_err();
+    assert_eq!(e, ParseError::HeadTooLarge { limit: 100 });
+    assert_eq!(e.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+    // Incomplete but already past the limit.
+    let mut buf = BytesMut::from(&big.as_bytes()[..101]);
+    assert!(parse_request_head(&mut buf, &limits).is_err());
+    let many = b"GET / HTTP/1.1\r\nHost: x\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n";
+    let mut buf = BytesMut::from(&many[..]);
+    let e = parse_request_head(&mut buf, &limits).unwrap_err();
+    assert_eq!(e, ParseError::TooManyHeaders { limit: 3 });
+    assert_eq!(e.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+}
+
+#[test]
+fn many_headers_beyond_the_stack_array() {
+    let limits = HeadLimits {
+        max_headers: 300,
+        ..HeadLimits::default()
+    };
+    let mut req = String::from("GET / HTTP/1.1\r\nHost: x\r\n");
+    for i in 0..200 {
+        req.push_str(&format!("X-{i}: {i}\r\n"));
+    }
+    req.push_str("\r\n");
+    let mut buf = BytesMut::from(req.as_bytes());
+    let head = parse_request_head(&mut buf, &limits).unwrap().unwrap();
+    assert_eq!(head.parts.headers.len(), 201);
+    assert_eq!(head.parts.headers["x-199"], "199");
+}
+
+// ---- chunked ----
+
+fn decode_all(input: &[u8]) -> Result<(Vec<u8>, Option<http::HeaderMap>, BytesMut), ChunkError> {
+    let mut buf = BytesMut::from(input);
+    let mut d = ChunkedDecoder::new(1024);
+    let mut out = Vec::new();
+    let mut trailers = None;
+    loop {
+        match d.decode(&mut buf)? {
+            Some(Decoded::Data(b)) => out.extend_from_slice(&b),
+            Some(Decoded::Trailers(t)) => trailers = Some(t),
+            Some(Decoded::End) => return Ok((out, trailers, buf)),
+            None => return Err(ChunkError::Crlf),
+        }
+    }
+}
+
+#[test]
+fn chunked_decodes_with_extensions_and_trailers() {
+    let (data, trailers, rest) =
+        decode_all(b"5;a=b\r\nhello\r\n6 ; x\r\n world\r\n0\r\nX-Sum: 1\r\n\r\nNEXT").unwrap();
+    assert_eq!(data, b"hello world");
+    assert_eq!(trailers.unwrap()["x-sum"], "1");
+    assert_eq!(&rest[..], b"NEXT");
+    let (data, trailers, _) = decode_all(b"A\r\n0123456789\r\n0\r\n\r\n").unwrap();
+    assert_eq!(data, b"0123456789");
+    assert!(trailers.is_none());
+}
+
+#[test]
+fn chunked_rejects_bad_sizes() {
+    assert_eq!(decode_all(b"x\r\n").unwrap_err(), ChunkError::Size);
+    assert_eq!(decode_all(b"\r\n").unwrap_err(), ChunkError::Size);
+    assert_eq!(decode_all(b"-1\r\n").unwrap_err(), ChunkError::Size);
+    assert_eq!(
+        decode_all(b"5 x\r\nhello\r\n").unwrap_err(),
+        ChunkError::Size
+    );
+    assert_eq!(
+        decode_all(b"0x5\r\nhello\r\n").unwrap_err(),
+        ChunkError::Size
+    );
+    assert_eq!(
+        decode_all(b"10000000000000000\r\n").unwrap_err(),
+        ChunkError::SizeOverflow
+    );
+    assert_eq!(
+        decode_all(b"fffffffffffffffff\r\n").unwrap_err(),
+        ChunkError::SizeOverflow
+    );
+}
+
+#[test]
+fn chunked_rejects_bad_line_endings() {
+    assert_eq!(
+        decode_all(b"5\nhello\r\n0\r\n\r\n").unwrap_err(),
+        ChunkError::Crlf
+    );
+    assert_eq!(
+        decode_all(b"5\r\nhelloXX0\r\n\r\n").unwrap_err(),
+        ChunkError::Crlf
+    );
+    assert_eq!(
+        decode_all(b"5\r\nhello\n0\r\n\r\n").unwrap_err(),
+        ChunkError::Crlf
+    );
+    assert_eq!(
+        decode_all(b"5;a\x00\r\nhello\r\n0\r\n\r\n").unwrap_err(),
+        ChunkError::Extension
+    );
+}
+
+#[test]
+fn chunked_bounds_lines_and_trailers() {
+    let long = format!("5;{}", "a".repeat(5000));
+    assert_eq!(
+        decode_all(long.as_bytes()).unwrap_err(),
+        ChunkError::Extension
+    );
+    let trailers = format!("0\r\nX: {}\r\n\r\n", "a".repeat(2000));
+    assert_eq!(
+        decode_all(trailers.as_bytes()).unwrap_err(),
+        ChunkError::TrailersTooLarge { limit: 1024 }
+    );
+    assert_eq!(
+        decode_all(b"0\r\nX : 1\r\n\r\n").unwrap_err(),
+        ChunkError::Trailers
+    );
+    // A flood of small chunks with extensions is cut off.
+    let flood = "1;aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\na\r\n".repeat(1000);
+    assert_eq!(
+        decode_all(flood.as_bytes()).unwrap_err(),
+        ChunkError::Extension
+    );
+}
+
+#[test]
+fn chunked_resumes_byte_by_byte() {
+    let input = b"5;a=b\r\nhello\r\n6\r\n world\r\n0\r\nT: v\r\n\r\n";
+    let mut d = ChunkedDecoder::new(1024);
+    let mut buf = BytesMut::new();
+    let mut out = Vec::new();
+    let mut done = false;
+    for &b in input {
+        buf.extend_from_slice(&[b]);
+        while let Some(piece) = d.decode(&mut buf).unwrap() {
+            match piece {
+                Decoded::Data(x) => out.extend_from_slice(&x),
+                Decoded::Trailers(_) => {}
+                Decoded::End => {
+                    done = true;
+                    break;
+                }
+            }
+        }
+    }
+    assert!(done);
+    assert_eq!(out, b"hello world");
+}
+
+#[test]
+fn length_decoder_stops_at_the_length() {
+    let mut d = BodyDecoder::new(BodyFraming::Length(3), 1024);
+    let mut buf = BytesMut::from(&b"abcdef"[..]);
+    assert_eq!(
+        d.decode(&mut buf).unwrap(),
+        Some(Decoded::Data("abc".into()))
+    );
+    assert!(d.is_done());
+    assert_eq!(d.decode(&mut buf).unwrap(), Some(Decoded::End));
+    assert_eq!(&buf[..], b"def");
+}
+
+// ---- response ----
+
+fn head_of(
+    status: StatusCode,
+    headers: &http::HeaderMap,
+    len: Option<u64>,
+    ctx: &ResponseContext<'_>,
+) -> (String, ResponseFraming, bool) {
+    let mut dst = BytesMut::new();
+    let (f, ka) = encode_response_head(status, headers, len, ctx, &mut dst);
+    (String::from_utf8(dst.to_vec()).unwrap(), f, ka)
+}
+
+#[test]
+fn response_head_framing() {
+    let date = b"Thu, 01 Jan 1970 00:00:00 GMT";
+    let ctx = ResponseContext::new(date);
+    let mut h = http::HeaderMap::new();
+    h.insert("content-type", "text/plain".parse().unwrap());
+    let (s, f, ka) = head_of(StatusCode::OK, &h, Some(5), &ctx);
+    assert_eq!(
+        s,
+        "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 5\r\ndate: Thu, 01 Jan 1970 00:00:00 GMT\r\n\r\n"
+    );
+    assert_eq!((f, ka), (ResponseFraming::Length(5), true));
+    let (s, f, _) = head_of(StatusCode::OK, &h, None, &ctx);
+    assert!(s.contains("transfer-encoding: chunked\r\n"));
+    assert_eq!(f, ResponseFraming::Chunked);
+
+    let mut old = ctx;
+    old.version = Version::HTTP_10;
+    let (s, f, ka) = head_of(StatusCode::OK, &h, None, &old);
+    assert!(s.contains("connection: close\r\n") && !s.contains("chunked"));
+    assert_eq!((f, ka), (ResponseFraming::UntilClose, false));
+    let (s, _, ka) = head_of(StatusCode::OK, &h, Some(1), &old);
+    assert!(s.contains("connection: keep-alive\r\n") && ka);
+
+    let mut head = ctx;
+    head.head_request = true;
+    let (s, f, _) = head_of(StatusCode::OK, &h, Some(5), &head);
+    assert!(s.contains("content-length: 5\r\n"));
+    assert_eq!(f, ResponseFraming::None);
+
+    let (s, f, _) = head_of(StatusCode::NO_CONTENT, &h, Some(0), &ctx);
+    assert!(!s.contains("content-length"));
+    assert_eq!(f, ResponseFraming::None);
+
+    let mut closing = http::HeaderMap::new();
+    closing.insert("connection", "close".parse().unwrap());
+    closing.insert("transfer-encoding", "gzip".parse().unwrap());
+    let mut with_server = ctx;
+    with_server.server = Some(b"wego");
+    let (s, _, ka) = head_of(StatusCode::NOT_FOUND, &closing, Some(0), &with_server);
+    assert!(!ka && s.starts_with("HTTP/1.1 404 Not Found\r\n"));
+    assert!(s.contains("connection: close\r\n") && s.contains("server: wego\r\n"));
+    assert!(!s.contains("gzip"));
+}
+
+#[test]
+fn chunk_encoding() {
+    let mut dst = BytesMut::new();
+    encode_chunk(b"hello world, this is 26 b.", &mut dst);
+    encode_chunk(b"", &mut dst);
+    let mut t = http::HeaderMap::new();
+    t.insert("x-t", "1".parse().unwrap());
+    encode_last_chunk(Some(&t), &mut dst);
+    assert_eq!(
+        &dst[..],
+        b"1a\r\nhello world, this is 26 b.\r\n0\r\nx-t: 1\r\n\r\n"
+    );
+}
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn chunked_round_trip(chunks in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..300), 0..20),
+                              split in 1usize..64,
+                              trailer in proptest::option::of("[a-z]{1,8}")) {
+            let mut wire = BytesMut::new();
+            for c in &chunks {
+                encode_chunk(c, &mut wire);
+            }
+            let trailers = trailer.map(|v| {
+                let mut m = http::HeaderMap::new();
+                m.insert("x-trailer", v.parse().unwrap());
+                m
+            });
+            encode_last_chunk(trailers.as_ref(), &mut wire);
+            wire.extend_from_slice(b"GET");
+            // Feed in pieces of `split` bytes.
+            let mut d = ChunkedDecoder::new(4096);
+            let mut buf = BytesMut::new();
+            let mut out = Vec::new();
+            let mut got_trailers = None;
+            let mut ended = false;
+            'feed: for piece in wire.chunks(split) {
+                buf.extend_from_slice(piece);
+                while let Some(x) = d.decode(&mut buf).unwrap() {
+                    match x {
+                        Decoded::Data(b) => out.extend_from_slice(&b),
+                        Decoded::Trailers(t) => got_trailers = Some(t),
+                        Decoded::End => { ended = true; break 'feed; }
+                    }
+                }
+            }
+            prop_assert!(ended);
+            prop_assert_eq!(out, chunks.concat());
+            prop_assert_eq!(got_trailers, trailers);
+        }
+
+        #[test]
+        fn request_head_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let mut buf = BytesMut::from(&bytes[..]);
+            let _ = parse_request_head(&mut buf, &HeadLimits::default());
+        }
+
+        #[test]
+        fn chunked_decoder_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let mut buf = BytesMut::from(&bytes[..]);
+            let mut d = ChunkedDecoder::new(256);
+            for _ in 0..600 {
+                match d.decode(&mut buf) {
+                    Ok(Some(Decoded::End)) | Ok(None) | Err(_) => break,
+                    Ok(Some(_)) => {}
+                }
+            }
+        }
+    }
+}
