@@ -9,3 +9,6 @@
 //! See `docs/rpc.md` for the pipeline and how to add a codec or a framing.
 
 pub mod grpc;
+pub mod thrift;
+pub mod transport;
+pub mod ttheader;

@@ -1,0 +1,88 @@
+//! Buffered (unframed) transport: messages back to back.
+//!
+//! Nothing says where a message ends, so the decoder walks the envelope and
+//! the argument struct ("need more" until all of it is buffered). The walk
+//! checks every length against the bytes present and `max`, so a hostile
+//! peer gets an error once `max` bytes are claimed, never an allocation of
+//! the size it declared.
+
+use bytes::{Bytes, BytesMut};
+
+use super::FrameError;
+use crate::thrift::walk::{self, Stop};
+use crate::thrift::{CodecError, Protocol};
+
+/// Splits one complete message off the front of `buf`.
+///
+/// # Errors
+///
+/// [`FrameError::TooLarge`] once the message would exceed `max`,
+/// [`FrameError::Thrift`] if it is malformed.
+pub fn decode(
+    buf: &mut BytesMut,
+    proto: Protocol,
+    max: usize,
+) -> Result<Option<Bytes>, FrameError> {
+    match walk::message_len(buf, proto, max) {
+        Ok(n) => Ok(Some(buf.split_to(n).freeze())),
+        Err(Stop::NeedMore) => Ok(None),
+        Err(Stop::TooLarge) => Err(FrameError::TooLarge { size: 0, max }),
+        Err(Stop::Invalid(why)) => Err(FrameError::Thrift(CodecError::Invalid(why))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::thrift::{
+        ApplicationException, ExceptionKind, MessageHeader, MessageType, encode_message,
+    };
+
+    fn message(proto: Protocol) -> BytesMut {
+        let h = MessageHeader {
+            name: "m".into(),
+            kind: MessageType::Exception,
+            seq_id: 3,
+        };
+        let mut dst = BytesMut::new();
+        let e = ApplicationException::new(ExceptionKind::InternalError, "x");
+        encode_message(proto, &h, &e, &mut dst).unwrap();
+        dst
+    }
+
+    #[test]
+    fn finds_the_end_of_each_message() {
+        for proto in [Protocol::Binary, Protocol::Compact] {
+            let one = message(proto);
+            let mut two = one.clone();
+            two.extend_from_slice(&one);
+            for cut in 0..one.len() {
+                let mut b = BytesMut::from(&one[..cut]);
+                assert_eq!(decode(&mut b, proto, 1 << 20), Ok(None));
+            }
+            assert_eq!(
+                decode(&mut two, proto, 1 << 20).unwrap().unwrap(),
+                one.clone().freeze()
+            );
+            assert_eq!(
+                decode(&mut two, proto, 1 << 20).unwrap().unwrap(),
+                one.freeze()
+            );
+            assert!(two.is_empty());
+        }
+    }
+
+    #[test]
+    fn rejects_messages_beyond_the_limit() {
+        // strict header, then a string field claiming 1 GiB.
+        let mut b = BytesMut::from(
+            &[
+                0x80, 1, 0, 1, 0, 0, 0, 1, b'm', 0, 0, 0, 1, 11, 0, 1, 0x40, 0, 0, 0,
+            ][..],
+        );
+        assert!(matches!(
+            decode(&mut b, Protocol::Binary, 1 << 20),
+            Err(FrameError::TooLarge { .. })
+        ));
+    }
+}

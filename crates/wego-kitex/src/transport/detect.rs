@@ -1,0 +1,125 @@
+//! First-bytes detection of framing and protocol.
+//!
+//! | first bytes | meaning |
+//! |-------------|---------|
+//! | `PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n` | HTTP/2 (gRPC), handed to the HTTP/2 handler |
+//! | `[len:4] 10 00` | TTHeader |
+//! | `[len:4] 0f ff` | THeader |
+//! | `[len:4] 80 01` / `[len:4] 82` | Framed binary / compact |
+//! | `80 01` / `82` | Buffered binary (strict) / compact |
+//! | `[len:4] 00 00` | Framed binary, non-strict |
+//! | `[namelen:4] name...` | Buffered binary, non-strict |
+
+use super::Framing;
+use crate::thrift::Protocol;
+
+/// The HTTP/2 client connection preface (RFC 9113 §3.4).
+pub const HTTP2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// What the first bytes of a connection say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Detection {
+    /// Too few bytes to tell.
+    NeedMore,
+    /// The HTTP/2 preface.
+    Http2,
+    /// Thrift (or a TTHeader payload) with this framing; the protocol is the
+    /// envelope's (for TTHeader/THeader it is read per frame).
+    Thrift(Framing, Protocol),
+    /// Nothing wego serves.
+    Unknown,
+}
+
+/// Detects the framing and protocol from the first bytes of a connection.
+pub fn detect(buf: &[u8]) -> Detection {
+    if buf.is_empty() {
+        return Detection::NeedMore;
+    }
+    if buf[0] == b'P' {
+        let n = buf.len().min(HTTP2_PREFACE.len());
+        return if buf[..n] != HTTP2_PREFACE[..n] {
+            Detection::Unknown
+        } else if n < HTTP2_PREFACE.len() {
+            Detection::NeedMore
+        } else {
+            Detection::Http2
+        };
+    }
+    if buf[0] == 0x80 {
+        return match buf.get(1) {
+            None => Detection::NeedMore,
+            Some(1) => Detection::Thrift(Framing::Buffered, Protocol::Binary),
+            Some(_) => Detection::Unknown,
+        };
+    }
+    if buf[0] == 0x82 {
+        return Detection::Thrift(Framing::Buffered, Protocol::Compact);
+    }
+    let Some(b) = buf.get(4..6) else {
+        return Detection::NeedMore;
+    };
+    match (b[0], b[1]) {
+        (0x10, 0x00) => Detection::Thrift(Framing::TtHeader, Protocol::Binary),
+        (0x0f, 0xff) => Detection::Thrift(Framing::THeader, Protocol::Binary),
+        (0x80, 0x01) => Detection::Thrift(Framing::Framed, Protocol::Binary),
+        (0x82, _) => Detection::Thrift(Framing::Framed, Protocol::Compact),
+        (0x00, 0x00) if buf[0] == 0 => Detection::Thrift(Framing::Framed, Protocol::Binary),
+        _ if buf[0] == 0 && buf[1] == 0 && b[0].is_ascii_graphic() => {
+            Detection::Thrift(Framing::Buffered, Protocol::Binary)
+        }
+        _ => Detection::Unknown,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_every_framing() {
+        let cases: &[(&[u8], Detection)] = &[
+            (b"", Detection::NeedMore),
+            (b"PRI * HT", Detection::NeedMore),
+            (HTTP2_PREFACE, Detection::Http2),
+            (b"GET / HTTP/1.1\r\n", Detection::Unknown),
+            (
+                &[0, 0, 0, 20, 0x10, 0],
+                Detection::Thrift(Framing::TtHeader, Protocol::Binary),
+            ),
+            (
+                &[0, 0, 0, 20, 0x0f, 0xff],
+                Detection::Thrift(Framing::THeader, Protocol::Binary),
+            ),
+            (
+                &[0, 0, 0, 20, 0x80, 1],
+                Detection::Thrift(Framing::Framed, Protocol::Binary),
+            ),
+            (
+                &[0, 0, 0, 20, 0x82, 0x21],
+                Detection::Thrift(Framing::Framed, Protocol::Compact),
+            ),
+            (
+                &[0x80, 1, 0, 1],
+                Detection::Thrift(Framing::Buffered, Protocol::Binary),
+            ),
+            (
+                &[0x82, 0x21],
+                Detection::Thrift(Framing::Buffered, Protocol::Compact),
+            ),
+            (
+                &[0, 0, 0, 4, b'p', b'i'],
+                Detection::Thrift(Framing::Buffered, Protocol::Binary),
+            ),
+            (
+                &[0, 0, 0, 20, 0, 0],
+                Detection::Thrift(Framing::Framed, Protocol::Binary),
+            ),
+            (&[0, 0, 0], Detection::NeedMore),
+            (&[0x16, 3, 1, 0, 0, 0], Detection::Unknown),
+        ];
+        for (bytes, want) in cases {
+            assert_eq!(detect(bytes), *want, "{bytes:?}");
+        }
+    }
+}
