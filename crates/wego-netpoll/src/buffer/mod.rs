@@ -62,6 +62,9 @@ pub struct LinkBuffer {
     len: usize,
     pending: Vec<Bytes>,
     tail: BytesMut,
+    /// Arena that merged (contiguous) copies are carved from, so that a run
+    /// of small frames spanning blocks costs one allocation per block.
+    merge: BytesMut,
     block_size: usize,
 }
 
@@ -99,6 +102,13 @@ impl LinkBuffer {
         self.blocks.len()
     }
 
+    /// Unread bytes in the front block.
+    #[inline]
+    fn front_avail(&self) -> usize {
+        self.blocks.front().map_or(0, |b| b.len() - self.off)
+    }
+
+    #[inline]
     fn check(&self, n: usize) -> Result<(), Incomplete> {
         if n > self.len {
             Err(Incomplete {
@@ -125,6 +135,9 @@ impl LinkBuffer {
     /// Makes the first `n` readable bytes contiguous in `blocks[0]`, copying
     /// only when they span blocks. Caller has checked `n <= len`.
     fn make_contiguous(&mut self, n: usize) {
+        if self.front_avail() >= n {
+            return;
+        }
         self.settle_front();
         let Some(front) = self.blocks.front() else {
             return;
@@ -132,7 +145,10 @@ impl LinkBuffer {
         if front.len() - self.off >= n {
             return;
         }
-        let mut merged = BytesMut::with_capacity(n);
+        if self.merge.capacity() < n {
+            self.merge = BytesMut::with_capacity(n.max(self.block_size));
+        }
+        let mut merged = std::mem::take(&mut self.merge);
         let mut need = n;
         while need > 0 {
             let Some(mut block) = self.blocks.pop_front() else {
@@ -150,7 +166,10 @@ impl LinkBuffer {
                 need = 0;
             }
         }
-        self.blocks.push_front(merged.freeze());
+        let merged_block = merged.split().freeze();
+        // Hand the arena's unused capacity back for the next merge.
+        self.merge = merged;
+        self.blocks.push_front(merged_block);
     }
 
     /// Returns the next `n` readable bytes without consuming them.
@@ -195,6 +214,11 @@ impl LinkBuffer {
     /// [`Incomplete`] if fewer than `n` bytes are readable; nothing is consumed.
     pub fn skip(&mut self, n: usize) -> Result<(), Incomplete> {
         self.check(n)?;
+        if self.front_avail() >= n {
+            self.off += n;
+            self.len -= n;
+            return Ok(());
+        }
         let mut left = n;
         while left > 0 {
             self.settle_front();
@@ -232,6 +256,11 @@ impl LinkBuffer {
     /// them or merging blocks.
     fn peek_array<const N: usize>(&mut self) -> Result<[u8; N], Incomplete> {
         self.check(N)?;
+        if self.front_avail() >= N {
+            let mut out = [0u8; N];
+            out.copy_from_slice(&self.blocks[0][self.off..self.off + N]);
+            return Ok(out);
+        }
         self.settle_front();
         let mut out = [0u8; N];
         let mut filled = 0;

@@ -1,5 +1,6 @@
 //! Integration tests of wego-netpoll over loopback, on every enabled backend.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
+mod send_sync;
 mod shutdown;
 mod transport;
