@@ -1,1 +1,3 @@
 //! wego-build (under construction).
+
+pub mod proto;

@@ -42,6 +42,8 @@ mod timeout;
 
 pub use client::{Channel, ChannelBuilder};
 pub use codec::{CodecError, Encoding};
+/// The stream trait of request streams (re-exported for generated code).
+pub use futures_core::Stream;
 pub use metadata::{Metadata, MetadataError};
 pub use request::{Request, Response};
 pub use router::{BoxFuture, BoxStream, RawRequest, RawResponse, Router};

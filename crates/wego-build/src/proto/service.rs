@@ -1,0 +1,162 @@
+//! The service generator: from a protobuf service to a trait, a router
+//! registration and a typed client over `wego_kitex::grpc`.
+//!
+//! The generated code names only `::wego_kitex::grpc` items and the message
+//! types prost generates next to it.
+
+use std::fmt::Write;
+
+use prost_build::{Method, Service, ServiceGenerator};
+
+/// Generates wego's service code for prost-build.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WegoServiceGenerator;
+
+const G: &str = "::wego_kitex::grpc";
+
+fn snake(s: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn path_of(service: &Service, method: &Method) -> String {
+    let full = if service.package.is_empty() {
+        service.proto_name.clone()
+    } else {
+        format!("{}.{}", service.package, service.proto_name)
+    };
+    format!("/{full}/{}", method.proto_name)
+}
+
+/// The request and response types a handler sees for a method.
+fn signature(m: &Method) -> (String, String) {
+    let input = if m.client_streaming {
+        format!("{G}::Request<{G}::Streaming<{}>>", m.input_type)
+    } else {
+        format!("{G}::Request<{}>", m.input_type)
+    };
+    let output = if m.server_streaming {
+        format!("{G}::Response<{G}::BoxStream<{}>>", m.output_type)
+    } else {
+        format!("{G}::Response<{}>", m.output_type)
+    };
+    (input, output)
+}
+
+fn registration(m: &Method) -> &'static str {
+    match (m.client_streaming, m.server_streaming) {
+        (false, false) => "unary",
+        (false, true) => "server_streaming",
+        (true, false) => "client_streaming",
+        (true, true) => "streaming",
+    }
+}
+
+fn write_trait(s: &Service, buf: &mut String) {
+    s.comments.append_with_indent(0, buf);
+    let _ = writeln!(
+        buf,
+        "pub trait {}: ::core::marker::Send + ::core::marker::Sync + 'static {{",
+        s.name
+    );
+    for m in &s.methods {
+        let (input, output) = signature(m);
+        m.comments.append_with_indent(1, buf);
+        let _ = writeln!(
+            buf,
+            "    fn {}(&self, request: {input}) -> impl ::core::future::Future<Output = ::core::result::Result<{output}, {G}::Status>> + ::core::marker::Send;",
+            m.name
+        );
+    }
+    buf.push_str("}\n\n");
+}
+
+fn write_router(s: &Service, buf: &mut String) {
+    let f = snake(&s.name);
+    let _ = writeln!(
+        buf,
+        "/// Registers every method of [`{name}`] on a router.\npub fn {f}_router<S: {name}>(service: S) -> {G}::Router {{\n    let service = ::std::sync::Arc::new(service);\n    {G}::Router::new()",
+        name = s.name
+    );
+    for m in &s.methods {
+        let (input, _) = signature(m);
+        let _ = writeln!(
+            buf,
+            "        .{kind}(\"{path}\", {{\n            let s = service.clone();\n            move |request: {input}| {{\n                let s = s.clone();\n                async move {{ s.{name}(request).await }}\n            }}\n        }})",
+            kind = registration(m),
+            path = path_of(s, m),
+            name = m.name,
+        );
+    }
+    buf.push_str("}\n\n");
+}
+
+fn write_client(s: &Service, buf: &mut String) {
+    let client = format!("{}Client", s.name);
+    let _ = writeln!(
+        buf,
+        "/// A typed client for `{pkg}{dot}{proto}`.\n#[derive(Debug, Clone)]\npub struct {client} {{\n    channel: {G}::Channel,\n}}\n\nimpl {client} {{\n    /// Wraps a connected channel.\n    pub fn new(channel: {G}::Channel) -> Self {{\n        Self {{ channel }}\n    }}\n\n    /// The underlying channel.\n    pub fn channel(&self) -> &{G}::Channel {{\n        &self.channel\n    }}",
+        pkg = s.package,
+        dot = if s.package.is_empty() { "" } else { "." },
+        proto = s.proto_name,
+    );
+    for m in &s.methods {
+        let path = path_of(s, m);
+        let (inp, out) = (&m.input_type, &m.output_type);
+        buf.push('\n');
+        m.comments.append_with_indent(1, buf);
+        let _ = match (m.client_streaming, m.server_streaming) {
+            (false, false) => writeln!(
+                buf,
+                "    pub async fn {n}(&self, request: {G}::Request<{inp}>) -> ::core::result::Result<{G}::Response<{out}>, {G}::Status> {{\n        self.channel.unary(\"{path}\", request).await\n    }}",
+                n = m.name
+            ),
+            (false, true) => writeln!(
+                buf,
+                "    pub async fn {n}(&self, request: {G}::Request<{inp}>) -> ::core::result::Result<{G}::Response<{G}::Streaming<{out}>>, {G}::Status> {{\n        self.channel.server_streaming(\"{path}\", request).await\n    }}",
+                n = m.name
+            ),
+            (true, false) => writeln!(
+                buf,
+                "    pub async fn {n}<St>(&self, request: {G}::Request<St>) -> ::core::result::Result<{G}::Response<{out}>, {G}::Status>\n    where\n        St: {G}::Stream<Item = {inp}> + ::core::marker::Send + 'static,\n    {{\n        self.channel.client_streaming(\"{path}\", request).await\n    }}",
+                n = m.name
+            ),
+            (true, true) => writeln!(
+                buf,
+                "    pub async fn {n}<St>(&self, request: {G}::Request<St>) -> ::core::result::Result<{G}::Response<{G}::Streaming<{out}>>, {G}::Status>\n    where\n        St: {G}::Stream<Item = {inp}> + ::core::marker::Send + 'static,\n    {{\n        self.channel.streaming(\"{path}\", request).await\n    }}",
+                n = m.name
+            ),
+        };
+    }
+    buf.push_str("}\n");
+}
+
+impl ServiceGenerator for WegoServiceGenerator {
+    fn generate(&mut self, service: Service, buf: &mut String) {
+        write_trait(&service, buf);
+        write_router(&service, buf);
+        write_client(&service, buf);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::snake;
+
+    #[test]
+    fn service_names_become_snake_case() {
+        assert_eq!(snake("EchoServer"), "echo_server");
+        assert_eq!(snake("TestService"), "test_service");
+        assert_eq!(snake("Health"), "health");
+    }
+}

@@ -1,0 +1,148 @@
+//! grpc-echo: the echo service of `idl/echo.proto` over gRPC, with the code
+//! wego-build generates (the trait, the router registration and the typed
+//! client in `examples/generated/echo.rs`).
+//!
+//! ```text
+//! cargo run -p wego-kitex --example grpc-echo -- server --addr 127.0.0.1:8888
+//! cargo run -p wego-kitex --example grpc-echo -- client --addr 127.0.0.1:8888 --msg hello
+//! ```
+//!
+//! The client makes one call of each kind: unary, server streaming, client
+//! streaming and bidirectional streaming.
+
+#![allow(clippy::print_stdout)] // an example prints its results
+
+use std::error::Error;
+
+use futures_util::StreamExt;
+use wego_kitex::grpc::{BoxStream, Channel, Request, Response, Server, Status, Streaming};
+use wego_netpoll::{Address, Listener, rt};
+
+#[allow(missing_docs, unreachable_pub, dead_code, clippy::all)]
+mod echo {
+    include!("generated/echo.rs");
+}
+
+struct Echo;
+
+impl echo::EchoServer for Echo {
+    async fn echo(
+        &self,
+        request: Request<echo::Request>,
+    ) -> Result<Response<echo::Response>, Status> {
+        let r = request.into_inner();
+        Ok(Response::new(echo::Response {
+            action: r.action,
+            msg: r.msg,
+        }))
+    }
+
+    async fn echo_server_stream(
+        &self,
+        request: Request<echo::Request>,
+    ) -> Result<Response<BoxStream<echo::Response>>, Status> {
+        let r = request.into_inner();
+        let s = futures_util::stream::iter((0..3).map(move |i| {
+            Ok(echo::Response {
+                action: format!("{}#{i}", r.action),
+                msg: r.msg.clone(),
+            })
+        }));
+        Ok(Response::new(Box::pin(s)))
+    }
+
+    async fn echo_client_stream(
+        &self,
+        request: Request<Streaming<echo::Request>>,
+    ) -> Result<Response<echo::Response>, Status> {
+        let mut s = request.into_inner();
+        let mut msgs = Vec::new();
+        while let Some(m) = s.message().await? {
+            msgs.push(m.msg);
+        }
+        Ok(Response::new(echo::Response {
+            action: "joined".into(),
+            msg: msgs.join(" "),
+        }))
+    }
+
+    async fn echo_bidi_stream(
+        &self,
+        request: Request<Streaming<echo::Request>>,
+    ) -> Result<Response<BoxStream<echo::Response>>, Status> {
+        let s = request.into_inner().map(|m| {
+            m.map(|m| echo::Response {
+                action: m.action,
+                msg: m.msg,
+            })
+        });
+        Ok(Response::new(Box::pin(s)))
+    }
+}
+
+fn arg(name: &str, default: &str) -> String {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+        .unwrap_or_else(|| default.to_owned())
+}
+
+async fn client(addr: Address, msg: String) -> Result<(), Box<dyn Error>> {
+    let client = echo::EchoServerClient::new(Channel::connect(&addr).await?);
+    let req = || echo::Request {
+        action: "echo".into(),
+        msg: msg.clone(),
+    };
+    let r = client.echo(Request::new(req())).await?;
+    println!("unary: {}", r.get_ref().msg);
+    let mut s = client
+        .echo_server_stream(Request::new(req()))
+        .await?
+        .into_inner();
+    while let Some(m) = s.message().await? {
+        println!("server stream: {} {}", m.action, m.msg);
+    }
+    let r = client
+        .echo_client_stream(Request::new(futures_util::stream::iter(vec![req(), req()])))
+        .await?;
+    println!("client stream: {}", r.get_ref().msg);
+    let mut s = client
+        .echo_bidi_stream(Request::new(futures_util::stream::iter(vec![req(), req()])))
+        .await?
+        .into_inner();
+    while let Some(m) = s.message().await? {
+        println!("bidi: {}", m.msg);
+    }
+    Ok(())
+}
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let mode = std::env::args().nth(1).unwrap_or_else(|| "both".into());
+    let addr: Address = arg("--addr", "127.0.0.1:8888").parse()?;
+    let msg = arg("--msg", "hello");
+    rt::block_on(async move {
+        match mode.as_str() {
+            "server" => {
+                let listener = Listener::bind(&addr).await?;
+                println!("grpc echo server on {}", listener.local_addr());
+                Server::default()
+                    .serve(listener, echo::echo_server_router(Echo))
+                    .await;
+                Ok(())
+            }
+            "client" => client(addr, msg).await,
+            _ => {
+                // Both in one process, on an OS-chosen port.
+                let listener = Listener::bind(&Address::loopback()).await?;
+                let addr = listener.local_addr().clone();
+                rt::spawn(async move {
+                    Server::default()
+                        .serve(listener, echo::echo_server_router(Echo))
+                        .await
+                });
+                client(addr, msg).await
+            }
+        }
+    })?
+}
