@@ -1,0 +1,334 @@
+//! The metric families and their Prometheus text exposition (format 0.0.4).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use crate::breaker::{BreakerEvent, BreakerObserver, BreakerState};
+
+/// Latency histogram bucket bounds, in seconds.
+pub const LATENCY_BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+#[derive(Debug, Default, Clone)]
+struct Histogram {
+    counts: [u64; LATENCY_BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+type Labels2 = (String, String);
+
+#[derive(Debug, Default)]
+struct Families {
+    requests: BTreeMap<(String, String, &'static str), u64>,
+    errors: BTreeMap<(String, String, String), u64>,
+    latency: BTreeMap<Labels2, Histogram>,
+    in_flight: BTreeMap<Labels2, i64>,
+    retries: BTreeMap<(String, &'static str), u64>,
+    breaker_state: BTreeMap<String, BreakerState>,
+    breaker_transitions: BTreeMap<(String, &'static str), u64>,
+}
+
+/// A set of governance metrics, shared by the layers that record into it
+/// and rendered with [`Metrics::render`]. Cloning shares the same set.
+#[derive(Debug, Clone, Default)]
+pub struct Metrics {
+    inner: Arc<Mutex<Families>>,
+}
+
+impl Metrics {
+    /// Creates an empty set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Families> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn start_call(&self, service: &str, method: &str) {
+        *self
+            .lock()
+            .in_flight
+            .entry((service.to_owned(), method.to_owned()))
+            .or_default() += 1;
+    }
+
+    pub(crate) fn end_call(
+        &self,
+        service: &str,
+        method: &str,
+        latency: Duration,
+        error: Option<&str>,
+    ) {
+        let mut f = self.lock();
+        let key = (service.to_owned(), method.to_owned());
+        if let Some(n) = f.in_flight.get_mut(&key) {
+            *n -= 1;
+        }
+        let status = if error.is_some() { "error" } else { "ok" };
+        *f.requests
+            .entry((key.0.clone(), key.1.clone(), status))
+            .or_default() += 1;
+        if let Some(kind) = error {
+            *f.errors
+                .entry((key.0.clone(), key.1.clone(), kind.to_owned()))
+                .or_default() += 1;
+        }
+        let h = f.latency.entry(key).or_default();
+        let secs = latency.as_secs_f64();
+        for (i, bound) in LATENCY_BUCKETS.iter().enumerate() {
+            if secs <= *bound {
+                h.counts[i] += 1;
+            }
+        }
+        h.count += 1;
+        h.sum += secs;
+    }
+
+    /// Counts a retry (`sent`) or a retry refused by the budget.
+    pub(crate) fn record_retry(&self, service: &str, sent: bool) {
+        let outcome = if sent { "sent" } else { "budget_exhausted" };
+        *self
+            .lock()
+            .retries
+            .entry((service.to_owned(), outcome))
+            .or_default() += 1;
+    }
+
+    /// Records a breaker's state change.
+    pub fn record_breaker(&self, event: &BreakerEvent) {
+        let mut f = self.lock();
+        f.breaker_state.insert(event.scope.to_string(), event.to);
+        *f.breaker_transitions
+            .entry((event.scope.to_string(), event.to.name()))
+            .or_default() += 1;
+    }
+
+    /// An observer to pass to [`Breakers::with_observer`](crate::breaker::Breakers::with_observer).
+    pub fn breaker_observer(&self) -> BreakerObserver {
+        let m = self.clone();
+        Arc::new(move |e: &BreakerEvent| m.record_breaker(e))
+    }
+
+    /// Requests recorded for a service (all methods and statuses).
+    pub fn requests(&self, service: &str) -> u64 {
+        self.lock()
+            .requests
+            .iter()
+            .filter(|(k, _)| k.0 == service)
+            .map(|(_, v)| v)
+            .sum()
+    }
+
+    /// Retries sent for a service.
+    pub fn retries(&self, service: &str) -> u64 {
+        self.lock()
+            .retries
+            .get(&(service.to_owned(), "sent"))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// The last state recorded for a breaker scope.
+    pub fn breaker_state(&self, scope: &str) -> Option<BreakerState> {
+        self.lock().breaker_state.get(scope).copied()
+    }
+
+    /// Renders every family in the Prometheus text exposition format.
+    pub fn render(&self) -> String {
+        let f = self.lock();
+        let mut out = String::new();
+        family(
+            &mut out,
+            "wego_requests_total",
+            "counter",
+            "Calls completed.",
+        );
+        for ((s, m, st), v) in &f.requests {
+            sample(
+                &mut out,
+                "wego_requests_total",
+                &[("service", s), ("method", m), ("status", st)],
+                *v as f64,
+            );
+        }
+        family(
+            &mut out,
+            "wego_errors_total",
+            "counter",
+            "Failed calls by error kind.",
+        );
+        for ((s, m, k), v) in &f.errors {
+            sample(
+                &mut out,
+                "wego_errors_total",
+                &[("service", s), ("method", m), ("kind", k)],
+                *v as f64,
+            );
+        }
+        family(
+            &mut out,
+            "wego_request_duration_seconds",
+            "histogram",
+            "Call latency.",
+        );
+        for ((s, m), h) in &f.latency {
+            for (i, bound) in LATENCY_BUCKETS.iter().enumerate() {
+                let le = bound.to_string();
+                sample(
+                    &mut out,
+                    "wego_request_duration_seconds_bucket",
+                    &[("service", s), ("method", m), ("le", &le)],
+                    h.counts[i] as f64,
+                );
+            }
+            let labels = [("service", s.as_str()), ("method", m.as_str())];
+            sample(
+                &mut out,
+                "wego_request_duration_seconds_bucket",
+                &[labels[0], labels[1], ("le", "+Inf")],
+                h.count as f64,
+            );
+            sample(
+                &mut out,
+                "wego_request_duration_seconds_sum",
+                &labels,
+                h.sum,
+            );
+            sample(
+                &mut out,
+                "wego_request_duration_seconds_count",
+                &labels,
+                h.count as f64,
+            );
+        }
+        family(&mut out, "wego_in_flight", "gauge", "Calls in flight.");
+        for ((s, m), v) in &f.in_flight {
+            sample(
+                &mut out,
+                "wego_in_flight",
+                &[("service", s), ("method", m)],
+                *v as f64,
+            );
+        }
+        family(
+            &mut out,
+            "wego_retries_total",
+            "counter",
+            "Retries and backup requests, sent or refused by the budget.",
+        );
+        for ((s, o), v) in &f.retries {
+            sample(
+                &mut out,
+                "wego_retries_total",
+                &[("service", s), ("outcome", o)],
+                *v as f64,
+            );
+        }
+        family(
+            &mut out,
+            "wego_breaker_state",
+            "gauge",
+            "Circuit breaker state: 0 closed, 1 open, 2 half-open.",
+        );
+        for (scope, st) in &f.breaker_state {
+            sample(
+                &mut out,
+                "wego_breaker_state",
+                &[("scope", scope)],
+                f64::from(st.as_gauge()),
+            );
+        }
+        family(
+            &mut out,
+            "wego_breaker_transitions_total",
+            "counter",
+            "Circuit breaker state changes by new state.",
+        );
+        for ((scope, to), v) in &f.breaker_transitions {
+            sample(
+                &mut out,
+                "wego_breaker_transitions_total",
+                &[("scope", scope), ("to", to)],
+                *v as f64,
+            );
+        }
+        out
+    }
+}
+
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+fn sample(out: &mut String, name: &str, labels: &[(&str, &str)], value: f64) {
+    out.push_str(name);
+    if !labels.is_empty() {
+        out.push('{');
+        for (i, (k, v)) in labels.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(k);
+            out.push_str("=\"");
+            escape_label(out, v);
+            out.push('"');
+        }
+        out.push('}');
+    }
+    let _ = writeln!(out, " {value}");
+}
+
+/// Exposition format: label values escape `\`, `"` and newline.
+fn escape_label(out: &mut String, v: &str) {
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_histograms_and_escapes_labels() {
+        let m = Metrics::new();
+        m.start_call("echo", "say\"hi\"");
+        m.end_call("echo", "say\"hi\"", Duration::from_millis(3), None);
+        m.start_call("echo", "say\"hi\"");
+        m.end_call(
+            "echo",
+            "say\"hi\"",
+            Duration::from_millis(30),
+            Some("timeout"),
+        );
+        m.record_retry("echo", true);
+        let text = m.render();
+        assert!(
+            text.contains(
+                "wego_requests_total{service=\"echo\",method=\"say\\\"hi\\\"\",status=\"ok\"} 1\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains(
+            "wego_errors_total{service=\"echo\",method=\"say\\\"hi\\\"\",kind=\"timeout\"} 1\n"
+        ));
+        assert!(text.contains("le=\"0.005\"} 1\n"));
+        assert!(text.contains("le=\"0.05\"} 2\n"));
+        assert!(text.contains("le=\"+Inf\"} 2\n"));
+        assert!(text.contains("wego_in_flight{service=\"echo\",method=\"say\\\"hi\\\"\"} 0\n"));
+        assert!(text.contains("wego_retries_total{service=\"echo\",outcome=\"sent\"} 1\n"));
+        assert_eq!(m.requests("echo"), 2);
+        assert_eq!(m.retries("echo"), 1);
+    }
+}

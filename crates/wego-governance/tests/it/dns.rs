@@ -1,0 +1,36 @@
+//! DNS discovery through the system resolver.
+
+use std::time::Duration;
+
+use wego_governance::Discover;
+use wego_governance::discovery::dns::DnsDiscover;
+
+wego_test_support::each_backend!(
+    resolves_localhost_and_shares_the_watch,
+    |_backend| async move {
+        let d = DnsDiscover::new(Duration::from_millis(100));
+        let w = d.discover("localhost:4321").await.unwrap();
+        let list = w.current();
+        assert!(!list.is_empty());
+        assert!(
+            list.iter()
+                .all(|i| i.address.as_tcp().unwrap().port() == 4321
+                    && i.address.as_tcp().unwrap().ip().is_loopback()),
+            "{list:?}"
+        );
+        let again = d.discover("localhost:4321").await.unwrap();
+        assert_eq!(again.current(), list);
+        // A refresh with the same answer publishes nothing new.
+        wego_netpoll::rt::sleep(Duration::from_millis(250)).await;
+        assert_eq!(w.version(), again.version());
+    }
+);
+
+wego_test_support::each_backend!(
+    an_unresolvable_name_is_a_discovery_error,
+    |_backend| async move {
+        let d = DnsDiscover::default();
+        let err = d.discover("no port here").await.unwrap_err();
+        assert!(err.is_discovery(), "{err:?}");
+    }
+);

@@ -1,0 +1,63 @@
+//! Server-side limits: QPS token bucket and concurrency.
+
+use std::sync::{Arc, Mutex};
+
+use tower_layer::Layer;
+use wego_governance::limit::{ConcurrencyLimitLayer, RateLimitLayer};
+
+use crate::support::{TestError, call, send, service_fn};
+
+wego_test_support::each_backend!(qps_limit_refuses_beyond_the_burst, |_backend| async move {
+    let svc = service_fn(|_req| Box::pin(async { Ok(()) }));
+    let mut svc = RateLimitLayer::new(1, 5).layer(svc);
+    let mut ok = 0;
+    let mut limited = 0;
+    for i in 0..10 {
+        match send(&mut svc, call(i)).await {
+            Ok(()) => ok += 1,
+            Err(TestError::Gov(e)) if e.is_rate_limited() && e.is_rejected() => limited += 1,
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    assert_eq!((ok, limited), (5, 5));
+});
+
+wego_test_support::each_backend!(
+    concurrency_limit_refuses_then_frees,
+    |_backend| async move {
+        let gates: Arc<Mutex<Vec<tokio::sync::oneshot::Sender<()>>>> = Arc::default();
+        let g = gates.clone();
+        let svc = service_fn(move |_req| {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            g.lock().unwrap().push(tx);
+            Box::pin(async move {
+                let _ = rx.await;
+                Ok(())
+            })
+        });
+        let layer = ConcurrencyLimitLayer::new(2);
+        let mut svc = layer.layer(svc);
+        let a = svc_call(&mut svc);
+        let b = svc_call(&mut svc);
+        let refused = send(&mut svc, call(3)).await.unwrap_err();
+        assert!(
+            matches!(refused, TestError::Gov(ref e) if e.is_overloaded()),
+            "{refused:?}"
+        );
+        for tx in gates.lock().unwrap().drain(..) {
+            tx.send(()).unwrap();
+        }
+        a.await.unwrap();
+        b.await.unwrap();
+        assert_eq!(layer.available(), 2);
+        let c = svc_call(&mut svc);
+        for tx in gates.lock().unwrap().drain(..) {
+            tx.send(()).unwrap();
+        }
+        c.await.unwrap();
+    }
+);
+
+fn svc_call<S: tower_service::Service<wego_governance::Call<u32>>>(svc: &mut S) -> S::Future {
+    svc.call(call(0))
+}

@@ -1,0 +1,82 @@
+//! The metrics layer and the Prometheus endpoint over loopback.
+
+use std::time::Duration;
+
+use tower_layer::Layer;
+use wego_governance::metrics::{Metrics, MetricsLayer, serve};
+use wego_netpoll::io::{AsyncReadExt, AsyncWriteExt};
+use wego_netpoll::{Address, Dialer};
+
+use crate::support::{TestError, call, send, service_fn};
+
+async fn get(addr: &Address, request: &str) -> String {
+    let mut conn = Dialer::new().dial(addr).await.unwrap();
+    conn.write_all(request.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    wego_netpoll::rt::timeout(Duration::from_secs(10), conn.read_to_end(&mut out))
+        .await
+        .unwrap()
+        .unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+wego_test_support::each_backend!(serves_prometheus_text_over_http, |_backend| async move {
+    let metrics = Metrics::new();
+    let svc = service_fn(|req| {
+        let n = req.body;
+        Box::pin(async move {
+            if n % 4 == 0 {
+                Err(TestError::Transport)
+            } else {
+                Ok(n)
+            }
+        })
+    });
+    let mut svc = MetricsLayer::new(metrics.clone()).layer(svc);
+    for i in 0..20 {
+        let _ = send(&mut svc, call(i)).await;
+    }
+    let listener = wego_test_support::loopback().await;
+    let addr = listener.local_addr().clone();
+    let server = wego_netpoll::rt::spawn(serve(listener, metrics.clone()));
+
+    let resp = get(&addr, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert!(resp.starts_with("HTTP/1.0 200 OK\r\n"), "{resp}");
+    assert!(resp.contains("Content-Type: text/plain; version=0.0.4"));
+    let body = resp.split("\r\n\r\n").nth(1).unwrap();
+    assert!(
+        body.contains("wego_requests_total{service=\"echo\",method=\"say\",status=\"ok\"} 15\n"),
+        "{body}"
+    );
+    assert!(
+        body.contains("wego_errors_total{service=\"echo\",method=\"say\",kind=\"transport\"} 5\n")
+    );
+    assert!(
+        body.contains("wego_request_duration_seconds_count{service=\"echo\",method=\"say\"} 20\n")
+    );
+    assert!(body.contains("wego_in_flight{service=\"echo\",method=\"say\"} 0\n"));
+
+    let nf = get(&addr, "GET /other HTTP/1.1\r\n\r\n").await;
+    assert!(nf.starts_with("HTTP/1.0 404"), "{nf}");
+    let bad = get(&addr, &format!("GET /{} HTTP/1.1", "a".repeat(10_000))).await;
+    assert!(bad.starts_with("HTTP/1.0 400"), "{bad}");
+
+    if let Some(promtool) =
+        wego_test_support::peer::program("serves_prometheus_text_over_http", "promtool")
+    {
+        let path = std::env::temp_dir().join(format!("wego-metrics-{}.txt", std::process::id()));
+        std::fs::write(&path, body).unwrap();
+        let out = std::process::Command::new(promtool)
+            .args(["check", "metrics"])
+            .stdin(std::fs::File::open(&path).unwrap())
+            .output()
+            .unwrap();
+        let _ = std::fs::remove_file(&path);
+        assert!(
+            out.status.success(),
+            "promtool: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    server.abort();
+});
