@@ -8,7 +8,13 @@
 //!
 //! See `docs/rpc.md` for the pipeline and how to add a codec or a framing.
 
+mod error;
 pub mod grpc;
+pub mod metainfo;
 pub mod thrift;
 pub mod transport;
 pub mod ttheader;
+
+pub use error::{BoxError, Error, Result};
+pub mod client;
+pub mod server;

@@ -6,3 +6,6 @@ mod grpc_compression;
 mod grpc_deadline;
 mod grpc_errors;
 mod grpc_lifecycle;
+mod thrift_common;
+mod thrift_metainfo;
+mod thrift_server;

@@ -1,0 +1,378 @@
+//! The Thrift client: short connections, a long-connection pool, or one
+//! multiplexed TTHeader connection; connect and RPC timeouts.
+//!
+//! [`Client`] is a `tower::Service<ClientRequest>` carrying encoded argument
+//! structs; `wego-build` generates typed clients on top of it.
+
+mod conn;
+mod mux;
+mod pool;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use wego_netpoll::{Address, Dialer, rt};
+
+use crate::metainfo::{self, MetaInfo, keys};
+use crate::thrift::{self, MessageHeader, MessageType, Protocol};
+use crate::transport::{DEFAULT_MAX_FRAME, Framing, framed};
+use crate::ttheader::{self, Header, HeaderFormat, PROTOCOL_BINARY, PROTOCOL_COMPACT};
+use crate::{Error, Result};
+
+/// How the client uses connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Mode {
+    /// A new connection per call.
+    Short,
+    /// A pool of long connections, one call at a time on each.
+    Pooled {
+        /// Most idle connections kept.
+        max_idle: usize,
+        /// Idle connections older than this are closed.
+        idle_timeout: Duration,
+    },
+    /// One TTHeader connection carrying concurrent calls, paired by sequence id.
+    Multiplexed,
+}
+
+/// One call: method, encoded argument struct, metainfo.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ClientRequest {
+    /// The method name.
+    pub method: String,
+    /// Oneway: no reply is read.
+    pub oneway: bool,
+    /// The encoded argument struct (in the client's protocol).
+    pub args: Bytes,
+    /// User metainfo sent in TTHeader.
+    pub metainfo: MetaInfo,
+    /// Overrides the client's RPC timeout.
+    pub timeout: Option<Duration>,
+}
+
+impl ClientRequest {
+    /// A call of `method` with encoded `args`.
+    pub fn new(method: impl Into<String>, args: Bytes) -> Self {
+        Self {
+            method: method.into(),
+            oneway: false,
+            args,
+            metainfo: MetaInfo::new(),
+            timeout: None,
+        }
+    }
+
+    /// Marks the call oneway.
+    pub fn with_oneway(mut self, oneway: bool) -> Self {
+        self.oneway = oneway;
+        self
+    }
+
+    /// Sets the metainfo.
+    pub fn with_metainfo(mut self, m: MetaInfo) -> Self {
+        self.metainfo = m;
+        self
+    }
+}
+
+/// A reply: the encoded result struct (empty for oneway).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ClientResponse {
+    /// The protocol of `body`.
+    pub protocol: Protocol,
+    /// The encoded result struct.
+    pub body: Bytes,
+}
+
+#[derive(Debug)]
+pub(crate) struct Config {
+    pub(crate) addr: Address,
+    pub(crate) framing: Framing,
+    pub(crate) protocol: Protocol,
+    pub(crate) mode: Mode,
+    pub(crate) dialer: Dialer,
+    pub(crate) rpc_timeout: Duration,
+    pub(crate) max_frame: usize,
+    pub(crate) callee: String,
+    pub(crate) caller: Option<String>,
+}
+
+/// Builds a [`Client`].
+#[derive(Debug)]
+pub struct Builder {
+    cfg: Config,
+}
+
+impl Builder {
+    /// Uses `framing` (default TTHeader).
+    pub fn with_framing(mut self, framing: Framing) -> Self {
+        self.cfg.framing = framing;
+        self
+    }
+    /// Uses `protocol` (default binary).
+    pub fn with_protocol(mut self, protocol: Protocol) -> Self {
+        self.cfg.protocol = protocol;
+        self
+    }
+    /// Uses connection `mode` (default a pool of up to 1024 idle connections).
+    pub fn with_mode(mut self, mode: Mode) -> Self {
+        self.cfg.mode = mode;
+        self
+    }
+    /// Sets the connect timeout (default 1 s).
+    pub fn with_connect_timeout(mut self, d: Duration) -> Self {
+        self.cfg.dialer = Dialer::new().with_connect_timeout(d).with_nodelay(true);
+        self
+    }
+    /// Sets the RPC timeout (default 10 s); also sent in TTHeader.
+    pub fn with_rpc_timeout(mut self, d: Duration) -> Self {
+        self.cfg.rpc_timeout = d;
+        self
+    }
+    /// Sets the callee service name sent in TTHeader.
+    pub fn with_callee(mut self, name: impl Into<String>) -> Self {
+        self.cfg.callee = name.into();
+        self
+    }
+    /// Sets the caller service name sent in TTHeader.
+    pub fn with_caller(mut self, name: impl Into<String>) -> Self {
+        self.cfg.caller = Some(name.into());
+        self
+    }
+    /// Sets the largest reply frame accepted.
+    pub fn with_max_frame(mut self, n: usize) -> Self {
+        self.cfg.max_frame = n;
+        self
+    }
+
+    /// Builds the client.
+    ///
+    /// # Errors
+    ///
+    /// Multiplexed mode needs TTHeader framing; a zero timeout is refused.
+    pub fn build(self) -> Result<Client, crate::BoxError> {
+        if self.cfg.mode == Mode::Multiplexed && self.cfg.framing != Framing::TtHeader {
+            return Err("multiplexed mode needs TTHeader framing".into());
+        }
+        if self.cfg.rpc_timeout.is_zero() {
+            return Err("the rpc timeout must be positive".into());
+        }
+        let cfg = Arc::new(self.cfg);
+        Ok(Client {
+            transport: match cfg.mode {
+                Mode::Multiplexed => Transport::Mux(Arc::new(mux::Mux::new())),
+                Mode::Pooled { .. } => Transport::Pool(Arc::new(pool::Pool::new())),
+                Mode::Short => Transport::Short,
+            },
+            seq: Arc::new(AtomicI32::new(1)),
+            cfg,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Transport {
+    Short,
+    Pool(Arc<pool::Pool>),
+    Mux(Arc<mux::Mux>),
+}
+
+/// A Thrift client for one address; cheap to clone (clones share connections).
+#[derive(Debug, Clone)]
+pub struct Client {
+    cfg: Arc<Config>,
+    transport: Transport,
+    seq: Arc<AtomicI32>,
+}
+
+impl Client {
+    /// Starts building a client for `addr`.
+    pub fn builder(addr: Address) -> Builder {
+        Builder {
+            cfg: Config {
+                addr,
+                framing: Framing::TtHeader,
+                protocol: Protocol::Binary,
+                mode: Mode::Pooled {
+                    max_idle: 1024,
+                    idle_timeout: Duration::from_secs(30),
+                },
+                dialer: Dialer::new()
+                    .with_connect_timeout(Duration::from_secs(1))
+                    .with_nodelay(true),
+                rpc_timeout: Duration::from_secs(10),
+                max_frame: DEFAULT_MAX_FRAME,
+                callee: String::new(),
+                caller: None,
+            },
+        }
+    }
+
+    /// The protocol argument structs must be encoded in.
+    pub fn protocol(&self) -> Protocol {
+        self.cfg.protocol
+    }
+
+    /// How many connections this client has dialed (for tests and metrics).
+    pub fn dial_count(&self) -> usize {
+        match &self.transport {
+            Transport::Pool(p) => p.dials(),
+            Transport::Mux(m) => m.dials(),
+            Transport::Short => 0,
+        }
+    }
+
+    /// Performs one call.
+    ///
+    /// # Errors
+    ///
+    /// See [`Error`]'s predicates: connect, timeout, transport, protocol,
+    /// application exception, closed.
+    pub async fn call(&self, req: ClientRequest) -> Result<ClientResponse> {
+        let timeout = req.timeout.unwrap_or(self.cfg.rpc_timeout);
+        let seq_id = self.seq.fetch_add(1, Ordering::Relaxed) & i32::MAX;
+        let frame = self.encode(&req, seq_id, timeout)?;
+        let fut = async {
+            let reply = match &self.transport {
+                Transport::Short => conn::call_short(&self.cfg, frame, req.oneway).await?,
+                Transport::Pool(p) => p.call(&self.cfg, frame, req.oneway).await?,
+                Transport::Mux(m) => m.call(&self.cfg, frame, seq_id, req.oneway).await?,
+            };
+            match reply {
+                Some((h, payload)) => self.decode_reply(&req.method, seq_id, h, payload),
+                None => Ok(ClientResponse {
+                    protocol: self.cfg.protocol,
+                    body: Bytes::new(),
+                }),
+            }
+        };
+        match rt::timeout(timeout, fut).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::timeout()),
+        }
+    }
+
+    fn encode(&self, req: &ClientRequest, seq_id: i32, timeout: Duration) -> Result<Bytes> {
+        let cfg = &self.cfg;
+        let kind = if req.oneway {
+            MessageType::Oneway
+        } else {
+            MessageType::Call
+        };
+        let env = MessageHeader {
+            name: req.method.clone(),
+            kind,
+            seq_id,
+        };
+        let mut out = BytesMut::with_capacity(64 + req.args.len());
+        let start = match cfg.framing {
+            Framing::TtHeader | Framing::THeader => {
+                let format = if cfg.framing == Framing::THeader {
+                    HeaderFormat::THeader
+                } else {
+                    HeaderFormat::TtHeader
+                };
+                let pid = match cfg.protocol {
+                    Protocol::Compact => PROTOCOL_COMPACT,
+                    _ => PROTOCOL_BINARY,
+                };
+                let mut h = Header::new(format, pid, seq_id);
+                if format == HeaderFormat::TtHeader {
+                    h.int_info.push((keys::TO_METHOD, req.method.clone()));
+                    h.int_info
+                        .push((keys::RPC_TIMEOUT, timeout.as_millis().to_string()));
+                    if !cfg.callee.is_empty() {
+                        h.int_info.push((keys::TO_SERVICE, cfg.callee.clone()));
+                    }
+                    if let Some(c) = &cfg.caller {
+                        h.int_info.push((keys::FROM_SERVICE, c.clone()));
+                    }
+                }
+                // Persistent values of the call being served travel on.
+                let mut meta = metainfo::current()
+                    .map(|c| c.metainfo.for_next_hop())
+                    .unwrap_or_default();
+                for (k, v) in req.metainfo.to_wire_pairs() {
+                    meta.set_raw(k, v);
+                }
+                meta.to_wire(&mut h.str_info);
+                Some((
+                    true,
+                    ttheader::encode(&h, &mut out).map_err(Error::protocol)?,
+                ))
+            }
+            Framing::Framed => Some((false, framed::begin(&mut out))),
+            _ => None,
+        };
+        thrift::encode_header(cfg.protocol, &env, true, &mut out);
+        out.extend_from_slice(&req.args);
+        match start {
+            Some((true, s)) => ttheader::finish(&mut out, s).map_err(Error::protocol)?,
+            Some((false, s)) => framed::finish(&mut out, s).map_err(Error::protocol)?,
+            None => {}
+        }
+        Ok(out.freeze())
+    }
+
+    fn decode_reply(
+        &self,
+        method: &str,
+        seq_id: i32,
+        h: Option<Header>,
+        mut payload: Bytes,
+    ) -> Result<ClientResponse> {
+        let proto = match h.as_ref().map(|h| h.protocol_id) {
+            Some(PROTOCOL_COMPACT) => Protocol::Compact,
+            Some(PROTOCOL_BINARY) => Protocol::Binary,
+            Some(_) => return Err(Error::protocol("reply with an unknown protocol id")),
+            None => self.cfg.protocol,
+        };
+        let (env, _) = thrift::decode_header(proto, &mut payload).map_err(Error::protocol)?;
+        if env.seq_id != seq_id {
+            return Err(Error::protocol(format!(
+                "reply seq id {} for call {seq_id}",
+                env.seq_id
+            )));
+        }
+        match env.kind {
+            MessageType::Reply
+                if env.name == method || method.ends_with(&format!(":{}", env.name)) =>
+            {
+                Ok(ClientResponse {
+                    protocol: proto,
+                    body: payload,
+                })
+            }
+            MessageType::Reply => Err(Error::protocol("reply names another method")),
+            MessageType::Exception => {
+                let e: thrift::ApplicationException =
+                    thrift::decode_body(proto, &mut payload).map_err(Error::protocol)?;
+                Err(Error::application(e))
+            }
+            _ => Err(Error::protocol("unexpected message type in reply")),
+        }
+    }
+}
+
+impl tower_service::Service<ClientRequest> for Client {
+    type Response = ClientResponse;
+    type Error = Error;
+    type Future = Pin<Box<dyn Future<Output = Result<ClientResponse>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: ClientRequest) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move { this.call(req).await })
+    }
+}

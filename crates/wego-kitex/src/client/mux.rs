@@ -1,0 +1,133 @@
+//! Multiplexed mode: one TTHeader connection, concurrent calls paired with
+//! their replies by sequence id (replies may arrive in any order).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use bytes::Bytes;
+use tokio::sync::{Mutex, mpsc, oneshot};
+use wego_netpoll::io::{AsyncReadExt, AsyncWriteExt, split};
+use wego_netpoll::rt;
+
+use super::Config;
+use super::conn::{self, Reply};
+use crate::transport::decode_frame;
+use crate::{Error, Result};
+
+type Waiters = Arc<std::sync::Mutex<Option<HashMap<i32, oneshot::Sender<Reply>>>>>;
+
+#[derive(Debug)]
+struct Live {
+    tx: mpsc::Sender<Bytes>,
+    waiters: Waiters,
+}
+
+#[derive(Debug)]
+pub(super) struct Mux {
+    live: Mutex<Option<Arc<Live>>>,
+    dials: AtomicUsize,
+}
+
+impl Mux {
+    pub(super) fn new() -> Self {
+        Self {
+            live: Mutex::new(None),
+            dials: AtomicUsize::new(0),
+        }
+    }
+
+    pub(super) fn dials(&self) -> usize {
+        self.dials.load(Ordering::Relaxed)
+    }
+
+    async fn live(&self, cfg: &Config) -> Result<Arc<Live>> {
+        let mut slot = self.live.lock().await;
+        if let Some(l) = slot.as_ref().filter(|l| !l.tx.is_closed()) {
+            return Ok(l.clone());
+        }
+        let link = conn::dial(cfg).await?;
+        self.dials.fetch_add(1, Ordering::Relaxed);
+        let (mut rd, mut wr) = split(link.conn);
+        let (tx, mut rx) = mpsc::channel::<Bytes>(1024);
+        let waiters: Waiters = Arc::new(std::sync::Mutex::new(Some(HashMap::new())));
+        rt::spawn(async move {
+            while let Some(f) = rx.recv().await {
+                if wr.write_all(&f).await.is_err() {
+                    return;
+                }
+                while let Ok(more) = rx.try_recv() {
+                    if wr.write_all(&more).await.is_err() {
+                        return;
+                    }
+                }
+                if wr.flush().await.is_err() {
+                    return;
+                }
+            }
+        });
+        let (w2, framing, proto, max) = (waiters.clone(), cfg.framing, cfg.protocol, cfg.max_frame);
+        let mut buf = link.buf;
+        rt::spawn(async move {
+            'read: loop {
+                loop {
+                    match decode_frame(&mut buf, framing, proto, max) {
+                        Ok(Some((Some(h), payload))) => {
+                            let waiter = w2
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .as_mut()
+                                .and_then(|m| m.remove(&h.seq_id));
+                            if let Some(w) = waiter {
+                                let _ = w.send(Some((Some(h), payload)));
+                            }
+                        }
+                        Ok(_) => break,
+                        Err(_) => break 'read,
+                    }
+                }
+                match rd.read_buf(&mut buf).await {
+                    Ok(n) if n > 0 => {}
+                    _ => break,
+                }
+            }
+            // Fail every waiting call: dropping the senders closes them.
+            w2.lock().unwrap_or_else(|p| p.into_inner()).take();
+        });
+        let live = Arc::new(Live { tx, waiters });
+        *slot = Some(live.clone());
+        Ok(live)
+    }
+
+    pub(super) async fn call(
+        &self,
+        cfg: &Config,
+        frame: Bytes,
+        seq_id: i32,
+        oneway: bool,
+    ) -> Result<Reply> {
+        let live = self.live(cfg).await?;
+        let rx = if oneway {
+            None
+        } else {
+            let (tx, rx) = oneshot::channel();
+            match live
+                .waiters
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .as_mut()
+            {
+                Some(m) => m.insert(seq_id, tx),
+                None => return Err(Error::closed()),
+            };
+            Some(rx)
+        };
+        if live.tx.send(frame).await.is_err() {
+            return Err(Error::closed());
+        }
+        match rx {
+            None => Ok(None),
+            Some(rx) => rx.await.map_err(|_| Error::closed()),
+        }
+    }
+}

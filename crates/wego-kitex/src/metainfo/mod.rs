@@ -1,0 +1,247 @@
+//! RpcInfo and metainfo: what a handler knows about its call.
+//!
+//! [`RpcInfo`] names the caller, callee, method, sequence id and deadline.
+//! [`MetaInfo`] carries user key-values in TTHeader's string info, with
+//! Kitex's key conventions: persistent values (`RPCPersist-` prefix) are
+//! forwarded across every hop; transient values (`RPCTransient-` prefix) go
+//! one hop and arrive as "upstream" values that are not forwarded again.
+//!
+//! A server runs each handler inside [`scope`]; the handler (or a client it
+//! calls) reads the context with [`current`]. The scope is a future wrapper
+//! that installs the context for the duration of each poll, so it works on
+//! every runtime backend and needs no tokio runtime feature.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+/// Key prefix of persistent metainfo on the wire.
+pub const PREFIX_PERSISTENT: &str = "RPCPersist-";
+/// Key prefix of transient metainfo on the wire.
+pub const PREFIX_TRANSIENT: &str = "RPCTransient-";
+
+/// TTHeader int info keys (Kitex `transmeta`).
+pub mod keys {
+    /// The caller's service name.
+    pub const FROM_SERVICE: u16 = 3;
+    /// The callee's service name.
+    pub const TO_SERVICE: u16 = 6;
+    /// The method name.
+    pub const TO_METHOD: u16 = 9;
+    /// The RPC timeout in milliseconds (decimal string).
+    pub const RPC_TIMEOUT: u16 = 12;
+}
+
+/// User key-values carried with a call.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MetaInfo {
+    persistent: Vec<(String, String)>,
+    transient: Vec<(String, String)>,
+    upstream: Vec<(String, String)>,
+}
+
+fn put(v: &mut Vec<(String, String)>, k: &str, val: &str) {
+    match v.iter_mut().find(|(key, _)| key == k) {
+        Some(slot) => slot.1 = val.to_owned(),
+        None => v.push((k.to_owned(), val.to_owned())),
+    }
+}
+
+fn get<'a>(v: &'a [(String, String)], k: &str) -> Option<&'a str> {
+    v.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str())
+}
+
+impl MetaInfo {
+    /// An empty set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets a persistent value (forwarded across every hop).
+    pub fn set_persistent(&mut self, key: &str, value: &str) {
+        put(&mut self.persistent, key, value);
+    }
+
+    /// Sets a transient value (sent to the next hop only).
+    pub fn set_transient(&mut self, key: &str, value: &str) {
+        put(&mut self.transient, key, value);
+    }
+
+    /// A persistent value.
+    pub fn persistent(&self, key: &str) -> Option<&str> {
+        get(&self.persistent, key)
+    }
+
+    /// A transient value: set here, or received from the previous hop.
+    pub fn transient(&self, key: &str) -> Option<&str> {
+        get(&self.transient, key).or_else(|| get(&self.upstream, key))
+    }
+
+    /// Values that came from the previous hop as transient.
+    pub fn upstream_transient(&self, key: &str) -> Option<&str> {
+        get(&self.upstream, key)
+    }
+
+    /// Builds the metainfo a server sees from TTHeader string info.
+    pub fn from_wire(str_info: &[(String, String)]) -> Self {
+        let mut m = MetaInfo::new();
+        for (k, v) in str_info {
+            if let Some(k) = k.strip_prefix(PREFIX_PERSISTENT) {
+                put(&mut m.persistent, k, v);
+            } else if let Some(k) = k.strip_prefix(PREFIX_TRANSIENT) {
+                put(&mut m.upstream, k, v);
+            }
+        }
+        m
+    }
+
+    /// The values to send to the next hop: persistent and transient, not upstream.
+    pub fn to_wire(&self, out: &mut Vec<(String, String)>) {
+        for (k, v) in &self.persistent {
+            out.push((format!("{PREFIX_PERSISTENT}{k}"), v.clone()));
+        }
+        for (k, v) in &self.transient {
+            out.push((format!("{PREFIX_TRANSIENT}{k}"), v.clone()));
+        }
+    }
+
+    /// The (key, value, persistent) entries set on this hop.
+    pub(crate) fn to_wire_pairs(&self) -> Vec<(String, String)> {
+        let mut v = Vec::new();
+        self.to_wire(&mut v);
+        v
+    }
+
+    /// Sets a value from a wire key, by its prefix.
+    pub(crate) fn set_raw(&mut self, key: String, value: String) {
+        if let Some(k) = key.strip_prefix(PREFIX_PERSISTENT) {
+            put(&mut self.persistent, k, &value);
+        } else if let Some(k) = key.strip_prefix(PREFIX_TRANSIENT) {
+            put(&mut self.transient, k, &value);
+        }
+    }
+
+    /// The metainfo to forward from inside a handler: persistent values
+    /// only (transient ones stop at this hop).
+    pub fn for_next_hop(&self) -> Self {
+        Self {
+            persistent: self.persistent.clone(),
+            ..Self::default()
+        }
+    }
+}
+
+/// What is known about one call.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct RpcInfo {
+    /// The caller's service name, when it said.
+    pub caller: Option<String>,
+    /// The callee service.
+    pub callee: String,
+    /// The method.
+    pub method: String,
+    /// The sequence id.
+    pub seq_id: i32,
+    /// When the caller gives up, if it said.
+    pub deadline: Option<Instant>,
+    /// The peer's address.
+    pub peer: Option<String>,
+}
+
+/// RpcInfo and metainfo of the call being served.
+#[derive(Debug, Clone, Default)]
+pub struct CallContext {
+    /// Who calls what.
+    pub rpc_info: RpcInfo,
+    /// User key-values.
+    pub metainfo: MetaInfo,
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Arc<CallContext>>> = const { RefCell::new(None) };
+}
+
+/// The context of the call whose handler is running, if any.
+pub fn current() -> Option<Arc<CallContext>> {
+    CURRENT.with(|c| c.borrow().clone())
+}
+
+/// Runs `fut` with `ctx` as the [`current`] context.
+pub fn scope<F: Future>(ctx: Arc<CallContext>, fut: F) -> Scoped<F> {
+    Scoped {
+        ctx: Some(ctx),
+        fut,
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A future running inside a call context; see [`scope`].
+    #[derive(Debug)]
+    pub struct Scoped<F> {
+        ctx: Option<Arc<CallContext>>,
+        #[pin]
+        fut: F,
+    }
+}
+
+struct Restore(Option<Arc<CallContext>>);
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        let prev = self.0.take();
+        CURRENT.with(|c| *c.borrow_mut() = prev);
+    }
+}
+
+impl<F: Future> Future for Scoped<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let prev = CURRENT.with(|c| c.replace(this.ctx.clone()));
+        let _restore = Restore(prev);
+        this.fut.poll(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_roundtrip_follows_kitex_prefixes() {
+        let mut m = MetaInfo::new();
+        m.set_persistent("p", "1");
+        m.set_transient("t", "2");
+        let mut wire = Vec::new();
+        m.to_wire(&mut wire);
+        assert!(wire.contains(&("RPCPersist-p".into(), "1".into())));
+        assert!(wire.contains(&("RPCTransient-t".into(), "2".into())));
+        let got = MetaInfo::from_wire(&wire);
+        assert_eq!(got.persistent("p"), Some("1"));
+        assert_eq!(got.transient("t"), Some("2"));
+        // The next hop gets the persistent value, not the transient one.
+        let mut next = Vec::new();
+        got.for_next_hop().to_wire(&mut next);
+        assert_eq!(next, vec![("RPCPersist-p".to_owned(), "1".to_owned())]);
+    }
+
+    #[test]
+    fn scope_sets_and_restores_the_context() {
+        let ctx = Arc::new(CallContext {
+            rpc_info: RpcInfo {
+                method: "m".into(),
+                ..Default::default()
+            },
+            ..Default::default()
+        });
+        let fut = scope(ctx, async { current().map(|c| c.rpc_info.method.clone()) });
+        let got = futures_util::FutureExt::now_or_never(fut).unwrap();
+        assert_eq!(got.as_deref(), Some("m"));
+        assert!(current().is_none());
+    }
+}

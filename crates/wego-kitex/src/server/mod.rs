@@ -1,0 +1,233 @@
+//! The Thrift server: several services on one port, all framings.
+//!
+//! ```text
+//! accept ─ sniff first bytes ─┬─ HTTP/2 preface ─> ConnHandler (gRPC)
+//!                             └─ Thrift framing ─> conn driver ─ frames ─ Router ─ service
+//! ```
+//!
+//! A service is any `tower::Service<ThriftRequest, Response = ThriftReply>`;
+//! `wego-build` generates one per IDL service from a handler trait. The
+//! [`Router`] (itself a `tower::Service`) picks the service by method name,
+//! or by `service:method` as Apache's multiplexed protocol sends it.
+
+mod conn;
+mod router;
+
+use std::future::Future;
+use std::num::NonZeroUsize;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use wego_netpoll::{Conn, Listener, Shutdown, Watcher};
+
+pub use router::{Router, ThriftReply, ThriftRequest};
+
+use crate::metainfo::CallContext;
+use crate::transport::{DEFAULT_MAX_FRAME, Prefixed};
+
+/// Serves connections that start with the HTTP/2 preface (gRPC).
+///
+/// The sniffed bytes are replayed by the [`Prefixed`] wrapper; drop the
+/// watcher when the connection is done.
+pub trait ConnHandler: Send + Sync + 'static {
+    /// Serves one HTTP/2 connection until it closes.
+    fn serve(
+        &self,
+        io: Prefixed<Conn>,
+        watcher: Watcher,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+}
+
+/// Serves TTHeader frames whose payload is not Thrift (Kitex Protobuf).
+pub trait PayloadHandler: Send + Sync + 'static {
+    /// Whether this handler takes a frame with `protocol_id` whose payload starts with `payload`.
+    fn accepts(&self, protocol_id: u8, payload: &[u8]) -> bool;
+    /// Answers one payload; `None` sends no reply (oneway). The reply is
+    /// framed in TTHeader with the request's sequence id and protocol id.
+    fn call(
+        &self,
+        payload: Bytes,
+        ctx: Arc<CallContext>,
+    ) -> Pin<Box<dyn Future<Output = Option<Bytes>> + Send>>;
+}
+
+/// Server limits and timeouts.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Config {
+    /// Most connections served at once; more are closed on accept.
+    pub max_connections: usize,
+    /// Most requests in flight per connection; reading pauses at the limit.
+    pub max_in_flight: NonZeroUsize,
+    /// Largest frame or unframed message.
+    pub max_frame: usize,
+    /// How long a connection may stay silent (also bounds reading a frame).
+    pub read_timeout: Duration,
+    /// How long one reply write may take.
+    pub write_timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            max_connections: 10_000,
+            max_in_flight: NonZeroUsize::new(256).expect("invariant: 256 is non-zero"),
+            max_frame: DEFAULT_MAX_FRAME,
+            read_timeout: Duration::from_secs(60),
+            write_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Builds a [`Server`].
+#[derive(Default)]
+pub struct Builder {
+    router: Router,
+    config: Config,
+    http2: Option<Arc<dyn ConnHandler>>,
+    payload: Option<Arc<dyn PayloadHandler>>,
+}
+
+impl std::fmt::Debug for Builder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Builder")
+            .field("router", &self.router)
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+impl Builder {
+    /// Adds a service named `name` answering `methods`.
+    pub fn service<S>(mut self, name: &str, methods: &[&str], svc: S) -> Self
+    where
+        S: tower_service::Service<ThriftRequest, Response = ThriftReply>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Error: Into<crate::BoxError>,
+        S::Future: Send + 'static,
+    {
+        self.router.add(name, methods, svc);
+        self
+    }
+
+    /// Sets the connection limit.
+    pub fn with_max_connections(mut self, n: usize) -> Self {
+        self.config.max_connections = n;
+        self
+    }
+
+    /// Sets the per-connection in-flight limit.
+    pub fn with_max_in_flight(mut self, n: NonZeroUsize) -> Self {
+        self.config.max_in_flight = n;
+        self
+    }
+
+    /// Sets the maximum frame size.
+    pub fn with_max_frame(mut self, n: usize) -> Self {
+        self.config.max_frame = n;
+        self
+    }
+
+    /// Sets the read (idle) timeout.
+    pub fn with_read_timeout(mut self, d: Duration) -> Self {
+        self.config.read_timeout = d;
+        self
+    }
+
+    /// Sets the write timeout.
+    pub fn with_write_timeout(mut self, d: Duration) -> Self {
+        self.config.write_timeout = d;
+        self
+    }
+
+    /// Registers the HTTP/2 (gRPC) connection handler.
+    pub fn http2_handler(mut self, h: Arc<dyn ConnHandler>) -> Self {
+        self.http2 = Some(h);
+        self
+    }
+
+    /// Registers the handler for non-Thrift TTHeader payloads (Kitex Protobuf).
+    pub fn payload_handler(mut self, h: Arc<dyn PayloadHandler>) -> Self {
+        self.payload = Some(h);
+        self
+    }
+
+    /// Builds the server.
+    ///
+    /// # Errors
+    ///
+    /// Fails if no service and no handler is registered, or a limit is zero.
+    pub fn build(self) -> Result<Server, crate::BoxError> {
+        if self.router.is_empty() && self.http2.is_none() && self.payload.is_none() {
+            return Err("a server needs at least one service".into());
+        }
+        if self.config.max_connections == 0 || self.config.max_frame < 16 {
+            return Err("max_connections and max_frame must be positive".into());
+        }
+        Ok(Server {
+            shared: Arc::new(conn::Shared {
+                router: self.router,
+                config: self.config,
+                http2: self.http2,
+                payload: self.payload,
+            }),
+        })
+    }
+}
+
+/// A Thrift server; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Server {
+    shared: Arc<conn::Shared>,
+}
+
+impl Server {
+    /// Starts building a server.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// Serves `listener` until `shutdown` begins; then stops accepting, lets
+    /// in-flight calls finish and closes connections (aborting them when
+    /// the shutdown deadline passes).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future stops accepting; served connections keep running
+    /// until they close or the shutdown is forced.
+    pub async fn serve(&self, listener: Listener, shutdown: Shutdown) {
+        let watcher = shutdown.watcher();
+        let slots = Arc::new(tokio::sync::Semaphore::new(
+            self.shared.config.max_connections,
+        ));
+        loop {
+            let conn = tokio::select! {
+                r = listener.accept() => r,
+                () = watcher.draining() => break,
+            };
+            let conn = match conn {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::debug!(error = %e, "accept failed");
+                    wego_netpoll::rt::sleep(Duration::from_millis(5)).await;
+                    continue;
+                }
+            };
+            let Ok(permit) = slots.clone().try_acquire_owned() else {
+                tracing::warn!(peer = %conn.peer_addr(), "connection limit reached, closing");
+                continue;
+            };
+            let shared = self.shared.clone();
+            let w = shutdown.watcher();
+            wego_netpoll::rt::spawn(async move {
+                conn::serve_conn(shared, conn, w).await;
+                drop(permit);
+            });
+        }
+    }
+}

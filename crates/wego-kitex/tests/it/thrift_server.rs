@@ -1,0 +1,369 @@
+//! The Thrift server and client over loopback: framings, errors, limits, shutdown.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use wego_kitex::client::{Client, ClientRequest, Mode};
+use wego_kitex::server::{Server, ThriftReply};
+use wego_kitex::thrift::{ExceptionKind, Protocol};
+use wego_kitex::transport::Framing;
+use wego_netpoll::rt;
+
+use crate::thrift_common::{echo, service, start};
+
+/// A struct body `{1: string s}` STOP in either protocol.
+fn args(proto: Protocol, s: &str) -> Bytes {
+    let mut v = Vec::new();
+    match proto {
+        Protocol::Binary => {
+            v.extend_from_slice(&[11, 0, 1]);
+            v.extend_from_slice(&(s.len() as u32).to_be_bytes());
+        }
+        _ => {
+            v.push(0x18);
+            v.push(s.len() as u8);
+        }
+    }
+    v.extend_from_slice(s.as_bytes());
+    v.push(0);
+    v.into()
+}
+
+wego_test_support::each_backend!(
+    serves_every_framing_and_protocol_on_one_port,
+    |_backend| async move {
+        let server = Server::builder()
+            .service("Echo", &["echo"], echo())
+            .build()
+            .unwrap();
+        let (addr, _sd) = start(server).await;
+        for framing in [
+            Framing::TtHeader,
+            Framing::THeader,
+            Framing::Framed,
+            Framing::Buffered,
+        ] {
+            for proto in [Protocol::Binary, Protocol::Compact] {
+                for mode in [
+                    Mode::Short,
+                    Mode::Pooled {
+                        max_idle: 4,
+                        idle_timeout: Duration::from_secs(5),
+                    },
+                ] {
+                    let client = Client::builder(addr.clone())
+                        .with_framing(framing)
+                        .with_protocol(proto)
+                        .with_mode(mode)
+                        .build()
+                        .unwrap();
+                    for i in 0..3 {
+                        let a = args(proto, &format!("hello {i}"));
+                        let r = client
+                            .call(ClientRequest::new("echo", a.clone()))
+                            .await
+                            .unwrap();
+                        assert_eq!(r.body, a, "{framing:?} {proto:?} {mode:?}");
+                        assert_eq!(r.protocol, proto);
+                    }
+                }
+            }
+        }
+    }
+);
+
+wego_test_support::each_backend!(
+    unknown_methods_and_handler_errors_become_exceptions,
+    |_backend| async move {
+        let failing = service(|_req| async move { Err::<ThriftReply, _>("database down".into()) });
+        let server = Server::builder()
+            .service("Echo", &["echo"], echo())
+            .service("Fail", &["fail"], failing)
+            .build()
+            .unwrap();
+        let (addr, _sd) = start(server).await;
+        let client = Client::builder(addr).build().unwrap();
+        let e = client
+            .call(ClientRequest::new("nope", args(Protocol::Binary, "")))
+            .await
+            .unwrap_err();
+        assert!(e.is_application(), "{e}");
+        assert_eq!(
+            e.application_exception().unwrap().kind,
+            ExceptionKind::UnknownMethod
+        );
+        let e = client
+            .call(ClientRequest::new("fail", args(Protocol::Binary, "")))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.application_exception().unwrap().kind,
+            ExceptionKind::InternalError
+        );
+        assert!(
+            e.application_exception()
+                .unwrap()
+                .message
+                .contains("database down")
+        );
+        // Apache multiplexed names route by service.
+        let a = args(Protocol::Binary, "x");
+        let r = client
+            .call(ClientRequest::new("Echo:echo", a.clone()))
+            .await
+            .unwrap();
+        assert_eq!(r.body, a);
+    }
+);
+
+wego_test_support::each_backend!(
+    multiplexed_calls_share_one_connection_and_may_finish_out_of_order,
+    |_backend| async move {
+        let slow_first = service(|req: wego_kitex::server::ThriftRequest| async move {
+            // Earlier sequence ids sleep longer, so replies come back reversed.
+            let wait = 200u64.saturating_sub(req.header.seq_id as u64 * 4);
+            rt::sleep(Duration::from_millis(wait)).await;
+            Ok(ThriftReply::Result(req.args))
+        });
+        let server = Server::builder()
+            .service("S", &["echo"], slow_first)
+            .build()
+            .unwrap();
+        let (addr, _sd) = start(server).await;
+        let client = Client::builder(addr)
+            .with_mode(Mode::Multiplexed)
+            .build()
+            .unwrap();
+        let mut calls = Vec::new();
+        for i in 0..40 {
+            let c = client.clone();
+            calls.push(rt::spawn(async move {
+                let a = args(Protocol::Binary, &format!("m{i}"));
+                let r = c.call(ClientRequest::new("echo", a.clone())).await.unwrap();
+                assert_eq!(r.body, a);
+            }));
+        }
+        for c in calls {
+            c.await.unwrap();
+        }
+        assert_eq!(client.dial_count(), 1);
+    }
+);
+
+wego_test_support::each_backend!(
+    pool_keeps_connections_dialed_under_load,
+    |_backend| async move {
+        let slow = service(|req: wego_kitex::server::ThriftRequest| async move {
+            rt::sleep(Duration::from_millis(50)).await;
+            Ok(ThriftReply::Result(req.args))
+        });
+        let server = Server::builder()
+            .service("S", &["echo"], slow)
+            .build()
+            .unwrap();
+        let (addr, _sd) = start(server).await;
+        let client = Client::builder(addr)
+            .with_mode(Mode::Pooled {
+                max_idle: 64,
+                idle_timeout: Duration::from_secs(30),
+            })
+            .build()
+            .unwrap();
+        let burst = |n: usize| {
+            let client = client.clone();
+            async move {
+                let mut calls = Vec::new();
+                for _ in 0..n {
+                    let c = client.clone();
+                    calls.push(rt::spawn(async move {
+                        c.call(ClientRequest::new("echo", args(Protocol::Binary, "x")))
+                            .await
+                            .unwrap();
+                    }));
+                }
+                for c in calls {
+                    c.await.unwrap();
+                }
+            }
+        };
+        burst(20).await;
+        let after_first = client.dial_count();
+        assert!(
+            (10..=20).contains(&after_first),
+            "dialed {after_first}"
+        );
+        for _ in 0..3 {
+            burst(after_first).await;
+        }
+        // Every connection dialed under load went back to the pool and was reused.
+        assert_eq!(client.dial_count(), after_first);
+    }
+);
+
+wego_test_support::each_backend!(
+    stale_pooled_connections_never_fail_a_call,
+    |_backend| async move {
+        let server = Server::builder()
+            .service("S", &["echo"], echo())
+            .with_read_timeout(Duration::from_millis(100))
+            .build()
+            .unwrap();
+        let (addr, _sd) = start(server).await;
+        let client = Client::builder(addr).build().unwrap();
+        for round in 0..3 {
+            let a = args(Protocol::Binary, "x");
+            assert_eq!(
+                client
+                    .call(ClientRequest::new("echo", a.clone()))
+                    .await
+                    .unwrap()
+                    .body,
+                a,
+                "round {round}"
+            );
+            // The server closes the idle pooled connection meanwhile.
+            rt::sleep(Duration::from_millis(250)).await;
+        }
+        assert_eq!(client.dial_count(), 3);
+    }
+);
+
+wego_test_support::each_backend!(oneway_calls_get_no_reply, |_backend| async move {
+    let seen = Arc::new(AtomicUsize::new(0));
+    let s2 = seen.clone();
+    let svc = service(move |_req| {
+        let s = s2.clone();
+        async move {
+            s.fetch_add(1, Ordering::SeqCst);
+            Ok(ThriftReply::None)
+        }
+    });
+    let server = Server::builder()
+        .service("S", &["note", "echo"], svc)
+        .build()
+        .unwrap();
+    let (addr, _sd) = start(server).await;
+    for framing in [Framing::TtHeader, Framing::Framed, Framing::Buffered] {
+        let client = Client::builder(addr.clone())
+            .with_framing(framing)
+            .build()
+            .unwrap();
+        let r = client
+            .call(ClientRequest::new("note", args(Protocol::Binary, "x")).with_oneway(true))
+            .await
+            .unwrap();
+        assert!(r.body.is_empty());
+    }
+    for _ in 0..100 {
+        if seen.load(Ordering::SeqCst) == 3 {
+            return;
+        }
+        rt::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("oneway calls seen: {}", seen.load(Ordering::SeqCst));
+});
+
+wego_test_support::each_backend!(rpc_timeout_is_a_timeout_error, |_backend| async move {
+    let slow = service(|req: wego_kitex::server::ThriftRequest| async move {
+        rt::sleep(Duration::from_secs(2)).await;
+        Ok(ThriftReply::Result(req.args))
+    });
+    let server = Server::builder()
+        .service("S", &["echo"], slow)
+        .build()
+        .unwrap();
+    let (addr, _sd) = start(server).await;
+    let client = Client::builder(addr)
+        .with_rpc_timeout(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    let e = client
+        .call(ClientRequest::new("echo", args(Protocol::Binary, "x")))
+        .await
+        .unwrap_err();
+    assert!(e.is_timeout(), "{e}");
+});
+
+wego_test_support::each_backend!(connect_errors_are_typed, |_backend| async move {
+    let listener = wego_test_support::loopback().await;
+    let addr = listener.local_addr().clone();
+    drop(listener);
+    let client = Client::builder(addr).build().unwrap();
+    let e = client
+        .call(ClientRequest::new("echo", args(Protocol::Binary, "x")))
+        .await
+        .unwrap_err();
+    assert!(e.is_connect(), "{e}");
+});
+
+wego_test_support::each_backend!(
+    oversized_frames_close_the_connection,
+    |_backend| async move {
+        let server = Server::builder()
+            .service("S", &["echo"], echo())
+            .with_max_frame(1024)
+            .build()
+            .unwrap();
+        let (addr, _sd) = start(server).await;
+        for framing in [Framing::TtHeader, Framing::Framed, Framing::Buffered] {
+            let client = Client::builder(addr.clone())
+                .with_framing(framing)
+                .with_mode(Mode::Short)
+                .build()
+                .unwrap();
+            let big = args(Protocol::Binary, &"x".repeat(4096));
+            let e = client
+                .call(ClientRequest::new("echo", big))
+                .await
+                .unwrap_err();
+            assert!(e.is_closed() || e.is_transport(), "{framing:?}: {e}");
+            let small = args(Protocol::Binary, "ok");
+            assert_eq!(
+                client
+                    .call(ClientRequest::new("echo", small.clone()))
+                    .await
+                    .unwrap()
+                    .body,
+                small
+            );
+        }
+    }
+);
+
+wego_test_support::each_backend!(
+    graceful_shutdown_finishes_in_flight_calls,
+    |_backend| async move {
+        let slow = service(|req: wego_kitex::server::ThriftRequest| async move {
+            rt::sleep(Duration::from_millis(200)).await;
+            Ok(ThriftReply::Result(req.args))
+        });
+        let server = Server::builder()
+            .service("S", &["echo"], slow)
+            .build()
+            .unwrap();
+        let (addr, sd) = start(server).await;
+        let client = Client::builder(addr.clone()).build().unwrap();
+        let c = client.clone();
+        let call = rt::spawn(async move {
+            c.call(ClientRequest::new("echo", args(Protocol::Binary, "x")))
+                .await
+        });
+        rt::sleep(Duration::from_millis(50)).await;
+        let report = sd.shutdown(Duration::from_secs(5)).await;
+        assert!(report.is_graceful());
+        assert!(call.await.unwrap().is_ok());
+        // The listener is gone: new calls cannot connect.
+        let fresh = Client::builder(addr)
+            .with_mode(Mode::Short)
+            .build()
+            .unwrap();
+        assert!(
+            fresh
+                .call(ClientRequest::new("echo", args(Protocol::Binary, "x")))
+                .await
+                .is_err()
+        );
+    }
+);
