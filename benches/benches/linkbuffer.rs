@@ -3,60 +3,8 @@
 //! arbitrary points, and a decoder takes each frame's payload as `Bytes`.
 #![allow(missing_docs, clippy::unwrap_used)]
 
-use bytes::{Buf, Bytes, BytesMut};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use wego_netpoll::LinkBuffer;
-
-/// Builds `count` frames of `size` payload bytes, each with a u32 length.
-fn frames(count: usize, size: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(count * (size + 4));
-    for i in 0..count {
-        out.extend_from_slice(&(size as u32).to_be_bytes());
-        out.extend(std::iter::repeat_n(i as u8, size));
-    }
-    out
-}
-
-/// Splits the stream into "reads" of `read` bytes, as a socket would.
-fn reads(stream: &[u8], read: usize) -> Vec<Bytes> {
-    stream.chunks(read).map(Bytes::copy_from_slice).collect()
-}
-
-fn decode_linkbuffer(reads: &[Bytes]) -> usize {
-    let mut buf = LinkBuffer::new();
-    let mut total = 0;
-    for r in reads {
-        buf.append(r.clone());
-        buf.flush();
-        while let Ok(len) = buf.peek_u32() {
-            let len = len as usize;
-            if buf.len() < 4 + len {
-                break;
-            }
-            buf.skip(4).unwrap();
-            total += buf.slice(len).unwrap().len();
-        }
-        buf.release();
-    }
-    total
-}
-
-fn decode_bytesmut(reads: &[Bytes]) -> usize {
-    let mut buf = BytesMut::new();
-    let mut total = 0;
-    for r in reads {
-        buf.extend_from_slice(r);
-        while buf.len() >= 4 {
-            let len = u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
-            if buf.len() < 4 + len {
-                break;
-            }
-            buf.advance(4);
-            total += buf.split_to(len).freeze().len();
-        }
-    }
-    total
-}
+use wego_benches::framing::{decode_bytesmut, decode_linkbuffer, frames, reads};
 
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("length_prefixed_decode");

@@ -36,7 +36,7 @@ mod tests;
 
 use std::collections::VecDeque;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 
 /// Default size of a block allocated by [`LinkBuffer::read_from`] and
 /// [`LinkBuffer::malloc`].
@@ -83,11 +83,13 @@ impl LinkBuffer {
     }
 
     /// Readable bytes.
+    #[inline]
     pub fn len(&self) -> usize {
         self.len
     }
 
     /// Returns true if nothing is readable.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -122,6 +124,7 @@ impl LinkBuffer {
 
     /// Drops a fully consumed front block so that `blocks[0]` holds unread
     /// bytes whenever `len > 0`.
+    #[inline]
     fn settle_front(&mut self) {
         while let Some(front) = self.blocks.front() {
             if self.off < front.len() {
@@ -138,38 +141,36 @@ impl LinkBuffer {
         if self.front_avail() >= n {
             return;
         }
-        self.settle_front();
-        let Some(front) = self.blocks.front() else {
-            return;
-        };
-        if front.len() - self.off >= n {
-            return;
-        }
+        let merged = self.take_merged(n);
+        self.blocks.push_front(merged);
+    }
+
+    /// Removes the first `n` readable bytes from the chain as one contiguous
+    /// copy carved from the merge arena, without touching `len`. Caller has
+    /// checked `n <= len`.
+    fn take_merged(&mut self, n: usize) -> Bytes {
         if self.merge.capacity() < n {
             self.merge = BytesMut::with_capacity(n.max(self.block_size));
         }
-        let mut merged = std::mem::take(&mut self.merge);
         let mut need = n;
         while need > 0 {
-            let Some(mut block) = self.blocks.pop_front() else {
+            let Some(front) = self.blocks.front_mut() else {
                 break;
             };
             let start = std::mem::take(&mut self.off);
-            let avail = block.len() - start;
+            let avail = front.len() - start;
             if avail <= need {
-                merged.extend_from_slice(&block[start..]);
+                self.merge.extend_from_slice(&front[start..]);
                 need -= avail;
+                self.blocks.pop_front();
             } else {
-                merged.extend_from_slice(&block[start..start + need]);
-                let rest = block.split_off(start + need);
-                self.blocks.push_front(rest);
+                self.merge.extend_from_slice(&front[start..start + need]);
+                // Moving the view forward shares the block; no copy, no refcount.
+                front.advance(start + need);
                 need = 0;
             }
         }
-        let merged_block = merged.split().freeze();
-        // Hand the arena's unused capacity back for the next merge.
-        self.merge = merged;
-        self.blocks.push_front(merged_block);
+        self.merge.split().freeze()
     }
 
     /// Returns the next `n` readable bytes without consuming them.
@@ -177,6 +178,7 @@ impl LinkBuffer {
     /// # Errors
     ///
     /// [`Incomplete`] if fewer than `n` bytes are readable.
+    #[inline]
     pub fn peek(&mut self, n: usize) -> Result<&[u8], Incomplete> {
         self.check(n)?;
         if n == 0 {
@@ -195,6 +197,7 @@ impl LinkBuffer {
     /// # Errors
     ///
     /// [`Incomplete`] if fewer than `n` bytes are readable.
+    #[inline]
     pub fn next(&mut self, n: usize) -> Result<&[u8], Incomplete> {
         self.check(n)?;
         if n == 0 {
@@ -212,11 +215,13 @@ impl LinkBuffer {
     /// # Errors
     ///
     /// [`Incomplete`] if fewer than `n` bytes are readable; nothing is consumed.
+    #[inline]
     pub fn skip(&mut self, n: usize) -> Result<(), Incomplete> {
         self.check(n)?;
         if self.front_avail() >= n {
             self.off += n;
             self.len -= n;
+            self.settle_front();
             return Ok(());
         }
         let mut left = n;
@@ -239,16 +244,21 @@ impl LinkBuffer {
     /// # Errors
     ///
     /// [`Incomplete`] if fewer than `n` bytes are readable.
+    #[inline]
     pub fn slice(&mut self, n: usize) -> Result<Bytes, Incomplete> {
         self.check(n)?;
         if n == 0 {
             return Ok(Bytes::new());
         }
-        self.make_contiguous(n);
+        self.len -= n;
+        if self.front_avail() < n {
+            // Spanning blocks: the merged copy is the result itself.
+            return Ok(self.take_merged(n));
+        }
         let off = self.off;
         let out = self.blocks[0].slice(off..off + n);
         self.off += n;
-        self.len -= n;
+        self.settle_front();
         Ok(out)
     }
 
@@ -288,6 +298,7 @@ impl LinkBuffer {
     /// # Errors
     ///
     /// [`Incomplete`] if no byte is readable.
+    #[inline]
     pub fn read_u8(&mut self) -> Result<u8, Incomplete> {
         self.read_array::<1>().map(|b| b[0])
     }
@@ -297,6 +308,7 @@ impl LinkBuffer {
     /// # Errors
     ///
     /// [`Incomplete`] if fewer than 2 bytes are readable.
+    #[inline]
     pub fn read_u16(&mut self) -> Result<u16, Incomplete> {
         self.read_array().map(u16::from_be_bytes)
     }
@@ -306,6 +318,7 @@ impl LinkBuffer {
     /// # Errors
     ///
     /// [`Incomplete`] if fewer than 4 bytes are readable.
+    #[inline]
     pub fn read_u32(&mut self) -> Result<u32, Incomplete> {
         self.read_array().map(u32::from_be_bytes)
     }
@@ -315,6 +328,7 @@ impl LinkBuffer {
     /// # Errors
     ///
     /// [`Incomplete`] if fewer than 8 bytes are readable.
+    #[inline]
     pub fn read_u64(&mut self) -> Result<u64, Incomplete> {
         self.read_array().map(u64::from_be_bytes)
     }
@@ -324,6 +338,7 @@ impl LinkBuffer {
     /// # Errors
     ///
     /// [`Incomplete`] if fewer than 2 bytes are readable.
+    #[inline]
     pub fn read_i16(&mut self) -> Result<i16, Incomplete> {
         self.read_array().map(i16::from_be_bytes)
     }
@@ -333,6 +348,7 @@ impl LinkBuffer {
     /// # Errors
     ///
     /// [`Incomplete`] if fewer than 4 bytes are readable.
+    #[inline]
     pub fn read_i32(&mut self) -> Result<i32, Incomplete> {
         self.read_array().map(i32::from_be_bytes)
     }
@@ -342,6 +358,7 @@ impl LinkBuffer {
     /// # Errors
     ///
     /// [`Incomplete`] if fewer than 8 bytes are readable.
+    #[inline]
     pub fn read_i64(&mut self) -> Result<i64, Incomplete> {
         self.read_array().map(i64::from_be_bytes)
     }
@@ -351,6 +368,7 @@ impl LinkBuffer {
     /// # Errors
     ///
     /// [`Incomplete`] if fewer than 2 bytes are readable.
+    #[inline]
     pub fn peek_u16(&mut self) -> Result<u16, Incomplete> {
         self.peek_array().map(u16::from_be_bytes)
     }
@@ -360,6 +378,7 @@ impl LinkBuffer {
     /// # Errors
     ///
     /// [`Incomplete`] if fewer than 4 bytes are readable.
+    #[inline]
     pub fn peek_u32(&mut self) -> Result<u32, Incomplete> {
         self.peek_array().map(u32::from_be_bytes)
     }
@@ -373,9 +392,6 @@ impl LinkBuffer {
         {
             let _ = front.split_to(self.off);
             self.off = 0;
-        }
-        if self.blocks.is_empty() {
-            self.blocks = VecDeque::new();
         }
     }
 
