@@ -8,6 +8,14 @@
 //!   `Expect: 100-continue`, chunked bodies both ways, limits and timeouts,
 //!   graceful shutdown.
 //! - `codec`: the sans-IO HTTP/1.1 codec the server is built on.
+//! - [`Router`] ([`router`]): radix-tree routing with groups, 404/405,
+//!   HEAD from GET and trailing-slash redirects.
+//! - [`handler`], [`extract`], [`response`]: `async fn` handlers taking
+//!   extractors (path, query, form, multipart, JSON, cookies, state, a
+//!   Hertz-style [`extract::RequestContext`], validated binding) and
+//!   returning anything that implements [`response::IntoResponse`].
+//! - [`middleware`]: `from_fn`, recovery, access log, request id, timeout,
+//!   body limit, CORS, compression, basic auth.
 //!
 //! See `docs/http.md` in the repository for the server model, limits and
 //! defaults.
@@ -16,4 +24,15 @@ pub mod body;
 pub mod codec;
 pub mod server;
 
+pub mod extract;
+pub mod handler;
+pub mod middleware;
+pub mod response;
+pub mod router;
+
 pub use body::{Body, BodyError, BoxError};
+
+pub use extract::ClientAddr;
+pub use handler::Handler;
+pub use response::IntoResponse;
+pub use router::Router;

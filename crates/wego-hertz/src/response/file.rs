@@ -12,12 +12,12 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::header::{self, HeaderValue};
 use http::StatusCode;
+use http::header::{self, HeaderValue};
 use http_body::{Frame, SizeHint};
 use tokio::sync::mpsc;
 
-use super::{text, IntoResponse, Response};
+use super::{IntoResponse, Response, text};
 use crate::Body;
 
 const CHUNK: usize = 64 * 1024;
@@ -173,7 +173,9 @@ impl http_body::Body for FileBody {
                     let (tx, rx) = mpsc::channel(2);
                     // The reader ends when the file ends, fails, or the
                     // receiver (this body) is dropped.
-                    drop(wego_netpoll::rt::spawn_blocking(move || read_file(file, &tx)));
+                    drop(wego_netpoll::rt::spawn_blocking(move || {
+                        read_file(file, &tx)
+                    }));
                     self.state = State::Reading(rx);
                 }
                 State::Reading(rx) => {

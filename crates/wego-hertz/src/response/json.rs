@@ -1,11 +1,11 @@
 //! JSON bodies: `Json<T>` renders `T: Serialize` and extracts `T: Deserialize`.
 
 use bytes::{BufMut, BytesMut};
-use http::header::{self, HeaderValue};
 use http::StatusCode;
+use http::header::{self, HeaderValue};
 use serde::Serialize;
 
-use super::{text, IntoResponse, Response};
+use super::{IntoResponse, Response, text};
 use crate::Body;
 
 /// A JSON body.
@@ -23,7 +23,10 @@ impl<T: Serialize> IntoResponse for Json<T> {
         let mut buf = BytesMut::with_capacity(128).writer();
         if let Err(e) = serde_json::to_writer(&mut buf, &self.0) {
             tracing::error!(error = %e, "cannot serialise a JSON response");
-            return text(StatusCode::INTERNAL_SERVER_ERROR, "cannot serialise the response");
+            return text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "cannot serialise the response",
+            );
         }
         let mut res = Response::new(Body::from(buf.into_inner().freeze()));
         res.headers_mut().insert(

@@ -14,11 +14,11 @@ use std::borrow::Cow;
 use std::convert::Infallible;
 
 use bytes::{Bytes, BytesMut};
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::StatusCode;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
-use crate::body::BoxError;
 use crate::Body;
+use crate::body::BoxError;
 
 mod file;
 mod html;
@@ -59,8 +59,34 @@ pub trait IntoResponseParts {
     ///
     /// # Errors
     ///
-    /// Returns the response to send instead (a 500) when a part is invalid.
-    fn into_response_parts(self, res: &mut Response) -> Result<(), Response>;
+    /// [`PartsError`] (rendered as a 500) when a part is invalid.
+    fn into_response_parts(self, res: &mut Response) -> Result<(), PartsError>;
+}
+
+/// An invalid response part (header name or value); renders as a 500 with
+/// the message as body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartsError(&'static str);
+
+impl PartsError {
+    /// A part error with a short, static message.
+    pub fn new(msg: &'static str) -> Self {
+        Self(msg)
+    }
+}
+
+impl std::fmt::Display for PartsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::error::Error for PartsError {}
+
+impl IntoResponse for PartsError {
+    fn into_response(self) -> Response {
+        text(StatusCode::INTERNAL_SERVER_ERROR, self.0)
+    }
 }
 
 /// A plain-text response with `status`, used for internal failures.
@@ -82,12 +108,6 @@ fn with_content_type(body: Body, ct: &'static str) -> Response {
 
 const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
 const OCTET_STREAM: &str = "application/octet-stream";
-
-impl IntoResponse for Response {
-    fn into_response(self) -> Response {
-        self
-    }
-}
 
 impl IntoResponse for Body {
     fn into_response(self) -> Response {
@@ -211,7 +231,7 @@ where
 }
 
 impl IntoResponseParts for HeaderMap {
-    fn into_response_parts(self, res: &mut Response) -> Result<(), Response> {
+    fn into_response_parts(self, res: &mut Response) -> Result<(), PartsError> {
         // `extend` keeps every value of a repeated name (Set-Cookie).
         res.headers_mut().extend(self);
         Ok(())
@@ -223,13 +243,13 @@ where
     K: TryInto<HeaderName>,
     V: TryInto<HeaderValue>,
 {
-    fn into_response_parts(self, res: &mut Response) -> Result<(), Response> {
+    fn into_response_parts(self, res: &mut Response) -> Result<(), PartsError> {
         for (k, v) in self {
             let Ok(name) = k.try_into() else {
-                return Err(text(StatusCode::INTERNAL_SERVER_ERROR, "invalid header name"));
+                return Err(PartsError::new("invalid header name"));
             };
             let Ok(value) = v.try_into() else {
-                return Err(text(StatusCode::INTERNAL_SERVER_ERROR, "invalid header value"));
+                return Err(PartsError::new("invalid header value"));
             };
             res.headers_mut().insert(name, value);
         }
@@ -238,7 +258,7 @@ where
 }
 
 impl IntoResponseParts for http::Extensions {
-    fn into_response_parts(self, res: &mut Response) -> Result<(), Response> {
+    fn into_response_parts(self, res: &mut Response) -> Result<(), PartsError> {
         res.extensions_mut().extend(self);
         Ok(())
     }
@@ -257,7 +277,7 @@ macro_rules! tuple_responses {
                 let mut res = body.into_response();
                 $(
                     if let Err(e) = $p.into_response_parts(&mut res) {
-                        return e;
+                        return e.into_response();
                     }
                 )*
                 *res.status_mut() = status;
@@ -277,7 +297,7 @@ macro_rules! tuple_responses {
                 let mut res = body.into_response();
                 $(
                     if let Err(e) = $p.into_response_parts(&mut res) {
-                        return e;
+                        return e.into_response();
                     }
                 )*
                 res

@@ -1,9 +1,9 @@
 //! Redirect responses.
 
-use http::header::{self, HeaderValue};
 use http::StatusCode;
+use http::header::{self, HeaderValue};
 
-use super::{text, IntoResponse, Response};
+use super::{IntoResponse, Response, text};
 use crate::Body;
 
 /// A redirect to a location, with one of the redirect status codes.
@@ -61,7 +61,10 @@ impl Redirect {
 impl IntoResponse for Redirect {
     fn into_response(self) -> Response {
         let Ok(location) = HeaderValue::try_from(self.location) else {
-            return text(StatusCode::INTERNAL_SERVER_ERROR, "invalid redirect location");
+            return text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "invalid redirect location",
+            );
         };
         let mut res = Response::new(Body::empty());
         *res.status_mut() = self.status;

@@ -12,8 +12,8 @@ use http::header::{self, HeaderValue};
 use http_body::Frame;
 
 use super::{IntoResponse, Response};
-use crate::body::BoxError;
 use crate::Body;
+use crate::body::BoxError;
 
 /// One server-sent event.
 ///
@@ -172,7 +172,10 @@ where
         };
         let mut res = Response::new(Body::new(body));
         let h = res.headers_mut();
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/event-stream"),
+        );
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         res
     }

@@ -1,0 +1,53 @@
+//! urlencoded forms: `Form<T>`.
+
+use std::ops::{Deref, DerefMut};
+
+use http::Method;
+use serde::de::DeserializeOwned;
+
+use super::{FromRequest, Rejection, Request, body_limit, has_content_type, read_body};
+
+const FORM: &str = "application/x-www-form-urlencoded";
+
+/// An `application/x-www-form-urlencoded` form deserialised into `T`.
+///
+/// For `GET` and `HEAD` the form is the query string; otherwise the body,
+/// which must carry the form content type (else 415) and fit the body limit
+/// (else 413). A form that does not fit `T` answers 422.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Form<T>(pub T);
+
+impl<T: DeserializeOwned + Send> FromRequest for Form<T> {
+    type Rejection = Rejection;
+
+    async fn from_request(req: Request) -> Result<Self, Rejection> {
+        if req.method() == Method::GET || req.method() == Method::HEAD {
+            let query = req.uri().query().unwrap_or_default();
+            return serde_urlencoded::from_str(query)
+                .map(Form)
+                .map_err(|e| Rejection::InvalidForm(e.to_string()));
+        }
+        if !has_content_type(req.headers(), FORM, None) {
+            return Err(Rejection::UnsupportedMediaType { expected: FORM });
+        }
+        let limit = body_limit(req.extensions());
+        let bytes = read_body(req.into_body(), limit).await?;
+        serde_urlencoded::from_bytes(&bytes)
+            .map(Form)
+            .map_err(|e| Rejection::InvalidForm(e.to_string()))
+    }
+}
+
+impl<T> Deref for Form<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> DerefMut for Form<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.0
+    }
+}
