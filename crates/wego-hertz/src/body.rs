@@ -34,7 +34,6 @@ enum Kind {
     Empty,
     Full(Option<Bytes>),
     Boxed(BoxBody),
-    #[allow(dead_code)] // built by the connection driver (next commit)
     Incoming(Incoming),
 }
 
@@ -130,7 +129,6 @@ impl Body {
     }
 
     /// Wraps the server's streaming request body.
-    #[allow(dead_code)] // called by the connection driver (next commit)
     pub(crate) fn incoming(incoming: Incoming) -> Self {
         Self {
             kind: Kind::Incoming(incoming),

@@ -22,6 +22,7 @@
 
 pub mod body;
 pub mod codec;
+mod error;
 pub mod server;
 
 pub mod extract;
@@ -31,6 +32,8 @@ pub mod response;
 pub mod router;
 
 pub use body::{Body, BodyError, BoxError};
+pub use error::{Error, Result};
+pub use server::Server;
 
 pub use extract::ClientAddr;
 pub use handler::Handler;

@@ -25,6 +25,7 @@ mod error;
 mod request;
 mod response;
 
+pub(crate) use chunked::encode_chunk_size;
 pub use chunked::{ChunkedDecoder, encode_chunk, encode_last_chunk};
 pub use date::DateCache;
 pub use decoder::{BodyDecoder, Decoded};

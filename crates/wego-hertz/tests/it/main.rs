@@ -1,2 +1,13 @@
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
-//! Integration tests of wego-hertz, one module per behaviour.
+//! Integration tests of wego-hertz over loopback, one module per behaviour.
+
+mod support;
+
+mod h1_expect;
+mod h1_pipelining;
+mod h1_smuggling;
+mod limits;
+mod server_basic;
+mod server_curl;
+mod server_shutdown;
+mod server_streaming;

@@ -1,0 +1,244 @@
+//! Server configuration: typed limits and timeouts with safe defaults,
+//! checked in [`Builder::build`].
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{HeaderValue, StatusCode};
+
+use super::Server;
+use crate::codec::HeadLimits;
+use crate::error::{Error, Result};
+
+/// What to do with a request that carries `Expect: 100-continue`, decided
+/// from its head before any of the body is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ExpectDecision {
+    /// Send `100 Continue` when the handler starts reading the body.
+    Continue,
+    /// Answer with this final status (417, 413, 401, ...) without calling
+    /// the handler, and close the connection.
+    Reject(StatusCode),
+}
+
+pub(crate) type ExpectHook = Arc<dyn Fn(&http::request::Parts) -> ExpectDecision + Send + Sync>;
+pub(crate) type RunHook = Arc<dyn Fn(&wego_netpoll::Address) + Send + Sync>;
+pub(crate) type ShutdownHook = Arc<dyn Fn() + Send + Sync>;
+
+/// The server's settings, shared by every connection.
+#[derive(Clone)]
+pub(crate) struct Config {
+    pub(crate) head: HeadLimits,
+    pub(crate) body_limit: usize,
+    pub(crate) max_body_size: Option<u64>,
+    pub(crate) header_read_timeout: Duration,
+    pub(crate) idle_timeout: Duration,
+    pub(crate) body_read_timeout: Duration,
+    pub(crate) write_timeout: Duration,
+    pub(crate) keep_alive: bool,
+    pub(crate) drain_limit: usize,
+    pub(crate) server_header: Option<HeaderValue>,
+    pub(crate) nodelay: bool,
+    pub(crate) expect: Option<ExpectHook>,
+    pub(crate) on_run: Vec<RunHook>,
+    pub(crate) on_shutdown: Vec<ShutdownHook>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            head: HeadLimits::default(),
+            body_limit: 4 * 1024 * 1024,
+            max_body_size: None,
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            body_read_timeout: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(30),
+            keep_alive: true,
+            drain_limit: 256 * 1024,
+            server_header: Some(HeaderValue::from_static("wego")),
+            nodelay: true,
+            expect: None,
+            on_run: Vec::new(),
+            on_shutdown: Vec::new(),
+        }
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("head", &self.head)
+            .field("body_limit", &self.body_limit)
+            .field("max_body_size", &self.max_body_size)
+            .field("header_read_timeout", &self.header_read_timeout)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("body_read_timeout", &self.body_read_timeout)
+            .field("write_timeout", &self.write_timeout)
+            .field("keep_alive", &self.keep_alive)
+            .field("drain_limit", &self.drain_limit)
+            .field("server_header", &self.server_header)
+            .field("nodelay", &self.nodelay)
+            .field("expect_hook", &self.expect.is_some())
+            .field("on_run", &self.on_run.len())
+            .field("on_shutdown", &self.on_shutdown.len())
+            .finish()
+    }
+}
+
+/// Builds a [`Server`]; every setting has a safe default (see `docs/http.md`).
+#[derive(Debug, Default)]
+pub struct Builder {
+    config: Config,
+}
+
+impl Builder {
+    /// Longest request line (default 8 KiB); longer ones get 414.
+    pub fn max_request_line(mut self, bytes: usize) -> Self {
+        self.config.head.max_request_line = bytes;
+        self
+    }
+
+    /// Largest request head, request line included (default 64 KiB); larger
+    /// ones get 431. Also bounds a chunked body's trailer section.
+    pub fn max_head_size(mut self, bytes: usize) -> Self {
+        self.config.head.max_head = bytes;
+        self
+    }
+
+    /// Most header fields (default 100); more get 431.
+    pub fn max_headers(mut self, count: usize) -> Self {
+        self.config.head.max_headers = count;
+        self
+    }
+
+    /// The limit for extractors that buffer the whole body (default 4 MiB),
+    /// handed to handlers as the [`BodyLimit`](super::BodyLimit) request
+    /// extension. Streaming readers are not bound by it.
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.config.body_limit = bytes;
+        self
+    }
+
+    /// A hard cap on any request body, streamed or not (default: none). A
+    /// larger `Content-Length` gets 413 before the handler runs; a chunked
+    /// body that grows past it fails with `BodyError::is_too_large` and the
+    /// connection closes.
+    pub fn max_body_size(mut self, bytes: Option<u64>) -> Self {
+        self.config.max_body_size = bytes;
+        self
+    }
+
+    /// Time allowed to receive a whole request head, from its first byte
+    /// (from accept for a connection's first request; default 10 s). Past it:
+    /// 408 and close.
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.config.header_read_timeout = timeout;
+        self
+    }
+
+    /// How long a keep-alive connection may wait for its next request
+    /// (default 60 s); then it closes quietly.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.config.idle_timeout = timeout;
+        self
+    }
+
+    /// Longest wait for the next bytes of a request body (default 30 s).
+    pub fn body_read_timeout(mut self, timeout: Duration) -> Self {
+        self.config.body_read_timeout = timeout;
+        self
+    }
+
+    /// Longest wait for the client to accept response bytes (default 30 s).
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.config.write_timeout = timeout;
+        self
+    }
+
+    /// Whether connections are kept alive between requests (default true).
+    pub fn keep_alive(mut self, on: bool) -> Self {
+        self.config.keep_alive = on;
+        self
+    }
+
+    /// How many bytes of a request body the handler left unread the server
+    /// reads and discards to keep the connection (default 256 KiB); past it
+    /// the connection closes instead.
+    pub fn drain_limit(mut self, bytes: usize) -> Self {
+        self.config.drain_limit = bytes;
+        self
+    }
+
+    /// The `Server` header added to responses that set none (default
+    /// `wego`; `None` sends no header).
+    pub fn server_header(mut self, value: Option<HeaderValue>) -> Self {
+        self.config.server_header = value;
+        self
+    }
+
+    /// Sets `TCP_NODELAY` on accepted connections (default true).
+    pub fn nodelay(mut self, on: bool) -> Self {
+        self.config.nodelay = on;
+        self
+    }
+
+    /// Decides requests with `Expect: 100-continue` from their head
+    /// (Hertz's `ContinueHandler`). Without a hook every one is continued.
+    pub fn expect_hook<F>(mut self, hook: F) -> Self
+    where
+        F: Fn(&http::request::Parts) -> ExpectDecision + Send + Sync + 'static,
+    {
+        self.config.expect = Some(Arc::new(hook));
+        self
+    }
+
+    /// Runs `hook` with the listening address when [`Server::serve`] starts.
+    pub fn on_run<F>(mut self, hook: F) -> Self
+    where
+        F: Fn(&wego_netpoll::Address) + Send + Sync + 'static,
+    {
+        self.config.on_run.push(Arc::new(hook));
+        self
+    }
+
+    /// Runs `hook` when a graceful shutdown begins, before connections drain.
+    pub fn on_shutdown<F>(mut self, hook: F) -> Self
+    where
+        F: Fn() + Send + Sync + 'static,
+    {
+        self.config.on_shutdown.push(Arc::new(hook));
+        self
+    }
+
+    /// Checks the settings and builds the server.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::is_config`] for a zero limit or timeout, or a request-line
+    /// limit larger than the head limit.
+    pub fn build(self) -> Result<Server> {
+        let c = &self.config;
+        if c.head.max_request_line == 0 || c.head.max_head == 0 || c.head.max_headers == 0 {
+            return Err(Error::config("head limits must be at least 1"));
+        }
+        if c.head.max_request_line > c.head.max_head {
+            return Err(Error::config(
+                "max_request_line must not exceed max_head_size",
+            ));
+        }
+        if [
+            c.header_read_timeout,
+            c.idle_timeout,
+            c.body_read_timeout,
+            c.write_timeout,
+        ]
+        .contains(&Duration::ZERO)
+        {
+            return Err(Error::config("timeouts must be longer than zero"));
+        }
+        Ok(Server::from_config(self.config))
+    }
+}

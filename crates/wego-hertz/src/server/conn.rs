@@ -1,0 +1,584 @@
+//! The connection driver: where the sans-IO codec meets the socket.
+//!
+//! One task per connection runs this loop, kept whole on purpose:
+//!
+//! ```text
+//!   ┌─> read head ──(parse error)──> 4xx/505 + close
+//!   │      │ (idle timeout / draining with no bytes) ──> close quietly
+//!   │      │ (header-read timeout) ──> 408 + close
+//!   │      v
+//!   │   call service ══ pump body: socket ─> decoder ─> one-slot channel ─> handler
+//!   │      v
+//!   │   write head + body (the pump keeps feeding a handler that streams
+//!   │      │               its request body into its response)
+//!   │      v
+//!   │   drain what the handler left unread (≤ drain_limit), else close
+//!   └──────┘ keep-alive and not draining
+//! ```
+//!
+//! Writes never happen inside a `select!` branch, so no write is ever
+//! half-done by cancellation; the reads and channel reservations that race
+//! with the service are cancel safe, and a decoded frame is only taken out
+//! of the read buffer once a channel slot is reserved for it.
+//!
+//! Responses are gathered in a write buffer and flushed before the driver
+//! waits for more input, so pipelined requests already buffered are answered
+//! with one write.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::{Instant, SystemTime};
+
+use bytes::{Buf, Bytes, BytesMut};
+use http::{HeaderMap, Method, Request, Response, StatusCode, Version};
+use http_body::{Body as _, Frame};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tower_service::Service;
+use wego_netpoll::{Conn, Watcher, rt};
+
+use super::incoming::{self, Msg};
+use super::{BodyLimit, ClientAddr, Config, ExpectDecision};
+use crate::body::{Body, BodyError};
+use crate::codec::{
+    BodyDecoder, BodyFraming, DateCache, Decoded, ParseError, RequestHead, ResponseContext,
+    ResponseFraming, encode_last_chunk, encode_response_head, parse_request_head,
+};
+
+/// Bytes gathered in the write buffer before it is flushed regardless.
+const FLUSH_AT: usize = 64 * 1024;
+/// Body frames up to this size are copied into the write buffer; larger ones
+/// are written with a vectored write straight from their `Bytes`.
+const COPY_BELOW: usize = 16 * 1024;
+/// Free space ensured in the read buffer before each read.
+const READ_RESERVE: usize = 8 * 1024;
+
+thread_local! {
+    static DATE: std::cell::RefCell<DateCache> = std::cell::RefCell::new(DateCache::default());
+}
+
+fn date_now() -> [u8; 29] {
+    let mut out = [0u8; 29];
+    DATE.with(|d| {
+        let mut cache = d.borrow_mut();
+        let text = cache.get(SystemTime::now());
+        let n = text.len().min(out.len());
+        out[..n].copy_from_slice(&text[..n]);
+    });
+    out
+}
+
+/// Serves one connection until it closes, the shutdown drains it while idle,
+/// or the shutdown deadline forces it.
+pub(crate) async fn serve_connection<S>(conn: Conn, svc: S, config: Arc<Config>, watcher: Watcher)
+where
+    S: Service<Request<Body>, Response = Response<Body>, Error = Infallible> + Send + 'static,
+    S::Future: Send + 'static,
+{
+    let peer = conn.peer_addr().clone();
+    let mut driver = Driver {
+        io: conn,
+        rbuf: BytesMut::with_capacity(READ_RESERVE),
+        wbuf: BytesMut::with_capacity(READ_RESERVE),
+        config,
+        svc,
+        peer: ClientAddr(peer),
+    };
+    tokio::select! {
+        biased;
+        () = watcher.forced() => {
+            tracing::debug!("connection forced closed by shutdown");
+        }
+        () = driver.run(&watcher) => {}
+    }
+}
+
+struct Driver<S> {
+    io: Conn,
+    rbuf: BytesMut,
+    wbuf: BytesMut,
+    config: Arc<Config>,
+    svc: S,
+    peer: ClientAddr,
+}
+
+/// Why reading a head ended without one.
+enum HeadEnd {
+    /// Clean close: EOF, idle timeout, or draining while idle.
+    Close,
+    /// The head was malformed or too large.
+    Parse(ParseError),
+    /// The head did not arrive within the header-read timeout.
+    Timeout,
+}
+
+/// What became of the request body by the time the response was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyState {
+    /// Read to its end (or there was none).
+    Done,
+    /// The handler has not read all of it; the connection may drain it.
+    Unread,
+    /// Reading failed (malformed, timeout, EOF, too large): close.
+    Broken,
+}
+
+impl<S> Driver<S>
+where
+    S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>,
+    S::Future: Send + 'static,
+{
+    async fn run(&mut self, watcher: &Watcher) {
+        let mut first = true;
+        loop {
+            let head = match self.read_head(watcher, first).await {
+                Ok(head) => head,
+                Err(HeadEnd::Close) => break,
+                Err(HeadEnd::Parse(e)) => {
+                    tracing::debug!(error = %e, "rejecting request head");
+                    let _ = self.write_error(e.status()).await;
+                    break;
+                }
+                Err(HeadEnd::Timeout) => {
+                    let _ = self.write_error(StatusCode::REQUEST_TIMEOUT).await;
+                    break;
+                }
+            };
+            first = false;
+            match self.serve_one(head, watcher).await {
+                Ok(true) if !watcher.is_draining() => {}
+                Ok(_) => {
+                    let _ = self.flush().await;
+                    break;
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "connection i/o failed");
+                    return;
+                }
+            }
+        }
+        let _ = rt::timeout(self.config.write_timeout, self.io.shutdown()).await;
+    }
+
+    /// Reads until a complete head is parsed.
+    async fn read_head(&mut self, watcher: &Watcher, first: bool) -> Result<RequestHead, HeadEnd> {
+        let now = Instant::now();
+        // The header-read clock starts at accept for a first request, and at
+        // the first byte of later ones; before that the idle clock runs.
+        let mut started = (first || !self.rbuf.is_empty()).then_some(now);
+        let idle_deadline = now + self.config.idle_timeout;
+        loop {
+            if !self.rbuf.is_empty() {
+                match parse_request_head(&mut self.rbuf, &self.config.head) {
+                    Ok(Some(head)) => return Ok(head),
+                    Ok(None) => {}
+                    Err(e) => return Err(HeadEnd::Parse(e)),
+                }
+                started.get_or_insert_with(Instant::now);
+            }
+            if self.flush().await.is_err() {
+                return Err(HeadEnd::Close);
+            }
+            let (deadline, idle) = match started {
+                Some(t) => (t + self.config.header_read_timeout, false),
+                None => (idle_deadline, true),
+            };
+            self.rbuf.reserve(READ_RESERVE);
+            let read = tokio::select! {
+                biased;
+                () = watcher.draining(), if idle => return Err(HeadEnd::Close),
+                r = rt::timeout_at(deadline, self.io.read_buf(&mut self.rbuf)) => r,
+            };
+            match read {
+                Ok(Ok(0)) | Ok(Err(_)) => return Err(HeadEnd::Close),
+                Ok(Ok(_)) => {}
+                Err(_) if idle => return Err(HeadEnd::Close),
+                Err(_) => return Err(HeadEnd::Timeout),
+            }
+        }
+    }
+
+    /// Answers one request; returns whether the connection stays open.
+    async fn serve_one(&mut self, head: RequestHead, watcher: &Watcher) -> std::io::Result<bool> {
+        let RequestHead {
+            mut parts,
+            framing,
+            keep_alive,
+            expect_continue,
+        } = head;
+        let keep_alive = keep_alive && self.config.keep_alive;
+        let head_request = parts.method == Method::HEAD;
+        let version = parts.version;
+
+        if expect_continue
+            && let Some(hook) = &self.config.expect
+            && let ExpectDecision::Reject(status) = hook(&parts)
+        {
+            self.write_error(status).await?;
+            return Ok(false);
+        }
+        if let (Some(max), BodyFraming::Length(n)) = (self.config.max_body_size, framing)
+            && n > max
+        {
+            self.write_error(StatusCode::PAYLOAD_TOO_LARGE).await?;
+            return Ok(false);
+        }
+
+        let (body, mut pump) = match framing {
+            BodyFraming::Empty => (Body::empty(), None),
+            _ => {
+                let len = match framing {
+                    BodyFraming::Length(n) => Some(n),
+                    _ => None,
+                };
+                let (tx, rx) = incoming::channel(len);
+                let pump = Pump {
+                    tx,
+                    decoder: BodyDecoder::new(framing, self.config.head.max_head),
+                    continue_pending: expect_continue,
+                    read: 0,
+                    state: BodyState::Unread,
+                };
+                // The client may wait for earlier responses before sending
+                // this body; do not hold them back.
+                self.flush().await?;
+                (Body::incoming(rx), Some(pump))
+            }
+        };
+        parts.extensions.insert(BodyLimit(self.config.body_limit));
+        parts.extensions.insert(self.peer.clone());
+        let req = Request::from_parts(parts, body);
+
+        let ready = std::future::poll_fn(|cx| self.svc.poll_ready(cx)).await;
+        let Ok(()) = ready;
+        let mut fut = std::pin::pin!(self.svc.call(req));
+
+        let response = loop {
+            let Some(p) = pump.as_mut().filter(|p| p.state == BodyState::Unread) else {
+                let Ok(r) = fut.await;
+                break r;
+            };
+            let step = tokio::select! {
+                biased;
+                r = &mut fut => {
+                    let Ok(r) = r;
+                    break r;
+                }
+                step = p.step(&mut self.io, &mut self.rbuf, &self.config) => step,
+            };
+            if step == Step::SendContinue {
+                self.write_continue().await?;
+            }
+        };
+
+        let (parts, body) = response.into_parts();
+        let mut body_state = pump.as_ref().map_or(BodyState::Done, |p| p.state);
+        let date = date_now();
+        let ctx = ResponseContext {
+            head_request,
+            version,
+            // An unanswered 100-continue leaves the client's next bytes
+            // ambiguous (body or next request): close after this response.
+            keep_alive: keep_alive
+                && body_state != BodyState::Broken
+                && !pump.as_ref().is_some_and(|p| p.continue_pending)
+                && !watcher.is_draining(),
+            date: &date,
+            server: self.config.server_header.as_ref().map(|v| v.as_bytes()),
+        };
+        let body_len = body.size_hint().exact();
+        let (framing, mut keep_alive) =
+            encode_response_head(parts.status, &parts.headers, body_len, &ctx, &mut self.wbuf);
+        let complete = self.write_body(body, framing, &mut pump).await?;
+        keep_alive &= complete;
+
+        if let Some(p) = pump.as_mut() {
+            body_state = p.state;
+            if body_state == BodyState::Unread {
+                // RFC 9110 §10.1.1: without our 100 Continue the client may
+                // or may not send the body; only closing is unambiguous.
+                body_state = if p.continue_pending {
+                    BodyState::Broken
+                } else {
+                    self.drain(p).await
+                };
+            }
+        }
+        keep_alive &= body_state == BodyState::Done;
+        if !keep_alive || self.rbuf.is_empty() || self.wbuf.len() >= FLUSH_AT {
+            self.flush().await?;
+        }
+        Ok(keep_alive)
+    }
+
+    /// Writes the response body with `framing`; while a request body is
+    /// still being read, keeps the pump going so that a handler may stream
+    /// one into the other. Returns false if the framing could not be kept
+    /// (a body shorter or longer than its `Content-Length`, or a body error):
+    /// the connection must close.
+    async fn write_body(
+        &mut self,
+        mut body: Body,
+        framing: ResponseFraming,
+        pump: &mut Option<Pump>,
+    ) -> std::io::Result<bool> {
+        if framing == ResponseFraming::None {
+            return Ok(true);
+        }
+        let mut written: u64 = 0;
+        loop {
+            if body.is_end_stream() {
+                break;
+            }
+            let frame = match pump.as_mut().filter(|p| p.state == BodyState::Unread) {
+                // The final head is already queued: if the handler reads the
+                // body only now, no 100 Continue may follow it; the client
+                // sends the body after its own wait (RFC 9110 §10.1.1).
+                Some(p) => {
+                    let next =
+                        std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx));
+                    tokio::select! {
+                        biased;
+                        f = next => f,
+                        _ = p.step(&mut self.io, &mut self.rbuf, &self.config) => continue,
+                    }
+                }
+                None => {
+                    // Fast path for complete bodies: no task wake-up needed.
+                    let ready = {
+                        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+                        std::pin::Pin::new(&mut body).poll_frame(&mut cx)
+                    };
+                    match ready {
+                        Poll::Ready(f) => f,
+                        Poll::Pending => {
+                            self.flush().await?;
+                            std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx))
+                                .await
+                        }
+                    }
+                }
+            };
+            let frame = match frame {
+                None => break,
+                Some(Ok(f)) => f,
+                Some(Err(e)) => {
+                    tracing::debug!(error = %e, "response body failed; closing");
+                    self.flush().await?;
+                    return Ok(false);
+                }
+            };
+            match frame.into_data() {
+                Ok(data) => {
+                    if data.is_empty() {
+                        continue;
+                    }
+                    if let ResponseFraming::Length(n) = framing {
+                        let room = n - written;
+                        if data.len() as u64 > room {
+                            tracing::debug!("response body longer than its content-length");
+                            self.write_data(data.slice(..room as usize)).await?;
+                            self.flush().await?;
+                            return Ok(false);
+                        }
+                    }
+                    written += data.len() as u64;
+                    if framing == ResponseFraming::Chunked {
+                        crate::codec::encode_chunk_size(data.len(), &mut self.wbuf);
+                        self.write_data(data).await?;
+                        self.wbuf.extend_from_slice(b"\r\n");
+                    } else {
+                        self.write_data(data).await?;
+                    }
+                }
+                Err(frame) => {
+                    if let (Ok(trailers), ResponseFraming::Chunked) =
+                        (frame.into_trailers(), framing)
+                    {
+                        encode_last_chunk(Some(&trailers), &mut self.wbuf);
+                        return Ok(true);
+                    }
+                }
+            }
+            if self.wbuf.len() >= FLUSH_AT {
+                self.flush().await?;
+            }
+        }
+        match framing {
+            ResponseFraming::Chunked => encode_last_chunk(None::<&HeaderMap>, &mut self.wbuf),
+            ResponseFraming::Length(n) if written != n => {
+                tracing::debug!("response body shorter than its content-length");
+                self.flush().await?;
+                return Ok(false);
+            }
+            _ => {}
+        }
+        Ok(true)
+    }
+
+    /// Queues `data` after the write buffer: copied when small, otherwise
+    /// written together with the buffer in one vectored write.
+    async fn write_data(&mut self, data: Bytes) -> std::io::Result<()> {
+        if data.len() < COPY_BELOW {
+            self.wbuf.extend_from_slice(&data);
+            return Ok(());
+        }
+        let mut chain = (&mut self.wbuf).chain(data);
+        let r = rt::timeout(self.config.write_timeout, self.io.write_all_buf(&mut chain)).await;
+        self.wbuf.clear();
+        r.unwrap_or_else(|_| Err(write_timed_out()))
+    }
+
+    async fn flush(&mut self) -> std::io::Result<()> {
+        if self.wbuf.is_empty() {
+            return Ok(());
+        }
+        let timeout = self.config.write_timeout;
+        let r = rt::timeout(timeout, self.io.write_all_buf(&mut self.wbuf)).await;
+        self.wbuf.clear();
+        r.unwrap_or_else(|_| Err(write_timed_out()))
+    }
+
+    async fn write_continue(&mut self) -> std::io::Result<()> {
+        self.wbuf
+            .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+        self.flush().await
+    }
+
+    /// Answers with an empty `status` response and `Connection: close`.
+    async fn write_error(&mut self, status: StatusCode) -> std::io::Result<()> {
+        let date = date_now();
+        let ctx = ResponseContext {
+            head_request: false,
+            version: Version::HTTP_11,
+            keep_alive: false,
+            date: &date,
+            server: self.config.server_header.as_ref().map(|v| v.as_bytes()),
+        };
+        encode_response_head(status, &HeaderMap::new(), Some(0), &ctx, &mut self.wbuf);
+        self.flush().await
+    }
+
+    /// Reads and discards up to `drain_limit` bytes of body the handler left.
+    async fn drain(&mut self, pump: &mut Pump) -> BodyState {
+        let limit = pump.read.saturating_add(self.config.drain_limit as u64);
+        loop {
+            match pump.decoder.decode(&mut self.rbuf) {
+                Ok(Some(Decoded::End)) => return BodyState::Done,
+                Ok(Some(Decoded::Data(d))) => {
+                    pump.read += d.len() as u64;
+                    if pump.read > limit {
+                        return BodyState::Broken;
+                    }
+                }
+                Ok(Some(Decoded::Trailers(_))) => {}
+                Ok(None) => {
+                    if self.flush().await.is_err() {
+                        return BodyState::Broken;
+                    }
+                    self.rbuf.reserve(READ_RESERVE);
+                    let read = rt::timeout(
+                        self.config.body_read_timeout,
+                        self.io.read_buf(&mut self.rbuf),
+                    )
+                    .await;
+                    if !matches!(read, Ok(Ok(n)) if n > 0) {
+                        return BodyState::Broken;
+                    }
+                }
+                Err(_) => return BodyState::Broken,
+            }
+        }
+    }
+}
+
+fn write_timed_out() -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::TimedOut, "write timed out")
+}
+
+/// Moves the request body from the socket to the handler.
+struct Pump {
+    tx: incoming::Sender,
+    decoder: BodyDecoder,
+    /// `Expect: 100-continue` was received and `100 Continue` not yet sent.
+    continue_pending: bool,
+    /// Body bytes delivered so far.
+    read: u64,
+    state: BodyState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// A frame was handed over, or the body ended or failed (see `state`).
+    Progress,
+    /// The handler asked for the body: send `100 Continue` now.
+    SendContinue,
+}
+
+impl Pump {
+    /// Hands over the next frame of the body.
+    ///
+    /// Cancel safe: bytes leave the read buffer only once a channel slot is
+    /// reserved for them, and the send that follows does not wait.
+    async fn step(&mut self, io: &mut Conn, rbuf: &mut BytesMut, config: &Config) -> Step {
+        if self.continue_pending {
+            self.tx.want.notified().await;
+            self.continue_pending = false;
+            return Step::SendContinue;
+        }
+        let Ok(permit) = self.tx.tx.reserve().await else {
+            // The handler dropped the body; what is left gets drained.
+            self.state = BodyState::Unread;
+            return self.parked().await;
+        };
+        loop {
+            match self.decoder.decode(rbuf) {
+                Ok(Some(Decoded::Data(data))) => {
+                    self.read += data.len() as u64;
+                    if let Some(max) = config.max_body_size
+                        && self.read > max
+                    {
+                        let limit = usize::try_from(max).unwrap_or(usize::MAX);
+                        permit.send(Msg::Err(BodyError::too_large(limit)));
+                        self.state = BodyState::Broken;
+                        return Step::Progress;
+                    }
+                    permit.send(Msg::Frame(Frame::data(data)));
+                    return Step::Progress;
+                }
+                Ok(Some(Decoded::Trailers(t))) => {
+                    permit.send(Msg::Frame(Frame::trailers(t)));
+                    return Step::Progress;
+                }
+                Ok(Some(Decoded::End)) => {
+                    permit.send(Msg::End);
+                    self.state = BodyState::Done;
+                    return Step::Progress;
+                }
+                Ok(None) => {
+                    rbuf.reserve(READ_RESERVE);
+                    let read = rt::timeout(config.body_read_timeout, io.read_buf(rbuf)).await;
+                    let err = match read {
+                        Ok(Ok(0)) => BodyError::incomplete(),
+                        Ok(Ok(_)) => continue,
+                        Ok(Err(e)) => BodyError::io(e),
+                        Err(_) => BodyError::timeout(),
+                    };
+                    permit.send(Msg::Err(err));
+                    self.state = BodyState::Broken;
+                    return Step::Progress;
+                }
+                Err(e) => {
+                    permit.send(Msg::Err(BodyError::malformed(e)));
+                    self.state = BodyState::Broken;
+                    return Step::Progress;
+                }
+            }
+        }
+    }
+
+    /// Nothing more to do until the response is written: never resolves.
+    async fn parked(&self) -> Step {
+        std::future::pending::<Step>().await
+    }
+}

@@ -1,0 +1,117 @@
+//! Basic serving: a response with Date and Server, keep-alive reuse,
+//! HTTP/1.0, HEAD, and the client address extension.
+
+use bytes::BytesMut;
+use http::StatusCode;
+use tokio::io::AsyncWriteExt;
+use wego_hertz::Server;
+
+use crate::support::{closed, connect, read_response, start_app};
+
+wego_test_support::each_backend!(answers_with_date_and_server, |_backend| async move {
+    let (_server, addr, _task) = start_app(Server::builder()).await;
+    let resp = crate::support::roundtrip(&addr, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert_eq!(resp.status, StatusCode::OK);
+    assert_eq!(resp.body, b"hello");
+    assert_eq!(resp.header("content-length"), Some("5"));
+    assert_eq!(resp.header("server"), Some("wego"));
+    let date = resp.header("date").unwrap();
+    assert!(date.ends_with(" GMT") && date.len() == 29, "{date}");
+    assert!(!resp.closes());
+});
+
+wego_test_support::each_backend!(reuses_a_keep_alive_connection, |_backend| async move {
+    let (_server, addr, _task) = start_app(Server::builder()).await;
+    let mut conn = connect(&addr).await;
+    let mut buf = BytesMut::new();
+    for _ in 0..5 {
+        conn.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let resp = read_response(&mut conn, &mut buf, false).await.unwrap();
+        assert_eq!(resp.body, b"hello");
+    }
+    conn.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let resp = read_response(&mut conn, &mut buf, false).await.unwrap();
+    assert!(resp.closes());
+    assert!(closed(&mut conn).await);
+});
+
+wego_test_support::each_backend!(http10_closes_unless_keep_alive, |_backend| async move {
+    let (_server, addr, _task) = start_app(Server::builder()).await;
+    let mut conn = connect(&addr).await;
+    let mut buf = BytesMut::new();
+    conn.write_all(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        .await
+        .unwrap();
+    let resp = read_response(&mut conn, &mut buf, false).await.unwrap();
+    assert_eq!(resp.header("connection"), Some("keep-alive"));
+    conn.write_all(b"GET / HTTP/1.0\r\n\r\n").await.unwrap();
+    let resp = read_response(&mut conn, &mut buf, false).await.unwrap();
+    assert!(resp.closes());
+    assert!(closed(&mut conn).await);
+});
+
+wego_test_support::each_backend!(head_has_length_but_no_body, |_backend| async move {
+    let (_server, addr, _task) = start_app(Server::builder()).await;
+    let mut conn = connect(&addr).await;
+    let mut buf = BytesMut::new();
+    conn.write_all(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let head = read_response(&mut conn, &mut buf, true).await.unwrap();
+    assert_eq!(head.header("content-length"), Some("5"));
+    // The next bytes are the second response, not a body.
+    let get = read_response(&mut conn, &mut buf, false).await.unwrap();
+    assert_eq!(get.body, b"hello");
+});
+
+wego_test_support::each_backend!(keep_alive_off_closes_after_each, |_backend| async move {
+    let (_server, addr, _task) = start_app(Server::builder().keep_alive(false)).await;
+    let mut conn = connect(&addr).await;
+    conn.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = BytesMut::new();
+    assert!(
+        read_response(&mut conn, &mut buf, false)
+            .await
+            .unwrap()
+            .closes()
+    );
+    assert!(closed(&mut conn).await);
+});
+
+wego_test_support::each_backend!(idle_connections_time_out, |_backend| async move {
+    let builder = Server::builder().idle_timeout(std::time::Duration::from_millis(100));
+    let (_server, addr, _task) = start_app(builder).await;
+    let mut conn = connect(&addr).await;
+    conn.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = BytesMut::new();
+    read_response(&mut conn, &mut buf, false).await.unwrap();
+    // Closed quietly: no 408 for an idle connection.
+    let start = std::time::Instant::now();
+    assert!(closed(&mut conn).await);
+    assert!(start.elapsed() < std::time::Duration::from_secs(3));
+});
+
+#[test]
+fn rejects_invalid_config() {
+    let e = Server::builder().max_headers(0).build().unwrap_err();
+    assert!(e.is_config());
+    let e = Server::builder()
+        .header_read_timeout(std::time::Duration::ZERO)
+        .build()
+        .unwrap_err();
+    assert!(e.is_config());
+    let e = Server::builder()
+        .max_request_line(100)
+        .max_head_size(50)
+        .build()
+        .unwrap_err();
+    assert!(e.is_config());
+}

@@ -1,0 +1,75 @@
+//! Graceful shutdown: in-flight requests finish, idle connections close,
+//! hooks run, and the deadline forces what remains.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::io::AsyncWriteExt;
+use wego_hertz::Server;
+use wego_netpoll::{Dialer, rt};
+
+use crate::support::{closed, connect, read_response, start, start_app};
+
+wego_test_support::each_backend!(finishes_in_flight_requests, |_backend| async move {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let stops = Arc::new(AtomicUsize::new(0));
+    let (r, s) = (Arc::clone(&runs), Arc::clone(&stops));
+    let builder = Server::builder()
+        .on_run(move |_addr| {
+            r.fetch_add(1, Ordering::SeqCst);
+        })
+        .on_shutdown(move || {
+            s.fetch_add(1, Ordering::SeqCst);
+        });
+    let (server, addr, task) = start_app(builder).await;
+
+    // One idle keep-alive connection, one with a request in flight.
+    let mut idle = connect(&addr).await;
+    let mut ibuf = BytesMut::new();
+    idle.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    read_response(&mut idle, &mut ibuf, false).await.unwrap();
+    let mut busy = connect(&addr).await;
+    busy.write_all(b"GET /sleep HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    rt::sleep(Duration::from_millis(50)).await;
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+
+    let s2 = server.clone();
+    let shutdown = rt::spawn(async move { s2.shutdown(Duration::from_secs(5)).await });
+    // The idle connection closes at once; the busy one gets its answer.
+    assert!(closed(&mut idle).await);
+    let mut buf = BytesMut::new();
+    let resp = read_response(&mut busy, &mut buf, false).await.unwrap();
+    assert_eq!(resp.body, b"slept");
+    assert!(resp.closes());
+    let report = shutdown.await.unwrap();
+    assert!(report.is_graceful());
+    task.await.unwrap();
+    assert_eq!(stops.load(Ordering::SeqCst), 1);
+    assert_eq!(server.active(), 0);
+    // No longer accepting.
+    assert!(Dialer::new().dial(&addr).await.is_err());
+});
+
+wego_test_support::each_backend!(deadline_forces_stuck_requests, |_backend| async move {
+    let svc = tower::service_fn(|_req: http::Request<wego_hertz::Body>| async {
+        std::future::pending::<()>().await;
+        Ok::<_, std::convert::Infallible>(http::Response::new(wego_hertz::Body::empty()))
+    });
+    let (server, addr, task) = start(Server::builder(), svc).await;
+    let mut conn = connect(&addr).await;
+    conn.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    rt::sleep(Duration::from_millis(50)).await;
+    let report = server.shutdown(Duration::from_millis(100)).await;
+    assert!(!report.is_graceful());
+    assert_eq!(report.forced, 1);
+    assert!(closed(&mut conn).await);
+    task.await.unwrap();
+});

@@ -1,0 +1,158 @@
+//! Streaming bodies both ways: uploads reach the handler before they end,
+//! responses of unknown length go out chunked, and a handler can stream its
+//! request body straight into its response.
+
+use bytes::BytesMut;
+use http::StatusCode;
+use tokio::io::AsyncWriteExt;
+use wego_hertz::Server;
+
+use crate::support::{closed, connect, read_response, start_app};
+
+wego_test_support::each_backend!(
+    chunked_upload_is_streamed_to_the_handler,
+    |_backend| async move {
+        let (_server, addr, _task) = start_app(Server::builder()).await;
+        let mut conn = connect(&addr).await;
+        // Only the first chunk is sent; the handler answers after one frame, so
+        // it cannot have buffered the whole body.
+        conn.write_all(b"POST /first HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n7\r\nabcdefg\r\n")
+        .await
+        .unwrap();
+        let mut buf = BytesMut::new();
+        let resp = read_response(&mut conn, &mut buf, false).await.unwrap();
+        assert_eq!(resp.body, b"7");
+        // The rest of the body is drained, and the connection stays usable.
+        conn.write_all(b"3\r\nxyz\r\n0\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let resp = read_response(&mut conn, &mut buf, false).await.unwrap();
+        assert_eq!(resp.body, b"hello");
+    }
+);
+
+wego_test_support::each_backend!(
+    large_upload_echoed_through_a_stream,
+    |_backend| async move {
+        let (_server, addr, _task) = start_app(Server::builder()).await;
+        let mut conn = connect(&addr).await;
+        let body: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        let head = format!(
+            "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        let (mut rd, mut wr) = tokio::io::split(conn);
+        let sent = body.clone();
+        let writer = wego_netpoll::rt::spawn(async move {
+            wr.write_all(head.as_bytes()).await.unwrap();
+            for piece in sent.chunks(64 * 1024) {
+                wr.write_all(piece).await.unwrap();
+            }
+            wr
+        });
+        // Read the echo while still sending: the server must stream both ways.
+        let mut buf = BytesMut::new();
+        let mut got = Vec::new();
+        let mut head_done = false;
+        while got.len() < body.len() {
+            buf.reserve(65536);
+            let n = tokio::io::AsyncReadExt::read_buf(&mut rd, &mut buf)
+                .await
+                .unwrap();
+            assert!(n > 0, "eof after {} bytes", got.len());
+            if !head_done {
+                if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                    let head = String::from_utf8(buf.split_to(end + 4).to_vec()).unwrap();
+                    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+                    assert!(head.contains("content-length: 3000000"), "{head}");
+                    head_done = true;
+                } else {
+                    continue;
+                }
+            }
+            got.extend_from_slice(&buf.split());
+        }
+        assert_eq!(got, body);
+        let wr = writer.await.unwrap();
+        conn = rd.unsplit(wr);
+        conn.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        assert_eq!(
+            read_response(&mut conn, &mut buf, false)
+                .await
+                .unwrap()
+                .body,
+            b"hello"
+        );
+    }
+);
+
+wego_test_support::each_backend!(
+    unknown_length_responses_are_chunked,
+    |_backend| async move {
+        let (_server, addr, _task) = start_app(Server::builder()).await;
+        let mut conn = connect(&addr).await;
+        conn.write_all(b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = BytesMut::new();
+        let resp = read_response(&mut conn, &mut buf, false).await.unwrap();
+        assert!(resp.chunked);
+        assert_eq!(resp.body, b"one two three");
+        assert_eq!(
+            read_response(&mut conn, &mut buf, false)
+                .await
+                .unwrap()
+                .body,
+            b"hello"
+        );
+        // HTTP/1.0 has no chunked: delimited by close instead.
+        let mut conn = connect(&addr).await;
+        conn.write_all(b"GET /stream HTTP/1.0\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = BytesMut::new();
+        let resp = read_response(&mut conn, &mut buf, false).await.unwrap();
+        assert!(!resp.chunked && resp.closes());
+        assert_eq!(resp.body, b"one two three");
+    }
+);
+
+wego_test_support::each_backend!(
+    chunked_echo_keeps_trailers_out_of_the_body,
+    |_backend| async move {
+        let (_server, addr, _task) = start_app(Server::builder()).await;
+        let mut conn = connect(&addr).await;
+        conn.write_all(
+            b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n\
+3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nX-Check: 1\r\n\r\n",
+        )
+        .await
+        .unwrap();
+        let mut buf = BytesMut::new();
+        let resp = read_response(&mut conn, &mut buf, false).await.unwrap();
+        assert_eq!(resp.status, StatusCode::OK);
+        assert!(resp.chunked);
+        assert_eq!(resp.body, b"abcde");
+    }
+);
+
+wego_test_support::each_backend!(
+    unread_body_past_the_drain_limit_closes,
+    |_backend| async move {
+        let (_server, addr, _task) = start_app(Server::builder().drain_limit(1024)).await;
+        let mut conn = connect(&addr).await;
+        let body = vec![b'a'; 200_000];
+        let head = format!(
+            "POST /ignore HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        conn.write_all(head.as_bytes()).await.unwrap();
+        let _ = conn.write_all(&body).await;
+        let mut buf = BytesMut::new();
+        let resp = read_response(&mut conn, &mut buf, false).await.unwrap();
+        assert_eq!(resp.body, b"ignored");
+        assert!(closed(&mut conn).await);
+    }
+);
