@@ -81,12 +81,14 @@ fn expect_code<T>(r: Result<T, Status>, code: Code, msg: Option<&str>) -> R {
     }
 }
 
-/// Runs one case by name.
+/// Runs one case by name. `probe_compression`: whether the server can tell
+/// a compressed request from an uncompressed one (grpcio's Python API
+/// cannot), which the client_compressed_unary feature probe needs.
 ///
 /// # Errors
 ///
 /// What went wrong, for the report.
-pub(crate) async fn run(name: &str, ch: &Channel) -> R {
+pub(crate) async fn run_with(name: &str, ch: &Channel, probe_compression: bool) -> R {
     let c = pb::TestServiceClient::new(ch.clone());
     match name {
         "empty_unary" => {
@@ -346,11 +348,13 @@ pub(crate) async fn run(name: &str, ch: &Channel) -> R {
             };
             // Probe: the server must reject an uncompressed message it was
             // told to expect compressed.
-            expect_code(
-                c.unary_call(Request::new(req(true))).await,
-                Code::InvalidArgument,
-                None,
-            )?;
+            if probe_compression {
+                expect_code(
+                    c.unary_call(Request::new(req(true))).await,
+                    Code::InvalidArgument,
+                    None,
+                )?;
+            }
             let mut r = Request::new(req(true));
             r.set_compression(Some(Encoding::Gzip));
             let resp = c.unary_call(r).await.map_err(st)?;

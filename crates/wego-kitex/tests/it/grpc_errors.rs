@@ -159,9 +159,10 @@ wego_test_support::each_backend!(
             .await
             .unwrap();
         let mut buf = Vec::new();
-        let n = wego_netpoll::rt::timeout(Duration::from_secs(5), conn.read_to_end(&mut buf))
+        // The server answers with a GOAWAY (or a reset) and closes; the
+        // unwrap of the timeout fails if it keeps the connection open.
+        let _closed = wego_netpoll::rt::timeout(Duration::from_secs(5), conn.read_to_end(&mut buf))
             .await
             .unwrap();
-        assert!(n.is_ok());
     }
 );

@@ -5,6 +5,7 @@ mod grpc_common;
 mod grpc_compression;
 mod grpc_deadline;
 mod grpc_errors;
+mod grpc_interop;
 mod grpc_lifecycle;
 mod thrift_common;
 mod thrift_metainfo;
