@@ -17,4 +17,6 @@ pub mod ttheader;
 
 pub use error::{BoxError, Error, Result};
 pub mod client;
+#[doc(hidden)]
+pub mod codegen;
 pub mod server;
