@@ -3,6 +3,7 @@
 
 mod support;
 
+mod example_hello;
 mod h1_expect;
 mod h1_pipelining;
 mod h1_smuggling;
