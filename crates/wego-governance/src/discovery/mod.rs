@@ -25,6 +25,8 @@ use crate::{Instance, Result};
 
 pub mod codec;
 pub mod dns;
+#[cfg(feature = "etcd")]
+pub mod etcd;
 mod memory;
 
 pub use memory::StaticDiscover;

@@ -133,6 +133,24 @@ impl Metrics {
             .unwrap_or(0)
     }
 
+    /// Retries refused by the budget for a service.
+    pub fn retries_refused(&self, service: &str) -> u64 {
+        self.lock()
+            .retries
+            .get(&(service.to_owned(), "budget_exhausted"))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// How many times a breaker scope entered `state`.
+    pub fn breaker_transitions(&self, scope: &str, state: BreakerState) -> u64 {
+        self.lock()
+            .breaker_transitions
+            .get(&(scope.to_owned(), state.name()))
+            .copied()
+            .unwrap_or(0)
+    }
+
     /// The last state recorded for a breaker scope.
     pub fn breaker_state(&self, scope: &str) -> Option<BreakerState> {
         self.lock().breaker_state.get(scope).copied()

@@ -4,9 +4,17 @@
 mod balancers;
 mod breakers;
 mod dns;
+#[cfg(feature = "etcd")]
+mod echo;
+#[cfg(feature = "etcd")]
+mod etcd;
+#[cfg(feature = "etcd")]
+mod etcd_server;
 mod limits;
 mod load_balance;
 mod metrics_endpoint;
+#[cfg(feature = "etcd")]
+mod proof;
 mod retry_hedge;
 mod support;
 mod timeouts;
