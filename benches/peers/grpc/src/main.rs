@@ -1,0 +1,257 @@
+//! grpc-bench: a gRPC echo load generator and servers, tonic and wego, for
+//! benches/grpc-load.sh.
+//!
+//! ```text
+//! grpc-bench server --impl wego|tonic --port 0           # prints "listening <addr>"
+//! grpc-bench load   --impl wego|tonic --addr A --mode unary|bidi \
+//!                   --concurrency 100 --duration 10 --size 1024 [--conns 1]
+//! ```
+//!
+//! `load` prints one line: impl, mode, concurrency, requests, QPS, p50, p99,
+//! p999 in microseconds. Unary: `concurrency` outstanding calls, spread over
+//! `conns` connections. Bidi: `concurrency` streams, each ping-ponging one
+//! message at a time; QPS is messages per second.
+
+#![allow(clippy::print_stdout)] // a benchmark tool prints its results
+#![allow(clippy::disallowed_methods)] // tonic runs on tokio directly; this peer owns its runtime
+
+use std::error::Error;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use wego_grpc_peers::{TonicEcho, WegoEcho, tonic_echo, wego_echo};
+use wego_netpoll::{Address, Listener};
+
+fn arg(name: &str, default: &str) -> String {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+        .unwrap_or_else(|| default.to_owned())
+}
+
+async fn serve(imp: &str, port: u16) -> Result<(), Box<dyn Error>> {
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
+    match imp {
+        "tonic" => {
+            let listener = tokio::net::TcpListener::bind(addr).await?;
+            println!("listening {}", listener.local_addr()?);
+            let incoming =
+                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+            tonic::transport::Server::builder()
+                .add_service(tonic_echo::echo_server_server::EchoServerServer::new(
+                    TonicEcho,
+                ))
+                .serve_with_incoming(incoming)
+                .await?;
+        }
+        _ => {
+            let listener = Listener::bind(&Address::Tcp(addr)).await?;
+            println!("listening {}", listener.local_addr());
+            wego_kitex::grpc::Server::default()
+                .serve(listener, wego_echo::echo_server_router(WegoEcho))
+                .await;
+        }
+    }
+    Ok(())
+}
+
+/// One worker's loop: records latencies until the deadline.
+type Lat = Vec<u32>;
+
+async fn unary_worker_wego(
+    c: wego_echo::EchoServerClient,
+    msg: Arc<String>,
+    until: Instant,
+) -> Lat {
+    let mut lat = Vec::new();
+    while Instant::now() < until {
+        let t0 = Instant::now();
+        let r = c
+            .echo(wego_kitex::grpc::Request::new(wego_echo::Request {
+                action: "echo".into(),
+                msg: (*msg).clone(),
+            }))
+            .await;
+        if r.is_ok() {
+            lat.push(t0.elapsed().as_micros() as u32);
+        }
+    }
+    lat
+}
+
+async fn unary_worker_tonic(
+    mut c: tonic_echo::echo_server_client::EchoServerClient<tonic::transport::Channel>,
+    msg: Arc<String>,
+    until: Instant,
+) -> Lat {
+    let mut lat = Vec::new();
+    while Instant::now() < until {
+        let t0 = Instant::now();
+        let r = c
+            .echo(tonic_echo::Request {
+                action: "echo".into(),
+                msg: (*msg).clone(),
+            })
+            .await;
+        if r.is_ok() {
+            lat.push(t0.elapsed().as_micros() as u32);
+        }
+    }
+    lat
+}
+
+async fn bidi_worker_wego(c: wego_echo::EchoServerClient, msg: Arc<String>, until: Instant) -> Lat {
+    let mut lat = Vec::new();
+    let (tx, rx) = tokio::sync::mpsc::channel::<wego_echo::Request>(1);
+    let out =
+        futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|m| (m, rx)) });
+    let Ok(resp) = c
+        .echo_bidi_stream(wego_kitex::grpc::Request::new(out))
+        .await
+    else {
+        return lat;
+    };
+    let mut s = resp.into_inner();
+    while Instant::now() < until {
+        let t0 = Instant::now();
+        if tx
+            .send(wego_echo::Request {
+                action: "echo".into(),
+                msg: (*msg).clone(),
+            })
+            .await
+            .is_err()
+        {
+            break;
+        }
+        match s.message().await {
+            Ok(Some(_)) => lat.push(t0.elapsed().as_micros() as u32),
+            _ => break,
+        }
+    }
+    lat
+}
+
+async fn bidi_worker_tonic(
+    mut c: tonic_echo::echo_server_client::EchoServerClient<tonic::transport::Channel>,
+    msg: Arc<String>,
+    until: Instant,
+) -> Lat {
+    let mut lat = Vec::new();
+    let (tx, rx) = tokio::sync::mpsc::channel::<tonic_echo::Request>(1);
+    let out =
+        futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|m| (m, rx)) });
+    let Ok(resp) = c.echo_bidi_stream(out).await else {
+        return lat;
+    };
+    let mut s = resp.into_inner();
+    while Instant::now() < until {
+        let t0 = Instant::now();
+        if tx
+            .send(tonic_echo::Request {
+                action: "echo".into(),
+                msg: (*msg).clone(),
+            })
+            .await
+            .is_err()
+        {
+            break;
+        }
+        match s.next().await {
+            Some(Ok(_)) => lat.push(t0.elapsed().as_micros() as u32),
+            _ => break,
+        }
+    }
+    lat
+}
+
+fn pct(sorted: &[u32], p: f64) -> u32 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+async fn load(imp: &str) -> Result<(), Box<dyn Error>> {
+    let addr: SocketAddr = arg("--addr", "127.0.0.1:8888").parse()?;
+    let mode = arg("--mode", "unary");
+    let conc: usize = arg("--concurrency", "100").parse()?;
+    let conns: usize = arg("--conns", "1").parse::<usize>()?.max(1);
+    let secs: u64 = arg("--duration", "10").parse()?;
+    let size: usize = arg("--size", "1024").parse()?;
+    let msg = Arc::new("x".repeat(size));
+    // Warm up connections first, then measure for `secs`.
+    let mut handles = Vec::new();
+    let until;
+    if imp == "tonic" {
+        let mut clients = Vec::new();
+        for _ in 0..conns {
+            let ch = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))?
+                .tcp_nodelay(true)
+                .connect()
+                .await?;
+            clients.push(tonic_echo::echo_server_client::EchoServerClient::new(ch));
+        }
+        until = Instant::now() + Duration::from_secs(secs);
+        for i in 0..conc {
+            let c = clients[i % conns].clone();
+            let m = msg.clone();
+            handles.push(match mode.as_str() {
+                "bidi" => tokio::spawn(bidi_worker_tonic(c, m, until)),
+                _ => tokio::spawn(unary_worker_tonic(c, m, until)),
+            });
+        }
+    } else {
+        let mut clients = Vec::new();
+        for _ in 0..conns {
+            let ch = wego_kitex::grpc::Channel::connect(&Address::Tcp(addr)).await?;
+            clients.push(wego_echo::EchoServerClient::new(ch));
+        }
+        until = Instant::now() + Duration::from_secs(secs);
+        for i in 0..conc {
+            let c = clients[i % conns].clone();
+            let m = msg.clone();
+            handles.push(match mode.as_str() {
+                "bidi" => tokio::spawn(bidi_worker_wego(c, m, until)),
+                _ => tokio::spawn(unary_worker_wego(c, m, until)),
+            });
+        }
+    }
+    let start = until - Duration::from_secs(secs);
+    let mut all: Vec<u32> = Vec::new();
+    for h in handles {
+        all.extend(h.await?);
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    all.sort_unstable();
+    println!(
+        "client={imp} mode={mode} concurrency={conc} conns={conns} requests={} qps={:.0} p50_us={} p99_us={} p999_us={}",
+        all.len(),
+        all.len() as f64 / elapsed,
+        pct(&all, 0.50),
+        pct(&all, 0.99),
+        pct(&all, 0.999)
+    );
+    Ok(())
+}
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let cmd = std::env::args().nth(1).unwrap_or_default();
+    let imp = arg("--impl", "wego");
+    let threads: usize = arg("--threads", "1").parse()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.max(1))
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        match cmd.as_str() {
+            "server" => serve(&imp, arg("--port", "0").parse()?).await,
+            "load" => load(&imp).await,
+            _ => Err("usage: grpc-bench server|load --impl wego|tonic ...".into()),
+        }
+    })
+}
