@@ -15,6 +15,29 @@
 //! `docs/governance.md` shows how a protocol crate implements the traits
 //! and how to write a `Discover`, `Registry` or [`Balancer`](lb::Balancer).
 //!
+//! # Example
+//!
+//! ```
+//! use tower_layer::Layer;
+//! use wego_governance::lb::{LoadBalanceLayer, RoundRobin};
+//! use wego_governance::retry::RetryLayer;
+//! use wego_governance::{Call, Instance, InstanceWatch};
+//!
+//! # #[derive(Clone)] struct Client;
+//! # impl tower_service::Service<Call<()>> for Client {
+//! #     type Response = ();
+//! #     type Error = wego_governance::BoxError;
+//! #     type Future = std::future::Ready<Result<(), Self::Error>>;
+//! #     fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> { std::task::Poll::Ready(Ok(())) }
+//! #     fn call(&mut self, _: Call<()>) -> Self::Future { std::future::ready(Ok(())) }
+//! # }
+//! let watch = InstanceWatch::fixed(vec![Instance::new("127.0.0.1:8080".parse().unwrap())]);
+//! // One client per instance (in practice: a connection pool handle).
+//! let lb = LoadBalanceLayer::new("echo", watch, RoundRobin::new).layer(|_: &Instance| Client);
+//! let client = RetryLayer::new(3).layer(lb);
+//! # let _ = client;
+//! ```
+//!
 //! # Features
 //!
 //! | feature | what it adds |

@@ -4,7 +4,7 @@
 //!
 //! An instance of service `S` at address `A` lives at key
 //! `<prefix>/S/A` (prefix `/wego/services` by default) with the value
-//! [`codec::encode`](super::codec::encode) gives, attached to a lease of the
+//! [`codec::encode`] gives, attached to a lease of the
 //! registration's TTL.
 //!
 //! # Registry
@@ -107,11 +107,21 @@ impl EtcdConfig {
         )
     }
 
-    async fn connect(&self) -> Result<Client> {
+    async fn connect(&self) -> std::result::Result<Client, etcd_client::Error> {
         let opts = ConnectOptions::new()
             .with_connect_timeout(self.timeout)
             .with_timeout(self.timeout);
-        Client::connect(&self.endpoints, Some(opts))
+        Client::connect(&self.endpoints, Some(opts)).await
+    }
+
+    async fn connect_registry(&self) -> Result<Client> {
+        self.connect()
+            .await
+            .map_err(|e| Error::registry("cannot connect to etcd", e))
+    }
+
+    async fn connect_discovery(&self) -> Result<Client> {
+        self.connect()
             .await
             .map_err(|e| Error::discovery("cannot connect to etcd", e))
     }
@@ -212,7 +222,7 @@ async fn keeper_loop(
         }
         rt::sleep(config.retry_interval).await;
         let attempt = async {
-            let mut c = config.connect().await?;
+            let mut c = config.connect_registry().await?;
             let id = put_with_lease(&mut c, &key, &value, ttl).await?;
             Ok::<_, Error>((c, id))
         };
@@ -239,7 +249,7 @@ impl Registry for EtcdRegistry {
             let value = codec::encode(&reg.instance);
             let ttl = i64::try_from(reg.ttl.as_secs()).unwrap_or(i64::MAX).max(1);
             let first = async {
-                let mut client = cfg.connect().await?;
+                let mut client = cfg.connect_registry().await?;
                 let lease = put_with_lease(&mut client, &key, &value, ttl).await?;
                 Ok::<_, Error>((client, lease))
             };
@@ -281,7 +291,7 @@ impl Registry for EtcdRegistry {
             }
             let cfg = &self.inner.config;
             let delete = async {
-                let mut client = cfg.connect().await?;
+                let mut client = cfg.connect_registry().await?;
                 client
                     .delete(key.as_str(), None)
                     .await
@@ -448,7 +458,7 @@ async fn watch_loop(
         }
         rt::sleep(config.retry_interval).await;
         let attempt = async {
-            let mut c = config.connect().await?;
+            let mut c = config.connect_discovery().await?;
             let (map, rev) = read_all(&mut c, &prefix).await?;
             Ok::<_, Error>((c, map, rev))
         };
@@ -492,7 +502,7 @@ impl Discover for EtcdDiscover {
             let cfg = &self.inner.config;
             let prefix = cfg.service_prefix(&service);
             let first = async {
-                let mut c = cfg.connect().await?;
+                let mut c = cfg.connect_discovery().await?;
                 let (map, rev) = read_all(&mut c, &prefix).await?;
                 Ok::<_, Error>((c, map, rev))
             };

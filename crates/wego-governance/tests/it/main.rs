@@ -16,6 +16,7 @@ mod metrics_endpoint;
 #[cfg(feature = "etcd")]
 mod proof;
 mod retry_hedge;
+mod send_sync;
 mod support;
 mod timeouts;
 mod tracing_spans;

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use tower_layer::Layer;
+use wego_governance::breaker::{BreakerConfig, Breakers, Outcome};
 use wego_governance::metrics::{Metrics, MetricsLayer, serve};
 use wego_netpoll::io::{AsyncReadExt, AsyncWriteExt};
 use wego_netpoll::{Address, Dialer};
@@ -36,6 +37,14 @@ wego_test_support::each_backend!(serves_prometheus_text_over_http, |_backend| as
     for i in 0..20 {
         let _ = send(&mut svc, call(i)).await;
     }
+    // A breaker that opens, so the breaker families have samples too.
+    let breakers = Breakers::new(BreakerConfig::default().with_consecutive_failures(2))
+        .with_observer(metrics.breaker_observer());
+    let b = breakers.get("echo/10.0.0.1:80");
+    for _ in 0..2 {
+        assert!(b.try_acquire());
+        b.record(Outcome::Failure);
+    }
     let listener = wego_test_support::loopback().await;
     let addr = listener.local_addr().clone();
     let server = wego_netpoll::rt::spawn(serve(listener, metrics.clone()));
@@ -55,6 +64,10 @@ wego_test_support::each_backend!(serves_prometheus_text_over_http, |_backend| as
         body.contains("wego_request_duration_seconds_count{service=\"echo\",method=\"say\"} 20\n")
     );
     assert!(body.contains("wego_in_flight{service=\"echo\",method=\"say\"} 0\n"));
+    assert!(
+        body.contains("wego_breaker_state{scope=\"echo/10.0.0.1:80\"} 1\n"),
+        "{body}"
+    );
 
     let nf = get(&addr, "GET /other HTTP/1.1\r\n\r\n").await;
     assert!(nf.starts_with("HTTP/1.0 404"), "{nf}");
