@@ -1,18 +1,14 @@
-//! The client's address.
+//! The client's address: the server's [`ClientAddr`] as an extractor.
 
 use http::request::Parts;
-use wego_netpoll::Address;
+
+pub use crate::server::ClientAddr;
 
 use super::{FromRequestParts, Rejection};
 
-/// The address of the connection's peer, as the server saw it.
-///
-/// The server inserts it into every request's extensions; as an extractor
-/// it answers 500 when missing (a request that did not come through the
-/// server, such as in a unit test, unless the test inserts one).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ClientAddr(pub Address);
-
+/// The server inserts [`ClientAddr`] into every request's extensions; as an
+/// extractor it answers 500 when missing (a request that did not come
+/// through the server, such as in a unit test, unless the test inserts one).
 impl FromRequestParts for ClientAddr {
     type Rejection = Rejection;
 

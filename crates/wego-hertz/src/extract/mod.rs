@@ -61,12 +61,11 @@ pub type Request<B = Body> = http::Request<B>;
 /// The default limit of buffered body extractors: 4 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 4 * 1024 * 1024;
 
-/// A request extension that sets the limit of buffered body extractors.
-///
-/// [`crate::middleware::BodyLimitLayer`] inserts it; without it the limit is
-/// [`DEFAULT_BODY_LIMIT`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BodyLimit(pub usize);
+/// The request extension that sets the limit of buffered body extractors:
+/// the server inserts it from its configured body limit, and
+/// [`crate::middleware::BodyLimitLayer`] replaces it; without it the limit
+/// is [`DEFAULT_BODY_LIMIT`].
+pub use crate::server::BodyLimit;
 
 pub(crate) fn body_limit(ext: &Extensions) -> usize {
     ext.get::<BodyLimit>().map_or(DEFAULT_BODY_LIMIT, |l| l.0)

@@ -1,5 +1,3 @@
-use std::collections::HashMap;
-
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
 use tower::ServiceExt;
@@ -294,6 +292,8 @@ fn multipart_fields_and_limits() {
 
 #[cfg(feature = "validator")]
 mod validation {
+    use std::collections::HashMap;
+
     use super::*;
 
     #[derive(serde::Deserialize, validator::Validate)]

@@ -12,3 +12,10 @@ mod server_basic;
 mod server_curl;
 mod server_shutdown;
 mod server_streaming;
+
+// router, handlers, extractors, middleware (hertz-app)
+#[cfg(feature = "validator")]
+mod binding;
+mod extract;
+mod middleware;
+mod router;
