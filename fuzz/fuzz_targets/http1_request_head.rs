@@ -1,0 +1,38 @@
+//! Fuzzes wego-hertz's HTTP/1.1 request-head parser: any bytes, any split
+//! point, must give a head, "need more" or a typed error, never a panic;
+//! a parsed head must consume only bytes it was given, and a rejected one
+//! must map to a 4xx/5xx status.
+#![no_main]
+
+use bytes::BytesMut;
+use libfuzzer_sys::fuzz_target;
+use wego_hertz::codec::{HeadLimits, parse_request_head};
+
+fuzz_target!(|data: &[u8]| {
+    let mut limits = HeadLimits::default();
+    limits.max_request_line = 256;
+    limits.max_head = 1024;
+    limits.max_headers = 16;
+    // Whole input at once.
+    let mut buf = BytesMut::from(data);
+    match parse_request_head(&mut buf, &limits) {
+        Ok(Some(_)) => assert!(buf.len() < data.len()),
+        Ok(None) => assert!(data.len() <= limits.max_head),
+        Err(e) => assert!(e.status().is_client_error() || e.status().is_server_error()),
+    }
+    // Byte-by-byte prefixes agree with the whole: a prefix never errors
+    // where the whole succeeds.
+    if data.len() <= 300 {
+        let whole_ok = matches!(
+            parse_request_head(&mut BytesMut::from(data), &limits),
+            Ok(Some(_))
+        );
+        for cut in 0..data.len() {
+            let mut prefix = BytesMut::from(&data[..cut]);
+            let r = parse_request_head(&mut prefix, &limits);
+            if whole_ok {
+                assert!(r.is_ok(), "prefix of a valid head rejected");
+            }
+        }
+    }
+});
