@@ -1,55 +1,35 @@
 //! The router's core service: match, pick the method, or answer 404, 405
 //! or a trailing-slash redirect.
 
-use std::convert::Infallible;
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Poll};
-
 use http::header::{self, HeaderValue};
 use http::{Method, StatusCode};
 use http_body::Body as _;
-use tower_service::Service;
 
 use super::method::Found;
-use super::{Inner, MatchedPath, Route};
+use super::{Inner, MatchedPath, Route, RouteFuture};
 use crate::Body;
 use crate::extract::state::AppState;
 use crate::extract::{PathParams, Request};
 use crate::response::{Response, text};
 
-/// The router without its router-wide layers.
-#[derive(Clone)]
-pub(super) struct Core(pub(super) Arc<Inner>);
-
-type BoxFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
-
-impl Service<Request> for Core {
-    type Response = Response;
-    type Error = Infallible;
-    type Future = BoxFuture;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
+/// Dispatches one request: the router without its router-wide layers.
+pub(super) fn dispatch(inner: &Inner, mut req: Request) -> RouteFuture {
+    if let Some(states) = &inner.states {
+        req.extensions_mut().insert(AppState(states.clone()));
     }
-
-    fn call(&mut self, mut req: Request) -> BoxFuture {
-        let inner = &*self.0;
-        if let Some(states) = &inner.states {
-            req.extensions_mut().insert(AppState(states.clone()));
+    match route_request(inner, &mut req) {
+        Ok(Some((route, false))) => route.oneshot(req),
+        Ok(Some((route, true))) => {
+            let fut = route.oneshot(req);
+            RouteFuture::boxed(Box::pin(async move {
+                match fut.await {
+                    Ok(res) => strip_body(res),
+                    Err(e) => match e {},
+                }
+            }))
         }
-        match route_request(inner, &mut req) {
-            Ok(Some((route, head_from_get))) => {
-                let fut = route.oneshot(req);
-                Box::pin(async move {
-                    let res = fut.await?;
-                    Ok(if head_from_get { strip_body(res) } else { res })
-                })
-            }
-            Ok(None) => fallback(inner, req),
-            Err(res) => Box::pin(std::future::ready(Ok(*res))),
-        }
+        Ok(None) => fallback(inner, req),
+        Err(res) => RouteFuture::ready(*res),
     }
 }
 
@@ -90,7 +70,7 @@ fn route_request<'a>(
 }
 
 /// 405, trailing-slash redirect, or 404.
-fn fallback(inner: &Inner, req: Request) -> BoxFuture {
+fn fallback(inner: &Inner, req: Request) -> RouteFuture {
     let path = req.uri().path();
     if let Ok(matched) = inner.tree.at(path) {
         if inner.handle_method_not_allowed {
@@ -98,22 +78,22 @@ fn fallback(inner: &Inner, req: Request) -> BoxFuture {
             return method_not_allowed(inner, req, allow);
         }
     } else if let Some(res) = redirect(inner, &req) {
-        return Box::pin(std::future::ready(Ok(res)));
+        return RouteFuture::ready(res);
     }
     match &inner.not_found {
-        Some(route) => Box::pin(route.oneshot(req)),
-        None => Box::pin(std::future::ready(Ok(text(
-            StatusCode::NOT_FOUND,
-            "404 page not found",
-        )))),
+        Some(route) => route.oneshot(req),
+        None => RouteFuture::ready(text(StatusCode::NOT_FOUND, "404 page not found")),
     }
 }
 
-fn method_not_allowed(inner: &Inner, req: Request, allow: String) -> BoxFuture {
+fn method_not_allowed(inner: &Inner, req: Request, allow: String) -> RouteFuture {
     let fut = inner.method_not_allowed.as_ref().map(|r| r.oneshot(req));
-    Box::pin(async move {
+    RouteFuture::boxed(Box::pin(async move {
         let mut res = match fut {
-            Some(fut) => fut.await?,
+            Some(fut) => match fut.await {
+                Ok(res) => res,
+                Err(e) => match e {},
+            },
             None => text(StatusCode::METHOD_NOT_ALLOWED, "405 method not allowed"),
         };
         if !res.headers().contains_key(header::ALLOW)
@@ -121,8 +101,8 @@ fn method_not_allowed(inner: &Inner, req: Request, allow: String) -> BoxFuture {
         {
             res.headers_mut().insert(header::ALLOW, v);
         }
-        Ok(res)
-    })
+        res
+    }))
 }
 
 /// Hertz's `RedirectTrailingSlash`: 301 for GET/HEAD, 308 otherwise.

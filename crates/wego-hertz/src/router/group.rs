@@ -9,7 +9,7 @@ use super::Route;
 use super::method::MethodFilter;
 use super::route::{LayerFn, layer_fn};
 use crate::extract::Request;
-use crate::handler::{Handler, HandlerService};
+use crate::handler::Handler;
 use crate::response::IntoResponse;
 
 /// Routes under one prefix sharing middleware; built inside
@@ -105,7 +105,7 @@ impl Group {
         self.routes.push((
             MethodFilter::One(method),
             path,
-            Route::new(HandlerService::new(handler)),
+            Route::from_handler(handler),
         ));
         self
     }
@@ -113,11 +113,8 @@ impl Group {
     /// Adds a route for any method under the prefix.
     pub fn any<H: Handler<T>, T: 'static>(mut self, path: &str, handler: H) -> Self {
         let path = self.join(path);
-        self.routes.push((
-            MethodFilter::Any,
-            path,
-            Route::new(HandlerService::new(handler)),
-        ));
+        self.routes
+            .push((MethodFilter::Any, path, Route::from_handler(handler)));
         self
     }
 

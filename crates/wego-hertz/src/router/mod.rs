@@ -35,7 +35,7 @@ use http::{Extensions, Method};
 use tower_service::Service;
 
 use crate::extract::Request;
-use crate::handler::{Handler, HandlerService};
+use crate::handler::Handler;
 use crate::response::{IntoResponse, Response};
 
 mod dispatch;
@@ -185,12 +185,8 @@ impl Router {
     /// As [`Router::get`].
     #[track_caller]
     pub fn any<H: Handler<T>, T: 'static>(self, path: &str, handler: H) -> Self {
-        self.try_insert(
-            MethodFilter::Any,
-            path,
-            Route::new(HandlerService::new(handler)),
-        )
-        .unwrap_or_else(|e| panic!("{e}"))
+        self.try_insert(MethodFilter::Any, path, Route::from_handler(handler))
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Adds a route for `method` on `path`.
@@ -220,7 +216,7 @@ impl Router {
         self.try_insert(
             MethodFilter::One(method),
             path,
-            Route::new(HandlerService::new(handler)),
+            Route::from_handler(handler),
         )
     }
 
@@ -317,14 +313,14 @@ impl Router {
 
     /// Replaces the 404 handler (default: `404 page not found`).
     pub fn not_found<H: Handler<T>, T: 'static>(mut self, handler: H) -> Self {
-        self.inner_mut().not_found = Some(Route::new(HandlerService::new(handler)));
+        self.inner_mut().not_found = Some(Route::from_handler(handler));
         self
     }
 
     /// Replaces the 405 handler (default: `405 method not allowed`). The
     /// router adds the `Allow` header unless the handler sets one.
     pub fn method_not_allowed<H: Handler<T>, T: 'static>(mut self, handler: H) -> Self {
-        self.inner_mut().method_not_allowed = Some(Route::new(HandlerService::new(handler)));
+        self.inner_mut().method_not_allowed = Some(Route::from_handler(handler));
         self
     }
 
@@ -459,10 +455,22 @@ impl Service<Request> for Router {
     }
 
     fn call(&mut self, req: Request) -> RouteFuture {
+        if self.inner.layers.is_empty() {
+            return dispatch::dispatch(&self.inner, req);
+        }
         let inner = &self.inner;
         self.built
             .get_or_init(|| {
-                let mut route = Route::new(dispatch::Core(inner.clone()));
+                let core = inner.clone();
+                let mut route = Route::from_fn(move |req| {
+                    let fut = dispatch::dispatch(&core, req);
+                    Box::pin(async move {
+                        match fut.await {
+                            Ok(res) => res,
+                            Err(e) => match e {},
+                        }
+                    })
+                });
                 for layer in &inner.layers {
                     route = layer(route);
                 }

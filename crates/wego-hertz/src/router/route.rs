@@ -1,22 +1,39 @@
 //! `Route`: a type-erased request service.
+//!
+//! Two representations behind one type: a plain handler (always ready, so
+//! it is called through an `Arc` without cloning a boxed service or
+//! waiting for readiness) and any other service (boxed, cloned per call and
+//! driven as a `oneshot`, as tower requires). The router's hot path — a
+//! handler route with no route-level layer — is the first.
 
 use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use tower::ServiceExt;
-use tower::util::BoxCloneSyncService;
+use tower::util::{BoxCloneSyncService, Oneshot};
 use tower_service::Service;
 
 use crate::extract::Request;
+use crate::handler::{BoxFuture, Handler};
 use crate::response::{IntoResponse, Response};
+
+type BoxService = BoxCloneSyncService<Request, Response, Infallible>;
+type HandlerFn = Arc<dyn Fn(Request) -> BoxFuture<Response> + Send + Sync>;
 
 /// A type-erased, cloneable request service: what routes, fallbacks and
 /// the router itself are made of, and what router and group layers wrap.
 #[derive(Clone)]
-pub struct Route(BoxCloneSyncService<Request, Response, Infallible>);
+pub struct Route(Kind);
+
+#[derive(Clone)]
+enum Kind {
+    Handler(HandlerFn),
+    Service(BoxService),
+}
 
 impl Route {
     /// Erases a service whose response renders.
@@ -26,15 +43,36 @@ impl Route {
         S::Response: IntoResponse,
         S::Future: Send + 'static,
     {
-        Self(BoxCloneSyncService::new(
+        Self(Kind::Service(BoxCloneSyncService::new(
             svc.map_response(IntoResponse::into_response),
-        ))
+        )))
     }
 
-    /// Calls the route once (no readiness wait: routes are always ready).
+    /// Erases a handler (the fast path: no readiness, no boxed clone).
+    pub(crate) fn from_handler<H: Handler<T>, T: 'static>(handler: H) -> Self {
+        Self(Kind::Handler(Arc::new(move |req| {
+            handler.clone().call(req)
+        })))
+    }
+
+    /// Erases an always-ready function returning a boxed future.
+    pub(crate) fn from_fn<F>(f: F) -> Self
+    where
+        F: Fn(Request) -> BoxFuture<Response> + Send + Sync + 'static,
+    {
+        Self(Kind::Handler(Arc::new(f)))
+    }
+
+    /// Calls the route once, waiting for readiness when the service needs
+    /// it.
     pub(crate) fn oneshot(&self, req: Request) -> RouteFuture {
-        RouteFuture {
-            inner: self.0.clone().oneshot(req),
+        match &self.0 {
+            Kind::Handler(f) => RouteFuture::boxed(f(req)),
+            Kind::Service(svc) => RouteFuture {
+                kind: FutureKind::Service {
+                    fut: svc.clone().oneshot(req),
+                },
+            },
         }
     }
 }
@@ -51,23 +89,56 @@ impl Service<Request> for Route {
     type Future = RouteFuture;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.0.poll_ready(cx)
+        match &mut self.0 {
+            Kind::Handler(_) => Poll::Ready(Ok(())),
+            Kind::Service(svc) => svc.poll_ready(cx),
+        }
     }
 
     fn call(&mut self, req: Request) -> RouteFuture {
-        RouteFuture {
-            inner: self.0.clone().oneshot(req),
+        match &mut self.0 {
+            Kind::Handler(f) => RouteFuture::boxed(f(req)),
+            // Readiness was polled on this very service: call it.
+            Kind::Service(svc) => RouteFuture::boxed_result(svc.call(req)),
         }
     }
 }
-
-type Oneshot = tower::util::Oneshot<BoxCloneSyncService<Request, Response, Infallible>, Request>;
 
 pin_project_lite::pin_project! {
     /// The future of a [`Route`] (and of the router).
     pub struct RouteFuture {
         #[pin]
-        inner: Oneshot,
+        kind: FutureKind,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = FutureKindProj]
+    enum FutureKind {
+        Ready { res: Option<Response> },
+        Boxed { fut: BoxFuture<Response> },
+        BoxedResult { fut: BoxFuture<Result<Response, Infallible>> },
+        Service { #[pin] fut: Oneshot<BoxService, Request> },
+    }
+}
+
+impl RouteFuture {
+    pub(crate) fn ready(res: Response) -> Self {
+        Self {
+            kind: FutureKind::Ready { res: Some(res) },
+        }
+    }
+
+    pub(crate) fn boxed(fut: BoxFuture<Response>) -> Self {
+        Self {
+            kind: FutureKind::Boxed { fut },
+        }
+    }
+
+    fn boxed_result(fut: BoxFuture<Result<Response, Infallible>>) -> Self {
+        Self {
+            kind: FutureKind::BoxedResult { fut },
+        }
     }
 }
 
@@ -81,12 +152,19 @@ impl Future for RouteFuture {
     type Output = Result<Response, Infallible>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.project().inner.poll(cx)
+        match self.project().kind.project() {
+            FutureKindProj::Ready { res } => Poll::Ready(Ok(res
+                .take()
+                .expect("invariant: a RouteFuture is not polled after completion"))),
+            FutureKindProj::Boxed { fut } => fut.as_mut().poll(cx).map(Ok),
+            FutureKindProj::BoxedResult { fut } => fut.as_mut().poll(cx),
+            FutureKindProj::Service { fut } => fut.poll(cx),
+        }
     }
 }
 
 /// A layer applied to routes, kept type-erased until the router is built.
-pub(crate) type LayerFn = std::sync::Arc<dyn Fn(Route) -> Route + Send + Sync>;
+pub(crate) type LayerFn = Arc<dyn Fn(Route) -> Route + Send + Sync>;
 
 /// Erases a `tower::Layer` over routes.
 pub(crate) fn layer_fn<L>(layer: L) -> LayerFn
@@ -96,5 +174,5 @@ where
     <L::Service as Service<Request>>::Response: IntoResponse,
     <L::Service as Service<Request>>::Future: Send + 'static,
 {
-    std::sync::Arc::new(move |route| Route::new(layer.layer(route)))
+    Arc::new(move |route| Route::new(layer.layer(route)))
 }
