@@ -65,7 +65,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         while std::time::Instant::now() < deadline {
             n = n.wrapping_add(1);
             let _ = svc
-                .call(Call::new("demo", if n.is_multiple_of(3) { "get" } else { "put" }, n))
+                .call(Call::new(
+                    "demo",
+                    if n.is_multiple_of(3) { "get" } else { "put" },
+                    n,
+                ))
                 .await;
         }
         Ok::<_, Box<dyn std::error::Error>>(())

@@ -40,6 +40,16 @@ impl Attempt {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// A new attempt that avoids what the attempt in scope (an outer retry)
+    /// already avoids.
+    pub(crate) fn inherit() -> Arc<Self> {
+        let a = Attempt::new();
+        if let Some(parent) = Attempt::current() {
+            a.lock().excluded = parent.excluded();
+        }
+        a
+    }
+
     /// Runs `f` (an inner service's `call`) with this attempt in scope.
     pub(crate) fn scope<R>(self: &Arc<Self>, f: impl FnOnce() -> R) -> R {
         let prev = CURRENT.with(|c| c.replace(Some(self.clone())));

@@ -43,6 +43,7 @@
 //! | feature | what it adds |
 //! |---------|--------------|
 //! | `etcd`  | etcd v3 discovery and registry (`etcd-client`; needs `protoc` to build) |
+//! | `opentelemetry` | `TraceContext` ⇄ OpenTelemetry `SpanContext`, `Carrier` as `Injector`/`Extractor` |
 //!
 //! # Semver
 //!

@@ -94,15 +94,22 @@ where
         if let Some(b) = &cfg.budget {
             b.deposit();
         }
-        let attempt = Attempt::new();
+        // Nested under a retry: avoid what it avoids, and report the first
+        // pick to it so that its next attempt avoids that instance too.
+        let parent = Attempt::current();
+        let attempt = Attempt::inherit();
         let first = attempt.scope(|| inner.call(req.clone()));
+        let first_pick = attempt.take_picked();
+        if let (Some(p), Some(addr)) = (&parent, &first_pick) {
+            p.set_picked(addr.clone());
+        }
         if !req.is_idempotent() || cfg.max_extra == 0 {
             return Box::pin(first);
         }
         Box::pin(async move {
             let mut running: Attempts<S::Response, S::Error> = FuturesUnordered::new();
             running.push(Box::pin(first));
-            if let Some(a) = attempt.take_picked() {
+            if let Some(a) = first_pick {
                 attempt.exclude(a);
             }
             let mut extra = 0u32;

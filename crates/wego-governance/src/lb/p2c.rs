@@ -37,25 +37,43 @@ impl Balancer for PowerOfTwo {
         _key: Option<u64>,
         available: &dyn Fn(usize) -> bool,
     ) -> Option<usize> {
-        let candidates: Vec<usize> = (0..nodes.len())
-            .filter(|&i| nodes[i].weight() > 0 && available(i))
-            .collect();
+        let n = nodes.len();
+        let ok = |i: usize| nodes[i].weight() > 0 && available(i);
+        let better = |a: usize, b: usize| {
+            if Self::cost(&nodes[b]) < Self::cost(&nodes[a]) {
+                b
+            } else {
+                a
+            }
+        };
+        // Fast path: draw two distinct indices directly, without
+        // allocating; most nodes are usually available.
+        if n >= 2 {
+            for _ in 0..4 {
+                let (a, b) = two_distinct(n);
+                if ok(a) && ok(b) {
+                    return Some(better(a, b));
+                }
+            }
+        }
+        let candidates: Vec<usize> = (0..n).filter(|&i| ok(i)).collect();
         match candidates.len() {
             0 => None,
             1 => Some(candidates[0]),
-            n => {
-                let a = fastrand::usize(0..n);
-                let mut b = fastrand::usize(0..n - 1);
-                if b >= a {
-                    b += 1;
-                }
-                let (a, b) = (candidates[a], candidates[b]);
-                Some(if Self::cost(&nodes[b]) < Self::cost(&nodes[a]) {
-                    b
-                } else {
-                    a
-                })
+            m => {
+                let (a, b) = two_distinct(m);
+                Some(better(candidates[a], candidates[b]))
             }
         }
     }
+}
+
+/// Two distinct uniform indices below `n` (n ≥ 2).
+fn two_distinct(n: usize) -> (usize, usize) {
+    let a = fastrand::usize(0..n);
+    let mut b = fastrand::usize(0..n - 1);
+    if b >= a {
+        b += 1;
+    }
+    (a, b)
 }

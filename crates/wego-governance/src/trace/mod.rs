@@ -4,8 +4,10 @@
 //! The span is `wego.call` with fields `service`, `method`, `peer` (filled
 //! in by the load balancer below it), `status` (`ok` or the error's
 //! [`Classify::kind`]) and `latency_ms`. A subscriber such as
-//! `tracing-opentelemetry` turns these spans into OpenTelemetry spans;
-//! this crate stays free of the `opentelemetry` crates.
+//! `tracing-opentelemetry` turns these spans into OpenTelemetry spans.
+//! With the `opentelemetry` feature, `TraceContext` converts to and from
+//! OpenTelemetry's `SpanContext`, and `OtelCarrier` makes any [`Carrier`]
+//! an OpenTelemetry `Injector`/`Extractor`.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -19,8 +21,12 @@ use tracing::Instrument;
 use crate::{CallInfo, Classify};
 
 mod context;
+#[cfg(feature = "opentelemetry")]
+mod otel;
 
 pub use context::{Carrier, TRACEPARENT, TRACESTATE, TraceContext, TraceParentError};
+#[cfg(feature = "opentelemetry")]
+pub use otel::OtelCarrier;
 
 /// Wraps each call in a `wego.call` span.
 #[derive(Debug, Clone, Default)]
