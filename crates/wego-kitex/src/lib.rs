@@ -10,6 +10,7 @@
 
 mod error;
 pub mod grpc;
+pub mod protobuf;
 pub mod metainfo;
 pub mod thrift;
 pub mod transport;

@@ -197,6 +197,11 @@ impl Router {
         self
     }
 
+    /// Every routed path.
+    pub fn paths(&self) -> impl Iterator<Item = &str> {
+        self.routes.keys().map(String::as_str)
+    }
+
     /// Whether a path is routed.
     pub fn has_route(&self, path: &str) -> bool {
         self.routes.contains_key(path)

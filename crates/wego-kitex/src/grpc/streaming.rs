@@ -93,6 +93,25 @@ impl Streaming<Bytes> {
         }
     }
 
+    /// A finished stream holding exactly one message, for transports that
+    /// carry a single message outside HTTP/2 (Kitex Protobuf).
+    pub(crate) fn from_message(payload: &[u8], max: usize) -> Result<Streaming<Bytes>, Status> {
+        let mut buf = BytesMut::new();
+        super::codec::encode(payload, None, max, &mut buf).map_err(codec_status)?;
+        Ok(Streaming {
+            body: None,
+            buf,
+            decoder: Decoder::new(max, None),
+            decode: decode_raw,
+            state: State::Data,
+            client: false,
+            trailers: None,
+            deadline: None,
+            last_compressed: false,
+            _guard: None,
+        })
+    }
+
     pub(crate) fn new_client(
         body: Option<h2::RecvStream>,
         decoder: Decoder,

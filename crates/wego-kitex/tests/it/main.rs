@@ -7,6 +7,7 @@ mod grpc_deadline;
 mod grpc_errors;
 mod grpc_interop;
 mod grpc_lifecycle;
+mod grpc_protobuf;
 mod thrift_codegen;
 mod thrift_common;
 mod thrift_metainfo;

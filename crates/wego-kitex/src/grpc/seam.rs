@@ -1,0 +1,60 @@
+//! The gRPC server behind Kitex's port sniffer: [`Http2Handler`] implements
+//! [`ConnHandler`], so one port serves Thrift, Kitex Protobuf and gRPC.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use tower_service::Service;
+use wego_netpoll::{Conn, Watcher};
+
+use super::router::{RawRequest, RawResponse};
+use super::server::Server;
+use super::status::Status;
+use crate::server::ConnHandler;
+use crate::transport::Prefixed;
+
+/// Serves the HTTP/2 connections Kitex's server detects with a gRPC
+/// [`Server`] and service. Register it with
+/// `wego_kitex::server::Server::builder().http2_handler(...)`.
+#[derive(Debug, Clone)]
+pub struct Http2Handler<S> {
+    server: Server,
+    service: S,
+}
+
+impl<S> Http2Handler<S>
+where
+    S: Service<RawRequest, Response = RawResponse, Error = Status> + Clone + Send + Sync + 'static,
+    S::Future: Send + 'static,
+{
+    /// Wraps a gRPC server configuration and its service.
+    pub fn new(server: Server, service: S) -> Http2Handler<S> {
+        Http2Handler { server, service }
+    }
+
+    /// The same, as the trait object the Kitex server takes.
+    pub fn into_arc(self) -> Arc<dyn ConnHandler> {
+        Arc::new(self)
+    }
+}
+
+impl<S> ConnHandler for Http2Handler<S>
+where
+    S: Service<RawRequest, Response = RawResponse, Error = Status> + Clone + Send + Sync + 'static,
+    S::Future: Send + 'static,
+{
+    fn serve(
+        &self,
+        io: Prefixed<Conn>,
+        watcher: Watcher,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        let server = self.server.clone();
+        let service = self.service.clone();
+        Box::pin(async move {
+            if let Err(e) = server.serve_connection(io, service, watcher).await {
+                tracing::debug!(error = %e, "grpc connection ended");
+            }
+        })
+    }
+}

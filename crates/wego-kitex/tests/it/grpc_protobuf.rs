@@ -1,0 +1,129 @@
+//! Kitex Protobuf over TTHeader and Framed, and one port serving gRPC and
+//! Kitex Protobuf through Kitex's first-bytes detection.
+
+use std::time::{Duration, Instant};
+
+use wego_kitex::grpc::{Channel, Code, Http2Handler, Request, Response, Server as GrpcServer};
+use wego_kitex::protobuf::{Client, Framing, ProtobufHandler};
+use wego_netpoll::{Address, Shutdown, rt};
+
+use crate::grpc_common::*;
+
+/// Serves Kitex Protobuf on its own (no Thrift server), per connection.
+async fn standalone() -> Address {
+    let listener = wego_test_support::loopback().await;
+    let addr = listener.local_addr().clone();
+    let handler = ProtobufHandler::new(echo_router());
+    let shutdown = Shutdown::new();
+    rt::spawn(async move {
+        loop {
+            let Ok(conn) = listener.accept().await else {
+                return;
+            };
+            let h = handler.clone();
+            let w = shutdown.watcher();
+            rt::spawn(async move { h.serve_connection(conn, w).await });
+        }
+    });
+    addr
+}
+
+async fn calls_work(client: &Client) {
+    let r: EchoResponse = client.call("Echo", &req("hello")).await.unwrap();
+    assert_eq!(r.msg, "hello");
+    for i in 0..20 {
+        let r: EchoResponse = client.call("Echo", &req(&i.to_string())).await.unwrap();
+        assert_eq!(r.msg, i.to_string());
+    }
+    let err = client
+        .call::<_, EchoResponse>("Nope", &req("x"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unimplemented);
+    let fail = EchoRequest {
+        action: "fail".into(),
+        msg: "5:no such key".into(),
+    };
+    let err = client
+        .call::<_, EchoResponse>("Echo", &fail)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Internal);
+    assert_eq!(err.message(), "no such key");
+}
+
+wego_test_support::each_backend!(
+    kitex_protobuf_over_ttheader_and_framed,
+    |_backend| async move {
+        let addr = standalone().await;
+        for framing in [Framing::TtHeader, Framing::Framed] {
+            let client = Client::builder(addr.clone())
+                .with_framing(framing)
+                .connect()
+                .await
+                .unwrap();
+            calls_work(&client).await;
+        }
+    }
+);
+
+wego_test_support::each_backend!(
+    kitex_protobuf_deadline_travels_in_ttheader,
+    |_backend| async move {
+        let addr = standalone().await;
+        let client = Client::builder(addr)
+            .with_timeout(Duration::from_millis(100))
+            .connect()
+            .await
+            .unwrap();
+        let slow = EchoRequest {
+            action: "sleep".into(),
+            msg: "3000".into(),
+        };
+        let t0 = Instant::now();
+        let err = client
+            .call::<_, EchoResponse>("Echo", &slow)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::DeadlineExceeded);
+        assert!(t0.elapsed() < Duration::from_secs(2));
+    }
+);
+
+wego_test_support::each_backend!(
+    one_port_serves_grpc_and_kitex_protobuf,
+    |_backend| async move {
+        let listener = wego_test_support::loopback().await;
+        let addr = listener.local_addr().clone();
+        let server = wego_kitex::server::Server::builder()
+            .http2_handler(Http2Handler::new(GrpcServer::default(), echo_router()).into_arc())
+            .payload_handler(ProtobufHandler::new(echo_router()).into_arc())
+            .build()
+            .unwrap();
+        let shutdown = Shutdown::new();
+        let s = shutdown.clone();
+        rt::spawn(async move { server.serve(listener, s).await });
+
+        let ch = Channel::connect(&addr).await.unwrap();
+        let r: Response<EchoResponse> = ch
+            .unary(UNARY, Request::new(req("via grpc")))
+            .await
+            .unwrap();
+        assert_eq!(r.get_ref().msg, "via grpc");
+        let resp = ch
+            .client_streaming::<_, _, EchoResponse>(
+                CLIENT_STREAM,
+                Request::new(requests(&["a", "b"])),
+            )
+            .await
+            .unwrap();
+        assert_eq!(resp.get_ref().msg, "ab");
+
+        let client = Client::builder(addr.clone())
+            .with_callee("echo.EchoServer")
+            .connect()
+            .await
+            .unwrap();
+        calls_work(&client).await;
+    }
+);
