@@ -105,3 +105,44 @@ wego_test_support::each_backend!(
         );
     }
 );
+
+wego_test_support::each_backend!(
+    retry_over_hedge_still_avoids_the_failed_instance,
+    |_backend| async move {
+        use wego_governance::hedge::HedgeLayer;
+        let d = StaticDiscover::with_service("echo", vec![inst(1), inst(2), inst(3)]);
+        let fleet = Fleet::default();
+        fleet.set_down(1, true);
+        let watch = d.discover("echo").await.unwrap();
+        let lb = LoadBalanceLayer::new("echo", watch, WeightedRandom::new).layer(fleet.make());
+        // The hedge layer opens its own call scope; the retry's must see its picks.
+        let hedged = HedgeLayer::new(Duration::from_secs(60), 0).layer(lb);
+        let mut client = RetryLayer::new(3)
+            .with_backoff(Backoff::none())
+            .layer(hedged);
+        let calls = 300;
+        for i in 0..calls {
+            assert_ne!(send(&mut client, call(i)).await.unwrap(), 1);
+        }
+        let down_hits = fleet.hits(1);
+        assert!(down_hits > 0);
+        let total = fleet.total.load(std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(total, calls as usize + down_hits);
+    }
+);
+
+wego_test_support::each_backend!(
+    a_fast_failure_triggers_the_backup_at_once,
+    |_backend| async move {
+        use wego_governance::hedge::HedgeLayer;
+        let d = StaticDiscover::with_service("echo", vec![inst(1), inst(2)]);
+        let fleet = Fleet::default();
+        fleet.set_down(1, true);
+        let watch = d.discover("echo").await.unwrap();
+        let lb = LoadBalanceLayer::new("echo", watch, RoundRobin::new).layer(fleet.make());
+        // A one-hour hedge delay: only the failure can trigger the backup.
+        let mut client = HedgeLayer::new(Duration::from_secs(3600), 1).layer(lb);
+        assert_eq!(send(&mut client, call(0)).await.unwrap(), 2);
+        assert_eq!((fleet.hits(1), fleet.hits(2)), (1, 1));
+    }
+);
