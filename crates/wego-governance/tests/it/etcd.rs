@@ -27,8 +27,8 @@ pub(crate) async fn wait_for(w: &mut InstanceWatch, n: usize, limit: Duration) {
     assert!(ok.is_ok(), "expected {n} instances, have {:?}", w.current());
 }
 
-wego_test_support::each_backend!(register_watch_deregister, |_backend| async move {
-    let Some(etcd) = EtcdServer::start("register_watch_deregister").await else {
+wego_test_support::each_backend!(register_watch_deregister, |backend| async move {
+    let Some(etcd) = EtcdServer::start("register_watch_deregister", backend).await else {
         return;
     };
     let registry = EtcdRegistry::new(config(&etcd));
@@ -53,8 +53,9 @@ wego_test_support::each_backend!(register_watch_deregister, |_backend| async mov
 
 wego_test_support::each_backend!(
     an_instance_whose_lease_expires_disappears,
-    |_backend| async move {
-        let Some(etcd) = EtcdServer::start("an_instance_whose_lease_expires_disappears").await
+    |backend| async move {
+        let Some(etcd) =
+            EtcdServer::start("an_instance_whose_lease_expires_disappears", backend).await
         else {
             return;
         };
@@ -83,8 +84,8 @@ wego_test_support::each_backend!(
     }
 );
 
-wego_test_support::each_backend!(discovery_fails_without_etcd, |_backend| async move {
-    let Some(mut etcd) = EtcdServer::start("discovery_fails_without_etcd").await else {
+wego_test_support::each_backend!(discovery_fails_without_etcd, |backend| async move {
+    let Some(mut etcd) = EtcdServer::start("discovery_fails_without_etcd", backend).await else {
         return;
     };
     etcd.kill();

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use wego_netpoll::rt::Backend;
+
 pub(crate) struct EtcdServer {
     bin: PathBuf,
     dir: PathBuf,
@@ -22,8 +24,14 @@ fn free_port() -> u16 {
 }
 
 impl EtcdServer {
-    /// Starts etcd, or returns `None` (skip) when it is not installed.
-    pub(crate) async fn start(test: &str) -> Option<Self> {
+    /// Starts etcd, or returns `None` (skip) when it is not installed or
+    /// the backend is not tokio (etcd-client runs on tonic, which needs a
+    /// tokio runtime).
+    pub(crate) async fn start(test: &str, backend: Backend) -> Option<Self> {
+        if backend != Backend::Tokio {
+            eprintln!("SKIPPED {test} on {backend}: etcd-client needs the tokio backend");
+            return None;
+        }
         let bin = wego_test_support::peer::program(test, "etcd")?;
         static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -112,8 +112,10 @@ async fn register_all(registry: &EtcdRegistry, servers: &[EchoServer]) -> Vec<Re
 
 wego_test_support::each_backend!(
     an_instance_dies_and_returns_under_load,
-    |_backend| async move {
-        let Some(etcd) = EtcdServer::start("an_instance_dies_and_returns_under_load").await else {
+    |backend| async move {
+        let Some(etcd) =
+            EtcdServer::start("an_instance_dies_and_returns_under_load", backend).await
+        else {
             return;
         };
         let mut servers = vec![
@@ -229,8 +231,8 @@ wego_test_support::each_backend!(
     }
 );
 
-wego_test_support::each_backend!(etcd_restarts_under_load, |_backend| async move {
-    let Some(mut etcd) = EtcdServer::start("etcd_restarts_under_load").await else {
+wego_test_support::each_backend!(etcd_restarts_under_load, |backend| async move {
+    let Some(mut etcd) = EtcdServer::start("etcd_restarts_under_load", backend).await else {
         return;
     };
     let servers = vec![
