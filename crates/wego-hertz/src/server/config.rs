@@ -50,7 +50,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             head: HeadLimits::default(),
-            body_limit: 4 * 1024 * 1024,
+            body_limit: super::DEFAULT_BODY_LIMIT,
             max_body_size: None,
             header_read_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),

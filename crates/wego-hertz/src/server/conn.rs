@@ -245,7 +245,10 @@ where
                 (Body::incoming(rx), Some(pump))
             }
         };
-        parts.extensions.insert(BodyLimit(self.config.body_limit));
+        // Extractors fall back to the default limit: skip an allocation.
+        if self.config.body_limit != super::DEFAULT_BODY_LIMIT {
+            parts.extensions.insert(BodyLimit(self.config.body_limit));
+        }
         parts.extensions.insert(self.peer.clone());
         let req = Request::from_parts(parts, body);
 

@@ -44,10 +44,15 @@ use crate::error::{Error, Result};
 pub(crate) use config::Config;
 pub use config::{Builder, ExpectDecision};
 
-/// The buffered-body limit configured with [`Builder::body_limit`], present
-/// in every request's extensions for extractors that read the whole body.
+/// The buffered-body limit configured with [`Builder::body_limit`], for
+/// extractors that read the whole body. The server puts it in a request's
+/// extensions only when it differs from [`DEFAULT_BODY_LIMIT`]; readers fall
+/// back to that default when it is absent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BodyLimit(pub usize);
+
+/// The default buffered-body limit: 4 MiB.
+pub const DEFAULT_BODY_LIMIT: usize = 4 * 1024 * 1024;
 
 /// The address of the client, present in every request's extensions.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

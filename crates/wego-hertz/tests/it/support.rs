@@ -8,7 +8,7 @@ use futures_util::StreamExt;
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use wego_hertz::server::{BodyLimit, Builder};
+use wego_hertz::server::{BodyLimit, Builder, DEFAULT_BODY_LIMIT};
 use wego_hertz::{Body, Server};
 use wego_netpoll::{Address, Conn, Dialer, rt};
 
@@ -163,7 +163,10 @@ pub(crate) async fn app(req: Request<Body>) -> Result<Response<Body>, Infallible
         "/" => Response::new(Body::from("hello")),
         "/echo" => Response::new(req.into_body()),
         "/collect" => {
-            let limit = req.extensions().get::<BodyLimit>().unwrap().0;
+            let limit = req
+                .extensions()
+                .get::<BodyLimit>()
+                .map_or(DEFAULT_BODY_LIMIT, |l| l.0);
             match req.into_body().collect_limited(limit).await {
                 Ok(b) => Response::new(Body::from(b.len().to_string())),
                 Err(e) if e.is_too_large() => status(StatusCode::PAYLOAD_TOO_LARGE),

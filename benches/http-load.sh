@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Load comparison of wego-hertz against hyper 1.x, axum and actix-web with wrk.
+#
+# Each server runs with one worker thread pinned to CPU $SERVER_CPU; wrk runs
+# with one thread pinned to CPU $WRK_CPU. For every round, every server is
+# measured on every (endpoint, connections) cell in turn (interleaved), so
+# slow drifts of the machine hit all servers alike. Reported: medians over
+# the rounds of requests/s and p99 latency, the ratio to the fastest peer,
+# and the server's CPU time per request (utime+stime from /proc/PID/stat).
+#
+# Usage: benches/http-load.sh            (ROUNDS=5 DURATION=10 by default)
+#        ROUNDS=3 DURATION=5 CONNS="100" benches/http-load.sh
+# Output: a markdown table on stdout; raw rows in $OUT (default
+# target/http-load.tsv).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+ROUNDS=${ROUNDS:-5}
+DURATION=${DURATION:-10}
+CONNS=${CONNS:-"100 1000"}
+ENDPOINTS=${ENDPOINTS:-"plaintext echo"}
+SERVERS=${SERVERS:-"wego hyper axum actix"}
+SERVER_CPU=${SERVER_CPU:-0}
+WRK_CPU=${WRK_CPU:-1}
+OUT=${OUT:-$ROOT/target/http-load.tsv}
+PORT_BASE=${PORT_BASE:-18080}
+
+command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
+ulimit -n 65536 2>/dev/null || ulimit -n 4096
+
+echo "building wego-hertz http-hello and the peers (release)..." >&2
+(cd "$ROOT" && cargo build --release -q -p wego-hertz --example http-hello)
+(cd "$ROOT/benches/peers/http" && cargo build --release -q)
+WEGO_BIN=$ROOT/target/release/examples/http-hello
+PEER_BIN=$ROOT/benches/peers/http/target/release/http-peer
+
+TMP=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$TMP"' EXIT
+cat > "$TMP/echo.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = string.rep("x", 1024)
+wrk.headers["Content-Type"] = "application/octet-stream"
+LUA
+
+start_server() { # name port -> pid
+    local name=$1 port=$2
+    if [ "$name" = wego ]; then
+        taskset -c "$SERVER_CPU" "$WEGO_BIN" --port "$port" --threads 1 2>/dev/null &
+    else
+        taskset -c "$SERVER_CPU" "$PEER_BIN" "$name" --port "$port" --threads 1 2>/dev/null &
+    fi
+    local pid=$!
+    for _ in $(seq 1 100); do
+        if curl -s -o /dev/null "http://127.0.0.1:$port/plaintext"; then
+            echo "$pid"; return
+        fi
+        sleep 0.1
+    done
+    echo "server $name did not start" >&2; exit 1
+}
+
+cpu_ticks() { # pid -> utime+stime of the whole process
+    awk '{print $14 + $15}' "/proc/$1/stat"
+}
+
+# p99 from wrk --latency, in milliseconds.
+p99_ms() {
+    awk '$1 == "99%" {
+        v = $2; unit = v; sub(/[0-9.]+/, "", unit); sub(/[a-z]+$/, "", v);
+        if (unit == "us") v = v / 1000; else if (unit == "s") v = v * 1000; else if (unit == "m") v = v * 60000;
+        print v }' "$1"
+}
+
+TICK=$(getconf CLK_TCK)
+: > "$OUT"
+echo -e "round\tserver\tendpoint\tconns\trps\tp99_ms\tcpu_us_per_req\terrors" >> "$OUT"
+for round in $(seq 1 "$ROUNDS"); do
+    i=0
+    for server in $SERVERS; do
+        port=$((PORT_BASE + i)); i=$((i + 1))
+        pid=$(start_server "$server" "$port")
+        # Warm up connections and caches.
+        taskset -c "$WRK_CPU" wrk -t1 -c100 -d1s "http://127.0.0.1:$port/plaintext" > /dev/null
+        for endpoint in $ENDPOINTS; do
+            for conns in $CONNS; do
+                script=()
+                [ "$endpoint" = echo ] && script=(-s "$TMP/echo.lua")
+                before=$(cpu_ticks "$pid")
+                taskset -c "$WRK_CPU" wrk -t1 -c"$conns" -d"${DURATION}s" --timeout 5s --latency \
+                    "${script[@]}" "http://127.0.0.1:$port/$endpoint" > "$TMP/wrk.txt"
+                after=$(cpu_ticks "$pid")
+                rps=$(awk '/^Requests\/sec:/ {print $2}' "$TMP/wrk.txt")
+                total=$(awk '/requests in/ {print $1}' "$TMP/wrk.txt")
+                errors=$(awk '/Socket errors|Non-2xx/ {s = s $0 " "} END {print s ? s : "-"}' "$TMP/wrk.txt" | tr '\t' ' ')
+                p99=$(p99_ms "$TMP/wrk.txt")
+                cpu=$(awk -v d=$((after - before)) -v t="$TICK" -v n="$total" 'BEGIN { printf "%.2f", n > 0 ? d / t * 1e6 / n : 0 }')
+                echo -e "$round\t$server\t$endpoint\t$conns\t$rps\t$p99\t$cpu\t$errors" >> "$OUT"
+                echo "round $round $server $endpoint c=$conns: $rps req/s, p99 $p99 ms, $cpu us cpu/req" >&2
+            done
+        done
+        kill "$pid"; wait "$pid" 2>/dev/null || true
+    done
+done
+
+python3 - "$OUT" <<'PY'
+import csv, statistics, sys
+rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
+cells = {}
+for r in rows:
+    cells.setdefault((r["endpoint"], int(r["conns"])), {}).setdefault(r["server"], []).append(r)
+print("| endpoint | conns | server | req/s (median) | p99 ms (median) | CPU µs/req | req/s vs fastest peer | p99 vs best peer |")
+print("|---|---|---|---|---|---|---|---|")
+for (endpoint, conns), servers in sorted(cells.items()):
+    med = {s: (statistics.median(float(x["rps"]) for x in v),
+               statistics.median(float(x["p99_ms"]) for x in v),
+               statistics.median(float(x["cpu_us_per_req"]) for x in v)) for s, v in servers.items()}
+    peers = {s: m for s, m in med.items() if s != "wego"}
+    best_rps = max((m[0] for m in peers.values()), default=0)
+    best_p99 = min((m[1] for m in peers.values()), default=0)
+    for s, (rps, p99, cpu) in sorted(med.items(), key=lambda kv: -kv[1][0]):
+        r1 = f"{rps / best_rps:.2f}" if best_rps else "-"
+        r2 = f"{p99 / best_p99:.2f}" if best_p99 else "-"
+        print(f"| {endpoint} | {conns} | {s} | {rps:,.0f} | {p99:.2f} | {cpu:.1f} | {r1} | {r2} |")
+PY
