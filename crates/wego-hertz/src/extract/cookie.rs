@@ -254,3 +254,46 @@ mod tests {
         assert_eq!(all[1], "old=; Path=/; Max-Age=0");
     }
 }
+
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Cookies rendered as `Set-Cookie` parse back from a `Cookie`
+        /// header built from their `name=value` parts.
+        #[test]
+        fn set_cookie_pairs_parse_back(
+            pairs in proptest::collection::vec(("[A-Za-z0-9_-]{1,10}", "[A-Za-z0-9_.-]{0,16}"), 1..6)
+        ) {
+            let header: Vec<String> = pairs
+                .iter()
+                .map(|(n, v)| {
+                    let set = Cookie::new(n.clone(), v.clone()).with_path("/").to_string();
+                    set.split(';').next().unwrap().to_owned()
+                })
+                .collect();
+            let mut h = HeaderMap::new();
+            h.insert(COOKIE, HeaderValue::try_from(header.join("; ")).unwrap());
+            let jar = CookieJar::from_headers(&h);
+            for (n, v) in &pairs {
+                let first = pairs.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
+                prop_assert_eq!(jar.get(n), first);
+                let _ = v;
+            }
+        }
+
+        /// Arbitrary header bytes never panic the parser.
+        #[test]
+        fn arbitrary_cookie_headers_parse(raw in "[ -~]{0,200}") {
+            let mut h = HeaderMap::new();
+            if let Ok(v) = HeaderValue::try_from(raw) {
+                h.insert(COOKIE, v);
+            }
+            let jar = CookieJar::from_headers(&h);
+            prop_assert!(jar.iter().all(|(k, _)| !k.is_empty()));
+        }
+    }
+}

@@ -319,3 +319,58 @@ fn param_names_parses_tree_patterns() {
         .collect();
     assert_eq!(names, ["x", "rest"]);
 }
+
+#[test]
+fn router_and_futures_are_send_sync() {
+    fn service<S>(_: &S)
+    where
+        S: tower_service::Service<crate::extract::Request> + Clone + Send + Sync + 'static,
+        S::Future: Send + 'static,
+    {
+    }
+    fn send<T: Send>(_: &T) {}
+    let r = Router::new().get("/", || async {});
+    service(&r);
+    let fut = r.clone().call(http::Request::new(Body::empty()));
+    send(&fut);
+}
+
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn encode(s: &str) -> String {
+        percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+    }
+
+    proptest! {
+        /// Any text, percent-encoded into a segment, comes back decoded.
+        #[test]
+        fn params_round_trip_through_percent_encoding(a in "\\PC{1,20}", b in "\\PC{1,40}") {
+            let r = Router::new()
+                .get("/x/:a/*b", |Path((a, b)): Path<(String, String)>| async move {
+                    format!("{}\u{0}{}", a, b)
+                });
+            let uri = format!("/x/{}/{}", encode(&a), encode(&b));
+            let (s, _, body) = send(&r, Method::GET, &uri);
+            prop_assert_eq!(s, StatusCode::OK);
+            prop_assert_eq!(body, format!("{a}\u{0}{b}"));
+        }
+
+        /// Any path either matches, redirects, or is a 404/405 — never a
+        /// panic or a 5xx.
+        #[test]
+        fn arbitrary_paths_never_fail(path in "/[a-z/%:*{}.0-9]{0,30}") {
+            let r = Router::new()
+                .get("/a/:x", || async {})
+                .post("/a/:x/b", || async {})
+                .get("/s/*rest", || async {})
+                .get("/", || async {});
+            if let Ok(uri) = path.parse::<http::Uri>() {
+                let (s, _, _) = send(&r, Method::GET, &uri.to_string());
+                prop_assert!(!s.is_server_error(), "{path} -> {s}");
+            }
+        }
+    }
+}
