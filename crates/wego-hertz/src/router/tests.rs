@@ -324,7 +324,7 @@ fn param_names_parses_tree_patterns() {
 fn router_and_futures_are_send_sync() {
     fn service<S>(_: &S)
     where
-        S: tower_service::Service<crate::extract::Request> + Clone + Send + Sync + 'static,
+        S: Service<Request> + Clone + Send + Sync + 'static,
         S::Future: Send + 'static,
     {
     }
