@@ -49,7 +49,7 @@ pub use query::Query;
 pub use rejection::Rejection;
 pub use state::State;
 #[cfg(feature = "validator")]
-pub use valid::{Valid, ValidationRejection};
+pub use valid::{FieldError, Valid, Validated, ValidationRejection};
 
 pub use crate::response::Json;
 #[cfg(feature = "protobuf")]

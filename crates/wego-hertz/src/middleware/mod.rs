@@ -10,7 +10,7 @@
 //!
 //! Built in: [`RecoveryLayer`] (panic → 500), [`AccessLogLayer`] (tracing),
 //! [`RequestIdLayer`] (`x-request-id`), [`TimeoutLayer`] (408 or 503),
-//! [`BodyLimitLayer`] (413), [`CorsLayer`], [`CompressionLayer`] (gzip,
+//! [`BodyLimitLayer`] (413), [`CorsLayer`], `CompressionLayer` (gzip,
 //! and brotli / zstd with the `br` / `zstd` features) and
 //! [`BasicAuthLayer`] (401). CORS and compression wrap `tower-http`.
 //!

@@ -2,7 +2,7 @@
 //!
 //! A handler returns anything that implements [`IntoResponse`]: text
 //! (`&'static str`, `String`), bytes (`Bytes`, `Vec<u8>`), [`Json`], [`Html`],
-//! [`Redirect`], [`File`], [`Sse`], a bare [`StatusCode`](http::StatusCode),
+//! [`Redirect`], [`File`], [`Sse`], a bare [`http::StatusCode`],
 //! a full `http::Response<B>` for any bytes body, `(StatusCode, body)`,
 //! `(headers, body)` and `(StatusCode, headers, body)` tuples, and
 //! `Result<T, E>` where both sides render. Rendering never fails: a value that
@@ -28,7 +28,7 @@ mod protobuf;
 mod redirect;
 mod sse;
 
-pub use file::File;
+pub use file::{File, FileError};
 pub use html::Html;
 pub use json::Json;
 #[cfg(feature = "protobuf")]
