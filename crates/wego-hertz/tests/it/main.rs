@@ -18,4 +18,5 @@ mod server_streaming;
 mod binding;
 mod extract;
 mod middleware;
+mod responses;
 mod router;

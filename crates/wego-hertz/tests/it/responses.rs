@@ -1,0 +1,131 @@
+//! Response types over the wire: files, SSE, streams, redirects, tuples.
+
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::AsyncWriteExt;
+use wego_hertz::extract::Path;
+use wego_hertz::response::{Event, File, Html, KeepAlive, Redirect, Sse};
+use wego_hertz::{Body, Router, Server};
+use wego_netpoll::rt;
+
+use crate::support::{connect, read_response, roundtrip, start};
+
+fn app(dir: std::path::PathBuf) -> Router {
+    Router::new()
+        .get("/file/:name", move |Path(name): Path<String>| {
+            let dir = dir.clone();
+            async move {
+                // Only plain names: no traversal out of `dir`.
+                if name.contains('/') || name.starts_with('.') {
+                    return Err(http::StatusCode::BAD_REQUEST);
+                }
+                File::open(dir.join(name)).await.map_err(|e| {
+                    if e.is_not_found() {
+                        http::StatusCode::NOT_FOUND
+                    } else {
+                        http::StatusCode::INTERNAL_SERVER_ERROR
+                    }
+                })
+            }
+        })
+        .get("/sse", || async {
+            let events = futures_util::stream::unfold(0u32, |n| async move {
+                if n == 3 {
+                    return None;
+                }
+                rt::sleep(Duration::from_millis(40)).await;
+                let ev = Event::new()
+                    .with_id(&n.to_string())
+                    .with_data(format!("tick {n}"));
+                Some((Ok::<_, std::io::Error>(ev), n + 1))
+            });
+            Sse::new(events)
+                .with_keep_alive(KeepAlive::new().with_interval(Duration::from_millis(5)))
+        })
+        .get("/stream", || async {
+            let chunks = (0..4).map(|i| Ok::<_, std::io::Error>(Bytes::from(format!("part{i};"))));
+            Body::from_stream(futures_util::stream::iter(chunks))
+        })
+        .get("/old", || async { Redirect::permanent("/new") })
+        .get("/page", || async {
+            (
+                http::StatusCode::ACCEPTED,
+                [("x-a", "1")],
+                Html("<h1>hi</h1>"),
+            )
+        })
+}
+
+fn get(path: &str) -> Vec<u8> {
+    format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").into_bytes()
+}
+
+wego_test_support::each_backend!(serves_files_with_length_and_type, |_backend| async move {
+    let dir = std::env::temp_dir().join(format!(
+        "wego-hertz-files-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let content: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
+    std::fs::write(dir.join("blob.bin"), &content).unwrap();
+    std::fs::write(dir.join("index.html"), "<p>x</p>").unwrap();
+    let (_server, addr, _task) = start(Server::builder(), app(dir.clone())).await;
+    let r = roundtrip(&addr, &get("/file/blob.bin")).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-length"), Some("300000"));
+    assert_eq!(r.header("content-type"), Some("application/octet-stream"));
+    assert_eq!(r.body, content);
+    let r = roundtrip(&addr, &get("/file/index.html")).await;
+    assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
+    assert_eq!(roundtrip(&addr, &get("/file/missing")).await.status, 404);
+    assert_eq!(roundtrip(&addr, &get("/file/..%2Fetc")).await.status, 400);
+    std::fs::remove_dir_all(&dir).unwrap();
+});
+
+wego_test_support::each_backend!(streams_sse_and_bodies_chunked, |_backend| async move {
+    let (_server, addr, _task) = start(Server::builder(), app(std::env::temp_dir())).await;
+    let r = roundtrip(&addr, &get("/sse")).await;
+    assert!(r.chunked);
+    assert_eq!(r.header("content-type"), Some("text/event-stream"));
+    let text = String::from_utf8(r.body).unwrap();
+    let events: Vec<&str> = text
+        .split("\n\n")
+        .filter(|e| e.starts_with("id:"))
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "id: 0\ndata: tick 0",
+            "id: 1\ndata: tick 1",
+            "id: 2\ndata: tick 2"
+        ]
+    );
+    assert!(
+        text.contains(":\n\n") || text.contains(": \n\n"),
+        "keep-alive comments: {text:?}"
+    );
+    let r = roundtrip(&addr, &get("/stream")).await;
+    assert!(r.chunked);
+    assert_eq!(r.body, b"part0;part1;part2;part3;");
+});
+
+wego_test_support::each_backend!(redirects_and_tuples, |_backend| async move {
+    let (_server, addr, _task) = start(Server::builder(), app(std::env::temp_dir())).await;
+    let mut conn = connect(&addr).await;
+    let mut buf = BytesMut::new();
+    conn.write_all(&[get("/old"), get("/page")].concat())
+        .await
+        .unwrap();
+    let r = read_response(&mut conn, &mut buf, false).await.unwrap();
+    assert_eq!(
+        (r.status.as_u16(), r.header("location")),
+        (308, Some("/new"))
+    );
+    let r = read_response(&mut conn, &mut buf, false).await.unwrap();
+    assert_eq!(r.status, 202);
+    assert_eq!(r.header("x-a"), Some("1"));
+    assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
+    assert_eq!(r.body, b"<h1>hi</h1>");
+});
