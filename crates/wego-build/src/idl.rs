@@ -179,13 +179,56 @@ pub(crate) fn services(src: &str) -> Result<Vec<Service>, String> {
         let close = close.ok_or("unterminated service")?;
         let body = &after[open + 1..close];
         let mut methods = Vec::new();
-        for m in split_top(body, &[',', ';']) {
+        for m in split_methods(body)? {
             methods.push(method(&m)?);
         }
         out.push(Service { name, methods });
         rest = &after[close..];
     }
     Ok(out)
+}
+
+/// Index just past the parenthesis that closes the one at `open`.
+fn close_paren(s: &str, open: usize) -> Result<usize, String> {
+    let mut depth = 0;
+    for (i, c) in s[open..].char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Ok(open + i + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+    Err("unbalanced parentheses".into())
+}
+
+/// Splits a service body into method texts: each ends after its argument
+/// list and an optional `throws (...)`; separators are optional.
+fn split_methods(body: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let mut rest = body;
+    loop {
+        rest = rest.trim_start_matches(|c: char| c.is_whitespace() || c == ',' || c == ';');
+        if rest.is_empty() {
+            return Ok(out);
+        }
+        let open = rest
+            .find('(')
+            .ok_or_else(|| format!("cannot read method `{}`", rest.trim()))?;
+        let mut end = close_paren(rest, open)?;
+        let after = rest[end..].trim_start();
+        if let Some(t) = after.strip_prefix("throws") {
+            let skipped = rest.len() - t.len();
+            let o = rest[skipped..].find('(').ok_or("throws without fields")? + skipped;
+            end = close_paren(rest, o)?;
+        }
+        out.push(rest[..end].to_owned());
+        rest = &rest[end..];
+    }
 }
 
 fn find_word(s: &str, w: &str) -> Option<usize> {
@@ -261,7 +304,8 @@ mod tests {
             service S extends Base {
               /* doc */ map<string, list<i32>> get(1: i32 a, 2: optional map<string,string> b) throws (1: E e1),
               oneway void note(1:string s);
-              void ping()
+              void ping() throws (1: E e)
+              void pong()
             }"#;
         assert_eq!(rs_namespace(src).as_deref(), Some("demo"));
         let s = services(src).unwrap();
@@ -279,5 +323,7 @@ mod tests {
         assert_eq!(m[0].throws[0].ty, "E");
         assert!(m[1].oneway);
         assert_eq!(m[2].args, vec![]);
+        assert_eq!(m[2].throws.len(), 1);
+        assert_eq!(m[3].name, "pong");
     }
 }

@@ -111,7 +111,27 @@ impl Builder {
             .touch([(idl_copy.clone(), touched)])
             .compile([&idl_copy], pilota_build::Output::File(types.clone()));
         let types_src = std::fs::read_to_string(&types).map_err(|e| Error(e.to_string()))?;
-        let services_src = gen_service::generate(stem, &ns, &services);
+        // pilota's decoders fill numeric vectors through raw pointers; let
+        // crates that deny `unsafe_code` (as wego's workspace does) include
+        // the output. Sizes reach them only after wego-kitex's checks.
+        let types_src = types_src.replacen(
+            "#![allow(warnings, clippy::all)]",
+            "#![allow(warnings, clippy::all, unsafe_code, clippy::undocumented_unsafe_blocks)]",
+            1,
+        );
+        // pilota names the inner module itself (from `namespace rs`, else
+        // the file name): read it back from its output.
+        let module = types_src
+            .lines()
+            .skip(1)
+            .find_map(|l| {
+                l.trim()
+                    .strip_prefix("pub mod ")
+                    .and_then(|r| r.strip_suffix(" {"))
+            })
+            .unwrap_or(&ns)
+            .to_owned();
+        let services_src = gen_service::generate(stem, &module, &services);
         let out = out_dir.join(format!("{stem}.rs"));
         std::fs::write(&out, format!("{types_src}\n{services_src}"))
             .map_err(|e| Error(e.to_string()))?;

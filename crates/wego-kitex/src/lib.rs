@@ -10,8 +10,8 @@
 
 mod error;
 pub mod grpc;
-pub mod protobuf;
 pub mod metainfo;
+pub mod protobuf;
 pub mod thrift;
 pub mod transport;
 pub mod ttheader;

@@ -26,6 +26,37 @@ fn check(idl: &str) {
 }
 
 #[test]
+fn thrift_test_matches_golden() {
+    check("ThriftTest");
+}
+
+#[test]
 fn echo_matches_golden() {
     check("echo");
+}
+
+/// wego-kitex's examples and tests include checked-in copies of the
+/// generated code; they must stay identical to the golden output.
+#[test]
+fn kitex_copies_match_golden() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let golden = root.join("tests/golden");
+    let kitex = root.join("../wego-kitex");
+    for (g, copy) in [
+        ("ThriftTest.rs", "examples/gen/thrift_test.rs"),
+        ("echo.rs", "examples/gen/echo.rs"),
+        ("echo.rs", "tests/it/gen/echo.rs"),
+    ] {
+        let want = std::fs::read_to_string(golden.join(g)).unwrap();
+        let path = kitex.join(copy);
+        if std::env::var_os("WEGO_BLESS").is_some() {
+            std::fs::write(&path, &want).unwrap();
+        }
+        let got = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            got == want,
+            "{} differs from {g}; rerun with WEGO_BLESS=1",
+            path.display()
+        );
+    }
 }

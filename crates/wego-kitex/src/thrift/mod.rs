@@ -12,15 +12,16 @@
 //! wego's checked wrappers (`input.rs`), which validate every length,
 //! collection size and string before pilota sees it.
 
+mod compact_in;
 mod envelope;
 mod exception;
 mod input;
+mod output;
 pub(crate) mod walk;
 
 use bytes::{Bytes, BytesMut};
 use pilota::thrift::Message;
 use pilota::thrift::binary::TBinaryProtocol;
-use pilota::thrift::compact::TCompactOutputProtocol;
 
 pub(crate) use envelope::put_varint;
 pub use envelope::{MessageHeader, MessageType, decode_header, encode_header};
@@ -95,7 +96,7 @@ pub fn encode_body<M: Message>(
 ) -> Result<(), CodecError> {
     match proto {
         Protocol::Binary => body.encode(&mut TBinaryProtocol::new(dst, false))?,
-        Protocol::Compact => body.encode(&mut TCompactOutputProtocol::new(dst, false))?,
+        Protocol::Compact => body.encode(&mut output::CompactOut::new(dst))?,
     }
     Ok(())
 }

@@ -10,5 +10,6 @@ mod grpc_lifecycle;
 mod grpc_protobuf;
 mod thrift_codegen;
 mod thrift_common;
+mod thrift_interop;
 mod thrift_metainfo;
 mod thrift_server;
