@@ -199,7 +199,8 @@ where
     S: Clone,
 {
     fn refresh(&self) {
-        let (version, list) = self.shared.watch.snapshot();
+        // The common case, nothing changed, costs one version read.
+        let version = self.shared.watch.version();
         {
             let st = self
                 .shared
@@ -215,6 +216,7 @@ where
             .state
             .write()
             .unwrap_or_else(PoisonError::into_inner);
+        let (version, list) = self.shared.watch.snapshot();
         if st.version == Some(version) {
             return;
         }
@@ -306,26 +308,33 @@ where
                         st.balancer.pick(nodes, key, &healthy)
                     }
                 })
-                .map(|i| (nodes[i].clone(), st.services[i].clone()))
+                .map(|i| {
+                    let node = &nodes[i];
+                    let addr = &node.instance().address;
+                    if let Some(a) = &attempt {
+                        a.set_picked(addr.clone());
+                    }
+                    tracing::Span::current().record("peer", tracing::field::display(addr));
+                    (
+                        node.stats().clone(),
+                        node.breaker.clone(),
+                        st.services[i].clone(),
+                    )
+                })
         };
-        let Some((node, mut svc)) = picked else {
+        let Some((stats, breaker, mut svc)) = picked else {
             let err = Error::no_instance(&self.shared.service);
             return Box::pin(async move { Err(err.into()) });
         };
-        let addr = &node.instance().address;
-        let permit = match &node.breaker {
+        let permit = match breaker {
             Some(b) if !b.try_acquire() => {
                 let err = Error::breaker_open(b.scope());
                 return Box::pin(async move { Err(err.into()) });
             }
-            Some(b) => Some(Permit::new(b.clone())),
+            Some(b) => Some(Permit::new(b)),
             None => None,
         };
-        if let Some(a) = &attempt {
-            a.set_picked(addr.clone());
-        }
-        tracing::Span::current().record("peer", tracing::field::display(addr));
-        let in_flight = node.stats().start();
+        let in_flight = stats.start();
         Box::pin(async move {
             let res = match futures_util::future::poll_fn(|cx| svc.poll_ready(cx)).await {
                 Ok(()) => svc.call(req).await,
