@@ -2,8 +2,8 @@
 //! benches/grpc-load.sh.
 //!
 //! ```text
-//! grpc-bench server --impl wego|tonic --port 0           # prints "listening <addr>"
-//! grpc-bench load   --impl wego|tonic --addr A --mode unary|bidi \
+//! grpc-bench server --impl wego|tonic|kitex-pb --port 0  # prints "listening <addr>"
+//! grpc-bench load   --impl wego|tonic|kitex-pb --addr A --mode unary|bidi \
 //!                   --concurrency 100 --duration 10 --size 1024 [--conns 1]
 //! ```
 //!
@@ -46,6 +46,17 @@ async fn serve(imp: &str, port: u16) -> Result<(), Box<dyn Error>> {
                 ))
                 .serve_with_incoming(incoming)
                 .await?;
+        }
+        "kitex-pb" => {
+            let listener = Listener::bind(&Address::Tcp(addr)).await?;
+            println!("listening {}", listener.local_addr());
+            let handler =
+                wego_kitex::protobuf::ProtobufHandler::new(wego_echo::echo_server_router(WegoEcho));
+            let server = wego_kitex::server::Server::builder()
+                .payload_handler(handler.into_arc())
+                .build()
+                .map_err(|e| e.to_string())?;
+            server.serve(listener, wego_netpoll::Shutdown::new()).await;
         }
         _ => {
             let listener = Listener::bind(&Address::Tcp(addr)).await?;
@@ -187,7 +198,39 @@ async fn load(imp: &str) -> Result<(), Box<dyn Error>> {
     // Warm up connections first, then measure for `secs`.
     let mut handles = Vec::new();
     let until;
-    if imp == "tonic" {
+    if imp == "kitex-pb" {
+        // One connection per worker: the Kitex Protobuf client is ping-pong.
+        let mut clients = Vec::new();
+        for _ in 0..conc {
+            let c = wego_kitex::protobuf::Client::builder(Address::Tcp(addr))
+                .connect()
+                .await?;
+            clients.push(Arc::new(c));
+        }
+        until = Instant::now() + Duration::from_secs(secs);
+        for c in clients {
+            let m = msg.clone();
+            handles.push(tokio::spawn(async move {
+                let mut lat = Vec::new();
+                while Instant::now() < until {
+                    let t0 = Instant::now();
+                    let r: Result<wego_echo::Response, _> = c
+                        .call(
+                            "Echo",
+                            &wego_echo::Request {
+                                action: "echo".into(),
+                                msg: (*m).clone(),
+                            },
+                        )
+                        .await;
+                    if r.is_ok() {
+                        lat.push(t0.elapsed().as_micros() as u32);
+                    }
+                }
+                lat
+            }));
+        }
+    } else if imp == "tonic" {
         let mut clients = Vec::new();
         for _ in 0..conns {
             let ch = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))?

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# gRPC load comparison: wego against tonic (client and server), unary echo
+# with 1 KiB messages at concurrency 100 and 1000 and bidirectional
+# streaming ping-pong, plus Kitex Protobuf over TTHeader. Servers are pinned
+# to core 0 and load generators to core 1 (taskset), one thread each.
+#
+#   benches/grpc-load.sh [seconds-per-run]   (default 10)
+#
+# Results go to stdout and benches/results/grpc-<date>.txt.
+set -euo pipefail
+cd "$(dirname "$0")/peers/grpc"
+SECS="${1:-10}"
+cargo build --release --quiet
+BIN="../target/release/grpc-bench"
+OUT_DIR="../../results"
+mkdir -p "$OUT_DIR"
+OUT="$OUT_DIR/grpc-$(date -u +%Y%m%dT%H%M%S).txt"
+PIN_SERVER="taskset -c 0"
+PIN_CLIENT="taskset -c 1"
+command -v taskset >/dev/null || { PIN_SERVER=""; PIN_CLIENT=""; }
+
+start_server() { # impl -> sets SERVER_PID and ADDR
+    local log
+    log=$(mktemp)
+    $PIN_SERVER "$BIN" server --impl "$1" --port 0 >"$log" 2>&1 &
+    SERVER_PID=$!
+    for _ in $(seq 100); do
+        ADDR=$(sed -n 's/^listening //p' "$log")
+        [ -n "$ADDR" ] && break
+        sleep 0.05
+    done
+    rm -f "$log"
+    [ -n "$ADDR" ] || { echo "server $1 did not start" >&2; exit 1; }
+}
+
+run() { # server-impl client-impl mode concurrency [conns]
+    start_server "$1"
+    local line
+    line=$($PIN_CLIENT "$BIN" load --impl "$2" --addr "$ADDR" --mode "$3" \
+        --concurrency "$4" --conns "${5:-1}" --duration "$SECS" --size 1024)
+    kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
+    echo "server=$1 $line" | tee -a "$OUT"
+}
+
+for c in 100 1000; do
+    for s in wego tonic; do
+        for cl in wego tonic; do
+            run "$s" "$cl" unary "$c"
+        done
+    done
+done
+for s in wego tonic; do
+    for cl in wego tonic; do
+        run "$s" "$cl" bidi 100
+    done
+done
+run kitex-pb kitex-pb unary 100
+echo "results: $OUT"
