@@ -13,6 +13,44 @@
 //! A [`Registry`] registers an instance under a service name for a TTL; the
 //! backend keeps the registration alive (heartbeats, lease keep-alive) until
 //! [`Registry::deregister`], and re-registers after losing it.
+//!
+//! # Writing a backend
+//!
+//! ```
+//! use std::collections::HashMap;
+//! use std::sync::Mutex;
+//! use wego_governance::discovery::BoxFuture;
+//! use wego_governance::{Discover, Instance, InstanceWatch, Publisher, Result};
+//!
+//! /// Instances from a config source that pushes whole lists.
+//! #[derive(Default)]
+//! struct Pushed {
+//!     services: Mutex<HashMap<String, Publisher>>,
+//! }
+//!
+//! impl Pushed {
+//!     fn publisher(&self, service: &str) -> Publisher {
+//!         let mut map = self.services.lock().unwrap();
+//!         map.entry(service.to_owned()).or_insert_with(|| Publisher::new(Vec::new())).clone()
+//!     }
+//!     /// Called by whatever watches the source.
+//!     fn on_update(&self, service: &str, list: Vec<Instance>) {
+//!         self.publisher(service).publish(list);
+//!     }
+//! }
+//!
+//! impl Discover for Pushed {
+//!     fn discover(&self, service: &str) -> BoxFuture<'_, Result<InstanceWatch>> {
+//!         let watch = self.publisher(service).subscribe();
+//!         Box::pin(async move { Ok(watch) })
+//!     }
+//! }
+//!
+//! let d = Pushed::default();
+//! let watch = wego_netpoll::rt::block_on(d.discover("echo")).unwrap().unwrap();
+//! d.on_update("echo", vec![Instance::new("127.0.0.1:9".parse().unwrap())]);
+//! assert_eq!(watch.current().len(), 1);
+//! ```
 
 use std::future::Future;
 use std::pin::Pin;

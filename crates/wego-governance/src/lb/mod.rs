@@ -9,6 +9,30 @@
 //! must return the index of a node for which `available(i)` is true, or
 //! `None`. Availability folds in open per-instance breakers and the instances
 //! a retry must avoid, so a balancer never needs to know about either.
+//!
+//! ```
+//! use wego_governance::lb::{Balancer, LoadBalanceLayer, Node};
+//! use wego_governance::{Instance, InstanceWatch};
+//! use tower_layer::Layer;
+//!
+//! /// Always the available instance with the fewest calls in flight.
+//! struct LeastInFlight;
+//!
+//! impl Balancer for LeastInFlight {
+//!     fn name(&self) -> &'static str {
+//!         "least_in_flight"
+//!     }
+//!     fn rebuild(&mut self, _nodes: &[Node]) {}
+//!     fn pick(&self, nodes: &[Node], _key: Option<u64>, ok: &dyn Fn(usize) -> bool) -> Option<usize> {
+//!         (0..nodes.len()).filter(|&i| ok(i)).min_by_key(|&i| nodes[i].stats().in_flight())
+//!     }
+//! }
+//!
+//! let nodes = vec![Node::new(Instance::new("127.0.0.1:1".parse().unwrap()))];
+//! assert_eq!(LeastInFlight.pick(&nodes, None, &|_| true), Some(0));
+//! let watch = InstanceWatch::fixed(vec![]);
+//! let _lb = LoadBalanceLayer::new("svc", watch, || LeastInFlight).layer(|_: &Instance| ());
+//! ```
 
 use std::collections::HashMap;
 use std::future::Future;
