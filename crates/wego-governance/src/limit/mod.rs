@@ -1,6 +1,11 @@
 //! Server-side limits: token-bucket QPS ([`RateLimitLayer`]) and a
 //! concurrency limit ([`ConcurrencyLimitLayer`]). Both refuse at once rather
 //! than queue, so an overloaded server sheds load instead of adding latency.
+//!
+//! A refusal is an [`Error`] turned into the service's error with `From`
+//! (a Kitex exception, a gRPC `RESOURCE_EXHAUSTED`). Where the error type
+//! cannot hold it (HTTP handlers answer 429 with a response), wrap the
+//! handler in [`IntoRejectionLayer`] and the stack in [`RecoverLayer`].
 
 use std::future::Future;
 use std::pin::Pin;
@@ -14,8 +19,10 @@ use tower_service::Service;
 use crate::Error;
 
 mod rate;
+mod reject;
 
 pub use rate::{RateLimit, RateLimitLayer, TokenBucket};
+pub use reject::{IntoRejection, IntoRejectionLayer, Recover, RecoverLayer, Rejection};
 
 /// Refuses calls beyond `max` in flight with [`Error::is_overloaded`].
 #[derive(Debug, Clone)]

@@ -61,3 +61,38 @@ wego_test_support::each_backend!(
 fn svc_call<S: tower_service::Service<wego_governance::Call<u32>>>(svc: &mut S) -> S::Future {
     svc.call(call(0))
 }
+
+wego_test_support::each_backend!(
+    refusals_become_responses_for_infallible_services,
+    |_backend| async move {
+        use std::convert::Infallible;
+        use wego_governance::limit::{IntoRejectionLayer, RecoverLayer};
+
+        #[derive(Clone)]
+        struct Handler;
+        impl tower_service::Service<wego_governance::Call<u32>> for Handler {
+            type Response = u16;
+            type Error = Infallible;
+            type Future = std::future::Ready<Result<u16, Infallible>>;
+            fn poll_ready(
+                &mut self,
+                _: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<Result<(), Infallible>> {
+                std::task::Poll::Ready(Ok(()))
+            }
+            fn call(&mut self, _: wego_governance::Call<u32>) -> Self::Future {
+                std::future::ready(Ok(200))
+            }
+        }
+        let svc = IntoRejectionLayer.layer(Handler);
+        let svc = RateLimitLayer::new(1, 2).layer(svc);
+        let mut svc =
+            RecoverLayer::new(|e: &wego_governance::Error| if e.is_rejected() { 429 } else { 503 })
+                .layer(svc);
+        let mut statuses = Vec::new();
+        for i in 0..4 {
+            statuses.push(send(&mut svc, call(i)).await.unwrap());
+        }
+        assert_eq!(statuses, [200, 200, 429, 429]);
+    }
+);
