@@ -30,9 +30,26 @@ use super::status::{Code, Status};
 use super::streaming::{Streaming, codec_status};
 use super::timeout::format_timeout;
 
-/// Aborts the request pump when the call is dropped.
+/// Why the request pump cancelled a call, for the caller to see instead of
+/// the bare reset.
+type PumpError = Arc<std::sync::Mutex<Option<Status>>>;
+
+/// Aborts the request pump when the call is dropped, and keeps the status
+/// the pump failed with.
 #[derive(Debug)]
-pub(crate) struct PumpGuard(JoinHandle<()>);
+pub(crate) struct PumpGuard(JoinHandle<()>, Option<PumpError>);
+
+impl PumpGuard {
+    /// The status the pump cancelled the call with, if it did.
+    pub(crate) fn error(&self) -> Option<Status> {
+        let slot = self.1.as_ref()?;
+        // A poisoned lock only means a panicking writer; the value is intact.
+        let guard = slot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        guard.clone()
+    }
+}
 
 impl Drop for PumpGuard {
     fn drop(&mut self) {
@@ -159,7 +176,7 @@ impl ChannelBuilder {
             inner: Arc::new(Inner {
                 send,
                 config: self.config,
-                _driver: PumpGuard(driver),
+                _driver: PumpGuard(driver, None),
             }),
         })
     }
@@ -266,13 +283,21 @@ impl Channel {
             let (resp, stream) = send
                 .send_request(req, false)
                 .map_err(|e| Status::unavailable(format!("cannot start call: {e}")))?;
-            let pump = PumpGuard(rt::spawn(pump(
-                stream,
-                request.into_inner(),
-                encoding,
-                cfg.max_send,
-            )));
-            let resp = resp.await.map_err(|e| Status::from_h2(&e))?;
+            let slot = PumpError::default();
+            let pump = PumpGuard(
+                rt::spawn(pump(
+                    stream,
+                    request.into_inner(),
+                    encoding,
+                    cfg.max_send,
+                    slot.clone(),
+                )),
+                Some(slot),
+            );
+            let resp = match resp.await {
+                Ok(r) => r,
+                Err(e) => return Err(pump.error().unwrap_or_else(|| Status::from_h2(&e))),
+            };
             Ok::<_, Status>((resp, pump))
         };
         let (resp, pump) = match deadline {
@@ -480,19 +505,28 @@ async fn pump(
     mut messages: BoxStream<Bytes>,
     encoding: Option<Encoding>,
     max_send: usize,
+    slot: PumpError,
 ) {
+    let fail = |status: Status| {
+        *slot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(status);
+    };
     let mut buf = BytesMut::new();
     while let Some(item) = messages.next().await {
         let payload = match item {
             Ok(p) => p,
             Err(status) => {
                 tracing::debug!(%status, "request stream failed, cancelling call");
+                fail(status);
                 stream.send_reset(h2::Reason::CANCEL);
                 return;
             }
         };
         if let Err(e) = codec::encode(&payload, encoding, max_send, &mut buf) {
-            tracing::debug!(status = %codec_status(e), "request message rejected, cancelling call");
+            let status = codec_status(e);
+            tracing::debug!(%status, "request message rejected, cancelling call");
+            fail(status);
             stream.send_reset(h2::Reason::CANCEL);
             return;
         }

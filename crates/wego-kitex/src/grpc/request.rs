@@ -108,6 +108,19 @@ impl<T> Request<T> {
         self.compressed = compressed;
     }
 
+    /// Swaps the message for `other`, returning the old one and the request.
+    pub(crate) fn replace<U>(self, other: U) -> (T, Request<U>) {
+        let req = Request {
+            message: other,
+            metadata: self.metadata,
+            deadline: self.deadline,
+            path: self.path,
+            compression: self.compression,
+            compressed: self.compressed,
+        };
+        (self.message, req)
+    }
+
     /// Replaces the message, keeping everything else.
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Request<U> {
         Request {

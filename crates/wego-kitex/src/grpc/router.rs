@@ -54,8 +54,10 @@ fn encode_prost<M: prost::Message>(m: &M) -> Bytes {
     Bytes::from(m.encode_to_vec())
 }
 
-/// Takes exactly one message from a request stream (unary input).
-async fn single<M: prost::Message + Default>(mut s: Streaming<Bytes>) -> Result<(M, bool), Status> {
+/// Takes exactly one message from a request stream (unary input), keeping
+/// the request's metadata, deadline and path, and whether it was compressed.
+async fn unary_input<M: prost::Message + Default>(req: RawRequest) -> Result<Request<M>, Status> {
+    let (mut s, mut req) = req.replace(());
     let Some(first) = s.message().await? else {
         return Err(Status::internal("missing request message"));
     };
@@ -65,7 +67,9 @@ async fn single<M: prost::Message + Default>(mut s: Streaming<Bytes>) -> Result<
             "more than one request message for a unary input",
         ));
     }
-    Ok((decode_prost::<M>(first)?, compressed))
+    let msg = decode_prost::<M>(first)?;
+    req.set_compressed(compressed);
+    Ok(req.map(|()| msg))
 }
 
 fn boxed_out<M: prost::Message + 'static>(s: BoxStream<M>) -> BoxStream<Bytes> {
@@ -104,15 +108,7 @@ impl Router {
         self.raw(path, move |req: RawRequest| {
             let f = f.clone();
             async move {
-                let mut compressed = false;
-                let mut taken = None;
-                let req = req.map(|s| {
-                    taken = Some(s);
-                });
-                let (msg, c) = single::<Req>(taken.expect("invariant: map ran")).await?;
-                compressed |= c;
-                let mut req = req.map(|()| msg);
-                req.set_compressed(compressed);
+                let req = unary_input::<Req>(req).await?;
                 let resp = f(req).await?;
                 Ok(resp.map(|m| -> BoxStream<Bytes> {
                     Box::pin(futures_util::stream::once(std::future::ready(Ok(
@@ -135,13 +131,7 @@ impl Router {
         self.raw(path, move |req: RawRequest| {
             let f = f.clone();
             async move {
-                let mut taken = None;
-                let req = req.map(|s| {
-                    taken = Some(s);
-                });
-                let (msg, c) = single::<Req>(taken.expect("invariant: map ran")).await?;
-                let mut req = req.map(|()| msg);
-                req.set_compressed(c);
+                let req = unary_input::<Req>(req).await?;
                 let resp = f(req).await?;
                 Ok(resp.map(boxed_out))
             }

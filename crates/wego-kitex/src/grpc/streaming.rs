@@ -214,7 +214,12 @@ impl<T> Streaming<T> {
                         let _ = body.flow_control().release_capacity(chunk.len());
                         self.buf.extend_from_slice(&chunk);
                     }
-                    Some(Err(e)) => return self.fail(Status::from_h2(&e)),
+                    Some(Err(e)) => {
+                        // A reset we sent because the request pump failed
+                        // reports the pump's reason.
+                        let pumped = self._guard.as_ref().and_then(|g| g.error());
+                        return self.fail(pumped.unwrap_or_else(|| Status::from_h2(&e)));
+                    }
                     None => {
                         if let Err(e) = self.decoder.finish(&self.buf) {
                             return self.fail(codec_status(e));

@@ -1,7 +1,7 @@
 //! The four call kinds over loopback, with metadata both ways.
 
 use futures_util::StreamExt;
-use wego_kitex::grpc::{Code, Request, Response, Streaming};
+use wego_kitex::grpc::{Channel, Code, Request, Response, Streaming};
 
 use crate::grpc_common::*;
 
@@ -126,3 +126,24 @@ wego_test_support::each_backend!(
         assert_eq!(err.message(), "precondition");
     }
 );
+
+/// Public futures are `Send`, so they run on any multi-threaded executor
+/// (checked at compile time; never called).
+#[allow(dead_code)]
+fn public_futures_are_send(
+    ch: Channel,
+    server: wego_kitex::grpc::Server,
+    listener: wego_netpoll::Listener,
+) {
+    fn is_send<T: Send>(_: &T) {}
+    is_send(&ch.unary::<EchoRequest, EchoResponse>(UNARY, Request::new(req("x"))));
+    is_send(
+        &ch.server_streaming::<EchoRequest, EchoResponse>(SERVER_STREAM, Request::new(req("x"))),
+    );
+    is_send(
+        &ch.client_streaming::<_, _, EchoResponse>(CLIENT_STREAM, Request::new(requests(&["x"]))),
+    );
+    is_send(&ch.streaming::<_, _, EchoResponse>(BIDI, Request::new(requests(&["x"]))));
+    is_send(&server.serve(listener, echo_router()));
+    is_send(&Channel::connect(&wego_netpoll::Address::loopback()));
+}

@@ -88,6 +88,15 @@ wego_test_support::each_backend!(
             .await
             .unwrap_err();
         assert_eq!(err.code(), Code::ResourceExhausted);
+        // A streaming request over the limit is cancelled with the same code.
+        let err = tiny
+            .client_streaming::<_, _, EchoResponse>(
+                CLIENT_STREAM,
+                Request::new(requests(&["ok", "z".repeat(50).as_str()])),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::ResourceExhausted, "{err}");
     }
 );
 
