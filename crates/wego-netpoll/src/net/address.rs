@@ -9,8 +9,10 @@ use crate::Error;
 
 /// Where a socket lives: an IP address and port, or a Unix socket path.
 ///
-/// Parsed from `"127.0.0.1:8080"`, `"[::1]:8080"` or `"unix:/run/app.sock"`;
-/// displayed in the same forms.
+/// Parsed from `"127.0.0.1:8080"`, `"[::1]:8080"`, `"unix:/run/app.sock"` or
+/// the URL form `"unix:///run/app.sock"`; displayed as `unix:<path>`, or in the
+/// URL form when the path itself starts with `//`, so that display and parse
+/// round-trip. (An unnamed Unix peer displays as `unix:`, which does not parse.)
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Address {
@@ -60,7 +62,11 @@ impl FromStr for Address {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         if let Some(path) = s.strip_prefix("unix:") {
-            let path = path.strip_prefix("//").unwrap_or(path);
+            // URL form `unix:///abs/path`: an empty authority before the path.
+            let path = match path.strip_prefix("//") {
+                Some(rest) if rest.starts_with('/') => rest,
+                _ => path,
+            };
             if path.is_empty() {
                 return Err(Error::address(format!("empty unix socket path in {s:?}")));
             }
@@ -76,6 +82,9 @@ impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Address::Tcp(addr) => write!(f, "{addr}"),
+            Address::Unix(path) if path.as_os_str().as_encoded_bytes().starts_with(b"//") => {
+                write!(f, "unix://{}", path.display())
+            }
             Address::Unix(path) => write!(f, "unix:{}", path.display()),
         }
     }
@@ -112,8 +121,41 @@ mod tests {
 
     #[test]
     fn display_round_trips() {
-        for s in ["127.0.0.1:80", "[::1]:8080", "unix:/tmp/x.sock"] {
+        for s in [
+            "127.0.0.1:80",
+            "[::1]:8080",
+            "unix:/tmp/x.sock",
+            "unix:rel.sock",
+        ] {
             assert_eq!(s.parse::<Address>().unwrap().to_string(), s);
+        }
+    }
+
+    #[test]
+    fn unix_paths_starting_with_two_slashes_round_trip() {
+        // Found by wego-governance's fuzzer: `//x` used to display as
+        // `unix://x`, which parsed back as `x`.
+        for path in ["//x", "///x", "//", "/a//b"] {
+            let addr = Address::Unix(PathBuf::from(path));
+            assert_eq!(addr.to_string().parse::<Address>().unwrap(), addr, "{path}");
+        }
+        assert_eq!(
+            "unix://x".parse::<Address>().unwrap(),
+            Address::Unix("//x".into())
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_named_unix_path_round_trips(path in "[a-z/._-]{1,40}") {
+            let addr = Address::Unix(PathBuf::from(&path));
+            proptest::prop_assert_eq!(addr.to_string().parse::<Address>().unwrap(), addr);
+        }
+
+        #[test]
+        fn any_socket_address_round_trips(ip in proptest::arbitrary::any::<std::net::IpAddr>(), port: u16) {
+            let addr = Address::Tcp(SocketAddr::new(ip, port));
+            proptest::prop_assert_eq!(addr.to_string().parse::<Address>().unwrap(), addr);
         }
     }
 }
