@@ -352,9 +352,52 @@ mod validation {
             .collect();
         assert_eq!(fields["userName"], "too short");
         assert_eq!(fields["age"], "failed `range` (min=18)");
-        // `mail` is an arbitrary rename: reported under the Rust name.
-        assert!(fields.contains_key("email_address"), "{fields:?}");
+        // `mail` is an arbitrary rename, recognised by the value sent.
+        assert_eq!(fields["mail"], "failed `email`");
         assert_eq!(fields.len(), 3);
+    }
+
+    #[test]
+    fn ambiguous_renamed_values_fall_back_to_the_rust_name() {
+        #[derive(serde::Deserialize, validator::Validate)]
+        struct Two {
+            #[validate(email)]
+            #[serde(rename = "a")]
+            first: String,
+            #[validate(email)]
+            #[serde(rename = "b")]
+            second: String,
+        }
+        let r = Router::new().post("/t", |Valid(Json(t)): Valid<Json<Two>>| async move {
+            t.first + &t.second
+        });
+        let (s, _, b) = send(
+            &r,
+            request(
+                Method::POST,
+                "/t",
+                Some("application/json"),
+                r#"{"a":"x","b":"x"}"#,
+            ),
+        );
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        assert!(
+            b.contains(r#""field":"first""#) && b.contains(r#""field":"second""#),
+            "{b}"
+        );
+        let (_, _, b) = send(
+            &r,
+            request(
+                Method::POST,
+                "/t",
+                Some("application/json"),
+                r#"{"a":"x","b":"y"}"#,
+            ),
+        );
+        assert!(
+            b.contains(r#""field":"a""#) && b.contains(r#""field":"b""#),
+            "{b}"
+        );
     }
 
     #[test]

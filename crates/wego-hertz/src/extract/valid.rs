@@ -9,12 +9,16 @@
 //! names serde expects (after `rename`/`rename_all`), and each failing Rust
 //! name is mapped to the wire name that equals it or one of its case
 //! conversions (camelCase, PascalCase, kebab-case, SCREAMING_SNAKE_CASE,
-//! ...). An arbitrary `#[serde(rename = "x")]` that is no case conversion of
-//! the Rust name is reported under the Rust name. Nested structs and lists
-//! are reported as `outer.inner` and `list[2].inner` paths (the mapping
-//! applies to the outermost name).
+//! ...). A field renamed to something else (`#[serde(rename = "mail")]`
+//! on `email_address`) is recognised by its value: the one declared wire
+//! name, not claimed by another failing field, whose value as the client
+//! sent it (JSON body, urlencoded body or query, path parameters) equals the
+//! value validator reports. When that is ambiguous or the rule reports no
+//! value, the Rust name is used. Nested structs and lists are reported as
+//! `outer.inner` and `list[2].inner` paths (the mapping applies to the
+//! outermost name). To compare values, `Valid` buffers the body (within the
+//! body limit) before the inner extractor reads it.
 
-use std::borrow::Cow;
 use std::fmt;
 
 use http::StatusCode;
@@ -24,7 +28,10 @@ use serde::de::{self, DeserializeOwned, Visitor};
 use validator::{Validate, ValidationErrors, ValidationErrorsKind};
 
 use super::private::ViaRequest;
-use super::{Form, FromRequest, FromRequestParts, Json, Path, Query, Rejection, Request};
+use super::{
+    Form, FromRequest, FromRequestParts, Json, Path, PathParams, Query, Rejection, Request,
+    body_limit, read_body,
+};
 use crate::response::{IntoResponse, Response};
 
 /// Runs the inner extractor, then `T::validate()`; answers 400 with a JSON
@@ -113,12 +120,19 @@ impl IntoResponse for ValidationRejection {
     }
 }
 
-fn check<E: Validated>(value: E) -> Result<Valid<E>, ValidationRejection> {
+fn check<E: Validated>(
+    value: E,
+    sent: impl FnOnce() -> Sent,
+) -> Result<Valid<E>, ValidationRejection> {
     match value.target().validate() {
         Ok(()) => Ok(Valid(value)),
         Err(errors) => {
             let wire = wire_names::<E::Target>();
-            Err(ValidationRejection::Invalid(field_errors(&errors, &wire)))
+            Err(ValidationRejection::Invalid(field_errors(
+                &errors,
+                &wire,
+                &sent(),
+            )))
         }
     }
 }
@@ -130,10 +144,22 @@ where
     type Rejection = ValidationRejection;
 
     async fn from_request(req: Request) -> Result<Self, ValidationRejection> {
+        // Buffer the body (within the limit) so that a failure can name
+        // renamed fields by the values the client sent.
+        let (parts, body) = req.into_parts();
+        let bytes = read_body(body, body_limit(&parts.extensions))
+            .await
+            .map_err(ValidationRejection::Extract)?;
+        let uri = parts.uri.clone();
+        let req = Request::from_parts(parts, crate::Body::from(bytes.clone()));
         let value = E::from_request(req)
             .await
             .map_err(ValidationRejection::Extract)?;
-        check(value)
+        check(value, || {
+            let mut sent = Sent::from_body(&bytes);
+            sent.extend_pairs(uri.query().unwrap_or_default().as_bytes());
+            sent
+        })
     }
 }
 
@@ -147,38 +173,152 @@ where
         let value = E::from_request_parts(parts)
             .await
             .map_err(ValidationRejection::Extract)?;
-        check(value)
+        check(value, || {
+            let mut sent = Sent::default();
+            sent.extend_pairs(parts.uri.query().unwrap_or_default().as_bytes());
+            if let Some(params) = parts.extensions.get::<PathParams>() {
+                for (k, v) in params.iter() {
+                    sent.0.push((k.to_owned(), SentValue::Text(v.to_owned())));
+                }
+            }
+            sent
+        })
     }
 }
 
+/// What the client sent, by wire name: used to recognise a field renamed
+/// to something that is no case conversion of its Rust name, by its value.
+#[derive(Debug, Default)]
+pub(crate) struct Sent(Vec<(String, SentValue)>);
+
+#[derive(Debug)]
+enum SentValue {
+    Json(serde_json::Value),
+    Text(String),
+}
+
+impl Sent {
+    /// A JSON object body, or urlencoded pairs.
+    fn from_body(bytes: &[u8]) -> Self {
+        let mut sent = Self::default();
+        match serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(bytes) {
+            Ok(map) => {
+                sent.0 = map
+                    .into_iter()
+                    .map(|(k, v)| (k, SentValue::Json(v)))
+                    .collect();
+            }
+            Err(_) => sent.extend_pairs(bytes),
+        }
+        sent
+    }
+
+    fn extend_pairs(&mut self, data: &[u8]) {
+        for (k, v) in form_urlencoded_pairs(data) {
+            self.0.push((k, SentValue::Text(v)));
+        }
+    }
+
+    /// Wire names whose sent value equals `value` (as validator reports it).
+    fn keys_with(&self, value: &serde_json::Value) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(_, sent)| match (sent, value) {
+                (SentValue::Json(j), v) => j == v,
+                (SentValue::Text(t), serde_json::Value::String(s)) => t == s,
+                (
+                    SentValue::Text(t),
+                    v @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_)),
+                ) => serde_json::from_str::<serde_json::Value>(t).ok().as_ref() == Some(v),
+                _ => false,
+            })
+            .map(|(k, _)| k.as_str())
+            .collect()
+    }
+}
+
+fn form_urlencoded_pairs(data: &[u8]) -> Vec<(String, String)> {
+    serde_urlencoded::from_bytes::<Vec<(String, String)>>(data).unwrap_or_default()
+}
+
 /// Flattens validator's errors into sorted wire-named field errors.
-pub(crate) fn field_errors(errors: &ValidationErrors, wire: &[&str]) -> Vec<FieldError> {
+pub(crate) fn field_errors(
+    errors: &ValidationErrors,
+    wire: &[&str],
+    sent: &Sent,
+) -> Vec<FieldError> {
+    let names = top_level_names(errors, wire, sent);
     let mut out = Vec::new();
-    collect(errors, "", wire, &mut out);
+    for (name, kind) in errors.errors() {
+        let field = names
+            .iter()
+            .find(|(rust, _)| rust == name)
+            .map_or_else(|| name.to_string(), |(_, w)| w.clone());
+        push_kind(kind, &field, &mut out);
+    }
     out.sort_by(|a, b| a.field.cmp(&b.field).then(a.reason.cmp(&b.reason)));
     out
 }
 
-fn collect(errors: &ValidationErrors, prefix: &str, wire: &[&str], out: &mut Vec<FieldError>) {
-    for (name, kind) in errors.errors() {
-        let field = if prefix.is_empty() {
-            wire_name(name, wire).into_owned()
-        } else {
-            format!("{prefix}.{name}")
-        };
-        match kind {
-            ValidationErrorsKind::Field(list) => {
-                for e in list {
-                    out.push(FieldError {
-                        field: field.clone(),
-                        reason: reason(e),
-                    });
-                }
+/// Maps each failing top-level Rust name to a wire name: exact or case
+/// conversion first; then, for the rest, the one declared wire name not
+/// claimed by another field whose sent value equals the reported value.
+fn top_level_names(errors: &ValidationErrors, wire: &[&str], sent: &Sent) -> Vec<(String, String)> {
+    let mut names: Vec<(String, Option<String>)> = errors
+        .errors()
+        .keys()
+        .map(|rust| (rust.to_string(), case_match(rust, wire)))
+        .collect();
+    let mut claimed: Vec<String> = names.iter().filter_map(|(_, w)| w.clone()).collect();
+    for (rust, resolved) in &mut names {
+        if resolved.is_some() {
+            continue;
+        }
+        let value = match errors.errors().get(rust.as_str()) {
+            Some(ValidationErrorsKind::Field(list)) => {
+                list.iter().find_map(|e| e.params.get("value").cloned())
             }
-            ValidationErrorsKind::Struct(inner) => collect(inner, &field, &[], out),
-            ValidationErrorsKind::List(items) => {
-                for (i, inner) in items {
-                    collect(inner, &format!("{field}[{i}]"), &[], out);
+            _ => None,
+        };
+        let Some(value) = value else { continue };
+        let candidates: Vec<&str> = sent
+            .keys_with(&value)
+            .into_iter()
+            .filter(|k| wire.contains(k) && !claimed.iter().any(|c| c == k))
+            .collect();
+        if let [only] = candidates[..] {
+            *resolved = Some(only.to_owned());
+            claimed.push(only.to_owned());
+        }
+    }
+    names
+        .into_iter()
+        .map(|(rust, w)| {
+            let fallback = rust.strip_prefix("r#").unwrap_or(&rust).to_owned();
+            (rust, w.unwrap_or(fallback))
+        })
+        .collect()
+}
+
+fn push_kind(kind: &ValidationErrorsKind, field: &str, out: &mut Vec<FieldError>) {
+    match kind {
+        ValidationErrorsKind::Field(list) => {
+            for e in list {
+                out.push(FieldError {
+                    field: field.to_owned(),
+                    reason: reason(e),
+                });
+            }
+        }
+        ValidationErrorsKind::Struct(inner) => {
+            for (name, kind) in inner.errors() {
+                push_kind(kind, &format!("{field}.{name}"), out);
+            }
+        }
+        ValidationErrorsKind::List(items) => {
+            for (i, inner) in items {
+                for (name, kind) in inner.errors() {
+                    push_kind(kind, &format!("{field}[{i}].{name}"), out);
                 }
             }
         }
@@ -203,18 +343,16 @@ fn reason(e: &validator::ValidationError) -> String {
     }
 }
 
-/// Maps a Rust field name to the wire name it most likely has.
-fn wire_name<'a>(rust: &'a str, wire: &[&str]) -> Cow<'a, str> {
+/// The declared wire name equal to the Rust name or one of its case
+/// conversions.
+fn case_match(rust: &str, wire: &[&str]) -> Option<String> {
     let rust = rust.strip_prefix("r#").unwrap_or(rust);
     if wire.is_empty() || wire.contains(&rust) {
-        return Cow::Borrowed(rust);
+        return Some(rust.to_owned());
     }
-    for candidate in case_variants(rust) {
-        if wire.contains(&candidate.as_str()) {
-            return Cow::Owned(candidate);
-        }
-    }
-    Cow::Borrowed(rust)
+    case_variants(rust)
+        .into_iter()
+        .find(|c| wire.contains(&c.as_str()))
 }
 
 fn case_variants(snake: &str) -> Vec<String> {
@@ -315,12 +453,31 @@ mod tests {
     }
 
     #[test]
+    fn sent_values_compare_as_validator_reports_them() {
+        let mut sent = Sent::from_body(br#"{"n":18,"s":"x","o":{"a":1}}"#);
+        sent.extend_pairs(b"q=18&t=true&u=x");
+        let mut keys = sent.keys_with(&serde_json::json!(18));
+        keys.sort_unstable();
+        assert_eq!(keys, ["n", "q"]);
+        assert_eq!(sent.keys_with(&serde_json::json!(true)), ["t"]);
+        let mut keys = sent.keys_with(&serde_json::json!("x"));
+        keys.sort_unstable();
+        assert_eq!(keys, ["s", "u"]);
+        assert_eq!(sent.keys_with(&serde_json::json!({"a": 1})), ["o"]);
+        assert!(
+            Sent::from_body(b"\xff\x00")
+                .keys_with(&serde_json::json!(1))
+                .is_empty()
+        );
+    }
+
+    #[test]
     fn maps_rust_names_to_wire_names() {
         let wire = ["userName", "years", "X-Id"];
-        assert_eq!(wire_name("user_name", &wire), "userName");
-        assert_eq!(wire_name("x_id", &wire), "X-Id");
-        // Arbitrary renames fall back to the Rust name.
-        assert_eq!(wire_name("age", &wire), "age");
-        assert_eq!(wire_name("r#type", &[]), "type");
+        assert_eq!(case_match("user_name", &wire).as_deref(), Some("userName"));
+        assert_eq!(case_match("x_id", &wire).as_deref(), Some("X-Id"));
+        // Arbitrary renames are no case conversion.
+        assert_eq!(case_match("age", &wire), None);
+        assert_eq!(case_match("r#type", &[]).as_deref(), Some("type"));
     }
 }
