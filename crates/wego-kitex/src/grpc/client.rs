@@ -265,6 +265,7 @@ impl Channel {
                 .map_err(|e| Status::internal(format!("invalid method path: {e}")))?;
             let h = req.headers_mut();
             request.metadata().merge_into(h);
+            super::metainfo::forward(h);
             h.insert("content-type", HeaderValue::from_static("application/grpc"));
             h.insert("te", HeaderValue::from_static("trailers"));
             h.insert("user-agent", HeaderValue::from_static("grpc-rust-wego/0.1"));

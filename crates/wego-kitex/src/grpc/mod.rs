@@ -32,6 +32,7 @@ pub mod codec;
 pub mod health;
 mod keepalive;
 mod metadata;
+pub mod metainfo;
 mod request;
 mod router;
 mod seam;

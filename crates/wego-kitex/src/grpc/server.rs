@@ -388,10 +388,15 @@ async fn handle_call<S>(
     let mut request = RawRequest::from_parts(stream, metadata, deadline);
     request.set_path(parts.uri.path().to_owned());
 
-    let call = async {
+    let ctx = Arc::new(super::metainfo::context_from(
+        request.path(),
+        request.metadata(),
+        deadline,
+    ));
+    let call = crate::metainfo::scope(ctx.clone(), async {
         std::future::poll_fn(|cx| service.poll_ready(cx)).await?;
         service.call(request).await
-    };
+    });
     let outcome = tokio::select! {
         r = call => r,
         () = sleep_opt(deadline) => Err(Status::deadline_exceeded("deadline exceeded")),
@@ -426,7 +431,7 @@ async fn handle_call<S>(
     let mut buf = BytesMut::new();
     let status = loop {
         let next = tokio::select! {
-            n = messages.next() => n,
+            n = crate::metainfo::scope(ctx.clone(), messages.next()) => n,
             () = sleep_opt(deadline) => break Status::deadline_exceeded("deadline exceeded"),
             _ = std::future::poll_fn(|cx| out.poll_reset(cx)) => return,
         };

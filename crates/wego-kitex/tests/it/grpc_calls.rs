@@ -147,3 +147,53 @@ fn public_futures_are_send(
     is_send(&server.serve(listener, echo_router()));
     is_send(&Channel::connect(&wego_netpoll::Address::loopback()));
 }
+
+wego_test_support::each_backend!(
+    metainfo_reaches_handlers_and_next_hops,
+    |_backend| async move {
+        // Hop 2 reports the persistent value and rpc info it sees.
+        let hop2 = wego_kitex::grpc::Router::new().unary(
+            "/t.Hop2/See",
+            |_r: Request<EchoRequest>| async move {
+                let ctx = wego_kitex::metainfo::current().unwrap();
+                let seen = format!(
+                    "{}/{} tenant={:?} hop={:?}",
+                    ctx.rpc_info.callee,
+                    ctx.rpc_info.method,
+                    ctx.metainfo.persistent("tenant"),
+                    ctx.metainfo.upstream_transient("hop"),
+                );
+                Ok(Response::new(EchoResponse {
+                    action: String::new(),
+                    msg: seen,
+                }))
+            },
+        );
+        let ch2 = start(hop2).await;
+        // Hop 1 calls hop 2 from inside its handler: persistent values follow,
+        // transient ones stop.
+        let hop1 = wego_kitex::grpc::Router::new().unary(
+            "/t.Hop1/Relay",
+            move |r: Request<EchoRequest>| {
+                let ch2 = ch2.clone();
+                async move {
+                    let ctx = wego_kitex::metainfo::current().unwrap();
+                    assert_eq!(ctx.metainfo.upstream_transient("hop"), Some("1"));
+                    ch2.unary::<_, EchoResponse>("/t.Hop2/See", Request::new(r.into_inner()))
+                        .await
+                }
+            },
+        );
+        let ch1 = start(hop1).await;
+        let mut r = Request::new(req("x"));
+        r.metadata_mut()
+            .insert("rpc-persist-tenant", "acme")
+            .unwrap();
+        r.metadata_mut().insert("rpc-transit-hop", "1").unwrap();
+        let resp: Response<EchoResponse> = ch1.unary("/t.Hop1/Relay", r).await.unwrap();
+        assert_eq!(
+            resp.get_ref().msg,
+            "t.Hop2/See tenant=Some(\"acme\") hop=None"
+        );
+    }
+);
