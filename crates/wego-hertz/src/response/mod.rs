@@ -2,7 +2,7 @@
 //!
 //! A handler returns anything that implements [`IntoResponse`]: text
 //! (`&'static str`, `String`), bytes (`Bytes`, `Vec<u8>`), [`Json`], [`Html`],
-//! [`Redirect`], [`File`], [`Sse`], a bare [`http::StatusCode`],
+//! [`Redirect`], [`File`] (and [`ServeDir`] for a directory), [`Sse`], a bare [`http::StatusCode`],
 //! a full `http::Response<B>` for any bytes body, `(StatusCode, body)`,
 //! `(headers, body)` and `(StatusCode, headers, body)` tuples, and
 //! `Result<T, E>` where both sides render. Rendering never fails: a value that
@@ -26,6 +26,7 @@ mod json;
 #[cfg(feature = "protobuf")]
 mod protobuf;
 mod redirect;
+mod serve_dir;
 mod sse;
 
 pub use file::{File, FileError};
@@ -34,6 +35,7 @@ pub use json::Json;
 #[cfg(feature = "protobuf")]
 pub use protobuf::Protobuf;
 pub use redirect::Redirect;
+pub use serve_dir::ServeDir;
 pub use sse::{Event, KeepAlive, Sse};
 
 /// The response type handlers produce: `http::Response<Body>`.

@@ -5,7 +5,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use tokio::io::AsyncWriteExt;
 use wego_hertz::extract::Path;
-use wego_hertz::response::{Event, File, Html, KeepAlive, Redirect, Sse};
+use wego_hertz::response::{Event, File, Html, KeepAlive, Redirect, ServeDir, Sse};
 use wego_hertz::{Body, Router, Server};
 use wego_netpoll::rt;
 
@@ -128,4 +128,36 @@ wego_test_support::each_backend!(redirects_and_tuples, |_backend| async move {
     assert_eq!(r.header("x-a"), Some("1"));
     assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
     assert_eq!(r.body, b"<h1>hi</h1>");
+});
+
+wego_test_support::each_backend!(serve_dir_stays_inside_its_root, |_backend| async move {
+    let base = std::env::temp_dir().join(format!(
+        "wego-hertz-servedir-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    let root = base.join("public");
+    std::fs::create_dir_all(root.join("css")).unwrap();
+    std::fs::write(root.join("index.html"), "home").unwrap();
+    std::fs::write(root.join("css/site.css"), "body{}").unwrap();
+    std::fs::write(base.join("secret.txt"), "secret").unwrap();
+    let app = Router::new().route_service(http::Method::GET, "/static/*path", ServeDir::new(&root));
+    let (_server, addr, _task) = start(Server::builder(), app).await;
+    let r = roundtrip(&addr, &get("/static/css/site.css")).await;
+    assert_eq!((r.status.as_u16(), &r.body[..]), (200, &b"body{}"[..]));
+    assert_eq!(r.header("content-type"), Some("text/css; charset=utf-8"));
+    let r = roundtrip(&addr, &get("/static/")).await;
+    assert_eq!(r.body, b"home");
+    for bad in [
+        "/static/../secret.txt",
+        "/static/..%2Fsecret.txt",
+        "/static/css/..%2F..%2Fsecret.txt",
+        "/static/%2E%2E/secret.txt",
+        "/static/nope.css",
+    ] {
+        let r = roundtrip(&addr, &get(bad)).await;
+        assert_eq!(r.status, 404, "{bad}");
+        assert!(!r.body.starts_with(b"secret"), "{bad}");
+    }
+    std::fs::remove_dir_all(&base).unwrap();
 });
