@@ -42,17 +42,17 @@ wrk.body = string.rep("x", 1024)
 wrk.headers["Content-Type"] = "application/octet-stream"
 LUA
 
-start_server() { # name port -> pid
+start_server() { # name port; sets SERVER_PID (no subshell: the EXIT trap must not fire)
     local name=$1 port=$2
     if [ "$name" = wego ]; then
-        taskset -c "$SERVER_CPU" "$WEGO_BIN" --port "$port" --threads 1 2>/dev/null &
+        taskset -c "$SERVER_CPU" "$WEGO_BIN" --port "$port" --threads 1 >/dev/null 2>&1 &
     else
-        taskset -c "$SERVER_CPU" "$PEER_BIN" "$name" --port "$port" --threads 1 2>/dev/null &
+        taskset -c "$SERVER_CPU" "$PEER_BIN" "$name" --port "$port" --threads 1 >/dev/null 2>&1 &
     fi
-    local pid=$!
+    SERVER_PID=$!
     for _ in $(seq 1 100); do
         if curl -s -o /dev/null "http://127.0.0.1:$port/plaintext"; then
-            echo "$pid"; return
+            return
         fi
         sleep 0.1
     done
@@ -73,18 +73,20 @@ p99_ms() {
 
 TICK=$(getconf CLK_TCK)
 : > "$OUT"
-echo -e "round\tserver\tendpoint\tconns\trps\tp99_ms\tcpu_us_per_req\terrors" >> "$OUT"
+echo -e "round\tserver\tendpoint\tconns\trps\tp99_ms\tcpu_us_per_req\terrors\tload1" >> "$OUT"
 for round in $(seq 1 "$ROUNDS"); do
     i=0
     for server in $SERVERS; do
         port=$((PORT_BASE + i)); i=$((i + 1))
-        pid=$(start_server "$server" "$port")
+        start_server "$server" "$port"
+        pid=$SERVER_PID
         # Warm up connections and caches.
         taskset -c "$WRK_CPU" wrk -t1 -c100 -d1s "http://127.0.0.1:$port/plaintext" > /dev/null
         for endpoint in $ENDPOINTS; do
             for conns in $CONNS; do
                 script=()
                 [ "$endpoint" = echo ] && script=(-s "$TMP/echo.lua")
+                load1=$(cut -d' ' -f1 /proc/loadavg)
                 before=$(cpu_ticks "$pid")
                 taskset -c "$WRK_CPU" wrk -t1 -c"$conns" -d"${DURATION}s" --timeout 5s --latency \
                     "${script[@]}" "http://127.0.0.1:$port/$endpoint" > "$TMP/wrk.txt"
@@ -93,9 +95,9 @@ for round in $(seq 1 "$ROUNDS"); do
                 total=$(awk '/requests in/ {print $1}' "$TMP/wrk.txt")
                 errors=$(awk '/Socket errors|Non-2xx/ {s = s $0 " "} END {print s ? s : "-"}' "$TMP/wrk.txt" | tr '\t' ' ')
                 p99=$(p99_ms "$TMP/wrk.txt")
-                cpu=$(awk -v d=$((after - before)) -v t="$TICK" -v n="$total" 'BEGIN { printf "%.2f", n > 0 ? d / t * 1e6 / n : 0 }')
-                echo -e "$round\t$server\t$endpoint\t$conns\t$rps\t$p99\t$cpu\t$errors" >> "$OUT"
-                echo "round $round $server $endpoint c=$conns: $rps req/s, p99 $p99 ms, $cpu us cpu/req" >&2
+                cpu=$(awk -v d=$((after - before)) -v t="$TICK" -v n="$total" 'BEGIN { printf "%.2f", (n > 0) ? (d / t * 1e6 / n) : 0 }')
+                echo -e "$round\t$server\t$endpoint\t$conns\t$rps\t$p99\t$cpu\t$errors\t$load1" >> "$OUT"
+                echo "round $round $server $endpoint c=$conns: $rps req/s, p99 $p99 ms, $cpu us cpu/req (load $load1)" >&2
             done
         done
         kill "$pid"; wait "$pid" 2>/dev/null || true

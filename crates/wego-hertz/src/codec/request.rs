@@ -277,17 +277,35 @@ fn build(head: &Bytes, raw: &Raw, spans: &[Span]) -> Result<RequestHead, ParseEr
     };
 
     let mut headers = HeaderMap::with_capacity(spans.len());
+    // Which framing-relevant fields are present, noted while building so
+    // that most requests skip the map lookups below.
+    let mut seen = Seen::default();
     for s in spans {
         let name = HeaderName::from_bytes(&head[s.name.0..s.name.0 + s.name.1])
             .map_err(|_| ParseError::HeaderName)?;
+        if name == HOST {
+            seen.host += 1;
+        } else if name == CONTENT_LENGTH {
+            seen.length = true;
+        } else if name == TRANSFER_ENCODING {
+            seen.transfer_encoding = true;
+        } else if name == CONNECTION {
+            seen.connection = true;
+        } else if name == EXPECT {
+            seen.expect = true;
+        }
         let value =
             HeaderValue::from_maybe_shared(slice(s.value)).map_err(|_| ParseError::HeaderValue)?;
         headers.append(name, value);
     }
 
     let mut framing = BodyFraming::Empty;
-    let length = content_length(&headers)?;
-    if headers.contains_key(TRANSFER_ENCODING) {
+    let length = if seen.length {
+        content_length(&headers)?
+    } else {
+        None
+    };
+    if seen.transfer_encoding {
         // RFC 9112 §6.1: TE in HTTP/1.0 is a sign of a confused intermediary.
         if version == Version::HTTP_10 {
             return Err(ParseError::TransferEncoding);
@@ -305,14 +323,14 @@ fn build(head: &Bytes, raw: &Raw, spans: &[Span]) -> Result<RequestHead, ParseEr
     }
 
     // RFC 9112 §3.2: exactly one Host in HTTP/1.1, at most one in 1.0.
-    let hosts = headers.get_all(HOST).iter().count();
-    if hosts > 1 || (version == Version::HTTP_11 && hosts == 0) {
+    if seen.host > 1 || (version == Version::HTTP_11 && seen.host == 0) {
         return Err(ParseError::Host);
     }
 
     let mut close = false;
     let mut keep_alive_token = false;
-    for value in &headers.get_all(CONNECTION) {
+    let connection = seen.connection.then(|| headers.get_all(CONNECTION));
+    for value in connection.iter().flatten() {
         for token in tokens(value) {
             if token.eq_ignore_ascii_case(b"close") {
                 close = true;
@@ -324,7 +342,8 @@ fn build(head: &Bytes, raw: &Raw, spans: &[Span]) -> Result<RequestHead, ParseEr
     let keep_alive = !close && (version == Version::HTTP_11 || keep_alive_token);
 
     let mut expect_continue = false;
-    for value in &headers.get_all(EXPECT) {
+    let expect = seen.expect.then(|| headers.get_all(EXPECT));
+    for value in expect.iter().flatten() {
         if value.as_bytes().eq_ignore_ascii_case(b"100-continue") {
             // RFC 9110 §10.1.1: ignore 100-continue from HTTP/1.0 clients.
             expect_continue = version == Version::HTTP_11 && framing != BodyFraming::Empty;
@@ -344,6 +363,15 @@ fn build(head: &Bytes, raw: &Raw, spans: &[Span]) -> Result<RequestHead, ParseEr
         keep_alive,
         expect_continue,
     })
+}
+
+#[derive(Debug, Default)]
+struct Seen {
+    host: usize,
+    length: bool,
+    transfer_encoding: bool,
+    connection: bool,
+    expect: bool,
 }
 
 /// The comma-separated elements of a list header, trimmed, empty ones skipped.

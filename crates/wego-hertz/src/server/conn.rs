@@ -26,8 +26,9 @@
 //! with one write.
 
 use std::convert::Infallible;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{Context, Poll, Waker};
 use std::time::{Instant, SystemTime};
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -129,9 +130,12 @@ where
     S::Future: Send + 'static,
 {
     async fn run(&mut self, watcher: &Watcher) {
+        // One draining future for the connection's life, rather than a new
+        // one per read.
+        let mut draining = std::pin::pin!(watcher.draining());
         let mut first = true;
         loop {
-            let head = match self.read_head(watcher, first).await {
+            let head = match self.read_head(draining.as_mut(), first).await {
                 Ok(head) => head,
                 Err(HeadEnd::Close) => break,
                 Err(HeadEnd::Parse(e)) => {
@@ -161,7 +165,14 @@ where
     }
 
     /// Reads until a complete head is parsed.
-    async fn read_head(&mut self, watcher: &Watcher, first: bool) -> Result<RequestHead, HeadEnd> {
+    async fn read_head<D>(
+        &mut self,
+        mut draining: Pin<&mut D>,
+        first: bool,
+    ) -> Result<RequestHead, HeadEnd>
+    where
+        D: Future<Output = ()>,
+    {
         let now = Instant::now();
         // The header-read clock starts at accept for a first request, and at
         // the first byte of later ones; before that the idle clock runs.
@@ -186,7 +197,7 @@ where
             self.rbuf.reserve(READ_RESERVE);
             let read = tokio::select! {
                 biased;
-                () = watcher.draining(), if idle => return Err(HeadEnd::Close),
+                () = draining.as_mut(), if idle => return Err(HeadEnd::Close),
                 r = rt::timeout_at(deadline, self.io.read_buf(&mut self.rbuf)) => r,
             };
             match read {
@@ -338,8 +349,7 @@ where
                 // body only now, no 100 Continue may follow it; the client
                 // sends the body after its own wait (RFC 9110 §10.1.1).
                 Some(p) => {
-                    let next =
-                        std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx));
+                    let next = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx));
                     tokio::select! {
                         biased;
                         f = next => f,
@@ -349,15 +359,14 @@ where
                 None => {
                     // Fast path for complete bodies: no task wake-up needed.
                     let ready = {
-                        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-                        std::pin::Pin::new(&mut body).poll_frame(&mut cx)
+                        let mut cx = Context::from_waker(Waker::noop());
+                        Pin::new(&mut body).poll_frame(&mut cx)
                     };
                     match ready {
                         Poll::Ready(f) => f,
                         Poll::Pending => {
                             self.flush().await?;
-                            std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx))
-                                .await
+                            std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await
                         }
                     }
                 }
@@ -435,6 +444,20 @@ where
     async fn flush(&mut self) -> std::io::Result<()> {
         if self.wbuf.is_empty() {
             return Ok(());
+        }
+        // Fast path: the socket usually takes the whole buffer at once, so
+        // try once before arming the write timer.
+        let first = {
+            let mut cx = Context::from_waker(Waker::noop());
+            std::pin::pin!(self.io.write_buf(&mut self.wbuf)).poll(&mut cx)
+        };
+        match first {
+            Poll::Ready(Err(e)) => {
+                self.wbuf.clear();
+                return Err(e);
+            }
+            Poll::Ready(Ok(_)) if self.wbuf.is_empty() => return Ok(()),
+            _ => {}
         }
         let timeout = self.config.write_timeout;
         let r = rt::timeout(timeout, self.io.write_all_buf(&mut self.wbuf)).await;
