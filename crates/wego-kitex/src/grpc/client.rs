@@ -128,19 +128,9 @@ impl ChannelBuilder {
                 _ => "localhost".to_owned(),
             };
         }
-        let conn = Dialer::new()
-            .with_connect_timeout(self.config.connect_timeout)
-            .with_nodelay(true)
-            .dial(addr)
-            .await
-            .map_err(|e| {
-                if e.is_timeout() {
-                    Status::deadline_exceeded(format!("connect: {e}"))
-                } else {
-                    Status::unavailable(format!("connect: {e}"))
-                }
-            })?;
-        self.handshake(conn).await
+        let conn = dial(&self.config, addr).await?;
+        let live = start(&self.config, conn, 0).await?;
+        Ok(Channel::from_live(self.config, live, Some(addr.clone())))
     }
 
     /// Performs the HTTP/2 handshake over an established IO.
@@ -155,41 +145,79 @@ impl ChannelBuilder {
         if self.config.authority.is_empty() {
             self.config.authority = "localhost".to_owned();
         }
-        let (send, mut conn) = h2::client::Builder::new()
-            .initial_window_size(1024 * 1024)
-            .initial_connection_window_size(2 * 1024 * 1024)
-            .max_send_buffer_size(256 * 1024)
-            .handshake::<_, Bytes>(io)
-            .await
-            .map_err(|e| Status::unavailable(format!("http/2 handshake: {e}")))?;
-        let mut dead = match (self.config.keepalive_interval, conn.ping_pong()) {
-            (Some(every), Some(pp)) => keepalive::start(pp, every, self.config.keepalive_timeout),
-            _ => keepalive::never(),
-        };
-        let driver = rt::spawn(async move {
-            tokio::select! {
-                r = &mut conn => if let Err(e) = r { tracing::debug!(error = %e, "grpc client connection ended") },
-                () = &mut dead => tracing::debug!("keepalive ping timed out, closing connection"),
-            }
-        });
-        Ok(Channel {
-            inner: Arc::new(Inner {
-                send,
-                config: self.config,
-                _driver: PumpGuard(driver, None),
-            }),
-        })
+        let live = start(&self.config, io, 0).await?;
+        Ok(Channel::from_live(self.config, live, None))
     }
 }
 
-struct Inner {
+/// Dials `addr` for a channel.
+async fn dial(config: &Config, addr: &Address) -> Result<wego_netpoll::Conn, Status> {
+    Dialer::new()
+        .with_connect_timeout(config.connect_timeout)
+        .with_nodelay(true)
+        .dial(addr)
+        .await
+        .map_err(|e| {
+            if e.is_timeout() {
+                Status::deadline_exceeded(format!("connect: {e}"))
+            } else {
+                Status::unavailable(format!("connect: {e}"))
+            }
+        })
+}
+
+/// Performs the HTTP/2 handshake and spawns the connection driver.
+async fn start<IO>(config: &Config, io: IO, generation: u64) -> Result<Live, Status>
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (send, mut conn) = h2::client::Builder::new()
+        .initial_window_size(1024 * 1024)
+        .initial_connection_window_size(2 * 1024 * 1024)
+        .max_send_buffer_size(256 * 1024)
+        .handshake::<_, Bytes>(io)
+        .await
+        .map_err(|e| Status::unavailable(format!("http/2 handshake: {e}")))?;
+    let mut dead = match (config.keepalive_interval, conn.ping_pong()) {
+        (Some(every), Some(pp)) => keepalive::start(pp, every, config.keepalive_timeout),
+        _ => keepalive::never(),
+    };
+    let driver = rt::spawn(async move {
+        tokio::select! {
+            r = &mut conn => if let Err(e) = r { tracing::debug!(error = %e, "grpc client connection ended") },
+            () = &mut dead => tracing::debug!("keepalive ping timed out, closing connection"),
+        }
+    });
+    Ok(Live {
+        send,
+        generation,
+        _driver: PumpGuard(driver, None),
+    })
+}
+
+/// One established HTTP/2 connection.
+struct Live {
     send: SendRequest<Bytes>,
-    config: Config,
+    generation: u64,
     _driver: PumpGuard,
+}
+
+struct Inner {
+    live: std::sync::Mutex<Arc<Live>>,
+    /// Where to redial when the connection is gone (`None` for a channel
+    /// made by [`ChannelBuilder::handshake`]).
+    addr: Option<Address>,
+    redial: tokio::sync::Mutex<()>,
+    config: Config,
 }
 
 /// A client connection for gRPC calls. Cheap to clone; clones share the
 /// connection, and the connection closes when the last clone drops.
+///
+/// When the connection is gone (the server closed it, sent GOAWAY, or
+/// keepalive found it dead), the next call dials a new one before sending
+/// anything, so no call is lost to a stale connection; a call already in
+/// flight on the old connection fails with `UNAVAILABLE`.
 #[derive(Clone)]
 pub struct Channel {
     inner: Arc<Inner>,
@@ -224,6 +252,59 @@ impl Channel {
         }
     }
 
+    fn from_live(config: Config, live: Live, addr: Option<Address>) -> Channel {
+        Channel {
+            inner: Arc::new(Inner {
+                live: std::sync::Mutex::new(Arc::new(live)),
+                addr,
+                redial: tokio::sync::Mutex::new(()),
+                config,
+            }),
+        }
+    }
+
+    fn live(&self) -> Arc<Live> {
+        // A poisoned lock only means a panicking writer; the value is intact.
+        self.inner
+            .live
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// A sender ready for a new stream, redialling once if the connection
+    /// is gone.
+    async fn ready_sender(&self) -> Result<SendRequest<Bytes>, Status> {
+        let live = self.live();
+        let err = match live.send.clone().ready().await {
+            Ok(s) => return Ok(s),
+            Err(e) => e,
+        };
+        let Some(addr) = &self.inner.addr else {
+            return Err(Status::unavailable(format!("connection: {err}")));
+        };
+        {
+            let _one = self.inner.redial.lock().await;
+            // Another call may have redialled while we waited.
+            if self.live().generation == live.generation {
+                tracing::debug!(error = %err, "grpc connection gone, redialling");
+                let conn = dial(&self.inner.config, addr).await?;
+                let fresh = start(&self.inner.config, conn, live.generation + 1).await?;
+                *self
+                    .inner
+                    .live
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(fresh);
+            }
+        }
+        self.live()
+            .send
+            .clone()
+            .ready()
+            .await
+            .map_err(|e| Status::unavailable(format!("connection: {e}")))
+    }
+
     /// Connects with the defaults.
     ///
     /// # Errors
@@ -251,13 +332,7 @@ impl Channel {
             .or_else(|| cfg.timeout.and_then(|t| Instant::now().checked_add(t)));
         let encoding = request.compression().or(cfg.compression);
         let head = async {
-            let send = self
-                .inner
-                .send
-                .clone()
-                .ready()
-                .await
-                .map_err(|e| Status::unavailable(format!("connection: {e}")))?;
+            let send = self.ready_sender().await?;
             let mut req = http::Request::builder()
                 .method(http::Method::POST)
                 .uri(format!("http://{}{}", cfg.authority, path))

@@ -181,3 +181,44 @@ wego_test_support::each_backend!(health_check_and_watch, |_backend| async move {
         ServingStatus::ServiceUnknown as i32
     );
 });
+
+wego_test_support::each_backend!(
+    channel_redials_when_the_connection_is_gone,
+    |_backend| async move {
+        // The first connection is closed by the server (GOAWAY); later ones stay.
+        let listener = wego_test_support::loopback().await;
+        let addr = listener.local_addr().clone();
+        let first = wego_netpoll::Shutdown::new();
+        let first2 = first.clone();
+        let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let acc = accepted.clone();
+        wego_netpoll::rt::spawn(async move {
+            let server = Server::default();
+            let keep = wego_netpoll::Shutdown::new();
+            loop {
+                let Ok(conn) = listener.accept().await else {
+                    return;
+                };
+                let n = acc.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let w = if n == 0 {
+                    first2.watcher()
+                } else {
+                    keep.watcher()
+                };
+                let s = server.clone();
+                wego_netpoll::rt::spawn(
+                    async move { s.serve_connection(conn, echo_router(), w).await },
+                );
+            }
+        });
+        let ch = Channel::connect(&addr).await.unwrap();
+        let r: Response<EchoResponse> = ch.unary(UNARY, Request::new(req("one"))).await.unwrap();
+        assert_eq!(r.get_ref().msg, "one");
+        first.shutdown(Duration::from_secs(1)).await;
+        // Give the client a moment to read the GOAWAY and the close.
+        wego_netpoll::rt::sleep(Duration::from_millis(50)).await;
+        let r: Response<EchoResponse> = ch.unary(UNARY, Request::new(req("two"))).await.unwrap();
+        assert_eq!(r.get_ref().msg, "two");
+        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+);
