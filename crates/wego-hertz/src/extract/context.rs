@@ -15,7 +15,8 @@ use crate::Body;
 
 /// The whole request with Hertz's `app.RequestContext` accessors:
 /// `param`, `query`, `post_form`, `header`, `cookie`, `client_ip`, `method`,
-/// `path`, `body`, `bind_json`, and `get`/`set` of per-request values.
+/// `path`, `body`, `bind_json`, `bind_form`, `bind_query`, and `get`/`set` of
+/// per-request values.
 ///
 /// It consumes the request, so it is a handler's last (usually only)
 /// argument. The body is read lazily, once, up to the body limit; later
@@ -193,6 +194,17 @@ impl RequestContext {
     pub async fn bind_json<T: DeserializeOwned>(&mut self) -> Result<T, Rejection> {
         let body = self.body().await?;
         super::json::parse_json(&body)
+    }
+
+    /// The body deserialised from an urlencoded form, whatever the content
+    /// type (Hertz's `BindForm`).
+    ///
+    /// # Errors
+    ///
+    /// As [`body`](Self::body), plus [`Rejection::InvalidForm`] (422).
+    pub async fn bind_form<T: DeserializeOwned>(&mut self) -> Result<T, Rejection> {
+        let body = self.body().await?;
+        serde_urlencoded::from_bytes(&body).map_err(|e| Rejection::InvalidForm(e.to_string()))
     }
 
     /// A per-request value set earlier (by middleware, say); Hertz's

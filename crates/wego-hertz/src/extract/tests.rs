@@ -1,3 +1,5 @@
+use std::collections::HashMap;
+
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
 use tower::ServiceExt;
@@ -227,6 +229,38 @@ fn request_context_accessors() {
 }
 
 #[test]
+fn request_context_binds_and_stores_values() {
+    #[derive(Debug, serde::Deserialize)]
+    struct Login {
+        user: String,
+        n: u8,
+    }
+    let r = Router::new().post("/b", |mut c: RequestContext| async move {
+        c.set(41u32);
+        let login: Login = c.bind_form().await.unwrap();
+        let bad = c.bind_json::<Login>().await.unwrap_err();
+        let q: HashMap<String, String> = c.bind_query().unwrap();
+        format!(
+            "{} {} {} {} {:?} {}",
+            login.user,
+            login.n,
+            c.get::<u32>().unwrap() + 1,
+            bad.status().as_u16(),
+            q.get("z"),
+            c.into_request()
+                .into_body()
+                .collect_limited(100)
+                .await
+                .unwrap()
+                .len()
+        )
+    });
+    let body = "user=ann&n=7";
+    let res = send(&r, request(Method::POST, "/b?z=1", None, body));
+    assert_eq!(res.2, "ann 7 42 400 Some(\"1\") 12");
+}
+
+#[test]
 fn client_ip_ignores_forwarding_from_public_peers() {
     let r = Router::new().get("/", |c: RequestContext| async move {
         format!("{:?}", c.client_ip())
@@ -292,8 +326,6 @@ fn multipart_fields_and_limits() {
 
 #[cfg(feature = "validator")]
 mod validation {
-    use std::collections::HashMap;
-
     use super::*;
 
     #[derive(serde::Deserialize, validator::Validate)]
