@@ -23,7 +23,7 @@ mod echo {
 
 struct Echo;
 
-impl echo::EchoServer for Echo {
+impl echo::EchoServerHandler for Echo {
     async fn echo(
         &self,
         request: Request<echo::Request>,

@@ -87,7 +87,7 @@ impl tonic_echo::echo_server_server::EchoServer for TonicEcho {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct WegoEcho;
 
-impl wego_echo::EchoServer for WegoEcho {
+impl wego_echo::EchoServerHandler for WegoEcho {
     async fn echo(
         &self,
         request: wego_kitex::grpc::Request<wego_echo::Request>,

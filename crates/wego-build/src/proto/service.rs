@@ -1,4 +1,5 @@
-//! The service generator: from a protobuf service to a trait, a router
+//! The service generator: from a protobuf service `S` to a trait `SHandler`
+//! (the Thrift side's name), a router
 //! registration and a typed client over `wego_kitex::grpc`.
 //!
 //! The generated code names only `::wego_kitex::grpc` items and the message
@@ -66,7 +67,7 @@ fn write_trait(s: &Service, buf: &mut String) {
     s.comments.append_with_indent(0, buf);
     let _ = writeln!(
         buf,
-        "pub trait {}: ::core::marker::Send + ::core::marker::Sync + 'static {{",
+        "pub trait {}Handler: ::core::marker::Send + ::core::marker::Sync + 'static {{",
         s.name
     );
     for m in &s.methods {
@@ -85,7 +86,7 @@ fn write_router(s: &Service, buf: &mut String) {
     let f = snake(&s.name);
     let _ = writeln!(
         buf,
-        "/// Registers every method of [`{name}`] on a router.\npub fn {f}_router<S: {name}>(service: S) -> {G}::Router {{\n    let service = ::std::sync::Arc::new(service);\n    {G}::Router::new()",
+        "/// Registers every method of [`{name}Handler`] on a router.\npub fn {f}_router<S: {name}Handler>(service: S) -> {G}::Router {{\n    let service = ::std::sync::Arc::new(service);\n    {G}::Router::new()",
         name = s.name
     );
     for m in &s.methods {

@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+mod proto_golden;
+
 fn check(idl: &str) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
     let out = std::env::temp_dir().join(format!("wego-build-golden-{}-{idl}", std::process::id()));

@@ -50,9 +50,9 @@ fn echo_proto_matches_golden() {
     // prost-build pretty-prints; compare without whitespace.
     let flat: String = code.chars().filter(|c| !c.is_whitespace()).collect();
     for needle in [
-        "pub trait EchoServer",
+        "pub trait EchoServerHandler",
         "fn echo_bidi_stream(&self, request: ::wego_kitex::grpc::Request<::wego_kitex::grpc::Streaming<Request>>,)",
-        "pub fn echo_server_router<S: EchoServer>",
+        "pub fn echo_server_router<S: EchoServerHandler>",
         ".client_streaming(\"/echo.EchoServer/EchoClientStream\"",
         "pub struct EchoServerClient",
     ] {
@@ -72,7 +72,7 @@ fn grpc_testing_proto_matches_golden() {
         .unwrap();
     assert_eq!(out.keys().collect::<Vec<_>>(), ["grpc.testing.rs"]);
     let code = &out["grpc.testing.rs"];
-    assert!(code.contains("pub trait TestService"));
+    assert!(code.contains("pub trait TestServiceHandler"));
     assert!(code.contains("pub trait UnimplementedService"));
     assert!(code.contains("pub struct ReconnectServiceClient"));
     check("grpc.testing.rs", code);

@@ -78,7 +78,7 @@ fn respond(req: pb::StreamingOutputCallRequest) -> BoxStream<pb::StreamingOutput
     )
 }
 
-impl pb::TestService for TestServer {
+impl pb::TestServiceHandler for TestServer {
     async fn empty_call(&self, request: Request<pb::Empty>) -> Result<Response<pb::Empty>, Status> {
         let mut resp = Response::new(pb::Empty {});
         echo_metadata(request.metadata(), &mut resp);

@@ -13,7 +13,7 @@ pub struct Response {
     #[prost(string, tag = "2")]
     pub msg: ::prost::alloc::string::String,
 }
-pub trait EchoServer: ::core::marker::Send + ::core::marker::Sync + 'static {
+pub trait EchoServerHandler: ::core::marker::Send + ::core::marker::Sync + 'static {
     fn echo(
         &self,
         request: ::wego_kitex::grpc::Request<Request>,
@@ -51,8 +51,10 @@ pub trait EchoServer: ::core::marker::Send + ::core::marker::Sync + 'static {
         >,
     > + ::core::marker::Send;
 }
-/// Registers every method of [`EchoServer`] on a router.
-pub fn echo_server_router<S: EchoServer>(service: S) -> ::wego_kitex::grpc::Router {
+/// Registers every method of [`EchoServerHandler`] on a router.
+pub fn echo_server_router<S: EchoServerHandler>(
+    service: S,
+) -> ::wego_kitex::grpc::Router {
     let service = ::std::sync::Arc::new(service);
     ::wego_kitex::grpc::Router::new()
         .unary(

@@ -194,7 +194,7 @@ impl PayloadType {
 }
 /// A simple service to test the various types of RPCs and experiment with
 /// performance with various types of payload.
-pub trait TestService: ::core::marker::Send + ::core::marker::Sync + 'static {
+pub trait TestServiceHandler: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// One empty request followed by one empty response.
     fn empty_call(
         &self,
@@ -298,8 +298,10 @@ pub trait TestService: ::core::marker::Send + ::core::marker::Sync + 'static {
         >,
     > + ::core::marker::Send;
 }
-/// Registers every method of [`TestService`] on a router.
-pub fn test_service_router<S: TestService>(service: S) -> ::wego_kitex::grpc::Router {
+/// Registers every method of [`TestServiceHandler`] on a router.
+pub fn test_service_router<S: TestServiceHandler>(
+    service: S,
+) -> ::wego_kitex::grpc::Router {
     let service = ::std::sync::Arc::new(service);
     ::wego_kitex::grpc::Router::new()
         .unary(
@@ -524,7 +526,7 @@ impl TestServiceClient {
 }
 /// A simple service NOT implemented at servers so clients can test for
 /// that case.
-pub trait UnimplementedService: ::core::marker::Send + ::core::marker::Sync + 'static {
+pub trait UnimplementedServiceHandler: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// A call that no server should implement
     fn unimplemented_call(
         &self,
@@ -536,8 +538,8 @@ pub trait UnimplementedService: ::core::marker::Send + ::core::marker::Sync + 's
         >,
     > + ::core::marker::Send;
 }
-/// Registers every method of [`UnimplementedService`] on a router.
-pub fn unimplemented_service_router<S: UnimplementedService>(
+/// Registers every method of [`UnimplementedServiceHandler`] on a router.
+pub fn unimplemented_service_router<S: UnimplementedServiceHandler>(
     service: S,
 ) -> ::wego_kitex::grpc::Router {
     let service = ::std::sync::Arc::new(service);
@@ -581,7 +583,7 @@ impl UnimplementedServiceClient {
     }
 }
 /// A service used to control reconnect server.
-pub trait ReconnectService: ::core::marker::Send + ::core::marker::Sync + 'static {
+pub trait ReconnectServiceHandler: ::core::marker::Send + ::core::marker::Sync + 'static {
     fn start(
         &self,
         request: ::wego_kitex::grpc::Request<ReconnectParams>,
@@ -601,8 +603,8 @@ pub trait ReconnectService: ::core::marker::Send + ::core::marker::Sync + 'stati
         >,
     > + ::core::marker::Send;
 }
-/// Registers every method of [`ReconnectService`] on a router.
-pub fn reconnect_service_router<S: ReconnectService>(
+/// Registers every method of [`ReconnectServiceHandler`] on a router.
+pub fn reconnect_service_router<S: ReconnectServiceHandler>(
     service: S,
 ) -> ::wego_kitex::grpc::Router {
     let service = ::std::sync::Arc::new(service);
