@@ -197,3 +197,18 @@ wego_test_support::each_backend!(
         );
     }
 );
+
+wego_test_support::each_backend!(grpc_over_a_unix_socket, |_backend| async move {
+    let path = wego_test_support::unix_socket_path("grpc");
+    let addr = wego_netpoll::Address::Unix(path.clone());
+    let listener = wego_netpoll::Listener::bind(&addr).await.unwrap();
+    wego_netpoll::rt::spawn(async move {
+        wego_kitex::grpc::Server::default()
+            .serve(listener, echo_router())
+            .await
+    });
+    let ch = Channel::connect(&addr).await.unwrap();
+    let r: Response<EchoResponse> = ch.unary(UNARY, Request::new(req("unix"))).await.unwrap();
+    assert_eq!(r.get_ref().msg, "unix");
+    let _ = std::fs::remove_file(path);
+});
