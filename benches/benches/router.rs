@@ -6,8 +6,14 @@
 //! - `router_dispatch`: a full `Router` call: lookup, method choice,
 //!   percent-decoding parameters into request extensions, the boxed route
 //!   service and a handler returning `&'static str`;
-//! - `router_dispatch_path_extract`: the same with a `Path<(String, String)>`
-//!   extractor in the handler.
+//! - `router_dispatch_path_extract`: the same with a `Path<Vec<String>>`
+//!   extractor in the handler;
+//! - `router_dispatch_layered`: `router_dispatch` under three router-wide
+//!   layers (recovery, request id, a `from_fn` middleware), called as a
+//!   server does (`poll_ready`, then `call`, on one clone);
+//! - `router_dispatch_layered_no_ready`: the same called without
+//!   `poll_ready`, which clones the layered stack per request (what a
+//!   per-request `oneshot` costs).
 //!
 //! The difference between the first two is the cost of everything the
 //! router adds around matchit.
@@ -134,6 +140,17 @@ fn bench(c: &mut Criterion) {
         assert_eq!(now(plain.call(request(p))).unwrap().status(), 200, "{p}");
     }
 
+    let mut layered = plain
+        .clone()
+        .layer(wego_hertz::middleware::RequestIdLayer::new())
+        .layer(wego_hertz::middleware::RecoveryLayer::new())
+        .layer(wego_hertz::middleware::from_fn(
+            |req, next: wego_hertz::middleware::Next| async move { next.run(req).await },
+        ));
+    for p in REQUESTS {
+        assert_eq!(now(layered.call(request(p))).unwrap().status(), 200, "{p}");
+    }
+
     let mut group = c.benchmark_group("router");
     group.bench_function(BenchmarkId::new("matchit_at", REQUESTS.len()), |b| {
         b.iter(|| {
@@ -160,6 +177,36 @@ fn bench(c: &mut Criterion) {
             )
         });
     }
+    group.bench_function(
+        BenchmarkId::new("router_dispatch_layered", REQUESTS.len()),
+        |b| {
+            b.iter_batched(
+                || REQUESTS.iter().map(|p| request(p)).collect::<Vec<_>>(),
+                |reqs| {
+                    for req in reqs {
+                        let ready = now(std::future::poll_fn(|cx| layered.poll_ready(cx)));
+                        assert!(ready.is_ok());
+                        black_box(now(layered.call(req)).unwrap());
+                    }
+                },
+                BatchSize::SmallInput,
+            )
+        },
+    );
+    group.bench_function(
+        BenchmarkId::new("router_dispatch_layered_no_ready", REQUESTS.len()),
+        |b| {
+            b.iter_batched(
+                || REQUESTS.iter().map(|p| request(p)).collect::<Vec<_>>(),
+                |reqs| {
+                    for req in reqs {
+                        black_box(now(layered.call(req)).unwrap());
+                    }
+                },
+                BatchSize::SmallInput,
+            )
+        },
+    );
     group.finish();
 }
 

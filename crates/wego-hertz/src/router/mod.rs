@@ -72,10 +72,28 @@ use route::{LayerFn, layer_fn};
 /// ```
 ///
 /// Cloning is cheap (an `Arc`); the clones share routes.
-#[derive(Clone, Default)]
+#[derive(Default)]
 pub struct Router {
     inner: Arc<Inner>,
+    /// The router-wide layers over the dispatch, built once and shared.
     built: Arc<OnceLock<Route>>,
+    /// This clone's copy of `built` and whether `poll_ready` made it ready:
+    /// a server keeps one clone per connection, so layer state is cloned
+    /// per connection, not per request.
+    local: Option<Route>,
+    ready: bool,
+}
+
+impl Clone for Router {
+    fn clone(&self) -> Self {
+        // A clone of a ready service is not ready: the copy starts afresh.
+        Self {
+            inner: self.inner.clone(),
+            built: self.built.clone(),
+            local: None,
+            ready: false,
+        }
+    }
 }
 
 impl std::fmt::Debug for Router {
@@ -158,6 +176,8 @@ impl Router {
 
     fn inner_mut(&mut self) -> &mut Inner {
         self.built = Arc::new(OnceLock::new());
+        self.local = None;
+        self.ready = false;
         Arc::make_mut(&mut self.inner)
     }
 
@@ -450,33 +470,54 @@ impl Service<Request> for Router {
     type Error = Infallible;
     type Future = RouteFuture;
 
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        if self.inner.layers.is_empty() {
+            return Poll::Ready(Ok(()));
+        }
+        if self.local.is_none() {
+            self.local = Some(self.layered().clone());
+        }
+        let Some(local) = &mut self.local else {
+            return Poll::Ready(Ok(()));
+        };
+        let poll = local.poll_ready(cx);
+        self.ready = poll.is_ready();
+        poll
     }
 
     fn call(&mut self, req: Request) -> RouteFuture {
         if self.inner.layers.is_empty() {
             return dispatch::dispatch(&self.inner, req);
         }
+        match (&mut self.local, std::mem::take(&mut self.ready)) {
+            (Some(local), true) => local.call(req),
+            // Called without `poll_ready` (allowed for a lenient caller):
+            // drive a fresh clone through its own readiness.
+            _ => self.layered().oneshot(req),
+        }
+    }
+}
+
+impl Router {
+    /// The dispatch wrapped in the router-wide layers (built on first use).
+    fn layered(&self) -> &Route {
         let inner = &self.inner;
-        self.built
-            .get_or_init(|| {
-                let core = inner.clone();
-                let mut route = Route::from_fn(move |req| {
-                    let fut = dispatch::dispatch(&core, req);
-                    Box::pin(async move {
-                        match fut.await {
-                            Ok(res) => res,
-                            Err(e) => match e {},
-                        }
-                    })
-                });
-                for layer in &inner.layers {
-                    route = layer(route);
-                }
-                route
-            })
-            .oneshot(req)
+        self.built.get_or_init(|| {
+            let core = inner.clone();
+            let mut route = Route::from_fn(move |req| {
+                let fut = dispatch::dispatch(&core, req);
+                Box::pin(async move {
+                    match fut.await {
+                        Ok(res) => res,
+                        Err(e) => match e {},
+                    }
+                })
+            });
+            for layer in &inner.layers {
+                route = layer(route);
+            }
+            route
+        })
     }
 }
 

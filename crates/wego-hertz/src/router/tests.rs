@@ -374,3 +374,36 @@ mod props {
         }
     }
 }
+
+#[test]
+fn layered_router_serves_with_and_without_poll_ready() {
+    use std::future::poll_fn;
+
+    let mut r = Router::new()
+        .get("/", || async { "hi" })
+        .layer(crate::middleware::RequestIdLayer::new());
+    wego_netpoll::rt::block_on(async move {
+        // Lenient caller: no poll_ready.
+        let res = r.call(http::Request::new(Body::empty())).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(res.headers().contains_key("x-request-id"));
+        // The server's way: poll_ready then call, many times on one clone.
+        let mut conn = r.clone();
+        for _ in 0..3 {
+            poll_fn(|cx| conn.poll_ready(cx)).await.unwrap();
+            let res = conn.call(http::Request::new(Body::empty())).await.unwrap();
+            assert_eq!(res.status(), StatusCode::OK);
+        }
+        // A clone made after readiness is not assumed ready.
+        poll_fn(|cx| conn.poll_ready(cx)).await.unwrap();
+        let mut copy = conn.clone();
+        let res = copy.call(http::Request::new(Body::empty())).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        // Adding a route resets the built stack.
+        let mut more = r.get("/more", || async { "more" });
+        let req = http::Request::get("/more").body(Body::empty()).unwrap();
+        poll_fn(|cx| more.poll_ready(cx)).await.unwrap();
+        assert_eq!(more.call(req).await.unwrap().status(), StatusCode::OK);
+    })
+    .unwrap();
+}
