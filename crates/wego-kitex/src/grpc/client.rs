@@ -30,6 +30,14 @@ use super::status::{Code, Status};
 use super::streaming::{Streaming, codec_status};
 use super::timeout::format_timeout;
 
+/// The request side of a call.
+enum Body {
+    /// One message, already framed.
+    Single(Bytes),
+    /// A stream of payloads, framed by the pump task.
+    Stream(BoxStream<Bytes>),
+}
+
 /// Why the request pump cancelled a call, for the caller to see instead of
 /// the bare reset.
 type PumpError = Arc<std::sync::Mutex<Option<Status>>>;
@@ -326,6 +334,14 @@ impl Channel {
         path: &str,
         request: Request<BoxStream<Bytes>>,
     ) -> Result<Response<Streaming<Bytes>>, Status> {
+        self.call_body(path, request.map(Body::Stream)).await
+    }
+
+    async fn call_body(
+        &self,
+        path: &str,
+        request: Request<Body>,
+    ) -> Result<Response<Streaming<Bytes>>, Status> {
         let cfg = &self.inner.config;
         let deadline = request
             .deadline()
@@ -359,20 +375,31 @@ impl Channel {
             let (resp, stream) = send
                 .send_request(req, false)
                 .map_err(|e| Status::unavailable(format!("cannot start call: {e}")))?;
-            let slot = PumpError::default();
-            let pump = PumpGuard(
-                rt::spawn(pump(
-                    stream,
-                    request.into_inner(),
-                    encoding,
-                    cfg.max_send,
-                    slot.clone(),
-                )),
-                Some(slot),
-            );
+            let pump = match request.into_inner() {
+                // One framed message: h2 queues it and sends it as the
+                // window allows; no task needed. Dropping the call drops
+                // the response handles, and h2 resets the stream.
+                Body::Single(frame) => {
+                    let mut stream = stream;
+                    stream
+                        .send_data(frame, true)
+                        .map_err(|e| Status::from_h2(&e))?;
+                    None
+                }
+                Body::Stream(messages) => {
+                    let slot = PumpError::default();
+                    Some(PumpGuard(
+                        rt::spawn(pump(stream, messages, encoding, cfg.max_send, slot.clone())),
+                        Some(slot),
+                    ))
+                }
+            };
             let resp = match resp.await {
                 Ok(r) => r,
-                Err(e) => return Err(pump.error().unwrap_or_else(|| Status::from_h2(&e))),
+                Err(e) => {
+                    let pumped = pump.as_ref().and_then(PumpGuard::error);
+                    return Err(pumped.unwrap_or_else(|| Status::from_h2(&e)));
+                }
             };
             Ok::<_, Status>((resp, pump))
         };
@@ -431,9 +458,25 @@ impl Channel {
             Some(body),
             Decoder::new(cfg.max_recv, recv_enc),
             deadline,
-            Some(pump),
+            pump,
         );
         Ok(Response::from_parts(stream, metadata))
+    }
+
+    /// Frames a single request message (unary and server-streaming calls),
+    /// checking the send limit before anything is sent.
+    fn single<M: prost::Message>(&self, request: Request<M>) -> Result<Request<Body>, Status> {
+        let cfg = &self.inner.config;
+        let encoding = request.compression().or(cfg.compression);
+        let mut frame = BytesMut::new();
+        codec::encode(
+            &encode_prost(request.get_ref()),
+            encoding,
+            cfg.max_send,
+            &mut frame,
+        )
+        .map_err(codec_status)?;
+        Ok(request.map(|_| Body::Single(frame.freeze())))
     }
 
     /// A unary call.
@@ -450,18 +493,8 @@ impl Channel {
         Req: prost::Message,
         Resp: prost::Message + Default,
     {
-        let payload = encode_prost(request.get_ref());
-        if payload.len() > self.inner.config.max_send {
-            return Err(Status::resource_exhausted(format!(
-                "request message of {} bytes exceeds the limit of {} bytes",
-                payload.len(),
-                self.inner.config.max_send
-            )));
-        }
-        let request = request.map(|_| -> BoxStream<Bytes> {
-            Box::pin(futures_util::stream::once(std::future::ready(Ok(payload))))
-        });
-        let resp = self.call_raw(path, request).await?;
+        let request = self.single(request)?;
+        let resp = self.call_body(path, request).await?;
         let mut trailing_meta = resp.trailers().clone();
         let (mut stream, metadata) = (resp.into_inner_with_meta()).into_pair();
         let Some(first) = stream.message().await? else {
@@ -495,12 +528,9 @@ impl Channel {
         Req: prost::Message,
         Resp: prost::Message + Default,
     {
-        let payload = encode_prost(request.get_ref());
-        let request = request.map(|_| -> BoxStream<Bytes> {
-            Box::pin(futures_util::stream::once(std::future::ready(Ok(payload))))
-        });
+        let request = self.single(request)?;
         Ok(self
-            .call_raw(path, request)
+            .call_body(path, request)
             .await?
             .map(Streaming::decode_into))
     }

@@ -138,3 +138,35 @@ wego_test_support::each_backend!(
         drop(tx);
     }
 );
+
+wego_test_support::each_backend!(
+    dropping_a_unary_call_cancels_the_handler,
+    |_backend| async move {
+        let dropped = Arc::new(AtomicBool::new(false));
+        let d = dropped.clone();
+        let router = Router::new().unary("/t.T/Slow", move |_r: Request<EchoRequest>| {
+            let flag = DropFlag(d.clone());
+            async move {
+                let _flag = flag;
+                wego_netpoll::rt::sleep(Duration::from_secs(30)).await;
+                Ok(Response::new(EchoResponse::default()))
+            }
+        });
+        let ch: Channel = start(router).await;
+        // No deadline travels: only the client's reset can stop the handler.
+        let r = wego_netpoll::rt::timeout(
+            Duration::from_millis(100),
+            ch.unary::<_, EchoResponse>("/t.T/Slow", Request::new(req("x"))),
+        )
+        .await;
+        assert!(r.is_err(), "the call cannot finish");
+        let t0 = Instant::now();
+        while !dropped.load(Ordering::SeqCst) {
+            assert!(
+                t0.elapsed() < Duration::from_secs(5),
+                "handler never saw the cancellation"
+            );
+            wego_netpoll::rt::sleep(Duration::from_millis(10)).await;
+        }
+    }
+);
