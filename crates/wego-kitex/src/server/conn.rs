@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use tokio::sync::{Semaphore, mpsc};
 use tower_service::Service;
 use wego_netpoll::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt, split};
@@ -176,6 +176,7 @@ async fn handle(
     mut proto: Protocol,
     frame: Frame,
 ) -> Option<Bytes> {
+    let mut inner = false;
     let (theader, mut payload) = match frame {
         Frame::Plain(p) => (None, p),
         Frame::Headed(h, p) => (Some(h), p),
@@ -201,6 +202,12 @@ async fn handle(
                 return None;
             }
         };
+        // TTHeader over Framed (volo's default, Kitex's "TTHeaderFramed"):
+        // the payload carries its own 4-byte length; replies mirror it.
+        if inner_framed(&payload) {
+            payload.advance(4);
+            inner = true;
+        }
     }
     let (header, strict) = match thrift::decode_header(proto, &mut payload) {
         Ok(x) => x,
@@ -271,13 +278,29 @@ async fn handle(
         seq_id: header.seq_id,
     };
     frame_reply(framing, theader.as_ref(), |out| {
+        let start = inner.then(|| framed::begin(out));
         thrift::encode_header(proto, &env, strict, out);
         match &body {
             Ok(b) => out.extend_from_slice(b),
             Err(e) => thrift::encode_body(proto, e, out).map_err(|_| ())?,
         }
+        if let Some(start) = start {
+            framed::finish(out, start).map_err(|_| ())?;
+        }
         Ok(())
     })
+}
+
+/// Whether a TTHeader payload is itself framed: a 4-byte length equal to
+/// the rest, followed by a binary (`0x8001`) or compact (`0x82`) envelope.
+fn inner_framed(payload: &[u8]) -> bool {
+    match payload.get(..6) {
+        Some(p) => {
+            let len = u32::from_be_bytes([p[0], p[1], p[2], p[3]]) as usize;
+            len == payload.len() - 4 && ((p[4] == 0x80 && p[5] == 0x01) || p[4] == 0x82)
+        }
+        None => false,
+    }
 }
 
 fn context_from(

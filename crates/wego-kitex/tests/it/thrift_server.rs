@@ -190,10 +190,7 @@ wego_test_support::each_backend!(
         };
         burst(20).await;
         let after_first = client.dial_count();
-        assert!(
-            (10..=20).contains(&after_first),
-            "dialed {after_first}"
-        );
+        assert!((10..=20).contains(&after_first), "dialed {after_first}");
         for _ in 0..3 {
             burst(after_first).await;
         }
@@ -365,5 +362,55 @@ wego_test_support::each_backend!(
                 .await
                 .is_err()
         );
+    }
+);
+
+wego_test_support::each_backend!(
+    ttheader_over_framed_payloads_get_mirrored_replies,
+    |_backend| async move {
+        use bytes::BytesMut;
+        use wego_kitex::thrift::{MessageHeader, MessageType, decode_header, encode_header};
+        use wego_kitex::transport::framed;
+        use wego_kitex::ttheader::{self, Header, HeaderFormat};
+        use wego_netpoll::Dialer;
+        use wego_netpoll::io::{AsyncReadExt, AsyncWriteExt};
+
+        let server = Server::builder()
+            .service("Echo", &["echo"], echo())
+            .build()
+            .unwrap();
+        let (addr, _sd) = start(server).await;
+        // volo's default: TTHeader whose payload is itself a framed message.
+        let mut out = BytesMut::new();
+        let start_h =
+            ttheader::encode(&Header::new(HeaderFormat::TtHeader, 0, 0), &mut out).unwrap();
+        let start_f = framed::begin(&mut out);
+        let env = MessageHeader {
+            name: "echo".into(),
+            kind: MessageType::Call,
+            seq_id: 9,
+        };
+        encode_header(Protocol::Binary, &env, true, &mut out);
+        out.extend_from_slice(&args(Protocol::Binary, "inner"));
+        framed::finish(&mut out, start_f).unwrap();
+        ttheader::finish(&mut out, start_h).unwrap();
+        let mut conn = Dialer::new().dial(&addr).await.unwrap();
+        conn.write_all(&out).await.unwrap();
+        let mut buf = BytesMut::new();
+        let (h, mut payload) = loop {
+            if let Some(f) = ttheader::decode(&mut buf, 1 << 20).unwrap() {
+                break f;
+            }
+            assert!(conn.read_buf(&mut buf).await.unwrap() > 0, "server closed");
+        };
+        assert_eq!(h.seq_id, 0);
+        let inner = framed::decode(&mut BytesMut::from(&payload[..]), 1 << 20)
+            .unwrap()
+            .unwrap();
+        assert_eq!(inner.len() + 4, payload.len());
+        let _ = payload.split_to(4);
+        let (env, _) = decode_header(Protocol::Binary, &mut payload).unwrap();
+        assert_eq!((env.kind, env.seq_id), (MessageType::Reply, 9));
+        assert_eq!(payload, args(Protocol::Binary, "inner"));
     }
 );
