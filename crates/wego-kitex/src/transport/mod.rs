@@ -16,8 +16,10 @@ mod prefixed;
 pub use detect::{Detection, HTTP2_PREFACE, detect};
 pub use prefixed::Prefixed;
 
-use crate::thrift::CodecError;
-use crate::ttheader::HeaderError;
+use bytes::{Bytes, BytesMut};
+
+use crate::thrift::{CodecError, Protocol};
+use crate::ttheader::{self, Header, HeaderError};
 
 /// Default maximum frame (or unframed message) size: 16 MiB.
 pub const DEFAULT_MAX_FRAME: usize = 16 << 20;
@@ -54,4 +56,25 @@ pub enum FrameError {
     /// An unframed message is malformed.
     #[error(transparent)]
     Thrift(#[from] CodecError),
+}
+
+/// Splits the next complete message off `buf` under `framing`: the
+/// TTHeader/THeader header (if any) and the payload. `Ok(None)` means "need more".
+///
+/// # Errors
+///
+/// Any [`FrameError`]; the connection should be closed.
+pub fn decode_frame(
+    buf: &mut BytesMut,
+    framing: Framing,
+    proto: Protocol,
+    max: usize,
+) -> Result<Option<(Option<Header>, Bytes)>, FrameError> {
+    Ok(match framing {
+        Framing::TtHeader | Framing::THeader => {
+            ttheader::decode(buf, max)?.map(|(h, p)| (Some(h), p))
+        }
+        Framing::Framed => framed::decode(buf, max)?.map(|p| (None, p)),
+        Framing::Buffered => buffered::decode(buf, proto, max)?.map(|p| (None, p)),
+    })
 }
