@@ -40,6 +40,7 @@ struct Config {
     keepalive_timeout: Duration,
     max_concurrent_streams: u32,
     initial_window: u32,
+    max_header_list_size: u32,
 }
 
 /// Builds a [`Server`].
@@ -92,6 +93,13 @@ impl ServerBuilder {
     /// `SETTINGS_MAX_CONCURRENT_STREAMS` (default 1000).
     pub fn with_max_concurrent_streams(mut self, n: u32) -> Self {
         self.config.max_concurrent_streams = n;
+        self
+    }
+
+    /// Largest header (metadata) block accepted from a client, in bytes
+    /// (`SETTINGS_MAX_HEADER_LIST_SIZE`, default 1 MiB).
+    pub fn with_max_header_list_size(mut self, n: u32) -> Self {
+        self.config.max_header_list_size = n;
         self
     }
 
@@ -155,6 +163,7 @@ impl Server {
                 keepalive_timeout: Duration::from_secs(20),
                 max_concurrent_streams: 1000,
                 initial_window: 1024 * 1024,
+                max_header_list_size: 1024 * 1024,
             },
         }
     }
@@ -229,6 +238,7 @@ impl Server {
         let mut conn = h2::server::Builder::new()
             .max_concurrent_streams(cfg.max_concurrent_streams)
             .initial_window_size(cfg.initial_window)
+            .max_header_list_size(cfg.max_header_list_size)
             .initial_connection_window_size(cfg.initial_window * 2)
             .max_send_buffer_size(256 * 1024)
             .handshake::<_, Bytes>(io)

@@ -175,3 +175,18 @@ wego_test_support::each_backend!(
             .unwrap();
     }
 );
+
+wego_test_support::each_backend!(oversize_metadata_is_refused, |_backend| async move {
+    let server = Server::builder()
+        .with_max_header_list_size(4096)
+        .build()
+        .unwrap();
+    let (ch, _server) = start_with(server, echo_router()).await;
+    let mut r = Request::new(req("x"));
+    r.metadata_mut().insert("x-big", &"v".repeat(8192)).unwrap();
+    let err = ch.unary::<_, EchoResponse>(UNARY, r).await.unwrap_err();
+    assert_ne!(err.code(), Code::Ok);
+    // Within the limit, calls work.
+    let ok: Response<EchoResponse> = ch.unary(UNARY, Request::new(req("small"))).await.unwrap();
+    assert_eq!(ok.get_ref().msg, "small");
+});
