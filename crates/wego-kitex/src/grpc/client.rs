@@ -1,10 +1,11 @@
 //! The gRPC client: a [`Channel`] over one h2c connection, multiplexing
 //! calls as HTTP/2 streams.
 //!
-//! Each call sends its request messages from a small pump task (so that a
-//! bidi call can read and write at once); the pump is aborted when the call
-//! is dropped, which resets the stream (`RST_STREAM(CANCEL)`), and the
-//! server sees the cancellation. Deadlines travel as `grpc-timeout` and are
+//! Unary and server-streaming calls hand their one framed message to h2 up
+//! front; streaming requests are sent by a small pump task ([`super::pump`])
+//! so that a bidi call can read and write at once. Dropping a call drops
+//! its h2 handles (and aborts the pump), which resets the stream
+//! (`RST_STREAM(CANCEL)`), and the server sees the cancellation. Deadlines travel as `grpc-timeout` and are
 //! also enforced here, so a server that ignores them cannot hold a caller.
 
 use std::fmt;
@@ -16,17 +17,16 @@ use futures_core::Stream;
 use futures_util::StreamExt;
 use h2::client::SendRequest;
 use http::{HeaderValue, StatusCode};
-use wego_netpoll::io::{AsyncRead, AsyncWrite};
-use wego_netpoll::rt::{self, JoinHandle};
-use wego_netpoll::{Address, Dialer};
+use wego_netpoll::Address;
+use wego_netpoll::rt;
 
 use super::codec::{self, DEFAULT_MAX_MESSAGE_SIZE, Decoder, Encoding};
-use super::keepalive;
+use super::connection::{ChannelBuilder, Config, Live, dial, start};
 use super::metadata::Metadata;
+use super::pump::{PumpError, PumpGuard, pump};
 use super::request::{Request, Response};
 use super::router::BoxStream;
-use super::send::send_all;
-use super::status::{Code, Status};
+use super::status::Status;
 use super::streaming::{Streaming, codec_status};
 use super::timeout::format_timeout;
 
@@ -36,178 +36,6 @@ enum Body {
     Single(Bytes),
     /// A stream of payloads, framed by the pump task.
     Stream(BoxStream<Bytes>),
-}
-
-/// Why the request pump cancelled a call, for the caller to see instead of
-/// the bare reset.
-type PumpError = Arc<std::sync::Mutex<Option<Status>>>;
-
-/// Aborts the request pump when the call is dropped, and keeps the status
-/// the pump failed with.
-#[derive(Debug)]
-pub(crate) struct PumpGuard(JoinHandle<()>, Option<PumpError>);
-
-impl PumpGuard {
-    /// The status the pump cancelled the call with, if it did.
-    pub(crate) fn error(&self) -> Option<Status> {
-        let slot = self.1.as_ref()?;
-        // A poisoned lock only means a panicking writer; the value is intact.
-        let guard = slot
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        guard.clone()
-    }
-}
-
-impl Drop for PumpGuard {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-#[derive(Debug, Clone)]
-struct Config {
-    max_recv: usize,
-    max_send: usize,
-    connect_timeout: Duration,
-    timeout: Option<Duration>,
-    compression: Option<Encoding>,
-    keepalive_interval: Option<Duration>,
-    keepalive_timeout: Duration,
-    authority: String,
-}
-
-/// Builds a [`Channel`].
-#[derive(Debug, Clone)]
-pub struct ChannelBuilder {
-    config: Config,
-}
-
-impl ChannelBuilder {
-    /// Largest response message accepted (default 4 MiB).
-    pub fn with_max_recv_message_size(mut self, n: usize) -> Self {
-        self.config.max_recv = n;
-        self
-    }
-
-    /// Largest request message sent (default 4 MiB).
-    pub fn with_max_send_message_size(mut self, n: usize) -> Self {
-        self.config.max_send = n;
-        self
-    }
-
-    /// Connect timeout (default 5 s).
-    pub fn with_connect_timeout(mut self, d: Duration) -> Self {
-        self.config.connect_timeout = d;
-        self
-    }
-
-    /// A default timeout for calls that set none.
-    pub fn with_timeout(mut self, d: Duration) -> Self {
-        self.config.timeout = Some(d);
-        self
-    }
-
-    /// Compresses every request with `encoding` unless the call says
-    /// otherwise.
-    pub fn with_compression(mut self, encoding: Encoding) -> Self {
-        self.config.compression = Some(encoding);
-        self
-    }
-
-    /// HTTP/2 keepalive pings every `interval`; the connection is closed
-    /// if one is not answered within the keepalive timeout (default 20 s).
-    pub fn with_keepalive(mut self, interval: Duration, timeout: Duration) -> Self {
-        self.config.keepalive_interval = Some(interval);
-        self.config.keepalive_timeout = timeout;
-        self
-    }
-
-    /// Dials `addr` and performs the HTTP/2 handshake.
-    ///
-    /// # Errors
-    ///
-    /// `UNAVAILABLE` when the connection or handshake fails,
-    /// `DEADLINE_EXCEEDED` on connect timeout.
-    pub async fn connect(mut self, addr: &Address) -> Result<Channel, Status> {
-        if self.config.authority.is_empty() {
-            self.config.authority = match addr {
-                Address::Tcp(sa) => sa.to_string(),
-                _ => "localhost".to_owned(),
-            };
-        }
-        let conn = dial(&self.config, addr).await?;
-        let live = start(&self.config, conn, 0).await?;
-        Ok(Channel::from_live(self.config, live, Some(addr.clone())))
-    }
-
-    /// Performs the HTTP/2 handshake over an established IO.
-    ///
-    /// # Errors
-    ///
-    /// `UNAVAILABLE` when the handshake fails.
-    pub async fn handshake<IO>(mut self, io: IO) -> Result<Channel, Status>
-    where
-        IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    {
-        if self.config.authority.is_empty() {
-            self.config.authority = "localhost".to_owned();
-        }
-        let live = start(&self.config, io, 0).await?;
-        Ok(Channel::from_live(self.config, live, None))
-    }
-}
-
-/// Dials `addr` for a channel.
-async fn dial(config: &Config, addr: &Address) -> Result<wego_netpoll::Conn, Status> {
-    Dialer::new()
-        .with_connect_timeout(config.connect_timeout)
-        .with_nodelay(true)
-        .dial(addr)
-        .await
-        .map_err(|e| {
-            if e.is_timeout() {
-                Status::deadline_exceeded(format!("connect: {e}"))
-            } else {
-                Status::unavailable(format!("connect: {e}"))
-            }
-        })
-}
-
-/// Performs the HTTP/2 handshake and spawns the connection driver.
-async fn start<IO>(config: &Config, io: IO, generation: u64) -> Result<Live, Status>
-where
-    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let (send, mut conn) = h2::client::Builder::new()
-        .initial_window_size(1024 * 1024)
-        .initial_connection_window_size(2 * 1024 * 1024)
-        .max_send_buffer_size(256 * 1024)
-        .handshake::<_, Bytes>(io)
-        .await
-        .map_err(|e| Status::unavailable(format!("http/2 handshake: {e}")))?;
-    let mut dead = match (config.keepalive_interval, conn.ping_pong()) {
-        (Some(every), Some(pp)) => keepalive::start(pp, every, config.keepalive_timeout),
-        _ => keepalive::never(),
-    };
-    let driver = rt::spawn(async move {
-        tokio::select! {
-            r = &mut conn => if let Err(e) = r { tracing::debug!(error = %e, "grpc client connection ended") },
-            () = &mut dead => tracing::debug!("keepalive ping timed out, closing connection"),
-        }
-    });
-    Ok(Live {
-        send,
-        generation,
-        _driver: PumpGuard(driver, None),
-    })
-}
-
-/// One established HTTP/2 connection.
-struct Live {
-    send: SendRequest<Bytes>,
-    generation: u64,
-    _driver: PumpGuard,
 }
 
 struct Inner {
@@ -260,7 +88,7 @@ impl Channel {
         }
     }
 
-    fn from_live(config: Config, live: Live, addr: Option<Address>) -> Channel {
+    pub(crate) fn from_live(config: Config, live: Live, addr: Option<Address>) -> Channel {
         Channel {
             inner: Arc::new(Inner {
                 live: std::sync::Mutex::new(Arc::new(live)),
@@ -601,56 +429,5 @@ impl<T> Response<T> {
     pub(crate) fn into_inner_with_meta(self) -> Pair<T> {
         let md = self.metadata().clone();
         Pair(self.into_inner(), md)
-    }
-}
-
-/// Sends the request messages, then the end of stream. On any failure the
-/// stream is reset so the server stops waiting.
-async fn pump(
-    mut stream: h2::SendStream<Bytes>,
-    mut messages: BoxStream<Bytes>,
-    encoding: Option<Encoding>,
-    max_send: usize,
-    slot: PumpError,
-) {
-    let fail = |status: Status| {
-        *slot
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(status);
-    };
-    let mut buf = BytesMut::new();
-    while let Some(item) = messages.next().await {
-        let payload = match item {
-            Ok(p) => p,
-            Err(status) => {
-                tracing::debug!(%status, "request stream failed, cancelling call");
-                fail(status);
-                stream.send_reset(h2::Reason::CANCEL);
-                return;
-            }
-        };
-        if let Err(e) = codec::encode(&payload, encoding, max_send, &mut buf) {
-            let status = codec_status(e);
-            tracing::debug!(%status, "request message rejected, cancelling call");
-            fail(status);
-            stream.send_reset(h2::Reason::CANCEL);
-            return;
-        }
-        if send_all(&mut stream, buf.split().freeze(), false)
-            .await
-            .is_err()
-        {
-            return;
-        }
-    }
-    let _ = stream.send_data(Bytes::new(), true);
-}
-
-impl Code {
-    /// Whether a call failing with this code may be retried on another
-    /// connection without side effects having happened (only
-    /// `UNAVAILABLE`, per gRPC's retry design).
-    pub fn is_retryable(self) -> bool {
-        self == Code::Unavailable
     }
 }

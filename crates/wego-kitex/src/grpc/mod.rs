@@ -29,10 +29,12 @@
 
 mod client;
 pub mod codec;
+mod connection;
 pub mod health;
 mod keepalive;
 mod metadata;
 pub mod metainfo;
+mod pump;
 mod request;
 mod router;
 mod seam;
@@ -42,8 +44,9 @@ mod status;
 mod streaming;
 mod timeout;
 
-pub use client::{Channel, ChannelBuilder};
+pub use client::Channel;
 pub use codec::{CodecError, Encoding};
+pub use connection::ChannelBuilder;
 /// The stream trait of request streams (re-exported for generated code).
 pub use futures_core::Stream;
 pub use metadata::{Metadata, MetadataError};

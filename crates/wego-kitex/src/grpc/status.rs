@@ -133,6 +133,15 @@ impl Code {
     }
 }
 
+impl Code {
+    /// Whether a call failing with this code may be retried on another
+    /// connection without side effects having happened (only
+    /// `UNAVAILABLE`, per gRPC's retry design).
+    pub fn is_retryable(self) -> bool {
+        self == Code::Unavailable
+    }
+}
+
 impl fmt::Display for Code {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

@@ -64,7 +64,7 @@ pub struct Streaming<T> {
     last_compressed: bool,
     // Keeps the request pump alive while the response is read (client side);
     // dropping the stream aborts it, which resets the h2 stream.
-    _guard: Option<super::client::PumpGuard>,
+    _guard: Option<super::pump::PumpGuard>,
 }
 
 impl<T> fmt::Debug for Streaming<T> {
@@ -116,7 +116,7 @@ impl Streaming<Bytes> {
         body: Option<h2::RecvStream>,
         decoder: Decoder,
         deadline: Option<std::time::Instant>,
-        guard: Option<super::client::PumpGuard>,
+        guard: Option<super::pump::PumpGuard>,
     ) -> Streaming<Bytes> {
         let done = body.is_none();
         Streaming {

@@ -1,0 +1,161 @@
+//! Building a [`Channel`]: configuration, dialling and the HTTP/2
+//! handshake with its connection driver (and keepalive).
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use h2::client::SendRequest;
+use wego_netpoll::io::{AsyncRead, AsyncWrite};
+use wego_netpoll::rt;
+use wego_netpoll::{Address, Dialer};
+
+use super::client::Channel;
+use super::codec::Encoding;
+use super::keepalive;
+use super::pump::PumpGuard;
+use super::status::Status;
+
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) max_recv: usize,
+    pub(crate) max_send: usize,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) compression: Option<Encoding>,
+    pub(crate) keepalive_interval: Option<Duration>,
+    pub(crate) keepalive_timeout: Duration,
+    pub(crate) authority: String,
+}
+
+/// Builds a [`Channel`].
+#[derive(Debug, Clone)]
+pub struct ChannelBuilder {
+    pub(crate) config: Config,
+}
+
+impl ChannelBuilder {
+    /// Largest response message accepted (default 4 MiB).
+    pub fn with_max_recv_message_size(mut self, n: usize) -> Self {
+        self.config.max_recv = n;
+        self
+    }
+
+    /// Largest request message sent (default 4 MiB).
+    pub fn with_max_send_message_size(mut self, n: usize) -> Self {
+        self.config.max_send = n;
+        self
+    }
+
+    /// Connect timeout (default 5 s).
+    pub fn with_connect_timeout(mut self, d: Duration) -> Self {
+        self.config.connect_timeout = d;
+        self
+    }
+
+    /// A default timeout for calls that set none.
+    pub fn with_timeout(mut self, d: Duration) -> Self {
+        self.config.timeout = Some(d);
+        self
+    }
+
+    /// Compresses every request with `encoding` unless the call says
+    /// otherwise.
+    pub fn with_compression(mut self, encoding: Encoding) -> Self {
+        self.config.compression = Some(encoding);
+        self
+    }
+
+    /// HTTP/2 keepalive pings every `interval`; the connection is closed
+    /// if one is not answered within the keepalive timeout (default 20 s).
+    pub fn with_keepalive(mut self, interval: Duration, timeout: Duration) -> Self {
+        self.config.keepalive_interval = Some(interval);
+        self.config.keepalive_timeout = timeout;
+        self
+    }
+
+    /// Dials `addr` and performs the HTTP/2 handshake.
+    ///
+    /// # Errors
+    ///
+    /// `UNAVAILABLE` when the connection or handshake fails,
+    /// `DEADLINE_EXCEEDED` on connect timeout.
+    pub async fn connect(mut self, addr: &Address) -> Result<Channel, Status> {
+        if self.config.authority.is_empty() {
+            self.config.authority = match addr {
+                Address::Tcp(sa) => sa.to_string(),
+                _ => "localhost".to_owned(),
+            };
+        }
+        let conn = dial(&self.config, addr).await?;
+        let live = start(&self.config, conn, 0).await?;
+        Ok(Channel::from_live(self.config, live, Some(addr.clone())))
+    }
+
+    /// Performs the HTTP/2 handshake over an established IO.
+    ///
+    /// # Errors
+    ///
+    /// `UNAVAILABLE` when the handshake fails.
+    pub async fn handshake<IO>(mut self, io: IO) -> Result<Channel, Status>
+    where
+        IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        if self.config.authority.is_empty() {
+            self.config.authority = "localhost".to_owned();
+        }
+        let live = start(&self.config, io, 0).await?;
+        Ok(Channel::from_live(self.config, live, None))
+    }
+}
+
+/// Dials `addr` for a channel.
+pub(crate) async fn dial(config: &Config, addr: &Address) -> Result<wego_netpoll::Conn, Status> {
+    Dialer::new()
+        .with_connect_timeout(config.connect_timeout)
+        .with_nodelay(true)
+        .dial(addr)
+        .await
+        .map_err(|e| {
+            if e.is_timeout() {
+                Status::deadline_exceeded(format!("connect: {e}"))
+            } else {
+                Status::unavailable(format!("connect: {e}"))
+            }
+        })
+}
+
+/// Performs the HTTP/2 handshake and spawns the connection driver.
+pub(crate) async fn start<IO>(config: &Config, io: IO, generation: u64) -> Result<Live, Status>
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (send, mut conn) = h2::client::Builder::new()
+        .initial_window_size(1024 * 1024)
+        .initial_connection_window_size(2 * 1024 * 1024)
+        .max_send_buffer_size(256 * 1024)
+        .handshake::<_, Bytes>(io)
+        .await
+        .map_err(|e| Status::unavailable(format!("http/2 handshake: {e}")))?;
+    let mut dead = match (config.keepalive_interval, conn.ping_pong()) {
+        (Some(every), Some(pp)) => keepalive::start(pp, every, config.keepalive_timeout),
+        _ => keepalive::never(),
+    };
+    let driver = rt::spawn(async move {
+        tokio::select! {
+            r = &mut conn => if let Err(e) = r { tracing::debug!(error = %e, "grpc client connection ended") },
+            () = &mut dead => tracing::debug!("keepalive ping timed out, closing connection"),
+        }
+    });
+    Ok(Live {
+        send,
+        generation,
+        _driver: PumpGuard(driver, None),
+    })
+}
+
+/// One established HTTP/2 connection.
+pub(crate) struct Live {
+    pub(crate) send: SendRequest<Bytes>,
+    pub(crate) generation: u64,
+    pub(crate) _driver: PumpGuard,
+}
