@@ -378,10 +378,8 @@ async fn handle_call<S>(
     let (deadline, recv_enc, default_send_enc) = match parse_call(&parts, &cfg) {
         Ok(v) => v,
         Err((http_status, status)) => {
-            let mut resp = trailers_only(
-                &status,
-                Some(("grpc-accept-encoding", HeaderValue::from_static("gzip"))),
-            );
+            let mut resp =
+                trailers_only(&status, Some(("grpc-accept-encoding", accept_header(&cfg))));
             *resp.status_mut() = http_status;
             let _ = respond.send_response(resp, true);
             return;
@@ -428,7 +426,7 @@ async fn handle_call<S>(
         let h = head.headers_mut();
         response.metadata().merge_into(h);
         h.insert("content-type", HeaderValue::from_static("application/grpc"));
-        h.insert("grpc-accept-encoding", HeaderValue::from_static("gzip"));
+        h.insert("grpc-accept-encoding", accept_header(&cfg));
         if let Some(e) = send_enc {
             h.insert("grpc-encoding", HeaderValue::from_static(e.as_str()));
         }
@@ -467,6 +465,15 @@ async fn handle_call<S>(
     let mut map = HeaderMap::new();
     status.write_to(&mut map);
     let _ = out.send_trailers(map);
+}
+
+/// What this server accepts, for `grpc-accept-encoding`.
+fn accept_header(cfg: &Config) -> HeaderValue {
+    if cfg.accept_compressed {
+        HeaderValue::from_static("gzip")
+    } else {
+        HeaderValue::from_static("identity")
+    }
 }
 
 async fn sleep_opt(deadline: Option<Instant>) {
