@@ -1,18 +1,20 @@
 //! The per-connection driver: sniff, read frames, dispatch, write replies.
 //!
-//! Reading and writing are separate tasks joined by a channel, so replies to
-//! concurrent requests (TTHeader, THeader, Framed) are written as soon as
-//! each is ready, in any order; Buffered requests are served one at a time
-//! because nothing but order pairs their replies with calls. A semaphore
-//! bounds in-flight requests; at the limit the driver stops reading.
+//! One task per connection reads frames and drives the calls in flight
+//! (a `FuturesUnordered`, bounded by `max_in_flight`; at the limit it stops
+//! reading), writing each reply as it finishes, so replies to concurrent
+//! TTHeader, THeader and Framed requests may go out in any order. Buffered
+//! requests are served one at a time because nothing but order pairs their
+//! replies with calls.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
-use tokio::sync::{Semaphore, mpsc};
+use futures_util::FutureExt;
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use tower_service::Service;
-use wego_netpoll::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt, split};
+use wego_netpoll::io::{AsyncReadExt, AsyncWriteExt, split};
 use wego_netpoll::{Conn, Watcher, rt};
 
 use super::{Config, ConnHandler, PayloadHandler, Router, ThriftReply, ThriftRequest};
@@ -97,76 +99,62 @@ async fn drive(
     watcher: Watcher,
 ) {
     let peer: Arc<str> = conn.peer_addr().to_string().into();
-    let (mut rd, wr) = split(conn);
-    let (tx, rx) = mpsc::channel::<Bytes>(1024);
-    let writer = rt::spawn(write_loop(wr, rx, shared.config.write_timeout));
-    let limit = shared.config.max_in_flight.get();
-    let in_flight = Arc::new(Semaphore::new(limit));
-    'conn: loop {
-        loop {
-            let frame = match next_frame(&mut buf, framing, proto, shared.config.max_frame) {
-                Ok(Some(f)) => f,
+    let (mut rd, mut wr) = split(conn);
+    // Buffered replies are paired with calls by order only: one at a time.
+    let limit = match framing {
+        Framing::Buffered => 1,
+        _ => shared.config.max_in_flight.get(),
+    };
+    let cfg = &shared.config;
+    // In-flight calls run on this connection's task (no spawn per call), so
+    // a ping-pong call costs no cross-task wake-ups; replies are written as
+    // each finishes, in any order.
+    let mut pending = FuturesUnordered::new();
+    let mut out = BytesMut::new();
+    let mut reading = true;
+    let mut idle_deadline = Instant::now() + cfg.read_timeout;
+    loop {
+        while reading && pending.len() < limit {
+            match next_frame(&mut buf, framing, proto, cfg.max_frame) {
+                Ok(Some(frame)) => pending.push(handle(&shared, &peer, framing, proto, frame)),
                 Ok(None) => break,
                 Err(e) => {
                     tracing::debug!(peer = %peer, error = %e, "bad frame, closing");
-                    break 'conn;
+                    reading = false;
                 }
-            };
-            let Ok(permit) = in_flight.clone().acquire_owned().await else {
-                break 'conn;
-            };
-            let (shared2, tx2, peer2) = (shared.clone(), tx.clone(), peer.clone());
-            let task = async move {
-                if let Some(out) = handle(&shared2, &peer2, framing, proto, frame).await {
-                    let _ = tx2.send(out).await;
-                }
-                drop(permit);
-            };
-            if framing == Framing::Buffered {
-                task.await;
-            } else {
-                rt::spawn(task);
             }
+        }
+        if !reading && pending.is_empty() {
+            break;
         }
         tokio::select! {
-            r = rt::timeout(shared.config.read_timeout, rd.read_buf(&mut buf)) => match r {
-                Ok(Ok(n)) if n > 0 => {}
-                _ => break,
-            },
-            () = watcher.draining() => break,
-        }
-    }
-    // Let in-flight calls finish (or the shutdown deadline pass), then close.
-    tokio::select! {
-        _ = in_flight.acquire_many(u32::try_from(limit).unwrap_or(u32::MAX)) => {}
-        () = watcher.forced() => {}
-    }
-    drop(tx);
-    tokio::select! {
-        _ = writer => {}
-        () = watcher.forced() => {}
-    }
-}
-
-async fn write_loop<W: AsyncWrite + Unpin>(
-    mut wr: W,
-    mut rx: mpsc::Receiver<Bytes>,
-    timeout: Duration,
-) {
-    while let Some(first) = rx.recv().await {
-        let batch = async {
-            wr.write_all(&first).await?;
-            while let Ok(more) = rx.try_recv() {
-                wr.write_all(&more).await?;
+            Some(reply) = pending.next(), if !pending.is_empty() => {
+                if let Some(b) = reply {
+                    out.extend_from_slice(&b);
+                }
+                // Collect every reply that is already done, then write once.
+                while let Some(Some(reply)) = pending.next().now_or_never() {
+                    if let Some(b) = reply {
+                        out.extend_from_slice(&b);
+                    }
+                }
+                if !out.is_empty() {
+                    match rt::timeout(cfg.write_timeout, wr.write_all(&out)).await {
+                        Ok(Ok(())) => out.clear(),
+                        _ => return,
+                    }
+                }
             }
-            wr.flush().await
-        };
-        match rt::timeout(timeout, batch).await {
-            Ok(Ok(())) => {}
-            _ => return,
+            r = rd.read_buf(&mut buf), if reading && pending.len() < limit => match r {
+                Ok(n) if n > 0 => idle_deadline = Instant::now() + cfg.read_timeout,
+                _ => reading = false,
+            },
+            () = rt::sleep_until(idle_deadline), if reading && pending.is_empty() => reading = false,
+            () = watcher.draining(), if reading => reading = false,
+            () = watcher.forced() => return,
         }
     }
-    let _ = wr.shutdown().await;
+    let _ = rt::timeout(cfg.write_timeout, wr.shutdown()).await;
 }
 
 async fn handle(

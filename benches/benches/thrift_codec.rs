@@ -1,0 +1,77 @@
+//! Thrift codec micro-benchmarks: a 1 KiB echo request through wego-kitex's
+//! envelope and struct codecs (binary and compact; decoding includes the
+//! structural pre-check and the checked input), and TTHeader framing.
+
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed benchmark
+
+use bytes::{Bytes, BytesMut};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use std::hint::black_box;
+use wego_kitex::thrift::{self, MessageHeader, MessageType, Protocol};
+use wego_kitex::ttheader::{self, Header, HeaderFormat};
+
+#[allow(
+    clippy::all,
+    missing_docs,
+    unreachable_pub,
+    missing_debug_implementations,
+    dead_code,
+    unsafe_code
+)]
+mod generated {
+    include!("../../crates/wego-kitex/examples/gen/echo.rs");
+}
+
+use generated::echo_types::echo::{EchoServerEchoArgs, Request};
+
+fn args() -> EchoServerEchoArgs {
+    EchoServerEchoArgs { req: Request { action: "echo".into(), msg: "x".repeat(1024).into() } }
+}
+
+fn encode(proto: Protocol, a: &EchoServerEchoArgs, out: &mut BytesMut) {
+    let h = MessageHeader { name: "Echo".into(), kind: MessageType::Call, seq_id: 1 };
+    thrift::encode_message(proto, &h, a, out).unwrap();
+}
+
+fn bench(c: &mut Criterion) {
+    let a = args();
+    let mut g = c.benchmark_group("thrift_codec");
+    g.throughput(Throughput::Elements(1));
+    for (name, proto) in [("binary", Protocol::Binary), ("compact", Protocol::Compact)] {
+        g.bench_function(format!("{name}/encode_1k"), |b| {
+            let mut out = BytesMut::with_capacity(2048);
+            b.iter(|| {
+                out.clear();
+                encode(proto, black_box(&a), &mut out);
+            })
+        });
+        let mut out = BytesMut::new();
+        encode(proto, &a, &mut out);
+        let wire: Bytes = out.freeze();
+        g.bench_function(format!("{name}/decode_1k"), |b| {
+            b.iter(|| {
+                let mut buf = black_box(wire.clone());
+                let (h, _) = thrift::decode_header(proto, &mut buf).unwrap();
+                let body: EchoServerEchoArgs = thrift::decode_body(proto, &mut buf).unwrap();
+                black_box((h, body))
+            })
+        });
+    }
+    let mut h = Header::new(HeaderFormat::TtHeader, 0, 7);
+    h.int_info.push((9, "Echo".into()));
+    h.str_info.push(("RPCPersist-trace".into(), "abc".into()));
+    let mut frame = BytesMut::new();
+    let start = ttheader::encode(&h, &mut frame).unwrap();
+    encode(Protocol::Binary, &a, &mut frame);
+    ttheader::finish(&mut frame, start).unwrap();
+    g.bench_function("ttheader/decode_frame_1k", |b| {
+        b.iter(|| {
+            let mut buf = black_box(frame.clone());
+            black_box(ttheader::decode(&mut buf, 16 << 20).unwrap().unwrap())
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
