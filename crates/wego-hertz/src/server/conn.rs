@@ -237,6 +237,13 @@ where
 
         let (body, mut pump) = match framing {
             BodyFraming::Empty => (Body::empty(), None),
+            // Fast path: a body of known length that already arrived with
+            // its head (most small POSTs) is handed over as one buffer, with
+            // no channel and no pump.
+            BodyFraming::Length(n) if (self.rbuf.len() as u64) >= n => {
+                let len = usize::try_from(n).expect("invariant: n <= rbuf.len()");
+                (Body::from(self.rbuf.split_to(len).freeze()), None)
+            }
             _ => {
                 let len = match framing {
                     BodyFraming::Length(n) => Some(n),
