@@ -1,6 +1,8 @@
 //! Generates argument/result IDL and the Rust service code: handler trait,
 //! server (`tower::Service`) and typed client.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fmt::Write;
 
 use crate::idl::{Field, Method, Service};
@@ -42,6 +44,11 @@ fn camel(s: &str) -> String {
     s.split('_').map(upper_first).collect()
 }
 
+thread_local! {
+    /// Where included files' types live: (types module, include name -> pilota module).
+    static PATHS: RefCell<(String, HashMap<String, String>)> = RefCell::new((String::new(), HashMap::new()));
+}
+
 /// Maps an IDL type to the Rust type pilota-build generates for it.
 pub(crate) fn rust_ty(ty: &str) -> String {
     let ty = ty.trim();
@@ -80,7 +87,14 @@ pub(crate) fn rust_ty(ty: &str) -> String {
         "binary" => "::pilota::Bytes".into(),
         "uuid" => "[u8; 16]".into(),
         other => match other.rsplit_once('.') {
-            Some((module, name)) => format!("super::{}::{}", snake(module), camel(name)),
+            Some((include, name)) => PATHS.with(|p| {
+                let p = p.borrow();
+                let module =
+                    p.1.get(include)
+                        .cloned()
+                        .unwrap_or_else(|| include.to_lowercase());
+                format!("super::{}::{module}::{}", p.0, camel(name))
+            }),
             None => camel(other),
         },
     }
@@ -125,7 +139,13 @@ fn params(args: &[Field]) -> String {
 }
 
 /// Rust code for the services, in a module next to pilota's types.
-pub(crate) fn generate(stem: &str, ns: &str, services: &[Service]) -> String {
+pub(crate) fn generate(
+    stem: &str,
+    ns: &str,
+    includes: HashMap<String, String>,
+    services: &[Service],
+) -> String {
+    PATHS.with(|p| *p.borrow_mut() = (format!("{stem}_types"), includes));
     let mut o = String::new();
     let module = ns.to_owned();
     let _ = writeln!(

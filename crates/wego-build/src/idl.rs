@@ -80,6 +80,19 @@ pub(crate) fn rs_namespace(src: &str) -> Option<String> {
     None
 }
 
+/// The files named by `include "..."` statements.
+pub(crate) fn includes(src: &str) -> Vec<String> {
+    let src = strip_comments(src);
+    src.lines()
+        .filter_map(|l| l.trim().strip_prefix("include"))
+        .filter_map(|rest| {
+            let rest = rest.trim();
+            let q = rest.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+            rest[1..].split(q).next().map(str::to_owned)
+        })
+        .collect()
+}
+
 /// Splits `s` at top-level `sep` characters (outside `<>` and `()`).
 fn split_top(s: &str, seps: &[char]) -> Vec<String> {
     let mut parts = Vec::new();
@@ -308,6 +321,10 @@ mod tests {
               void pong()
             }"#;
         assert_eq!(rs_namespace(src).as_deref(), Some("demo"));
+        assert_eq!(
+            includes("include \"a/b.thrift\"\ninclude 'c.thrift'"),
+            vec!["a/b.thrift", "c.thrift"]
+        );
         let s = services(src).unwrap();
         assert_eq!(s[0].name, "S");
         let m = &s[0].methods;

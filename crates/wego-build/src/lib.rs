@@ -28,6 +28,21 @@ pub mod proto;
 
 use std::path::{Path, PathBuf};
 
+/// The pilota module of a file: its `rs` namespace (dots become nested
+/// modules; the first segment is matched), else its lower-cased stem, else
+/// the first module pilota wrote.
+fn module_for(modules: &[&str], ns: Option<&str>, stem: &str) -> String {
+    let wanted = ns
+        .map(|n| n.split('.').next().unwrap_or(n).to_owned())
+        .unwrap_or_else(|| stem.to_lowercase());
+    modules
+        .iter()
+        .find(|m| **m == wanted)
+        .or_else(|| modules.first())
+        .map(|m| (*m).to_owned())
+        .unwrap_or(wanted)
+}
+
 /// Starts configuring Thrift code generation.
 pub fn thrift() -> Builder {
     Builder {
@@ -95,7 +110,6 @@ impl Builder {
             .ok_or_else(|| Error("bad file name".into()))?;
         let services =
             idl::services(&src).map_err(|e| Error(format!("{}: {e}", file.display())))?;
-        let ns = idl::rs_namespace(&src).unwrap_or_else(|| stem.to_owned());
         let (extra, touched) = gen_service::synthesize_idl(&services);
         let work = out_dir.join("wego_idl");
         std::fs::create_dir_all(&work).map_err(|e| Error(e.to_string()))?;
@@ -121,17 +135,40 @@ impl Builder {
         );
         // pilota names the inner module itself (from `namespace rs`, else
         // the file name): read it back from its output.
-        let module = types_src
+        let modules: Vec<&str> = types_src
             .lines()
-            .skip(1)
-            .find_map(|l| {
+            .filter(|l| l.starts_with("    pub mod "))
+            .filter_map(|l| {
                 l.trim()
                     .strip_prefix("pub mod ")
                     .and_then(|r| r.strip_suffix(" {"))
             })
-            .unwrap_or(&ns)
-            .to_owned();
-        let services_src = gen_service::generate(stem, &module, &services);
+            .collect();
+        let module = module_for(&modules, idl::rs_namespace(&src).as_deref(), stem);
+        let mut includes = std::collections::HashMap::new();
+        for inc in idl::includes(&src) {
+            let local = file
+                .parent()
+                .map(|p| p.join(&inc))
+                .unwrap_or_else(|| PathBuf::from(&inc));
+            let inc_src = std::fs::read_to_string(&local)
+                .ok()
+                .or_else(|| {
+                    self.include_dirs
+                        .iter()
+                        .find_map(|d| std::fs::read_to_string(d.join(&inc)).ok())
+                })
+                .ok_or_else(|| Error(format!("cannot read include {inc}")))?;
+            let inc_stem = Path::new(&inc)
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or_default()
+                .to_owned();
+            let inc_module =
+                module_for(&modules, idl::rs_namespace(&inc_src).as_deref(), &inc_stem);
+            includes.insert(inc_stem, inc_module);
+        }
+        let services_src = gen_service::generate(stem, &module, includes, &services);
         let out = out_dir.join(format!("{stem}.rs"));
         std::fs::write(&out, format!("{types_src}\n{services_src}"))
             .map_err(|e| Error(e.to_string()))?;

@@ -7,6 +7,27 @@
 //! ```
 //!
 //! See `docs/rpc.md` for the pipeline and how to add a codec or a framing.
+//!
+//! | module | what |
+//! |--------|------|
+//! | [`thrift`] | Thrift envelopes (binary strict/non-strict, compact), struct bodies through pilota, `TApplicationException` |
+//! | [`ttheader`] | TTHeader (Kitex) and THeader (Apache) frames, public for Kitex Protobuf |
+//! | [`transport`] | framings (TTHeader, THeader, Framed, Buffered), first-bytes detection, [`transport::Prefixed`] |
+//! | [`server`] | one port for every framing, several services, limits, graceful shutdown, the HTTP/2 and payload hand-offs |
+//! | [`client`] | short, pooled and multiplexed connections, connect and RPC timeouts |
+//! | [`metainfo`] | `RpcInfo` and Kitex-style persistent/transient metainfo of the call being served |
+//!
+//! Code generation lives in `wego-build`; its output calls the
+//! `#[doc(hidden)]` `codegen` module, which is outside semver.
+//!
+//! ```no_run
+//! use wego_kitex::client::{Client, ClientRequest};
+//! # async fn demo(args: bytes::Bytes) -> Result<(), wego_kitex::BoxError> {
+//! // A raw call: `args` is an encoded argument struct; generated clients do this for you.
+//! let client = Client::builder("127.0.0.1:8888".parse()?).build()?;
+//! let reply = client.call(ClientRequest::new("Echo", args)).await?;
+//! # let _ = reply; Ok(()) }
+//! ```
 
 mod error;
 pub mod grpc;

@@ -33,6 +33,11 @@ fn thrift_test_matches_golden() {
 }
 
 #[test]
+fn includes_match_golden() {
+    check("store");
+}
+
+#[test]
 fn echo_matches_golden() {
     check("echo");
 }
@@ -48,6 +53,7 @@ fn kitex_copies_match_golden() {
         ("ThriftTest.rs", "examples/gen/thrift_test.rs"),
         ("echo.rs", "examples/gen/echo.rs"),
         ("echo.rs", "tests/it/gen/echo.rs"),
+        ("store.rs", "tests/it/gen/store.rs"),
     ] {
         let want = std::fs::read_to_string(golden.join(g)).unwrap();
         let path = kitex.join(copy);

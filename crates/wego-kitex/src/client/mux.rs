@@ -23,6 +23,24 @@ struct Live {
     waiters: Waiters,
 }
 
+struct Forget {
+    waiters: Waiters,
+    seq_id: i32,
+}
+
+impl Drop for Forget {
+    fn drop(&mut self) {
+        if let Some(m) = self
+            .waiters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_mut()
+        {
+            m.remove(&self.seq_id);
+        }
+    }
+}
+
 #[derive(Debug)]
 pub(super) struct Mux {
     live: Mutex<Option<Arc<Live>>>,
@@ -122,6 +140,12 @@ impl Mux {
             };
             Some(rx)
         };
+        // If this call is dropped (RPC timeout, caller gone), forget its
+        // waiter so the map does not grow with replies that never come.
+        let _forget = rx.is_some().then(|| Forget {
+            waiters: live.waiters.clone(),
+            seq_id,
+        });
         if live.tx.send(frame).await.is_err() {
             return Err(Error::closed());
         }

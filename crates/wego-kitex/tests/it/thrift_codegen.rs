@@ -93,3 +93,105 @@ wego_test_support::each_backend!(
         panic!("notifications: {}", notes.load(Ordering::SeqCst));
     }
 );
+
+// An IDL with an include, typedef, const, enum, union, default values and
+// a declared exception from the included file (wego-build's `store` golden).
+#[allow(
+    clippy::all,
+    missing_docs,
+    unreachable_pub,
+    missing_debug_implementations,
+    dead_code,
+    unsafe_code
+)]
+mod store_gen {
+    include!("gen/store.rs");
+}
+
+use store_gen::store_service::{StoreClient, StoreGetError, StoreHandler, StoreServer};
+use store_gen::store_types::shared::{Color, Id, Item, MAX_ITEMS, NotFound, Pick};
+
+struct Store;
+
+impl StoreHandler for Store {
+    async fn get(&self, id: Id) -> Result<Item, StoreGetError> {
+        if id.0 == 0 {
+            return Err(StoreGetError::Missing(NotFound {
+                id: Some(id),
+                why: Some("zero".into()),
+            }));
+        }
+        if id.0 < 0 {
+            return Err(StoreGetError::Other("negative ids are a bug".into()));
+        }
+        Ok(Item {
+            id,
+            ..Default::default()
+        })
+    }
+
+    async fn find(&self, pick: Pick, limit: i32) -> Result<Vec<Item>, wego_kitex::BoxError> {
+        let n = limit.min(MAX_ITEMS);
+        Ok((0..n)
+            .map(|i| match &pick {
+                Pick::ById(id) => Item {
+                    id: Id(id.0 + i64::from(i)),
+                    color: Some(Color::GREEN),
+                    ..Default::default()
+                },
+                Pick::ByName(name) => Item {
+                    id: Id(i64::from(i)),
+                    name: Some(name.clone()),
+                    ..Default::default()
+                },
+            })
+            .collect())
+    }
+
+    async fn touch(&self, _id: Id) -> Result<(), wego_kitex::BoxError> {
+        Ok(())
+    }
+}
+
+wego_test_support::each_backend!(
+    generated_code_with_includes_and_exceptions_works,
+    |_backend| async move {
+        type S = StoreServer<Store>;
+        let server = Server::builder()
+            .service(S::NAME, S::METHODS, S::new(Store))
+            .build()
+            .unwrap();
+        let (addr, _sd) = crate::thrift_common::start(server).await;
+        for proto in [Protocol::Binary, Protocol::Compact] {
+            let client = StoreClient::new(
+                Client::builder(addr.clone())
+                    .with_protocol(proto)
+                    .build()
+                    .unwrap(),
+            );
+            // Defaults from the IDL travel: name "unnamed", color RED.
+            let item = client.get(Id(7)).await.unwrap();
+            assert_eq!(
+                (item.id, item.name.as_deref(), item.color),
+                (Id(7), Some("unnamed"), Some(Color::RED))
+            );
+            match client.get(Id(0)).await {
+                Err(StoreGetError::Missing(e)) => assert_eq!(e.why.as_deref(), Some("zero")),
+                other => panic!("declared exception expected: {other:?}"),
+            }
+            match client.get(Id(-1)).await {
+                Err(StoreGetError::Other(e)) => {
+                    let e = e.downcast_ref::<wego_kitex::Error>().unwrap();
+                    assert!(e.is_application(), "{e}");
+                }
+                other => panic!("application exception expected: {other:?}"),
+            }
+            let found = client.find(Pick::ById(Id(10)), 100).await.unwrap();
+            assert_eq!(found.len(), MAX_ITEMS as usize);
+            assert_eq!(found[3].id, Id(13));
+            let named = client.find(Pick::ByName("n".into()), 2).await.unwrap();
+            assert_eq!(named[1].name.as_deref(), Some("n"));
+            client.touch(Id(1)).await.unwrap();
+        }
+    }
+);

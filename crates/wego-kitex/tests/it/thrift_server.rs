@@ -414,3 +414,85 @@ wego_test_support::each_backend!(
         assert_eq!(payload, args(Protocol::Binary, "inner"));
     }
 );
+
+wego_test_support::each_backend!(
+    connections_beyond_the_limit_are_closed,
+    |_backend| async move {
+        let server = Server::builder()
+            .service("S", &["echo"], echo())
+            .with_max_connections(1)
+            .build()
+            .unwrap();
+        let (addr, _sd) = start(server).await;
+        let first = Client::builder(addr.clone()).build().unwrap();
+        let a = args(Protocol::Binary, "x");
+        assert_eq!(
+            first
+                .call(ClientRequest::new("echo", a.clone()))
+                .await
+                .unwrap()
+                .body,
+            a
+        );
+        // The first client's pooled connection holds the only slot.
+        let second = Client::builder(addr)
+            .with_mode(Mode::Short)
+            .build()
+            .unwrap();
+        let e = second
+            .call(ClientRequest::new("echo", a.clone()))
+            .await
+            .unwrap_err();
+        assert!(e.is_closed() || e.is_transport(), "{e}");
+        assert_eq!(
+            first
+                .call(ClientRequest::new("echo", a.clone()))
+                .await
+                .unwrap()
+                .body,
+            a
+        );
+    }
+);
+
+wego_test_support::each_backend!(
+    in_flight_limit_bounds_concurrent_calls_per_connection,
+    |_backend| async move {
+        let now = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let (n2, p2) = (now.clone(), peak.clone());
+        let svc = service(move |req: wego_kitex::server::ThriftRequest| {
+            let (now, peak) = (n2.clone(), p2.clone());
+            async move {
+                let cur = now.fetch_add(1, Ordering::SeqCst) + 1;
+                peak.fetch_max(cur, Ordering::SeqCst);
+                rt::sleep(Duration::from_millis(20)).await;
+                now.fetch_sub(1, Ordering::SeqCst);
+                Ok(ThriftReply::Result(req.args))
+            }
+        });
+        let server = Server::builder()
+            .service("S", &["echo"], svc)
+            .with_max_in_flight(std::num::NonZeroUsize::new(4).unwrap())
+            .build()
+            .unwrap();
+        let (addr, _sd) = start(server).await;
+        let client = Client::builder(addr)
+            .with_mode(Mode::Multiplexed)
+            .build()
+            .unwrap();
+        let mut calls = Vec::new();
+        for _ in 0..20 {
+            let c = client.clone();
+            calls.push(rt::spawn(async move {
+                c.call(ClientRequest::new("echo", args(Protocol::Binary, "x")))
+                    .await
+                    .unwrap();
+            }));
+        }
+        for c in calls {
+            c.await.unwrap();
+        }
+        assert_eq!(peak.load(Ordering::SeqCst), 4);
+    }
+);
