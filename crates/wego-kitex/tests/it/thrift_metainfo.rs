@@ -42,3 +42,104 @@ wego_test_support::each_backend!(handlers_see_rpcinfo_and_metainfo, |_backend| a
         .unwrap();
     assert_eq!(&r.body[..], b"caller-svc|Meta|who|true|t-1|h-1|true");
 });
+
+wego_test_support::each_backend!(
+    persistent_metainfo_travels_across_hops_transient_does_not,
+    |_backend| async move {
+        // C: reports what it sees.
+        let c_svc = service(|_req| async move {
+            let ctx = metainfo::current().unwrap();
+            let text = format!(
+                "{}|{}",
+                ctx.metainfo.persistent("trace").unwrap_or("-"),
+                ctx.metainfo.transient("hop").unwrap_or("-")
+            );
+            Ok(ThriftReply::Result(Bytes::from(text)))
+        });
+        let (c_addr, _c) = start(
+            Server::builder()
+                .service("C", &["who"], c_svc)
+                .build()
+                .unwrap(),
+        )
+        .await;
+        // B: calls C from inside its handler, adding nothing.
+        let b_client = Client::builder(c_addr).build().unwrap();
+        let b_svc = service(move |_req| {
+            let client = b_client.clone();
+            async move {
+                let r = client.call(ClientRequest::new("who", Bytes::new())).await?;
+                Ok(ThriftReply::Result(r.body))
+            }
+        });
+        let (b_addr, _b) = start(
+            Server::builder()
+                .service("B", &["who"], b_svc)
+                .build()
+                .unwrap(),
+        )
+        .await;
+        let mut m = MetaInfo::new();
+        m.set_persistent("trace", "t-9");
+        m.set_transient("hop", "only-b");
+        let a = Client::builder(b_addr).build().unwrap();
+        let r = a
+            .call(ClientRequest::new("who", Bytes::new()).with_metainfo(m))
+            .await
+            .unwrap();
+        assert_eq!(&r.body[..], b"t-9|-");
+    }
+);
+
+wego_test_support::each_backend!(
+    server_gives_up_at_the_deadline_the_client_sent,
+    |_backend| async move {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::time::{Duration, Instant};
+
+        struct Dropped(Arc<AtomicBool>);
+        impl Drop for Dropped {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        let dropped = Arc::new(AtomicBool::new(false));
+        let d2 = dropped.clone();
+        let slow = service(move |_req| {
+            let guard = Dropped(d2.clone());
+            async move {
+                wego_netpoll::rt::sleep(Duration::from_secs(5)).await;
+                drop(guard);
+                Ok(ThriftReply::None)
+            }
+        });
+        let (addr, _sd) = start(
+            Server::builder()
+                .service("S", &["slow"], slow)
+                .build()
+                .unwrap(),
+        )
+        .await;
+        let client = Client::builder(addr)
+            .with_rpc_timeout(Duration::from_millis(100))
+            .build()
+            .unwrap();
+        let started = Instant::now();
+        assert!(
+            client
+                .call(ClientRequest::new("slow", Bytes::new()))
+                .await
+                .unwrap_err()
+                .is_timeout()
+        );
+        // The handler future is dropped at the deadline carried in TTHeader, not after 5 s.
+        while !dropped.load(Ordering::SeqCst) {
+            assert!(
+                started.elapsed() < Duration::from_secs(2),
+                "server kept running past the deadline"
+            );
+            wego_netpoll::rt::sleep(Duration::from_millis(10)).await;
+        }
+    }
+);
