@@ -133,9 +133,16 @@ where
         // One draining future for the connection's life, rather than a new
         // one per read.
         let mut draining = std::pin::pin!(watcher.draining());
+        // One lazily re-armed timer for the idle and header-read deadlines:
+        // a request only moves a deadline; the timer is reset when it fires
+        // early, so keep-alive traffic costs no timer-wheel work per request.
+        let mut timer = std::pin::pin!(rt::sleep(self.config.header_read_timeout));
         let mut first = true;
         loop {
-            let head = match self.read_head(draining.as_mut(), first).await {
+            let head = match self
+                .read_head(draining.as_mut(), timer.as_mut(), first)
+                .await
+            {
                 Ok(head) => head,
                 Err(HeadEnd::Close) => break,
                 Err(HeadEnd::Parse(e)) => {
@@ -168,6 +175,7 @@ where
     async fn read_head<D>(
         &mut self,
         mut draining: Pin<&mut D>,
+        mut timer: Pin<&mut rt::Sleep>,
         first: bool,
     ) -> Result<RequestHead, HeadEnd>
     where
@@ -194,17 +202,27 @@ where
                 Some(t) => (t + self.config.header_read_timeout, false),
                 None => (idle_deadline, true),
             };
+            if timer.deadline() > deadline {
+                timer.as_mut().reset(deadline);
+            }
             self.rbuf.reserve(READ_RESERVE);
-            let read = tokio::select! {
-                biased;
-                () = draining.as_mut(), if idle => return Err(HeadEnd::Close),
-                r = rt::timeout_at(deadline, self.io.read_buf(&mut self.rbuf)) => r,
+            let read = loop {
+                tokio::select! {
+                    biased;
+                    () = draining.as_mut(), if idle => return Err(HeadEnd::Close),
+                    r = self.io.read_buf(&mut self.rbuf) => break r,
+                    () = timer.as_mut() => {
+                        if Instant::now() >= deadline {
+                            return Err(if idle { HeadEnd::Close } else { HeadEnd::Timeout });
+                        }
+                        // Armed for an earlier request's deadline: move on.
+                        timer.as_mut().reset(deadline);
+                    }
+                }
             };
             match read {
-                Ok(Ok(0)) | Ok(Err(_)) => return Err(HeadEnd::Close),
-                Ok(Ok(_)) => {}
-                Err(_) if idle => return Err(HeadEnd::Close),
-                Err(_) => return Err(HeadEnd::Timeout),
+                Ok(0) | Err(_) => return Err(HeadEnd::Close),
+                Ok(_) => {}
             }
         }
     }
