@@ -496,3 +496,18 @@ wego_test_support::each_backend!(
         assert_eq!(peak.load(Ordering::SeqCst), 4);
     }
 );
+
+/// Public futures are `Send`, so they can be spawned on any worker.
+#[test]
+fn public_futures_are_send() {
+    fn is_send<T: Send>(_: &T) {}
+    let client = Client::builder("127.0.0.1:1".parse().unwrap()).build().unwrap();
+    is_send(&client.call(ClientRequest::new("m", Bytes::new())));
+    let server = Server::builder().service("S", &["echo"], echo()).build().unwrap();
+    let shutdown = wego_netpoll::Shutdown::new();
+    let serve = async move {
+        let listener = wego_test_support::loopback().await;
+        server.serve(listener, shutdown).await;
+    };
+    is_send(&serve);
+}
