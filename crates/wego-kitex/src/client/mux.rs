@@ -61,7 +61,16 @@ impl Mux {
 
     async fn live(&self, cfg: &Config) -> Result<Arc<Live>> {
         let mut slot = self.live.lock().await;
-        if let Some(l) = slot.as_ref().filter(|l| !l.tx.is_closed()) {
+        // A connection is reusable while both its writer (channel open) and
+        // its reader (waiter map present) are alive.
+        let alive = |l: &&Arc<Live>| {
+            !l.tx.is_closed()
+                && l.waiters
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .is_some()
+        };
+        if let Some(l) = slot.as_ref().filter(alive) {
             return Ok(l.clone());
         }
         let link = conn::dial(cfg).await?;

@@ -501,9 +501,14 @@ wego_test_support::each_backend!(
 #[test]
 fn public_futures_are_send() {
     fn is_send<T: Send>(_: &T) {}
-    let client = Client::builder("127.0.0.1:1".parse().unwrap()).build().unwrap();
+    let client = Client::builder("127.0.0.1:1".parse().unwrap())
+        .build()
+        .unwrap();
     is_send(&client.call(ClientRequest::new("m", Bytes::new())));
-    let server = Server::builder().service("S", &["echo"], echo()).build().unwrap();
+    let server = Server::builder()
+        .service("S", &["echo"], echo())
+        .build()
+        .unwrap();
     let shutdown = wego_netpoll::Shutdown::new();
     let serve = async move {
         let listener = wego_test_support::loopback().await;
@@ -511,3 +516,39 @@ fn public_futures_are_send() {
     };
     is_send(&serve);
 }
+
+wego_test_support::each_backend!(
+    multiplexed_client_redials_after_the_server_closes,
+    |_backend| async move {
+        let server = Server::builder()
+            .service("S", &["echo"], echo())
+            .with_read_timeout(Duration::from_millis(100))
+            .build()
+            .unwrap();
+        let (addr, _sd) = start(server).await;
+        let client = Client::builder(addr)
+            .with_mode(Mode::Multiplexed)
+            .build()
+            .unwrap();
+        let a = args(Protocol::Binary, "x");
+        assert_eq!(
+            client
+                .call(ClientRequest::new("echo", a.clone()))
+                .await
+                .unwrap()
+                .body,
+            a
+        );
+        // The server closes the idle connection; the next call dials a new one.
+        rt::sleep(Duration::from_millis(300)).await;
+        assert_eq!(
+            client
+                .call(ClientRequest::new("echo", a.clone()))
+                .await
+                .unwrap()
+                .body,
+            a
+        );
+        assert_eq!(client.dial_count(), 2);
+    }
+);
