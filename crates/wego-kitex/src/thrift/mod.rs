@@ -128,3 +128,6 @@ pub fn encode_message<M: Message>(
     encode_header(proto, header, true, dst);
     encode_body(proto, body, dst)
 }
+
+#[cfg(test)]
+mod tests;
