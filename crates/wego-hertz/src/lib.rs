@@ -14,6 +14,9 @@
 //!   extractors (path, query, form, multipart, JSON, cookies, state, a
 //!   Hertz-style [`extract::RequestContext`], validated binding) and
 //!   returning anything that implements [`response::IntoResponse`].
+//! - [`governance`]: wego-governance's server layers (rate and
+//!   concurrency limits answered with 429, metrics, tracing, `traceparent`)
+//!   and a `/metrics` route.
 //! - [`middleware`]: `from_fn`, recovery, access log, request id, timeout,
 //!   body limit, CORS, compression, basic auth.
 //!
@@ -26,6 +29,7 @@ mod error;
 pub mod server;
 
 pub mod extract;
+pub mod governance;
 pub mod handler;
 pub mod middleware;
 pub mod response;

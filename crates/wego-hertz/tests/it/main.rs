@@ -17,6 +17,7 @@ mod server_streaming;
 #[cfg(feature = "validator")]
 mod binding;
 mod extract;
+mod governance;
 mod middleware;
 mod responses;
 mod router;
