@@ -322,6 +322,38 @@ impl Channel {
         Resp: prost::Message + Default,
     {
         let request = self.single(request)?;
+        let resp = self.unary_body(path, request).await?;
+        let trailers = resp.trailers().clone();
+        let (message, metadata) = resp.into_inner_with_meta().into_pair();
+        let mut r =
+            Response::from_parts(super::streaming::decode_prost::<Resp>(message)?, metadata);
+        r.set_trailers(trailers);
+        Ok(r)
+    }
+
+    /// A unary call with an already encoded request message, answering the
+    /// encoded response message (the `tower::Service` path of
+    /// [`super::governance`]).
+    pub(crate) async fn unary_encoded(
+        &self,
+        path: &str,
+        request: Request<Bytes>,
+    ) -> Result<Response<Bytes>, Status> {
+        let cfg = &self.inner.config;
+        let encoding = request.compression().or(cfg.compression);
+        let mut frame = BytesMut::new();
+        codec::encode(request.get_ref(), encoding, cfg.max_send, &mut frame)
+            .map_err(codec_status)?;
+        self.unary_body(path, request.map(|_| Body::Single(frame.freeze())))
+            .await
+    }
+
+    /// Sends one framed message and reads exactly one response message.
+    async fn unary_body(
+        &self,
+        path: &str,
+        request: Request<Body>,
+    ) -> Result<Response<Bytes>, Status> {
         let resp = self.call_body(path, request).await?;
         let mut trailing_meta = resp.trailers().clone();
         let (mut stream, metadata) = (resp.into_inner_with_meta()).into_pair();
@@ -336,8 +368,7 @@ impl Channel {
         if let Some(t) = stream.trailers() {
             trailing_meta = t.clone();
         }
-        let msg = super::streaming::decode_prost::<Resp>(first)?;
-        let mut r = Response::from_parts(msg, metadata);
+        let mut r = Response::from_parts(first, metadata);
         r.set_trailers(trailing_meta);
         Ok(r)
     }

@@ -30,6 +30,7 @@
 mod client;
 pub mod codec;
 mod connection;
+mod governance;
 pub mod health;
 mod keepalive;
 mod metadata;
@@ -49,6 +50,9 @@ pub use codec::{CodecError, Encoding};
 pub use connection::ChannelBuilder;
 /// The stream trait of request streams (re-exported for generated code).
 pub use futures_core::Stream;
+pub use governance::{
+    CallFuture, GovernedClient, GrpcCall, LazyChannel, ServerTrace, ServerTraceLayer,
+};
 pub use metadata::{Metadata, MetadataError};
 pub use request::{Request, Response};
 pub use router::{BoxFuture, BoxStream, RawRequest, RawResponse, Router};

@@ -5,6 +5,8 @@ mod grpc_common;
 mod grpc_compression;
 mod grpc_deadline;
 mod grpc_errors;
+mod grpc_governance;
+mod grpc_governance_http;
 mod grpc_interop;
 mod grpc_lifecycle;
 mod grpc_protobuf;
