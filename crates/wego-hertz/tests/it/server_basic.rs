@@ -115,3 +115,20 @@ fn rejects_invalid_config() {
         .unwrap_err();
     assert!(e.is_config());
 }
+
+#[test]
+fn public_types_and_futures_are_send() {
+    fn send<T: Send>(_: &T) {}
+    fn body_bounds<T: Send + Unpin + 'static>() {}
+    body_bounds::<wego_hertz::Body>();
+    body_bounds::<wego_hertz::BodyError>();
+    body_bounds::<wego_hertz::Error>();
+    let server = Server::builder().build().unwrap();
+    let svc = tower::service_fn(crate::support::app);
+    let addr: wego_netpoll::Address = "127.0.0.1:0".parse().unwrap();
+    // Built, never polled: only the types are checked.
+    send(&server.serve_addr(&addr, svc));
+    send(&server.shutdown(std::time::Duration::from_secs(1)));
+    send(&server.bind(&addr));
+    send(&wego_hertz::Body::empty().collect_limited(1));
+}
