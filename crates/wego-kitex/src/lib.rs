@@ -16,6 +16,7 @@
 //! | [`server`] | one port for every framing, several services, limits, graceful shutdown, the HTTP/2 and payload hand-offs |
 //! | [`client`] | short, pooled and multiplexed connections, connect and RPC timeouts |
 //! | [`metainfo`] | `RpcInfo` and Kitex-style persistent/transient metainfo of the call being served |
+//! | [`grpc`], [`protobuf`] | gRPC over HTTP/2 and Kitex Protobuf |
 //!
 //! Code generation lives in `wego-build`; its output calls the
 //! `#[doc(hidden)]` `codegen` module, which is outside semver.
