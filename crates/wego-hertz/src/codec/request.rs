@@ -9,6 +9,8 @@
 //! values, bare LF line endings (§2.2), and HTTP/1.1 without one `Host`
 //! (§3.2).
 
+use std::mem::MaybeUninit;
+
 use bytes::{Bytes, BytesMut};
 use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, HOST, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri, Version};
@@ -73,8 +75,8 @@ const STACK_HEADERS: usize = 128;
 /// Byte ranges of one header field inside the head.
 #[derive(Debug, Clone, Copy, Default)]
 struct Span {
-    name: (usize, usize),
-    value: (usize, usize),
+    name: (u32, u32),
+    value: (u32, u32),
 }
 
 /// What the first pass (httparse over borrowed bytes) records, so that the
@@ -167,17 +169,20 @@ fn first_pass(
     limits: &HeadLimits,
     spans: &mut [Span],
 ) -> Result<Option<Raw>, ParseError> {
-    let window = &buf[..buf.len().min(limits.max_head)];
-    let mut headers = [httparse::EMPTY_HEADER; STACK_HEADERS];
+    // Offsets are kept as u32: a head is never looked at past 4 GiB.
+    let window = &buf[..buf.len().min(limits.max_head).min(u32::MAX as usize)];
+    // Uninitialised slots: httparse fills only what it parses, so a request
+    // does not pay for clearing every slot.
+    let mut headers = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; STACK_HEADERS];
     let mut heap = Vec::new();
-    let slots: &mut [httparse::Header<'_>] = if spans.len() <= STACK_HEADERS {
+    let slots: &mut [MaybeUninit<httparse::Header<'_>>] = if spans.len() <= STACK_HEADERS {
         &mut headers[..spans.len()]
     } else {
-        heap.resize(spans.len(), httparse::EMPTY_HEADER);
+        heap.resize_with(spans.len(), MaybeUninit::uninit);
         &mut heap[..]
     };
-    let mut req = httparse::Request::new(slots);
-    let len = match req.parse(window) {
+    let mut req = httparse::Request::new(&mut []);
+    let len = match req.parse_with_uninit_headers(window, slots) {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) if buf.len() >= limits.max_head => {
             return Err(ParseError::HeadTooLarge {
@@ -199,14 +204,19 @@ fn first_pass(
     }
     let base = window.as_ptr() as usize;
     let span = |s: &[u8]| (s.as_ptr() as usize - base, s.len());
+    // The window is at most u32::MAX bytes long, so these never truncate.
+    let span32 = |s: &[u8]| {
+        let (start, len) = span(s);
+        (start as u32, len as u32)
+    };
     let (Some(method), Some(path), Some(version)) = (req.method, req.path, req.version) else {
         return Err(ParseError::RequestLine);
     };
     let mut count = 0;
     for (slot, h) in spans.iter_mut().zip(req.headers.iter()) {
         *slot = Span {
-            name: span(h.name.as_bytes()),
-            value: span(h.value),
+            name: span32(h.name.as_bytes()),
+            value: span32(h.value),
         };
         count += 1;
     }
@@ -281,8 +291,8 @@ fn build(head: &Bytes, raw: &Raw, spans: &[Span]) -> Result<RequestHead, ParseEr
     // that most requests skip the map lookups below.
     let mut seen = Seen::default();
     for s in spans {
-        let name = HeaderName::from_bytes(&head[s.name.0..s.name.0 + s.name.1])
-            .map_err(|_| ParseError::HeaderName)?;
+        let name =
+            HeaderName::from_bytes(&head[range(s.name)]).map_err(|_| ParseError::HeaderName)?;
         if name == HOST {
             seen.host += 1;
         } else if name == CONTENT_LENGTH {
@@ -294,8 +304,8 @@ fn build(head: &Bytes, raw: &Raw, spans: &[Span]) -> Result<RequestHead, ParseEr
         } else if name == EXPECT {
             seen.expect = true;
         }
-        let value =
-            HeaderValue::from_maybe_shared(slice(s.value)).map_err(|_| ParseError::HeaderValue)?;
+        let value = HeaderValue::from_maybe_shared(head.slice(range(s.value)))
+            .map_err(|_| ParseError::HeaderValue)?;
         headers.append(name, value);
     }
 
@@ -372,6 +382,10 @@ struct Seen {
     transfer_encoding: bool,
     connection: bool,
     expect: bool,
+}
+
+fn range((start, len): (u32, u32)) -> std::ops::Range<usize> {
+    start as usize..start as usize + len as usize
 }
 
 /// The comma-separated elements of a list header, trimmed, empty ones skipped.
