@@ -95,7 +95,10 @@ fn response(c: &mut Criterion) {
     let mut date = DateCache::default();
     let now = std::time::SystemTime::now();
     let mut headers = http::HeaderMap::new();
-    headers.insert("content-type", http::HeaderValue::from_static("text/plain; charset=utf-8"));
+    headers.insert(
+        "content-type",
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     let mut out = BytesMut::with_capacity(512);
     c.bench_function("http1_response_head/plaintext", |b| {
         b.iter(|| {
