@@ -295,7 +295,7 @@ fn service(o: &mut String, s: &Service) {
     // Client.
     let _ = writeln!(
         o,
-        "    /// A typed client of `{sn}`.\n    #[derive(Debug, Clone)]\n    pub struct {name}Client {{ inner: ::wego_kitex::client::Client }}\n    impl {name}Client {{\n        /// Wraps a configured client.\n        pub fn new(inner: ::wego_kitex::client::Client) -> Self {{ Self {{ inner }} }}\n        /// The underlying client (a `tower::Service`).\n        pub fn inner(&self) -> &::wego_kitex::client::Client {{ &self.inner }}",
+        "    /// A typed client of `{sn}`, generic over the client stack: a plain\n    /// [`Client`](::wego_kitex::client::Client), or governance layers over\n    /// per-instance clients (any `Service<ClientRequest, Response = ClientResponse, Error = wego_kitex::Error>`).\n    #[derive(Debug, Clone)]\n    pub struct {name}Client<S = ::wego_kitex::client::Client> {{ inner: S, callee: ::std::sync::Arc<str>, idempotent: bool }}\n    impl<S> {name}Client<S>\n    where\n        S: __c::Service<__c::ClientRequest, Response = __c::ClientResponse, Error = ::wego_kitex::Error> + ::std::clone::Clone + ::std::marker::Send + 'static,\n        S::Future: ::std::marker::Send,\n    {{\n        /// The IDL service name (the default callee).\n        pub const NAME: &'static str = {sn:?};\n        /// Wraps a client stack; the callee is `{sn}`, calls are not idempotent.\n        pub fn new(inner: S) -> Self {{ Self {{ inner, callee: ::std::sync::Arc::from({sn:?}), idempotent: false }} }}\n        /// Names the callee for governance (discovery, metrics, breakers).\n        pub fn with_callee(mut self, callee: &str) -> Self {{ self.callee = ::std::sync::Arc::from(callee); self }}\n        /// Marks every call of this client idempotent (retryable).\n        pub fn with_idempotent(mut self, idempotent: bool) -> Self {{ self.idempotent = idempotent; self }}\n        /// The underlying client stack (a `tower::Service`).\n        pub fn inner(&self) -> &S {{ &self.inner }}",
         sn = s.name
     );
     for m in &s.methods {
@@ -307,7 +307,7 @@ fn service(o: &mut String, s: &Service) {
             .collect();
         let _ = writeln!(
             o,
-            "        /// Calls `{}`.\n        pub async fn {}(&self, {}) -> ::std::result::Result<{}, {}> {{\n            let args = __c::encode_args(self.inner.protocol(), &{p}Args {{ {} }})?;\n            let resp = self.inner.call(__c::ClientRequest::new({:?}, args).with_oneway({})).await?;",
+            "        /// Calls `{}`.\n        pub fn {}(&self, {}) -> impl ::std::future::Future<Output = ::std::result::Result<{}, {}>> + ::std::marker::Send + use<S> {{\n            let __args = ::std::sync::Arc::new({p}Args {{ {} }});\n            let mut __req = __c::ClientRequest::encode_with({:?}, move |__p| __c::encode_args(__p, &*__args)).with_oneway({}).with_idempotent(self.idempotent);\n            __req.callee = ::std::option::Option::Some(self.callee.clone());\n            let __svc = self.inner.clone();\n            async move {{\n            let resp = __c::call(__svc, __req).await?;",
             m.name,
             snake(&m.name),
             params(&m.args),
@@ -320,7 +320,7 @@ fn service(o: &mut String, s: &Service) {
         if m.oneway {
             let _ = writeln!(
                 o,
-                "            let _ = resp;\n            Ok(())\n        }}"
+                "            let _ = resp;\n            Ok(())\n            }}\n        }}"
             );
             continue;
         }
@@ -337,11 +337,14 @@ fn service(o: &mut String, s: &Service) {
             );
         }
         if m.ret == "void" {
-            let _ = writeln!(o, "            let _ = r;\n            Ok(())\n        }}");
+            let _ = writeln!(
+                o,
+                "            let _ = r;\n            Ok(())\n            }}\n        }}"
+            );
         } else {
             let _ = writeln!(
                 o,
-                "            match r.success {{ Some(v) => Ok(v), None => Err(__c::missing_result().into()) }}\n        }}"
+                "            match r.success {{ Some(v) => Ok(v), None => Err(__c::missing_result().into()) }}\n            }}\n        }}"
             );
         }
     }

@@ -6,7 +6,7 @@ use std::pin::Pin;
 use bytes::{Bytes, BytesMut};
 use pilota::thrift::Message;
 
-pub use crate::client::ClientRequest;
+pub use crate::client::{ClientRequest, ClientResponse};
 pub use crate::server::{ThriftReply, ThriftRequest};
 pub use tower_service::Service;
 
@@ -59,4 +59,17 @@ pub fn missing_result() -> Error {
         ExceptionKind::MissingResult,
         "reply carries no result",
     ))
+}
+
+/// Sends one request through a client stack: waits for readiness, then calls.
+///
+/// # Errors
+///
+/// The stack's error.
+pub async fn call<S>(mut svc: S, req: ClientRequest) -> Result<ClientResponse, Error>
+where
+    S: Service<ClientRequest, Response = ClientResponse, Error = Error>,
+{
+    std::future::poll_fn(|cx| svc.poll_ready(cx)).await?;
+    svc.call(req).await
 }

@@ -106,35 +106,54 @@ fn write_client(s: &Service, buf: &mut String) {
     let client = format!("{}Client", s.name);
     let _ = writeln!(
         buf,
-        "/// A typed client for `{pkg}{dot}{proto}`.\n#[derive(Debug, Clone)]\npub struct {client} {{\n    channel: {G}::Channel,\n}}\n\nimpl {client} {{\n    /// Wraps a connected channel.\n    pub fn new(channel: {G}::Channel) -> Self {{\n        Self {{ channel }}\n    }}\n\n    /// The underlying channel.\n    pub fn channel(&self) -> &{G}::Channel {{\n        &self.channel\n    }}",
+        "/// A typed client for `{pkg}{dot}{proto}`, generic over the unary client\n/// stack: a [`Channel`]({G}::Channel), or governance layers over per-instance\n/// channels (any `Service<GrpcCall, Response = Response<Bytes>, Error = Status>`).\n/// Streaming methods need a plain `Channel`.\n#[derive(Debug, Clone)]\npub struct {client}<S = {G}::Channel> {{\n    inner: S,\n    idempotent: bool,\n}}\n\nimpl<S> {client}<S>\nwhere\n    S: {G}::Service<{G}::GrpcCall, Response = {G}::Response<{G}::Bytes>, Error = {G}::Status>\n        + ::core::clone::Clone\n        + ::core::marker::Send\n        + 'static,\n    S::Future: ::core::marker::Send,\n{{\n    /// Wraps a client stack (a connected channel, or governance layers).\n    pub fn new(inner: S) -> Self {{\n        Self {{ inner, idempotent: false }}\n    }}\n\n    /// Marks every unary call of this client idempotent (retryable).\n    pub fn with_idempotent(mut self, idempotent: bool) -> Self {{\n        self.idempotent = idempotent;\n        self\n    }}\n\n    /// The underlying client stack.\n    pub fn inner(&self) -> &S {{\n        &self.inner\n    }}",
         pkg = s.package,
         dot = if s.package.is_empty() { "" } else { "." },
         proto = s.proto_name,
     );
+    let unary: Vec<_> = s
+        .methods
+        .iter()
+        .filter(|m| !m.client_streaming && !m.server_streaming)
+        .collect();
+    for m in &unary {
+        let path = path_of(s, m);
+        let (inp, out) = (&m.input_type, &m.output_type);
+        buf.push('\n');
+        m.comments.append_with_indent(1, buf);
+        let _ = writeln!(
+            buf,
+            "    pub fn {n}(&self, request: {G}::Request<{inp}>) -> impl ::core::future::Future<Output = ::core::result::Result<{G}::Response<{out}>, {G}::Status>> + ::core::marker::Send + use<S> {{\n        let mut client = {G}::GovernedClient::new(self.inner.clone()).with_idempotent(self.idempotent);\n        async move {{ client.unary(\"{path}\", request).await }}\n    }}",
+            n = m.name
+        );
+    }
+    let _ = writeln!(
+        buf,
+        "}}\n\nimpl {client} {{\n    /// The underlying channel.\n    pub fn channel(&self) -> &{G}::Channel {{\n        &self.inner\n    }}"
+    );
     for m in &s.methods {
+        if !m.client_streaming && !m.server_streaming {
+            continue;
+        }
         let path = path_of(s, m);
         let (inp, out) = (&m.input_type, &m.output_type);
         buf.push('\n');
         m.comments.append_with_indent(1, buf);
         let _ = match (m.client_streaming, m.server_streaming) {
-            (false, false) => writeln!(
-                buf,
-                "    pub async fn {n}(&self, request: {G}::Request<{inp}>) -> ::core::result::Result<{G}::Response<{out}>, {G}::Status> {{\n        self.channel.unary(\"{path}\", request).await\n    }}",
-                n = m.name
-            ),
+            (false, false) => continue, // generated above, for any stack
             (false, true) => writeln!(
                 buf,
-                "    pub async fn {n}(&self, request: {G}::Request<{inp}>) -> ::core::result::Result<{G}::Response<{G}::Streaming<{out}>>, {G}::Status> {{\n        self.channel.server_streaming(\"{path}\", request).await\n    }}",
+                "    pub async fn {n}(&self, request: {G}::Request<{inp}>) -> ::core::result::Result<{G}::Response<{G}::Streaming<{out}>>, {G}::Status> {{\n        self.inner.server_streaming(\"{path}\", request).await\n    }}",
                 n = m.name
             ),
             (true, false) => writeln!(
                 buf,
-                "    pub async fn {n}<St>(&self, request: {G}::Request<St>) -> ::core::result::Result<{G}::Response<{out}>, {G}::Status>\n    where\n        St: {G}::Stream<Item = {inp}> + ::core::marker::Send + 'static,\n    {{\n        self.channel.client_streaming(\"{path}\", request).await\n    }}",
+                "    pub async fn {n}<St>(&self, request: {G}::Request<St>) -> ::core::result::Result<{G}::Response<{out}>, {G}::Status>\n    where\n        St: {G}::Stream<Item = {inp}> + ::core::marker::Send + 'static,\n    {{\n        self.inner.client_streaming(\"{path}\", request).await\n    }}",
                 n = m.name
             ),
             (true, true) => writeln!(
                 buf,
-                "    pub async fn {n}<St>(&self, request: {G}::Request<St>) -> ::core::result::Result<{G}::Response<{G}::Streaming<{out}>>, {G}::Status>\n    where\n        St: {G}::Stream<Item = {inp}> + ::core::marker::Send + 'static,\n    {{\n        self.channel.streaming(\"{path}\", request).await\n    }}",
+                "    pub async fn {n}<St>(&self, request: {G}::Request<St>) -> ::core::result::Result<{G}::Response<{G}::Streaming<{out}>>, {G}::Status>\n    where\n        St: {G}::Stream<Item = {inp}> + ::core::marker::Send + 'static,\n    {{\n        self.inner.streaming(\"{path}\", request).await\n    }}",
                 n = m.name
             ),
         };

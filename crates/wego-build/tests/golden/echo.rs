@@ -2185,28 +2185,50 @@ impl<H: EchoServerHandler> EchoServerServer<H> {
             })
         }
     }
-    /// A typed client of `EchoServer`.
+    /// A typed client of `EchoServer`, generic over the client stack: a plain
+    /// [`Client`](::wego_kitex::client::Client), or governance layers over
+    /// per-instance clients (any `Service<ClientRequest, Response = ClientResponse, Error = wego_kitex::Error>`).
     #[derive(Debug, Clone)]
-    pub struct EchoServerClient { inner: ::wego_kitex::client::Client }
-    impl EchoServerClient {
-        /// Wraps a configured client.
-        pub fn new(inner: ::wego_kitex::client::Client) -> Self { Self { inner } }
-        /// The underlying client (a `tower::Service`).
-        pub fn inner(&self) -> &::wego_kitex::client::Client { &self.inner }
+    pub struct EchoServerClient<S = ::wego_kitex::client::Client> { inner: S, callee: ::std::sync::Arc<str>, idempotent: bool }
+    impl<S> EchoServerClient<S>
+    where
+        S: __c::Service<__c::ClientRequest, Response = __c::ClientResponse, Error = ::wego_kitex::Error> + ::std::clone::Clone + ::std::marker::Send + 'static,
+        S::Future: ::std::marker::Send,
+    {
+        /// The IDL service name (the default callee).
+        pub const NAME: &'static str = "EchoServer";
+        /// Wraps a client stack; the callee is `EchoServer`, calls are not idempotent.
+        pub fn new(inner: S) -> Self { Self { inner, callee: ::std::sync::Arc::from("EchoServer"), idempotent: false } }
+        /// Names the callee for governance (discovery, metrics, breakers).
+        pub fn with_callee(mut self, callee: &str) -> Self { self.callee = ::std::sync::Arc::from(callee); self }
+        /// Marks every call of this client idempotent (retryable).
+        pub fn with_idempotent(mut self, idempotent: bool) -> Self { self.idempotent = idempotent; self }
+        /// The underlying client stack (a `tower::Service`).
+        pub fn inner(&self) -> &S { &self.inner }
         /// Calls `Echo`.
-        pub async fn echo(&self, req: Request) -> ::std::result::Result<Response, ::wego_kitex::Error> {
-            let args = __c::encode_args(self.inner.protocol(), &EchoServerEchoArgs { req: req })?;
-            let resp = self.inner.call(__c::ClientRequest::new("Echo", args).with_oneway(false)).await?;
+        pub fn echo(&self, req: Request) -> impl ::std::future::Future<Output = ::std::result::Result<Response, ::wego_kitex::Error>> + ::std::marker::Send + use<S> {
+            let __args = ::std::sync::Arc::new(EchoServerEchoArgs { req: req });
+            let mut __req = __c::ClientRequest::encode_with("Echo", move |__p| __c::encode_args(__p, &*__args)).with_oneway(false).with_idempotent(self.idempotent);
+            __req.callee = ::std::option::Option::Some(self.callee.clone());
+            let __svc = self.inner.clone();
+            async move {
+            let resp = __c::call(__svc, __req).await?;
             let mut body = resp.body;
             let r: EchoServerEchoResult = __c::decode_result(resp.protocol, &mut body)?;
             match r.success { Some(v) => Ok(v), None => Err(__c::missing_result().into()) }
+            }
         }
         /// Calls `Notify`.
-        pub async fn notify(&self, req: Request) -> ::std::result::Result<(), ::wego_kitex::Error> {
-            let args = __c::encode_args(self.inner.protocol(), &EchoServerNotifyArgs { req: req })?;
-            let resp = self.inner.call(__c::ClientRequest::new("Notify", args).with_oneway(true)).await?;
+        pub fn notify(&self, req: Request) -> impl ::std::future::Future<Output = ::std::result::Result<(), ::wego_kitex::Error>> + ::std::marker::Send + use<S> {
+            let __args = ::std::sync::Arc::new(EchoServerNotifyArgs { req: req });
+            let mut __req = __c::ClientRequest::encode_with("Notify", move |__p| __c::encode_args(__p, &*__args)).with_oneway(true).with_idempotent(self.idempotent);
+            __req.callee = ::std::option::Option::Some(self.callee.clone());
+            let __svc = self.inner.clone();
+            async move {
+            let resp = __c::call(__svc, __req).await?;
             let _ = resp;
             Ok(())
+            }
         }
     }
 }

@@ -24484,193 +24484,315 @@ impl<H: ThriftTestHandler> ThriftTestServer<H> {
             })
         }
     }
-    /// A typed client of `ThriftTest`.
+    /// A typed client of `ThriftTest`, generic over the client stack: a plain
+    /// [`Client`](::wego_kitex::client::Client), or governance layers over
+    /// per-instance clients (any `Service<ClientRequest, Response = ClientResponse, Error = wego_kitex::Error>`).
     #[derive(Debug, Clone)]
-    pub struct ThriftTestClient { inner: ::wego_kitex::client::Client }
-    impl ThriftTestClient {
-        /// Wraps a configured client.
-        pub fn new(inner: ::wego_kitex::client::Client) -> Self { Self { inner } }
-        /// The underlying client (a `tower::Service`).
-        pub fn inner(&self) -> &::wego_kitex::client::Client { &self.inner }
+    pub struct ThriftTestClient<S = ::wego_kitex::client::Client> { inner: S, callee: ::std::sync::Arc<str>, idempotent: bool }
+    impl<S> ThriftTestClient<S>
+    where
+        S: __c::Service<__c::ClientRequest, Response = __c::ClientResponse, Error = ::wego_kitex::Error> + ::std::clone::Clone + ::std::marker::Send + 'static,
+        S::Future: ::std::marker::Send,
+    {
+        /// The IDL service name (the default callee).
+        pub const NAME: &'static str = "ThriftTest";
+        /// Wraps a client stack; the callee is `ThriftTest`, calls are not idempotent.
+        pub fn new(inner: S) -> Self { Self { inner, callee: ::std::sync::Arc::from("ThriftTest"), idempotent: false } }
+        /// Names the callee for governance (discovery, metrics, breakers).
+        pub fn with_callee(mut self, callee: &str) -> Self { self.callee = ::std::sync::Arc::from(callee); self }
+        /// Marks every call of this client idempotent (retryable).
+        pub fn with_idempotent(mut self, idempotent: bool) -> Self { self.idempotent = idempotent; self }
+        /// The underlying client stack (a `tower::Service`).
+        pub fn inner(&self) -> &S { &self.inner }
         /// Calls `testVoid`.
-        pub async fn test_void(&self, ) -> ::std::result::Result<(), ::wego_kitex::Error> {
-            let args = __c::encode_args(self.inner.protocol(), &ThriftTestTestVoidArgs {  })?;
-            let resp = self.inner.call(__c::ClientRequest::new("testVoid", args).with_oneway(false)).await?;
+        pub fn test_void(&self, ) -> impl ::std::future::Future<Output = ::std::result::Result<(), ::wego_kitex::Error>> + ::std::marker::Send + use<S> {
+            let __args = ::std::sync::Arc::new(ThriftTestTestVoidArgs {  });
+            let mut __req = __c::ClientRequest::encode_with("testVoid", move |__p| __c::encode_args(__p, &*__args)).with_oneway(false).with_idempotent(self.idempotent);
+            __req.callee = ::std::option::Option::Some(self.callee.clone());
+            let __svc = self.inner.clone();
+            async move {
+            let resp = __c::call(__svc, __req).await?;
             let mut body = resp.body;
             let r: ThriftTestTestVoidResult = __c::decode_result(resp.protocol, &mut body)?;
             let _ = r;
             Ok(())
+            }
         }
         /// Calls `testString`.
-        pub async fn test_string(&self, thing: ::pilota::FastStr) -> ::std::result::Result<::pilota::FastStr, ::wego_kitex::Error> {
-            let args = __c::encode_args(self.inner.protocol(), &ThriftTestTestStringArgs { thing: thing })?;
-            let resp = self.inner.call(__c::ClientRequest::new("testString", args).with_oneway(false)).await?;
+        pub fn test_string(&self, thing: ::pilota::FastStr) -> impl ::std::future::Future<Output = ::std::result::Result<::pilota::FastStr, ::wego_kitex::Error>> + ::std::marker::Send + use<S> {
+            let __args = ::std::sync::Arc::new(ThriftTestTestStringArgs { thing: thing });
+            let mut __req = __c::ClientRequest::encode_with("testString", move |__p| __c::encode_args(__p, &*__args)).with_oneway(false).with_idempotent(self.idempotent);
+            __req.callee = ::std::option::Option::Some(self.callee.clone());
+            let __svc = self.inner.clone();
+            async move {
+            let resp = __c::call(__svc, __req).await?;
             let mut body = resp.body;
             let r: ThriftTestTestStringResult = __c::decode_result(resp.protocol, &mut body)?;
             match r.success { Some(v) => Ok(v), None => Err(__c::missing_result().into()) }
+            }
         }
         /// Calls `testBool`.
-        pub async fn test_bool(&self, thing: bool) -> ::std::result::Result<bool, ::wego_kitex::Error> {
-            let args = __c::encode_args(self.inner.protocol(), &ThriftTestTestBoolArgs { thing: thing })?;
-            let resp = self.inner.call(__c::ClientRequest::new("testBool", args).with_oneway(false)).await?;
+        pub fn test_bool(&self, thing: bool) -> impl ::std::future::Future<Output = ::std::result::Result<bool, ::wego_kitex::Error>> + ::std::marker::Send + use<S> {
+            let __args = ::std::sync::Arc::new(ThriftTestTestBoolArgs { thing: thing });
+            let mut __req = __c::ClientRequest::encode_with("testBool", move |__p| __c::encode_args(__p, &*__args)).with_oneway(false).with_idempotent(self.idempotent);
+            __req.callee = ::std::option::Option::Some(self.callee.clone());
+            let __svc = self.inner.clone();
+            async move {
+            let resp = __c::call(__svc, __req).await?;
             let mut body = resp.body;
             let r: ThriftTestTestBoolResult = __c::decode_result(resp.protocol, &mut body)?;
             match r.success { Some(v) => Ok(v), None => Err(__c::missing_result().into()) }
+            }
         }
         /// Calls `testByte`.
-        pub async fn test_byte(&self, thing: i8) -> ::std::result::Result<i8, ::wego_kitex::Error> {
-            let args = __c::encode_args(self.inner.protocol(), &ThriftTestTestByteArgs { thing: thing })?;
-            let resp = self.inner.call(__c::ClientRequest::new("testByte", args).with_oneway(false)).await?;
+        pub fn test_byte(&self, thing: i8) -> impl ::std::future::Future<Output = ::std::result::Result<i8, ::wego_kitex::Error>> + ::std::marker::Send + use<S> {
+            let __args = ::std::sync::Arc::new(ThriftTestTestByteArgs { thing: thing });
+            let mut __req = __c::ClientRequest::encode_with("testByte", move |__p| __c::encode_args(__p, &*__args)).with_oneway(false).with_idempotent(self.idempotent);
+            __req.callee = ::std::option::Option::Some(self.callee.clone());
+            let __svc = self.inner.clone();
+            async move {
+            let resp = __c::call(__svc, __req).await?;
             let mut body = resp.body;
             let r: ThriftTestTestByteResult = __c::decode_result(resp.protocol, &mut body)?;
             match r.success { Some(v) => Ok(v), None => Err(__c::missing_result().into()) }
+            }
         }
         /// Calls `testI32`.
-        pub async fn test_i32(&self, thing: i32) -> ::std::result::Result<i32, ::wego_kitex::Error> {
-            let args = __c::encode_args(self.inner.protocol(), &ThriftTestTestI32Args { thing: thing })?;
-            let resp = self.inner.call(__c::ClientRequest::new("testI32", args).with_oneway(false)).await?;
+        pub fn test_i32(&self, thing: i32) -> impl ::std::future::Future<Output = ::std::result::Result<i32, ::wego_kitex::Error>> + ::std::marker::Send + use<S> {
+            let __args = ::std::sync::Arc::new(ThriftTestTestI32Args { thing: thing });
+            let mut __req = __c::ClientRequest::encode_with("testI32", move |__p| __c::encode_args(__p, &*__args)).with_oneway(false).with_idempotent(self.idempotent);
+            __req.callee = ::std::option::Option::Some(self.callee.clone());
+            let __svc = self.inner.clone();
+            async move {
+            let resp = __c::call(__svc, __req).await?;
             let mut body = resp.body;
             let r: ThriftTestTestI32Result = __c::decode_result(resp.protocol, &mut body)?;
             match r.success { Some(v) => Ok(v), None => Err(__c::missing_result().into()) }
+            }
         }
         /// Calls `testI64`.
-        pub async fn test_i64(&self, thing: i64) -> ::std::result::Result<i64, ::wego_kitex::Error> {
-            let args = __c::encode_args(self.inner.protocol(), &ThriftTestTestI64Args { thing: thing })?;
-            let resp = self.inner.call(__c::ClientRequest::new("testI64", args).with_oneway(false)).await?;
+        pub fn test_i64(&self, thing: i64) -> impl ::std::future::Future<Output = ::std::result::Result<i64, ::wego_kitex::Error>> + ::std::marker::Send + use<S> {
+            let __args = ::std::sync::Arc::new(ThriftTestTestI64Args { thing: thing });
+            let mut __req = __c::ClientRequest::encode_with("testI64", move |__p| __c::encode_args(__p, &*__args)).with_oneway(false).with_idempotent(self.idempotent);
+            __req.callee = ::std::option::Option::Some(self.callee.clone());
+            let __svc = self.inner.clone();
+            async move {
+            let resp = __c::call(__svc, __req).await?;
             let mut body = resp.body;
             let r: ThriftTestTestI64Result = __c::decode_result(resp.protocol, &mut body)?;
             match r.success { Some(v) => Ok(v), None => Err(__c::missing_result().into()) }
+            }
         }
         /// Calls `testDouble`.
-        pub async fn test_double(&self, thing: f64) -> ::std::result::Result<f64, ::wego_kitex::Error> {
-            let args = __c::encode_args(self.inner.protocol(), &ThriftTestTestDoubleArgs { thing: thing })?;
-            let resp = self.inner.call(__c::ClientRequest::new("testDouble", args).with_oneway(false)).await?;
+        pub fn test_double(&self, thing: f64) -> impl ::std::future::Future<Output = ::std::result::Result<f64, ::wego_kitex::Error>> + ::std::marker::Send + use<S> {
+            let __args = ::std::sync::Arc::new(ThriftTestTestDoubleArgs { thing: thing });
+            let mut __req = __c::ClientRequest::encode_with("testDouble", move |__p| __c::encode_args(__p, &*__args)).with_oneway(false).with_idempotent(self.idempotent);
+            __req.callee = ::std::option::Option::Some(self.callee.clone());
+            let __svc = self.inner.clone();
+            async move {
+            let resp = __c::call(__svc, __req).await?;
             let mut body = resp.body;
             let r: ThriftTestTestDoubleResult = __c::decode_result(resp.protocol, &mut body)?;
             match r.success { Some(v) => Ok(v), None => Err(__c::missing_result().into()) }
+            }
         }
         /// Calls `testBinary`.
-        pub async fn test_binary(&self, thing: ::pilota::Bytes) -> ::std::result::Result<::pilota::Bytes, ::wego_kitex::Error> {
-            let args = __c::encode_args(self.inner.protocol(), &ThriftTestTestBinaryArgs { thing: thing })?;
-            let resp = self.inner.call(__c::ClientRequest::new("testBinary", args).with_oneway(false)).await?;
+        pub fn test_binary(&self, thing: ::pilota::Bytes) -> impl ::std::future::Future<Output = ::std::result::Result<::pilota::Bytes, ::wego_kitex::Error>> + ::std::marker::Send + use<S> {
+            let __args = ::std::sync::Arc::new(ThriftTestTestBinaryArgs { thing: thing });
+            let mut __req = __c::ClientRequest::encode_with("testBinary", move |__p| __c::encode_args(__p, &*__args)).with_oneway(false).with_idempotent(self.idempotent);
+            __req.callee = ::std::option::Option::Some(self.callee.clone());
+            let __svc = self.inner.clone();
+            async move {
+            let resp = __c::call(__svc, __req).await?;
             let mut body = resp.body;
             let r: ThriftTestTestBinaryResult = __c::decode_result(resp.protocol, &mut body)?;
             match r.success { Some(v) => Ok(v), None => Err(__c::missing_result().into()) }
+            }
         }
         /// Calls `testStruct`.
-        pub async fn test_struct(&self, thing: Xtruct) -> ::std::result::Result<Xtruct, ::wego_kitex::Error> {
-            let args = __c::encode_args(self.inner.protocol(), &ThriftTestTestStructArgs { thing: thing })?;
-            let resp = self.inner.call(__c::ClientRequest::new("testStruct", args).with_oneway(false)).await?;
+        pub fn test_struct(&self, thing: Xtruct) -> impl ::std::future::Future<Output = ::std::result::Result<Xtruct, ::wego_kitex::Error>> + ::std::marker::Send + use<S> {
+            let __args = ::std::sync::Arc::new(ThriftTestTestStructArgs { thing: thing });
+            let mut __req = __c::ClientRequest::encode_with("testStruct", move |__p| __c::encode_args(__p, &*__args)).with_oneway(false).with_idempotent(self.idempotent);
+            __req.callee = ::std::option::Option::Some(self.callee.clone());
+            let __svc = self.inner.clone();
+            async move {
+            let resp = __c::call(__svc, __req).await?;
             let mut body = resp.body;
             let r: ThriftTestTestStructResult = __c::decode_result(resp.protocol, &mut body)?;
             match r.success { Some(v) => Ok(v), None => Err(__c::missing_result().into()) }
+            }
         }
         /// Calls `testNest`.
-        pub async fn test_nest(&self, thing: Xtruct2) -> ::std::result::Result<Xtruct2, ::wego_kitex::Error> {
-            let args = __c::encode_args(self.inner.protocol(), &ThriftTestTestNestArgs { thing: thing })?;
-            let resp = self.inner.call(__c::ClientRequest::new("testNest", args).with_oneway(false)).await?;
+        pub fn test_nest(&self, thing: Xtruct2) -> impl ::std::future::Future<Output = ::std::result::Result<Xtruct2, ::wego_kitex::Error>> + ::std::marker::Send + use<S> {
+            let __args = ::std::sync::Arc::new(ThriftTestTestNestArgs { thing: thing });
+            let mut __req = __c::ClientRequest::encode_with("testNest", move |__p| __c::encode_args(__p, &*__args)).with_oneway(false).with_idempotent(self.idempotent);
+            __req.callee = ::std::option::Option::Some(self.callee.clone());
+            let __svc = self.inner.clone();
+            async move {
+            let resp = __c::call(__svc, __req).await?;
             let mut body = resp.body;
             let r: ThriftTestTestNestResult = __c::decode_result(resp.protocol, &mut body)?;
             match r.success { Some(v) => Ok(v), None => Err(__c::missing_result().into()) }
+            }
         }
         /// Calls `testMap`.
-        pub async fn test_map(&self, thing: ::pilota::AHashMap<i32, i32>) -> ::std::result::Result<::pilota::AHashMap<i32, i32>, ::wego_kitex::Error> {
-            let args = __c::encode_args(self.inner.protocol(), &ThriftTestTestMapArgs { thing: thing })?;
-            let resp = self.inner.call(__c::ClientRequest::new("testMap", args).with_oneway(false)).await?;
+        pub fn test_map(&self, thing: ::pilota::AHashMap<i32, i32>) -> impl ::std::future::Future<Output = ::std::result::Result<::pilota::AHashMap<i32, i32>, ::wego_kitex::Error>> + ::std::marker::Send + use<S> {
+            let __args = ::std::sync::Arc::new(ThriftTestTestMapArgs { thing: thing });
+            let mut __req = __c::ClientRequest::encode_with("testMap", move |__p| __c::encode_args(__p, &*__args)).with_oneway(false).with_idempotent(self.idempotent);
+            __req.callee = ::std::option::Option::Some(self.callee.clone());
+            let __svc = self.inner.clone();
+            async move {
+            let resp = __c::call(__svc, __req).await?;
             let mut body = resp.body;
             let r: ThriftTestTestMapResult = __c::decode_result(resp.protocol, &mut body)?;
             match r.success { Some(v) => Ok(v), None => Err(__c::missing_result().into()) }
+            }
         }
         /// Calls `testStringMap`.
-        pub async fn test_string_map(&self, thing: ::pilota::AHashMap<::pilota::FastStr, ::pilota::FastStr>) -> ::std::result::Result<::pilota::AHashMap<::pilota::FastStr, ::pilota::FastStr>, ::wego_kitex::Error> {
-            let args = __c::encode_args(self.inner.protocol(), &ThriftTestTestStringMapArgs { thing: thing })?;
-            let resp = self.inner.call(__c::ClientRequest::new("testStringMap", args).with_oneway(false)).await?;
+        pub fn test_string_map(&self, thing: ::pilota::AHashMap<::pilota::FastStr, ::pilota::FastStr>) -> impl ::std::future::Future<Output = ::std::result::Result<::pilota::AHashMap<::pilota::FastStr, ::pilota::FastStr>, ::wego_kitex::Error>> + ::std::marker::Send + use<S> {
+            let __args = ::std::sync::Arc::new(ThriftTestTestStringMapArgs { thing: thing });
+            let mut __req = __c::ClientRequest::encode_with("testStringMap", move |__p| __c::encode_args(__p, &*__args)).with_oneway(false).with_idempotent(self.idempotent);
+            __req.callee = ::std::option::Option::Some(self.callee.clone());
+            let __svc = self.inner.clone();
+            async move {
+            let resp = __c::call(__svc, __req).await?;
             let mut body = resp.body;
             let r: ThriftTestTestStringMapResult = __c::decode_result(resp.protocol, &mut body)?;
             match r.success { Some(v) => Ok(v), None => Err(__c::missing_result().into()) }
+            }
         }
         /// Calls `testSet`.
-        pub async fn test_set(&self, thing: ::pilota::AHashSet<i32>) -> ::std::result::Result<::pilota::AHashSet<i32>, ::wego_kitex::Error> {
-            let args = __c::encode_args(self.inner.protocol(), &ThriftTestTestSetArgs { thing: thing })?;
-            let resp = self.inner.call(__c::ClientRequest::new("testSet", args).with_oneway(false)).await?;
+        pub fn test_set(&self, thing: ::pilota::AHashSet<i32>) -> impl ::std::future::Future<Output = ::std::result::Result<::pilota::AHashSet<i32>, ::wego_kitex::Error>> + ::std::marker::Send + use<S> {
+            let __args = ::std::sync::Arc::new(ThriftTestTestSetArgs { thing: thing });
+            let mut __req = __c::ClientRequest::encode_with("testSet", move |__p| __c::encode_args(__p, &*__args)).with_oneway(false).with_idempotent(self.idempotent);
+            __req.callee = ::std::option::Option::Some(self.callee.clone());
+            let __svc = self.inner.clone();
+            async move {
+            let resp = __c::call(__svc, __req).await?;
             let mut body = resp.body;
             let r: ThriftTestTestSetResult = __c::decode_result(resp.protocol, &mut body)?;
             match r.success { Some(v) => Ok(v), None => Err(__c::missing_result().into()) }
+            }
         }
         /// Calls `testList`.
-        pub async fn test_list(&self, thing: ::std::vec::Vec<i32>) -> ::std::result::Result<::std::vec::Vec<i32>, ::wego_kitex::Error> {
-            let args = __c::encode_args(self.inner.protocol(), &ThriftTestTestListArgs { thing: thing })?;
-            let resp = self.inner.call(__c::ClientRequest::new("testList", args).with_oneway(false)).await?;
+        pub fn test_list(&self, thing: ::std::vec::Vec<i32>) -> impl ::std::future::Future<Output = ::std::result::Result<::std::vec::Vec<i32>, ::wego_kitex::Error>> + ::std::marker::Send + use<S> {
+            let __args = ::std::sync::Arc::new(ThriftTestTestListArgs { thing: thing });
+            let mut __req = __c::ClientRequest::encode_with("testList", move |__p| __c::encode_args(__p, &*__args)).with_oneway(false).with_idempotent(self.idempotent);
+            __req.callee = ::std::option::Option::Some(self.callee.clone());
+            let __svc = self.inner.clone();
+            async move {
+            let resp = __c::call(__svc, __req).await?;
             let mut body = resp.body;
             let r: ThriftTestTestListResult = __c::decode_result(resp.protocol, &mut body)?;
             match r.success { Some(v) => Ok(v), None => Err(__c::missing_result().into()) }
+            }
         }
         /// Calls `testEnum`.
-        pub async fn test_enum(&self, thing: Numberz) -> ::std::result::Result<Numberz, ::wego_kitex::Error> {
-            let args = __c::encode_args(self.inner.protocol(), &ThriftTestTestEnumArgs { thing: thing })?;
-            let resp = self.inner.call(__c::ClientRequest::new("testEnum", args).with_oneway(false)).await?;
+        pub fn test_enum(&self, thing: Numberz) -> impl ::std::future::Future<Output = ::std::result::Result<Numberz, ::wego_kitex::Error>> + ::std::marker::Send + use<S> {
+            let __args = ::std::sync::Arc::new(ThriftTestTestEnumArgs { thing: thing });
+            let mut __req = __c::ClientRequest::encode_with("testEnum", move |__p| __c::encode_args(__p, &*__args)).with_oneway(false).with_idempotent(self.idempotent);
+            __req.callee = ::std::option::Option::Some(self.callee.clone());
+            let __svc = self.inner.clone();
+            async move {
+            let resp = __c::call(__svc, __req).await?;
             let mut body = resp.body;
             let r: ThriftTestTestEnumResult = __c::decode_result(resp.protocol, &mut body)?;
             match r.success { Some(v) => Ok(v), None => Err(__c::missing_result().into()) }
+            }
         }
         /// Calls `testTypedef`.
-        pub async fn test_typedef(&self, thing: UserId) -> ::std::result::Result<UserId, ::wego_kitex::Error> {
-            let args = __c::encode_args(self.inner.protocol(), &ThriftTestTestTypedefArgs { thing: thing })?;
-            let resp = self.inner.call(__c::ClientRequest::new("testTypedef", args).with_oneway(false)).await?;
+        pub fn test_typedef(&self, thing: UserId) -> impl ::std::future::Future<Output = ::std::result::Result<UserId, ::wego_kitex::Error>> + ::std::marker::Send + use<S> {
+            let __args = ::std::sync::Arc::new(ThriftTestTestTypedefArgs { thing: thing });
+            let mut __req = __c::ClientRequest::encode_with("testTypedef", move |__p| __c::encode_args(__p, &*__args)).with_oneway(false).with_idempotent(self.idempotent);
+            __req.callee = ::std::option::Option::Some(self.callee.clone());
+            let __svc = self.inner.clone();
+            async move {
+            let resp = __c::call(__svc, __req).await?;
             let mut body = resp.body;
             let r: ThriftTestTestTypedefResult = __c::decode_result(resp.protocol, &mut body)?;
             match r.success { Some(v) => Ok(v), None => Err(__c::missing_result().into()) }
+            }
         }
         /// Calls `testMapMap`.
-        pub async fn test_map_map(&self, hello: i32) -> ::std::result::Result<::pilota::AHashMap<i32, ::pilota::AHashMap<i32, i32>>, ::wego_kitex::Error> {
-            let args = __c::encode_args(self.inner.protocol(), &ThriftTestTestMapMapArgs { hello: hello })?;
-            let resp = self.inner.call(__c::ClientRequest::new("testMapMap", args).with_oneway(false)).await?;
+        pub fn test_map_map(&self, hello: i32) -> impl ::std::future::Future<Output = ::std::result::Result<::pilota::AHashMap<i32, ::pilota::AHashMap<i32, i32>>, ::wego_kitex::Error>> + ::std::marker::Send + use<S> {
+            let __args = ::std::sync::Arc::new(ThriftTestTestMapMapArgs { hello: hello });
+            let mut __req = __c::ClientRequest::encode_with("testMapMap", move |__p| __c::encode_args(__p, &*__args)).with_oneway(false).with_idempotent(self.idempotent);
+            __req.callee = ::std::option::Option::Some(self.callee.clone());
+            let __svc = self.inner.clone();
+            async move {
+            let resp = __c::call(__svc, __req).await?;
             let mut body = resp.body;
             let r: ThriftTestTestMapMapResult = __c::decode_result(resp.protocol, &mut body)?;
             match r.success { Some(v) => Ok(v), None => Err(__c::missing_result().into()) }
+            }
         }
         /// Calls `testInsanity`.
-        pub async fn test_insanity(&self, argument: Insanity) -> ::std::result::Result<::pilota::AHashMap<UserId, ::pilota::AHashMap<Numberz, Insanity>>, ::wego_kitex::Error> {
-            let args = __c::encode_args(self.inner.protocol(), &ThriftTestTestInsanityArgs { argument: argument })?;
-            let resp = self.inner.call(__c::ClientRequest::new("testInsanity", args).with_oneway(false)).await?;
+        pub fn test_insanity(&self, argument: Insanity) -> impl ::std::future::Future<Output = ::std::result::Result<::pilota::AHashMap<UserId, ::pilota::AHashMap<Numberz, Insanity>>, ::wego_kitex::Error>> + ::std::marker::Send + use<S> {
+            let __args = ::std::sync::Arc::new(ThriftTestTestInsanityArgs { argument: argument });
+            let mut __req = __c::ClientRequest::encode_with("testInsanity", move |__p| __c::encode_args(__p, &*__args)).with_oneway(false).with_idempotent(self.idempotent);
+            __req.callee = ::std::option::Option::Some(self.callee.clone());
+            let __svc = self.inner.clone();
+            async move {
+            let resp = __c::call(__svc, __req).await?;
             let mut body = resp.body;
             let r: ThriftTestTestInsanityResult = __c::decode_result(resp.protocol, &mut body)?;
             match r.success { Some(v) => Ok(v), None => Err(__c::missing_result().into()) }
+            }
         }
         /// Calls `testMulti`.
-        pub async fn test_multi(&self, arg0: i8, arg1: i32, arg2: i64, arg3: ::pilota::AHashMap<i16, ::pilota::FastStr>, arg4: Numberz, arg5: UserId) -> ::std::result::Result<Xtruct, ::wego_kitex::Error> {
-            let args = __c::encode_args(self.inner.protocol(), &ThriftTestTestMultiArgs { arg0: arg0, arg1: arg1, arg2: arg2, arg3: arg3, arg4: arg4, arg5: arg5 })?;
-            let resp = self.inner.call(__c::ClientRequest::new("testMulti", args).with_oneway(false)).await?;
+        pub fn test_multi(&self, arg0: i8, arg1: i32, arg2: i64, arg3: ::pilota::AHashMap<i16, ::pilota::FastStr>, arg4: Numberz, arg5: UserId) -> impl ::std::future::Future<Output = ::std::result::Result<Xtruct, ::wego_kitex::Error>> + ::std::marker::Send + use<S> {
+            let __args = ::std::sync::Arc::new(ThriftTestTestMultiArgs { arg0: arg0, arg1: arg1, arg2: arg2, arg3: arg3, arg4: arg4, arg5: arg5 });
+            let mut __req = __c::ClientRequest::encode_with("testMulti", move |__p| __c::encode_args(__p, &*__args)).with_oneway(false).with_idempotent(self.idempotent);
+            __req.callee = ::std::option::Option::Some(self.callee.clone());
+            let __svc = self.inner.clone();
+            async move {
+            let resp = __c::call(__svc, __req).await?;
             let mut body = resp.body;
             let r: ThriftTestTestMultiResult = __c::decode_result(resp.protocol, &mut body)?;
             match r.success { Some(v) => Ok(v), None => Err(__c::missing_result().into()) }
+            }
         }
         /// Calls `testException`.
-        pub async fn test_exception(&self, arg: ::pilota::FastStr) -> ::std::result::Result<(), ThriftTestTestExceptionError> {
-            let args = __c::encode_args(self.inner.protocol(), &ThriftTestTestExceptionArgs { arg: arg })?;
-            let resp = self.inner.call(__c::ClientRequest::new("testException", args).with_oneway(false)).await?;
+        pub fn test_exception(&self, arg: ::pilota::FastStr) -> impl ::std::future::Future<Output = ::std::result::Result<(), ThriftTestTestExceptionError>> + ::std::marker::Send + use<S> {
+            let __args = ::std::sync::Arc::new(ThriftTestTestExceptionArgs { arg: arg });
+            let mut __req = __c::ClientRequest::encode_with("testException", move |__p| __c::encode_args(__p, &*__args)).with_oneway(false).with_idempotent(self.idempotent);
+            __req.callee = ::std::option::Option::Some(self.callee.clone());
+            let __svc = self.inner.clone();
+            async move {
+            let resp = __c::call(__svc, __req).await?;
             let mut body = resp.body;
             let r: ThriftTestTestExceptionResult = __c::decode_result(resp.protocol, &mut body)?;
             if let Some(e) = r.err1 { return Err(ThriftTestTestExceptionError::Err1(e)); }
             let _ = r;
             Ok(())
+            }
         }
         /// Calls `testMultiException`.
-        pub async fn test_multi_exception(&self, arg0: ::pilota::FastStr, arg1: ::pilota::FastStr) -> ::std::result::Result<Xtruct, ThriftTestTestMultiExceptionError> {
-            let args = __c::encode_args(self.inner.protocol(), &ThriftTestTestMultiExceptionArgs { arg0: arg0, arg1: arg1 })?;
-            let resp = self.inner.call(__c::ClientRequest::new("testMultiException", args).with_oneway(false)).await?;
+        pub fn test_multi_exception(&self, arg0: ::pilota::FastStr, arg1: ::pilota::FastStr) -> impl ::std::future::Future<Output = ::std::result::Result<Xtruct, ThriftTestTestMultiExceptionError>> + ::std::marker::Send + use<S> {
+            let __args = ::std::sync::Arc::new(ThriftTestTestMultiExceptionArgs { arg0: arg0, arg1: arg1 });
+            let mut __req = __c::ClientRequest::encode_with("testMultiException", move |__p| __c::encode_args(__p, &*__args)).with_oneway(false).with_idempotent(self.idempotent);
+            __req.callee = ::std::option::Option::Some(self.callee.clone());
+            let __svc = self.inner.clone();
+            async move {
+            let resp = __c::call(__svc, __req).await?;
             let mut body = resp.body;
             let r: ThriftTestTestMultiExceptionResult = __c::decode_result(resp.protocol, &mut body)?;
             if let Some(e) = r.err1 { return Err(ThriftTestTestMultiExceptionError::Err1(e)); }
             if let Some(e) = r.err2 { return Err(ThriftTestTestMultiExceptionError::Err2(e)); }
             match r.success { Some(v) => Ok(v), None => Err(__c::missing_result().into()) }
+            }
         }
         /// Calls `testOneway`.
-        pub async fn test_oneway(&self, seconds_to_sleep: i32) -> ::std::result::Result<(), ::wego_kitex::Error> {
-            let args = __c::encode_args(self.inner.protocol(), &ThriftTestTestOnewayArgs { seconds_to_sleep: seconds_to_sleep })?;
-            let resp = self.inner.call(__c::ClientRequest::new("testOneway", args).with_oneway(true)).await?;
+        pub fn test_oneway(&self, seconds_to_sleep: i32) -> impl ::std::future::Future<Output = ::std::result::Result<(), ::wego_kitex::Error>> + ::std::marker::Send + use<S> {
+            let __args = ::std::sync::Arc::new(ThriftTestTestOnewayArgs { seconds_to_sleep: seconds_to_sleep });
+            let mut __req = __c::ClientRequest::encode_with("testOneway", move |__p| __c::encode_args(__p, &*__args)).with_oneway(true).with_idempotent(self.idempotent);
+            __req.callee = ::std::option::Option::Some(self.callee.clone());
+            let __svc = self.inner.clone();
+            async move {
+            let resp = __c::call(__svc, __req).await?;
             let _ = resp;
             Ok(())
+            }
         }
     }
     /// Implement this to serve `SecondService`.
@@ -24715,21 +24837,38 @@ impl<H: SecondServiceHandler> SecondServiceServer<H> {
             })
         }
     }
-    /// A typed client of `SecondService`.
+    /// A typed client of `SecondService`, generic over the client stack: a plain
+    /// [`Client`](::wego_kitex::client::Client), or governance layers over
+    /// per-instance clients (any `Service<ClientRequest, Response = ClientResponse, Error = wego_kitex::Error>`).
     #[derive(Debug, Clone)]
-    pub struct SecondServiceClient { inner: ::wego_kitex::client::Client }
-    impl SecondServiceClient {
-        /// Wraps a configured client.
-        pub fn new(inner: ::wego_kitex::client::Client) -> Self { Self { inner } }
-        /// The underlying client (a `tower::Service`).
-        pub fn inner(&self) -> &::wego_kitex::client::Client { &self.inner }
+    pub struct SecondServiceClient<S = ::wego_kitex::client::Client> { inner: S, callee: ::std::sync::Arc<str>, idempotent: bool }
+    impl<S> SecondServiceClient<S>
+    where
+        S: __c::Service<__c::ClientRequest, Response = __c::ClientResponse, Error = ::wego_kitex::Error> + ::std::clone::Clone + ::std::marker::Send + 'static,
+        S::Future: ::std::marker::Send,
+    {
+        /// The IDL service name (the default callee).
+        pub const NAME: &'static str = "SecondService";
+        /// Wraps a client stack; the callee is `SecondService`, calls are not idempotent.
+        pub fn new(inner: S) -> Self { Self { inner, callee: ::std::sync::Arc::from("SecondService"), idempotent: false } }
+        /// Names the callee for governance (discovery, metrics, breakers).
+        pub fn with_callee(mut self, callee: &str) -> Self { self.callee = ::std::sync::Arc::from(callee); self }
+        /// Marks every call of this client idempotent (retryable).
+        pub fn with_idempotent(mut self, idempotent: bool) -> Self { self.idempotent = idempotent; self }
+        /// The underlying client stack (a `tower::Service`).
+        pub fn inner(&self) -> &S { &self.inner }
         /// Calls `secondtestString`.
-        pub async fn secondtest_string(&self, thing: ::pilota::FastStr) -> ::std::result::Result<::pilota::FastStr, ::wego_kitex::Error> {
-            let args = __c::encode_args(self.inner.protocol(), &SecondServiceSecondtestStringArgs { thing: thing })?;
-            let resp = self.inner.call(__c::ClientRequest::new("secondtestString", args).with_oneway(false)).await?;
+        pub fn secondtest_string(&self, thing: ::pilota::FastStr) -> impl ::std::future::Future<Output = ::std::result::Result<::pilota::FastStr, ::wego_kitex::Error>> + ::std::marker::Send + use<S> {
+            let __args = ::std::sync::Arc::new(SecondServiceSecondtestStringArgs { thing: thing });
+            let mut __req = __c::ClientRequest::encode_with("secondtestString", move |__p| __c::encode_args(__p, &*__args)).with_oneway(false).with_idempotent(self.idempotent);
+            __req.callee = ::std::option::Option::Some(self.callee.clone());
+            let __svc = self.inner.clone();
+            async move {
+            let resp = __c::call(__svc, __req).await?;
             let mut body = resp.body;
             let r: SecondServiceSecondtestStringResult = __c::decode_result(resp.protocol, &mut body)?;
             match r.success { Some(v) => Ok(v), None => Err(__c::missing_result().into()) }
+            }
         }
     }
 }

@@ -106,28 +106,55 @@ pub fn echo_server_router<S: EchoServerHandler>(
             },
         )
 }
-/// A typed client for `echo.EchoServer`.
+/// A typed client for `echo.EchoServer`, generic over the unary client
+/// stack: a [`Channel`](::wego_kitex::grpc::Channel), or governance layers over per-instance
+/// channels (any `Service<GrpcCall, Response = Response<Bytes>, Error = Status>`).
+/// Streaming methods need a plain `Channel`.
 #[derive(Debug, Clone)]
-pub struct EchoServerClient {
-    channel: ::wego_kitex::grpc::Channel,
+pub struct EchoServerClient<S = ::wego_kitex::grpc::Channel> {
+    inner: S,
+    idempotent: bool,
 }
-impl EchoServerClient {
-    /// Wraps a connected channel.
-    pub fn new(channel: ::wego_kitex::grpc::Channel) -> Self {
-        Self { channel }
+impl<S> EchoServerClient<S>
+where
+    S: ::wego_kitex::grpc::Service<
+            ::wego_kitex::grpc::GrpcCall,
+            Response = ::wego_kitex::grpc::Response<::wego_kitex::grpc::Bytes>,
+            Error = ::wego_kitex::grpc::Status,
+        > + ::core::clone::Clone + ::core::marker::Send + 'static,
+    S::Future: ::core::marker::Send,
+{
+    /// Wraps a client stack (a connected channel, or governance layers).
+    pub fn new(inner: S) -> Self {
+        Self { inner, idempotent: false }
     }
-    /// The underlying channel.
-    pub fn channel(&self) -> &::wego_kitex::grpc::Channel {
-        &self.channel
+    /// Marks every unary call of this client idempotent (retryable).
+    pub fn with_idempotent(mut self, idempotent: bool) -> Self {
+        self.idempotent = idempotent;
+        self
     }
-    pub async fn echo(
+    /// The underlying client stack.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+    pub fn echo(
         &self,
         request: ::wego_kitex::grpc::Request<Request>,
-    ) -> ::core::result::Result<
-        ::wego_kitex::grpc::Response<Response>,
-        ::wego_kitex::grpc::Status,
-    > {
-        self.channel.unary("/echo.EchoServer/Echo", request).await
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<
+            ::wego_kitex::grpc::Response<Response>,
+            ::wego_kitex::grpc::Status,
+        >,
+    > + ::core::marker::Send + use<S> {
+        let mut client = ::wego_kitex::grpc::GovernedClient::new(self.inner.clone())
+            .with_idempotent(self.idempotent);
+        async move { client.unary("/echo.EchoServer/Echo", request).await }
+    }
+}
+impl EchoServerClient {
+    /// The underlying channel.
+    pub fn channel(&self) -> &::wego_kitex::grpc::Channel {
+        &self.inner
     }
     pub async fn echo_server_stream(
         &self,
@@ -136,7 +163,7 @@ impl EchoServerClient {
         ::wego_kitex::grpc::Response<::wego_kitex::grpc::Streaming<Response>>,
         ::wego_kitex::grpc::Status,
     > {
-        self.channel.server_streaming("/echo.EchoServer/EchoServerStream", request).await
+        self.inner.server_streaming("/echo.EchoServer/EchoServerStream", request).await
     }
     pub async fn echo_client_stream<St>(
         &self,
@@ -148,7 +175,7 @@ impl EchoServerClient {
     where
         St: ::wego_kitex::grpc::Stream<Item = Request> + ::core::marker::Send + 'static,
     {
-        self.channel.client_streaming("/echo.EchoServer/EchoClientStream", request).await
+        self.inner.client_streaming("/echo.EchoServer/EchoClientStream", request).await
     }
     pub async fn echo_bidi_stream<St>(
         &self,
@@ -160,6 +187,6 @@ impl EchoServerClient {
     where
         St: ::wego_kitex::grpc::Stream<Item = Request> + ::core::marker::Send + 'static,
     {
-        self.channel.streaming("/echo.EchoServer/EchoBidiStream", request).await
+        self.inner.streaming("/echo.EchoServer/EchoBidiStream", request).await
     }
 }

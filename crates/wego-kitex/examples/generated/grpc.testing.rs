@@ -397,51 +397,105 @@ pub fn test_service_router<S: TestServiceHandler>(
             },
         )
 }
-/// A typed client for `grpc.testing.TestService`.
+/// A typed client for `grpc.testing.TestService`, generic over the unary client
+/// stack: a [`Channel`](::wego_kitex::grpc::Channel), or governance layers over per-instance
+/// channels (any `Service<GrpcCall, Response = Response<Bytes>, Error = Status>`).
+/// Streaming methods need a plain `Channel`.
 #[derive(Debug, Clone)]
-pub struct TestServiceClient {
-    channel: ::wego_kitex::grpc::Channel,
+pub struct TestServiceClient<S = ::wego_kitex::grpc::Channel> {
+    inner: S,
+    idempotent: bool,
 }
-impl TestServiceClient {
-    /// Wraps a connected channel.
-    pub fn new(channel: ::wego_kitex::grpc::Channel) -> Self {
-        Self { channel }
+impl<S> TestServiceClient<S>
+where
+    S: ::wego_kitex::grpc::Service<
+            ::wego_kitex::grpc::GrpcCall,
+            Response = ::wego_kitex::grpc::Response<::wego_kitex::grpc::Bytes>,
+            Error = ::wego_kitex::grpc::Status,
+        > + ::core::clone::Clone + ::core::marker::Send + 'static,
+    S::Future: ::core::marker::Send,
+{
+    /// Wraps a client stack (a connected channel, or governance layers).
+    pub fn new(inner: S) -> Self {
+        Self { inner, idempotent: false }
     }
-    /// The underlying channel.
-    pub fn channel(&self) -> &::wego_kitex::grpc::Channel {
-        &self.channel
+    /// Marks every unary call of this client idempotent (retryable).
+    pub fn with_idempotent(mut self, idempotent: bool) -> Self {
+        self.idempotent = idempotent;
+        self
+    }
+    /// The underlying client stack.
+    pub fn inner(&self) -> &S {
+        &self.inner
     }
     /// One empty request followed by one empty response.
-    pub async fn empty_call(
+    pub fn empty_call(
         &self,
         request: ::wego_kitex::grpc::Request<Empty>,
-    ) -> ::core::result::Result<
-        ::wego_kitex::grpc::Response<Empty>,
-        ::wego_kitex::grpc::Status,
-    > {
-        self.channel.unary("/grpc.testing.TestService/EmptyCall", request).await
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<
+            ::wego_kitex::grpc::Response<Empty>,
+            ::wego_kitex::grpc::Status,
+        >,
+    > + ::core::marker::Send + use<S> {
+        let mut client = ::wego_kitex::grpc::GovernedClient::new(self.inner.clone())
+            .with_idempotent(self.idempotent);
+        async move { client.unary("/grpc.testing.TestService/EmptyCall", request).await }
     }
     /// One request followed by one response.
-    pub async fn unary_call(
+    pub fn unary_call(
         &self,
         request: ::wego_kitex::grpc::Request<SimpleRequest>,
-    ) -> ::core::result::Result<
-        ::wego_kitex::grpc::Response<SimpleResponse>,
-        ::wego_kitex::grpc::Status,
-    > {
-        self.channel.unary("/grpc.testing.TestService/UnaryCall", request).await
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<
+            ::wego_kitex::grpc::Response<SimpleResponse>,
+            ::wego_kitex::grpc::Status,
+        >,
+    > + ::core::marker::Send + use<S> {
+        let mut client = ::wego_kitex::grpc::GovernedClient::new(self.inner.clone())
+            .with_idempotent(self.idempotent);
+        async move { client.unary("/grpc.testing.TestService/UnaryCall", request).await }
     }
     /// One request followed by one response. Response has cache control
     /// headers set such that a caching HTTP proxy (such as GFE) can
     /// satisfy subsequent requests.
-    pub async fn cacheable_unary_call(
+    pub fn cacheable_unary_call(
         &self,
         request: ::wego_kitex::grpc::Request<SimpleRequest>,
-    ) -> ::core::result::Result<
-        ::wego_kitex::grpc::Response<SimpleResponse>,
-        ::wego_kitex::grpc::Status,
-    > {
-        self.channel.unary("/grpc.testing.TestService/CacheableUnaryCall", request).await
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<
+            ::wego_kitex::grpc::Response<SimpleResponse>,
+            ::wego_kitex::grpc::Status,
+        >,
+    > + ::core::marker::Send + use<S> {
+        let mut client = ::wego_kitex::grpc::GovernedClient::new(self.inner.clone())
+            .with_idempotent(self.idempotent);
+        async move {
+            client.unary("/grpc.testing.TestService/CacheableUnaryCall", request).await
+        }
+    }
+    /// The test server will not implement this method. It will be used
+    /// to test the behavior when clients call unimplemented methods.
+    pub fn unimplemented_call(
+        &self,
+        request: ::wego_kitex::grpc::Request<Empty>,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<
+            ::wego_kitex::grpc::Response<Empty>,
+            ::wego_kitex::grpc::Status,
+        >,
+    > + ::core::marker::Send + use<S> {
+        let mut client = ::wego_kitex::grpc::GovernedClient::new(self.inner.clone())
+            .with_idempotent(self.idempotent);
+        async move {
+            client.unary("/grpc.testing.TestService/UnimplementedCall", request).await
+        }
+    }
+}
+impl TestServiceClient {
+    /// The underlying channel.
+    pub fn channel(&self) -> &::wego_kitex::grpc::Channel {
+        &self.inner
     }
     /// One request followed by a sequence of responses (streamed download).
     /// The server returns the payload with client desired type and sizes.
@@ -454,7 +508,7 @@ impl TestServiceClient {
         >,
         ::wego_kitex::grpc::Status,
     > {
-        self.channel
+        self.inner
             .server_streaming("/grpc.testing.TestService/StreamingOutputCall", request)
             .await
     }
@@ -471,7 +525,7 @@ impl TestServiceClient {
         St: ::wego_kitex::grpc::Stream<Item = StreamingInputCallRequest>
             + ::core::marker::Send + 'static,
     {
-        self.channel
+        self.inner
             .client_streaming("/grpc.testing.TestService/StreamingInputCall", request)
             .await
     }
@@ -491,7 +545,7 @@ impl TestServiceClient {
         St: ::wego_kitex::grpc::Stream<Item = StreamingOutputCallRequest>
             + ::core::marker::Send + 'static,
     {
-        self.channel.streaming("/grpc.testing.TestService/FullDuplexCall", request).await
+        self.inner.streaming("/grpc.testing.TestService/FullDuplexCall", request).await
     }
     /// A sequence of requests followed by a sequence of responses.
     /// The server buffers all the client requests and then serves them in order. A
@@ -510,18 +564,7 @@ impl TestServiceClient {
         St: ::wego_kitex::grpc::Stream<Item = StreamingOutputCallRequest>
             + ::core::marker::Send + 'static,
     {
-        self.channel.streaming("/grpc.testing.TestService/HalfDuplexCall", request).await
-    }
-    /// The test server will not implement this method. It will be used
-    /// to test the behavior when clients call unimplemented methods.
-    pub async fn unimplemented_call(
-        &self,
-        request: ::wego_kitex::grpc::Request<Empty>,
-    ) -> ::core::result::Result<
-        ::wego_kitex::grpc::Response<Empty>,
-        ::wego_kitex::grpc::Status,
-    > {
-        self.channel.unary("/grpc.testing.TestService/UnimplementedCall", request).await
+        self.inner.streaming("/grpc.testing.TestService/HalfDuplexCall", request).await
     }
 }
 /// A simple service NOT implemented at servers so clients can test for
@@ -555,31 +598,60 @@ pub fn unimplemented_service_router<S: UnimplementedServiceHandler>(
             },
         )
 }
-/// A typed client for `grpc.testing.UnimplementedService`.
+/// A typed client for `grpc.testing.UnimplementedService`, generic over the unary client
+/// stack: a [`Channel`](::wego_kitex::grpc::Channel), or governance layers over per-instance
+/// channels (any `Service<GrpcCall, Response = Response<Bytes>, Error = Status>`).
+/// Streaming methods need a plain `Channel`.
 #[derive(Debug, Clone)]
-pub struct UnimplementedServiceClient {
-    channel: ::wego_kitex::grpc::Channel,
+pub struct UnimplementedServiceClient<S = ::wego_kitex::grpc::Channel> {
+    inner: S,
+    idempotent: bool,
 }
-impl UnimplementedServiceClient {
-    /// Wraps a connected channel.
-    pub fn new(channel: ::wego_kitex::grpc::Channel) -> Self {
-        Self { channel }
+impl<S> UnimplementedServiceClient<S>
+where
+    S: ::wego_kitex::grpc::Service<
+            ::wego_kitex::grpc::GrpcCall,
+            Response = ::wego_kitex::grpc::Response<::wego_kitex::grpc::Bytes>,
+            Error = ::wego_kitex::grpc::Status,
+        > + ::core::clone::Clone + ::core::marker::Send + 'static,
+    S::Future: ::core::marker::Send,
+{
+    /// Wraps a client stack (a connected channel, or governance layers).
+    pub fn new(inner: S) -> Self {
+        Self { inner, idempotent: false }
     }
-    /// The underlying channel.
-    pub fn channel(&self) -> &::wego_kitex::grpc::Channel {
-        &self.channel
+    /// Marks every unary call of this client idempotent (retryable).
+    pub fn with_idempotent(mut self, idempotent: bool) -> Self {
+        self.idempotent = idempotent;
+        self
+    }
+    /// The underlying client stack.
+    pub fn inner(&self) -> &S {
+        &self.inner
     }
     /// A call that no server should implement
-    pub async fn unimplemented_call(
+    pub fn unimplemented_call(
         &self,
         request: ::wego_kitex::grpc::Request<Empty>,
-    ) -> ::core::result::Result<
-        ::wego_kitex::grpc::Response<Empty>,
-        ::wego_kitex::grpc::Status,
-    > {
-        self.channel
-            .unary("/grpc.testing.UnimplementedService/UnimplementedCall", request)
-            .await
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<
+            ::wego_kitex::grpc::Response<Empty>,
+            ::wego_kitex::grpc::Status,
+        >,
+    > + ::core::marker::Send + use<S> {
+        let mut client = ::wego_kitex::grpc::GovernedClient::new(self.inner.clone())
+            .with_idempotent(self.idempotent);
+        async move {
+            client
+                .unary("/grpc.testing.UnimplementedService/UnimplementedCall", request)
+                .await
+        }
+    }
+}
+impl UnimplementedServiceClient {
+    /// The underlying channel.
+    pub fn channel(&self) -> &::wego_kitex::grpc::Channel {
+        &self.inner
     }
 }
 /// A service used to control reconnect server.
@@ -630,36 +702,69 @@ pub fn reconnect_service_router<S: ReconnectServiceHandler>(
             },
         )
 }
-/// A typed client for `grpc.testing.ReconnectService`.
+/// A typed client for `grpc.testing.ReconnectService`, generic over the unary client
+/// stack: a [`Channel`](::wego_kitex::grpc::Channel), or governance layers over per-instance
+/// channels (any `Service<GrpcCall, Response = Response<Bytes>, Error = Status>`).
+/// Streaming methods need a plain `Channel`.
 #[derive(Debug, Clone)]
-pub struct ReconnectServiceClient {
-    channel: ::wego_kitex::grpc::Channel,
+pub struct ReconnectServiceClient<S = ::wego_kitex::grpc::Channel> {
+    inner: S,
+    idempotent: bool,
 }
-impl ReconnectServiceClient {
-    /// Wraps a connected channel.
-    pub fn new(channel: ::wego_kitex::grpc::Channel) -> Self {
-        Self { channel }
+impl<S> ReconnectServiceClient<S>
+where
+    S: ::wego_kitex::grpc::Service<
+            ::wego_kitex::grpc::GrpcCall,
+            Response = ::wego_kitex::grpc::Response<::wego_kitex::grpc::Bytes>,
+            Error = ::wego_kitex::grpc::Status,
+        > + ::core::clone::Clone + ::core::marker::Send + 'static,
+    S::Future: ::core::marker::Send,
+{
+    /// Wraps a client stack (a connected channel, or governance layers).
+    pub fn new(inner: S) -> Self {
+        Self { inner, idempotent: false }
     }
-    /// The underlying channel.
-    pub fn channel(&self) -> &::wego_kitex::grpc::Channel {
-        &self.channel
+    /// Marks every unary call of this client idempotent (retryable).
+    pub fn with_idempotent(mut self, idempotent: bool) -> Self {
+        self.idempotent = idempotent;
+        self
     }
-    pub async fn start(
+    /// The underlying client stack.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+    pub fn start(
         &self,
         request: ::wego_kitex::grpc::Request<ReconnectParams>,
-    ) -> ::core::result::Result<
-        ::wego_kitex::grpc::Response<Empty>,
-        ::wego_kitex::grpc::Status,
-    > {
-        self.channel.unary("/grpc.testing.ReconnectService/Start", request).await
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<
+            ::wego_kitex::grpc::Response<Empty>,
+            ::wego_kitex::grpc::Status,
+        >,
+    > + ::core::marker::Send + use<S> {
+        let mut client = ::wego_kitex::grpc::GovernedClient::new(self.inner.clone())
+            .with_idempotent(self.idempotent);
+        async move {
+            client.unary("/grpc.testing.ReconnectService/Start", request).await
+        }
     }
-    pub async fn stop(
+    pub fn stop(
         &self,
         request: ::wego_kitex::grpc::Request<Empty>,
-    ) -> ::core::result::Result<
-        ::wego_kitex::grpc::Response<ReconnectInfo>,
-        ::wego_kitex::grpc::Status,
-    > {
-        self.channel.unary("/grpc.testing.ReconnectService/Stop", request).await
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<
+            ::wego_kitex::grpc::Response<ReconnectInfo>,
+            ::wego_kitex::grpc::Status,
+        >,
+    > + ::core::marker::Send + use<S> {
+        let mut client = ::wego_kitex::grpc::GovernedClient::new(self.inner.clone())
+            .with_idempotent(self.idempotent);
+        async move { client.unary("/grpc.testing.ReconnectService/Stop", request).await }
+    }
+}
+impl ReconnectServiceClient {
+    /// The underlying channel.
+    pub fn channel(&self) -> &::wego_kitex::grpc::Channel {
+        &self.inner
     }
 }

@@ -13,9 +13,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
+use wego_governance::CallInfo;
 use wego_netpoll::{Address, Dialer, rt};
 
 use crate::metainfo::{self, MetaInfo, keys};
@@ -41,24 +42,63 @@ pub enum Mode {
     Multiplexed,
 }
 
-/// One call: method, encoded argument struct, metainfo.
-#[derive(Debug, Clone)]
+/// Encodes a call's argument struct in the protocol the client speaks.
+type EncodeArgs = Arc<dyn Fn(Protocol) -> Result<Bytes> + Send + Sync>;
+
+/// One call: method, argument struct, metainfo, and what governance reads
+/// through [`CallInfo`] (callee, deadline, idempotency, hash key).
+///
+/// Arguments are either already encoded ([`ClientRequest::new`], in the
+/// client's protocol) or encoded when the call is sent
+/// ([`ClientRequest::encode_with`], what generated clients use), so one
+/// request can go to any instance whatever its client's protocol, and a
+/// retry costs a clone of two `Arc`s.
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct ClientRequest {
     /// The method name.
     pub method: String,
     /// Oneway: no reply is read.
     pub oneway: bool,
-    /// The encoded argument struct (in the client's protocol).
+    /// The encoded argument struct (in the client's protocol); empty when
+    /// the request encodes on send.
     pub args: Bytes,
     /// User metainfo sent in TTHeader.
     pub metainfo: MetaInfo,
     /// Overrides the client's RPC timeout.
     pub timeout: Option<Duration>,
+    /// The service called, for governance (discovery name, metrics label,
+    /// breaker scope); generated clients set their IDL service name.
+    pub callee: Option<Arc<str>>,
+    /// The call must finish by then (the RPC timeout is cut to it).
+    pub deadline: Option<Instant>,
+    /// Safe to send more than once: retries and backup requests only
+    /// happen for idempotent calls.
+    pub idempotent: bool,
+    /// The key for consistent hashing.
+    pub hash_key: Option<u64>,
+    encode: Option<EncodeArgs>,
+}
+
+impl std::fmt::Debug for ClientRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientRequest")
+            .field("method", &self.method)
+            .field("oneway", &self.oneway)
+            .field("args", &self.args)
+            .field("lazy_args", &self.encode.is_some())
+            .field("metainfo", &self.metainfo)
+            .field("timeout", &self.timeout)
+            .field("callee", &self.callee)
+            .field("deadline", &self.deadline)
+            .field("idempotent", &self.idempotent)
+            .field("hash_key", &self.hash_key)
+            .finish()
+    }
 }
 
 impl ClientRequest {
-    /// A call of `method` with encoded `args`.
+    /// A call of `method` with `args` already encoded in the client's protocol.
     pub fn new(method: impl Into<String>, args: Bytes) -> Self {
         Self {
             method: method.into(),
@@ -66,7 +106,23 @@ impl ClientRequest {
             args,
             metainfo: MetaInfo::new(),
             timeout: None,
+            callee: None,
+            deadline: None,
+            idempotent: false,
+            hash_key: None,
+            encode: None,
         }
+    }
+
+    /// A call of `method` whose arguments `encode` writes in whatever
+    /// protocol the client that sends it speaks (called once per attempt).
+    pub fn encode_with<F>(method: impl Into<String>, encode: F) -> Self
+    where
+        F: Fn(Protocol) -> Result<Bytes> + Send + Sync + 'static,
+    {
+        let mut r = Self::new(method, Bytes::new());
+        r.encode = Some(Arc::new(encode));
+        r
     }
 
     /// Marks the call oneway.
@@ -80,6 +136,66 @@ impl ClientRequest {
         self.metainfo = m;
         self
     }
+
+    /// Names the callee for governance.
+    pub fn with_callee(mut self, callee: &str) -> Self {
+        self.callee = Some(Arc::from(callee));
+        self
+    }
+
+    /// Sets the RPC timeout of this call.
+    pub fn with_timeout(mut self, d: Duration) -> Self {
+        self.timeout = Some(d);
+        self
+    }
+
+    /// Sets an absolute deadline.
+    pub fn with_deadline(mut self, deadline: Instant) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// Marks the call safe to send more than once.
+    pub fn with_idempotent(mut self, idempotent: bool) -> Self {
+        self.idempotent = idempotent;
+        self
+    }
+
+    /// Sets the key for consistent hashing.
+    pub fn with_hash_key(mut self, key: u64) -> Self {
+        self.hash_key = Some(key);
+        self
+    }
+
+    /// The encoded arguments in `proto`.
+    fn args_in(&self, proto: Protocol) -> Result<Bytes> {
+        match &self.encode {
+            Some(f) => f(proto),
+            None => Ok(self.args.clone()),
+        }
+    }
+}
+
+impl CallInfo for ClientRequest {
+    fn callee(&self) -> &str {
+        self.callee.as_deref().unwrap_or("")
+    }
+    fn method(&self) -> &str {
+        &self.method
+    }
+    fn hash_key(&self) -> Option<u64> {
+        self.hash_key
+    }
+    fn deadline(&self) -> Option<Instant> {
+        let by_timeout = self.timeout.map(|t| Instant::now() + t);
+        match (self.deadline, by_timeout) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+    fn is_idempotent(&self) -> bool {
+        self.idempotent
+    }
 }
 
 /// A reply: the encoded result struct (empty for oneway).
@@ -92,7 +208,7 @@ pub struct ClientResponse {
     pub body: Bytes,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Config {
     pub(crate) addr: Address,
     pub(crate) framing: Framing,
@@ -159,22 +275,68 @@ impl Builder {
     ///
     /// Multiplexed mode needs TTHeader framing; a zero timeout is refused.
     pub fn build(self) -> Result<Client, crate::BoxError> {
+        self.validate()?;
+        Ok(Client::from_config(Arc::new(self.cfg)))
+    }
+
+    /// Validates the configuration once and returns a template that makes
+    /// clients for any address without failing: what a `LoadBalanceLayer`
+    /// per-instance factory needs. The builder's own address is ignored
+    /// (start from [`Client::template`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Builder::build`].
+    pub fn build_template(self) -> Result<ClientTemplate, crate::BoxError> {
+        self.validate()?;
+        Ok(ClientTemplate {
+            cfg: Arc::new(self.cfg),
+        })
+    }
+
+    fn validate(&self) -> Result<(), crate::BoxError> {
         if self.cfg.mode == Mode::Multiplexed && self.cfg.framing != Framing::TtHeader {
             return Err("multiplexed mode needs TTHeader framing".into());
         }
         if self.cfg.rpc_timeout.is_zero() {
             return Err("the rpc timeout must be positive".into());
         }
-        let cfg = Arc::new(self.cfg);
-        Ok(Client {
-            transport: match cfg.mode {
-                Mode::Multiplexed => Transport::Mux(Arc::new(mux::Mux::new())),
-                Mode::Pooled { .. } => Transport::Pool(Arc::new(pool::Pool::new())),
-                Mode::Short => Transport::Short,
-            },
-            seq: Arc::new(AtomicI32::new(1)),
-            cfg,
-        })
+        Ok(())
+    }
+}
+
+/// A validated client configuration without an address: makes one
+/// [`Client`] per instance, infallibly (connections are dialled on the
+/// first call; a failed dial is that call's connect error, retryable).
+///
+/// ```
+/// use wego_governance::Instance;
+/// use wego_kitex::client::Client;
+///
+/// let template = Client::template().build_template().unwrap();
+/// let make = template.factory(); // Fn(&Instance) -> Client, for LoadBalanceLayer
+/// let client = make(&Instance::new("127.0.0.1:9000".parse().unwrap()));
+/// # let _ = client;
+/// ```
+#[derive(Debug, Clone)]
+pub struct ClientTemplate {
+    cfg: Arc<Config>,
+}
+
+impl ClientTemplate {
+    /// A client for `addr` with the template's configuration; clients made
+    /// by separate calls do not share connections.
+    pub fn for_address(&self, addr: Address) -> Client {
+        let mut cfg = Config::clone(&self.cfg);
+        cfg.addr = addr;
+        Client::from_config(Arc::new(cfg))
+    }
+
+    /// The per-instance factory for `LoadBalanceLayer`:
+    /// `move |inst: &Instance| template.for_address(inst.address.clone())`.
+    pub fn factory(&self) -> impl Fn(&wego_governance::Instance) -> Client + Clone + Send + Sync {
+        let t = self.clone();
+        move |inst: &wego_governance::Instance| t.for_address(inst.address.clone())
     }
 }
 
@@ -194,6 +356,29 @@ pub struct Client {
 }
 
 impl Client {
+    fn from_config(cfg: Arc<Config>) -> Client {
+        Client {
+            transport: match cfg.mode {
+                Mode::Multiplexed => Transport::Mux(Arc::new(mux::Mux::new())),
+                Mode::Pooled { .. } => Transport::Pool(Arc::new(pool::Pool::new())),
+                Mode::Short => Transport::Short,
+            },
+            seq: Arc::new(AtomicI32::new(1)),
+            cfg,
+        }
+    }
+
+    /// Starts building a [`ClientTemplate`] (no address yet; finish with
+    /// [`Builder::build_template`]).
+    pub fn template() -> Builder {
+        Client::builder(Address::loopback())
+    }
+
+    /// The address this client calls.
+    pub fn address(&self) -> &Address {
+        &self.cfg.addr
+    }
+
     /// Starts building a client for `addr`.
     pub fn builder(addr: Address) -> Builder {
         Builder {
@@ -237,7 +422,13 @@ impl Client {
     /// See [`Error`]'s predicates: connect, timeout, transport, protocol,
     /// application exception, closed.
     pub async fn call(&self, req: ClientRequest) -> Result<ClientResponse> {
-        let timeout = req.timeout.unwrap_or(self.cfg.rpc_timeout);
+        let mut timeout = req.timeout.unwrap_or(self.cfg.rpc_timeout);
+        if let Some(d) = req.deadline {
+            timeout = timeout.min(d.saturating_duration_since(Instant::now()));
+            if timeout.is_zero() {
+                return Err(Error::timeout());
+            }
+        }
         let seq_id = self.seq.fetch_add(1, Ordering::Relaxed) & i32::MAX;
         let frame = self.encode(&req, seq_id, timeout)?;
         let fut = async {
@@ -291,6 +482,8 @@ impl Client {
                         .push((keys::RPC_TIMEOUT, timeout.as_millis().to_string()));
                     if !cfg.callee.is_empty() {
                         h.int_info.push((keys::TO_SERVICE, cfg.callee.clone()));
+                    } else if let Some(c) = &req.callee {
+                        h.int_info.push((keys::TO_SERVICE, c.to_string()));
                     }
                     if let Some(c) = &cfg.caller {
                         h.int_info.push((keys::FROM_SERVICE, c.clone()));
@@ -313,7 +506,7 @@ impl Client {
             _ => None,
         };
         thrift::encode_header(cfg.protocol, &env, true, &mut out);
-        out.extend_from_slice(&req.args);
+        out.extend_from_slice(&req.args_in(cfg.protocol)?);
         match start {
             Some((true, s)) => ttheader::finish(&mut out, s).map_err(Error::protocol)?,
             Some((false, s)) => framed::finish(&mut out, s).map_err(Error::protocol)?,

@@ -45,6 +45,8 @@ mod status;
 mod streaming;
 mod timeout;
 
+/// Encoded messages in client stacks (re-exported for generated code).
+pub use bytes::Bytes;
 pub use client::Channel;
 pub use codec::{CodecError, Encoding};
 pub use connection::ChannelBuilder;
@@ -61,3 +63,5 @@ pub use server::{Server, ServerBuilder};
 pub use status::{Code, Status, decode_message, encode_message};
 pub use streaming::Streaming;
 pub use timeout::{TimeoutError, format_timeout, parse_timeout};
+/// The client stack's trait (re-exported for generated code).
+pub use tower_service::Service;

@@ -3910,37 +3910,64 @@ impl<H: StoreHandler> StoreServer<H> {
             })
         }
     }
-    /// A typed client of `Store`.
+    /// A typed client of `Store`, generic over the client stack: a plain
+    /// [`Client`](::wego_kitex::client::Client), or governance layers over
+    /// per-instance clients (any `Service<ClientRequest, Response = ClientResponse, Error = wego_kitex::Error>`).
     #[derive(Debug, Clone)]
-    pub struct StoreClient { inner: ::wego_kitex::client::Client }
-    impl StoreClient {
-        /// Wraps a configured client.
-        pub fn new(inner: ::wego_kitex::client::Client) -> Self { Self { inner } }
-        /// The underlying client (a `tower::Service`).
-        pub fn inner(&self) -> &::wego_kitex::client::Client { &self.inner }
+    pub struct StoreClient<S = ::wego_kitex::client::Client> { inner: S, callee: ::std::sync::Arc<str>, idempotent: bool }
+    impl<S> StoreClient<S>
+    where
+        S: __c::Service<__c::ClientRequest, Response = __c::ClientResponse, Error = ::wego_kitex::Error> + ::std::clone::Clone + ::std::marker::Send + 'static,
+        S::Future: ::std::marker::Send,
+    {
+        /// The IDL service name (the default callee).
+        pub const NAME: &'static str = "Store";
+        /// Wraps a client stack; the callee is `Store`, calls are not idempotent.
+        pub fn new(inner: S) -> Self { Self { inner, callee: ::std::sync::Arc::from("Store"), idempotent: false } }
+        /// Names the callee for governance (discovery, metrics, breakers).
+        pub fn with_callee(mut self, callee: &str) -> Self { self.callee = ::std::sync::Arc::from(callee); self }
+        /// Marks every call of this client idempotent (retryable).
+        pub fn with_idempotent(mut self, idempotent: bool) -> Self { self.idempotent = idempotent; self }
+        /// The underlying client stack (a `tower::Service`).
+        pub fn inner(&self) -> &S { &self.inner }
         /// Calls `get`.
-        pub async fn get(&self, id: super::store_types::shared::Id) -> ::std::result::Result<super::store_types::shared::Item, StoreGetError> {
-            let args = __c::encode_args(self.inner.protocol(), &StoreGetArgs { id: id })?;
-            let resp = self.inner.call(__c::ClientRequest::new("get", args).with_oneway(false)).await?;
+        pub fn get(&self, id: super::store_types::shared::Id) -> impl ::std::future::Future<Output = ::std::result::Result<super::store_types::shared::Item, StoreGetError>> + ::std::marker::Send + use<S> {
+            let __args = ::std::sync::Arc::new(StoreGetArgs { id: id });
+            let mut __req = __c::ClientRequest::encode_with("get", move |__p| __c::encode_args(__p, &*__args)).with_oneway(false).with_idempotent(self.idempotent);
+            __req.callee = ::std::option::Option::Some(self.callee.clone());
+            let __svc = self.inner.clone();
+            async move {
+            let resp = __c::call(__svc, __req).await?;
             let mut body = resp.body;
             let r: StoreGetResult = __c::decode_result(resp.protocol, &mut body)?;
             if let Some(e) = r.missing { return Err(StoreGetError::Missing(e)); }
             match r.success { Some(v) => Ok(v), None => Err(__c::missing_result().into()) }
+            }
         }
         /// Calls `find`.
-        pub async fn find(&self, pick: super::store_types::shared::Pick, limit: i32) -> ::std::result::Result<::std::vec::Vec<super::store_types::shared::Item>, ::wego_kitex::Error> {
-            let args = __c::encode_args(self.inner.protocol(), &StoreFindArgs { pick: pick, limit: limit })?;
-            let resp = self.inner.call(__c::ClientRequest::new("find", args).with_oneway(false)).await?;
+        pub fn find(&self, pick: super::store_types::shared::Pick, limit: i32) -> impl ::std::future::Future<Output = ::std::result::Result<::std::vec::Vec<super::store_types::shared::Item>, ::wego_kitex::Error>> + ::std::marker::Send + use<S> {
+            let __args = ::std::sync::Arc::new(StoreFindArgs { pick: pick, limit: limit });
+            let mut __req = __c::ClientRequest::encode_with("find", move |__p| __c::encode_args(__p, &*__args)).with_oneway(false).with_idempotent(self.idempotent);
+            __req.callee = ::std::option::Option::Some(self.callee.clone());
+            let __svc = self.inner.clone();
+            async move {
+            let resp = __c::call(__svc, __req).await?;
             let mut body = resp.body;
             let r: StoreFindResult = __c::decode_result(resp.protocol, &mut body)?;
             match r.success { Some(v) => Ok(v), None => Err(__c::missing_result().into()) }
+            }
         }
         /// Calls `touch`.
-        pub async fn touch(&self, id: super::store_types::shared::Id) -> ::std::result::Result<(), ::wego_kitex::Error> {
-            let args = __c::encode_args(self.inner.protocol(), &StoreTouchArgs { id: id })?;
-            let resp = self.inner.call(__c::ClientRequest::new("touch", args).with_oneway(true)).await?;
+        pub fn touch(&self, id: super::store_types::shared::Id) -> impl ::std::future::Future<Output = ::std::result::Result<(), ::wego_kitex::Error>> + ::std::marker::Send + use<S> {
+            let __args = ::std::sync::Arc::new(StoreTouchArgs { id: id });
+            let mut __req = __c::ClientRequest::encode_with("touch", move |__p| __c::encode_args(__p, &*__args)).with_oneway(true).with_idempotent(self.idempotent);
+            __req.callee = ::std::option::Option::Some(self.callee.clone());
+            let __svc = self.inner.clone();
+            async move {
+            let resp = __c::call(__svc, __req).await?;
             let _ = resp;
             Ok(())
+            }
         }
     }
 }
