@@ -13,6 +13,7 @@ use std::num::NonZeroUsize;
 use wego_netpoll::rt::{Backend, Runtime};
 use wego_netpoll::{Address, Listener};
 
+pub mod etcd;
 pub mod peer;
 
 /// Runs `body` once per enabled backend on a fresh two-worker runtime.

@@ -5,8 +5,8 @@ use std::time::Duration;
 use wego_governance::discovery::etcd::{EtcdConfig, EtcdDiscover, EtcdRegistry};
 use wego_governance::{Discover, InstanceWatch, Registration, Registry};
 
-use crate::etcd_server::EtcdServer;
 use crate::support::inst;
+use wego_test_support::etcd::EtcdServer;
 
 pub(crate) fn config(etcd: &EtcdServer) -> EtcdConfig {
     EtcdConfig::new([etcd.url()])

@@ -9,7 +9,6 @@ mod echo;
 #[cfg(feature = "etcd")]
 mod etcd;
 #[cfg(feature = "etcd")]
-mod etcd_server;
 mod limits;
 mod load_balance;
 mod metrics_endpoint;

@@ -18,8 +18,8 @@ use wego_governance::{Call, Discover, Instance, Registration, Registry};
 
 use crate::echo::{EchoServer, make_client};
 use crate::etcd::{config, wait_for};
-use crate::etcd_server::EtcdServer;
 use crate::support::send;
+use wego_test_support::etcd::EtcdServer;
 
 struct Load {
     stop: Arc<AtomicBool>,
