@@ -33,3 +33,9 @@ pub use wego_governance as governance;
 pub fn run<F: Future>(future: F) -> netpoll::Result<F::Output> {
     netpoll::rt::block_on(future)
 }
+
+/// The README's code blocks, compiled as doc tests so that the landing
+/// page's example keeps building.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
