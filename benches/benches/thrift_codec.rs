@@ -25,11 +25,20 @@ mod generated {
 use generated::echo_types::echo::{EchoServerEchoArgs, Request};
 
 fn args() -> EchoServerEchoArgs {
-    EchoServerEchoArgs { req: Request { action: "echo".into(), msg: "x".repeat(1024).into() } }
+    EchoServerEchoArgs {
+        req: Request {
+            action: "echo".into(),
+            msg: "x".repeat(1024).into(),
+        },
+    }
 }
 
 fn encode(proto: Protocol, a: &EchoServerEchoArgs, out: &mut BytesMut) {
-    let h = MessageHeader { name: "Echo".into(), kind: MessageType::Call, seq_id: 1 };
+    let h = MessageHeader {
+        name: "Echo".into(),
+        kind: MessageType::Call,
+        seq_id: 1,
+    };
     thrift::encode_message(proto, &h, a, out).unwrap();
 }
 
