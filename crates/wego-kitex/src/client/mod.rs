@@ -334,7 +334,9 @@ impl ClientTemplate {
 
     /// The per-instance factory for `LoadBalanceLayer`:
     /// `move |inst: &Instance| template.for_address(inst.address.clone())`.
-    pub fn factory(&self) -> impl Fn(&wego_governance::Instance) -> Client + Clone + Send + Sync {
+    pub fn factory(
+        &self,
+    ) -> impl Fn(&wego_governance::Instance) -> Client + Clone + Send + Sync + use<> {
         let t = self.clone();
         move |inst: &wego_governance::Instance| t.for_address(inst.address.clone())
     }
@@ -496,6 +498,8 @@ impl Client {
                 for (k, v) in req.metainfo.to_wire_pairs() {
                     meta.set_raw(k, v);
                 }
+                // A child of the served call's trace, unless the request has one.
+                metainfo::inject_child(&mut meta);
                 meta.to_wire(&mut h.str_info);
                 Some((
                     true,

@@ -12,6 +12,8 @@ use std::time::Instant;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 
+use wego_governance::trace::{TRACEPARENT, TRACESTATE};
+
 use super::metadata::Metadata;
 use crate::metainfo::{self, CallContext, MetaInfo, PREFIX_PERSISTENT, PREFIX_TRANSIENT, RpcInfo};
 
@@ -39,6 +41,8 @@ pub(crate) fn context_from(
             wire.push((format!("{PREFIX_PERSISTENT}{key}"), v.to_owned()));
         } else if let Some(key) = k.strip_prefix(HTTP_PREFIX_TRANSIENT) {
             wire.push((format!("{PREFIX_TRANSIENT}{key}"), v.to_owned()));
+        } else if k == TRACEPARENT || k == TRACESTATE {
+            wire.push((k.to_owned(), v.to_owned()));
         }
     }
     CallContext {
@@ -53,11 +57,24 @@ pub(crate) fn context_from(
 }
 
 /// Adds the persistent metainfo of the call being served (if any) to an
-/// outgoing request's headers, unless the caller set the same key.
+/// outgoing request's headers, unless the caller set the same key, and a
+/// child of its trace context as `traceparent` unless the caller set one.
 pub(crate) fn forward(headers: &mut HeaderMap) {
     let Some(ctx) = metainfo::current() else {
         return;
     };
+    if !headers.contains_key(TRACEPARENT) {
+        let mut trace = MetaInfo::new();
+        metainfo::inject_child(&mut trace);
+        for (k, v) in trace.to_wire_pairs() {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(k.as_bytes()),
+                HeaderValue::from_str(&v),
+            ) {
+                headers.insert(name, value);
+            }
+        }
+    }
     let mut wire = Vec::new();
     ctx.metainfo.for_next_hop().to_wire(&mut wire);
     for (k, v) in wire {

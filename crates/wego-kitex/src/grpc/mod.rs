@@ -30,7 +30,7 @@
 mod client;
 pub mod codec;
 mod connection;
-mod governance;
+pub(crate) mod governance;
 pub mod health;
 mod keepalive;
 mod metadata;

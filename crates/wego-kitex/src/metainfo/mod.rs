@@ -18,6 +18,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+use wego_governance::trace::{Carrier, TRACEPARENT, TRACESTATE, TraceContext};
+
 /// Key prefix of persistent metainfo on the wire.
 pub const PREFIX_PERSISTENT: &str = "RPCPersist-";
 /// Key prefix of transient metainfo on the wire.
@@ -41,6 +43,43 @@ pub struct MetaInfo {
     persistent: Vec<(String, String)>,
     transient: Vec<(String, String)>,
     upstream: Vec<(String, String)>,
+    /// W3C trace context (`traceparent`, `tracestate`): unprefixed string
+    /// keys on the wire, one hop (a client sends a child, not this).
+    trace: Vec<(String, String)>,
+}
+
+/// Whether `key` is a trace-context key carried unprefixed in TTHeader.
+fn is_trace_key(key: &str) -> bool {
+    key == TRACEPARENT || key == TRACESTATE
+}
+
+/// The trace context of the call being served, if its caller sent one.
+pub fn current_trace() -> Option<TraceContext> {
+    current().and_then(|c| c.metainfo.trace_context())
+}
+
+/// Puts a child of the served call's trace context into `carrier`, unless
+/// the carrier already has a `traceparent` (the caller chose one) or no
+/// call with a trace is being served. Clients call this on every request.
+pub fn inject_child(carrier: &mut dyn Carrier) {
+    if carrier.get(TRACEPARENT).is_some() {
+        return;
+    }
+    if let Some(ctx) = current()
+        && let Some(parent) = ctx.metainfo.trace_context()
+    {
+        let state = ctx.metainfo.trace_get(TRACESTATE).map(str::to_owned);
+        parent.child().inject(carrier, state.as_deref());
+    }
+}
+
+impl Carrier for MetaInfo {
+    fn get(&self, key: &str) -> Option<&str> {
+        get(&self.trace, key)
+    }
+    fn set(&mut self, key: &str, value: String) {
+        put(&mut self.trace, key, &value);
+    }
 }
 
 fn put(v: &mut Vec<(String, String)>, k: &str, val: &str) {
@@ -85,6 +124,16 @@ impl MetaInfo {
         get(&self.upstream, key)
     }
 
+    /// The W3C trace context carried with the call (`traceparent`), if
+    /// valid.
+    pub fn trace_context(&self) -> Option<TraceContext> {
+        TraceContext::extract(self)
+    }
+
+    fn trace_get(&self, key: &str) -> Option<&str> {
+        get(&self.trace, key)
+    }
+
     /// Builds the metainfo a server sees from TTHeader string info.
     pub fn from_wire(str_info: &[(String, String)]) -> Self {
         let mut m = MetaInfo::new();
@@ -93,6 +142,8 @@ impl MetaInfo {
                 put(&mut m.persistent, k, v);
             } else if let Some(k) = k.strip_prefix(PREFIX_TRANSIENT) {
                 put(&mut m.upstream, k, v);
+            } else if is_trace_key(k) {
+                put(&mut m.trace, k, v);
             }
         }
         m
@@ -105,6 +156,9 @@ impl MetaInfo {
         }
         for (k, v) in &self.transient {
             out.push((format!("{PREFIX_TRANSIENT}{k}"), v.clone()));
+        }
+        for (k, v) in &self.trace {
+            out.push((k.clone(), v.clone()));
         }
     }
 
@@ -121,6 +175,8 @@ impl MetaInfo {
             put(&mut self.persistent, k, &value);
         } else if let Some(k) = key.strip_prefix(PREFIX_TRANSIENT) {
             put(&mut self.transient, k, &value);
+        } else if is_trace_key(&key) {
+            put(&mut self.trace, &key, &value);
         }
     }
 
@@ -228,6 +284,38 @@ mod tests {
         let mut next = Vec::new();
         got.for_next_hop().to_wire(&mut next);
         assert_eq!(next, vec![("RPCPersist-p".to_owned(), "1".to_owned())]);
+    }
+
+    #[test]
+    fn trace_context_travels_unprefixed_and_clients_send_a_child() {
+        let root = TraceContext::new_root();
+        let mut m = MetaInfo::new();
+        root.inject(&mut m, Some("k=v"));
+        let mut wire = Vec::new();
+        m.to_wire(&mut wire);
+        assert!(wire.iter().any(|(k, _)| k == "traceparent"));
+        let got = MetaInfo::from_wire(&wire);
+        assert_eq!(got.trace_context().unwrap(), root);
+        // Not forwarded as is: the next hop gets a child from inject_child.
+        assert_eq!(got.for_next_hop().trace_context(), None);
+        let ctx = Arc::new(CallContext {
+            metainfo: got,
+            ..Default::default()
+        });
+        let fut = scope(ctx, async {
+            let mut out = MetaInfo::new();
+            inject_child(&mut out);
+            out
+        });
+        let out = futures_util::FutureExt::now_or_never(fut).unwrap();
+        let child = out.trace_context().unwrap();
+        assert_eq!(child.trace_id, root.trace_id);
+        assert_ne!(child.span_id, root.span_id);
+        assert_eq!(out.trace_get(TRACESTATE), Some("k=v"));
+        // Outside a call nothing is injected.
+        let mut none = MetaInfo::new();
+        inject_child(&mut none);
+        assert_eq!(none.trace_context(), None);
     }
 
     #[test]

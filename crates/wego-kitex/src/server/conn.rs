@@ -237,7 +237,17 @@ async fn handle(
         let ctx = Arc::new(ctx);
         let req = ThriftRequest::new(proto, header.clone(), payload, ctx.clone());
         let mut router = shared.router.clone();
-        let fut = metainfo::scope(ctx, router.call(req));
+        // A span with the caller's trace id when it sent a traceparent.
+        let span = match ctx.metainfo.trace_context() {
+            Some(t) => tracing::info_span!(
+                "wego.serve",
+                rpc.method = %method,
+                trace_id = %crate::grpc::governance::trace_id_hex(&t),
+                remote_parent = true,
+            ),
+            None => tracing::Span::none(),
+        };
+        let fut = tracing::Instrument::instrument(metainfo::scope(ctx, router.call(req)), span);
         let r = match deadline {
             Some(d) => rt::timeout_at(d, fut).await.unwrap_or_else(|_| {
                 Ok(ThriftReply::Exception(ApplicationException::new(

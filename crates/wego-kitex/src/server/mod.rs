@@ -11,6 +11,7 @@
 //! or by `service:method` as Apache's multiplexed protocol sends it.
 
 mod conn;
+mod governance;
 mod router;
 
 use std::future::Future;
@@ -22,6 +23,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use wego_netpoll::{Conn, Listener, Shutdown, Watcher};
 
+pub use governance::refusal_exception;
 pub use router::{Router, ThriftReply, ThriftRequest};
 
 use crate::metainfo::CallContext;

@@ -183,10 +183,9 @@ impl tower_service::Service<ThriftRequest> for Router {
         Box::pin(async move {
             match entry.svc.call(req).await {
                 Ok(r) => Ok(r),
-                Err(e) => Ok(ThriftReply::Exception(ApplicationException::new(
-                    ExceptionKind::InternalError,
-                    e.to_string(),
-                ))),
+                Err(e) => Ok(ThriftReply::Exception(
+                    super::governance::refusal_exception(&e),
+                )),
             }
         })
     }

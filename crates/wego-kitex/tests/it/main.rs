@@ -12,6 +12,7 @@ mod grpc_lifecycle;
 mod grpc_protobuf;
 mod thrift_codegen;
 mod thrift_common;
+mod thrift_governance;
 mod thrift_interop;
 mod thrift_metainfo;
 mod thrift_server;
