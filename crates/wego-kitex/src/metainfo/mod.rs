@@ -226,6 +226,18 @@ pub fn current() -> Option<Arc<CallContext>> {
     CURRENT.with(|c| c.borrow().clone())
 }
 
+/// Runs `fut` as part of the trace `parent` (e.g. an HTTP handler's
+/// `RequestTrace` context): Thrift and gRPC clients called inside it send a
+/// child of `parent`. Persistent metainfo of the call being served, if any,
+/// is kept.
+pub fn with_trace<F: Future>(parent: &TraceContext, fut: F) -> Scoped<F> {
+    let mut ctx = current()
+        .map(|c| CallContext::clone(&c))
+        .unwrap_or_default();
+    parent.inject(&mut ctx.metainfo, None);
+    scope(Arc::new(ctx), fut)
+}
+
 /// Runs `fut` with `ctx` as the [`current`] context.
 pub fn scope<F: Future>(ctx: Arc<CallContext>, fut: F) -> Scoped<F> {
     Scoped {
@@ -312,6 +324,16 @@ mod tests {
         assert_eq!(child.trace_id, root.trace_id);
         assert_ne!(child.span_id, root.span_id);
         assert_eq!(out.trace_get(TRACESTATE), Some("k=v"));
+        // with_trace makes any future part of a trace.
+        let fut = with_trace(&root, async {
+            let mut out = MetaInfo::new();
+            inject_child(&mut out);
+            out.trace_context().unwrap().trace_id
+        });
+        assert_eq!(
+            futures_util::FutureExt::now_or_never(fut).unwrap(),
+            root.trace_id
+        );
         // Outside a call nothing is injected.
         let mut none = MetaInfo::new();
         inject_child(&mut none);

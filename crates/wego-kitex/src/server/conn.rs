@@ -23,7 +23,7 @@ use crate::thrift::{
     self, ApplicationException, ExceptionKind, MessageHeader, MessageType, Protocol,
 };
 use crate::transport::{Detection, Framing, Prefixed, decode_frame, detect, framed};
-use crate::ttheader::{self, Header, PROTOCOL_BINARY, PROTOCOL_COMPACT};
+use crate::ttheader::{self, Header, PROTOCOL_BINARY, PROTOCOL_COMPACT, PROTOCOL_KITEX_PROTOBUF};
 
 /// Longest sniff before a connection is declared unknown.
 const SNIFF_LIMIT: usize = 64;
@@ -169,6 +169,27 @@ async fn handle(
         Frame::Plain(p) => (None, p),
         Frame::Headed(h, p) => (Some(h), p),
     };
+    // Framed Kitex Protobuf: a plain frame with the Kitex Protobuf magic.
+    if theader.is_none()
+        && crate::protobuf::codec::is_protobuf(&payload)
+        && let Some(ph) = shared
+            .payload
+            .as_ref()
+            .filter(|ph| ph.accepts(PROTOCOL_KITEX_PROTOBUF, &payload))
+    {
+        let ctx = Arc::new(CallContext {
+            rpc_info: RpcInfo {
+                peer: Some(peer.to_owned()),
+                ..RpcInfo::default()
+            },
+            metainfo: MetaInfo::new(),
+        });
+        let reply = ph.call(payload, ctx).await?;
+        return frame_reply(framing, None, |out| {
+            out.extend_from_slice(&reply);
+            Ok(())
+        });
+    }
     if let Some(h) = &theader {
         if let Some(ph) = shared
             .payload

@@ -6,6 +6,7 @@
 //! | `[len:4] 10 00` | TTHeader |
 //! | `[len:4] 0f ff` | THeader |
 //! | `[len:4] 80 01` / `[len:4] 82` | Framed binary / compact |
+//! | `[len:4] 90 01` | Framed Kitex Protobuf (frames go to the payload handler) |
 //! | `80 01` / `82` | Buffered binary (strict) / compact |
 //! | `[len:4] 00 00` | Framed binary, non-strict |
 //! | `[namelen:4] name...` | Buffered binary, non-strict |
@@ -63,6 +64,9 @@ pub fn detect(buf: &[u8]) -> Detection {
         (0x10, 0x00) => Detection::Thrift(Framing::TtHeader, Protocol::Binary),
         (0x0f, 0xff) => Detection::Thrift(Framing::THeader, Protocol::Binary),
         (0x80, 0x01) => Detection::Thrift(Framing::Framed, Protocol::Binary),
+        // Kitex Protobuf: same framing; the server passes each frame whose
+        // payload starts with the Kitex Protobuf magic to its payload handler.
+        (0x90, 0x01) => Detection::Thrift(Framing::Framed, Protocol::Binary),
         (0x82, _) => Detection::Thrift(Framing::Framed, Protocol::Compact),
         (0x00, 0x00) if buf[0] == 0 => Detection::Thrift(Framing::Framed, Protocol::Binary),
         _ if buf[0] == 0 && buf[1] == 0 && b[0].is_ascii_graphic() => {
@@ -98,6 +102,10 @@ mod tests {
             (
                 &[0, 0, 0, 20, 0x82, 0x21],
                 Detection::Thrift(Framing::Framed, Protocol::Compact),
+            ),
+            (
+                &[0, 0, 0, 20, 0x90, 0x01],
+                Detection::Thrift(Framing::Framed, Protocol::Binary),
             ),
             (
                 &[0x80, 1, 0, 1],

@@ -127,3 +127,46 @@ wego_test_support::each_backend!(
         calls_work(&client).await;
     }
 );
+
+wego_test_support::each_backend!(
+    one_port_serves_thrift_and_framed_kitex_protobuf,
+    |_backend| async move {
+        let listener = wego_test_support::loopback().await;
+        let addr = listener.local_addr().clone();
+        let server = wego_kitex::server::Server::builder()
+            .service("Echo", &["echo"], crate::thrift_common::echo())
+            .payload_handler(ProtobufHandler::new(echo_router()).into_arc())
+            .build()
+            .unwrap();
+        let shutdown = Shutdown::new();
+        let s = shutdown.clone();
+        rt::spawn(async move { server.serve(listener, s).await });
+
+        // Framed Kitex Protobuf: `[len:4] 90 01 ...` on a fresh connection.
+        let client = Client::builder(addr.clone())
+            .with_framing(Framing::Framed)
+            .connect()
+            .await
+            .unwrap();
+        calls_work(&client).await;
+        // TTHeader Kitex Protobuf on the same port.
+        let client = Client::builder(addr.clone()).connect().await.unwrap();
+        calls_work(&client).await;
+        // And Thrift, framed and TTHeader, still served there.
+        for framing in [
+            wego_kitex::transport::Framing::Framed,
+            wego_kitex::transport::Framing::TtHeader,
+        ] {
+            let thrift = wego_kitex::client::Client::builder(addr.clone())
+                .with_framing(framing)
+                .build()
+                .unwrap();
+            let args = bytes::Bytes::from_static(&[0]); // an empty struct
+            let r = thrift
+                .call(wego_kitex::client::ClientRequest::new("echo", args.clone()))
+                .await
+                .unwrap();
+            assert_eq!(r.body, args);
+        }
+    }
+);
