@@ -5,6 +5,7 @@ mod grpc_common;
 mod grpc_compression;
 mod grpc_deadline;
 mod grpc_errors;
+mod grpc_generated;
 mod grpc_governance;
 mod grpc_governance_http;
 mod grpc_interop;
