@@ -126,6 +126,12 @@ impl Client {
                 .int_info
                 .push((keys::RPC_TIMEOUT, t.as_millis().to_string()));
         }
+        // Persistent metainfo and a child of the served call's trace.
+        let mut meta = crate::metainfo::current()
+            .map(|c| c.metainfo.for_next_hop())
+            .unwrap_or_default();
+        crate::metainfo::inject_child(&mut meta);
+        meta.to_wire(&mut header.str_info);
         let mut frame = BytesMut::new();
         framing::encode(self.config.framing, Some(&header), &payload, &mut frame)
             .map_err(|()| Status::internal("cannot frame the request"))?;

@@ -170,3 +170,44 @@ wego_test_support::each_backend!(
         }
     }
 );
+
+wego_test_support::each_backend!(
+    kitex_protobuf_carries_the_served_calls_trace,
+    |_backend| async move {
+        use std::sync::Arc;
+        use wego_governance::trace::TraceContext;
+        use wego_kitex::metainfo::{self, CallContext, MetaInfo};
+        let router =
+            wego_kitex::grpc::Router::new().unary(UNARY, |_r: Request<EchoRequest>| async move {
+                let seen = metainfo::current_trace()
+                    .map(|c| c.trace_id.iter().map(|b| format!("{b:02x}")).collect())
+                    .unwrap_or_default();
+                Ok(Response::new(EchoResponse {
+                    action: "trace".into(),
+                    msg: seen,
+                }))
+            });
+        let listener = wego_test_support::loopback().await;
+        let addr = listener.local_addr().clone();
+        let server = wego_kitex::server::Server::builder()
+            .payload_handler(ProtobufHandler::new(router).into_arc())
+            .build()
+            .unwrap();
+        let shutdown = Shutdown::new();
+        let s = shutdown.clone();
+        rt::spawn(async move { server.serve(listener, s).await });
+        let client = Client::builder(addr).connect().await.unwrap();
+        let root = TraceContext::new_root();
+        let mut meta = MetaInfo::new();
+        root.inject(&mut meta, None);
+        let ctx = Arc::new(CallContext {
+            metainfo: meta,
+            ..Default::default()
+        });
+        let r: EchoResponse = metainfo::scope(ctx, client.call("Echo", &req("x")))
+            .await
+            .unwrap();
+        let want: String = root.trace_id.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(r.msg, want);
+    }
+);
