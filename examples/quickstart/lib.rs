@@ -45,7 +45,7 @@ use wego_governance::timeout::TimeoutLayer;
 use wego_governance::trace::TraceLayer;
 use wego_governance::{Discover, Instance, Registration, Registry, StaticDiscover};
 use wego_hertz::extract::{Json, Query, State};
-use wego_hertz::governance::{GovernanceLayer, metrics_route};
+use wego_hertz::governance::{GovernanceLayer, RequestTrace, metrics_route};
 use wego_hertz::middleware::{AccessLogLayer, RecoveryLayer, RequestIdLayer};
 use wego_hertz::{IntoResponse, Router};
 use wego_kitex::BoxError;
@@ -64,8 +64,18 @@ struct Echo {
 
 impl EchoServerHandler for Echo {
     async fn echo(&self, req: echo::Request) -> Result<echo::Response, BoxError> {
+        // The caller's trace arrived in TTHeader metainfo (`traceparent`);
+        // the reply names it so that a client can follow one trace across
+        // the HTTP and RPC hops.
+        let trace = wego_kitex::metainfo::current_trace()
+            .map(|t| t.to_string())
+            .unwrap_or_else(|| "none".to_owned());
         Ok(echo::Response {
-            action: format!("{} (served by {})", req.action, self.instance).into(),
+            action: format!(
+                "{} (served by {}, traceparent {trace})",
+                req.action, self.instance
+            )
+            .into(),
             msg: req.msg,
         })
     }
@@ -156,15 +166,18 @@ struct EchoReply {
 }
 
 /// `GET /api/echo?msg=...`: calls the RPC service and returns its answer as JSON.
+/// The call carries the request's trace (the caller's `traceparent`, or a
+/// new root) to the RPC service, so HTTP → Thrift is one trace.
 async fn echo_handler<S: RpcStack>(
     State(client): State<EchoServerClient<S>>,
+    trace: RequestTrace,
     Query(q): Query<EchoQuery>,
 ) -> impl IntoResponse {
     let req = echo::Request {
         action: q.action.into(),
         msg: q.msg.into(),
     };
-    match client.echo(req).await {
+    match wego_kitex::metainfo::with_trace(&trace.context, client.echo(req)).await {
         Ok(resp) => Ok(Json(EchoReply {
             action: resp.action.to_string(),
             msg: resp.msg.to_string(),

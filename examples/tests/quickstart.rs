@@ -12,8 +12,14 @@ use wego_test_support::etcd::EtcdServer;
 
 /// One HTTP/1.1 request on a fresh connection; returns (status, body).
 async fn get(addr: &Address, path: &str) -> (u16, String) {
+    get_with(addr, path, "").await
+}
+
+/// [`get`] with extra header lines (each ending in `\r\n`).
+async fn get_with(addr: &Address, path: &str, headers: &str) -> (u16, String) {
     let mut conn = Dialer::new().dial(addr).await.unwrap();
-    let req = format!("GET {path} HTTP/1.1\r\nHost: quickstart\r\nConnection: close\r\n\r\n");
+    let req =
+        format!("GET {path} HTTP/1.1\r\nHost: quickstart\r\n{headers}Connection: close\r\n\r\n");
     conn.write_all(req.as_bytes()).await.unwrap();
     let mut raw = Vec::new();
     conn.read_to_end(&mut raw).await.unwrap();
@@ -40,8 +46,24 @@ each_backend!(http_calls_rpc_through_discovery, |_backend| async move {
     assert_eq!(status, 200, "{body}");
     let reply: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(reply["msg"], "hello wego");
-    let served_by = format!("echo (served by {})", running.rpc_addr);
-    assert_eq!(reply["action"], served_by.as_str());
+    let served_by = format!("echo (served by {}, traceparent 00-", running.rpc_addr);
+    assert!(
+        reply["action"].as_str().unwrap().starts_with(&served_by),
+        "{reply}"
+    );
+
+    // The caller's trace crosses the HTTP and the Thrift hop.
+    let (status, body) = get_with(
+        &running.http_addr,
+        "/api/echo?msg=traced",
+        "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("traceparent 00-4bf92f3577b34da6a3ce929d0e0e4736-"),
+        "{body}"
+    );
 
     // The governed client and the HTTP layer both show up in the metrics.
     let (status, metrics) = get(&running.http_addr, "/metrics").await;
