@@ -339,8 +339,17 @@ impl Status {
         )
     }
 
-    /// Maps an h2 error: resets by the peer carry their reason.
+    /// Maps an h2 error: a GOAWAY or a broken connection is UNAVAILABLE (the
+    /// stream was not processed, so it may be retried elsewhere, as grpc-go
+    /// does), resets by the peer carry their reason (gRPC spec, "HTTP2
+    /// Transport Mapping").
     pub(crate) fn from_h2(err: &h2::Error) -> Status {
+        // Checked first: a GOAWAY also carries a reason (NO_ERROR for a
+        // graceful shutdown), which the reset table below would map to
+        // INTERNAL and make a server restart look like a server bug.
+        if err.is_io() || err.is_go_away() {
+            return Status::unavailable(format!("connection: {err}"));
+        }
         if let Some(reason) = err.reason() {
             let code = match reason {
                 h2::Reason::NO_ERROR
@@ -358,9 +367,6 @@ impl Status {
                 _ => Code::Unknown,
             };
             return Status::new(code, format!("h2: {err}"));
-        }
-        if err.is_io() || err.is_go_away() {
-            return Status::unavailable(format!("connection: {err}"));
         }
         Status::internal(format!("h2: {err}"))
     }
