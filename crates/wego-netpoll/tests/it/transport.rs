@@ -117,7 +117,11 @@ each_backend!(peer_reset_is_an_error_not_a_hang, |_backend| async move {
     let listener = loopback().await;
     let addr = listener.local_addr().clone();
     let server = rt::spawn(async move {
-        let conn = listener.accept().await.unwrap();
+        let mut conn = listener.accept().await.unwrap();
+        // Reset only after the client saw its connect complete (it writes
+        // first); a RST racing the handshake fails the dial instead.
+        let mut first = [0u8; 1];
+        conn.read_exact(&mut first).await.unwrap();
         // SO_LINGER 0 turns close into a RST.
         socket2::SockRef::from(&conn)
             .set_linger(Some(Duration::ZERO))
@@ -125,6 +129,7 @@ each_backend!(peer_reset_is_an_error_not_a_hang, |_backend| async move {
         drop(conn);
     });
     let mut conn = Dialer::new().dial(&addr).await.unwrap();
+    conn.write_all(b"x").await.unwrap();
     server.await.unwrap();
     let mut buf = [0u8; 16];
     let res = rt::timeout(Duration::from_secs(5), async {
@@ -158,13 +163,33 @@ each_backend!(
 );
 
 each_backend!(connect_timeout_is_enforced, |_backend| async move {
-    // A listener with a full backlog never completes new handshakes on Linux
-    // only sometimes; an unroutable TEST-NET address is not loopback. Use a
-    // tiny timeout instead: even loopback cannot connect in zero time.
-    let addr = loopback().await.local_addr().clone();
-    let dialer = Dialer::new().with_connect_timeout(Duration::ZERO);
-    let err = dialer.dial(&addr).await.unwrap_err();
-    assert!(err.is_timeout() || err.is_connect(), "{err:?}");
+    // A listener that never accepts, with the smallest backlog: once its
+    // accept queue is full, Linux drops further SYNs, so the next handshake
+    // cannot complete and only the connect timeout ends the dial.
+    let listener = Listener::builder()
+        .backlog(0)
+        .bind(&Address::loopback())
+        .await
+        .unwrap();
+    let addr = listener.local_addr().clone();
+    let dialer = Dialer::new().with_connect_timeout(Duration::from_millis(300));
+    let mut held = Vec::new();
+    let mut timed_out = None;
+    for _ in 0..64 {
+        let started = std::time::Instant::now();
+        match dialer.dial(&addr).await {
+            Ok(conn) => held.push(conn),
+            Err(err) => {
+                timed_out = Some((err, started.elapsed()));
+                break;
+            }
+        }
+    }
+    let (err, took) = timed_out.expect("a full accept queue must stall a dial");
+    assert!(err.is_timeout(), "{err:?}");
+    assert!(err.to_string().contains("timed out after 300ms"), "{err}");
+    assert!(took >= Duration::from_millis(300), "{took:?}");
+    drop(listener);
 });
 
 each_backend!(
