@@ -23,7 +23,8 @@ fn port_from_args() -> u16 {
         .unwrap_or(8888)
 }
 
-async fn echo(mut conn: Conn, watcher: Watcher) {
+/// Echoes one connection until the peer closes or draining begins.
+pub(crate) async fn echo(mut conn: Conn, watcher: Watcher) {
     let mut buf = LinkBuffer::new();
     loop {
         let read = tokio::select! {

@@ -1,6 +1,7 @@
 //! Integration tests of wego-netpoll over loopback, on every enabled backend.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
+mod example;
 mod send_sync;
 mod shutdown;
 mod transport;
