@@ -16,7 +16,7 @@ use wego_kitex::transport::Framing;
     missing_debug_implementations
 )]
 mod generated {
-    include!("gen/echo.rs");
+    include!("../../examples/gen/echo.rs");
 }
 
 use generated::echo_service::{EchoServerClient, EchoServerHandler, EchoServerServer};

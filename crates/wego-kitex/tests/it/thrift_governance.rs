@@ -30,7 +30,7 @@ use super::grpc_common::{EchoRequest, EchoResponse, UNARY};
     missing_debug_implementations
 )]
 mod generated {
-    include!("gen/echo.rs");
+    include!("../../examples/gen/echo.rs");
 }
 
 use generated::echo_service::{EchoServerClient, EchoServerHandler, EchoServerServer};
