@@ -60,7 +60,7 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Attempts per RPC call (1 = no retry).
     pub rpc_attempts: u32,
-    /// Timeout of one RPC call.
+    /// Timeout of one RPC attempt (a call may take one per attempt).
     pub rpc_timeout: Duration,
     /// HTTP requests per second (`None` = unlimited).
     pub http_rate_limit: Option<u32>,

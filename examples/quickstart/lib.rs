@@ -113,7 +113,11 @@ async fn rpc_client(
         .with_budget(budget)
         .with_metrics(metrics.clone())
         .layer(lb);
-    let timeout = TimeoutLayer::new(cfg.rpc_timeout).layer(retry);
+    // `rpc_timeout` bounds each attempt (the client above); the whole call,
+    // retries included, may take one timeout per attempt. The same value
+    // for both would leave a retry after a slow attempt no time to run.
+    let whole_call = cfg.rpc_timeout.saturating_mul(cfg.rpc_attempts);
+    let timeout = TimeoutLayer::new(whole_call).layer(retry);
     let stack = TraceLayer::new().layer(MetricsLayer::new(metrics.clone()).layer(timeout));
     // Echo has no side effects, so its calls may be retried and hedged.
     Ok(EchoServerClient::new(stack)
