@@ -4,6 +4,8 @@
 mod balancers;
 mod breakers;
 mod dns;
+#[cfg(feature = "dns-srv")]
+mod dns_srv;
 #[cfg(feature = "etcd")]
 mod echo;
 #[cfg(feature = "etcd")]
