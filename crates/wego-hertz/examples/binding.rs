@@ -54,7 +54,7 @@ struct Login {
     password: String,
 }
 
-fn app() -> Router {
+pub(crate) fn app() -> Router {
     Router::new()
         .post("/users", |Valid(Json(user)): Valid<Json<NewUser>>| async move {
             (http::StatusCode::CREATED, Json(user))

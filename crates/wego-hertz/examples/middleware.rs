@@ -37,7 +37,7 @@ async fn timing(req: Request, next: Next) -> Response {
     res
 }
 
-fn app() -> Router {
+pub(crate) fn app() -> Router {
     let slow = || async {
         rt::sleep(Duration::from_secs(1)).await;
         "you will not see this"

@@ -242,10 +242,19 @@ pub(crate) fn encode_chunk_size(len: usize, dst: &mut BytesMut) {
 
 /// Appends the last chunk and the trailer section (`trailers` may be empty).
 pub fn encode_last_chunk(trailers: Option<&HeaderMap>, dst: &mut BytesMut) {
+    encode_last_chunk_cased(trailers, false, dst);
+}
+
+/// [`encode_last_chunk`] with trailer names title-cased if `title_case`.
+pub(crate) fn encode_last_chunk_cased(
+    trailers: Option<&HeaderMap>,
+    title_case: bool,
+    dst: &mut BytesMut,
+) {
     dst.put_slice(b"0\r\n");
     if let Some(map) = trailers {
         for (name, value) in map {
-            dst.put_slice(name.as_str().as_bytes());
+            super::response::put_name(dst, name.as_str().as_bytes(), title_case);
             dst.put_slice(b": ");
             dst.put_slice(value.as_bytes());
             dst.put_slice(b"\r\n");

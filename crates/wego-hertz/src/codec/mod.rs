@@ -25,8 +25,8 @@ mod error;
 mod request;
 mod response;
 
-pub(crate) use chunked::encode_chunk_size;
 pub use chunked::{ChunkedDecoder, encode_chunk, encode_last_chunk};
+pub(crate) use chunked::{encode_chunk_size, encode_last_chunk_cased};
 pub use date::DateCache;
 pub use decoder::{BodyDecoder, Decoded};
 pub use error::{ChunkError, ParseError};

@@ -1,6 +1,13 @@
 //! Response heads: the status line, the user's headers, and the framing
 //! headers the server owns (`Content-Length` / `Transfer-Encoding`,
 //! `Connection`, `Date`, `Server`).
+//!
+//! Header names go out as the `http` crate stores them, lowercase, unless
+//! [`ResponseContext::title_case_headers`] asks for `Content-Type` style
+//! (what Hertz and Go's net/http write). Names are case-insensitive in
+//! HTTP/1.1 (RFC 9110 §5.1), so this only matters to peers that compare them
+//! byte for byte. Title casing rewrites the bytes already copied into the
+//! output buffer: no allocation either way, and one branch per header when off.
 
 use bytes::{BufMut, BytesMut};
 use http::header::{CONNECTION, CONTENT_LENGTH, DATE, SERVER, TRANSFER_ENCODING};
@@ -34,6 +41,9 @@ pub struct ResponseContext<'a> {
     pub date: &'a [u8],
     /// A `Server` value, if any and if the user set none.
     pub server: Option<&'a [u8]>,
+    /// Write header names in title case (`Content-Type`, `X-Request-Id`)
+    /// instead of lowercase.
+    pub title_case_headers: bool,
 }
 
 impl<'a> ResponseContext<'a> {
@@ -45,6 +55,7 @@ impl<'a> ResponseContext<'a> {
             keep_alive: true,
             date,
             server: None,
+            title_case_headers: false,
         }
     }
 }
@@ -103,6 +114,7 @@ pub fn encode_response_head(
         }
     };
 
+    let tc = ctx.title_case_headers;
     dst.reserve(128 + headers.len() * 32);
     dst.put_slice(b"HTTP/1.1 ");
     dst.put_slice(status.as_str().as_bytes());
@@ -116,40 +128,81 @@ pub fn encode_response_head(
         {
             continue;
         }
-        dst.put_slice(name.as_str().as_bytes());
+        put_name(dst, name.as_str().as_bytes(), tc);
         dst.put_slice(b": ");
         dst.put_slice(value.as_bytes());
         dst.put_slice(b"\r\n");
     }
     match length_header {
         LengthHeader::Length(n) => {
-            dst.put_slice(b"content-length: ");
+            dst.put_slice(cased(b"content-length: ", b"Content-Length: ", tc));
             let mut digits = [0u8; 20];
             dst.put_slice(format_u64(n, &mut digits));
             dst.put_slice(b"\r\n");
         }
-        LengthHeader::Chunked => dst.put_slice(b"transfer-encoding: chunked\r\n"),
+        LengthHeader::Chunked => dst.put_slice(cased(
+            b"transfer-encoding: chunked\r\n",
+            b"Transfer-Encoding: chunked\r\n",
+            tc,
+        )),
         LengthHeader::User | LengthHeader::Omit => {}
     }
     if !keep_alive {
-        dst.put_slice(b"connection: close\r\n");
+        dst.put_slice(cased(
+            b"connection: close\r\n",
+            b"Connection: close\r\n",
+            tc,
+        ));
     } else if ctx.version == Version::HTTP_10 {
-        dst.put_slice(b"connection: keep-alive\r\n");
+        dst.put_slice(cased(
+            b"connection: keep-alive\r\n",
+            b"Connection: keep-alive\r\n",
+            tc,
+        ));
     }
     if !headers.contains_key(DATE) {
-        dst.put_slice(b"date: ");
+        dst.put_slice(cased(b"date: ", b"Date: ", tc));
         dst.put_slice(ctx.date);
         dst.put_slice(b"\r\n");
     }
     if let Some(server) = ctx.server
         && !headers.contains_key(SERVER)
     {
-        dst.put_slice(b"server: ");
+        dst.put_slice(cased(b"server: ", b"Server: ", tc));
         dst.put_slice(server);
         dst.put_slice(b"\r\n");
     }
     dst.put_slice(b"\r\n");
     (framing, keep_alive)
+}
+
+/// Appends a header name, title-cased if `title_case`.
+#[inline]
+pub(crate) fn put_name(dst: &mut BytesMut, name: &[u8], title_case: bool) {
+    let start = dst.len();
+    dst.put_slice(name);
+    if title_case {
+        title_case_in_place(&mut dst[start..]);
+    }
+}
+
+/// `content-type` → `Content-Type`: upper-cases the first letter and each
+/// one after a `-`, as hyper's `title_case_headers` and Go's
+/// `CanonicalHeaderKey` do (the `http` crate has lower-cased the rest).
+fn title_case_in_place(name: &mut [u8]) {
+    let mut upper = true;
+    for b in name {
+        if upper {
+            b.make_ascii_uppercase();
+        }
+        upper = *b == b'-';
+    }
+}
+
+/// One of the server's own header lines, in the requested case.
+#[inline]
+fn cased(lower: &'static [u8], title: &'static [u8], title_case: bool) -> &'static [u8] {
+    if title_case { title } else { lower }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

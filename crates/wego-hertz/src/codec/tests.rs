@@ -490,6 +490,65 @@ fn response_head_framing() {
 }
 
 #[test]
+fn title_case_headers_are_opt_in() {
+    let date = b"Thu, 01 Jan 1970 00:00:00 GMT";
+    let mut h = http::HeaderMap::new();
+    h.insert("content-type", "text/plain".parse().unwrap());
+    h.insert("x-request-id", "7".parse().unwrap());
+    h.insert("www-authenticate", "Basic".parse().unwrap());
+    h.insert("etag", "\"a-b\"".parse().unwrap());
+    let mut ctx = ResponseContext::new(date);
+    ctx.server = Some(b"wego");
+    let (lower, ..) = head_of(StatusCode::OK, &h, Some(5), &ctx);
+    assert!(lower.contains("\r\ncontent-type: text/plain\r\n"));
+    assert!(lower.contains("\r\nx-request-id: 7\r\n"));
+    assert!(lower.contains("\r\ncontent-length: 5\r\ndate: "));
+    assert!(lower.contains("\r\nserver: wego\r\n"));
+
+    ctx.title_case_headers = true;
+    let (s, f, ka) = head_of(StatusCode::OK, &h, Some(5), &ctx);
+    assert_eq!(
+        s,
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Request-Id: 7\r\n\
+Www-Authenticate: Basic\r\nEtag: \"a-b\"\r\nContent-Length: 5\r\n\
+Date: Thu, 01 Jan 1970 00:00:00 GMT\r\nServer: wego\r\n\r\n"
+    );
+    assert_eq!((f, ka), (ResponseFraming::Length(5), true));
+    // Values are never touched; only the framing is the same either way.
+    assert_eq!(s.to_ascii_lowercase(), lower.to_ascii_lowercase());
+
+    let (s, ..) = head_of(StatusCode::OK, &h, None, &ctx);
+    assert!(s.contains("\r\nTransfer-Encoding: chunked\r\n"));
+    ctx.keep_alive = false;
+    let (s, ..) = head_of(StatusCode::OK, &h, Some(0), &ctx);
+    assert!(s.contains("\r\nConnection: close\r\n"));
+    ctx.keep_alive = true;
+    ctx.version = Version::HTTP_10;
+    let (s, ..) = head_of(StatusCode::OK, &h, Some(0), &ctx);
+    assert!(s.contains("\r\nConnection: keep-alive\r\n"));
+}
+
+#[test]
+fn title_case_reaches_trailers_and_odd_names() {
+    let mut t = http::HeaderMap::new();
+    t.insert("grpc-status", "0".parse().unwrap());
+    t.insert("x--a-", "1".parse().unwrap());
+    t.insert("1st-b", "2".parse().unwrap());
+    let mut dst = BytesMut::new();
+    encode_last_chunk_cased(Some(&t), true, &mut dst);
+    assert_eq!(
+        &dst[..],
+        b"0\r\nGrpc-Status: 0\r\nX--A-: 1\r\n1st-B: 2\r\n\r\n"
+    );
+    let mut dst = BytesMut::new();
+    encode_last_chunk_cased(Some(&t), false, &mut dst);
+    assert_eq!(
+        &dst[..],
+        b"0\r\ngrpc-status: 0\r\nx--a-: 1\r\n1st-b: 2\r\n\r\n"
+    );
+}
+
+#[test]
 fn chunk_encoding() {
     let mut dst = BytesMut::new();
     encode_chunk(b"hello world, this is 26 b.", &mut dst);
@@ -542,6 +601,45 @@ mod props {
             prop_assert!(ended);
             prop_assert_eq!(out, chunks.concat());
             prop_assert_eq!(got_trailers, trailers);
+        }
+
+        #[test]
+        fn title_case_head_parses_to_the_same_headers(
+            names in proptest::collection::vec("[a-z0-9]{1,6}(-[a-z0-9]{0,6}){0,3}", 1..12),
+            len in proptest::option::of(0u64..100_000),
+        ) {
+            let mut h = http::HeaderMap::new();
+            for (i, n) in names.iter().enumerate() {
+                h.append(http::HeaderName::from_bytes(n.as_bytes()).unwrap(), i.into());
+            }
+            let date = b"Thu, 01 Jan 1970 00:00:00 GMT";
+            let mut ctx = ResponseContext::new(date);
+            let parsed = |ctx: &ResponseContext<'_>| {
+                let mut dst = BytesMut::new();
+                let framing = encode_response_head(StatusCode::OK, &h, len, ctx, &mut dst);
+                let mut slots = [httparse::EMPTY_HEADER; 64];
+                let mut r = httparse::Response::new(&mut slots);
+                assert!(r.parse(&dst).unwrap().is_complete());
+                let mut out = http::HeaderMap::new();
+                for f in r.headers.iter() {
+                    let name = http::HeaderName::from_bytes(f.name.as_bytes()).unwrap();
+                    out.append(name, http::HeaderValue::from_bytes(f.value).unwrap());
+                }
+                let raw_names: Vec<String> = r.headers.iter().map(|f| f.name.to_owned()).collect();
+                (framing, out, raw_names)
+            };
+            let (f1, lower, lower_names) = parsed(&ctx);
+            ctx.title_case_headers = true;
+            let (f2, title, title_names) = parsed(&ctx);
+            prop_assert_eq!(f1, f2);
+            prop_assert_eq!(lower, title);
+            for (l, t) in lower_names.iter().zip(&title_names) {
+                prop_assert_eq!(l, &t.to_ascii_lowercase());
+                // Every word starts upper-case (digits stay as they are).
+                for word in t.split('-') {
+                    prop_assert!(!word.starts_with(|c: char| c.is_ascii_lowercase()), "{}", t);
+                }
+            }
         }
 
         #[test]

@@ -41,6 +41,7 @@ pub(crate) struct Config {
     pub(crate) drain_limit: usize,
     pub(crate) server_header: Option<HeaderValue>,
     pub(crate) nodelay: bool,
+    pub(crate) title_case_headers: bool,
     pub(crate) expect: Option<ExpectHook>,
     pub(crate) on_run: Vec<RunHook>,
     pub(crate) on_shutdown: Vec<ShutdownHook>,
@@ -60,6 +61,7 @@ impl Default for Config {
             drain_limit: 256 * 1024,
             server_header: Some(HeaderValue::from_static("wego")),
             nodelay: true,
+            title_case_headers: false,
             expect: None,
             on_run: Vec::new(),
             on_shutdown: Vec::new(),
@@ -81,6 +83,7 @@ impl fmt::Debug for Config {
             .field("drain_limit", &self.drain_limit)
             .field("server_header", &self.server_header)
             .field("nodelay", &self.nodelay)
+            .field("title_case_headers", &self.title_case_headers)
             .field("expect_hook", &self.expect.is_some())
             .field("on_run", &self.on_run.len())
             .field("on_shutdown", &self.on_shutdown.len())
@@ -182,6 +185,18 @@ impl Builder {
     /// Sets `TCP_NODELAY` on accepted connections (default true).
     pub fn nodelay(mut self, on: bool) -> Self {
         self.config.nodelay = on;
+        self
+    }
+
+    /// Writes response header names in title case, `Content-Type` and
+    /// `X-Request-Id`, as Hertz and Go's net/http do (default false:
+    /// lowercase, as the `http` crate stores them and as hyper writes them).
+    ///
+    /// HTTP/1.1 header names are case-insensitive; turn this on only for
+    /// peers that compare them byte for byte. It costs no allocation: names
+    /// are rewritten in the output buffer.
+    pub fn title_case_headers(mut self, on: bool) -> Self {
+        self.config.title_case_headers = on;
         self
     }
 

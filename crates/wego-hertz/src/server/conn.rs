@@ -43,7 +43,7 @@ use super::{BodyLimit, ClientAddr, Config, ExpectDecision};
 use crate::body::{Body, BodyError};
 use crate::codec::{
     BodyDecoder, BodyFraming, DateCache, Decoded, ParseError, RequestHead, ResponseContext,
-    ResponseFraming, encode_last_chunk, encode_response_head, parse_request_head,
+    ResponseFraming, encode_last_chunk_cased, encode_response_head, parse_request_head,
 };
 
 /// Bytes gathered in the write buffer before it is flushed regardless.
@@ -324,6 +324,7 @@ where
                 && !watcher.is_draining(),
             date: &date,
             server: self.config.server_header.as_ref().map(|v| v.as_bytes()),
+            title_case_headers: self.config.title_case_headers,
         };
         let body_len = body.size_hint().exact();
         let (framing, mut keep_alive) =
@@ -432,7 +433,11 @@ where
                     if let (Ok(trailers), ResponseFraming::Chunked) =
                         (frame.into_trailers(), framing)
                     {
-                        encode_last_chunk(Some(&trailers), &mut self.wbuf);
+                        encode_last_chunk_cased(
+                            Some(&trailers),
+                            self.config.title_case_headers,
+                            &mut self.wbuf,
+                        );
                         return Ok(true);
                     }
                 }
@@ -442,7 +447,7 @@ where
             }
         }
         match framing {
-            ResponseFraming::Chunked => encode_last_chunk(None::<&HeaderMap>, &mut self.wbuf),
+            ResponseFraming::Chunked => encode_last_chunk_cased(None, false, &mut self.wbuf),
             ResponseFraming::Length(n) if written != n => {
                 tracing::debug!("response body shorter than its content-length");
                 self.flush().await?;
@@ -505,6 +510,7 @@ where
             keep_alive: false,
             date: &date,
             server: self.config.server_header.as_ref().map(|v| v.as_bytes()),
+            title_case_headers: self.config.title_case_headers,
         };
         encode_response_head(status, &HeaderMap::new(), Some(0), &ctx, &mut self.wbuf);
         self.flush().await

@@ -1,12 +1,20 @@
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 //! Integration tests of wego-hertz over loopback, one module per behaviour.
 
+mod client;
 mod support;
 
+#[cfg(feature = "validator")]
+mod example_binding;
 mod example_hello;
+#[cfg(feature = "gzip")]
+mod example_middleware;
 mod h1_expect;
 mod h1_pipelining;
 mod h1_smuggling;
+mod header_case;
+mod hyper_client;
+mod hyper_limits;
 mod limits;
 mod server_basic;
 mod server_curl;
