@@ -1,9 +1,13 @@
-//! A complete client stack over plain TCP, without any protocol crate:
-//! static discovery → round robin with per-instance breakers → retry with a
-//! budget → timeout → metrics → tracing span, in front of three line-echo
-//! servers, one of which is down. It shows that the governance layers only
-//! need `CallInfo` on the request and `Classify + From<Error>` on the error,
-//! and that retries move away from the dead instance.
+//! Governance load balancing, circuit breaking and retry in one client
+//! stack over plain TCP, without any protocol crate: static discovery →
+//! round robin (load balancing) with per-instance breakers (circuit
+//! breaking) → retry with a budget → timeout → metrics → tracing span, in
+//! front of two line-echo servers and a third address where nothing
+//! listens. It shows that the governance layers only need `CallInfo` on the
+//! request and `Classify + From<Error>` on the error, that retries move
+//! away from the dead instance (no call fails), and that its breaker opens
+//! so that it stops receiving traffic. It prints the calls, failures,
+//! retries, answers per server, breaker states and the metrics text.
 //!
 //! Run: `cargo run -p wego-governance --example client_stack -- --calls 300`
 
@@ -121,6 +125,87 @@ async fn echo_server() -> Address {
     addr
 }
 
+/// What a run of the stack saw.
+pub(crate) struct Report {
+    pub(crate) calls: u32,
+    pub(crate) failures: u32,
+    pub(crate) retries: u64,
+    /// Each instance's breaker scope and state.
+    pub(crate) breakers: Vec<(String, String)>,
+    /// How many answers each live server gave, by its address.
+    pub(crate) answers: std::collections::BTreeMap<String, u32>,
+    /// The dead instance's address.
+    pub(crate) dead: Address,
+    /// The Prometheus text of the metrics.
+    pub(crate) metrics: String,
+}
+
+/// Starts two echo servers, names a third address nobody listens on, and
+/// makes `calls` calls through the whole stack.
+pub(crate) async fn run(calls: u32) -> Result<Report, Box<dyn std::error::Error>> {
+    let a = echo_server().await;
+    let b = echo_server().await;
+    // A port nobody listens on: the "dead" instance.
+    let dead = Listener::bind(&Address::loopback())
+        .await?
+        .local_addr()
+        .clone();
+    let discover = StaticDiscover::with_service(
+        "echo",
+        vec![
+            Instance::new(a),
+            Instance::new(b),
+            Instance::new(dead.clone()),
+        ],
+    );
+    let metrics = Metrics::new();
+    let breakers = Breakers::new(BreakerConfig::default().with_consecutive_failures(3))
+        .with_observer(metrics.breaker_observer());
+    let watch = discover.discover("echo").await?;
+    // Load balancing: round robin over the discovered instances, skipping
+    // those whose breaker is open.
+    let lb = LoadBalanceLayer::new("echo", watch, RoundRobin::new)
+        .with_breaker(breakers.clone())
+        .layer(|i: &Instance| EchoClient(i.address.clone()));
+    // Retry: up to 3 attempts, never twice on the instance that just failed.
+    let client = RetryLayer::new(3).with_metrics(metrics.clone()).layer(lb);
+    let client = TimeoutLayer::new(Duration::from_secs(2)).layer(client);
+    let client = MetricsLayer::new(metrics.clone()).layer(client);
+    let mut client = TraceLayer::new().layer(client);
+
+    let mut failures = 0;
+    let mut answers = std::collections::BTreeMap::new();
+    for n in 0..calls {
+        std::future::poll_fn(|cx| client.poll_ready(cx)).await.ok();
+        match client
+            .call(Call::new("echo", "say", format!("hello {n}")))
+            .await
+        {
+            Ok(reply) => {
+                let server = reply.split(' ').next().unwrap_or_default().to_owned();
+                *answers.entry(server).or_insert(0) += 1;
+            }
+            Err(e) => {
+                failures += 1;
+                eprintln!("call {n} failed: {e}");
+            }
+        }
+    }
+    Ok(Report {
+        calls,
+        failures,
+        retries: metrics.retries("echo"),
+        breakers: breakers
+            .states()
+            .into_iter()
+            .map(|(scope, state)| (scope, state.to_string()))
+            .collect(),
+        answers,
+        dead,
+        metrics: metrics.render(),
+    })
+}
+
 fn arg(name: &str, default: u32) -> u32 {
     let args: Vec<String> = std::env::args().collect();
     args.iter()
@@ -132,56 +217,20 @@ fn arg(name: &str, default: u32) -> u32 {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let calls = arg("--calls", 300);
-    wego_netpoll::rt::block_on(async move {
-        let a = echo_server().await;
-        let b = echo_server().await;
-        // A port nobody listens on: the "dead" instance.
-        let dead = Listener::bind(&Address::loopback())
-            .await?
-            .local_addr()
-            .clone();
-        let discover = StaticDiscover::with_service(
-            "echo",
-            vec![
-                Instance::new(a),
-                Instance::new(b),
-                Instance::new(dead.clone()),
-            ],
-        );
-        let metrics = Metrics::new();
-        let breakers = Breakers::new(BreakerConfig::default().with_consecutive_failures(3))
-            .with_observer(metrics.breaker_observer());
-        let watch = discover.discover("echo").await?;
-        let lb = LoadBalanceLayer::new("echo", watch, RoundRobin::new)
-            .with_breaker(breakers.clone())
-            .layer(|i: &Instance| EchoClient(i.address.clone()));
-        let client = RetryLayer::new(3).with_metrics(metrics.clone()).layer(lb);
-        let client = TimeoutLayer::new(Duration::from_secs(2)).layer(client);
-        let client = MetricsLayer::new(metrics.clone()).layer(client);
-        let mut client = TraceLayer::new().layer(client);
-
-        let mut failures = 0;
-        for n in 0..calls {
-            std::future::poll_fn(|cx| client.poll_ready(cx)).await.ok();
-            if let Err(e) = client
-                .call(Call::new("echo", "say", format!("hello {n}")))
-                .await
-            {
-                failures += 1;
-                eprintln!("call {n} failed: {e}");
-            }
-        }
-        let mut out = std::io::stdout().lock();
-        use std::io::Write as _;
-        writeln!(
-            out,
-            "{calls} calls, {failures} failures, {} retries",
-            metrics.retries("echo")
-        )?;
-        for (scope, state) in breakers.states() {
-            writeln!(out, "breaker {scope}: {state}")?;
-        }
-        writeln!(out, "\n{}", metrics.render())?;
-        Ok::<_, Box<dyn std::error::Error>>(())
-    })?
+    let report = wego_netpoll::rt::block_on(run(calls))??;
+    let mut out = std::io::stdout().lock();
+    use std::io::Write as _;
+    writeln!(
+        out,
+        "{} calls, {} failures, {} retries (dead instance: {})",
+        report.calls, report.failures, report.retries, report.dead
+    )?;
+    for (server, n) in &report.answers {
+        writeln!(out, "{server} answered {n}")?;
+    }
+    for (scope, state) in &report.breakers {
+        writeln!(out, "breaker {scope}: {state}")?;
+    }
+    writeln!(out, "\n{}", report.metrics)?;
+    Ok(())
 }

@@ -8,7 +8,47 @@
 use std::time::Duration;
 
 use wego_governance::discovery::etcd::{EtcdConfig, EtcdDiscover, EtcdRegistry};
-use wego_governance::{Discover, Instance, Registration, Registry};
+use wego_governance::{Discover, Instance, InstanceWatch, Registration, Registry};
+use wego_netpoll::Address;
+
+/// A registered instance and a watch of its service. The registry keeps
+/// the lease alive and the discoverer keeps the watch updated while they
+/// live: keep this value for as long as both should run.
+pub(crate) struct Registered {
+    pub(crate) registry: EtcdRegistry,
+    pub(crate) registration: Registration,
+    #[allow(dead_code)] // held, not read: dropping it stops the watch
+    pub(crate) discover: EtcdDiscover,
+    pub(crate) watch: InstanceWatch,
+}
+
+/// Registers `addr` under `service` (5 s TTL) and starts watching the
+/// service.
+pub(crate) async fn register_and_watch(
+    etcd: &str,
+    addr: Address,
+    service: &str,
+) -> Result<Registered, Box<dyn std::error::Error>> {
+    let config = EtcdConfig::new([etcd.to_owned()]);
+    let registry = EtcdRegistry::new(config.clone());
+    let registration = Registration::new(service, Instance::new(addr).with_tag("example", "yes"))
+        .with_ttl(Duration::from_secs(5));
+    registry.register(&registration).await?;
+    let discover = EtcdDiscover::new(config);
+    let watch = discover.discover(service).await?;
+    Ok(Registered {
+        registry,
+        registration,
+        discover,
+        watch,
+    })
+}
+
+/// One line listing a service's instances.
+pub(crate) fn describe(service: &str, list: &[Instance]) -> String {
+    let list: Vec<String> = list.iter().map(ToString::to_string).collect();
+    format!("{service}: {list:?}")
+}
 
 fn flag(name: &str, default: &str) -> String {
     let args: Vec<String> = std::env::args().collect();
@@ -24,18 +64,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr = flag("--addr", "127.0.0.1:8888").parse()?;
     let service = flag("--service", "echo");
     wego_netpoll::rt::block_on(async move {
-        let config = EtcdConfig::new([etcd]);
-        let registry = EtcdRegistry::new(config.clone());
-        let reg = Registration::new(&service, Instance::new(addr).with_tag("example", "yes"))
-            .with_ttl(Duration::from_secs(5));
-        registry.register(&reg).await?;
-        let mut watch = EtcdDiscover::new(config).discover(&service).await?;
+        let mut registered = register_and_watch(&etcd, addr, &service).await?;
+        let reg = &registered.registration;
+        eprintln!("registered {} under `{}`", reg.instance, reg.service);
         loop {
-            let list: Vec<String> = watch.current().iter().map(ToString::to_string).collect();
-            eprintln!("{service}: {list:?}");
-            if !watch.changed().await {
-                return Ok::<_, Box<dyn std::error::Error>>(());
+            eprintln!("{}", describe(&service, &registered.watch.current()));
+            if !registered.watch.changed().await {
+                break;
             }
         }
+        registered
+            .registry
+            .deregister(&registered.registration)
+            .await?;
+        Ok::<_, Box<dyn std::error::Error>>(())
     })?
 }

@@ -38,6 +38,19 @@ impl Service<Call<u32>> for Backend {
     }
 }
 
+/// Records synthetic calls on `metrics` (every third a `get`, the rest
+/// `put`; one in ten fails) while `keep_going(n)` says so; returns how many.
+pub(crate) async fn drive(metrics: &Metrics, mut keep_going: impl FnMut(u32) -> bool) -> u32 {
+    let mut svc = MetricsLayer::new(metrics.clone()).layer(Backend);
+    let mut n = 0u32;
+    while keep_going(n) {
+        n = n.wrapping_add(1);
+        let method = if n.is_multiple_of(3) { "get" } else { "put" };
+        let _ = svc.call(Call::new("demo", method, n)).await;
+    }
+    n
+}
+
 fn flag(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
     args.iter()
@@ -59,19 +72,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             listener.local_addr()
         );
         wego_netpoll::rt::spawn(serve(listener, metrics.clone()));
-        let mut svc = MetricsLayer::new(metrics).layer(Backend);
         let deadline = std::time::Instant::now() + Duration::from_secs(secs);
-        let mut n = 0u32;
-        while std::time::Instant::now() < deadline {
-            n = n.wrapping_add(1);
-            let _ = svc
-                .call(Call::new(
-                    "demo",
-                    if n.is_multiple_of(3) { "get" } else { "put" },
-                    n,
-                ))
-                .await;
-        }
+        drive(&metrics, |_| std::time::Instant::now() < deadline).await;
         Ok::<_, Box<dyn std::error::Error>>(())
     })?
 }

@@ -10,6 +10,10 @@ mod dns_srv;
 mod echo;
 #[cfg(feature = "etcd")]
 mod etcd;
+mod example_client_stack;
+#[cfg(feature = "etcd")]
+mod example_etcd_register;
+mod example_metrics_endpoint;
 #[cfg(feature = "etcd")]
 mod limits;
 mod load_balance;
