@@ -7,7 +7,7 @@
 //!   A/AAAA addresses, each an instance with that port and the default
 //!   weight. Through the system resolver (`ToSocketAddrs`, so `/etc/hosts`
 //!   and nsswitch apply), or through the configured name servers when
-//!   [`DnsDiscoverBuilder::with_name_servers`] gave some.
+//!   `DnsDiscoverBuilder::with_name_servers` gave some.
 //! - a name whose first label starts with `_` and that has no port
 //!   (`"_echo._tcp.example.test"`, RFC 2782's `_Service._Proto.Name`): its
 //!   SRV records (feature `dns-srv`), asked of the name servers of
