@@ -62,6 +62,10 @@ impl Error {
         Self::new(Kind::Runtime, context, Some(cause))
     }
 
+    pub(crate) fn runtime_config(context: impl Into<String>) -> Self {
+        Self::new(Kind::Runtime, context, None)
+    }
+
     /// Returns true if binding a listener failed.
     pub fn is_bind(&self) -> bool {
         self.inner.kind == Kind::Bind
@@ -87,7 +91,8 @@ impl Error {
         self.inner.kind == Kind::Address
     }
 
-    /// Returns true if a runtime could not be built.
+    /// Returns true if a runtime could not be built, or its configuration
+    /// (a flavour name) was not understood.
     pub fn is_runtime(&self) -> bool {
         self.inner.kind == Kind::Runtime
     }

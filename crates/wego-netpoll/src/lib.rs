@@ -8,8 +8,9 @@
 //!   sockets, addressed by [`Address`]. A [`Conn`] is tokio's
 //!   [`AsyncRead`](tokio::io::AsyncRead) + [`AsyncWrite`](tokio::io::AsyncWrite),
 //!   so h2, rustls and tungstenite run on it unchanged.
-//! - [`rt`]: the runtime facade (`spawn`, `sleep`, `timeout`, `interval`,
-//!   [`Runtime`](rt::Runtime)). Upper crates call only this, never tokio's
+//! - [`rt`]: the runtime facade (`spawn`, `spawn_connection`, `sleep`,
+//!   `timeout`, `interval`, [`Runtime`](rt::Runtime)), thread-per-core by
+//!   default or work-stealing ([`rt::Flavor`]). Upper crates call only this, never tokio's
 //!   runtime directly, so that the backend can be swapped.
 //! - [`buffer`]: [`LinkBuffer`], a chain of [`bytes::Bytes`] blocks that codecs
 //!   decode from without copying payloads.
@@ -19,7 +20,7 @@
 //!
 //! | feature | default | what it brings |
 //! |---------|---------|----------------|
-//! | `tokio` | yes     | the tokio backend: tokio's multi-thread runtime and `tokio::net` |
+//! | `tokio` | yes     | the tokio backend: per-core `current_thread` runtimes or tokio's multi-thread runtime ([`rt::Flavor`]), and `tokio::net` |
 //!
 //! # Example
 //!

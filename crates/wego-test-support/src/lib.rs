@@ -1,7 +1,9 @@
 //! Test harness shared by wego's crates (`publish = false`).
 //!
 //! - [`on_each_backend`] / [`each_backend!`]: run one async test body on every
-//!   network backend compiled into this build, each on a fresh runtime.
+//!   network backend compiled into this build and in every runtime
+//!   [`Flavor`], each on a fresh two-worker runtime. `WEGO_TEST_FLAVOR=per-core`
+//!   (or `work-stealing`) restricts the runs to one flavour.
 //! - [`loopback`]: a listener on `127.0.0.1:0`.
 //! - [`peer`]: find an outside peer program (curl, etcd, python modules) or
 //!   skip the test with a printed reason, unless `WEGO_REQUIRE_PEERS=1`, in
@@ -10,38 +12,57 @@
 use std::future::Future;
 use std::num::NonZeroUsize;
 
-use wego_netpoll::rt::{Backend, Runtime};
+use wego_netpoll::rt::{Backend, Flavor, Runtime};
 use wego_netpoll::{Address, Listener};
 
 pub mod etcd;
 pub mod peer;
 
-/// Runs `body` once per enabled backend on a fresh two-worker runtime.
+/// Runs `body` once per enabled backend and runtime [`Flavor`] (per-core
+/// and work-stealing, each with two workers), on a fresh runtime each time.
 ///
 /// The body receives the backend it runs on. A panic in any run fails the
-/// test and names the backend.
+/// test and names the backend and flavour. The environment variable
+/// `WEGO_TEST_FLAVOR` (`per-core` or `work-stealing`) restricts the runs to
+/// one flavour.
 ///
 /// # Panics
 ///
-/// Panics if a runtime cannot be built or the body panics.
+/// Panics if a runtime cannot be built, `WEGO_TEST_FLAVOR` names no
+/// flavour, or the body panics.
 pub fn on_each_backend<F, Fut>(body: F)
 where
     F: Fn(Backend) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    let flavors = flavors();
     for &backend in Backend::enabled() {
-        let rt = Runtime::builder()
-            .backend(backend)
-            .worker_threads(NonZeroUsize::new(2).expect("invariant: 2 is non-zero"))
-            .build()
-            .unwrap_or_else(|e| panic!("cannot build the {backend} runtime: {e}"));
-        let fut = body(backend);
-        // Run the body as a spawned task so that it executes on a worker
-        // thread, as server code does, and report panics with the backend.
-        let res = rt.block_on(async move { rt_spawn(fut).await });
-        if let Err(e) = res {
-            panic!("test body failed on the {backend} backend: {e}");
+        for &flavor in &flavors {
+            let rt = Runtime::builder()
+                .backend(backend)
+                .flavor(flavor)
+                .worker_threads(NonZeroUsize::new(2).expect("invariant: 2 is non-zero"))
+                .build()
+                .unwrap_or_else(|e| panic!("cannot build the {backend} {flavor} runtime: {e}"));
+            let fut = body(backend);
+            // Run the body as a spawned task so that it executes on a worker
+            // thread, as server code does, and report panics with the backend.
+            let res = rt.block_on(async move { rt_spawn(fut).await });
+            if let Err(e) = res {
+                panic!("test body failed on the {backend} backend, {flavor} runtime: {e}");
+            }
         }
+    }
+}
+
+/// The flavours to run: `WEGO_TEST_FLAVOR`'s, or all.
+fn flavors() -> Vec<Flavor> {
+    match std::env::var("WEGO_TEST_FLAVOR") {
+        Ok(name) if !name.is_empty() => vec![
+            name.parse()
+                .unwrap_or_else(|e| panic!("WEGO_TEST_FLAVOR: {e}")),
+        ],
+        _ => Flavor::all().to_vec(),
     }
 }
 

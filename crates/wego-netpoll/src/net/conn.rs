@@ -108,10 +108,64 @@ impl Conn {
         self.peer = peer;
     }
 
+    /// Takes the socket off the poller of the runtime it was registered on,
+    /// keeping the addresses, so that [`DetachedConn::attach`] can register
+    /// it on another runtime's poller.
+    ///
+    /// On failure the socket is closed (tokio consumes it).
+    pub(crate) fn detach(self) -> io::Result<DetachedConn> {
+        let stream = match self.stream {
+            Stream::Tcp(s) => DetachedStream::Tcp(s.into_std()?),
+            Stream::Unix(s) => DetachedStream::Unix(s.into_std()?),
+        };
+        Ok(DetachedConn {
+            stream,
+            local: self.local,
+            peer: self.peer,
+            closed: self.closed,
+        })
+    }
+
     fn note<T>(&mut self, res: &Poll<io::Result<T>>) {
         if let Poll::Ready(Err(_)) = res {
             self.closed = true;
         }
+    }
+}
+
+/// A [`Conn`] registered with no poller: a plain non-blocking socket plus its
+/// addresses, on its way from one runtime worker to another.
+#[derive(Debug)]
+pub(crate) struct DetachedConn {
+    stream: DetachedStream,
+    local: Address,
+    peer: Address,
+    closed: bool,
+}
+
+#[derive(Debug)]
+enum DetachedStream {
+    Tcp(std::net::TcpStream),
+    Unix(std::os::unix::net::UnixStream),
+}
+
+impl DetachedConn {
+    /// Registers the socket with the poller of the runtime this runs on.
+    ///
+    /// Must be called inside a runtime (tokio panics otherwise). On failure
+    /// the socket is closed.
+    pub(crate) fn attach(self) -> io::Result<Conn> {
+        // `into_std` left the sockets non-blocking, as `from_std` requires.
+        let stream = match self.stream {
+            DetachedStream::Tcp(s) => Stream::Tcp(tokio::net::TcpStream::from_std(s)?),
+            DetachedStream::Unix(s) => Stream::Unix(tokio::net::UnixStream::from_std(s)?),
+        };
+        Ok(Conn {
+            stream,
+            local: self.local,
+            peer: self.peer,
+            closed: self.closed,
+        })
     }
 }
 

@@ -13,6 +13,7 @@ mod options;
 
 pub use address::Address;
 pub use conn::Conn;
+pub(crate) use conn::DetachedConn;
 pub use dialer::Dialer;
 pub use listener::{Listener, ListenerBuilder};
 pub use options::KeepAlive;

@@ -4,6 +4,34 @@
 //! `tokio::spawn` or `tokio::time` directly (the workspace's `clippy.toml`
 //! forbids it), so that the network backend can be swapped.
 //!
+//! # Flavours: per-core (default) or work-stealing
+//!
+//! A [`Runtime`] schedules tasks in one of two ways, picked with
+//! [`Builder::flavor`]:
+//!
+//! - [`Flavor::PerCore`] (the default for [`Runtime::builder`] and
+//!   [`block_on`]): N worker threads, each a tokio `current_thread` runtime
+//!   with its own poller, timers and blocking pool, the model of actix-web
+//!   and of Netpoll's per-poller loops. A task stays on the worker that
+//!   spawned it; accept loops place each connection with
+//!   [`spawn_connection`] on the worker with the fewest live connections,
+//!   where all of its I/O happens. Every worker's run queue is unbounded and
+//!   FIFO, so with 1,000 busy keep-alive connections none waits behind a
+//!   bounded local queue's overflow: tail latency stays low. Servers are what
+//!   this runtime is for, hence the default.
+//! - [`Flavor::WorkStealing`]: tokio's multi-thread scheduler. Idle workers
+//!   steal tasks from busy ones. Pick it when handlers are CPU-heavy and
+//!   uneven (one request may compute for milliseconds while others wait
+//!   behind it on a per-core worker), when a few connections carry most of
+//!   the load (a multiplexed RPC client or a single HTTP/2 connection), or
+//!   for clients and tools that are not servers.
+//!
+//! [`Runtime::block_on`] takes no `Send` bound in either flavour: on a
+//! per-core runtime the future runs on the caller's thread with worker 0's
+//! poller and timers (driven by worker 0's thread), and [`spawn`] there
+//! spawns on worker 0. [`Runtime::spawn`] spreads tasks round-robin over the
+//! workers.
+//!
 //! # Backend contract
 //!
 //! A backend is a module beside this one (`tokio_rt.rs` today; `polling` is the
@@ -17,9 +45,12 @@
 //!    Timers must be cheap to create and drop (one per request is normal).
 //! 3. **Sockets**: the [`net`](crate::net) types' registration with the
 //!    backend's poller; a connection stays on the thread (loop) that accepted
-//!    or dialed it when the backend has per-thread loops.
+//!    or dialed it when the backend has per-thread loops, unless
+//!    [`spawn_connection`] moves it, once, to the loop that will serve it.
 //! 4. **Entry**: a [`Runtime`] built by [`Builder`] with N worker threads that
-//!    runs a future to completion with [`Runtime::block_on`].
+//!    runs a future to completion with [`Runtime::block_on`] (no `Send`
+//!    bound), spawns from outside with [`Runtime::spawn`], and stops and
+//!    joins its threads when dropped or shut down.
 //!
 //! When several backends are compiled in, [`Builder::backend`] picks one at
 //! run time (default [`Backend::Tokio`]); the free functions here dispatch to
@@ -32,8 +63,11 @@ use std::time::{Duration, Instant};
 
 use crate::{Error, Result};
 
+mod connection;
+mod per_core;
 mod tokio_rt;
 
+pub use connection::spawn_connection;
 pub use tokio_rt::{Elapsed, Interval, JoinError, JoinHandle, Sleep, Timeout};
 
 /// Which network backend a [`Runtime`] runs on.
@@ -65,10 +99,65 @@ impl std::fmt::Display for Backend {
     }
 }
 
+/// How a [`Runtime`] schedules tasks over its worker threads.
+///
+/// See the [module docs](self#flavours-per-core-default-or-work-stealing)
+/// for when to pick which.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Flavor {
+    /// Thread-per-core (the default): each worker thread runs its own
+    /// single-threaded scheduler, poller and timers; tasks never migrate.
+    #[default]
+    PerCore,
+    /// tokio's multi-thread scheduler: workers share one poller and steal
+    /// tasks from each other.
+    WorkStealing,
+}
+
+impl Flavor {
+    /// Both flavours, default first.
+    pub fn all() -> &'static [Flavor] {
+        &[Flavor::PerCore, Flavor::WorkStealing]
+    }
+
+    /// The flavour's name: `per-core` or `work-stealing`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Flavor::PerCore => "per-core",
+            Flavor::WorkStealing => "work-stealing",
+        }
+    }
+}
+
+impl std::fmt::Display for Flavor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Flavor {
+    type Err = Error;
+
+    /// Parses `per-core` or `work-stealing`.
+    fn from_str(s: &str) -> Result<Self> {
+        Flavor::all()
+            .iter()
+            .copied()
+            .find(|f| f.name() == s)
+            .ok_or_else(|| {
+                Error::runtime_config(format!(
+                    "unknown runtime flavour {s:?}: expected per-core or work-stealing"
+                ))
+            })
+    }
+}
+
 /// Builds a [`Runtime`].
 #[derive(Debug, Clone)]
 pub struct Builder {
     backend: Backend,
+    flavor: Flavor,
     worker_threads: Option<NonZeroUsize>,
     thread_name: String,
 }
@@ -77,6 +166,7 @@ impl Default for Builder {
     fn default() -> Self {
         Self {
             backend: Backend::default(),
+            flavor: Flavor::default(),
             worker_threads: None,
             thread_name: "wego-worker".to_owned(),
         }
@@ -90,13 +180,20 @@ impl Builder {
         self
     }
 
+    /// Picks how tasks are scheduled (default [`Flavor::PerCore`]).
+    pub fn flavor(mut self, flavor: Flavor) -> Self {
+        self.flavor = flavor;
+        self
+    }
+
     /// Sets the number of worker threads (default: one per core).
     pub fn worker_threads(mut self, n: NonZeroUsize) -> Self {
         self.worker_threads = Some(n);
         self
     }
 
-    /// Sets the name of the worker threads (default `wego-worker`).
+    /// Sets the name of the worker threads (default `wego-worker`; per-core
+    /// workers append their index, `wego-worker-0`).
     pub fn thread_name(mut self, name: impl Into<String>) -> Self {
         self.thread_name = name.into();
         self
@@ -112,28 +209,47 @@ impl Builder {
             .worker_threads
             .or_else(|| std::thread::available_parallelism().ok())
             .map_or(1, NonZeroUsize::get);
-        match self.backend {
-            Backend::Tokio => {
-                let rt = tokio_rt::build(threads, &self.thread_name)
-                    .map_err(|e| Error::runtime("cannot build the tokio runtime", e))?;
-                Ok(Runtime {
-                    backend: Backend::Tokio,
-                    inner: rt,
-                })
-            }
-        }
+        let inner = match (self.backend, self.flavor) {
+            (Backend::Tokio, Flavor::WorkStealing) => tokio_rt::build(threads, &self.thread_name)
+                .map(Inner::WorkStealing)
+                .map_err(|e| Error::runtime("cannot build the tokio runtime", e))?,
+            (Backend::Tokio, Flavor::PerCore) => per_core::build(threads, &self.thread_name)
+                .map(Inner::PerCore)
+                .map_err(|e| Error::runtime("cannot build the per-core tokio runtime", e))?,
+        };
+        Ok(Runtime {
+            backend: self.backend,
+            flavor: self.flavor,
+            threads,
+            inner,
+        })
     }
 }
 
-/// A runtime: worker threads, a poller and timers, on one [`Backend`].
+/// A runtime: worker threads, pollers and timers, on one [`Backend`] and in
+/// one [`Flavor`].
+///
+/// Dropping it stops every worker, cancels the tasks still running (they are
+/// dropped at their next await point), waits for blocking tasks, and joins
+/// the worker threads; [`shutdown_timeout`](Self::shutdown_timeout) bounds
+/// the wait for blocking tasks.
 #[derive(Debug)]
 pub struct Runtime {
     backend: Backend,
-    inner: tokio_rt::Runtime,
+    flavor: Flavor,
+    threads: usize,
+    inner: Inner,
+}
+
+#[derive(Debug)]
+enum Inner {
+    WorkStealing(tokio_rt::Runtime),
+    PerCore(per_core::Runtime),
 }
 
 impl Runtime {
-    /// Returns a builder with the defaults: tokio backend, one worker per core.
+    /// Returns a builder with the defaults: tokio backend, per-core flavour,
+    /// one worker per core.
     pub fn builder() -> Builder {
         Builder::default()
     }
@@ -143,32 +259,57 @@ impl Runtime {
         self.backend
     }
 
+    /// How this runtime schedules tasks.
+    pub fn flavor(&self) -> Flavor {
+        self.flavor
+    }
+
+    /// The number of worker threads.
+    pub fn worker_threads(&self) -> usize {
+        self.threads
+    }
+
     /// Runs a future to completion on this runtime, blocking the caller.
+    ///
+    /// The future runs on the caller's thread. Tasks it spawns run on the
+    /// workers: on a per-core runtime, on worker 0, whose poller and timers
+    /// also serve the future's own sockets and sleeps.
     ///
     /// # Panics
     ///
     /// Panics if called from inside a runtime.
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
-        self.inner.block_on(future)
+        match &self.inner {
+            Inner::WorkStealing(rt) => rt.block_on(future),
+            Inner::PerCore(rt) => rt.block_on(future),
+        }
     }
 
-    /// Spawns a task on this runtime from outside it.
+    /// Spawns a task on this runtime from outside it; on a per-core runtime
+    /// successive calls go to the workers in round-robin order.
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let _guard = self.inner.enter();
-        tokio_rt::spawn(future)
+        match &self.inner {
+            Inner::WorkStealing(rt) => tokio_rt::wrap(rt.spawn(future)),
+            Inner::PerCore(rt) => tokio_rt::wrap(rt.spawn(future)),
+        }
     }
 
-    /// Shuts the runtime down, waiting at most `timeout` for blocking tasks.
+    /// Shuts the runtime down: stops every worker and joins its thread,
+    /// waiting at most `timeout` for blocking tasks.
     pub fn shutdown_timeout(self, timeout: Duration) {
-        self.inner.shutdown_timeout(timeout);
+        match self.inner {
+            Inner::WorkStealing(rt) => rt.shutdown_timeout(timeout),
+            Inner::PerCore(rt) => rt.shutdown_timeout(timeout),
+        }
     }
 }
 
-/// Builds a default runtime and runs `future` on it: the `main` entry point.
+/// Builds a default runtime (per-core, one worker per core) and runs
+/// `future` on it: the `main` entry point.
 ///
 /// # Errors
 ///
@@ -178,6 +319,10 @@ pub fn block_on<F: Future>(future: F) -> Result<F::Output> {
 }
 
 /// Spawns a task on the current runtime.
+///
+/// On a per-core runtime the task runs on the calling worker (on worker 0
+/// when called from [`Runtime::block_on`]'s future). Accept loops use
+/// [`spawn_connection`] instead, which spreads connections over the workers.
 ///
 /// # Panics
 ///

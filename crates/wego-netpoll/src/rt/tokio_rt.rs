@@ -1,7 +1,11 @@
-//! The tokio backend of the runtime facade.
+//! The tokio backend of the runtime facade: the work-stealing flavour's
+//! runtime, and the task and timer types both flavours share.
 //!
 //! These are the only calls of tokio's spawn and time functions in the
-//! workspace; `clippy.toml` forbids them everywhere else.
+//! workspace; `clippy.toml` forbids them everywhere else. The per-core
+//! flavour (`per_core.rs`) runs the same functions on `current_thread`
+//! runtimes: tokio's free functions reach whichever runtime the calling
+//! thread is in.
 #![allow(clippy::disallowed_methods)]
 
 use std::fmt;
@@ -14,6 +18,7 @@ use pin_project_lite::pin_project;
 
 pub(super) type Runtime = tokio::runtime::Runtime;
 
+/// Builds tokio's multi-thread (work-stealing) runtime.
 pub(super) fn build(threads: usize, name: &str) -> std::io::Result<Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
@@ -30,6 +35,11 @@ where
     JoinHandle {
         inner: tokio::spawn(future),
     }
+}
+
+/// Wraps a tokio join handle (from `Handle::spawn`) in ours.
+pub(super) fn wrap<T>(inner: tokio::task::JoinHandle<T>) -> JoinHandle<T> {
+    JoinHandle { inner }
 }
 
 pub(super) fn spawn_blocking<F, R>(f: F) -> JoinHandle<R>

@@ -2,6 +2,8 @@
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 mod example;
+mod placement;
+mod runtime;
 mod send_sync;
 mod shutdown;
 mod transport;
