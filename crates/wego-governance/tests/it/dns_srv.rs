@@ -355,33 +355,59 @@ impl Drop for Dnsmasq {
     }
 }
 
-fn dnsmasq(test: &str, records: &[String]) -> Option<Dnsmasq> {
+/// Starts dnsmasq on a loopback port free for UDP and TCP; another test
+/// may take the port between the check and dnsmasq's bind, so a start that
+/// fails with "Address already in use" is retried on another port.
+async fn dnsmasq(test: &str, records: &[String]) -> Option<Dnsmasq> {
     let program = wego_test_support::peer::program(test, "dnsmasq")?;
-    let port = {
-        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
-        udp.local_addr().unwrap().port()
-    };
-    let child = std::process::Command::new(program)
-        .args([
-            "--no-daemon",
-            "--conf-file=/dev/null",
-            "--pid-file",
-            &format!("--port={port}"),
-            "--listen-address=127.0.0.1",
-            "--bind-interfaces",
-            "--no-resolv",
-            "--no-hosts",
-            "--local=/example.test/",
-        ])
-        .args(records)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    Some(Dnsmasq {
-        child,
-        addr: SocketAddr::from(([127, 0, 0, 1], port)),
-    })
+    for _ in 0..10 {
+        let port = {
+            let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+            let port = udp.local_addr().unwrap().port();
+            if TcpListener::bind(("127.0.0.1", port)).is_err() {
+                continue;
+            }
+            port
+        };
+        let mut child = std::process::Command::new(&program)
+            .args([
+                "--no-daemon",
+                "--conf-file=/dev/null",
+                "--pid-file",
+                &format!("--port={port}"),
+                "--listen-address=127.0.0.1",
+                "--bind-interfaces",
+                "--no-resolv",
+                "--no-hosts",
+                "--local=/example.test/",
+            ])
+            .args(records)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // dnsmasq binds before anything else and exits at once on failure.
+        wego_netpoll::rt::sleep(Duration::from_millis(300)).await;
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut err)
+                .unwrap();
+            assert!(
+                err.contains("in use"),
+                "dnsmasq exited with {status}: {err}"
+            );
+            continue;
+        }
+        return Some(Dnsmasq {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        });
+    }
+    panic!("{test}: no free port for dnsmasq after 10 tries");
 }
 
 wego_test_support::each_backend!(srv_discovery_against_dnsmasq, |_backend| async move {
@@ -394,7 +420,7 @@ wego_test_support::each_backend!(srv_discovery_against_dnsmasq, |_backend| async
         "--host-record=c.example.test,127.0.0.13",
     ]
     .map(String::from);
-    let Some(mut server) = dnsmasq("srv_discovery_against_dnsmasq", &records) else {
+    let Some(mut server) = dnsmasq("srv_discovery_against_dnsmasq", &records).await else {
         return;
     };
     let d = DnsDiscover::builder()
