@@ -21,7 +21,7 @@ use wego_hertz::{Body, Server};
 use wego_netpoll::{Dialer, rt};
 
 use crate::client::{Full, get, hyper_connect, request};
-use crate::support::{start, start_app};
+use crate::support::{server_closed_all, start, start_app};
 
 /// A one-shot signal that a `Fn` closure can fire once.
 #[derive(Clone)]
@@ -179,7 +179,7 @@ wego_test_support::each_backend!(
     |_backend| async move {
         let builder =
             Server::builder().expect_hook(|_| ExpectDecision::Reject(StatusCode::UNAUTHORIZED));
-        let (_server, addr, _task) = start_app(builder).await;
+        let (server, addr, _task) = start_app(builder).await;
         let mut c = hyper_connect(&addr).await;
         let (got_100, gate) = Signal::new();
         let mut req = request(Method::PUT, "/collect", gated_body("", gate, "never"));
@@ -195,9 +195,11 @@ wego_test_support::each_backend!(
         assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(resp.headers()["connection"], "close");
         assert_eq!(informational.load(Ordering::SeqCst), 0);
-        // The server closed with the request body never sent (the gate is
-        // still shut): hyper ends the connection on its unfinished message.
-        assert!(c.closed().await.unwrap_err().is_incomplete_message());
+        // The server closed its side with the request body never sent (the
+        // gate is still shut). When hyper notices depends on timing: it may
+        // not read again while its request body is unfinished.
+        assert!(server_closed_all(&server).await);
+        drop(c);
     }
 );
 

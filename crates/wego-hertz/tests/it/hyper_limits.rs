@@ -10,19 +10,7 @@ use wego_hertz::Server;
 use wego_netpoll::rt;
 
 use crate::client::{get, hyper_connect, request};
-use crate::support::start_app;
-
-/// Waits until the server has only its accept loop left, that is, it has
-/// closed every connection on its side.
-async fn server_closed_all(server: &Server) -> bool {
-    for _ in 0..500 {
-        if server.active() <= 1 {
-            return true;
-        }
-        rt::sleep(Duration::from_millis(10)).await;
-    }
-    false
-}
+use crate::support::{server_closed_all, start_app};
 
 wego_test_support::each_backend!(long_uri_is_414_then_close, |_backend| async move {
     let (server, addr, _task) = start_app(Server::builder()).await;

@@ -149,6 +149,18 @@ pub(crate) async fn closed(conn: &mut Conn) -> bool {
     }
 }
 
+/// Waits (up to 5 s) until the server has only its accept loop left, that
+/// is, it has closed every connection on its side.
+pub(crate) async fn server_closed_all(server: &Server) -> bool {
+    for _ in 0..500 {
+        if server.active() <= 1 {
+            return true;
+        }
+        rt::sleep(Duration::from_millis(10)).await;
+    }
+    false
+}
+
 /// The test application.
 ///
 /// - `/` → "hello"
