@@ -8,8 +8,13 @@
 # the rounds of requests/s and p99 latency, the ratio to the fastest peer,
 # and the server's CPU time per request (utime+stime from /proc/PID/stat).
 #
+# Servers: wego (http-hello on the default per-core runtime), wego-ws
+# (http-hello on tokio's work-stealing runtime, `--flavor work-stealing`;
+# not in the default list), hyper, axum, actix.
+#
 # Usage: benches/http-load.sh            (ROUNDS=5 DURATION=10 by default)
 #        ROUNDS=3 DURATION=5 CONNS="100" benches/http-load.sh
+#        SERVERS="wego wego-ws actix" CONNS=1000 benches/http-load.sh
 # Output: a markdown table on stdout; raw rows in $OUT (default
 # target/http-load.tsv).
 set -euo pipefail
@@ -45,7 +50,9 @@ LUA
 start_server() { # name port; sets SERVER_PID (no subshell: the EXIT trap must not fire)
     local name=$1 port=$2
     if [ "$name" = wego ]; then
-        taskset -c "$SERVER_CPU" "$WEGO_BIN" --port "$port" --threads 1 >/dev/null 2>&1 &
+        taskset -c "$SERVER_CPU" "$WEGO_BIN" --port "$port" --threads 1 --flavor per-core >/dev/null 2>&1 &
+    elif [ "$name" = wego-ws ]; then
+        taskset -c "$SERVER_CPU" "$WEGO_BIN" --port "$port" --threads 1 --flavor work-stealing >/dev/null 2>&1 &
     else
         taskset -c "$SERVER_CPU" "$PEER_BIN" "$name" --port "$port" --threads 1 >/dev/null 2>&1 &
     fi
@@ -116,7 +123,7 @@ for (endpoint, conns), servers in sorted(cells.items()):
     med = {s: (statistics.median(float(x["rps"]) for x in v),
                statistics.median(float(x["p99_ms"]) for x in v),
                statistics.median(float(x["cpu_us_per_req"]) for x in v)) for s, v in servers.items()}
-    peers = {s: m for s, m in med.items() if s != "wego"}
+    peers = {s: m for s, m in med.items() if not s.startswith("wego")}
     best_rps = max((m[0] for m in peers.values()), default=0)
     best_p99 = min((m[1] for m in peers.values()), default=0)
     for s, (rps, p99, cpu) in sorted(med.items(), key=lambda kv: -kv[1][0]):

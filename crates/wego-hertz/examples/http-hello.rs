@@ -9,12 +9,16 @@
 //! - `GET /user/:id`  → `{"id":"<id>","name":"user <id>"}` (JSON)
 //!
 //! Run: `cargo run --release -p wego-hertz --example http-hello -- --port 8080`
-//! (`--addr 0.0.0.0:8080` also works; `--threads N` sets worker threads).
+//! (`--addr 0.0.0.0:8080` also works; `--threads N` sets worker threads;
+//! `--flavor per-core|work-stealing` picks the runtime's scheduler, default
+//! per-core: one single-threaded scheduler and poller per worker, each
+//! connection placed on one worker for its life).
 
 use std::num::NonZeroUsize;
 
 use wego_hertz::extract::{Json, Path};
 use wego_hertz::{Body, Router, Server};
+use wego_netpoll::rt::Flavor;
 use wego_netpoll::{Address, rt};
 
 pub(crate) fn app() -> Router {
@@ -30,15 +34,18 @@ pub(crate) fn app() -> Router {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut addr = String::from("127.0.0.1:8080");
     let mut threads = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+    let mut flavor = Flavor::PerCore;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match (arg.as_str(), args.next()) {
             ("--port", Some(port)) => addr = format!("127.0.0.1:{port}"),
             ("--addr", Some(a)) => addr = a,
             ("--threads", Some(n)) => threads = n.parse()?,
+            ("--flavor", Some(f)) => flavor = f.parse()?,
             _ => {
                 return Err(format!(
-                    "usage: http-hello [--port N] [--addr HOST:PORT] [--threads N]; got {arg}"
+                    "usage: http-hello [--port N] [--addr HOST:PORT] [--threads N] \
+                     [--flavor per-core|work-stealing]; got {arg}"
                 )
                 .into());
             }
@@ -46,6 +53,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let addr: Address = addr.parse()?;
     let runtime = rt::Runtime::builder()
+        .flavor(flavor)
         .worker_threads(NonZeroUsize::new(threads).ok_or("--threads must be at least 1")?)
         .build()?;
     runtime.block_on(async move {

@@ -3,7 +3,8 @@
 //! A [`Server`] serves any
 //! `tower_service::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>`
 //! that is `Clone + Send + 'static` with a `Send` future. Each accepted
-//! connection runs as one task ([`wego_netpoll::rt::spawn`]) with its own
+//! connection runs as one task ([`wego_netpoll::rt::spawn_connection`], which on
+//! a per-core runtime puts it on the worker with the fewest connections) with its own
 //! clone of the service, answering its requests one after another, in order
 //! (pipelined requests included). See `docs/http.md` for the model, limits
 //! and defaults.
@@ -135,7 +136,11 @@ impl Server {
                     let conn_watcher = self.shutdown.watcher();
                     let svc = service.clone();
                     let config = Arc::clone(&self.config);
-                    rt::spawn(conn::serve_connection(conn, svc, config, conn_watcher));
+                    // On a per-core runtime this puts the connection (task
+                    // and socket) on the worker with the fewest connections.
+                    rt::spawn_connection(conn, move |conn| {
+                        conn::serve_connection(conn, svc, config, conn_watcher)
+                    });
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "accept failed; retrying");
