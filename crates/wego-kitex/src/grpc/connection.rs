@@ -1,6 +1,9 @@
 //! Building a [`Channel`]: configuration, dialling and the HTTP/2
 //! handshake with its connection driver (and keepalive).
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -10,6 +13,7 @@ use wego_netpoll::rt;
 use wego_netpoll::{Address, Dialer};
 
 use super::client::Channel;
+use super::coalesce::coalesce;
 use super::codec::Encoding;
 use super::keepalive;
 use super::pump::PumpGuard;
@@ -129,6 +133,7 @@ pub(crate) async fn start<IO>(config: &Config, io: IO, generation: u64) -> Resul
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let (io, flush) = coalesce(io);
     let (send, mut conn) = h2::client::Builder::new()
         .initial_window_size(1024 * 1024)
         .initial_connection_window_size(2 * 1024 * 1024)
@@ -140,11 +145,37 @@ where
         (Some(every), Some(pp)) => keepalive::start(pp, every, config.keepalive_timeout),
         _ => keepalive::never(),
     };
+    // The connection driver. Calls queue frames from their own tasks and
+    // wake it; it lets the tasks already runnable go first (one trip
+    // through the run queue) so that their frames leave in one write.
     let driver = rt::spawn(async move {
-        tokio::select! {
-            r = &mut conn => if let Err(e) = r { tracing::debug!(error = %e, "grpc client connection ended") },
-            () = &mut dead => tracing::debug!("keepalive ping timed out, closing connection"),
-        }
+        let mut yielded = false;
+        std::future::poll_fn(|cx| {
+            if dead.as_mut().poll(cx).is_ready() {
+                tracing::debug!("keepalive ping timed out, closing connection");
+                return Poll::Ready(());
+            }
+            if let Poll::Ready(r) = Pin::new(&mut conn).poll(cx) {
+                if let Err(e) = r {
+                    tracing::debug!(error = %e, "grpc client connection ended");
+                }
+                return Poll::Ready(());
+            }
+            if !yielded && flush.has_buffered() {
+                yielded = true;
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            yielded = false;
+            match flush.poll_flush(cx) {
+                Poll::Ready(Err(e)) => {
+                    tracing::debug!(error = %e, "grpc client connection write failed");
+                    Poll::Ready(())
+                }
+                _ => Poll::Pending,
+            }
+        })
+        .await;
     });
     Ok(Live {
         send,

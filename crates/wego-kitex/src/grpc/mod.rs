@@ -28,6 +28,7 @@
 //! ```
 
 mod client;
+mod coalesce;
 pub mod codec;
 mod connection;
 pub(crate) mod governance;

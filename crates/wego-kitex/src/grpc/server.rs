@@ -1,25 +1,39 @@
-//! The gRPC server: h2c connections, one task per call.
+//! The gRPC server: h2c connections; a connection's calls run on its task.
 //!
 //! A connection is served by [`Server::serve_connection`] (any
 //! `AsyncRead + AsyncWrite` IO, so Kitex's port sniffer can hand over a
 //! connection whose first bytes it already read) or by [`Server::serve`]
-//! (an accept loop on a [`Listener`]). Each call runs the service on its own
-//! task, raced against the call's deadline (`grpc-timeout`) and the client's
+//! (an accept loop on a [`Listener`]). Each call runs the service raced
+//! against the call's deadline (`grpc-timeout`) and the client's
 //! `RST_STREAM`: when either wins, the handler's future is dropped, which is
 //! how a handler sees cancellation.
+//!
+//! Calls run on the connection's own task (a `FuturesUnordered`), not on a
+//! task each: the frames one read brings wake their calls directly, the
+//! calls queue their answers, and the connection flushes them in one write.
+//! With a task per call (tonic's and hyper's model, available as
+//! [`ServerBuilder::with_task_per_call`]) every message costs a task
+//! wake-up each way and, under tokio's LIFO slot, one socket write per
+//! message.
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::task::Poll;
+
 use bytes::{Bytes, BytesMut};
-use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use futures_util::{FutureExt, StreamExt};
 use h2::server::SendResponse;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use tower_service::Service;
 use wego_netpoll::io::{AsyncRead, AsyncWrite};
 use wego_netpoll::{Listener, Shutdown, ShutdownReport, Watcher, rt};
 
+use super::coalesce::coalesce;
 use super::codec::{self, DEFAULT_MAX_MESSAGE_SIZE, Decoder, Encoding};
 use super::keepalive;
 use super::metadata::Metadata;
@@ -41,6 +55,7 @@ struct Config {
     max_concurrent_streams: u32,
     initial_window: u32,
     max_header_list_size: u32,
+    task_per_call: bool,
 }
 
 /// Builds a [`Server`].
@@ -100,6 +115,18 @@ impl ServerBuilder {
     /// (`SETTINGS_MAX_HEADER_LIST_SIZE`, default 1 MiB).
     pub fn with_max_header_list_size(mut self, n: u32) -> Self {
         self.config.max_header_list_size = n;
+        self
+    }
+
+    /// Runs every call on its own task (`rt::spawn`), so that the calls of
+    /// one connection run in parallel on a multi-thread runtime, at the
+    /// cost of a task wake-up per message. Off by default: a connection's
+    /// calls run on the connection's task, which batches what they write
+    /// into one socket write per wake-up (see `docs/rpc.md`). Turn it on
+    /// for handlers that do long CPU work between awaits on few
+    /// connections.
+    pub fn with_task_per_call(mut self, yes: bool) -> Self {
+        self.config.task_per_call = yes;
         self
     }
 
@@ -164,6 +191,7 @@ impl Server {
                 max_concurrent_streams: 1000,
                 initial_window: 1024 * 1024,
                 max_header_list_size: 1024 * 1024,
+                task_per_call: false,
             },
         }
     }
@@ -235,6 +263,7 @@ impl Server {
         S::Future: Send + 'static,
     {
         let cfg = self.config.clone();
+        let (io, flush) = coalesce(io);
         let mut conn = h2::server::Builder::new()
             .max_concurrent_streams(cfg.max_concurrent_streams)
             .initial_window_size(cfg.initial_window)
@@ -244,45 +273,124 @@ impl Server {
             .handshake::<_, Bytes>(io)
             .await
             .map_err(|e| Status::from_h2(&e))?;
+        std::future::poll_fn(|cx| flush.poll_flush(cx))
+            .await
+            .map_err(|e| Status::unavailable(format!("write: {e}")))?;
         let mut dead = match (cfg.keepalive_interval, conn.ping_pong()) {
             (Some(every), Some(pp)) => keepalive::start(pp, every, cfg.keepalive_timeout),
             _ => keepalive::never(),
         };
+        let drain = watcher.draining();
+        let forced = watcher.forced();
+        let mut drain = std::pin::pin!(drain);
+        let mut forced = std::pin::pin!(forced);
         let mut draining = false;
+        // The calls of this connection, when they run on its task.
+        let mut calls = FuturesUnordered::new();
         loop {
-            tokio::select! {
-                next = conn.accept() => match next {
-                    Some(Ok((req, respond))) => {
-                        let svc = service.clone();
-                        let cfg = cfg.clone();
-                        rt::spawn(handle_call(req, respond, svc, cfg));
+            let event = std::future::poll_fn(|cx| {
+                if forced.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Event::Forced);
+                }
+                if !draining && drain.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Event::Drain);
+                }
+                if dead.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Event::Dead);
+                }
+                // Read (and flush), run the calls the frames woke, then
+                // drive the connection once more so that everything they
+                // wrote leaves in one write.
+                for _ in 0..2 {
+                    match conn.poll_accept(cx) {
+                        Poll::Ready(Some(Ok(call))) => return Poll::Ready(Event::Call(call)),
+                        Poll::Ready(Some(Err(e))) => return Poll::Ready(Event::Failed(e)),
+                        Poll::Ready(None) => return Poll::Ready(Event::Closed),
+                        Poll::Pending => {}
                     }
-                    Some(Err(e)) => {
-                        if e.is_go_away() || e.is_io() {
-                            return Ok(());
-                        }
-                        return Err(Status::from_h2(&e));
+                    while let Poll::Ready(Some(())) = calls.poll_next_unpin(cx) {}
+                }
+                // Everything this wake-up produced, in one write.
+                match flush.poll_flush(cx) {
+                    Poll::Ready(Err(e)) => Poll::Ready(Event::Write(e)),
+                    _ => Poll::Pending,
+                }
+            })
+            .await;
+            match event {
+                Event::Call((req, respond)) => {
+                    let call = handle_call(req, respond, service.clone(), cfg.clone());
+                    if cfg.task_per_call {
+                        rt::spawn(call);
+                    } else {
+                        calls.push(contain(call));
                     }
-                    None => return Ok(()),
-                },
-                () = watcher.draining(), if !draining => {
+                }
+                Event::Failed(e) => {
+                    if e.is_go_away() || e.is_io() {
+                        return Ok(());
+                    }
+                    return Err(Status::from_h2(&e));
+                }
+                Event::Closed => break,
+                Event::Write(e) => {
+                    tracing::debug!(error = %e, "grpc connection write failed");
+                    return Ok(());
+                }
+                Event::Drain => {
                     draining = true;
                     conn.graceful_shutdown();
                 }
-                () = watcher.forced() => {
+                Event::Forced => {
                     conn.abrupt_shutdown(h2::Reason::NO_ERROR);
                     // Flush the GOAWAY, bounded.
-                    let _ = rt::timeout(Duration::from_millis(100), std::future::poll_fn(|cx| conn.poll_closed(cx))).await;
+                    let _ = rt::timeout(
+                        Duration::from_millis(100),
+                        std::future::poll_fn(|cx| conn.poll_closed(cx)),
+                    )
+                    .await;
                     return Ok(());
                 }
-                () = &mut dead => {
+                Event::Dead => {
                     tracing::debug!("keepalive ping timed out, closing connection");
                     conn.abrupt_shutdown(h2::Reason::NO_ERROR);
                     return Err(Status::unavailable("keepalive ping timed out"));
                 }
             }
         }
+        // The connection is gone: its streams fail, so the calls still
+        // running end promptly; the forced deadline bounds them anyway.
+        if !calls.is_empty() {
+            tokio::select! {
+                () = async { while calls.next().await.is_some() {} } => {}
+                () = forced => {}
+            }
+        }
+        Ok(())
     }
+}
+
+/// What woke the connection loop.
+// A short-lived stack value; boxing the call would cost an allocation each.
+#[allow(clippy::large_enum_variant)]
+enum Event {
+    Call((http::Request<h2::RecvStream>, SendResponse<Bytes>)),
+    Failed(h2::Error),
+    Write(std::io::Error),
+    Closed,
+    Drain,
+    Forced,
+    Dead,
+}
+
+/// Runs a call on its connection's task, containing a handler's panic to
+/// that call (its stream is reset) as a task per call would.
+fn contain<F: Future<Output = ()>>(call: F) -> impl Future<Output = ()> {
+    AssertUnwindSafe(call).catch_unwind().map(|r| {
+        if r.is_err() {
+            tracing::error!("grpc handler panicked; its stream is reset");
+        }
+    })
 }
 
 fn trailers_only(
