@@ -56,6 +56,10 @@ mod resolv_conf;
 #[cfg(feature = "dns-srv")]
 mod srv;
 
+#[cfg(feature = "dns-srv")]
+#[doc(hidden)]
+pub use srv::instances_from_reply;
+
 /// The most instances a name yields unless configured otherwise.
 pub const DEFAULT_MAX_INSTANCES: usize = 64;
 

@@ -137,6 +137,29 @@ pub(crate) fn select(
     Ok(out)
 }
 
+/// Decodes a DNS reply and turns its SRV answers into instances using
+/// only the addresses of its additional section (no question is asked).
+/// The `governance_dns_reply` fuzz target's entry: never panics.
+#[doc(hidden)]
+pub fn instances_from_reply(bytes: &[u8], max: usize) -> Vec<Instance> {
+    let Ok(reply) = hickory_proto::op::Message::from_vec(bytes) else {
+        return Vec::new();
+    };
+    let records: Vec<SRV> = reply
+        .answers
+        .iter()
+        .filter_map(|r| match &r.data {
+            RData::SRV(srv) => Some(srv.clone()),
+            _ => None,
+        })
+        .collect();
+    let glue = addresses_in(&reply.additionals);
+    select(records, max, |target| {
+        Ok(glue.get(target).cloned().unwrap_or_default())
+    })
+    .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,6 +249,28 @@ mod tests {
         })
         .unwrap_err();
         assert!(matches!(err, QueryError::NoServers));
+    }
+
+    #[test]
+    fn a_reply_with_glue_needs_no_question() {
+        use hickory_proto::op::{Message, OpCode};
+        use hickory_proto::rr::Record;
+        use hickory_proto::rr::rdata::A;
+        let owner = parse_name("_x._tcp.test").unwrap();
+        let mut reply = Message::response(1, OpCode::Query);
+        for (port, target) in [(1, "a.test"), (2, "a.test"), (3, "nowhere.test")] {
+            let data = RData::SRV(srv(1, 1, port, target));
+            reply.add_answer(Record::from_rdata(owner.clone(), 30, data));
+        }
+        let glue = RData::A(A(Ipv4Addr::new(10, 0, 0, 1)));
+        reply.add_additional(Record::from_rdata(parse_name("a.test").unwrap(), 30, glue));
+        let bytes = reply.to_vec().unwrap();
+        let list = instances_from_reply(&bytes, 8);
+        let addrs: Vec<String> = list.iter().map(|i| i.address.to_string()).collect();
+        assert_eq!(addrs, ["10.0.0.1:1", "10.0.0.1:2"]);
+        assert_eq!(instances_from_reply(&bytes, 1).len(), 1);
+        assert!(instances_from_reply(&bytes[..bytes.len() - 3], 8).is_empty());
+        assert!(instances_from_reply(b"", 8).is_empty());
     }
 
     #[test]
