@@ -34,3 +34,14 @@ wego_test_support::each_backend!(
         assert!(err.is_discovery(), "{err:?}");
     }
 );
+
+#[cfg(not(feature = "dns-srv"))]
+wego_test_support::each_backend!(
+    an_srv_name_without_the_feature_names_the_feature,
+    |_backend| async move {
+        let d = DnsDiscover::default();
+        let err = d.discover("_echo._tcp.example.test").await.unwrap_err();
+        assert!(err.is_discovery(), "{err:?}");
+        assert!(err.to_string().contains("dns-srv"), "{err}");
+    }
+);

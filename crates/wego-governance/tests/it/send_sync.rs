@@ -17,6 +17,8 @@ fn types_are_send_and_sync() {
     send_sync::<Breakers>();
     send_sync::<CircuitBreaker>();
     send_sync::<wego_governance::retry::RetryBudget>();
+    send_sync::<wego_governance::discovery::dns::DnsDiscover>();
+    send_sync::<wego_governance::discovery::dns::DnsDiscoverBuilder>();
 }
 
 #[test]
@@ -26,6 +28,11 @@ fn futures_are_send() {
     send(&w.changed());
     send(&wego_governance::Discover::discover(&d, "x"));
     send(&wego_governance::discovery::resolve(&d, "x"));
+    let dns = wego_governance::discovery::dns::DnsDiscover::default();
+    send(&wego_governance::Discover::discover(
+        &dns,
+        "_x._tcp.example.test",
+    ));
     let l = wego_netpoll::rt::Runtime::builder().build().unwrap();
     let listener = l.block_on(wego_test_support::loopback());
     send(&wego_governance::metrics::serve(listener, Metrics::new()));
