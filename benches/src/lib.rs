@@ -1,6 +1,9 @@
 //! Workloads shared by wego's criterion benches and the instruction-count
 //! harnesses in `src/bin/` (run those under `valgrind --tool=callgrind` for
-//! numbers that do not depend on machine load). See docs/benchmarks.md.
+//! numbers that do not depend on machine load), and the `bench-chart` tool's
+//! parsers and SVG renderer ([`chart`]). See docs/benchmarks.md.
+
+pub mod chart;
 
 pub mod framing {
     //! A length-prefixed framing workload: frames with a big-endian `u32`
