@@ -55,4 +55,7 @@ for s in wego tonic; do
     done
 done
 run kitex-pb kitex-pb unary 100
+# Charts beside the numbers in docs/benchmarks.md: docs/charts/grpc-*.svg
+# (from the root, so the root workspace's target dir and config apply).
+(OUT_ABS="$PWD/$OUT" && cd ../../.. && cargo run -q -p wego-benches --bin bench-chart -- grpc "$OUT_ABS" docs/charts)
 echo "results: $OUT"

@@ -131,3 +131,6 @@ for (endpoint, conns), servers in sorted(cells.items()):
         r2 = f"{p99 / best_p99:.2f}" if best_p99 else "-"
         print(f"| {endpoint} | {conns} | {s} | {rps:,.0f} | {p99:.2f} | {cpu:.1f} | {r1} | {r2} |")
 PY
+
+# Charts beside the numbers in docs/benchmarks.md: docs/charts/http-*.svg.
+cargo run -q --manifest-path "$ROOT/Cargo.toml" -p wego-benches --bin bench-chart -- http "$OUT" "$ROOT/docs/charts"
