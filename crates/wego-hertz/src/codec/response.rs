@@ -7,7 +7,8 @@
 //! (what Hertz and Go's net/http write). Names are case-insensitive in
 //! HTTP/1.1 (RFC 9110 §5.1), so this only matters to peers that compare them
 //! byte for byte. Title casing rewrites the bytes already copied into the
-//! output buffer: no allocation either way, and one branch per header when off.
+//! output buffer: no allocation either way, and the two cases are compiled
+//! apart, so the default path pays one branch per response.
 
 use bytes::{BufMut, BytesMut};
 use http::header::{CONNECTION, CONTENT_LENGTH, DATE, SERVER, TRANSFER_ENCODING};
@@ -114,7 +115,27 @@ pub fn encode_response_head(
         }
     };
 
-    let tc = ctx.title_case_headers;
+    // One branch per response: each case is compiled on its own, so the
+    // default lowercase path has no per-header test.
+    if ctx.title_case_headers {
+        write_head::<true>(status, headers, length_header, keep_alive, ctx, dst);
+    } else {
+        write_head::<false>(status, headers, length_header, keep_alive, ctx, dst);
+    }
+    (framing, keep_alive)
+}
+
+/// Writes the head decided by [`encode_response_head`]; `TITLE` picks the
+/// case of header names.
+fn write_head<const TITLE: bool>(
+    status: StatusCode,
+    headers: &HeaderMap,
+    length_header: LengthHeader,
+    keep_alive: bool,
+    ctx: &ResponseContext<'_>,
+    dst: &mut BytesMut,
+) {
+    let tc = TITLE;
     dst.reserve(128 + headers.len() * 32);
     dst.put_slice(b"HTTP/1.1 ");
     dst.put_slice(status.as_str().as_bytes());
@@ -173,7 +194,6 @@ pub fn encode_response_head(
         dst.put_slice(b"\r\n");
     }
     dst.put_slice(b"\r\n");
-    (framing, keep_alive)
 }
 
 /// Appends a header name, title-cased if `title_case`.
