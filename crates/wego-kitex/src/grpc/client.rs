@@ -31,7 +31,7 @@ use super::streaming::{Streaming, codec_status};
 use super::timeout::format_timeout;
 
 /// The request side of a call.
-enum Body {
+pub(crate) enum Body {
     /// One message, already framed.
     Single(Bytes),
     /// A stream of payloads, framed by the pump task.
@@ -97,6 +97,11 @@ impl Channel {
                 config,
             }),
         }
+    }
+
+    /// The channel's configuration.
+    pub(crate) fn config(&self) -> &Config {
+        &self.inner.config
     }
 
     fn live(&self) -> Arc<Live> {
@@ -165,7 +170,7 @@ impl Channel {
         self.call_body(path, request.map(Body::Stream)).await
     }
 
-    async fn call_body(
+    pub(crate) async fn call_body(
         &self,
         path: &str,
         request: Request<Body>,

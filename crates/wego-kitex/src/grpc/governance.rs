@@ -55,9 +55,11 @@ pub type CallFuture = Pin<Box<dyn Future<Output = Result<Response<Bytes>, Status
 
 impl Classify for Status {
     /// Only `UNAVAILABLE` (which connection failures become): the call did
-    /// not reach the application, per gRPC's retry design.
+    /// not reach the application, per gRPC's retry design; and never a
+    /// committed stream (response headers received or a request message
+    /// consumed, see [`Status::is_committed`]).
     fn is_retryable(&self) -> bool {
-        self.code().is_retryable()
+        self.code().is_retryable() && !self.is_committed()
     }
 
     /// Transport and overload codes count against the callee's health;
@@ -130,7 +132,7 @@ impl Carrier for Metadata {
 }
 
 /// Splits `/pkg.Service/Method` into `("pkg.Service", "Method")`.
-fn split_path(path: &str) -> (&str, &str) {
+pub(crate) fn split_path(path: &str) -> (&str, &str) {
     path.strip_prefix('/')
         .unwrap_or(path)
         .split_once('/')
@@ -356,10 +358,7 @@ pub struct GovernedClient<S> {
     idempotent: bool,
 }
 
-impl<S> GovernedClient<S>
-where
-    S: Service<GrpcCall, Response = Response<Bytes>, Error = Status>,
-{
+impl<S> GovernedClient<S> {
     /// Wraps a client stack; calls are not idempotent unless marked.
     pub fn new(inner: S) -> GovernedClient<S> {
         GovernedClient {
@@ -379,6 +378,16 @@ where
         &mut self.inner
     }
 
+    /// Whether calls are marked idempotent.
+    pub fn is_idempotent(&self) -> bool {
+        self.idempotent
+    }
+}
+
+impl<S> GovernedClient<S>
+where
+    S: Service<GrpcCall, Response = Response<Bytes>, Error = Status>,
+{
     /// Sends a prepared call through the stack.
     ///
     /// # Errors

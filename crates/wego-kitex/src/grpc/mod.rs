@@ -31,6 +31,8 @@ mod client;
 mod coalesce;
 pub mod codec;
 mod connection;
+mod govern_client;
+mod govern_server;
 pub(crate) mod governance;
 pub mod health;
 mod keepalive;
@@ -53,6 +55,8 @@ pub use codec::{CodecError, Encoding};
 pub use connection::ChannelBuilder;
 /// The stream trait of request streams (re-exported for generated code).
 pub use futures_core::Stream;
+pub use govern_client::GrpcStreamCall;
+pub use govern_server::{GovernedStreams, StreamCall, StreamEnd, StreamScope};
 pub use governance::{
     CallFuture, GovernedClient, GrpcCall, LazyChannel, ServerTrace, ServerTraceLayer,
 };

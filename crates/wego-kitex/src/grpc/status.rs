@@ -180,6 +180,9 @@ struct Inner {
     message: String,
     details: Bytes,
     metadata: Metadata,
+    /// The call had received response headers or consumed a request
+    /// message (gRPC's "committed" RPC): never retried.
+    committed: bool,
 }
 
 impl Status {
@@ -191,6 +194,7 @@ impl Status {
                 message: message.into(),
                 details: Bytes::new(),
                 metadata: Metadata::new(),
+                committed: false,
             }),
         }
     }
@@ -243,6 +247,20 @@ impl Status {
     /// [`Code::Unavailable`] with a message.
     pub fn unavailable(message: impl Into<String>) -> Status {
         Status::new(Code::Unavailable, message)
+    }
+
+    /// Marks the status of a committed call (response headers received or
+    /// a request message consumed), which retries must not repeat.
+    pub(crate) fn into_committed(mut self) -> Status {
+        self.inner.committed = true;
+        self
+    }
+
+    /// Whether the call this status ended was committed: it had received
+    /// response headers or consumed a request message, so it is never
+    /// retried whatever its code.
+    pub fn is_committed(&self) -> bool {
+        self.inner.committed
     }
 
     /// Sets binary details (`grpc-status-details-bin`).
@@ -307,6 +325,7 @@ impl Status {
                 message,
                 details,
                 metadata,
+                committed: false,
             }),
         })
     }

@@ -65,6 +65,17 @@ pub struct Streaming<T> {
     // Keeps the request pump alive while the response is read (client side);
     // dropping the stream aborts it, which resets the h2 stream.
     _guard: Option<super::pump::PumpGuard>,
+    // Governance over the whole stream (client side, see govern_client.rs).
+    governed: Option<Box<Governed>>,
+}
+
+/// What a governed client stream reports to, and drives, while it is read.
+#[derive(Default)]
+pub(crate) struct Governed {
+    /// Told the stream's final status (dropped unsent: cancelled).
+    pub(crate) on_end: Option<tokio::sync::oneshot::Sender<Result<(), Status>>>,
+    /// The governance stack's future, which completes after `on_end`.
+    pub(crate) stack: Option<super::router::BoxFuture<Result<(), Status>>>,
 }
 
 impl<T> fmt::Debug for Streaming<T> {
@@ -90,6 +101,7 @@ impl Streaming<Bytes> {
             deadline: None,
             last_compressed: false,
             _guard: None,
+            governed: None,
         }
     }
 
@@ -109,6 +121,7 @@ impl Streaming<Bytes> {
             deadline: None,
             last_compressed: false,
             _guard: None,
+            governed: None,
         })
     }
 
@@ -130,6 +143,7 @@ impl Streaming<Bytes> {
             deadline: deadline.map(|d| Box::pin(sleep_until(d))),
             last_compressed: false,
             _guard: guard,
+            governed: None,
         }
     }
 
@@ -150,6 +164,7 @@ impl Streaming<Bytes> {
             deadline: self.deadline,
             last_compressed: self.last_compressed,
             _guard: self._guard,
+            governed: self.governed,
         }
     }
 }
@@ -175,14 +190,69 @@ impl<T> Streaming<T> {
         self.last_compressed
     }
 
+    /// Reports the final status to `on_end` (set by a governed attempt).
+    pub(crate) fn set_on_end(&mut self, tx: tokio::sync::oneshot::Sender<Result<(), Status>>) {
+        self.governed.get_or_insert_with(Box::default).on_end = Some(tx);
+    }
+
+    /// Drives the governance stack's future while the stream is read.
+    pub(crate) fn set_stack(&mut self, fut: super::router::BoxFuture<Result<(), Status>>) {
+        self.governed.get_or_insert_with(Box::default).stack = Some(fut);
+    }
+
+    /// Polls for the next message.
+    pub fn poll_message(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<T>, Status>> {
+        let Some(g) = self.governed.as_mut() else {
+            return self.poll_inner(cx);
+        };
+        // A governance layer may end the call first (a timeout over the
+        // whole stream): the stream then ends with its status.
+        if let Some(stack) = g.stack.as_mut()
+            && let Poll::Ready(r) = stack.as_mut().poll(cx)
+        {
+            g.stack = None;
+            if let Err(status) = r
+                && self.state != State::Done
+            {
+                let _ = self.fail(status.clone());
+                self.finish_governed(cx, Err(status.clone()));
+                return Poll::Ready(Err(status));
+            }
+        }
+        let r = ready!(self.poll_inner(cx));
+        match &r {
+            Ok(Some(_)) => {}
+            Ok(None) => self.finish_governed(cx, Ok(())),
+            Err(s) => self.finish_governed(cx, Err(s.clone())),
+        }
+        Poll::Ready(r)
+    }
+
+    /// Reports the end and lets the governance stack complete (in the
+    /// background if it needs more than this poll).
+    fn finish_governed(&mut self, cx: &mut Context<'_>, end: Result<(), Status>) {
+        let Some(g) = self.governed.as_mut() else {
+            return;
+        };
+        if let Some(tx) = g.on_end.take() {
+            let _ = tx.send(end);
+        }
+        if let Some(mut stack) = g.stack.take()
+            && stack.as_mut().poll(cx).is_pending()
+        {
+            wego_netpoll::rt::spawn(async move {
+                let _ = stack.await;
+            });
+        }
+    }
+
     fn fail(&mut self, status: Status) -> Poll<Result<Option<T>, Status>> {
         self.state = State::Done;
         self.body = None;
         Poll::Ready(Err(status))
     }
 
-    /// Polls for the next message.
-    pub fn poll_message(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<T>, Status>> {
+    fn poll_inner(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<T>, Status>> {
         loop {
             if self.state == State::Done {
                 return Poll::Ready(Ok(None));

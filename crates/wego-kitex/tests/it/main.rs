@@ -8,6 +8,7 @@ mod grpc_errors;
 mod grpc_generated;
 mod grpc_governance;
 mod grpc_governance_http;
+mod grpc_governance_streams;
 mod grpc_interop;
 mod grpc_lifecycle;
 mod grpc_protobuf;
