@@ -3,12 +3,13 @@
 //! client in `examples/generated/echo.rs`).
 //!
 //! ```text
-//! cargo run -p wego-kitex --example grpc-echo -- server --addr 127.0.0.1:8888
+//! cargo run -p wego-kitex --example grpc-echo -- server --port 8888
 //! cargo run -p wego-kitex --example grpc-echo -- client --addr 127.0.0.1:8888 --msg hello
 //! ```
 //!
 //! The client makes one call of each kind: unary, server streaming, client
-//! streaming and bidirectional streaming.
+//! streaming and bidirectional streaming. `tests/it/examples.rs` serves this
+//! file's [`serve`] over loopback and checks every reply.
 
 #![allow(clippy::print_stdout)] // an example prints its results
 
@@ -19,11 +20,13 @@ use wego_kitex::grpc::{BoxStream, Channel, Request, Response, Server, Status, St
 use wego_netpoll::{Address, Listener, rt};
 
 #[allow(missing_docs, unreachable_pub, dead_code, clippy::all)]
-mod echo {
+pub(crate) mod echo {
     include!("generated/echo.rs");
 }
 
-struct Echo;
+/// The echo handler: one reply per request, three on the server stream,
+/// the messages joined on the client stream, one per message on bidi.
+pub(crate) struct Echo;
 
 impl echo::EchoServerHandler for Echo {
     async fn echo(
@@ -88,7 +91,24 @@ fn arg(name: &str, default: &str) -> String {
         .unwrap_or_else(|| default.to_owned())
 }
 
-async fn client(addr: Address, msg: String) -> Result<(), Box<dyn Error>> {
+/// `--addr A`, or `--port P` on 127.0.0.1.
+fn addr_arg() -> Result<Address, Box<dyn Error>> {
+    let port = arg("--port", "");
+    if port.is_empty() {
+        Ok(arg("--addr", "127.0.0.1:8888").parse()?)
+    } else {
+        Ok(format!("127.0.0.1:{}", port.parse::<u16>()?).parse()?)
+    }
+}
+
+/// Serves the echo service on `listener` with `server` (whose
+/// [`Server::shutdown`] stops it).
+pub(crate) async fn serve(server: Server, listener: Listener) {
+    server.serve(listener, echo::echo_server_router(Echo)).await;
+}
+
+/// Makes one call of each kind and prints the replies.
+pub(crate) async fn client(addr: Address, msg: String) -> Result<(), Box<dyn Error>> {
     let client = echo::EchoServerClient::new(Channel::connect(&addr).await?);
     let req = || echo::Request {
         action: "echo".into(),
@@ -119,16 +139,14 @@ async fn client(addr: Address, msg: String) -> Result<(), Box<dyn Error>> {
 
 fn main() -> Result<(), Box<dyn Error>> {
     let mode = std::env::args().nth(1).unwrap_or_else(|| "both".into());
-    let addr: Address = arg("--addr", "127.0.0.1:8888").parse()?;
+    let addr = addr_arg()?;
     let msg = arg("--msg", "hello");
     rt::block_on(async move {
         match mode.as_str() {
             "server" => {
                 let listener = Listener::bind(&addr).await?;
                 println!("grpc echo server on {}", listener.local_addr());
-                Server::default()
-                    .serve(listener, echo::echo_server_router(Echo))
-                    .await;
+                serve(Server::default(), listener).await;
                 Ok(())
             }
             "client" => client(addr, msg).await,
@@ -136,11 +154,7 @@ fn main() -> Result<(), Box<dyn Error>> {
                 // Both in one process, on an OS-chosen port.
                 let listener = Listener::bind(&Address::loopback()).await?;
                 let addr = listener.local_addr().clone();
-                rt::spawn(async move {
-                    Server::default()
-                        .serve(listener, echo::echo_server_router(Echo))
-                        .await
-                });
+                rt::spawn(serve(Server::default(), listener));
                 client(addr, msg).await
             }
         }

@@ -1,10 +1,12 @@
 //! protobuf-echo: the echo service of `idl/echo.proto` over Kitex Protobuf
 //! (TTHeader or Framed), and gRPC on the same port: the server is Kitex's
 //! one-port server with the gRPC and Kitex Protobuf handlers, both built
-//! from one generated service implementation.
+//! from one generated service implementation. `tests/it/examples.rs` serves
+//! this file's [`serve`] over loopback and calls it with each framing and
+//! with gRPC.
 //!
 //! ```text
-//! cargo run -p wego-kitex --example protobuf-echo -- server --addr 127.0.0.1:8888
+//! cargo run -p wego-kitex --example protobuf-echo -- server --port 8888
 //! cargo run -p wego-kitex --example protobuf-echo -- client --addr 127.0.0.1:8888 [--framed] --msg hi
 //! ```
 
@@ -17,11 +19,13 @@ use wego_kitex::protobuf::{Client, Framing, ProtobufHandler};
 use wego_netpoll::{Address, Listener, Shutdown, rt};
 
 #[allow(missing_docs, unreachable_pub, dead_code, clippy::all)]
-mod echo {
+pub(crate) mod echo {
     include!("generated/echo.rs");
 }
 
-struct Echo;
+/// The echo handler; streaming methods answer UNIMPLEMENTED (Kitex
+/// Protobuf has no streams).
+pub(crate) struct Echo;
 
 impl echo::EchoServerHandler for Echo {
     async fn echo(
@@ -65,18 +69,35 @@ fn arg(name: &str, default: &str) -> String {
         .unwrap_or_else(|| default.to_owned())
 }
 
-async fn serve(listener: Listener) -> Result<(), Box<dyn Error>> {
+/// `--addr A`, or `--port P` on 127.0.0.1.
+fn addr_arg() -> Result<Address, Box<dyn Error>> {
+    let port = arg("--port", "");
+    if port.is_empty() {
+        Ok(arg("--addr", "127.0.0.1:8888").parse()?)
+    } else {
+        Ok(format!("127.0.0.1:{}", port.parse::<u16>()?).parse()?)
+    }
+}
+
+/// Serves Kitex Protobuf (TTHeader and Framed) and gRPC on `listener` until
+/// `shutdown` drains it.
+pub(crate) async fn serve(listener: Listener, shutdown: Shutdown) -> Result<(), Box<dyn Error>> {
     let router = echo::echo_server_router(Echo);
     let server = wego_kitex::server::Server::builder()
         .http2_handler(Http2Handler::new(GrpcServer::default(), router.clone()).into_arc())
         .payload_handler(ProtobufHandler::new(router).into_arc())
         .build()
         .map_err(|e| e.to_string())?;
-    server.serve(listener, Shutdown::new()).await;
+    server.serve(listener, shutdown).await;
     Ok(())
 }
 
-async fn client(addr: Address, framing: Framing, msg: String) -> Result<(), Box<dyn Error>> {
+/// Calls `Echo` once over Kitex Protobuf with `framing`.
+pub(crate) async fn call(
+    addr: Address,
+    framing: Framing,
+    msg: String,
+) -> Result<echo::Response, Box<dyn Error>> {
     let c = Client::builder(addr)
         .with_framing(framing)
         .with_callee("echo.EchoServer")
@@ -91,13 +112,12 @@ async fn client(addr: Address, framing: Framing, msg: String) -> Result<(), Box<
             },
         )
         .await?;
-    println!("kitex protobuf ({framing:?}): {}", r.msg);
-    Ok(())
+    Ok(r)
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
     let mode = std::env::args().nth(1).unwrap_or_else(|| "both".into());
-    let addr: Address = arg("--addr", "127.0.0.1:8888").parse()?;
+    let addr = addr_arg()?;
     let framing = if std::env::args().any(|a| a == "--framed") {
         Framing::Framed
     } else {
@@ -112,16 +132,25 @@ fn main() -> Result<(), Box<dyn Error>> {
                     "kitex protobuf + grpc echo server on {}",
                     listener.local_addr()
                 );
-                serve(listener).await
+                serve(listener, Shutdown::new()).await
             }
-            "client" => client(addr, framing, msg).await,
+            "client" => {
+                let r = call(addr, framing, msg).await?;
+                println!("kitex protobuf ({framing:?}): {}", r.msg);
+                Ok(())
+            }
             _ => {
                 let listener = Listener::bind(&Address::loopback()).await?;
                 let addr = listener.local_addr().clone();
-                rt::spawn(async move { serve(listener).await.map_err(|e| e.to_string()) });
-                client(addr.clone(), Framing::TtHeader, msg.clone()).await?;
-                // Framed protobuf is served by ProtobufHandler::serve_connection;
-                // the one-port server detects TTHeader only (see docs/rpc.md).
+                rt::spawn(async move {
+                    serve(listener, Shutdown::new())
+                        .await
+                        .map_err(|e| e.to_string())
+                });
+                for framing in [Framing::TtHeader, Framing::Framed] {
+                    let r = call(addr.clone(), framing, msg.clone()).await?;
+                    println!("kitex protobuf ({framing:?}): {}", r.msg);
+                }
                 let ch = wego_kitex::grpc::Channel::connect(&addr).await?;
                 let r = echo::EchoServerClient::new(ch)
                     .echo(Request::new(echo::Request {

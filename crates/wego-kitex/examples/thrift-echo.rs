@@ -1,7 +1,7 @@
 //! The echo service of `idl/echo.thrift`: a server and a client.
 //!
 //! ```text
-//! cargo run -p wego-kitex --example thrift-echo -- server --addr 127.0.0.1:8888
+//! cargo run -p wego-kitex --example thrift-echo -- server --port 8888
 //! cargo run -p wego-kitex --example thrift-echo -- client --addr 127.0.0.1:8888 --msg hello
 //! ```
 //!
@@ -9,6 +9,7 @@
 //! pass `--framing framed|buffered|theader` and `--protocol compact` to try
 //! the others: the server detects each from the first bytes. The generated
 //! code in `gen/echo.rs` is wego-build's output for `idl/echo.thrift`.
+//! `tests/it/examples.rs` serves this file's [`serve`] over loopback.
 
 #[allow(
     clippy::all,
@@ -18,7 +19,7 @@
     dead_code,
     unsafe_code
 )]
-mod generated {
+pub(crate) mod generated {
     include!("gen/echo.rs");
 }
 
@@ -31,7 +32,8 @@ use wego_kitex::thrift::Protocol;
 use wego_kitex::transport::Framing;
 use wego_netpoll::{Address, Listener, Shutdown, rt};
 
-struct Echo;
+/// The echo handler: answers with the request's action and message.
+pub(crate) struct Echo;
 
 impl EchoServerHandler for Echo {
     async fn echo(&self, req: Request) -> Result<Response, BoxError> {
@@ -58,7 +60,7 @@ struct Args {
 fn parse() -> Result<Args, BoxError> {
     let mut it = std::env::args().skip(1);
     let role = it.next().ok_or(
-        "usage: thrift-echo server|client [--addr A] [--msg M] [--framing F] [--protocol P]",
+        "usage: thrift-echo server|client [--addr A | --port P] [--msg M] [--framing F] [--protocol P]",
     )?;
     let mut args = Args {
         role,
@@ -71,6 +73,7 @@ fn parse() -> Result<Args, BoxError> {
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--addr" => args.addr = value.parse()?,
+            "--port" => args.addr = format!("127.0.0.1:{}", value.parse::<u16>()?).parse()?,
             "--msg" => args.msg = value,
             "--framing" => {
                 args.framing = match value.as_str() {
@@ -94,32 +97,49 @@ fn parse() -> Result<Args, BoxError> {
     Ok(args)
 }
 
+/// Serves the echo service on `listener` until `shutdown` drains it.
+pub(crate) async fn serve(listener: Listener, shutdown: Shutdown) -> Result<(), BoxError> {
+    type S = EchoServerServer<Echo>;
+    let server = Server::builder()
+        .service(S::NAME, S::METHODS, S::new(Echo))
+        .build()?;
+    server.serve(listener, shutdown).await;
+    Ok(())
+}
+
+/// Calls `echo` once on the server at `addr` with the given framing and
+/// protocol.
+pub(crate) async fn call(
+    addr: Address,
+    framing: Framing,
+    protocol: Protocol,
+    msg: String,
+) -> Result<Response, BoxError> {
+    let inner = Client::builder(addr)
+        .with_framing(framing)
+        .with_protocol(protocol)
+        .with_callee("EchoServer")
+        .build()?;
+    let client = EchoServerClient::new(inner);
+    Ok(client
+        .echo(Request {
+            action: "echo".into(),
+            msg: msg.into(),
+        })
+        .await?)
+}
+
 fn main() -> Result<(), BoxError> {
     let args = parse()?;
     rt::block_on(async move {
         match args.role.as_str() {
             "server" => {
-                type S = EchoServerServer<Echo>;
-                let server = Server::builder()
-                    .service(S::NAME, S::METHODS, S::new(Echo))
-                    .build()?;
                 let listener = Listener::bind(&args.addr).await?;
                 eprintln!("thrift-echo server on {}", listener.local_addr());
-                server.serve(listener, Shutdown::new()).await;
+                serve(listener, Shutdown::new()).await?;
             }
             "client" => {
-                let inner = Client::builder(args.addr)
-                    .with_framing(args.framing)
-                    .with_protocol(args.protocol)
-                    .with_callee("EchoServer")
-                    .build()?;
-                let client = EchoServerClient::new(inner);
-                let resp = client
-                    .echo(Request {
-                        action: "echo".into(),
-                        msg: args.msg.into(),
-                    })
-                    .await?;
+                let resp = call(args.addr, args.framing, args.protocol, args.msg).await?;
                 eprintln!("reply: action={} msg={}", resp.action, resp.msg);
             }
             other => return Err(format!("unknown role {other}; use server or client").into()),
