@@ -1,5 +1,6 @@
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 //! Integration tests of wego-kitex, one module per behaviour.
+mod examples;
 mod grpc_calls;
 mod grpc_common;
 mod grpc_compression;
