@@ -58,9 +58,45 @@ fn gated_body(first: &'static str, gate: oneshot::Receiver<()>, rest: &'static s
     Body::from_stream(stream)
 }
 
+/// A service that counts its clones: the server takes one per accepted
+/// connection.
+struct CountConnections<S> {
+    inner: S,
+    accepted: Arc<AtomicUsize>,
+}
+
+impl<S: Clone> Clone for CountConnections<S> {
+    fn clone(&self) -> Self {
+        self.accepted.fetch_add(1, Ordering::SeqCst);
+        Self {
+            inner: self.inner.clone(),
+            accepted: Arc::clone(&self.accepted),
+        }
+    }
+}
+
+impl<S: tower_service::Service<Request<Body>>> tower_service::Service<Request<Body>>
+    for CountConnections<S>
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<Body>) -> S::Future {
+        self.inner.call(req)
+    }
+}
+
 wego_test_support::each_backend!(keep_alive_reuses_one_connection, |_backend| async move {
     // Every answer names the peer the server saw.
-    let svc = tower::service_fn(|req: Request<Body>| async move {
+    let inner = tower::service_fn(|req: Request<Body>| async move {
         let peer = req.extensions().get::<ClientAddr>().unwrap().0.to_string();
         let len = req
             .into_body()
@@ -70,6 +106,11 @@ wego_test_support::each_backend!(keep_alive_reuses_one_connection, |_backend| as
             .len();
         Ok::<_, Infallible>(Response::new(Body::from(format!("{peer} {len}"))))
     });
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let svc = CountConnections {
+        inner,
+        accepted: Arc::clone(&accepted),
+    };
     let (_server, addr, _task) = start(Server::builder(), svc).await;
     let mut c = hyper_connect(&addr).await;
     let me = c.local.to_string();
@@ -88,6 +129,7 @@ wego_test_support::each_backend!(keep_alive_reuses_one_connection, |_backend| as
         assert_eq!(resp.header("connection"), None);
     }
     assert!(!c.driver.is_finished(), "the connection is still open");
+    assert_eq!(accepted.load(Ordering::SeqCst), 1, "accepted connections");
 });
 
 wego_test_support::each_backend!(
