@@ -326,4 +326,65 @@ mod tests {
         .unwrap();
         assert_eq!((odd[0].qps, odd[0].p99_ms), (None, None));
     }
+
+    mod props {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        /// A name as the scripts write them: no whitespace, tab or `=`.
+        fn name() -> impl Strategy<Value = String> {
+            "[a-z][a-z0-9-]{0,10}"
+        }
+
+        fn value() -> impl Strategy<Value = Option<f64>> {
+            prop::option::of(0.0..1e7f64)
+        }
+
+        fn field(v: Option<f64>) -> String {
+            v.map_or_else(|| "n/a".to_owned(), |v| v.to_string())
+        }
+
+        proptest! {
+            #[test]
+            fn arbitrary_text_never_panics(text in ".{0,400}") {
+                for area in [Area::Http, Area::Grpc, Area::Thrift] {
+                    let _ = parse(area, &text);
+                }
+            }
+
+            #[test]
+            fn http_rows_round_trip(rows in prop::collection::vec((name(), name(), 1u32..10_000, value(), value(), value()), 0..20)) {
+                let mut tsv = "round\tserver\tendpoint\tconns\trps\tp99_ms\tcpu_us_per_req\terrors\tload1\n".to_owned();
+                for (server, endpoint, conns, rps, p99, cpu) in &rows {
+                    tsv += &format!("1\t{server}\t{endpoint}\t{conns}\t{}\t{}\t{}\t-\t1.0\n", field(*rps), field(*p99), field(*cpu));
+                }
+                let samples = parse_http_tsv(&tsv).unwrap();
+                prop_assert_eq!(samples.len(), rows.len());
+                for (s, (server, endpoint, conns, rps, p99, cpu)) in samples.iter().zip(&rows) {
+                    prop_assert_eq!(&s.series, server);
+                    prop_assert_eq!(&s.cell, &format!("{endpoint} c={conns}"));
+                    prop_assert_eq!((s.qps, s.p99_ms, s.cpu_us), (*rps, *p99, *cpu));
+                }
+            }
+
+            #[test]
+            fn thrift_lines_round_trip(rows in prop::collection::vec((name(), name(), 1u32..10_000, value(), 0u64..10_000_000, value()), 0..20)) {
+                let text: String = rows
+                    .iter()
+                    .map(|(server, client, c, qps, p99_us, cpu)| {
+                        format!("server={server} client=impl={client} concurrency={c} requests=1 qps={} p50_us=1 p99_us={p99_us} server_cpu_us_per_req={}\n", field(*qps), field(*cpu))
+                    })
+                    .collect();
+                let samples = parse(Area::Thrift, &text).unwrap();
+                prop_assert_eq!(samples.len(), rows.len());
+                for (s, (server, client, c, qps, p99_us, cpu)) in samples.iter().zip(&rows) {
+                    prop_assert_eq!(&s.series, server);
+                    prop_assert_eq!(&s.cell, &format!("c={c}\n{client} client"));
+                    prop_assert_eq!((s.qps, s.cpu_us), (*qps, *cpu));
+                    prop_assert_eq!(s.p99_ms, Some(*p99_us as f64 / 1000.0));
+                }
+            }
+        }
+    }
 }
