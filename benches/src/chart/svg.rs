@@ -49,7 +49,11 @@ const FONT: &str = "sans-serif";
 pub fn render(chart: &Chart) -> Result<String, RenderError> {
     let per_cell = most_bars_in_a_cell(chart).max(1);
     let cells = u32::try_from(chart.cells.len()).unwrap_or(u32::MAX).max(1);
-    let width = (110 + cells.saturating_mul(u32::try_from(per_cell).unwrap_or(8) * 46 + 34))
+    // 46 px per bar and 34 between groups, within sane bounds.
+    let bars = u32::try_from(per_cell.min(64)).unwrap_or(64);
+    let width = cells
+        .saturating_mul(bars * 46 + 34)
+        .saturating_add(110)
         .clamp(640, 4000);
     let mut out = String::new();
     {
