@@ -230,7 +230,10 @@ impl Server {
                     let server = self.clone();
                     let svc = service.clone();
                     let w = self.shutdown.watcher();
-                    rt::spawn(async move {
+                    // Placed like rt::spawn_connection places any
+                    // connection: on a per-core runtime, the least loaded
+                    // worker takes it with its socket.
+                    rt::spawn_connection(conn, move |conn| async move {
                         if let Err(e) = server.serve_connection(conn, svc, w).await {
                             tracing::debug!(error = %e, "grpc connection ended");
                         }

@@ -226,7 +226,9 @@ impl Server {
             };
             let shared = self.shared.clone();
             let w = shutdown.watcher();
-            wego_netpoll::rt::spawn(async move {
+            // On a per-core runtime the connection goes to the least loaded
+            // worker, with its socket, and all its I/O stays there.
+            wego_netpoll::rt::spawn_connection(conn, move |conn| async move {
                 conn::serve_conn(shared, conn, w).await;
                 drop(permit);
             });

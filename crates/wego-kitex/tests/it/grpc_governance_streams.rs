@@ -29,7 +29,7 @@ use wego_netpoll::{Address, rt};
 use super::grpc_common::{BIDI, EchoRequest, EchoResponse, echo_router, req};
 
 /// Serves `svc` on loopback; returns the address and the server.
-async fn serve<S>(svc: S) -> (Address, Server)
+pub(crate) async fn serve<S>(svc: S) -> (Address, Server)
 where
     S: tower_service::Service<RawRequest, Response = RawResponse, Error = Status>
         + Clone
@@ -46,7 +46,7 @@ where
 }
 
 /// A request stream fed by the returned sender.
-fn feed() -> (
+pub(crate) fn feed() -> (
     tokio::sync::mpsc::Sender<EchoRequest>,
     impl Stream<Item = EchoRequest> + Send + 'static,
 ) {

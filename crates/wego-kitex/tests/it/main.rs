@@ -13,6 +13,7 @@ mod grpc_governance_streams;
 mod grpc_interop;
 mod grpc_lifecycle;
 mod grpc_protobuf;
+mod grpc_stream_spans;
 mod thrift_codegen;
 mod thrift_common;
 mod thrift_governance;
