@@ -33,13 +33,26 @@ start_server() { # impl -> sets SERVER_PID and ADDR
     [ -n "$ADDR" ] || { echo "server $1 did not start" >&2; exit 1; }
 }
 
+TICKS=$(getconf CLK_TCK)
+cpu_ticks() { # pid -> utime+stime in clock ticks
+    awk '{print $14 + $15}' "/proc/$1/stat"
+}
+
+# Besides QPS and latency, each line has the server's CPU time per request
+# (per message for bidi): utime+stime over the run divided by the count,
+# which stays comparable when the machine is busy.
 run() { # server-impl client-impl mode concurrency [conns]
     start_server "$1"
-    local line
+    local line before after reqs cpu_us
+    before=$(cpu_ticks "$SERVER_PID")
     line=$($PIN_CLIENT "$BIN" load --impl "$2" --addr "$ADDR" --mode "$3" \
         --concurrency "$4" --conns "${5:-1}" --duration "$SECS" --size 1024)
+    after=$(cpu_ticks "$SERVER_PID")
     kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
-    echo "server=$1 $line" | tee -a "$OUT"
+    reqs=$(echo "$line" | sed -n 's/.*requests=\([0-9]*\).*/\1/p')
+    cpu_us=$(awk -v a="$after" -v b="$before" -v t="$TICKS" -v r="$reqs" \
+        'BEGIN { if (r > 0) printf "%.2f", (a - b) * 1e6 / t / r; else print "n/a" }')
+    echo "server=$1 $line server_cpu_us_per_req=$cpu_us" | tee -a "$OUT"
 }
 
 for c in 100 1000; do
