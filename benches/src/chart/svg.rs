@@ -100,12 +100,15 @@ fn draw_header(
         text(12.0).color(&RGBColor(0x55, 0x55, 0x55)),
     ))
     .map_err(RenderError::from_plotters)?;
-    // Legend: a swatch and a name per series, wrapping when the row is full.
-    let (mut x, mut y) = (left, 56);
+    // Legend: a swatch and a name per series (every script's series is the
+    // server), wrapping when the row is full.
+    area.draw(&Text::new("server:", (left, 56), text(12.0)))
+        .map_err(RenderError::from_plotters)?;
+    let (mut x, mut y) = (left + 52, 56);
     for (i, name) in chart.series.iter().enumerate() {
         let step = 30 + 8 * i32::try_from(name.chars().count()).unwrap_or(20);
-        if x + step > i32::try_from(width).unwrap_or(i32::MAX) - left && x > left {
-            (x, y) = (left, y + 16);
+        if x + step > i32::try_from(width).unwrap_or(i32::MAX) - left && x > left + 52 {
+            (x, y) = (left + 52, y + 16);
         }
         area.draw(&Rectangle::new(
             [(x, y), (x + 12, y + 12)],
