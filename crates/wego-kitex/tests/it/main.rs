@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 //! Integration tests of wego-kitex, one module per behaviour.
 mod examples;
+mod grpc_call_tasks;
 mod grpc_calls;
 mod grpc_common;
 mod grpc_compression;
