@@ -78,9 +78,17 @@ p99_ms() {
         print v }' "$1"
 }
 
+# Share of the machine's CPU time the hypervisor took (steal) between two
+# /proc/stat "cpu" lines: on a shared VM this is what makes runs noisy.
+steal_pct() {
+    echo "$1 $2" | awk '{ n = (NF - 2) / 2; t = 0
+        for (i = 2; i <= n + 1; i++) t += $(i + n + 1) - $i
+        printf "%.0f", (t > 0 ? 100 * ($(9 + n + 1) - $9) / t : 0) }'
+}
+
 TICK=$(getconf CLK_TCK)
 : > "$OUT"
-echo -e "round\tserver\tendpoint\tconns\trps\tp99_ms\tcpu_us_per_req\terrors\tload1" >> "$OUT"
+echo -e "round\tserver\tendpoint\tconns\trps\tp99_ms\tcpu_us_per_req\terrors\tload1\tsteal_pct" >> "$OUT"
 for round in $(seq 1 "$ROUNDS"); do
     i=0
     for server in $SERVERS; do
@@ -95,16 +103,18 @@ for round in $(seq 1 "$ROUNDS"); do
                 [ "$endpoint" = echo ] && script=(-s "$TMP/echo.lua")
                 load1=$(cut -d' ' -f1 /proc/loadavg)
                 before=$(cpu_ticks "$pid")
+                stat_before=$(grep '^cpu ' /proc/stat)
                 taskset -c "$WRK_CPU" wrk -t1 -c"$conns" -d"${DURATION}s" --timeout 5s --latency \
                     "${script[@]}" "http://127.0.0.1:$port/$endpoint" > "$TMP/wrk.txt"
                 after=$(cpu_ticks "$pid")
+                steal=$(steal_pct "$stat_before" "$(grep '^cpu ' /proc/stat)")
                 rps=$(awk '/^Requests\/sec:/ {print $2}' "$TMP/wrk.txt")
                 total=$(awk '/requests in/ {print $1}' "$TMP/wrk.txt")
                 errors=$(awk '/Socket errors|Non-2xx/ {s = s $0 " "} END {print s ? s : "-"}' "$TMP/wrk.txt" | tr '\t' ' ')
                 p99=$(p99_ms "$TMP/wrk.txt")
                 cpu=$(awk -v d=$((after - before)) -v t="$TICK" -v n="$total" 'BEGIN { printf "%.2f", (n > 0) ? (d / t * 1e6 / n) : 0 }')
-                echo -e "$round\t$server\t$endpoint\t$conns\t$rps\t$p99\t$cpu\t$errors\t$load1" >> "$OUT"
-                echo "round $round $server $endpoint c=$conns: $rps req/s, p99 $p99 ms, $cpu us cpu/req (load $load1)" >&2
+                echo -e "$round\t$server\t$endpoint\t$conns\t$rps\t$p99\t$cpu\t$errors\t$load1\t$steal" >> "$OUT"
+                echo "round $round $server $endpoint c=$conns: $rps req/s, p99 $p99 ms, $cpu us cpu/req (load $load1, steal $steal%)" >&2
             done
         done
         kill "$pid"; wait "$pid" 2>/dev/null || true
@@ -132,5 +142,14 @@ for (endpoint, conns), servers in sorted(cells.items()):
         print(f"| {endpoint} | {conns} | {s} | {rps:,.0f} | {p99:.2f} | {cpu:.1f} | {r1} | {r2} |")
 PY
 
-# Charts beside the numbers in docs/benchmarks.md: docs/charts/http-*.svg.
+# Keep the raw rows beside the RPC scripts' results, so the charts can be
+# redrawn from the repository.
+if [ "${KEEP:-1}" = 1 ]; then
+    mkdir -p "$ROOT/benches/results"
+    cp "$OUT" "$ROOT/benches/results/http-$(date -u +%Y%m%dT%H%M%S).tsv"
+fi
+
+# Charts beside the numbers in docs/benchmarks.md: docs/charts/http-*.svg
+# (CHARTS=0 skips them, e.g. for a smoke run).
+[ "${CHARTS:-1}" = 1 ] || exit 0
 cargo run -q --manifest-path "$ROOT/Cargo.toml" -p wego-benches --bin bench-chart -- http "$OUT" "$ROOT/docs/charts"
