@@ -2,6 +2,9 @@
 //! against the same program on raw tokio: the facade's overhead.
 //!
 //! Each iteration is one 1 KiB round trip on each of `conns` connections.
+//! `wego-netpoll` runs on the work-stealing flavour, the same scheduler as
+//! raw tokio, so the pair measures the facade alone; `wego-per-core` runs the
+//! default thread-per-core flavour with `spawn_connection`.
 #![allow(missing_docs, clippy::unwrap_used, clippy::disallowed_methods)]
 
 use std::time::{Duration, Instant};
@@ -51,9 +54,10 @@ where
     start.elapsed()
 }
 
-fn wego(conns: usize, iters: u64) -> Duration {
+fn wego(flavor: wego_netpoll::rt::Flavor, conns: usize, iters: u64) -> Duration {
     use wego_netpoll::{Address, Dialer, Listener, rt};
     let runtime = rt::Runtime::builder()
+        .flavor(flavor)
         .worker_threads(std::num::NonZeroUsize::new(2).unwrap())
         .build()
         .unwrap();
@@ -62,7 +66,7 @@ fn wego(conns: usize, iters: u64) -> Duration {
         let addr = listener.local_addr().clone();
         rt::spawn(async move {
             while let Ok(conn) = listener.accept().await {
-                rt::spawn(echo_loop(conn));
+                rt::spawn_connection(conn, echo_loop);
             }
         });
         let mut cs = Vec::new();
@@ -94,6 +98,7 @@ fn raw_tokio(conns: usize, iters: u64) -> Duration {
 }
 
 fn bench(c: &mut Criterion) {
+    use wego_netpoll::rt::Flavor;
     let mut group = c.benchmark_group("tcp_echo_1k");
     group
         .sample_size(20)
@@ -101,7 +106,10 @@ fn bench(c: &mut Criterion) {
     for conns in [1usize, 16] {
         group.throughput(Throughput::Bytes((MSG * conns) as u64));
         group.bench_function(BenchmarkId::new("wego-netpoll", conns), |b| {
-            b.iter_custom(|iters| wego(conns, iters))
+            b.iter_custom(|iters| wego(Flavor::WorkStealing, conns, iters))
+        });
+        group.bench_function(BenchmarkId::new("wego-per-core", conns), |b| {
+            b.iter_custom(|iters| wego(Flavor::PerCore, conns, iters))
         });
         group.bench_function(BenchmarkId::new("raw-tokio", conns), |b| {
             b.iter_custom(|iters| raw_tokio(conns, iters))
