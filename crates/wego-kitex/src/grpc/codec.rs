@@ -156,6 +156,37 @@ impl Decoder {
     /// [`CodecError`] for an invalid flag, an oversize message, a compressed
     /// message without encoding, or a corrupt compressed body.
     pub fn decode(&self, buf: &mut BytesMut) -> Result<Option<Message>, CodecError> {
+        let Some((flag, len)) = self.header(buf)? else {
+            return Ok(None);
+        };
+        if buf.len() < HEADER_LEN + len {
+            buf.reserve(HEADER_LEN + len - buf.len());
+            return Ok(None);
+        }
+        buf.advance(HEADER_LEN);
+        self.body(flag, buf.split_to(len).freeze())
+    }
+
+    /// [`Decoder::decode`] from contiguous bytes: the payload shares
+    /// `buf`'s memory (no copy). `Ok(None)` leaves `buf` untouched.
+    ///
+    /// # Errors
+    ///
+    /// As [`Decoder::decode`].
+    pub fn decode_bytes(&self, buf: &mut Bytes) -> Result<Option<Message>, CodecError> {
+        let Some((flag, len)) = self.header(buf)? else {
+            return Ok(None);
+        };
+        if buf.len() < HEADER_LEN + len {
+            return Ok(None);
+        }
+        buf.advance(HEADER_LEN);
+        self.body(flag, buf.split_to(len))
+    }
+
+    /// The flag and checked length of the message at the front of `buf`,
+    /// if its prefix is complete.
+    fn header(&self, buf: &[u8]) -> Result<Option<(u8, usize)>, CodecError> {
         if buf.len() < HEADER_LEN {
             return Ok(None);
         }
@@ -167,12 +198,11 @@ impl Decoder {
         if len > self.max {
             return Err(CodecError::TooLarge { len, max: self.max });
         }
-        if buf.len() < HEADER_LEN + len {
-            buf.reserve(HEADER_LEN + len - buf.len());
-            return Ok(None);
-        }
-        buf.advance(HEADER_LEN);
-        let body = buf.split_to(len).freeze();
+        Ok(Some((flag, len)))
+    }
+
+    /// The message from its flag and (possibly compressed) body.
+    fn body(&self, flag: u8, body: Bytes) -> Result<Option<Message>, CodecError> {
         if flag == 0 {
             return Ok(Some(Message {
                 data: body,
@@ -350,10 +380,39 @@ mod tests {
         }
 
         #[test]
+        fn decoding_from_bytes_matches_decoding_from_a_buffer(
+            msgs in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..300), 0..6),
+            cut in 0usize..2000,
+            gzip in any::<bool>(),
+        ) {
+            let enc = gzip.then_some(Encoding::Gzip);
+            let mut all = BytesMut::new();
+            for m in &msgs {
+                encode(m, enc, 1024, &mut all).unwrap();
+            }
+            // A prefix of the stream, cut anywhere.
+            let cut = cut.min(all.len());
+            let d = Decoder::new(1024, enc);
+            let mut buf = BytesMut::from(&all[..cut]);
+            let mut bytes = Bytes::copy_from_slice(&all[..cut]);
+            loop {
+                let a = d.decode(&mut buf).unwrap();
+                let b = d.decode_bytes(&mut bytes).unwrap();
+                prop_assert_eq!(&a, &b);
+                prop_assert_eq!(&buf[..], &bytes[..]);
+                if a.is_none() {
+                    break;
+                }
+            }
+        }
+
+        #[test]
         fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..64)) {
             let mut buf = BytesMut::from(&data[..]);
             let d = Decoder::new(32, Some(Encoding::Gzip));
             while let Ok(Some(_)) = d.decode(&mut buf) {}
+            let mut bytes = Bytes::from(data);
+            while let Ok(Some(_)) = d.decode_bytes(&mut bytes) {}
         }
     }
 }

@@ -54,6 +54,9 @@ pub(crate) fn codec_status(e: CodecError) -> Status {
 /// [`Streaming::message`] is cancel safe: bytes read so far stay buffered.
 pub struct Streaming<T> {
     body: Option<h2::RecvStream>,
+    /// The newest chunk, while nothing older is buffered: whole messages in
+    /// it are decoded without a copy; a partial one moves to `buf`.
+    chunk: Bytes,
     buf: BytesMut,
     decoder: Decoder,
     decode: DecodeFn<T>,
@@ -83,7 +86,7 @@ impl<T> fmt::Debug for Streaming<T> {
         f.debug_struct("Streaming")
             .field("state", &self.state)
             .field("client", &self.client)
-            .field("buffered", &self.buf.len())
+            .field("buffered", &(self.buf.len() + self.chunk.len()))
             .finish()
     }
 }
@@ -92,6 +95,7 @@ impl Streaming<Bytes> {
     pub(crate) fn new_server(body: h2::RecvStream, decoder: Decoder) -> Streaming<Bytes> {
         Streaming {
             body: Some(body),
+            chunk: Bytes::new(),
             buf: BytesMut::new(),
             decoder,
             decode: decode_raw,
@@ -112,6 +116,7 @@ impl Streaming<Bytes> {
         super::codec::encode(payload, None, max, &mut buf).map_err(codec_status)?;
         Ok(Streaming {
             body: None,
+            chunk: Bytes::new(),
             buf,
             decoder: Decoder::new(max, None),
             decode: decode_raw,
@@ -134,6 +139,7 @@ impl Streaming<Bytes> {
         let done = body.is_none();
         Streaming {
             body,
+            chunk: Bytes::new(),
             buf: BytesMut::new(),
             decoder,
             decode: decode_raw,
@@ -155,6 +161,7 @@ impl Streaming<Bytes> {
     pub(crate) fn with_decoder<M>(self, decode: DecodeFn<M>) -> Streaming<M> {
         Streaming {
             body: self.body,
+            chunk: self.chunk,
             buf: self.buf,
             decoder: self.decoder,
             decode,
@@ -262,6 +269,23 @@ impl<T> Streaming<T> {
             {
                 return self.fail(Status::deadline_exceeded("deadline exceeded"));
             }
+            if !self.chunk.is_empty() {
+                match self.decoder.decode_bytes(&mut self.chunk) {
+                    Ok(Some(m)) => {
+                        self.last_compressed = m.compressed;
+                        return match (self.decode)(m.data) {
+                            Ok(v) => Poll::Ready(Ok(Some(v))),
+                            Err(s) => self.fail(s),
+                        };
+                    }
+                    Ok(None) => {
+                        // A message continues in the next chunk.
+                        self.buf.extend_from_slice(&self.chunk);
+                        self.chunk = Bytes::new();
+                    }
+                    Err(e) => return self.fail(codec_status(e)),
+                }
+            }
             match self.decoder.decode(&mut self.buf) {
                 Ok(Some(m)) => {
                     self.last_compressed = m.compressed;
@@ -282,7 +306,12 @@ impl<T> Streaming<T> {
                         // Give the window back as soon as the bytes are ours;
                         // the decoder's limit bounds what we hold.
                         let _ = body.flow_control().release_capacity(chunk.len());
-                        self.buf.extend_from_slice(&chunk);
+                        if self.buf.is_empty() {
+                            // Decoded in place: no copy for whole messages.
+                            self.chunk = chunk;
+                        } else {
+                            self.buf.extend_from_slice(&chunk);
+                        }
                     }
                     Some(Err(e)) => {
                         // A reset we sent because the request pump failed
