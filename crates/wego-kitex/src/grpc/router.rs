@@ -13,7 +13,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 use futures_util::StreamExt;
 
@@ -72,8 +72,18 @@ async fn unary_input<M: prost::Message + Default>(req: RawRequest) -> Result<Req
     Ok(req.map(|()| msg))
 }
 
+/// Encodes a response stream's messages, cut from shared blocks rather
+/// than one allocation each.
 fn boxed_out<M: prost::Message + 'static>(s: BoxStream<M>) -> BoxStream<Bytes> {
-    Box::pin(s.map(|r| r.map(|m| encode_prost(&m))))
+    let mut buf = BytesMut::new();
+    Box::pin(s.map(move |r| {
+        r.map(|m| {
+            buf.reserve(m.encoded_len().max(4 * 1024));
+            // Cannot fail: the buffer has room for the whole message.
+            let _ = m.encode(&mut buf);
+            buf.split().freeze()
+        })
+    }))
 }
 
 impl Router {

@@ -548,6 +548,7 @@ async fn handle_call<S>(
         return;
     };
     let mut buf = BytesMut::new();
+    let mut sent_any = false;
     let status = loop {
         let next = tokio::select! {
             n = crate::metainfo::scope(ctx.clone(), messages.next()) => n,
@@ -558,6 +559,12 @@ async fn handle_call<S>(
             None => break Status::ok().with_metadata(trailers),
             Some(Err(s)) => break s,
             Some(Ok(payload)) => {
+                if sent_any {
+                    // A stream: frame into shared blocks, not one
+                    // allocation per message (a unary answer stays exact).
+                    buf.reserve((codec::HEADER_LEN + payload.len()).max(FRAME_BLOCK));
+                }
+                sent_any = true;
                 if let Err(e) = codec::encode(&payload, send_enc, cfg.max_send, &mut buf) {
                     break codec_status(e);
                 }
@@ -577,6 +584,9 @@ async fn handle_call<S>(
     status.write_to(&mut map);
     let _ = out.send_trailers(map);
 }
+
+/// The block size streamed response frames are cut from.
+const FRAME_BLOCK: usize = 8 * 1024;
 
 /// What this server accepts, for `grpc-accept-encoding`.
 fn accept_header(cfg: &Config) -> HeaderValue {
