@@ -17,7 +17,10 @@
 //!   headers yet and no request message taken from the caller's stream
 //!   (gRPC's retry design calls this a committed RPC; we do not buffer
 //!   sent messages for replay). A committed call's status says so
-//!   ([`Status::is_committed`]) and is never retryable.
+//!   ([`Status::is_committed`]) and is never retryable. Attempts of a call
+//!   with a request stream never overlap: a backup request made while an
+//!   attempt holds the stream is refused with `ABORTED` (committed, and
+//!   not a breaker failure).
 
 use std::fmt;
 use std::pin::Pin;
@@ -57,8 +60,11 @@ struct Replay {
     stream: BoxStream<Bytes>,
     /// A message was taken: no other attempt may start.
     consumed: bool,
-    /// Which attempt may read it (older attempts' pumps see the end).
+    /// The latest attempt's number (older attempts' pumps see the end).
     lease: u64,
+    /// The attempt using the stream now, if any: a concurrent attempt (a
+    /// backup request) cannot share it and is refused.
+    holder: Option<u64>,
 }
 
 fn lock(m: &Mutex<Replay>) -> std::sync::MutexGuard<'_, Replay> {
@@ -147,6 +153,7 @@ impl GrpcStreamCall {
                     stream,
                     consumed: false,
                     lease: 0,
+                    holder: None,
                 })))
             }),
         )
@@ -229,21 +236,37 @@ async fn attempt(ch: Channel, call: GrpcStreamCall) -> Result<(), Status> {
                     )
                     .into_committed());
                 }
+                if r.holder.is_some() {
+                    return Err(Status::new(
+                        Code::Aborted,
+                        "request stream in use by another attempt",
+                    )
+                    .into_committed());
+                }
                 r.lease += 1;
+                r.holder = Some(r.lease);
                 r.lease
             };
             let lease = Lease {
                 replay: replay.clone(),
                 id,
             };
-            (Body::Stream(Box::pin(lease)), Some(replay))
+            (Body::Stream(Box::pin(lease)), Some((replay, id)))
         }
     };
-    let consumed = || replay.as_ref().is_some_and(|r| lock(r).consumed);
     let resp = match ch.call_body(&call.path, request.map(|()| body)).await {
         Ok(r) => r,
-        Err(s) if consumed() => return Err(s.into_committed()),
-        Err(s) => return Err(s),
+        Err(s) => {
+            // Give the stream back for a retry, unless a message was taken.
+            let Some((replay, id)) = &replay else {
+                return Err(s);
+            };
+            let mut r = lock(replay);
+            if r.holder == Some(*id) {
+                r.holder = None;
+            }
+            return Err(if r.consumed { s.into_committed() } else { s });
+        }
     };
     // Response headers arrived: the call is committed from here on.
     let (done_tx, done_rx) = oneshot::channel();

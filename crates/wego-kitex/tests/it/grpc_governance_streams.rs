@@ -400,3 +400,25 @@ wego_test_support::each_backend!(
         }
     }
 );
+
+wego_test_support::each_backend!(
+    attempts_of_one_stream_never_overlap,
+    |_backend| async move {
+        use wego_kitex::grpc::Service;
+        let (addr, _server) = serve(echo_router()).await;
+        let mut ch = Channel::connect(&addr).await.unwrap();
+        let (_tx, reqs) = feed();
+        let reqs: BoxStream<bytes::Bytes> = Box::pin(futures_util::StreamExt::map(reqs, |m| {
+            Ok(bytes::Bytes::from(prost::Message::encode_to_vec(&m)))
+        }));
+        let call = GrpcStreamCall::stream(BIDI, Request::new(reqs)).with_idempotent(true);
+        // The first attempt holds the request stream while it waits...
+        let first = rt::spawn(Service::call(&mut ch, call.clone()));
+        rt::sleep(Duration::from_millis(100)).await;
+        // ...so a backup attempt cannot share it.
+        let err = Service::call(&mut ch, call).await.unwrap_err();
+        assert_eq!(err.code(), Code::Aborted, "{err:?}");
+        assert!(err.is_committed(), "{err:?}");
+        first.abort();
+    }
+);
