@@ -146,7 +146,9 @@ PY
 # redrawn from the repository.
 if [ "${KEEP:-1}" = 1 ]; then
     mkdir -p "$ROOT/benches/results"
-    cp "$OUT" "$ROOT/benches/results/http-$(date -u +%Y%m%dT%H%M%S).tsv"
+    KEPT="$ROOT/benches/results/http-$(date -u +%Y%m%dT%H%M%S).tsv"
+    cp "$OUT" "$KEPT"
+    OUT=$KEPT
 fi
 
 # Charts beside the numbers in docs/benchmarks.md: docs/charts/http-*.svg

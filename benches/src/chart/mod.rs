@@ -146,7 +146,7 @@ pub struct Chart {
 
 impl Chart {
     /// Builds the chart of `metric`, or `None` when no sample recorded it
-    /// (gRPC runs record no CPU time, for example).
+    /// (gRPC runs from before the scripts recorded it, for example).
     pub fn build(area: Area, source: &str, metric: Metric, samples: &[Sample]) -> Option<Self> {
         let mut cells: Vec<String> = Vec::new();
         let mut series: Vec<String> = Vec::new();

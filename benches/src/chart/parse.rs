@@ -133,7 +133,8 @@ struct Layout {
 impl Layout {
     const GRPC: Layout = Layout {
         cell: &["mode", "concurrency", "client"],
-        cpu: None,
+        // Runs before 7b4cff7 have no CPU key; their CPU chart is skipped.
+        cpu: Some("server_cpu_us_per_req"),
     };
     const THRIFT: Layout = Layout {
         cell: &["concurrency", "client"],
@@ -271,6 +272,14 @@ mod tests {
         assert_eq!(samples[0].cpu_us, None);
         assert_eq!(samples[1].series, "kitex-pb");
         assert_eq!(samples[1].cell, "unary c=100\nkitex-pb client");
+    }
+
+    #[test]
+    fn grpc_lines_with_server_cpu_carry_it() {
+        let text = "server=wego client=wego mode=bidi concurrency=100 conns=1 requests=735092 \
+                    qps=146945 p50_us=422 p99_us=4048 p999_us=20419 server_cpu_us_per_req=3.71\n";
+        let samples = parse(Area::Grpc, text).unwrap();
+        assert_eq!(samples[0].cpu_us, Some(3.71));
     }
 
     #[test]
