@@ -31,6 +31,21 @@ fn threads_named(prefix: &str) -> Vec<String> {
         .collect()
 }
 
+/// The threads named `prefix*` once `settled` holds for them, or after 2 s.
+/// A joined thread can stay listed in /proc for a moment after `join`
+/// returns (the kernel wakes the joiner before it unlinks the task), so a
+/// single look races with the exit.
+fn threads_settled(prefix: &str, settled: impl Fn(&[String]) -> bool) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        let left = threads_named(prefix);
+        if settled(&left) || Instant::now() >= deadline {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 #[test]
 fn per_core_is_the_default_and_flavors_parse() {
     let rt = Runtime::builder()
@@ -208,7 +223,10 @@ fn dropping_a_per_core_runtime_joins_its_threads() {
     assert_eq!(seen.lock().unwrap().len(), 2);
     assert!(threads_named("wego-jn-").len() >= 2);
     drop(rt);
-    assert_eq!(threads_named("wego-jn-"), Vec::<String>::new());
+    assert_eq!(
+        threads_settled("wego-jn-", <[String]>::is_empty),
+        Vec::<String>::new()
+    );
 }
 
 #[test]
@@ -231,7 +249,7 @@ fn shutdown_timeout_stops_workers_without_waiting_for_stuck_blocking_tasks() {
     let took = start.elapsed();
     assert!(took < Duration::from_secs(5), "shutdown took {took:?}");
     // The worker threads are gone; only the stuck blocking thread remains.
-    let left = threads_named("wego-st-");
+    let left = threads_settled("wego-st-", |t| t.iter().all(|n| n.ends_with("-blk")));
     assert!(
         left.iter().all(|n| n.ends_with("-blk")),
         "threads left: {left:?}"
