@@ -182,5 +182,5 @@ async fn wego_client_against_tonic_server() {
         .unary::<_, wego_echo::Response>("/echo.EchoServer/Nope", Request::new(wreq("x")))
         .await
         .unwrap_err();
-    assert_eq!(err.code(), Code::Unimplemented);
+    assert_eq!(err.code(), Code::Unimplemented, "{err:?}");
 }

@@ -212,11 +212,18 @@ impl Channel {
                 // One framed message: h2 queues it and sends it as the
                 // window allows; no task needed. Dropping the call drops
                 // the response handles, and h2 resets the stream.
+                //
+                // The server may already have answered and closed the
+                // stream (a trailers-only error such as UNIMPLEMENTED, sent
+                // on seeing the headers): then the send fails with h2's
+                // "inactive stream", and the server's answer, read below,
+                // is the call's outcome. A send that failed for any other
+                // reason fails the response too.
                 Body::Single(frame) => {
                     let mut stream = stream;
-                    stream
-                        .send_data(frame, true)
-                        .map_err(|e| Status::from_h2(&e))?;
+                    if let Err(e) = stream.send_data(frame, true) {
+                        tracing::debug!(error = %e, "request message not sent; reading the answer");
+                    }
                     None
                 }
                 Body::Stream(messages) => {
