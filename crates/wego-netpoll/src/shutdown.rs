@@ -21,7 +21,7 @@
 //! forcing, with a [`ShutdownReport`].
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
@@ -33,11 +33,31 @@ enum Phase {
     Forced,
 }
 
+impl Phase {
+    fn from_u8(v: u8) -> Self {
+        match v {
+            0 => Phase::Running,
+            1 => Phase::Draining,
+            _ => Phase::Forced,
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Inner {
     phase: watch::Sender<Phase>,
+    /// The phase as a plain atomic, so that the checks a server makes on
+    /// every request (`is_draining`) cost a load instead of the channel's
+    /// lock. Always stored before the channel announces the same phase.
+    now: AtomicU8,
     active: AtomicUsize,
     idle: Notify,
+}
+
+impl Inner {
+    fn phase_now(&self) -> Phase {
+        Phase::from_u8(self.now.load(Ordering::Acquire))
+    }
 }
 
 /// The trigger and tracker of a graceful shutdown. Cheap to clone; clones
@@ -75,6 +95,7 @@ impl Shutdown {
         Self {
             inner: Arc::new(Inner {
                 phase,
+                now: AtomicU8::new(Phase::Running as u8),
                 active: AtomicUsize::new(0),
                 idle: Notify::new(),
             }),
@@ -97,11 +118,14 @@ impl Shutdown {
 
     /// Returns true once a shutdown has begun.
     pub fn is_draining(&self) -> bool {
-        *self.inner.phase.borrow() >= Phase::Draining
+        self.inner.phase_now() >= Phase::Draining
     }
 
     /// Begins draining without waiting.
     pub fn begin(&self) {
+        self.inner
+            .now
+            .fetch_max(Phase::Draining as u8, Ordering::AcqRel);
         self.inner.phase.send_if_modified(|p| {
             if *p == Phase::Running {
                 *p = Phase::Draining;
@@ -124,6 +148,7 @@ impl Shutdown {
             return ShutdownReport { forced: 0 };
         }
         let forced = self.active();
+        self.inner.now.store(Phase::Forced as u8, Ordering::Release);
         self.inner.phase.send_replace(Phase::Forced);
         tracing::warn!(
             forced,
@@ -155,12 +180,12 @@ pub struct Watcher {
 impl Watcher {
     /// Returns true once draining (or forcing) has begun.
     pub fn is_draining(&self) -> bool {
-        *self.phase.borrow() >= Phase::Draining
+        self.inner.phase_now() >= Phase::Draining
     }
 
     /// Returns true once the deadline has passed and work must stop now.
     pub fn is_forced(&self) -> bool {
-        *self.phase.borrow() >= Phase::Forced
+        self.inner.phase_now() >= Phase::Forced
     }
 
     /// Resolves when draining begins: stop accepting, close when idle.

@@ -34,11 +34,12 @@ use std::time::{Instant, SystemTime};
 use bytes::{Buf, Bytes, BytesMut};
 use http::{HeaderMap, Method, Request, Response, StatusCode, Version};
 use http_body::{Body as _, Frame};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tower_service::Service;
 use wego_netpoll::{Conn, Watcher, rt};
 
 use super::incoming::{self, Msg};
+use super::pool;
 use super::{BodyLimit, ClientAddr, Config, ExpectDecision};
 use crate::body::{Body, BodyError};
 use crate::codec::{
@@ -80,7 +81,8 @@ where
     let mut driver = Driver {
         io: conn,
         rbuf: BytesMut::with_capacity(READ_RESERVE),
-        wbuf: BytesMut::with_capacity(READ_RESERVE),
+        // Lent from the thread's pool per response: see `pool`.
+        wbuf: BytesMut::new(),
         config,
         svc,
         peer: ClientAddr(peer),
@@ -327,8 +329,13 @@ where
             title_case_headers: self.config.title_case_headers,
         };
         let body_len = body.size_hint().exact();
-        let (framing, mut keep_alive) =
-            encode_response_head(parts.status, &parts.headers, body_len, &ctx, &mut self.wbuf);
+        let (framing, mut keep_alive) = encode_response_head(
+            parts.status,
+            &parts.headers,
+            body_len,
+            &ctx,
+            lent(&mut self.wbuf),
+        );
         let complete = self.write_body(body, framing, &mut pump).await?;
         keep_alive &= complete;
 
@@ -422,9 +429,9 @@ where
                     }
                     written += data.len() as u64;
                     if framing == ResponseFraming::Chunked {
-                        crate::codec::encode_chunk_size(data.len(), &mut self.wbuf);
+                        crate::codec::encode_chunk_size(data.len(), lent(&mut self.wbuf));
                         self.write_data(data).await?;
-                        self.wbuf.extend_from_slice(b"\r\n");
+                        lent(&mut self.wbuf).extend_from_slice(b"\r\n");
                     } else {
                         self.write_data(data).await?;
                     }
@@ -436,7 +443,7 @@ where
                         encode_last_chunk_cased(
                             Some(&trailers),
                             self.config.title_case_headers,
-                            &mut self.wbuf,
+                            lent(&mut self.wbuf),
                         );
                         return Ok(true);
                     }
@@ -447,7 +454,9 @@ where
             }
         }
         match framing {
-            ResponseFraming::Chunked => encode_last_chunk_cased(None, false, &mut self.wbuf),
+            ResponseFraming::Chunked => {
+                encode_last_chunk_cased(None, false, lent(&mut self.wbuf));
+            }
             ResponseFraming::Length(n) if written != n => {
                 tracing::debug!("response body shorter than its content-length");
                 self.flush().await?;
@@ -462,42 +471,48 @@ where
     /// written together with the buffer in one vectored write.
     async fn write_data(&mut self, data: Bytes) -> std::io::Result<()> {
         if data.len() < COPY_BELOW {
-            self.wbuf.extend_from_slice(&data);
+            lent(&mut self.wbuf).extend_from_slice(&data);
             return Ok(());
         }
         let mut chain = (&mut self.wbuf).chain(data);
         let r = rt::timeout(self.config.write_timeout, self.io.write_all_buf(&mut chain)).await;
-        self.wbuf.clear();
+        pool::give_back(std::mem::take(&mut self.wbuf));
         r.unwrap_or_else(|_| Err(write_timed_out()))
     }
 
+    /// Writes the whole write buffer out, then empties it.
+    ///
+    /// The buffer is written by position rather than consumed, so that
+    /// emptying it leaves its start where it was: the next response is
+    /// encoded into the same (recently used, so cached) bytes instead of
+    /// walking forward through the allocation.
     async fn flush(&mut self) -> std::io::Result<()> {
         if self.wbuf.is_empty() {
             return Ok(());
         }
+        let mut pos = 0;
         // Fast path: the socket usually takes the whole buffer at once, so
         // try once before arming the write timer.
         let first = {
             let mut cx = Context::from_waker(Waker::noop());
-            std::pin::pin!(self.io.write_buf(&mut self.wbuf)).poll(&mut cx)
+            poll_write_out(&mut self.io, &self.wbuf, &mut pos, &mut cx)
         };
-        match first {
-            Poll::Ready(Err(e)) => {
-                self.wbuf.clear();
-                return Err(e);
+        let r = match first {
+            Poll::Ready(r) => r,
+            Poll::Pending => {
+                let (io, wbuf) = (&mut self.io, &self.wbuf);
+                let out = std::future::poll_fn(|cx| poll_write_out(io, wbuf, &mut pos, cx));
+                rt::timeout(self.config.write_timeout, out)
+                    .await
+                    .unwrap_or_else(|_| Err(write_timed_out()))
             }
-            Poll::Ready(Ok(_)) if self.wbuf.is_empty() => return Ok(()),
-            _ => {}
-        }
-        let timeout = self.config.write_timeout;
-        let r = rt::timeout(timeout, self.io.write_all_buf(&mut self.wbuf)).await;
-        self.wbuf.clear();
-        r.unwrap_or_else(|_| Err(write_timed_out()))
+        };
+        pool::give_back(std::mem::take(&mut self.wbuf));
+        r
     }
 
     async fn write_continue(&mut self) -> std::io::Result<()> {
-        self.wbuf
-            .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+        lent(&mut self.wbuf).extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
         self.flush().await
     }
 
@@ -512,7 +527,13 @@ where
             server: self.config.server_header.as_ref().map(|v| v.as_bytes()),
             title_case_headers: self.config.title_case_headers,
         };
-        encode_response_head(status, &HeaderMap::new(), Some(0), &ctx, &mut self.wbuf);
+        encode_response_head(
+            status,
+            &HeaderMap::new(),
+            Some(0),
+            &ctx,
+            lent(&mut self.wbuf),
+        );
         self.flush().await
     }
 
@@ -547,6 +568,38 @@ where
             }
         }
     }
+}
+
+/// Writes `buf[*pos..]` to `io`, moving `pos` past what was written.
+///
+/// One contiguous buffer goes out with `poll_write` (a plain `send`):
+/// tokio's `write_buf` would take the vectored path for a socket, and a
+/// one-element `writev` costs more in the kernel than `send` does.
+fn poll_write_out(
+    io: &mut Conn,
+    buf: &[u8],
+    pos: &mut usize,
+    cx: &mut Context<'_>,
+) -> Poll<std::io::Result<()>> {
+    while let Some(rest) = buf.get(*pos..).filter(|r| !r.is_empty()) {
+        match Pin::new(&mut *io).poll_write(cx, rest) {
+            Poll::Ready(Ok(0)) => {
+                return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()));
+            }
+            Poll::Ready(Ok(n)) => *pos += n,
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Pending => return Poll::Pending,
+        }
+    }
+    Poll::Ready(Ok(()))
+}
+
+/// The connection's write buffer, lent from the pool if it has none.
+fn lent(wbuf: &mut BytesMut) -> &mut BytesMut {
+    if wbuf.capacity() == 0 {
+        *wbuf = pool::lend();
+    }
+    wbuf
 }
 
 fn write_timed_out() -> std::io::Error {

@@ -30,6 +30,7 @@
 mod config;
 mod conn;
 pub(crate) mod incoming;
+mod pool;
 
 use std::convert::Infallible;
 use std::sync::Arc;

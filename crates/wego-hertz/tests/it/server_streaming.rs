@@ -156,3 +156,43 @@ wego_test_support::each_backend!(
         assert!(closed(&mut conn).await);
     }
 );
+
+wego_test_support::each_backend!(
+    responses_larger_than_the_socket_buffer_survive_partial_writes,
+    |_backend| async move {
+        // Each response is 512 frames of 8,000 bytes (small enough to be
+        // copied into the write buffer), each frame a different byte: a write
+        // that resumed at the wrong place after the socket took only part of
+        // the buffer would duplicate or lose bytes, and the check below sees
+        // it.
+        const FRAMES: usize = 512;
+        const FRAME: usize = 8_000;
+        let svc = tower::service_fn(|_req: http::Request<wego_hertz::Body>| async move {
+            let frames = futures_util::stream::iter((0..FRAMES).map(|i| {
+                Ok::<_, std::io::Error>(bytes::Bytes::from(vec![(i % 251) as u8; FRAME]))
+            }));
+            Ok::<_, std::convert::Infallible>(http::Response::new(wego_hertz::Body::from_stream(
+                frames,
+            )))
+        });
+        let (_server, addr, _task) = crate::support::start(Server::builder(), svc).await;
+        let mut conn = connect(&addr).await;
+        // Three pipelined requests, and nothing read for a while: the server
+        // fills the socket's buffers and must wait for room, many times over.
+        conn.write_all(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\nGET /c HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        wego_netpoll::rt::sleep(std::time::Duration::from_millis(300)).await;
+        let expected: Vec<u8> = (0..FRAMES)
+            .flat_map(|i| vec![(i % 251) as u8; FRAME])
+            .collect();
+        let mut buf = BytesMut::new();
+        for _ in 0..3 {
+            let resp = read_response(&mut conn, &mut buf, false).await.unwrap();
+            assert_eq!(resp.status, StatusCode::OK);
+            assert!(resp.chunked);
+            assert_eq!(resp.body.len(), expected.len());
+            assert!(resp.body == expected, "response body corrupted");
+        }
+    }
+);

@@ -1,0 +1,81 @@
+//! Write buffers lent to connections per response, from a per-thread pool.
+//!
+//! A connection needs a write buffer only between encoding a response and
+//! the moment the socket has taken it, which on a keep-alive connection is
+//! a small part of its life. Keeping one buffer per connection means that,
+//! at a thousand connections, every response is encoded into memory that
+//! has gone cold in the cache since that connection's last request. Lending
+//! instead lets every response on a worker thread reuse the same few
+//! buffers, which stay cached, and an idle connection holds no write buffer
+//! at all.
+//!
+//! The pool is thread-local and bounded: a buffer returned to a full pool,
+//! or one that grew past [`KEEP_UP_TO`] (a large streamed response), is
+//! freed. A buffer may be returned on another thread than the one that
+//! lent it (a work-stealing runtime moves tasks); it then joins that
+//! thread's pool.
+
+use std::cell::RefCell;
+
+use bytes::BytesMut;
+
+/// Capacity of a newly made buffer.
+const NEW_CAPACITY: usize = 8 * 1024;
+/// Buffers that grew beyond this are freed rather than pooled.
+const KEEP_UP_TO: usize = 128 * 1024;
+/// Buffers kept per thread.
+const POOL_SIZE: usize = 64;
+
+thread_local! {
+    static POOL: RefCell<Vec<BytesMut>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Takes a buffer from this thread's pool, or makes one.
+pub(crate) fn lend() -> BytesMut {
+    POOL.with(|p| p.borrow_mut().pop())
+        .unwrap_or_else(|| BytesMut::with_capacity(NEW_CAPACITY))
+}
+
+/// Returns an emptied buffer to this thread's pool.
+pub(crate) fn give_back(mut buf: BytesMut) {
+    if buf.capacity() == 0 || buf.capacity() > KEEP_UP_TO {
+        return;
+    }
+    buf.clear();
+    POOL.with(|p| {
+        let mut pool = p.borrow_mut();
+        if pool.len() < POOL_SIZE {
+            pool.push(buf);
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_returned_buffer_is_lent_again_empty() {
+        let mut b = lend();
+        b.extend_from_slice(b"HTTP/1.1 200 OK\r\n");
+        let ptr = b.as_ptr();
+        give_back(b);
+        let again = lend();
+        assert!(again.is_empty());
+        assert_eq!(again.as_ptr(), ptr, "the pooled allocation is reused");
+        give_back(again);
+    }
+
+    #[test]
+    fn oversized_and_surplus_buffers_are_freed() {
+        while POOL.with(|p| p.borrow_mut().pop()).is_some() {}
+        give_back(BytesMut::with_capacity(KEEP_UP_TO + 1));
+        assert_eq!(POOL.with(|p| p.borrow().len()), 0);
+        for _ in 0..POOL_SIZE + 5 {
+            give_back(BytesMut::with_capacity(16));
+        }
+        assert_eq!(POOL.with(|p| p.borrow().len()), POOL_SIZE);
+        give_back(BytesMut::new());
+        assert_eq!(POOL.with(|p| p.borrow().len()), POOL_SIZE);
+    }
+}
