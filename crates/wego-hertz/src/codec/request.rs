@@ -70,7 +70,9 @@ pub struct RequestHead {
     pub expect_continue: bool,
 }
 
-const STACK_HEADERS: usize = 128;
+/// Header fields parsed with stack storage; a head with more is parsed
+/// again with heap storage for up to `max_headers` fields.
+const STACK_HEADERS: usize = 32;
 
 /// Byte ranges of one header field inside the head.
 #[derive(Debug, Clone, Copy, Default)]
@@ -124,15 +126,20 @@ pub fn parse_request_head(
     }
     check_request_line(buf, limits)?;
 
+    // Most requests carry a few dozen fields at most: parse with a small
+    // array on the stack first, and only a head that overflows it is parsed
+    // again with room for `max_headers` fields.
     let mut stack = [Span::default(); STACK_HEADERS];
+    let first = limits.max_headers.min(STACK_HEADERS);
     let mut heap = Vec::new();
-    let spans: &mut [Span] = if limits.max_headers <= STACK_HEADERS {
-        &mut stack[..limits.max_headers]
-    } else {
-        heap.resize(limits.max_headers, Span::default());
-        &mut heap[..]
+    let (raw, spans) = match first_pass(buf, limits, &mut stack[..first]) {
+        Err(ParseError::TooManyHeaders { .. }) if limits.max_headers > first => {
+            heap.resize(limits.max_headers, Span::default());
+            (first_pass(buf, limits, &mut heap)?, &heap[..])
+        }
+        r => (r?, &stack[..first]),
     };
-    let Some(raw) = first_pass(buf, limits, spans)? else {
+    let Some(raw) = raw else {
         return Ok(None);
     };
     let head = buf.split_to(raw.len).freeze();

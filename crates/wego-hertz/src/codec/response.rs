@@ -137,11 +137,7 @@ fn write_head<const TITLE: bool>(
 ) {
     let tc = TITLE;
     dst.reserve(128 + headers.len() * 32);
-    dst.put_slice(b"HTTP/1.1 ");
-    dst.put_slice(status.as_str().as_bytes());
-    dst.put_u8(b' ');
-    dst.put_slice(status.canonical_reason().unwrap_or("").as_bytes());
-    dst.put_slice(b"\r\n");
+    put_status_line(dst, status);
     for (name, value) in headers {
         if (name == CONTENT_LENGTH && length_header != LengthHeader::User)
             || name == TRANSFER_ENCODING
@@ -155,12 +151,7 @@ fn write_head<const TITLE: bool>(
         dst.put_slice(b"\r\n");
     }
     match length_header {
-        LengthHeader::Length(n) => {
-            dst.put_slice(cased(b"content-length: ", b"Content-Length: ", tc));
-            let mut digits = [0u8; 20];
-            dst.put_slice(format_u64(n, &mut digits));
-            dst.put_slice(b"\r\n");
-        }
+        LengthHeader::Length(n) => put_content_length(dst, n, tc),
         LengthHeader::Chunked => dst.put_slice(cased(
             b"transfer-encoding: chunked\r\n",
             b"Transfer-Encoding: chunked\r\n",
@@ -182,9 +173,7 @@ fn write_head<const TITLE: bool>(
         ));
     }
     if !headers.contains_key(DATE) {
-        dst.put_slice(cased(b"date: ", b"Date: ", tc));
-        dst.put_slice(ctx.date);
-        dst.put_slice(b"\r\n");
+        put_date(dst, ctx.date, tc);
     }
     if let Some(server) = ctx.server
         && !headers.contains_key(SERVER)
@@ -243,14 +232,78 @@ fn single_length(headers: &HeaderMap) -> Option<u64> {
     std::str::from_utf8(first.as_bytes()).ok()?.parse().ok()
 }
 
-fn format_u64(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut i = buf.len();
+/// The status line, `HTTP/1.1 200 OK\r\n`: one copy for the common
+/// statuses, pieced together for the rest.
+fn put_status_line(dst: &mut BytesMut, status: StatusCode) {
+    let line: &[u8] = match status.as_u16() {
+        200 => b"HTTP/1.1 200 OK\r\n",
+        201 => b"HTTP/1.1 201 Created\r\n",
+        204 => b"HTTP/1.1 204 No Content\r\n",
+        301 => b"HTTP/1.1 301 Moved Permanently\r\n",
+        302 => b"HTTP/1.1 302 Found\r\n",
+        304 => b"HTTP/1.1 304 Not Modified\r\n",
+        307 => b"HTTP/1.1 307 Temporary Redirect\r\n",
+        308 => b"HTTP/1.1 308 Permanent Redirect\r\n",
+        400 => b"HTTP/1.1 400 Bad Request\r\n",
+        401 => b"HTTP/1.1 401 Unauthorized\r\n",
+        403 => b"HTTP/1.1 403 Forbidden\r\n",
+        404 => b"HTTP/1.1 404 Not Found\r\n",
+        405 => b"HTTP/1.1 405 Method Not Allowed\r\n",
+        500 => b"HTTP/1.1 500 Internal Server Error\r\n",
+        503 => b"HTTP/1.1 503 Service Unavailable\r\n",
+        _ => {
+            dst.put_slice(b"HTTP/1.1 ");
+            dst.put_slice(status.as_str().as_bytes());
+            dst.put_u8(b' ');
+            dst.put_slice(status.canonical_reason().unwrap_or("").as_bytes());
+            dst.put_slice(b"\r\n");
+            return;
+        }
+    };
+    dst.put_slice(line);
+}
+
+/// `content-length: N\r\n`, assembled on the stack and copied once.
+fn put_content_length(dst: &mut BytesMut, n: u64, title_case: bool) {
+    const NAME: usize = b"content-length: ".len();
+    // Name, at most 20 digits, CRLF.
+    let mut line = [0u8; NAME + 20 + 2];
+    let end = line.len();
+    line[end - 2..].copy_from_slice(b"\r\n");
+    let mut start = end - 2;
+    let mut n = n;
     loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
+        start -= 1;
+        line[start] = b'0' + (n % 10) as u8;
         n /= 10;
         if n == 0 {
-            return &buf[i..];
+            break;
+        }
+    }
+    start -= NAME;
+    line[start..start + NAME].copy_from_slice(cased(
+        b"content-length: ",
+        b"Content-Length: ",
+        title_case,
+    ));
+    dst.put_slice(&line[start..]);
+}
+
+/// `date: <IMF-fixdate>\r\n`: an IMF-fixdate is always 29 bytes, so the
+/// line is assembled with fixed-size copies and written with one.
+fn put_date(dst: &mut BytesMut, date: &[u8], title_case: bool) {
+    let name = cased(b"date: ", b"Date: ", title_case);
+    match <&[u8; 29]>::try_from(date) {
+        Ok(date) => {
+            let mut line = *b"date: Sun, 06 Nov 1994 08:49:37 GMT\r\n";
+            line[..6].copy_from_slice(name);
+            line[6..35].copy_from_slice(date);
+            dst.put_slice(&line);
+        }
+        Err(_) => {
+            dst.put_slice(name);
+            dst.put_slice(date);
+            dst.put_slice(b"\r\n");
         }
     }
 }

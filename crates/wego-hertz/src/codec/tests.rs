@@ -298,6 +298,35 @@ fn many_headers_beyond_the_stack_array() {
     assert_eq!(head.parts.headers["x-199"], "199");
 }
 
+#[test]
+fn default_limit_heads_past_the_first_stack_attempt() {
+    // More fields than the first (stack) attempt holds, within the default
+    // limit of 100: parsed in full, also when it arrives in two pieces.
+    let limits = HeadLimits::default();
+    let mut req = String::from("GET / HTTP/1.1\r\nHost: x\r\n");
+    for i in 0..60 {
+        req.push_str(&format!("X-{i}: {i}\r\n"));
+    }
+    req.push_str("\r\n");
+    let cut = req.len() - 10;
+    let mut buf = BytesMut::from(&req.as_bytes()[..cut]);
+    assert!(parse_request_head(&mut buf, &limits).unwrap().is_none());
+    buf.extend_from_slice(&req.as_bytes()[cut..]);
+    let head = parse_request_head(&mut buf, &limits).unwrap().unwrap();
+    assert_eq!(head.parts.headers.len(), 61);
+    assert_eq!(head.parts.headers["x-59"], "59");
+    assert!(buf.is_empty());
+    // One field past the default limit: 431.
+    let mut req = String::from("GET / HTTP/1.1\r\nHost: x\r\n");
+    for i in 0..100 {
+        req.push_str(&format!("X-{i}: {i}\r\n"));
+    }
+    req.push_str("\r\n");
+    let mut buf = BytesMut::from(req.as_bytes());
+    let e = parse_request_head(&mut buf, &limits).unwrap_err();
+    assert_eq!(e, ParseError::TooManyHeaders { limit: 100 });
+}
+
 // ---- chunked ----
 
 fn decode_all(input: &[u8]) -> Result<(Vec<u8>, Option<http::HeaderMap>, BytesMut), ChunkError> {
@@ -442,6 +471,41 @@ fn head_of(
     let mut dst = BytesMut::new();
     let (f, ka) = encode_response_head(status, headers, len, ctx, &mut dst);
     (String::from_utf8(dst.to_vec()).unwrap(), f, ka)
+}
+
+#[test]
+fn status_lines_and_length_lines_for_every_shape() {
+    let date = b"Thu, 01 Jan 1970 00:00:00 GMT";
+    let ctx = ResponseContext::new(date);
+    let none = http::HeaderMap::new();
+    // The table of common statuses and the general path agree with the
+    // `http` crate's reason phrases for every status code.
+    for code in 100..=999u16 {
+        let status = StatusCode::from_u16(code).unwrap();
+        let (s, _, _) = head_of(status, &none, Some(0), &ctx);
+        let want = format!(
+            "HTTP/1.1 {} {}\r\n",
+            code,
+            status.canonical_reason().unwrap_or("")
+        );
+        assert!(s.starts_with(&want), "{code}: {s:?}");
+    }
+    for (n, want) in [
+        (1, "content-length: 1\r\n"),
+        (10, "content-length: 10\r\n"),
+        (u64::MAX, "content-length: 18446744073709551615\r\n"),
+    ] {
+        let (s, _, _) = head_of(StatusCode::OK, &none, Some(n), &ctx);
+        assert!(s.contains(want), "{n}: {s:?}");
+    }
+    let mut title = ctx;
+    title.title_case_headers = true;
+    let (s, _, _) = head_of(StatusCode::OK, &none, Some(42), &title);
+    assert!(s.contains("\r\nContent-Length: 42\r\nDate: Thu, 01 Jan 1970 00:00:00 GMT\r\n"));
+    // A date that is not an IMF-fixdate's 29 bytes is written as given.
+    let odd = ResponseContext::new(b"yesterday");
+    let (s, _, _) = head_of(StatusCode::OK, &none, Some(0), &odd);
+    assert!(s.ends_with("date: yesterday\r\n\r\n"), "{s:?}");
 }
 
 #[test]

@@ -101,15 +101,16 @@ pub(crate) fn text(status: StatusCode, msg: impl Into<Cow<'static, str>>) -> Res
     res
 }
 
-fn with_content_type(body: Body, ct: &'static str) -> Response {
+fn with_content_type(body: Body, ct: HeaderValue) -> Response {
     let mut res = Response::new(body);
-    res.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    res.headers_mut().insert(header::CONTENT_TYPE, ct);
     res
 }
 
-const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
-const OCTET_STREAM: &str = "application/octet-stream";
+// Constants, so that the values are checked once at compile time rather
+// than byte by byte on every response.
+const TEXT_PLAIN: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
+const OCTET_STREAM: HeaderValue = HeaderValue::from_static("application/octet-stream");
 
 impl IntoResponse for Body {
     fn into_response(self) -> Response {

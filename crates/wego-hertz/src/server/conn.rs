@@ -209,10 +209,12 @@ where
             }
             self.rbuf.reserve(READ_RESERVE);
             let read = loop {
+                // The read goes first: a wake-up with bytes to read then
+                // costs no poll of the shutdown signal.
                 tokio::select! {
                     biased;
-                    () = draining.as_mut(), if idle => return Err(HeadEnd::Close),
                     r = self.io.read_buf(&mut self.rbuf) => break r,
+                    () = draining.as_mut(), if idle => return Err(HeadEnd::Close),
                     () = timer.as_mut() => {
                         if Instant::now() >= deadline {
                             return Err(if idle { HeadEnd::Close } else { HeadEnd::Timeout });
