@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# User-space instructions per request of wego-hertz and its peers, counted
+# by valgrind's callgrind while wrk drives each server: a figure that,
+# unlike QPS or CPU time, does not move with a shared host's noise.
+#
+# Each server (one worker thread) runs under callgrind on CPU $SERVER_CPU;
+# wrk (one thread) on CPU $WRK_CPU warms it for 3 s, callgrind's counters
+# are zeroed, wrk runs $DURATION s more, and the counters are dumped:
+# instructions ÷ requests served in that window. Kernel time is not
+# counted, and valgrind slows a server about 50×, so per-request costs that
+# depend on batching (epoll wake-ups shared by many requests) weigh a
+# little more than at full speed.
+#
+# Usage: benches/http-instructions.sh            (plaintext at 100 connections)
+#        SERVERS="wego axum" CONNS=1000 ENDPOINT=echo benches/http-instructions.sh
+# Keep the call-graph files for callgrind_annotate: KEEP_DIR=/tmp/cg
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SERVERS=${SERVERS:-"wego hyper axum actix"}
+CONNS=${CONNS:-100}
+ENDPOINT=${ENDPOINT:-plaintext}
+DURATION=${DURATION:-10}
+SERVER_CPU=${SERVER_CPU:-0}
+WRK_CPU=${WRK_CPU:-1}
+PORT=${PORT:-18180}
+
+for tool in wrk valgrind callgrind_control callgrind_annotate; do
+    command -v "$tool" >/dev/null || { echo "$tool is not installed (apt-get install wrk valgrind)" >&2; exit 1; }
+done
+
+echo "building wego-hertz http-hello and the peers (release)..." >&2
+(cd "$ROOT" && cargo build --release -q -p wego-hertz --example http-hello)
+(cd "$ROOT/benches/peers/http" && cargo build --release -q)
+WEGO_BIN=$ROOT/target/release/examples/http-hello
+PEER_BIN=$ROOT/benches/peers/http/target/release/http-peer
+
+TMP=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$TMP"' EXIT
+cat > "$TMP/echo.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = string.rep("x", 1024)
+wrk.headers["Content-Type"] = "application/octet-stream"
+LUA
+script=()
+[ "$ENDPOINT" = echo ] && script=(-s "$TMP/echo.lua")
+
+echo "| server | endpoint | conns | requests counted | instructions per request |"
+echo "|---|---|---|---|---|"
+for server in $SERVERS; do
+    out=$TMP/cg.$server
+    if [ "$server" = wego ]; then
+        cmd=("$WEGO_BIN" --port "$PORT" --threads 1)
+    else
+        cmd=("$PEER_BIN" "$server" --port "$PORT" --threads 1)
+    fi
+    taskset -c "$SERVER_CPU" valgrind --tool=callgrind --callgrind-out-file="$out" "${cmd[@]}" >/dev/null 2>&1 &
+    pid=$!
+    for _ in $(seq 1 150); do
+        curl -s -o /dev/null "http://127.0.0.1:$PORT/plaintext" && break
+        sleep 0.2
+    done
+    taskset -c "$WRK_CPU" wrk -t1 -c"$CONNS" -d3s "${script[@]}" "http://127.0.0.1:$PORT/$ENDPOINT" >/dev/null
+    callgrind_control -z "$pid" >/dev/null
+    taskset -c "$WRK_CPU" wrk -t1 -c"$CONNS" -d"${DURATION}s" "${script[@]}" "http://127.0.0.1:$PORT/$ENDPOINT" > "$TMP/wrk.txt"
+    callgrind_control -d "$pid" >/dev/null
+    sleep 1
+    requests=$(awk '/requests in/ {print $1}' "$TMP/wrk.txt")
+    # The dump is the largest of the output files (the last one is written
+    # at exit and holds only the shutdown).
+    dump=$(ls -S "$out"* | head -1)
+    ir=$(callgrind_annotate "$dump" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
+    echo "| $server | $ENDPOINT | $CONNS | $requests | $((ir / requests)) |"
+    if [ -n "${KEEP_DIR:-}" ]; then
+        mkdir -p "$KEEP_DIR"; cp "$dump" "$KEEP_DIR/callgrind.$server.out"
+    fi
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+    PORT=$((PORT + 1))
+done
