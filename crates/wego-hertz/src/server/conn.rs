@@ -490,6 +490,11 @@ where
     /// walking forward through the allocation.
     async fn flush(&mut self) -> std::io::Result<()> {
         if self.wbuf.is_empty() {
+            // A lent buffer goes back even if nothing was written to it:
+            // a connection waiting for input holds none.
+            if self.wbuf.capacity() > 0 {
+                pool::give_back(std::mem::take(&mut self.wbuf));
+            }
             return Ok(());
         }
         let mut pos = 0;
