@@ -61,9 +61,9 @@ for server in $SERVERS; do
         sleep 0.2
     done
     taskset -c "$WRK_CPU" wrk -t1 -c"$CONNS" -d3s "${script[@]}" "http://127.0.0.1:$PORT/$ENDPOINT" >/dev/null
-    callgrind_control -z "$pid" >/dev/null
+    callgrind_control -z "$pid" >/dev/null 2>&1
     taskset -c "$WRK_CPU" wrk -t1 -c"$CONNS" -d"${DURATION}s" "${script[@]}" "http://127.0.0.1:$PORT/$ENDPOINT" > "$TMP/wrk.txt"
-    callgrind_control -d "$pid" >/dev/null
+    callgrind_control -d "$pid" >/dev/null 2>&1
     sleep 1
     requests=$(awk '/requests in/ {print $1}' "$TMP/wrk.txt")
     # The dump is the largest of the output files (the last one is written
