@@ -32,7 +32,11 @@ thread_local! {
 
 /// Takes a buffer from this thread's pool, or makes one.
 pub(crate) fn lend() -> BytesMut {
-    POOL.with(|p| p.borrow_mut().pop())
+    // `try_with`: a thread tearing down its thread-locals has no pool; the
+    // buffer is then simply made (or, below, freed).
+    POOL.try_with(|p| p.borrow_mut().pop())
+        .ok()
+        .flatten()
         .unwrap_or_else(|| BytesMut::with_capacity(NEW_CAPACITY))
 }
 
@@ -42,7 +46,7 @@ pub(crate) fn give_back(mut buf: BytesMut) {
         return;
     }
     buf.clear();
-    POOL.with(|p| {
+    let _ = POOL.try_with(|p| {
         let mut pool = p.borrow_mut();
         if pool.len() < POOL_SIZE {
             pool.push(buf);
