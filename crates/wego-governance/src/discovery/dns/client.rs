@@ -151,13 +151,23 @@ impl Client {
         let mut framed = Vec::with_capacity(bytes.len() + 2);
         framed.extend_from_slice(&len.to_be_bytes());
         framed.extend_from_slice(bytes);
-        stream.write_all(&framed)?;
+        stream.write_all(&framed).map_err(timed_out)?;
         let mut len = [0u8; 2];
-        stream.read_exact(&mut len)?;
+        stream.read_exact(&mut len).map_err(timed_out)?;
         let mut buf = vec![0u8; usize::from(u16::from_be_bytes(len))];
-        stream.read_exact(&mut buf)?;
+        stream.read_exact(&mut buf).map_err(timed_out)?;
         matching(&buf, query)
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "tcp reply does not match"))
+    }
+}
+
+/// A socket timeout shows as `WouldBlock` ("Resource temporarily
+/// unavailable") on Unix; name it for what it is.
+fn timed_out(e: io::Error) -> io::Error {
+    if e.kind() == io::ErrorKind::WouldBlock {
+        io::ErrorKind::TimedOut.into()
+    } else {
+        e
     }
 }
 
@@ -201,6 +211,14 @@ mod tests {
         assert!(matching(&other_q.to_vec().unwrap(), &q).is_none());
         assert!(matching(&[0xff; 5], &q).is_none(), "garbage is ignored");
         assert!(matching(&[], &q).is_none());
+    }
+
+    #[test]
+    fn a_socket_timeout_is_reported_as_a_timeout() {
+        let e = timed_out(io::ErrorKind::WouldBlock.into());
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+        let e = timed_out(io::ErrorKind::ConnectionReset.into());
+        assert_eq!(e.kind(), io::ErrorKind::ConnectionReset);
     }
 
     #[test]
