@@ -58,6 +58,19 @@ impl Inner {
     fn phase_now(&self) -> Phase {
         Phase::from_u8(self.now.load(Ordering::Acquire))
     }
+
+    /// Moves the phase forward to `to` (never back): the atomic first, then
+    /// the channel, which wakes the watchers waiting for it.
+    fn advance(&self, to: Phase) {
+        self.now.fetch_max(to as u8, Ordering::AcqRel);
+        self.phase.send_if_modified(|p| {
+            let moved = *p < to;
+            if moved {
+                *p = to;
+            }
+            moved
+        });
+    }
 }
 
 /// The trigger and tracker of a graceful shutdown. Cheap to clone; clones
@@ -123,17 +136,7 @@ impl Shutdown {
 
     /// Begins draining without waiting.
     pub fn begin(&self) {
-        self.inner
-            .now
-            .fetch_max(Phase::Draining as u8, Ordering::AcqRel);
-        self.inner.phase.send_if_modified(|p| {
-            if *p == Phase::Running {
-                *p = Phase::Draining;
-                true
-            } else {
-                false
-            }
-        });
+        self.inner.advance(Phase::Draining);
     }
 
     /// Drains: signals every watcher, waits up to `deadline` for all of them
@@ -148,8 +151,7 @@ impl Shutdown {
             return ShutdownReport { forced: 0 };
         }
         let forced = self.active();
-        self.inner.now.store(Phase::Forced as u8, Ordering::Release);
-        self.inner.phase.send_replace(Phase::Forced);
+        self.inner.advance(Phase::Forced);
         tracing::warn!(
             forced,
             ?deadline,
