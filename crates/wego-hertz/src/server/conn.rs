@@ -476,7 +476,9 @@ where
             lent(&mut self.wbuf).extend_from_slice(&data);
             return Ok(());
         }
-        let mut chain = (&mut self.wbuf).chain(data);
+        // Chained over a slice of the buffer, so that the write consumes the
+        // slice and the buffer goes back to the pool with its start in place.
+        let mut chain = Buf::chain(&self.wbuf[..], data);
         let r = rt::timeout(self.config.write_timeout, self.io.write_all_buf(&mut chain)).await;
         pool::give_back(std::mem::take(&mut self.wbuf));
         r.unwrap_or_else(|_| Err(write_timed_out()))
