@@ -29,19 +29,8 @@ for tool in wrk valgrind callgrind_control callgrind_annotate; do
     command -v "$tool" >/dev/null || { echo "$tool is not installed (apt-get install wrk valgrind)" >&2; exit 1; }
 done
 
-echo "building wego-hertz http-hello and the peers (release)..." >&2
-(cd "$ROOT" && cargo build --release -q -p wego-hertz --example http-hello)
-(cd "$ROOT/benches/peers/http" && cargo build --release -q)
-WEGO_BIN=$ROOT/target/release/examples/http-hello
-PEER_BIN=$ROOT/benches/peers/http/target/release/http-peer
-
-TMP=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$TMP"' EXIT
-cat > "$TMP/echo.lua" <<'LUA'
-wrk.method = "POST"
-wrk.body = string.rep("x", 1024)
-wrk.headers["Content-Type"] = "application/octet-stream"
-LUA
+# shellcheck source=benches/http-common.sh
+. "$ROOT/benches/http-common.sh"
 script=()
 [ "$ENDPOINT" = echo ] && script=(-s "$TMP/echo.lua")
 

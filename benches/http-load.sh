@@ -36,19 +36,8 @@ PORT_BASE=${PORT_BASE:-18080}
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
 ulimit -n 65536 2>/dev/null || ulimit -n 4096
 
-echo "building wego-hertz http-hello and the peers (release)..." >&2
-(cd "$ROOT" && cargo build --release -q -p wego-hertz --example http-hello)
-(cd "$ROOT/benches/peers/http" && cargo build --release -q)
-WEGO_BIN=$ROOT/target/release/examples/http-hello
-PEER_BIN=$ROOT/benches/peers/http/target/release/http-peer
-
-TMP=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$TMP"' EXIT
-cat > "$TMP/echo.lua" <<'LUA'
-wrk.method = "POST"
-wrk.body = string.rep("x", 1024)
-wrk.headers["Content-Type"] = "application/octet-stream"
-LUA
+# shellcheck source=benches/http-common.sh
+. "$ROOT/benches/http-common.sh"
 
 start_server() { # name port; sets SERVER_PID (no subshell: the EXIT trap must not fire)
     local name=$1 port=$2
