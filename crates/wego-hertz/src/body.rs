@@ -128,6 +128,16 @@ impl Body {
         Ok(first.unwrap_or_else(|| buf.freeze()))
     }
 
+    /// The whole body, when it is already in memory (empty, or one buffer
+    /// not yet taken): the server can write it without polling.
+    pub(crate) fn in_memory(&self) -> Option<&[u8]> {
+        match &self.kind {
+            Kind::Empty => Some(&[]),
+            Kind::Full(data) => Some(data.as_deref().unwrap_or_default()),
+            Kind::Boxed(_) | Kind::Incoming(_) => None,
+        }
+    }
+
     /// Wraps the server's streaming request body.
     pub(crate) fn incoming(incoming: Incoming) -> Self {
         Self {

@@ -115,6 +115,30 @@ enum HeadEnd {
     Timeout,
 }
 
+/// How a request is served (see `Driver::run`).
+enum Prepared {
+    /// No body, or all of it arrived with the head: the inline path.
+    Whole(Request<Body>, Meta),
+    /// A body still to be read, `100-continue`, or a body over the limit.
+    General(RequestHead),
+}
+
+/// What the inline path keeps of a request while its response is made.
+#[derive(Clone, Copy)]
+struct Meta {
+    keep_alive: bool,
+    head_request: bool,
+    version: Version,
+}
+
+/// What `queue_response` queued.
+enum Queued {
+    /// The whole response; carries whether the connection stays open.
+    All(bool),
+    /// The head only: the body still has to be written with this framing.
+    Head(Body, ResponseFraming, bool),
+}
+
 /// What became of the request body by the time the response was written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum BodyState {
@@ -158,7 +182,32 @@ where
                 }
             };
             first = false;
-            match self.serve_one(head, watcher).await {
+            // The usual request is served inline here. An `async fn` call
+            // moves its whole future (the bytes of all its states) into the
+            // caller's, and at 1,000 connections those bytes are cold cache
+            // lines of the connection's task: the per-request path creates
+            // no future besides the service's, and the rarely needed ones
+            // (streamed bodies either way, 100-continue) live on the heap.
+            let served = match self.prepare(head) {
+                Prepared::General(head) => Box::pin(self.serve_general(head, watcher)).await,
+                Prepared::Whole(req, meta) => {
+                    let Ok(()) = std::future::poll_fn(|cx| self.svc.poll_ready(cx)).await;
+                    let Ok(response) = self.svc.call(req).await;
+                    match self.queue_response(response, meta, watcher) {
+                        Queued::All(keep_alive) => {
+                            if !keep_alive || self.rbuf.is_empty() || self.wbuf.len() >= FLUSH_AT {
+                                self.flush().await.map(|()| keep_alive)
+                            } else {
+                                Ok(keep_alive)
+                            }
+                        }
+                        Queued::Head(body, framing, keep_alive) => {
+                            Box::pin(self.finish_body(body, framing, keep_alive)).await
+                        }
+                    }
+                }
+            };
+            match served {
                 Ok(true) if !watcher.is_draining() => {}
                 Ok(_) => {
                     let _ = self.flush().await;
@@ -231,10 +280,142 @@ where
         }
     }
 
-    /// Answers one request; returns whether the connection stays open.
-    async fn serve_one(&mut self, head: RequestHead, watcher: &Watcher) -> std::io::Result<bool> {
+    /// Makes the request for the service when its body is already here
+    /// whole (or it has none) and no `100 Continue` is asked for; hands
+    /// back the head for the general path otherwise.
+    fn prepare(&mut self, head: RequestHead) -> Prepared {
+        let whole = !head.expect_continue
+            && match head.framing {
+                BodyFraming::Empty => true,
+                BodyFraming::Length(n) => {
+                    (self.rbuf.len() as u64) >= n
+                        && self.config.max_body_size.is_none_or(|max| n <= max)
+                }
+                BodyFraming::Chunked => false,
+            };
+        if !whole {
+            return Prepared::General(head);
+        }
         let RequestHead {
-            mut parts,
+            parts,
+            framing,
+            keep_alive,
+            ..
+        } = head;
+        let body = match framing {
+            BodyFraming::Length(n) => {
+                let len = usize::try_from(n).expect("invariant: n <= rbuf.len()");
+                Body::from(self.rbuf.split_to(len).freeze())
+            }
+            _ => Body::empty(),
+        };
+        let meta = Meta {
+            keep_alive: keep_alive && self.config.keep_alive,
+            head_request: parts.method == Method::HEAD,
+            version: parts.version,
+        };
+        Prepared::Whole(self.request(parts, body), meta)
+    }
+
+    /// Queues the response's head, and its body too when that needs no
+    /// writing of its own (see `put_whole_body`).
+    fn queue_response(
+        &mut self,
+        response: Response<Body>,
+        meta: Meta,
+        watcher: &Watcher,
+    ) -> Queued {
+        let (parts, body) = response.into_parts();
+        let keep_alive = meta.keep_alive && !watcher.is_draining();
+        let (framing, keep_alive) =
+            self.encode_head(&parts, &body, meta.head_request, meta.version, keep_alive);
+        if self.put_whole_body(&body, framing) {
+            Queued::All(keep_alive)
+        } else {
+            Queued::Head(body, framing, keep_alive)
+        }
+    }
+
+    /// Writes a response body that `queue_response` left, then flushes;
+    /// returns whether the connection stays open.
+    async fn finish_body(
+        &mut self,
+        body: Body,
+        framing: ResponseFraming,
+        keep_alive: bool,
+    ) -> std::io::Result<bool> {
+        let complete = self.write_body(body, framing, &mut None).await?;
+        let keep_alive = keep_alive && complete;
+        if !keep_alive || self.rbuf.is_empty() || self.wbuf.len() >= FLUSH_AT {
+            self.flush().await?;
+        }
+        Ok(keep_alive)
+    }
+
+    /// The request with the server's extensions added.
+    fn request(&self, mut parts: http::request::Parts, body: Body) -> Request<Body> {
+        // Extractors fall back to the default limit: skip an allocation.
+        if self.config.body_limit != super::DEFAULT_BODY_LIMIT {
+            parts.extensions.insert(BodyLimit(self.config.body_limit));
+        }
+        parts.extensions.insert(self.peer.clone());
+        Request::from_parts(parts, body)
+    }
+
+    /// Encodes the response head into the write buffer; returns the body's
+    /// framing and whether the connection stays open.
+    fn encode_head(
+        &mut self,
+        parts: &http::response::Parts,
+        body: &Body,
+        head_request: bool,
+        version: Version,
+        keep_alive: bool,
+    ) -> (ResponseFraming, bool) {
+        let date = date_now();
+        let ctx = ResponseContext {
+            head_request,
+            version,
+            keep_alive,
+            date: &date,
+            server: self.config.server_header.as_ref().map(|v| v.as_bytes()),
+            title_case_headers: self.config.title_case_headers,
+        };
+        encode_response_head(
+            parts.status,
+            &parts.headers,
+            body.size_hint().exact(),
+            &ctx,
+            lent(&mut self.wbuf),
+        )
+    }
+
+    /// Queues a body that needs no writing of its own: none at all (HEAD,
+    /// 204, 304), or a small one already in memory whose length is the
+    /// framing's. Returns false, queueing nothing, for any other body.
+    fn put_whole_body(&mut self, body: &Body, framing: ResponseFraming) -> bool {
+        match framing {
+            ResponseFraming::None => true,
+            ResponseFraming::Length(n) => match body.in_memory() {
+                Some(data) if data.len() as u64 == n && data.len() < COPY_BELOW => {
+                    lent(&mut self.wbuf).extend_from_slice(data);
+                    true
+                }
+                _ => false,
+            },
+            ResponseFraming::Chunked | ResponseFraming::UntilClose => false,
+        }
+    }
+
+    /// Answers a request whose body must be streamed to the handler, or that
+    /// asks for `100 Continue`, or whose declared body is too large.
+    async fn serve_general(
+        &mut self,
+        head: RequestHead,
+        watcher: &Watcher,
+    ) -> std::io::Result<bool> {
+        let RequestHead {
+            parts,
             framing,
             keep_alive,
             expect_continue,
@@ -259,9 +440,9 @@ where
 
         let (body, mut pump) = match framing {
             BodyFraming::Empty => (Body::empty(), None),
-            // Fast path: a body of known length that already arrived with
-            // its head (most small POSTs) is handed over as one buffer, with
-            // no channel and no pump.
+            // A body of known length that already arrived with its head is
+            // handed over as one buffer, with no channel and no pump (here:
+            // a client that asked for 100-continue but sent the body anyway).
             BodyFraming::Length(n) if (self.rbuf.len() as u64) >= n => {
                 let len = usize::try_from(n).expect("invariant: n <= rbuf.len()");
                 (Body::from(self.rbuf.split_to(len).freeze()), None)
@@ -285,12 +466,7 @@ where
                 (Body::incoming(rx), Some(pump))
             }
         };
-        // Extractors fall back to the default limit: skip an allocation.
-        if self.config.body_limit != super::DEFAULT_BODY_LIMIT {
-            parts.extensions.insert(BodyLimit(self.config.body_limit));
-        }
-        parts.extensions.insert(self.peer.clone());
-        let req = Request::from_parts(parts, body);
+        let req = self.request(parts, body);
 
         let ready = std::future::poll_fn(|cx| self.svc.poll_ready(cx)).await;
         let Ok(()) = ready;
@@ -316,28 +492,14 @@ where
 
         let (parts, body) = response.into_parts();
         let mut body_state = pump.as_ref().map_or(BodyState::Done, |p| p.state);
-        let date = date_now();
-        let ctx = ResponseContext {
-            head_request,
-            version,
-            // An unanswered 100-continue leaves the client's next bytes
-            // ambiguous (body or next request): close after this response.
-            keep_alive: keep_alive
-                && body_state != BodyState::Broken
-                && !pump.as_ref().is_some_and(|p| p.continue_pending)
-                && !watcher.is_draining(),
-            date: &date,
-            server: self.config.server_header.as_ref().map(|v| v.as_bytes()),
-            title_case_headers: self.config.title_case_headers,
-        };
-        let body_len = body.size_hint().exact();
-        let (framing, mut keep_alive) = encode_response_head(
-            parts.status,
-            &parts.headers,
-            body_len,
-            &ctx,
-            lent(&mut self.wbuf),
-        );
+        // An unanswered 100-continue leaves the client's next bytes
+        // ambiguous (body or next request): close after this response.
+        let keep_alive = keep_alive
+            && body_state != BodyState::Broken
+            && !pump.as_ref().is_some_and(|p| p.continue_pending)
+            && !watcher.is_draining();
+        let (framing, mut keep_alive) =
+            self.encode_head(&parts, &body, head_request, version, keep_alive);
         let complete = self.write_body(body, framing, &mut pump).await?;
         keep_alive &= complete;
 
@@ -501,23 +663,28 @@ where
         }
         let mut pos = 0;
         // Fast path: the socket usually takes the whole buffer at once, so
-        // try once before arming the write timer.
+        // try once before arming the write timer (boxed: a flush is awaited
+        // on every request, see `serve_one`).
         let first = {
             let mut cx = Context::from_waker(Waker::noop());
             poll_write_out(&mut self.io, &self.wbuf, &mut pos, &mut cx)
         };
         let r = match first {
             Poll::Ready(r) => r,
-            Poll::Pending => {
-                let (io, wbuf) = (&mut self.io, &self.wbuf);
-                let out = std::future::poll_fn(|cx| poll_write_out(io, wbuf, &mut pos, cx));
-                rt::timeout(self.config.write_timeout, out)
-                    .await
-                    .unwrap_or_else(|_| Err(write_timed_out()))
-            }
+            Poll::Pending => Box::pin(self.finish_flush(pos)).await,
         };
         pool::give_back(std::mem::take(&mut self.wbuf));
         r
+    }
+
+    /// Writes the write buffer from `pos` on, waiting for the socket within
+    /// the write timeout.
+    async fn finish_flush(&mut self, mut pos: usize) -> std::io::Result<()> {
+        let (io, wbuf) = (&mut self.io, &self.wbuf);
+        let out = std::future::poll_fn(|cx| poll_write_out(io, wbuf, &mut pos, cx));
+        rt::timeout(self.config.write_timeout, out)
+            .await
+            .unwrap_or_else(|_| Err(write_timed_out()))
     }
 
     async fn write_continue(&mut self) -> std::io::Result<()> {
@@ -699,5 +866,57 @@ impl Pump {
     /// Nothing more to do until the response is written: never resolves.
     async fn parked(&self) -> Step {
         std::future::pending::<Step>().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A service that answers at once, so that the sizes below are the
+    /// driver's own.
+    #[derive(Clone)]
+    struct Hello;
+
+    impl Service<Request<Body>> for Hello {
+        type Response = Response<Body>;
+        type Error = Infallible;
+        type Future = std::future::Ready<Result<Response<Body>, Infallible>>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, _: Request<Body>) -> Self::Future {
+            std::future::ready(Ok(Response::new(Body::from("hi"))))
+        }
+    }
+
+    type D = Driver<Hello>;
+
+    fn size3<A, B, C, F: Future>(_: impl FnOnce(A, B, C) -> F) -> usize {
+        size_of::<F>()
+    }
+
+    /// The general path and the waiting part of a flush are boxed, so that
+    /// the connection's future and the flush awaited on every request stay
+    /// small (see `Driver::run`).
+    #[test]
+    fn per_request_futures_stay_small() {
+        let run = size3(|d: &'static mut D, w: &'static Watcher, (): ()| d.run(w));
+        let serve_general =
+            size3(|d: &'static mut D, h: RequestHead, w: &'static Watcher| d.serve_general(h, w));
+        let flush = size3(|d: &'static mut D, (): (), (): ()| d.flush());
+        let finish_flush = size3(|d: &'static mut D, (): (), (): ()| d.finish_flush(0));
+        eprintln!(
+            "run {run} B, serve_general {serve_general} B, flush {flush} B, \
+             finish_flush {finish_flush} B"
+        );
+        // Boxed, so neither is part of the futures awaited per request.
+        assert!(run < serve_general, "run's future holds serve_general's");
+        assert!(
+            flush <= 64 && flush < finish_flush,
+            "flush's future is {flush} bytes"
+        );
     }
 }
