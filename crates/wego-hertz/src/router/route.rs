@@ -70,7 +70,7 @@ impl Route {
             Kind::Handler(f) => RouteFuture::boxed(f(req)),
             Kind::Service(svc) => RouteFuture {
                 kind: FutureKind::Service {
-                    fut: svc.clone().oneshot(req),
+                    fut: Box::pin(svc.clone().oneshot(req)),
                 },
             },
         }
@@ -118,7 +118,10 @@ pin_project_lite::pin_project! {
         Ready { res: Option<Response> },
         Boxed { fut: BoxFuture<Response> },
         BoxedResult { fut: BoxFuture<Result<Response, Infallible>> },
-        Service { #[pin] fut: Oneshot<BoxService, Request> },
+        // Boxed: a `Oneshot` holds a whole request until it is called,
+        // and every `RouteFuture` (the server keeps one per request in the
+        // connection's future) would be as large.
+        Service { fut: Pin<Box<Oneshot<BoxService, Request>>> },
     }
 }
 
@@ -158,7 +161,7 @@ impl Future for RouteFuture {
                 .expect("invariant: a RouteFuture is not polled after completion"))),
             FutureKindProj::Boxed { fut } => fut.as_mut().poll(cx).map(Ok),
             FutureKindProj::BoxedResult { fut } => fut.as_mut().poll(cx),
-            FutureKindProj::Service { fut } => fut.poll(cx),
+            FutureKindProj::Service { fut } => fut.as_mut().poll(cx),
         }
     }
 }

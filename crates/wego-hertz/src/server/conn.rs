@@ -116,11 +116,15 @@ enum HeadEnd {
 }
 
 /// How a request is served (see `Driver::run`).
-enum Prepared {
-    /// No body, or all of it arrived with the head: the inline path.
-    Whole(Request<Body>, Meta),
+enum Started<F> {
+    /// The service was called: the inline path.
+    Called(F, Meta),
+    /// The request is ready but the service is not.
+    Waiting(Box<Request<Body>>, Meta),
     /// A body still to be read, `100-continue`, or a body over the limit.
-    General(RequestHead),
+    General(Box<RequestHead>),
+    // Both rare, and boxed: unboxed, they would make every `Started` (a
+    // per-request write into the connection's future) as large as a request.
 }
 
 /// What the inline path keeps of a request while its response is made.
@@ -188,22 +192,27 @@ where
             // lines of the connection's task: the per-request path creates
             // no future besides the service's, and the rarely needed ones
             // (streamed bodies either way, 100-continue) live on the heap.
-            let served = match self.prepare(head) {
-                Prepared::General(head) => Box::pin(self.serve_general(head, watcher)).await,
-                Prepared::Whole(req, meta) => {
-                    let Ok(()) = std::future::poll_fn(|cx| self.svc.poll_ready(cx)).await;
-                    let Ok(response) = self.svc.call(req).await;
-                    match self.queue_response(response, meta, watcher) {
-                        Queued::All(keep_alive) => {
-                            if !keep_alive || self.rbuf.is_empty() || self.wbuf.len() >= FLUSH_AT {
-                                self.flush().await.map(|()| keep_alive)
-                            } else {
-                                Ok(keep_alive)
-                            }
+            let served = 'served: {
+                let (fut, meta) = match self.start(head) {
+                    Started::Called(fut, meta) => (fut, meta),
+                    Started::Waiting(req, meta) => {
+                        (Box::pin(self.call_when_ready(req)).await, meta)
+                    }
+                    Started::General(head) => {
+                        break 'served Box::pin(self.serve_general(*head, watcher)).await;
+                    }
+                };
+                let Ok(response) = fut.await;
+                match self.queue_response(response, meta, watcher) {
+                    Queued::All(keep_alive) => {
+                        if !keep_alive || self.rbuf.is_empty() || self.wbuf.len() >= FLUSH_AT {
+                            self.flush().await.map(|()| keep_alive)
+                        } else {
+                            Ok(keep_alive)
                         }
-                        Queued::Head(body, framing, keep_alive) => {
-                            Box::pin(self.finish_body(body, framing, keep_alive)).await
-                        }
+                    }
+                    Queued::Head(body, framing, keep_alive) => {
+                        Box::pin(self.finish_body(body, framing, keep_alive)).await
                     }
                 }
             };
@@ -280,10 +289,12 @@ where
         }
     }
 
-    /// Makes the request for the service when its body is already here
-    /// whole (or it has none) and no `100 Continue` is asked for; hands
-    /// back the head for the general path otherwise.
-    fn prepare(&mut self, head: RequestHead) -> Prepared {
+    /// Calls the service when the request's body is already here whole (or
+    /// it has none), no `100 Continue` is asked for and the service is ready
+    /// without waiting (a router without layers always is). The request is
+    /// built and handed over here, off the connection's future: a request
+    /// kept across an await would be one more copy into it.
+    fn start(&mut self, head: RequestHead) -> Started<S::Future> {
         let whole = !head.expect_continue
             && match head.framing {
                 BodyFraming::Empty => true,
@@ -294,7 +305,7 @@ where
                 BodyFraming::Chunked => false,
             };
         if !whole {
-            return Prepared::General(head);
+            return Started::General(Box::new(head));
         }
         let RequestHead {
             parts,
@@ -314,7 +325,18 @@ where
             head_request: parts.method == Method::HEAD,
             version: parts.version,
         };
-        Prepared::Whole(self.request(parts, body), meta)
+        let req = self.request(parts, body);
+        let mut cx = Context::from_waker(Waker::noop());
+        match self.svc.poll_ready(&mut cx) {
+            Poll::Ready(Ok(())) => Started::Called(self.svc.call(req), meta),
+            Poll::Pending => Started::Waiting(Box::new(req), meta),
+        }
+    }
+
+    /// Waits for the service to be ready, then calls it.
+    async fn call_when_ready(&mut self, req: Box<Request<Body>>) -> S::Future {
+        let Ok(()) = std::future::poll_fn(|cx| self.svc.poll_ready(cx)).await;
+        self.svc.call(*req)
     }
 
     /// Queues the response's head, and its body too when that needs no
@@ -907,7 +929,20 @@ mod tests {
         let serve_general =
             size3(|d: &'static mut D, h: RequestHead, w: &'static Watcher| d.serve_general(h, w));
         let flush = size3(|d: &'static mut D, (): (), (): ()| d.flush());
+        let read_head = size3(
+            |d: &'static mut D,
+             draining: Pin<&'static mut std::future::Pending<()>>,
+             timer: Pin<&'static mut rt::Sleep>| d.read_head(draining, timer, false),
+        );
+        eprintln!("read_head {read_head} B");
         let finish_flush = size3(|d: &'static mut D, (): (), (): ()| d.finish_flush(0));
+        eprintln!(
+            "Request {} B, Response {} B, RequestHead {} B, RouteFuture {} B",
+            size_of::<Request<Body>>(),
+            size_of::<Response<Body>>(),
+            size_of::<RequestHead>(),
+            size_of::<crate::router::RouteFuture>()
+        );
         eprintln!(
             "run {run} B, serve_general {serve_general} B, flush {flush} B, \
              finish_flush {finish_flush} B"

@@ -132,3 +132,56 @@ fn public_types_and_futures_are_send() {
     send(&server.bind(&addr));
     send(&wego_hertz::Body::empty().collect_limited(1));
 }
+
+/// A service that is not ready on every other `poll_ready` (it wakes the
+/// task at once), to exercise the server's wait for readiness.
+#[derive(Clone, Default)]
+struct Reluctant {
+    polls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    ready: bool,
+}
+
+impl tower_service::Service<http::Request<wego_hertz::Body>> for Reluctant {
+    type Response = http::Response<wego_hertz::Body>;
+    type Error = std::convert::Infallible;
+    type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        let n = self.polls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if n.is_multiple_of(2) {
+            cx.waker().wake_by_ref();
+            return std::task::Poll::Pending;
+        }
+        self.ready = true;
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<wego_hertz::Body>) -> Self::Future {
+        assert!(std::mem::take(&mut self.ready), "called before ready");
+        let body = wego_hertz::Body::from(req.uri().path().to_owned());
+        std::future::ready(Ok(http::Response::new(body)))
+    }
+}
+
+wego_test_support::each_backend!(
+    waits_for_a_service_that_is_not_ready,
+    |_backend| async move {
+        let svc = Reluctant::default();
+        let polls = std::sync::Arc::clone(&svc.polls);
+        let (_server, addr, _task) = crate::support::start(Server::builder(), svc).await;
+        let mut conn = connect(&addr).await;
+        let mut buf = BytesMut::new();
+        for path in ["/a", "/b", "/c"] {
+            let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
+            conn.write_all(req.as_bytes()).await.unwrap();
+            let resp = read_response(&mut conn, &mut buf, false).await.unwrap();
+            assert_eq!(resp.status, StatusCode::OK);
+            assert_eq!(resp.body, path.as_bytes());
+        }
+        // Every request was refused once before it was taken.
+        assert!(polls.load(std::sync::atomic::Ordering::SeqCst) >= 6);
+    }
+);
