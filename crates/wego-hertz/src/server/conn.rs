@@ -80,8 +80,8 @@ where
     let peer = conn.peer_addr().clone();
     let mut driver = Driver {
         io: conn,
-        rbuf: BytesMut::with_capacity(READ_RESERVE),
-        // Lent from the thread's pool per response: see `pool`.
+        // Both lent from the thread's pool while in use: see `pool`.
+        rbuf: BytesMut::new(),
         wbuf: BytesMut::new(),
         config,
         svc,
@@ -265,13 +265,14 @@ where
             if timer.deadline() > deadline {
                 timer.as_mut().reset(deadline);
             }
-            self.rbuf.reserve(READ_RESERVE);
             let read = loop {
                 // The read goes first: a wake-up with bytes to read then
                 // costs no poll of the shutdown signal.
                 tokio::select! {
                     biased;
-                    r = self.io.read_buf(&mut self.rbuf) => break r,
+                    r = std::future::poll_fn(|cx| poll_read_lent(&mut self.io, &mut self.rbuf, cx)) => {
+                        break r;
+                    }
                     () = draining.as_mut(), if idle => return Err(HeadEnd::Close),
                     () = timer.as_mut() => {
                         if Instant::now() >= deadline {
@@ -752,7 +753,7 @@ where
                     if self.flush().await.is_err() {
                         return BodyState::Broken;
                     }
-                    self.rbuf.reserve(READ_RESERVE);
+                    room(&mut self.rbuf);
                     let read = rt::timeout(
                         self.config.body_read_timeout,
                         self.io.read_buf(&mut self.rbuf),
@@ -790,6 +791,31 @@ fn poll_write_out(
         }
     }
     Poll::Ready(Ok(()))
+}
+
+/// Reads into the read buffer, lent from the pool for the read: a
+/// connection waiting for a request with nothing buffered holds no read
+/// buffer, and the bytes of most requests land in a few buffers that stay
+/// cached rather than in one per connection.
+fn poll_read_lent(
+    io: &mut Conn,
+    rbuf: &mut BytesMut,
+    cx: &mut Context<'_>,
+) -> Poll<std::io::Result<usize>> {
+    let read = std::pin::pin!(io.read_buf(room(rbuf))).poll(cx);
+    if read.is_pending() && rbuf.is_empty() {
+        pool::give_back(std::mem::take(rbuf));
+    }
+    read
+}
+
+/// The read buffer with room for a read, lent from the pool if it has none.
+fn room(rbuf: &mut BytesMut) -> &mut BytesMut {
+    if rbuf.capacity() == 0 {
+        *rbuf = pool::lend();
+    }
+    rbuf.reserve(READ_RESERVE);
+    rbuf
 }
 
 /// The connection's write buffer, lent from the pool if it has none.
@@ -864,7 +890,7 @@ impl Pump {
                     return Step::Progress;
                 }
                 Ok(None) => {
-                    rbuf.reserve(READ_RESERVE);
+                    room(rbuf);
                     let read = rt::timeout(config.body_read_timeout, io.read_buf(rbuf)).await;
                     let err = match read {
                         Ok(Ok(0)) => BodyError::incomplete(),

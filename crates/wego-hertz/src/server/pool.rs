@@ -1,19 +1,23 @@
-//! Write buffers lent to connections per response, from a per-thread pool.
+//! Read and write buffers lent to connections from a per-thread pool.
 //!
 //! A connection needs a write buffer only between encoding a response and
-//! the moment the socket has taken it, which on a keep-alive connection is
-//! a small part of its life. Keeping one buffer per connection means that,
-//! at a thousand connections, every response is encoded into memory that
-//! has gone cold in the cache since that connection's last request. Lending
-//! instead lets every response on a worker thread reuse the same few
-//! buffers, which stay cached, and an idle connection holds no write buffer
-//! at all.
+//! the moment the socket has taken it, and a read buffer only while a read
+//! is under way or bytes wait to be parsed: on a keep-alive connection both
+//! are a small part of its life. Keeping buffers per connection means that,
+//! at a thousand connections, every request is read into and every response
+//! encoded into memory that has gone cold in the cache since that
+//! connection's last request (and 1,000 idle connections hold megabytes).
+//! Lending instead lets every request on a worker thread reuse the same few
+//! buffers, which stay cached, and an idle connection holds no buffer at
+//! all.
 //!
 //! The pool is thread-local and bounded: a buffer returned to a full pool,
 //! or one that grew past [`KEEP_UP_TO`] (a large streamed response), is
 //! freed. A buffer may be returned on another thread than the one that
 //! lent it (a work-stealing runtime moves tasks); it then joins that
-//! thread's pool.
+//! thread's pool. A returned read buffer may still share its allocation
+//! with the `Bytes` of a request someone holds; the next `reserve` on it
+//! then allocates anew instead of reclaiming the space.
 
 use std::cell::RefCell;
 
