@@ -20,8 +20,9 @@
 //! [`Shutdown::shutdown`] returns when every watcher is gone, or right after
 //! forcing, with a [`ShutdownReport`].
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
@@ -208,11 +209,65 @@ impl Watcher {
         self.wait_for(Phase::Forced).await;
     }
 
+    /// Resolves once the phase is `phase` or later.
+    ///
+    /// A server polls this on every wake-up of a connection's task (it sits
+    /// in a `select!` beside the connection's work), so a poll that can tell
+    /// nothing changed costs two atomic operations and a waker comparison.
+    /// The channel is polled with a relay waker that records that the
+    /// channel woke it: only then (or on the first poll) is the channel
+    /// polled again, which renews the registration its wake-up used up.
     async fn wait_for(&self, phase: Phase) {
         let mut rx = self.phase.clone();
         // The sender lives in `inner`, which this watcher keeps alive, so the
         // channel never closes under us; treat a closed channel as reached.
-        let _ = rx.wait_for(|p| *p >= phase).await;
+        let mut changed = std::pin::pin!(rx.wait_for(|p| *p >= phase));
+        let relay = Arc::new(Relay {
+            fired: AtomicBool::new(true),
+            task: Mutex::new(None),
+        });
+        let relay_waker = Waker::from(Arc::clone(&relay));
+        let mut task: Option<Waker> = None;
+        std::future::poll_fn(|cx| {
+            if self.inner.phase_now() >= phase {
+                return Poll::Ready(());
+            }
+            if !task.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                task = Some(cx.waker().clone());
+                *relay.task.lock().unwrap_or_else(PoisonError::into_inner) =
+                    Some(cx.waker().clone());
+            }
+            if relay.fired.swap(false, Ordering::AcqRel)
+                && changed
+                    .as_mut()
+                    .poll(&mut Context::from_waker(&relay_waker))
+                    .is_ready()
+            {
+                return Poll::Ready(());
+            }
+            Poll::Pending
+        })
+        .await;
+    }
+}
+
+/// The waker a watcher's phase channel wakes: it notes that the channel
+/// fired, then wakes the task.
+struct Relay {
+    fired: AtomicBool,
+    task: Mutex<Option<Waker>>,
+}
+
+impl Wake for Relay {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.fired.store(true, Ordering::Release);
+        if let Some(task) = &*self.task.lock().unwrap_or_else(PoisonError::into_inner) {
+            task.wake_by_ref();
+        }
     }
 }
 
@@ -272,6 +327,43 @@ mod tests {
             assert_eq!(report.forced, 1);
             task.await.unwrap();
             assert_eq!(s.active(), 0);
+        });
+    }
+
+    /// `forced()` sits beside other work in a `select!`: woken by that work
+    /// it only checks the phase, and the wake-up of draining (which uses up
+    /// its registration) must not make it miss the wake-up of forcing.
+    #[test]
+    fn forced_is_seen_after_other_wake_ups_and_draining() {
+        rt().block_on(async {
+            let s = Shutdown::new();
+            let w = s.watcher();
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+            let task = crate::rt::spawn(async move {
+                let mut forced = std::pin::pin!(w.forced());
+                let mut woken = 0;
+                loop {
+                    tokio::select! {
+                        biased;
+                        () = forced.as_mut() => break woken,
+                        Some(()) = rx.recv() => woken += 1,
+                    }
+                }
+            });
+            let pause = || crate::rt::sleep(Duration::from_millis(5));
+            tx.send(()).unwrap();
+            pause().await;
+            s.begin();
+            pause().await;
+            tx.send(()).unwrap();
+            pause().await;
+            let report = s.shutdown(Duration::from_millis(20)).await;
+            assert_eq!(report.forced, 1);
+            let woken = crate::rt::timeout(Duration::from_secs(5), task)
+                .await
+                .expect("forced() missed the forcing")
+                .unwrap();
+            assert_eq!(woken, 2);
         });
     }
 }
