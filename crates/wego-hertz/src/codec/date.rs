@@ -15,17 +15,19 @@ pub struct DateCache {
 
 impl Default for DateCache {
     fn default() -> Self {
-        let mut cache = Self {
-            second: u64::MAX,
-            text: [b' '; LEN],
-        };
-        cache.format(0);
-        cache.second = u64::MAX;
-        cache
+        Self::new()
     }
 }
 
 impl DateCache {
+    /// An empty cache; the first [`get`](Self::get) formats.
+    pub const fn new() -> Self {
+        Self {
+            second: u64::MAX,
+            text: [b' '; LEN],
+        }
+    }
+
     /// The value for `now`, e.g. `Sun, 06 Nov 1994 08:49:37 GMT`; formats
     /// only when the second differs from the previous call's.
     pub fn get(&mut self, now: SystemTime) -> &[u8] {

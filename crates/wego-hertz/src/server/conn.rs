@@ -29,7 +29,7 @@ use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::{Buf, Bytes, BytesMut};
 use http::{HeaderMap, Method, Request, Response, StatusCode, Version};
@@ -55,19 +55,46 @@ const COPY_BELOW: usize = 16 * 1024;
 /// Free space ensured in the read buffer before each read.
 const READ_RESERVE: usize = 8 * 1024;
 
-thread_local! {
-    static DATE: std::cell::RefCell<DateCache> = std::cell::RefCell::new(DateCache::default());
+/// The thread's `Date` value and when it must be formatted again.
+struct DateNow {
+    cache: DateCache,
+    text: [u8; 29],
+    /// The monotonic time at which the wall clock's next second begins.
+    refresh_at: Option<Instant>,
 }
 
-fn date_now() -> [u8; 29] {
-    let mut out = [0u8; 29];
-    DATE.with(|d| {
-        let mut cache = d.borrow_mut();
-        let text = cache.get(SystemTime::now());
-        let n = text.len().min(out.len());
-        out[..n].copy_from_slice(&text[..n]);
+thread_local! {
+    static DATE: std::cell::RefCell<DateNow> = const {
+        std::cell::RefCell::new(DateNow { cache: DateCache::new(), text: [0; 29], refresh_at: None })
+    };
+}
+
+/// The `Date` value for now, and now.
+///
+/// Reads only the monotonic clock, which the caller needs anyway (it is
+/// when the connection's idle time starts); the wall clock is read again
+/// once its next second may have begun, so a wall-clock step shows within a
+/// second.
+fn date_now() -> ([u8; 29], Instant) {
+    let now = Instant::now();
+    let text = DATE.with(|d| {
+        let mut d = d.borrow_mut();
+        if d.refresh_at.is_none_or(|at| now >= at) {
+            let wall = SystemTime::now();
+            let into_second = wall
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |t| t.subsec_nanos());
+            let rest = Duration::from_nanos(u64::from(1_000_000_000 - into_second));
+            d.refresh_at = Some(now + rest);
+            let text = d.cache.get(wall);
+            let n = text.len().min(29);
+            let mut out = [0u8; 29];
+            out[..n].copy_from_slice(&text[..n]);
+            d.text = out;
+        }
+        d.text
     });
-    out
+    (text, now)
 }
 
 /// Serves one connection until it closes, the shutdown drains it while idle,
@@ -86,6 +113,7 @@ where
         config,
         svc,
         peer: ClientAddr(peer),
+        answered_at: Instant::now(),
     };
     tokio::select! {
         biased;
@@ -103,6 +131,8 @@ struct Driver<S> {
     config: Arc<Config>,
     svc: S,
     peer: ClientAddr,
+    /// When the last response was made (its `Date` was read then).
+    answered_at: Instant,
 }
 
 /// Why reading a head ended without one.
@@ -241,7 +271,13 @@ where
     where
         D: Future<Output = ()>,
     {
-        let now = Instant::now();
+        // A later request's idle time starts when the previous response was
+        // made (the clock read that dated it).
+        let now = if first {
+            Instant::now()
+        } else {
+            self.answered_at
+        };
         // The header-read clock starts at accept for a first request, and at
         // the first byte of later ones; before that the idle clock runs.
         let mut started = (first || !self.rbuf.is_empty()).then_some(now);
@@ -395,7 +431,8 @@ where
         version: Version,
         keep_alive: bool,
     ) -> (ResponseFraming, bool) {
-        let date = date_now();
+        let (date, now) = date_now();
+        self.answered_at = now;
         let ctx = ResponseContext {
             head_request,
             version,
@@ -717,7 +754,7 @@ where
 
     /// Answers with an empty `status` response and `Connection: close`.
     async fn write_error(&mut self, status: StatusCode) -> std::io::Result<()> {
-        let date = date_now();
+        let (date, _) = date_now();
         let ctx = ResponseContext {
             head_request: false,
             version: Version::HTTP_11,
