@@ -983,6 +983,19 @@ mod tests {
         size_of::<F>()
     }
 
+    #[test]
+    fn date_now_follows_the_wall_clock() {
+        for _ in 0..3 {
+            let before = DateCache::new().get(SystemTime::now()).to_vec();
+            let start = Instant::now();
+            let (text, at) = date_now();
+            let after = DateCache::new().get(SystemTime::now()).to_vec();
+            assert!(text[..] == before[..] || text[..] == after[..], "{text:?}");
+            assert!(at >= start && at <= Instant::now());
+            std::thread::sleep(Duration::from_millis(600));
+        }
+    }
+
     /// The general path and the waiting part of a flush are boxed, so that
     /// the connection's future and the flush awaited on every request stay
     /// small (see `Driver::run`).
