@@ -12,8 +12,10 @@
 # from /proc/PID/stat).
 #
 # Servers: wego (http-hello on the default per-core runtime), wego-ws
-# (http-hello on tokio's work-stealing runtime, `--flavor work-stealing`;
-# not in the default list), hyper, axum, actix.
+# (http-hello on tokio's work-stealing runtime, `--flavor work-stealing`),
+# wego-raw (http-raw: the server without the router, answering as the hyper
+# peer does, with no content type), hyper, axum, actix. wego-ws and
+# wego-raw are not in the default list.
 #
 # Usage: benches/http-load.sh            (ROUNDS=5 DURATION=10 by default)
 #        ROUNDS=3 DURATION=5 CONNS="100" benches/http-load.sh
@@ -45,6 +47,8 @@ start_server() { # name port; sets SERVER_PID (no subshell: the EXIT trap must n
         taskset -c "$SERVER_CPU" "$WEGO_BIN" --port "$port" --threads 1 --flavor per-core >/dev/null 2>&1 &
     elif [ "$name" = wego-ws ]; then
         taskset -c "$SERVER_CPU" "$WEGO_BIN" --port "$port" --threads 1 --flavor work-stealing >/dev/null 2>&1 &
+    elif [ "$name" = wego-raw ]; then
+        taskset -c "$SERVER_CPU" "$WEGO_RAW_BIN" --port "$port" --threads 1 >/dev/null 2>&1 &
     else
         taskset -c "$SERVER_CPU" "$PEER_BIN" "$name" --port "$port" --threads 1 >/dev/null 2>&1 &
     fi

@@ -68,3 +68,30 @@ wego_test_support::each_backend!(http_hello_routes, |_backend| async move {
     .await;
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
 });
+
+#[allow(dead_code)] // the example's `main` is not called here
+#[path = "../../examples/http-raw.rs"]
+mod raw;
+
+wego_test_support::each_backend!(http_raw_routes, |_backend| async move {
+    let svc = tower::service_fn(raw::handle);
+    let (_server, addr, _task) = start(Server::builder(), svc).await;
+    let mut conn = connect(&addr).await;
+    let mut buf = BytesMut::new();
+    conn.write_all(b"GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let r = read_response(&mut conn, &mut buf, false).await.unwrap();
+    assert_eq!(r.body, b"Hello, World!");
+    assert_eq!(r.header("content-type"), None);
+    conn.write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc")
+        .await
+        .unwrap();
+    let r = read_response(&mut conn, &mut buf, false).await.unwrap();
+    assert_eq!(r.body, b"abc");
+    conn.write_all(b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let r = read_response(&mut conn, &mut buf, false).await.unwrap();
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+});
