@@ -24,6 +24,12 @@
 //! Responses are gathered in a write buffer and flushed before the driver
 //! waits for more input, so pipelined requests already buffered are answered
 //! with one write.
+//!
+//! The usual request (no body still to read, no 100-continue, a response
+//! body already in memory) takes an inline path in `Driver::run` that moves
+//! no future besides the service's; the rest of the loop above runs in
+//! boxed futures (`serve_general`, `finish_body`, `finish_flush`). Read and
+//! write buffers are lent from the thread's pool (`super::pool`).
 
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -724,7 +730,7 @@ where
         let mut pos = 0;
         // Fast path: the socket usually takes the whole buffer at once, so
         // try once before arming the write timer (boxed: a flush is awaited
-        // on every request, see `serve_one`).
+        // on every request, see `Driver::run`).
         let first = {
             let mut cx = Context::from_waker(Waker::noop());
             poll_write_out(&mut self.io, &self.wbuf, &mut pos, &mut cx)
