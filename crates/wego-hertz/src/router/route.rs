@@ -11,7 +11,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 use tower::ServiceExt;
 use tower::util::{BoxCloneSyncService, Oneshot};
@@ -65,14 +65,25 @@ impl Route {
 
     /// Calls the route once, waiting for readiness when the service needs
     /// it.
+    ///
+    /// A service that is ready at once (most layered routes) is called
+    /// directly; only one that is not is driven as a boxed `Oneshot`, so the
+    /// usual call allocates no more than the service's own future.
     pub(crate) fn oneshot(&self, req: Request) -> RouteFuture {
         match &self.0 {
             Kind::Handler(f) => RouteFuture::boxed(f(req)),
-            Kind::Service(svc) => RouteFuture {
-                kind: FutureKind::Service {
-                    fut: Box::pin(svc.clone().oneshot(req)),
-                },
-            },
+            Kind::Service(svc) => {
+                let mut svc = svc.clone();
+                match svc.poll_ready(&mut Context::from_waker(Waker::noop())) {
+                    Poll::Ready(Ok(())) => RouteFuture::boxed_result(svc.call(req)),
+                    Poll::Ready(Err(e)) => match e {},
+                    Poll::Pending => RouteFuture {
+                        kind: FutureKind::Service {
+                            fut: Box::pin(svc.oneshot(req)),
+                        },
+                    },
+                }
+            }
         }
     }
 }

@@ -407,3 +407,51 @@ fn layered_router_serves_with_and_without_poll_ready() {
     })
     .unwrap();
 }
+
+/// A route service that is not ready on every third `poll_ready` (it wakes
+/// the caller at once): `Route::oneshot` calls a ready one directly and
+/// drives the other through readiness first.
+#[test]
+fn a_service_route_is_called_whether_or_not_it_is_ready_at_once() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::{Context, Poll};
+
+    #[derive(Clone)]
+    struct Reluctant {
+        polls: Arc<AtomicUsize>,
+        ready: bool,
+    }
+
+    impl Service<Request> for Reluctant {
+        type Response = Response;
+        type Error = Infallible;
+        type Future = std::future::Ready<Result<Self::Response, Infallible>>;
+
+        fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            if self.polls.fetch_add(1, Ordering::SeqCst).is_multiple_of(3) {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            self.ready = true;
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, _: Request) -> Self::Future {
+            assert!(std::mem::take(&mut self.ready), "called before ready");
+            std::future::ready(Ok(IntoResponse::into_response("ok")))
+        }
+    }
+
+    let polls = Arc::new(AtomicUsize::new(0));
+    let svc = Reluctant {
+        polls: Arc::clone(&polls),
+        ready: false,
+    };
+    let r = Router::new().route_service(Method::GET, "/", svc);
+    for _ in 0..4 {
+        assert_eq!(get(&r, "/"), (StatusCode::OK, "ok".to_owned()));
+    }
+    // Requests 1 and 3 were refused once, 2 and 4 taken at once.
+    assert_eq!(polls.load(Ordering::SeqCst), 6);
+}
