@@ -92,11 +92,10 @@ fn date_now() -> ([u8; 29], Instant) {
                 .map_or(0, |t| t.subsec_nanos());
             let rest = Duration::from_nanos(u64::from(1_000_000_000 - into_second));
             d.refresh_at = Some(now + rest);
-            let text = d.cache.get(wall);
-            let n = text.len().min(29);
-            let mut out = [0u8; 29];
-            out[..n].copy_from_slice(&text[..n]);
-            d.text = out;
+            let DateNow { cache, text, .. } = &mut *d;
+            let fresh = cache.get(wall);
+            let n = fresh.len().min(text.len());
+            text[..n].copy_from_slice(&fresh[..n]);
         }
         d.text
     });
@@ -137,7 +136,8 @@ struct Driver<S> {
     config: Arc<Config>,
     svc: S,
     peer: ClientAddr,
-    /// When the last response was made (its `Date` was read then).
+    /// When the last response was made (its `Date` was read then), or the
+    /// connection accepted.
     answered_at: Instant,
 }
 
@@ -241,7 +241,7 @@ where
                 let Ok(response) = fut.await;
                 match self.queue_response(response, meta, watcher) {
                     Queued::All(keep_alive) => {
-                        if !keep_alive || self.rbuf.is_empty() || self.wbuf.len() >= FLUSH_AT {
+                        if self.must_flush(keep_alive) {
                             self.flush().await.map(|()| keep_alive)
                         } else {
                             Ok(keep_alive)
@@ -277,13 +277,9 @@ where
     where
         D: Future<Output = ()>,
     {
-        // A later request's idle time starts when the previous response was
-        // made (the clock read that dated it).
-        let now = if first {
-            Instant::now()
-        } else {
-            self.answered_at
-        };
+        // The connection's accept, or the previous response (the clock read
+        // that dated it): when a request's header-read or idle time starts.
+        let now = self.answered_at;
         // The header-read clock starts at accept for a first request, and at
         // the first byte of later ones; before that the idle clock runs.
         let mut started = (first || !self.rbuf.is_empty()).then_some(now);
@@ -357,10 +353,7 @@ where
             ..
         } = head;
         let body = match framing {
-            BodyFraming::Length(n) => {
-                let len = usize::try_from(n).expect("invariant: n <= rbuf.len()");
-                Body::from(self.rbuf.split_to(len).freeze())
-            }
+            BodyFraming::Length(n) => self.arrived_body(n),
             _ => Body::empty(),
         };
         let meta = Meta {
@@ -374,6 +367,16 @@ where
             Poll::Ready(Ok(())) => Started::Called(self.svc.call(req), meta),
             Poll::Pending => Started::Waiting(Box::new(req), meta),
         }
+    }
+
+    /// A body of `n` bytes that arrived whole with its head, handed over as
+    /// one buffer (no channel, no pump). The caller checked `n` against the
+    /// read buffer's length.
+    fn arrived_body(&mut self, n: u64) -> Body {
+        let len = usize::try_from(n)
+            .unwrap_or(usize::MAX)
+            .min(self.rbuf.len());
+        Body::from(self.rbuf.split_to(len).freeze())
     }
 
     /// Waits for the service to be ready, then calls it.
@@ -411,10 +414,17 @@ where
     ) -> std::io::Result<bool> {
         let complete = self.write_body(body, framing, &mut None).await?;
         let keep_alive = keep_alive && complete;
-        if !keep_alive || self.rbuf.is_empty() || self.wbuf.len() >= FLUSH_AT {
+        if self.must_flush(keep_alive) {
             self.flush().await?;
         }
         Ok(keep_alive)
+    }
+
+    /// Whether to write out what is queued now: when the connection
+    /// closes, when no pipelined request waits to be answered with it, or
+    /// when enough has gathered.
+    fn must_flush(&self, keep_alive: bool) -> bool {
+        !keep_alive || self.rbuf.is_empty() || self.wbuf.len() >= FLUSH_AT
     }
 
     /// The request with the server's extensions added.
@@ -509,10 +519,7 @@ where
             // A body of known length that already arrived with its head is
             // handed over as one buffer, with no channel and no pump (here:
             // a client that asked for 100-continue but sent the body anyway).
-            BodyFraming::Length(n) if (self.rbuf.len() as u64) >= n => {
-                let len = usize::try_from(n).expect("invariant: n <= rbuf.len()");
-                (Body::from(self.rbuf.split_to(len).freeze()), None)
-            }
+            BodyFraming::Length(n) if (self.rbuf.len() as u64) >= n => (self.arrived_body(n), None),
             _ => {
                 let len = match framing {
                     BodyFraming::Length(n) => Some(n),
@@ -582,7 +589,7 @@ where
             }
         }
         keep_alive &= body_state == BodyState::Done;
-        if !keep_alive || self.rbuf.is_empty() || self.wbuf.len() >= FLUSH_AT {
+        if self.must_flush(keep_alive) {
             self.flush().await?;
         }
         Ok(keep_alive)
@@ -1011,20 +1018,7 @@ mod tests {
         let serve_general =
             size3(|d: &'static mut D, h: RequestHead, w: &'static Watcher| d.serve_general(h, w));
         let flush = size3(|d: &'static mut D, (): (), (): ()| d.flush());
-        let read_head = size3(
-            |d: &'static mut D,
-             draining: Pin<&'static mut std::future::Pending<()>>,
-             timer: Pin<&'static mut rt::Sleep>| d.read_head(draining, timer, false),
-        );
-        eprintln!("read_head {read_head} B");
         let finish_flush = size3(|d: &'static mut D, (): (), (): ()| d.finish_flush(0));
-        eprintln!(
-            "Request {} B, Response {} B, RequestHead {} B, RouteFuture {} B",
-            size_of::<Request<Body>>(),
-            size_of::<Response<Body>>(),
-            size_of::<RequestHead>(),
-            size_of::<crate::router::RouteFuture>()
-        );
         eprintln!(
             "run {run} B, serve_general {serve_general} B, flush {flush} B, \
              finish_flush {finish_flush} B"
