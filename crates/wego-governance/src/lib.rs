@@ -42,7 +42,7 @@
 //!
 //! | feature | what it adds |
 //! |---------|--------------|
-//! | `etcd`  | etcd v3 discovery and registry (`etcd-client`; needs `protoc` to build) |
+//! | `etcd`  | etcd v3 discovery and registry (a gRPC client on tonic, generated without `protoc`) |
 //! | `opentelemetry` | `TraceContext` ⇄ OpenTelemetry `SpanContext`, `Carrier` as `Injector`/`Extractor` |
 //!
 //! # Semver

@@ -10,7 +10,7 @@ use std::time::Duration;
 use tower_layer::Layer;
 use tower_service::Service;
 use wego_governance::breaker::{BreakerConfig, BreakerState, Breakers};
-use wego_governance::discovery::etcd::{EtcdDiscover, EtcdRegistry};
+use wego_governance::discovery::etcd::{EtcdConfig, EtcdDiscover, EtcdRegistry};
 use wego_governance::lb::{LoadBalanceLayer, RoundRobin};
 use wego_governance::metrics::{Metrics, MetricsLayer};
 use wego_governance::retry::{Backoff, RetryBudget, RetryLayer};
@@ -252,16 +252,14 @@ wego_test_support::each_backend!(etcd_restarts_under_load, |backend| async move 
     let client = RetryLayer::new(3).with_backoff(Backoff::none()).layer(lb);
     let load = Load::start(client, 2);
 
-    let count_keys = |url: String| async move {
-        let mut c = etcd_client::Client::connect([url], None).await.unwrap();
-        let r = c
-            .get(
-                "/wego/services/echo/",
-                Some(etcd_client::GetOptions::new().with_prefix()),
-            )
+    // A fresh discovery's first read counts the registrations in etcd.
+    let count_keys = |etcd_config: EtcdConfig| async move {
+        EtcdDiscover::new(etcd_config)
+            .discover("echo")
             .await
-            .unwrap();
-        r.kvs().len()
+            .unwrap()
+            .current()
+            .len()
     };
 
     for wipe in [false, true] {
@@ -276,7 +274,7 @@ wego_test_support::each_backend!(etcd_restarts_under_load, |backend| async move 
         etcd.restart(wipe).await;
         let back = wego_netpoll::rt::timeout(Duration::from_secs(15), async {
             loop {
-                if count_keys(etcd.url()).await == 3 {
+                if count_keys(config(&etcd)).await == 3 {
                     break;
                 }
                 wego_netpoll::rt::sleep(Duration::from_millis(100)).await;
@@ -289,7 +287,7 @@ wego_test_support::each_backend!(etcd_restarts_under_load, |backend| async move 
         );
         // The registrations stay, i.e. their leases are kept alive again.
         wego_netpoll::rt::sleep(Duration::from_secs(3)).await;
-        assert_eq!(count_keys(etcd.url()).await, 3, "wipe: {wipe}");
+        assert_eq!(count_keys(config(&etcd)).await, 3, "wipe: {wipe}");
         assert_eq!(watch.current().len(), 3, "wipe: {wipe}");
         println!(
             "proof: etcd restart (wipe: {wipe}): registrations back, {:?} calls/failures so far",

@@ -28,13 +28,21 @@
 //! with fewer instances does not replace the set at once (empty
 //! protection): the set is held until as many instances have re-registered
 //! or `empty_protection` passes.
+//!
+//! # Runtime
+//!
+//! The client runs on tonic's HTTP/2 channel, which needs tokio's runtime:
+//! etcd discovery and registry work on the tokio network backend only.
+
+mod client;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use etcd_client::{Client, ConnectOptions, GetOptions, PutOptions, WatchOptions};
 use wego_netpoll::rt::{self, JoinHandle};
+
+use client::{Client, EtcdError};
 
 use super::codec;
 use super::{BoxFuture, Discover, InstanceWatch, Publisher, Registration, Registry};
@@ -107,11 +115,8 @@ impl EtcdConfig {
         )
     }
 
-    async fn connect(&self) -> std::result::Result<Client, etcd_client::Error> {
-        let opts = ConnectOptions::new()
-            .with_connect_timeout(self.timeout)
-            .with_timeout(self.timeout);
-        Client::connect(&self.endpoints, Some(opts)).await
+    async fn connect(&self) -> std::result::Result<Client, EtcdError> {
+        Client::connect(&self.endpoints, self.timeout).await
     }
 
     async fn connect_registry(&self) -> Result<Client> {
@@ -166,14 +171,14 @@ impl EtcdRegistry {
 /// Grants a lease and puts the key under it; returns the lease id.
 async fn put_with_lease(client: &mut Client, key: &str, value: &str, ttl: i64) -> Result<i64> {
     let lease = client
-        .lease_grant(ttl, None)
+        .lease_grant(ttl)
         .await
         .map_err(|e| Error::registry("etcd lease grant failed", e))?;
     client
-        .put(key, value, Some(PutOptions::new().with_lease(lease.id())))
+        .put(key, value, lease)
         .await
         .map_err(|e| Error::registry("etcd put failed", e))?;
-    Ok(lease.id())
+    Ok(lease)
 }
 
 /// Keeps a lease alive until the keep-alive fails or the lease is gone.
@@ -183,18 +188,14 @@ async fn keep_alive(
     period: Duration,
     timeout: Duration,
 ) -> Result<()> {
-    let (mut keeper, mut stream) = client
+    let mut keeper = client
         .lease_keep_alive(lease)
         .await
         .map_err(|e| Error::registry("etcd keep-alive failed", e))?;
     loop {
         rt::sleep(period).await;
-        keeper
-            .keep_alive()
-            .await
-            .map_err(|e| Error::registry("etcd keep-alive failed", e))?;
-        match rt::timeout(timeout, stream.message()).await {
-            Ok(Ok(Some(resp))) if resp.ttl() > 0 => {}
+        match rt::timeout(timeout, keeper.keep_alive()).await {
+            Ok(Ok(Some(ttl))) if ttl > 0 => {}
             Ok(Ok(Some(_))) => return Err(Error::registry("etcd lease lost", "lease expired")),
             Ok(Ok(None)) => return Err(Error::registry("etcd keep-alive ended", "stream closed")),
             Ok(Err(e)) => return Err(Error::registry("etcd keep-alive failed", e)),
@@ -293,7 +294,7 @@ impl Registry for EtcdRegistry {
             let delete = async {
                 let mut client = cfg.connect_registry().await?;
                 client
-                    .delete(key.as_str(), None)
+                    .delete(&key)
                     .await
                     .map_err(|e| Error::registry("etcd delete failed", e))
             };
@@ -343,14 +344,13 @@ impl EtcdDiscover {
 
 /// The service's instances by key, and the revision they were read at.
 async fn read_all(client: &mut Client, prefix: &str) -> Result<(BTreeMap<Vec<u8>, Instance>, i64)> {
-    let resp = client
-        .get(prefix, Some(GetOptions::new().with_prefix()))
+    let (kvs, revision) = client
+        .get_prefix(prefix)
         .await
         .map_err(|e| Error::discovery("etcd get failed", e))?;
-    let revision = resp.header().map_or(0, |h| h.revision());
     let mut map = BTreeMap::new();
-    for kv in resp.kvs() {
-        insert_decoded(&mut map, kv.key(), kv.value());
+    for kv in &kvs {
+        insert_decoded(&mut map, &kv.key, &kv.value);
     }
     Ok((map, revision))
 }
@@ -386,11 +386,8 @@ async fn follow(
     revision: i64,
     mut hold: Option<std::time::Instant>,
 ) -> Result<()> {
-    let opts = WatchOptions::new()
-        .with_prefix()
-        .with_start_revision(revision + 1);
     let mut stream = client
-        .watch(prefix, Some(opts))
+        .watch_prefix(prefix, revision + 1)
         .await
         .map_err(|e| Error::discovery("etcd watch failed", e))?;
     loop {
@@ -411,26 +408,23 @@ async fn follow(
             Ok(None) => return Err(Error::discovery("etcd watch ended", "stream closed")),
             Err(e) => return Err(Error::discovery("etcd watch failed", e)),
         };
-        if resp.canceled() {
-            return Err(Error::discovery(
-                "etcd watch cancelled",
-                resp.cancel_reason().to_owned(),
-            ));
+        if resp.canceled {
+            return Err(Error::discovery("etcd watch cancelled", resp.cancel_reason));
         }
         // The creation acknowledgement and progress notifications carry no
         // events: nothing changed.
-        if resp.events().is_empty() {
+        if resp.events.is_empty() {
             continue;
         }
-        for ev in resp.events() {
-            let Some(kv) = ev.kv() else { continue };
+        for ev in &resp.events {
+            let Some(kv) = &ev.kv else { continue };
             // A delete carries an empty value and our values never are
-            // empty; deciding on it avoids `Event::event_type`, which
-            // panics on an unknown type number from the peer.
-            if kv.value().is_empty() {
-                map.remove(kv.key());
+            // empty; deciding on it needs no event type, whose number an
+            // etcd newer than this client may extend.
+            if kv.value.is_empty() {
+                map.remove(&kv.key);
             } else {
-                insert_decoded(&mut map, kv.key(), kv.value());
+                insert_decoded(&mut map, &kv.key, &kv.value);
             }
         }
         if hold.is_some() && map.len() < publisher.current().len() {
