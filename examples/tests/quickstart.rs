@@ -101,8 +101,11 @@ each_backend!(instances_behind_etcd_share_the_load, |backend| async move {
     let b = start(&cfg).await.unwrap();
     // A's client discovers both RPC instances through etcd and spreads its
     // calls over them (round robin); wait for the watch to see B.
+    // The loop waits for that condition, bounded by a deadline that only a
+    // hang reaches.
     let mut served = std::collections::BTreeSet::new();
-    for _ in 0..200 {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while std::time::Instant::now() < deadline {
         let (status, body) = get(&a.http_addr, "/api/echo?msg=x").await;
         assert_eq!(status, 200, "{body}");
         let reply: serde_json::Value = serde_json::from_str(&body).unwrap();

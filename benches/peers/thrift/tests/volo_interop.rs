@@ -59,9 +59,11 @@ fn our_client_calls_a_volo_server() {
                     .build()
                     .unwrap();
                 let client = wego_echo::echo_service::EchoServerClient::new(inner);
-                // The server may still be binding: retry the first call briefly.
+                // The server may still be binding: retry the first call until
+                // it connects, bounded by a deadline that only a hang reaches.
                 let mut first = None;
-                for _ in 0..50 {
+                let deadline = std::time::Instant::now() + Duration::from_secs(30);
+                while std::time::Instant::now() < deadline {
                     match client.echo(w::Request { action: "b".into(), msg: "hi".into() }).await {
                         Ok(r) => {
                             first = Some(r);
