@@ -111,11 +111,22 @@ impl EtcdServer {
             {
                 return;
             }
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!(
+                    "etcd exited with {status}; see {}",
+                    self.dir.with_extension("log").display()
+                );
+            }
             assert!(
                 Instant::now() < deadline,
                 "etcd did not start; see {}",
                 self.dir.with_extension("log").display()
             );
+            // Paces the health checks; the loop waits for etcd's answer.
             wego_netpoll::rt::sleep(Duration::from_millis(100)).await;
         }
     }

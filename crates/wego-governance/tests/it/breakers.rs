@@ -1,8 +1,8 @@
 //! The per-service breaker layer: trips, refuses, probes, recovers.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use tower_layer::Layer;
 use wego_governance::breaker::{BreakerConfig, BreakerLayer, BreakerState, Breakers};
@@ -14,8 +14,10 @@ wego_test_support::each_backend!(
     service_breaker_trips_refuses_and_recovers,
     |_backend| async move {
         let failing = Arc::new(AtomicBool::new(true));
-        let f = failing.clone();
+        let reached = Arc::new(AtomicUsize::new(0));
+        let (f, r) = (failing.clone(), reached.clone());
         let svc = service_fn(move |_req| {
+            r.fetch_add(1, Ordering::SeqCst);
             let fail = f.load(Ordering::SeqCst);
             Box::pin(async move {
                 if fail {
@@ -26,10 +28,11 @@ wego_test_support::each_backend!(
             })
         });
         let metrics = Metrics::new();
+        let cool_down = Duration::from_millis(50);
         let breakers = Breakers::new(
             BreakerConfig::default()
                 .with_consecutive_failures(2)
-                .with_cool_down(Duration::from_millis(50)),
+                .with_cool_down(cool_down),
         )
         .with_observer(metrics.breaker_observer());
         let mut svc = BreakerLayer::with_breakers(breakers.clone()).layer(svc);
@@ -37,6 +40,8 @@ wego_test_support::each_backend!(
             send(&mut svc, call(0)).await,
             Err(TestError::Transport)
         ));
+        // The breaker opens during this call, so no earlier than now.
+        let tripped = Instant::now();
         assert!(matches!(
             send(&mut svc, call(0)).await,
             Err(TestError::Transport)
@@ -46,11 +51,42 @@ wego_test_support::each_backend!(
             matches!(refused, TestError::Gov(ref e) if e.is_breaker_open()),
             "{refused:?}"
         );
+        assert_eq!(
+            reached.load(Ordering::SeqCst),
+            2,
+            "a refusal never reaches the service"
+        );
         assert_eq!(metrics.breaker_state("echo"), Some(BreakerState::Open));
-        // Business errors do not count against health.
+        // The service is healthy again. Calls are refused until the
+        // cool-down has passed; then one is let through as the probe, and
+        // its success closes the breaker.
         failing.store(false, Ordering::SeqCst);
-        wego_netpoll::rt::sleep(Duration::from_millis(60)).await;
-        send(&mut svc, call(0)).await.unwrap();
+        let deadline = tripped + Duration::from_secs(10);
+        loop {
+            match send(&mut svc, call(0)).await {
+                Ok(()) => break,
+                Err(TestError::Gov(e)) if e.is_breaker_open() => {
+                    assert_eq!(
+                        reached.load(Ordering::SeqCst),
+                        2,
+                        "a refusal reached the service"
+                    );
+                    assert!(Instant::now() < deadline, "no probe admitted in 10 s");
+                    // Paces the retries; nothing waits on it.
+                    wego_netpoll::rt::sleep(Duration::from_millis(1)).await;
+                }
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+        assert!(
+            tripped.elapsed() >= cool_down,
+            "the probe was admitted before the cool-down ended"
+        );
+        assert_eq!(
+            reached.load(Ordering::SeqCst),
+            3,
+            "only the probe got through"
+        );
         assert_eq!(
             breakers.states(),
             vec![("echo".to_owned(), BreakerState::Closed)]
@@ -61,6 +97,8 @@ wego_test_support::each_backend!(
                 .render()
                 .contains("wego_breaker_transitions_total{scope=\"echo\",to=\"half_open\"} 1")
         );
+        assert_eq!(metrics.breaker_transitions("echo", BreakerState::Open), 1);
+        assert_eq!(metrics.breaker_transitions("echo", BreakerState::Closed), 1);
     }
 );
 

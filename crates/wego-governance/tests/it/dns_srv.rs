@@ -3,17 +3,19 @@
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpListener, UdpSocket};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Message, OpCode, ResponseCode};
 use hickory_proto::rr::rdata::{A, AAAA, SRV};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use wego_governance::discovery::dns::{DnsDiscover, DnsDiscoverBuilder};
 use wego_governance::{Discover, InstanceWatch};
+
+use crate::support::until;
 
 const SRV_NAME: &str = "_echo._tcp.example.test";
 
@@ -29,11 +31,25 @@ struct Zone {
     silent: bool,
 }
 
+/// Questions the fake server was asked. Counted while it holds the zone's
+/// lock, so a question counted after [`FakeDns::set`] returned is answered
+/// from the new zone.
+#[derive(Default)]
+struct Asked {
+    /// Over UDP and TCP.
+    all: AtomicUsize,
+    /// Over TCP (after a truncated UDP reply).
+    tcp: AtomicUsize,
+    /// `SRV_NAME`'s SRV record: one per lookup of the name when a question
+    /// is asked once (one server, one attempt) and its reply fits in UDP.
+    srv: AtomicUsize,
+}
+
 struct FakeDns {
     addr: SocketAddr,
     zone: Arc<Mutex<Zone>>,
     stop: Arc<AtomicBool>,
-    tcp_queries: Arc<AtomicUsize>,
+    asked: Arc<Asked>,
 }
 
 impl FakeDns {
@@ -48,31 +64,27 @@ impl FakeDns {
         let addr = udp.local_addr().unwrap();
         let zone = Arc::new(Mutex::new(zone));
         let stop = Arc::new(AtomicBool::new(false));
-        let tcp_queries = Arc::new(AtomicUsize::new(0));
-        udp.set_read_timeout(Some(Duration::from_millis(20)))
-            .unwrap();
-        let (z, s) = (zone.clone(), stop.clone());
+        let asked = Arc::new(Asked::default());
+        // Both loops block; `Drop` wakes them with an empty datagram and a
+        // connection once `stop` is set.
+        let (z, s, a) = (zone.clone(), stop.clone(), asked.clone());
         std::thread::spawn(move || {
             let mut buf = [0u8; 4096];
-            while !s.load(Ordering::Relaxed) {
+            while !s.load(Ordering::SeqCst) {
                 let Ok((n, from)) = udp.recv_from(&mut buf) else {
                     continue;
                 };
-                if let Some(reply) = answer(&z, &buf[..n], true) {
+                if let Some(reply) = answer(&z, &a, &buf[..n], true) {
                     let _ = udp.send_to(&reply, from);
                 }
             }
         });
-        tcp.set_nonblocking(true).unwrap();
-        let (z, s, count) = (zone.clone(), stop.clone(), tcp_queries.clone());
+        let (z, s, a) = (zone.clone(), stop.clone(), asked.clone());
         std::thread::spawn(move || {
-            while !s.load(Ordering::Relaxed) {
+            while !s.load(Ordering::SeqCst) {
                 let Ok((mut conn, _)) = tcp.accept() else {
-                    std::thread::sleep(Duration::from_millis(10));
                     continue;
                 };
-                count.fetch_add(1, Ordering::Relaxed);
-                conn.set_nonblocking(false).unwrap();
                 let mut len = [0u8; 2];
                 if conn.read_exact(&mut len).is_err() {
                     continue;
@@ -81,7 +93,7 @@ impl FakeDns {
                 if conn.read_exact(&mut msg).is_err() {
                     continue;
                 }
-                if let Some(reply) = answer(&z, &msg, false) {
+                if let Some(reply) = answer(&z, &a, &msg, false) {
                     let len = u16::try_from(reply.len()).unwrap().to_be_bytes();
                     let _ = conn.write_all(&[&len[..], &reply].concat());
                 }
@@ -91,12 +103,27 @@ impl FakeDns {
             addr,
             zone,
             stop,
-            tcp_queries,
+            asked,
         }
     }
 
     fn set(&self, f: impl FnOnce(&mut Zone)) {
         f(&mut self.zone.lock().unwrap());
+    }
+
+    /// Returns once `n` refreshes of `SRV_NAME` (one SRV question each)
+    /// have been answered from the zone as it is now and have finished:
+    /// a refresh asks its question only after the one before it is done,
+    /// so when the (n+1)-th question from now arrives, n refreshes that
+    /// started from now are over.
+    async fn refreshed(&self, n: usize) {
+        let from = self.asked.srv.load(Ordering::SeqCst);
+        until(
+            &format!("{n} refreshes of {SRV_NAME}"),
+            Duration::from_secs(20),
+            || self.asked.srv.load(Ordering::SeqCst) > from + n,
+        )
+        .await;
     }
 
     fn discover(&self) -> DnsDiscoverBuilder {
@@ -110,7 +137,11 @@ impl FakeDns {
 
 impl Drop for FakeDns {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.stop.store(true, Ordering::SeqCst);
+        if let Ok(waker) = UdpSocket::bind("127.0.0.1:0") {
+            let _ = waker.send_to(&[], self.addr);
+        }
+        let _ = TcpStream::connect(self.addr);
     }
 }
 
@@ -118,11 +149,8 @@ fn name(s: &str) -> Name {
     Name::from_ascii(format!("{s}.")).unwrap()
 }
 
-fn answer(zone: &Mutex<Zone>, bytes: &[u8], udp: bool) -> Option<Vec<u8>> {
+fn answer(zone: &Mutex<Zone>, count: &Asked, bytes: &[u8], udp: bool) -> Option<Vec<u8>> {
     let zone = zone.lock().unwrap();
-    if zone.silent {
-        return None;
-    }
     let query = Message::from_vec(bytes).ok()?;
     let q = query.queries.first()?.clone();
     let asked = q
@@ -130,6 +158,16 @@ fn answer(zone: &Mutex<Zone>, bytes: &[u8], udp: bool) -> Option<Vec<u8>> {
         .to_ascii()
         .trim_end_matches('.')
         .to_ascii_lowercase();
+    count.all.fetch_add(1, Ordering::SeqCst);
+    if !udp {
+        count.tcp.fetch_add(1, Ordering::SeqCst);
+    }
+    if q.query_type() == RecordType::SRV && asked == SRV_NAME {
+        count.srv.fetch_add(1, Ordering::SeqCst);
+    }
+    if zone.silent {
+        return None;
+    }
     let mut reply = Message::response(query.metadata.id, OpCode::Query);
     reply.add_query(q.clone());
     reply.metadata.authoritative = true;
@@ -249,19 +287,30 @@ wego_test_support::each_backend!(
         assert_eq!(instances(&w), changed);
 
         // The server stops answering, then says the name is gone, then
-        // answers nothing usable: each time the last set stays.
+        // answers nothing usable: through two refreshes of each, the last
+        // set stays.
         let version = w.version();
         dns.set(|z| z.silent = true);
-        wego_netpoll::rt::sleep(Duration::from_millis(700)).await;
+        dns.refreshed(2).await;
+        assert_eq!(w.version(), version, "silent");
+        assert_eq!(instances(&w), changed, "silent");
         dns.set(|z| {
             z.silent = false;
             z.srv.clear();
         });
-        wego_netpoll::rt::sleep(Duration::from_millis(400)).await;
+        dns.refreshed(2).await;
+        assert_eq!(w.version(), version, "NXDOMAIN");
+        assert_eq!(instances(&w), changed, "NXDOMAIN");
         dns.set(|z| z.srv = vec![(1, 7, 8000, "nowhere.example.test")]);
-        wego_netpoll::rt::sleep(Duration::from_millis(400)).await;
-        assert_eq!(w.version(), version);
-        assert_eq!(instances(&w), changed);
+        let asked = dns.asked.all.load(Ordering::SeqCst);
+        dns.refreshed(2).await;
+        // Two refreshes of SRV, A and AAAA, and the next one's SRV.
+        assert!(
+            dns.asked.all.load(Ordering::SeqCst) >= asked + 7,
+            "each refresh asked for the target's addresses"
+        );
+        assert_eq!(w.version(), version, "no usable target");
+        assert_eq!(instances(&w), changed, "no usable target");
 
         // It answers again: the refresh loop is still alive.
         dns.set(|z| z.srv = vec![(1, 2, 8001, "a.example.test")]);
@@ -301,7 +350,7 @@ wego_test_support::each_backend!(a_huge_srv_answer_is_capped, |_backend| async m
             .collect(),
         hosts: vec![("a.example.test", "127.0.0.11".parse().unwrap())],
         glue: true,
-        silent: false,
+        ..Zone::default()
     });
     // This test is about the cap, not the timeout: a 1,000-record reply
     // over TCP from the test server may take longer than the 200 ms the
@@ -318,7 +367,7 @@ wego_test_support::each_backend!(a_huge_srv_answer_is_capped, |_backend| async m
         wego_governance::discovery::dns::DEFAULT_MAX_INSTANCES
     );
     assert!(
-        dns.tcp_queries.load(Ordering::Relaxed) > 0,
+        dns.asked.tcp.load(Ordering::SeqCst) > 0,
         "the truncated UDP reply was retried over TCP"
     );
     let few = dns
@@ -365,42 +414,73 @@ impl Drop for Dnsmasq {
     }
 }
 
-/// Starts dnsmasq on a loopback port free for UDP and TCP; another test
-/// may take the port between the check and dnsmasq's bind, so a start that
-/// fails with "Address already in use" is retried on another port.
+/// Starts dnsmasq on a loopback port free for UDP and TCP and returns once
+/// it answers a question; another test may take the port between the check
+/// and dnsmasq's bind, so a start that fails with "Address already in use"
+/// is retried on another port.
 async fn dnsmasq(test: &str, records: &[String]) -> Option<Dnsmasq> {
     let program = wego_test_support::peer::program(test, "dnsmasq")?;
-    for _ in 0..10 {
-        let port = {
-            let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
-            let port = udp.local_addr().unwrap().port();
-            if TcpListener::bind(("127.0.0.1", port)).is_err() {
-                continue;
+    let (test, records) = (test.to_owned(), records.to_vec());
+    // Starting and probing block: keep them off the runtime's workers.
+    let started = wego_netpoll::rt::spawn_blocking(move || {
+        for _ in 0..10 {
+            if let Some(server) = try_dnsmasq(&program, &records) {
+                return server;
             }
-            port
-        };
-        let mut child = std::process::Command::new(&program)
-            .args([
-                "--no-daemon",
-                "--conf-file=/dev/null",
-                "--pid-file",
-                &format!("--port={port}"),
-                "--listen-address=127.0.0.1",
-                "--bind-interfaces",
-                "--no-resolv",
-                "--no-hosts",
-                "--local=/example.test/",
-            ])
-            .args(records)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        // dnsmasq binds before anything else and exits at once on failure.
-        wego_netpoll::rt::sleep(Duration::from_millis(300)).await;
-        if let Some(status) = child.try_wait().unwrap() {
+        }
+        panic!("{test}: no free port for dnsmasq after 10 tries");
+    });
+    Some(started.await.unwrap())
+}
+
+/// One start of dnsmasq: `None` when its port was taken.
+fn try_dnsmasq(program: &std::path::Path, records: &[String]) -> Option<Dnsmasq> {
+    let port = {
+        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = udp.local_addr().unwrap().port();
+        TcpListener::bind(("127.0.0.1", port)).ok()?;
+        port
+    };
+    let child = std::process::Command::new(program)
+        .args([
+            "--no-daemon",
+            "--conf-file=/dev/null",
+            "--pid-file",
+            &format!("--port={port}"),
+            "--listen-address=127.0.0.1",
+            "--bind-interfaces",
+            "--no-resolv",
+            "--no-hosts",
+            "--local=/example.test/",
+        ])
+        .args(records)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut server = Dnsmasq {
+        child,
+        addr: SocketAddr::from(([127, 0, 0, 1], port)),
+    };
+    // Ask until it answers or exits (it exits at once when it cannot bind).
+    let probe = UdpSocket::bind("127.0.0.1:0").unwrap();
+    probe.connect(server.addr).unwrap();
+    probe
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let mut question = Message::query();
+    question.add_query(hickory_proto::op::Query::query(
+        name("a.example.test"),
+        RecordType::A,
+    ));
+    let question = question.to_vec().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut reply = [0u8; 512];
+    loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
             let mut err = String::new();
-            child
+            server
+                .child
                 .stderr
                 .take()
                 .unwrap()
@@ -410,14 +490,18 @@ async fn dnsmasq(test: &str, records: &[String]) -> Option<Dnsmasq> {
                 err.contains("in use"),
                 "dnsmasq exited with {status}: {err}"
             );
-            continue;
+            return None;
         }
-        return Some(Dnsmasq {
-            child,
-            addr: SocketAddr::from(([127, 0, 0, 1], port)),
-        });
+        if probe.send(&question).is_ok() && probe.recv(&mut reply).is_ok() {
+            return Some(server);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "dnsmasq did not answer within 10 s"
+        );
+        // Paces the questions (a refused send returns at once).
+        std::thread::sleep(Duration::from_millis(10));
     }
-    panic!("{test}: no free port for dnsmasq after 10 tries");
 }
 
 wego_test_support::each_backend!(srv_discovery_against_dnsmasq, |_backend| async move {
@@ -430,38 +514,14 @@ wego_test_support::each_backend!(srv_discovery_against_dnsmasq, |_backend| async
         "--host-record=c.example.test,127.0.0.13",
     ]
     .map(String::from);
-    let Some(mut server) = dnsmasq("srv_discovery_against_dnsmasq", &records).await else {
+    let Some(server) = dnsmasq("srv_discovery_against_dnsmasq", &records).await else {
         return;
     };
     let d = DnsDiscover::builder()
         .with_name_servers([server.addr])
         .with_query_timeout(Duration::from_millis(300))
         .build();
-    // dnsmasq needs a moment to bind; it must answer within 10 s.
-    let mut watch = None;
-    for _ in 0..50 {
-        match d.discover(SRV_NAME).await {
-            Ok(w) => {
-                watch = Some(w);
-                break;
-            }
-            Err(_) => {
-                if let Ok(Some(status)) = server.child.try_wait() {
-                    let mut err = String::new();
-                    server
-                        .child
-                        .stderr
-                        .take()
-                        .unwrap()
-                        .read_to_string(&mut err)
-                        .unwrap();
-                    panic!("dnsmasq exited with {status}: {err}");
-                }
-                wego_netpoll::rt::sleep(Duration::from_millis(200)).await;
-            }
-        }
-    }
-    let w = watch.expect("dnsmasq answered within 10 s");
+    let w = d.discover(SRV_NAME).await.unwrap();
     assert_eq!(
         instances(&w),
         set(&[

@@ -5,7 +5,7 @@ use std::time::Duration;
 use wego_governance::discovery::etcd::{EtcdConfig, EtcdDiscover, EtcdRegistry};
 use wego_governance::{Discover, InstanceWatch, Registration, Registry};
 
-use crate::support::inst;
+use crate::support::{inst, until};
 use wego_test_support::etcd::EtcdServer;
 
 pub(crate) fn config(etcd: &EtcdServer) -> EtcdConfig {
@@ -15,12 +15,19 @@ pub(crate) fn config(etcd: &EtcdServer) -> EtcdConfig {
 }
 
 /// Waits (at most `limit`) until the watch's set has `n` instances.
+///
+/// # Panics
+///
+/// After `limit`, or at once when the discovery is gone (its set can no
+/// longer change).
 pub(crate) async fn wait_for(w: &mut InstanceWatch, n: usize, limit: Duration) {
     let ok = wego_netpoll::rt::timeout(limit, async {
         while w.current().len() != n {
-            if !w.changed().await {
-                wego_netpoll::rt::sleep(Duration::from_millis(50)).await;
-            }
+            assert!(
+                w.changed().await,
+                "the discovery stopped with {:?}, not {n} instances",
+                w.current()
+            );
         }
     })
     .await;
@@ -78,9 +85,17 @@ wego_test_support::each_backend!(
         }
         wait_for(&mut w, 1, Duration::from_secs(10)).await;
         assert_eq!(w.current()[0], inst(1));
-        // The kept-alive one outlives its TTL several times.
-        wego_netpoll::rt::sleep(Duration::from_secs(3)).await;
-        assert_eq!(w.current().len(), 1);
+        // The kept-alive one outlives its TTL several times: 10 keep-alives,
+        // one at registration and one every TTL/3 after, each acknowledged
+        // with the lease alive, span three TTLs; its key never left the
+        // watched set meanwhile.
+        let version = w.version();
+        until("10 keep-alives", Duration::from_secs(30), || {
+            survivor.keep_alives() >= 10
+        })
+        .await;
+        assert_eq!(w.version(), version, "the set changed: {:?}", w.current());
+        assert_eq!(&*w.current(), [inst(1)]);
     }
 );
 

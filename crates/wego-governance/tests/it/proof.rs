@@ -18,7 +18,7 @@ use wego_governance::{Call, Discover, Instance, Registration, Registry};
 
 use crate::echo::{EchoServer, make_client};
 use crate::etcd::{config, wait_for};
-use crate::support::send;
+use crate::support::{send, until};
 use wego_test_support::etcd::EtcdServer;
 
 struct Load {
@@ -67,6 +67,15 @@ impl Load {
             failures,
             workers,
         }
+    }
+
+    /// Returns once the workers have made `n` more calls.
+    async fn made(&self, n: usize) {
+        let from = self.calls.load(Ordering::Relaxed);
+        until(&format!("{n} more calls"), Duration::from_secs(60), || {
+            self.calls.load(Ordering::Relaxed) >= from + n
+        })
+        .await;
     }
 
     fn figures(&self) -> (usize, usize) {
@@ -156,20 +165,29 @@ wego_test_support::each_backend!(
             .layer(lb);
         let client = MetricsLayer::new(metrics.clone()).layer(client);
 
+        // Each phase lasts a number of calls, not a time, so that a slow
+        // machine makes it longer rather than emptier.
         let load = Load::start(client, 4);
-        wego_netpoll::rt::sleep(Duration::from_millis(1500)).await;
+        load.made(1000).await;
         let (c1, f1) = load.figures();
         let s1 = served(&servers);
 
         // Abrupt death: listener and connections closed, registrations no
-        // longer kept alive (the lease expires after its 2 s TTL).
+        // longer kept alive (the lease expires after its 2 s TTL). The phase
+        // lasts until discovery has dropped it, and 1000 calls more.
         let victim = servers[0].addr.clone();
         servers[0].kill();
         drop(registries.remove(0));
-        wego_netpoll::rt::sleep(Duration::from_secs(4)).await;
+        wait_for(&mut watch, 2, Duration::from_secs(30)).await;
+        let known_after_death = watch.current().len();
+        assert!(
+            watch.current().iter().all(|i| i.address != victim),
+            "discovery dropped the victim: {:?}",
+            watch.current()
+        );
+        load.made(1000).await;
         let (c2, f2) = load.figures();
         let s2 = served(&servers);
-        let known_after_death = watch.current().len();
 
         // It comes back on the same address and registers again.
         servers[0] = EchoServer::start(Some(&victim)).await;
@@ -178,7 +196,9 @@ wego_test_support::each_backend!(
         let s2_restart = served(&servers);
         let revived = EtcdRegistry::new(config(&etcd));
         register_all(&revived, &servers[..1]).await;
-        wego_netpoll::rt::sleep(Duration::from_secs(3)).await;
+        // The phase lasts until discovery has it again, and 1000 calls more.
+        wait_for(&mut watch, 3, Duration::from_secs(30)).await;
+        load.made(1000).await;
         let (c3, f3) = load.stop().await;
         let s3 = served(&servers);
 
@@ -263,7 +283,11 @@ wego_test_support::each_backend!(etcd_restarts_under_load, |backend| async move 
     };
 
     for wipe in [false, true] {
-        // Down for longer than the leases' TTL.
+        // Down for longer than the leases' TTL (2 s). This sleep orders
+        // nothing: how long etcd stays away is the property under test
+        // (clients keep their instances, and registrations come back, after
+        // an outage longer than a lease lives without keep-alives), and no
+        // event marks that time.
         etcd.kill();
         wego_netpoll::rt::sleep(Duration::from_secs(3)).await;
         assert_eq!(
@@ -285,8 +309,15 @@ wego_test_support::each_backend!(etcd_restarts_under_load, |backend| async move 
             back.is_ok(),
             "registrations came back after restart (wipe: {wipe})"
         );
-        // The registrations stay, i.e. their leases are kept alive again.
-        wego_netpoll::rt::sleep(Duration::from_secs(3)).await;
+        // The registrations stay, i.e. their leases are kept alive again:
+        // seven more keep-alives per registration (one every TTL/3, each
+        // acknowledged with its lease alive) span two TTLs, long enough for
+        // a lease granted before the restart and not kept alive to expire.
+        let kept = registry.keep_alives();
+        until("21 keep-alives", Duration::from_secs(60), || {
+            registry.keep_alives() >= kept + 21
+        })
+        .await;
         assert_eq!(count_keys(config(&etcd)).await, 3, "wipe: {wipe}");
         assert_eq!(watch.current().len(), 3, "wipe: {wipe}");
         println!(

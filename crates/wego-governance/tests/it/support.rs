@@ -5,6 +5,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use tower_service::Service;
 use wego_governance::{Call, Classify, Instance};
@@ -145,4 +146,15 @@ where
 {
     futures_util::future::poll_fn(|cx| svc.poll_ready(cx)).await?;
     svc.call(req).await
+}
+
+/// Waits until `done()` holds, checking it every few milliseconds; panics
+/// naming `what` once `limit` has passed. The limit only catches a hang:
+/// give it ample room, since a loaded machine is slow, not wrong.
+pub(crate) async fn until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "waited {limit:?} for {what}");
+        wego_netpoll::rt::sleep(Duration::from_millis(5)).await;
+    }
 }

@@ -25,6 +25,7 @@
 //! it; a failed refresh, NXDOMAIN or an empty answer keeps the last known
 //! set (and logs a warning), so a DNS outage never empties a client's
 //! instance list.
+//! [`DnsDiscover::refreshes`] counts the refreshes done.
 //!
 //! # Limits
 //!
@@ -41,6 +42,7 @@
 use std::collections::HashMap;
 use std::net::ToSocketAddrs;
 use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
@@ -74,6 +76,8 @@ pub struct DnsDiscover {
 struct Inner {
     config: Arc<Config>,
     services: Mutex<HashMap<String, Publisher>>,
+    /// Refreshes completed, whatever their outcome.
+    refreshes: AtomicU64,
 }
 
 #[derive(Debug, Clone)]
@@ -144,6 +148,7 @@ impl DnsDiscoverBuilder {
             inner: Arc::new(Inner {
                 config: Arc::new(self.config),
                 services: Mutex::default(),
+                refreshes: AtomicU64::new(0),
             }),
         }
     }
@@ -168,6 +173,15 @@ impl DnsDiscover {
                 attempts: None,
             },
         }
+    }
+
+    /// How many refreshes of watched names have completed so far, over all
+    /// names and whatever their outcome (a changed set, the same set, a
+    /// failure). A count that stops growing while names are watched means
+    /// the refresh is stuck; waiting for it to grow by `n` waits for `n`
+    /// refreshes.
+    pub fn refreshes(&self) -> u64 {
+        self.inner.refreshes.load(Ordering::Acquire)
     }
 }
 
@@ -298,6 +312,11 @@ async fn refresh_loop(inner: Weak<Inner>, name: String, publisher: Publisher) {
             Err(e) => {
                 tracing::warn!(service = %name, error = %e, "dns refresh failed; keeping the last set")
             }
+        }
+        // Counted once the outcome is published, so that whoever sees the
+        // count also sees what the refresh published.
+        if let Some(inner) = inner.upgrade() {
+            inner.refreshes.fetch_add(1, Ordering::Release);
         }
     }
 }

@@ -138,19 +138,32 @@ impl Client {
         Ok((resp.kvs, revision))
     }
 
-    /// Opens a keep-alive stream for `lease`.
-    pub(super) async fn lease_keep_alive(&mut self, lease: i64) -> Result<KeepAlive, EtcdError> {
+    /// Opens a keep-alive stream for `lease` with a first keep-alive;
+    /// returns the stream and that keep-alive's answer, as
+    /// [`KeepAlive::keep_alive`] does.
+    ///
+    /// etcd sends a stream's response headers with its first message, and
+    /// opening the stream waits for them (bounded by the call timeout): the
+    /// first keep-alive must be in the request stream before it is opened.
+    pub(super) async fn lease_keep_alive(
+        &mut self,
+        lease: i64,
+    ) -> Result<(KeepAlive, Option<i64>), EtcdError> {
         let (tx, rx) = mpsc::channel(4);
-        let responses = self
+        // The channel has room for the first keep-alive.
+        let _ = tx.try_send(pb::LeaseKeepAliveRequest { id: lease });
+        let mut responses = self
             .lease
             .lease_keep_alive(receiver_stream(rx))
             .await?
             .into_inner();
-        Ok(KeepAlive {
+        let first = responses.message().await?.map(|r| r.ttl);
+        let keeper = KeepAlive {
             lease,
             requests: tx,
             responses,
-        })
+        };
+        Ok((keeper, first))
     }
 
     /// Watches every key under `prefix` from `start_revision`.

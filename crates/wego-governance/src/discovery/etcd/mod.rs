@@ -15,7 +15,8 @@
 //! while the process was paused, or etcd lost it across a restart), the
 //! keeper grants a new lease and puts the key again, retrying every
 //! `retry_interval` until etcd is back: registrations come back by
-//! themselves after an etcd restart.
+//! themselves after an etcd restart. [`EtcdRegistry::keep_alives`] counts
+//! the keep-alives etcd acknowledged.
 //!
 //! # Discovery
 //!
@@ -37,6 +38,7 @@
 mod client;
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -142,6 +144,8 @@ pub struct EtcdRegistry {
 struct RegistryInner {
     config: EtcdConfig,
     keepers: Mutex<HashMap<String, JoinHandle<()>>>,
+    /// Keep-alives etcd acknowledged with the lease still alive.
+    keep_alives: Arc<AtomicU64>,
 }
 
 impl Drop for RegistryInner {
@@ -163,8 +167,19 @@ impl EtcdRegistry {
             inner: Arc::new(RegistryInner {
                 config,
                 keepers: Mutex::default(),
+                keep_alives: Arc::default(),
             }),
         }
+    }
+
+    /// How many keep-alives etcd has acknowledged so far with the lease
+    /// still alive, over all of this registry's registrations. Each
+    /// registration adds one when its keep-alives start (after each
+    /// registration or re-registration) and one every TTL/3 after that,
+    /// as long as etcd keeps its lease: a count that stops growing means
+    /// the registrations are no longer kept alive.
+    pub fn keep_alives(&self) -> u64 {
+        self.inner.keep_alives.load(Ordering::Acquire)
     }
 }
 
@@ -181,26 +196,35 @@ async fn put_with_lease(client: &mut Client, key: &str, value: &str, ttl: i64) -
     Ok(lease)
 }
 
-/// Keeps a lease alive until the keep-alive fails or the lease is gone.
+/// Keeps a lease alive until the keep-alive fails or the lease is gone,
+/// counting each acknowledged keep-alive in `acknowledged`.
 async fn keep_alive(
     client: &mut Client,
     lease: i64,
     period: Duration,
     timeout: Duration,
+    acknowledged: &AtomicU64,
 ) -> Result<()> {
-    let mut keeper = client
-        .lease_keep_alive(lease)
-        .await
-        .map_err(|e| Error::registry("etcd keep-alive failed", e))?;
+    let (mut keeper, mut answer) = match rt::timeout(timeout, client.lease_keep_alive(lease)).await
+    {
+        Ok(Ok(opened)) => opened,
+        Ok(Err(e)) => return Err(Error::registry("etcd keep-alive failed", e)),
+        Err(e) => return Err(Error::registry("etcd keep-alive timed out", e)),
+    };
     loop {
+        match answer {
+            Some(ttl) if ttl > 0 => {
+                acknowledged.fetch_add(1, Ordering::Release);
+            }
+            Some(_) => return Err(Error::registry("etcd lease lost", "lease expired")),
+            None => return Err(Error::registry("etcd keep-alive ended", "stream closed")),
+        }
         rt::sleep(period).await;
-        match rt::timeout(timeout, keeper.keep_alive()).await {
-            Ok(Ok(Some(ttl))) if ttl > 0 => {}
-            Ok(Ok(Some(_))) => return Err(Error::registry("etcd lease lost", "lease expired")),
-            Ok(Ok(None)) => return Err(Error::registry("etcd keep-alive ended", "stream closed")),
+        answer = match rt::timeout(timeout, keeper.keep_alive()).await {
+            Ok(Ok(answer)) => answer,
             Ok(Err(e)) => return Err(Error::registry("etcd keep-alive failed", e)),
             Err(e) => return Err(Error::registry("etcd keep-alive timed out", e)),
-        }
+        };
     }
 }
 
@@ -211,13 +235,14 @@ async fn keeper_loop(
     ttl: i64,
     mut client: Client,
     lease: i64,
+    acknowledged: Arc<AtomicU64>,
 ) {
     let period =
         Duration::from_secs(u64::try_from(ttl).unwrap_or(1)).max(Duration::from_secs(1)) / 3;
     let mut lease = Some(lease);
     loop {
         if let Some(id) = lease.take()
-            && let Err(e) = keep_alive(&mut client, id, period, config.timeout).await
+            && let Err(e) = keep_alive(&mut client, id, period, config.timeout, &acknowledged).await
         {
             tracing::warn!(%key, error = %e, "registration lost; re-registering");
         }
@@ -264,6 +289,7 @@ impl Registry for EtcdRegistry {
                 ttl,
                 client,
                 lease,
+                self.inner.keep_alives.clone(),
             ));
             let old = self
                 .inner
