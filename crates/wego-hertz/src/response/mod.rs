@@ -20,11 +20,13 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use crate::Body;
 use crate::body::BoxError;
 
+mod conditional;
 mod file;
 mod html;
 mod json;
 #[cfg(feature = "protobuf")]
 mod protobuf;
+mod range;
 mod redirect;
 mod serve_dir;
 mod sse;
@@ -34,6 +36,7 @@ pub use html::Html;
 pub use json::Json;
 #[cfg(feature = "protobuf")]
 pub use protobuf::Protobuf;
+pub use range::{ByteRanges, MAX_RANGES};
 pub use redirect::Redirect;
 pub use serve_dir::ServeDir;
 pub use sse::{Event, KeepAlive, Sse};

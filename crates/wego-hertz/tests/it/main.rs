@@ -29,3 +29,4 @@ mod governance;
 mod middleware;
 mod responses;
 mod router;
+mod static_files;
