@@ -22,6 +22,7 @@ mod chunked;
 mod date;
 mod decoder;
 mod error;
+mod host;
 mod request;
 mod response;
 

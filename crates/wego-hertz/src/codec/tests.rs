@@ -220,6 +220,29 @@ fn host_rules() {
 }
 
 #[test]
+fn rejects_host_values_that_are_not_uri_host() {
+    for host in [
+        "exa mple.com",
+        "a/b",
+        "[::1",
+        "[::1]x",
+        "a:b:c",
+        "x@y",
+        "a%2",
+    ] {
+        for version in ["1.1", "1.0"] {
+            let req = format!("GET / HTTP/{version}\r\nHost: {host}\r\n\r\n");
+            let e = err(req.as_bytes());
+            assert_eq!(e, ParseError::HostValue, "{req:?}");
+            assert_eq!(e.status(), StatusCode::BAD_REQUEST);
+        }
+    }
+    for host in ["", "a", "[::1]:80", "127.0.0.1:8080", "ex%41mple.com"] {
+        ok(format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes());
+    }
+}
+
+#[test]
 fn versions() {
     for v in ["HTTP/2.0", "HTTP/1.2", "HTTP/0.9", "HTTP/3.0"] {
         let req = format!("GET / {v}\r\nHost: x\r\n\r\n");
