@@ -32,6 +32,7 @@ pub use date::DateCache;
 pub use decoder::{BodyDecoder, Decoded};
 pub use error::{ChunkError, ParseError};
 pub use request::{BodyFraming, HeadLimits, RequestHead, parse_request_head};
+pub(crate) use response::may_have_body;
 pub use response::{ResponseContext, ResponseFraming, encode_response_head};
 
 #[cfg(test)]

@@ -403,6 +403,27 @@ fn chunked_rejects_bad_sizes() {
 }
 
 #[test]
+fn chunked_rejects_data_past_the_size_before_delivering_the_chunk() {
+    // The chunk and what follows it are both here: no data comes out.
+    let mut d = ChunkedDecoder::new(1024);
+    let mut buf = BytesMut::from(&b"3\r\nhello\r\n0\r\n\r\n"[..]);
+    assert_eq!(d.decode(&mut buf).unwrap_err(), ChunkError::Crlf);
+    let mut d = ChunkedDecoder::new(1024);
+    let mut buf = BytesMut::from(&b"3\r\nhelX"[..]);
+    assert_eq!(d.decode(&mut buf).unwrap_err(), ChunkError::Crlf);
+    // Only the chunk is here: it is delivered, and the error follows.
+    let mut d = ChunkedDecoder::new(1024);
+    let mut buf = BytesMut::from(&b"3\r\nhel"[..]);
+    assert!(matches!(d.decode(&mut buf), Ok(Some(Decoded::Data(b))) if b == "hel"));
+    buf.extend_from_slice(b"lo\r\n");
+    assert_eq!(d.decode(&mut buf).unwrap_err(), ChunkError::Crlf);
+    // A CR alone may still be followed by its LF.
+    let mut d = ChunkedDecoder::new(1024);
+    let mut buf = BytesMut::from(&b"3\r\nhel\r"[..]);
+    assert!(matches!(d.decode(&mut buf), Ok(Some(Decoded::Data(b))) if b == "hel"));
+}
+
+#[test]
 fn chunked_rejects_bad_line_endings() {
     assert_eq!(
         decode_all(b"5\nhello\r\n0\r\n\r\n").unwrap_err(),

@@ -21,6 +21,7 @@ use crate::Body;
 use crate::body::BoxError;
 
 mod file;
+mod flush_head;
 mod html;
 mod json;
 #[cfg(feature = "protobuf")]
@@ -30,6 +31,7 @@ mod serve_dir;
 mod sse;
 
 pub use file::{File, FileError};
+pub use flush_head::FlushHead;
 pub use html::Html;
 pub use json::Json;
 #[cfg(feature = "protobuf")]
