@@ -1,6 +1,7 @@
 //! A raw HTTP/1.1 client over netpoll connections and a test application.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -8,6 +9,7 @@ use futures_util::StreamExt;
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::Notify;
 use wego_hertz::server::{BodyLimit, Builder, DEFAULT_BODY_LIMIT};
 use wego_hertz::{Body, Server};
 use wego_netpoll::{Address, Conn, Dialer, rt};
@@ -188,6 +190,42 @@ pub(crate) async fn server_closed_all(server: &Server) -> bool {
         rt::sleep(Duration::from_millis(10)).await;
     }
     false
+}
+
+/// When a `/held` request of [`held_app`] has started, and when it may
+/// answer.
+#[derive(Clone, Default)]
+pub(crate) struct Gate {
+    /// Notified when a `/held` request reaches its handler.
+    pub(crate) started: Arc<Notify>,
+    /// Notify to let it answer "held".
+    pub(crate) release: Arc<Notify>,
+}
+
+/// The test application plus `/held`, which waits on `gate`: a request
+/// that is in flight for exactly as long as a test wants.
+pub(crate) fn held_app(
+    gate: &Gate,
+) -> impl tower_service::Service<
+    Request<Body>,
+    Response = Response<Body>,
+    Error = Infallible,
+    Future = impl Send + 'static,
+> + Clone
++ Send
++ 'static {
+    let gate = gate.clone();
+    tower::service_fn(move |req: Request<Body>| {
+        let gate = gate.clone();
+        async move {
+            if req.uri().path() != "/held" {
+                return app(req).await;
+            }
+            gate.started.notify_one();
+            gate.release.notified().await;
+            Ok(Response::new(Body::from("held")))
+        }
+    })
 }
 
 /// The test application.
