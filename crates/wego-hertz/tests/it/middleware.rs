@@ -30,7 +30,8 @@ fn app() -> Router {
             id.to_str().unwrap().to_owned()
         })
         .get("/slow", || async {
-            rt::sleep(Duration::from_secs(10)).await;
+            // Never answers: only the timeout layer can.
+            std::future::pending::<()>().await;
             "late"
         })
         .get("/big", || async { "compress me please ".repeat(200) })
