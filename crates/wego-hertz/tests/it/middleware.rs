@@ -13,6 +13,7 @@ use wego_hertz::middleware::{
     RequestId, RequestIdLayer, TimeoutLayer, from_fn,
 };
 use wego_hertz::{Router, Server};
+#[cfg(feature = "gzip")]
 use wego_netpoll::rt;
 
 use crate::support::{connect, read_response, roundtrip, start};
