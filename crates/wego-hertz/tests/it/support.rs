@@ -235,7 +235,6 @@ pub(crate) fn held_app(
 /// - `/collect` → buffers the body within `BodyLimit`, 413 past it; answers its length
 /// - `/first` → reads one frame and answers its length without reading the rest
 /// - `/stream` → a chunked response of three frames with a pause between them
-/// - `/sleep` → answers "slept" after 300 ms
 /// - `/ignore` → answers without touching the body
 /// - `/fail-first` → reads the body, then answers with a body that fails
 ///   before its first byte
@@ -271,10 +270,6 @@ pub(crate) async fn app(req: Request<Body>) -> Result<Response<Body>, Infallible
                     Ok::<_, Infallible>(Bytes::from_static(c.as_bytes()))
                 });
             Response::new(Body::from_stream(chunks))
-        }
-        "/sleep" => {
-            rt::sleep(Duration::from_millis(300)).await;
-            Response::new(Body::from("slept"))
         }
         "/ignore" => Response::new(Body::from("ignored")),
         "/fail-first" => {
