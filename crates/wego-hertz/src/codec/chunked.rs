@@ -79,6 +79,13 @@ impl ChunkedDecoder {
                         return Ok(None);
                     }
                     let n = usize::try_from(remaining).map_or(buf.len(), |r| r.min(buf.len()));
+                    // The chunk's CRLF, when already here, is checked before
+                    // its data goes out: data past the chunk size is an
+                    // error before any of the chunk is delivered.
+                    let after = &buf[n..(n + 2).min(buf.len())];
+                    if !matches!(after, b"" | b"\r" | b"\r\n") {
+                        return Err(ChunkError::Crlf);
+                    }
                     let left = remaining - n as u64;
                     self.state = if left == 0 {
                         State::DataCrlf

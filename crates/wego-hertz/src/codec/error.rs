@@ -51,6 +51,10 @@ pub enum ParseError {
     /// An HTTP/1.1 request without exactly one `Host` header (400).
     #[error("missing or duplicate host header")]
     Host,
+    /// A `Host` value that is not `uri-host [":" port]` (RFC 9112 §3.2,
+    /// RFC 3986 §3.2.2; 400).
+    #[error("invalid host header value")]
+    HostValue,
     /// A `Content-Length` that is not a decimal number, overflows, or
     /// differs between duplicates (400).
     #[error("invalid content-length")]

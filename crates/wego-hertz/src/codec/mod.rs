@@ -22,6 +22,7 @@ mod chunked;
 mod date;
 mod decoder;
 mod error;
+mod host;
 mod request;
 mod response;
 
@@ -31,6 +32,7 @@ pub use date::DateCache;
 pub use decoder::{BodyDecoder, Decoded};
 pub use error::{ChunkError, ParseError};
 pub use request::{BodyFraming, HeadLimits, RequestHead, parse_request_head};
+pub(crate) use response::may_have_body;
 pub use response::{ResponseContext, ResponseFraming, encode_response_head};
 
 #[cfg(test)]

@@ -302,6 +302,10 @@ fn build(head: &Bytes, raw: &Raw, spans: &[Span]) -> Result<RequestHead, ParseEr
             HeaderName::from_bytes(&head[range(s.name)]).map_err(|_| ParseError::HeaderName)?;
         if name == HOST {
             seen.host += 1;
+            // RFC 9112 §3.2: an invalid Host value gets 400.
+            if !super::host::is_valid_host(&head[range(s.value)]) {
+                return Err(ParseError::HostValue);
+            }
         } else if name == CONTENT_LENGTH {
             seen.length = true;
         } else if name == TRANSFER_ENCODING {

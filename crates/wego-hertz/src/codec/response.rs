@@ -61,6 +61,15 @@ impl<'a> ResponseContext<'a> {
     }
 }
 
+/// Whether a response with `status` to a request (`HEAD` or not) carries a
+/// body: not for HEAD (RFC 9110 §9.3.2), 1xx, 204 and 304 (§6.4.1).
+pub(crate) fn may_have_body(status: StatusCode, head_request: bool) -> bool {
+    !(head_request
+        || status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED)
+}
+
 /// Appends a response head to `dst`.
 ///
 /// `body_len` is the body's exact length if known. The server decides the
@@ -88,7 +97,7 @@ pub fn encode_response_head(
     let user_length = single_length(headers);
     // RFC 9110 §6.4.1 / §8.6: no content and no Content-Length in 1xx and 204.
     let no_length_headers = status.is_informational() || status == StatusCode::NO_CONTENT;
-    let no_body = no_length_headers || status == StatusCode::NOT_MODIFIED || ctx.head_request;
+    let no_body = !may_have_body(status, ctx.head_request);
 
     let (framing, length_header) = if no_length_headers {
         (ResponseFraming::None, LengthHeader::Omit)

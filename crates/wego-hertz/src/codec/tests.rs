@@ -220,6 +220,29 @@ fn host_rules() {
 }
 
 #[test]
+fn rejects_host_values_that_are_not_uri_host() {
+    for host in [
+        "exa mple.com",
+        "a/b",
+        "[::1",
+        "[::1]x",
+        "a:b:c",
+        "x@y",
+        "a%2",
+    ] {
+        for version in ["1.1", "1.0"] {
+            let req = format!("GET / HTTP/{version}\r\nHost: {host}\r\n\r\n");
+            let e = err(req.as_bytes());
+            assert_eq!(e, ParseError::HostValue, "{req:?}");
+            assert_eq!(e.status(), StatusCode::BAD_REQUEST);
+        }
+    }
+    for host in ["", "a", "[::1]:80", "127.0.0.1:8080", "ex%41mple.com"] {
+        ok(format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes());
+    }
+}
+
+#[test]
 fn versions() {
     for v in ["HTTP/2.0", "HTTP/1.2", "HTTP/0.9", "HTTP/3.0"] {
         let req = format!("GET / {v}\r\nHost: x\r\n\r\n");
@@ -377,6 +400,27 @@ fn chunked_rejects_bad_sizes() {
         decode_all(b"fffffffffffffffff\r\n").unwrap_err(),
         ChunkError::SizeOverflow
     );
+}
+
+#[test]
+fn chunked_rejects_data_past_the_size_before_delivering_the_chunk() {
+    // The chunk and what follows it are both here: no data comes out.
+    let mut d = ChunkedDecoder::new(1024);
+    let mut buf = BytesMut::from(&b"3\r\nhello\r\n0\r\n\r\n"[..]);
+    assert_eq!(d.decode(&mut buf).unwrap_err(), ChunkError::Crlf);
+    let mut d = ChunkedDecoder::new(1024);
+    let mut buf = BytesMut::from(&b"3\r\nhelX"[..]);
+    assert_eq!(d.decode(&mut buf).unwrap_err(), ChunkError::Crlf);
+    // Only the chunk is here: it is delivered, and the error follows.
+    let mut d = ChunkedDecoder::new(1024);
+    let mut buf = BytesMut::from(&b"3\r\nhel"[..]);
+    assert!(matches!(d.decode(&mut buf), Ok(Some(Decoded::Data(b))) if b == "hel"));
+    buf.extend_from_slice(b"lo\r\n");
+    assert_eq!(d.decode(&mut buf).unwrap_err(), ChunkError::Crlf);
+    // A CR alone may still be followed by its LF.
+    let mut d = ChunkedDecoder::new(1024);
+    let mut buf = BytesMut::from(&b"3\r\nhel\r"[..]);
+    assert!(matches!(d.decode(&mut buf), Ok(Some(Decoded::Data(b))) if b == "hel"));
 }
 
 #[test]

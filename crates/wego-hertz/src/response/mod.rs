@@ -22,6 +22,7 @@ use crate::body::BoxError;
 
 mod conditional;
 mod file;
+mod flush_head;
 mod html;
 mod json;
 #[cfg(feature = "protobuf")]
@@ -32,6 +33,7 @@ mod serve_dir;
 mod sse;
 
 pub use file::{File, FileError};
+pub use flush_head::FlushHead;
 pub use html::Html;
 pub use json::Json;
 #[cfg(feature = "protobuf")]

@@ -11,7 +11,7 @@ use futures_core::Stream;
 use http::header::{self, HeaderValue};
 use http_body::Frame;
 
-use super::{IntoResponse, Response};
+use super::{FlushHead, IntoResponse, Response};
 use crate::Body;
 use crate::body::BoxError;
 
@@ -177,6 +177,9 @@ where
             HeaderValue::from_static("text/event-stream"),
         );
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        // The first event may be long in coming: the client sees the
+        // head at once.
+        res.extensions_mut().insert(FlushHead);
         res
     }
 }

@@ -52,7 +52,7 @@ impl Default for Config {
         Self {
             head: HeadLimits::default(),
             body_limit: super::DEFAULT_BODY_LIMIT,
-            max_body_size: None,
+            max_body_size: Some(super::DEFAULT_MAX_BODY_SIZE),
             header_read_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             body_read_timeout: Duration::from_secs(30),
@@ -125,10 +125,18 @@ impl Builder {
         self
     }
 
-    /// A hard cap on any request body, streamed or not (default: none). A
-    /// larger `Content-Length` gets 413 before the handler runs; a chunked
-    /// body that grows past it fails with `BodyError::is_too_large` and the
-    /// connection closes.
+    /// A hard cap on every request body, streamed or not (default
+    /// [`DEFAULT_MAX_BODY_SIZE`](super::DEFAULT_MAX_BODY_SIZE), 4 MiB);
+    /// `None` lifts it.
+    ///
+    /// A larger `Content-Length` gets 413 before the handler runs, and no
+    /// `100 Continue`. A chunked body that grows past the cap fails with
+    /// `BodyError::is_too_large` for the handler; the server answers 413 if
+    /// no response byte was written yet, and the connection closes.
+    ///
+    /// Raise it (or lift it) for routes that take large uploads, and bound
+    /// them with [`BodyLimitLayer`](crate::middleware::BodyLimitLayer)
+    /// where needed.
     pub fn max_body_size(mut self, bytes: Option<u64>) -> Self {
         self.config.max_body_size = bytes;
         self

@@ -56,6 +56,10 @@ pub struct BodyLimit(pub usize);
 /// The default buffered-body limit: 4 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 4 * 1024 * 1024;
 
+/// The default cap on any request body, [`Builder::max_body_size`]: 4 MiB,
+/// as Hertz's `MaxRequestBodySize`.
+pub const DEFAULT_MAX_BODY_SIZE: u64 = 4 * 1024 * 1024;
+
 /// The address of the client, present in every request's extensions.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ClientAddr(pub Address);

@@ -2,9 +2,10 @@
 //! labelled with the service and the route template, `/metrics`, and the
 //! caller's `traceparent` visible to handlers.
 
-use std::time::Duration;
+use std::sync::Arc;
 
 use http::StatusCode;
+use tokio::sync::Notify;
 use wego_governance::metrics::Metrics;
 use wego_hertz::Router;
 use wego_hertz::extract::Path;
@@ -72,20 +73,31 @@ wego_test_support::each_backend!(
 wego_test_support::each_backend!(
     concurrency_limit_answers_429_on_the_router,
     |_backend| async move {
+        // The slow handler says when it has started, then waits for the
+        // test to release it: the refused request is sent while it holds
+        // the only slot.
+        let started = Arc::new(Notify::new());
+        let release = Arc::new(Notify::new());
+        let (s, r) = (Arc::clone(&started), Arc::clone(&release));
         let app = Router::new()
-            .get("/slow", || async {
-                rt::sleep(Duration::from_millis(400)).await;
-                "slow"
+            .get("/slow", move || {
+                let (s, r) = (Arc::clone(&s), Arc::clone(&r));
+                async move {
+                    s.notify_one();
+                    r.notified().await;
+                    "slow"
+                }
             })
             .get("/fast", || async { "fast" })
             .layer(GovernanceLayer::new("shop").with_concurrency_limit(1));
         let (_server, addr, _task) = start(wego_hertz::Server::builder(), app).await;
         let a = addr.clone();
         let slow = rt::spawn(async move { roundtrip(&a, &get("/slow", "")).await });
-        rt::sleep(Duration::from_millis(150)).await;
+        started.notified().await;
         let refused = roundtrip(&addr, &get("/fast", "")).await;
         assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
         assert!(String::from_utf8_lossy(&refused.body).contains("concurrency"));
+        release.notify_one();
         assert_eq!(slow.await.unwrap().status, StatusCode::OK);
         assert_eq!(
             roundtrip(&addr, &get("/fast", "")).await.status,

@@ -6,7 +6,7 @@ use http::StatusCode;
 use tokio::io::AsyncWriteExt;
 use wego_hertz::Server;
 
-use crate::support::{closed, connect, read_response, start_app};
+use crate::support::{closed, connect, read_response, roundtrip, start_app};
 
 const SHAPES: &[(&str, &[u8], u16)] = &[
     ("cl and te", b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
@@ -58,6 +58,52 @@ wego_test_support::each_backend!(
             assert_eq!(resp.status, StatusCode::BAD_REQUEST, "{body:?}");
             assert!(resp.closes());
             assert!(closed(&mut conn).await);
+        }
+    }
+);
+
+wego_test_support::each_backend!(
+    rejects_host_values_that_are_not_uri_host,
+    |_backend| async move {
+        // RFC 9112 §3.2: a Host that is not `uri-host [":" port]` gets 400
+        // before any handler runs, whatever the route.
+        let (_server, addr, _task) = start_app(Server::builder()).await;
+        for host in [
+            "exa mple.com",
+            "a/b",
+            "[::1",
+            "[::1]x",
+            "x:80:80",
+            "u@x",
+            "x:8o",
+        ] {
+            for (path, body) in [
+                ("/", ""),
+                ("/echo", "Content-Length: 2\r\n\r\nok"),
+                (
+                    "/collect",
+                    "Transfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+                ),
+                ("/fail-first", "Content-Length: 2\r\n\r\nok"),
+            ] {
+                let end = if body.is_empty() { "\r\n" } else { body };
+                let raw = format!("POST {path} HTTP/1.1\r\nHost: {host}\r\n{end}");
+                let mut conn = connect(&addr).await;
+                conn.write_all(raw.as_bytes()).await.unwrap();
+                let mut buf = BytesMut::new();
+                let resp = read_response(&mut conn, &mut buf, false).await.unwrap();
+                assert_eq!(resp.status, StatusCode::BAD_REQUEST, "{raw:?}");
+                assert!(resp.closes());
+                assert!(closed(&mut conn).await);
+            }
+        }
+        for host in ["example.com:8080", "[::1]:80", "127.0.0.1", ""] {
+            let raw = format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n");
+            assert_eq!(
+                roundtrip(&addr, raw.as_bytes()).await.body,
+                b"hello",
+                "{host:?}"
+            );
         }
     }
 );

@@ -21,7 +21,7 @@ use wego_hertz::{Body, Server};
 use wego_netpoll::{Dialer, rt};
 
 use crate::client::{Full, get, hyper_connect, request};
-use crate::support::{server_closed_all, start, start_app};
+use crate::support::{Gate, held_app, server_closed_all, start, start_app};
 
 /// A one-shot signal that a `Fn` closure can fire once.
 #[derive(Clone)]
@@ -267,22 +267,25 @@ wego_test_support::each_backend!(head_responses_have_no_body, |_backend| async m
 wego_test_support::each_backend!(
     graceful_shutdown_finishes_the_request_in_flight,
     |_backend| async move {
-        let (server, addr, task) = start_app(Server::builder()).await;
+        let gate = Gate::default();
+        let (server, addr, task) = start(Server::builder(), held_app(&gate)).await;
         let mut idle = hyper_connect(&addr).await;
         assert_eq!(idle.fetch(get("/")).await.text(), "hello");
         let mut busy = hyper_connect(&addr).await;
         busy.send.ready().await.unwrap();
-        let in_flight = busy.send.send_request(get("/sleep"));
+        let in_flight = busy.send.send_request(get("/held"));
         let in_flight = rt::spawn(in_flight);
-        rt::sleep(Duration::from_millis(50)).await;
+        gate.started.notified().await;
 
         let s = server.clone();
         let shutdown = rt::spawn(async move { s.shutdown(Duration::from_secs(5)).await });
         // The idle connection is closed at once, cleanly.
         assert!(idle.closed().await.is_ok());
-        // The request in flight gets its whole response, marked as the last.
+        // The request in flight gets its whole response, made after the
+        // shutdown began and marked as the last.
+        gate.release.notify_one();
         let resp = Full::read(in_flight.await.unwrap().unwrap()).await;
-        assert_eq!(resp.text(), "slept");
+        assert_eq!(resp.text(), "held");
         assert_eq!(resp.header("connection"), Some("close"));
         assert!(busy.closed().await.is_ok());
         assert!(shutdown.await.unwrap().is_graceful());

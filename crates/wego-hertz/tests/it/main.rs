@@ -9,6 +9,7 @@ mod example_binding;
 mod example_hello;
 #[cfg(feature = "gzip")]
 mod example_middleware;
+mod h1_body_errors;
 mod h1_expect;
 mod h1_pipelining;
 mod h1_smuggling;

@@ -10,7 +10,7 @@ use tokio::io::AsyncWriteExt;
 use wego_hertz::Server;
 use wego_netpoll::{Dialer, rt};
 
-use crate::support::{closed, connect, read_response, start, start_app};
+use crate::support::{Gate, closed, connect, held_app, read_response, start};
 
 wego_test_support::each_backend!(finishes_in_flight_requests, |_backend| async move {
     let runs = Arc::new(AtomicUsize::new(0));
@@ -23,7 +23,10 @@ wego_test_support::each_backend!(finishes_in_flight_requests, |_backend| async m
         .on_shutdown(move || {
             s.fetch_add(1, Ordering::SeqCst);
         });
-    let (server, addr, task) = start_app(builder).await;
+    // `/held` says when it has started, then waits for the test to release
+    // it: it is in flight while the shutdown begins.
+    let gate = Gate::default();
+    let (server, addr, task) = start(builder, held_app(&gate)).await;
 
     // One idle keep-alive connection, one with a request in flight.
     let mut idle = connect(&addr).await;
@@ -33,19 +36,21 @@ wego_test_support::each_backend!(finishes_in_flight_requests, |_backend| async m
         .unwrap();
     read_response(&mut idle, &mut ibuf, false).await.unwrap();
     let mut busy = connect(&addr).await;
-    busy.write_all(b"GET /sleep HTTP/1.1\r\nHost: x\r\n\r\n")
+    busy.write_all(b"GET /held HTTP/1.1\r\nHost: x\r\n\r\n")
         .await
         .unwrap();
-    rt::sleep(Duration::from_millis(50)).await;
+    gate.started.notified().await;
     assert_eq!(runs.load(Ordering::SeqCst), 1);
 
     let s2 = server.clone();
     let shutdown = rt::spawn(async move { s2.shutdown(Duration::from_secs(5)).await });
-    // The idle connection closes at once; the busy one gets its answer.
+    // The idle connection closes at once; the busy one gets its answer,
+    // made after the shutdown began.
     assert!(closed(&mut idle).await);
+    gate.release.notify_one();
     let mut buf = BytesMut::new();
     let resp = read_response(&mut busy, &mut buf, false).await.unwrap();
-    assert_eq!(resp.body, b"slept");
+    assert_eq!(resp.body, b"held");
     assert!(resp.closes());
     let report = shutdown.await.unwrap();
     assert!(report.is_graceful());
@@ -57,16 +62,14 @@ wego_test_support::each_backend!(finishes_in_flight_requests, |_backend| async m
 });
 
 wego_test_support::each_backend!(deadline_forces_stuck_requests, |_backend| async move {
-    let svc = tower::service_fn(|_req: http::Request<wego_hertz::Body>| async {
-        std::future::pending::<()>().await;
-        Ok::<_, std::convert::Infallible>(http::Response::new(wego_hertz::Body::empty()))
-    });
-    let (server, addr, task) = start(Server::builder(), svc).await;
+    // Never released: the request is stuck.
+    let gate = Gate::default();
+    let (server, addr, task) = start(Server::builder(), held_app(&gate)).await;
     let mut conn = connect(&addr).await;
-    conn.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    conn.write_all(b"GET /held HTTP/1.1\r\nHost: x\r\n\r\n")
         .await
         .unwrap();
-    rt::sleep(Duration::from_millis(50)).await;
+    gate.started.notified().await;
     let report = server.shutdown(Duration::from_millis(100)).await;
     assert!(!report.is_graceful());
     assert_eq!(report.forced, 1);

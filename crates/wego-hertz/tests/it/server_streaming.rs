@@ -7,7 +7,7 @@ use http::StatusCode;
 use tokio::io::AsyncWriteExt;
 use wego_hertz::Server;
 
-use crate::support::{closed, connect, read_response, start_app};
+use crate::support::{closed, connect, read_response, read_until, start_app};
 
 wego_test_support::each_backend!(
     chunked_upload_is_streamed_to_the_handler,
@@ -193,6 +193,58 @@ wego_test_support::each_backend!(
             assert!(resp.chunked);
             assert_eq!(resp.body.len(), expected.len());
             assert!(resp.body == expected, "response body corrupted");
+        }
+    }
+);
+
+wego_test_support::each_backend!(
+    flush_head_sends_the_head_before_the_first_frame,
+    |_backend| async move {
+        // Each response's first frame waits for the test, which first
+        // reads the head: without `FlushHead` the head would wait for the
+        // frame (and the test would time out).
+        use std::sync::Arc;
+
+        use tokio::sync::Notify;
+        use wego_hertz::Body;
+        use wego_hertz::response::{Event, FlushHead, IntoResponse, Sse};
+
+        let gate = Arc::new(Notify::new());
+        let g = Arc::clone(&gate);
+        let svc = tower::service_fn(move |req: http::Request<Body>| {
+            let g = Arc::clone(&g);
+            async move {
+                let first = async move {
+                    g.notified().await;
+                    "first"
+                };
+                let resp = if req.uri().path() == "/sse" {
+                    let events = futures_util::stream::once(async move {
+                        Ok::<_, std::io::Error>(Event::new().with_data(first.await))
+                    });
+                    Sse::new(events).into_response()
+                } else {
+                    let frames = futures_util::stream::once(async move {
+                        Ok::<_, std::io::Error>(bytes::Bytes::from(first.await))
+                    });
+                    (FlushHead, Body::from_stream(frames)).into_response()
+                };
+                Ok::<_, std::convert::Infallible>(resp)
+            }
+        });
+        let (_server, addr, _task) = crate::support::start(Server::builder(), svc).await;
+        let mut conn = connect(&addr).await;
+        for (path, frame) in [("/sse", "data: first\n\n"), ("/poll", "first")] {
+            let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
+            conn.write_all(req.as_bytes()).await.unwrap();
+            let head = read_until(&mut conn, b"\r\n\r\n").await;
+            assert!(head.starts_with(b"HTTP/1.1 200 OK\r\n"), "{head:?}");
+            let head = String::from_utf8(head).unwrap();
+            assert!(head.contains("transfer-encoding: chunked\r\n"), "{head}");
+            gate.notify_one();
+            let rest = read_until(&mut conn, b"0\r\n\r\n").await;
+            let want = format!("{:x}\r\n{frame}\r\n0\r\n\r\n", frame.len());
+            assert_eq!(String::from_utf8(rest).unwrap(), want, "{path}");
         }
     }
 );

@@ -1,6 +1,7 @@
 //! A raw HTTP/1.1 client over netpoll connections and a test application.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -8,6 +9,7 @@ use futures_util::StreamExt;
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::Notify;
 use wego_hertz::server::{BodyLimit, Builder, DEFAULT_BODY_LIMIT};
 use wego_hertz::{Body, Server};
 use wego_netpoll::{Address, Conn, Dialer, rt};
@@ -149,6 +151,35 @@ pub(crate) async fn closed(conn: &mut Conn) -> bool {
     }
 }
 
+/// Reads what the server sends until it closes `conn` (each read within
+/// 5 s); `None` if it does not close.
+pub(crate) async fn until_close(conn: &mut Conn, buf: &mut BytesMut) -> Option<Vec<u8>> {
+    loop {
+        buf.reserve(4096);
+        match rt::timeout(Duration::from_secs(5), conn.read_buf(buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return Some(buf.split().to_vec()),
+            Ok(Ok(_)) => continue,
+            Err(_) => return None,
+        }
+    }
+}
+
+/// Reads until what was read ends with `end` (one byte at a time, so
+/// nothing after it is consumed; each read within 10 s); returns it all.
+pub(crate) async fn read_until(conn: &mut Conn, end: &[u8]) -> Vec<u8> {
+    let mut seen = Vec::new();
+    while !seen.ends_with(end) {
+        let mut byte = [0u8; 1];
+        let n = rt::timeout(Duration::from_secs(10), conn.read(&mut byte))
+            .await
+            .expect("nothing read within 10 s")
+            .unwrap();
+        assert!(n > 0, "closed before {end:?}: {seen:?}");
+        seen.push(byte[0]);
+    }
+    seen
+}
+
 /// Waits (up to 5 s) until the server has only its accept loop left, that
 /// is, it has closed every connection on its side.
 pub(crate) async fn server_closed_all(server: &Server) -> bool {
@@ -161,6 +192,42 @@ pub(crate) async fn server_closed_all(server: &Server) -> bool {
     false
 }
 
+/// When a `/held` request of [`held_app`] has started, and when it may
+/// answer.
+#[derive(Clone, Default)]
+pub(crate) struct Gate {
+    /// Notified when a `/held` request reaches its handler.
+    pub(crate) started: Arc<Notify>,
+    /// Notify to let it answer "held".
+    pub(crate) release: Arc<Notify>,
+}
+
+/// The test application plus `/held`, which waits on `gate`: a request
+/// that is in flight for exactly as long as a test wants.
+pub(crate) fn held_app(
+    gate: &Gate,
+) -> impl tower_service::Service<
+    Request<Body>,
+    Response = Response<Body>,
+    Error = Infallible,
+    Future = impl Send + 'static,
+> + Clone
++ Send
++ 'static {
+    let gate = gate.clone();
+    tower::service_fn(move |req: Request<Body>| {
+        let gate = gate.clone();
+        async move {
+            if req.uri().path() != "/held" {
+                return app(req).await;
+            }
+            gate.started.notify_one();
+            gate.release.notified().await;
+            Ok(Response::new(Body::from("held")))
+        }
+    })
+}
+
 /// The test application.
 ///
 /// - `/` → "hello"
@@ -168,8 +235,11 @@ pub(crate) async fn server_closed_all(server: &Server) -> bool {
 /// - `/collect` → buffers the body within `BodyLimit`, 413 past it; answers its length
 /// - `/first` → reads one frame and answers its length without reading the rest
 /// - `/stream` → a chunked response of three frames with a pause between them
-/// - `/sleep` → answers "slept" after 300 ms
 /// - `/ignore` → answers without touching the body
+/// - `/fail-first` → reads the body, then answers with a body that fails
+///   before its first byte
+/// - `/fail-after` → a body that yields `partial`, then reads the request
+///   body to its end, then fails
 pub(crate) async fn app(req: Request<Body>) -> Result<Response<Body>, Infallible> {
     let resp = match req.uri().path() {
         "/" => Response::new(Body::from("hello")),
@@ -201,11 +271,22 @@ pub(crate) async fn app(req: Request<Body>) -> Result<Response<Body>, Infallible
                 });
             Response::new(Body::from_stream(chunks))
         }
-        "/sleep" => {
-            rt::sleep(Duration::from_millis(300)).await;
-            Response::new(Body::from("slept"))
-        }
         "/ignore" => Response::new(Body::from("ignored")),
+        "/fail-first" => {
+            let _ = req.into_body().collect().await;
+            Response::new(Body::from_stream(futures_util::stream::once(async {
+                Err::<Bytes, _>(std::io::Error::other("handler failed"))
+            })))
+        }
+        "/fail-after" => {
+            let body = req.into_body();
+            let partial = futures_util::stream::once(async { Ok(Bytes::from_static(b"partial")) });
+            let fail = futures_util::stream::once(async move {
+                let _ = body.collect().await;
+                Err(std::io::Error::other("handler failed"))
+            });
+            Response::new(Body::from_stream(partial.chain(fail)))
+        }
         _ => status(StatusCode::NOT_FOUND),
     };
     Ok(resp)

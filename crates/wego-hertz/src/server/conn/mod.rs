@@ -1,0 +1,518 @@
+//! The connection driver: where the sans-IO codec meets the socket.
+//!
+//! One task per connection runs this loop, kept whole on purpose in this
+//! file; the date clock (`date`), the body pump (`pump`) and the write path
+//! (`write`) are its parts:
+//!
+//! ```text
+//!   ┌─> read head ──(parse error)──> 4xx/505 + close
+//!   │      │ (idle timeout / draining with no bytes) ──> close quietly
+//!   │      │ (header-read timeout) ──> 408 + close
+//!   │      v
+//!   │   call service ══ pump body: socket ─> decoder ─> one-slot channel ─> handler
+//!   │      v
+//!   │   write head + body (the pump keeps feeding a handler that streams
+//!   │      │               its request body into its response; the head
+//!   │      │               waits for the body's first frame or end)
+//!   │      │ (request body malformed or too large before any response
+//!   │      │  byte) ──> 400/413 + close
+//!   │      v
+//!   │   drain what the handler left unread (≤ drain_limit), else close
+//!   └──────┘ keep-alive and not draining
+//! ```
+//!
+//! Writes never happen inside a `select!` branch, so no write is ever
+//! half-done by cancellation; the reads and channel reservations that race
+//! with the service are cancel safe, and a decoded frame is only taken out
+//! of the read buffer once a channel slot is reserved for it.
+//!
+//! Responses are gathered in a write buffer and flushed before the driver
+//! waits for more input, so pipelined requests already buffered are answered
+//! with one write.
+//!
+//! The usual request (no body still to read, no 100-continue, a response
+//! body already in memory) takes an inline path in `Driver::run` that moves
+//! no future besides the service's; the rest of the loop above runs in
+//! boxed futures (`serve_general`, `finish_response`, `finish_flush`). Read and
+//! write buffers are lent from the thread's pool (`super::pool`).
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::Instant;
+
+use bytes::BytesMut;
+use http::{Method, Request, Response, StatusCode, Version};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tower_service::Service;
+use wego_netpoll::{Conn, Watcher, rt};
+
+use self::pump::{BodyState, Failure, Pump, Step};
+use self::write::Queued;
+use super::incoming;
+use super::pool;
+use super::{BodyLimit, ClientAddr, Config, ExpectDecision};
+use crate::body::Body;
+use crate::codec::{BodyDecoder, BodyFraming, ParseError, RequestHead, parse_request_head};
+
+mod date;
+mod pump;
+mod write;
+
+/// Free space ensured in the read buffer before each read.
+const READ_RESERVE: usize = 8 * 1024;
+
+/// Serves one connection until it closes, the shutdown drains it while idle,
+/// or the shutdown deadline forces it.
+pub(crate) async fn serve_connection<S>(conn: Conn, svc: S, config: Arc<Config>, watcher: Watcher)
+where
+    S: Service<Request<Body>, Response = Response<Body>, Error = Infallible> + Send + 'static,
+    S::Future: Send + 'static,
+{
+    let peer = conn.peer_addr().clone();
+    let mut driver = Driver {
+        io: conn,
+        // Both lent from the thread's pool while in use: see `pool`.
+        rbuf: BytesMut::new(),
+        wbuf: BytesMut::new(),
+        config,
+        svc,
+        peer: ClientAddr(peer),
+        answered_at: Instant::now(),
+    };
+    tokio::select! {
+        biased;
+        () = watcher.forced() => {
+            tracing::debug!("connection forced closed by shutdown");
+        }
+        () = driver.run(&watcher) => {}
+    }
+}
+
+struct Driver<S> {
+    io: Conn,
+    rbuf: BytesMut,
+    wbuf: BytesMut,
+    config: Arc<Config>,
+    svc: S,
+    peer: ClientAddr,
+    /// When the last response was made (its `Date` was read then), or the
+    /// connection accepted.
+    answered_at: Instant,
+}
+
+/// Why reading a head ended without one.
+enum HeadEnd {
+    /// Clean close: EOF, idle timeout, or draining while idle.
+    Close,
+    /// The head was malformed or too large.
+    Parse(ParseError),
+    /// The head did not arrive within the header-read timeout.
+    Timeout,
+}
+
+/// How a request is served (see `Driver::run`).
+enum Started<F> {
+    /// The service was called: the inline path.
+    Called(F, Meta),
+    /// The request is ready but the service is not.
+    Waiting(Box<Request<Body>>, Meta),
+    /// A body still to be read, `100-continue`, or a body over the limit.
+    General(Box<RequestHead>),
+    // Both rare, and boxed: unboxed, they would make every `Started` (a
+    // per-request write into the connection's future) as large as a request.
+}
+
+/// What the inline path keeps of a request while its response is made.
+#[derive(Clone, Copy)]
+struct Meta {
+    keep_alive: bool,
+    head_request: bool,
+    version: Version,
+}
+
+impl<S> Driver<S>
+where
+    S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>,
+    S::Future: Send + 'static,
+{
+    async fn run(&mut self, watcher: &Watcher) {
+        // One draining future for the connection's life, rather than a new
+        // one per read.
+        let mut draining = std::pin::pin!(watcher.draining());
+        // One lazily re-armed timer for the idle and header-read deadlines:
+        // a request only moves a deadline; the timer is reset when it fires
+        // early, so keep-alive traffic costs no timer-wheel work per request.
+        let mut timer = std::pin::pin!(rt::sleep(self.config.header_read_timeout));
+        let mut first = true;
+        loop {
+            let head = match self
+                .read_head(draining.as_mut(), timer.as_mut(), first)
+                .await
+            {
+                Ok(head) => head,
+                Err(HeadEnd::Close) => break,
+                Err(HeadEnd::Parse(e)) => {
+                    tracing::debug!(error = %e, "rejecting request head");
+                    let _ = self.write_error(e.status()).await;
+                    break;
+                }
+                Err(HeadEnd::Timeout) => {
+                    let _ = self.write_error(StatusCode::REQUEST_TIMEOUT).await;
+                    break;
+                }
+            };
+            first = false;
+            // The usual request is served inline here. An `async fn` call
+            // moves its whole future (the bytes of all its states) into the
+            // caller's, and at 1,000 connections those bytes are cold cache
+            // lines of the connection's task: the per-request path creates
+            // no future besides the service's, and the rarely needed ones
+            // (streamed bodies either way, 100-continue) live on the heap.
+            let served = 'served: {
+                let (fut, meta) = match self.start(head) {
+                    Started::Called(fut, meta) => (fut, meta),
+                    Started::Waiting(req, meta) => {
+                        (Box::pin(self.call_when_ready(req)).await, meta)
+                    }
+                    Started::General(head) => {
+                        break 'served Box::pin(self.serve_general(*head, watcher)).await;
+                    }
+                };
+                let Ok(response) = fut.await;
+                match self.queue_response(response, meta, watcher) {
+                    Queued::All(keep_alive) => {
+                        if self.must_flush(keep_alive) {
+                            self.flush().await.map(|()| keep_alive)
+                        } else {
+                            Ok(keep_alive)
+                        }
+                    }
+                    Queued::Later(response, meta) => {
+                        Box::pin(self.finish_response(response, meta)).await
+                    }
+                }
+            };
+            match served {
+                Ok(true) if !watcher.is_draining() => {}
+                Ok(_) => {
+                    let _ = self.flush().await;
+                    break;
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "connection i/o failed");
+                    return;
+                }
+            }
+        }
+        let _ = rt::timeout(self.config.write_timeout, self.io.shutdown()).await;
+    }
+
+    /// Reads until a complete head is parsed.
+    async fn read_head<D>(
+        &mut self,
+        mut draining: Pin<&mut D>,
+        mut timer: Pin<&mut rt::Sleep>,
+        first: bool,
+    ) -> Result<RequestHead, HeadEnd>
+    where
+        D: Future<Output = ()>,
+    {
+        // The connection's accept, or the previous response (the clock read
+        // that dated it): when a request's header-read or idle time starts.
+        let now = self.answered_at;
+        // The header-read clock starts at accept for a first request, and at
+        // the first byte of later ones; before that the idle clock runs.
+        let mut started = (first || !self.rbuf.is_empty()).then_some(now);
+        let idle_deadline = now + self.config.idle_timeout;
+        loop {
+            if !self.rbuf.is_empty() {
+                match parse_request_head(&mut self.rbuf, &self.config.head) {
+                    Ok(Some(head)) => return Ok(head),
+                    Ok(None) => {}
+                    Err(e) => return Err(HeadEnd::Parse(e)),
+                }
+                started.get_or_insert_with(Instant::now);
+            }
+            if self.flush().await.is_err() {
+                return Err(HeadEnd::Close);
+            }
+            let (deadline, idle) = match started {
+                Some(t) => (t + self.config.header_read_timeout, false),
+                None => (idle_deadline, true),
+            };
+            if timer.deadline() > deadline {
+                timer.as_mut().reset(deadline);
+            }
+            let read = loop {
+                // The read goes first: a wake-up with bytes to read then
+                // costs no poll of the shutdown signal.
+                tokio::select! {
+                    biased;
+                    r = std::future::poll_fn(|cx| poll_read_lent(&mut self.io, &mut self.rbuf, cx)) => {
+                        break r;
+                    }
+                    () = draining.as_mut(), if idle => return Err(HeadEnd::Close),
+                    () = timer.as_mut() => {
+                        if Instant::now() >= deadline {
+                            return Err(if idle { HeadEnd::Close } else { HeadEnd::Timeout });
+                        }
+                        // Armed for an earlier request's deadline: move on.
+                        timer.as_mut().reset(deadline);
+                    }
+                }
+            };
+            match read {
+                Ok(0) | Err(_) => return Err(HeadEnd::Close),
+                Ok(_) => {}
+            }
+        }
+    }
+
+    /// Calls the service when the request's body is already here whole (or
+    /// it has none), no `100 Continue` is asked for and the service is ready
+    /// without waiting (a router without layers always is). The request is
+    /// built and handed over here, off the connection's future: a request
+    /// kept across an await would be one more copy into it.
+    fn start(&mut self, head: RequestHead) -> Started<S::Future> {
+        let whole = !head.expect_continue
+            && match head.framing {
+                BodyFraming::Empty => true,
+                BodyFraming::Length(n) => {
+                    (self.rbuf.len() as u64) >= n
+                        && self.config.max_body_size.is_none_or(|max| n <= max)
+                }
+                BodyFraming::Chunked => false,
+            };
+        if !whole {
+            return Started::General(Box::new(head));
+        }
+        let RequestHead {
+            parts,
+            framing,
+            keep_alive,
+            ..
+        } = head;
+        let body = match framing {
+            BodyFraming::Length(n) => self.arrived_body(n),
+            _ => Body::empty(),
+        };
+        let meta = Meta {
+            keep_alive: keep_alive && self.config.keep_alive,
+            head_request: parts.method == Method::HEAD,
+            version: parts.version,
+        };
+        let req = self.request(parts, body);
+        let mut cx = Context::from_waker(Waker::noop());
+        match self.svc.poll_ready(&mut cx) {
+            Poll::Ready(Ok(())) => Started::Called(self.svc.call(req), meta),
+            Poll::Pending => Started::Waiting(Box::new(req), meta),
+        }
+    }
+
+    /// A body of `n` bytes that arrived whole with its head, handed over as
+    /// one buffer (no channel, no pump). The caller checked `n` against the
+    /// read buffer's length.
+    fn arrived_body(&mut self, n: u64) -> Body {
+        let len = usize::try_from(n)
+            .unwrap_or(usize::MAX)
+            .min(self.rbuf.len());
+        Body::from(self.rbuf.split_to(len).freeze())
+    }
+
+    /// Waits for the service to be ready, then calls it.
+    async fn call_when_ready(&mut self, req: Box<Request<Body>>) -> S::Future {
+        let Ok(()) = std::future::poll_fn(|cx| self.svc.poll_ready(cx)).await;
+        self.svc.call(*req)
+    }
+
+    /// The request with the server's extensions added.
+    fn request(&self, mut parts: http::request::Parts, body: Body) -> Request<Body> {
+        // Extractors fall back to the default limit: skip an allocation.
+        if self.config.body_limit != super::DEFAULT_BODY_LIMIT {
+            parts.extensions.insert(BodyLimit(self.config.body_limit));
+        }
+        parts.extensions.insert(self.peer.clone());
+        Request::from_parts(parts, body)
+    }
+
+    /// Answers a request whose body must be streamed to the handler, or that
+    /// asks for `100 Continue`, or whose declared body is too large.
+    async fn serve_general(
+        &mut self,
+        head: RequestHead,
+        watcher: &Watcher,
+    ) -> std::io::Result<bool> {
+        let RequestHead {
+            parts,
+            framing,
+            keep_alive,
+            expect_continue,
+        } = head;
+        let keep_alive = keep_alive && self.config.keep_alive;
+        let head_request = parts.method == Method::HEAD;
+        let version = parts.version;
+
+        if expect_continue
+            && let Some(hook) = &self.config.expect
+            && let ExpectDecision::Reject(status) = hook(&parts)
+        {
+            self.write_error(status).await?;
+            return Ok(false);
+        }
+        if let (Some(max), BodyFraming::Length(n)) = (self.config.max_body_size, framing)
+            && n > max
+        {
+            self.write_error(StatusCode::PAYLOAD_TOO_LARGE).await?;
+            return Ok(false);
+        }
+
+        let (body, mut pump) = match framing {
+            BodyFraming::Empty => (Body::empty(), None),
+            // A body of known length that already arrived with its head is
+            // handed over as one buffer, with no channel and no pump (here:
+            // a client that asked for 100-continue but sent the body anyway).
+            BodyFraming::Length(n) if (self.rbuf.len() as u64) >= n => (self.arrived_body(n), None),
+            _ => {
+                let len = match framing {
+                    BodyFraming::Length(n) => Some(n),
+                    _ => None,
+                };
+                let (tx, rx) = incoming::channel(len);
+                let decoder = BodyDecoder::new(framing, self.config.head.max_head);
+                let pump = Pump::new(tx, decoder, expect_continue);
+                // The client may wait for earlier responses before sending
+                // this body; do not hold them back.
+                self.flush().await?;
+                (Body::incoming(rx), Some(pump))
+            }
+        };
+        let req = self.request(parts, body);
+
+        let ready = std::future::poll_fn(|cx| self.svc.poll_ready(cx)).await;
+        let Ok(()) = ready;
+        let mut fut = std::pin::pin!(self.svc.call(req));
+
+        let response = loop {
+            let Some(p) = pump.as_mut().filter(|p| p.is_unread()) else {
+                let Ok(r) = fut.await;
+                break r;
+            };
+            let step = tokio::select! {
+                biased;
+                r = &mut fut => {
+                    let Ok(r) = r;
+                    break r;
+                }
+                step = p.step(&mut self.io, &mut self.rbuf, &self.config) => step,
+            };
+            if step == Step::SendContinue {
+                self.write_continue().await?;
+            }
+        };
+
+        let meta = Meta {
+            keep_alive: keep_alive && !watcher.is_draining(),
+            head_request,
+            version,
+        };
+        let mut keep_alive = self.write_response(response, meta, &mut pump).await?;
+
+        let mut body_state = BodyState::Done;
+        if let Some(p) = pump.as_mut() {
+            body_state = p.state;
+            if body_state == BodyState::Unread {
+                // RFC 9110 §10.1.1: without our 100 Continue the client may
+                // or may not send the body; only closing is unambiguous.
+                body_state = if p.continue_pending {
+                    BodyState::Broken(Failure::Incomplete)
+                } else {
+                    self.drain(p).await
+                };
+            }
+        }
+        keep_alive &= body_state == BodyState::Done;
+        if self.must_flush(keep_alive) {
+            self.flush().await?;
+        }
+        Ok(keep_alive)
+    }
+}
+
+/// Reads into the read buffer, lent from the pool for the read: a
+/// connection waiting for a request with nothing buffered holds no read
+/// buffer, and the bytes of most requests land in a few buffers that stay
+/// cached rather than in one per connection.
+fn poll_read_lent(
+    io: &mut Conn,
+    rbuf: &mut BytesMut,
+    cx: &mut Context<'_>,
+) -> Poll<std::io::Result<usize>> {
+    let read = std::pin::pin!(io.read_buf(room(rbuf))).poll(cx);
+    if read.is_pending() && rbuf.is_empty() {
+        pool::give_back(std::mem::take(rbuf));
+    }
+    read
+}
+
+/// The read buffer with room for a read, lent from the pool if it has none.
+fn room(rbuf: &mut BytesMut) -> &mut BytesMut {
+    if rbuf.capacity() == 0 {
+        *rbuf = pool::lend();
+    }
+    rbuf.reserve(READ_RESERVE);
+    rbuf
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A service that answers at once, so that the sizes below are the
+    /// driver's own.
+    #[derive(Clone)]
+    struct Hello;
+
+    impl Service<Request<Body>> for Hello {
+        type Response = Response<Body>;
+        type Error = Infallible;
+        type Future = std::future::Ready<Result<Response<Body>, Infallible>>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, _: Request<Body>) -> Self::Future {
+            std::future::ready(Ok(Response::new(Body::from("hi"))))
+        }
+    }
+
+    type D = Driver<Hello>;
+
+    fn size3<A, B, C, F: Future>(_: impl FnOnce(A, B, C) -> F) -> usize {
+        size_of::<F>()
+    }
+
+    /// The general path and the waiting part of a flush are boxed, so that
+    /// the connection's future and the flush awaited on every request stay
+    /// small (see `Driver::run`).
+    #[test]
+    fn per_request_futures_stay_small() {
+        let run = size3(|d: &'static mut D, w: &'static Watcher, (): ()| d.run(w));
+        let serve_general =
+            size3(|d: &'static mut D, h: RequestHead, w: &'static Watcher| d.serve_general(h, w));
+        let flush = size3(|d: &'static mut D, (): (), (): ()| d.flush());
+        let finish_flush = size3(|d: &'static mut D, (): (), (): ()| d.finish_flush(0));
+        eprintln!(
+            "run {run} B, serve_general {serve_general} B, flush {flush} B, \
+             finish_flush {finish_flush} B"
+        );
+        // Boxed, so neither is part of the futures awaited per request.
+        assert!(run < serve_general, "run's future holds serve_general's");
+        assert!(
+            flush <= 64 && flush < finish_flush,
+            "flush's future is {flush} bytes"
+        );
+    }
+}
