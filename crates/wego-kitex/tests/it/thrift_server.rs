@@ -140,8 +140,10 @@ wego_test_support::each_backend!(
             .build()
             .unwrap();
         let (addr, _sd) = start(server).await;
+        // Deadlines far beyond the test's own bounds: no call ends by them.
         let client = Client::builder(addr)
             .with_mode(Mode::Multiplexed)
+            .with_rpc_timeout(Duration::from_secs(600))
             .build()
             .unwrap();
         let mut calls = Vec::new();
