@@ -73,37 +73,57 @@ wego_test_support::each_backend!(
     calls_of_one_connection_do_not_wait_for_each_other,
     |_backend| async move {
         for task_per_call in [false, true] {
+            // A method whose handler reports its call and then waits for a
+            // permit from the test.
+            let (arrived_tx, mut arrived) = tokio::sync::mpsc::unbounded_channel::<()>();
+            let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+            let g = gate.clone();
+            let held =
+                echo_router().unary("/echo.EchoServer/Held", move |r: Request<EchoRequest>| {
+                    let (arrived_tx, g) = (arrived_tx.clone(), g.clone());
+                    async move {
+                        let _ = arrived_tx.send(());
+                        g.acquire().await.unwrap().forget();
+                        let m = r.into_inner();
+                        Ok(Response::new(EchoResponse {
+                            action: m.action,
+                            msg: m.msg,
+                        }))
+                    }
+                });
             let server = Server::builder()
                 .with_task_per_call(task_per_call)
                 .build()
                 .unwrap();
-            let (ch, _server) = start_with(server, echo_router()).await;
+            let (ch, _server) = start_with(server, held).await;
             let slow = {
                 let ch = ch.clone();
                 wego_netpoll::rt::spawn(async move {
-                    ch.unary::<_, EchoResponse>(
-                        UNARY,
-                        Request::new(EchoRequest {
-                            action: "sleep".into(),
-                            msg: "400".into(),
-                        }),
-                    )
-                    .await
+                    ch.unary::<_, EchoResponse>("/echo.EchoServer/Held", Request::new(req("held")))
+                        .await
                 })
             };
-            wego_netpoll::rt::sleep(Duration::from_millis(50)).await;
-            let t0 = std::time::Instant::now();
-            for i in 0..20 {
-                ch.unary::<_, EchoResponse>(UNARY, Request::new(req(&i.to_string())))
-                    .await
-                    .unwrap();
-            }
-            assert!(
-                t0.elapsed() < Duration::from_millis(300),
-                "quick calls waited for the slow one: {:?} (task_per_call={task_per_call})",
-                t0.elapsed()
-            );
-            assert_eq!(slow.await.unwrap().unwrap().get_ref().msg, "400");
+            wego_netpoll::rt::timeout(Duration::from_secs(10), arrived.recv())
+                .await
+                .expect("the held call reaches its handler")
+                .unwrap();
+            // The held call cannot finish before the gate opens, so calls
+            // that waited for it would never finish: the bound only catches
+            // that hang.
+            wego_netpoll::rt::timeout(Duration::from_secs(10), async {
+                for i in 0..20 {
+                    ch.unary::<_, EchoResponse>(UNARY, Request::new(req(&i.to_string())))
+                        .await
+                        .unwrap();
+                }
+            })
+            .await
+            .unwrap_or_else(|_| {
+                panic!("quick calls waited for the held one (task_per_call={task_per_call})")
+            });
+            assert!(!slow.is_finished(), "the held call is still in its handler");
+            gate.add_permits(1);
+            assert_eq!(slow.await.unwrap().unwrap().get_ref().msg, "held");
         }
     }
 );

@@ -192,27 +192,38 @@ wego_test_support::each_backend!(
 wego_test_support::each_backend!(
     server_concurrency_limit_answers_resource_exhausted,
     |_backend| async move {
-        let (addr, _server, _task) =
-            serve(ConcurrencyLimitLayer::new(1).layer(echo_router())).await;
+        // A method whose handler reports its call and then waits for a
+        // permit from the test, holding the only slot.
+        let (arrived_tx, mut arrived) = tokio::sync::mpsc::unbounded_channel::<()>();
+        let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+        let g = gate.clone();
+        let router =
+            echo_router().unary("/echo.EchoServer/Held", move |_r: Request<EchoRequest>| {
+                let (arrived_tx, g) = (arrived_tx.clone(), g.clone());
+                async move {
+                    let _ = arrived_tx.send(());
+                    g.acquire().await.unwrap().forget();
+                    Ok(Response::new(EchoResponse::default()))
+                }
+            });
+        let (addr, _server, _task) = serve(ConcurrencyLimitLayer::new(1).layer(router)).await;
         let ch = Channel::connect(&addr).await.unwrap();
         let slow = ch.clone();
         let held = rt::spawn(async move {
-            slow.unary::<_, EchoResponse>(
-                UNARY,
-                Request::new(EchoRequest {
-                    action: "sleep".into(),
-                    msg: "500".into(),
-                }),
-            )
-            .await
+            slow.unary::<_, EchoResponse>("/echo.EchoServer/Held", Request::new(req("held")))
+                .await
         });
-        rt::sleep(Duration::from_millis(150)).await;
+        rt::timeout(Duration::from_secs(10), arrived.recv())
+            .await
+            .expect("the held call reaches its handler")
+            .unwrap();
         let err = ch
             .unary::<_, EchoResponse>(UNARY, Request::new(req("hi")))
             .await
             .unwrap_err();
         assert_eq!(err.code(), Code::ResourceExhausted, "{err:?}");
         assert!(err.message().contains("concurrency"), "{err:?}");
+        gate.add_permits(1);
         held.await.unwrap().unwrap();
         ch.unary::<_, EchoResponse>(UNARY, Request::new(req("again")))
             .await

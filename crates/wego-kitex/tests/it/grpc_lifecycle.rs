@@ -1,37 +1,75 @@
 //! Graceful shutdown with GOAWAY, keepalive pings and the health service.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use futures_util::FutureExt;
 use wego_kitex::grpc::health::{
     HealthCheckRequest, HealthCheckResponse, HealthReporter, ServingStatus,
 };
-use wego_kitex::grpc::{Channel, Code, Request, Response, Server, Streaming};
+use wego_kitex::grpc::{Channel, Code, Request, Response, Router, Server, Streaming};
+use wego_netpoll::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf, split};
+use wego_netpoll::{Address, Conn, rt};
 
 use crate::grpc_common::*;
+
+/// A unary method whose handler reports each call on the receiver
+/// [`held_router`] returns and then waits for a permit of its gate.
+const HELD: &str = "/echo.EchoServer/Held";
+
+/// The echo routes plus [`HELD`]; the receiver of its calls and its gate.
+fn held_router() -> (
+    Router,
+    tokio::sync::mpsc::UnboundedReceiver<()>,
+    Arc<tokio::sync::Semaphore>,
+) {
+    let (arrived_tx, arrived) = tokio::sync::mpsc::unbounded_channel();
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let g = gate.clone();
+    let router = echo_router().unary(HELD, move |r: Request<EchoRequest>| {
+        let (arrived_tx, g) = (arrived_tx.clone(), g.clone());
+        async move {
+            let _ = arrived_tx.send(());
+            g.acquire().await.unwrap().forget();
+            let m = r.into_inner();
+            Ok(Response::new(EchoResponse {
+                action: m.action,
+                msg: m.msg,
+            }))
+        }
+    });
+    (router, arrived, gate)
+}
 
 wego_test_support::each_backend!(
     graceful_shutdown_finishes_calls_in_flight,
     |_backend| async move {
         let server = Server::builder().build().unwrap();
-        let (ch, server) = start_with(server, echo_router()).await;
+        let (router, mut arrived, gate) = held_router();
+        let (ch, server) = start_with(server, router).await;
         let slow = {
             let ch = ch.clone();
-            wego_netpoll::rt::spawn(async move {
-                ch.unary::<_, EchoResponse>(
-                    UNARY,
-                    Request::new(EchoRequest {
-                        action: "sleep".into(),
-                        msg: "300".into(),
-                    }),
-                )
-                .await
+            rt::spawn(async move {
+                ch.unary::<_, EchoResponse>(HELD, Request::new(req("in flight")))
+                    .await
             })
         };
-        wego_netpoll::rt::sleep(Duration::from_millis(100)).await;
-        let report = server.shutdown(Duration::from_secs(5)).await;
+        rt::timeout(Duration::from_secs(10), arrived.recv())
+            .await
+            .expect("the call reaches its handler")
+            .unwrap();
+        // Draining begins with the call in its handler, and cannot end
+        // while the call is there.
+        let shutdown = server.shutdown(Duration::from_secs(30));
+        let mut shutdown = std::pin::pin!(shutdown);
+        assert!(shutdown.as_mut().now_or_never().is_none());
+        assert!(server.shutdown_handle().is_draining());
+        gate.add_permits(1);
+        let report = shutdown.await;
         assert!(report.is_graceful());
         let done = slow.await.unwrap().unwrap();
-        assert_eq!(done.get_ref().msg, "300");
+        assert_eq!(done.get_ref().msg, "in flight");
         // New calls on the drained connection fail as UNAVAILABLE.
         let err = ch
             .unary::<_, EchoResponse>(UNARY, Request::new(req("late")))
@@ -42,27 +80,26 @@ wego_test_support::each_backend!(
 );
 
 wego_test_support::each_backend!(forced_shutdown_cuts_long_calls, |_backend| async move {
-    let (ch, server) = start_with(Server::default(), echo_router()).await;
+    // The gate never opens: the call cannot finish by itself.
+    let (router, mut arrived, _gate) = held_router();
+    let (ch, server) = start_with(Server::default(), router).await;
     let slow = {
         let ch = ch.clone();
-        wego_netpoll::rt::spawn(async move {
-            ch.unary::<_, EchoResponse>(
-                UNARY,
-                Request::new(EchoRequest {
-                    action: "sleep".into(),
-                    msg: "10000".into(),
-                }),
-            )
-            .await
+        rt::spawn(async move {
+            ch.unary::<_, EchoResponse>(HELD, Request::new(req("cut")))
+                .await
         })
     };
-    wego_netpoll::rt::sleep(Duration::from_millis(100)).await;
-    let t0 = Instant::now();
+    rt::timeout(Duration::from_secs(10), arrived.recv())
+        .await
+        .expect("the call reaches its handler")
+        .unwrap();
     let report = server.shutdown(Duration::from_millis(200)).await;
     assert!(!report.is_graceful());
-    let err = wego_netpoll::rt::timeout(Duration::from_secs(3), slow)
+    // The bound only catches a call the forced close did not end.
+    let err = rt::timeout(Duration::from_secs(10), slow)
         .await
-        .unwrap()
+        .expect("the forced close ends the call")
         .unwrap()
         .unwrap_err();
     assert!(
@@ -72,8 +109,112 @@ wego_test_support::each_backend!(forced_shutdown_cuts_long_calls, |_backend| asy
         ),
         "{err}"
     );
-    assert!(t0.elapsed() < Duration::from_secs(3));
 });
+
+/// The HTTP/2 client connection preface.
+const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Counts the PING frames of one direction of an HTTP/2 connection, fed
+/// the bytes as they come.
+struct PingCounter {
+    /// Bytes still to skip before the first frame (the client's preface).
+    skip: usize,
+    /// The start of a frame not yet whole.
+    partial: bytes::BytesMut,
+}
+
+impl PingCounter {
+    fn new(skip: usize) -> PingCounter {
+        PingCounter {
+            skip,
+            partial: bytes::BytesMut::new(),
+        }
+    }
+
+    /// The pings and the acks that `bytes` completes.
+    fn feed(&mut self, bytes: &[u8]) -> (usize, usize) {
+        let skipped = self.skip.min(bytes.len());
+        self.skip -= skipped;
+        self.partial.extend_from_slice(&bytes[skipped..]);
+        let buf = &mut self.partial;
+        let (mut pings, mut acks) = (0, 0);
+        while buf.len() >= 9 {
+            let len = usize::from(buf[0]) << 16 | usize::from(buf[1]) << 8 | usize::from(buf[2]);
+            if buf.len() < 9 + len {
+                break;
+            }
+            if buf[3] == 0x6 {
+                if buf[4] & 0x1 == 0 {
+                    pings += 1;
+                } else {
+                    acks += 1;
+                }
+            }
+            let _ = buf.split_to(9 + len);
+        }
+        (pings, acks)
+    }
+}
+
+/// PING answers seen by a [`ping_counting_proxy`], and its connections.
+#[derive(Default)]
+struct PingAcks {
+    /// Acks the client sent: the server's pings it answered.
+    by_client: AtomicUsize,
+    /// Acks the server sent.
+    by_server: AtomicUsize,
+    accepted: AtomicUsize,
+}
+
+/// A loopback proxy to `upstream` that counts the PING acks of each
+/// direction of every HTTP/2 connection it forwards.
+async fn ping_counting_proxy(upstream: Address) -> (Address, Arc<PingAcks>) {
+    let listener = wego_test_support::loopback().await;
+    let addr = listener.local_addr().clone();
+    let acks = Arc::new(PingAcks::default());
+    let counts = acks.clone();
+    rt::spawn(async move {
+        while let Ok(down) = listener.accept().await {
+            counts.accepted.fetch_add(1, Ordering::SeqCst);
+            let up = wego_netpoll::Dialer::new().dial(&upstream).await.unwrap();
+            let (down_rd, down_wr) = split(down);
+            let (up_rd, up_wr) = split(up);
+            let c = counts.clone();
+            rt::spawn(forward(down_rd, up_wr, PREFACE.len(), move |n| {
+                c.by_client.fetch_add(n, Ordering::SeqCst);
+            }));
+            let c = counts.clone();
+            rt::spawn(forward(up_rd, down_wr, 0, move |n| {
+                c.by_server.fetch_add(n, Ordering::SeqCst);
+            }));
+        }
+    });
+    (addr, acks)
+}
+
+/// Copies `from` to `to` until either closes, reporting the PING acks
+/// among the frames that follow the first `skip` bytes.
+async fn forward(
+    mut from: ReadHalf<Conn>,
+    mut to: WriteHalf<Conn>,
+    skip: usize,
+    acked: impl Fn(usize),
+) {
+    let mut chunk = bytes::BytesMut::with_capacity(16 * 1024);
+    let mut counter = PingCounter::new(skip);
+    loop {
+        chunk.clear();
+        match from.read_buf(&mut chunk).await {
+            Ok(n) if n > 0 => {}
+            _ => break,
+        }
+        if to.write_all(&chunk).await.is_err() {
+            break;
+        }
+        acked(counter.feed(&chunk).1);
+    }
+    let _ = to.shutdown().await;
+}
 
 wego_test_support::each_backend!(
     keepalive_pings_keep_an_idle_connection,
@@ -86,15 +227,35 @@ wego_test_support::each_backend!(
         let listener = wego_test_support::loopback().await;
         let addr = listener.local_addr().clone();
         let s = server.clone();
-        wego_netpoll::rt::spawn(async move { s.serve(listener, echo_router()).await });
+        rt::spawn(async move { s.serve(listener, echo_router()).await });
+        let (proxy, acks) = ping_counting_proxy(addr).await;
         let ch = Channel::builder()
             .with_keepalive(Duration::from_millis(50), Duration::from_secs(1))
-            .connect(&addr)
+            .connect(&proxy)
             .await
             .unwrap();
-        wego_netpoll::rt::sleep(Duration::from_millis(400)).await;
+        // Each side sends its next ping an interval after the previous one
+        // was answered, so 25 answers each way take longer than the 1 s
+        // keepalive timeout: a side that missed the answers, or timed out
+        // a connection that answers, has closed it by then. The bound only
+        // catches that.
+        let want = 25;
+        let t0 = Instant::now();
+        while acks.by_client.load(Ordering::SeqCst) < want
+            || acks.by_server.load(Ordering::SeqCst) < want
+        {
+            assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "pings answered by the client {}, by the server {}",
+                acks.by_client.load(Ordering::SeqCst),
+                acks.by_server.load(Ordering::SeqCst)
+            );
+            rt::sleep(Duration::from_millis(10)).await;
+        }
         let r: Response<EchoResponse> = ch.unary(UNARY, Request::new(req("alive"))).await.unwrap();
         assert_eq!(r.get_ref().msg, "alive");
+        // The call went over the pinged connection, not a redialled one.
+        assert_eq!(acks.accepted.load(Ordering::SeqCst), 1);
     }
 );
 
@@ -103,13 +264,27 @@ wego_test_support::each_backend!(keepalive_closes_a_silent_peer, |_backend| asyn
     // after the preface: the client's pings go unanswered.
     let listener = wego_test_support::loopback().await;
     let addr = listener.local_addr().clone();
-    let (io_tx, io_rx) = tokio::sync::oneshot::channel();
-    wego_netpoll::rt::spawn(async move {
-        let conn = listener.accept().await.unwrap();
-        // Answer the handshake, then stop polling the connection.
-        let mut h2 = h2::server::handshake(conn).await.unwrap();
-        let _ = wego_netpoll::rt::timeout(Duration::from_millis(50), h2.accept()).await;
-        let _ = io_tx.send(h2);
+    let (closed_tx, closed_rx) = tokio::sync::oneshot::channel();
+    rt::spawn(async move {
+        let mut conn = listener.accept().await.unwrap();
+        // Send the server's SETTINGS, then read everything and answer
+        // nothing, counting the client's pings until it closes.
+        conn.write_all(&[0, 0, 0, 0x4, 0, 0, 0, 0, 0])
+            .await
+            .unwrap();
+        let mut chunk = bytes::BytesMut::with_capacity(4096);
+        let mut counter = PingCounter::new(PREFACE.len());
+        let mut pings = 0;
+        loop {
+            chunk.clear();
+            match conn.read_buf(&mut chunk).await {
+                Ok(n) if n > 0 => {}
+                _ => break,
+            }
+            pings += counter.feed(&chunk).0;
+        }
+        let _ = closed_tx.send(pings);
+        // The listener stays open: a redial is as silent.
         std::future::pending::<()>().await;
     });
     let ch = Channel::builder()
@@ -117,14 +292,18 @@ wego_test_support::each_backend!(keepalive_closes_a_silent_peer, |_backend| asyn
         .connect(&addr)
         .await
         .unwrap();
-    let _held = io_rx.await.unwrap();
-    wego_netpoll::rt::sleep(Duration::from_millis(800)).await;
-    let err = wego_netpoll::rt::timeout(
-        Duration::from_secs(2),
+    // The bound only catches a client that keeps the silent connection.
+    let pings = rt::timeout(Duration::from_secs(10), closed_rx)
+        .await
+        .expect("keepalive closes the connection")
+        .unwrap();
+    assert!(pings >= 1, "the client pinged before closing");
+    let err = rt::timeout(
+        Duration::from_secs(10),
         ch.unary::<_, EchoResponse>(UNARY, Request::new(req("x"))),
     )
     .await
-    .expect("a dead connection fails fast")
+    .expect("a dead connection fails instead of hanging")
     .unwrap_err();
     assert_eq!(err.code(), Code::Unavailable, "{err}");
 });
@@ -190,35 +369,46 @@ wego_test_support::each_backend!(
         let addr = listener.local_addr().clone();
         let first = wego_netpoll::Shutdown::new();
         let first2 = first.clone();
-        let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let accepted = Arc::new(AtomicUsize::new(0));
         let acc = accepted.clone();
-        wego_netpoll::rt::spawn(async move {
+        rt::spawn(async move {
             let server = Server::default();
             let keep = wego_netpoll::Shutdown::new();
             loop {
                 let Ok(conn) = listener.accept().await else {
                     return;
                 };
-                let n = acc.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let n = acc.fetch_add(1, Ordering::SeqCst);
                 let w = if n == 0 {
                     first2.watcher()
                 } else {
                     keep.watcher()
                 };
                 let s = server.clone();
-                wego_netpoll::rt::spawn(
-                    async move { s.serve_connection(conn, echo_router(), w).await },
-                );
+                rt::spawn(async move { s.serve_connection(conn, echo_router(), w).await });
             }
         });
         let ch = Channel::connect(&addr).await.unwrap();
         let r: Response<EchoResponse> = ch.unary(UNARY, Request::new(req("one"))).await.unwrap();
         assert_eq!(r.get_ref().msg, "one");
+        // The server has closed the first connection when this returns.
         first.shutdown(Duration::from_secs(1)).await;
-        // Give the client a moment to read the GOAWAY and the close.
-        wego_netpoll::rt::sleep(Duration::from_millis(50)).await;
-        let r: Response<EchoResponse> = ch.unary(UNARY, Request::new(req("two"))).await.unwrap();
+        // A call sent before the client has read the GOAWAY and the close
+        // still goes over the closed connection and fails as UNAVAILABLE;
+        // once the client has read them, the next call redials.
+        let t0 = Instant::now();
+        let r: Response<EchoResponse> = loop {
+            match ch.unary(UNARY, Request::new(req("two"))).await {
+                Ok(r) => break r,
+                Err(s) => assert_eq!(s.code(), Code::Unavailable, "{s:?}"),
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(10),
+                "the channel never redialled"
+            );
+            rt::sleep(Duration::from_millis(10)).await;
+        };
         assert_eq!(r.get_ref().msg, "two");
-        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 2);
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
     }
 );

@@ -2,7 +2,7 @@
 //! lasting the whole stream and recording its final status.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::Instant;
 
 use tower_layer::Layer;
 use wego_governance::trace::TraceLayer;
@@ -10,7 +10,6 @@ use wego_kitex::grpc::{
     BoxStream, Channel, Code, GovernedClient, GovernedStreams, GrpcStreamCall, Request, Response,
     Router, Status, Streaming,
 };
-use wego_netpoll::rt;
 
 use super::grpc_common::{EchoRequest, EchoResponse, req};
 use super::grpc_governance_streams::{feed, serve};
@@ -196,7 +195,11 @@ wego_test_support::each_backend!(
         let mut client = GovernedClient::new(TraceLayer::new().layer(ch));
         let path = format!("/{server_svc}/Bidi");
 
+        // Per stream, how long it surely stayed open: from its first answer
+        // until its end was sent.
+        let mut open_at_least = Vec::new();
         for fail in [false, true] {
+            let started = Instant::now();
             let (tx, reqs) = feed();
             let reqs: BoxStream<bytes::Bytes> = Box::pin(futures_util::StreamExt::map(reqs, |m| {
                 Ok(bytes::Bytes::from(prost::Message::encode_to_vec(&m)))
@@ -210,7 +213,15 @@ wego_test_support::each_backend!(
                 .decode_into::<EchoResponse>();
             tx.send(req("hello")).await.unwrap();
             s.message().await.unwrap().unwrap();
-            rt::sleep(Duration::from_millis(150)).await;
+            let answered = Instant::now();
+            // Keep the stream busy for longer than opening and answering
+            // took: a span ending at the response head is shorter than that.
+            let head = answered - started;
+            while answered.elapsed() <= head {
+                tx.send(req("more")).await.unwrap();
+                assert_eq!(s.message().await.unwrap().unwrap().msg, "more");
+            }
+            open_at_least.push(answered.elapsed().as_secs_f64() * 1000.0);
             if fail {
                 tx.send(EchoRequest {
                     action: "fail".into(),
@@ -231,8 +242,11 @@ wego_test_support::each_backend!(
             assert_eq!(spans.len(), 2, "{svc}: one span per stream: {spans:?}");
             assert_eq!(spans[0].0, "ok", "{svc}: {spans:?}");
             assert_eq!(spans[1].0, "unavailable", "{svc}: {spans:?}");
-            for (_, ms) in &spans {
-                assert!(*ms >= 140.0, "{svc}: the span lasts the stream: {spans:?}");
+            for ((_, ms), least) in spans.iter().zip(&open_at_least) {
+                assert!(
+                    ms >= least,
+                    "{svc}: the span lasts the stream ({least} ms at least): {spans:?}"
+                );
             }
         }
     }

@@ -168,12 +168,9 @@ async fn call_every_method(c: &ThriftTestClient) {
         .await
         .unwrap();
     assert_eq!(ok.string_thing.as_deref(), Some("ret"));
-    let start = std::time::Instant::now();
+    // The server never answers a oneway call: a client that waited for a
+    // reply would fail here with its RPC timeout.
     c.test_oneway(1).await.unwrap();
-    assert!(
-        start.elapsed() < Duration::from_millis(500),
-        "oneway waited for the server"
-    );
     assert_eq!(c.test_i32(7).await.unwrap(), 7);
 }
 

@@ -2,9 +2,10 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use futures_util::FutureExt;
 use wego_kitex::client::{Client, ClientRequest, Mode};
 use wego_kitex::server::{Server, ThriftReply};
 use wego_kitex::thrift::{ExceptionKind, Protocol};
@@ -121,19 +122,28 @@ wego_test_support::each_backend!(
 wego_test_support::each_backend!(
     multiplexed_calls_share_one_connection_and_may_finish_out_of_order,
     |_backend| async move {
-        let slow_first = service(|req: wego_kitex::server::ThriftRequest| async move {
-            // Earlier sequence ids sleep longer, so replies come back reversed.
-            let wait = 200u64.saturating_sub(req.header.seq_id as u64 * 4);
-            rt::sleep(Duration::from_millis(wait)).await;
-            Ok(ThriftReply::Result(req.args))
+        // Each handler reports its call with a gate, and answers once the
+        // test opens it.
+        let (arrived_tx, mut arrived) =
+            tokio::sync::mpsc::unbounded_channel::<(Bytes, tokio::sync::oneshot::Sender<()>)>();
+        let gated = service(move |req: wego_kitex::server::ThriftRequest| {
+            let arrived_tx = arrived_tx.clone();
+            async move {
+                let (open, gate) = tokio::sync::oneshot::channel();
+                let _ = arrived_tx.send((req.args.clone(), open));
+                let _ = gate.await;
+                Ok(ThriftReply::Result(req.args))
+            }
         });
         let server = Server::builder()
-            .service("S", &["echo"], slow_first)
+            .service("S", &["echo"], gated)
             .build()
             .unwrap();
         let (addr, _sd) = start(server).await;
+        // Deadlines far beyond the test's own bounds: no call ends by them.
         let client = Client::builder(addr)
             .with_mode(Mode::Multiplexed)
+            .with_rpc_timeout(Duration::from_secs(600))
             .build()
             .unwrap();
         let mut calls = Vec::new();
@@ -145,8 +155,24 @@ wego_test_support::each_backend!(
                 assert_eq!(r.body, a);
             }));
         }
-        for c in calls {
-            c.await.unwrap();
+        // Every call waits in its handler at once...
+        let mut gates = std::collections::HashMap::new();
+        for _ in 0..40 {
+            let (a, open) = rt::timeout(Duration::from_secs(10), arrived.recv())
+                .await
+                .expect("every call reaches its handler")
+                .unwrap();
+            gates.insert(a, open);
+        }
+        // ...and they are answered last first: each reply comes back while
+        // every earlier call still waits.
+        for (i, call) in calls.into_iter().enumerate().rev() {
+            let a = args(Protocol::Binary, &format!("m{i}"));
+            gates.remove(&a).unwrap().send(()).unwrap();
+            rt::timeout(Duration::from_secs(10), call)
+                .await
+                .unwrap_or_else(|_| panic!("call m{i} answered out of order"))
+                .unwrap();
         }
         assert_eq!(client.dial_count(), 1);
     }
@@ -155,12 +181,19 @@ wego_test_support::each_backend!(
 wego_test_support::each_backend!(
     pool_keeps_connections_dialed_under_load,
     |_backend| async move {
-        let slow = service(|req: wego_kitex::server::ThriftRequest| async move {
-            rt::sleep(Duration::from_millis(50)).await;
-            Ok(ThriftReply::Result(req.args))
+        // Every call of a burst waits in its handler until the whole burst
+        // is there, so a burst of n calls needs n connections at once.
+        let n = 20;
+        let barrier = Arc::new(tokio::sync::Barrier::new(n));
+        let together = service(move |req: wego_kitex::server::ThriftRequest| {
+            let barrier = barrier.clone();
+            async move {
+                barrier.wait().await;
+                Ok(ThriftReply::Result(req.args))
+            }
         });
         let server = Server::builder()
-            .service("S", &["echo"], slow)
+            .service("S", &["echo"], together)
             .build()
             .unwrap();
         let (addr, _sd) = start(server).await;
@@ -171,7 +204,7 @@ wego_test_support::each_backend!(
             })
             .build()
             .unwrap();
-        let burst = |n: usize| {
+        let burst = || {
             let client = client.clone();
             async move {
                 let mut calls = Vec::new();
@@ -183,19 +216,24 @@ wego_test_support::each_backend!(
                             .unwrap();
                     }));
                 }
-                for c in calls {
-                    c.await.unwrap();
-                }
+                // The bound only catches a burst whose calls never all
+                // reach the server.
+                rt::timeout(Duration::from_secs(20), async {
+                    for c in calls {
+                        c.await.unwrap();
+                    }
+                })
+                .await
+                .expect("the burst's calls are served together");
             }
         };
-        burst(20).await;
-        let after_first = client.dial_count();
-        assert!((10..=20).contains(&after_first), "dialed {after_first}");
+        burst().await;
+        assert_eq!(client.dial_count(), n);
         for _ in 0..3 {
-            burst(after_first).await;
+            burst().await;
         }
         // Every connection dialed under load went back to the pool and was reused.
-        assert_eq!(client.dial_count(), after_first);
+        assert_eq!(client.dial_count(), n);
     }
 );
 
@@ -207,7 +245,7 @@ wego_test_support::each_backend!(
             .with_read_timeout(Duration::from_millis(100))
             .build()
             .unwrap();
-        let (addr, _sd) = start(server).await;
+        let (addr, sd) = start(server).await;
         let client = Client::builder(addr).build().unwrap();
         for round in 0..3 {
             let a = args(Protocol::Binary, "x");
@@ -220,8 +258,16 @@ wego_test_support::each_backend!(
                 a,
                 "round {round}"
             );
-            // The server closes the idle pooled connection meanwhile.
-            rt::sleep(Duration::from_millis(250)).await;
+            // The server closes the idle pooled connection: only the
+            // accept loop is left under its shutdown.
+            let t0 = Instant::now();
+            while sd.active() > 1 {
+                assert!(
+                    t0.elapsed() < Duration::from_secs(10),
+                    "the server kept the idle connection"
+                );
+                rt::sleep(Duration::from_millis(10)).await;
+            }
         }
         assert_eq!(client.dial_count(), 3);
     }
@@ -253,19 +299,23 @@ wego_test_support::each_backend!(oneway_calls_get_no_reply, |_backend| async mov
             .unwrap();
         assert!(r.body.is_empty());
     }
-    for _ in 0..100 {
-        if seen.load(Ordering::SeqCst) == 3 {
-            return;
-        }
+    let t0 = Instant::now();
+    while seen.load(Ordering::SeqCst) < 3 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "oneway calls seen: {}",
+            seen.load(Ordering::SeqCst)
+        );
         rt::sleep(Duration::from_millis(10)).await;
     }
-    panic!("oneway calls seen: {}", seen.load(Ordering::SeqCst));
+    assert_eq!(seen.load(Ordering::SeqCst), 3);
 });
 
 wego_test_support::each_backend!(rpc_timeout_is_a_timeout_error, |_backend| async move {
-    let slow = service(|req: wego_kitex::server::ThriftRequest| async move {
-        rt::sleep(Duration::from_secs(2)).await;
-        Ok(ThriftReply::Result(req.args))
+    // The handler never answers: only the client's timeout ends the call.
+    let slow = service(|_req: wego_kitex::server::ThriftRequest| async move {
+        std::future::pending::<()>().await;
+        Ok(ThriftReply::None)
     });
     let server = Server::builder()
         .service("S", &["echo"], slow)
@@ -332,12 +382,21 @@ wego_test_support::each_backend!(
 wego_test_support::each_backend!(
     graceful_shutdown_finishes_in_flight_calls,
     |_backend| async move {
-        let slow = service(|req: wego_kitex::server::ThriftRequest| async move {
-            rt::sleep(Duration::from_millis(200)).await;
-            Ok(ThriftReply::Result(req.args))
+        // The handler reports its call and answers once the test opens
+        // the gate.
+        let (arrived_tx, mut arrived) = tokio::sync::mpsc::unbounded_channel::<()>();
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        let g = gate.clone();
+        let held = service(move |req: wego_kitex::server::ThriftRequest| {
+            let (arrived_tx, g) = (arrived_tx.clone(), g.clone());
+            async move {
+                let _ = arrived_tx.send(());
+                g.acquire().await.unwrap().forget();
+                Ok(ThriftReply::Result(req.args))
+            }
         });
         let server = Server::builder()
-            .service("S", &["echo"], slow)
+            .service("S", &["echo"], held)
             .build()
             .unwrap();
         let (addr, sd) = start(server).await;
@@ -347,8 +406,18 @@ wego_test_support::each_backend!(
             c.call(ClientRequest::new("echo", args(Protocol::Binary, "x")))
                 .await
         });
-        rt::sleep(Duration::from_millis(50)).await;
-        let report = sd.shutdown(Duration::from_secs(5)).await;
+        rt::timeout(Duration::from_secs(10), arrived.recv())
+            .await
+            .expect("the call reaches its handler")
+            .unwrap();
+        // Draining begins with the call in its handler, and cannot end
+        // while the call is there.
+        let shutdown = sd.shutdown(Duration::from_secs(30));
+        let mut shutdown = std::pin::pin!(shutdown);
+        assert!(shutdown.as_mut().now_or_never().is_none());
+        assert!(sd.is_draining());
+        gate.add_permits(1);
+        let report = shutdown.await;
         assert!(report.is_graceful());
         assert!(call.await.unwrap().is_ok());
         // The listener is gone: new calls cannot connect.
@@ -458,15 +527,21 @@ wego_test_support::each_backend!(
 wego_test_support::each_backend!(
     in_flight_limit_bounds_concurrent_calls_per_connection,
     |_backend| async move {
+        // Handlers report their call and wait for the gate; the test opens
+        // it once the limit's worth of calls is in.
         let now = Arc::new(AtomicUsize::new(0));
         let peak = Arc::new(AtomicUsize::new(0));
-        let (n2, p2) = (now.clone(), peak.clone());
+        let (arrived_tx, mut arrived) = tokio::sync::mpsc::unbounded_channel::<()>();
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        let (n2, p2, g) = (now.clone(), peak.clone(), gate.clone());
         let svc = service(move |req: wego_kitex::server::ThriftRequest| {
-            let (now, peak) = (n2.clone(), p2.clone());
+            let (now, peak, g, arrived_tx) =
+                (n2.clone(), p2.clone(), g.clone(), arrived_tx.clone());
             async move {
                 let cur = now.fetch_add(1, Ordering::SeqCst) + 1;
                 peak.fetch_max(cur, Ordering::SeqCst);
-                rt::sleep(Duration::from_millis(20)).await;
+                let _ = arrived_tx.send(());
+                let _permit = g.acquire().await.unwrap();
                 now.fetch_sub(1, Ordering::SeqCst);
                 Ok(ThriftReply::Result(req.args))
             }
@@ -490,6 +565,14 @@ wego_test_support::each_backend!(
                     .unwrap();
             }));
         }
+        for _ in 0..4 {
+            rt::timeout(Duration::from_secs(10), arrived.recv())
+                .await
+                .expect("the limit's worth of calls reaches the handlers")
+                .unwrap();
+        }
+        assert_eq!(now.load(Ordering::SeqCst), 4);
+        gate.add_permits(20);
         for c in calls {
             c.await.unwrap();
         }
@@ -525,7 +608,7 @@ wego_test_support::each_backend!(
             .with_read_timeout(Duration::from_millis(100))
             .build()
             .unwrap();
-        let (addr, _sd) = start(server).await;
+        let (addr, sd) = start(server).await;
         let client = Client::builder(addr)
             .with_mode(Mode::Multiplexed)
             .build()
@@ -539,16 +622,32 @@ wego_test_support::each_backend!(
                 .body,
             a
         );
-        // The server closes the idle connection; the next call dials a new one.
-        rt::sleep(Duration::from_millis(300)).await;
-        assert_eq!(
-            client
-                .call(ClientRequest::new("echo", a.clone()))
-                .await
-                .unwrap()
-                .body,
-            a
-        );
+        // The server closes the idle connection: only the accept loop is
+        // left under its shutdown.
+        let t0 = Instant::now();
+        while sd.active() > 1 {
+            assert!(
+                t0.elapsed() < Duration::from_secs(10),
+                "the server kept the idle connection"
+            );
+            rt::sleep(Duration::from_millis(10)).await;
+        }
+        // A call sent before the client has read the close still goes over
+        // the closed connection and fails; once the client has read it, the
+        // next call dials a new one.
+        let t0 = Instant::now();
+        let r = loop {
+            match client.call(ClientRequest::new("echo", a.clone())).await {
+                Ok(r) => break r,
+                Err(e) => assert!(e.is_closed() || e.is_transport(), "{e}"),
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(10),
+                "the client never redialled"
+            );
+            rt::sleep(Duration::from_millis(10)).await;
+        };
+        assert_eq!(r.body, a);
         assert_eq!(client.dial_count(), 2);
     }
 );
