@@ -1,5 +1,11 @@
 //! Multiplexed mode: one TTHeader connection, concurrent calls paired with
 //! their replies by sequence id (replies may arrive in any order).
+//!
+//! A call sent on a reused connection that turns out closed (the server
+//! closed it while idle and the client had not read the close yet) fails
+//! with no reply; it is retried once on a freshly dialed connection, as the
+//! pooled mode retries a stale pooled connection. A call on a connection it
+//! dialed itself is never retried.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -59,7 +65,8 @@ impl Mux {
         self.dials.load(Ordering::Relaxed)
     }
 
-    async fn live(&self, cfg: &Config) -> Result<Arc<Live>> {
+    /// The live connection, and whether this call dialed it.
+    async fn live(&self, cfg: &Config) -> Result<(Arc<Live>, bool)> {
         let mut slot = self.live.lock().await;
         // A connection is reusable while both its writer (channel open) and
         // its reader (waiter map present) are alive.
@@ -71,7 +78,7 @@ impl Mux {
                     .is_some()
         };
         if let Some(l) = slot.as_ref().filter(alive) {
-            return Ok(l.clone());
+            return Ok((l.clone(), false));
         }
         let link = conn::dial(cfg).await?;
         self.dials.fetch_add(1, Ordering::Relaxed);
@@ -123,7 +130,7 @@ impl Mux {
         });
         let live = Arc::new(Live { tx, waiters });
         *slot = Some(live.clone());
-        Ok(live)
+        Ok((live, true))
     }
 
     pub(super) async fn call(
@@ -133,34 +140,48 @@ impl Mux {
         seq_id: i32,
         oneway: bool,
     ) -> Result<Reply> {
-        let live = self.live(cfg).await?;
-        let rx = if oneway {
-            None
-        } else {
-            let (tx, rx) = oneshot::channel();
-            match live
-                .waiters
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .as_mut()
-            {
-                Some(m) => m.insert(seq_id, tx),
-                None => return Err(Error::closed()),
-            };
-            Some(rx)
+        let (live, dialed) = self.live(cfg).await?;
+        match call_on(&live, frame.clone(), seq_id, oneway).await {
+            // No reply came on a reused connection: it was closed under us.
+            // Its reader or writer has ended, so `live` dials a new one.
+            Err(e) if e.is_closed() && !dialed => {
+                let (live, _) = self.live(cfg).await?;
+                call_on(&live, frame, seq_id, oneway).await
+            }
+            r => r,
+        }
+    }
+}
+
+/// Sends one call on `live` and waits for its reply; `Error::closed` when
+/// the connection ended before the reply.
+async fn call_on(live: &Live, frame: Bytes, seq_id: i32, oneway: bool) -> Result<Reply> {
+    let rx = if oneway {
+        None
+    } else {
+        let (tx, rx) = oneshot::channel();
+        match live
+            .waiters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_mut()
+        {
+            Some(m) => m.insert(seq_id, tx),
+            None => return Err(Error::closed()),
         };
-        // If this call is dropped (RPC timeout, caller gone), forget its
-        // waiter so the map does not grow with replies that never come.
-        let _forget = rx.is_some().then(|| Forget {
-            waiters: live.waiters.clone(),
-            seq_id,
-        });
-        if live.tx.send(frame).await.is_err() {
-            return Err(Error::closed());
-        }
-        match rx {
-            None => Ok(None),
-            Some(rx) => rx.await.map_err(|_| Error::closed()),
-        }
+        Some(rx)
+    };
+    // If this call is dropped (RPC timeout, caller gone), forget its
+    // waiter so the map does not grow with replies that never come.
+    let _forget = rx.is_some().then(|| Forget {
+        waiters: live.waiters.clone(),
+        seq_id,
+    });
+    if live.tx.send(frame).await.is_err() {
+        return Err(Error::closed());
+    }
+    match rx {
+        None => Ok(None),
+        Some(rx) => rx.await.map_err(|_| Error::closed()),
     }
 }
