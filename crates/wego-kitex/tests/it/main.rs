@@ -21,3 +21,4 @@ mod thrift_governance;
 mod thrift_interop;
 mod thrift_metainfo;
 mod thrift_server;
+mod thrift_unknown_payload;
