@@ -15,6 +15,7 @@ mod grpc_interop;
 mod grpc_lifecycle;
 mod grpc_protobuf;
 mod grpc_stream_spans;
+mod grpc_trailers_only;
 mod thrift_codegen;
 mod thrift_common;
 mod thrift_governance;
