@@ -560,8 +560,8 @@ async fn handle_call<S>(
     // The headers wait for the first message unless the handler asked.
     let mut head = Some(head);
     let mut out = None;
-    if early {
-        match respond.send_response(head.take().expect("invariant: not sent yet"), false) {
+    if early && let Some(h) = head.take() {
+        match respond.send_response(h, false) {
             Ok(s) => out = Some(s),
             Err(_) => return,
         }
