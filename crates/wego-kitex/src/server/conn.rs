@@ -131,7 +131,7 @@ async fn unframed_json(shared: &Shared, mut conn: Conn, mut buf: BytesMut) {
         }
     };
     shared.stats.count_unsupported_protocol_call();
-    tracing::debug!(peer, method = %call.name, "TJSONProtocol call, answering INVALID_PROTOCOL");
+    tracing::debug!(peer, "TJSONProtocol call, answering INVALID_PROTOCOL");
     if call.kind != MessageType::Oneway {
         let mut out = BytesMut::new();
         json::encode_exception(&call, &unsupported_protocol(), &mut out);
