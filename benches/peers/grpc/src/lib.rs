@@ -145,6 +145,13 @@ impl wego_echo::EchoServerHandler for WegoEcho {
                 msg: m.msg,
             })
         });
-        Ok(wego_kitex::grpc::Response::new(Box::pin(s)))
+        let mut resp = wego_kitex::grpc::Response::new(
+            Box::pin(s) as wego_kitex::grpc::BoxStream<wego_echo::Response>
+        );
+        // It answers only after a request, and the load generator's
+        // clients (tonic's and wego's) open the call before they send:
+        // the headers must not wait for the first answer.
+        resp.set_early_headers(true);
+        Ok(resp)
     }
 }

@@ -1,8 +1,24 @@
 //! tonic as a peer for the echo service: tonic's client against wego's
 //! server and wego's client against tonic's server, every call kind, plus
-//! status and metadata in both directions.
+//! status and metadata in both directions; and tonic's client against
+//! wego's interop TestService for early failures (Trailers-Only).
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 #![allow(clippy::disallowed_methods)] // tonic runs on tokio directly
+
+/// tonic's generated interop client (grpc.testing).
+mod tonic_testing {
+    tonic::include_proto!("grpc.testing");
+}
+
+/// wego's generated interop code and its TestService, as the interop
+/// example serves it.
+#[allow(missing_docs, dead_code, unreachable_pub, clippy::all)]
+mod pb {
+    include!("../../../../crates/wego-kitex/examples/generated/grpc.testing.rs");
+}
+#[allow(dead_code)]
+#[path = "../../../../crates/wego-kitex/examples/interop/service.rs"]
+mod service;
 
 use std::net::SocketAddr;
 
@@ -183,4 +199,86 @@ async fn wego_client_against_tonic_server() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::Unimplemented, "{err:?}");
+}
+
+async fn wego_interop_server() -> SocketAddr {
+    let listener = Listener::bind(&Address::loopback()).await.unwrap();
+    let addr = listener.local_addr().as_tcp().unwrap();
+    tokio::spawn(async move {
+        Server::default()
+            .serve(listener, pb::test_service_router(service::TestServer))
+            .await
+    });
+    addr
+}
+
+fn echo_status(message: &str) -> Option<tonic_testing::EchoStatus> {
+    Some(tonic_testing::EchoStatus {
+        code: 2,
+        message: message.into(),
+    })
+}
+
+/// A status before any message is a Trailers-Only answer, which tonic's
+/// client reports as the call failing (not as a stream whose first item is
+/// the error); a status after a message ends the stream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tonic_client_sees_an_early_failure_fail_the_call() {
+    use tonic_testing::test_service_client::TestServiceClient;
+    use tonic_testing::{ResponseParameters, StreamingOutputCallRequest};
+
+    let addr = wego_interop_server().await;
+    let mut c = TestServiceClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
+    let failing = StreamingOutputCallRequest {
+        response_status: echo_status("test status message"),
+        ..Default::default()
+    };
+    let err = c
+        .full_duplex_call(futures_util::stream::iter(vec![failing.clone()]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Unknown);
+    assert_eq!(err.message(), "test status message");
+
+    let err = c.streaming_output_call(failing.clone()).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Unknown);
+
+    let err = c
+        .unary_call(tonic_testing::SimpleRequest {
+            response_status: echo_status("unary"),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!((err.code(), err.message()), (tonic::Code::Unknown, "unary"));
+
+    // One message first: the call succeeds, its stream then fails.
+    let one = StreamingOutputCallRequest {
+        response_parameters: vec![ResponseParameters {
+            size: 3,
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let mut s = c
+        .full_duplex_call(futures_util::stream::iter(vec![one, failing]))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        s.message()
+            .await
+            .unwrap()
+            .unwrap()
+            .payload
+            .unwrap()
+            .body
+            .len(),
+        3
+    );
+    let err = s.message().await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Unknown);
+    assert_eq!(err.message(), "test status message");
 }

@@ -437,9 +437,16 @@ impl Channel {
 
     /// A bidirectional-streaming call.
     ///
+    /// This returns once the response headers arrive. Servers that send
+    /// them lazily (grpc-go, wego's, unless the handler asks for early
+    /// headers) send them with their first message, so when the server
+    /// answers only after a request, queue the first request in `request`
+    /// before awaiting this, rather than after it returns.
+    ///
     /// # Errors
     ///
-    /// The call's status if it failed before the response head.
+    /// The call's status if it failed before the response head (a
+    /// Trailers-Only response).
     pub async fn streaming<S, Req, Resp>(
         &self,
         path: &str,

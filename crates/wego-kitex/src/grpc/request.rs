@@ -142,6 +142,7 @@ pub struct Response<T> {
     metadata: Metadata,
     trailers: Metadata,
     compression: Option<Encoding>,
+    early_headers: bool,
 }
 
 impl<T> Response<T> {
@@ -152,7 +153,38 @@ impl<T> Response<T> {
             metadata: Metadata::new(),
             trailers: Metadata::new(),
             compression: None,
+            early_headers: false,
         }
+    }
+
+    /// On the server: sends the response headers (with the initial
+    /// metadata) as soon as the handler returns this response, instead of
+    /// with the first message.
+    ///
+    /// By default the headers wait for the first message, so that a call
+    /// whose status comes first is answered Trailers-Only, which clients
+    /// such as tonic's and wego's report as the call failing rather than as
+    /// a stream whose first item is the error (see `docs/rpc.md`). Ask for
+    /// early headers when the client should see the call start before the
+    /// first message: for example a bidi handler that answers only after
+    /// the client's first message, serving a client whose `streaming` call
+    /// returns only once the headers arrive (wego's and tonic's do) and
+    /// that sends its first message only after that.
+    ///
+    /// ```
+    /// use wego_kitex::grpc::{BoxStream, Response};
+    /// # fn demo(stream: BoxStream<()>) {
+    /// let mut resp = Response::new(stream);
+    /// resp.set_early_headers(true);
+    /// # }
+    /// ```
+    pub fn set_early_headers(&mut self, yes: bool) {
+        self.early_headers = yes;
+    }
+
+    /// Whether [`Response::set_early_headers`] asked for early headers.
+    pub fn has_early_headers(&self) -> bool {
+        self.early_headers
     }
 
     /// The initial metadata (response headers).
@@ -214,6 +246,7 @@ impl<T> Response<T> {
             metadata: self.metadata,
             trailers: self.trailers,
             compression: self.compression,
+            early_headers: self.early_headers,
         }
     }
 }

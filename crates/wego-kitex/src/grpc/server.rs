@@ -8,6 +8,17 @@
 //! `RST_STREAM`: when either wins, the handler's future is dropped, which is
 //! how a handler sees cancellation.
 //!
+//! Response headers go out lazily: with the first message, or before it
+//! when the handler asks ([`Response::set_early_headers`]). A call whose
+//! status comes first is answered Trailers-Only (one HEADERS frame with
+//! END_STREAM carrying `:status`, `content-type`, `grpc-status`,
+//! `grpc-message` and the trailing metadata), as grpc-go and tonic answer,
+//! so that clients see the call itself fail. The exception, as in grpc-go:
+//! a response with initial metadata sends its headers before the trailers,
+//! so that the metadata stays initial.
+//!
+//! [`Response::set_early_headers`]: super::Response::set_early_headers
+//!
 //! Calls run on the connection's own task (a `FuturesUnordered`), not on a
 //! task each: the frames one read brings wake their calls directly, the
 //! calls queue their answers, and the connection flushes them in one write.
@@ -543,17 +554,29 @@ async fn handle_call<S>(
         }
     }
     let trailers = response.trailers().clone();
+    let has_metadata = !response.metadata().is_empty();
+    let early = response.has_early_headers();
     let mut messages = response.into_inner();
-    let Ok(mut out) = respond.send_response(head, false) else {
-        return;
-    };
+    // The headers wait for the first message unless the handler asked.
+    let mut head = Some(head);
+    let mut out = None;
+    if early && let Some(h) = head.take() {
+        match respond.send_response(h, false) {
+            Ok(s) => out = Some(s),
+            Err(_) => return,
+        }
+    }
     let mut buf = BytesMut::new();
     let mut sent_any = false;
     let status = loop {
+        let reset = std::future::poll_fn(|cx| match out.as_mut() {
+            Some(s) => s.poll_reset(cx),
+            None => respond.poll_reset(cx),
+        });
         let next = tokio::select! {
             n = crate::metainfo::scope(ctx.clone(), messages.next()) => n,
             () = sleep_opt(deadline) => break Status::deadline_exceeded("deadline exceeded"),
-            _ = std::future::poll_fn(|cx| out.poll_reset(cx)) => return,
+            _ = reset => return,
         };
         match next {
             None => break Status::ok().with_metadata(trailers),
@@ -569,8 +592,16 @@ async fn handle_call<S>(
                     break codec_status(e);
                 }
                 let frame = buf.split().freeze();
+                let out = match (out.as_mut(), head.take()) {
+                    (Some(s), _) => s,
+                    (None, Some(h)) => match respond.send_response(h, false) {
+                        Ok(s) => out.insert(s),
+                        Err(_) => return,
+                    },
+                    (None, None) => return,
+                };
                 let sent = tokio::select! {
-                    r = send_all(&mut out, frame, false) => r,
+                    r = send_all(out, frame, false) => r,
                     () = sleep_opt(deadline) => break Status::deadline_exceeded("deadline exceeded"),
                 };
                 if sent.is_err() {
@@ -580,6 +611,20 @@ async fn handle_call<S>(
         }
     };
     drop(messages);
+    let mut out = match (out, head) {
+        (Some(s), _) => s,
+        // The status came first: Trailers-Only.
+        (None, _) if !has_metadata => {
+            let _ = respond.send_response(trailers_only(&status, None), true);
+            return;
+        }
+        // Initial metadata stays initial: headers, then trailers.
+        (None, Some(h)) => match respond.send_response(h, false) {
+            Ok(s) => s,
+            Err(_) => return,
+        },
+        (None, None) => return,
+    };
     let mut map = HeaderMap::new();
     status.write_to(&mut map);
     let _ = out.send_trailers(map);

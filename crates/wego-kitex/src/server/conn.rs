@@ -6,6 +6,13 @@
 //! TTHeader, THeader and Framed requests may go out in any order. Buffered
 //! requests are served one at a time because nothing but order pairs their
 //! replies with calls.
+//!
+//! A payload in no protocol the server speaks never leaves its peer
+//! waiting: a TJSONProtocol call is answered with a TJSON
+//! `TApplicationException` (`INVALID_PROTOCOL`) in the request's framing
+//! (and, unframed, the connection then closes, since its end is unknown);
+//! anything without an envelope to answer closes the connection at once,
+//! logged and counted in [`ServerStats`](super::ServerStats).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,22 +24,25 @@ use tower_service::Service;
 use wego_netpoll::io::{AsyncReadExt, AsyncWriteExt, split};
 use wego_netpoll::{Conn, Watcher, rt};
 
-use super::{Config, ConnHandler, PayloadHandler, Router, ThriftReply, ThriftRequest};
+use super::{Config, ConnHandler, PayloadHandler, Router, ServerStats, ThriftReply, ThriftRequest};
 use crate::metainfo::{self, CallContext, MetaInfo, RpcInfo, keys};
 use crate::thrift::{
-    self, ApplicationException, ExceptionKind, MessageHeader, MessageType, Protocol,
+    self, ApplicationException, ExceptionKind, MessageHeader, MessageType, Protocol, json,
 };
 use crate::transport::{Detection, Framing, Prefixed, decode_frame, detect, framed};
 use crate::ttheader::{self, Header, PROTOCOL_BINARY, PROTOCOL_COMPACT, PROTOCOL_KITEX_PROTOBUF};
 
 /// Longest sniff before a connection is declared unknown.
 const SNIFF_LIMIT: usize = 64;
+/// Most bytes read while looking for an unframed TJSON envelope.
+const JSON_ENVELOPE_LIMIT: usize = 64 * 1024 + 64;
 
 pub(super) struct Shared {
     pub(super) router: Router,
     pub(super) config: Config,
     pub(super) http2: Option<Arc<dyn ConnHandler>>,
     pub(super) payload: Option<Arc<dyn PayloadHandler>>,
+    pub(super) stats: ServerStats,
 }
 
 impl std::fmt::Debug for Shared {
@@ -67,13 +77,99 @@ pub(super) async fn serve_conn(shared: Arc<Shared>, mut conn: Conn, watcher: Wat
         Detection::Thrift(framing, proto) => {
             drive(shared, conn, buf, framing, proto, watcher).await
         }
-        _ => tracing::debug!(peer = %conn.peer_addr(), "unrecognised protocol, closing"),
+        _ if json::starts_like(&buf) => unframed_json(&shared, conn, buf).await,
+        _ => {
+            let peer = conn.peer_addr().to_string();
+            unknown_payload(&shared, &peer, None, buf.len(), None);
+        }
     }
+}
+
+/// Logs and counts a connection closed for a payload in no known protocol.
+/// The log names the peer, framing and sizes, never payload bytes.
+fn unknown_payload(
+    shared: &Shared,
+    peer: &str,
+    framing: Option<Framing>,
+    len: usize,
+    protocol_id: Option<u8>,
+) {
+    shared.stats.count_unknown_payload();
+    tracing::info!(
+        peer,
+        ?framing,
+        protocol_id,
+        len,
+        "payload in no protocol this server knows, closing"
+    );
+}
+
+/// The exception a TJSONProtocol call gets.
+fn unsupported_protocol() -> ApplicationException {
+    ApplicationException::new(
+        ExceptionKind::InvalidProtocol,
+        "TJSONProtocol is not supported; use TBinaryProtocol or TCompactProtocol",
+    )
+}
+
+/// An unframed TJSON connection: the first call is answered with
+/// `INVALID_PROTOCOL` in TJSON, then the connection closes, since where the
+/// message ends is unknown without parsing its JSON body.
+async fn unframed_json(shared: &Shared, mut conn: Conn, mut buf: BytesMut) {
+    let peer = conn.peer_addr().to_string();
+    let cfg = &shared.config;
+    let limit = cfg.max_frame.min(JSON_ENVELOPE_LIMIT);
+    let call = loop {
+        match json::decode_envelope(&buf) {
+            Ok(call) => break call,
+            Err(json::Stop::NeedMore) if buf.len() < limit => {}
+            Err(_) => return unknown_payload(shared, &peer, None, buf.len(), None),
+        }
+        match rt::timeout(cfg.read_timeout, conn.read_buf(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => {}
+            _ => return,
+        }
+    };
+    shared.stats.count_unsupported_protocol_call();
+    tracing::debug!(peer, "TJSONProtocol call, answering INVALID_PROTOCOL");
+    if call.kind != MessageType::Oneway {
+        let mut out = BytesMut::new();
+        json::encode_exception(&call, &unsupported_protocol(), &mut out);
+        let _ = rt::timeout(cfg.write_timeout, conn.write_all(&out)).await;
+    }
+    let _ = rt::timeout(cfg.write_timeout, conn.shutdown()).await;
 }
 
 enum Frame {
     Plain(Bytes),
     Headed(Header, Bytes),
+}
+
+/// What a frame gets back.
+enum Answer {
+    /// These bytes, framed like the request.
+    Reply(Bytes),
+    /// Nothing: a oneway call.
+    Nothing,
+    /// The payload is in no protocol the server knows and has no envelope
+    /// to answer: the connection closes.
+    Close { len: usize, protocol_id: Option<u8> },
+}
+
+impl From<Option<Bytes>> for Answer {
+    fn from(reply: Option<Bytes>) -> Self {
+        reply.map_or(Answer::Nothing, Answer::Reply)
+    }
+}
+
+/// Appends a reply to `out`; returns what a `Close` carries.
+fn take(answer: Answer, out: &mut BytesMut) -> Option<(usize, Option<u8>)> {
+    match answer {
+        Answer::Reply(b) => out.extend_from_slice(&b),
+        Answer::Nothing => {}
+        Answer::Close { len, protocol_id } => return Some((len, protocol_id)),
+    }
+    None
 }
 
 fn next_frame(
@@ -120,6 +216,7 @@ async fn drive(
                 Ok(None) => break,
                 Err(e) => {
                     tracing::debug!(peer = %peer, error = %e, "bad frame, closing");
+                    shared.stats.count_bad_frame();
                     reading = false;
                 }
             }
@@ -128,21 +225,26 @@ async fn drive(
             break;
         }
         tokio::select! {
-            Some(reply) = pending.next(), if !pending.is_empty() => {
-                if let Some(b) = reply {
-                    out.extend_from_slice(&b);
-                }
+            Some(answer) = pending.next(), if !pending.is_empty() => {
+                let mut close = take(answer, &mut out);
                 // Collect every reply that is already done, then write once.
-                while let Some(Some(reply)) = pending.next().now_or_never() {
-                    if let Some(b) = reply {
-                        out.extend_from_slice(&b);
-                    }
+                while close.is_none() {
+                    let Some(Some(answer)) = pending.next().now_or_never() else {
+                        break;
+                    };
+                    close = take(answer, &mut out);
                 }
                 if !out.is_empty() {
                     match rt::timeout(cfg.write_timeout, wr.write_all(&out)).await {
                         Ok(Ok(())) => out.clear(),
                         _ => return,
                     }
+                }
+                if let Some((len, protocol_id)) = close {
+                    // Nothing after this frame can be trusted to be framed
+                    // as the peer thinks: close now, calls in flight too.
+                    unknown_payload(&shared, &peer, Some(framing), len, protocol_id);
+                    break;
                 }
             }
             r = rd.read_buf(&mut buf), if reading && pending.len() < limit => match r {
@@ -163,7 +265,7 @@ async fn handle(
     framing: Framing,
     mut proto: Protocol,
     frame: Frame,
-) -> Option<Bytes> {
+) -> Answer {
     let mut inner = false;
     let (theader, mut payload) = match frame {
         Frame::Plain(p) => (None, p),
@@ -184,11 +286,14 @@ async fn handle(
             },
             metainfo: MetaInfo::new(),
         });
-        let reply = ph.call(payload, ctx).await?;
+        let Some(reply) = ph.call(payload, ctx).await else {
+            return Answer::Nothing;
+        };
         return frame_reply(framing, None, |out| {
             out.extend_from_slice(&reply);
             Ok(())
-        });
+        })
+        .into();
     }
     if let Some(h) = &theader {
         if let Some(ph) = shared
@@ -197,19 +302,20 @@ async fn handle(
             .filter(|ph| ph.accepts(h.protocol_id, &payload))
         {
             let ctx = Arc::new(context_from(h, None, None, 0, peer));
-            let reply = ph.call(payload, ctx).await?;
+            let Some(reply) = ph.call(payload, ctx).await else {
+                return Answer::Nothing;
+            };
             return frame_reply(framing, Some(h), |out| {
                 out.extend_from_slice(&reply);
                 Ok(())
-            });
+            })
+            .into();
         }
         proto = match h.protocol_id {
             PROTOCOL_BINARY => Protocol::Binary,
             PROTOCOL_COMPACT => Protocol::Compact,
-            id => {
-                tracing::debug!(peer, protocol_id = id, "unsupported protocol id, closing");
-                return None;
-            }
+            // TJSON is 1 in THeader's numbering; any other id is unknown.
+            _ => return unsupported(shared, framing, theader.as_ref(), &payload),
         };
         // TTHeader over Framed (volo's default, Kitex's "TTHeaderFramed"):
         // the payload carries its own 4-byte length; replies mirror it.
@@ -220,11 +326,7 @@ async fn handle(
     }
     let (header, strict) = match thrift::decode_header(proto, &mut payload) {
         Ok(x) => x,
-        Err(e) => {
-            // Without an envelope there is no sequence id to answer to.
-            tracing::debug!(peer, error = %e, "undecodable message envelope");
-            return None;
-        }
+        Err(_) => return unsupported(shared, framing, theader.as_ref(), &payload),
     };
     let (callee, method) = match shared.router.route(&header.name) {
         Some((c, m)) => (Some(c.to_owned()), m.to_owned()),
@@ -284,12 +386,12 @@ async fn handle(
         }
     };
     if header.kind == MessageType::Oneway {
-        return None;
+        return Answer::Nothing;
     }
     let (kind, body) = match reply {
         ThriftReply::Result(b) => (MessageType::Reply, Ok(b)),
         ThriftReply::Exception(e) => (MessageType::Exception, Err(e)),
-        _ => return None,
+        _ => return Answer::Nothing,
     };
     let env = MessageHeader {
         name: method,
@@ -308,6 +410,34 @@ async fn handle(
         }
         Ok(())
     })
+    .into()
+}
+
+/// A payload that is not Thrift binary or compact. A TJSON call gets
+/// `INVALID_PROTOCOL` in TJSON, framed like the request, so a TJSON client
+/// reads why; anything else has no envelope (no sequence id) to answer.
+fn unsupported(
+    shared: &Shared,
+    framing: Framing,
+    theader: Option<&Header>,
+    payload: &[u8],
+) -> Answer {
+    let Ok(call) = json::decode_envelope(payload) else {
+        return Answer::Close {
+            len: payload.len(),
+            protocol_id: theader.map(|h| h.protocol_id),
+        };
+    };
+    shared.stats.count_unsupported_protocol_call();
+    if call.kind == MessageType::Oneway {
+        return Answer::Nothing;
+    }
+    let e = unsupported_protocol();
+    frame_reply(framing, theader, |out| {
+        json::encode_exception(&call, &e, out);
+        Ok(())
+    })
+    .into()
 }
 
 /// Whether a TTHeader payload is itself framed: a 4-byte length equal to

@@ -13,6 +13,7 @@
 mod conn;
 mod governance;
 mod router;
+mod stats;
 
 use std::future::Future;
 use std::num::NonZeroUsize;
@@ -25,6 +26,7 @@ use wego_netpoll::{Conn, Listener, Shutdown, Watcher};
 
 pub use governance::refusal_exception;
 pub use router::{Router, ThriftReply, ThriftRequest};
+pub use stats::ServerStats;
 
 use crate::metainfo::CallContext;
 use crate::transport::{DEFAULT_MAX_FRAME, Prefixed};
@@ -177,6 +179,7 @@ impl Builder {
                 config: self.config,
                 http2: self.http2,
                 payload: self.payload,
+                stats: ServerStats::default(),
             }),
         })
     }
@@ -192,6 +195,11 @@ impl Server {
     /// Starts building a server.
     pub fn builder() -> Builder {
         Builder::default()
+    }
+
+    /// The server's connection counters (shared with every clone).
+    pub fn stats(&self) -> ServerStats {
+        self.shared.stats.clone()
     }
 
     /// Serves `listener` until `shutdown` begins; then stops accepting, lets

@@ -16,6 +16,7 @@ mod compact_in;
 mod envelope;
 mod exception;
 mod input;
+pub(crate) mod json;
 mod output;
 pub(crate) mod walk;
 

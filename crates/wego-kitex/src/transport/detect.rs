@@ -9,7 +9,16 @@
 //! | `[len:4] 90 01` | Framed Kitex Protobuf (frames go to the payload handler) |
 //! | `80 01` / `82` | Buffered binary (strict) / compact |
 //! | `[len:4] 00 00` | Framed binary, non-strict |
-//! | `[namelen:4] name...` | Buffered binary, non-strict |
+//! | `[len:4] [` | Framed TJSON (each call is answered `INVALID_PROTOCOL`) |
+//! | `[namelen:4] name type` | Buffered binary, non-strict |
+//!
+//! A non-strict Buffered message and a Framed frame both start with a
+//! 4-byte big-endian number, so the non-strict guess also asks that the
+//! name read so far be an identifier (letters, digits, `_`, `.`, and `:`
+//! for multiplexed names) and, for a short name, that a message type
+//! follow it. A frame whose payload is no known protocol then reads as
+//! [`Detection::Unknown`] and its connection closes at once, instead of
+//! waiting for the rest of a "name" as long as the frame.
 
 use super::Framing;
 use crate::thrift::Protocol;
@@ -69,11 +78,42 @@ pub fn detect(buf: &[u8]) -> Detection {
         (0x90, 0x01) => Detection::Thrift(Framing::Framed, Protocol::Binary),
         (0x82, _) => Detection::Thrift(Framing::Framed, Protocol::Compact),
         (0x00, 0x00) if buf[0] == 0 => Detection::Thrift(Framing::Framed, Protocol::Binary),
-        _ if buf[0] == 0 && buf[1] == 0 && b[0].is_ascii_graphic() => {
-            Detection::Thrift(Framing::Buffered, Protocol::Binary)
-        }
+        // A JSON array: TJSONProtocol, which the connection driver answers
+        // per frame with a TJSON `INVALID_PROTOCOL` exception.
+        (b'[', _) => Detection::Thrift(Framing::Framed, Protocol::Binary),
+        _ if buf[0] == 0 && buf[1] == 0 => non_strict(buf),
         _ => Detection::Unknown,
     }
+}
+
+/// How much of a non-strict name is checked before deciding.
+const NAME_CHECK: usize = 32;
+
+/// Buffered non-strict binary (`[namelen:4] name type:1 seqid:4`), judged
+/// on the name's first [`NAME_CHECK`] bytes and, when the name is that
+/// short, the message type after it.
+fn non_strict(buf: &[u8]) -> Detection {
+    let n = u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
+    if n == 0 {
+        return Detection::Unknown;
+    }
+    let checked = n.min(NAME_CHECK);
+    let name = &buf[4..buf.len().min(4 + checked)];
+    let ident = |c: &u8| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b':');
+    if !name.iter().all(ident) {
+        return Detection::Unknown;
+    }
+    if name.len() < checked {
+        return Detection::NeedMore;
+    }
+    if n <= NAME_CHECK {
+        match buf.get(4 + n) {
+            None => return Detection::NeedMore,
+            Some(1..=4) => {}
+            Some(_) => return Detection::Unknown,
+        }
+    }
+    Detection::Thrift(Framing::Buffered, Protocol::Binary)
 }
 
 #[cfg(test)]
@@ -115,10 +155,24 @@ mod tests {
                 &[0x82, 0x21],
                 Detection::Thrift(Framing::Buffered, Protocol::Compact),
             ),
+            (&[0, 0, 0, 4, b'p', b'i'], Detection::NeedMore),
             (
-                &[0, 0, 0, 4, b'p', b'i'],
+                &[0, 0, 0, 4, b'p', b'i', b'n', b'g', 1],
                 Detection::Thrift(Framing::Buffered, Protocol::Binary),
             ),
+            (
+                b"\0\0\0\x28Svc:a_very_long_method_name_beyond_the_check",
+                Detection::Thrift(Framing::Buffered, Protocol::Binary),
+            ),
+            // A Framed frame of TJSON, of text, of a name-like payload with
+            // no message type after it.
+            (
+                b"\0\0\0\x14[1,\"m\",1,0,{}]",
+                Detection::Thrift(Framing::Framed, Protocol::Binary),
+            ),
+            (b"\0\0\0\x0bhello world", Detection::Unknown),
+            (b"\0\0\0\x04ping\x09", Detection::Unknown),
+            (b"\0\0\0\0ab", Detection::Unknown),
             (
                 &[0, 0, 0, 20, 0, 0],
                 Detection::Thrift(Framing::Framed, Protocol::Binary),

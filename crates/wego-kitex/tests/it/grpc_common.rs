@@ -103,7 +103,11 @@ pub(crate) fn echo_router() -> Router {
         )
         .streaming(BIDI, |r: Request<Streaming<EchoRequest>>| async move {
             let s = r.into_inner().then(|m| async move { answer(m?).await });
-            Ok(Response::new(Box::pin(s) as BoxStream<EchoResponse>))
+            let mut resp = Response::new(Box::pin(s) as BoxStream<EchoResponse>);
+            // It answers only after a request, and the tests' clients open
+            // the call before they send: the headers must not wait.
+            resp.set_early_headers(true);
+            Ok(resp)
         })
 }
 

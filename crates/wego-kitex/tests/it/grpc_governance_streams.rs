@@ -214,7 +214,10 @@ fn named_bidi(name: &'static str, opened: Arc<AtomicUsize>) -> Router {
                     msg: trace.clone(),
                 })
             });
-            Ok(Response::new(Box::pin(s) as BoxStream<EchoResponse>))
+            let mut resp = Response::new(Box::pin(s) as BoxStream<EchoResponse>);
+            // The tests open the call before they send.
+            resp.set_early_headers(true);
+            Ok(resp)
         }
     })
 }

@@ -50,7 +50,11 @@ wego_test_support::each_backend!(grpcio_client_against_our_server, |_backend| as
     let stdout = String::from_utf8_lossy(&out.stdout);
     print!("{stdout}");
     eprint!("{}", String::from_utf8_lossy(&out.stderr));
-    for case in cases::CASES {
+    // Beyond the interop cases: an early failure's trailing metadata.
+    for case in cases::CASES
+        .iter()
+        .chain(&["early_failure_trailing_metadata"])
+    {
         assert!(
             stdout.contains(&format!("PASS {case}\n")),
             "grpcio case {case} did not pass"

@@ -174,7 +174,10 @@ fn span_router(service: &str) -> Router {
                     msg: m.msg,
                 })
             });
-            Ok(Response::new(Box::pin(s) as BoxStream<EchoResponse>))
+            let mut resp = Response::new(Box::pin(s) as BoxStream<EchoResponse>);
+            // The test opens the call before it sends.
+            resp.set_early_headers(true);
+            Ok(resp)
         },
     )
 }

@@ -104,6 +104,16 @@ def status_code_and_message(stub, ch):
                  grpc.StatusCode.UNKNOWN, msg)
 
 
+def early_failure_trailing_metadata(stub, ch):
+    """Not an interop case: a FullDuplexCall that fails before any message
+    (a Trailers-Only answer) fails with its status and trailing metadata."""
+    md = (("x-grpc-test-echo-trailing-bin", b"\xab\xab\xab"),)
+    st = M.EchoStatus(code=2, message="early")
+    call = stub.FullDuplexCall(iter([M.StreamingOutputCallRequest(response_status=st)]), metadata=md)
+    e = expect_error(lambda: next(call), grpc.StatusCode.UNKNOWN, "early")
+    assert ("x-grpc-test-echo-trailing-bin", b"\xab\xab\xab") in e.trailing_metadata(), e.trailing_metadata()
+
+
 def special_status_message(stub, ch):
     st = M.EchoStatus(code=2, message=SPECIAL)
     expect_error(lambda: stub.UnaryCall(M.SimpleRequest(response_status=st)), grpc.StatusCode.UNKNOWN, SPECIAL)
@@ -179,7 +189,7 @@ def server_compressed_unary(stub, ch):
 CASES = [empty_unary, large_unary, client_streaming, server_streaming, ping_pong, empty_stream,
          status_code_and_message, special_status_message, custom_metadata, timeout_on_sleeping_server,
          cancel_after_begin, cancel_after_first_response, unimplemented_method, unimplemented_service,
-         client_compressed_unary, server_compressed_unary]
+         client_compressed_unary, server_compressed_unary, early_failure_trailing_metadata]
 
 failed = 0
 with grpc.insecure_channel("127.0.0.1:" + PORT) as ch:
