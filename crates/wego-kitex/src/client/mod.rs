@@ -447,7 +447,15 @@ impl Client {
                 }),
             }
         };
+        // The server's own deadline (the RPC timeout travels in TTHeader)
+        // starts when the request arrives, so it never passes before ours:
+        // its "deadline exceeded" exception can only come after our
+        // deadline, and wins the race with our timer only on a busy
+        // machine. An error that arrives once our deadline has passed is
+        // this call's timeout either way.
+        let deadline = Instant::now() + timeout;
         match rt::timeout(timeout, fut).await {
+            Ok(Err(e)) if e.is_application() && Instant::now() >= deadline => Err(Error::timeout()),
             Ok(r) => r,
             Err(_) => Err(Error::timeout()),
         }
