@@ -177,7 +177,11 @@ mod tests {
         assert_eq!(t.next_deadline(), Some(base + Duration::from_millis(10)));
         let mut woken = Vec::new();
         t.expire(base + Duration::from_millis(20), &mut woken);
-        assert_eq!(woken.len(), 2, "both due entries fire, the deadline itself included");
+        assert_eq!(
+            woken.len(),
+            2,
+            "both due entries fire, the deadline itself included"
+        );
         assert_eq!(t.len(), 1);
         assert_eq!(t.next_deadline(), Some(late.0));
         t.expire(base + Duration::from_millis(29), &mut woken);
