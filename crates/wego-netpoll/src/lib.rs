@@ -22,7 +22,7 @@
 //! |---------|---------|----------------|
 //! | `tokio` | yes     | the tokio backend: per-core `current_thread` runtimes or tokio's multi-thread runtime ([`rt::Flavor`]), and `tokio::net` |
 //! | `polling` | no    | the polling backend: wego's own event loops on the `polling` crate (epoll, kqueue), one per core; no tokio runtime. Unix only |
-//! | `test-util` | no  | a paused, advanceable clock for tests ([`rt::pause`], [`rt::advance`]) on every backend |
+//! | `test-util` | no  | a paused, advanceable clock for tests (`rt::pause`, `rt::advance`) on every backend |
 //!
 //! With both backends on, [`rt::Builder::backend`] picks one at run time.
 //! `--no-default-features --features polling` builds without tokio's

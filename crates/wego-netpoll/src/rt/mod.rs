@@ -62,16 +62,16 @@
 //!
 //! The integration test `contract.rs` checks each of these on every
 //! backend. When several backends are compiled in, [`Builder::backend`]
-//! picks one at run time (default [`Backend::Tokio`] when the `tokio`
+//! picks one at run time (default `Backend::Tokio` when the `tokio`
 //! feature is on); the free functions here dispatch to the backend of the
 //! runtime the caller runs on. Calling them outside any runtime panics, as
 //! tokio's do.
 //!
 //! # Backends
 //!
-//! - [`Backend::Tokio`] (feature `tokio`, default): both flavours above, on
+//! - `Backend::Tokio` (feature `tokio`, default): both flavours above, on
 //!   tokio's runtime and `tokio::net`.
-//! - [`Backend::Polling`] (feature `polling`): wego's own event loops on
+//! - `Backend::Polling` (feature `polling`): wego's own event loops on
 //!   the `polling` crate, Netpoll's design: one loop per worker thread, each
 //!   with its own poller (epoll, kqueue), FIFO run queue and timers; no
 //!   tokio runtime underneath. It schedules per loop only: tasks never
@@ -123,7 +123,7 @@ pub enum Backend {
 }
 
 impl Default for Backend {
-    /// [`Backend::Tokio`] when compiled in, else [`Backend::Polling`].
+    /// `Backend::Tokio` when compiled in, else `Backend::Polling`.
     fn default() -> Self {
         Backend::enabled()[0]
     }
@@ -263,7 +263,7 @@ impl Default for Builder {
 }
 
 impl Builder {
-    /// Picks the network backend (default [`Backend::Tokio`]).
+    /// Picks the network backend (default `Backend::Tokio`).
     pub fn backend(mut self, backend: Backend) -> Self {
         self.backend = backend;
         self

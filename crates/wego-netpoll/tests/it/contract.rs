@@ -358,3 +358,47 @@ fn many_threads_spawn_and_wake_without_losing_a_task() {
         );
     }
 }
+
+// 4. Entry: a socket outliving its runtime fails clearly instead of
+// waiting for readiness no loop will report.
+#[test]
+fn io_on_a_socket_whose_runtime_is_gone_fails_clearly() {
+    for (backend, flavor) in runs() {
+        let build = || {
+            Runtime::builder()
+                .backend(backend)
+                .flavor(flavor)
+                .worker_threads(NonZeroUsize::new(1).unwrap())
+                .build()
+                .unwrap()
+        };
+        let first = build();
+        let (mut client, _server) = first.block_on(async {
+            let listener = loopback().await;
+            let addr = listener.local_addr().clone();
+            let mut client = Dialer::new().dial(&addr).await.unwrap();
+            let server = listener.accept().await.unwrap();
+            // Register the client for reading: nothing is there yet.
+            let mut none = [0u8; 1];
+            assert!(
+                rt::timeout(Duration::from_millis(10), client.read(&mut none))
+                    .await
+                    .is_err()
+            );
+            (client, server)
+        });
+        drop(first);
+        let second = build();
+        let res = second.block_on(async {
+            let mut buf = [0u8; 1];
+            rt::timeout(Duration::from_secs(5), client.read(&mut buf)).await
+        });
+        let err = res
+            .unwrap_or_else(|_| panic!("read hung on {backend} {flavor}"))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("shut down") || err.to_string().contains("shutdown"),
+            "on {backend} {flavor}: {err}"
+        );
+    }
+}

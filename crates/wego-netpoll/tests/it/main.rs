@@ -4,7 +4,10 @@
 mod clock;
 mod contract;
 mod example;
+// The tokio backend's flavours (per-core placement, work-stealing).
+#[cfg(feature = "tokio")]
 mod placement;
+#[cfg(feature = "tokio")]
 mod runtime;
 mod send_sync;
 mod shutdown;

@@ -94,6 +94,11 @@ impl LoopShared {
         self.clock.now()
     }
 
+    /// Returns true once the loop has stopped for good.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
     /// Returns true if the calling thread runs this loop.
     pub(crate) fn is_current(&self) -> bool {
         RUNNING.with(Cell::get) == self.id

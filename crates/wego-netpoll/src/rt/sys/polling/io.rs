@@ -12,9 +12,9 @@
 //! ready; on `WouldBlock` it clears the mark only if no event arrived since
 //! it looked (same tick), registers its waker and looks again, so an edge
 //! that lands between the system call and the registration is never lost.
-//! `HUP` and `ERROR` are never cleared: once the poller has reported a
-//! hang-up the socket stays ready, and the next system call returns the
-//! end of stream or the error.
+//! `HUP` and `ERROR` make both directions ready, and the next system call
+//! returns the end of stream or the error; a `WouldBlock` clears them too,
+//! since a socket that really hung up never answers it.
 //!
 //! `unsafe` here: `Poller::add_with_mode` is unsafe because the caller must
 //! delete the source before closing it; the owners of a [`Registration`]
@@ -53,11 +53,12 @@ impl Direction {
         }
     }
 
+    /// The bits a `WouldBlock` in this direction disproves: all of them. A
+    /// socket that really hung up or failed answers with end of stream or
+    /// the error, never `WouldBlock`; a stale hang-up report (the socket
+    /// moved between pollers) must not make the operation spin.
     fn clearable(self) -> usize {
-        match self {
-            Direction::Read => READABLE,
-            Direction::Write => WRITABLE,
-        }
+        self.mask()
     }
 }
 
@@ -164,6 +165,12 @@ impl ScheduledIo {
     }
 }
 
+/// The error of I/O on a socket whose runtime has shut down: no loop will
+/// ever report its readiness again.
+fn runtime_gone() -> io::Error {
+    io::Error::other("the wego runtime this socket was registered with has shut down")
+}
+
 fn wake(slot: &Mutex<Option<Waker>>) {
     let waker = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
     if let Some(w) = waker {
@@ -220,6 +227,9 @@ impl Registration {
         mut op: impl FnMut() -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
         loop {
+            if self.owner.is_closed() {
+                return Poll::Ready(Err(runtime_gone()));
+            }
             let observed = match self.io.poll_ready(cx, dir) {
                 Poll::Ready(o) => o,
                 Poll::Pending => return Poll::Pending,
@@ -232,8 +242,11 @@ impl Registration {
     }
 
     /// Waits until `dir` is reported ready, without an operation.
-    pub(crate) fn poll_ready(&self, cx: &mut Context<'_>, dir: Direction) -> Poll<()> {
-        self.io.poll_ready(cx, dir).map(|_| ())
+    pub(crate) fn poll_ready(&self, cx: &mut Context<'_>, dir: Direction) -> Poll<io::Result<()>> {
+        if self.owner.is_closed() {
+            return Poll::Ready(Err(runtime_gone()));
+        }
+        self.io.poll_ready(cx, dir).map(|_| Ok(()))
     }
 
     /// Deletes `fd` (the socket this was created for) from the poller and

@@ -302,7 +302,7 @@ async fn finish_connect(
         let reg = stream.reg.as_ref().expect("invariant: registered above");
         reg.poll_ready(cx, Direction::Write)
     })
-    .await;
+    .await?;
     let sock = socket2::SockRef::from(&stream.sock);
     if let Some(e) = sock.take_error()? {
         return Err(e);
