@@ -18,9 +18,11 @@
 //!   to the injector, and the poller is notified at most once per round
 //!   (`notified` is cleared just before the injector is drained, so a push
 //!   that finds it set knows a wake-up is still pending).
-//! - Each round runs only the tasks queued when it began, then polls the
-//!   poller again (without blocking if tasks are waiting): a task that keeps
-//!   waking itself cannot starve I/O or timers.
+//! - Each round runs at most [`EVENT_INTERVAL`] tasks from the local queue
+//!   (FIFO, tasks woken during the round included), then polls the poller
+//!   again (without blocking if tasks are waiting): tasks that keep waking
+//!   each other cannot starve I/O or timers, and a busy loop pays for the
+//!   poller's system calls once per batch rather than once per task.
 //! - Stopping aborts every task of the loop, runs the queue until it is
 //!   empty so that each task's future is dropped on this thread, then drops
 //!   what is left (timers, wakers held by registrations, runnables pushed
@@ -43,6 +45,13 @@ use super::clock::Clock;
 use super::io::ScheduledIo;
 use super::task::Header;
 use super::timer::Timers;
+
+/// How many tasks a round runs at most before it polls for I/O again
+/// (tokio's `event_interval`). Polling for I/O costs several system calls
+/// (the `polling` crate arms a timerfd and re-arms its notifier on every
+/// wait), so a busy loop runs a batch of tasks between polls; the bound
+/// keeps I/O and timers from starving behind tasks that wake each other.
+const EVENT_INTERVAL: usize = 61;
 
 /// Source of loop ids, unique in the process so that a thread can tell
 /// whether it runs a given loop.
@@ -171,9 +180,8 @@ pub(crate) fn run(shared: &LoopShared) {
                 .unwrap_or_else(PoisonError::into_inner),
         );
         LOCAL.with(|q| q.borrow_mut().extend(injected));
-        // Run what is queued now.
-        let budget = LOCAL.with(|q| q.borrow().len());
-        for _ in 0..budget {
+        // Run queued tasks, the ones they wake included, up to the budget.
+        for _ in 0..EVENT_INTERVAL {
             let Some(runnable) = LOCAL.with(|q| q.borrow_mut().pop_front()) else {
                 break;
             };
