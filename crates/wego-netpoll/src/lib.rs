@@ -21,6 +21,12 @@
 //! | feature | default | what it brings |
 //! |---------|---------|----------------|
 //! | `tokio` | yes     | the tokio backend: per-core `current_thread` runtimes or tokio's multi-thread runtime ([`rt::Flavor`]), and `tokio::net` |
+//! | `polling` | no    | the polling backend: wego's own event loops on the `polling` crate (epoll, kqueue), one per core; no tokio runtime. Unix only |
+//! | `test-util` | no  | a paused, advanceable clock for tests (`rt::pause`, `rt::advance`) on every backend |
+//!
+//! With both backends on, [`rt::Builder::backend`] picks one at run time.
+//! `--no-default-features --features polling` builds without tokio's
+//! runtime (only its I/O traits and `tokio::sync` remain).
 //!
 //! # Example
 //!
@@ -53,8 +59,10 @@
 //! Items documented as backend internals and anything behind `--cfg
 //! wego_unstable` are outside semver.
 
-#[cfg(not(feature = "tokio"))]
-compile_error!("wego-netpoll needs a network backend: enable the `tokio` feature");
+#[cfg(not(any(feature = "tokio", feature = "polling")))]
+compile_error!("wego-netpoll needs a network backend: enable the `tokio` or `polling` feature");
+#[cfg(all(feature = "polling", not(unix)))]
+compile_error!("the `polling` backend of wego-netpoll is Unix-only (epoll, kqueue)");
 
 pub mod buffer;
 mod error;

@@ -2,8 +2,11 @@
 //!
 //! - [`on_each_backend`] / [`each_backend!`]: run one async test body on every
 //!   network backend compiled into this build and in every runtime
-//!   [`Flavor`], each on a fresh two-worker runtime. `WEGO_TEST_FLAVOR=per-core`
-//!   (or `work-stealing`) restricts the runs to one flavour.
+//!   [`Flavor`] that backend has (tokio: per-core and work-stealing;
+//!   polling: per-loop scheduling only, which is per-core, so it runs once),
+//!   each on a fresh two-worker runtime. `WEGO_TEST_BACKEND=tokio` (or
+//!   `polling`) and `WEGO_TEST_FLAVOR=per-core` (or `work-stealing`)
+//!   restrict the runs.
 //! - [`loopback`]: a listener on `127.0.0.1:0`.
 //! - [`peer`]: find an outside peer program (curl, etcd, python modules) or
 //!   skip the test with a printed reason, unless `WEGO_REQUIRE_PEERS=1`, in
@@ -18,51 +21,67 @@ use wego_netpoll::{Address, Listener};
 pub mod etcd;
 pub mod peer;
 
-/// Runs `body` once per enabled backend and runtime [`Flavor`] (per-core
-/// and work-stealing, each with two workers), on a fresh runtime each time.
+/// Runs `body` once per enabled backend and each runtime [`Flavor`] of
+/// that backend ([`Backend::flavors`]), each with two workers, on a fresh
+/// runtime each time.
 ///
 /// The body receives the backend it runs on. A panic in any run fails the
-/// test and names the backend and flavour. The environment variable
-/// `WEGO_TEST_FLAVOR` (`per-core` or `work-stealing`) restricts the runs to
-/// one flavour.
+/// test and names the backend and flavour. The environment variables
+/// `WEGO_TEST_BACKEND` (`tokio` or `polling`) and `WEGO_TEST_FLAVOR`
+/// (`per-core` or `work-stealing`) restrict the runs.
 ///
 /// # Panics
 ///
-/// Panics if a runtime cannot be built, `WEGO_TEST_FLAVOR` names no
-/// flavour, or the body panics.
+/// Panics if a runtime cannot be built, an environment variable names no
+/// enabled backend or flavour, or the body panics.
 pub fn on_each_backend<F, Fut>(body: F)
 where
     F: Fn(Backend) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let flavors = flavors();
-    for &backend in Backend::enabled() {
-        for &flavor in &flavors {
-            let rt = Runtime::builder()
-                .backend(backend)
-                .flavor(flavor)
-                .worker_threads(NonZeroUsize::new(2).expect("invariant: 2 is non-zero"))
-                .build()
-                .unwrap_or_else(|e| panic!("cannot build the {backend} {flavor} runtime: {e}"));
-            let fut = body(backend);
-            // Run the body as a spawned task so that it executes on a worker
-            // thread, as server code does, and report panics with the backend.
-            let res = rt.block_on(async move { rt_spawn(fut).await });
-            if let Err(e) = res {
-                panic!("test body failed on the {backend} backend, {flavor} runtime: {e}");
-            }
+    for (backend, flavor) in runs() {
+        let rt = Runtime::builder()
+            .backend(backend)
+            .flavor(flavor)
+            .worker_threads(NonZeroUsize::new(2).expect("invariant: 2 is non-zero"))
+            .build()
+            .unwrap_or_else(|e| panic!("cannot build the {backend} {flavor} runtime: {e}"));
+        let fut = body(backend);
+        // Run the body as a spawned task so that it executes on a worker
+        // thread, as server code does, and report panics with the backend.
+        let res = rt.block_on(async move { rt_spawn(fut).await });
+        if let Err(e) = res {
+            panic!("test body failed on the {backend} backend, {flavor} runtime: {e}");
         }
     }
 }
 
-/// The flavours to run: `WEGO_TEST_FLAVOR`'s, or all.
-fn flavors() -> Vec<Flavor> {
-    match std::env::var("WEGO_TEST_FLAVOR") {
-        Ok(name) if !name.is_empty() => vec![
-            name.parse()
-                .unwrap_or_else(|e| panic!("WEGO_TEST_FLAVOR: {e}")),
-        ],
-        _ => Flavor::all().to_vec(),
+/// The (backend, flavour) pairs to run: every enabled backend with each of
+/// its flavours, restricted by `WEGO_TEST_BACKEND` and `WEGO_TEST_FLAVOR`.
+pub fn runs() -> Vec<(Backend, Flavor)> {
+    let only_backend: Option<Backend> = env_choice("WEGO_TEST_BACKEND");
+    let only_flavor: Option<Flavor> = env_choice("WEGO_TEST_FLAVOR");
+    let mut runs = Vec::new();
+    for &backend in Backend::enabled() {
+        if only_backend.is_some_and(|b| b != backend) {
+            continue;
+        }
+        for &flavor in backend.flavors() {
+            if only_flavor.is_none_or(|f| f == flavor) {
+                runs.push((backend, flavor));
+            }
+        }
+    }
+    runs
+}
+
+fn env_choice<T: std::str::FromStr>(var: &str) -> Option<T>
+where
+    T::Err: std::fmt::Display,
+{
+    match std::env::var(var) {
+        Ok(name) if !name.is_empty() => Some(name.parse().unwrap_or_else(|e| panic!("{var}: {e}"))),
+        _ => None,
     }
 }
 

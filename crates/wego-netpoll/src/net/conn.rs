@@ -8,13 +8,18 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::Address;
+#[cfg(feature = "polling")]
+use crate::rt::sys::polling;
+#[cfg(feature = "tokio")]
+use crate::rt::sys::tokio as tokio_rt;
 
 /// An established connection.
 ///
 /// Implements tokio's [`AsyncRead`] and [`AsyncWrite`] (vectored writes
-/// included), so any codec or TLS layer written against those traits runs on
-/// it. Shutting down the write half (`AsyncWriteExt::shutdown`) half-closes
-/// the connection: the peer reads end-of-stream and may keep writing.
+/// included) on every backend, so any codec or TLS layer written against
+/// those traits runs on it. Shutting down the write half
+/// (`AsyncWriteExt::shutdown`) half-closes the connection: the peer reads
+/// end-of-stream and may keep writing.
 #[derive(Debug)]
 pub struct Conn {
     stream: Stream,
@@ -24,32 +29,71 @@ pub struct Conn {
     closed: bool,
 }
 
+/// The backend's stream.
 #[derive(Debug)]
-enum Stream {
-    Tcp(tokio::net::TcpStream),
-    Unix(tokio::net::UnixStream),
+pub(crate) enum Stream {
+    #[cfg(feature = "tokio")]
+    Tokio(tokio_rt::net::Stream),
+    #[cfg(feature = "polling")]
+    Polling(polling::net::Stream),
+}
+
+impl Stream {
+    fn sock(&self) -> socket2::SockRef<'_> {
+        match self {
+            #[cfg(feature = "tokio")]
+            Stream::Tokio(s) => socket2::SockRef::from(s),
+            #[cfg(feature = "polling")]
+            Stream::Polling(s) => socket2::SockRef::from(s),
+        }
+    }
+}
+
+/// Liveness by a non-consuming, non-blocking peek: data waiting counts as
+/// active, an orderly close or an error as inactive.
+pub(crate) fn peek_is_active(sock: socket2::SockRef<'_>) -> bool {
+    let mut probe = [MaybeUninit::<u8>::uninit(); 1];
+    // The socket is non-blocking (the backend made it so), so a peek with
+    // nothing to read returns WouldBlock instead of waiting.
+    match sock.peek(&mut probe) {
+        Ok(0) => false,
+        Ok(_) => true,
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => true,
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => true,
+        Err(_) => false,
+    }
 }
 
 impl Conn {
-    pub(crate) fn from_tcp(stream: tokio::net::TcpStream) -> io::Result<Self> {
-        let local = Address::Tcp(stream.local_addr()?);
-        let peer = Address::Tcp(stream.peer_addr()?);
+    /// A TCP connection; the addresses are read from the socket.
+    pub(crate) fn from_tcp(stream: Stream) -> io::Result<Self> {
+        let sock = stream.sock();
+        let local = sock.local_addr()?.as_socket().map(Address::Tcp);
+        let peer = sock.peer_addr()?.as_socket().map(Address::Tcp);
+        let (Some(local), Some(peer)) = (local, peer) else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not an IP socket",
+            ));
+        };
         Ok(Self {
-            stream: Stream::Tcp(stream),
+            stream,
             local,
             peer,
             closed: false,
         })
     }
 
-    pub(crate) fn from_unix(stream: tokio::net::UnixStream, local: Address) -> Self {
+    /// A Unix connection whose local end is `local`.
+    pub(crate) fn from_unix(stream: Stream, local: Address) -> Self {
         let peer = stream
+            .sock()
             .peer_addr()
             .ok()
             .and_then(|a| a.as_pathname().map(|p| Address::Unix(p.to_owned())))
             .unwrap_or_else(|| Address::Unix(Default::default()));
         Self {
-            stream: Stream::Unix(stream),
+            stream,
             local,
             peer,
             closed: false,
@@ -72,23 +116,21 @@ impl Conn {
     /// read counts as active; an orderly close (FIN) or reset from the peer
     /// that has arrived counts as inactive even if nothing was read yet. Use it
     /// before reusing a pooled connection.
+    ///
+    /// On the polling backend the answer comes from the poller's reports
+    /// where they settle it: a hang-up or error reported means inactive, no
+    /// read event since a read found nothing means active, without a system
+    /// call; only a pending read event (data or a FIN) is told apart by a
+    /// non-consuming peek. On tokio it is that peek.
     pub fn is_active(&self) -> bool {
         if self.closed {
             return false;
         }
-        let sock = match &self.stream {
-            Stream::Tcp(s) => socket2::SockRef::from(s),
-            Stream::Unix(s) => socket2::SockRef::from(s),
-        };
-        let mut probe = [MaybeUninit::<u8>::uninit(); 1];
-        // The socket is non-blocking (the backend registered it), so a peek
-        // with nothing to read returns WouldBlock instead of waiting.
-        match sock.peek(&mut probe) {
-            Ok(0) => false,
-            Ok(_) => true,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => true,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => true,
-            Err(_) => false,
+        match &self.stream {
+            #[cfg(feature = "tokio")]
+            Stream::Tokio(s) => s.is_active(),
+            #[cfg(feature = "polling")]
+            Stream::Polling(s) => s.is_active(),
         }
     }
 
@@ -99,8 +141,10 @@ impl Conn {
     /// Fails if the socket option cannot be set.
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
         match &self.stream {
-            Stream::Tcp(s) => s.set_nodelay(nodelay),
-            Stream::Unix(_) => Ok(()),
+            #[cfg(feature = "tokio")]
+            Stream::Tokio(s) => s.set_nodelay(nodelay),
+            #[cfg(feature = "polling")]
+            Stream::Polling(s) => s.set_nodelay(nodelay),
         }
     }
 
@@ -108,15 +152,31 @@ impl Conn {
         self.peer = peer;
     }
 
-    /// Takes the socket off the poller of the runtime it was registered on,
-    /// keeping the addresses, so that [`DetachedConn::attach`] can register
-    /// it on another runtime's poller.
+    /// On the polling backend: drops the socket's registration unless it is
+    /// with `target`, so that it registers with `target` when polled there.
+    #[cfg(feature = "polling")]
+    pub(crate) fn release_unless_on(&mut self, target: &std::sync::Arc<polling::LoopShared>) {
+        #[allow(irrefutable_let_patterns)] // with the tokio backend off
+        if let Stream::Polling(s) = &mut self.stream {
+            s.release_unless_on(target);
+        }
+    }
+
+    /// Takes a tokio socket off the poller of the runtime it was registered
+    /// on, keeping the addresses, so that [`DetachedConn::attach`] can
+    /// register it on another runtime's poller.
     ///
     /// On failure the socket is closed (tokio consumes it).
+    #[cfg(feature = "tokio")]
     pub(crate) fn detach(self) -> io::Result<DetachedConn> {
         let stream = match self.stream {
-            Stream::Tcp(s) => DetachedStream::Tcp(s.into_std()?),
-            Stream::Unix(s) => DetachedStream::Unix(s.into_std()?),
+            Stream::Tokio(s) => s.detach()?,
+            #[cfg(feature = "polling")]
+            Stream::Polling(_) => {
+                return Err(io::Error::other(
+                    "a polling socket cannot move to a tokio worker",
+                ));
+            }
         };
         Ok(DetachedConn {
             stream,
@@ -134,34 +194,25 @@ impl Conn {
 }
 
 /// A [`Conn`] registered with no poller: a plain non-blocking socket plus its
-/// addresses, on its way from one runtime worker to another.
+/// addresses, on its way from one tokio worker to another.
+#[cfg(feature = "tokio")]
 #[derive(Debug)]
 pub(crate) struct DetachedConn {
-    stream: DetachedStream,
+    stream: tokio_rt::net::Detached,
     local: Address,
     peer: Address,
     closed: bool,
 }
 
-#[derive(Debug)]
-enum DetachedStream {
-    Tcp(std::net::TcpStream),
-    Unix(std::os::unix::net::UnixStream),
-}
-
+#[cfg(feature = "tokio")]
 impl DetachedConn {
     /// Registers the socket with the poller of the runtime this runs on.
     ///
-    /// Must be called inside a runtime (tokio panics otherwise). On failure
-    /// the socket is closed.
+    /// Must be called inside a tokio runtime (tokio panics otherwise). On
+    /// failure the socket is closed.
     pub(crate) fn attach(self) -> io::Result<Conn> {
-        // `into_std` left the sockets non-blocking, as `from_std` requires.
-        let stream = match self.stream {
-            DetachedStream::Tcp(s) => Stream::Tcp(tokio::net::TcpStream::from_std(s)?),
-            DetachedStream::Unix(s) => Stream::Unix(tokio::net::UnixStream::from_std(s)?),
-        };
         Ok(Conn {
-            stream,
+            stream: Stream::Tokio(self.stream.attach()?),
             local: self.local,
             peer: self.peer,
             closed: self.closed,
@@ -178,8 +229,10 @@ impl AsyncRead for Conn {
         let this = self.get_mut();
         let before = buf.filled().len();
         let res = match &mut this.stream {
-            Stream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
-            Stream::Unix(s) => Pin::new(s).poll_read(cx, buf),
+            #[cfg(feature = "tokio")]
+            Stream::Tokio(s) => s.poll_read(cx, buf),
+            #[cfg(feature = "polling")]
+            Stream::Polling(s) => s.poll_read(cx, buf),
         };
         if let Poll::Ready(Ok(())) = res
             && buf.filled().len() == before
@@ -200,8 +253,10 @@ impl AsyncWrite for Conn {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let res = match &mut this.stream {
-            Stream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
-            Stream::Unix(s) => Pin::new(s).poll_write(cx, buf),
+            #[cfg(feature = "tokio")]
+            Stream::Tokio(s) => s.poll_write(cx, buf),
+            #[cfg(feature = "polling")]
+            Stream::Polling(s) => s.poll_write(cx, buf),
         };
         this.note(&res);
         res
@@ -214,8 +269,10 @@ impl AsyncWrite for Conn {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let res = match &mut this.stream {
-            Stream::Tcp(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-            Stream::Unix(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            #[cfg(feature = "tokio")]
+            Stream::Tokio(s) => s.poll_write_vectored(cx, bufs),
+            #[cfg(feature = "polling")]
+            Stream::Polling(s) => s.poll_write_vectored(cx, bufs),
         };
         this.note(&res);
         res
@@ -227,15 +284,20 @@ impl AsyncWrite for Conn {
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match &mut self.get_mut().stream {
-            Stream::Tcp(s) => Pin::new(s).poll_flush(cx),
-            Stream::Unix(s) => Pin::new(s).poll_flush(cx),
+            #[cfg(feature = "tokio")]
+            Stream::Tokio(s) => s.poll_flush(cx),
+            // Writes go straight to the socket: nothing is buffered here.
+            #[cfg(feature = "polling")]
+            Stream::Polling(_) => Poll::Ready(Ok(())),
         }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match &mut self.get_mut().stream {
-            Stream::Tcp(s) => Pin::new(s).poll_shutdown(cx),
-            Stream::Unix(s) => Pin::new(s).poll_shutdown(cx),
+            #[cfg(feature = "tokio")]
+            Stream::Tokio(s) => s.poll_shutdown(cx),
+            #[cfg(feature = "polling")]
+            Stream::Polling(s) => Poll::Ready(s.shutdown_write()),
         }
     }
 }
@@ -243,8 +305,10 @@ impl AsyncWrite for Conn {
 impl std::os::fd::AsFd for Conn {
     fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
         match &self.stream {
-            Stream::Tcp(s) => s.as_fd(),
-            Stream::Unix(s) => s.as_fd(),
+            #[cfg(feature = "tokio")]
+            Stream::Tokio(s) => s.as_fd(),
+            #[cfg(feature = "polling")]
+            Stream::Polling(s) => s.as_fd(),
         }
     }
 }

@@ -2,9 +2,37 @@
 
 use std::time::Duration;
 
+use std::io;
+use std::net::SocketAddr;
+use std::path::Path;
+
 use super::options::{ConnOptions, KeepAlive};
-use super::{Address, Conn};
+use super::{Address, Conn, Stream};
+use crate::rt::sys::{self, Which};
 use crate::{Error, Result};
+
+/// Connects on the backend of the current runtime.
+async fn connect_tcp(addr: SocketAddr) -> io::Result<Stream> {
+    match sys::current() {
+        #[cfg(feature = "tokio")]
+        Which::Tokio => sys::tokio::net::connect_tcp(addr).await.map(Stream::Tokio),
+        #[cfg(feature = "polling")]
+        Which::Polling => sys::polling::net::connect_tcp(addr)
+            .await
+            .map(Stream::Polling),
+    }
+}
+
+async fn connect_unix(path: &Path) -> io::Result<Stream> {
+    match sys::current() {
+        #[cfg(feature = "tokio")]
+        Which::Tokio => sys::tokio::net::connect_unix(path).await.map(Stream::Tokio),
+        #[cfg(feature = "polling")]
+        Which::Polling => sys::polling::net::connect_unix(path)
+            .await
+            .map(Stream::Polling),
+    }
+}
 
 /// Opens connections, with a connect timeout and socket options.
 #[derive(Debug, Clone)]
@@ -65,12 +93,13 @@ impl Dialer {
         let attempt = async {
             match addr {
                 Address::Tcp(sa) => {
-                    let stream = tokio::net::TcpStream::connect(sa).await?;
-                    self.options.apply(socket2::SockRef::from(&stream))?;
-                    Conn::from_tcp(stream)
+                    let stream = connect_tcp(*sa).await?;
+                    let conn = Conn::from_tcp(stream)?;
+                    self.options.apply(socket2::SockRef::from(&conn))?;
+                    Ok(conn)
                 }
                 Address::Unix(path) => {
-                    let stream = tokio::net::UnixStream::connect(path).await?;
+                    let stream = connect_unix(path).await?;
                     let local = Address::Unix(Default::default());
                     let mut conn = Conn::from_unix(stream, local);
                     conn.set_peer(addr.clone());

@@ -4,21 +4,61 @@ use std::io;
 use std::path::Path;
 
 use super::options::{ConnOptions, KeepAlive};
-use super::{Address, Conn};
+use super::{Address, Conn, Stream};
+#[cfg(feature = "polling")]
+use crate::rt::sys::polling;
+#[cfg(feature = "tokio")]
+use crate::rt::sys::tokio as tokio_rt;
+use crate::rt::sys::{self, Which};
 use crate::{Error, Result};
 
 /// A bound, listening socket that accepts [`Conn`]s.
 #[derive(Debug)]
 pub struct Listener {
     inner: Inner,
+    tcp: bool,
     local: Address,
     options: ConnOptions,
 }
 
+/// The backend's listener, and whether it is TCP.
 #[derive(Debug)]
 enum Inner {
-    Tcp(tokio::net::TcpListener),
-    Unix(tokio::net::UnixListener),
+    #[cfg(feature = "tokio")]
+    Tokio(tokio_rt::net::Listener),
+    #[cfg(feature = "polling")]
+    Polling(polling::net::Listener),
+}
+
+impl Inner {
+    fn tcp(l: std::net::TcpListener) -> io::Result<Self> {
+        match sys::current() {
+            #[cfg(feature = "tokio")]
+            Which::Tokio => tokio_rt::net::Listener::from_tcp(l).map(Inner::Tokio),
+            #[cfg(feature = "polling")]
+            Which::Polling => polling::net::Listener::from_tcp(l).map(Inner::Polling),
+        }
+    }
+
+    fn unix(l: std::os::unix::net::UnixListener) -> io::Result<Self> {
+        match sys::current() {
+            #[cfg(feature = "tokio")]
+            Which::Tokio => tokio_rt::net::Listener::from_unix(l).map(Inner::Tokio),
+            #[cfg(feature = "polling")]
+            Which::Polling => polling::net::Listener::from_unix(l).map(Inner::Polling),
+        }
+    }
+
+    async fn accept(&self) -> io::Result<Stream> {
+        match self {
+            #[cfg(feature = "tokio")]
+            Inner::Tokio(l) => l.accept().await.map(Stream::Tokio),
+            #[cfg(feature = "polling")]
+            Inner::Polling(l) => std::future::poll_fn(|cx| l.poll_accept(cx))
+                .await
+                .map(Stream::Polling),
+        }
+    }
 }
 
 impl Listener {
@@ -53,20 +93,17 @@ impl Listener {
     ///
     /// Cancel safe: a dropped `accept()` loses no connection.
     pub async fn accept(&self) -> Result<Conn> {
-        match &self.inner {
-            Inner::Tcp(l) => {
-                let (stream, _) = l.accept().await.map_err(Error::accept)?;
-                let sock = socket2::SockRef::from(&stream);
-                // A failing option on one connection is no reason to drop it.
-                if let Err(e) = self.options.apply(sock) {
-                    tracing::debug!(error = %e, "cannot set socket options on accepted connection");
-                }
-                Conn::from_tcp(stream).map_err(Error::accept)
+        let stream = self.inner.accept().await.map_err(Error::accept)?;
+        if self.tcp {
+            let conn = Conn::from_tcp(stream).map_err(Error::accept)?;
+            let sock = socket2::SockRef::from(&conn);
+            // A failing option on one connection is no reason to drop it.
+            if let Err(e) = self.options.apply(sock) {
+                tracing::debug!(error = %e, "cannot set socket options on accepted connection");
             }
-            Inner::Unix(l) => {
-                let (stream, _) = l.accept().await.map_err(Error::accept)?;
-                Ok(Conn::from_unix(stream, self.local.clone()))
-            }
+            Ok(conn)
+        } else {
+            Ok(Conn::from_unix(stream, self.local.clone()))
         }
     }
 }
@@ -132,21 +169,21 @@ impl ListenerBuilder {
         match addr {
             Address::Tcp(sa) => {
                 let std = self.bind_tcp(*sa).map_err(|e| Error::bind(ctx(), e))?;
-                let l =
-                    tokio::net::TcpListener::from_std(std).map_err(|e| Error::bind(ctx(), e))?;
-                let local = Address::Tcp(l.local_addr().map_err(|e| Error::bind(ctx(), e))?);
+                let local = Address::Tcp(std.local_addr().map_err(|e| Error::bind(ctx(), e))?);
+                let inner = Inner::tcp(std).map_err(|e| Error::bind(ctx(), e))?;
                 Ok(Listener {
-                    inner: Inner::Tcp(l),
+                    inner,
+                    tcp: true,
                     local,
                     options: self.options,
                 })
             }
             Address::Unix(path) => {
                 let std = self.bind_unix(path).map_err(|e| Error::bind(ctx(), e))?;
-                let l =
-                    tokio::net::UnixListener::from_std(std).map_err(|e| Error::bind(ctx(), e))?;
+                let inner = Inner::unix(std).map_err(|e| Error::bind(ctx(), e))?;
                 Ok(Listener {
-                    inner: Inner::Unix(l),
+                    inner,
+                    tcp: false,
                     local: addr.clone(),
                     options: self.options,
                 })

@@ -13,7 +13,9 @@ mod options;
 
 pub use address::Address;
 pub use conn::Conn;
+#[cfg(feature = "tokio")]
 pub(crate) use conn::DetachedConn;
+pub(crate) use conn::{Stream, peek_is_active};
 pub use dialer::Dialer;
 pub use listener::{Listener, ListenerBuilder};
 pub use options::KeepAlive;

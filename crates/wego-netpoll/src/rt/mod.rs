@@ -6,8 +6,8 @@
 //!
 //! # Flavours: per-core (default) or work-stealing
 //!
-//! A [`Runtime`] schedules tasks in one of two ways, picked with
-//! [`Builder::flavor`]:
+//! A [`Runtime`] on the tokio backend schedules tasks in one of two ways,
+//! picked with [`Builder::flavor`]:
 //!
 //! - [`Flavor::PerCore`] (the default for [`Runtime::builder`] and
 //!   [`block_on`]): N worker threads, each a tokio `current_thread` runtime
@@ -34,28 +34,58 @@
 //!
 //! # Backend contract
 //!
-//! A backend is a module beside this one (`tokio_rt.rs` today; `polling` is the
-//! planned second) that provides, for the tasks it runs:
+//! A backend is a module under `rt/sys/` (`tokio/` and `polling/`, side by
+//! side as in mio's `sys/`) that provides, for the tasks it runs:
 //!
 //! 1. **Tasks**: `spawn` of a `Send + 'static` future from any thread inside
-//!    the runtime, returning a [`JoinHandle`] that can be awaited or aborted;
-//!    `spawn_blocking` on a separate thread pool.
-//! 2. **Timers**: [`sleep`] / [`sleep_until`] futures with millisecond
-//!    precision or better, on which [`timeout`] and [`interval`] are built.
-//!    Timers must be cheap to create and drop (one per request is normal).
+//!    the runtime, returning a [`JoinHandle`] that can be awaited or aborted
+//!    (an aborted task ends at its next await point and its handle reports
+//!    [`JoinError::is_cancelled`]; a panicking task reports
+//!    [`JoinError::is_panic`] and its worker lives on); `spawn_blocking` on
+//!    a separate thread pool.
+//! 2. **Timers**: [`sleep`] / [`sleep_until`] futures that never fire before
+//!    their deadline and fire within a millisecond of it on an idle worker,
+//!    on which [`timeout`] and [`interval`] are built. Timers must be cheap
+//!    to create and drop (one per request is normal).
 //! 3. **Sockets**: the [`net`](crate::net) types' registration with the
-//!    backend's poller; a connection stays on the thread (loop) that accepted
-//!    or dialed it when the backend has per-thread loops, unless
-//!    [`spawn_connection`] moves it, once, to the loop that will serve it.
+//!    backend's poller, tokio's `AsyncRead` / `AsyncWrite` (vectored writes
+//!    included) on [`Conn`](crate::Conn), half-close by
+//!    `shutdown()`, and `is_active` without consuming data; a connection
+//!    stays on the thread (loop) that accepted or dialed it when the backend
+//!    has per-thread loops, unless [`spawn_connection`] moves it, once, to
+//!    the loop that will serve it.
 //! 4. **Entry**: a [`Runtime`] built by [`Builder`] with N worker threads that
 //!    runs a future to completion with [`Runtime::block_on`] (no `Send`
 //!    bound), spawns from outside with [`Runtime::spawn`], and stops and
-//!    joins its threads when dropped or shut down.
+//!    joins its threads when dropped or shut down, dropping the tasks still
+//!    running.
 //!
-//! When several backends are compiled in, [`Builder::backend`] picks one at
-//! run time (default [`Backend::Tokio`]); the free functions here dispatch to
-//! the backend of the runtime the caller runs on. Calling them outside any
-//! runtime panics, as tokio's do.
+//! The integration test `contract.rs` checks each of these on every
+//! backend. When several backends are compiled in, [`Builder::backend`]
+//! picks one at run time (default `Backend::Tokio` when the `tokio`
+//! feature is on); the free functions here dispatch to the backend of the
+//! runtime the caller runs on. Calling them outside any runtime panics, as
+//! tokio's do.
+//!
+//! # Backends
+//!
+//! - `Backend::Tokio` (feature `tokio`, default): both flavours above, on
+//!   tokio's runtime and `tokio::net`.
+//! - `Backend::Polling` (feature `polling`): wego's own event loops on
+//!   the `polling` crate, Netpoll's design: one loop per worker thread, each
+//!   with its own poller (epoll, kqueue), FIFO run queue and timers; no
+//!   tokio runtime underneath. It schedules per loop only: tasks never
+//!   migrate, which is [`Flavor::PerCore`]; [`Flavor::WorkStealing`] is
+//!   refused by [`Builder::build`]. Unix only.
+//!
+//! **What does not run on the polling backend**: code that needs tokio's
+//! own runtime, i.e. `tokio::spawn`, `tokio::time`, `tokio::net`,
+//! `tokio::fs`, `tokio::signal` or `tokio::task::spawn_blocking` called
+//! directly. Such calls panic with tokio's "there is no reactor running"
+//! message; wego's crates never make them (clippy's `disallowed-methods`
+//! forbids them), and code on wego uses this facade instead. tokio's I/O
+//! traits, `tokio::sync` and `tokio::select!`/`join!` need no runtime and
+//! work on both backends.
 
 use std::future::Future;
 use std::num::NonZeroUsize;
@@ -64,31 +94,71 @@ use std::time::{Duration, Instant};
 use crate::{Error, Result};
 
 mod connection;
-mod per_core;
-mod tokio_rt;
+pub(crate) mod sys;
+mod task;
+mod time;
 
 pub use connection::spawn_connection;
-pub use tokio_rt::{Elapsed, Interval, JoinError, JoinHandle, Sleep, Timeout};
+pub use task::{JoinError, JoinHandle};
+pub use time::{Elapsed, Interval, Sleep, Timeout};
+
+use sys::Which;
+#[cfg(feature = "polling")]
+use sys::polling;
+#[cfg(feature = "tokio")]
+use sys::tokio as tokio_rt;
+#[cfg(feature = "tokio")]
+use sys::tokio::per_core;
 
 /// Which network backend a [`Runtime`] runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Backend {
-    /// tokio's multi-thread runtime and `tokio::net` (the default).
-    #[default]
+    /// tokio's runtime and `tokio::net` (feature `tokio`, the default).
+    #[cfg(feature = "tokio")]
     Tokio,
+    /// wego's own event loops on the `polling` crate (feature `polling`).
+    #[cfg(feature = "polling")]
+    Polling,
+}
+
+impl Default for Backend {
+    /// `Backend::Tokio` when compiled in, else `Backend::Polling`.
+    fn default() -> Self {
+        Backend::enabled()[0]
+    }
 }
 
 impl Backend {
     /// Every backend compiled into this build, default first.
     pub fn enabled() -> &'static [Backend] {
-        &[Backend::Tokio]
+        &[
+            #[cfg(feature = "tokio")]
+            Backend::Tokio,
+            #[cfg(feature = "polling")]
+            Backend::Polling,
+        ]
     }
 
     /// The backend's name, as used in logs and test names.
     pub fn name(self) -> &'static str {
         match self {
+            #[cfg(feature = "tokio")]
             Backend::Tokio => "tokio",
+            #[cfg(feature = "polling")]
+            Backend::Polling => "polling",
+        }
+    }
+
+    /// The flavours this backend schedules with, default first: both on
+    /// tokio, [`Flavor::PerCore`] only on polling (its loops never share
+    /// tasks).
+    pub fn flavors(self) -> &'static [Flavor] {
+        match self {
+            #[cfg(feature = "tokio")]
+            Backend::Tokio => Flavor::all(),
+            #[cfg(feature = "polling")]
+            Backend::Polling => &[Flavor::PerCore],
         }
     }
 }
@@ -96,6 +166,25 @@ impl Backend {
 impl std::fmt::Display for Backend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Backend {
+    type Err = Error;
+
+    /// Parses a backend compiled into this build: `tokio` or `polling`.
+    fn from_str(s: &str) -> Result<Self> {
+        Backend::enabled()
+            .iter()
+            .copied()
+            .find(|b| b.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Backend::enabled().iter().map(|b| b.name()).collect();
+                Error::runtime_config(format!(
+                    "unknown or disabled backend {s:?}: this build has {}",
+                    names.join(", ")
+                ))
+            })
     }
 }
 
@@ -174,7 +263,7 @@ impl Default for Builder {
 }
 
 impl Builder {
-    /// Picks the network backend (default [`Backend::Tokio`]).
+    /// Picks the network backend (default `Backend::Tokio`).
     pub fn backend(mut self, backend: Backend) -> Self {
         self.backend = backend;
         self
@@ -203,19 +292,34 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// Fails if the backend cannot create its threads or poller.
+    /// Fails if the backend cannot create its threads or poller, or if the
+    /// backend does not schedule in the asked flavour
+    /// ([`Backend::flavors`]: the polling backend has no work-stealing).
     pub fn build(self) -> Result<Runtime> {
         let threads = self
             .worker_threads
             .or_else(|| std::thread::available_parallelism().ok())
             .map_or(1, NonZeroUsize::get);
-        let inner = match (self.backend, self.flavor) {
-            (Backend::Tokio, Flavor::WorkStealing) => tokio_rt::build(threads, &self.thread_name)
-                .map(Inner::WorkStealing)
-                .map_err(|e| Error::runtime("cannot build the tokio runtime", e))?,
-            (Backend::Tokio, Flavor::PerCore) => per_core::build(threads, &self.thread_name)
-                .map(Inner::PerCore)
-                .map_err(|e| Error::runtime("cannot build the per-core tokio runtime", e))?,
+        if !self.backend.flavors().contains(&self.flavor) {
+            return Err(Error::runtime_config(format!(
+                "the {} backend has no {} flavour: its loops never share tasks",
+                self.backend, self.flavor
+            )));
+        }
+        let inner = match self.backend {
+            #[cfg(feature = "tokio")]
+            Backend::Tokio => match self.flavor {
+                Flavor::WorkStealing => tokio_rt::build(threads, &self.thread_name)
+                    .map(Inner::WorkStealing)
+                    .map_err(|e| Error::runtime("cannot build the tokio runtime", e))?,
+                Flavor::PerCore => per_core::build(threads, &self.thread_name)
+                    .map(Inner::PerCore)
+                    .map_err(|e| Error::runtime("cannot build the per-core tokio runtime", e))?,
+            },
+            #[cfg(feature = "polling")]
+            Backend::Polling => polling::build(threads, &self.thread_name)
+                .map(Inner::Polling)
+                .map_err(|e| Error::runtime("cannot build the polling runtime", e))?,
         };
         Ok(Runtime {
             backend: self.backend,
@@ -243,13 +347,17 @@ pub struct Runtime {
 
 #[derive(Debug)]
 enum Inner {
+    #[cfg(feature = "tokio")]
     WorkStealing(tokio_rt::Runtime),
+    #[cfg(feature = "tokio")]
     PerCore(per_core::Runtime),
+    #[cfg(feature = "polling")]
+    Polling(polling::Runtime),
 }
 
 impl Runtime {
-    /// Returns a builder with the defaults: tokio backend, per-core flavour,
-    /// one worker per core.
+    /// Returns a builder with the defaults: the default backend, per-core
+    /// flavour, one worker per core.
     pub fn builder() -> Builder {
         Builder::default()
     }
@@ -272,29 +380,38 @@ impl Runtime {
     /// Runs a future to completion on this runtime, blocking the caller.
     ///
     /// The future runs on the caller's thread. Tasks it spawns run on the
-    /// workers: on a per-core runtime, on worker 0, whose poller and timers
-    /// also serve the future's own sockets and sleeps.
+    /// workers: on a per-core or polling runtime, on worker 0, whose poller
+    /// and timers also serve the future's own sockets and sleeps.
     ///
     /// # Panics
     ///
     /// Panics if called from inside a runtime.
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         match &self.inner {
+            #[cfg(feature = "tokio")]
             Inner::WorkStealing(rt) => rt.block_on(future),
+            #[cfg(feature = "tokio")]
             Inner::PerCore(rt) => rt.block_on(future),
+            #[cfg(feature = "polling")]
+            Inner::Polling(rt) => rt.block_on(future),
         }
     }
 
-    /// Spawns a task on this runtime from outside it; on a per-core runtime
-    /// successive calls go to the workers in round-robin order.
+    /// Spawns a task on this runtime from outside it; on a per-core or
+    /// polling runtime successive calls go to the workers in round-robin
+    /// order.
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
         match &self.inner {
-            Inner::WorkStealing(rt) => tokio_rt::wrap(rt.spawn(future)),
-            Inner::PerCore(rt) => tokio_rt::wrap(rt.spawn(future)),
+            #[cfg(feature = "tokio")]
+            Inner::WorkStealing(rt) => JoinHandle::from_tokio(rt.spawn(future)),
+            #[cfg(feature = "tokio")]
+            Inner::PerCore(rt) => JoinHandle::from_tokio(rt.spawn(future)),
+            #[cfg(feature = "polling")]
+            Inner::Polling(rt) => JoinHandle::from_polling(rt.spawn(future)),
         }
     }
 
@@ -302,14 +419,18 @@ impl Runtime {
     /// waiting at most `timeout` for blocking tasks.
     pub fn shutdown_timeout(self, timeout: Duration) {
         match self.inner {
+            #[cfg(feature = "tokio")]
             Inner::WorkStealing(rt) => rt.shutdown_timeout(timeout),
+            #[cfg(feature = "tokio")]
             Inner::PerCore(rt) => rt.shutdown_timeout(timeout),
+            #[cfg(feature = "polling")]
+            Inner::Polling(rt) => rt.shutdown_timeout(timeout),
         }
     }
 }
 
-/// Builds a default runtime (per-core, one worker per core) and runs
-/// `future` on it: the `main` entry point.
+/// Builds a default runtime (default backend, per-core, one worker per
+/// core) and runs `future` on it: the `main` entry point.
 ///
 /// # Errors
 ///
@@ -320,9 +441,10 @@ pub fn block_on<F: Future>(future: F) -> Result<F::Output> {
 
 /// Spawns a task on the current runtime.
 ///
-/// On a per-core runtime the task runs on the calling worker (on worker 0
-/// when called from [`Runtime::block_on`]'s future). Accept loops use
-/// [`spawn_connection`] instead, which spreads connections over the workers.
+/// On a per-core or polling runtime the task runs on the calling worker (on
+/// worker 0 when called from [`Runtime::block_on`]'s future). Accept loops
+/// use [`spawn_connection`] instead, which spreads connections over the
+/// workers.
 ///
 /// # Panics
 ///
@@ -332,7 +454,12 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    tokio_rt::spawn(future)
+    match sys::current() {
+        #[cfg(feature = "tokio")]
+        Which::Tokio => tokio_rt::spawn(future),
+        #[cfg(feature = "polling")]
+        Which::Polling => JoinHandle::from_polling(polling::spawn(future)),
+    }
 }
 
 /// Runs blocking code on the runtime's blocking pool.
@@ -345,25 +472,53 @@ where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
-    tokio_rt::spawn_blocking(f)
+    match sys::current() {
+        #[cfg(feature = "tokio")]
+        Which::Tokio => tokio_rt::spawn_blocking(f),
+        #[cfg(feature = "polling")]
+        Which::Polling => JoinHandle::from_polling(polling::spawn_blocking(f)),
+    }
 }
 
 /// Returns a future that completes after `duration`.
 ///
 /// # Panics
 ///
-/// Panics if polled outside a runtime.
+/// Panics if called outside a runtime.
 pub fn sleep(duration: Duration) -> Sleep {
-    tokio_rt::sleep(duration)
+    match sys::current() {
+        #[cfg(feature = "tokio")]
+        Which::Tokio => tokio_rt::sleep(duration),
+        #[cfg(feature = "polling")]
+        Which::Polling => Sleep::from_polling(polling::sleep(duration)),
+    }
 }
 
 /// Returns a future that completes at `deadline`.
 ///
 /// # Panics
 ///
-/// Panics if polled outside a runtime.
+/// Panics if called outside a runtime.
 pub fn sleep_until(deadline: Instant) -> Sleep {
-    tokio_rt::sleep_until(deadline)
+    match sys::current() {
+        #[cfg(feature = "tokio")]
+        Which::Tokio => tokio_rt::sleep_until(deadline),
+        #[cfg(feature = "polling")]
+        Which::Polling => Sleep::from_polling(polling::sleep_until(deadline)),
+    }
+}
+
+/// The current instant on the runtime's clock: the system's monotonic
+/// clock, or the paused test clock (feature `test-util`).
+///
+/// Outside any runtime, the system's clock.
+pub fn now() -> Instant {
+    match sys::current() {
+        #[cfg(feature = "tokio")]
+        Which::Tokio => tokio_rt::now(),
+        #[cfg(feature = "polling")]
+        Which::Polling => polling::now().unwrap_or_else(Instant::now),
+    }
 }
 
 /// Runs `future` with a deadline of `duration`; on expiry the future is
@@ -385,12 +540,83 @@ pub fn timeout_at<F: Future>(deadline: Instant, future: F) -> Timeout<F> {
 ///
 /// # Panics
 ///
-/// Panics if `period` is zero, or when polled outside a runtime.
+/// Panics if `period` is zero, or when called outside a runtime.
 pub fn interval(period: Duration) -> Interval {
-    tokio_rt::interval(period)
+    Interval::new(period)
 }
 
 /// Yields once to the scheduler, letting other tasks run.
 pub async fn yield_now() {
-    tokio_rt::yield_now().await
+    match sys::current() {
+        #[cfg(feature = "tokio")]
+        Which::Tokio => tokio_rt::yield_now().await,
+        #[cfg(feature = "polling")]
+        Which::Polling => {
+            let mut yielded = false;
+            std::future::poll_fn(|cx| {
+                if yielded {
+                    return std::task::Poll::Ready(());
+                }
+                yielded = true;
+                cx.waker().wake_by_ref();
+                std::task::Poll::Pending
+            })
+            .await
+        }
+    }
+}
+
+/// Pauses the runtime's clock (feature `test-util`): [`now`] stops, and
+/// timers fire only when [`advance`] moves the clock past their deadline.
+///
+/// - tokio backend: tokio's `time::pause` on the calling worker's runtime.
+///   Each per-core worker has its own clock, so pause and advance from the
+///   task whose timers matter; tokio auto-advances a paused clock when the
+///   worker has nothing else to do.
+/// - polling backend: one virtual clock for the whole runtime, shared by
+///   every loop. It never auto-advances: only [`advance`] moves it.
+///
+/// # Errors
+///
+/// Fails outside a runtime, and on tokio's work-stealing flavour, whose
+/// clock tokio cannot pause.
+#[cfg(feature = "test-util")]
+pub fn pause() -> Result<()> {
+    match sys::current() {
+        #[cfg(feature = "tokio")]
+        Which::Tokio => tokio_rt::pause(),
+        #[cfg(feature = "polling")]
+        Which::Polling => polling::pause(),
+    }
+}
+
+/// Moves a paused clock forward by `by` and lets the timers that became due
+/// fire (feature `test-util`).
+///
+/// # Errors
+///
+/// Fails outside a runtime, or if the clock is not paused.
+#[cfg(feature = "test-util")]
+pub async fn advance(by: Duration) -> Result<()> {
+    match sys::current() {
+        #[cfg(feature = "tokio")]
+        Which::Tokio => tokio_rt::advance(by).await,
+        #[cfg(feature = "polling")]
+        Which::Polling => polling::advance(by).await,
+    }
+}
+
+/// Lets a paused clock follow real time again (feature `test-util`).
+///
+/// # Errors
+///
+/// Fails outside a runtime, or if the clock is not paused.
+#[cfg(feature = "test-util")]
+pub fn resume() -> Result<()> {
+    match sys::current() {
+        #[cfg(feature = "tokio")]
+        Which::Tokio => tokio_rt::resume(),
+        #[cfg(feature = "polling")]
+        Which::Polling => polling::resume(),
+    }
 }

@@ -1,9 +1,15 @@
 //! Integration tests of wego-netpoll over loopback, on every enabled backend.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
+mod clock;
+mod contract;
 mod example;
+// The tokio backend's flavours (per-core placement, work-stealing).
+#[cfg(feature = "tokio")]
 mod placement;
+#[cfg(feature = "tokio")]
 mod runtime;
 mod send_sync;
 mod shutdown;
+mod timer_latency;
 mod transport;

@@ -19,13 +19,13 @@
 //!   `Handle::block_on` works while another thread drives the runtime), and
 //!   so `Runtime::block_on` needs no `Send` bound.
 //! - A worker's thread-local [`Current`] names the runtime's workers and its
-//!   own index; [`spawn_connection`](super::spawn_connection) reads it to
+//!   own index; [`spawn_connection`](crate::rt::spawn_connection) reads it to
 //!   place connections. The caller thread of `block_on` gets index 0 for the
 //!   duration of the call, since sockets created there register on worker 0.
 //! - Dropping [`Runtime`] (or `shutdown_timeout`) tells every worker to stop,
 //!   then joins every worker thread.
 //!
-//! [`Flavor::PerCore`]: super::Flavor::PerCore
+//! [`Flavor::PerCore`]: crate::rt::Flavor::PerCore
 
 use std::cell::RefCell;
 use std::fmt;
@@ -39,7 +39,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 /// The state every worker shares: handles of all workers and their loads.
-pub(super) struct Shared {
+pub(crate) struct Shared {
     workers: Box<[Worker]>,
     /// Round-robin cursor for [`Runtime::spawn`] and placement ties.
     next: AtomicUsize,
@@ -53,22 +53,22 @@ struct Worker {
 }
 
 impl Shared {
-    pub(super) fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.workers.len()
     }
 
-    pub(super) fn handle(&self, index: usize) -> &tokio::runtime::Handle {
+    pub(crate) fn handle(&self, index: usize) -> &tokio::runtime::Handle {
         &self.workers[index].handle
     }
 
     /// The next worker in round-robin order.
-    pub(super) fn next_round_robin(&self) -> usize {
+    pub(crate) fn next_round_robin(&self) -> usize {
         self.next.fetch_add(1, Ordering::Relaxed) % self.workers.len()
     }
 
     /// The worker with the fewest live connections; ties go to the first one
     /// found from a rotating start, so equal loads fill in round-robin order.
-    pub(super) fn least_loaded(&self) -> usize {
+    pub(crate) fn least_loaded(&self) -> usize {
         let n = self.workers.len();
         if n == 1 {
             return 0;
@@ -88,7 +88,7 @@ impl Shared {
     }
 
     /// Counts one live connection on worker `index` until the guard drops.
-    pub(super) fn track(self: &Arc<Self>, index: usize) -> LiveGuard {
+    pub(crate) fn track(self: &Arc<Self>, index: usize) -> LiveGuard {
         self.workers[index].live.fetch_add(1, Ordering::Relaxed);
         LiveGuard {
             shared: Arc::clone(self),
@@ -98,7 +98,7 @@ impl Shared {
 
     /// Live connections per worker (for tests and diagnostics).
     #[cfg(test)]
-    pub(super) fn live(&self) -> Vec<usize> {
+    pub(crate) fn live(&self) -> Vec<usize> {
         self.workers
             .iter()
             .map(|w| w.live.load(Ordering::Relaxed))
@@ -116,7 +116,7 @@ impl fmt::Debug for Shared {
 
 /// Decrements a worker's live-connection count when the connection's task
 /// ends (completes, panics, is aborted or dropped at shutdown).
-pub(super) struct LiveGuard {
+pub(crate) struct LiveGuard {
     shared: Arc<Shared>,
     index: usize,
 }
@@ -132,9 +132,9 @@ impl Drop for LiveGuard {
 /// Where the current thread is: which per-core runtime, and whose poller the
 /// sockets created here register with.
 #[derive(Clone)]
-pub(super) struct Current {
-    pub(super) shared: Arc<Shared>,
-    pub(super) index: usize,
+pub(crate) struct Current {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) index: usize,
 }
 
 thread_local! {
@@ -142,7 +142,7 @@ thread_local! {
 }
 
 /// Runs `f` with the current thread's per-core context, if it has one.
-pub(super) fn with_current<R>(f: impl FnOnce(Option<&Current>) -> R) -> R {
+pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Current>) -> R) -> R {
     CURRENT.with(|c| f(c.borrow().as_ref()))
 }
 
@@ -171,7 +171,7 @@ impl Drop for ContextGuard {
 struct Stop(Option<Duration>);
 
 /// The per-core runtime: worker threads and the means to stop them.
-pub(super) struct Runtime {
+pub(crate) struct Runtime {
     shared: Arc<Shared>,
     stops: Vec<oneshot::Sender<Stop>>,
     threads: Vec<ThreadHandle<()>>,
@@ -186,7 +186,7 @@ impl fmt::Debug for Runtime {
 }
 
 /// Builds `threads` current-thread runtimes and starts one thread per runtime.
-pub(super) fn build(threads: usize, name: &str) -> io::Result<Runtime> {
+pub(crate) fn build(threads: usize, name: &str) -> io::Result<Runtime> {
     let threads = threads.max(1);
     let mut runtimes = Vec::with_capacity(threads);
     for i in 0..threads {
@@ -246,7 +246,7 @@ fn worker_main(rt: tokio::runtime::Runtime, current: Current, stop: oneshot::Rec
 
 impl Runtime {
     /// Runs `future` on the caller's thread, with worker 0's I/O and timers.
-    pub(super) fn block_on<F: Future>(&self, future: F) -> F::Output {
+    pub(crate) fn block_on<F: Future>(&self, future: F) -> F::Output {
         let _context = ContextGuard::enter(Current {
             shared: Arc::clone(&self.shared),
             index: 0,
@@ -255,7 +255,7 @@ impl Runtime {
     }
 
     /// Spawns on the next worker in round-robin order.
-    pub(super) fn spawn<F>(&self, future: F) -> tokio::task::JoinHandle<F::Output>
+    pub(crate) fn spawn<F>(&self, future: F) -> tokio::task::JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
@@ -264,7 +264,7 @@ impl Runtime {
         self.shared.handle(index).spawn(future)
     }
 
-    pub(super) fn shutdown_timeout(mut self, timeout: Duration) {
+    pub(crate) fn shutdown_timeout(mut self, timeout: Duration) {
         self.stop(Some(timeout));
     }
 

@@ -1,0 +1,320 @@
+//! Sockets of the polling backend: non-blocking std sockets registered with
+//! a loop's poller.
+//!
+//! A stream registers lazily, at its first `WouldBlock`, with the loop of
+//! the thread that polls it: an accepted connection handed to
+//! `spawn_connection` is therefore registered only on the loop that serves
+//! it, and reads that find data waiting cost no registration at all. A
+//! listener and a dialing socket register at once, since they must wait.
+//!
+//! `unsafe` here: reading into the unfilled part of a [`ReadBuf`] without
+//! zeroing it first, as tokio's own sockets do (see the `SAFETY` comments).
+#![allow(unsafe_code)]
+
+use std::io::{self, IoSlice, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::Path;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use tokio::io::ReadBuf;
+
+use super::context;
+use super::event_loop::LoopShared;
+use super::io::{Direction, Registration};
+
+/// The socket of a [`Stream`].
+#[derive(Debug)]
+pub(crate) enum Sock {
+    Tcp(std::net::TcpStream),
+    Unix(UnixStream),
+}
+
+impl AsFd for Sock {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Sock::Tcp(s) => s.as_fd(),
+            Sock::Unix(s) => s.as_fd(),
+        }
+    }
+}
+
+/// A connected stream of the polling backend.
+#[derive(Debug)]
+pub(crate) struct Stream {
+    reg: Option<Registration>,
+    sock: Sock,
+}
+
+impl Stream {
+    /// Wraps a non-blocking socket; it registers at its first `WouldBlock`.
+    pub(crate) fn new(sock: Sock) -> Self {
+        Self { reg: None, sock }
+    }
+
+    /// The registration, made now with the current loop if there is none.
+    fn registration(&mut self) -> io::Result<(&Registration, &Sock)> {
+        if self.reg.is_none() {
+            let owner = context::current_loop().ok_or_else(context::outside_runtime)?;
+            self.reg = Some(Registration::new(owner, self.sock.as_fd())?);
+        }
+        let reg = self.reg.as_ref().expect("invariant: registered just above");
+        Ok((reg, &self.sock))
+    }
+
+    /// Drops the registration unless it is with `target`, so that the
+    /// stream registers again with the loop that polls it next.
+    pub(crate) fn release_unless_on(&mut self, target: &Arc<LoopShared>) {
+        if self.reg.as_ref().is_some_and(|r| !r.is_on(target))
+            && let Some(reg) = self.reg.take()
+        {
+            reg.deregister(self.sock.as_fd());
+        }
+    }
+
+    pub(crate) fn poll_read(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        // Optimistic first: a socket with data waiting reads without
+        // touching the poller.
+        if self.reg.is_none() {
+            match recv(&self.sock, buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                res => return Poll::Ready(res),
+            }
+        }
+        let (reg, sock) = match self.registration() {
+            Ok(r) => r,
+            Err(e) => return Poll::Ready(Err(e)),
+        };
+        reg.poll_io(cx, Direction::Read, || recv(sock, buf))
+    }
+
+    pub(crate) fn poll_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_with(cx, |sock| match sock {
+            Sock::Tcp(s) => (&*s).write(data),
+            Sock::Unix(s) => (&*s).write(data),
+        })
+    }
+
+    pub(crate) fn poll_write_vectored(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_with(cx, |sock| match sock {
+            Sock::Tcp(s) => (&*s).write_vectored(bufs),
+            Sock::Unix(s) => (&*s).write_vectored(bufs),
+        })
+    }
+
+    fn poll_write_with(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut op: impl FnMut(&Sock) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        if self.reg.is_none() {
+            match op(&self.sock) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                res => return Poll::Ready(res),
+            }
+        }
+        let (reg, sock) = match self.registration() {
+            Ok(r) => r,
+            Err(e) => return Poll::Ready(Err(e)),
+        };
+        reg.poll_io(cx, Direction::Write, || op(sock))
+    }
+
+    pub(crate) fn shutdown_write(&self) -> io::Result<()> {
+        let res = match &self.sock {
+            Sock::Tcp(s) => s.shutdown(Shutdown::Write),
+            Sock::Unix(s) => s.shutdown(Shutdown::Write),
+        };
+        match res {
+            // Already closed by the peer: the write half is shut either way.
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
+            res => res,
+        }
+    }
+
+    /// Liveness from the poller's reports, with a peek only when a read
+    /// event is pending (data and an orderly close both report readable).
+    pub(crate) fn is_active(&self) -> bool {
+        if let Some(reg) = &self.reg {
+            if reg.io().is_hung_up() {
+                return false;
+            }
+            if !reg.io().is_readable() {
+                // No event since a read found nothing: no data, no FIN.
+                return true;
+            }
+        }
+        crate::net::peek_is_active(socket2::SockRef::from(&self.sock))
+    }
+
+    pub(crate) fn set_nodelay(&self, on: bool) -> io::Result<()> {
+        match &self.sock {
+            Sock::Tcp(s) => s.set_nodelay(on),
+            Sock::Unix(_) => Ok(()),
+        }
+    }
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        if let Some(reg) = self.reg.take() {
+            reg.deregister(self.sock.as_fd());
+        }
+    }
+}
+
+impl AsFd for Stream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.sock.as_fd()
+    }
+}
+
+/// Reads once from the socket into the unfilled part of `buf`.
+fn recv(sock: &Sock, buf: &mut ReadBuf<'_>) -> io::Result<()> {
+    let sock = socket2::SockRef::from(sock);
+    // SAFETY: `recv` only writes initialized bytes into the slice (the
+    // kernel copies received data) and never de-initializes any; the
+    // bytes it reports written are marked initialized and filled below.
+    let unfilled = unsafe { buf.unfilled_mut() };
+    let n = sock.recv(unfilled)?;
+    // SAFETY: `recv` initialized the first `n` bytes of the unfilled part.
+    unsafe { buf.assume_init(n) };
+    buf.advance(n);
+    Ok(())
+}
+
+/// The socket of a [`Listener`].
+#[derive(Debug)]
+enum ListenSock {
+    Tcp(std::net::TcpListener),
+    Unix(UnixListener),
+}
+
+impl AsFd for ListenSock {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            ListenSock::Tcp(l) => l.as_fd(),
+            ListenSock::Unix(l) => l.as_fd(),
+        }
+    }
+}
+
+/// A listening socket of the polling backend.
+#[derive(Debug)]
+pub(crate) struct Listener {
+    reg: Option<Registration>,
+    sock: ListenSock,
+}
+
+impl Listener {
+    /// Registers a bound, non-blocking TCP listener with the current loop.
+    pub(crate) fn from_tcp(l: std::net::TcpListener) -> io::Result<Self> {
+        Self::register(ListenSock::Tcp(l))
+    }
+
+    /// Registers a bound, non-blocking Unix listener with the current loop.
+    pub(crate) fn from_unix(l: UnixListener) -> io::Result<Self> {
+        Self::register(ListenSock::Unix(l))
+    }
+
+    fn register(sock: ListenSock) -> io::Result<Self> {
+        let owner = context::current_loop().ok_or_else(context::outside_runtime)?;
+        let reg = Registration::new(owner, sock.as_fd())?;
+        Ok(Self {
+            reg: Some(reg),
+            sock,
+        })
+    }
+
+    /// Accepts a connection, non-blocking and not yet registered.
+    pub(crate) fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<Stream>> {
+        let Some(reg) = &self.reg else {
+            return Poll::Ready(Err(io::Error::other("listener is closed")));
+        };
+        reg.poll_io(cx, Direction::Read, || {
+            let sock = match &self.sock {
+                ListenSock::Tcp(l) => Sock::Tcp(l.accept()?.0),
+                ListenSock::Unix(l) => Sock::Unix(l.accept()?.0),
+            };
+            match &sock {
+                Sock::Tcp(s) => s.set_nonblocking(true)?,
+                Sock::Unix(s) => s.set_nonblocking(true)?,
+            }
+            Ok(Stream::new(sock))
+        })
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        if let Some(reg) = self.reg.take() {
+            reg.deregister(self.sock.as_fd());
+        }
+    }
+}
+
+/// Connects a non-blocking socket to `addr`, waiting on the current loop.
+pub(crate) async fn connect_tcp(addr: SocketAddr) -> io::Result<Stream> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_nonblocking(true)?;
+    let stream = Stream::new(Sock::Tcp(socket.into()));
+    finish_connect(stream, |s| socket2::SockRef::from(s).connect(&addr.into())).await
+}
+
+/// Connects a non-blocking Unix socket to `path`, waiting on the current loop.
+pub(crate) async fn connect_unix(path: &Path) -> io::Result<Stream> {
+    use socket2::{Domain, SockAddr, Socket, Type};
+    let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
+    socket.set_nonblocking(true)?;
+    let addr = SockAddr::unix(path)?;
+    let stream = Stream::new(Sock::Unix(socket.into()));
+    finish_connect(stream, |s| socket2::SockRef::from(s).connect(&addr)).await
+}
+
+async fn finish_connect(
+    mut stream: Stream,
+    connect: impl FnOnce(&Sock) -> io::Result<()>,
+) -> io::Result<Stream> {
+    match connect(&stream.sock) {
+        Ok(()) => return Ok(stream),
+        // Non-blocking connect: EINPROGRESS, then writable when done.
+        Err(e) if e.raw_os_error() == Some(EINPROGRESS) => {}
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+        Err(e) => return Err(e),
+    }
+    stream.registration()?;
+    std::future::poll_fn(|cx| {
+        let reg = stream.reg.as_ref().expect("invariant: registered above");
+        reg.poll_ready(cx, Direction::Write)
+    })
+    .await?;
+    let sock = socket2::SockRef::from(&stream.sock);
+    if let Some(e) = sock.take_error()? {
+        return Err(e);
+    }
+    // Writable without a pending error can still mean "not connected" on
+    // some systems; asking for the peer settles it.
+    sock.peer_addr()?;
+    Ok(stream)
+}
+
+/// `EINPROGRESS`, which `io::ErrorKind` names only on nightly Rust.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const EINPROGRESS: i32 = 115;
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+const EINPROGRESS: i32 = 36;

@@ -1,0 +1,188 @@
+//! Tasks of the polling backend: the `async-task` harness around a future,
+//! abort, panic capture and the join handle.
+//!
+//! A task is an `async_task` allocation holding a [`TaskFuture`]: the user's
+//! future plus a [`Header`] shared with the [`JoinHandle`] and with the
+//! owning loop's task list. Aborting sets the header's flag and wakes the
+//! task; its next poll returns [`Outcome::Cancelled`] without polling the
+//! user's future, and `async-task` drops that future right there, on the
+//! thread that runs the task. Shutdown aborts every task in a loop's list the
+//! same way, so futures are dropped on their own loop.
+
+use std::any::Any;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Waker};
+
+use async_task::{FallibleTask, Runnable};
+use pin_project_lite::pin_project;
+
+/// A panic payload.
+pub(crate) type Panic = Box<dyn Any + Send + 'static>;
+
+/// How a task ended.
+pub(crate) enum Outcome<T> {
+    Done(T),
+    Panicked(Panic),
+    Cancelled,
+}
+
+/// State shared by a task, its join handle and its loop's task list.
+#[derive(Default)]
+pub(crate) struct Header {
+    aborted: AtomicBool,
+    /// The task's waker, set at its first poll (an `async-task` waker names
+    /// the task, so it never changes).
+    waker: Mutex<Option<Waker>>,
+}
+
+impl Header {
+    /// Marks the task aborted and wakes it so that it ends at its next poll.
+    pub(crate) fn abort(&self) {
+        self.aborted.store(true, Ordering::Release);
+        let waker = self
+            .waker
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+}
+
+/// Runs `drop` when the task's future is dropped (completed, cancelled or
+/// dropped with its runnable).
+pub(crate) struct OnDrop<D: FnOnce()>(Option<D>);
+
+impl<D: FnOnce()> OnDrop<D> {
+    pub(crate) fn new(d: D) -> Self {
+        Self(Some(d))
+    }
+}
+
+impl<D: FnOnce()> Drop for OnDrop<D> {
+    fn drop(&mut self) {
+        if let Some(d) = self.0.take() {
+            d();
+        }
+    }
+}
+
+pin_project! {
+    /// The future `async-task` runs: the user's future, abort and panics.
+    pub(crate) struct TaskFuture<F, D: FnOnce()> {
+        #[pin]
+        inner: F,
+        header: Arc<Header>,
+        registered: bool,
+        _guard: OnDrop<D>,
+    }
+}
+
+impl<F: Future, D: FnOnce()> Future for TaskFuture<F, D> {
+    type Output = Outcome<F::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if this.header.aborted.load(Ordering::Acquire) {
+            return Poll::Ready(Outcome::Cancelled);
+        }
+        if !*this.registered {
+            *this
+                .header
+                .waker
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(cx.waker().clone());
+            *this.registered = true;
+        }
+        let inner = this.inner;
+        match catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(Poll::Ready(v)) => Poll::Ready(Outcome::Done(v)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(panic) => Poll::Ready(Outcome::Panicked(panic)),
+        }
+    }
+}
+
+/// Creates a task whose runnables go to `schedule`; `on_drop` runs when its
+/// future is dropped. The caller schedules the returned runnable.
+pub(crate) fn create<F, S, D>(
+    future: F,
+    schedule: S,
+    header: Arc<Header>,
+    on_drop: D,
+) -> (Runnable, JoinHandle<F::Output>)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    S: Fn(Runnable) + Send + Sync + 'static,
+    D: FnOnce() + Send + 'static,
+{
+    let future = TaskFuture {
+        inner: future,
+        header: Arc::clone(&header),
+        registered: false,
+        _guard: OnDrop::new(on_drop),
+    };
+    let (runnable, task) = async_task::spawn(future, schedule);
+    (
+        runnable,
+        JoinHandle {
+            task: Some(task.fallible()),
+            header,
+        },
+    )
+}
+
+/// The polling backend's join handle; the facade's
+/// [`JoinHandle`](crate::rt::JoinHandle) wraps it.
+pub(crate) struct JoinHandle<T> {
+    task: Option<FallibleTask<Outcome<T>>>,
+    header: Arc<Header>,
+}
+
+impl<T> JoinHandle<T> {
+    pub(crate) fn abort(&self) {
+        self.header.abort();
+    }
+
+    pub(crate) fn is_finished(&self) -> bool {
+        self.task.as_ref().is_none_or(FallibleTask::is_finished)
+    }
+
+    /// Polls for the outcome; a task dropped without finishing (its runtime
+    /// shut down) reads as cancelled.
+    pub(crate) fn poll_outcome(&mut self, cx: &mut Context<'_>) -> Poll<Outcome<T>> {
+        let Some(task) = self.task.as_mut() else {
+            return Poll::Ready(Outcome::Cancelled);
+        };
+        match Pin::new(task).poll(cx) {
+            Poll::Ready(out) => {
+                self.task = None;
+                Poll::Ready(out.unwrap_or(Outcome::Cancelled))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        // Dropping a handle detaches its task, as tokio's does.
+        if let Some(task) = self.task.take() {
+            task.detach();
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("finished", &self.is_finished())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,54 @@
+//! The `test-util` clock: paused, timers fire only when it is advanced, on
+//! every backend whose flavour allows it.
+#![cfg(feature = "test-util")]
+
+use std::future::Future;
+use std::num::NonZeroUsize;
+use std::time::{Duration, Instant};
+
+use wego_netpoll::rt::{self, Flavor, Runtime};
+use wego_test_support::runs;
+
+#[test]
+fn a_paused_clock_fires_timers_only_when_advanced() {
+    for (backend, flavor) in runs() {
+        let rt = Runtime::builder()
+            .backend(backend)
+            .flavor(flavor)
+            .worker_threads(NonZeroUsize::new(2).unwrap())
+            .build()
+            .unwrap();
+        let out = rt.block_on(rt.spawn(async move {
+            if flavor == Flavor::WorkStealing {
+                let err = rt::pause().unwrap_err();
+                assert!(err.is_runtime(), "{err}");
+                assert!(err.to_string().contains("work-stealing"), "{err}");
+                return;
+            }
+            rt::pause().unwrap();
+            let real = Instant::now();
+            let start = rt::now();
+            let mut hour = std::pin::pin!(rt::sleep(Duration::from_secs(3600)));
+            let mut minute = std::pin::pin!(rt::sleep(Duration::from_secs(60)));
+            // Nothing is due yet: a poll registers the timer, pending.
+            let pending = std::future::poll_fn(|cx| {
+                std::task::Poll::Ready(minute.as_mut().poll(cx).is_pending())
+            })
+            .await;
+            assert!(pending && !minute.is_elapsed());
+            rt::advance(Duration::from_secs(61)).await.unwrap();
+            minute.as_mut().await;
+            assert!(!hour.is_elapsed());
+            rt::advance(Duration::from_secs(3600)).await.unwrap();
+            hour.as_mut().await;
+            assert!(rt::now() - start >= Duration::from_secs(3600));
+            assert!(
+                real.elapsed() < Duration::from_secs(30),
+                "waited in real time"
+            );
+            rt::resume().unwrap();
+            assert!(rt::advance(Duration::from_secs(1)).await.is_err());
+        }));
+        out.unwrap_or_else(|e| panic!("on {backend} {flavor}: {e}"));
+    }
+}
