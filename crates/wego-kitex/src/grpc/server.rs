@@ -231,9 +231,12 @@ impl Server {
     {
         let watcher = self.shutdown.watcher();
         loop {
+            // Draining first: once shutdown has begun, a connection that
+            // arrives in the same wake-up is not accepted.
             let conn = tokio::select! {
-                c = listener.accept() => c,
+                biased;
                 () = watcher.draining() => break,
+                c = listener.accept() => c,
             };
             match conn {
                 Ok(conn) => {

@@ -216,9 +216,12 @@ impl Server {
             self.shared.config.max_connections,
         ));
         loop {
+            // Draining first: once shutdown has begun, a connection that
+            // arrives in the same wake-up is not accepted.
             let conn = tokio::select! {
-                r = listener.accept() => r,
+                biased;
                 () = watcher.draining() => break,
+                r = listener.accept() => r,
             };
             let conn = match conn {
                 Ok(c) => c,
