@@ -31,12 +31,12 @@ fn threads_named(prefix: &str) -> Vec<String> {
         .collect()
 }
 
-/// The threads named `prefix*` once `settled` holds for them, or after 2 s.
+/// The threads named `prefix*` once `settled` holds for them, or after 30 s.
 /// A joined thread can stay listed in /proc for a moment after `join`
 /// returns (the kernel wakes the joiner before it unlinks the task), so a
 /// single look races with the exit.
 fn threads_settled(prefix: &str, settled: impl Fn(&[String]) -> bool) -> Vec<String> {
-    let deadline = Instant::now() + Duration::from_secs(2);
+    let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let left = threads_named(prefix);
         if settled(&left) || Instant::now() >= deadline {

@@ -15,10 +15,14 @@ each_backend!(
         let addr = listener.local_addr().clone();
         let shutdown = Shutdown::new();
         let finished = Arc::new(AtomicUsize::new(0));
+        // Every handler holds its request until the test opens the gate,
+        // which it does only once the shutdown has begun.
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
         let accept_watcher = shutdown.watcher();
         let server = {
             let shutdown = shutdown.clone();
             let finished = finished.clone();
+            let gate = gate.clone();
             rt::spawn(async move {
                 loop {
                     let mut conn = tokio::select! {
@@ -27,11 +31,12 @@ each_backend!(
                     };
                     let watcher = shutdown.watcher();
                     let finished = finished.clone();
+                    let gate = gate.clone();
                     rt::spawn(async move {
                         let mut req = [0u8; 1];
                         conn.read_exact(&mut req).await.unwrap();
-                        // In-flight work outlives the shutdown call.
-                        rt::sleep(Duration::from_millis(100)).await;
+                        // In-flight work outlives the start of the shutdown.
+                        gate.acquire().await.unwrap().forget();
                         conn.write_all(b"done").await.unwrap();
                         finished.fetch_add(1, Ordering::SeqCst);
                         drop(watcher);
@@ -45,14 +50,31 @@ each_backend!(
             conn.write_all(b"x").await.unwrap();
             clients.push(conn);
         }
-        // Let the server pick every request up before shutting down.
+        // Let the server pick every request up before shutting down (a
+        // condition polled under a deadline only a hang reaches).
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
         while shutdown.active() < 6 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the server never took 5 connections"
+            );
             rt::sleep(Duration::from_millis(5)).await;
         }
-        let report = shutdown.shutdown(Duration::from_secs(5)).await;
+        let stopping = {
+            let shutdown = shutdown.clone();
+            rt::spawn(async move { shutdown.shutdown(Duration::from_secs(60)).await })
+        };
+        // The accept loop leaves; the five handlers are still held.
+        server.await.unwrap();
+        assert_eq!(finished.load(Ordering::SeqCst), 0);
+        assert!(
+            !stopping.is_finished(),
+            "shutdown did not wait for work in flight"
+        );
+        gate.add_permits(5);
+        let report = stopping.await.unwrap();
         assert!(report.is_graceful(), "{report:?}");
         assert_eq!(finished.load(Ordering::SeqCst), 5);
-        server.await.unwrap();
         for mut conn in clients {
             let mut reply = [0u8; 4];
             conn.read_exact(&mut reply).await.unwrap();

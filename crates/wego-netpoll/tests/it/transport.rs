@@ -210,9 +210,11 @@ each_backend!(
         assert!(conn.is_active());
         tx.send(()).unwrap();
         server.await.unwrap();
-        // The FIN arrives asynchronously; poll without reading.
+        // The FIN arrives asynchronously; poll without reading, under a
+        // deadline only a hang reaches.
         let mut active = true;
-        for _ in 0..200 {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while std::time::Instant::now() < deadline {
             active = conn.is_active();
             if !active {
                 break;
@@ -228,16 +230,22 @@ each_backend!(
     |_backend| async move {
         let listener = loopback().await;
         let addr = listener.local_addr().clone();
+        let (written, written_rx) = tokio::sync::oneshot::channel::<()>();
+        let (done, done_rx) = tokio::sync::oneshot::channel::<()>();
         rt::spawn(async move {
             let mut conn = listener.accept().await.unwrap();
             conn.write_all(b"data").await.unwrap();
-            rt::sleep(Duration::from_secs(5)).await;
+            written.send(()).unwrap();
+            // Open until the client has read.
+            let _ = done_rx.await;
         });
         let mut conn = Dialer::new().dial(&addr).await.unwrap();
-        rt::sleep(Duration::from_millis(50)).await;
+        // Over loopback, written means waiting in the client's socket.
+        written_rx.await.unwrap();
         assert!(conn.is_active());
         let mut buf = [0u8; 4];
         conn.read_exact(&mut buf).await.unwrap();
         assert_eq!(&buf, b"data");
+        let _ = done.send(());
     }
 );
