@@ -9,7 +9,9 @@
 #
 #   benches/reliability.sh [conns|slow|shutdown|soak ...]   (default: all four)
 #
-# Environment: PROTOS (default "http thrift grpc"), SOAK_SECS (600),
+# Environment: PROTOS (default "http thrift thrift-framed grpc"; thrift is
+# TTHeader, thrift-framed the Framed transport, both against thrift-echo),
+# SOAK_PROTOS ("http thrift grpc"), SOAK_SECS (600),
 # SOAK_RATE (2000), SHUTDOWN_RATE (5000), SLOW_DEADLINE (5: the header read
 # timeout / read timeout the servers get for the slow-client figure).
 # Results go to benches/results/reliability-<date>.txt (and -vmstat.log).
@@ -18,7 +20,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 FIGURES=("$@")
 [ ${#FIGURES[@]} -gt 0 ] || FIGURES=(conns slow shutdown soak)
-PROTOS=${PROTOS:-"http thrift grpc"}
+PROTOS=${PROTOS:-"http thrift thrift-framed grpc"}
+SOAK_PROTOS=${SOAK_PROTOS:-"http thrift grpc"}
 SOAK_SECS=${SOAK_SECS:-600}
 SOAK_RATE=${SOAK_RATE:-2000}
 SHUTDOWN_RATE=${SHUTDOWN_RATE:-5000}
@@ -64,7 +67,7 @@ start_server() { # proto port [flags...] -> sets SERVER_PID
     shift 2
     case $proto in
         http) taskset -c 0 "$EX/http-hello" --threads 1 --port "$port" "$@" 2>>"$OUT.servers.log" & ;;
-        thrift) taskset -c 0 "$EX/thrift-echo" server --port "$port" "$@" 2>>"$OUT.servers.log" & ;;
+        thrift*) taskset -c 0 "$EX/thrift-echo" server --port "$port" "$@" 2>>"$OUT.servers.log" & ;;
         grpc) taskset -c 0 "$EX/grpc-echo" server --port "$port" "$@" >>"$OUT.servers.log" 2>&1 & ;;
     esac
     SERVER_PID=$!
@@ -86,33 +89,32 @@ run() { # figure proto -- rel-load arguments
     local figure=$1 proto=$2
     shift 2
     echo "## $figure $proto: rel-load $*" | tee -a "$OUT"
-    taskset -c 1 "$LOAD" "$@" | sed "s/^/$figure $proto /" | tee -a "$OUT"
+    taskset -c 1 "$LOAD" "$@" | sed -u "s/^/$figure $proto /" | tee -a "$OUT"
 }
 
-# The TTHeader Thrift request; the server detects the framing per connection.
-tool_proto() { [ "$1" = thrift ] && echo thrift || echo "$1"; }
-
 for figure in "${FIGURES[@]}"; do
-    for proto in $PROTOS; do
+    protos=$PROTOS
+    [ "$figure" = soak ] && protos=$SOAK_PROTOS
+    for proto in $protos; do
         case $figure in
         conns)
             # The Thrift server's default connection limit is 10,000: raised
             # so that the probes beside the 10,000 idle connections get in.
             extra=()
-            [ "$proto" = thrift ] && extra=(--max-connections 20000)
+            [ "${proto%-framed}" = thrift ] && extra=(--max-connections 20000)
             start_server "$proto" 19080 "${extra[@]}"
-            run conns "$proto" conns --proto "$(tool_proto "$proto")" \
+            run conns "$proto" conns --proto "$proto" \
                 --addr 127.0.0.1:19080 --pid "$SERVER_PID" --conns 10000 --probes 200
             stop_server "$SERVER_PID"
             ;;
         slow)
             case $proto in
                 http) extra=(--header-read-timeout "$SLOW_DEADLINE"); deadline=$SLOW_DEADLINE ;;
-                thrift) extra=(--read-timeout "$SLOW_DEADLINE"); deadline=$SLOW_DEADLINE ;;
+                thrift*) extra=(--read-timeout "$SLOW_DEADLINE"); deadline=$SLOW_DEADLINE ;;
                 grpc) extra=(); deadline=0 ;; # no setting bounds the handshake
             esac
             start_server "$proto" 19081 "${extra[@]}"
-            run slow "$proto" slow --proto "$(tool_proto "$proto")" --addr 127.0.0.1:19081 \
+            run slow "$proto" slow --proto "$proto" --addr 127.0.0.1:19081 \
                 --slow 1000 --normal 50 --baseline-secs 15 --loaded-secs 40 --byte-ms 1000 \
                 --deadline-secs "$deadline"
             stop_server "$SERVER_PID"
@@ -122,7 +124,7 @@ for figure in "${FIGURES[@]}"; do
             first=$SERVER_PID
             start_server "$proto" 19083 --grace 5
             second=$SERVER_PID
-            run shutdown "$proto" shutdown --proto "$(tool_proto "$proto")" \
+            run shutdown "$proto" shutdown --proto "$proto" \
                 --addrs 127.0.0.1:19082,127.0.0.1:19083 --stop-pid "$first" \
                 --rate "$SHUTDOWN_RATE" --secs 20 --stop-at 6
             wait "$first" 2>/dev/null || true
@@ -130,7 +132,7 @@ for figure in "${FIGURES[@]}"; do
             ;;
         soak)
             start_server "$proto" 19084
-            run soak "$proto" soak --proto "$(tool_proto "$proto")" --addr 127.0.0.1:19084 \
+            run soak "$proto" soak --proto "$proto" --addr 127.0.0.1:19084 \
                 --pid "$SERVER_PID" --rate "$SOAK_RATE" --secs "$SOAK_SECS" --conns 50
             stop_server "$SERVER_PID"
             ;;

@@ -26,7 +26,10 @@
 //! two instances; its HTTP client retries a GET only when the connection
 //! closed before any byte of the response arrived.
 
-#![allow(clippy::print_stdout)] // a command-line tool prints its results
+#![allow(clippy::print_stdout)]
+// a command-line tool prints its results
+// A load generator on its own plain tokio runtime, outside wego's.
+#![allow(clippy::disallowed_methods)]
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -627,9 +630,10 @@ async fn conns(proto: Proto, args: &Args) -> Res<()> {
     let per = (rss1.saturating_sub(rss0) * 1024) as f64 / open.len().max(1) as f64;
     println!(
         "conns idle open={} rss_kb={rss1} anon_kb={anon1} fds={fds1} rss_per_conn_bytes={per:.0} \
-         anon_per_conn_bytes={:.0}",
+         anon_per_conn_bytes={:.0} tool_rss_kb={}",
         open.len(),
-        (anon1.saturating_sub(anon0) * 1024) as f64 / open.len().max(1) as f64
+        (anon1.saturating_sub(anon0) * 1024) as f64 / open.len().max(1) as f64,
+        rss_kb(std::process::id())
     );
     if let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")) {
         for l in s.lines().skip(1) {
@@ -927,6 +931,27 @@ async fn slow(proto: Proto, args: &Args) -> Res<()> {
     let ratio = under.quantile(0.99) as f64 / base.quantile(0.99).max(1) as f64;
     println!("slow loaded {under_line} failed={loaded_failed} p99_ratio={ratio:.2}");
 
+    // Unloaded again, so that a change of machine state during the run
+    // (another process taking CPU) shows as two baselines that differ.
+    let stop = Arc::new(AtomicBool::new(false));
+    let counts = Arc::new(Counts::default());
+    let run = tokio::spawn(closed_loop(
+        wire.clone(),
+        addr,
+        n_normal,
+        stop.clone(),
+        counts.clone(),
+    ));
+    tokio::time::sleep(baseline).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut after = run.await?;
+    let after_ratio = under.quantile(0.99) as f64 / after.quantile(0.99).max(1) as f64;
+    println!(
+        "slow baseline_after {} failed={} p99_ratio_to_after={after_ratio:.2}",
+        after.summary(""),
+        counts.failed.load(Ordering::Relaxed)
+    );
+
     let results = results.lock().await;
     let mut closed = Hist::default();
     let mut open_ages = Hist::default();
@@ -1100,6 +1125,10 @@ async fn shutdown(proto: Proto, args: &Args) -> Res<()> {
     Ok(())
 }
 
+/// A worker's HTTP connection: the instance it goes to, and the connection
+/// while open.
+type HttpSlot = Mutex<(usize, Option<RawConn>)>;
+
 /// HTTP: one keep-alive connection per worker, on the instances in turn; a
 /// call whose connection closed (or was refused) before any response byte
 /// is retried on a new connection, to the next instance, up to 3 times.
@@ -1108,8 +1137,9 @@ fn http_retrying(
     workers: u64,
     tally: Arc<Tally>,
 ) -> Res<Arc<dyn Fn(u64) -> CallFut + Send + Sync>> {
-    let wire = Wire::new(Proto::Http, addrs[0])?;
-    let conns: Arc<Vec<Mutex<(usize, Option<RawConn>)>>> = Arc::new(
+    let first = *addrs.first().ok_or("--addrs names no instance")?;
+    let wire = Wire::new(Proto::Http, first)?;
+    let conns: Arc<Vec<HttpSlot>> = Arc::new(
         (0..workers)
             .map(|w| Mutex::new((w as usize % addrs.len(), None)))
             .collect(),
