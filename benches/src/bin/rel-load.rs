@@ -26,10 +26,9 @@
 //! two instances; its HTTP client retries a GET only when the connection
 //! closed before any byte of the response arrived.
 
-#![allow(clippy::print_stdout)]
-// a command-line tool prints its results
-// A load generator on its own plain tokio runtime, outside wego's.
-#![allow(clippy::disallowed_methods)]
+// A command-line tool prints its results, and a load generator runs on its
+// own plain tokio runtime, outside wego's.
+#![allow(clippy::print_stdout, clippy::disallowed_methods)]
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -677,11 +676,10 @@ async fn conns(proto: Proto, args: &Args) -> Res<()> {
 // ---------------------------------------------------------------------------
 // Closed-loop load (normal clients) and rate-limited load
 
+/// Failed calls of the closed-loop clients.
 #[derive(Default)]
 struct Counts {
-    ok: AtomicU64,
     failed: AtomicU64,
-    reconnects: AtomicU64,
 }
 
 /// `conns` closed-loop clients until `stop`; returns their latencies.
@@ -716,14 +714,12 @@ async fn closed_loop(
                 match c.call(&wire).await {
                     Ok(keep) => {
                         hist.record(t.elapsed());
-                        counts.ok.fetch_add(1, Ordering::Relaxed);
                         if !keep {
                             conn = None;
                         }
                     }
                     Err(_) => {
                         counts.failed.fetch_add(1, Ordering::Relaxed);
-                        counts.reconnects.fetch_add(1, Ordering::Relaxed);
                         conn = None;
                     }
                 }
