@@ -13,8 +13,15 @@
 //! `--flavor per-core|work-stealing` picks the runtime's scheduler, default
 //! per-core: one single-threaded scheduler and poller per worker, each
 //! connection placed on one worker for its life).
+//!
+//! SIGTERM or ctrl-c shuts the server down gracefully: it stops accepting,
+//! lets requests in flight finish and closes idle connections, and forces
+//! whatever remains after `--grace SECS` (default 10). `--header-read-timeout
+//! SECS` sets how long a request head may take to arrive (default 10; the
+//! reliability runs in `benches/reliability.sh` shorten it).
 
 use std::num::NonZeroUsize;
+use std::time::Duration;
 
 use wego_hertz::extract::{Json, Path};
 use wego_hertz::{Body, Router, Server};
@@ -35,6 +42,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut addr = String::from("127.0.0.1:8080");
     let mut threads = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
     let mut flavor = Flavor::PerCore;
+    let mut grace = Duration::from_secs(10);
+    let mut builder = Server::builder();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match (arg.as_str(), args.next()) {
@@ -42,10 +51,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ("--addr", Some(a)) => addr = a,
             ("--threads", Some(n)) => threads = n.parse()?,
             ("--flavor", Some(f)) => flavor = f.parse()?,
+            ("--grace", Some(s)) => grace = Duration::from_secs_f64(s.parse()?),
+            ("--header-read-timeout", Some(s)) => {
+                builder = builder.header_read_timeout(Duration::from_secs_f64(s.parse()?));
+            }
             _ => {
                 return Err(format!(
                     "usage: http-hello [--port N] [--addr HOST:PORT] [--threads N] \
-                     [--flavor per-core|work-stealing]; got {arg}"
+                     [--flavor per-core|work-stealing] [--grace SECS] \
+                     [--header-read-timeout SECS]; got {arg}"
                 )
                 .into());
             }
@@ -57,10 +71,35 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .worker_threads(NonZeroUsize::new(threads).ok_or("--threads must be at least 1")?)
         .build()?;
     runtime.block_on(async move {
-        let server = Server::builder()
+        let server = builder
             .on_run(|addr| eprintln!("http-hello listening on http://{addr}"))
             .build()?;
+        let stopper = server.clone();
+        rt::spawn(async move {
+            terminated().await;
+            eprintln!("http-hello: shutting down, grace {grace:?}");
+            let report = stopper.shutdown(grace).await;
+            eprintln!("http-hello: stopped ({report:?})");
+        });
+        // Returns once the shutdown has drained (or forced) every connection.
         server.serve_addr(&addr, app()).await?;
         Ok(())
     })
+}
+
+/// Resolves on SIGTERM or ctrl-c.
+async fn terminated() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(e) => {
+            eprintln!("http-hello: no SIGTERM handler ({e}); ctrl-c only");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }

@@ -10,10 +10,15 @@
 //! The client makes one call of each kind: unary, server streaming, client
 //! streaming and bidirectional streaming. `tests/it/examples.rs` serves this
 //! file's [`serve`] over loopback and checks every reply.
+//!
+//! The server shuts down gracefully on SIGTERM or ctrl-c: GOAWAY on every
+//! connection, calls in flight finish, the rest is forced after `--grace
+//! SECS` (default 10).
 
 #![allow(clippy::print_stdout)] // an example prints its results
 
 use std::error::Error;
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use wego_kitex::grpc::{BoxStream, Channel, Request, Response, Server, Status, Streaming};
@@ -107,6 +112,23 @@ pub(crate) async fn serve(server: Server, listener: Listener) {
     server.serve(listener, echo::echo_server_router(Echo)).await;
 }
 
+/// Resolves on SIGTERM or ctrl-c.
+async fn terminated() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(e) => {
+            eprintln!("no SIGTERM handler ({e}); ctrl-c only");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
 /// Makes one call of each kind and prints the replies.
 pub(crate) async fn client(addr: Address, msg: String) -> Result<(), Box<dyn Error>> {
     let client = echo::EchoServerClient::new(Channel::connect(&addr).await?);
@@ -146,7 +168,20 @@ fn main() -> Result<(), Box<dyn Error>> {
             "server" => {
                 let listener = Listener::bind(&addr).await?;
                 println!("grpc echo server on {}", listener.local_addr());
-                serve(Server::default(), listener).await;
+                let grace = Duration::from_secs_f64(arg("--grace", "10").parse()?);
+                let server = Server::default();
+                let stopper = rt::spawn({
+                    let server = server.clone();
+                    async move {
+                        terminated().await;
+                        eprintln!("grpc-echo: shutting down, grace {grace:?}");
+                        let report = server.shutdown(grace).await;
+                        eprintln!("grpc-echo: stopped ({report:?})");
+                    }
+                });
+                serve(server, listener).await;
+                // The accept loop has stopped; wait for the drain.
+                let _ = stopper.await;
                 Ok(())
             }
             "client" => client(addr, msg).await,

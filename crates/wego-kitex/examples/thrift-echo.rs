@@ -9,6 +9,12 @@
 //! pass `--framing framed|buffered|theader` and `--protocol compact` to try
 //! the others: the server detects each from the first bytes. The generated
 //! code in `gen/echo.rs` is wego-build's output for `idl/echo.thrift`.
+//!
+//! The server shuts down gracefully on SIGTERM or ctrl-c (stops accepting,
+//! lets calls in flight finish, forces the rest after `--grace SECS`,
+//! default 10). `--read-timeout SECS` and `--max-connections N` set the
+//! server's read timeout and connection limit (defaults 60 s and 10,000);
+//! the reliability runs in `benches/reliability.sh` use them.
 //! `tests/it/examples.rs` serves this file's [`serve`] over loopback.
 
 #[allow(
@@ -25,10 +31,12 @@ pub(crate) mod generated {
 
 use generated::echo_service::{EchoServerClient, EchoServerHandler, EchoServerServer};
 use generated::echo_types::echo::{Request, Response};
+use std::time::Duration;
 use wego_kitex::BoxError;
 use wego_kitex::client::Client;
 use wego_kitex::server::Server;
 use wego_kitex::thrift::Protocol;
+
 use wego_kitex::transport::Framing;
 use wego_netpoll::{Address, Listener, Shutdown, rt};
 
@@ -55,12 +63,24 @@ struct Args {
     msg: String,
     framing: Framing,
     protocol: Protocol,
+    limits: Limits,
+    grace: Duration,
+}
+
+/// The server settings the command line can change.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Limits {
+    /// The server's read timeout (`None`: its default).
+    pub(crate) read_timeout: Option<Duration>,
+    /// The server's connection limit (`None`: its default).
+    pub(crate) max_connections: Option<usize>,
 }
 
 fn parse() -> Result<Args, BoxError> {
     let mut it = std::env::args().skip(1);
     let role = it.next().ok_or(
-        "usage: thrift-echo server|client [--addr A | --port P] [--msg M] [--framing F] [--protocol P]",
+        "usage: thrift-echo server|client [--addr A | --port P] [--msg M] [--framing F] \
+         [--protocol P] [--read-timeout SECS] [--max-connections N] [--grace SECS]",
     )?;
     let mut args = Args {
         role,
@@ -68,6 +88,8 @@ fn parse() -> Result<Args, BoxError> {
         msg: "hello".into(),
         framing: Framing::TtHeader,
         protocol: Protocol::Binary,
+        limits: Limits::default(),
+        grace: Duration::from_secs(10),
     };
     while let Some(flag) = it.next() {
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -91,6 +113,11 @@ fn parse() -> Result<Args, BoxError> {
                     other => return Err(format!("unknown protocol {other}").into()),
                 }
             }
+            "--read-timeout" => {
+                args.limits.read_timeout = Some(Duration::from_secs_f64(value.parse()?));
+            }
+            "--max-connections" => args.limits.max_connections = Some(value.parse()?),
+            "--grace" => args.grace = Duration::from_secs_f64(value.parse()?),
             other => return Err(format!("unknown flag {other}").into()),
         }
     }
@@ -98,13 +125,46 @@ fn parse() -> Result<Args, BoxError> {
 }
 
 /// Serves the echo service on `listener` until `shutdown` drains it.
+// Called by `tests/it/examples.rs`; `main` uses `serve_with`.
+#[allow(dead_code)]
 pub(crate) async fn serve(listener: Listener, shutdown: Shutdown) -> Result<(), BoxError> {
+    serve_with(listener, shutdown, Limits::default()).await
+}
+
+/// [`serve`] with the server's limits set from `limits`. Returns when the
+/// shutdown begins (connections then drain on their own tasks).
+pub(crate) async fn serve_with(
+    listener: Listener,
+    shutdown: Shutdown,
+    limits: Limits,
+) -> Result<(), BoxError> {
     type S = EchoServerServer<Echo>;
-    let server = Server::builder()
-        .service(S::NAME, S::METHODS, S::new(Echo))
-        .build()?;
-    server.serve(listener, shutdown).await;
+    let mut builder = Server::builder().service(S::NAME, S::METHODS, S::new(Echo));
+    if let Some(d) = limits.read_timeout {
+        builder = builder.with_read_timeout(d);
+    }
+    if let Some(n) = limits.max_connections {
+        builder = builder.with_max_connections(n);
+    }
+    builder.build()?.serve(listener, shutdown).await;
     Ok(())
+}
+
+/// Resolves on SIGTERM or ctrl-c.
+async fn terminated() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(e) => {
+            eprintln!("no SIGTERM handler ({e}); ctrl-c only");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }
 
 /// Calls `echo` once on the server at `addr` with the given framing and
@@ -136,7 +196,20 @@ fn main() -> Result<(), BoxError> {
             "server" => {
                 let listener = Listener::bind(&args.addr).await?;
                 eprintln!("thrift-echo server on {}", listener.local_addr());
-                serve(listener, Shutdown::new()).await?;
+                let shutdown = Shutdown::new();
+                let grace = args.grace;
+                let stopper = rt::spawn({
+                    let shutdown = shutdown.clone();
+                    async move {
+                        terminated().await;
+                        eprintln!("thrift-echo: shutting down, grace {grace:?}");
+                        let report = shutdown.shutdown(grace).await;
+                        eprintln!("thrift-echo: stopped ({report:?})");
+                    }
+                });
+                serve_with(listener, shutdown, args.limits).await?;
+                // The accept loop has stopped; wait for the drain.
+                let _ = stopper.await;
             }
             "client" => {
                 let resp = call(args.addr, args.framing, args.protocol, args.msg).await?;
