@@ -42,7 +42,8 @@ one() { # target
     (
         cargo +nightly fuzz run -O "$t" "$work" -- -max_total_time="$SECS" \
             -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1 || echo "rc=$?" >>"$log"
-        times | tail -n 1 >"$log.times"
+        # Not `times | …`: a pipeline runs `times` in a subshell of its own.
+        times >"$log.times"
     )
     end=$(date +%s)
     local execs corpus cov crash cpu
@@ -57,7 +58,7 @@ one() { # target
     # "1m2.5s 0m3.1s": the children's user and system time.
     cpu=$(awk '{
         split($1, u, /[ms]/); split($2, s, /[ms]/);
-        printf "%.0f", u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$log.times")
+        printf "%.0f", u[1] * 60 + u[2] + s[1] * 60 + s[2] }' <(tail -n 1 "$log.times"))
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$COMMIT" "$((end - start))" "$cpu" \
         "${execs:-?}" "$corpus" "${cov:-?}" "$crash" >>"$OUT"
     echo "fuzz: $t done (crash: $crash)"
