@@ -13,6 +13,14 @@
 //! (and, unframed, the connection then closes, since its end is unknown);
 //! anything without an envelope to answer closes the connection at once,
 //! logged and counted in [`ServerStats`](super::ServerStats).
+//!
+//! Two read timeouts bound a connection. The idle `read_timeout` restarts
+//! at every read: it closes a silent connection. The `frame_read_timeout`
+//! starts at a frame's first byte (for the first frame, the connection's
+//! first byte, so the protocol sniff is covered) and closes the connection
+//! when the frame has not arrived whole by then, however steadily its bytes
+//! trickle in; without it a client sending a byte a second could hold a
+//! connection for the length of a 16 MiB frame.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -55,16 +63,26 @@ impl std::fmt::Debug for Shared {
 }
 
 pub(super) async fn serve_conn(shared: Arc<Shared>, mut conn: Conn, watcher: Watcher) {
+    let cfg = &shared.config;
     let mut buf = BytesMut::with_capacity(8 * 1024);
+    // The first frame's clock starts at the connection's first byte: a
+    // sniff trickled a byte at a time is bounded like any frame.
+    let mut frame_deadline = None;
     let detection = loop {
         match detect(&buf) {
             Detection::NeedMore if buf.len() < SNIFF_LIMIT => {}
             Detection::NeedMore => break Detection::Unknown,
             d => break d,
         }
-        match rt::timeout(shared.config.read_timeout, conn.read_buf(&mut buf)).await {
-            Ok(Ok(n)) if n > 0 => {}
-            _ => return,
+        let wait = read_deadline(cfg, frame_deadline);
+        match rt::timeout_at(wait, conn.read_buf(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => {
+                frame_deadline.get_or_insert_with(|| rt::now() + cfg.frame_read_timeout);
+            }
+            Ok(_) => return,
+            Err(_) => {
+                return frame_timed_out(&shared, &conn.peer_addr().to_string(), frame_deadline);
+            }
         }
     };
     match detection {
@@ -75,13 +93,33 @@ pub(super) async fn serve_conn(shared: Arc<Shared>, mut conn: Conn, watcher: Wat
             }
         },
         Detection::Thrift(framing, proto) => {
-            drive(shared, conn, buf, framing, proto, watcher).await
+            drive(shared, conn, buf, frame_deadline, framing, proto, watcher).await
         }
-        _ if json::starts_like(&buf) => unframed_json(&shared, conn, buf).await,
+        _ if json::starts_like(&buf) => unframed_json(&shared, conn, buf, frame_deadline).await,
         _ => {
             let peer = conn.peer_addr().to_string();
             unknown_payload(&shared, &peer, None, buf.len(), None);
         }
+    }
+}
+
+/// When the next read must have returned: the idle timeout from now, or
+/// the frame's deadline when a frame has begun and that comes first.
+fn read_deadline(cfg: &Config, frame_deadline: Option<Instant>) -> Instant {
+    let idle = rt::now() + cfg.read_timeout;
+    frame_deadline.map_or(idle, |d| d.min(idle))
+}
+
+/// Logs and counts a connection closed because its frame missed the frame
+/// read timeout (nothing is counted when the idle timeout struck first).
+fn frame_timed_out(shared: &Shared, peer: &str, frame_deadline: Option<Instant>) {
+    if frame_deadline.is_some_and(|d| d <= rt::now()) {
+        shared.stats.count_frame_read_timeout();
+        tracing::debug!(
+            peer,
+            timeout = ?shared.config.frame_read_timeout,
+            "frame not received whole within the frame read timeout, closing"
+        );
     }
 }
 
@@ -115,7 +153,12 @@ fn unsupported_protocol() -> ApplicationException {
 /// An unframed TJSON connection: the first call is answered with
 /// `INVALID_PROTOCOL` in TJSON, then the connection closes, since where the
 /// message ends is unknown without parsing its JSON body.
-async fn unframed_json(shared: &Shared, mut conn: Conn, mut buf: BytesMut) {
+async fn unframed_json(
+    shared: &Shared,
+    mut conn: Conn,
+    mut buf: BytesMut,
+    frame_deadline: Option<Instant>,
+) {
     let peer = conn.peer_addr().to_string();
     let cfg = &shared.config;
     let limit = cfg.max_frame.min(JSON_ENVELOPE_LIMIT);
@@ -125,9 +168,10 @@ async fn unframed_json(shared: &Shared, mut conn: Conn, mut buf: BytesMut) {
             Err(json::Stop::NeedMore) if buf.len() < limit => {}
             Err(_) => return unknown_payload(shared, &peer, None, buf.len(), None),
         }
-        match rt::timeout(cfg.read_timeout, conn.read_buf(&mut buf)).await {
+        match rt::timeout_at(read_deadline(cfg, frame_deadline), conn.read_buf(&mut buf)).await {
             Ok(Ok(n)) if n > 0 => {}
-            _ => return,
+            Ok(_) => return,
+            Err(_) => return frame_timed_out(shared, &peer, frame_deadline),
         }
     };
     shared.stats.count_unsupported_protocol_call();
@@ -190,6 +234,7 @@ async fn drive(
     shared: Arc<Shared>,
     conn: Conn,
     mut buf: BytesMut,
+    mut frame_deadline: Option<Instant>,
     framing: Framing,
     proto: Protocol,
     watcher: Watcher,
@@ -208,11 +253,14 @@ async fn drive(
     let mut pending = FuturesUnordered::new();
     let mut out = BytesMut::new();
     let mut reading = true;
-    let mut idle_deadline = Instant::now() + cfg.read_timeout;
+    let mut idle_deadline = rt::now() + cfg.read_timeout;
     loop {
         while reading && pending.len() < limit {
             match next_frame(&mut buf, framing, proto, cfg.max_frame) {
-                Ok(Some(frame)) => pending.push(handle(&shared, &peer, framing, proto, frame)),
+                Ok(Some(frame)) => {
+                    frame_deadline = None;
+                    pending.push(handle(&shared, &peer, framing, proto, frame));
+                }
                 Ok(None) => break,
                 Err(e) => {
                     tracing::debug!(peer = %peer, error = %e, "bad frame, closing");
@@ -223,6 +271,16 @@ async fn drive(
         }
         if !reading && pending.is_empty() {
             break;
+        }
+        // A partial frame in the buffer is on its clock from its first
+        // byte (bytes left after a decoded frame arrived with it, now). At
+        // the in-flight limit the server is not reading, and the wait is
+        // its own: the clock starts again when reading resumes.
+        let can_read = reading && pending.len() < limit;
+        if !can_read || buf.is_empty() {
+            frame_deadline = None;
+        } else if frame_deadline.is_none() {
+            frame_deadline = Some(rt::now() + cfg.frame_read_timeout);
         }
         tokio::select! {
             Some(answer) = pending.next(), if !pending.is_empty() => {
@@ -247,11 +305,15 @@ async fn drive(
                     break;
                 }
             }
-            r = rd.read_buf(&mut buf), if reading && pending.len() < limit => match r {
-                Ok(n) if n > 0 => idle_deadline = Instant::now() + cfg.read_timeout,
+            r = rd.read_buf(&mut buf), if can_read => match r {
+                Ok(n) if n > 0 => idle_deadline = rt::now() + cfg.read_timeout,
                 _ => reading = false,
             },
             () = rt::sleep_until(idle_deadline), if reading && pending.is_empty() => reading = false,
+            () = rt::sleep_until(frame_deadline.unwrap_or(idle_deadline)), if frame_deadline.is_some() => {
+                frame_timed_out(&shared, &peer, frame_deadline);
+                reading = false;
+            }
             () = watcher.draining(), if reading => reading = false,
             () = watcher.forced() => return,
         }
