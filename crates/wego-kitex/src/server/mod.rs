@@ -12,6 +12,7 @@
 
 mod conn;
 mod governance;
+mod pool;
 mod router;
 mod stats;
 
