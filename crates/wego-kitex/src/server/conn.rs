@@ -626,3 +626,44 @@ fn frame_reply(
     }
     Some(out.freeze())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader with nothing to read yet.
+    struct Silent;
+
+    impl AsyncRead for Silent {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            _: &mut wego_netpoll::io::ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            Poll::Pending
+        }
+    }
+
+    #[test]
+    fn a_read_that_would_block_with_nothing_buffered_holds_no_buffer() {
+        let mut buf = BytesMut::new();
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        assert!(poll_read_lent(&mut Silent, &mut buf, &mut cx).is_pending());
+        assert_eq!(buf.capacity(), 0, "the buffer went back to the pool");
+    }
+
+    #[test]
+    fn a_partial_frame_keeps_its_buffer_while_the_read_would_block() {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let mut buf = BytesMut::new();
+        let mut bytes: &[u8] = b"\x00\x00\x00\x10\x80\x01";
+        assert!(matches!(
+            poll_read_lent(&mut bytes, &mut buf, &mut cx),
+            Poll::Ready(Ok(6))
+        ));
+        assert_eq!(&buf[..], b"\x00\x00\x00\x10\x80\x01");
+        assert!(poll_read_lent(&mut Silent, &mut buf, &mut cx).is_pending());
+        assert_eq!(buf.len(), 6, "the partial frame stays");
+        assert!(buf.capacity() >= READ_RESERVE);
+    }
+}
