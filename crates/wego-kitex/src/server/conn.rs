@@ -13,17 +13,36 @@
 //! (and, unframed, the connection then closes, since its end is unknown);
 //! anything without an envelope to answer closes the connection at once,
 //! logged and counted in [`ServerStats`](super::ServerStats).
+//!
+//! Two read timeouts bound a connection. The idle `read_timeout` restarts
+//! at every read: it closes a silent connection. The `frame_read_timeout`
+//! starts at a frame's first byte (for the first frame, the connection's
+//! first byte, so the protocol sniff is covered) and closes the connection
+//! when the frame has not arrived whole by then, however steadily its bytes
+//! trickle in; without it a client sending a byte a second could hold a
+//! connection for the length of a 16 MiB frame.
+//!
+//! A connection waiting for its next frame holds no buffer: the read buffer
+//! is lent from a per-thread pool (`pool.rs`) for a read and given back
+//! when a read would block with nothing left to decode, and replies are
+//! gathered in a lent buffer only until the socket has taken them. An idle
+//! connection costs its task, socket and counters, not 8 KiB of buffer.
 
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::FutureExt;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tower_service::Service;
-use wego_netpoll::io::{AsyncReadExt, AsyncWriteExt, split};
+use wego_netpoll::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, split};
 use wego_netpoll::{Conn, Watcher, rt};
 
+use super::pool;
 use super::{Config, ConnHandler, PayloadHandler, Router, ServerStats, ThriftReply, ThriftRequest};
 use crate::metainfo::{self, CallContext, MetaInfo, RpcInfo, keys};
 use crate::thrift::{
@@ -36,6 +55,8 @@ use crate::ttheader::{self, Header, PROTOCOL_BINARY, PROTOCOL_COMPACT, PROTOCOL_
 const SNIFF_LIMIT: usize = 64;
 /// Most bytes read while looking for an unframed TJSON envelope.
 const JSON_ENVELOPE_LIMIT: usize = 64 * 1024 + 64;
+/// Room the read buffer has before each read.
+const READ_RESERVE: usize = 4 * 1024;
 
 pub(super) struct Shared {
     pub(super) router: Router,
@@ -55,16 +76,26 @@ impl std::fmt::Debug for Shared {
 }
 
 pub(super) async fn serve_conn(shared: Arc<Shared>, mut conn: Conn, watcher: Watcher) {
-    let mut buf = BytesMut::with_capacity(8 * 1024);
+    let cfg = &shared.config;
+    let mut buf = BytesMut::new();
+    // The first frame's clock starts at the connection's first byte: a
+    // sniff trickled a byte at a time is bounded like any frame.
+    let mut frame_deadline = None;
     let detection = loop {
         match detect(&buf) {
             Detection::NeedMore if buf.len() < SNIFF_LIMIT => {}
             Detection::NeedMore => break Detection::Unknown,
             d => break d,
         }
-        match rt::timeout(shared.config.read_timeout, conn.read_buf(&mut buf)).await {
-            Ok(Ok(n)) if n > 0 => {}
-            _ => return,
+        let wait = read_deadline(cfg, frame_deadline);
+        match rt::timeout_at(wait, read_lent(&mut conn, &mut buf)).await {
+            Ok(Ok(n)) if n > 0 => {
+                frame_deadline.get_or_insert_with(|| rt::now() + cfg.frame_read_timeout);
+            }
+            Ok(_) => return,
+            Err(_) => {
+                return frame_timed_out(&shared, &conn.peer_addr().to_string(), frame_deadline);
+            }
         }
     };
     match detection {
@@ -75,13 +106,62 @@ pub(super) async fn serve_conn(shared: Arc<Shared>, mut conn: Conn, watcher: Wat
             }
         },
         Detection::Thrift(framing, proto) => {
-            drive(shared, conn, buf, framing, proto, watcher).await
+            drive(shared, conn, buf, frame_deadline, framing, proto, watcher).await
         }
-        _ if json::starts_like(&buf) => unframed_json(&shared, conn, buf).await,
+        _ if json::starts_like(&buf) => unframed_json(&shared, conn, buf, frame_deadline).await,
         _ => {
             let peer = conn.peer_addr().to_string();
             unknown_payload(&shared, &peer, None, buf.len(), None);
         }
+    }
+}
+
+/// Reads into `buf`, lent from the pool for the read: a connection waiting
+/// for bytes with nothing buffered holds no read buffer.
+///
+/// # Cancel safety
+///
+/// Cancel safe, like `read_buf`: a dropped read has read nothing.
+fn read_lent<'a, R: AsyncRead + Unpin>(
+    io: &'a mut R,
+    buf: &'a mut BytesMut,
+) -> impl Future<Output = io::Result<usize>> + 'a {
+    std::future::poll_fn(move |cx| poll_read_lent(io, buf, cx))
+}
+
+fn poll_read_lent<R: AsyncRead + Unpin>(
+    io: &mut R,
+    buf: &mut BytesMut,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<usize>> {
+    if buf.capacity() == 0 {
+        *buf = pool::lend();
+    }
+    buf.reserve(READ_RESERVE);
+    let read = std::pin::pin!(io.read_buf(buf)).poll(cx);
+    if read.is_pending() && buf.is_empty() {
+        pool::give_back(std::mem::take(buf));
+    }
+    read
+}
+
+/// When the next read must have returned: the idle timeout from now, or
+/// the frame's deadline when a frame has begun and that comes first.
+fn read_deadline(cfg: &Config, frame_deadline: Option<Instant>) -> Instant {
+    let idle = rt::now() + cfg.read_timeout;
+    frame_deadline.map_or(idle, |d| d.min(idle))
+}
+
+/// Logs and counts a connection closed because its frame missed the frame
+/// read timeout (nothing is counted when the idle timeout struck first).
+fn frame_timed_out(shared: &Shared, peer: &str, frame_deadline: Option<Instant>) {
+    if frame_deadline.is_some_and(|d| d <= rt::now()) {
+        shared.stats.count_frame_read_timeout();
+        tracing::debug!(
+            peer,
+            timeout = ?shared.config.frame_read_timeout,
+            "frame not received whole within the frame read timeout, closing"
+        );
     }
 }
 
@@ -115,7 +195,12 @@ fn unsupported_protocol() -> ApplicationException {
 /// An unframed TJSON connection: the first call is answered with
 /// `INVALID_PROTOCOL` in TJSON, then the connection closes, since where the
 /// message ends is unknown without parsing its JSON body.
-async fn unframed_json(shared: &Shared, mut conn: Conn, mut buf: BytesMut) {
+async fn unframed_json(
+    shared: &Shared,
+    mut conn: Conn,
+    mut buf: BytesMut,
+    frame_deadline: Option<Instant>,
+) {
     let peer = conn.peer_addr().to_string();
     let cfg = &shared.config;
     let limit = cfg.max_frame.min(JSON_ENVELOPE_LIMIT);
@@ -125,9 +210,15 @@ async fn unframed_json(shared: &Shared, mut conn: Conn, mut buf: BytesMut) {
             Err(json::Stop::NeedMore) if buf.len() < limit => {}
             Err(_) => return unknown_payload(shared, &peer, None, buf.len(), None),
         }
-        match rt::timeout(cfg.read_timeout, conn.read_buf(&mut buf)).await {
+        match rt::timeout_at(
+            read_deadline(cfg, frame_deadline),
+            read_lent(&mut conn, &mut buf),
+        )
+        .await
+        {
             Ok(Ok(n)) if n > 0 => {}
-            _ => return,
+            Ok(_) => return,
+            Err(_) => return frame_timed_out(shared, &peer, frame_deadline),
         }
     };
     shared.stats.count_unsupported_protocol_call();
@@ -162,10 +253,16 @@ impl From<Option<Bytes>> for Answer {
     }
 }
 
-/// Appends a reply to `out`; returns what a `Close` carries.
+/// Appends a reply to `out`, lent from the pool if it has no buffer;
+/// returns what a `Close` carries.
 fn take(answer: Answer, out: &mut BytesMut) -> Option<(usize, Option<u8>)> {
     match answer {
-        Answer::Reply(b) => out.extend_from_slice(&b),
+        Answer::Reply(b) => {
+            if out.capacity() == 0 {
+                *out = pool::lend();
+            }
+            out.extend_from_slice(&b);
+        }
         Answer::Nothing => {}
         Answer::Close { len, protocol_id } => return Some((len, protocol_id)),
     }
@@ -190,6 +287,7 @@ async fn drive(
     shared: Arc<Shared>,
     conn: Conn,
     mut buf: BytesMut,
+    mut frame_deadline: Option<Instant>,
     framing: Framing,
     proto: Protocol,
     watcher: Watcher,
@@ -204,15 +302,22 @@ async fn drive(
     let cfg = &shared.config;
     // In-flight calls run on this connection's task (no spawn per call), so
     // a ping-pong call costs no cross-task wake-ups; replies are written as
-    // each finishes, in any order.
-    let mut pending = FuturesUnordered::new();
+    // each finishes, in any order. The calls are boxed: the set keeps a
+    // stub task sized for its future type for the connection's whole life,
+    // which for `handle`'s future unboxed is most of a kilobyte per idle
+    // connection.
+    let mut pending: FuturesUnordered<Pin<Box<dyn Future<Output = Answer> + Send + '_>>> =
+        FuturesUnordered::new();
     let mut out = BytesMut::new();
     let mut reading = true;
-    let mut idle_deadline = Instant::now() + cfg.read_timeout;
+    let mut idle_deadline = rt::now() + cfg.read_timeout;
     loop {
         while reading && pending.len() < limit {
             match next_frame(&mut buf, framing, proto, cfg.max_frame) {
-                Ok(Some(frame)) => pending.push(handle(&shared, &peer, framing, proto, frame)),
+                Ok(Some(frame)) => {
+                    frame_deadline = None;
+                    pending.push(Box::pin(handle(&shared, &peer, framing, proto, frame)));
+                }
                 Ok(None) => break,
                 Err(e) => {
                     tracing::debug!(peer = %peer, error = %e, "bad frame, closing");
@@ -223,6 +328,16 @@ async fn drive(
         }
         if !reading && pending.is_empty() {
             break;
+        }
+        // A partial frame in the buffer is on its clock from its first
+        // byte (bytes left after a decoded frame arrived with it, now). At
+        // the in-flight limit the server is not reading, and the wait is
+        // its own: the clock starts again when reading resumes.
+        let can_read = reading && pending.len() < limit;
+        if !can_read || buf.is_empty() {
+            frame_deadline = None;
+        } else if frame_deadline.is_none() {
+            frame_deadline = Some(rt::now() + cfg.frame_read_timeout);
         }
         tokio::select! {
             Some(answer) = pending.next(), if !pending.is_empty() => {
@@ -236,7 +351,7 @@ async fn drive(
                 }
                 if !out.is_empty() {
                     match rt::timeout(cfg.write_timeout, wr.write_all(&out)).await {
-                        Ok(Ok(())) => out.clear(),
+                        Ok(Ok(())) => pool::give_back(std::mem::take(&mut out)),
                         _ => return,
                     }
                 }
@@ -247,15 +362,20 @@ async fn drive(
                     break;
                 }
             }
-            r = rd.read_buf(&mut buf), if reading && pending.len() < limit => match r {
-                Ok(n) if n > 0 => idle_deadline = Instant::now() + cfg.read_timeout,
+            r = read_lent(&mut rd, &mut buf), if can_read => match r {
+                Ok(n) if n > 0 => idle_deadline = rt::now() + cfg.read_timeout,
                 _ => reading = false,
             },
             () = rt::sleep_until(idle_deadline), if reading && pending.is_empty() => reading = false,
+            () = rt::sleep_until(frame_deadline.unwrap_or(idle_deadline)), if frame_deadline.is_some() => {
+                frame_timed_out(&shared, &peer, frame_deadline);
+                reading = false;
+            }
             () = watcher.draining(), if reading => reading = false,
             () = watcher.forced() => return,
         }
     }
+    pool::give_back(buf);
     let _ = rt::timeout(cfg.write_timeout, wr.shutdown()).await;
 }
 
@@ -505,4 +625,45 @@ fn frame_reply(
         _ => body(&mut out).ok()?,
     }
     Some(out.freeze())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader with nothing to read yet.
+    struct Silent;
+
+    impl AsyncRead for Silent {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            _: &mut wego_netpoll::io::ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            Poll::Pending
+        }
+    }
+
+    #[test]
+    fn a_read_that_would_block_with_nothing_buffered_holds_no_buffer() {
+        let mut buf = BytesMut::new();
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        assert!(poll_read_lent(&mut Silent, &mut buf, &mut cx).is_pending());
+        assert_eq!(buf.capacity(), 0, "the buffer went back to the pool");
+    }
+
+    #[test]
+    fn a_partial_frame_keeps_its_buffer_while_the_read_would_block() {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let mut buf = BytesMut::new();
+        let mut bytes: &[u8] = b"\x00\x00\x00\x10\x80\x01";
+        assert!(matches!(
+            poll_read_lent(&mut bytes, &mut buf, &mut cx),
+            Poll::Ready(Ok(6))
+        ));
+        assert_eq!(&buf[..], b"\x00\x00\x00\x10\x80\x01");
+        assert!(poll_read_lent(&mut Silent, &mut buf, &mut cx).is_pending());
+        assert_eq!(buf.len(), 6, "the partial frame stays");
+        assert!(buf.capacity() >= READ_RESERVE);
+    }
 }

@@ -12,6 +12,7 @@
 
 mod conn;
 mod governance;
+mod pool;
 mod router;
 mod stats;
 
@@ -61,14 +62,22 @@ pub trait PayloadHandler: Send + Sync + 'static {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Config {
-    /// Most connections served at once; more are closed on accept.
+    /// Most connections served at once; more are closed on accept. Size it
+    /// above the most clients expected at once, idle pooled connections
+    /// included: a connection beyond it is closed as soon as it is accepted.
     pub max_connections: usize,
     /// Most requests in flight per connection; reading pauses at the limit.
     pub max_in_flight: NonZeroUsize,
     /// Largest frame or unframed message.
     pub max_frame: usize,
-    /// How long a connection may stay silent (also bounds reading a frame).
+    /// How long a connection may stay silent: between frames, and between
+    /// two reads within a frame.
     pub read_timeout: Duration,
+    /// How long one frame may take to arrive whole, from its first byte
+    /// (for a connection's first frame, from its first byte, protocol sniff
+    /// included). A connection whose frame misses it is closed, however
+    /// steadily its bytes trickle in.
+    pub frame_read_timeout: Duration,
     /// How long one reply write may take.
     pub write_timeout: Duration,
 }
@@ -80,6 +89,7 @@ impl Default for Config {
             max_in_flight: NonZeroUsize::new(256).expect("invariant: 256 is non-zero"),
             max_frame: DEFAULT_MAX_FRAME,
             read_timeout: Duration::from_secs(60),
+            frame_read_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(10),
         }
     }
@@ -137,9 +147,25 @@ impl Builder {
         self
     }
 
-    /// Sets the read (idle) timeout.
+    /// Sets the read (idle) timeout: how long a connection may stay silent
+    /// between frames, or between two reads within a frame (default 60 s).
     pub fn with_read_timeout(mut self, d: Duration) -> Self {
         self.config.read_timeout = d;
+        self
+    }
+
+    /// Sets the frame read timeout: how long a frame may take to arrive
+    /// whole from its first byte (default 10 s, like Hertz's
+    /// `header_read_timeout`). It closes clients that keep a connection
+    /// busy a byte at a time, which the idle [`read_timeout`] never does
+    /// since every byte restarts it. For a connection's first frame it
+    /// also covers the sniff of the first bytes that picks the protocol.
+    /// It bounds Thrift frames only; HTTP/2 (gRPC) connections have their
+    /// own limits once sniffed.
+    ///
+    /// [`read_timeout`]: Self::with_read_timeout
+    pub fn with_frame_read_timeout(mut self, d: Duration) -> Self {
+        self.config.frame_read_timeout = d;
         self
     }
 
@@ -165,13 +191,20 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// Fails if no service and no handler is registered, or a limit is zero.
+    /// Fails if no service and no handler is registered, or a limit or
+    /// timeout is zero.
     pub fn build(self) -> Result<Server, crate::BoxError> {
         if self.router.is_empty() && self.http2.is_none() && self.payload.is_none() {
             return Err("a server needs at least one service".into());
         }
         if self.config.max_connections == 0 || self.config.max_frame < 16 {
             return Err("max_connections and max_frame must be positive".into());
+        }
+        let c = &self.config;
+        if c.read_timeout.is_zero() || c.frame_read_timeout.is_zero() || c.write_timeout.is_zero() {
+            return Err(
+                "read_timeout, frame_read_timeout and write_timeout must be positive".into(),
+            );
         }
         Ok(Server {
             shared: Arc::new(conn::Shared {

@@ -18,6 +18,7 @@ struct Counters {
     unknown_payloads: AtomicU64,
     unsupported_protocol_calls: AtomicU64,
     bad_frames: AtomicU64,
+    frame_read_timeouts: AtomicU64,
 }
 
 impl ServerStats {
@@ -44,6 +45,14 @@ impl ServerStats {
         self.inner.bad_frames.load(Ordering::Relaxed)
     }
 
+    /// Connections closed because a frame (or the protocol sniff of a
+    /// connection's first bytes) had not arrived whole within the frame
+    /// read timeout of its first byte: a client too slow to be served, or
+    /// one holding the connection open a byte at a time.
+    pub fn frame_read_timeouts(&self) -> u64 {
+        self.inner.frame_read_timeouts.load(Ordering::Relaxed)
+    }
+
     pub(super) fn count_unknown_payload(&self) {
         self.inner.unknown_payloads.fetch_add(1, Ordering::Relaxed);
     }
@@ -56,5 +65,11 @@ impl ServerStats {
 
     pub(super) fn count_bad_frame(&self) {
         self.inner.bad_frames.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(super) fn count_frame_read_timeout(&self) {
+        self.inner
+            .frame_read_timeouts
+            .fetch_add(1, Ordering::Relaxed);
     }
 }

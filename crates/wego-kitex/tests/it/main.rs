@@ -18,6 +18,7 @@ mod grpc_stream_spans;
 mod grpc_trailers_only;
 mod thrift_codegen;
 mod thrift_common;
+mod thrift_frame_deadline;
 mod thrift_governance;
 mod thrift_interop;
 mod thrift_metainfo;
