@@ -34,6 +34,7 @@ mod connection;
 mod govern_client;
 mod govern_server;
 pub(crate) mod governance;
+mod handshake;
 pub mod health;
 mod keepalive;
 mod metadata;
