@@ -39,6 +39,7 @@ pub mod health;
 mod keepalive;
 mod metadata;
 pub mod metainfo;
+mod pool;
 mod pump;
 mod request;
 mod router;
