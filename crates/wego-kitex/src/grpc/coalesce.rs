@@ -12,6 +12,10 @@
 //! The connection loop must call it before it returns `Pending` (the client's
 //! driver may first yield once, see `connection.rs`); a shutdown flushes as
 //! well.
+//!
+//! The buffer is lent from a per-thread pool (`pool.rs`) by the first write
+//! that needs it and given back once the socket has taken every byte, so a
+//! connection with nothing to write holds no buffer.
 
 use std::io;
 use std::pin::Pin;
@@ -20,11 +24,14 @@ use std::task::{Context, Poll, ready};
 
 use wego_netpoll::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use super::pool;
+
 /// Above this many buffered bytes a write first pushes the buffer out.
 pub(crate) const MAX_BUFFERED: usize = 64 * 1024;
 
 struct Shared<IO> {
     io: IO,
+    /// Lent while it holds bytes; otherwise empty with no allocation.
     buf: Vec<u8>,
     /// How much of `buf` already went out.
     sent: usize,
@@ -40,9 +47,20 @@ impl<IO: AsyncWrite + Unpin> Shared<IO> {
             }
             self.sent += n;
         }
-        self.buf.clear();
+        pool::give_back(std::mem::take(&mut self.buf));
         self.sent = 0;
         Poll::Ready(Ok(()))
+    }
+
+    /// Appends `data`, borrowing a buffer if none is lent.
+    fn append(&mut self, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        if self.buf.capacity() == 0 {
+            self.buf = pool::lend();
+        }
+        self.buf.extend_from_slice(data);
     }
 
     /// Makes room for `n` more bytes, draining first if the buffer would
@@ -75,7 +93,7 @@ fn lock<IO>(m: &Mutex<Shared<IO>>) -> MutexGuard<'_, Shared<IO>> {
 pub(crate) fn coalesce<IO>(io: IO) -> (Coalesce<IO>, FlushHandle<IO>) {
     let shared = Arc::new(Mutex::new(Shared {
         io,
-        buf: Vec::with_capacity(16 * 1024),
+        buf: Vec::new(),
         sent: 0,
     }));
     (
@@ -126,7 +144,7 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Coalesce<IO> {
             // Too big to be worth a copy: straight through.
             return Pin::new(&mut s.io).poll_write(cx, data);
         }
-        s.buf.extend_from_slice(data);
+        s.append(data);
         Poll::Ready(Ok(data.len()))
     }
 
@@ -142,7 +160,7 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Coalesce<IO> {
             return Pin::new(&mut s.io).poll_write_vectored(cx, bufs);
         }
         for b in bufs {
-            s.buf.extend_from_slice(b);
+            s.append(b);
         }
         Poll::Ready(Ok(total))
     }
@@ -189,6 +207,26 @@ mod tests {
                 .unwrap();
             b.read_exact(&mut got).await.unwrap();
             assert_eq!(&got, b"one two");
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn a_buffer_is_held_only_until_flushed() {
+        wego_netpoll::rt::block_on(async {
+            let (a, mut b) = tokio::io::duplex(1 << 20);
+            let (mut io, flush) = coalesce(a);
+            assert_eq!(lock(&flush.shared).buf.capacity(), 0, "none at first");
+            io.write_all(b"frame").await.unwrap();
+            io.write_all(b"").await.unwrap();
+            assert!(lock(&flush.shared).buf.capacity() > 0, "lent to write");
+            std::future::poll_fn(|cx| flush.poll_flush(cx))
+                .await
+                .unwrap();
+            assert_eq!(lock(&flush.shared).buf.capacity(), 0, "given back");
+            let mut got = [0u8; 5];
+            b.read_exact(&mut got).await.unwrap();
+            assert_eq!(&got, b"frame");
         })
         .unwrap();
     }

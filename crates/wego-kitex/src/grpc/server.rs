@@ -46,6 +46,7 @@ use wego_netpoll::{Listener, Shutdown, ShutdownReport, Watcher, rt};
 
 use super::coalesce::coalesce;
 use super::codec::{self, DEFAULT_MAX_MESSAGE_SIZE, Decoder, Encoding};
+use super::handshake;
 use super::keepalive;
 use super::metadata::Metadata;
 use super::router::{RawRequest, RawResponse};
@@ -67,6 +68,8 @@ struct Config {
     initial_window: u32,
     max_header_list_size: u32,
     task_per_call: bool,
+    handshake_timeout: Duration,
+    idle_timeout: Duration,
 }
 
 /// Builds a [`Server`].
@@ -129,6 +132,27 @@ impl ServerBuilder {
         self
     }
 
+    /// How long a new connection has to complete its HTTP/2 handshake: the
+    /// client's preface and the SETTINGS frame that must follow it
+    /// (default 10 s). A connection that has not sent both by then is
+    /// closed, and one still in its handshake when a graceful shutdown
+    /// begins is closed at once.
+    pub fn with_handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.config.handshake_timeout = timeout;
+        self
+    }
+
+    /// How long a connection may stay open with no stream (default 60 s):
+    /// then it gets a GOAWAY and is closed. The timer starts when the
+    /// handshake completes and whenever the last open stream ends; a
+    /// stream exists once its whole header block has arrived, so this
+    /// also bounds a client that trickles a header block on an otherwise
+    /// idle connection.
+    pub fn with_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.config.idle_timeout = timeout;
+        self
+    }
+
     /// Runs every call on its own task (`rt::spawn`), so that the calls of
     /// one connection run in parallel on a multi-thread runtime, at the
     /// cost of a task wake-up per message. Off by default: a connection's
@@ -145,7 +169,8 @@ impl ServerBuilder {
     ///
     /// # Errors
     ///
-    /// A zero message size or keepalive interval.
+    /// A zero message size, keepalive interval, handshake timeout or idle
+    /// timeout.
     pub fn build(self) -> Result<Server, Status> {
         if self.config.max_recv == 0 || self.config.max_send == 0 {
             return Err(Status::invalid_argument(
@@ -156,6 +181,14 @@ impl ServerBuilder {
             return Err(Status::invalid_argument(
                 "keepalive interval must be positive",
             ));
+        }
+        if self.config.handshake_timeout.is_zero() {
+            return Err(Status::invalid_argument(
+                "handshake timeout must be positive",
+            ));
+        }
+        if self.config.idle_timeout.is_zero() {
+            return Err(Status::invalid_argument("idle timeout must be positive"));
         }
         Ok(Server {
             config: Arc::new(self.config),
@@ -189,7 +222,8 @@ impl Default for Server {
 
 impl Server {
     /// A builder with the defaults (4 MiB messages, no compression sent,
-    /// gzip accepted, no keepalive).
+    /// gzip accepted, no keepalive, a 10 s handshake timeout and a 60 s
+    /// idle timeout).
     pub fn builder() -> ServerBuilder {
         ServerBuilder {
             config: Config {
@@ -203,6 +237,8 @@ impl Server {
                 initial_window: 1024 * 1024,
                 max_header_list_size: 1024 * 1024,
                 task_per_call: false,
+                handshake_timeout: Duration::from_secs(10),
+                idle_timeout: Duration::from_secs(60),
             },
         }
     }
@@ -280,16 +316,49 @@ impl Server {
         S::Future: Send + 'static,
     {
         let cfg = self.config.clone();
+        let (io, progress) = handshake::watch(io);
         let (io, flush) = coalesce(io);
-        let mut conn = h2::server::Builder::new()
+        let drain = watcher.draining();
+        let forced = watcher.forced();
+        let mut drain = std::pin::pin!(drain);
+        let mut forced = std::pin::pin!(forced);
+        // The handshake deadline until the handshake is done, then the
+        // idle deadline while the connection has no stream.
+        let mut timer = std::pin::pin!(rt::sleep(cfg.handshake_timeout));
+        let handshake = h2::server::Builder::new()
             .max_concurrent_streams(cfg.max_concurrent_streams)
             .initial_window_size(cfg.initial_window)
             .max_header_list_size(cfg.max_header_list_size)
             .initial_connection_window_size(cfg.initial_window * 2)
             .max_send_buffer_size(256 * 1024)
-            .handshake::<_, Bytes>(io)
-            .await
-            .map_err(|e| Status::from_h2(&e))?;
+            .handshake::<_, Bytes>(io);
+        let mut handshake = std::pin::pin!(handshake);
+        // h2 writes its SETTINGS, then reads the client's preface; the
+        // SETTINGS leave at once rather than after the preface.
+        let started = std::future::poll_fn(|cx| {
+            if drain.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(None);
+            }
+            if timer.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Some(Err(handshake_timed_out())));
+            }
+            if let Poll::Ready(r) = handshake.as_mut().poll(cx) {
+                return Poll::Ready(Some(r.map_err(|e| Status::from_h2(&e))));
+            }
+            match flush.poll_flush(cx) {
+                Poll::Ready(Err(e)) => {
+                    Poll::Ready(Some(Err(Status::unavailable(format!("write: {e}")))))
+                }
+                _ => Poll::Pending,
+            }
+        })
+        .await;
+        let mut conn = match started {
+            Some(r) => r?,
+            // Still in its handshake when draining began: nothing to
+            // finish, so the connection closes at once.
+            None => return Ok(()),
+        };
         std::future::poll_fn(|cx| flush.poll_flush(cx))
             .await
             .map_err(|e| Status::unavailable(format!("write: {e}")))?;
@@ -297,11 +366,10 @@ impl Server {
             (Some(every), Some(pp)) => keepalive::start(pp, every, cfg.keepalive_timeout),
             _ => keepalive::never(),
         };
-        let drain = watcher.draining();
-        let forced = watcher.forced();
-        let mut drain = std::pin::pin!(drain);
-        let mut forced = std::pin::pin!(forced);
         let mut draining = false;
+        // Whether the timer holds the idle deadline (armed when the last
+        // stream ended) rather than the handshake's.
+        let mut idle_armed = false;
         // The calls of this connection, when they run on its task.
         let mut calls = FuturesUnordered::new();
         loop {
@@ -328,10 +396,25 @@ impl Server {
                     while let Poll::Ready(Some(())) = calls.poll_next_unpin(cx) {}
                 }
                 // Everything this wake-up produced, in one write.
-                match flush.poll_flush(cx) {
-                    Poll::Ready(Err(e)) => Poll::Ready(Event::Write(e)),
-                    _ => Poll::Pending,
+                if let Poll::Ready(Err(e)) = flush.poll_flush(cx) {
+                    return Poll::Ready(Event::Write(e));
                 }
+                if !progress.is_done() {
+                    if timer.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(Event::HandshakeTimeout);
+                    }
+                } else if conn.has_streams() || !calls.is_empty() {
+                    idle_armed = false;
+                } else {
+                    if !idle_armed {
+                        idle_armed = true;
+                        timer.as_mut().reset(rt::now() + cfg.idle_timeout);
+                    }
+                    if timer.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(Event::Idle);
+                    }
+                }
+                Poll::Pending
             })
             .await;
             match event {
@@ -354,18 +437,22 @@ impl Server {
                     tracing::debug!(error = %e, "grpc connection write failed");
                     return Ok(());
                 }
+                Event::Drain if !progress.is_done() => {
+                    // Still in its handshake: closed at once.
+                    return Ok(());
+                }
                 Event::Drain => {
                     draining = true;
                     conn.graceful_shutdown();
                 }
                 Event::Forced => {
-                    conn.abrupt_shutdown(h2::Reason::NO_ERROR);
-                    // Flush the GOAWAY, bounded.
-                    let _ = rt::timeout(
-                        Duration::from_millis(100),
-                        std::future::poll_fn(|cx| conn.poll_closed(cx)),
-                    )
-                    .await;
+                    close_now(&mut conn).await;
+                    return Ok(());
+                }
+                Event::HandshakeTimeout => return Err(handshake_timed_out()),
+                Event::Idle => {
+                    tracing::debug!("grpc connection idle, closing");
+                    close_now(&mut conn).await;
                     return Ok(());
                 }
                 Event::Dead => {
@@ -398,6 +485,27 @@ enum Event {
     Drain,
     Forced,
     Dead,
+    HandshakeTimeout,
+    Idle,
+}
+
+/// What a connection whose handshake ran out of time ends with.
+fn handshake_timed_out() -> Status {
+    Status::deadline_exceeded("http/2 handshake timed out")
+}
+
+/// Sends GOAWAY (no error, the last stream processed) and closes, bounding
+/// the flush: a peer that does not read cannot hold the connection.
+async fn close_now<IO>(conn: &mut h2::server::Connection<IO, Bytes>)
+where
+    IO: AsyncRead + AsyncWrite + Unpin,
+{
+    conn.abrupt_shutdown(h2::Reason::NO_ERROR);
+    let _ = rt::timeout(
+        Duration::from_millis(100),
+        std::future::poll_fn(|cx| conn.poll_closed(cx)),
+    )
+    .await;
 }
 
 /// Runs a call on its connection's task, containing a handler's panic to

@@ -14,6 +14,7 @@ mod grpc_governance_streams;
 mod grpc_interop;
 mod grpc_lifecycle;
 mod grpc_protobuf;
+mod grpc_slow_clients;
 mod grpc_stream_spans;
 mod grpc_trailers_only;
 mod thrift_codegen;
