@@ -30,7 +30,6 @@
 mod config;
 mod conn;
 pub(crate) mod incoming;
-mod pool;
 
 use std::convert::Infallible;
 use std::sync::Arc;

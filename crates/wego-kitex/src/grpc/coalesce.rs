@@ -13,7 +13,8 @@
 //! driver may first yield once, see `connection.rs`); a shutdown flushes as
 //! well.
 //!
-//! The buffer is lent from a per-thread pool (`pool.rs`) by the first write
+//! The buffer is lent from the per-thread pool of `wego_netpoll::buffer::pool`
+//! by the first write
 //! that needs it and given back once the socket has taken every byte, so a
 //! connection with nothing to write holds no buffer.
 
@@ -24,7 +25,8 @@ use std::task::{Context, Poll, ready};
 
 use wego_netpoll::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use super::pool;
+use bytes::BytesMut;
+use wego_netpoll::buffer::pool;
 
 /// Above this many buffered bytes a write first pushes the buffer out.
 pub(crate) const MAX_BUFFERED: usize = 64 * 1024;
@@ -32,7 +34,7 @@ pub(crate) const MAX_BUFFERED: usize = 64 * 1024;
 struct Shared<IO> {
     io: IO,
     /// Lent while it holds bytes; otherwise empty with no allocation.
-    buf: Vec<u8>,
+    buf: BytesMut,
     /// How much of `buf` already went out.
     sent: usize,
 }
@@ -93,7 +95,7 @@ fn lock<IO>(m: &Mutex<Shared<IO>>) -> MutexGuard<'_, Shared<IO>> {
 pub(crate) fn coalesce<IO>(io: IO) -> (Coalesce<IO>, FlushHandle<IO>) {
     let shared = Arc::new(Mutex::new(Shared {
         io,
-        buf: Vec::new(),
+        buf: BytesMut::new(),
         sent: 0,
     }));
     (

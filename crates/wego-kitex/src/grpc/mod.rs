@@ -39,7 +39,6 @@ pub mod health;
 mod keepalive;
 mod metadata;
 pub mod metainfo;
-mod pool;
 mod pump;
 mod request;
 mod router;

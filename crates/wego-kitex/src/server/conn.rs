@@ -23,7 +23,7 @@
 //! connection for the length of a 16 MiB frame.
 //!
 //! A connection waiting for its next frame holds no buffer: the read buffer
-//! is lent from a per-thread pool (`pool.rs`) for a read and given back
+//! is lent from a per-thread pool (`wego_netpoll::buffer::pool`) for a read and given back
 //! when a read would block with nothing left to decode, and replies are
 //! gathered in a lent buffer only until the socket has taken them. An idle
 //! connection costs its task, socket and counters, not 8 KiB of buffer.
@@ -42,7 +42,6 @@ use tower_service::Service;
 use wego_netpoll::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, split};
 use wego_netpoll::{Conn, Watcher, rt};
 
-use super::pool;
 use super::{Config, ConnHandler, PayloadHandler, Router, ServerStats, ThriftReply, ThriftRequest};
 use crate::metainfo::{self, CallContext, MetaInfo, RpcInfo, keys};
 use crate::thrift::{
@@ -50,6 +49,7 @@ use crate::thrift::{
 };
 use crate::transport::{Detection, Framing, Prefixed, decode_frame, detect, framed};
 use crate::ttheader::{self, Header, PROTOCOL_BINARY, PROTOCOL_COMPACT, PROTOCOL_KITEX_PROTOBUF};
+use wego_netpoll::buffer::pool;
 
 /// Longest sniff before a connection is declared unknown.
 const SNIFF_LIMIT: usize = 64;

@@ -12,7 +12,6 @@
 
 mod conn;
 mod governance;
-mod pool;
 mod router;
 mod stats;
 

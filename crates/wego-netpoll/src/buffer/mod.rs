@@ -31,6 +31,7 @@
 //! (kept so that a slice returned by `next` stays valid while borrowed).
 
 mod io;
+pub mod pool;
 #[cfg(test)]
 mod tests;
 

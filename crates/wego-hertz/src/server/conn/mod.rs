@@ -51,10 +51,10 @@ use wego_netpoll::{Conn, Watcher, rt};
 use self::pump::{BodyState, Failure, Pump, Step};
 use self::write::Queued;
 use super::incoming;
-use super::pool;
 use super::{BodyLimit, ClientAddr, Config, ExpectDecision};
 use crate::body::Body;
 use crate::codec::{BodyDecoder, BodyFraming, ParseError, RequestHead, parse_request_head};
+use wego_netpoll::buffer::pool;
 
 mod date;
 mod pump;

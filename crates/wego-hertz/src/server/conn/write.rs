@@ -19,7 +19,6 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tower_service::Service;
 use wego_netpoll::{Conn, Watcher, rt};
 
-use super::super::pool;
 use super::date::date_now;
 use super::pump::{Pump, Step};
 use super::{Driver, Meta};
@@ -29,6 +28,7 @@ use crate::codec::{
     encode_response_head, may_have_body,
 };
 use crate::response::FlushHead;
+use wego_netpoll::buffer::pool;
 
 /// Bytes gathered in the write buffer before it is flushed regardless.
 pub(super) const FLUSH_AT: usize = 64 * 1024;
