@@ -72,7 +72,13 @@ mod shutdown;
 
 pub use buffer::LinkBuffer;
 pub use error::{Error, Result};
-pub use net::{Address, Conn, Dialer, Listener};
+pub use net::{Address, BoxIo, Conn, ConnInfo, Connect, Dialer, Io, Listener};
+
+/// A boxed error, as tower's services return.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A boxed `Send` future.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub use shutdown::{Shutdown, ShutdownReport, Watcher};
 
 /// Re-export of the tokio I/O traits that [`Conn`] implements.

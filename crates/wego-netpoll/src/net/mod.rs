@@ -7,7 +7,9 @@
 
 mod address;
 mod conn;
+mod connect;
 mod dialer;
+mod info;
 mod listener;
 mod options;
 
@@ -16,6 +18,8 @@ pub use conn::Conn;
 #[cfg(feature = "tokio")]
 pub(crate) use conn::DetachedConn;
 pub(crate) use conn::{Stream, peek_is_active};
+pub use connect::{BoxConnect, BoxIo, Connect, Io};
 pub use dialer::Dialer;
+pub use info::{ConnInfo, WithInfo};
 pub use listener::{Listener, ListenerBuilder};
 pub use options::KeepAlive;
