@@ -37,6 +37,7 @@ pub(crate) struct Config {
     pub(crate) idle_timeout: Duration,
     pub(crate) body_read_timeout: Duration,
     pub(crate) write_timeout: Duration,
+    pub(crate) shutdown_timeout: Duration,
     pub(crate) keep_alive: bool,
     pub(crate) drain_limit: usize,
     pub(crate) server_header: Option<HeaderValue>,
@@ -57,6 +58,7 @@ impl Default for Config {
             idle_timeout: Duration::from_secs(60),
             body_read_timeout: Duration::from_secs(30),
             write_timeout: Duration::from_secs(30),
+            shutdown_timeout: Duration::from_secs(5),
             keep_alive: true,
             drain_limit: 256 * 1024,
             server_header: Some(HeaderValue::from_static("wego")),
@@ -79,6 +81,7 @@ impl fmt::Debug for Config {
             .field("idle_timeout", &self.idle_timeout)
             .field("body_read_timeout", &self.body_read_timeout)
             .field("write_timeout", &self.write_timeout)
+            .field("shutdown_timeout", &self.shutdown_timeout)
             .field("keep_alive", &self.keep_alive)
             .field("drain_limit", &self.drain_limit)
             .field("server_header", &self.server_header)
@@ -166,6 +169,14 @@ impl Builder {
     /// Longest wait for the client to accept response bytes (default 30 s).
     pub fn write_timeout(mut self, timeout: Duration) -> Self {
         self.config.write_timeout = timeout;
+        self
+    }
+
+    /// How long [`Server::serve_with_shutdown`] lets work in flight finish
+    /// once its signal fires, before forcing connections closed (default
+    /// 5 s, Hertz's `ExitWaitTimeout`).
+    pub fn with_shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.config.shutdown_timeout = timeout;
         self
     }
 

@@ -17,6 +17,7 @@ mod header_case;
 mod hyper_client;
 mod hyper_limits;
 mod limits;
+mod server_any_io;
 mod server_basic;
 mod server_curl;
 mod server_shutdown;

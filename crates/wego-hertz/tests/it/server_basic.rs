@@ -128,6 +128,10 @@ fn public_types_and_futures_are_send() {
     let addr: wego_netpoll::Address = "127.0.0.1:0".parse().unwrap();
     // Built, never polled: only the types are checked.
     send(&server.serve_addr(&addr, svc));
+    let (io, _client) = tokio::io::duplex(64);
+    send(&server.serve_connection(io, svc));
+    let incoming = futures_util::stream::empty::<std::io::Result<tokio::io::DuplexStream>>();
+    send(&server.serve_incoming(incoming, svc));
     send(&server.shutdown(std::time::Duration::from_secs(1)));
     send(&server.bind(&addr));
     send(&wego_hertz::Body::empty().collect_limited(1));

@@ -8,7 +8,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::BodyExt;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Notify;
 use wego_hertz::server::{BodyLimit, Builder, DEFAULT_BODY_LIMIT};
 use wego_hertz::{Body, Server};
@@ -60,7 +60,7 @@ impl Resp {
     }
 }
 
-async fn fill(conn: &mut Conn, buf: &mut BytesMut) -> bool {
+async fn fill<C: AsyncRead + Unpin>(conn: &mut C, buf: &mut BytesMut) -> bool {
     buf.reserve(4096);
     matches!(
         rt::timeout(Duration::from_secs(10), conn.read_buf(buf)).await,
@@ -68,8 +68,13 @@ async fn fill(conn: &mut Conn, buf: &mut BytesMut) -> bool {
     )
 }
 
-/// Reads one response (`head`: the request was HEAD). `None` on EOF.
-pub(crate) async fn read_response(conn: &mut Conn, buf: &mut BytesMut, head: bool) -> Option<Resp> {
+/// Reads one response (`head`: the request was HEAD) from any IO. `None`
+/// on EOF.
+pub(crate) async fn read_response<C: AsyncRead + Unpin>(
+    conn: &mut C,
+    buf: &mut BytesMut,
+    head: bool,
+) -> Option<Resp> {
     loop {
         let mut slots = [httparse::EMPTY_HEADER; 64];
         let mut r = httparse::Response::new(&mut slots);

@@ -44,9 +44,10 @@ use std::time::Instant;
 
 use bytes::BytesMut;
 use http::{Method, Request, Response, StatusCode, Version};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tower_service::Service;
-use wego_netpoll::{Conn, Watcher, rt};
+use wego_netpoll::net::Io;
+use wego_netpoll::{Watcher, rt};
 
 use self::pump::{BodyState, Failure, Pump, Step};
 use self::write::Queued;
@@ -65,20 +66,24 @@ const READ_RESERVE: usize = 8 * 1024;
 
 /// Serves one connection until it closes, the shutdown drains it while idle,
 /// or the shutdown deadline forces it.
-pub(crate) async fn serve_connection<S>(conn: Conn, svc: S, config: Arc<Config>, watcher: Watcher)
+///
+/// Generic over the IO, not boxed: a netpoll `Conn` gets a driver of its
+/// own, with no dynamic call per read or write.
+pub(crate) async fn serve_connection<S, IO>(io: IO, svc: S, config: Arc<Config>, watcher: Watcher)
 where
     S: Service<Request<Body>, Response = Response<Body>, Error = Infallible> + Send + 'static,
     S::Future: Send + 'static,
+    IO: Io,
 {
-    let peer = conn.peer_addr().clone();
+    let peer = io.peer_addr().map(ClientAddr);
     let mut driver = Driver {
-        io: conn,
+        io,
         // Both lent from the thread's pool while in use: see `pool`.
         rbuf: BytesMut::new(),
         wbuf: BytesMut::new(),
         config,
         svc,
-        peer: ClientAddr(peer),
+        peer,
         answered_at: Instant::now(),
     };
     tokio::select! {
@@ -90,13 +95,14 @@ where
     }
 }
 
-struct Driver<S> {
-    io: Conn,
+struct Driver<S, IO> {
+    io: IO,
     rbuf: BytesMut,
     wbuf: BytesMut,
     config: Arc<Config>,
     svc: S,
-    peer: ClientAddr,
+    /// The client's address, when the IO knows it.
+    peer: Option<ClientAddr>,
     /// When the last response was made (its `Date` was read then), or the
     /// connection accepted.
     answered_at: Instant,
@@ -132,10 +138,11 @@ struct Meta {
     version: Version,
 }
 
-impl<S> Driver<S>
+impl<S, IO> Driver<S, IO>
 where
     S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>,
     S::Future: Send + 'static,
+    IO: AsyncRead + AsyncWrite + Unpin,
 {
     async fn run(&mut self, watcher: &Watcher) {
         // One draining future for the connection's life, rather than a new
@@ -333,7 +340,9 @@ where
         if self.config.body_limit != super::DEFAULT_BODY_LIMIT {
             parts.extensions.insert(BodyLimit(self.config.body_limit));
         }
-        parts.extensions.insert(self.peer.clone());
+        if let Some(peer) = &self.peer {
+            parts.extensions.insert(peer.clone());
+        }
         Request::from_parts(parts, body)
     }
 
@@ -444,8 +453,8 @@ where
 /// connection waiting for a request with nothing buffered holds no read
 /// buffer, and the bytes of most requests land in a few buffers that stay
 /// cached rather than in one per connection.
-fn poll_read_lent(
-    io: &mut Conn,
+fn poll_read_lent<IO: AsyncRead + Unpin>(
+    io: &mut IO,
     rbuf: &mut BytesMut,
     cx: &mut Context<'_>,
 ) -> Poll<std::io::Result<usize>> {
@@ -488,7 +497,7 @@ mod tests {
         }
     }
 
-    type D = Driver<Hello>;
+    type D = Driver<Hello, wego_netpoll::Conn>;
 
     fn size3<A, B, C, F: Future>(_: impl FnOnce(A, B, C) -> F) -> usize {
         size_of::<F>()

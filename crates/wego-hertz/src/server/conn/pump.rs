@@ -4,9 +4,9 @@
 use bytes::BytesMut;
 use http::StatusCode;
 use http_body::Frame;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tower_service::Service;
-use wego_netpoll::{Conn, rt};
+use wego_netpoll::rt;
 
 use super::super::Config;
 use super::super::incoming::{self, Msg};
@@ -112,9 +112,9 @@ impl Pump {
     ///
     /// Cancel safe: bytes leave the read buffer only once a channel slot is
     /// reserved for them, and the send that follows does not wait.
-    pub(super) async fn step(
+    pub(super) async fn step<IO: AsyncRead + Unpin>(
         &mut self,
-        io: &mut Conn,
+        io: &mut IO,
         rbuf: &mut BytesMut,
         config: &Config,
     ) -> Step {
@@ -180,8 +180,9 @@ impl Pump {
     }
 }
 
-impl<S> Driver<S>
+impl<S, IO> Driver<S, IO>
 where
+    IO: AsyncRead + AsyncWrite + Unpin,
     S: Service<
             http::Request<Body>,
             Response = http::Response<Body>,

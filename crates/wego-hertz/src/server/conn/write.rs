@@ -15,9 +15,9 @@ use std::task::{Context, Poll, Waker};
 use bytes::{Buf, Bytes, BytesMut};
 use http::{HeaderMap, Request, Response, StatusCode, Version};
 use http_body::{Body as _, Frame};
-use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tower_service::Service;
-use wego_netpoll::{Conn, Watcher, rt};
+use wego_netpoll::{Watcher, rt};
 
 use super::date::date_now;
 use super::pump::{Pump, Step};
@@ -57,8 +57,9 @@ enum First {
     Failed(BodyError),
 }
 
-impl<S> Driver<S>
+impl<S, IO> Driver<S, IO>
 where
+    IO: AsyncRead + AsyncWrite + Unpin,
     S: Service<Request<Body>, Response = Response<Body>, Error = std::convert::Infallible>,
     S::Future: Send + 'static,
 {
@@ -424,8 +425,8 @@ where
 /// One contiguous buffer goes out with `poll_write` (a plain `send`):
 /// tokio's `write_buf` would take the vectored path for a socket, and a
 /// one-element `writev` costs more in the kernel than `send` does.
-fn poll_write_out(
-    io: &mut Conn,
+fn poll_write_out<IO: AsyncWrite + Unpin>(
+    io: &mut IO,
     buf: &[u8],
     pos: &mut usize,
     cx: &mut Context<'_>,
