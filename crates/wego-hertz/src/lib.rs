@@ -14,9 +14,9 @@
 //!   extractors (path, query, form, multipart, JSON, cookies, state, a
 //!   Hertz-style [`extract::RequestContext`], validated binding) and
 //!   returning anything that implements [`response::IntoResponse`].
-//! - [`governance`]: wego-governance's server layers (rate and
-//!   concurrency limits answered with 429, metrics, tracing, `traceparent`)
-//!   and a `/metrics` route.
+//! - `governance` (feature `governance`, on by default): wego-governance's
+//!   server layers (rate and concurrency limits answered with 429, metrics,
+//!   tracing, `traceparent`) and a `/metrics` route.
 //! - [`middleware`]: `from_fn`, recovery, access log, request id, timeout,
 //!   body limit, CORS, compression, basic auth.
 //!
@@ -29,6 +29,7 @@ mod error;
 pub mod server;
 
 pub mod extract;
+#[cfg(feature = "governance")]
 pub mod governance;
 pub mod handler;
 pub mod middleware;

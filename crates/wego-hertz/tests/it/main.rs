@@ -27,6 +27,7 @@ mod server_streaming;
 #[cfg(feature = "validator")]
 mod binding;
 mod extract;
+#[cfg(feature = "governance")]
 mod governance;
 mod middleware;
 mod responses;
