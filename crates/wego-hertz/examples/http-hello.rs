@@ -53,7 +53,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ("--flavor", Some(f)) => flavor = f.parse()?,
             ("--grace", Some(s)) => grace = Duration::from_secs_f64(s.parse()?),
             ("--header-read-timeout", Some(s)) => {
-                builder = builder.header_read_timeout(Duration::from_secs_f64(s.parse()?));
+                builder = builder.with_header_read_timeout(Duration::from_secs_f64(s.parse()?));
             }
             _ => {
                 return Err(format!(

@@ -15,8 +15,7 @@ use http_body::{Frame, SizeHint};
 
 use crate::server::incoming::Incoming;
 
-/// A boxed error as carried by user bodies and streams.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use crate::BoxError;
 
 type BoxBody = Pin<Box<dyn http_body::Body<Data = Bytes, Error = BoxError> + Send>>;
 
@@ -386,18 +385,10 @@ impl fmt::Display for BodyError {
             ErrorKind::TooLarge(limit) => write!(f, "body exceeds the limit of {limit} bytes"),
             ErrorKind::Incomplete => f.write_str("body ended before its declared end"),
             ErrorKind::Timeout => f.write_str("timed out reading the body"),
-            ErrorKind::Malformed => match &self.source {
-                Some(e) => write!(f, "malformed body: {e}"),
-                None => f.write_str("malformed body"),
-            },
-            ErrorKind::Io => match &self.source {
-                Some(e) => write!(f, "i/o error reading the body: {e}"),
-                None => f.write_str("i/o error reading the body"),
-            },
-            ErrorKind::Other => match &self.source {
-                Some(e) => write!(f, "body error: {e}"),
-                None => f.write_str("body error"),
-            },
+            // The cause is reached through `source()`, not repeated here.
+            ErrorKind::Malformed => f.write_str("malformed body"),
+            ErrorKind::Io => f.write_str("i/o error reading the body"),
+            ErrorKind::Other => f.write_str("body error"),
         }
     }
 }
@@ -455,8 +446,10 @@ mod tests {
         let err = block(Body::from_stream(futures_util::stream::iter(items)).collect_limited(10))
             .unwrap_err();
         assert!(!err.is_timeout() && !err.is_too_large() && !err.is_incomplete());
-        assert_eq!(err.to_string(), "body error: boom");
-        assert!(std::error::Error::source(&err).is_some());
+        // Display does not repeat the cause; `source()` carries it.
+        assert_eq!(err.to_string(), "body error");
+        let source = std::error::Error::source(&err).expect("the cause");
+        assert_eq!(source.to_string(), "boom");
     }
 
     #[test]

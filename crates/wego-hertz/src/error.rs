@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::body::BoxError;
+use crate::BoxError;
 
 /// Why starting or running a server failed. Ask with the `is_*` methods; the
 /// cause is in [`source`](std::error::Error::source).

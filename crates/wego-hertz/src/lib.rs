@@ -36,9 +36,11 @@ pub mod middleware;
 pub mod response;
 pub mod router;
 
-pub use body::{Body, BodyError, BoxError};
+pub use body::{Body, BodyError};
 pub use error::{Error, Result};
 pub use server::Server;
+/// wego's one boxed error and boxed `Send` future, from wego-netpoll.
+pub use wego_netpoll::{BoxError, BoxFuture};
 
 pub use extract::ClientAddr;
 pub use handler::Handler;

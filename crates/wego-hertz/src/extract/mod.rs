@@ -10,7 +10,7 @@
 //! `Result<T, T::Rejection>` to handle failures yourself.
 //!
 //! Buffered body extractors read at most [`DEFAULT_BODY_LIMIT`] bytes (4 MiB)
-//! unless a [`BodyLimit`] request extension (set by
+//! unless a [`RequestBodyLimit`] request extension (set by
 //! [`crate::middleware::BodyLimitLayer`]) says otherwise; past it they answer
 //! 413.
 
@@ -65,10 +65,11 @@ pub const DEFAULT_BODY_LIMIT: usize = 4 * 1024 * 1024;
 /// the server inserts it from its configured body limit, and
 /// [`crate::middleware::BodyLimitLayer`] replaces it; without it the limit
 /// is [`DEFAULT_BODY_LIMIT`].
-pub use crate::server::BodyLimit;
+pub use crate::server::RequestBodyLimit;
 
 pub(crate) fn body_limit(ext: &Extensions) -> usize {
-    ext.get::<BodyLimit>().map_or(DEFAULT_BODY_LIMIT, |l| l.0)
+    ext.get::<RequestBodyLimit>()
+        .map_or(DEFAULT_BODY_LIMIT, |l| l.0)
 }
 
 mod private {

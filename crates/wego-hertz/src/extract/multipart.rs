@@ -12,7 +12,7 @@ use crate::response::{IntoResponse, Response, text};
 /// A `multipart/form-data` body, read field by field as it streams in.
 ///
 /// The whole body and each field are limited to the body limit
-/// ([`super::DEFAULT_BODY_LIMIT`] unless a [`super::BodyLimit`] extension
+/// ([`super::DEFAULT_BODY_LIMIT`] unless a [`super::RequestBodyLimit`] extension
 /// says otherwise); exceeding it fails with a [`MultipartError`] that renders
 /// 413. A request that is not multipart, or has no boundary, answers 400.
 ///

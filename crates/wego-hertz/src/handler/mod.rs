@@ -18,11 +18,9 @@ use tower::ServiceExt;
 use tower_layer::Layer;
 use tower_service::Service;
 
+use crate::BoxFuture;
 use crate::extract::{FromRequest, FromRequestParts, Request};
 use crate::response::{IntoResponse, Response};
-
-/// A boxed, `Send` future of a response.
-pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
 /// An async function usable as a request handler.
 ///
@@ -31,7 +29,7 @@ pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 /// with up to 8 extractor arguments.
 pub trait Handler<T>: Clone + Send + Sync + Sized + 'static {
     /// Runs the handler on a request.
-    fn call(self, req: Request) -> BoxFuture<Response>;
+    fn call(self, req: Request) -> BoxFuture<'static, Response>;
 
     /// Wraps this handler in a `tower::Layer` (route-level middleware).
     fn layer<L>(self, layer: L) -> Layered<L, Self, T> {
@@ -54,7 +52,7 @@ where
     Fut: Future<Output = R> + Send,
     R: IntoResponse,
 {
-    fn call(self, _req: Request) -> BoxFuture<Response> {
+    fn call(self, _req: Request) -> BoxFuture<'static, Response> {
         Box::pin(async move { self().await.into_response() })
     }
 }
@@ -70,7 +68,7 @@ macro_rules! impl_handler {
             $( $ty: FromRequestParts + Send, )*
             $last: FromRequest<M> + Send,
         {
-            fn call(self, req: Request) -> BoxFuture<Response> {
+            fn call(self, req: Request) -> BoxFuture<'static, Response> {
                 Box::pin(async move {
                     let (mut parts, body) = req.into_parts();
                     $(
@@ -146,7 +144,7 @@ impl<H: Handler<T>, T> Service<Request> for HandlerService<H, T> {
 
 /// The future of [`HandlerService`].
 pub struct ResponseFuture {
-    inner: BoxFuture<Response>,
+    inner: BoxFuture<'static, Response>,
 }
 
 impl fmt::Debug for ResponseFuture {
@@ -195,7 +193,7 @@ where
     S::Response: IntoResponse,
     S::Future: Send,
 {
-    fn call(self, req: Request) -> BoxFuture<Response> {
+    fn call(self, req: Request) -> BoxFuture<'static, Response> {
         let svc = self.layer.layer(HandlerService::new(self.handler));
         Box::pin(async move {
             match svc.oneshot(req).await {

@@ -21,7 +21,7 @@ use crate::{Body, BodyError};
 /// A `Content-Length` above the limit answers 413 before the handler runs.
 /// Otherwise the body is wrapped so that reading past the limit fails with
 /// [`BodyError::is_too_large`], and the limit becomes the one buffered
-/// extractors use ([`extract::BodyLimit`]), so they answer 413 too.
+/// extractors use ([`extract::RequestBodyLimit`]), so they answer 413 too.
 #[derive(Debug, Clone, Copy)]
 pub struct BodyLimitLayer {
     limit: usize,
@@ -81,7 +81,7 @@ where
             ))));
         }
         let (mut parts, body) = req.into_parts();
-        parts.extensions.insert(extract::BodyLimit(limit));
+        parts.extensions.insert(extract::RequestBodyLimit(limit));
         let body = Body::new(Limited {
             inner: body,
             remaining: limit,

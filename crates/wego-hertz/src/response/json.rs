@@ -14,7 +14,7 @@ use crate::Body;
 /// serialisation failure becomes a 500. As an extractor (see
 /// [`crate::extract`]), requires a JSON content type and deserialises the
 /// body (limit: [`crate::extract::DEFAULT_BODY_LIMIT`] unless a
-/// [`crate::extract::BodyLimit`] extension says otherwise).
+/// [`crate::extract::RequestBodyLimit`] extension says otherwise).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Json<T>(pub T);
 

@@ -18,7 +18,7 @@ use http::StatusCode;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 use crate::Body;
-use crate::body::BoxError;
+use crate::BoxError;
 
 mod conditional;
 mod file;
@@ -41,7 +41,7 @@ pub use protobuf::Protobuf;
 pub use range::{ByteRanges, MAX_RANGES};
 pub use redirect::Redirect;
 pub use serve_dir::ServeDir;
-pub use sse::{Event, KeepAlive, Sse};
+pub use sse::{Event, Sse, SseKeepAlive};
 
 /// The response type handlers produce: `http::Response<Body>`.
 pub type Response<B = Body> = http::Response<B>;

@@ -10,8 +10,8 @@ use http::header::{self, HeaderMap, HeaderValue};
 use tower_service::Service;
 
 use super::{File, Html, IntoResponse, Redirect, Response, text};
+use crate::BoxFuture;
 use crate::extract::{PathParams, Request};
-use crate::handler::BoxFuture;
 
 /// Directory listings stop at this many entries.
 const MAX_LISTING: usize = 5_000;
@@ -144,7 +144,7 @@ enum Target {
 impl Service<Request> for ServeDir {
     type Response = Response;
     type Error = Infallible;
-    type Future = BoxFuture<Result<Response, Infallible>>;
+    type Future = BoxFuture<'static, Result<Response, Infallible>>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         Poll::Ready(Ok(()))

@@ -13,7 +13,7 @@ use http_body::Frame;
 
 use super::{FlushHead, IntoResponse, Response};
 use crate::Body;
-use crate::body::BoxError;
+use crate::BoxError;
 
 /// One server-sent event.
 ///
@@ -92,18 +92,18 @@ impl Event {
 
 /// How often to send a keep-alive comment while the stream is quiet.
 #[derive(Debug, Clone)]
-pub struct KeepAlive {
+pub struct SseKeepAlive {
     interval: Duration,
     text: String,
 }
 
-impl Default for KeepAlive {
+impl Default for SseKeepAlive {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl KeepAlive {
+impl SseKeepAlive {
     /// Every 15 seconds, an empty comment.
     pub fn new() -> Self {
         Self {
@@ -128,17 +128,17 @@ impl KeepAlive {
 /// A server-sent events response over a stream of events.
 ///
 /// ```
-/// # use wego_hertz::response::{Event, KeepAlive, Sse};
+/// # use wego_hertz::response::{Event, SseKeepAlive, Sse};
 /// let events = futures_util::stream::iter([
 ///     Ok::<_, std::convert::Infallible>(Event::new().with_data("hello")),
 /// ]);
-/// let sse = Sse::new(events).with_keep_alive(KeepAlive::new());
+/// let sse = Sse::new(events).with_keep_alive(SseKeepAlive::new());
 /// # drop(sse);
 /// ```
 #[derive(Debug)]
 pub struct Sse<S> {
     stream: S,
-    keep_alive: Option<KeepAlive>,
+    keep_alive: Option<SseKeepAlive>,
 }
 
 impl<S> Sse<S> {
@@ -151,7 +151,7 @@ impl<S> Sse<S> {
     }
 
     /// Sends keep-alive comments while the stream is quiet.
-    pub fn with_keep_alive(mut self, keep_alive: KeepAlive) -> Self {
+    pub fn with_keep_alive(mut self, keep_alive: SseKeepAlive) -> Self {
         self.keep_alive = Some(keep_alive);
         self
     }

@@ -167,7 +167,7 @@ fn sse_encodes_events_and_keep_alive() {
     // A quiet stream gets keep-alive comments.
     let quiet = futures_util::stream::pending::<Result<Event, std::io::Error>>();
     let sse = Sse::new(quiet).with_keep_alive(
-        KeepAlive::new()
+        SseKeepAlive::new()
             .with_interval(Duration::from_millis(10))
             .with_text("ping"),
     );

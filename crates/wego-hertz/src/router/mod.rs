@@ -19,11 +19,11 @@
 //!    splits a segment; parameter values are percent-decoded afterwards
 //!    (invalid UTF-8 answers 400);
 //! 2. a path that exists without the request's method answers 405 with an
-//!    `Allow` header (or 404 when [`Router::handle_method_not_allowed`] is
+//!    `Allow` header (or 404 when [`Router::with_handle_method_not_allowed`] is
 //!    off); `HEAD` is served by the `GET` route with the body dropped;
 //! 3. an unmatched path whose twin with/without a trailing slash matches is
 //!    redirected there (301 for GET/HEAD, 308 otherwise), unless
-//!    [`Router::redirect_trailing_slash`] is off;
+//!    [`Router::with_redirect_trailing_slash`] is off;
 //! 4. anything else goes to the 404 handler.
 
 use std::collections::HashMap;
@@ -346,14 +346,14 @@ impl Router {
 
     /// Whether to redirect `/a/` to `/a` (and back) when only the other
     /// exists; on by default, as in Hertz.
-    pub fn redirect_trailing_slash(mut self, on: bool) -> Self {
+    pub fn with_redirect_trailing_slash(mut self, on: bool) -> Self {
         self.inner_mut().redirect_trailing_slash = on;
         self
     }
 
     /// Whether a path registered for other methods answers 405 (on by
     /// default) or 404.
-    pub fn handle_method_not_allowed(mut self, on: bool) -> Self {
+    pub fn with_handle_method_not_allowed(mut self, on: bool) -> Self {
         self.inner_mut().handle_method_not_allowed = on;
         self
     }

@@ -17,12 +17,13 @@ use tower::ServiceExt;
 use tower::util::{BoxCloneSyncService, Oneshot};
 use tower_service::Service;
 
+use crate::BoxFuture;
 use crate::extract::Request;
-use crate::handler::{BoxFuture, Handler};
+use crate::handler::Handler;
 use crate::response::{IntoResponse, Response};
 
 type BoxService = BoxCloneSyncService<Request, Response, Infallible>;
-type HandlerFn = Arc<dyn Fn(Request) -> BoxFuture<Response> + Send + Sync>;
+type HandlerFn = Arc<dyn Fn(Request) -> BoxFuture<'static, Response> + Send + Sync>;
 
 /// A type-erased, cloneable request service: what routes, fallbacks and
 /// the router itself are made of, and what router and group layers wrap.
@@ -58,7 +59,7 @@ impl Route {
     /// Erases an always-ready function returning a boxed future.
     pub(crate) fn from_fn<F>(f: F) -> Self
     where
-        F: Fn(Request) -> BoxFuture<Response> + Send + Sync + 'static,
+        F: Fn(Request) -> BoxFuture<'static, Response> + Send + Sync + 'static,
     {
         Self(Kind::Handler(Arc::new(f)))
     }
@@ -127,8 +128,8 @@ pin_project_lite::pin_project! {
     #[project = FutureKindProj]
     enum FutureKind {
         Ready { res: Option<Response> },
-        Boxed { fut: BoxFuture<Response> },
-        BoxedResult { fut: BoxFuture<Result<Response, Infallible>> },
+        Boxed { fut: BoxFuture<'static, Response> },
+        BoxedResult { fut: BoxFuture<'static, Result<Response, Infallible>> },
         // Boxed: a `Oneshot` holds a whole request until it is called,
         // and every `RouteFuture` (the server keeps one per request in the
         // connection's future) would be as large.
@@ -143,13 +144,13 @@ impl RouteFuture {
         }
     }
 
-    pub(crate) fn boxed(fut: BoxFuture<Response>) -> Self {
+    pub(crate) fn boxed(fut: BoxFuture<'static, Response>) -> Self {
         Self {
             kind: FutureKind::Boxed { fut },
         }
     }
 
-    fn boxed_result(fut: BoxFuture<Result<Response, Infallible>>) -> Self {
+    fn boxed_result(fut: BoxFuture<'static, Result<Response, Infallible>>) -> Self {
         Self {
             kind: FutureKind::BoxedResult { fut },
         }

@@ -163,7 +163,7 @@ fn method_not_allowed_lists_allow() {
     assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(h["allow"], "DELETE, GET, HEAD, POST");
     assert_eq!(b, "405 method not allowed");
-    let r = r.handle_method_not_allowed(false);
+    let r = r.with_handle_method_not_allowed(false);
     assert_eq!(send(&r, Method::PUT, "/r").0, StatusCode::NOT_FOUND);
 }
 
@@ -217,7 +217,7 @@ fn trailing_slash_redirects() {
         send(&r2, Method::GET, "//evil.com/").0,
         StatusCode::NOT_FOUND
     );
-    let r = r.redirect_trailing_slash(false);
+    let r = r.with_redirect_trailing_slash(false);
     assert_eq!(send(&r, Method::GET, "/a/").0, StatusCode::NOT_FOUND);
 }
 

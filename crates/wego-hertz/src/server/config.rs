@@ -102,28 +102,28 @@ pub struct Builder {
 
 impl Builder {
     /// Longest request line (default 8 KiB); longer ones get 414.
-    pub fn max_request_line(mut self, bytes: usize) -> Self {
+    pub fn with_max_request_line(mut self, bytes: usize) -> Self {
         self.config.head.max_request_line = bytes;
         self
     }
 
     /// Largest request head, request line included (default 64 KiB); larger
     /// ones get 431. Also bounds a chunked body's trailer section.
-    pub fn max_head_size(mut self, bytes: usize) -> Self {
+    pub fn with_max_head_size(mut self, bytes: usize) -> Self {
         self.config.head.max_head = bytes;
         self
     }
 
     /// Most header fields (default 100); more get 431.
-    pub fn max_headers(mut self, count: usize) -> Self {
+    pub fn with_max_headers(mut self, count: usize) -> Self {
         self.config.head.max_headers = count;
         self
     }
 
     /// The limit for extractors that buffer the whole body (default 4 MiB),
-    /// handed to handlers as the [`BodyLimit`](super::BodyLimit) request
+    /// handed to handlers as the [`RequestBodyLimit`](super::RequestBodyLimit) request
     /// extension. Streaming readers are not bound by it.
-    pub fn body_limit(mut self, bytes: usize) -> Self {
+    pub fn with_body_limit(mut self, bytes: usize) -> Self {
         self.config.body_limit = bytes;
         self
     }
@@ -140,7 +140,7 @@ impl Builder {
     /// Raise it (or lift it) for routes that take large uploads, and bound
     /// them with [`BodyLimitLayer`](crate::middleware::BodyLimitLayer)
     /// where needed.
-    pub fn max_body_size(mut self, bytes: Option<u64>) -> Self {
+    pub fn with_max_body_size(mut self, bytes: Option<u64>) -> Self {
         self.config.max_body_size = bytes;
         self
     }
@@ -148,26 +148,26 @@ impl Builder {
     /// Time allowed to receive a whole request head, from its first byte
     /// (from accept for a connection's first request; default 10 s). Past it:
     /// 408 and close.
-    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+    pub fn with_header_read_timeout(mut self, timeout: Duration) -> Self {
         self.config.header_read_timeout = timeout;
         self
     }
 
     /// How long a keep-alive connection may wait for its next request
     /// (default 60 s); then it closes quietly.
-    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+    pub fn with_idle_timeout(mut self, timeout: Duration) -> Self {
         self.config.idle_timeout = timeout;
         self
     }
 
     /// Longest wait for the next bytes of a request body (default 30 s).
-    pub fn body_read_timeout(mut self, timeout: Duration) -> Self {
+    pub fn with_body_read_timeout(mut self, timeout: Duration) -> Self {
         self.config.body_read_timeout = timeout;
         self
     }
 
     /// Longest wait for the client to accept response bytes (default 30 s).
-    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+    pub fn with_write_timeout(mut self, timeout: Duration) -> Self {
         self.config.write_timeout = timeout;
         self
     }
@@ -181,7 +181,7 @@ impl Builder {
     }
 
     /// Whether connections are kept alive between requests (default true).
-    pub fn keep_alive(mut self, on: bool) -> Self {
+    pub fn with_keep_alive(mut self, on: bool) -> Self {
         self.config.keep_alive = on;
         self
     }
@@ -189,20 +189,20 @@ impl Builder {
     /// How many bytes of a request body the handler left unread the server
     /// reads and discards to keep the connection (default 256 KiB); past it
     /// the connection closes instead.
-    pub fn drain_limit(mut self, bytes: usize) -> Self {
+    pub fn with_drain_limit(mut self, bytes: usize) -> Self {
         self.config.drain_limit = bytes;
         self
     }
 
     /// The `Server` header added to responses that set none (default
     /// `wego`; `None` sends no header).
-    pub fn server_header(mut self, value: Option<HeaderValue>) -> Self {
+    pub fn with_server_header(mut self, value: Option<HeaderValue>) -> Self {
         self.config.server_header = value;
         self
     }
 
     /// Sets `TCP_NODELAY` on accepted connections (default true).
-    pub fn nodelay(mut self, on: bool) -> Self {
+    pub fn with_nodelay(mut self, on: bool) -> Self {
         self.config.nodelay = on;
         self
     }
@@ -214,14 +214,14 @@ impl Builder {
     /// HTTP/1.1 header names are case-insensitive; turn this on only for
     /// peers that compare them byte for byte. It costs no allocation: names
     /// are rewritten in the output buffer.
-    pub fn title_case_headers(mut self, on: bool) -> Self {
+    pub fn with_title_case_headers(mut self, on: bool) -> Self {
         self.config.title_case_headers = on;
         self
     }
 
     /// Decides requests with `Expect: 100-continue` from their head
     /// (Hertz's `ContinueHandler`). Without a hook every one is continued.
-    pub fn expect_hook<F>(mut self, hook: F) -> Self
+    pub fn with_expect_hook<F>(mut self, hook: F) -> Self
     where
         F: Fn(&http::request::Parts) -> ExpectDecision + Send + Sync + 'static,
     {
@@ -252,26 +252,54 @@ impl Builder {
     /// # Errors
     ///
     /// [`Error::is_config`] for a zero limit or timeout, or a request-line
-    /// limit larger than the head limit.
+    /// limit larger than the head limit; the message names the setting.
     pub fn build(self) -> Result<Server> {
         let c = &self.config;
-        if c.head.max_request_line == 0 || c.head.max_head == 0 || c.head.max_headers == 0 {
-            return Err(Error::config("head limits must be at least 1"));
-        }
-        if c.head.max_request_line > c.head.max_head {
-            return Err(Error::config(
-                "max_request_line must not exceed max_head_size",
-            ));
-        }
-        if [
-            c.header_read_timeout,
-            c.idle_timeout,
-            c.body_read_timeout,
-            c.write_timeout,
-        ]
-        .contains(&Duration::ZERO)
-        {
-            return Err(Error::config("timeouts must be longer than zero"));
+        let checks = [
+            (
+                c.head.max_request_line == 0,
+                "with_max_request_line must be at least 1",
+            ),
+            (
+                c.head.max_head == 0,
+                "with_max_head_size must be at least 1",
+            ),
+            (
+                c.head.max_headers == 0,
+                "with_max_headers must be at least 1",
+            ),
+            (
+                c.head.max_request_line > c.head.max_head,
+                "with_max_request_line must not exceed with_max_head_size",
+            ),
+            (c.body_limit == 0, "with_body_limit must be at least 1"),
+            (
+                c.max_body_size == Some(0),
+                "with_max_body_size must be at least 1 (None lifts the cap)",
+            ),
+            (
+                c.header_read_timeout.is_zero(),
+                "with_header_read_timeout must be longer than zero",
+            ),
+            (
+                c.idle_timeout.is_zero(),
+                "with_idle_timeout must be longer than zero",
+            ),
+            (
+                c.body_read_timeout.is_zero(),
+                "with_body_read_timeout must be longer than zero",
+            ),
+            (
+                c.write_timeout.is_zero(),
+                "with_write_timeout must be longer than zero",
+            ),
+            (
+                c.shutdown_timeout.is_zero(),
+                "with_shutdown_timeout must be longer than zero",
+            ),
+        ];
+        if let Some((_, what)) = checks.iter().find(|(bad, _)| *bad) {
+            return Err(Error::config(what));
         }
         Ok(Server::from_config(self.config))
     }

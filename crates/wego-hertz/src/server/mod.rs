@@ -52,17 +52,17 @@ use crate::error::{Error, Result};
 pub(crate) use config::Config;
 pub use config::{Builder, ExpectDecision};
 
-/// The buffered-body limit configured with [`Builder::body_limit`], for
+/// The buffered-body limit configured with [`Builder::with_body_limit`], for
 /// extractors that read the whole body. The server puts it in a request's
 /// extensions only when it differs from [`DEFAULT_BODY_LIMIT`]; readers fall
 /// back to that default when it is absent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BodyLimit(pub usize);
+pub struct RequestBodyLimit(pub usize);
 
 /// The default buffered-body limit: 4 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 4 * 1024 * 1024;
 
-/// The default cap on any request body, [`Builder::max_body_size`]: 4 MiB,
+/// The default cap on any request body, [`Builder::with_max_body_size`]: 4 MiB,
 /// as Hertz's `MaxRequestBodySize`.
 pub const DEFAULT_MAX_BODY_SIZE: u64 = 4 * 1024 * 1024;
 

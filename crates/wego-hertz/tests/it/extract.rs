@@ -93,7 +93,7 @@ wego_test_support::each_backend!(head_extractors, |_backend| async move {
 });
 
 wego_test_support::each_backend!(body_extractors_and_limits, |_backend| async move {
-    let (_server, addr, _task) = start(Server::builder().body_limit(64), app()).await;
+    let (_server, addr, _task) = start(Server::builder().with_body_limit(64), app()).await;
     let body = r#"{"name":"pen","qty":2}"#;
     let raw = format!(
         "POST /json HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",

@@ -90,7 +90,8 @@ wego_test_support::each_backend!(
 wego_test_support::each_backend!(
     chunked_body_past_the_cap_gets_413_before_any_response_byte,
     |_backend| async move {
-        let (_server, addr, _task) = start_app(Server::builder().max_body_size(Some(10))).await;
+        let (_server, addr, _task) =
+            start_app(Server::builder().with_max_body_size(Some(10))).await;
         let big = "a".repeat(11);
         let body = format!("b\r\n{big}\r\n0\r\n\r\n");
         for path in ["/echo", "/collect", "/fail-first"] {
@@ -120,7 +121,8 @@ wego_test_support::each_backend!(
 wego_test_support::each_backend!(
     chunked_body_past_the_cap_after_the_first_response_byte_closes,
     |_backend| async move {
-        let (_server, addr, _task) = start_app(Server::builder().max_body_size(Some(10))).await;
+        let (_server, addr, _task) =
+            start_app(Server::builder().with_max_body_size(Some(10))).await;
         let mut conn = connect(&addr).await;
         conn.write_all(chunked_post("/echo", "6\r\naaaaaa\r\n").as_bytes())
             .await

@@ -140,7 +140,7 @@ wego_test_support::each_backend!(
 );
 
 wego_test_support::each_backend!(hook_refuses_before_the_body, |_backend| async move {
-    let builder = Server::builder().expect_hook(|parts| {
+    let builder = Server::builder().with_expect_hook(|parts| {
         if parts.headers.contains_key("authorization") {
             ExpectDecision::Continue
         } else {

@@ -77,7 +77,7 @@ wego_test_support::each_backend!(
 );
 
 wego_test_support::each_backend!(title_case_header_names_on_request, |_backend| async move {
-    let builder = || Server::builder().title_case_headers(true);
+    let builder = || Server::builder().with_title_case_headers(true);
     let r = raw(builder(), "/").await;
     for line in [
         "X-Request-Id: abc-def",

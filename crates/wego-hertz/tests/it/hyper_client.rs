@@ -219,8 +219,8 @@ wego_test_support::each_backend!(
 wego_test_support::each_backend!(
     expect_continue_refused_before_the_body,
     |_backend| async move {
-        let builder =
-            Server::builder().expect_hook(|_| ExpectDecision::Reject(StatusCode::UNAUTHORIZED));
+        let builder = Server::builder()
+            .with_expect_hook(|_| ExpectDecision::Reject(StatusCode::UNAUTHORIZED));
         let (server, addr, _task) = start_app(builder).await;
         let mut c = hyper_connect(&addr).await;
         let (got_100, gate) = Signal::new();

@@ -25,7 +25,7 @@ wego_test_support::each_backend!(long_uri_is_414_then_close, |_backend| async mo
 wego_test_support::each_backend!(
     large_or_many_headers_are_431_then_close,
     |_backend| async move {
-        let (server, addr, _task) = start_app(Server::builder().max_head_size(8192)).await;
+        let (server, addr, _task) = start_app(Server::builder().with_max_head_size(8192)).await;
         let mut c = hyper_connect(&addr).await;
         let mut req = get("/");
         req.headers_mut()
@@ -52,7 +52,7 @@ wego_test_support::each_backend!(
 
 wego_test_support::each_backend!(body_limits_are_413, |_backend| async move {
     // The buffered-body limit is the handler's answer: the connection stays.
-    let (_server, addr, _task) = start_app(Server::builder().body_limit(1000)).await;
+    let (_server, addr, _task) = start_app(Server::builder().with_body_limit(1000)).await;
     let mut c = hyper_connect(&addr).await;
     let ok = c
         .fetch(request(Method::POST, "/collect", vec![b'a'; 1000]))
@@ -66,7 +66,7 @@ wego_test_support::each_backend!(body_limits_are_413, |_backend| async move {
     assert_eq!(c.fetch(get("/")).await.text(), "hello");
 
     // The hard cap refuses a declared length before the handler, and closes.
-    let (server, addr, _task) = start_app(Server::builder().max_body_size(Some(10))).await;
+    let (server, addr, _task) = start_app(Server::builder().with_max_body_size(Some(10))).await;
     let mut c = hyper_connect(&addr).await;
     let resp = c.fetch(request(Method::POST, "/echo", "0123456789x")).await;
     assert_eq!(resp.status, StatusCode::PAYLOAD_TOO_LARGE);
@@ -78,7 +78,7 @@ wego_test_support::each_backend!(body_limits_are_413, |_backend| async move {
 wego_test_support::each_backend!(
     header_read_timeout_closes_only_silent_connections,
     |_backend| async move {
-        let builder = Server::builder().header_read_timeout(Duration::from_millis(200));
+        let builder = Server::builder().with_header_read_timeout(Duration::from_millis(200));
         let (server, addr, _task) = start_app(builder).await;
         // A connection that sends nothing gets 408 and is closed; hyper has
         // no request to match it with, so it ends the connection with an

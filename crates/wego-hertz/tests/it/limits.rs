@@ -41,7 +41,7 @@ wego_test_support::each_backend!(large_or_many_headers_get_431, |_backend| async
 wego_test_support::each_backend!(
     buffered_body_past_the_limit_gets_413,
     |_backend| async move {
-        let (_server, addr, _task) = start_app(Server::builder().body_limit(1000)).await;
+        let (_server, addr, _task) = start_app(Server::builder().with_body_limit(1000)).await;
         let ok = format!(
             "POST /collect HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{}",
             "a".repeat(1000)
@@ -70,7 +70,8 @@ wego_test_support::each_backend!(
 wego_test_support::each_backend!(
     hard_body_cap_gets_413_before_the_handler,
     |_backend| async move {
-        let (_server, addr, _task) = start_app(Server::builder().max_body_size(Some(10))).await;
+        let (_server, addr, _task) =
+            start_app(Server::builder().with_max_body_size(Some(10))).await;
         let resp = roundtrip(
             &addr,
             b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n",
@@ -82,7 +83,7 @@ wego_test_support::each_backend!(
 );
 
 wego_test_support::each_backend!(slow_head_gets_408_and_close, |_backend| async move {
-    let builder = Server::builder().header_read_timeout(Duration::from_millis(200));
+    let builder = Server::builder().with_header_read_timeout(Duration::from_millis(200));
     let (_server, addr, _task) = start_app(builder).await;
     let mut conn = connect(&addr).await;
     conn.write_all(b"GET / HTTP/1.1\r\nHost:").await.unwrap();

@@ -7,7 +7,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::Notify;
 use wego_hertz::extract::Path;
-use wego_hertz::response::{Event, File, Html, KeepAlive, Redirect, ServeDir, Sse};
+use wego_hertz::response::{Event, File, Html, Redirect, ServeDir, Sse, SseKeepAlive};
 use wego_hertz::{Body, Router, Server};
 
 use crate::support::{connect, read_response, read_until, roundtrip, start};
@@ -39,7 +39,7 @@ fn app(dir: std::path::PathBuf) -> Router {
                 )
             }));
             Sse::new(events)
-                .with_keep_alive(KeepAlive::new().with_interval(Duration::from_millis(5)))
+                .with_keep_alive(SseKeepAlive::new().with_interval(Duration::from_millis(5)))
         })
         .get("/stream", || async {
             let chunks = (0..4).map(|i| Ok::<_, std::io::Error>(Bytes::from(format!("part{i};"))));
@@ -97,7 +97,7 @@ wego_test_support::each_backend!(
                     Ok::<_, std::io::Error>(Event::new().with_data("done"))
                 });
                 Sse::new(events)
-                    .with_keep_alive(KeepAlive::new().with_interval(Duration::from_millis(5)))
+                    .with_keep_alive(SseKeepAlive::new().with_interval(Duration::from_millis(5)))
             }
         });
         let (_server, addr, _task) = start(Server::builder(), app).await;

@@ -69,7 +69,7 @@ wego_test_support::each_backend!(head_has_length_but_no_body, |_backend| async m
 });
 
 wego_test_support::each_backend!(keep_alive_off_closes_after_each, |_backend| async move {
-    let (_server, addr, _task) = start_app(Server::builder().keep_alive(false)).await;
+    let (_server, addr, _task) = start_app(Server::builder().with_keep_alive(false)).await;
     let mut conn = connect(&addr).await;
     conn.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         .await
@@ -85,7 +85,7 @@ wego_test_support::each_backend!(keep_alive_off_closes_after_each, |_backend| as
 });
 
 wego_test_support::each_backend!(idle_connections_time_out, |_backend| async move {
-    let builder = Server::builder().idle_timeout(std::time::Duration::from_millis(100));
+    let builder = Server::builder().with_idle_timeout(std::time::Duration::from_millis(100));
     let (_server, addr, _task) = start_app(builder).await;
     let mut conn = connect(&addr).await;
     conn.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -101,19 +101,46 @@ wego_test_support::each_backend!(idle_connections_time_out, |_backend| async mov
 
 #[test]
 fn rejects_invalid_config() {
-    let e = Server::builder().max_headers(0).build().unwrap_err();
-    assert!(e.is_config());
-    let e = Server::builder()
-        .header_read_timeout(std::time::Duration::ZERO)
-        .build()
-        .unwrap_err();
-    assert!(e.is_config());
-    let e = Server::builder()
-        .max_request_line(100)
-        .max_head_size(50)
-        .build()
-        .unwrap_err();
-    assert!(e.is_config());
+    use std::time::Duration;
+    // Each setting that cannot work is a configuration error naming it.
+    let cases: [(wego_hertz::server::Builder, &str); 8] = [
+        (Server::builder().with_max_headers(0), "with_max_headers"),
+        (
+            Server::builder().with_header_read_timeout(Duration::ZERO),
+            "with_header_read_timeout",
+        ),
+        (
+            Server::builder()
+                .with_max_request_line(100)
+                .with_max_head_size(50),
+            "with_max_request_line must not exceed with_max_head_size",
+        ),
+        (Server::builder().with_body_limit(0), "with_body_limit"),
+        (
+            Server::builder().with_max_body_size(Some(0)),
+            "with_max_body_size",
+        ),
+        (
+            Server::builder().with_idle_timeout(Duration::ZERO),
+            "with_idle_timeout",
+        ),
+        (
+            Server::builder().with_write_timeout(Duration::ZERO),
+            "with_write_timeout",
+        ),
+        (
+            Server::builder().with_shutdown_timeout(Duration::ZERO),
+            "with_shutdown_timeout",
+        ),
+    ];
+    for (builder, setting) in cases {
+        let e = builder.build().unwrap_err();
+        assert!(e.is_config());
+        let text = e.to_string();
+        assert!(text.contains(setting), "{text:?} does not name {setting}");
+    }
+    // No cap at all is a setting that works.
+    assert!(Server::builder().with_max_body_size(None).build().is_ok());
 }
 
 #[test]

@@ -141,7 +141,7 @@ wego_test_support::each_backend!(
 wego_test_support::each_backend!(
     unread_body_past_the_drain_limit_closes,
     |_backend| async move {
-        let (_server, addr, _task) = start_app(Server::builder().drain_limit(1024)).await;
+        let (_server, addr, _task) = start_app(Server::builder().with_drain_limit(1024)).await;
         let mut conn = connect(&addr).await;
         let body = vec![b'a'; 200_000];
         let head = format!(

@@ -10,7 +10,7 @@ use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Notify;
-use wego_hertz::server::{BodyLimit, Builder, DEFAULT_BODY_LIMIT};
+use wego_hertz::server::{Builder, DEFAULT_BODY_LIMIT, RequestBodyLimit};
 use wego_hertz::{Body, Server};
 use wego_netpoll::{Address, Conn, Dialer, rt};
 
@@ -237,7 +237,7 @@ pub(crate) fn held_app(
 ///
 /// - `/` → "hello"
 /// - `/echo` → streams the request body back (chunked unless the length is known)
-/// - `/collect` → buffers the body within `BodyLimit`, 413 past it; answers its length
+/// - `/collect` → buffers the body within `RequestBodyLimit`, 413 past it; answers its length
 /// - `/first` → reads one frame and answers its length without reading the rest
 /// - `/stream` → a chunked response of three frames with a pause between them
 /// - `/ignore` → answers without touching the body
@@ -252,7 +252,7 @@ pub(crate) async fn app(req: Request<Body>) -> Result<Response<Body>, Infallible
         "/collect" => {
             let limit = req
                 .extensions()
-                .get::<BodyLimit>()
+                .get::<RequestBodyLimit>()
                 .map_or(DEFAULT_BODY_LIMIT, |l| l.0);
             match req.into_body().collect_limited(limit).await {
                 Ok(b) => Response::new(Body::from(b.len().to_string())),

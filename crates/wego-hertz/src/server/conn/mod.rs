@@ -52,7 +52,7 @@ use wego_netpoll::{Watcher, rt};
 use self::pump::{BodyState, Failure, Pump, Step};
 use self::write::Queued;
 use super::incoming;
-use super::{BodyLimit, ClientAddr, Config, ExpectDecision};
+use super::{ClientAddr, Config, ExpectDecision, RequestBodyLimit};
 use crate::body::Body;
 use crate::codec::{BodyDecoder, BodyFraming, ParseError, RequestHead, parse_request_head};
 use wego_netpoll::buffer::pool;
@@ -338,7 +338,9 @@ where
     fn request(&self, mut parts: http::request::Parts, body: Body) -> Request<Body> {
         // Extractors fall back to the default limit: skip an allocation.
         if self.config.body_limit != super::DEFAULT_BODY_LIMIT {
-            parts.extensions.insert(BodyLimit(self.config.body_limit));
+            parts
+                .extensions
+                .insert(RequestBodyLimit(self.config.body_limit));
         }
         if let Some(peer) = &self.peer {
             parts.extensions.insert(peer.clone());
