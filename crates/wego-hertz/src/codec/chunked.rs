@@ -8,7 +8,7 @@
 use bytes::{BufMut, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue};
 
-use super::decoder::Decoded;
+use super::decoded::Decoded;
 use super::error::ChunkError;
 
 /// Longest chunk-size line (size and extensions), CRLF excluded.

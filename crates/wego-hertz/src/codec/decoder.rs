@@ -1,23 +1,11 @@
 //! Request body decoding: `Content-Length` or chunked.
 
-use bytes::{Bytes, BytesMut};
-use http::HeaderMap;
+use bytes::BytesMut;
 
 use super::chunked::ChunkedDecoder;
+use super::decoded::Decoded;
 use super::error::ChunkError;
 use super::request::BodyFraming;
-
-/// One piece of a decoded body.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Decoded {
-    /// Body bytes, shared with the input buffer.
-    Data(Bytes),
-    /// The trailer section of a chunked body.
-    Trailers(HeaderMap),
-    /// The body is complete; bytes after it belong to the next message.
-    End,
-}
 
 /// A decoder for the body that follows a request head.
 #[derive(Debug, Clone)]

@@ -20,6 +20,7 @@
 
 mod chunked;
 mod date;
+mod decoded;
 mod decoder;
 mod error;
 mod host;
@@ -29,7 +30,8 @@ mod response;
 pub use chunked::{ChunkedDecoder, encode_chunk, encode_last_chunk};
 pub(crate) use chunked::{encode_chunk_size, encode_last_chunk_cased};
 pub use date::DateCache;
-pub use decoder::{BodyDecoder, Decoded};
+pub use decoded::Decoded;
+pub use decoder::BodyDecoder;
 pub use error::{ChunkError, ParseError};
 pub use request::{BodyFraming, HeadLimits, RequestHead, parse_request_head};
 pub(crate) use response::may_have_body;

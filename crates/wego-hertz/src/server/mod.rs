@@ -33,7 +33,6 @@
 
 mod config;
 mod conn;
-pub(crate) mod incoming;
 
 use std::convert::Infallible;
 use std::sync::Arc;

@@ -51,9 +51,8 @@ use wego_netpoll::{Watcher, rt};
 
 use self::pump::{BodyState, Failure, Pump, Step};
 use self::write::Queued;
-use super::incoming;
 use super::{ClientAddr, Config, ExpectDecision, RequestBodyLimit};
-use crate::body::Body;
+use crate::body::{Body, incoming};
 use crate::codec::{BodyDecoder, BodyFraming, ParseError, RequestHead, parse_request_head};
 use wego_netpoll::buffer::pool;
 

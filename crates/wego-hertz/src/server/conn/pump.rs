@@ -9,8 +9,8 @@ use tower_service::Service;
 use wego_netpoll::rt;
 
 use super::super::Config;
-use super::super::incoming::{self, Msg};
 use super::{Driver, room};
+use crate::body::incoming::{self, Msg};
 use crate::body::{Body, BodyError};
 use crate::codec::{BodyDecoder, Decoded};
 

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 use tokio::sync::{Notify, mpsc};
 
-use crate::body::BodyError;
+use super::BodyError;
 
 /// One message from the connection task to the body reader.
 #[derive(Debug)]

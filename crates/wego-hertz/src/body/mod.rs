@@ -13,7 +13,9 @@ use std::task::{Context, Poll, ready};
 use bytes::{Bytes, BytesMut};
 use http_body::{Frame, SizeHint};
 
-use crate::server::incoming::Incoming;
+pub(crate) mod incoming;
+
+use self::incoming::Incoming;
 
 use crate::BoxError;
 
