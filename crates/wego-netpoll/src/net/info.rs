@@ -13,7 +13,7 @@ use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use super::Address;
+use super::{Address, TlsInfo};
 
 /// What a server can learn about a connection without reading from it.
 ///
@@ -35,6 +35,12 @@ pub trait ConnInfo {
     /// ever skips a connection it knows is gone.
     fn is_active(&self) -> bool {
         true
+    }
+
+    /// What the TLS handshake settled, when the transport is a TLS stream
+    /// (`tls::TlsStream` with the `tls` feature); `None` for plaintext.
+    fn tls_info(&self) -> Option<&TlsInfo> {
+        None
     }
 }
 
@@ -67,6 +73,10 @@ impl<T: ConnInfo + ?Sized> ConnInfo for Box<T> {
     fn is_active(&self) -> bool {
         (**self).is_active()
     }
+
+    fn tls_info(&self) -> Option<&TlsInfo> {
+        (**self).tls_info()
+    }
 }
 
 impl<T: ConnInfo + ?Sized> ConnInfo for &mut T {
@@ -80,6 +90,10 @@ impl<T: ConnInfo + ?Sized> ConnInfo for &mut T {
 
     fn is_active(&self) -> bool {
         (**self).is_active()
+    }
+
+    fn tls_info(&self) -> Option<&TlsInfo> {
+        (**self).tls_info()
     }
 }
 
