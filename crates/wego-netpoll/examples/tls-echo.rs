@@ -53,8 +53,8 @@ fn main() -> Result<(), wego_netpoll::BoxError> {
                 };
                 if let Some(info) = tls.tls_info() {
                     println!(
-                        "{:?}: {} alpn={:?} sni={:?}",
-                        tls.peer_addr(),
+                        "{}: {} alpn={:?} sni={:?}",
+                        tls.peer_addr().map(|a| a.to_string()).unwrap_or_default(),
                         info.version(),
                         info.alpn_protocol().map(String::from_utf8_lossy),
                         info.server_name(),

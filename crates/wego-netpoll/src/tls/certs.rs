@@ -43,7 +43,7 @@ impl Identity {
         let chain = read_certs(chain.as_ref(), "certificate chain")?;
         let key =
             PrivateKeyDer::from_pem_slice(key.as_ref()).map_err(|e| pem_error("private key", e))?;
-        Self::from_der(chain, key)
+        Self::from_parsed(chain, key)
     }
 
     /// Reads a chain and its key from PEM files, as [`from_pem`](Self::from_pem).
@@ -58,12 +58,20 @@ impl Identity {
         Self::from_pem(chain, key)
     }
 
-    /// Builds an identity from DER: a chain (end-entity first) and its key.
+    /// Builds an identity from DER: a chain (end-entity first) and its
+    /// key (PKCS#8, PKCS#1 or SEC1, told apart by its structure).
     ///
     /// # Errors
     ///
     /// As [`from_pem`](Self::from_pem).
-    pub fn from_der(
+    pub fn from_der(chain: Vec<Vec<u8>>, key: Vec<u8>) -> Result<Self> {
+        let chain = chain.into_iter().map(CertificateDer::from).collect();
+        let key = PrivateKeyDer::try_from(key)
+            .map_err(|e| Error::config(format!("private key: not a DER private key ({e})")))?;
+        Self::from_parsed(chain, key)
+    }
+
+    fn from_parsed(
         chain: Vec<CertificateDer<'static>>,
         key: PrivateKeyDer<'static>,
     ) -> Result<Self> {
@@ -77,8 +85,8 @@ impl Identity {
     }
 
     /// The chain in DER, end-entity first.
-    pub fn chain(&self) -> &[CertificateDer<'static>] {
-        &self.key.cert
+    pub fn chain_der(&self) -> impl ExactSizeIterator<Item = &[u8]> {
+        self.key.cert.iter().map(|c| c.as_ref())
     }
 
     pub(crate) fn certified_key(&self) -> Arc<CertifiedKey> {
@@ -354,7 +362,7 @@ mod tests {
     }
 
     fn leaf(id: Option<&Identity>) -> Option<&[u8]> {
-        id.map(|id| id.chain()[0].as_ref())
+        id.and_then(|id| id.chain_der().next())
     }
 
     #[test]
@@ -412,6 +420,27 @@ mod tests {
             Identity::from_pem_files("/nonexistent/chain.pem", "/nonexistent/key.pem").unwrap_err();
         assert!(
             err.is_config() && err.to_string().contains("/nonexistent/chain.pem"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn der_identities_parse_and_bad_der_keys_are_refused() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["a.test".into()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let id = Identity::from_der(vec![cert.der().to_vec()], key.serialize_der()).unwrap();
+        assert_eq!(id.chain_der().collect::<Vec<_>>(), [cert.der().as_ref()]);
+        let err = Identity::from_der(vec![cert.der().to_vec()], vec![1, 2, 3]).unwrap_err();
+        assert!(
+            err.is_config() && err.to_string().contains("private key"),
+            "{err}"
+        );
+        let err = Identity::from_der(Vec::new(), key.serialize_der()).unwrap_err();
+        assert!(
+            err.is_config() && err.to_string().contains("no certificate"),
             "{err}"
         );
     }
