@@ -22,6 +22,12 @@ enum Kind {
     Timeout,
     Address,
     Runtime,
+    // Built only by the `tls` module today; the predicates exist always so
+    // that callers need no feature to ask.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    Config,
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    Tls,
 }
 
 /// `Result` with this crate's [`Error`].
@@ -66,6 +72,21 @@ impl Error {
         Self::new(Kind::Runtime, context, None)
     }
 
+    #[cfg(feature = "tls")]
+    pub(crate) fn config(context: impl Into<String>) -> Self {
+        Self::new(Kind::Config, context, None)
+    }
+
+    #[cfg(feature = "tls")]
+    pub(crate) fn config_caused(context: impl Into<String>, cause: io::Error) -> Self {
+        Self::new(Kind::Config, context, Some(cause))
+    }
+
+    #[cfg(feature = "tls")]
+    pub(crate) fn tls(context: impl Into<String>, cause: io::Error) -> Self {
+        Self::new(Kind::Tls, context, Some(cause))
+    }
+
     /// Returns true if binding a listener failed.
     pub fn is_bind(&self) -> bool {
         self.inner.kind == Kind::Bind
@@ -95,6 +116,18 @@ impl Error {
     /// (a flavour name) was not understood.
     pub fn is_runtime(&self) -> bool {
         self.inner.kind == Kind::Runtime
+    }
+
+    /// Returns true if a builder's setting cannot work (a zero timeout, a
+    /// certificate that does not parse); the message names the setting.
+    pub fn is_config(&self) -> bool {
+        self.inner.kind == Kind::Config
+    }
+
+    /// Returns true if a TLS handshake failed: the peer spoke something
+    /// other than TLS, or a certificate was refused. The cause says which.
+    pub fn is_tls(&self) -> bool {
+        self.inner.kind == Kind::Tls
     }
 
     /// The kind of the underlying I/O error, if there is one.
@@ -136,7 +169,7 @@ impl From<Error> for io::Error {
     fn from(err: Error) -> Self {
         let kind = match err.inner.kind {
             Kind::Timeout => io::ErrorKind::TimedOut,
-            Kind::Address => io::ErrorKind::InvalidInput,
+            Kind::Address | Kind::Config => io::ErrorKind::InvalidInput,
             _ => err.io_kind().unwrap_or(io::ErrorKind::Other),
         };
         io::Error::new(kind, err)

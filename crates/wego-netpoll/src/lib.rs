@@ -15,6 +15,8 @@
 //! - [`buffer`]: [`LinkBuffer`], a chain of [`bytes::Bytes`] blocks that codecs
 //!   decode from without copying payloads.
 //! - [`Shutdown`]: the graceful-shutdown primitive servers share.
+//! - `tls` (feature `tls`): TLS as an IO wrapper and a connector, for
+//!   every protocol above.
 //!
 //! # Features
 //!
@@ -23,6 +25,7 @@
 //! | `tokio` | yes     | the tokio backend: per-core `current_thread` runtimes or tokio's multi-thread runtime ([`rt::Flavor`]), and `tokio::net` |
 //! | `polling` | no    | the polling backend: wego's own event loops on the `polling` crate (epoll, kqueue), one per core; no tokio runtime. Unix only |
 //! | `test-util` | no  | a paused, advanceable clock for tests (`rt::pause`, `rt::advance`) on every backend |
+//! | `tls` | no        | [`tls`]: TLS over any transport with rustls and its `ring` provider (acceptor with SNI, ALPN, mutual TLS and certificate reload; a connector) |
 //!
 //! With both backends on, [`rt::Builder::backend`] picks one at run time.
 //! `--no-default-features --features polling` builds without tokio's
@@ -69,6 +72,8 @@ mod error;
 pub mod net;
 pub mod rt;
 mod shutdown;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 pub use buffer::LinkBuffer;
 pub use error::{Error, Result};

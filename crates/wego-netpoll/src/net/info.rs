@@ -13,7 +13,7 @@ use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use super::Address;
+use super::{Address, TlsInfo};
 
 /// What a server can learn about a connection without reading from it.
 ///
@@ -35,6 +35,12 @@ pub trait ConnInfo {
     /// ever skips a connection it knows is gone.
     fn is_active(&self) -> bool {
         true
+    }
+
+    /// What the TLS handshake settled, when the transport is a TLS stream
+    /// (`tls::TlsStream` with the `tls` feature); `None` for plaintext.
+    fn tls_info(&self) -> Option<&TlsInfo> {
+        None
     }
 }
 
@@ -67,6 +73,10 @@ impl<T: ConnInfo + ?Sized> ConnInfo for Box<T> {
     fn is_active(&self) -> bool {
         (**self).is_active()
     }
+
+    fn tls_info(&self) -> Option<&TlsInfo> {
+        (**self).tls_info()
+    }
 }
 
 impl<T: ConnInfo + ?Sized> ConnInfo for &mut T {
@@ -80,6 +90,10 @@ impl<T: ConnInfo + ?Sized> ConnInfo for &mut T {
 
     fn is_active(&self) -> bool {
         (**self).is_active()
+    }
+
+    fn tls_info(&self) -> Option<&TlsInfo> {
+        (**self).tls_info()
     }
 }
 
@@ -99,6 +113,7 @@ pin_project_lite::pin_project! {
         io: IO,
         peer: Option<Address>,
         local: Option<Address>,
+        tls: Option<TlsInfo>,
     }
 }
 
@@ -109,6 +124,7 @@ impl<IO> WithInfo<IO> {
             io,
             peer: None,
             local: None,
+            tls: None,
         }
     }
 
@@ -121,6 +137,13 @@ impl<IO> WithInfo<IO> {
     /// Sets the address of this end.
     pub fn with_local_addr(mut self, addr: Address) -> Self {
         self.local = Some(addr);
+        self
+    }
+
+    /// Sets what a TLS handshake settled, for an IO that a TLS library
+    /// outside wego has already wrapped.
+    pub fn with_tls_info(mut self, info: TlsInfo) -> Self {
+        self.tls = Some(info);
         self
     }
 
@@ -147,6 +170,10 @@ impl<IO> ConnInfo for WithInfo<IO> {
 
     fn local_addr(&self) -> Option<Address> {
         self.local.clone()
+    }
+
+    fn tls_info(&self) -> Option<&TlsInfo> {
+        self.tls.as_ref()
     }
 }
 
@@ -199,10 +226,14 @@ mod tests {
     fn with_info_reports_what_the_caller_set_and_passes_bytes_through() {
         let (a, mut b) = tokio::io::duplex(64);
         let peer: Address = "192.0.2.1:9".parse().unwrap();
-        let mut a = WithInfo::new(a).with_peer_addr(peer.clone());
+        let a = WithInfo::new(a).with_peer_addr(peer.clone());
         assert_eq!(a.peer_addr(), Some(peer));
         assert_eq!(a.local_addr(), None);
         assert!(ConnInfo::is_active(&a));
+        assert_eq!(a.tls_info(), None);
+        let tls = TlsInfo::new(crate::net::TlsVersion::Tls12).with_server_name("x.test");
+        let mut a = WithInfo::new(a.into_inner()).with_tls_info(tls.clone());
+        assert_eq!(a.tls_info(), Some(&tls));
         crate::rt::block_on(async move {
             a.write_all(b"ping").await.unwrap();
             let mut buf = [0u8; 4];

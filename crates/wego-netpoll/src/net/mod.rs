@@ -12,6 +12,7 @@ mod dialer;
 mod info;
 mod listener;
 mod options;
+mod tls_info;
 
 pub use address::Address;
 pub use conn::Conn;
@@ -23,3 +24,4 @@ pub use dialer::Dialer;
 pub use info::{ConnInfo, WithInfo};
 pub use listener::{Listener, ListenerBuilder};
 pub use options::KeepAlive;
+pub use tls_info::{TlsInfo, TlsVersion};

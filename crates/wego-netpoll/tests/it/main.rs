@@ -12,4 +12,5 @@ mod runtime;
 mod send_sync;
 mod shutdown;
 mod timer_latency;
+mod tls;
 mod transport;

@@ -44,3 +44,35 @@ fn public_futures_are_send() {
         let _ = h.await;
     });
 }
+
+#[cfg(feature = "tls")]
+#[test]
+#[allow(clippy::let_underscore_future)] // never polled: only their types matter
+fn tls_types_and_futures_are_send() {
+    use wego_netpoll::Connect;
+    use wego_netpoll::tls::{TlsAcceptor, TlsConnector, TlsInfo, TlsStream};
+
+    send_sync::<TlsAcceptor>();
+    send_sync::<TlsConnector>();
+    send_sync::<TlsStream<Conn>>();
+    send_sync::<TlsInfo>();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let identity = wego_netpoll::tls::Identity::from_pem(cert.pem(), key.serialize_pem()).unwrap();
+    let acceptor = TlsAcceptor::builder()
+        .with_identity(identity)
+        .build()
+        .unwrap();
+    let connector = TlsConnector::builder()
+        .with_roots(wego_netpoll::tls::RootCerts::from_pem(cert.pem()).unwrap())
+        .build()
+        .unwrap();
+    let (io, _peer) = tokio::io::duplex(64);
+    send(&acceptor.accept(io));
+    let addr = Address::loopback();
+    send(&connector.connect(&addr));
+    send(&connector.connect_with_name(&addr, "localhost"));
+}
