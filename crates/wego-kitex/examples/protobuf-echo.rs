@@ -88,7 +88,9 @@ pub(crate) async fn serve(listener: Listener, shutdown: Shutdown) -> Result<(), 
         .payload_handler(ProtobufHandler::new(router).into_arc())
         .build()
         .map_err(|e| e.to_string())?;
-    server.serve(listener, shutdown).await;
+    // The caller's `shutdown` starts the server's own graceful shutdown.
+    let signal = async move { shutdown.watcher().draining().await };
+    server.serve_with_shutdown(listener, signal).await;
     Ok(())
 }
 

@@ -56,7 +56,7 @@ async fn serve(imp: &str, port: u16) -> Result<(), Box<dyn Error>> {
                 .payload_handler(handler.into_arc())
                 .build()
                 .map_err(|e| e.to_string())?;
-            server.serve(listener, wego_netpoll::Shutdown::new()).await;
+            server.serve(listener).await;
         }
         _ => {
             let listener = Listener::bind(&Address::Tcp(addr)).await?;

@@ -16,7 +16,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use wego_governance::CallInfo;
+use wego_netpoll::net::{BoxConnect, Connect};
 use wego_netpoll::{Address, Dialer, rt};
 
 use crate::metainfo::{self, MetaInfo, keys};
@@ -176,7 +176,8 @@ impl ClientRequest {
     }
 }
 
-impl CallInfo for ClientRequest {
+#[cfg(feature = "governance")]
+impl wego_governance::CallInfo for ClientRequest {
     fn callee(&self) -> &str {
         self.callee.as_deref().unwrap_or("")
     }
@@ -214,7 +215,9 @@ pub(crate) struct Config {
     pub(crate) framing: Framing,
     pub(crate) protocol: Protocol,
     pub(crate) mode: Mode,
-    pub(crate) dialer: Dialer,
+    /// Opens connections; bounded by `connect_timeout` whatever it is.
+    pub(crate) connector: BoxConnect,
+    pub(crate) connect_timeout: Duration,
     pub(crate) rpc_timeout: Duration,
     pub(crate) max_frame: usize,
     pub(crate) callee: String,
@@ -225,6 +228,9 @@ pub(crate) struct Config {
 #[derive(Debug)]
 pub struct Builder {
     cfg: Config,
+    /// A connector set with [`Builder::with_connector`]; netpoll's
+    /// [`Dialer`] otherwise.
+    connector: Option<BoxConnect>,
 }
 
 impl Builder {
@@ -243,9 +249,18 @@ impl Builder {
         self.cfg.mode = mode;
         self
     }
-    /// Sets the connect timeout (default 1 s).
+    /// Sets the connect timeout (default 1 s); it bounds every connect,
+    /// whichever connector makes it.
     pub fn with_connect_timeout(mut self, d: Duration) -> Self {
-        self.cfg.dialer = Dialer::new().with_connect_timeout(d).with_nodelay(true);
+        self.cfg.connect_timeout = d;
+        self
+    }
+    /// Opens connections with `connector` instead of netpoll's [`Dialer`]
+    /// (TCP or Unix, `TCP_NODELAY` on): a TLS wrapper, a proxy, an
+    /// in-memory transport for tests. The pool and the multiplexer work
+    /// the same over any connector.
+    pub fn with_connector(mut self, connector: impl Connect) -> Self {
+        self.connector = Some(BoxConnect::new(connector));
         self
     }
     /// Sets the RPC timeout (default 10 s); also sent in TTHeader.
@@ -273,10 +288,11 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// Multiplexed mode needs TTHeader framing; a zero timeout is refused.
-    pub fn build(self) -> Result<Client, crate::BoxError> {
-        self.validate()?;
-        Ok(Client::from_config(Arc::new(self.cfg)))
+    /// [`Error::is_config`]: multiplexed mode needs TTHeader framing; a
+    /// zero timeout is refused.
+    pub fn build(self) -> Result<Client> {
+        let cfg = self.finish()?;
+        Ok(Client::from_config(Arc::new(cfg)))
     }
 
     /// Validates the configuration once and returns a template that makes
@@ -287,21 +303,33 @@ impl Builder {
     /// # Errors
     ///
     /// As [`Builder::build`].
-    pub fn build_template(self) -> Result<ClientTemplate, crate::BoxError> {
-        self.validate()?;
+    pub fn build_template(self) -> Result<ClientTemplate> {
         Ok(ClientTemplate {
-            cfg: Arc::new(self.cfg),
+            cfg: Arc::new(self.finish()?),
         })
     }
 
-    fn validate(&self) -> Result<(), crate::BoxError> {
-        if self.cfg.mode == Mode::Multiplexed && self.cfg.framing != Framing::TtHeader {
-            return Err("multiplexed mode needs TTHeader framing".into());
+    /// Checks the settings and settles the connector.
+    fn finish(self) -> Result<Config> {
+        let mut cfg = self.cfg;
+        if cfg.mode == Mode::Multiplexed && cfg.framing != Framing::TtHeader {
+            return Err(Error::config("multiplexed mode needs TTHeader framing"));
         }
-        if self.cfg.rpc_timeout.is_zero() {
-            return Err("the rpc timeout must be positive".into());
+        if cfg.rpc_timeout.is_zero() {
+            return Err(Error::config("rpc_timeout must be positive"));
         }
-        Ok(())
+        if cfg.connect_timeout.is_zero() {
+            return Err(Error::config("connect_timeout must be positive"));
+        }
+        cfg.connector = match self.connector {
+            Some(c) => c,
+            None => BoxConnect::new(
+                Dialer::new()
+                    .with_connect_timeout(cfg.connect_timeout)
+                    .with_nodelay(true),
+            ),
+        };
+        Ok(cfg)
     }
 }
 
@@ -334,6 +362,7 @@ impl ClientTemplate {
 
     /// The per-instance factory for `LoadBalanceLayer`:
     /// `move |inst: &Instance| template.for_address(inst.address.clone())`.
+    #[cfg(feature = "governance")]
     pub fn factory(
         &self,
     ) -> impl Fn(&wego_governance::Instance) -> Client + Clone + Send + Sync + use<> {
@@ -392,14 +421,14 @@ impl Client {
                     max_idle: 1024,
                     idle_timeout: Duration::from_secs(30),
                 },
-                dialer: Dialer::new()
-                    .with_connect_timeout(Duration::from_secs(1))
-                    .with_nodelay(true),
+                connector: BoxConnect::new(Dialer::new()),
+                connect_timeout: Duration::from_secs(1),
                 rpc_timeout: Duration::from_secs(10),
                 max_frame: DEFAULT_MAX_FRAME,
                 callee: String::new(),
                 caller: None,
             },
+            connector: None,
         }
     }
 

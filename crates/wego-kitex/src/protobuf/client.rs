@@ -7,7 +7,8 @@ use std::time::Duration;
 use bytes::BytesMut;
 use tokio::sync::Mutex;
 use wego_netpoll::io::{AsyncReadExt, AsyncWriteExt};
-use wego_netpoll::{Address, Conn, Dialer, rt};
+use wego_netpoll::net::{BoxConnect, BoxIo, Connect};
+use wego_netpoll::{Address, Dialer, rt};
 
 use super::codec::{self, ErrorProto, MessageType};
 use super::framing::{self, Framing};
@@ -24,6 +25,7 @@ pub struct ClientBuilder {
     connect_timeout: Duration,
     callee: String,
     max_message: usize,
+    connector: Option<BoxConnect>,
 }
 
 impl ClientBuilder {
@@ -51,18 +53,43 @@ impl ClientBuilder {
         self
     }
 
+    /// Opens the connection with `connector` instead of netpoll's
+    /// [`Dialer`] (TCP or Unix, `TCP_NODELAY` on); the connect timeout
+    /// bounds it all the same.
+    pub fn with_connector(mut self, connector: impl Connect) -> Self {
+        self.connector = Some(BoxConnect::new(connector));
+        self
+    }
+
     /// Connects.
     ///
     /// # Errors
     ///
-    /// `UNAVAILABLE` when the connection fails.
+    /// `UNAVAILABLE` when the connection fails, `DEADLINE_EXCEEDED` when
+    /// the connect timeout passes.
     pub async fn connect(self) -> Result<Client, Status> {
-        let conn = Dialer::new()
-            .with_connect_timeout(self.connect_timeout)
-            .with_nodelay(true)
-            .dial(&self.addr)
-            .await
-            .map_err(|e| Status::unavailable(format!("connect: {e}")))?;
+        let connect = async {
+            match &self.connector {
+                Some(c) => c.connect(&self.addr).await,
+                None => {
+                    let dialer = Dialer::new()
+                        .with_connect_timeout(self.connect_timeout)
+                        .with_nodelay(true);
+                    dialer
+                        .connect(&self.addr)
+                        .await
+                        .map(|c| Box::new(c) as BoxIo)
+                }
+            }
+        };
+        let conn = match rt::timeout(self.connect_timeout, connect).await {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) if e.is_timeout() => {
+                return Err(Status::deadline_exceeded("connect timed out"));
+            }
+            Ok(Err(e)) => return Err(Status::unavailable(format!("connect: {e}"))),
+            Err(_) => return Err(Status::deadline_exceeded("connect timed out")),
+        };
         Ok(Client {
             conn: Mutex::new((conn, BytesMut::with_capacity(8 * 1024))),
             seq: AtomicI32::new(1),
@@ -72,11 +99,18 @@ impl ClientBuilder {
 }
 
 /// A Kitex Protobuf client on one connection.
-#[derive(Debug)]
 pub struct Client {
-    conn: Mutex<(Conn, BytesMut)>,
+    conn: Mutex<(BoxIo, BytesMut)>,
     seq: AtomicI32,
     config: ClientBuilder,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Client {
@@ -89,6 +123,7 @@ impl Client {
             connect_timeout: Duration::from_secs(5),
             callee: String::new(),
             max_message: crate::grpc::codec::DEFAULT_MAX_MESSAGE_SIZE,
+            connector: None,
         }
     }
 

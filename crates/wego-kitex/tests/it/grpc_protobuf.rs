@@ -103,9 +103,7 @@ wego_test_support::each_backend!(
             .payload_handler(ProtobufHandler::new(echo_router()).into_arc())
             .build()
             .unwrap();
-        let shutdown = Shutdown::new();
-        let s = shutdown.clone();
-        rt::spawn(async move { server.serve(listener, s).await });
+        rt::spawn(async move { server.serve(listener).await });
 
         let ch = Channel::connect(&addr).await.unwrap();
         let r: Response<EchoResponse> = ch
@@ -141,9 +139,7 @@ wego_test_support::each_backend!(
             .payload_handler(ProtobufHandler::new(echo_router()).into_arc())
             .build()
             .unwrap();
-        let shutdown = Shutdown::new();
-        let s = shutdown.clone();
-        rt::spawn(async move { server.serve(listener, s).await });
+        rt::spawn(async move { server.serve(listener).await });
 
         // Framed Kitex Protobuf: `[len:4] 90 01 ...` on a fresh connection.
         let client = Client::builder(addr.clone())
@@ -196,9 +192,7 @@ wego_test_support::each_backend!(
             .payload_handler(ProtobufHandler::new(router).into_arc())
             .build()
             .unwrap();
-        let shutdown = Shutdown::new();
-        let s = shutdown.clone();
-        rt::spawn(async move { server.serve(listener, s).await });
+        rt::spawn(async move { server.serve(listener).await });
         let client = Client::builder(addr).connect().await.unwrap();
         let root = TraceContext::new_root();
         let mut meta = MetaInfo::new();
