@@ -84,8 +84,8 @@ fn addr_arg() -> Result<Address, Box<dyn Error>> {
 pub(crate) async fn serve(listener: Listener, shutdown: Shutdown) -> Result<(), Box<dyn Error>> {
     let router = echo::echo_server_router(Echo);
     let server = wego_kitex::server::Server::builder()
-        .http2_handler(Http2Handler::new(GrpcServer::default(), router.clone()).into_arc())
-        .payload_handler(ProtobufHandler::new(router).into_arc())
+        .with_http2_handler(Http2Handler::new(GrpcServer::default(), router.clone()).into_arc())
+        .with_payload_handler(ProtobufHandler::new(router).into_arc())
         .build()
         .map_err(|e| e.to_string())?;
     // The caller's `shutdown` starts the server's own graceful shutdown.

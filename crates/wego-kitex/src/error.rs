@@ -194,7 +194,6 @@ impl wego_governance::Classify for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::thrift::ExceptionKind;
 
     #[test]
     fn display_names_the_failure_and_leaves_the_cause_to_source() {
@@ -213,6 +212,7 @@ mod tests {
     #[cfg(feature = "governance")]
     #[test]
     fn classify_transport_failures_not_application_answers() {
+        use crate::thrift::ExceptionKind;
         use wego_governance::Classify;
         let conn = Error::connect("refused");
         assert!(conn.is_retryable() && conn.is_breaker_failure());

@@ -53,7 +53,7 @@ async fn serve(imp: &str, port: u16) -> Result<(), Box<dyn Error>> {
             let handler =
                 wego_kitex::protobuf::ProtobufHandler::new(wego_echo::echo_server_router(WegoEcho));
             let server = wego_kitex::server::Server::builder()
-                .payload_handler(handler.into_arc())
+                .with_payload_handler(handler.into_arc())
                 .build()
                 .map_err(|e| e.to_string())?;
             server.serve(listener).await;

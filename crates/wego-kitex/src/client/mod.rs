@@ -536,6 +536,7 @@ impl Client {
                     meta.set_raw(k, v);
                 }
                 // A child of the served call's trace, unless the request has one.
+                #[cfg(feature = "governance")]
                 metainfo::inject_child(&mut meta);
                 meta.to_wire(&mut h.str_info);
                 Some((

@@ -101,6 +101,7 @@ impl Channel {
     }
 
     /// The channel's configuration.
+    #[cfg_attr(not(feature = "governance"), allow(dead_code))] // used by the governance glue
     pub(crate) fn config(&self) -> &Config {
         &self.inner.config
     }

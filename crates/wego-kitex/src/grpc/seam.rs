@@ -15,7 +15,7 @@ use crate::transport::Prefixed;
 
 /// Serves the HTTP/2 connections Kitex's server detects with a gRPC
 /// [`Server`] and service. Register it with
-/// `wego_kitex::server::Server::builder().http2_handler(...)`.
+/// `wego_kitex::server::Server::builder().with_http2_handler(...)`.
 #[derive(Debug, Clone)]
 pub struct Http2Handler<S> {
     server: Server,

@@ -78,7 +78,7 @@ pub(crate) struct Governed {
     /// Told the stream's final status (dropped unsent: cancelled).
     pub(crate) on_end: Option<tokio::sync::oneshot::Sender<Result<(), Status>>>,
     /// The governance stack's future, which completes after `on_end`.
-    pub(crate) stack: Option<super::router::BoxFuture<Result<(), Status>>>,
+    pub(crate) stack: Option<crate::BoxFuture<'static, Result<(), Status>>>,
 }
 
 impl<T> fmt::Debug for Streaming<T> {
@@ -198,12 +198,14 @@ impl<T> Streaming<T> {
     }
 
     /// Reports the final status to `on_end` (set by a governed attempt).
+    #[cfg_attr(not(feature = "governance"), allow(dead_code))] // used by the governance glue
     pub(crate) fn set_on_end(&mut self, tx: tokio::sync::oneshot::Sender<Result<(), Status>>) {
         self.governed.get_or_insert_with(Box::default).on_end = Some(tx);
     }
 
     /// Drives the governance stack's future while the stream is read.
-    pub(crate) fn set_stack(&mut self, fut: super::router::BoxFuture<Result<(), Status>>) {
+    #[cfg_attr(not(feature = "governance"), allow(dead_code))] // used by the governance glue
+    pub(crate) fn set_stack(&mut self, fut: crate::BoxFuture<'static, Result<(), Status>>) {
         self.governed.get_or_insert_with(Box::default).stack = Some(fut);
     }
 

@@ -162,9 +162,11 @@ impl Client {
                 .push((keys::RPC_TIMEOUT, t.as_millis().to_string()));
         }
         // Persistent metainfo and a child of the served call's trace.
+        #[cfg_attr(not(feature = "governance"), allow(unused_mut))]
         let mut meta = crate::metainfo::current()
             .map(|c| c.metainfo.for_next_hop())
             .unwrap_or_default();
+        #[cfg(feature = "governance")]
         crate::metainfo::inject_child(&mut meta);
         meta.to_wire(&mut header.str_info);
         let mut frame = BytesMut::new();

@@ -4,7 +4,7 @@
 //! - [`codec`]: the sans-IO payload encoder and decoder.
 //! - [`ProtobufHandler`]: serves calls from a gRPC [`Router`](crate::grpc::Router)'s
 //!   unary methods, plugged into Kitex's one-port server
-//!   (`server::Builder::payload_handler`) or on its own connection.
+//!   (`server::Builder::with_payload_handler`) or on its own connection.
 //! - [`Client`]: calls over TTHeader or Framed.
 
 mod client;

@@ -508,16 +508,7 @@ async fn handle(
         let ctx = Arc::new(ctx);
         let req = ThriftRequest::new(proto, header.clone(), payload, ctx.clone());
         let mut router = shared.router.clone();
-        // A span with the caller's trace id when it sent a traceparent.
-        let span = match ctx.metainfo.trace_context() {
-            Some(t) => tracing::info_span!(
-                "wego.serve",
-                rpc.method = %method,
-                trace_id = %crate::grpc::governance::trace_id_hex(&t),
-                remote_parent = true,
-            ),
-            None => tracing::Span::none(),
-        };
+        let span = serve_span(&ctx, &method);
         let fut = tracing::Instrument::instrument(metainfo::scope(ctx, router.call(req)), span);
         let r = match deadline {
             Some(d) => rt::timeout_at(d, fut).await.unwrap_or_else(|_| {
@@ -559,6 +550,26 @@ async fn handle(
         Ok(())
     })
     .into()
+}
+
+/// A span with the caller's trace id when it sent a traceparent (trace
+/// propagation comes with the `governance` feature).
+#[cfg(feature = "governance")]
+fn serve_span(ctx: &CallContext, method: &str) -> tracing::Span {
+    match ctx.metainfo.trace_context() {
+        Some(t) => tracing::info_span!(
+            "wego.serve",
+            rpc.method = %method,
+            trace_id = %crate::grpc::governance::trace_id_hex(&t),
+            remote_parent = true,
+        ),
+        None => tracing::Span::none(),
+    }
+}
+
+#[cfg(not(feature = "governance"))]
+fn serve_span(_: &CallContext, _: &str) -> tracing::Span {
+    tracing::Span::none()
 }
 
 /// A payload that is not Thrift binary or compact. A TJSON call gets

@@ -192,13 +192,13 @@ impl Builder {
     }
 
     /// Registers the HTTP/2 (gRPC) connection handler.
-    pub fn http2_handler(mut self, h: Arc<dyn ConnHandler>) -> Self {
+    pub fn with_http2_handler(mut self, h: Arc<dyn ConnHandler>) -> Self {
         self.http2 = Some(h);
         self
     }
 
     /// Registers the handler for non-Thrift TTHeader payloads (Kitex Protobuf).
-    pub fn payload_handler(mut self, h: Arc<dyn PayloadHandler>) -> Self {
+    pub fn with_payload_handler(mut self, h: Arc<dyn PayloadHandler>) -> Self {
         self.payload = Some(h);
         self
     }

@@ -99,8 +99,8 @@ wego_test_support::each_backend!(
         let listener = wego_test_support::loopback().await;
         let addr = listener.local_addr().clone();
         let server = wego_kitex::server::Server::builder()
-            .http2_handler(Http2Handler::new(GrpcServer::default(), echo_router()).into_arc())
-            .payload_handler(ProtobufHandler::new(echo_router()).into_arc())
+            .with_http2_handler(Http2Handler::new(GrpcServer::default(), echo_router()).into_arc())
+            .with_payload_handler(ProtobufHandler::new(echo_router()).into_arc())
             .build()
             .unwrap();
         rt::spawn(async move { server.serve(listener).await });
@@ -136,7 +136,7 @@ wego_test_support::each_backend!(
         let addr = listener.local_addr().clone();
         let server = wego_kitex::server::Server::builder()
             .service("Echo", &["echo"], crate::thrift_common::echo())
-            .payload_handler(ProtobufHandler::new(echo_router()).into_arc())
+            .with_payload_handler(ProtobufHandler::new(echo_router()).into_arc())
             .build()
             .unwrap();
         rt::spawn(async move { server.serve(listener).await });
@@ -171,6 +171,7 @@ wego_test_support::each_backend!(
 );
 
 wego_test_support::each_backend!(
+    #[cfg(feature = "governance")]
     kitex_protobuf_carries_the_served_calls_trace,
     |_backend| async move {
         use std::sync::Arc;
@@ -189,7 +190,7 @@ wego_test_support::each_backend!(
         let listener = wego_test_support::loopback().await;
         let addr = listener.local_addr().clone();
         let server = wego_kitex::server::Server::builder()
-            .payload_handler(ProtobufHandler::new(router).into_arc())
+            .with_payload_handler(ProtobufHandler::new(router).into_arc())
             .build()
             .unwrap();
         rt::spawn(async move { server.serve(listener).await });

@@ -362,7 +362,7 @@ wego_test_support::each_backend!(
         // first bytes of a pipe pick HTTP/2 or Thrift as on a socket.
         let server = Server::builder()
             .service("Echo", &["echo"], echo())
-            .http2_handler(Http2Handler::new(GrpcServer::default(), echo_router()).into_arc())
+            .with_http2_handler(Http2Handler::new(GrpcServer::default(), echo_router()).into_arc())
             .build()
             .unwrap();
         let (pipes, _done) = thrift_pipes(&server);
