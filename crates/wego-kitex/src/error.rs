@@ -88,7 +88,7 @@ impl Error {
     }
     /// A governance layer refused the call before (or instead of) sending
     /// it: no instance, open breaker, rate or concurrency limit, timeout.
-    /// Which one: [`Error::governance`].
+    /// Which one: `Error::governance` (with the `governance` feature).
     pub fn is_refused(&self) -> bool {
         self.inner.kind == Kind::Governance
     }

@@ -46,7 +46,8 @@ pub enum Mode {
 type EncodeArgs = Arc<dyn Fn(Protocol) -> Result<Bytes> + Send + Sync>;
 
 /// One call: method, argument struct, metainfo, and what governance reads
-/// through [`CallInfo`] (callee, deadline, idempotency, hash key).
+/// through `wego_governance::CallInfo` with the `governance` feature
+/// (callee, deadline, idempotency, hash key).
 ///
 /// Arguments are either already encoded ([`ClientRequest::new`], in the
 /// client's protocol) or encoded when the call is sent
