@@ -202,7 +202,7 @@ async fn load(imp: &str) -> Result<(), Box<dyn Error>> {
         // One connection per worker: the Kitex Protobuf client is ping-pong.
         let mut clients = Vec::new();
         for _ in 0..conc {
-            let c = wego_kitex::protobuf::Client::builder(Address::Tcp(addr))
+            let c = wego_kitex::protobuf::ProtobufClient::builder(Address::Tcp(addr))
                 .connect()
                 .await?;
             clients.push(Arc::new(c));

@@ -227,14 +227,14 @@ pub(crate) struct Config {
 
 /// Builds a [`Client`].
 #[derive(Debug)]
-pub struct Builder {
+pub struct ClientBuilder {
     cfg: Config,
-    /// A connector set with [`Builder::with_connector`]; netpoll's
+    /// A connector set with [`ClientBuilder::with_connector`]; netpoll's
     /// [`Dialer`] otherwise.
     connector: Option<BoxConnect>,
 }
 
-impl Builder {
+impl ClientBuilder {
     /// Uses `framing` (default TTHeader).
     pub fn with_framing(mut self, framing: Framing) -> Self {
         self.cfg.framing = framing;
@@ -303,7 +303,7 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// As [`Builder::build`].
+    /// As [`ClientBuilder::build`].
     pub fn build_template(self) -> Result<ClientTemplate> {
         Ok(ClientTemplate {
             cfg: Arc::new(self.finish()?),
@@ -401,8 +401,8 @@ impl Client {
     }
 
     /// Starts building a [`ClientTemplate`] (no address yet; finish with
-    /// [`Builder::build_template`]).
-    pub fn template() -> Builder {
+    /// [`ClientBuilder::build_template`]).
+    pub fn template() -> ClientBuilder {
         Client::builder(Address::loopback())
     }
 
@@ -412,8 +412,8 @@ impl Client {
     }
 
     /// Starts building a client for `addr`.
-    pub fn builder(addr: Address) -> Builder {
-        Builder {
+    pub fn builder(addr: Address) -> ClientBuilder {
+        ClientBuilder {
             cfg: Config {
                 addr,
                 framing: Framing::TtHeader,

@@ -59,7 +59,7 @@ mod timeout;
 pub use bytes::Bytes;
 pub use call::{CallFuture, GovernedClient, GrpcCall, LazyChannel};
 pub use client::Channel;
-pub use codec::{CodecError, Encoding};
+pub use codec::{Encoding, MessageError};
 pub use connection::ChannelBuilder;
 #[doc(hidden)]
 pub use futures_core::Stream;
@@ -73,7 +73,7 @@ pub use metadata::{Metadata, MetadataError};
 pub use request::{Request, Response};
 pub use router::{BoxStream, RawRequest, RawResponse, Router};
 pub use seam::Http2Handler;
-pub use server::{Server, ServerBuilder};
+pub use server::{GrpcServerBuilder, Server};
 pub use status::{Code, Status, decode_message, encode_message};
 pub use streaming::Streaming;
 pub use timeout::{TimeoutError, format_timeout, parse_timeout};

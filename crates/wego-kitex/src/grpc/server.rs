@@ -24,7 +24,7 @@
 //! task each: the frames one read brings wake their calls directly, the
 //! calls queue their answers, and the connection flushes them in one write.
 //! With a task per call (tonic's and hyper's model, available as
-//! [`ServerBuilder::with_task_per_call`]) every message costs a task
+//! [`GrpcServerBuilder::with_task_per_call`]) every message costs a task
 //! wake-up each way. Writes go through `coalesce.rs`, since h2 alone
 //! writes each DATA frame of 256 bytes or more with its own syscall.
 
@@ -58,7 +58,7 @@ use super::status::Status;
 use super::streaming::{Streaming, codec_status};
 use super::timeout::parse_timeout;
 
-/// Server configuration, built by [`ServerBuilder`].
+/// Server configuration, built by [`GrpcServerBuilder`].
 #[derive(Debug, Clone)]
 struct Config {
     max_recv: usize,
@@ -78,11 +78,11 @@ struct Config {
 
 /// Builds a [`Server`].
 #[derive(Debug, Clone)]
-pub struct ServerBuilder {
+pub struct GrpcServerBuilder {
     config: Config,
 }
 
-impl ServerBuilder {
+impl GrpcServerBuilder {
     /// Largest message accepted from clients (default 4 MiB); larger ones end
     /// the call with `RESOURCE_EXHAUSTED`.
     pub fn with_max_recv_message_size(mut self, n: usize) -> Self {
@@ -234,8 +234,8 @@ impl Server {
     /// A builder with the defaults (4 MiB messages, no compression sent,
     /// gzip accepted, no keepalive, a 10 s handshake timeout and a 60 s
     /// idle timeout).
-    pub fn builder() -> ServerBuilder {
-        ServerBuilder {
+    pub fn builder() -> GrpcServerBuilder {
+        GrpcServerBuilder {
             config: Config {
                 max_recv: DEFAULT_MAX_MESSAGE_SIZE,
                 max_send: DEFAULT_MAX_MESSAGE_SIZE,
@@ -319,7 +319,7 @@ impl Server {
     /// As [`serve`](Self::serve), and when `signal` completes begins a
     /// graceful shutdown (GOAWAY, calls in flight finish) that waits at
     /// most the builder's
-    /// [`with_shutdown_timeout`](ServerBuilder::with_shutdown_timeout)
+    /// [`with_shutdown_timeout`](GrpcServerBuilder::with_shutdown_timeout)
     /// (5 s by default) before closing what remains.
     pub async fn serve_with_shutdown<S, F>(
         &self,

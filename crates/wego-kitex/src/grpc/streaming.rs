@@ -13,7 +13,7 @@ use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 use wego_netpoll::rt::{Sleep, sleep_until};
 
-use super::codec::{CodecError, Decoder};
+use super::codec::{Decoder, MessageError};
 use super::metadata::Metadata;
 use super::status::{Code, Status};
 
@@ -36,13 +36,13 @@ enum State {
 }
 
 /// Maps a framing error to the status the spec asks for.
-pub(crate) fn codec_status(e: CodecError) -> Status {
+pub(crate) fn codec_status(e: MessageError) -> Status {
     match e {
-        CodecError::TooLarge { .. } => Status::resource_exhausted(e.to_string()),
-        CodecError::MissingEncoding | CodecError::InvalidFlag(_) | CodecError::Truncated(_) => {
-            Status::internal(e.to_string())
-        }
-        CodecError::Decompress(_) | CodecError::Compress(_) => Status::internal(e.to_string()),
+        MessageError::TooLarge { .. } => Status::resource_exhausted(e.to_string()),
+        MessageError::MissingEncoding
+        | MessageError::InvalidFlag(_)
+        | MessageError::Truncated(_) => Status::internal(e.to_string()),
+        MessageError::Decompress(_) | MessageError::Compress(_) => Status::internal(e.to_string()),
     }
 }
 

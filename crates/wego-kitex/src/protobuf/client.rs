@@ -10,17 +10,17 @@ use wego_netpoll::io::{AsyncReadExt, AsyncWriteExt};
 use wego_netpoll::net::{BoxConnect, BoxIo, Connect};
 use wego_netpoll::{Address, Dialer, rt};
 
-use super::codec::{self, ErrorProto, MessageType};
-use super::framing::{self, Framing};
+use super::codec::{self, ErrorProto, ProtobufMessageType};
+use super::framing::{self, ProtobufFraming};
 use crate::grpc::{Code, Status};
 use crate::metainfo::keys;
 use crate::ttheader::{Header, HeaderFormat, PROTOCOL_KITEX_PROTOBUF};
 
-/// Builds a [`Client`].
+/// Builds a [`ProtobufClient`].
 #[derive(Debug, Clone)]
-pub struct ClientBuilder {
+pub struct ProtobufClientBuilder {
     addr: Address,
-    framing: Framing,
+    framing: ProtobufFraming,
     timeout: Option<Duration>,
     connect_timeout: Duration,
     callee: String,
@@ -28,9 +28,9 @@ pub struct ClientBuilder {
     connector: Option<BoxConnect>,
 }
 
-impl ClientBuilder {
+impl ProtobufClientBuilder {
     /// TTHeader (default) or Framed.
-    pub fn with_framing(mut self, framing: Framing) -> Self {
+    pub fn with_framing(mut self, framing: ProtobufFraming) -> Self {
         self.framing = framing;
         self
     }
@@ -67,7 +67,7 @@ impl ClientBuilder {
     ///
     /// `UNAVAILABLE` when the connection fails, `DEADLINE_EXCEEDED` when
     /// the connect timeout passes.
-    pub async fn connect(self) -> Result<Client, Status> {
+    pub async fn connect(self) -> Result<ProtobufClient, Status> {
         let connect = async {
             match &self.connector {
                 Some(c) => c.connect(&self.addr).await,
@@ -90,7 +90,7 @@ impl ClientBuilder {
             Ok(Err(e)) => return Err(Status::unavailable(format!("connect: {e}"))),
             Err(_) => return Err(Status::deadline_exceeded("connect timed out")),
         };
-        Ok(Client {
+        Ok(ProtobufClient {
             conn: Mutex::new((conn, BytesMut::with_capacity(8 * 1024))),
             seq: AtomicI32::new(1),
             config: self,
@@ -99,26 +99,26 @@ impl ClientBuilder {
 }
 
 /// A Kitex Protobuf client on one connection.
-pub struct Client {
+pub struct ProtobufClient {
     conn: Mutex<(BoxIo, BytesMut)>,
     seq: AtomicI32,
-    config: ClientBuilder,
+    config: ProtobufClientBuilder,
 }
 
-impl std::fmt::Debug for Client {
+impl std::fmt::Debug for ProtobufClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client")
+        f.debug_struct("ProtobufClient")
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
 }
 
-impl Client {
+impl ProtobufClient {
     /// A builder for `addr` (TTHeader, no timeout).
-    pub fn builder(addr: Address) -> ClientBuilder {
-        ClientBuilder {
+    pub fn builder(addr: Address) -> ProtobufClientBuilder {
+        ProtobufClientBuilder {
             addr,
-            framing: Framing::TtHeader,
+            framing: ProtobufFraming::TtHeader,
             timeout: None,
             connect_timeout: Duration::from_secs(5),
             callee: String::new(),
@@ -142,7 +142,7 @@ impl Client {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         let mut payload = BytesMut::new();
         codec::encode(
-            MessageType::Call,
+            ProtobufMessageType::Call,
             method,
             seq,
             &req.encode_to_vec(),
@@ -199,9 +199,9 @@ impl Client {
             return Err(Status::internal("reply for another sequence id"));
         }
         match msg.kind {
-            MessageType::Reply => Resp::decode(msg.body)
+            ProtobufMessageType::Reply => Resp::decode(msg.body)
                 .map_err(|e| Status::internal(format!("cannot decode reply: {e}"))),
-            MessageType::Exception => {
+            ProtobufMessageType::Exception => {
                 let e = <ErrorProto as prost::Message>::decode(msg.body).unwrap_or_default();
                 let code = if e.type_id == 1 {
                     Code::Unimplemented

@@ -105,23 +105,23 @@ impl Default for Config {
 
 /// Builds a [`Server`].
 #[derive(Default)]
-pub struct Builder {
+pub struct ServerBuilder {
     router: Router,
     config: Config,
     http2: Option<Arc<dyn ConnHandler>>,
     payload: Option<Arc<dyn PayloadHandler>>,
 }
 
-impl std::fmt::Debug for Builder {
+impl std::fmt::Debug for ServerBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Builder")
+        f.debug_struct("ServerBuilder")
             .field("router", &self.router)
             .field("config", &self.config)
             .finish()
     }
 }
 
-impl Builder {
+impl ServerBuilder {
     /// Adds a service named `name` answering `methods`.
     pub fn service<S>(mut self, name: &str, methods: &[&str], svc: S) -> Self
     where
@@ -253,8 +253,8 @@ pub struct Server {
 
 impl Server {
     /// Starts building a server.
-    pub fn builder() -> Builder {
-        Builder::default()
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder::default()
     }
 
     /// The server's connection counters (shared with every clone).
@@ -376,7 +376,7 @@ impl Server {
     /// up to the builder's [`with_shutdown_timeout`] (5 s by default), then
     /// closes what remains. Returns how the shutdown went.
     ///
-    /// [`with_shutdown_timeout`]: Builder::with_shutdown_timeout
+    /// [`with_shutdown_timeout`]: ServerBuilder::with_shutdown_timeout
     pub async fn serve_with_shutdown<F>(&self, listener: Listener, signal: F) -> ShutdownReport
     where
         F: Future<Output = ()> + Send,

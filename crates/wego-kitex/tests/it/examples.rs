@@ -170,7 +170,7 @@ wego_test_support::each_backend!(
     protobuf_echo_serves_both_framings_and_grpc_on_one_port,
     |_backend| async move {
         use protobuf_echo::echo;
-        use wego_kitex::protobuf::Framing as PbFraming;
+        use wego_kitex::protobuf::ProtobufFraming as PbFraming;
         let listener = wego_test_support::loopback().await;
         let addr = listener.local_addr().clone();
         let shutdown = Shutdown::new();
