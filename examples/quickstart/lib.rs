@@ -50,7 +50,7 @@ use wego_hertz::middleware::{AccessLogLayer, RecoveryLayer, RequestIdLayer};
 use wego_hertz::{IntoResponse, Router};
 use wego_kitex::BoxError;
 use wego_kitex::client::Client;
-use wego_netpoll::{Address, Listener, Shutdown, rt};
+use wego_netpoll::{Address, Listener, rt};
 
 pub use config::{Config, RegistryKind};
 use generated::echo_service::{EchoServerClient, EchoServerHandler, EchoServerServer};
@@ -230,7 +230,7 @@ pub struct Running {
     pub rpc_addr: Address,
     http: Arc<wego_hertz::Server>,
     http_task: rt::JoinHandle<()>,
-    rpc_shutdown: Shutdown,
+    rpc_server: wego_kitex::server::Server,
     rpc_task: rt::JoinHandle<()>,
     registry: Arc<dyn Registry>,
     // Dropping a discovery stops its watches (etcd), so it lives as long as
@@ -276,10 +276,9 @@ pub async fn start(cfg: &Config) -> Result<Running, BoxError> {
             }),
         )
         .build()?;
-    let rpc_shutdown = Shutdown::new();
     let rpc_task = {
-        let shutdown = rpc_shutdown.clone();
-        rt::spawn(async move { rpc_server.serve(rpc_listener, shutdown).await })
+        let server = rpc_server.clone();
+        rt::spawn(async move { server.serve(rpc_listener).await })
     };
     let registration = Registration::new(cfg.service.clone(), Instance::new(rpc_addr.clone()));
     registry.register(&registration).await?;
@@ -303,7 +302,7 @@ pub async fn start(cfg: &Config) -> Result<Running, BoxError> {
         rpc_addr,
         http,
         http_task,
-        rpc_shutdown,
+        rpc_server,
         rpc_task,
         registry,
         discover,
@@ -330,7 +329,7 @@ impl Running {
             tracing::warn!(error = %e, "deregister failed; the registration expires with its TTL");
         }
         let http = self.http.shutdown(self.grace).await;
-        let rpc = self.rpc_shutdown.shutdown(self.grace).await;
+        let rpc = self.rpc_server.shutdown(self.grace).await;
         let _ = self.http_task.await;
         let _ = self.rpc_task.await;
         drop(self.discover);

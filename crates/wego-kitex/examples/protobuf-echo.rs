@@ -15,7 +15,7 @@
 use std::error::Error;
 
 use wego_kitex::grpc::{Http2Handler, Request, Response, Server as GrpcServer, Status};
-use wego_kitex::protobuf::{Client, Framing, ProtobufHandler};
+use wego_kitex::protobuf::{ProtobufClient, ProtobufFraming, ProtobufHandler};
 use wego_netpoll::{Address, Listener, Shutdown, rt};
 
 #[allow(missing_docs, unreachable_pub, dead_code, clippy::all)]
@@ -84,21 +84,23 @@ fn addr_arg() -> Result<Address, Box<dyn Error>> {
 pub(crate) async fn serve(listener: Listener, shutdown: Shutdown) -> Result<(), Box<dyn Error>> {
     let router = echo::echo_server_router(Echo);
     let server = wego_kitex::server::Server::builder()
-        .http2_handler(Http2Handler::new(GrpcServer::default(), router.clone()).into_arc())
-        .payload_handler(ProtobufHandler::new(router).into_arc())
+        .with_http2_handler(Http2Handler::new(GrpcServer::default(), router.clone()).into_arc())
+        .with_payload_handler(ProtobufHandler::new(router).into_arc())
         .build()
         .map_err(|e| e.to_string())?;
-    server.serve(listener, shutdown).await;
+    // The caller's `shutdown` starts the server's own graceful shutdown.
+    let signal = async move { shutdown.watcher().draining().await };
+    server.serve_with_shutdown(listener, signal).await;
     Ok(())
 }
 
 /// Calls `Echo` once over Kitex Protobuf with `framing`.
 pub(crate) async fn call(
     addr: Address,
-    framing: Framing,
+    framing: ProtobufFraming,
     msg: String,
 ) -> Result<echo::Response, Box<dyn Error>> {
-    let c = Client::builder(addr)
+    let c = ProtobufClient::builder(addr)
         .with_framing(framing)
         .with_callee("echo.EchoServer")
         .connect()
@@ -119,9 +121,9 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mode = std::env::args().nth(1).unwrap_or_else(|| "both".into());
     let addr = addr_arg()?;
     let framing = if std::env::args().any(|a| a == "--framed") {
-        Framing::Framed
+        ProtobufFraming::Framed
     } else {
-        Framing::TtHeader
+        ProtobufFraming::TtHeader
     };
     let msg = arg("--msg", "hello");
     rt::block_on(async move {
@@ -147,7 +149,7 @@ fn main() -> Result<(), Box<dyn Error>> {
                         .await
                         .map_err(|e| e.to_string())
                 });
-                for framing in [Framing::TtHeader, Framing::Framed] {
+                for framing in [ProtobufFraming::TtHeader, ProtobufFraming::Framed] {
                     let r = call(addr.clone(), framing, msg.clone()).await?;
                     println!("kitex protobuf ({framing:?}): {}", r.msg);
                 }

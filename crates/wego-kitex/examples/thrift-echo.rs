@@ -146,7 +146,9 @@ pub(crate) async fn serve_with(
     if let Some(n) = limits.max_connections {
         builder = builder.with_max_connections(n);
     }
-    builder.build()?.serve(listener, shutdown).await;
+    // The caller's `shutdown` starts the server's own graceful shutdown.
+    let signal = async move { shutdown.watcher().draining().await };
+    builder.build()?.serve_with_shutdown(listener, signal).await;
     Ok(())
 }
 

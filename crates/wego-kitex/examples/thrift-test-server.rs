@@ -16,7 +16,7 @@
 mod thrift_test;
 
 use wego_kitex::BoxError;
-use wego_netpoll::{Address, Listener, Shutdown, rt};
+use wego_netpoll::{Address, Listener, rt};
 
 fn main() -> Result<(), BoxError> {
     let mut port = 9090u16;
@@ -31,7 +31,7 @@ fn main() -> Result<(), BoxError> {
         let server = thrift_test::builder().build()?;
         let listener = Listener::bind(&Address::Tcp(([127, 0, 0, 1], port).into())).await?;
         eprintln!("thrift-test-server listening on {}", listener.local_addr());
-        server.serve(listener, Shutdown::new()).await;
+        server.serve(listener).await;
         Ok::<_, BoxError>(())
     })?
 }

@@ -1,9 +1,7 @@
 //! The runtime error of Thrift calls: an opaque [`Error`] with `is_*` predicates.
 
 use crate::thrift::ApplicationException;
-
-/// A boxed error, used at `tower::Service` boundaries.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use wego_netpoll::BoxError;
 
 /// Why a call failed. Ask with the `is_*` methods; the cause is in `source()`.
 pub struct Error {
@@ -24,6 +22,8 @@ enum Kind {
     Application,
     Closed,
     Governance,
+    /// A builder setting that cannot work; the text names it.
+    Config(&'static str),
 }
 
 /// `Result` with [`Error`].
@@ -53,7 +53,11 @@ impl Error {
     pub(crate) fn closed() -> Self {
         Self::new(Kind::Closed, None)
     }
+    pub(crate) fn config(what: &'static str) -> Self {
+        Self::new(Kind::Config(what), None)
+    }
     /// A governance layer refused the call (see [`Error::governance`]).
+    #[cfg(feature = "governance")]
     pub fn refused(e: wego_governance::Error) -> Self {
         Self::new(Kind::Governance, Some(Box::new(e)))
     }
@@ -84,12 +88,18 @@ impl Error {
     }
     /// A governance layer refused the call before (or instead of) sending
     /// it: no instance, open breaker, rate or concurrency limit, timeout.
-    /// Which one: [`Error::governance`].
+    /// Which one: `Error::governance` (with the `governance` feature).
     pub fn is_refused(&self) -> bool {
         self.inner.kind == Kind::Governance
     }
+    /// A builder was given a setting that cannot work (a zero limit or
+    /// timeout, a mode its framing cannot carry); `Display` names it.
+    pub fn is_config(&self) -> bool {
+        matches!(self.inner.kind, Kind::Config(_))
+    }
     /// The governance refusal (`is_no_instance`, `is_breaker_open`,
     /// `is_rate_limited`, `is_overloaded`, `is_timeout`, ...), if any.
+    #[cfg(feature = "governance")]
     pub fn governance(&self) -> Option<&wego_governance::Error> {
         self.inner.cause.as_ref()?.downcast_ref()
     }
@@ -120,11 +130,10 @@ impl std::fmt::Display for Error {
             Kind::Application => "application exception",
             Kind::Closed => "connection closed",
             Kind::Governance => "refused",
+            Kind::Config(what) => return write!(f, "invalid configuration: {what}"),
         };
-        match &self.inner.cause {
-            Some(c) => write!(f, "{s}: {c}"),
-            None => f.write_str(s),
-        }
+        // The cause is reached through `source()`, not repeated here.
+        f.write_str(s)
     }
 }
 
@@ -134,6 +143,7 @@ impl std::error::Error for Error {
     }
 }
 
+#[cfg(feature = "governance")]
 impl From<wego_governance::Error> for Error {
     /// Keeps the refusal: [`Error::is_refused`] and [`Error::governance`]
     /// say which one.
@@ -142,6 +152,7 @@ impl From<wego_governance::Error> for Error {
     }
 }
 
+#[cfg(feature = "governance")]
 impl wego_governance::Classify for Error {
     /// Connect failures, closed connections and transport errors are
     /// retryable (the retry layer still only retries idempotent calls); a
@@ -151,7 +162,7 @@ impl wego_governance::Classify for Error {
         match self.inner.kind {
             Kind::Connect | Kind::Closed | Kind::Transport => true,
             Kind::Governance => self.governance().is_some_and(|g| g.is_retryable()),
-            Kind::Timeout | Kind::Protocol | Kind::Application => false,
+            Kind::Timeout | Kind::Protocol | Kind::Application | Kind::Config(_) => false,
         }
     }
 
@@ -160,7 +171,7 @@ impl wego_governance::Classify for Error {
     /// exception, which is a normal reply at this level) does not.
     fn is_breaker_failure(&self) -> bool {
         match self.inner.kind {
-            Kind::Application => false,
+            Kind::Application | Kind::Config(_) => false,
             Kind::Governance => self.governance().is_some_and(|g| g.is_breaker_failure()),
             _ => true,
         }
@@ -174,6 +185,7 @@ impl wego_governance::Classify for Error {
             Kind::Protocol => "protocol",
             Kind::Application => "application",
             Kind::Closed => "closed",
+            Kind::Config(_) => "config",
             Kind::Governance => self.governance().map_or("refused", |g| g.kind()),
         }
     }
@@ -182,11 +194,26 @@ impl wego_governance::Classify for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::thrift::ExceptionKind;
-    use wego_governance::Classify;
 
     #[test]
+    fn display_names_the_failure_and_leaves_the_cause_to_source() {
+        let e = Error::connect("connection refused");
+        assert_eq!(e.to_string(), "connect failed");
+        let source = std::error::Error::source(&e).map(ToString::to_string);
+        assert_eq!(source.as_deref(), Some("connection refused"));
+        let c = Error::config("max_frame must be at least 16 bytes");
+        assert!(c.is_config());
+        assert_eq!(
+            c.to_string(),
+            "invalid configuration: max_frame must be at least 16 bytes"
+        );
+    }
+
+    #[cfg(feature = "governance")]
+    #[test]
     fn classify_transport_failures_not_application_answers() {
+        use crate::thrift::ExceptionKind;
+        use wego_governance::Classify;
         let conn = Error::connect("refused");
         assert!(conn.is_retryable() && conn.is_breaker_failure());
         assert_eq!(conn.kind(), "connect");

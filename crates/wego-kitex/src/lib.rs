@@ -38,7 +38,8 @@ pub mod thrift;
 pub mod transport;
 pub mod ttheader;
 
-pub use error::{BoxError, Error, Result};
+pub use error::{Error, Result};
+pub use wego_netpoll::{BoxError, BoxFuture};
 pub mod client;
 #[doc(hidden)]
 pub mod codegen;

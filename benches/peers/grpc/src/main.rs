@@ -53,10 +53,10 @@ async fn serve(imp: &str, port: u16) -> Result<(), Box<dyn Error>> {
             let handler =
                 wego_kitex::protobuf::ProtobufHandler::new(wego_echo::echo_server_router(WegoEcho));
             let server = wego_kitex::server::Server::builder()
-                .payload_handler(handler.into_arc())
+                .with_payload_handler(handler.into_arc())
                 .build()
                 .map_err(|e| e.to_string())?;
-            server.serve(listener, wego_netpoll::Shutdown::new()).await;
+            server.serve(listener).await;
         }
         _ => {
             let listener = Listener::bind(&Address::Tcp(addr)).await?;
@@ -202,7 +202,7 @@ async fn load(imp: &str) -> Result<(), Box<dyn Error>> {
         // One connection per worker: the Kitex Protobuf client is ping-pong.
         let mut clients = Vec::new();
         for _ in 0..conc {
-            let c = wego_kitex::protobuf::Client::builder(Address::Tcp(addr))
+            let c = wego_kitex::protobuf::ProtobufClient::builder(Address::Tcp(addr))
                 .connect()
                 .await?;
             clients.push(Arc::new(c));

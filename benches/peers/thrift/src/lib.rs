@@ -48,7 +48,7 @@ impl wego_echo::echo_service::EchoServerHandler for WegoEcho {
 }
 
 /// A wego-kitex echo server builder.
-pub fn wego_server() -> wego_kitex::server::Builder {
+pub fn wego_server() -> wego_kitex::server::ServerBuilder {
     type S = wego_echo::echo_service::EchoServerServer<WegoEcho>;
     wego_kitex::server::Server::builder().service(S::NAME, S::METHODS, S::new(WegoEcho))
 }

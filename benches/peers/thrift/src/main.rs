@@ -26,7 +26,7 @@ use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wego_kitex::client::{Client, Mode};
 use wego_kitex::transport::Framing;
-use wego_netpoll::{Address, Listener, Shutdown};
+use wego_netpoll::{Address, Listener};
 use wego_thrift_peers::{VoloEcho, free_port, volo_echo, wego_echo, wego_server};
 
 fn arg(name: &str, default: &str) -> String {
@@ -63,7 +63,7 @@ async fn serve(imp: &str, port: u16) -> Res<()> {
         "wego" => {
             let listener = Listener::bind(&Address::Tcp(format!("127.0.0.1:{port}").parse()?)).await?;
             println!("listening {}", listener.local_addr());
-            wego_server().build()?.serve(listener, Shutdown::new()).await;
+            wego_server().build()?.serve(listener).await;
         }
         "volo" => {
             let port = if port == 0 { free_port()? } else { port };

@@ -12,7 +12,7 @@ use std::time::Duration;
 use volo_thrift::codec::default::DefaultMakeCodec;
 use wego_kitex::client::{Client, Mode};
 use wego_kitex::transport::Framing;
-use wego_netpoll::{Address, Listener, Shutdown, rt};
+use wego_netpoll::{Address, Listener, rt};
 use wego_thrift_peers::{VoloEcho, free_port, volo_echo, wego_echo, wego_server};
 
 use volo_echo::volo_gen::echo as v;
@@ -27,7 +27,7 @@ fn volo_client_calls_our_server() {
     runtime().block_on(async {
         let listener = Listener::bind(&Address::loopback()).await.unwrap();
         let addr = listener.local_addr().as_tcp().unwrap();
-        rt::spawn(async move { wego_server().build().unwrap().serve(listener, Shutdown::new()).await });
+        rt::spawn(async move { wego_server().build().unwrap().serve(listener).await });
         let req = || v::Request { action: "a".into(), msg: "hello volo".into() };
         let ttheader = v::EchoServerClientBuilder::new("echo").address(addr).build();
         for _ in 0..3 {

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use wego_kitex::BoxError;
-use wego_kitex::server::{Builder, Server};
+use wego_kitex::server::{Server, ServerBuilder};
 use wego_netpoll::rt;
 
 // pilota's generated decoders fill numeric vectors through raw pointers
@@ -168,7 +168,7 @@ impl SecondServiceHandler for Second {
 }
 
 /// A server builder with ThriftTest and SecondService registered.
-pub(crate) fn builder() -> Builder {
+pub(crate) fn builder() -> ServerBuilder {
     type T = ThriftTestServer<Handler>;
     type S = SecondServiceServer<Second>;
     Server::builder()

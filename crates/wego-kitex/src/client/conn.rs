@@ -1,8 +1,9 @@
 //! One call on one connection: write the frame, read the reply frame.
 
 use bytes::{Bytes, BytesMut};
-use wego_netpoll::Conn;
 use wego_netpoll::io::{AsyncReadExt, AsyncWriteExt};
+use wego_netpoll::net::{BoxIo, Connect};
+use wego_netpoll::{ConnInfo, rt};
 
 use super::Config;
 use crate::transport::decode_frame;
@@ -12,20 +13,31 @@ use crate::{Error, Result};
 pub(super) type Reply = Option<(Option<Header>, Bytes)>;
 
 /// A connection with its read buffer.
-#[derive(Debug)]
 pub(super) struct Link {
-    pub(super) conn: Conn,
+    pub(super) conn: BoxIo,
     pub(super) buf: BytesMut,
 }
 
+impl std::fmt::Debug for Link {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Link")
+            .field("peer", &self.conn.peer_addr())
+            .field("buffered", &self.buf.len())
+            .finish()
+    }
+}
+
+/// Opens a connection with the client's connector, bounded by the
+/// connect timeout whatever the connector does.
 pub(super) async fn dial(cfg: &Config) -> Result<Link> {
-    match cfg.dialer.dial(&cfg.addr).await {
-        Ok(conn) => Ok(Link {
+    match rt::timeout(cfg.connect_timeout, cfg.connector.connect(&cfg.addr)).await {
+        Ok(Ok(conn)) => Ok(Link {
             conn,
             buf: BytesMut::with_capacity(4096),
         }),
-        Err(e) if e.is_timeout() => Err(Error::timeout()),
-        Err(e) => Err(Error::connect(e)),
+        Ok(Err(e)) if e.is_timeout() => Err(Error::timeout()),
+        Ok(Err(e)) => Err(Error::connect(e)),
+        Err(_) => Err(Error::timeout()),
     }
 }
 

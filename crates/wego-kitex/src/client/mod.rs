@@ -16,7 +16,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use wego_governance::CallInfo;
+use wego_netpoll::net::{BoxConnect, Connect};
 use wego_netpoll::{Address, Dialer, rt};
 
 use crate::metainfo::{self, MetaInfo, keys};
@@ -46,7 +46,8 @@ pub enum Mode {
 type EncodeArgs = Arc<dyn Fn(Protocol) -> Result<Bytes> + Send + Sync>;
 
 /// One call: method, argument struct, metainfo, and what governance reads
-/// through [`CallInfo`] (callee, deadline, idempotency, hash key).
+/// through `wego_governance::CallInfo` with the `governance` feature
+/// (callee, deadline, idempotency, hash key).
 ///
 /// Arguments are either already encoded ([`ClientRequest::new`], in the
 /// client's protocol) or encoded when the call is sent
@@ -176,7 +177,8 @@ impl ClientRequest {
     }
 }
 
-impl CallInfo for ClientRequest {
+#[cfg(feature = "governance")]
+impl wego_governance::CallInfo for ClientRequest {
     fn callee(&self) -> &str {
         self.callee.as_deref().unwrap_or("")
     }
@@ -214,7 +216,9 @@ pub(crate) struct Config {
     pub(crate) framing: Framing,
     pub(crate) protocol: Protocol,
     pub(crate) mode: Mode,
-    pub(crate) dialer: Dialer,
+    /// Opens connections; bounded by `connect_timeout` whatever it is.
+    pub(crate) connector: BoxConnect,
+    pub(crate) connect_timeout: Duration,
     pub(crate) rpc_timeout: Duration,
     pub(crate) max_frame: usize,
     pub(crate) callee: String,
@@ -223,11 +227,14 @@ pub(crate) struct Config {
 
 /// Builds a [`Client`].
 #[derive(Debug)]
-pub struct Builder {
+pub struct ClientBuilder {
     cfg: Config,
+    /// A connector set with [`ClientBuilder::with_connector`]; netpoll's
+    /// [`Dialer`] otherwise.
+    connector: Option<BoxConnect>,
 }
 
-impl Builder {
+impl ClientBuilder {
     /// Uses `framing` (default TTHeader).
     pub fn with_framing(mut self, framing: Framing) -> Self {
         self.cfg.framing = framing;
@@ -243,9 +250,18 @@ impl Builder {
         self.cfg.mode = mode;
         self
     }
-    /// Sets the connect timeout (default 1 s).
+    /// Sets the connect timeout (default 1 s); it bounds every connect,
+    /// whichever connector makes it.
     pub fn with_connect_timeout(mut self, d: Duration) -> Self {
-        self.cfg.dialer = Dialer::new().with_connect_timeout(d).with_nodelay(true);
+        self.cfg.connect_timeout = d;
+        self
+    }
+    /// Opens connections with `connector` instead of netpoll's [`Dialer`]
+    /// (TCP or Unix, `TCP_NODELAY` on): a TLS wrapper, a proxy, an
+    /// in-memory transport for tests. The pool and the multiplexer work
+    /// the same over any connector.
+    pub fn with_connector(mut self, connector: impl Connect) -> Self {
+        self.connector = Some(BoxConnect::new(connector));
         self
     }
     /// Sets the RPC timeout (default 10 s); also sent in TTHeader.
@@ -273,10 +289,11 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// Multiplexed mode needs TTHeader framing; a zero timeout is refused.
-    pub fn build(self) -> Result<Client, crate::BoxError> {
-        self.validate()?;
-        Ok(Client::from_config(Arc::new(self.cfg)))
+    /// [`Error::is_config`]: multiplexed mode needs TTHeader framing; a
+    /// zero timeout is refused.
+    pub fn build(self) -> Result<Client> {
+        let cfg = self.finish()?;
+        Ok(Client::from_config(Arc::new(cfg)))
     }
 
     /// Validates the configuration once and returns a template that makes
@@ -286,22 +303,34 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// As [`Builder::build`].
-    pub fn build_template(self) -> Result<ClientTemplate, crate::BoxError> {
-        self.validate()?;
+    /// As [`ClientBuilder::build`].
+    pub fn build_template(self) -> Result<ClientTemplate> {
         Ok(ClientTemplate {
-            cfg: Arc::new(self.cfg),
+            cfg: Arc::new(self.finish()?),
         })
     }
 
-    fn validate(&self) -> Result<(), crate::BoxError> {
-        if self.cfg.mode == Mode::Multiplexed && self.cfg.framing != Framing::TtHeader {
-            return Err("multiplexed mode needs TTHeader framing".into());
+    /// Checks the settings and settles the connector.
+    fn finish(self) -> Result<Config> {
+        let mut cfg = self.cfg;
+        if cfg.mode == Mode::Multiplexed && cfg.framing != Framing::TtHeader {
+            return Err(Error::config("multiplexed mode needs TTHeader framing"));
         }
-        if self.cfg.rpc_timeout.is_zero() {
-            return Err("the rpc timeout must be positive".into());
+        if cfg.rpc_timeout.is_zero() {
+            return Err(Error::config("rpc_timeout must be positive"));
         }
-        Ok(())
+        if cfg.connect_timeout.is_zero() {
+            return Err(Error::config("connect_timeout must be positive"));
+        }
+        cfg.connector = match self.connector {
+            Some(c) => c,
+            None => BoxConnect::new(
+                Dialer::new()
+                    .with_connect_timeout(cfg.connect_timeout)
+                    .with_nodelay(true),
+            ),
+        };
+        Ok(cfg)
     }
 }
 
@@ -334,6 +363,7 @@ impl ClientTemplate {
 
     /// The per-instance factory for `LoadBalanceLayer`:
     /// `move |inst: &Instance| template.for_address(inst.address.clone())`.
+    #[cfg(feature = "governance")]
     pub fn factory(
         &self,
     ) -> impl Fn(&wego_governance::Instance) -> Client + Clone + Send + Sync + use<> {
@@ -371,8 +401,8 @@ impl Client {
     }
 
     /// Starts building a [`ClientTemplate`] (no address yet; finish with
-    /// [`Builder::build_template`]).
-    pub fn template() -> Builder {
+    /// [`ClientBuilder::build_template`]).
+    pub fn template() -> ClientBuilder {
         Client::builder(Address::loopback())
     }
 
@@ -382,8 +412,8 @@ impl Client {
     }
 
     /// Starts building a client for `addr`.
-    pub fn builder(addr: Address) -> Builder {
-        Builder {
+    pub fn builder(addr: Address) -> ClientBuilder {
+        ClientBuilder {
             cfg: Config {
                 addr,
                 framing: Framing::TtHeader,
@@ -392,14 +422,14 @@ impl Client {
                     max_idle: 1024,
                     idle_timeout: Duration::from_secs(30),
                 },
-                dialer: Dialer::new()
-                    .with_connect_timeout(Duration::from_secs(1))
-                    .with_nodelay(true),
+                connector: BoxConnect::new(Dialer::new()),
+                connect_timeout: Duration::from_secs(1),
                 rpc_timeout: Duration::from_secs(10),
                 max_frame: DEFAULT_MAX_FRAME,
                 callee: String::new(),
                 caller: None,
             },
+            connector: None,
         }
     }
 
@@ -507,6 +537,7 @@ impl Client {
                     meta.set_raw(k, v);
                 }
                 // A child of the served call's trace, unless the request has one.
+                #[cfg(feature = "governance")]
                 metainfo::inject_child(&mut meta);
                 meta.to_wire(&mut h.str_info);
                 Some((

@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use bytes::Bytes;
+use wego_netpoll::ConnInfo;
 
 use super::conn::{self, Link, Reply};
 use super::{Config, Mode};

@@ -21,7 +21,7 @@ use wego_netpoll::Address;
 use wego_netpoll::rt;
 
 use super::codec::{self, DEFAULT_MAX_MESSAGE_SIZE, Decoder, Encoding};
-use super::connection::{ChannelBuilder, Config, Live, dial, start};
+use super::connection::{ChannelBuilder, Config, Live, open};
 use super::metadata::Metadata;
 use super::pump::{PumpError, PumpGuard, pump};
 use super::request::{Request, Response};
@@ -84,6 +84,7 @@ impl Channel {
                 keepalive_interval: None,
                 keepalive_timeout: Duration::from_secs(20),
                 authority: String::new(),
+                connector: None,
             },
         }
     }
@@ -100,6 +101,7 @@ impl Channel {
     }
 
     /// The channel's configuration.
+    #[cfg_attr(not(feature = "governance"), allow(dead_code))] // used by the governance glue
     pub(crate) fn config(&self) -> &Config {
         &self.inner.config
     }
@@ -129,8 +131,7 @@ impl Channel {
             // Another call may have redialled while we waited.
             if self.live().generation == live.generation {
                 tracing::debug!(error = %err, "grpc connection gone, redialling");
-                let conn = dial(&self.inner.config, addr).await?;
-                let fresh = start(&self.inner.config, conn, live.generation + 1).await?;
+                let fresh = open(&self.inner.config, addr, live.generation + 1).await?;
                 *self
                     .inner
                     .live

@@ -61,7 +61,7 @@ impl Encoding {
 /// Why a message could not be framed or unframed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum CodecError {
+pub enum MessageError {
     /// The message (declared or decompressed) exceeds the maximum size.
     #[error("message of {len} bytes exceeds the limit of {max} bytes")]
     TooLarge {
@@ -91,29 +91,29 @@ pub enum CodecError {
 ///
 /// # Errors
 ///
-/// [`CodecError::TooLarge`] if the (compressed) payload exceeds `max` or
-/// `u32::MAX`; [`CodecError::Compress`] if the compressor fails.
+/// [`MessageError::TooLarge`] if the (compressed) payload exceeds `max` or
+/// `u32::MAX`; [`MessageError::Compress`] if the compressor fails.
 pub fn encode(
     payload: &[u8],
     encoding: Option<Encoding>,
     max: usize,
     dst: &mut BytesMut,
-) -> Result<(), CodecError> {
+) -> Result<(), MessageError> {
     let compressed;
     let (flag, body): (u8, &[u8]) = match encoding {
         None => (0, payload),
         Some(Encoding::Gzip) => {
             let mut enc = GzEncoder::new(Vec::with_capacity(payload.len() / 2 + 32), Level::fast());
             enc.write_all(payload)
-                .map_err(|e| CodecError::Compress(e.to_string()))?;
+                .map_err(|e| MessageError::Compress(e.to_string()))?;
             compressed = enc
                 .finish()
-                .map_err(|e| CodecError::Compress(e.to_string()))?;
+                .map_err(|e| MessageError::Compress(e.to_string()))?;
             (1, &compressed)
         }
     };
     if payload.len() > max || body.len() > max || u32::try_from(body.len()).is_err() {
-        return Err(CodecError::TooLarge {
+        return Err(MessageError::TooLarge {
             len: payload.len().max(body.len()),
             max,
         });
@@ -127,7 +127,7 @@ pub fn encode(
 
 /// One unframed message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Message {
+pub struct RawMessage {
     /// The (decompressed) payload.
     pub data: Bytes,
     /// Whether it arrived compressed.
@@ -153,9 +153,9 @@ impl Decoder {
     ///
     /// # Errors
     ///
-    /// [`CodecError`] for an invalid flag, an oversize message, a compressed
+    /// [`MessageError`] for an invalid flag, an oversize message, a compressed
     /// message without encoding, or a corrupt compressed body.
-    pub fn decode(&self, buf: &mut BytesMut) -> Result<Option<Message>, CodecError> {
+    pub fn decode(&self, buf: &mut BytesMut) -> Result<Option<RawMessage>, MessageError> {
         let Some((flag, len)) = self.header(buf)? else {
             return Ok(None);
         };
@@ -173,7 +173,7 @@ impl Decoder {
     /// # Errors
     ///
     /// As [`Decoder::decode`].
-    pub fn decode_bytes(&self, buf: &mut Bytes) -> Result<Option<Message>, CodecError> {
+    pub fn decode_bytes(&self, buf: &mut Bytes) -> Result<Option<RawMessage>, MessageError> {
         let Some((flag, len)) = self.header(buf)? else {
             return Ok(None);
         };
@@ -186,34 +186,34 @@ impl Decoder {
 
     /// The flag and checked length of the message at the front of `buf`,
     /// if its prefix is complete.
-    fn header(&self, buf: &[u8]) -> Result<Option<(u8, usize)>, CodecError> {
+    fn header(&self, buf: &[u8]) -> Result<Option<(u8, usize)>, MessageError> {
         if buf.len() < HEADER_LEN {
             return Ok(None);
         }
         let flag = buf[0];
         let len = u32::from_be_bytes([buf[1], buf[2], buf[3], buf[4]]) as usize;
         if flag > 1 {
-            return Err(CodecError::InvalidFlag(flag));
+            return Err(MessageError::InvalidFlag(flag));
         }
         if len > self.max {
-            return Err(CodecError::TooLarge { len, max: self.max });
+            return Err(MessageError::TooLarge { len, max: self.max });
         }
         Ok(Some((flag, len)))
     }
 
     /// The message from its flag and (possibly compressed) body.
-    fn body(&self, flag: u8, body: Bytes) -> Result<Option<Message>, CodecError> {
+    fn body(&self, flag: u8, body: Bytes) -> Result<Option<RawMessage>, MessageError> {
         if flag == 0 {
-            return Ok(Some(Message {
+            return Ok(Some(RawMessage {
                 data: body,
                 compressed: false,
             }));
         }
         let data = match self.encoding {
-            None => return Err(CodecError::MissingEncoding),
+            None => return Err(MessageError::MissingEncoding),
             Some(Encoding::Gzip) => gunzip(&body, self.max)?,
         };
-        Ok(Some(Message {
+        Ok(Some(RawMessage {
             data,
             compressed: true,
         }))
@@ -223,25 +223,25 @@ impl Decoder {
     ///
     /// # Errors
     ///
-    /// [`CodecError::Truncated`] if a partial message is buffered.
-    pub fn finish(&self, buf: &BytesMut) -> Result<(), CodecError> {
+    /// [`MessageError::Truncated`] if a partial message is buffered.
+    pub fn finish(&self, buf: &BytesMut) -> Result<(), MessageError> {
         if buf.is_empty() {
             Ok(())
         } else {
-            Err(CodecError::Truncated(buf.len()))
+            Err(MessageError::Truncated(buf.len()))
         }
     }
 }
 
-fn gunzip(body: &[u8], max: usize) -> Result<Bytes, CodecError> {
+fn gunzip(body: &[u8], max: usize) -> Result<Bytes, MessageError> {
     let mut out = Vec::with_capacity(body.len().saturating_mul(2).min(max));
     let limit = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
     GzDecoder::new(body)
         .take(limit)
         .read_to_end(&mut out)
-        .map_err(|e| CodecError::Decompress(e.to_string()))?;
+        .map_err(|e| MessageError::Decompress(e.to_string()))?;
     if out.len() > max {
-        return Err(CodecError::TooLarge {
+        return Err(MessageError::TooLarge {
             len: out.len(),
             max,
         });
@@ -271,7 +271,7 @@ mod tests {
         assert_eq!(d.decode(&mut buf).unwrap().unwrap().data.as_ref(), b"abc");
         assert_eq!(d.decode(&mut buf).unwrap().unwrap().data.as_ref(), b"");
         assert_eq!(d.decode(&mut buf).unwrap(), None);
-        assert_eq!(d.finish(&buf), Err(CodecError::Truncated(2)));
+        assert_eq!(d.finish(&buf), Err(MessageError::Truncated(2)));
     }
 
     #[test]
@@ -290,7 +290,7 @@ mod tests {
         let d = Decoder::new(DEFAULT_MAX_MESSAGE_SIZE, None);
         assert_eq!(
             d.decode(&mut buf),
-            Err(CodecError::TooLarge {
+            Err(MessageError::TooLarge {
                 len: u32::MAX as usize,
                 max: DEFAULT_MAX_MESSAGE_SIZE
             })
@@ -303,16 +303,16 @@ mod tests {
         let d = Decoder::new(10, None);
         assert_eq!(
             d.decode(&mut frame(2, b"x")),
-            Err(CodecError::InvalidFlag(2))
+            Err(MessageError::InvalidFlag(2))
         );
         assert_eq!(
             d.decode(&mut frame(1, b"x")),
-            Err(CodecError::MissingEncoding)
+            Err(MessageError::MissingEncoding)
         );
         let g = Decoder::new(10, Some(Encoding::Gzip));
         assert!(matches!(
             g.decode(&mut frame(1, b"not gzip")),
-            Err(CodecError::Decompress(_))
+            Err(MessageError::Decompress(_))
         ));
     }
 
@@ -332,7 +332,7 @@ mod tests {
         assert_eq!(m.data.as_ref(), &payload[..]);
         assert_eq!(
             Decoder::new(5_000, Some(Encoding::Gzip)).decode(&mut copy),
-            Err(CodecError::TooLarge {
+            Err(MessageError::TooLarge {
                 len: 5_001,
                 max: 5_000
             })
@@ -344,7 +344,7 @@ mod tests {
         let mut buf = BytesMut::new();
         assert_eq!(
             encode(&[0; 11], None, 10, &mut buf),
-            Err(CodecError::TooLarge { len: 11, max: 10 })
+            Err(MessageError::TooLarge { len: 11, max: 10 })
         );
         assert!(buf.is_empty());
     }

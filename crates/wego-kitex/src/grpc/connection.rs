@@ -9,6 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use h2::client::SendRequest;
 use wego_netpoll::io::{AsyncRead, AsyncWrite};
+use wego_netpoll::net::{BoxConnect, Connect};
 use wego_netpoll::rt;
 use wego_netpoll::{Address, Dialer};
 
@@ -29,6 +30,8 @@ pub(crate) struct Config {
     pub(crate) keepalive_interval: Option<Duration>,
     pub(crate) keepalive_timeout: Duration,
     pub(crate) authority: String,
+    /// Opens connections instead of netpoll's [`Dialer`] when set.
+    pub(crate) connector: Option<BoxConnect>,
 }
 
 /// Builds a [`Channel`].
@@ -77,6 +80,15 @@ impl ChannelBuilder {
         self
     }
 
+    /// Opens connections with `connector` instead of netpoll's [`Dialer`]
+    /// (TCP or Unix, `TCP_NODELAY` on): a TLS wrapper, a proxy, an
+    /// in-memory transport. The connect timeout bounds it all the same,
+    /// and a channel redials through it when its connection is gone.
+    pub fn with_connector(mut self, connector: impl Connect) -> Self {
+        self.config.connector = Some(BoxConnect::new(connector));
+        self
+    }
+
     /// Dials `addr` and performs the HTTP/2 handshake.
     ///
     /// # Errors
@@ -90,8 +102,7 @@ impl ChannelBuilder {
                 _ => "localhost".to_owned(),
             };
         }
-        let conn = dial(&self.config, addr).await?;
-        let live = start(&self.config, conn, 0).await?;
+        let live = open(&self.config, addr, 0).await?;
         Ok(Channel::from_live(self.config, live, Some(addr.clone())))
     }
 
@@ -112,20 +123,36 @@ impl ChannelBuilder {
     }
 }
 
-/// Dials `addr` for a channel.
-pub(crate) async fn dial(config: &Config, addr: &Address) -> Result<wego_netpoll::Conn, Status> {
-    Dialer::new()
-        .with_connect_timeout(config.connect_timeout)
-        .with_nodelay(true)
-        .dial(addr)
-        .await
-        .map_err(|e| {
-            if e.is_timeout() {
-                Status::deadline_exceeded(format!("connect: {e}"))
-            } else {
-                Status::unavailable(format!("connect: {e}"))
-            }
-        })
+/// Opens a connection to `addr` with the channel's connector (netpoll's
+/// dialer by default, unboxed) and performs the HTTP/2 handshake.
+pub(crate) async fn open(config: &Config, addr: &Address, generation: u64) -> Result<Live, Status> {
+    match &config.connector {
+        None => {
+            let dialer = Dialer::new()
+                .with_connect_timeout(config.connect_timeout)
+                .with_nodelay(true);
+            let conn = connect(config, &dialer, addr).await?;
+            start(config, conn, generation).await
+        }
+        Some(connector) => {
+            let io = connect(config, connector, addr).await?;
+            start(config, io, generation).await
+        }
+    }
+}
+
+/// Connects within the connect timeout.
+async fn connect<C: Connect>(
+    config: &Config,
+    connector: &C,
+    addr: &Address,
+) -> Result<C::Io, Status> {
+    match rt::timeout(config.connect_timeout, connector.connect(addr)).await {
+        Ok(Ok(io)) => Ok(io),
+        Ok(Err(e)) if e.is_timeout() => Err(Status::deadline_exceeded(format!("connect: {e}"))),
+        Ok(Err(e)) => Err(Status::unavailable(format!("connect: {e}"))),
+        Err(_) => Err(Status::deadline_exceeded("connect timed out")),
+    }
 }
 
 /// Performs the HTTP/2 handshake and spawns the connection driver.

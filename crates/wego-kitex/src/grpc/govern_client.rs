@@ -36,13 +36,14 @@ use tower_service::Service;
 use wego_governance::CallInfo;
 use wego_governance::trace::TraceContext;
 
+use super::call::{GovernedClient, LazyChannel, split_path};
 use super::client::Body;
 use super::codec;
-use super::governance::{GovernedClient, LazyChannel, split_path};
-use super::router::{BoxFuture, BoxStream};
+use super::router::BoxStream;
 use super::status::Status;
 use super::streaming::{Streaming, codec_status};
 use super::{Channel, Code, Request, Response};
+use crate::BoxFuture;
 
 type Head = oneshot::Sender<Response<Streaming<Bytes>>>;
 
@@ -115,19 +116,6 @@ impl fmt::Debug for GrpcStreamCall {
             .field("callee", &self.callee)
             .field("idempotent", &self.idempotent)
             .finish_non_exhaustive()
-    }
-}
-
-impl<T: Clone> Clone for Request<T> {
-    fn clone(&self) -> Request<T> {
-        let mut r = Request::from_parts(
-            self.get_ref().clone(),
-            self.metadata().clone(),
-            self.deadline(),
-        );
-        r.set_compression(self.compression());
-        r.set_path(self.path().to_owned());
-        r
     }
 }
 
@@ -293,7 +281,7 @@ async fn attempt(ch: Channel, call: GrpcStreamCall) -> Result<(), Status> {
 impl Service<GrpcStreamCall> for Channel {
     type Response = ();
     type Error = Status;
-    type Future = BoxFuture<Result<(), Status>>;
+    type Future = BoxFuture<'static, Result<(), Status>>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Status>> {
         Poll::Ready(Ok(()))
@@ -307,7 +295,7 @@ impl Service<GrpcStreamCall> for Channel {
 impl Service<GrpcStreamCall> for LazyChannel {
     type Response = ();
     type Error = Status;
-    type Future = BoxFuture<Result<(), Status>>;
+    type Future = BoxFuture<'static, Result<(), Status>>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Status>> {
         Poll::Ready(Ok(()))
@@ -338,7 +326,7 @@ where
         std::future::poll_fn(|cx| self.get_mut().poll_ready(cx)).await?;
         let (tx, mut rx) = oneshot::channel();
         *call.head.lock().unwrap_or_else(PoisonError::into_inner) = Some(tx);
-        let mut stack: BoxFuture<Result<(), Status>> = Box::pin(self.get_mut().call(call));
+        let mut stack: BoxFuture<'static, Result<(), Status>> = Box::pin(self.get_mut().call(call));
         tokio::select! {
             biased;
             head = &mut rx => match head {

@@ -35,9 +35,10 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::request::Request;
-use super::router::{BoxFuture, BoxStream, RawRequest, RawResponse};
+use super::router::{BoxStream, RawRequest, RawResponse};
 use super::status::Status;
 use super::streaming::Streaming;
+use crate::BoxFuture;
 
 /// The request message inside governed layers: the call's inbound
 /// messages and where the response head goes. Layers see it as
@@ -81,7 +82,7 @@ where
 {
     type Response = StreamEnd;
     type Error = Status;
-    type Future = BoxFuture<Result<StreamEnd, Status>>;
+    type Future = BoxFuture<'static, Result<StreamEnd, Status>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Status>> {
         self.inner.poll_ready(cx)
@@ -162,7 +163,7 @@ where
 {
     type Response = RawResponse;
     type Error = Status;
-    type Future = BoxFuture<Result<RawResponse, Status>>;
+    type Future = BoxFuture<'static, Result<RawResponse, Status>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Status>> {
         self.inner.poll_ready(cx)
@@ -174,7 +175,8 @@ where
             messages,
             head: head_tx,
         });
-        let mut stack: BoxFuture<Result<StreamEnd, Status>> = Box::pin(self.inner.call(req));
+        let mut stack: BoxFuture<'static, Result<StreamEnd, Status>> =
+            Box::pin(self.inner.call(req));
         Box::pin(async move {
             tokio::select! {
                 biased;
@@ -200,7 +202,7 @@ where
 /// holds the last item until the layers have recorded the end.
 struct Tail {
     inner: BoxStream<Bytes>,
-    stack: Option<BoxFuture<Result<StreamEnd, Status>>>,
+    stack: Option<BoxFuture<'static, Result<StreamEnd, Status>>>,
     /// The final item (`None` or an error), once the inner stream ended.
     last: Option<Option<Result<Bytes, Status>>>,
     finished: bool,

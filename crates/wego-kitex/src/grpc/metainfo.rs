@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 
-use wego_governance::trace::{TRACEPARENT, TRACESTATE};
+use crate::metainfo::{TRACEPARENT, TRACESTATE};
 
 use super::metadata::Metadata;
 use crate::metainfo::{self, CallContext, MetaInfo, PREFIX_PERSISTENT, PREFIX_TRANSIENT, RpcInfo};
@@ -63,6 +63,7 @@ pub(crate) fn forward(headers: &mut HeaderMap) {
     let Some(ctx) = metainfo::current() else {
         return;
     };
+    #[cfg(feature = "governance")]
     if !headers.contains_key(TRACEPARENT) {
         let mut trace = MetaInfo::new();
         metainfo::inject_child(&mut trace);

@@ -27,12 +27,16 @@
 //! # Ok(()) }
 //! ```
 
+mod call;
 mod client;
 mod coalesce;
 pub mod codec;
 mod connection;
+#[cfg(feature = "governance")]
 mod govern_client;
+#[cfg(feature = "governance")]
 mod govern_server;
+#[cfg(feature = "governance")]
 pub(crate) mod governance;
 mod handshake;
 pub mod health;
@@ -49,25 +53,29 @@ mod status;
 mod streaming;
 mod timeout;
 
-/// Encoded messages in client stacks (re-exported for generated code).
+// Generated gRPC code names these three paths (`grpc::Bytes`,
+// `grpc::Stream`, `grpc::Service`); `codegen` has them too.
+#[doc(hidden)]
 pub use bytes::Bytes;
+pub use call::{CallFuture, GovernedClient, GrpcCall, LazyChannel};
 pub use client::Channel;
-pub use codec::{CodecError, Encoding};
+pub use codec::{Encoding, MessageError};
 pub use connection::ChannelBuilder;
-/// The stream trait of request streams (re-exported for generated code).
+#[doc(hidden)]
 pub use futures_core::Stream;
+#[cfg(feature = "governance")]
 pub use govern_client::GrpcStreamCall;
+#[cfg(feature = "governance")]
 pub use govern_server::{GovernedStreams, StreamCall, StreamEnd, StreamScope};
-pub use governance::{
-    CallFuture, GovernedClient, GrpcCall, LazyChannel, ServerTrace, ServerTraceLayer,
-};
+#[cfg(feature = "governance")]
+pub use governance::{ServerTrace, ServerTraceLayer};
 pub use metadata::{Metadata, MetadataError};
 pub use request::{Request, Response};
-pub use router::{BoxFuture, BoxStream, RawRequest, RawResponse, Router};
+pub use router::{BoxStream, RawRequest, RawResponse, Router};
 pub use seam::Http2Handler;
-pub use server::{Server, ServerBuilder};
+pub use server::{GrpcServerBuilder, Server};
 pub use status::{Code, Status, decode_message, encode_message};
 pub use streaming::Streaming;
 pub use timeout::{TimeoutError, format_timeout, parse_timeout};
-/// The client stack's trait (re-exported for generated code).
+#[doc(hidden)]
 pub use tower_service::Service;

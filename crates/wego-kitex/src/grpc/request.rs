@@ -271,3 +271,16 @@ impl<T> Response<T> {
         r
     }
 }
+
+impl<T: Clone> Clone for Request<T> {
+    fn clone(&self) -> Request<T> {
+        let mut r = Request::from_parts(
+            self.get_ref().clone(),
+            self.metadata().clone(),
+            self.deadline(),
+        );
+        r.set_compression(self.compression());
+        r.set_path(self.path().to_owned());
+        r
+    }
+}

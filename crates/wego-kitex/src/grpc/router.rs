@@ -20,12 +20,10 @@ use futures_util::StreamExt;
 use super::request::{Request, Response};
 use super::status::Status;
 use super::streaming::{Streaming, decode_prost};
+use crate::BoxFuture;
 
 /// A boxed, sendable stream of messages or a status.
 pub type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
-
-/// A boxed, sendable future.
-pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
 /// What the server hands to the service: the raw inbound messages.
 pub type RawRequest = Request<Streaming<Bytes>>;
@@ -33,7 +31,8 @@ pub type RawRequest = Request<Streaming<Bytes>>;
 /// What the service returns: the raw outbound messages.
 pub type RawResponse = Response<BoxStream<Bytes>>;
 
-type Handler = Arc<dyn Fn(RawRequest) -> BoxFuture<Result<RawResponse, Status>> + Send + Sync>;
+type Handler =
+    Arc<dyn Fn(RawRequest) -> BoxFuture<'static, Result<RawResponse, Status>> + Send + Sync>;
 
 /// Routes calls by path (`/package.Service/Method`) to handlers. Unknown
 /// paths get `UNIMPLEMENTED`.
@@ -211,7 +210,7 @@ impl Router {
 impl tower_service::Service<RawRequest> for Router {
     type Response = RawResponse;
     type Error = Status;
-    type Future = BoxFuture<Result<RawResponse, Status>>;
+    type Future = BoxFuture<'static, Result<RawResponse, Status>>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Status>> {
         Poll::Ready(Ok(()))

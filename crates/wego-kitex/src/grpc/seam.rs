@@ -1,12 +1,11 @@
 //! The gRPC server behind Kitex's port sniffer: [`Http2Handler`] implements
 //! [`ConnHandler`], so one port serves Thrift, Kitex Protobuf and gRPC.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use tower_service::Service;
-use wego_netpoll::{Conn, Watcher};
+use wego_netpoll::net::BoxIo;
+use wego_netpoll::{BoxFuture, Watcher};
 
 use super::router::{RawRequest, RawResponse};
 use super::server::Server;
@@ -16,7 +15,7 @@ use crate::transport::Prefixed;
 
 /// Serves the HTTP/2 connections Kitex's server detects with a gRPC
 /// [`Server`] and service. Register it with
-/// `wego_kitex::server::Server::builder().http2_handler(...)`.
+/// `wego_kitex::server::Server::builder().with_http2_handler(...)`.
 #[derive(Debug, Clone)]
 pub struct Http2Handler<S> {
     server: Server,
@@ -44,15 +43,12 @@ where
     S: Service<RawRequest, Response = RawResponse, Error = Status> + Clone + Send + Sync + 'static,
     S::Future: Send + 'static,
 {
-    fn serve(
-        &self,
-        io: Prefixed<Conn>,
-        watcher: Watcher,
-    ) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    fn serve(&self, io: Prefixed<BoxIo>, watcher: Watcher) -> BoxFuture<'static, ()> {
         let server = self.server.clone();
         let service = self.service.clone();
+        // The Thrift server's shutdown governs the connection: it accepted it.
         Box::pin(async move {
-            if let Err(e) = server.serve_connection(io, service, watcher).await {
+            if let Err(e) = server.serve_connection_with(io, service, watcher).await {
                 tracing::debug!(error = %e, "grpc connection ended");
             }
         })

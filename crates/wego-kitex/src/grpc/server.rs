@@ -1,8 +1,9 @@
 //! The gRPC server: h2c connections; a connection's calls run on its task.
 //!
 //! A connection is served by [`Server::serve_connection`] (any
-//! `AsyncRead + AsyncWrite` IO, so Kitex's port sniffer can hand over a
-//! connection whose first bytes it already read) or by [`Server::serve`]
+//! [`Io`](wego_netpoll::net::Io): a `Conn`, a Unix or TLS stream, a pipe,
+//! or a connection whose first bytes Kitex's port sniffer already read),
+//! by [`Server::serve_incoming`] (a stream of IOs) or by [`Server::serve`]
 //! (an accept loop on a [`Listener`]). Each call runs the service raced
 //! against the call's deadline (`grpc-timeout`) and the client's
 //! `RST_STREAM`: when either wins, the handler's future is dropped, which is
@@ -23,7 +24,7 @@
 //! task each: the frames one read brings wake their calls directly, the
 //! calls queue their answers, and the connection flushes them in one write.
 //! With a task per call (tonic's and hyper's model, available as
-//! [`ServerBuilder::with_task_per_call`]) every message costs a task
+//! [`GrpcServerBuilder::with_task_per_call`]) every message costs a task
 //! wake-up each way. Writes go through `coalesce.rs`, since h2 alone
 //! writes each DATA frame of 256 bytes or more with its own syscall.
 
@@ -36,12 +37,14 @@ use std::panic::AssertUnwindSafe;
 use std::task::Poll;
 
 use bytes::{Bytes, BytesMut};
+use futures_core::Stream;
 use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, StreamExt};
 use h2::server::SendResponse;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use tower_service::Service;
 use wego_netpoll::io::{AsyncRead, AsyncWrite};
+use wego_netpoll::net::Io;
 use wego_netpoll::{Listener, Shutdown, ShutdownReport, Watcher, rt};
 
 use super::coalesce::coalesce;
@@ -55,7 +58,7 @@ use super::status::Status;
 use super::streaming::{Streaming, codec_status};
 use super::timeout::parse_timeout;
 
-/// Server configuration, built by [`ServerBuilder`].
+/// Server configuration, built by [`GrpcServerBuilder`].
 #[derive(Debug, Clone)]
 struct Config {
     max_recv: usize,
@@ -70,15 +73,16 @@ struct Config {
     task_per_call: bool,
     handshake_timeout: Duration,
     idle_timeout: Duration,
+    shutdown_timeout: Duration,
 }
 
 /// Builds a [`Server`].
 #[derive(Debug, Clone)]
-pub struct ServerBuilder {
+pub struct GrpcServerBuilder {
     config: Config,
 }
 
-impl ServerBuilder {
+impl GrpcServerBuilder {
     /// Largest message accepted from clients (default 4 MiB); larger ones end
     /// the call with `RESOURCE_EXHAUSTED`.
     pub fn with_max_recv_message_size(mut self, n: usize) -> Self {
@@ -153,6 +157,13 @@ impl ServerBuilder {
         self
     }
 
+    /// How long [`Server::serve_with_shutdown`] lets calls in flight finish
+    /// once its signal fires before closing what remains (default 5 s).
+    pub fn with_shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.config.shutdown_timeout = timeout;
+        self
+    }
+
     /// Runs every call on its own task (`rt::spawn`), so that the calls of
     /// one connection run in parallel on a multi-thread runtime, at the
     /// cost of a task wake-up per message. Off by default: a connection's
@@ -169,26 +180,25 @@ impl ServerBuilder {
     ///
     /// # Errors
     ///
-    /// A zero message size, keepalive interval, handshake timeout or idle
-    /// timeout.
-    pub fn build(self) -> Result<Server, Status> {
-        if self.config.max_recv == 0 || self.config.max_send == 0 {
-            return Err(Status::invalid_argument(
-                "message size limits must be positive",
-            ));
+    /// [`Error::is_config`](crate::Error::is_config) for a zero message
+    /// size, keepalive interval, handshake timeout or idle timeout.
+    pub fn build(self) -> crate::Result<Server> {
+        use crate::Error;
+        let c = &self.config;
+        if c.max_recv == 0 {
+            return Err(Error::config("max_recv_message_size must be positive"));
         }
-        if self.config.keepalive_interval == Some(Duration::ZERO) {
-            return Err(Status::invalid_argument(
-                "keepalive interval must be positive",
-            ));
+        if c.max_send == 0 {
+            return Err(Error::config("max_send_message_size must be positive"));
         }
-        if self.config.handshake_timeout.is_zero() {
-            return Err(Status::invalid_argument(
-                "handshake timeout must be positive",
-            ));
+        if c.keepalive_interval == Some(Duration::ZERO) {
+            return Err(Error::config("keepalive_interval must be positive"));
         }
-        if self.config.idle_timeout.is_zero() {
-            return Err(Status::invalid_argument("idle timeout must be positive"));
+        if c.handshake_timeout.is_zero() {
+            return Err(Error::config("handshake_timeout must be positive"));
+        }
+        if c.idle_timeout.is_zero() {
+            return Err(Error::config("idle_timeout must be positive"));
         }
         Ok(Server {
             config: Arc::new(self.config),
@@ -224,8 +234,8 @@ impl Server {
     /// A builder with the defaults (4 MiB messages, no compression sent,
     /// gzip accepted, no keepalive, a 10 s handshake timeout and a 60 s
     /// idle timeout).
-    pub fn builder() -> ServerBuilder {
-        ServerBuilder {
+    pub fn builder() -> GrpcServerBuilder {
+        GrpcServerBuilder {
             config: Config {
                 max_recv: DEFAULT_MAX_MESSAGE_SIZE,
                 max_send: DEFAULT_MAX_MESSAGE_SIZE,
@@ -239,6 +249,7 @@ impl Server {
                 task_per_call: false,
                 handshake_timeout: Duration::from_secs(10),
                 idle_timeout: Duration::from_secs(60),
+                shutdown_timeout: Duration::from_secs(5),
             },
         }
     }
@@ -249,9 +260,89 @@ impl Server {
         self.shutdown.clone()
     }
 
-    /// Starts a graceful shutdown and waits for it (see [`Shutdown`]).
+    /// Starts a graceful shutdown and waits for it (see [`Shutdown`]):
+    /// GOAWAY on every connection, calls in flight finish, and after
+    /// `deadline` what remains is closed.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future leaves the shutdown in the phase it reached.
     pub async fn shutdown(&self, deadline: Duration) -> ShutdownReport {
         self.shutdown.shutdown(deadline).await
+    }
+
+    /// Begins a graceful shutdown without waiting for it.
+    pub fn begin_shutdown(&self) {
+        self.shutdown.begin();
+    }
+
+    /// Serves every IO `incoming` yields, each on its own task, until the
+    /// stream ends or a shutdown begins; stream errors are logged and
+    /// skipped.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future stops taking connections; those already taken
+    /// keep running until they close or the shutdown forces them.
+    pub async fn serve_incoming<St, IO, S>(&self, incoming: St, service: S)
+    where
+        St: Stream<Item = std::io::Result<IO>> + Send,
+        IO: Io,
+        S: Service<RawRequest, Response = RawResponse, Error = Status> + Clone + Send + 'static,
+        S::Future: Send + 'static,
+    {
+        let watcher = self.shutdown.watcher();
+        let mut incoming = std::pin::pin!(incoming);
+        loop {
+            let next = tokio::select! {
+                biased;
+                () = watcher.draining() => break,
+                next = incoming.next() => next,
+            };
+            match next {
+                Some(Ok(io)) => {
+                    let server = self.clone();
+                    let svc = service.clone();
+                    let w = self.shutdown.watcher();
+                    rt::spawn(async move {
+                        if let Err(e) = server.serve_connection_with(io, svc, w).await {
+                            tracing::debug!(error = %e, "grpc connection ended");
+                        }
+                    });
+                }
+                Some(Err(e)) => tracing::debug!(error = %e, "incoming connection failed"),
+                None => break,
+            }
+        }
+    }
+
+    /// As [`serve`](Self::serve), and when `signal` completes begins a
+    /// graceful shutdown (GOAWAY, calls in flight finish) that waits at
+    /// most the builder's
+    /// [`with_shutdown_timeout`](GrpcServerBuilder::with_shutdown_timeout)
+    /// (5 s by default) before closing what remains.
+    pub async fn serve_with_shutdown<S, F>(
+        &self,
+        listener: Listener,
+        service: S,
+        signal: F,
+    ) -> ShutdownReport
+    where
+        S: Service<RawRequest, Response = RawResponse, Error = Status> + Clone + Send + 'static,
+        S::Future: Send + 'static,
+        F: Future<Output = ()> + Send,
+    {
+        let serve = self.serve(listener, service);
+        tokio::pin!(serve);
+        tokio::select! {
+            () = &mut serve => {}
+            () = signal => {}
+        }
+        // The accept loop holds a watcher of its own: it has to see the
+        // drain and end before the shutdown can find the server idle.
+        self.begin_shutdown();
+        serve.await;
+        self.shutdown(self.config.shutdown_timeout).await
     }
 
     /// Accepts connections until shutdown, serving each on its own task.
@@ -284,7 +375,7 @@ impl Server {
                     // connection: on a per-core runtime, the least loaded
                     // worker takes it with its socket.
                     rt::spawn_connection(conn, move |conn| async move {
-                        if let Err(e) = server.serve_connection(conn, svc, w).await {
+                        if let Err(e) = server.serve_connection_with(conn, svc, w).await {
                             tracing::debug!(error = %e, "grpc connection ended");
                         }
                     });
@@ -298,13 +389,31 @@ impl Server {
     }
 
     /// Serves one HTTP/2 connection (prior knowledge: the client preface
-    /// comes first) until the client leaves, the connection fails, or the
-    /// watcher drains (GOAWAY, then in-flight calls finish) or forces.
+    /// comes first) over any IO until the client leaves, the connection
+    /// fails, or this server's shutdown drains it (GOAWAY, then in-flight
+    /// calls finish) or forces it.
     ///
     /// # Errors
     ///
     /// The h2 handshake or connection error, as a status.
-    pub async fn serve_connection<IO, S>(
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future closes the connection; its calls are dropped.
+    pub async fn serve_connection<IO, S>(&self, io: IO, service: S) -> Result<(), Status>
+    where
+        IO: Io,
+        S: Service<RawRequest, Response = RawResponse, Error = Status> + Clone + Send + 'static,
+        S::Future: Send + 'static,
+    {
+        self.serve_connection_with(io, service, self.shutdown.watcher())
+            .await
+    }
+
+    /// As [`serve_connection`](Self::serve_connection), under the shutdown
+    /// `watcher` comes from: the Thrift server's, for the connections its
+    /// port sniffer hands over.
+    pub(crate) async fn serve_connection_with<IO, S>(
         &self,
         io: IO,
         service: S,

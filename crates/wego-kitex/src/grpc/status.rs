@@ -251,6 +251,7 @@ impl Status {
 
     /// Marks the status of a committed call (response headers received or
     /// a request message consumed), which retries must not repeat.
+    #[cfg_attr(not(feature = "governance"), allow(dead_code))] // used by the governance glue
     pub(crate) fn into_committed(mut self) -> Status {
         self.inner.committed = true;
         self

@@ -13,7 +13,7 @@ use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 use wego_netpoll::rt::{Sleep, sleep_until};
 
-use super::codec::{CodecError, Decoder};
+use super::codec::{Decoder, MessageError};
 use super::metadata::Metadata;
 use super::status::{Code, Status};
 
@@ -36,13 +36,13 @@ enum State {
 }
 
 /// Maps a framing error to the status the spec asks for.
-pub(crate) fn codec_status(e: CodecError) -> Status {
+pub(crate) fn codec_status(e: MessageError) -> Status {
     match e {
-        CodecError::TooLarge { .. } => Status::resource_exhausted(e.to_string()),
-        CodecError::MissingEncoding | CodecError::InvalidFlag(_) | CodecError::Truncated(_) => {
-            Status::internal(e.to_string())
-        }
-        CodecError::Decompress(_) | CodecError::Compress(_) => Status::internal(e.to_string()),
+        MessageError::TooLarge { .. } => Status::resource_exhausted(e.to_string()),
+        MessageError::MissingEncoding
+        | MessageError::InvalidFlag(_)
+        | MessageError::Truncated(_) => Status::internal(e.to_string()),
+        MessageError::Decompress(_) | MessageError::Compress(_) => Status::internal(e.to_string()),
     }
 }
 
@@ -78,7 +78,7 @@ pub(crate) struct Governed {
     /// Told the stream's final status (dropped unsent: cancelled).
     pub(crate) on_end: Option<tokio::sync::oneshot::Sender<Result<(), Status>>>,
     /// The governance stack's future, which completes after `on_end`.
-    pub(crate) stack: Option<super::router::BoxFuture<Result<(), Status>>>,
+    pub(crate) stack: Option<crate::BoxFuture<'static, Result<(), Status>>>,
 }
 
 impl<T> fmt::Debug for Streaming<T> {
@@ -198,12 +198,14 @@ impl<T> Streaming<T> {
     }
 
     /// Reports the final status to `on_end` (set by a governed attempt).
+    #[cfg_attr(not(feature = "governance"), allow(dead_code))] // used by the governance glue
     pub(crate) fn set_on_end(&mut self, tx: tokio::sync::oneshot::Sender<Result<(), Status>>) {
         self.governed.get_or_insert_with(Box::default).on_end = Some(tx);
     }
 
     /// Drives the governance stack's future while the stream is read.
-    pub(crate) fn set_stack(&mut self, fut: super::router::BoxFuture<Result<(), Status>>) {
+    #[cfg_attr(not(feature = "governance"), allow(dead_code))] // used by the governance glue
+    pub(crate) fn set_stack(&mut self, fut: crate::BoxFuture<'static, Result<(), Status>>) {
         self.governed.get_or_insert_with(Box::default).stack = Some(fut);
     }
 

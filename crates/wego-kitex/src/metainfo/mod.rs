@@ -18,7 +18,14 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use wego_governance::trace::{Carrier, TRACEPARENT, TRACESTATE, TraceContext};
+#[cfg(feature = "governance")]
+use wego_governance::trace::{Carrier, TraceContext};
+
+/// W3C Trace Context's header names, carried unprefixed in TTHeader and
+/// gRPC metadata whether or not this build propagates traces.
+pub(crate) const TRACEPARENT: &str = "traceparent";
+/// See [`TRACEPARENT`].
+pub(crate) const TRACESTATE: &str = "tracestate";
 
 /// Key prefix of persistent metainfo on the wire.
 pub const PREFIX_PERSISTENT: &str = "RPCPersist-";
@@ -54,6 +61,7 @@ fn is_trace_key(key: &str) -> bool {
 }
 
 /// The trace context of the call being served, if its caller sent one.
+#[cfg(feature = "governance")]
 pub fn current_trace() -> Option<TraceContext> {
     current().and_then(|c| c.metainfo.trace_context())
 }
@@ -61,6 +69,7 @@ pub fn current_trace() -> Option<TraceContext> {
 /// Puts a child of the served call's trace context into `carrier`, unless
 /// the carrier already has a `traceparent` (the caller chose one) or no
 /// call with a trace is being served. Clients call this on every request.
+#[cfg(feature = "governance")]
 pub fn inject_child(carrier: &mut dyn Carrier) {
     if carrier.get(TRACEPARENT).is_some() {
         return;
@@ -73,6 +82,7 @@ pub fn inject_child(carrier: &mut dyn Carrier) {
     }
 }
 
+#[cfg(feature = "governance")]
 impl Carrier for MetaInfo {
     fn get(&self, key: &str) -> Option<&str> {
         get(&self.trace, key)
@@ -126,10 +136,12 @@ impl MetaInfo {
 
     /// The W3C trace context carried with the call (`traceparent`), if
     /// valid.
+    #[cfg(feature = "governance")]
     pub fn trace_context(&self) -> Option<TraceContext> {
         TraceContext::extract(self)
     }
 
+    #[cfg_attr(not(feature = "governance"), allow(dead_code))] // used by the governance glue
     fn trace_get(&self, key: &str) -> Option<&str> {
         get(&self.trace, key)
     }
@@ -230,6 +242,7 @@ pub fn current() -> Option<Arc<CallContext>> {
 /// `RequestTrace` context): Thrift and gRPC clients called inside it send a
 /// child of `parent`. Persistent metainfo of the call being served, if any,
 /// is kept.
+#[cfg(feature = "governance")]
 pub fn with_trace<F: Future>(parent: &TraceContext, fut: F) -> Scoped<F> {
     let mut ctx = current()
         .map(|c| CallContext::clone(&c))
@@ -298,6 +311,7 @@ mod tests {
         assert_eq!(next, vec![("RPCPersist-p".to_owned(), "1".to_owned())]);
     }
 
+    #[cfg(feature = "governance")]
     #[test]
     fn trace_context_travels_unprefixed_and_clients_send_a_child() {
         let root = TraceContext::new_root();
@@ -340,6 +354,8 @@ mod tests {
         assert_eq!(none.trace_context(), None);
     }
 
+    #[cfg(feature = "governance")]
+    #[cfg(feature = "governance")]
     #[test]
     fn scope_sets_and_restores_the_context() {
         let ctx = Arc::new(CallContext {

@@ -7,28 +7,30 @@ use std::time::Duration;
 use bytes::BytesMut;
 use tokio::sync::Mutex;
 use wego_netpoll::io::{AsyncReadExt, AsyncWriteExt};
-use wego_netpoll::{Address, Conn, Dialer, rt};
+use wego_netpoll::net::{BoxConnect, BoxIo, Connect};
+use wego_netpoll::{Address, Dialer, rt};
 
-use super::codec::{self, ErrorProto, MessageType};
-use super::framing::{self, Framing};
+use super::codec::{self, ErrorProto, ProtobufMessageType};
+use super::framing::{self, ProtobufFraming};
 use crate::grpc::{Code, Status};
 use crate::metainfo::keys;
 use crate::ttheader::{Header, HeaderFormat, PROTOCOL_KITEX_PROTOBUF};
 
-/// Builds a [`Client`].
+/// Builds a [`ProtobufClient`].
 #[derive(Debug, Clone)]
-pub struct ClientBuilder {
+pub struct ProtobufClientBuilder {
     addr: Address,
-    framing: Framing,
+    framing: ProtobufFraming,
     timeout: Option<Duration>,
     connect_timeout: Duration,
     callee: String,
     max_message: usize,
+    connector: Option<BoxConnect>,
 }
 
-impl ClientBuilder {
+impl ProtobufClientBuilder {
     /// TTHeader (default) or Framed.
-    pub fn with_framing(mut self, framing: Framing) -> Self {
+    pub fn with_framing(mut self, framing: ProtobufFraming) -> Self {
         self.framing = framing;
         self
     }
@@ -51,19 +53,44 @@ impl ClientBuilder {
         self
     }
 
+    /// Opens the connection with `connector` instead of netpoll's
+    /// [`Dialer`] (TCP or Unix, `TCP_NODELAY` on); the connect timeout
+    /// bounds it all the same.
+    pub fn with_connector(mut self, connector: impl Connect) -> Self {
+        self.connector = Some(BoxConnect::new(connector));
+        self
+    }
+
     /// Connects.
     ///
     /// # Errors
     ///
-    /// `UNAVAILABLE` when the connection fails.
-    pub async fn connect(self) -> Result<Client, Status> {
-        let conn = Dialer::new()
-            .with_connect_timeout(self.connect_timeout)
-            .with_nodelay(true)
-            .dial(&self.addr)
-            .await
-            .map_err(|e| Status::unavailable(format!("connect: {e}")))?;
-        Ok(Client {
+    /// `UNAVAILABLE` when the connection fails, `DEADLINE_EXCEEDED` when
+    /// the connect timeout passes.
+    pub async fn connect(self) -> Result<ProtobufClient, Status> {
+        let connect = async {
+            match &self.connector {
+                Some(c) => c.connect(&self.addr).await,
+                None => {
+                    let dialer = Dialer::new()
+                        .with_connect_timeout(self.connect_timeout)
+                        .with_nodelay(true);
+                    dialer
+                        .connect(&self.addr)
+                        .await
+                        .map(|c| Box::new(c) as BoxIo)
+                }
+            }
+        };
+        let conn = match rt::timeout(self.connect_timeout, connect).await {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) if e.is_timeout() => {
+                return Err(Status::deadline_exceeded("connect timed out"));
+            }
+            Ok(Err(e)) => return Err(Status::unavailable(format!("connect: {e}"))),
+            Err(_) => return Err(Status::deadline_exceeded("connect timed out")),
+        };
+        Ok(ProtobufClient {
             conn: Mutex::new((conn, BytesMut::with_capacity(8 * 1024))),
             seq: AtomicI32::new(1),
             config: self,
@@ -72,23 +99,31 @@ impl ClientBuilder {
 }
 
 /// A Kitex Protobuf client on one connection.
-#[derive(Debug)]
-pub struct Client {
-    conn: Mutex<(Conn, BytesMut)>,
+pub struct ProtobufClient {
+    conn: Mutex<(BoxIo, BytesMut)>,
     seq: AtomicI32,
-    config: ClientBuilder,
+    config: ProtobufClientBuilder,
 }
 
-impl Client {
+impl std::fmt::Debug for ProtobufClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProtobufClient")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ProtobufClient {
     /// A builder for `addr` (TTHeader, no timeout).
-    pub fn builder(addr: Address) -> ClientBuilder {
-        ClientBuilder {
+    pub fn builder(addr: Address) -> ProtobufClientBuilder {
+        ProtobufClientBuilder {
             addr,
-            framing: Framing::TtHeader,
+            framing: ProtobufFraming::TtHeader,
             timeout: None,
             connect_timeout: Duration::from_secs(5),
             callee: String::new(),
             max_message: crate::grpc::codec::DEFAULT_MAX_MESSAGE_SIZE,
+            connector: None,
         }
     }
 
@@ -107,7 +142,7 @@ impl Client {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         let mut payload = BytesMut::new();
         codec::encode(
-            MessageType::Call,
+            ProtobufMessageType::Call,
             method,
             seq,
             &req.encode_to_vec(),
@@ -127,9 +162,11 @@ impl Client {
                 .push((keys::RPC_TIMEOUT, t.as_millis().to_string()));
         }
         // Persistent metainfo and a child of the served call's trace.
+        #[cfg_attr(not(feature = "governance"), allow(unused_mut))]
         let mut meta = crate::metainfo::current()
             .map(|c| c.metainfo.for_next_hop())
             .unwrap_or_default();
+        #[cfg(feature = "governance")]
         crate::metainfo::inject_child(&mut meta);
         meta.to_wire(&mut header.str_info);
         let mut frame = BytesMut::new();
@@ -162,9 +199,9 @@ impl Client {
             return Err(Status::internal("reply for another sequence id"));
         }
         match msg.kind {
-            MessageType::Reply => Resp::decode(msg.body)
+            ProtobufMessageType::Reply => Resp::decode(msg.body)
                 .map_err(|e| Status::internal(format!("cannot decode reply: {e}"))),
-            MessageType::Exception => {
+            ProtobufMessageType::Exception => {
                 let e = <ErrorProto as prost::Message>::decode(msg.body).unwrap_or_default();
                 let code = if e.type_id == 1 {
                     Code::Unimplemented

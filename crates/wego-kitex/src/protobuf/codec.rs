@@ -21,7 +21,7 @@ pub const MAX_METHOD_LEN: usize = 1024;
 /// The message type, as Thrift numbers them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum MessageType {
+pub enum ProtobufMessageType {
     /// A request expecting a reply.
     Call = 1,
     /// A successful reply.
@@ -32,13 +32,13 @@ pub enum MessageType {
     Oneway = 4,
 }
 
-impl MessageType {
-    fn from_u16(n: u16) -> Option<MessageType> {
+impl ProtobufMessageType {
+    fn from_u16(n: u16) -> Option<ProtobufMessageType> {
         Some(match n {
-            1 => MessageType::Call,
-            2 => MessageType::Reply,
-            3 => MessageType::Exception,
-            4 => MessageType::Oneway,
+            1 => ProtobufMessageType::Call,
+            2 => ProtobufMessageType::Reply,
+            3 => ProtobufMessageType::Exception,
+            4 => ProtobufMessageType::Oneway,
             _ => return None,
         })
     }
@@ -78,9 +78,9 @@ pub enum ProtobufError {
 
 /// One decoded message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Message {
+pub struct ProtobufMessage {
     /// Call, reply, exception or oneway.
-    pub kind: MessageType,
+    pub kind: ProtobufMessageType,
     /// The method name.
     pub method: String,
     /// The sequence id.
@@ -101,7 +101,7 @@ pub fn is_protobuf(payload: &[u8]) -> bool {
 /// # Errors
 ///
 /// [`ProtobufError`] for anything malformed; never panics.
-pub fn decode(mut payload: Bytes) -> Result<Message, ProtobufError> {
+pub fn decode(mut payload: Bytes) -> Result<ProtobufMessage, ProtobufError> {
     if payload.len() < 8 {
         return Err(ProtobufError::Truncated);
     }
@@ -110,7 +110,7 @@ pub fn decode(mut payload: Bytes) -> Result<Message, ProtobufError> {
         return Err(ProtobufError::BadMagic(word));
     }
     let t = (word & 0xffff) as u16;
-    let kind = MessageType::from_u16(t).ok_or(ProtobufError::BadType(t))?;
+    let kind = ProtobufMessageType::from_u16(t).ok_or(ProtobufError::BadType(t))?;
     let n = payload.get_u32() as usize;
     if n > MAX_METHOD_LEN {
         return Err(ProtobufError::MethodTooLong(n));
@@ -123,7 +123,7 @@ pub fn decode(mut payload: Bytes) -> Result<Message, ProtobufError> {
         .to_owned();
     payload.advance(n);
     let seq_id = payload.get_i32();
-    Ok(Message {
+    Ok(ProtobufMessage {
         kind,
         method,
         seq_id,
@@ -137,7 +137,7 @@ pub fn decode(mut payload: Bytes) -> Result<Message, ProtobufError> {
 ///
 /// [`ProtobufError::MethodTooLong`] for a method name over [`MAX_METHOD_LEN`].
 pub fn encode(
-    kind: MessageType,
+    kind: ProtobufMessageType,
     method: &str,
     seq_id: i32,
     body: &[u8],
@@ -169,7 +169,7 @@ mod tests {
     #[test]
     fn decodes_a_kitex_call() {
         let m = decode(Bytes::from_static(KITEX_CALL)).unwrap();
-        assert_eq!(m.kind, MessageType::Call);
+        assert_eq!(m.kind, ProtobufMessageType::Call);
         assert_eq!(m.method, "Echo");
         assert_eq!(m.seq_id, 7);
         assert_eq!(m.body.as_ref(), b"\x0a\x02hi");
@@ -211,13 +211,22 @@ mod tests {
             Err(ProtobufError::MethodNotUtf8)
         );
         let long = "m".repeat(MAX_METHOD_LEN + 1);
-        assert!(encode(MessageType::Call, &long, 0, b"", &mut BytesMut::new()).is_err());
+        assert!(
+            encode(
+                ProtobufMessageType::Call,
+                &long,
+                0,
+                b"",
+                &mut BytesMut::new()
+            )
+            .is_err()
+        );
     }
 
     proptest! {
         #[test]
         fn messages_round_trip(
-            kind in prop_oneof![Just(MessageType::Call), Just(MessageType::Reply), Just(MessageType::Exception), Just(MessageType::Oneway)],
+            kind in prop_oneof![Just(ProtobufMessageType::Call), Just(ProtobufMessageType::Reply), Just(ProtobufMessageType::Exception), Just(ProtobufMessageType::Oneway)],
             method in "[A-Za-z]{0,40}",
             seq in any::<i32>(),
             body in proptest::collection::vec(any::<u8>(), 0..200),

@@ -10,7 +10,7 @@ use crate::ttheader::{self, Header, HeaderFormat, PROTOCOL_KITEX_PROTOBUF, TTHEA
 /// How messages are framed on a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum Framing {
+pub enum ProtobufFraming {
     /// Kitex TTHeader, protocol id Kitex Protobuf.
     TtHeader,
     /// A 4-byte big-endian length, then the payload.
@@ -19,22 +19,22 @@ pub enum Framing {
 
 /// Detects the framing from a connection's first bytes: `None` while fewer
 /// than 6 bytes are buffered or when neither matches.
-pub(crate) fn detect(buf: &[u8]) -> Option<Framing> {
+pub(crate) fn detect(buf: &[u8]) -> Option<ProtobufFraming> {
     let b = buf.get(4..8)?;
     if u16::from_be_bytes([b[0], b[1]]) == TTHEADER_MAGIC {
-        return Some(Framing::TtHeader);
+        return Some(ProtobufFraming::TtHeader);
     }
-    codec::is_protobuf(b).then_some(Framing::Framed)
+    codec::is_protobuf(b).then_some(ProtobufFraming::Framed)
 }
 
 /// Splits one frame off `buf`: the TTHeader (if any) and the payload.
 pub(crate) fn decode(
-    framing: Framing,
+    framing: ProtobufFraming,
     buf: &mut BytesMut,
     max: usize,
 ) -> Result<Option<(Option<Header>, Bytes)>, ()> {
     match framing {
-        Framing::TtHeader => match ttheader::decode(buf, max) {
+        ProtobufFraming::TtHeader => match ttheader::decode(buf, max) {
             Ok(Some((h, p))) => Ok(Some((Some(h), p))),
             Ok(None) => Ok(None),
             Err(e) => {
@@ -42,7 +42,7 @@ pub(crate) fn decode(
                 Err(())
             }
         },
-        Framing::Framed => match framed::decode(buf, max) {
+        ProtobufFraming::Framed => match framed::decode(buf, max) {
             Ok(Some(p)) => Ok(Some((None, p))),
             Ok(None) => Ok(None),
             Err(e) => {
@@ -56,13 +56,13 @@ pub(crate) fn decode(
 /// Frames `payload`; a TTHeader reply copies the request header's format,
 /// flags and sequence id, or uses `request` as the header for a call.
 pub(crate) fn encode(
-    framing: Framing,
+    framing: ProtobufFraming,
     header: Option<&Header>,
     payload: &[u8],
     out: &mut BytesMut,
 ) -> Result<(), ()> {
     match framing {
-        Framing::TtHeader => {
+        ProtobufFraming::TtHeader => {
             let h = match header {
                 Some(h) => {
                     let mut r = Header::new(h.format, PROTOCOL_KITEX_PROTOBUF, h.seq_id);
@@ -77,7 +77,7 @@ pub(crate) fn encode(
             out.extend_from_slice(payload);
             ttheader::finish(out, start).map_err(|_| ())
         }
-        Framing::Framed => {
+        ProtobufFraming::Framed => {
             let start = framed::begin(out);
             out.extend_from_slice(payload);
             framed::finish(out, start).map_err(|_| ())

@@ -4,15 +4,15 @@
 //! - [`codec`]: the sans-IO payload encoder and decoder.
 //! - [`ProtobufHandler`]: serves calls from a gRPC [`Router`](crate::grpc::Router)'s
 //!   unary methods, plugged into Kitex's one-port server
-//!   (`server::Builder::payload_handler`) or on its own connection.
-//! - [`Client`]: calls over TTHeader or Framed.
+//!   (`server::ServerBuilder::with_payload_handler`) or on its own connection.
+//! - [`ProtobufClient`]: calls over TTHeader or Framed.
 
 mod client;
 pub mod codec;
 mod framing;
 mod server;
 
-pub use client::{Client, ClientBuilder};
-pub use codec::{ErrorProto, Message, MessageType, ProtobufError};
-pub use framing::Framing;
+pub use client::{ProtobufClient, ProtobufClientBuilder};
+pub use codec::{ErrorProto, ProtobufError, ProtobufMessage, ProtobufMessageType};
+pub use framing::ProtobufFraming;
 pub use server::ProtobufHandler;

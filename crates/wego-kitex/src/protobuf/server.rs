@@ -16,8 +16,8 @@ use tower_service::Service;
 use wego_netpoll::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use wego_netpoll::{Watcher, rt};
 
-use super::codec::{self, ErrorProto, MessageType};
-use super::framing::{self, Framing};
+use super::codec::{self, ErrorProto, ProtobufMessageType};
+use super::framing::{self, ProtobufFraming};
 use crate::grpc::{Code, Metadata, RawRequest, Router, Status, Streaming};
 use crate::metainfo::{self, CallContext, MetaInfo, RpcInfo, keys};
 use crate::server::PayloadHandler;
@@ -97,16 +97,25 @@ impl ProtobufHandler {
                 return None;
             }
         };
-        if !matches!(msg.kind, MessageType::Call | MessageType::Oneway) {
+        if !matches!(
+            msg.kind,
+            ProtobufMessageType::Call | ProtobufMessageType::Oneway
+        ) {
             return None;
         }
         let result = self.dispatch(&msg.method, msg.body, ctx).await;
-        if msg.kind == MessageType::Oneway {
+        if msg.kind == ProtobufMessageType::Oneway {
             return None;
         }
         let mut out = BytesMut::new();
         let written = match result {
-            Ok(body) => codec::encode(MessageType::Reply, &msg.method, msg.seq_id, &body, &mut out),
+            Ok(body) => codec::encode(
+                ProtobufMessageType::Reply,
+                &msg.method,
+                msg.seq_id,
+                &body,
+                &mut out,
+            ),
             Err(status) => {
                 let err = ErrorProto {
                     type_id: if status.code() == Code::Unimplemented {
@@ -117,7 +126,7 @@ impl ProtobufHandler {
                     message: status.message().to_owned(),
                 };
                 codec::encode(
-                    MessageType::Exception,
+                    ProtobufMessageType::Exception,
                     &msg.method,
                     msg.seq_id,
                     &prost::Message::encode_to_vec(&err),
@@ -180,7 +189,7 @@ impl ProtobufHandler {
                 None => match framing::detect(&buf) {
                     Some(f) => *framing.insert(f),
                     None if buf.len() >= 6 => return Ok(()),
-                    None => Framing::Framed,
+                    None => ProtobufFraming::Framed,
                 },
             };
             if framing.is_some() {

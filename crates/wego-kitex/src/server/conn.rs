@@ -40,7 +40,8 @@ use futures_util::FutureExt;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tower_service::Service;
 use wego_netpoll::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, split};
-use wego_netpoll::{Conn, Watcher, rt};
+use wego_netpoll::net::{BoxIo, Io};
+use wego_netpoll::{Watcher, rt};
 
 use super::{Config, ConnHandler, PayloadHandler, Router, ServerStats, ThriftReply, ThriftRequest};
 use crate::metainfo::{self, CallContext, MetaInfo, RpcInfo, keys};
@@ -75,8 +76,17 @@ impl std::fmt::Debug for Shared {
     }
 }
 
-pub(super) async fn serve_conn(shared: Arc<Shared>, mut conn: Conn, watcher: Watcher) {
+/// The peer's address as `RpcInfo` and the logs show it, when the IO knows it.
+type Peer = Option<Arc<str>>;
+
+/// How a log line names a peer.
+fn label(peer: &Peer) -> &str {
+    peer.as_deref().unwrap_or("unknown")
+}
+
+pub(super) async fn serve_conn<IO: Io>(shared: Arc<Shared>, mut conn: IO, watcher: Watcher) {
     let cfg = &shared.config;
+    let peer: Peer = conn.peer_addr().map(|a| a.to_string().into());
     let mut buf = BytesMut::new();
     // The first frame's clock starts at the connection's first byte: a
     // sniff trickled a byte at a time is bounded like any frame.
@@ -94,25 +104,40 @@ pub(super) async fn serve_conn(shared: Arc<Shared>, mut conn: Conn, watcher: Wat
             }
             Ok(_) => return,
             Err(_) => {
-                return frame_timed_out(&shared, &conn.peer_addr().to_string(), frame_deadline);
+                return frame_timed_out(&shared, label(&peer), frame_deadline);
             }
         }
     };
     match detection {
         Detection::Http2 => match &shared.http2 {
-            Some(h) => h.serve(Prefixed::new(buf.freeze(), conn), watcher).await,
+            Some(h) => {
+                let io: BoxIo = Box::new(conn);
+                h.serve(Prefixed::new(buf.freeze(), io), watcher).await
+            }
             None => {
-                tracing::info!(peer = %conn.peer_addr(), "HTTP/2 connection but no HTTP/2 handler, closing")
+                tracing::info!(
+                    peer = label(&peer),
+                    "HTTP/2 connection but no HTTP/2 handler, closing"
+                )
             }
         },
         Detection::Thrift(framing, proto) => {
-            drive(shared, conn, buf, frame_deadline, framing, proto, watcher).await
+            drive(
+                shared,
+                conn,
+                peer,
+                buf,
+                frame_deadline,
+                framing,
+                proto,
+                watcher,
+            )
+            .await
         }
-        _ if json::starts_like(&buf) => unframed_json(&shared, conn, buf, frame_deadline).await,
-        _ => {
-            let peer = conn.peer_addr().to_string();
-            unknown_payload(&shared, &peer, None, buf.len(), None);
+        _ if json::starts_like(&buf) => {
+            unframed_json(&shared, conn, &peer, buf, frame_deadline).await
         }
+        _ => unknown_payload(&shared, label(&peer), None, buf.len(), None),
     }
 }
 
@@ -195,20 +220,21 @@ fn unsupported_protocol() -> ApplicationException {
 /// An unframed TJSON connection: the first call is answered with
 /// `INVALID_PROTOCOL` in TJSON, then the connection closes, since where the
 /// message ends is unknown without parsing its JSON body.
-async fn unframed_json(
+async fn unframed_json<IO: Io>(
     shared: &Shared,
-    mut conn: Conn,
+    mut conn: IO,
+    peer: &Peer,
     mut buf: BytesMut,
     frame_deadline: Option<Instant>,
 ) {
-    let peer = conn.peer_addr().to_string();
+    let peer = label(peer);
     let cfg = &shared.config;
     let limit = cfg.max_frame.min(JSON_ENVELOPE_LIMIT);
     let call = loop {
         match json::decode_envelope(&buf) {
             Ok(call) => break call,
             Err(json::Stop::NeedMore) if buf.len() < limit => {}
-            Err(_) => return unknown_payload(shared, &peer, None, buf.len(), None),
+            Err(_) => return unknown_payload(shared, peer, None, buf.len(), None),
         }
         match rt::timeout_at(
             read_deadline(cfg, frame_deadline),
@@ -218,7 +244,7 @@ async fn unframed_json(
         {
             Ok(Ok(n)) if n > 0 => {}
             Ok(_) => return,
-            Err(_) => return frame_timed_out(shared, &peer, frame_deadline),
+            Err(_) => return frame_timed_out(shared, peer, frame_deadline),
         }
     };
     shared.stats.count_unsupported_protocol_call();
@@ -283,16 +309,18 @@ fn next_frame(
     )
 }
 
-async fn drive(
+// The connection's whole state, handed over from the sniff.
+#[allow(clippy::too_many_arguments)]
+async fn drive<IO: Io>(
     shared: Arc<Shared>,
-    conn: Conn,
+    conn: IO,
+    peer: Peer,
     mut buf: BytesMut,
     mut frame_deadline: Option<Instant>,
     framing: Framing,
     proto: Protocol,
     watcher: Watcher,
 ) {
-    let peer: Arc<str> = conn.peer_addr().to_string().into();
     let (mut rd, mut wr) = split(conn);
     // Buffered replies are paired with calls by order only: one at a time.
     let limit = match framing {
@@ -320,7 +348,7 @@ async fn drive(
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    tracing::debug!(peer = %peer, error = %e, "bad frame, closing");
+                    tracing::debug!(peer = label(&peer), error = %e, "bad frame, closing");
                     shared.stats.count_bad_frame();
                     reading = false;
                 }
@@ -358,7 +386,7 @@ async fn drive(
                 if let Some((len, protocol_id)) = close {
                     // Nothing after this frame can be trusted to be framed
                     // as the peer thinks: close now, calls in flight too.
-                    unknown_payload(&shared, &peer, Some(framing), len, protocol_id);
+                    unknown_payload(&shared, label(&peer), Some(framing), len, protocol_id);
                     break;
                 }
             }
@@ -368,7 +396,7 @@ async fn drive(
             },
             () = rt::sleep_until(idle_deadline), if reading && pending.is_empty() => reading = false,
             () = rt::sleep_until(frame_deadline.unwrap_or(idle_deadline)), if frame_deadline.is_some() => {
-                frame_timed_out(&shared, &peer, frame_deadline);
+                frame_timed_out(&shared, label(&peer), frame_deadline);
                 reading = false;
             }
             () = watcher.draining(), if reading => reading = false,
@@ -381,7 +409,7 @@ async fn drive(
 
 async fn handle(
     shared: &Shared,
-    peer: &str,
+    peer: &Peer,
     framing: Framing,
     mut proto: Protocol,
     frame: Frame,
@@ -401,7 +429,7 @@ async fn handle(
     {
         let ctx = Arc::new(CallContext {
             rpc_info: RpcInfo {
-                peer: Some(peer.to_owned()),
+                peer: peer.as_deref().map(str::to_owned),
                 ..RpcInfo::default()
             },
             metainfo: MetaInfo::new(),
@@ -470,7 +498,7 @@ async fn handle(
                     callee: callee.unwrap_or_default(),
                     method: method.clone(),
                     seq_id: header.seq_id,
-                    peer: Some(peer.to_owned()),
+                    peer: peer.as_deref().map(str::to_owned),
                     ..RpcInfo::default()
                 },
                 metainfo: MetaInfo::new(),
@@ -480,16 +508,7 @@ async fn handle(
         let ctx = Arc::new(ctx);
         let req = ThriftRequest::new(proto, header.clone(), payload, ctx.clone());
         let mut router = shared.router.clone();
-        // A span with the caller's trace id when it sent a traceparent.
-        let span = match ctx.metainfo.trace_context() {
-            Some(t) => tracing::info_span!(
-                "wego.serve",
-                rpc.method = %method,
-                trace_id = %crate::grpc::governance::trace_id_hex(&t),
-                remote_parent = true,
-            ),
-            None => tracing::Span::none(),
-        };
+        let span = serve_span(&ctx, &method);
         let fut = tracing::Instrument::instrument(metainfo::scope(ctx, router.call(req)), span);
         let r = match deadline {
             Some(d) => rt::timeout_at(d, fut).await.unwrap_or_else(|_| {
@@ -531,6 +550,26 @@ async fn handle(
         Ok(())
     })
     .into()
+}
+
+/// A span with the caller's trace id when it sent a traceparent (trace
+/// propagation comes with the `governance` feature).
+#[cfg(feature = "governance")]
+fn serve_span(ctx: &CallContext, method: &str) -> tracing::Span {
+    match ctx.metainfo.trace_context() {
+        Some(t) => tracing::info_span!(
+            "wego.serve",
+            rpc.method = %method,
+            trace_id = %crate::grpc::governance::trace_id_hex(&t),
+            remote_parent = true,
+        ),
+        None => tracing::Span::none(),
+    }
+}
+
+#[cfg(not(feature = "governance"))]
+fn serve_span(_: &CallContext, _: &str) -> tracing::Span {
+    tracing::Span::none()
 }
 
 /// A payload that is not Thrift binary or compact. A TJSON call gets
@@ -577,7 +616,7 @@ fn context_from(
     callee: Option<String>,
     method: Option<&str>,
     seq_id: i32,
-    peer: &str,
+    peer: &Peer,
 ) -> CallContext {
     let deadline = h
         .int(keys::RPC_TIMEOUT)
@@ -596,7 +635,7 @@ fn context_from(
                 .to_owned(),
             seq_id,
             deadline,
-            peer: Some(peer.to_owned()),
+            peer: peer.as_deref().map(str::to_owned),
         },
         metainfo: MetaInfo::from_wire(&h.str_info),
     }

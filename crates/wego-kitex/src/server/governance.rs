@@ -2,7 +2,7 @@
 //! [`CallInfo`], so the server layers of `wego_governance`
 //! (`RateLimitLayer`, `ConcurrencyLimitLayer`, `MetricsLayer`, `TraceLayer`)
 //! wrap a generated `{Service}Server` (or any service registered with
-//! [`Builder::service`](super::Builder::service)) unchanged:
+//! [`ServerBuilder::service`](super::Builder::service)) unchanged:
 //!
 //! ```no_run
 //! # use wego_kitex::server::{Server, ThriftReply, ThriftRequest};

@@ -9,39 +9,48 @@
 //! `wego-build` generates one per IDL service from a handler trait. The
 //! [`Router`] (itself a `tower::Service`) picks the service by method name,
 //! or by `service:method` as Apache's multiplexed protocol sends it.
+//!
+//! The server runs over any IO ([`wego_netpoll::net::Io`]): a netpoll
+//! [`Listener`] ([`Server::serve`]), a stream of IOs
+//! ([`Server::serve_incoming`]) or one connection
+//! ([`Server::serve_connection`]); the first-bytes sniffing is the same for
+//! each. The connection driver is generic over the IO, so a `Conn` is not
+//! boxed; only a connection handed to the HTTP/2 handler is.
 
 mod conn;
+#[cfg(feature = "governance")]
 mod governance;
 mod router;
 mod stats;
 
 use std::future::Future;
 use std::num::NonZeroUsize;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use wego_netpoll::{Conn, Listener, Shutdown, Watcher};
+use futures_core::Stream;
+use futures_util::StreamExt;
+use wego_netpoll::net::{BoxIo, Io};
+use wego_netpoll::{BoxFuture, Listener, Shutdown, ShutdownReport, Watcher, rt};
 
+#[cfg(feature = "governance")]
 pub use governance::refusal_exception;
 pub use router::{Router, ThriftReply, ThriftRequest};
 pub use stats::ServerStats;
 
 use crate::metainfo::CallContext;
 use crate::transport::{DEFAULT_MAX_FRAME, Prefixed};
+use crate::{Error, Result};
 
 /// Serves connections that start with the HTTP/2 preface (gRPC).
 ///
-/// The sniffed bytes are replayed by the [`Prefixed`] wrapper; drop the
-/// watcher when the connection is done.
+/// The sniffed bytes are replayed by the [`Prefixed`] wrapper around the
+/// connection, whatever IO it is; drop the watcher when the connection is
+/// done.
 pub trait ConnHandler: Send + Sync + 'static {
     /// Serves one HTTP/2 connection until it closes.
-    fn serve(
-        &self,
-        io: Prefixed<Conn>,
-        watcher: Watcher,
-    ) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+    fn serve(&self, io: Prefixed<BoxIo>, watcher: Watcher) -> BoxFuture<'static, ()>;
 }
 
 /// Serves TTHeader frames whose payload is not Thrift (Kitex Protobuf).
@@ -50,11 +59,7 @@ pub trait PayloadHandler: Send + Sync + 'static {
     fn accepts(&self, protocol_id: u8, payload: &[u8]) -> bool;
     /// Answers one payload; `None` sends no reply (oneway). The reply is
     /// framed in TTHeader with the request's sequence id and protocol id.
-    fn call(
-        &self,
-        payload: Bytes,
-        ctx: Arc<CallContext>,
-    ) -> Pin<Box<dyn Future<Output = Option<Bytes>> + Send>>;
+    fn call(&self, payload: Bytes, ctx: Arc<CallContext>) -> BoxFuture<'static, Option<Bytes>>;
 }
 
 /// Server limits and timeouts.
@@ -79,6 +84,9 @@ pub struct Config {
     pub frame_read_timeout: Duration,
     /// How long one reply write may take.
     pub write_timeout: Duration,
+    /// How long [`Server::serve_with_shutdown`] lets calls in flight
+    /// finish once its signal fires.
+    pub shutdown_timeout: Duration,
 }
 
 impl Default for Config {
@@ -90,29 +98,30 @@ impl Default for Config {
             read_timeout: Duration::from_secs(60),
             frame_read_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(10),
+            shutdown_timeout: Duration::from_secs(5),
         }
     }
 }
 
 /// Builds a [`Server`].
 #[derive(Default)]
-pub struct Builder {
+pub struct ServerBuilder {
     router: Router,
     config: Config,
     http2: Option<Arc<dyn ConnHandler>>,
     payload: Option<Arc<dyn PayloadHandler>>,
 }
 
-impl std::fmt::Debug for Builder {
+impl std::fmt::Debug for ServerBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Builder")
+        f.debug_struct("ServerBuilder")
             .field("router", &self.router)
             .field("config", &self.config)
             .finish()
     }
 }
 
-impl Builder {
+impl ServerBuilder {
     /// Adds a service named `name` answering `methods`.
     pub fn service<S>(mut self, name: &str, methods: &[&str], svc: S) -> Self
     where
@@ -121,7 +130,7 @@ impl Builder {
             + Send
             + Sync
             + 'static,
-        S::Error: Into<crate::BoxError>,
+        S::Error: Into<wego_netpoll::BoxError>,
         S::Future: Send + 'static,
     {
         self.router.add(name, methods, svc);
@@ -174,14 +183,22 @@ impl Builder {
         self
     }
 
+    /// Sets how long [`Server::serve_with_shutdown`] waits for calls in
+    /// flight once its signal fires before closing what remains (default
+    /// 5 s, Hertz's `ExitWaitTimeout`).
+    pub fn with_shutdown_timeout(mut self, d: Duration) -> Self {
+        self.config.shutdown_timeout = d;
+        self
+    }
+
     /// Registers the HTTP/2 (gRPC) connection handler.
-    pub fn http2_handler(mut self, h: Arc<dyn ConnHandler>) -> Self {
+    pub fn with_http2_handler(mut self, h: Arc<dyn ConnHandler>) -> Self {
         self.http2 = Some(h);
         self
     }
 
     /// Registers the handler for non-Thrift TTHeader payloads (Kitex Protobuf).
-    pub fn payload_handler(mut self, h: Arc<dyn PayloadHandler>) -> Self {
+    pub fn with_payload_handler(mut self, h: Arc<dyn PayloadHandler>) -> Self {
         self.payload = Some(h);
         self
     }
@@ -190,20 +207,27 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// Fails if no service and no handler is registered, or a limit or
-    /// timeout is zero.
-    pub fn build(self) -> Result<Server, crate::BoxError> {
+    /// [`Error::is_config`] if no service and no handler is registered, a
+    /// limit or timeout is zero, or the largest frame is under 16 bytes.
+    pub fn build(self) -> Result<Server> {
         if self.router.is_empty() && self.http2.is_none() && self.payload.is_none() {
-            return Err("a server needs at least one service".into());
-        }
-        if self.config.max_connections == 0 || self.config.max_frame < 16 {
-            return Err("max_connections and max_frame must be positive".into());
+            return Err(Error::config("a server needs at least one service"));
         }
         let c = &self.config;
-        if c.read_timeout.is_zero() || c.frame_read_timeout.is_zero() || c.write_timeout.is_zero() {
-            return Err(
-                "read_timeout, frame_read_timeout and write_timeout must be positive".into(),
-            );
+        if c.max_connections == 0 {
+            return Err(Error::config("max_connections must be positive"));
+        }
+        if c.max_frame < 16 {
+            return Err(Error::config("max_frame must be at least 16 bytes"));
+        }
+        if c.read_timeout.is_zero() {
+            return Err(Error::config("read_timeout must be positive"));
+        }
+        if c.frame_read_timeout.is_zero() {
+            return Err(Error::config("frame_read_timeout must be positive"));
+        }
+        if c.write_timeout.is_zero() {
+            return Err(Error::config("write_timeout must be positive"));
         }
         Ok(Server {
             shared: Arc::new(conn::Shared {
@@ -213,20 +237,24 @@ impl Builder {
                 payload: self.payload,
                 stats: ServerStats::default(),
             }),
+            shutdown: Shutdown::new(),
         })
     }
 }
 
-/// A Thrift server; cheap to clone.
+/// A Thrift server. Cheap to clone; clones share configuration, counters
+/// and the shutdown state, so one clone can [`shutdown`](Self::shutdown)
+/// while another [`serve`](Self::serve)s.
 #[derive(Clone, Debug)]
 pub struct Server {
     shared: Arc<conn::Shared>,
+    shutdown: Shutdown,
 }
 
 impl Server {
     /// Starts building a server.
-    pub fn builder() -> Builder {
-        Builder::default()
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder::default()
     }
 
     /// The server's connection counters (shared with every clone).
@@ -234,19 +262,84 @@ impl Server {
         self.shared.stats.clone()
     }
 
-    /// Serves `listener` until `shutdown` begins; then stops accepting, lets
-    /// in-flight calls finish and closes connections (aborting them when
-    /// the shutdown deadline passes).
+    /// Serves one connection over any IO (a netpoll `Conn`, a Unix or TLS
+    /// stream, an in-memory pipe) until it closes, the peer goes silent
+    /// past the read timeout, or a shutdown forces it. The first bytes pick
+    /// the protocol as on a listener: Thrift in any framing, Kitex
+    /// Protobuf, or HTTP/2 for the registered handler. The peer's address
+    /// in each call's `RpcInfo` comes from the IO's
+    /// [`ConnInfo`](wego_netpoll::ConnInfo).
+    ///
+    /// The connection counts toward a graceful shutdown: it stops reading
+    /// when draining begins, finishes its calls in flight, then closes.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future closes the connection; calls in flight on it
+    /// are dropped.
+    pub async fn serve_connection<IO: Io>(&self, io: IO) {
+        conn::serve_conn(self.shared.clone(), io, self.shutdown.watcher()).await;
+    }
+
+    /// Serves every IO `incoming` yields, each on its own task, until the
+    /// stream ends or a shutdown begins. Connections beyond
+    /// `max_connections` are closed as they arrive; stream errors are
+    /// logged and skipped.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future stops taking connections; those already taken
+    /// keep running until they close or the shutdown forces them.
+    pub async fn serve_incoming<St, IO>(&self, incoming: St)
+    where
+        St: Stream<Item = std::io::Result<IO>> + Send,
+        IO: Io,
+    {
+        let watcher = self.shutdown.watcher();
+        let slots = self.slots();
+        let mut incoming = std::pin::pin!(incoming);
+        loop {
+            let next = tokio::select! {
+                biased;
+                () = watcher.draining() => break,
+                next = incoming.next() => next,
+            };
+            let io = match next {
+                Some(Ok(io)) => io,
+                Some(Err(e)) => {
+                    tracing::debug!(error = %e, "incoming connection failed");
+                    continue;
+                }
+                None => break,
+            };
+            let Ok(permit) = slots.clone().try_acquire_owned() else {
+                tracing::warn!(peer = ?io.peer_addr(), "connection limit reached, closing");
+                continue;
+            };
+            let shared = self.shared.clone();
+            let w = self.shutdown.watcher();
+            rt::spawn(async move {
+                conn::serve_conn(shared, io, w).await;
+                drop(permit);
+            });
+        }
+    }
+
+    /// Accepts on `listener` until a shutdown begins ([`shutdown`] or
+    /// [`begin_shutdown`] from another task), serving each connection on
+    /// its own task; then stops accepting. Connections keep running until
+    /// they finish their calls in flight; [`shutdown`] waits for them.
+    ///
+    /// [`shutdown`]: Self::shutdown
+    /// [`begin_shutdown`]: Self::begin_shutdown
     ///
     /// # Cancel safety
     ///
     /// Dropping the future stops accepting; served connections keep running
     /// until they close or the shutdown is forced.
-    pub async fn serve(&self, listener: Listener, shutdown: Shutdown) {
-        let watcher = shutdown.watcher();
-        let slots = Arc::new(tokio::sync::Semaphore::new(
-            self.shared.config.max_connections,
-        ));
+    pub async fn serve(&self, listener: Listener) {
+        let watcher = self.shutdown.watcher();
+        let slots = self.slots();
         loop {
             // Draining first: once shutdown has begun, a connection that
             // arrives in the same wake-up is not accepted.
@@ -259,7 +352,7 @@ impl Server {
                 Ok(c) => c,
                 Err(e) => {
                     tracing::debug!(error = %e, "accept failed");
-                    wego_netpoll::rt::sleep(Duration::from_millis(5)).await;
+                    rt::sleep(Duration::from_millis(5)).await;
                     continue;
                 }
             };
@@ -268,13 +361,68 @@ impl Server {
                 continue;
             };
             let shared = self.shared.clone();
-            let w = shutdown.watcher();
+            let w = self.shutdown.watcher();
             // On a per-core runtime the connection goes to the least loaded
             // worker, with its socket, and all its I/O stays there.
-            wego_netpoll::rt::spawn_connection(conn, move |conn| async move {
+            rt::spawn_connection(conn, move |conn| async move {
                 conn::serve_conn(shared, conn, w).await;
                 drop(permit);
             });
         }
+    }
+
+    /// As [`serve`](Self::serve), and when `signal` completes begins a
+    /// graceful shutdown: stops accepting, lets calls in flight finish for
+    /// up to the builder's [`with_shutdown_timeout`] (5 s by default), then
+    /// closes what remains. Returns how the shutdown went.
+    ///
+    /// [`with_shutdown_timeout`]: ServerBuilder::with_shutdown_timeout
+    pub async fn serve_with_shutdown<F>(&self, listener: Listener, signal: F) -> ShutdownReport
+    where
+        F: Future<Output = ()> + Send,
+    {
+        let serve = self.serve(listener);
+        tokio::pin!(serve);
+        tokio::select! {
+            () = &mut serve => {}
+            () = signal => {}
+        }
+        // The accept loop holds a watcher of its own: it has to see the
+        // drain and end before the shutdown can find the server idle.
+        self.begin_shutdown();
+        serve.await;
+        self.shutdown(self.shared.config.shutdown_timeout).await
+    }
+
+    /// Shuts down gracefully: stops accepting, lets every connection finish
+    /// its calls in flight and close, and after `deadline` closes whatever
+    /// remains.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future leaves the shutdown in the phase it reached.
+    pub async fn shutdown(&self, deadline: Duration) -> ShutdownReport {
+        self.shutdown.shutdown(deadline).await
+    }
+
+    /// Begins a graceful shutdown without waiting for it.
+    pub fn begin_shutdown(&self) {
+        self.shutdown.begin();
+    }
+
+    /// Whether a graceful shutdown has begun.
+    pub fn is_draining(&self) -> bool {
+        self.shutdown.is_draining()
+    }
+
+    /// Connections (and accept loops) still running.
+    pub fn active(&self) -> usize {
+        self.shutdown.active()
+    }
+
+    fn slots(&self) -> Arc<tokio::sync::Semaphore> {
+        Arc::new(tokio::sync::Semaphore::new(
+            self.shared.config.max_connections,
+        ))
     }
 }

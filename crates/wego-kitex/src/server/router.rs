@@ -2,18 +2,14 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 
-use crate::BoxError;
 use crate::metainfo::CallContext;
 use crate::thrift::{ApplicationException, ExceptionKind, MessageHeader, Protocol};
-
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+use crate::{BoxError, BoxFuture};
 
 /// A decoded Thrift call as it reaches a service.
 #[derive(Debug, Clone)]
@@ -59,7 +55,7 @@ pub enum ThriftReply {
 }
 
 trait Erased: Send + Sync {
-    fn call(&self, req: ThriftRequest) -> BoxFuture<Result<ThriftReply, BoxError>>;
+    fn call(&self, req: ThriftRequest) -> BoxFuture<'static, Result<ThriftReply, BoxError>>;
 }
 
 struct Adapter<S>(S);
@@ -74,7 +70,7 @@ where
     S::Error: Into<BoxError>,
     S::Future: Send + 'static,
 {
-    fn call(&self, req: ThriftRequest) -> BoxFuture<Result<ThriftReply, BoxError>> {
+    fn call(&self, req: ThriftRequest) -> BoxFuture<'static, Result<ThriftReply, BoxError>> {
         let mut svc = self.0.clone();
         Box::pin(async move {
             std::future::poll_fn(|cx| svc.poll_ready(cx))
@@ -165,7 +161,7 @@ impl Router {
 impl tower_service::Service<ThriftRequest> for Router {
     type Response = ThriftReply;
     type Error = Infallible;
-    type Future = BoxFuture<Result<ThriftReply, Infallible>>;
+    type Future = BoxFuture<'static, Result<ThriftReply, Infallible>>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         Poll::Ready(Ok(()))
@@ -183,10 +179,17 @@ impl tower_service::Service<ThriftRequest> for Router {
         Box::pin(async move {
             match entry.svc.call(req).await {
                 Ok(r) => Ok(r),
-                Err(e) => Ok(ThriftReply::Exception(
-                    super::governance::refusal_exception(&e),
-                )),
+                Err(e) => Ok(ThriftReply::Exception(handler_error(&e))),
             }
         })
     }
+}
+
+/// The `TApplicationException` a handler's error becomes: `INTERNAL_ERROR`
+/// with its text (naming the refusal when a governance layer refused).
+fn handler_error(e: &BoxError) -> ApplicationException {
+    #[cfg(feature = "governance")]
+    return super::governance::refusal_exception(e);
+    #[cfg(not(feature = "governance"))]
+    return ApplicationException::new(ExceptionKind::InternalError, e.to_string());
 }

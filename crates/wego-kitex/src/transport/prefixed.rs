@@ -37,6 +37,21 @@ impl<IO> Prefixed<IO> {
     }
 }
 
+/// The facts of the connection inside: replaying bytes changes no address.
+impl<IO: wego_netpoll::ConnInfo> wego_netpoll::ConnInfo for Prefixed<IO> {
+    fn peer_addr(&self) -> Option<wego_netpoll::Address> {
+        self.io.peer_addr()
+    }
+
+    fn local_addr(&self) -> Option<wego_netpoll::Address> {
+        self.io.local_addr()
+    }
+
+    fn is_active(&self) -> bool {
+        self.io.is_active()
+    }
+}
+
 impl<IO: AsyncRead + Unpin> AsyncRead for Prefixed<IO> {
     fn poll_read(
         mut self: Pin<&mut Self>,

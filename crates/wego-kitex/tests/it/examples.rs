@@ -1,5 +1,5 @@
-//! The serving examples, exercised: `thrift-echo`, `grpc-echo` and
-//! `protobuf-echo` are included here as modules (`#[path]`), their `serve`
+//! The serving examples, exercised: `thrift-echo`, `grpc-echo`,
+//! `protobuf-echo` and `custom-transport` are included here as modules (`#[path]`), their `serve`
 //! functions run over loopback on every backend, and the examples' own
 //! generated clients call them. A change that breaks an example's service
 //! fails here, not only when someone runs it by hand.
@@ -24,6 +24,24 @@ mod grpc_echo;
 #[allow(dead_code, clippy::all)]
 #[path = "../../examples/protobuf-echo.rs"]
 mod protobuf_echo;
+
+#[allow(dead_code, clippy::all)]
+#[path = "../../examples/custom-transport.rs"]
+mod custom_transport;
+
+wego_test_support::each_backend!(
+    custom_transport_calls_in_memory_and_through_a_counting_connector,
+    |_backend| async move {
+        let report = custom_transport::run().await.unwrap();
+        assert_eq!(report.greeting, "hello, pipe");
+        assert_eq!(
+            report.thrift_replies,
+            vec![bytes::Bytes::from_static(b"\x00"); 3]
+        );
+        // The pool reuses the one connection its connector opened.
+        assert_eq!(report.thrift_connections, 1);
+    }
+);
 
 wego_test_support::each_backend!(
     thrift_echo_answers_every_framing_and_protocol,
@@ -152,7 +170,7 @@ wego_test_support::each_backend!(
     protobuf_echo_serves_both_framings_and_grpc_on_one_port,
     |_backend| async move {
         use protobuf_echo::echo;
-        use wego_kitex::protobuf::Framing as PbFraming;
+        use wego_kitex::protobuf::ProtobufFraming as PbFraming;
         let listener = wego_test_support::loopback().await;
         let addr = listener.local_addr().clone();
         let shutdown = Shutdown::new();

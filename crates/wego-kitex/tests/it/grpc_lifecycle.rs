@@ -367,25 +367,21 @@ wego_test_support::each_backend!(
         // The first connection is closed by the server (GOAWAY); later ones stay.
         let listener = wego_test_support::loopback().await;
         let addr = listener.local_addr().clone();
-        let first = wego_netpoll::Shutdown::new();
+        // Two servers, each with its own shutdown: the first serves only
+        // the first connection.
+        let first = Server::default();
         let first2 = first.clone();
         let accepted = Arc::new(AtomicUsize::new(0));
         let acc = accepted.clone();
         rt::spawn(async move {
-            let server = Server::default();
-            let keep = wego_netpoll::Shutdown::new();
+            let keep = Server::default();
             loop {
                 let Ok(conn) = listener.accept().await else {
                     return;
                 };
                 let n = acc.fetch_add(1, Ordering::SeqCst);
-                let w = if n == 0 {
-                    first2.watcher()
-                } else {
-                    keep.watcher()
-                };
-                let s = server.clone();
-                rt::spawn(async move { s.serve_connection(conn, echo_router(), w).await });
+                let s = if n == 0 { first2.clone() } else { keep.clone() };
+                rt::spawn(async move { s.serve_connection(conn, echo_router()).await });
             }
         });
         let ch = Channel::connect(&addr).await.unwrap();

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use wego_kitex::grpc::{Channel, Code, Http2Handler, Request, Response, Server as GrpcServer};
-use wego_kitex::protobuf::{Client, Framing, ProtobufHandler};
+use wego_kitex::protobuf::{ProtobufClient, ProtobufFraming, ProtobufHandler};
 use wego_netpoll::{Address, Shutdown, rt};
 
 use crate::grpc_common::*;
@@ -28,7 +28,7 @@ async fn standalone() -> Address {
     addr
 }
 
-async fn calls_work(client: &Client) {
+async fn calls_work(client: &ProtobufClient) {
     let r: EchoResponse = client.call("Echo", &req("hello")).await.unwrap();
     assert_eq!(r.msg, "hello");
     for i in 0..20 {
@@ -56,8 +56,8 @@ wego_test_support::each_backend!(
     kitex_protobuf_over_ttheader_and_framed,
     |_backend| async move {
         let addr = standalone().await;
-        for framing in [Framing::TtHeader, Framing::Framed] {
-            let client = Client::builder(addr.clone())
+        for framing in [ProtobufFraming::TtHeader, ProtobufFraming::Framed] {
+            let client = ProtobufClient::builder(addr.clone())
                 .with_framing(framing)
                 .connect()
                 .await
@@ -71,7 +71,7 @@ wego_test_support::each_backend!(
     kitex_protobuf_deadline_travels_in_ttheader,
     |_backend| async move {
         let addr = standalone().await;
-        let client = Client::builder(addr)
+        let client = ProtobufClient::builder(addr)
             .with_timeout(Duration::from_millis(100))
             .connect()
             .await
@@ -99,13 +99,11 @@ wego_test_support::each_backend!(
         let listener = wego_test_support::loopback().await;
         let addr = listener.local_addr().clone();
         let server = wego_kitex::server::Server::builder()
-            .http2_handler(Http2Handler::new(GrpcServer::default(), echo_router()).into_arc())
-            .payload_handler(ProtobufHandler::new(echo_router()).into_arc())
+            .with_http2_handler(Http2Handler::new(GrpcServer::default(), echo_router()).into_arc())
+            .with_payload_handler(ProtobufHandler::new(echo_router()).into_arc())
             .build()
             .unwrap();
-        let shutdown = Shutdown::new();
-        let s = shutdown.clone();
-        rt::spawn(async move { server.serve(listener, s).await });
+        rt::spawn(async move { server.serve(listener).await });
 
         let ch = Channel::connect(&addr).await.unwrap();
         let r: Response<EchoResponse> = ch
@@ -122,7 +120,7 @@ wego_test_support::each_backend!(
             .unwrap();
         assert_eq!(resp.get_ref().msg, "ab");
 
-        let client = Client::builder(addr.clone())
+        let client = ProtobufClient::builder(addr.clone())
             .with_callee("echo.EchoServer")
             .connect()
             .await
@@ -138,22 +136,23 @@ wego_test_support::each_backend!(
         let addr = listener.local_addr().clone();
         let server = wego_kitex::server::Server::builder()
             .service("Echo", &["echo"], crate::thrift_common::echo())
-            .payload_handler(ProtobufHandler::new(echo_router()).into_arc())
+            .with_payload_handler(ProtobufHandler::new(echo_router()).into_arc())
             .build()
             .unwrap();
-        let shutdown = Shutdown::new();
-        let s = shutdown.clone();
-        rt::spawn(async move { server.serve(listener, s).await });
+        rt::spawn(async move { server.serve(listener).await });
 
         // Framed Kitex Protobuf: `[len:4] 90 01 ...` on a fresh connection.
-        let client = Client::builder(addr.clone())
-            .with_framing(Framing::Framed)
+        let client = ProtobufClient::builder(addr.clone())
+            .with_framing(ProtobufFraming::Framed)
             .connect()
             .await
             .unwrap();
         calls_work(&client).await;
         // TTHeader Kitex Protobuf on the same port.
-        let client = Client::builder(addr.clone()).connect().await.unwrap();
+        let client = ProtobufClient::builder(addr.clone())
+            .connect()
+            .await
+            .unwrap();
         calls_work(&client).await;
         // And Thrift, framed and TTHeader, still served there.
         for framing in [
@@ -175,6 +174,7 @@ wego_test_support::each_backend!(
 );
 
 wego_test_support::each_backend!(
+    #[cfg(feature = "governance")]
     kitex_protobuf_carries_the_served_calls_trace,
     |_backend| async move {
         use std::sync::Arc;
@@ -193,13 +193,11 @@ wego_test_support::each_backend!(
         let listener = wego_test_support::loopback().await;
         let addr = listener.local_addr().clone();
         let server = wego_kitex::server::Server::builder()
-            .payload_handler(ProtobufHandler::new(router).into_arc())
+            .with_payload_handler(ProtobufHandler::new(router).into_arc())
             .build()
             .unwrap();
-        let shutdown = Shutdown::new();
-        let s = shutdown.clone();
-        rt::spawn(async move { server.serve(listener, s).await });
-        let client = Client::builder(addr).connect().await.unwrap();
+        rt::spawn(async move { server.serve(listener).await });
+        let client = ProtobufClient::builder(addr).connect().await.unwrap();
         let root = TraceContext::new_root();
         let mut meta = MetaInfo::new();
         root.inject(&mut meta, None);

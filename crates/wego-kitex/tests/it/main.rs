@@ -7,19 +7,26 @@ mod grpc_common;
 mod grpc_compression;
 mod grpc_deadline;
 mod grpc_errors;
+#[cfg(feature = "governance")]
 mod grpc_generated;
+#[cfg(feature = "governance")]
 mod grpc_governance;
+#[cfg(feature = "governance")]
 mod grpc_governance_http;
+#[cfg(feature = "governance")]
 mod grpc_governance_streams;
 mod grpc_interop;
 mod grpc_lifecycle;
 mod grpc_protobuf;
 mod grpc_slow_clients;
+#[cfg(feature = "governance")]
 mod grpc_stream_spans;
 mod grpc_trailers_only;
+mod seam;
 mod thrift_codegen;
 mod thrift_common;
 mod thrift_frame_deadline;
+#[cfg(feature = "governance")]
 mod thrift_governance;
 mod thrift_interop;
 mod thrift_metainfo;

@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 
 use wego_kitex::BoxError;
 use wego_kitex::server::{Server, ThriftReply, ThriftRequest};
-use wego_netpoll::{Address, Shutdown};
+use wego_netpoll::Address;
 
 /// A tower service from an async closure.
 #[derive(Clone)]
@@ -52,12 +52,12 @@ pub(crate) fn echo() -> impl tower_service::Service<
     service(|req: ThriftRequest| async move { Ok(ThriftReply::Result(req.args)) })
 }
 
-/// Starts `server` on loopback; returns its address and shutdown handle.
-pub(crate) async fn start(server: Server) -> (Address, Shutdown) {
+/// Starts `server` on loopback; returns its address and a clone of the
+/// server, whose `shutdown` stops it.
+pub(crate) async fn start(server: Server) -> (Address, Server) {
     let listener = wego_test_support::loopback().await;
     let addr = listener.local_addr().clone();
-    let shutdown = Shutdown::new();
-    let s = shutdown.clone();
-    wego_netpoll::rt::spawn(async move { server.serve(listener, s).await });
-    (addr, shutdown)
+    let s = server.clone();
+    wego_netpoll::rt::spawn(async move { s.serve(listener).await });
+    (addr, server)
 }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use wego_kitex::server::{Server, ServerStats};
 use wego_netpoll::io::{AsyncReadExt, AsyncWriteExt};
-use wego_netpoll::{Address, Conn, Dialer, Shutdown, rt};
+use wego_netpoll::{Address, Conn, Dialer, rt};
 
 use crate::thrift_common::{echo, start};
 
@@ -25,7 +25,7 @@ const PAUSE: Duration = Duration::from_millis(50);
 async fn server(
     read_timeout: Duration,
     frame_read_timeout: Duration,
-) -> (Address, ServerStats, Shutdown) {
+) -> (Address, ServerStats, Server) {
     let server = Server::builder()
         .service("Echo", &["echo"], echo())
         .with_read_timeout(read_timeout)

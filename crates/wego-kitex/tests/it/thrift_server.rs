@@ -592,10 +592,9 @@ fn public_futures_are_send() {
         .service("S", &["echo"], echo())
         .build()
         .unwrap();
-    let shutdown = wego_netpoll::Shutdown::new();
     let serve = async move {
         let listener = wego_test_support::loopback().await;
-        server.serve(listener, shutdown).await;
+        server.serve(listener).await;
     };
     is_send(&serve);
 }

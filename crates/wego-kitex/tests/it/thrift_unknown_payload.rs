@@ -12,7 +12,7 @@ use bytes::{BufMut, BytesMut};
 use wego_kitex::server::{Server, ServerStats};
 use wego_kitex::ttheader::{self, Header, HeaderFormat};
 use wego_netpoll::io::{AsyncReadExt, AsyncWriteExt};
-use wego_netpoll::{Address, Conn, Dialer, Shutdown, rt};
+use wego_netpoll::{Address, Conn, Dialer, rt};
 
 use crate::thrift_common::{echo, start};
 
@@ -23,7 +23,7 @@ const HANG: Duration = Duration::from_secs(30);
 /// Thrift's writers send it.
 const JSON_CALL: &[u8] = br#"[1,"testString",1,7,{"1":{"str":"hi"}}]"#;
 
-async fn server() -> (Address, ServerStats, Shutdown) {
+async fn server() -> (Address, ServerStats, Server) {
     let server = Server::builder()
         .service("Echo", &["echo"], echo())
         .with_read_timeout(Duration::from_secs(3600))
