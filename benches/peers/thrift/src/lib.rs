@@ -9,12 +9,8 @@ pub mod volo_echo {
     include!(concat!(env!("OUT_DIR"), "/volo_gen.rs"));
 }
 
-/// wego-build's code for `idl/echo.thrift` (the checked-in copy that
-/// wego-kitex's examples use).
-#[allow(clippy::all, missing_docs, unreachable_pub, dead_code, unsafe_code, missing_debug_implementations)]
-pub mod wego_echo {
-    include!("../../../../crates/wego-kitex/examples/gen/echo.rs");
-}
+/// wego-build's code for `idl/echo.thrift` (as wego-kitex's examples use it).
+pub use wego_idl_gen::echo as wego_echo;
 
 use volo_echo::volo_gen::echo as v;
 use wego_echo::echo_types::echo as w;

@@ -10,10 +10,7 @@ use std::process::{Command, Stdio};
 use wego_kitex::grpc::{Channel, Server};
 use wego_netpoll::{Address, rt};
 
-#[allow(missing_docs, unreachable_pub, dead_code, clippy::all)]
-mod pb {
-    include!("../../examples/generated/grpc.testing.rs");
-}
+use wego_idl_gen::grpc_testing as pb;
 #[path = "../../examples/interop/cases.rs"]
 mod cases;
 #[path = "../../examples/interop/service.rs"]
@@ -40,7 +37,7 @@ wego_test_support::each_backend!(grpcio_client_against_our_server, |_backend| as
     let out = rt::spawn_blocking(move || {
         Command::new(python)
             .arg(dir("tests/peers/grpc_interop_client.py"))
-            .arg(dir("idl/grpc/testing"))
+            .arg(dir("../../idl/grpc/testing"))
             .arg(port.to_string())
             .output()
             .unwrap()
@@ -72,7 +69,7 @@ wego_test_support::each_backend!(our_client_against_grpcio_server, |_backend| as
     };
     let mut child = Command::new(python)
         .arg(dir("tests/peers/grpc_interop_server.py"))
-        .arg(dir("idl/grpc/testing"))
+        .arg(dir("../../idl/grpc/testing"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()

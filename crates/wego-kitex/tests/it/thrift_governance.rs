@@ -23,15 +23,7 @@ use wego_netpoll::rt;
 
 use super::grpc_common::{EchoRequest, EchoResponse, UNARY};
 
-#[allow(
-    clippy::all,
-    missing_docs,
-    unreachable_pub,
-    missing_debug_implementations
-)]
-mod generated {
-    include!("../../examples/gen/echo.rs");
-}
+use wego_idl_gen::echo as generated;
 
 use generated::echo_service::{EchoServerClient, EchoServerHandler, EchoServerServer};
 use generated::echo_types::echo::{Request, Response};
