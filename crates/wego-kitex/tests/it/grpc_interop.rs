@@ -12,7 +12,7 @@ use wego_netpoll::{Address, rt};
 
 use wego_idl_gen::grpc_testing as pb;
 #[path = "../../examples/interop/cases.rs"]
-mod cases;
+pub(crate) mod cases;
 #[path = "../../examples/interop/service.rs"]
 mod service;
 
@@ -34,6 +34,13 @@ wego_test_support::each_backend!(grpcio_client_against_our_server, |_backend| as
             .serve(listener, pb::test_service_router(service::TestServer))
             .await
     });
+    grpcio_client_passes(python, port).await;
+});
+
+/// Runs grpcio's interop client (`tests/peers/grpc_interop_client.py`)
+/// against a `TestService` on `port` and fails the test unless every
+/// interop case passes.
+pub(crate) async fn grpcio_client_passes(python: PathBuf, port: u16) {
     let out = rt::spawn_blocking(move || {
         Command::new(python)
             .arg(dir("tests/peers/grpc_interop_client.py"))
@@ -58,7 +65,7 @@ wego_test_support::each_backend!(grpcio_client_against_our_server, |_backend| as
         );
     }
     assert!(out.status.success());
-});
+}
 
 wego_test_support::each_backend!(our_client_against_grpcio_server, |_backend| async move {
     let Some(python) = wego_test_support::peer::python_with(
