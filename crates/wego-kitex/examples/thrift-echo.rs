@@ -129,7 +129,7 @@ pub(crate) async fn serve_with(
     limits: Limits,
 ) -> Result<(), BoxError> {
     type S = EchoServerServer<Echo>;
-    let mut builder = Server::builder().service(S::NAME, S::METHODS, S::new(Echo));
+    let mut builder = Server::builder().add_service(S::new(Echo));
     if let Some(d) = limits.read_timeout {
         builder = builder.with_read_timeout(d);
     }

@@ -13,6 +13,18 @@ pub use tower_service::Service;
 use crate::thrift::{self, ApplicationException, ExceptionKind, Protocol};
 use crate::{BoxError, Error};
 
+/// A generated Thrift service that knows its IDL name and methods, so that
+/// [`server::Builder::add_service`](crate::server::Builder::add_service)
+/// registers it without repeating them. wego-build implements it for every
+/// `SServer<H>` it generates.
+pub trait NamedService {
+    /// The IDL service name (`service:method` in Apache's multiplexed
+    /// protocol, and the `to_service` of TTHeader, select it).
+    const NAME: &'static str;
+    /// The methods the service answers.
+    const METHODS: &'static [&'static str];
+}
+
 /// A boxed, sendable future.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 

@@ -46,7 +46,7 @@ impl wego_echo::echo_service::EchoServerHandler for WegoEcho {
 /// A wego-kitex echo server builder.
 pub fn wego_server() -> wego_kitex::server::Builder {
     type S = wego_echo::echo_service::EchoServerServer<WegoEcho>;
-    wego_kitex::server::Server::builder().service(S::NAME, S::METHODS, S::new(WegoEcho))
+    wego_kitex::server::Server::builder().add_service(S::new(WegoEcho))
 }
 
 /// Picks a free loopback port (volo binds by address, so the port is

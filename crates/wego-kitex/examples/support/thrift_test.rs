@@ -160,6 +160,6 @@ pub(crate) fn builder() -> Builder {
     type T = ThriftTestServer<Handler>;
     type S = SecondServiceServer<Second>;
     Server::builder()
-        .service(T::NAME, T::METHODS, T::new(Handler))
-        .service(S::NAME, S::METHODS, S::new(Second))
+        .add_service(T::new(Handler))
+        .add_service(S::new(Second))
 }

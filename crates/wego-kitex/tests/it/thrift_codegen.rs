@@ -39,7 +39,7 @@ wego_test_support::each_backend!(
         let notes = Arc::new(AtomicUsize::new(0));
         type S = EchoServerServer<Echo>;
         let server = Server::builder()
-            .service(S::NAME, S::METHODS, S::new(Echo(notes.clone())))
+            .add_service(S::new(Echo(notes.clone())))
             .build()
             .unwrap();
         let (addr, _sd) = crate::thrift_common::start(server).await;
@@ -144,7 +144,7 @@ wego_test_support::each_backend!(
     |_backend| async move {
         type S = StoreServer<Store>;
         let server = Server::builder()
-            .service(S::NAME, S::METHODS, S::new(Store))
+            .add_service(S::new(Store))
             .build()
             .unwrap();
         let (addr, _sd) = crate::thrift_common::start(server).await;
