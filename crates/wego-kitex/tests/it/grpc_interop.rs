@@ -40,6 +40,7 @@ wego_test_support::each_backend!(grpcio_client_against_our_server, |_backend| as
 /// Runs grpcio's interop client (`tests/peers/grpc_interop_client.py`)
 /// against a `TestService` on `port` and fails the test unless every
 /// interop case passes.
+#[allow(clippy::print_stdout)] // grpcio's per-case report belongs in the test output
 pub(crate) async fn grpcio_client_passes(python: PathBuf, port: u16) {
     let out = rt::spawn_blocking(move || {
         Command::new(python)
