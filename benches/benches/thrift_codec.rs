@@ -10,17 +10,7 @@ use std::hint::black_box;
 use wego_kitex::thrift::{self, MessageHeader, MessageType, Protocol};
 use wego_kitex::ttheader::{self, Header, HeaderFormat};
 
-#[allow(
-    clippy::all,
-    missing_docs,
-    unreachable_pub,
-    missing_debug_implementations,
-    dead_code,
-    unsafe_code
-)]
-mod generated {
-    include!("../../crates/wego-kitex/examples/gen/echo.rs");
-}
+use wego_idl_gen::echo as generated;
 
 use generated::echo_types::echo::{EchoServerEchoArgs, Request};
 

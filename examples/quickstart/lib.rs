@@ -268,13 +268,9 @@ pub async fn start(cfg: &Config) -> Result<Running, BoxError> {
     let rpc_addr = rpc_listener.local_addr().clone();
     type EchoService = EchoServerServer<Echo>;
     let rpc_server = wego_kitex::server::Server::builder()
-        .service(
-            EchoService::NAME,
-            EchoService::METHODS,
-            EchoService::new(Echo {
-                instance: rpc_addr.to_string(),
-            }),
-        )
+        .add_service(EchoService::new(Echo {
+            instance: rpc_addr.to_string(),
+        }))
         .build()?;
     let rpc_task = {
         let server = rpc_server.clone();

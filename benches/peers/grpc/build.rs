@@ -3,7 +3,7 @@
 //! protox so that no protoc is needed.
 
 fn main() {
-    let idl = "../../../crates/wego-kitex/idl";
+    let idl = "../../../idl";
     let fds = protox::compile([format!("{idl}/echo.proto")], [idl]).expect("echo.proto compiles");
     tonic_prost_build::configure()
         .compile_fds(fds)

@@ -226,10 +226,11 @@ fn service(o: &mut String, s: &Service) {
     let methods: Vec<String> = s.methods.iter().map(|m| format!("{:?}", m.name)).collect();
     let _ = writeln!(
         o,
-        "    /// Serves `{sn}` with a [`{name}Handler`]; register with `Server::builder().service({name}Server::<H>::NAME, {name}Server::<H>::METHODS, ...)`.\n\
+        "    /// Serves `{sn}` with a [`{name}Handler`]; register with `Server::builder().add_service({name}Server::new(handler))`.\n\
          #[derive(Debug)]\n    pub struct {name}Server<H>(::std::sync::Arc<H>);\n\
          impl<H> ::std::clone::Clone for {name}Server<H> {{ fn clone(&self) -> Self {{ Self(self.0.clone()) }} }}\n\
-         impl<H: {name}Handler> {name}Server<H> {{\n        /// The IDL service name.\n        pub const NAME: &'static str = {sn:?};\n        /// The methods served.\n        pub const METHODS: &'static [&'static str] = &[{ms}];\n        /// Wraps `handler`.\n        pub fn new(handler: H) -> Self {{ Self(::std::sync::Arc::new(handler)) }}\n    }}",
+         impl<H: {name}Handler> {name}Server<H> {{\n        /// The IDL service name (for `Server::builder().service(..)` when layers wrap this service).\n        pub const NAME: &'static str = {sn:?};\n        /// The methods served.\n        pub const METHODS: &'static [&'static str] = &[{ms}];\n        /// Wraps `handler`.\n        pub fn new(handler: H) -> Self {{ Self(::std::sync::Arc::new(handler)) }}\n    }}\n\
+         impl<H: {name}Handler> __c::NamedService for {name}Server<H> {{\n        const NAME: &'static str = {sn:?};\n        const METHODS: &'static [&'static str] = &[{ms}];\n    }}",
         sn = s.name,
         ms = methods.join(", ")
     );

@@ -1,6 +1,6 @@
 //! grpc-echo: the echo service of `idl/echo.proto` over gRPC, with the code
 //! wego-build generates (the trait, the router registration and the typed
-//! client in `examples/generated/echo.rs`).
+//! client; `wego_idl_gen::echo_proto` is that output for `idl/echo.proto`).
 //!
 //! ```text
 //! cargo run -p wego-kitex --example grpc-echo -- server --port 8888
@@ -24,10 +24,7 @@ use futures_util::StreamExt;
 use wego_kitex::grpc::{BoxStream, Channel, Request, Response, Server, Status, Streaming};
 use wego_netpoll::{Address, Listener, rt};
 
-#[allow(missing_docs, unreachable_pub, dead_code, clippy::all)]
-pub(crate) mod echo {
-    include!("generated/echo.rs");
-}
+pub(crate) use wego_idl_gen::echo_proto as echo;
 
 /// The echo handler: one reply per request, three on the server stream,
 /// the messages joined on the client stream, one per message on bidi.

@@ -16,10 +16,7 @@ use std::error::Error;
 use wego_kitex::grpc::Channel;
 use wego_netpoll::{Address, rt};
 
-#[allow(missing_docs, unreachable_pub, dead_code, clippy::all)]
-mod pb {
-    include!("generated/grpc.testing.rs");
-}
+use wego_idl_gen::grpc_testing as pb;
 #[path = "interop/cases.rs"]
 mod cases;
 

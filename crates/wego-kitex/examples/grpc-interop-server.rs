@@ -14,10 +14,7 @@ use wego_kitex::grpc::Server;
 use wego_kitex::grpc::health::HealthReporter;
 use wego_netpoll::{Address, Listener, rt};
 
-#[allow(missing_docs, unreachable_pub, dead_code, clippy::all)]
-mod pb {
-    include!("generated/grpc.testing.rs");
-}
+use wego_idl_gen::grpc_testing as pb;
 #[path = "interop/service.rs"]
 mod service;
 

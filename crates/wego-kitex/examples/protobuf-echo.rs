@@ -18,10 +18,7 @@ use wego_kitex::grpc::{Http2Handler, Request, Response, Server as GrpcServer, St
 use wego_kitex::protobuf::{ProtobufClient, ProtobufFraming, ProtobufHandler};
 use wego_netpoll::{Address, Listener, Shutdown, rt};
 
-#[allow(missing_docs, unreachable_pub, dead_code, clippy::all)]
-pub(crate) mod echo {
-    include!("generated/echo.rs");
-}
+pub(crate) use wego_idl_gen::echo_proto as echo;
 
 /// The echo handler; streaming methods answer UNIMPLEMENTED (Kitex
 /// Protobuf has no streams).

@@ -8,7 +8,7 @@
 //! The client speaks TTHeader over a pooled connection (Kitex's default);
 //! pass `--framing framed|buffered|theader` and `--protocol compact` to try
 //! the others: the server detects each from the first bytes. The generated
-//! code in `gen/echo.rs` is wego-build's output for `idl/echo.thrift`.
+//! code (`wego_idl_gen::echo`) is wego-build's output for `idl/echo.thrift`.
 //!
 //! The server shuts down gracefully on SIGTERM or ctrl-c (stops accepting,
 //! lets calls in flight finish, forces the rest after `--grace SECS`,
@@ -17,17 +17,7 @@
 //! the reliability runs in `benches/reliability.sh` use them.
 //! `tests/it/examples.rs` serves this file's [`serve`] over loopback.
 
-#[allow(
-    clippy::all,
-    missing_docs,
-    unreachable_pub,
-    missing_debug_implementations,
-    dead_code,
-    unsafe_code
-)]
-pub(crate) mod generated {
-    include!("gen/echo.rs");
-}
+pub(crate) use wego_idl_gen::echo as generated;
 
 use generated::echo_service::{EchoServerClient, EchoServerHandler, EchoServerServer};
 use generated::echo_types::echo::{Request, Response};
@@ -139,7 +129,7 @@ pub(crate) async fn serve_with(
     limits: Limits,
 ) -> Result<(), BoxError> {
     type S = EchoServerServer<Echo>;
-    let mut builder = Server::builder().service(S::NAME, S::METHODS, S::new(Echo));
+    let mut builder = Server::builder().add_service(S::new(Echo));
     if let Some(d) = limits.read_timeout {
         builder = builder.with_read_timeout(d);
     }

@@ -8,9 +8,8 @@
 //! python3 crates/wego-kitex/tests/peers/thrift_test_client.py --port 9090 --transport framed --protocol compact
 //! ```
 //!
-//! The types and service code in `gen/thrift_test.rs` are wego-build's
-//! output for `idl/ThriftTest.thrift` (identical to wego-build's golden file,
-//! which its tests regenerate and compare).
+//! The types and service code (`wego_idl_gen::thrift_test`) are wego-build's
+//! output for `idl/ThriftTest.thrift`, generated at build time.
 
 #[path = "support/thrift_test.rs"]
 mod thrift_test;

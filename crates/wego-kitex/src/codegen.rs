@@ -16,6 +16,18 @@ pub use tower_service::Service;
 use crate::thrift::{self, ApplicationException, ExceptionKind, Protocol};
 use crate::{BoxError, Error};
 
+/// A generated Thrift service that knows its IDL name and methods, so that
+/// [`server::ServerBuilder::add_service`](crate::server::ServerBuilder::add_service)
+/// registers it without repeating them. wego-build implements it for every
+/// `SServer<H>` it generates.
+pub trait NamedService {
+    /// The IDL service name (`service:method` in Apache's multiplexed
+    /// protocol, and the `to_service` of TTHeader, select it).
+    const NAME: &'static str;
+    /// The methods the service answers.
+    const METHODS: &'static [&'static str];
+}
+
 /// wego-netpoll's [`BoxFuture`](crate::BoxFuture) with a `'static`
 /// lifetime: generated services name it with one type parameter.
 pub type BoxFuture<T> = crate::BoxFuture<'static, T>;

@@ -10,11 +10,8 @@ pub mod tonic_echo {
     tonic::include_proto!("echo");
 }
 
-/// wego's generated echo code (wego-build's golden output).
-#[allow(missing_docs, dead_code, clippy::all)]
-pub mod wego_echo {
-    include!("../../../../crates/wego-kitex/examples/generated/echo.rs");
-}
+/// wego's generated echo code (wego-build's output for `idl/echo.proto`).
+pub use wego_idl_gen::echo_proto as wego_echo;
 
 type TStream = Pin<Box<dyn Stream<Item = Result<tonic_echo::Response, tonic::Status>> + Send>>;
 

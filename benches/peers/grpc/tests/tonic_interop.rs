@@ -12,10 +12,7 @@ mod tonic_testing {
 
 /// wego's generated interop code and its TestService, as the interop
 /// example serves it.
-#[allow(missing_docs, dead_code, unreachable_pub, clippy::all)]
-mod pb {
-    include!("../../../../crates/wego-kitex/examples/generated/grpc.testing.rs");
-}
+use wego_idl_gen::grpc_testing as pb;
 #[allow(dead_code)]
 #[path = "../../../../crates/wego-kitex/examples/interop/service.rs"]
 mod service;

@@ -9,12 +9,8 @@ pub mod volo_echo {
     include!(concat!(env!("OUT_DIR"), "/volo_gen.rs"));
 }
 
-/// wego-build's code for `idl/echo.thrift` (the checked-in copy that
-/// wego-kitex's examples use).
-#[allow(clippy::all, missing_docs, unreachable_pub, dead_code, unsafe_code, missing_debug_implementations)]
-pub mod wego_echo {
-    include!("../../../../crates/wego-kitex/examples/gen/echo.rs");
-}
+/// wego-build's code for `idl/echo.thrift` (as wego-kitex's examples use it).
+pub use wego_idl_gen::echo as wego_echo;
 
 use volo_echo::volo_gen::echo as v;
 use wego_echo::echo_types::echo as w;
@@ -50,7 +46,7 @@ impl wego_echo::echo_service::EchoServerHandler for WegoEcho {
 /// A wego-kitex echo server builder.
 pub fn wego_server() -> wego_kitex::server::ServerBuilder {
     type S = wego_echo::echo_service::EchoServerServer<WegoEcho>;
-    wego_kitex::server::Server::builder().service(S::NAME, S::METHODS, S::new(WegoEcho))
+    wego_kitex::server::Server::builder().add_service(S::new(WegoEcho))
 }
 
 /// Picks a free loopback port (volo binds by address, so the port is

@@ -24258,17 +24258,21 @@ pub mod thrifttest_service {
         /// `testOneway`.
         fn test_oneway(&self, seconds_to_sleep: i32) -> impl ::std::future::Future<Output = ::std::result::Result<(), ::wego_kitex::BoxError>> + ::std::marker::Send;
     }
-    /// Serves `ThriftTest` with a [`ThriftTestHandler`]; register with `Server::builder().service(ThriftTestServer::<H>::NAME, ThriftTestServer::<H>::METHODS, ...)`.
+    /// Serves `ThriftTest` with a [`ThriftTestHandler`]; register with `Server::builder().add_service(ThriftTestServer::new(handler))`.
 #[derive(Debug)]
     pub struct ThriftTestServer<H>(::std::sync::Arc<H>);
 impl<H> ::std::clone::Clone for ThriftTestServer<H> { fn clone(&self) -> Self { Self(self.0.clone()) } }
 impl<H: ThriftTestHandler> ThriftTestServer<H> {
-        /// The IDL service name.
+        /// The IDL service name (for `Server::builder().service(..)` when layers wrap this service).
         pub const NAME: &'static str = "ThriftTest";
         /// The methods served.
         pub const METHODS: &'static [&'static str] = &["testVoid", "testString", "testBool", "testByte", "testI32", "testI64", "testDouble", "testBinary", "testStruct", "testNest", "testMap", "testStringMap", "testSet", "testList", "testEnum", "testTypedef", "testMapMap", "testInsanity", "testMulti", "testException", "testMultiException", "testOneway"];
         /// Wraps `handler`.
         pub fn new(handler: H) -> Self { Self(::std::sync::Arc::new(handler)) }
+    }
+impl<H: ThriftTestHandler> __c::NamedService for ThriftTestServer<H> {
+        const NAME: &'static str = "ThriftTest";
+        const METHODS: &'static [&'static str] = &["testVoid", "testString", "testBool", "testByte", "testI32", "testI64", "testDouble", "testBinary", "testStruct", "testNest", "testMap", "testStringMap", "testSet", "testList", "testEnum", "testTypedef", "testMapMap", "testInsanity", "testMulti", "testException", "testMultiException", "testOneway"];
     }
     impl<H: ThriftTestHandler> __c::Service<__c::ThriftRequest> for ThriftTestServer<H> {
         type Response = __c::ThriftReply;
@@ -24800,17 +24804,21 @@ impl<H: ThriftTestHandler> ThriftTestServer<H> {
         /// `secondtestString`.
         fn secondtest_string(&self, thing: ::pilota::FastStr) -> impl ::std::future::Future<Output = ::std::result::Result<::pilota::FastStr, ::wego_kitex::BoxError>> + ::std::marker::Send;
     }
-    /// Serves `SecondService` with a [`SecondServiceHandler`]; register with `Server::builder().service(SecondServiceServer::<H>::NAME, SecondServiceServer::<H>::METHODS, ...)`.
+    /// Serves `SecondService` with a [`SecondServiceHandler`]; register with `Server::builder().add_service(SecondServiceServer::new(handler))`.
 #[derive(Debug)]
     pub struct SecondServiceServer<H>(::std::sync::Arc<H>);
 impl<H> ::std::clone::Clone for SecondServiceServer<H> { fn clone(&self) -> Self { Self(self.0.clone()) } }
 impl<H: SecondServiceHandler> SecondServiceServer<H> {
-        /// The IDL service name.
+        /// The IDL service name (for `Server::builder().service(..)` when layers wrap this service).
         pub const NAME: &'static str = "SecondService";
         /// The methods served.
         pub const METHODS: &'static [&'static str] = &["secondtestString"];
         /// Wraps `handler`.
         pub fn new(handler: H) -> Self { Self(::std::sync::Arc::new(handler)) }
+    }
+impl<H: SecondServiceHandler> __c::NamedService for SecondServiceServer<H> {
+        const NAME: &'static str = "SecondService";
+        const METHODS: &'static [&'static str] = &["secondtestString"];
     }
     impl<H: SecondServiceHandler> __c::Service<__c::ThriftRequest> for SecondServiceServer<H> {
         type Response = __c::ThriftReply;

@@ -2142,17 +2142,21 @@ pub mod echo_service {
         /// `Notify`.
         fn notify(&self, req: Request) -> impl ::std::future::Future<Output = ::std::result::Result<(), ::wego_kitex::BoxError>> + ::std::marker::Send;
     }
-    /// Serves `EchoServer` with a [`EchoServerHandler`]; register with `Server::builder().service(EchoServerServer::<H>::NAME, EchoServerServer::<H>::METHODS, ...)`.
+    /// Serves `EchoServer` with a [`EchoServerHandler`]; register with `Server::builder().add_service(EchoServerServer::new(handler))`.
 #[derive(Debug)]
     pub struct EchoServerServer<H>(::std::sync::Arc<H>);
 impl<H> ::std::clone::Clone for EchoServerServer<H> { fn clone(&self) -> Self { Self(self.0.clone()) } }
 impl<H: EchoServerHandler> EchoServerServer<H> {
-        /// The IDL service name.
+        /// The IDL service name (for `Server::builder().service(..)` when layers wrap this service).
         pub const NAME: &'static str = "EchoServer";
         /// The methods served.
         pub const METHODS: &'static [&'static str] = &["Echo", "Notify"];
         /// Wraps `handler`.
         pub fn new(handler: H) -> Self { Self(::std::sync::Arc::new(handler)) }
+    }
+impl<H: EchoServerHandler> __c::NamedService for EchoServerServer<H> {
+        const NAME: &'static str = "EchoServer";
+        const METHODS: &'static [&'static str] = &["Echo", "Notify"];
     }
     impl<H: EchoServerHandler> __c::Service<__c::ThriftRequest> for EchoServerServer<H> {
         type Response = __c::ThriftReply;

@@ -3857,17 +3857,21 @@ pub mod store_service {
         /// `touch`.
         fn touch(&self, id: super::store_types::shared::Id) -> impl ::std::future::Future<Output = ::std::result::Result<(), ::wego_kitex::BoxError>> + ::std::marker::Send;
     }
-    /// Serves `Store` with a [`StoreHandler`]; register with `Server::builder().service(StoreServer::<H>::NAME, StoreServer::<H>::METHODS, ...)`.
+    /// Serves `Store` with a [`StoreHandler`]; register with `Server::builder().add_service(StoreServer::new(handler))`.
 #[derive(Debug)]
     pub struct StoreServer<H>(::std::sync::Arc<H>);
 impl<H> ::std::clone::Clone for StoreServer<H> { fn clone(&self) -> Self { Self(self.0.clone()) } }
 impl<H: StoreHandler> StoreServer<H> {
-        /// The IDL service name.
+        /// The IDL service name (for `Server::builder().service(..)` when layers wrap this service).
         pub const NAME: &'static str = "Store";
         /// The methods served.
         pub const METHODS: &'static [&'static str] = &["get", "find", "touch"];
         /// Wraps `handler`.
         pub fn new(handler: H) -> Self { Self(::std::sync::Arc::new(handler)) }
+    }
+impl<H: StoreHandler> __c::NamedService for StoreServer<H> {
+        const NAME: &'static str = "Store";
+        const METHODS: &'static [&'static str] = &["get", "find", "touch"];
     }
     impl<H: StoreHandler> __c::Service<__c::ThriftRequest> for StoreServer<H> {
         type Response = __c::ThriftReply;

@@ -1,17 +1,25 @@
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
-//! Golden-file tests of wego-build: generated code is compared with the
-//! files under `tests/golden/`; run with `WEGO_BLESS=1` to update them.
+//! Golden-file tests of wego-build: code generated from the repository's
+//! IDL folder (`idl/`) is compared with the files under `tests/golden/`;
+//! run with `WEGO_BLESS=1` to update them. These golden files are the only
+//! checked-in generator output: wego's tests, examples and benchmarks get
+//! theirs from the `wego-idl-gen` crate's build script.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 mod proto_golden;
+
+/// The repository's IDL folder.
+fn idl_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../idl")
+}
 
 fn check(idl: &str) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
     let out = std::env::temp_dir().join(format!("wego-build-golden-{}-{idl}", std::process::id()));
     let written = wego_build::thrift()
         .out_dir(&out)
-        .compile(&[dir.join(format!("{idl}.thrift"))])
+        .compile(&[idl_dir().join(format!("{idl}.thrift"))])
         .unwrap();
     let got = std::fs::read_to_string(&written[0]).unwrap();
     let golden = dir.join(format!("{idl}.rs"));
@@ -40,30 +48,4 @@ fn includes_match_golden() {
 #[test]
 fn echo_matches_golden() {
     check("echo");
-}
-
-/// wego-kitex's examples and tests include checked-in copies of the
-/// generated code; they must stay identical to the golden output.
-#[test]
-fn kitex_copies_match_golden() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let golden = root.join("tests/golden");
-    let kitex = root.join("../wego-kitex");
-    for (g, copy) in [
-        ("ThriftTest.rs", "examples/gen/thrift_test.rs"),
-        ("echo.rs", "examples/gen/echo.rs"),
-        ("store.rs", "tests/it/gen/store.rs"),
-    ] {
-        let want = std::fs::read_to_string(golden.join(g)).unwrap();
-        let path = kitex.join(copy);
-        if std::env::var_os("WEGO_BLESS").is_some() {
-            std::fs::write(&path, &want).unwrap();
-        }
-        let got = std::fs::read_to_string(&path).unwrap();
-        assert!(
-            got == want,
-            "{} differs from {g}; rerun with WEGO_BLESS=1",
-            path.display()
-        );
-    }
 }

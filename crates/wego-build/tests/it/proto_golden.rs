@@ -1,9 +1,8 @@
 //! Golden files for `.proto` generation: the echo and gRPC interop IDL.
 //!
 //! Run with `WEGO_BLESS=1` to rewrite the golden files after an intended
-//! change. The same files are compiled by wego-kitex's examples (copies in
-//! `crates/wego-kitex/examples/generated/`, checked here too), which proves
-//! that the output builds.
+//! change. The `wego-idl-gen` crate generates the same IDL in its build
+//! script and wego-kitex's examples and tests compile and run that output.
 
 use std::path::{Path, PathBuf};
 
@@ -13,33 +12,29 @@ fn root() -> PathBuf {
 
 fn check(name: &str, code: &str) {
     let bless = std::env::var_os("WEGO_BLESS").is_some();
-    for dir in [
-        "crates/wego-build/tests/golden/proto",
-        "crates/wego-kitex/examples/generated",
-    ] {
-        let path = root().join(dir).join(name);
-        if bless {
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(&path, code).unwrap();
-            continue;
-        }
-        let want = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-            panic!(
-                "missing golden file {}: {e} (run with WEGO_BLESS=1)",
-                path.display()
-            )
-        });
-        assert!(
-            want == code,
-            "{} differs from the generated code (run with WEGO_BLESS=1 after checking)",
-            path.display()
-        );
+    let path = root()
+        .join("crates/wego-build/tests/golden/proto")
+        .join(name);
+    if bless {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, code).unwrap();
     }
+    let want = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "missing golden file {}: {e} (run with WEGO_BLESS=1)",
+            path.display()
+        )
+    });
+    assert!(
+        want == code,
+        "{} differs from the generated code (run with WEGO_BLESS=1 after checking)",
+        path.display()
+    );
 }
 
 #[test]
 fn echo_proto_matches_golden() {
-    let idl = root().join("crates/wego-kitex/idl");
+    let idl = root().join("idl");
     let out = wego_build::proto::Builder::new()
         .file(idl.join("echo.proto"))
         .include(&idl)
@@ -64,7 +59,7 @@ fn echo_proto_matches_golden() {
 
 #[test]
 fn grpc_testing_proto_matches_golden() {
-    let idl = root().join("crates/wego-kitex/idl/grpc/testing");
+    let idl = root().join("idl/grpc/testing");
     let out = wego_build::proto::Builder::new()
         .file(idl.join("test.proto"))
         .include(&idl)

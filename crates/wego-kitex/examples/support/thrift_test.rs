@@ -8,19 +8,7 @@ use wego_kitex::BoxError;
 use wego_kitex::server::{Server, ServerBuilder};
 use wego_netpoll::rt;
 
-// pilota's generated decoders fill numeric vectors through raw pointers
-// (`unsafe`); wego's checked input bounds the sizes they are given.
-#[allow(
-    clippy::all,
-    missing_docs,
-    unreachable_pub,
-    missing_debug_implementations,
-    dead_code,
-    unsafe_code
-)]
-pub(crate) mod generated {
-    include!("../gen/thrift_test.rs");
-}
+pub(crate) use wego_idl_gen::thrift_test as generated;
 
 pub(crate) use generated::ThriftTest_types::thrifttest::*;
 pub(crate) use generated::thrifttest_service::*;
@@ -172,6 +160,6 @@ pub(crate) fn builder() -> ServerBuilder {
     type T = ThriftTestServer<Handler>;
     type S = SecondServiceServer<Second>;
     Server::builder()
-        .service(T::NAME, T::METHODS, T::new(Handler))
-        .service(S::NAME, S::METHODS, S::new(Second))
+        .add_service(T::new(Handler))
+        .add_service(S::new(Second))
 }

@@ -122,6 +122,26 @@ impl std::fmt::Debug for ServerBuilder {
 }
 
 impl ServerBuilder {
+    /// Adds a generated service (wego-build's `SServer<H>`) under the IDL
+    /// name and methods it carries:
+    /// `.add_service(EchoServerServer::new(handler))`.
+    ///
+    /// A hand-written service, or a generated one wrapped in layers, is
+    /// added with [`service`](Self::service) instead.
+    pub fn add_service<S>(self, svc: S) -> Self
+    where
+        S: crate::codegen::NamedService
+            + tower_service::Service<ThriftRequest, Response = ThriftReply>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Error: Into<crate::BoxError>,
+        S::Future: Send + 'static,
+    {
+        self.service(S::NAME, S::METHODS, svc)
+    }
+
     /// Adds a service named `name` answering `methods`.
     pub fn service<S>(mut self, name: &str, methods: &[&str], svc: S) -> Self
     where

@@ -14,10 +14,7 @@ use wego_netpoll::rt;
 
 use super::grpc_common::echo_router;
 
-#[allow(missing_docs, unreachable_pub, dead_code, clippy::all)]
-mod echo {
-    include!("../../examples/generated/echo.rs");
-}
+use wego_idl_gen::echo_proto as echo;
 
 wego_test_support::each_backend!(
     generated_grpc_client_runs_over_a_governance_stack,

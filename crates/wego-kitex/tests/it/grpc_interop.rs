@@ -10,12 +10,9 @@ use std::process::{Command, Stdio};
 use wego_kitex::grpc::{Channel, Server};
 use wego_netpoll::{Address, rt};
 
-#[allow(missing_docs, unreachable_pub, dead_code, clippy::all)]
-mod pb {
-    include!("../../examples/generated/grpc.testing.rs");
-}
+use wego_idl_gen::grpc_testing as pb;
 #[path = "../../examples/interop/cases.rs"]
-mod cases;
+pub(crate) mod cases;
 #[path = "../../examples/interop/service.rs"]
 mod service;
 
@@ -37,10 +34,18 @@ wego_test_support::each_backend!(grpcio_client_against_our_server, |_backend| as
             .serve(listener, pb::test_service_router(service::TestServer))
             .await
     });
+    grpcio_client_passes(python, port).await;
+});
+
+/// Runs grpcio's interop client (`tests/peers/grpc_interop_client.py`)
+/// against a `TestService` on `port` and fails the test unless every
+/// interop case passes.
+#[allow(clippy::print_stdout)] // grpcio's per-case report belongs in the test output
+pub(crate) async fn grpcio_client_passes(python: PathBuf, port: u16) {
     let out = rt::spawn_blocking(move || {
         Command::new(python)
             .arg(dir("tests/peers/grpc_interop_client.py"))
-            .arg(dir("idl/grpc/testing"))
+            .arg(dir("../../idl/grpc/testing"))
             .arg(port.to_string())
             .output()
             .unwrap()
@@ -61,7 +66,7 @@ wego_test_support::each_backend!(grpcio_client_against_our_server, |_backend| as
         );
     }
     assert!(out.status.success());
-});
+}
 
 wego_test_support::each_backend!(our_client_against_grpcio_server, |_backend| async move {
     let Some(python) = wego_test_support::peer::python_with(
@@ -72,7 +77,7 @@ wego_test_support::each_backend!(our_client_against_grpcio_server, |_backend| as
     };
     let mut child = Command::new(python)
         .arg(dir("tests/peers/grpc_interop_server.py"))
-        .arg(dir("idl/grpc/testing"))
+        .arg(dir("../../idl/grpc/testing"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()

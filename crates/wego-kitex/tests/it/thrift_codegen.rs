@@ -9,15 +9,7 @@ use wego_kitex::server::Server;
 use wego_kitex::thrift::Protocol;
 use wego_kitex::transport::Framing;
 
-#[allow(
-    clippy::all,
-    missing_docs,
-    unreachable_pub,
-    missing_debug_implementations
-)]
-mod generated {
-    include!("../../examples/gen/echo.rs");
-}
+use wego_idl_gen::echo as generated;
 
 use generated::echo_service::{EchoServerClient, EchoServerHandler, EchoServerServer};
 use generated::echo_types::echo::{Request, Response};
@@ -47,7 +39,7 @@ wego_test_support::each_backend!(
         let notes = Arc::new(AtomicUsize::new(0));
         type S = EchoServerServer<Echo>;
         let server = Server::builder()
-            .service(S::NAME, S::METHODS, S::new(Echo(notes.clone())))
+            .add_service(S::new(Echo(notes.clone())))
             .build()
             .unwrap();
         let (addr, _sd) = crate::thrift_common::start(server).await;
@@ -100,17 +92,7 @@ wego_test_support::each_backend!(
 
 // An IDL with an include, typedef, const, enum, union, default values and
 // a declared exception from the included file (wego-build's `store` golden).
-#[allow(
-    clippy::all,
-    missing_docs,
-    unreachable_pub,
-    missing_debug_implementations,
-    dead_code,
-    unsafe_code
-)]
-mod store_gen {
-    include!("gen/store.rs");
-}
+use wego_idl_gen::store as store_gen;
 
 use store_gen::store_service::{StoreClient, StoreGetError, StoreHandler, StoreServer};
 use store_gen::store_types::shared::{Color, Id, Item, MAX_ITEMS, NotFound, Pick};
@@ -162,7 +144,7 @@ wego_test_support::each_backend!(
     |_backend| async move {
         type S = StoreServer<Store>;
         let server = Server::builder()
-            .service(S::NAME, S::METHODS, S::new(Store))
+            .add_service(S::new(Store))
             .build()
             .unwrap();
         let (addr, _sd) = crate::thrift_common::start(server).await;

@@ -23,15 +23,7 @@ use wego_netpoll::rt;
 
 use super::grpc_common::{EchoRequest, EchoResponse, UNARY};
 
-#[allow(
-    clippy::all,
-    missing_docs,
-    unreachable_pub,
-    missing_debug_implementations
-)]
-mod generated {
-    include!("../../examples/gen/echo.rs");
-}
+use wego_idl_gen::echo as generated;
 
 use generated::echo_service::{EchoServerClient, EchoServerHandler, EchoServerServer};
 use generated::echo_types::echo::{Request, Response};
@@ -61,7 +53,7 @@ fn request(msg: &str) -> Request {
 fn named_server(name: &'static str) -> Server {
     type S = EchoServerServer<Named>;
     Server::builder()
-        .service(S::NAME, S::METHODS, S::new(Named(name)))
+        .add_service(S::new(Named(name)))
         .build()
         .unwrap()
 }
@@ -254,7 +246,7 @@ wego_test_support::each_backend!(
 
         type S = EchoServerServer<Forward>;
         let server = Server::builder()
-            .service(S::NAME, S::METHODS, S::new(Forward(channel)))
+            .add_service(S::new(Forward(channel)))
             .build()
             .unwrap();
         let (addr, _sd) = crate::thrift_common::start(server).await;

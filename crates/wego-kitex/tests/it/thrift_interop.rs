@@ -42,38 +42,47 @@ wego_test_support::each_backend!(
         };
         let server = builder().build().unwrap();
         let (addr, _sd) = crate::thrift_common::start(server).await;
-        let port = addr.as_tcp().unwrap().port().to_string();
-        let mut runs: Vec<Vec<&str>> = Vec::new();
-        for t in ["buffered", "framed", "header"] {
-            for p in ["binary", "compact"] {
-                runs.push(vec!["--transport", t, "--protocol", p, "--second"]);
-            }
-        }
-        runs.push(vec!["--transport", "buffered", "--non-strict"]);
-        runs.push(vec!["--transport", "framed", "--non-strict"]);
-        for args in runs {
-            let (python, port) = (python.clone(), port.clone());
-            let script = peers_dir().join("thrift_test_client.py");
-            let out = rt::spawn_blocking(move || {
-                Command::new(python)
-                    .arg(script)
-                    .arg("--port")
-                    .arg(port)
-                    .args(&args)
-                    .output()
-                    .unwrap()
-            })
-            .await
-            .unwrap();
-            assert!(
-                out.status.success(),
-                "python client failed: {}\n{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
+        python_client_passes(python, addr.as_tcp().unwrap().port()).await;
     }
 );
+
+/// Runs Python's ThriftTest client against `port` with every transport
+/// and protocol pair Apache's Python library offers (buffered, framed and
+/// THeader; binary and compact; also non-strict binary), SecondService
+/// included, and fails the test if any run fails.
+pub(crate) async fn python_client_passes(python: PathBuf, port: u16) {
+    let port = port.to_string();
+    let mut runs: Vec<Vec<&str>> = Vec::new();
+    for t in ["buffered", "framed", "header"] {
+        for p in ["binary", "compact"] {
+            runs.push(vec!["--transport", t, "--protocol", p, "--second"]);
+        }
+    }
+    runs.push(vec!["--transport", "buffered", "--non-strict"]);
+    runs.push(vec!["--transport", "framed", "--non-strict"]);
+    for args in runs {
+        let (python, port) = (python.clone(), port.clone());
+        let script = peers_dir().join("thrift_test_client.py");
+        let label = args.join(" ");
+        let out = rt::spawn_blocking(move || {
+            Command::new(python)
+                .arg(script)
+                .arg("--port")
+                .arg(port)
+                .args(&args)
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        assert!(
+            out.status.success(),
+            "python client ({label}) failed: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
 
 struct Child(std::process::Child);
 
@@ -84,7 +93,9 @@ impl Drop for Child {
     }
 }
 
-async fn call_every_method(c: &ThriftTestClient) {
+/// Calls every ThriftTest method through `c` and checks each answer as
+/// Apache's cross-language client does.
+pub(crate) async fn call_every_method(c: &ThriftTestClient) {
     c.test_void().await.unwrap();
     assert_eq!(c.test_string("Test ü".into()).await.unwrap(), "Test ü");
     assert!(c.test_bool(true).await.unwrap());
