@@ -13,6 +13,8 @@ mod h1_body_errors;
 mod h1_expect;
 mod h1_pipelining;
 mod h1_smuggling;
+mod h2_basic;
+mod h2_support;
 mod header_case;
 mod hyper_client;
 mod hyper_limits;
