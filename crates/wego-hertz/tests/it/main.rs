@@ -14,6 +14,7 @@ mod h1_expect;
 mod h1_pipelining;
 mod h1_smuggling;
 mod h2_basic;
+mod h2_lifecycle;
 mod h2_support;
 mod header_case;
 mod hyper_client;
