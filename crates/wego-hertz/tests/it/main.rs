@@ -13,6 +13,7 @@ mod h1_body_errors;
 mod h1_expect;
 mod h1_pipelining;
 mod h1_smuggling;
+mod h2_attacks;
 mod h2_basic;
 mod h2_lifecycle;
 mod h2_support;
