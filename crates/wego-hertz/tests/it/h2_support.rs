@@ -127,3 +127,7 @@ pub(crate) async fn raw(addr: &Address) -> Conn {
     conn.write_all(&preface()).await.unwrap();
     conn
 }
+
+/// The server's answer to an upgrading request.
+pub(crate) const SWITCHING: &[u8] =
+    b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n";
