@@ -1,7 +1,10 @@
 //! A minimal wego-hertz HTTP server, the one the load benchmarks run.
 //!
-//! Shows a `Router` (the application) handed to a `Server` (the HTTP/1.1
-//! transport) on a runtime with a chosen number of worker threads:
+//! Shows a `Router` (the application) handed to a `Server` (the HTTP
+//! transport) on a runtime with a chosen number of worker threads. The
+//! port serves HTTP/1.1 and HTTP/2 alike, with no flag: HTTP/2 by prior
+//! knowledge (`curl --http2-prior-knowledge`, `h2load`) or by
+//! `Upgrade: h2c` (`curl --http2`).
 //!
 //! - `GET /`          → `hello from wego-hertz` (text)
 //! - `GET /plaintext` → `Hello, World!`

@@ -1,4 +1,4 @@
-//! wego-hertz: an HTTP/1.1 server framework, CloudWeGo Hertz re-created in Rust.
+//! wego-hertz: an HTTP/1.1 and HTTP/2 (h2c) server framework, CloudWeGo Hertz re-created in Rust.
 //!
 //! - [`Body`]: the one body type of `http::Request<Body>` and
 //!   `http::Response<Body>`, streaming in both directions.
@@ -6,7 +6,8 @@
 //!   `tower_service::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>`
 //!   over [`wego_netpoll`] connections: keep-alive, pipelining,
 //!   `Expect: 100-continue`, chunked bodies both ways, limits and timeouts,
-//!   graceful shutdown.
+//!   graceful shutdown; HTTP/2 on the same port by prior knowledge or
+//!   `Upgrade: h2c`, through the `h2` crate.
 //! - `codec`: the sans-IO HTTP/1.1 codec the server is built on.
 //! - [`Router`] ([`router`]): radix-tree routing with groups, 404/405,
 //!   HEAD from GET and trailing-slash redirects.

@@ -11,6 +11,12 @@ use super::Server;
 use crate::codec::HeadLimits;
 use crate::error::{Error, Result};
 
+/// The largest flow-control window (RFC 9113 §6.9.1).
+const MAX_WINDOW: u32 = (1 << 31) - 1;
+/// The bounds of `SETTINGS_MAX_FRAME_SIZE` (RFC 9113 §6.5.2).
+const MIN_FRAME: u32 = 1 << 14;
+const MAX_FRAME: u32 = (1 << 24) - 1;
+
 /// What to do with a request that carries `Expect: 100-continue`, decided
 /// from its head before any of the body is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +52,47 @@ pub(crate) struct Config {
     pub(crate) expect: Option<ExpectHook>,
     pub(crate) on_run: Vec<RunHook>,
     pub(crate) on_shutdown: Vec<ShutdownHook>,
+    pub(crate) http2: Http2,
+}
+
+/// The HTTP/2 settings (`with_http2_*`); see `docs/http.md` for the
+/// defaults and their reasons.
+#[derive(Debug, Clone)]
+pub(crate) struct Http2 {
+    /// Whether HTTP/2 is served at all (prior knowledge and `Upgrade: h2c`).
+    pub(crate) enabled: bool,
+    pub(crate) max_concurrent_streams: u32,
+    pub(crate) initial_stream_window: u32,
+    pub(crate) initial_connection_window: u32,
+    pub(crate) max_frame_size: u32,
+    pub(crate) max_header_list_size: u32,
+    pub(crate) max_send_buffer_size: usize,
+    pub(crate) keep_alive_interval: Option<Duration>,
+    pub(crate) keep_alive_timeout: Duration,
+    pub(crate) idle_timeout: Duration,
+    pub(crate) handshake_timeout: Duration,
+    pub(crate) max_pending_accept_reset_streams: usize,
+    pub(crate) max_local_error_reset_streams: usize,
+}
+
+impl Default for Http2 {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_concurrent_streams: 200,
+            initial_stream_window: 1024 * 1024,
+            initial_connection_window: 2 * 1024 * 1024,
+            max_frame_size: 16 * 1024,
+            max_header_list_size: 64 * 1024,
+            max_send_buffer_size: 400 * 1024,
+            keep_alive_interval: None,
+            keep_alive_timeout: Duration::from_secs(20),
+            idle_timeout: Duration::from_secs(60),
+            handshake_timeout: Duration::from_secs(10),
+            max_pending_accept_reset_streams: 20,
+            max_local_error_reset_streams: 1024,
+        }
+    }
 }
 
 impl Default for Config {
@@ -67,6 +114,7 @@ impl Default for Config {
             expect: None,
             on_run: Vec::new(),
             on_shutdown: Vec::new(),
+            http2: Http2::default(),
         }
     }
 }
@@ -90,6 +138,7 @@ impl fmt::Debug for Config {
             .field("expect_hook", &self.expect.is_some())
             .field("on_run", &self.on_run.len())
             .field("on_shutdown", &self.on_shutdown.len())
+            .field("http2", &self.http2)
             .finish()
     }
 }
@@ -229,6 +278,107 @@ impl Builder {
         self
     }
 
+    /// Whether HTTP/2 is served beside HTTP/1.1 on the same connections
+    /// (default true): a connection that opens with the HTTP/2 preface
+    /// (prior knowledge), or a request with `Upgrade: h2c`. Off, the preface
+    /// is answered 505 and the upgrade ignored.
+    pub fn with_http2(mut self, on: bool) -> Self {
+        self.config.http2.enabled = on;
+        self
+    }
+
+    /// `SETTINGS_MAX_CONCURRENT_STREAMS`: streams a client may have open
+    /// on one HTTP/2 connection (default 200).
+    pub fn with_http2_max_concurrent_streams(mut self, streams: u32) -> Self {
+        self.config.http2.max_concurrent_streams = streams;
+        self
+    }
+
+    /// `SETTINGS_INITIAL_WINDOW_SIZE`: bytes of request body a client may
+    /// send on a stream before the handler reads them (default 1 MiB).
+    pub fn with_http2_initial_stream_window_size(mut self, bytes: u32) -> Self {
+        self.config.http2.initial_stream_window = bytes;
+        self
+    }
+
+    /// The connection's receive window: request body bytes a client may
+    /// send across all its streams before handlers read them (default
+    /// 2 MiB).
+    pub fn with_http2_initial_connection_window_size(mut self, bytes: u32) -> Self {
+        self.config.http2.initial_connection_window = bytes;
+        self
+    }
+
+    /// `SETTINGS_MAX_FRAME_SIZE`: the largest frame payload a client may
+    /// send (default 16 KiB, the protocol's minimum; at most 16 MiB - 1).
+    pub fn with_http2_max_frame_size(mut self, bytes: u32) -> Self {
+        self.config.http2.max_frame_size = bytes;
+        self
+    }
+
+    /// `SETTINGS_MAX_HEADER_LIST_SIZE`: the largest decoded header list of
+    /// a request, as RFC 9113 §6.5.2 counts it (default 64 KiB, as
+    /// [`with_max_head_size`](Self::with_max_head_size) for HTTP/1.1).
+    /// A larger request is answered 431; a header block that keeps growing
+    /// past it (CONTINUATION frames) ends the connection.
+    pub fn with_http2_max_header_list_size(mut self, bytes: u32) -> Self {
+        self.config.http2.max_header_list_size = bytes;
+        self
+    }
+
+    /// Response bytes buffered per stream ahead of the client's flow-control
+    /// window (default 400 KiB); a handler streaming a body waits for the
+    /// client beyond it.
+    pub fn with_http2_max_send_buffer_size(mut self, bytes: usize) -> Self {
+        self.config.http2.max_send_buffer_size = bytes;
+        self
+    }
+
+    /// Sends an HTTP/2 PING every `interval` and closes the connection when
+    /// no answer comes within [`with_http2_keep_alive_timeout`](Self::with_http2_keep_alive_timeout)
+    /// (default: no PINGs).
+    pub fn with_http2_keep_alive_interval(mut self, interval: Option<Duration>) -> Self {
+        self.config.http2.keep_alive_interval = interval;
+        self
+    }
+
+    /// How long a keep-alive PING may wait for its answer (default 20 s).
+    pub fn with_http2_keep_alive_timeout(mut self, timeout: Duration) -> Self {
+        self.config.http2.keep_alive_timeout = timeout;
+        self
+    }
+
+    /// How long an HTTP/2 connection may have no open stream (default
+    /// 60 s); then it gets a GOAWAY and closes.
+    pub fn with_http2_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.config.http2.idle_timeout = timeout;
+        self
+    }
+
+    /// How long a client has, once HTTP/2 is chosen, to send its preface
+    /// and first SETTINGS frame (default 10 s).
+    pub fn with_http2_handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.config.http2.handshake_timeout = timeout;
+        self
+    }
+
+    /// Streams a client may open and reset before the server has accepted
+    /// them (default 20); past it the connection gets GOAWAY
+    /// (`ENHANCE_YOUR_CALM`). This bounds the rapid-reset attack
+    /// (CVE-2023-44487).
+    pub fn with_http2_max_pending_accept_reset_streams(mut self, streams: usize) -> Self {
+        self.config.http2.max_pending_accept_reset_streams = streams;
+        self
+    }
+
+    /// Streams the server may reset for a client's protocol errors on one
+    /// connection (default 1024); past it the connection gets GOAWAY
+    /// (`ENHANCE_YOUR_CALM`).
+    pub fn with_http2_max_local_error_reset_streams(mut self, streams: usize) -> Self {
+        self.config.http2.max_local_error_reset_streams = streams;
+        self
+    }
+
     /// Runs `hook` with the listening address when [`Server::serve`] starts.
     pub fn on_run<F>(mut self, hook: F) -> Self
     where
@@ -296,6 +446,47 @@ impl Builder {
             (
                 c.shutdown_timeout.is_zero(),
                 "with_shutdown_timeout must be longer than zero",
+            ),
+            (
+                c.http2.max_concurrent_streams == 0,
+                "with_http2_max_concurrent_streams must be at least 1",
+            ),
+            (
+                c.http2.initial_stream_window == 0 || c.http2.initial_stream_window > MAX_WINDOW,
+                "with_http2_initial_stream_window_size must be between 1 and 2^31 - 1",
+            ),
+            (
+                c.http2.initial_connection_window == 0
+                    || c.http2.initial_connection_window > MAX_WINDOW,
+                "with_http2_initial_connection_window_size must be between 1 and 2^31 - 1",
+            ),
+            (
+                !(MIN_FRAME..=MAX_FRAME).contains(&c.http2.max_frame_size),
+                "with_http2_max_frame_size must be between 16384 and 16777215",
+            ),
+            (
+                c.http2.max_header_list_size == 0,
+                "with_http2_max_header_list_size must be at least 1",
+            ),
+            (
+                c.http2.max_send_buffer_size == 0,
+                "with_http2_max_send_buffer_size must be at least 1",
+            ),
+            (
+                c.http2.keep_alive_interval.is_some_and(|d| d.is_zero()),
+                "with_http2_keep_alive_interval must be longer than zero",
+            ),
+            (
+                c.http2.keep_alive_timeout.is_zero(),
+                "with_http2_keep_alive_timeout must be longer than zero",
+            ),
+            (
+                c.http2.idle_timeout.is_zero(),
+                "with_http2_idle_timeout must be longer than zero",
+            ),
+            (
+                c.http2.handshake_timeout.is_zero(),
+                "with_http2_handshake_timeout must be longer than zero",
             ),
         ];
         if let Some((_, what)) = checks.iter().find(|(bad, _)| *bad) {

@@ -33,6 +33,7 @@
 
 mod config;
 mod conn;
+mod http2;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -164,6 +165,38 @@ impl Server {
             Arc::clone(&self.config),
             self.shutdown.watcher(),
         )
+    }
+
+    /// Serves one connection known to speak HTTP/2 with `service`: the
+    /// client's preface comes first, as when TLS negotiated ALPN `h2`.
+    /// [`serve_connection`](Self::serve_connection) serves HTTP/2 as well,
+    /// choosing by the connection's first bytes or an `Upgrade: h2c`
+    /// request; this entry point skips the HTTP/1.1 reading, and serves
+    /// HTTP/2 even when [`Builder::with_http2`] turned that choice off.
+    ///
+    /// The connection lives until the client closes it, its idle timeout,
+    /// or the server's shutdown (GOAWAY, then streams in flight finish, or
+    /// the deadline forces it). See `docs/http.md` for the settings.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future closes the connection at once.
+    pub fn serve_h2_connection<IO, S>(
+        &self,
+        io: IO,
+        service: S,
+    ) -> impl Future<Output = ()> + Send + 'static + use<IO, S>
+    where
+        IO: Io,
+        S: Service<Request<Body>, Response = Response<Body>, Error = Infallible> + Send + 'static,
+        S::Future: Send + 'static,
+    {
+        let config = Arc::clone(&self.config);
+        let watcher = self.shutdown.watcher();
+        async move {
+            let peer = io.peer_addr().map(ClientAddr);
+            http2::serve(io, service, config, &watcher, peer).await;
+        }
     }
 
     /// Serves every IO `incoming` yields, each on its own task with a clone

@@ -26,7 +26,7 @@ thread_local! {
 /// when the connection's idle time starts); the wall clock is read again
 /// once its next second may have begun, so a wall-clock step shows within a
 /// second.
-pub(super) fn date_now() -> ([u8; 29], Instant) {
+pub(in crate::server) fn date_now() -> ([u8; 29], Instant) {
     let now = Instant::now();
     let text = DATE.with(|d| d.borrow_mut().at(now, SystemTime::now));
     (text, now)

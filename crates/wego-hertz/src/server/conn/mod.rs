@@ -50,13 +50,14 @@ use wego_netpoll::net::Io;
 use wego_netpoll::{Watcher, rt};
 
 use self::pump::{BodyState, Failure, Pump, Step};
-use self::write::Queued;
+use self::write::{Queued, lent};
+use super::http2::{self, Rewind};
 use super::{ClientAddr, Config, ExpectDecision, RequestBodyLimit};
 use crate::body::{Body, incoming};
 use crate::codec::{BodyDecoder, BodyFraming, ParseError, RequestHead, parse_request_head};
 use wego_netpoll::buffer::pool;
 
-mod date;
+pub(super) mod date;
 mod pump;
 mod write;
 
@@ -85,13 +86,41 @@ where
         peer,
         answered_at: Instant::now(),
     };
-    tokio::select! {
+    let handover = tokio::select! {
         biased;
         () = watcher.forced() => {
             tracing::debug!("connection forced closed by shutdown");
+            return;
         }
-        () = driver.run(&watcher) => {}
-    }
+        handover = driver.run(&watcher) => handover,
+    };
+    let Driver {
+        io,
+        rbuf,
+        svc,
+        config,
+        peer,
+        ..
+    } = driver;
+    let io = match handover {
+        Handover::None => return,
+        Handover::PriorKnowledge => Rewind::new(io, rbuf.freeze()),
+        Handover::Upgrade(parts) => Rewind::upgraded(io, rbuf.freeze(), http2::stream_one(&parts)),
+    };
+    // Boxed: the HTTP/2 driver is not part of an HTTP/1.1 connection's
+    // future.
+    Box::pin(http2::serve(io, svc, config, &watcher, peer)).await;
+}
+
+/// Whether the connection goes on as HTTP/2, and how it got there.
+enum Handover {
+    /// It does not: the connection is over.
+    None,
+    /// It opened with the HTTP/2 preface.
+    PriorKnowledge,
+    /// This request asked for `Upgrade: h2c` and got `101`; it becomes
+    /// stream 1.
+    Upgrade(Box<http::request::Parts>),
 }
 
 struct Driver<S, IO> {
@@ -115,6 +144,8 @@ enum HeadEnd {
     Parse(ParseError),
     /// The head did not arrive within the header-read timeout.
     Timeout,
+    /// The connection opened with the HTTP/2 preface.
+    Http2,
 }
 
 /// How a request is served (see `Driver::run`).
@@ -143,7 +174,7 @@ where
     S::Future: Send + 'static,
     IO: AsyncRead + AsyncWrite + Unpin,
 {
-    async fn run(&mut self, watcher: &Watcher) {
+    async fn run(&mut self, watcher: &Watcher) -> Handover {
         // One draining future for the connection's life, rather than a new
         // one per read.
         let mut draining = std::pin::pin!(watcher.draining());
@@ -159,6 +190,7 @@ where
             {
                 Ok(head) => head,
                 Err(HeadEnd::Close) => break,
+                Err(HeadEnd::Http2) => return Handover::PriorKnowledge,
                 Err(HeadEnd::Parse(e)) => {
                     tracing::debug!(error = %e, "rejecting request head");
                     let _ = self.write_error(e.status()).await;
@@ -170,6 +202,13 @@ where
                 }
             };
             first = false;
+            if self.config.http2.enabled && http2::wants_h2c(&head, &self.rbuf) {
+                lent(&mut self.wbuf).extend_from_slice(http2::SWITCHING);
+                if self.flush().await.is_err() {
+                    return Handover::None;
+                }
+                return Handover::Upgrade(Box::new(head.parts));
+            }
             // The usual request is served inline here. An `async fn` call
             // moves its whole future (the bytes of all its states) into the
             // caller's, and at 1,000 connections those bytes are cold cache
@@ -208,11 +247,12 @@ where
                 }
                 Err(e) => {
                     tracing::debug!(error = %e, "connection i/o failed");
-                    return;
+                    return Handover::None;
                 }
             }
         }
         let _ = rt::timeout(self.config.write_timeout, self.io.shutdown()).await;
+        Handover::None
     }
 
     /// Reads until a complete head is parsed.
@@ -233,7 +273,17 @@ where
         let mut started = (first || !self.rbuf.is_empty()).then_some(now);
         let idle_deadline = now + self.config.idle_timeout;
         loop {
-            if !self.rbuf.is_empty() {
+            // RFC 9113 §3.4: the preface opens a prior-knowledge
+            // connection; until 24 bytes decide, wait rather than parse.
+            let preface = if first && self.config.http2.enabled && !self.rbuf.is_empty() {
+                http2::preface(&self.rbuf)
+            } else {
+                http2::Preface::No
+            };
+            if preface == http2::Preface::Full {
+                return Err(HeadEnd::Http2);
+            }
+            if !self.rbuf.is_empty() && preface == http2::Preface::No {
                 match parse_request_head(&mut self.rbuf, &self.config.head) {
                     Ok(Some(head)) => return Ok(head),
                     Ok(None) => {}

@@ -445,7 +445,7 @@ fn poll_write_out<IO: AsyncWrite + Unpin>(
 }
 
 /// The connection's write buffer, lent from the pool if it has none.
-fn lent(wbuf: &mut BytesMut) -> &mut BytesMut {
+pub(super) fn lent(wbuf: &mut BytesMut) -> &mut BytesMut {
     if wbuf.capacity() == 0 {
         *wbuf = pool::lend();
     }
