@@ -37,7 +37,7 @@ wego_test_support::each_backend!(curl_speaks_http2_both_ways, |_backend| async m
     // Prior knowledge: GET, POST with a body, a streamed response. One
     // invocation each: curl 7.88 fails to reuse a prior-knowledge
     // connection with "Error in the HTTP2 framing layer" before sending
-    // anything on it.
+    // anything on it (curl/curl#10634, fixed in curl 8.0).
     let mut lines = Vec::new();
     for args in [
         vec![format!("{base}/")],
