@@ -20,11 +20,8 @@ use wego_netpoll::tls::{ClientAuth, Identity, RootCerts, TlsAcceptor, TlsConnect
 use wego_netpoll::{Address, Connect, rt};
 use wego_test_support::{each_backend, loopback, peer};
 
+use crate::example_hello::hello;
 use crate::support::connect;
-
-#[allow(dead_code)] // the example's `main` is not called here
-#[path = "../../examples/http-hello.rs"]
-mod hello;
 
 /// A certificate authority made for one test.
 struct Ca {
