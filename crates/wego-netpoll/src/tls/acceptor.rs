@@ -9,10 +9,11 @@ use rustls::server::WebPkiClientVerifier;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::certs::Resolver;
+use super::either::MaybeTls;
 use super::incoming::TlsIncoming;
 use super::session::SessionCache;
 use super::{CertificateSet, DEFAULT_HANDSHAKE_TIMEOUT, Identity, RootCerts, TlsStream, provider};
-use crate::{Error, Listener, Result, rt};
+use crate::{Conn, Error, Listener, Result, rt};
 
 /// How many handshakes [`TlsAcceptor::incoming`] runs at once when the
 /// builder sets no other limit.
@@ -96,6 +97,20 @@ impl TlsAcceptor {
     /// ```
     pub fn incoming(&self, listener: Listener) -> TlsIncoming {
         TlsIncoming::new(listener, self.clone())
+    }
+
+    /// As [`incoming`](Self::incoming), and serves plaintext clients on
+    /// the same port: each connection's first byte, read within the
+    /// handshake timeout, tells a TLS handshake
+    /// ([`looks_like_tls`](super::looks_like_tls)) from anything else; TLS
+    /// clients are handshaken, the others pass through with that byte
+    /// replayed. [`MaybeTls::is_tls`] and `tls_info()` tell them apart.
+    ///
+    /// A client that speaks first is needed to tell them apart: a
+    /// plaintext protocol whose server speaks first (SMTP, MySQL) waits
+    /// until the handshake timeout and is dropped.
+    pub fn incoming_or_plain(&self, listener: Listener) -> TlsIncoming<MaybeTls<Conn>> {
+        TlsIncoming::or_plain(listener, self.clone())
     }
 
     /// Runs the server handshake over `io`.

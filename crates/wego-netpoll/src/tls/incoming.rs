@@ -19,9 +19,9 @@ use std::time::Duration;
 use futures_core::Stream;
 use tokio::sync::{Semaphore, mpsc};
 
-use super::{TlsAcceptor, TlsStream};
+use super::{MaybeTls, TlsAcceptor, TlsStream};
 use crate::rt::{self, JoinHandle};
-use crate::{Conn, Listener};
+use crate::{BoxFuture, Conn, Listener, Result};
 
 /// How many handshaken streams wait for the consumer before handshake
 /// tasks hold on to theirs.
@@ -31,11 +31,15 @@ const READY_QUEUE: usize = 64;
 /// descriptors, say) before it tries again, so the failure does not spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(5);
 
+/// What runs on each accepted connection's task.
+type Handshake<T> = fn(TlsAcceptor, Conn) -> BoxFuture<'static, Result<T>>;
+
 /// The TLS connections of a [`Listener`], handshaken concurrently: from
-/// [`TlsAcceptor::incoming`].
+/// [`TlsAcceptor::incoming`] (`T` is [`TlsStream<Conn>`]) or
+/// [`TlsAcceptor::incoming_or_plain`] (`T` is [`MaybeTls<Conn>`]).
 ///
-/// It is a `Stream<Item = io::Result<TlsStream<Conn>>>`, the shape every
-/// server's `serve_incoming` takes. It yields only finished handshakes:
+/// It is a `Stream<Item = io::Result<T>>`, the shape every server's
+/// `serve_incoming` takes. It yields only finished handshakes:
 /// a failed one (a plaintext client, a refused certificate, a timeout) is
 /// logged at debug level and skipped, and a failed accept is logged and
 /// retried, so the stream never ends on its own and never yields an
@@ -44,23 +48,46 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(5);
 /// The accept task starts on the first poll, on the runtime polling it.
 /// Dropping the stream stops accepting, closes the listener and drops
 /// connections still handshaking.
-pub struct TlsIncoming {
+pub struct TlsIncoming<T = TlsStream<Conn>> {
     idle: Option<(Listener, TlsAcceptor)>,
-    ready: Option<mpsc::Receiver<TlsStream<Conn>>>,
+    handshake: Handshake<T>,
+    ready: Option<mpsc::Receiver<T>>,
     accepting: Option<JoinHandle<()>>,
 }
 
 impl TlsIncoming {
     pub(super) fn new(listener: Listener, acceptor: TlsAcceptor) -> Self {
+        Self::with_handshake(listener, acceptor, |acceptor, conn| {
+            Box::pin(async move { acceptor.accept(conn).await })
+        })
+    }
+}
+
+impl TlsIncoming<MaybeTls<Conn>> {
+    pub(super) fn or_plain(listener: Listener, acceptor: TlsAcceptor) -> Self {
+        Self::with_handshake(listener, acceptor, |acceptor, conn| {
+            Box::pin(async move { MaybeTls::detect(&acceptor, conn).await })
+        })
+    }
+}
+
+impl<T: Send + 'static> TlsIncoming<T> {
+    fn with_handshake(listener: Listener, acceptor: TlsAcceptor, handshake: Handshake<T>) -> Self {
         Self {
             idle: Some((listener, acceptor)),
+            handshake,
             ready: None,
             accepting: None,
         }
     }
 }
 
-async fn accept_loop(listener: Listener, acceptor: TlsAcceptor, tx: mpsc::Sender<TlsStream<Conn>>) {
+async fn accept_loop<T: Send + 'static>(
+    listener: Listener,
+    acceptor: TlsAcceptor,
+    handshake: Handshake<T>,
+    tx: mpsc::Sender<T>,
+) {
     let pending = Arc::new(Semaphore::new(acceptor.max_pending_handshakes()));
     loop {
         let Ok(permit) = pending.clone().acquire_owned().await else {
@@ -83,7 +110,7 @@ async fn accept_loop(listener: Listener, acceptor: TlsAcceptor, tx: mpsc::Sender
             let peer = conn.peer_addr().clone();
             let tls = tokio::select! {
                 () = tx.closed() => return,
-                tls = acceptor.accept(conn) => tls,
+                tls = handshake(acceptor, conn) => tls,
             };
             match tls {
                 Ok(tls) => {
@@ -99,14 +126,19 @@ async fn accept_loop(listener: Listener, acceptor: TlsAcceptor, tx: mpsc::Sender
     }
 }
 
-impl Stream for TlsIncoming {
-    type Item = io::Result<TlsStream<Conn>>;
+impl<T: Send + 'static> Stream for TlsIncoming<T> {
+    type Item = io::Result<T>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
         if let Some((listener, acceptor)) = this.idle.take() {
             let (tx, ready) = mpsc::channel(READY_QUEUE);
-            this.accepting = Some(rt::spawn(accept_loop(listener, acceptor, tx)));
+            this.accepting = Some(rt::spawn(accept_loop(
+                listener,
+                acceptor,
+                this.handshake,
+                tx,
+            )));
             this.ready = Some(ready);
         }
         match &mut this.ready {
@@ -116,7 +148,7 @@ impl Stream for TlsIncoming {
     }
 }
 
-impl Drop for TlsIncoming {
+impl<T> Drop for TlsIncoming<T> {
     fn drop(&mut self) {
         if let Some(accepting) = &self.accepting {
             accepting.abort();
@@ -124,7 +156,7 @@ impl Drop for TlsIncoming {
     }
 }
 
-impl fmt::Debug for TlsIncoming {
+impl<T> fmt::Debug for TlsIncoming<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TlsIncoming")
             .field("started", &self.idle.is_none())

@@ -66,6 +66,7 @@ mod acceptor;
 mod certs;
 mod connector;
 mod detect;
+mod either;
 mod incoming;
 mod session;
 mod stream;
@@ -80,6 +81,7 @@ pub use acceptor::{ClientAuth, DEFAULT_MAX_PENDING_HANDSHAKES, TlsAcceptor, TlsA
 pub use certs::{CertificateSet, Identity, RootCerts};
 pub use connector::{TlsConnector, TlsConnectorBuilder};
 pub use detect::looks_like_tls;
+pub use either::MaybeTls;
 pub use incoming::TlsIncoming;
 pub use stream::TlsStream;
 

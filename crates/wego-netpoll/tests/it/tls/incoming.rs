@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use futures_core::Stream;
 use wego_netpoll::io::{AsyncReadExt, AsyncWriteExt};
+use wego_netpoll::net::ConnInfo;
 use wego_netpoll::tls::{TlsAcceptor, TlsIncoming, TlsStream};
 use wego_netpoll::{Conn, Connect, Dialer, rt};
 use wego_test_support::{each_backend, loopback};
@@ -136,3 +137,39 @@ each_backend!(pending_handshakes_are_bounded, |_backend| async move {
     rt::spawn(echo(served));
     honest.await.unwrap();
 });
+
+each_backend!(
+    one_port_serves_tls_and_plaintext_clients,
+    |_backend| async move {
+        let ca = Ca::new("wego test ca");
+        let listener = loopback().await;
+        let addr = listener.local_addr().clone();
+        let mut incoming = patient_acceptor(&ca).incoming_or_plain(listener);
+        let (tx, mut served) = tokio::sync::mpsc::unbounded_channel();
+        rt::spawn(async move {
+            loop {
+                let io = std::future::poll_fn(|cx| Pin::new(&mut incoming).poll_next(cx))
+                    .await
+                    .unwrap()
+                    .unwrap();
+                let _ = tx.send((io.is_tls(), io.tls_info().is_some()));
+                rt::spawn(echo(io));
+            }
+        });
+
+        // Plaintext: the first byte, peeked to decide, is echoed too.
+        let mut plain = Dialer::new().dial(&addr).await.unwrap();
+        round_trip(&mut plain, b"GET / plain").await;
+        assert_eq!(served.recv().await.unwrap(), (false, false));
+
+        let mut tls = connector(&ca, "localhost").connect(&addr).await.unwrap();
+        round_trip(&mut tls, b"sealed").await;
+        assert_eq!(served.recv().await.unwrap(), (true, true));
+
+        // A client that closes before its first byte is skipped.
+        drop(Dialer::new().dial(&addr).await.unwrap());
+        let mut again = Dialer::new().dial(&addr).await.unwrap();
+        round_trip(&mut again, b"after an early close").await;
+        assert_eq!(served.recv().await.unwrap(), (false, false));
+    }
+);
