@@ -11,13 +11,13 @@ use wego_kitex::grpc::{Channel, Server};
 use wego_netpoll::{Address, rt};
 
 #[allow(missing_docs, unreachable_pub, dead_code, clippy::all)]
-mod pb {
+pub(crate) mod pb {
     include!("../../examples/generated/grpc.testing.rs");
 }
 #[path = "../../examples/interop/cases.rs"]
-mod cases;
+pub(crate) mod cases;
 #[path = "../../examples/interop/service.rs"]
-mod service;
+pub(crate) mod service;
 
 fn dir(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
