@@ -33,3 +33,4 @@ mod thrift_interop;
 mod thrift_metainfo;
 mod thrift_server;
 mod thrift_unknown_payload;
+mod tls;
