@@ -189,11 +189,25 @@ wego_test_support::each_backend!(
                 }
             }
         });
-        rt::spawn(async move {
-            GrpcServer::default()
-                .serve_incoming(incoming, echo_router())
-                .await
+        // A handler that answers with what its request knows of the
+        // connection: the verified client identity and the peer address.
+        let whoami = "/wego.test.Who/Am";
+        let router = echo_router().unary(whoami, |r: Request<EchoRequest>| async move {
+            let tls = r
+                .tls_info()
+                .ok_or_else(|| Status::internal("no tls info"))?;
+            let msg = format!(
+                "{} alpn={} peer={}",
+                tls.peer_dns_names().join(","),
+                String::from_utf8_lossy(tls.alpn_protocol().unwrap_or(b"-")),
+                r.peer_addr().is_some(),
+            );
+            Ok(Response::new(EchoResponse {
+                msg,
+                ..Default::default()
+            }))
         });
+        rt::spawn(async move { GrpcServer::default().serve_incoming(incoming, router).await });
 
         let client = TlsConnector::builder()
             .with_roots(ca.roots())
@@ -209,6 +223,8 @@ wego_test_support::each_backend!(
         assert_eq!(infos.len(), 1);
         assert_eq!(infos[0].alpn_protocol(), Some(&b"h2"[..]));
         assert_eq!(infos[0].peer_dns_names(), ["client.wego.test"]);
+        let r: Response<EchoResponse> = ch.unary(whoami, Request::new(req("?"))).await.unwrap();
+        assert_eq!(r.get_ref().msg, "client.wego.test alpn=h2 peer=true");
 
         // Without a certificate the server refuses the handshake (in TLS
         // 1.3 after the client finished its part, so the refusal may
@@ -363,7 +379,7 @@ wego_test_support::each_backend!(
             move || {
                 Command::new(python)
                     .arg(manifest_dir("tests/peers/grpc_interop_client.py"))
-                    .arg(manifest_dir("idl/grpc/testing"))
+                    .arg(manifest_dir("../../idl/grpc/testing"))
                     .arg(port.to_string())
                     .arg(ca_file)
                     .output()
