@@ -12,7 +12,9 @@
 //! (`--addr 0.0.0.0:8080` also works; `--threads N` sets worker threads;
 //! `--flavor per-core|work-stealing` picks the runtime's scheduler, default
 //! per-core: one single-threaded scheduler and poller per worker, each
-//! connection placed on one worker for its life).
+//! connection placed on one worker for its life; `--backend tokio|polling`
+//! picks the network backend, default tokio: polling is wego's own event
+//! loops and needs `--features polling`).
 //!
 //! SIGTERM or ctrl-c shuts the server down gracefully: it stops accepting,
 //! lets requests in flight finish and closes idle connections, and forces
@@ -25,7 +27,7 @@ use std::time::Duration;
 
 use wego_hertz::extract::{Json, Path};
 use wego_hertz::{Body, Router, Server};
-use wego_netpoll::rt::Flavor;
+use wego_netpoll::rt::{Backend, Flavor};
 use wego_netpoll::{Address, rt};
 
 pub(crate) fn app() -> Router {
@@ -42,6 +44,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut addr = String::from("127.0.0.1:8080");
     let mut threads = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
     let mut flavor = Flavor::PerCore;
+    let mut backend = Backend::default();
     let mut grace = Duration::from_secs(10);
     let mut builder = Server::builder();
     let mut args = std::env::args().skip(1);
@@ -51,6 +54,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ("--addr", Some(a)) => addr = a,
             ("--threads", Some(n)) => threads = n.parse()?,
             ("--flavor", Some(f)) => flavor = f.parse()?,
+            ("--backend", Some(b)) => backend = b.parse()?,
             ("--grace", Some(s)) => grace = Duration::from_secs_f64(s.parse()?),
             ("--header-read-timeout", Some(s)) => {
                 builder = builder.header_read_timeout(Duration::from_secs_f64(s.parse()?));
@@ -58,7 +62,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             _ => {
                 return Err(format!(
                     "usage: http-hello [--port N] [--addr HOST:PORT] [--threads N] \
-                     [--flavor per-core|work-stealing] [--grace SECS] \
+                     [--flavor per-core|work-stealing] [--backend tokio|polling] [--grace SECS] \
                      [--header-read-timeout SECS]; got {arg}"
                 )
                 .into());
@@ -67,6 +71,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let addr: Address = addr.parse()?;
     let runtime = rt::Runtime::builder()
+        .backend(backend)
         .flavor(flavor)
         .worker_threads(NonZeroUsize::new(threads).ok_or("--threads must be at least 1")?)
         .build()?;
@@ -87,8 +92,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     })
 }
 
-/// Resolves on SIGTERM or ctrl-c.
+/// Resolves on SIGTERM or ctrl-c, on either backend: the polling backend
+/// has no tokio reactor, so the signals are awaited on a one-thread tokio
+/// runtime of their own. If no handler can be installed, it never resolves.
 async fn terminated() {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(r) => r,
+                Err(e) => return eprintln!("http-hello: no signal handler ({e})"),
+            };
+            runtime.block_on(signals());
+            let _ = tx.send(());
+        });
+    if spawned.is_err() || rx.await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// SIGTERM or ctrl-c, on a tokio runtime.
+async fn signals() {
     use tokio::signal::unix::{SignalKind, signal};
     match signal(SignalKind::terminate()) {
         Ok(mut term) => {

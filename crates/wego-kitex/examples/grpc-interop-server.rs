@@ -3,7 +3,7 @@
 //! plus `grpc.health.v1`.
 //!
 //! ```text
-//! cargo run -p wego-kitex --example grpc-interop-server -- --port 10000
+//! cargo run -p wego-kitex --example grpc-interop-server -- --port 10000 [--backend tokio|polling]
 //! ```
 
 #![allow(clippy::print_stdout)] // an example prints its address
@@ -30,13 +30,19 @@ fn main() -> Result<(), Box<dyn Error>> {
         .map(|p| p.parse())
         .transpose()?
         .unwrap_or(10000);
+    let backend: rt::Backend = args
+        .iter()
+        .position(|a| a == "--backend")
+        .and_then(|i| args.get(i + 1))
+        .map_or(Ok(rt::Backend::default()), |b| b.parse())?;
     let addr: Address = format!("0.0.0.0:{port}").parse()?;
-    rt::block_on(async move {
+    let runtime = rt::Runtime::builder().backend(backend).build()?;
+    runtime.block_on(async move {
         let listener = Listener::bind(&addr).await?;
         println!("grpc interop server on {}", listener.local_addr());
         let router =
             pb::test_service_router(service::TestServer).merge(HealthReporter::new().router());
         Server::default().serve(listener, router).await;
         Ok::<_, Box<dyn Error>>(())
-    })?
+    })
 }

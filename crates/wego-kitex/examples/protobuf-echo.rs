@@ -9,6 +9,9 @@
 //! cargo run -p wego-kitex --example protobuf-echo -- server --port 8888
 //! cargo run -p wego-kitex --example protobuf-echo -- client --addr 127.0.0.1:8888 [--framed] --msg hi
 //! ```
+//!
+//! `--backend polling` runs it on wego's own event loops (build with
+//! `--features polling`); the default is tokio.
 
 #![allow(clippy::print_stdout)] // an example prints its results
 
@@ -69,6 +72,12 @@ fn arg(name: &str, default: &str) -> String {
         .unwrap_or_else(|| default.to_owned())
 }
 
+/// `--backend tokio|polling` (default tokio; polling needs the feature).
+fn backend_arg() -> Result<rt::Backend, Box<dyn Error>> {
+    let name = arg("--backend", rt::Backend::default().name());
+    Ok(name.parse()?)
+}
+
 /// `--addr A`, or `--port P` on 127.0.0.1.
 fn addr_arg() -> Result<Address, Box<dyn Error>> {
     let port = arg("--port", "");
@@ -124,7 +133,8 @@ fn main() -> Result<(), Box<dyn Error>> {
         Framing::TtHeader
     };
     let msg = arg("--msg", "hello");
-    rt::block_on(async move {
+    let runtime = rt::Runtime::builder().backend(backend_arg()?).build()?;
+    runtime.block_on(async move {
         match mode.as_str() {
             "server" => {
                 let listener = Listener::bind(&addr).await?;
@@ -162,5 +172,5 @@ fn main() -> Result<(), Box<dyn Error>> {
                 Ok(())
             }
         }
-    })?
+    })
 }

@@ -173,18 +173,26 @@ impl std::str::FromStr for Backend {
     type Err = Error;
 
     /// Parses a backend compiled into this build: `tokio` or `polling`.
+    ///
+    /// # Errors
+    ///
+    /// A backend this build lacks is named as such ("this binary was built
+    /// without the polling backend"), with the cargo feature that brings it
+    /// in; any other name is unknown.
     fn from_str(s: &str) -> Result<Self> {
-        Backend::enabled()
-            .iter()
-            .copied()
-            .find(|b| b.name() == s)
-            .ok_or_else(|| {
-                let names: Vec<&str> = Backend::enabled().iter().map(|b| b.name()).collect();
-                Error::runtime_config(format!(
-                    "unknown or disabled backend {s:?}: this build has {}",
-                    names.join(", ")
-                ))
-            })
+        if let Some(b) = Backend::enabled().iter().copied().find(|b| b.name() == s) {
+            return Ok(b);
+        }
+        if ["tokio", "polling"].contains(&s) {
+            return Err(Error::runtime_config(format!(
+                "this binary was built without the {s} backend: enable the `{s}` cargo feature"
+            )));
+        }
+        let names: Vec<&str> = Backend::enabled().iter().map(|b| b.name()).collect();
+        Err(Error::runtime_config(format!(
+            "unknown backend {s:?}: expected {}",
+            names.join(" or ")
+        )))
     }
 }
 
