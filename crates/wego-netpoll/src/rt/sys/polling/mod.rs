@@ -31,6 +31,7 @@
 mod blocking;
 mod clock;
 pub(crate) mod context;
+mod eager;
 mod event_loop;
 mod io;
 pub(crate) mod net;
@@ -123,11 +124,19 @@ impl std::fmt::Debug for Runtime {
     }
 }
 
+/// Settings of a polling runtime.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Options {
+    /// Loops read readable sockets into the connection's buffer before
+    /// the task runs (`eager.rs`).
+    pub(crate) eager_reads: bool,
+}
+
 /// Builds `threads` loops and starts one thread per loop.
-pub(crate) fn build(threads: usize, name: &str) -> std::io::Result<Runtime> {
+pub(crate) fn build(threads: usize, name: &str, options: Options) -> std::io::Result<Runtime> {
     let clock = Clock::default();
     let loops = (0..threads.max(1))
-        .map(|_| LoopShared::new(clock.clone()).map(Arc::new))
+        .map(|_| LoopShared::new(clock.clone(), options.eager_reads).map(Arc::new))
         .collect::<std::io::Result<Box<[_]>>>()?;
     let shared = Arc::new(Shared {
         loops,
