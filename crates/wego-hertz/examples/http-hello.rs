@@ -14,7 +14,9 @@
 //! per-core: one single-threaded scheduler and poller per worker, each
 //! connection placed on one worker for its life; `--backend tokio|polling`
 //! picks the network backend, default tokio: polling is wego's own event
-//! loops and needs `--features polling`).
+//! loops and needs `--features polling`; on it `--eager-reads on|off` sets
+//! whether the loop reads each request before the connection's task runs,
+//! and `--per-loop-listener` binds one `SO_REUSEPORT` socket per loop).
 //!
 //! SIGTERM or ctrl-c shuts the server down gracefully: it stops accepting,
 //! lets requests in flight finish and closes idle connections, and forces
@@ -45,16 +47,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut threads = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
     let mut flavor = Flavor::PerCore;
     let mut backend = Backend::default();
+    let mut eager_reads = None;
+    let mut per_loop = false;
     let mut grace = Duration::from_secs(10);
     let mut builder = Server::builder();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
+        if arg == "--per-loop-listener" {
+            per_loop = true;
+            continue;
+        }
         match (arg.as_str(), args.next()) {
             ("--port", Some(port)) => addr = format!("127.0.0.1:{port}"),
             ("--addr", Some(a)) => addr = a,
             ("--threads", Some(n)) => threads = n.parse()?,
             ("--flavor", Some(f)) => flavor = f.parse()?,
             ("--backend", Some(b)) => backend = b.parse()?,
+            ("--eager-reads", Some(v)) => eager_reads = Some(v == "on"),
             ("--grace", Some(s)) => grace = Duration::from_secs_f64(s.parse()?),
             ("--header-read-timeout", Some(s)) => {
                 builder = builder.header_read_timeout(Duration::from_secs_f64(s.parse()?));
@@ -62,7 +71,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             _ => {
                 return Err(format!(
                     "usage: http-hello [--port N] [--addr HOST:PORT] [--threads N] \
-                     [--flavor per-core|work-stealing] [--backend tokio|polling] [--grace SECS] \
+                     [--flavor per-core|work-stealing] [--backend tokio|polling] [--eager-reads on|off] \
+                     [--per-loop-listener] [--grace SECS] \
                      [--header-read-timeout SECS]; got {arg}"
                 )
                 .into());
@@ -70,11 +80,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let addr: Address = addr.parse()?;
-    let runtime = rt::Runtime::builder()
+    let mut runtime = rt::Runtime::builder()
         .backend(backend)
         .flavor(flavor)
-        .worker_threads(NonZeroUsize::new(threads).ok_or("--threads must be at least 1")?)
-        .build()?;
+        .worker_threads(NonZeroUsize::new(threads).ok_or("--threads must be at least 1")?);
+    if let Some(on) = eager_reads {
+        runtime = runtime.eager_reads(on);
+    }
+    let runtime = runtime.build()?;
     runtime.block_on(async move {
         let server = builder
             .on_run(|addr| eprintln!("http-hello listening on http://{addr}"))
@@ -87,7 +100,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             eprintln!("http-hello: stopped ({report:?})");
         });
         // Returns once the shutdown has drained (or forced) every connection.
-        server.serve_addr(&addr, app()).await?;
+        let listener = wego_netpoll::Listener::builder()
+            .per_loop(per_loop)
+            .bind(&addr)
+            .await?;
+        server.serve(listener, app()).await?;
         Ok(())
     })
 }

@@ -50,6 +50,9 @@ pub(crate) struct Stream {
     /// reads eagerly (`Builder::eager_reads`); kept across a move between
     /// loops so that no buffered byte is lost.
     eager: Option<Arc<EagerRead>>,
+    /// The loop whose per-loop listener accepted it (`per_loop.rs`), which
+    /// `spawn_connection` serves it on.
+    home: Option<usize>,
     sock: Sock,
 }
 
@@ -59,8 +62,20 @@ impl Stream {
         Self {
             reg: None,
             eager: None,
+            home: None,
             sock,
         }
+    }
+
+    /// Marks the stream as accepted by loop `index`'s listener.
+    pub(crate) fn with_home(mut self, index: usize) -> Self {
+        self.home = Some(index);
+        self
+    }
+
+    /// The loop that accepted it, for a per-loop listener's connection.
+    pub(crate) fn home(&self) -> Option<usize> {
+        self.home
     }
 
     /// The registration, made now with the current loop if there is none.
@@ -273,6 +288,19 @@ impl Listener {
     /// Registers a bound, non-blocking Unix listener with the current loop.
     pub(crate) fn from_unix(l: UnixListener) -> io::Result<Self> {
         Self::register(ListenSock::Unix(l))
+    }
+
+    /// Registers a bound, non-blocking TCP listener with `owner`.
+    pub(crate) fn from_tcp_on(
+        l: std::net::TcpListener,
+        owner: Arc<LoopShared>,
+    ) -> io::Result<Self> {
+        let sock = ListenSock::Tcp(l);
+        let reg = Registration::new(owner, sock.as_fd(), None)?;
+        Ok(Self {
+            reg: Some(reg),
+            sock,
+        })
     }
 
     fn register(sock: ListenSock) -> io::Result<Self> {
