@@ -76,6 +76,7 @@ if [ "${BIDI:-1}" = 1 ]; then
     run kitex-pb kitex-pb unary 100
 fi
 # Charts beside the numbers in docs/benchmarks.md: docs/charts/grpc-*.svg
-# (from the root, so the root workspace's target dir and config apply).
-(OUT_ABS="$PWD/$OUT" && cd ../../.. && cargo run -q -p wego-benches --bin bench-chart -- grpc "$OUT_ABS" docs/charts)
+# (from the root, so the root workspace's target dir and config apply;
+# CHARTS=0 skips them, e.g. for a run of only some servers or clients).
+[ "${CHARTS:-1}" = 1 ] && (OUT_ABS="$PWD/$OUT" && cd ../../.. && cargo run -q -p wego-benches --bin bench-chart -- grpc "$OUT_ABS" docs/charts)
 echo "results: $OUT"

@@ -66,6 +66,7 @@ for c in 100 1000; do
     done
 done
 # Charts beside the numbers in docs/benchmarks.md: docs/charts/thrift-*.svg
-# (from the root, so the root workspace's target dir and config apply).
-(OUT_ABS="$PWD/$OUT" && cd ../../.. && cargo run -q -p wego-benches --bin bench-chart -- thrift "$OUT_ABS" docs/charts)
+# (from the root, so the root workspace's target dir and config apply;
+# CHARTS=0 skips them, e.g. for a run of only some servers or clients).
+[ "${CHARTS:-1}" = 1 ] && (OUT_ABS="$PWD/$OUT" && cd ../../.. && cargo run -q -p wego-benches --bin bench-chart -- thrift "$OUT_ABS" docs/charts)
 echo "results: $OUT"
