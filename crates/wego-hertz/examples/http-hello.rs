@@ -15,7 +15,11 @@
 //! (`--addr 0.0.0.0:8080` also works; `--threads N` sets worker threads;
 //! `--flavor per-core|work-stealing` picks the runtime's scheduler, default
 //! per-core: one single-threaded scheduler and poller per worker, each
-//! connection placed on one worker for its life).
+//! connection placed on one worker for its life; `--backend tokio|polling`
+//! picks the network backend, default tokio: polling is wego's own event
+//! loops and needs `--features polling`; on it `--eager-reads on|off` sets
+//! whether the loop reads each request before the connection's task runs,
+//! and `--per-loop-listener` binds one `SO_REUSEPORT` socket per loop).
 //!
 //! With `--tls-cert FILE --tls-key FILE` (PEM: the certificate chain, leaf
 //! first, and its private key; needs the `tls` feature) the port serves
@@ -35,7 +39,7 @@ use std::time::Duration;
 
 use wego_hertz::extract::{Json, Path};
 use wego_hertz::{Body, Router, Server};
-use wego_netpoll::rt::Flavor;
+use wego_netpoll::rt::{Backend, Flavor};
 use wego_netpoll::{Address, rt};
 #[cfg(feature = "tls")]
 use wego_netpoll::{Listener, ShutdownReport, tls::TlsAcceptor};
@@ -119,16 +123,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut addr = String::from("127.0.0.1:8080");
     let mut threads = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
     let mut flavor = Flavor::PerCore;
+    let mut backend = Backend::default();
+    let mut eager_reads = None;
+    let mut per_loop = false;
     let mut grace = Duration::from_secs(10);
     let mut builder = Server::builder();
     let (mut tls_cert, mut tls_key) = (None, None);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
+        if arg == "--per-loop-listener" {
+            per_loop = true;
+            continue;
+        }
         match (arg.as_str(), args.next()) {
             ("--port", Some(port)) => addr = format!("127.0.0.1:{port}"),
             ("--addr", Some(a)) => addr = a,
             ("--threads", Some(n)) => threads = n.parse()?,
             ("--flavor", Some(f)) => flavor = f.parse()?,
+            ("--backend", Some(b)) => backend = b.parse()?,
+            ("--eager-reads", Some(v)) => eager_reads = Some(v == "on"),
             ("--grace", Some(s)) => grace = Duration::from_secs_f64(s.parse()?),
             ("--header-read-timeout", Some(s)) => {
                 builder = builder.with_header_read_timeout(Duration::from_secs_f64(s.parse()?));
@@ -138,7 +151,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             _ => {
                 return Err(format!(
                     "usage: http-hello [--port N] [--addr HOST:PORT] [--threads N] \
-                     [--flavor per-core|work-stealing] [--grace SECS] \
+                     [--flavor per-core|work-stealing] [--backend tokio|polling] [--eager-reads on|off] \
+                     [--per-loop-listener] [--grace SECS] \
                      [--header-read-timeout SECS] [--tls-cert FILE --tls-key FILE]; \
                      got {arg}"
                 )
@@ -159,10 +173,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         _ => return Err("--tls-cert and --tls-key go together".into()),
     };
     let addr: Address = addr.parse()?;
-    let runtime = rt::Runtime::builder()
+    let mut runtime = rt::Runtime::builder()
+        .backend(backend)
         .flavor(flavor)
-        .worker_threads(NonZeroUsize::new(threads).ok_or("--threads must be at least 1")?)
-        .build()?;
+        .worker_threads(NonZeroUsize::new(threads).ok_or("--threads must be at least 1")?);
+    if let Some(on) = eager_reads {
+        runtime = runtime.eager_reads(on);
+    }
+    let runtime = runtime.build()?;
     runtime.block_on(async move {
         #[cfg(feature = "tls")]
         if let Some(acceptor) = tls {
@@ -190,13 +208,40 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             eprintln!("http-hello: stopped ({report:?})");
         });
         // Returns once the shutdown has drained (or forced) every connection.
-        server.serve_addr(&addr, app()).await?;
+        let listener = wego_netpoll::Listener::builder()
+            .per_loop(per_loop)
+            .bind(&addr)
+            .await?;
+        server.serve(listener, app()).await?;
         Ok(())
     })
 }
 
-/// Resolves on SIGTERM or ctrl-c.
+/// Resolves on SIGTERM or ctrl-c, on either backend: the polling backend
+/// has no tokio reactor, so the signals are awaited on a one-thread tokio
+/// runtime of their own. If no handler can be installed, it never resolves.
 async fn terminated() {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(r) => r,
+                Err(e) => return eprintln!("http-hello: no signal handler ({e})"),
+            };
+            runtime.block_on(signals());
+            let _ = tx.send(());
+        });
+    if spawned.is_err() || rx.await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// SIGTERM or ctrl-c, on a tokio runtime.
+async fn signals() {
     use tokio::signal::unix::{SignalKind, signal};
     match signal(SignalKind::terminate()) {
         Ok(mut term) => {

@@ -3,7 +3,7 @@
 //! plus `grpc.health.v1`.
 //!
 //! ```text
-//! cargo run -p wego-kitex --example grpc-interop-server -- --port 10000
+//! cargo run -p wego-kitex --example grpc-interop-server -- --port 10000 [--backend tokio|polling]
 //! ```
 //!
 //! With `--tls-cert CHAIN.pem --tls-key KEY.pem` it serves over TLS with
@@ -46,8 +46,11 @@ fn main() -> Result<(), Box<dyn Error>> {
         ),
         _ => return Err("--tls-cert and --tls-key go together".into()),
     };
+    let backend: rt::Backend =
+        flag("--backend").map_or(Ok(rt::Backend::default()), |b| b.parse())?;
     let addr: Address = format!("0.0.0.0:{port}").parse()?;
-    rt::block_on(async move {
+    let runtime = rt::Runtime::builder().backend(backend).build()?;
+    runtime.block_on(async move {
         let listener = Listener::bind(&addr).await?;
         let scheme = if tls.is_some() { "tls" } else { "plaintext" };
         println!(
@@ -66,5 +69,5 @@ fn main() -> Result<(), Box<dyn Error>> {
             None => server.serve(listener, router).await,
         }
         Ok::<_, Box<dyn Error>>(())
-    })?
+    })
 }
