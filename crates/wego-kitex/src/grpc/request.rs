@@ -16,6 +16,9 @@ pub struct Request<T> {
     path: String,
     compression: Option<Encoding>,
     compressed: bool,
+    /// The `content-type` a client sends (a message codec's); `None` is
+    /// `application/grpc`.
+    content_type: Option<&'static str>,
 }
 
 impl<T> Request<T> {
@@ -28,6 +31,7 @@ impl<T> Request<T> {
             path: String::new(),
             compression: None,
             compressed: false,
+            content_type: None,
         }
     }
 
@@ -117,6 +121,7 @@ impl<T> Request<T> {
             path: self.path,
             compression: self.compression,
             compressed: self.compressed,
+            content_type: self.content_type,
         };
         (self.message, req)
     }
@@ -130,6 +135,7 @@ impl<T> Request<T> {
             path: self.path,
             compression: self.compression,
             compressed: self.compressed,
+            content_type: self.content_type,
         }
     }
 }
@@ -252,6 +258,14 @@ impl<T> Response<T> {
 }
 
 impl<T> Request<T> {
+    pub(crate) fn content_type(&self) -> &'static str {
+        self.content_type.unwrap_or("application/grpc")
+    }
+
+    pub(crate) fn set_content_type(&mut self, ct: &'static str) {
+        self.content_type = Some(ct);
+    }
+
     pub(crate) fn from_parts(
         message: T,
         metadata: Metadata,
@@ -281,6 +295,7 @@ impl<T: Clone> Clone for Request<T> {
         );
         r.set_compression(self.compression());
         r.set_path(self.path().to_owned());
+        r.content_type = self.content_type;
         r
     }
 }
