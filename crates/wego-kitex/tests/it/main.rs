@@ -23,6 +23,7 @@ mod grpc_slow_clients;
 mod grpc_stream_spans;
 mod grpc_trailers_only;
 mod seam;
+mod thrift_codec_stacks;
 mod thrift_codegen;
 mod thrift_common;
 mod thrift_frame_deadline;
