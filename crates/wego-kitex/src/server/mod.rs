@@ -210,7 +210,9 @@ impl ServerBuilder {
     /// first bytes are offered to the added framings first, in the order
     /// added; one that answers [`Match::Yes`](crate::transport::Match::Yes)
     /// decodes and encodes that connection's frames, whose payloads are
-    /// Thrift binary or compact messages served by the router.
+    /// Thrift binary or compact messages served by the router. Its calls
+    /// are served concurrently, replies going out as they finish (paired
+    /// by the envelope's sequence id, as on Framed connections).
     pub fn with_framing(mut self, framing: impl DetectFraming) -> Self {
         self.framings.push(Arc::new(framing));
         self
