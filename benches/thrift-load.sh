@@ -1,18 +1,38 @@
 #!/usr/bin/env bash
 # Thrift load comparison: wego-kitex against volo-thrift, echo with 1 KiB
-# messages at concurrency 100 and 1000, every server/client pair, plus the
-# lean generator ("raw": pre-encoded TTHeader requests, one connection per
-# caller) against both servers, with server CPU per request. Servers are
-# pinned to core 0 and load generators to core 1 (taskset), one thread each.
-# wego-polling is the wego server on the polling backend.
+# messages, server CPU per request.
+#
+# Every framing (TTHeader, TTHeader around Framed, Framed) at 100 and 1000
+# connections, each server driven by the lean generator ("raw": one
+# pre-encoded request replayed per connection, so almost all CPU is the
+# server's); with FULL=1 also each framework's own pooled client. Both
+# servers are the same binary (benches/peers/thrift, release profile:
+# debug=1, codegen-units=4), one runtime thread each on the same kind of
+# scheduler (FLAVOR=per-core, the default: wego's per-core runtime and
+# tokio's current-thread runtime for volo; FLAVOR=work-stealing: tokio's
+# multi-thread scheduler for both; FLAVOR=native: each framework's default,
+# wego per-core and volo multi-thread), pinned to core 0; the load
+# generator is pinned to core 1 (taskset). Server CPU is utime+stime of the
+# whole server process over the run, divided by completed requests.
 #
 #   benches/thrift-load.sh [seconds-per-run]   (default 10)
-#   SERVERS="wego wego-polling" CLIENTS=raw benches/thrift-load.sh 5
+#   FRAMINGS="framed" CONNS="100" benches/thrift-load.sh 2   # a subset
+#   SERVERS="wego wego-polling volo" benches/thrift-load.sh   # both wego backends
 #
-# Results go to stdout and benches/results/thrift-<date>.txt.
+# Results go to stdout and benches/results/thrift-<date>.txt, ending with
+# the wego/volo CPU-per-request ratio of each framing and concurrency.
 set -euo pipefail
 cd "$(dirname "$0")/peers/thrift"
 SECS="${1:-10}"
+FRAMINGS="${FRAMINGS:-ttheader ttheader-framed framed}"
+FLAVOR="${FLAVOR:-per-core}"
+FLAVOR_ARG=(--flavor "$FLAVOR")
+[ "$FLAVOR" = native ] && FLAVOR_ARG=()
+CONNS="${CONNS:-100 1000}"
+# wego-polling is the wego server on netpoll's polling backend.
+SERVERS="${SERVERS:-wego volo}"
+CLIENTS="raw"
+[ "${FULL:-0}" = 1 ] && CLIENTS="raw wego volo"
 CARGO_TARGET_DIR=../target cargo build --release --quiet
 BIN="../target/release/thrift-bench"
 OUT_DIR="../../results"
@@ -26,7 +46,7 @@ TICKS=$(getconf CLK_TCK)
 start_server() { # impl -> sets SERVER_PID and ADDR
     local log
     log=$(mktemp)
-    $PIN_SERVER "$BIN" server --impl "$1" --port 0 --threads 1 >"$log" 2>&1 &
+    $PIN_SERVER "$BIN" server --impl "$1" --port 0 --threads 1 "${FLAVOR_ARG[@]}" >"$log" 2>&1 &
     SERVER_PID=$!
     for _ in $(seq 100); do
         ADDR=$(sed -n 's/^listening //p' "$log")
@@ -42,31 +62,51 @@ cpu_ticks() { # pid -> utime+stime in clock ticks
     awk '{print $14 + $15}' "/proc/$1/stat"
 }
 
-run() { # server-impl client-impl concurrency
+declare -A CPU
+run() { # server-impl client-impl concurrency framing
     start_server "$1"
     local before after line reqs cpu_us
     before=$(cpu_ticks "$SERVER_PID")
     line=$($PIN_CLIENT "$BIN" load --impl "$2" --addr "$ADDR" --concurrency "$3" \
-        --duration "$SECS" --size 1024 --threads 1)
+        --duration "$SECS" --size 1024 --threads 1 --framing "$4")
     after=$(cpu_ticks "$SERVER_PID")
     kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
     reqs=$(echo "$line" | sed -n 's/.*requests=\([0-9]*\).*/\1/p')
     cpu_us=$(awk -v a="$after" -v b="$before" -v t="$TICKS" -v r="$reqs" \
         'BEGIN { if (r > 0) printf "%.2f", (a - b) * 1e6 / t / r; else print "n/a" }')
+    CPU["$1 $2 $3 $4"]=$cpu_us
+    # The client names its framing (impl=raw/framed), so charts keep them apart.
+    line=$(echo "$line" | sed "s/^impl=\([a-z]*\)/impl=\1\/$4/")
     echo "server=$1 client=$line server_cpu_us_per_req=$cpu_us" | tee -a "$OUT"
 }
 
-SERVERS=${SERVERS:-"wego wego-polling volo"}
-CLIENTS=${CLIENTS:-"wego volo raw"}
-for c in 100 1000; do
-    for s in $SERVERS; do
+for f in $FRAMINGS; do
+    for c in $CONNS; do
         for cl in $CLIENTS; do
-            run "$s" "$cl" "$c"
+            for s in $SERVERS; do
+                run "$s" "$cl" "$c" "$f"
+            done
+        done
+    done
+done
+for f in $FRAMINGS; do
+    for c in $CONNS; do
+        for cl in $CLIENTS; do
+            for s in $SERVERS; do
+                [ "$s" = volo ] && continue
+                w=${CPU["$s $cl $c $f"]:-}
+                v=${CPU["volo $cl $c $f"]:-}
+                awk -v s="$s" -v w="$w" -v v="$v" -v fl="$FLAVOR" -v f="$f" -v c="$c" -v cl="$cl" 'BEGIN {
+                    r = (w + 0 > 0 && v + 0 > 0) ? sprintf("%.2f", w / v) : "n/a"
+                    printf "# ratio flavor=%s framing=%s concurrency=%s client=%s %s_cpu/volo_cpu=%s\n", fl, f, c, cl, s, r
+                }' | tee -a "$OUT"
+            done
         done
     done
 done
 # Charts beside the numbers in docs/benchmarks.md: docs/charts/thrift-*.svg
-# (from the root, so the root workspace's target dir and config apply;
-# CHARTS=0 skips them, e.g. for a run of only some servers or clients).
-[ "${CHARTS:-1}" = 1 ] && (OUT_ABS="$PWD/$OUT" && cd ../../.. && cargo run -q -p wego-benches --bin bench-chart -- thrift "$OUT_ABS" docs/charts)
+# (from the root, so the root workspace's target dir and config apply).
+if [ "${CHARTS:-1}" = 1 ]; then
+    (OUT_ABS="$PWD/$OUT" && cd ../../.. && cargo run -q -p wego-benches --bin bench-chart -- thrift "$OUT_ABS" docs/charts)
+fi
 echo "results: $OUT"

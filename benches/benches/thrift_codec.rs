@@ -1,6 +1,8 @@
 //! Thrift codec micro-benchmarks: a 1 KiB echo request through wego-kitex's
 //! envelope and struct codecs (binary and compact; decoding includes the
-//! structural pre-check and the checked input), and TTHeader framing.
+//! structural pre-check and the checked input), and TTHeader framing, by
+//! itself and as each built-in frame codec stack (`stack/*`: one dynamic
+//! call per frame, as servers and clients make it).
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed benchmark
 
@@ -8,6 +10,7 @@ use bytes::{Bytes, BytesMut};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use wego_kitex::thrift::{self, MessageHeader, MessageType, Protocol};
+use wego_kitex::transport::{FrameCodec, Framing};
 use wego_kitex::ttheader::{self, Header, HeaderFormat};
 
 use wego_idl_gen::echo as generated;
@@ -69,6 +72,41 @@ fn bench(c: &mut Criterion) {
             black_box(ttheader::decode(&mut buf, 16 << 20).unwrap().unwrap())
         })
     });
+    for (name, framing) in [
+        ("ttheader", Framing::TtHeader),
+        ("ttheader_framed", Framing::TtHeaderFramed),
+        ("framed", Framing::Framed),
+    ] {
+        let codec = framing.codec(Protocol::Binary);
+        let header = codec.header_format().map(|_| h.clone());
+        let mut body = BytesMut::new();
+        encode(Protocol::Binary, &a, &mut body);
+        let mut frame = BytesMut::new();
+        codec
+            .encode(header.as_ref(), &mut frame, &mut |d| {
+                d.extend_from_slice(&body);
+                Ok(())
+            })
+            .unwrap();
+        g.bench_function(format!("stack/{name}/decode_frame_1k"), |b| {
+            b.iter(|| {
+                let mut buf = black_box(frame.clone());
+                black_box(codec.decode(&mut buf, 16 << 20).unwrap().unwrap())
+            })
+        });
+        g.bench_function(format!("stack/{name}/encode_frame_1k"), |b| {
+            let mut out = BytesMut::with_capacity(2048);
+            b.iter(|| {
+                out.clear();
+                codec
+                    .encode(header.as_ref(), &mut out, &mut |d| {
+                        d.extend_from_slice(black_box(&body));
+                        Ok(())
+                    })
+                    .unwrap();
+            })
+        });
+    }
     g.finish();
 }
 

@@ -40,9 +40,9 @@ use std::time::Duration;
 use wego_hertz::extract::{Json, Path};
 use wego_hertz::{Body, Router, Server};
 use wego_netpoll::rt::{Backend, Flavor};
-use wego_netpoll::{Address, rt};
+use wego_netpoll::{Address, Listener, rt};
 #[cfg(feature = "tls")]
-use wego_netpoll::{Listener, ShutdownReport, tls::TlsAcceptor};
+use wego_netpoll::{ShutdownReport, tls::TlsAcceptor};
 
 pub(crate) fn app() -> Router {
     Router::new()
@@ -208,10 +208,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             eprintln!("http-hello: stopped ({report:?})");
         });
         // Returns once the shutdown has drained (or forced) every connection.
-        let listener = wego_netpoll::Listener::builder()
-            .per_loop(per_loop)
-            .bind(&addr)
-            .await?;
+        let listener = Listener::builder().per_loop(per_loop).bind(&addr).await?;
         server.serve(listener, app()).await?;
         Ok(())
     })

@@ -12,7 +12,7 @@
 //! |--------|------|
 //! | [`thrift`] | Thrift envelopes (binary strict/non-strict, compact), struct bodies through pilota, `TApplicationException` |
 //! | [`ttheader`] | TTHeader (Kitex) and THeader (Apache) frames, public for Kitex Protobuf |
-//! | [`transport`] | framings (TTHeader, THeader, Framed, Buffered), first-bytes detection, [`transport::Prefixed`] |
+//! | [`transport`] | framings as stackable frame codecs (TTHeader, THeader, Framed, Buffered, yours), first-bytes detection, [`transport::Prefixed`] |
 //! | [`server`] | one port for every framing, several services, limits, graceful shutdown, the HTTP/2 and payload hand-offs |
 //! | [`client`] | short, pooled and multiplexed connections, connect and RPC timeouts |
 //! | [`metainfo`] | `RpcInfo` and Kitex-style persistent/transient metainfo of the call being served |

@@ -2,16 +2,19 @@
 //! volo-thrift, for benches/thrift-load.sh.
 //!
 //! ```text
-//! thrift-bench server --impl wego|wego-polling|volo --port 0 [--threads 1]   # prints "listening <addr>"
+//! thrift-bench server --impl wego|wego-polling|volo --port 0 [--threads 1] [--flavor per-core|work-stealing]
+//!                                                                   # prints "listening <addr>"
 //! thrift-bench load   --impl wego|volo|raw --addr A --concurrency 100 \
-//!                     --duration 10 --size 1024 [--threads 1] [--framing ttheader|framed]
+//!                     --duration 10 --size 1024 [--threads 1] [--framing ttheader|ttheader-framed|framed]
 //! ```
 //!
 //! `load` prints one line: impl, concurrency, requests, QPS, p50, p99, p999
 //! (microseconds). `wego` and `volo` use each framework's pooled client with
 //! `concurrency` callers; `raw` is the lean generator: `concurrency`
-//! connections, each replaying one pre-encoded TTHeader (or framed) echo
-//! request and reading the reply frame, so almost all CPU goes to the server.
+//! connections, each replaying one pre-encoded echo request in the framing
+//! asked for and reading the reply frame, so almost all CPU goes to the
+//! server. `--framing` applies to every client: `ttheader` (plain TTHeader),
+//! `ttheader-framed` (TTHeader around Framed, volo's default) or `framed`.
 
 #![allow(clippy::print_stdout)] // a benchmark tool prints its results
 #![allow(clippy::disallowed_methods)] // volo runs on tokio directly; this peer owns its runtime
@@ -40,16 +43,31 @@ fn main() -> Res<()> {
     let role = std::env::args().nth(1).unwrap_or_default();
     let imp = arg("--impl", "wego");
     let threads: usize = arg("--threads", "1").parse()?;
+    // The server's scheduler. `--flavor per-core`: one single-threaded
+    // scheduler (wego's per-core runtime; tokio's current-thread runtime
+    // for volo, with one thread); `work-stealing`: tokio's multi-thread
+    // scheduler for both; unset: each framework's default (wego per-core,
+    // volo multi-thread). Load generators keep their defaults.
+    let flavor = if role == "server" { arg("--flavor", "") } else { String::new() };
+    if !matches!(flavor.as_str(), "" | "per-core" | "work-stealing") {
+        return Err(format!("unknown flavor {flavor}").into());
+    }
     // wego-polling: wego on its polling backend rather than tokio.
     if imp == "wego" || imp == "wego-polling" {
         let backend = if imp == "wego" { wego_netpoll::rt::Backend::Tokio } else { wego_netpoll::rt::Backend::Polling };
+        let f = if flavor == "work-stealing" { wego_netpoll::rt::Flavor::WorkStealing } else { wego_netpoll::rt::Flavor::PerCore };
         let rt = wego_netpoll::rt::Runtime::builder()
             .backend(backend)
             .worker_threads(NonZeroUsize::new(threads).ok_or("--threads must be positive")?)
+            .flavor(f)
             .build()?;
         return rt.block_on(run(role, "wego".to_owned()));
     }
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build()?;
+    let rt = if flavor == "per-core" && threads == 1 {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()?
+    } else {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build()?
+    };
     rt.block_on(run(role, imp))
 }
 
@@ -91,14 +109,19 @@ async fn load(imp: &str) -> Res<()> {
     let conc: usize = arg("--concurrency", "100").parse()?;
     let secs: u64 = arg("--duration", "10").parse()?;
     let size: usize = arg("--size", "1024").parse()?;
-    let framed = arg("--framing", "ttheader") == "framed";
+    let framing = match arg("--framing", "ttheader").as_str() {
+        "ttheader" => Framing::TtHeader,
+        "ttheader-framed" => Framing::TtHeaderFramed,
+        "framed" => Framing::Framed,
+        other => return Err(format!("unknown framing {other}").into()),
+    };
     let msg = payload(size);
     let deadline = Instant::now() + Duration::from_secs(secs);
     let mut tasks = Vec::new();
     match imp {
         "wego" => {
             let inner = Client::builder(Address::Tcp(addr))
-                .with_framing(if framed { Framing::Framed } else { Framing::TtHeader })
+                .with_framing(framing)
                 .with_mode(Mode::Pooled { max_idle: conc.max(1), idle_timeout: Duration::from_secs(60) })
                 .build()?;
             let client = wego_echo::echo_service::EchoServerClient::new(inner);
@@ -139,14 +162,17 @@ async fn load(imp: &str) -> Res<()> {
                 }};
             }
             let builder = volo_echo::volo_gen::echo::EchoServerClientBuilder::new("echo").address(addr);
-            if framed {
-                drive!(builder.make_codec(volo_thrift::codec::default::DefaultMakeCodec::framed()).build());
-            } else {
-                drive!(builder.build());
+            use volo_thrift::codec::default::{DefaultMakeCodec, thrift::MakeThriftCodec, ttheader::MakeTTHeaderCodec};
+            match framing {
+                Framing::Framed => drive!(builder.make_codec(DefaultMakeCodec::framed()).build()),
+                Framing::TtHeaderFramed => drive!(builder.make_codec(DefaultMakeCodec::ttheader_framed()).build()),
+                _ => drive!(builder
+                    .make_codec(DefaultMakeCodec::new(MakeTTHeaderCodec::new(MakeThriftCodec::new())))
+                    .build()),
             }
         }
         "raw" => {
-            let frame = Arc::new(raw_request(&msg, framed)?);
+            let frame = Arc::new(raw_request(&msg, framing)?);
             for _ in 0..conc {
                 let frame = frame.clone();
                 tasks.push(tokio::spawn(async move {
@@ -200,25 +226,22 @@ async fn load(imp: &str) -> Res<()> {
     Ok(())
 }
 
-/// One echo call, pre-encoded with wego-kitex's codecs.
-fn raw_request(msg: &str, framed: bool) -> Res<Vec<u8>> {
-    use wego_kitex::thrift::{MessageHeader, MessageType, Protocol, encode_header, encode_body};
+/// One echo call, pre-encoded with wego-kitex's codecs in `framing`.
+fn raw_request(msg: &str, framing: Framing) -> Res<Vec<u8>> {
+    use wego_kitex::thrift::{MessageCodec, MessageHeader, MessageType, Protocol, encode_body};
+    use wego_kitex::transport::FrameCodec;
+    use wego_kitex::ttheader::{Header, HeaderFormat};
     let args = wego_echo::echo_types::echo::EchoServerEchoArgs {
         req: wego_echo::echo_types::echo::Request { action: "echo".into(), msg: msg.to_owned().into() },
     };
+    let codec = framing.codec(Protocol::Binary);
+    let header = codec.header_format().map(|f: HeaderFormat| Header::new(f, 0, 1));
+    let env = MessageHeader { name: "Echo".into(), kind: MessageType::Call, seq_id: 1 };
     let mut out = BytesMut::new();
-    let start = if framed {
-        wego_kitex::transport::framed::begin(&mut out)
-    } else {
-        let h = wego_kitex::ttheader::Header::new(wego_kitex::ttheader::HeaderFormat::TtHeader, 0, 1);
-        wego_kitex::ttheader::encode(&h, &mut out)?
-    };
-    encode_header(Protocol::Binary, &MessageHeader { name: "Echo".into(), kind: MessageType::Call, seq_id: 1 }, true, &mut out);
-    encode_body(Protocol::Binary, &args, &mut out)?;
-    if framed {
-        wego_kitex::transport::framed::finish(&mut out, start)?;
-    } else {
-        wego_kitex::ttheader::finish(&mut out, start)?;
-    }
+    codec.encode(header.as_ref(), &mut out, &mut |out| {
+        Protocol::Binary.encode_begin(&env, true, out);
+        encode_body(Protocol::Binary, &args, out)?;
+        Ok(())
+    })?;
     Ok(out.to_vec())
 }

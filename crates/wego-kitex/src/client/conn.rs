@@ -6,7 +6,6 @@ use wego_netpoll::net::{BoxIo, Connect};
 use wego_netpoll::{ConnInfo, rt};
 
 use super::Config;
-use crate::transport::decode_frame;
 use crate::ttheader::Header;
 use crate::{Error, Result};
 
@@ -71,8 +70,8 @@ pub(super) async fn roundtrip(
     }
     let mut got_any = false;
     loop {
-        match decode_frame(&mut link.buf, cfg.framing, cfg.protocol, cfg.max_frame) {
-            Ok(Some(r)) => return Ok(Some(r)),
+        match cfg.codec.decode(&mut link.buf, cfg.max_frame) {
+            Ok(Some(f)) => return Ok(Some((f.header, f.payload))),
             Ok(None) => {}
             Err(e) => {
                 return Err(Failed {

@@ -20,9 +20,9 @@ use wego_netpoll::net::{BoxConnect, Connect};
 use wego_netpoll::{Address, Dialer, rt};
 
 use crate::metainfo::{self, MetaInfo, keys};
-use crate::thrift::{self, MessageHeader, MessageType, Protocol};
-use crate::transport::{DEFAULT_MAX_FRAME, Framing, framed};
-use crate::ttheader::{self, Header, HeaderFormat, PROTOCOL_BINARY, PROTOCOL_COMPACT};
+use crate::thrift::{self, MessageCodec, MessageHeader, MessageType, Protocol};
+use crate::transport::{DEFAULT_MAX_FRAME, FrameCodec, Framing};
+use crate::ttheader::{Header, HeaderFormat, PROTOCOL_BINARY, PROTOCOL_COMPACT};
 use crate::{Error, Result};
 
 /// How the client uses connections.
@@ -214,6 +214,9 @@ pub struct ClientResponse {
 pub(crate) struct Config {
     pub(crate) addr: Address,
     pub(crate) framing: Framing,
+    /// The frame codec: `framing`'s stack, or one set with
+    /// `ClientBuilder::with_frame_codec`.
+    pub(crate) codec: Arc<dyn FrameCodec>,
     pub(crate) protocol: Protocol,
     pub(crate) mode: Mode,
     /// Opens connections; bounded by `connect_timeout` whatever it is.
@@ -232,12 +235,24 @@ pub struct ClientBuilder {
     /// A connector set with [`ClientBuilder::with_connector`]; netpoll's
     /// [`Dialer`] otherwise.
     connector: Option<BoxConnect>,
+    /// A codec set with [`ClientBuilder::with_frame_codec`]; the framing's
+    /// stack otherwise.
+    codec: Option<Arc<dyn FrameCodec>>,
 }
 
 impl ClientBuilder {
     /// Uses `framing` (default TTHeader).
     pub fn with_framing(mut self, framing: Framing) -> Self {
         self.cfg.framing = framing;
+        self.codec = None;
+        self
+    }
+    /// Frames calls with `codec`, a framing beyond the built-in ones (or a
+    /// stack of them); payloads stay Thrift messages in the client's
+    /// protocol. Multiplexed mode needs a codec whose
+    /// [`header_format`](FrameCodec::header_format) is TTHeader.
+    pub fn with_frame_codec(mut self, codec: impl FrameCodec) -> Self {
+        self.codec = Some(Arc::new(codec));
         self
     }
     /// Uses `protocol` (default binary).
@@ -313,7 +328,13 @@ impl ClientBuilder {
     /// Checks the settings and settles the connector.
     fn finish(self) -> Result<Config> {
         let mut cfg = self.cfg;
-        if cfg.mode == Mode::Multiplexed && cfg.framing != Framing::TtHeader {
+        cfg.codec = match self.codec {
+            Some(c) => c,
+            None => cfg.framing.codec(cfg.protocol),
+        };
+        if cfg.mode == Mode::Multiplexed
+            && cfg.codec.header_format() != Some(HeaderFormat::TtHeader)
+        {
             return Err(Error::config("multiplexed mode needs TTHeader framing"));
         }
         if cfg.rpc_timeout.is_zero() {
@@ -417,6 +438,7 @@ impl Client {
             cfg: Config {
                 addr,
                 framing: Framing::TtHeader,
+                codec: Framing::TtHeader.codec(Protocol::Binary),
                 protocol: Protocol::Binary,
                 mode: Mode::Pooled {
                     max_idle: 1024,
@@ -430,6 +452,7 @@ impl Client {
                 caller: None,
             },
             connector: None,
+            codec: None,
         }
     }
 
@@ -503,17 +526,11 @@ impl Client {
             kind,
             seq_id,
         };
-        let mut out = BytesMut::with_capacity(64 + req.args.len());
-        let start = match cfg.framing {
-            Framing::TtHeader | Framing::THeader => {
-                let format = if cfg.framing == Framing::THeader {
-                    HeaderFormat::THeader
-                } else {
-                    HeaderFormat::TtHeader
-                };
+        let header = match cfg.codec.header_format() {
+            Some(format) => {
                 let pid = match cfg.protocol {
                     Protocol::Compact => PROTOCOL_COMPACT,
-                    _ => PROTOCOL_BINARY,
+                    Protocol::Binary => PROTOCOL_BINARY,
                 };
                 let mut h = Header::new(format, pid, seq_id);
                 if format == HeaderFormat::TtHeader {
@@ -540,21 +557,21 @@ impl Client {
                 #[cfg(feature = "governance")]
                 metainfo::inject_child(&mut meta);
                 meta.to_wire(&mut h.str_info);
-                Some((
-                    true,
-                    ttheader::encode(&h, &mut out).map_err(Error::protocol)?,
-                ))
+                Some(h)
             }
-            Framing::Framed => Some((false, framed::begin(&mut out))),
-            _ => None,
+            None => None,
         };
-        thrift::encode_header(cfg.protocol, &env, true, &mut out);
-        out.extend_from_slice(&req.args_in(cfg.protocol)?);
-        match start {
-            Some((true, s)) => ttheader::finish(&mut out, s).map_err(Error::protocol)?,
-            Some((false, s)) => framed::finish(&mut out, s).map_err(Error::protocol)?,
-            None => {}
-        }
+        let args = req.args_in(cfg.protocol)?;
+        let proto = cfg.protocol;
+        let mut out = BytesMut::with_capacity(64 + args.len());
+        cfg.codec
+            .encode(header.as_ref(), &mut out, &mut |out| {
+                proto.encode_begin(&env, true, out);
+                out.extend_from_slice(&args);
+                proto.encode_end(out);
+                Ok(())
+            })
+            .map_err(Error::protocol)?;
         Ok(out.freeze())
     }
 

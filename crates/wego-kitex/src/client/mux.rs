@@ -18,7 +18,6 @@ use wego_netpoll::rt;
 
 use super::Config;
 use super::conn::{self, Reply};
-use crate::transport::decode_frame;
 use crate::{Error, Result};
 
 type Waiters = Arc<std::sync::Mutex<Option<HashMap<i32, oneshot::Sender<Reply>>>>>;
@@ -100,13 +99,16 @@ impl Mux {
                 }
             }
         });
-        let (w2, framing, proto, max) = (waiters.clone(), cfg.framing, cfg.protocol, cfg.max_frame);
+        let (w2, codec, max) = (waiters.clone(), cfg.codec.clone(), cfg.max_frame);
         let mut buf = link.buf;
         rt::spawn(async move {
             'read: loop {
                 loop {
-                    match decode_frame(&mut buf, framing, proto, max) {
-                        Ok(Some((Some(h), payload))) => {
+                    match codec.decode(&mut buf, max) {
+                        Ok(Some(crate::transport::Frame {
+                            header: Some(h),
+                            payload,
+                        })) => {
                             let waiter = w2
                                 .lock()
                                 .unwrap_or_else(|p| p.into_inner())

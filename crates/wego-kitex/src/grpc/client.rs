@@ -22,6 +22,7 @@ use wego_netpoll::rt;
 
 use super::codec::{self, DEFAULT_MAX_MESSAGE_SIZE, Decoder, Encoding};
 use super::connection::{ChannelBuilder, Config, Live, open};
+use super::message_codec::{Codec, MessageDecoder, MessageEncoder};
 use super::metadata::Metadata;
 use super::pump::{PumpError, PumpGuard, pump};
 use super::request::{Request, Response};
@@ -191,7 +192,10 @@ impl Channel {
             let h = req.headers_mut();
             request.metadata().merge_into(h);
             super::metainfo::forward(h);
-            h.insert("content-type", HeaderValue::from_static("application/grpc"));
+            h.insert(
+                "content-type",
+                HeaderValue::from_static(request.content_type()),
+            );
             h.insert("te", HeaderValue::from_static("trailers"));
             h.insert("user-agent", HeaderValue::from_static("grpc-rust-wego/0.1"));
             h.insert("grpc-accept-encoding", HeaderValue::from_static("gzip"));
@@ -307,20 +311,21 @@ impl Channel {
     /// Frames a single request message (unary and server-streaming calls),
     /// checking the send limit before anything is sent.
     fn single<M: prost::Message>(&self, request: Request<M>) -> Result<Request<Body>, Status> {
+        let payload = encode_prost(request.get_ref());
+        self.framed(request.map(|_| payload))
+    }
+
+    /// Frames one encoded request message, checking the send limit.
+    fn framed(&self, request: Request<Bytes>) -> Result<Request<Body>, Status> {
         let cfg = &self.inner.config;
         let encoding = request.compression().or(cfg.compression);
         let mut frame = BytesMut::new();
-        codec::encode(
-            &encode_prost(request.get_ref()),
-            encoding,
-            cfg.max_send,
-            &mut frame,
-        )
-        .map_err(codec_status)?;
+        codec::encode(request.get_ref(), encoding, cfg.max_send, &mut frame)
+            .map_err(codec_status)?;
         Ok(request.map(|_| Body::Single(frame.freeze())))
     }
 
-    /// A unary call.
+    /// A unary call with protobuf messages ([`ProstCodec`](super::ProstCodec)).
     ///
     /// # Errors
     ///
@@ -331,15 +336,37 @@ impl Channel {
         request: Request<Req>,
     ) -> Result<Response<Resp>, Status>
     where
-        Req: prost::Message,
-        Resp: prost::Message + Default,
+        Req: prost::Message + Send + 'static,
+        Resp: prost::Message + Default + Send + 'static,
     {
-        let request = self.single(request)?;
+        self.unary_with_codec(path, &super::ProstCodec::<Req, Resp>::new(), request)
+            .await
+    }
+
+    /// A unary call whose request `codec` encodes ([`Codec::Encode`]) and
+    /// whose response it decodes ([`Codec::Decode`]), sent with the codec's
+    /// content-type.
+    ///
+    /// # Errors
+    ///
+    /// The call's non-OK status; `INTERNAL` when a message cannot be
+    /// encoded or decoded.
+    pub async fn unary_with_codec<C: Codec>(
+        &self,
+        path: &str,
+        codec: &C,
+        request: Request<C::Encode>,
+    ) -> Result<Response<C::Decode>, Status> {
+        let mut buf = BytesMut::new();
+        let mut encoded = Ok(());
+        let mut request = request.map(|m| encoded = codec.encoder().encode(m, &mut buf));
+        encoded?;
+        request.set_content_type(codec.content_type());
+        let request = self.framed(request.map(|()| buf.freeze()))?;
         let resp = self.unary_body(path, request).await?;
         let trailers = resp.trailers().clone();
         let (message, metadata) = resp.into_inner_with_meta().into_pair();
-        let mut r =
-            Response::from_parts(super::streaming::decode_prost::<Resp>(message)?, metadata);
+        let mut r = Response::from_parts(codec.decoder().decode(message)?, metadata);
         r.set_trailers(trailers);
         Ok(r)
     }

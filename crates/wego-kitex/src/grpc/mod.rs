@@ -9,7 +9,9 @@
 //!   length-prefixed messages, `grpc-timeout` ([`parse_timeout`],
 //!   [`format_timeout`]) and the [`health`] service.
 //!
-//! Messages are `prost` types; the server and client are generic over them.
+//! Messages are `prost` types by default; a unary method can use any
+//! message [`Codec`] (`Router::unary_with_codec`, `Channel::unary_with_codec`),
+//! e.g. serde JSON sent as `application/grpc+json`.
 //!
 //! ```no_run
 //! use wego_kitex::grpc::{Channel, Request, Response, Router, Server, Status};
@@ -41,6 +43,7 @@ pub(crate) mod governance;
 mod handshake;
 pub mod health;
 mod keepalive;
+mod message_codec;
 mod metadata;
 pub mod metainfo;
 mod pump;
@@ -69,6 +72,9 @@ pub use govern_client::GrpcStreamCall;
 pub use govern_server::{GovernedStreams, StreamCall, StreamEnd, StreamScope};
 #[cfg(feature = "governance")]
 pub use governance::{ServerTrace, ServerTraceLayer};
+pub use message_codec::{
+    Codec, MessageDecoder, MessageEncoder, ProstCodec, ProstDecoder, ProstEncoder,
+};
 pub use metadata::{Metadata, MetadataError};
 pub use request::{Request, Response};
 pub use router::{BoxStream, RawRequest, RawResponse, Router};

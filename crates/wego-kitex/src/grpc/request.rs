@@ -25,6 +25,9 @@ pub struct Request<T> {
     compression: Option<Encoding>,
     compressed: bool,
     extensions: http::Extensions,
+    /// The `content-type` a client sends (a message codec's); `None` is
+    /// `application/grpc`.
+    content_type: Option<&'static str>,
 }
 
 impl<T> Request<T> {
@@ -38,6 +41,7 @@ impl<T> Request<T> {
             compression: None,
             compressed: false,
             extensions: http::Extensions::new(),
+            content_type: None,
         }
     }
 
@@ -163,6 +167,7 @@ impl<T> Request<T> {
             compression: self.compression,
             compressed: self.compressed,
             extensions: self.extensions,
+            content_type: self.content_type,
         };
         (self.message, req)
     }
@@ -177,6 +182,7 @@ impl<T> Request<T> {
             compression: self.compression,
             compressed: self.compressed,
             extensions: self.extensions,
+            content_type: self.content_type,
         }
     }
 }
@@ -299,6 +305,14 @@ impl<T> Response<T> {
 }
 
 impl<T> Request<T> {
+    pub(crate) fn content_type(&self) -> &'static str {
+        self.content_type.unwrap_or("application/grpc")
+    }
+
+    pub(crate) fn set_content_type(&mut self, ct: &'static str) {
+        self.content_type = Some(ct);
+    }
+
     pub(crate) fn from_parts(
         message: T,
         metadata: Metadata,
@@ -328,6 +342,7 @@ impl<T: Clone> Clone for Request<T> {
         );
         r.set_compression(self.compression());
         r.set_path(self.path().to_owned());
+        r.content_type = self.content_type;
         r
     }
 }

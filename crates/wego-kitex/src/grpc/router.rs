@@ -17,9 +17,10 @@ use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 use futures_util::StreamExt;
 
+use super::message_codec::{Codec, MessageDecoder, MessageEncoder, ProstCodec, ProstDecoder};
 use super::request::{Request, Response};
 use super::status::Status;
-use super::streaming::{Streaming, decode_prost};
+use super::streaming::Streaming;
 use crate::BoxFuture;
 
 /// A boxed, sendable stream of messages or a status.
@@ -55,7 +56,17 @@ fn encode_prost<M: prost::Message>(m: &M) -> Bytes {
 
 /// Takes exactly one message from a request stream (unary input), keeping
 /// the request's metadata, deadline and path, and whether it was compressed.
-async fn unary_input<M: prost::Message + Default>(req: RawRequest) -> Result<Request<M>, Status> {
+async fn unary_input<M: prost::Message + Default + 'static>(
+    req: RawRequest,
+) -> Result<Request<M>, Status> {
+    unary_input_with(req, ProstDecoder::<M>::new()).await
+}
+
+/// [`unary_input`] with any decoder.
+async fn unary_input_with<D: MessageDecoder>(
+    req: RawRequest,
+    mut decoder: D,
+) -> Result<Request<D::Item>, Status> {
     let (mut s, mut req) = req.replace(());
     let Some(first) = s.message().await? else {
         return Err(Status::internal("missing request message"));
@@ -66,7 +77,7 @@ async fn unary_input<M: prost::Message + Default>(req: RawRequest) -> Result<Req
             "more than one request message for a unary input",
         ));
     }
-    let msg = decode_prost::<M>(first)?;
+    let msg = decoder.decode(first)?;
     req.set_compressed(compressed);
     Ok(req.map(|()| msg))
 }
@@ -105,25 +116,43 @@ impl Router {
         self.add(path, Arc::new(move |r| Box::pin(f(r))))
     }
 
-    /// Adds a unary method.
+    /// Adds a unary method whose messages are protobuf ([`ProstCodec`]).
     pub fn unary<Req, Resp, F, Fut>(self, path: &str, f: F) -> Router
     where
-        Req: prost::Message + Default + 'static,
-        Resp: prost::Message + 'static,
+        Req: prost::Message + Default + Send + 'static,
+        Resp: prost::Message + Send + 'static,
         F: Fn(Request<Req>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Response<Resp>, Status>> + Send + 'static,
     {
+        self.unary_with_codec(path, ProstCodec::<Resp, Req>::new(), f)
+    }
+
+    /// Adds a unary method whose messages `codec` encodes (responses,
+    /// [`Codec::Encode`]) and decodes (requests, [`Codec::Decode`]). The
+    /// response carries the call's content-type, e.g.
+    /// `application/grpc+json`.
+    pub fn unary_with_codec<C, F, Fut>(self, path: &str, codec: C, f: F) -> Router
+    where
+        C: Codec,
+        F: Fn(Request<C::Decode>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Response<C::Encode>, Status>> + Send + 'static,
+    {
         let f = Arc::new(f);
+        let codec = Arc::new(codec);
         self.raw(path, move |req: RawRequest| {
-            let f = f.clone();
+            let (f, codec) = (f.clone(), codec.clone());
             async move {
-                let req = unary_input::<Req>(req).await?;
-                let resp = f(req).await?;
-                Ok(resp.map(|m| -> BoxStream<Bytes> {
-                    Box::pin(futures_util::stream::once(std::future::ready(Ok(
-                        encode_prost(&m),
-                    ))))
-                }))
+                let req = unary_input_with(req, codec.decoder()).await?;
+                let mut buf = BytesMut::new();
+                let mut encoded = Ok(());
+                let resp = f(req)
+                    .await?
+                    .map(|m| encoded = codec.encoder().encode(m, &mut buf));
+                encoded?;
+                let out: BoxStream<Bytes> = Box::pin(futures_util::stream::once(
+                    std::future::ready(Ok(buf.freeze())),
+                ));
+                Ok(resp.map(|()| out))
             }
         })
     }

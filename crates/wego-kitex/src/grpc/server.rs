@@ -745,6 +745,13 @@ async fn handle_call<S>(
         .get("grpc-accept-encoding")
         .map(|v| v.as_bytes().to_vec())
         .unwrap_or_default();
+    // The response names the request's message codec (`application/grpc`,
+    // `application/grpc+json`, ...): `parse_call` checked the prefix.
+    let content_type = parts
+        .headers
+        .get("content-type")
+        .cloned()
+        .unwrap_or(HeaderValue::from_static("application/grpc"));
     let mut metadata = Metadata::from_headers(parts.headers);
     metadata.remove_reserved();
     let stream = Streaming::new_server(body, Decoder::new(cfg.max_recv, recv_enc));
@@ -781,7 +788,7 @@ async fn handle_call<S>(
     {
         let h = head.headers_mut();
         response.metadata().merge_into(h);
-        h.insert("content-type", HeaderValue::from_static("application/grpc"));
+        h.insert("content-type", content_type);
         h.insert("grpc-accept-encoding", accept_header(&cfg));
         if let Some(e) = send_enc {
             h.insert("grpc-encoding", HeaderValue::from_static(e.as_str()));

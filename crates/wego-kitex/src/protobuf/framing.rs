@@ -4,8 +4,8 @@
 use bytes::{Bytes, BytesMut};
 
 use super::codec;
-use crate::transport::framed;
-use crate::ttheader::{self, Header, HeaderFormat, PROTOCOL_KITEX_PROTOBUF, TTHEADER_MAGIC};
+use crate::transport::{FrameCodec, FramedCodec, TtHeaderCodec};
+use crate::ttheader::{Header, HeaderFormat, PROTOCOL_KITEX_PROTOBUF, TTHEADER_MAGIC};
 
 /// How messages are framed on a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -15,6 +15,18 @@ pub enum ProtobufFraming {
     TtHeader,
     /// A 4-byte big-endian length, then the payload.
     Framed,
+}
+
+static TTHEADER: TtHeaderCodec = TtHeaderCodec::new(HeaderFormat::TtHeader);
+
+impl ProtobufFraming {
+    /// The frame codec of this framing.
+    pub fn codec(self) -> &'static dyn FrameCodec {
+        match self {
+            ProtobufFraming::TtHeader => &TTHEADER,
+            ProtobufFraming::Framed => &FramedCodec,
+        }
+    }
 }
 
 /// Detects the framing from a connection's first bytes: `None` while fewer
@@ -33,54 +45,43 @@ pub(crate) fn decode(
     buf: &mut BytesMut,
     max: usize,
 ) -> Result<Option<(Option<Header>, Bytes)>, ()> {
-    match framing {
-        ProtobufFraming::TtHeader => match ttheader::decode(buf, max) {
-            Ok(Some((h, p))) => Ok(Some((Some(h), p))),
-            Ok(None) => Ok(None),
-            Err(e) => {
-                tracing::debug!(error = %e, "bad ttheader frame");
-                Err(())
-            }
-        },
-        ProtobufFraming::Framed => match framed::decode(buf, max) {
-            Ok(Some(p)) => Ok(Some((None, p))),
-            Ok(None) => Ok(None),
-            Err(e) => {
-                tracing::debug!(error = %e, "bad frame");
-                Err(())
-            }
-        },
+    match framing.codec().decode(buf, max) {
+        Ok(f) => Ok(f.map(|f| (f.header, f.payload))),
+        Err(e) => {
+            tracing::debug!(error = %e, ?framing, "bad frame");
+            Err(())
+        }
     }
 }
 
 /// Frames `payload`; a TTHeader reply copies the request header's format,
-/// flags and sequence id, or uses `request` as the header for a call.
+/// flags, sequence id and info, or a call gets an empty header.
 pub(crate) fn encode(
     framing: ProtobufFraming,
     header: Option<&Header>,
     payload: &[u8],
     out: &mut BytesMut,
 ) -> Result<(), ()> {
-    match framing {
-        ProtobufFraming::TtHeader => {
-            let h = match header {
-                Some(h) => {
-                    let mut r = Header::new(h.format, PROTOCOL_KITEX_PROTOBUF, h.seq_id);
-                    r.flags = h.flags;
-                    r.int_info = h.int_info.clone();
-                    r.str_info = h.str_info.clone();
-                    r
-                }
-                None => Header::new(HeaderFormat::TtHeader, PROTOCOL_KITEX_PROTOBUF, 0),
-            };
-            let start = ttheader::encode(&h, out).map_err(|_| ())?;
-            out.extend_from_slice(payload);
-            ttheader::finish(out, start).map_err(|_| ())
+    let h = match (framing, header) {
+        (ProtobufFraming::TtHeader, Some(h)) => {
+            let mut r = Header::new(h.format, PROTOCOL_KITEX_PROTOBUF, h.seq_id);
+            r.flags = h.flags;
+            r.int_info = h.int_info.clone();
+            r.str_info = h.str_info.clone();
+            Some(r)
         }
-        ProtobufFraming::Framed => {
-            let start = framed::begin(out);
-            out.extend_from_slice(payload);
-            framed::finish(out, start).map_err(|_| ())
-        }
-    }
+        (ProtobufFraming::TtHeader, None) => Some(Header::new(
+            HeaderFormat::TtHeader,
+            PROTOCOL_KITEX_PROTOBUF,
+            0,
+        )),
+        (ProtobufFraming::Framed, _) => None,
+    };
+    framing
+        .codec()
+        .encode(h.as_ref(), out, &mut |d| {
+            d.extend_from_slice(payload);
+            Ok(())
+        })
+        .map_err(|_| ())
 }

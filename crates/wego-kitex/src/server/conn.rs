@@ -35,7 +35,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use futures_util::FutureExt;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tower_service::Service;
@@ -46,14 +46,15 @@ use wego_netpoll::{Watcher, rt};
 use super::{Config, ConnHandler, PayloadHandler, Router, ServerStats, ThriftReply, ThriftRequest};
 use crate::metainfo::{self, CallContext, MetaInfo, RpcInfo, keys};
 use crate::thrift::{
-    self, ApplicationException, ExceptionKind, MessageHeader, MessageType, Protocol, json,
+    self, ApplicationException, ExceptionKind, MessageCodec, MessageHeader, MessageType, Protocol,
+    json,
 };
-use crate::transport::{Detection, Framing, Prefixed, decode_frame, detect, framed};
-use crate::ttheader::{self, Header, PROTOCOL_BINARY, PROTOCOL_COMPACT, PROTOCOL_KITEX_PROTOBUF};
+use crate::transport::{
+    DetectFraming, Detection, Frame, FrameCodec, FrameError, Match, Prefixed, SNIFF_LIMIT, detect,
+};
+use crate::ttheader::{Header, PROTOCOL_BINARY, PROTOCOL_COMPACT, PROTOCOL_KITEX_PROTOBUF};
 use wego_netpoll::buffer::pool;
 
-/// Longest sniff before a connection is declared unknown.
-const SNIFF_LIMIT: usize = 64;
 /// Most bytes read while looking for an unframed TJSON envelope.
 const JSON_ENVELOPE_LIMIT: usize = 64 * 1024 + 64;
 /// Room the read buffer has before each read.
@@ -64,6 +65,8 @@ pub(super) struct Shared {
     pub(super) config: Config,
     pub(super) http2: Option<Arc<dyn ConnHandler>>,
     pub(super) payload: Option<Arc<dyn PayloadHandler>>,
+    /// Framings beyond the built-in ones, asked first, in order.
+    pub(super) framings: Vec<Arc<dyn DetectFraming>>,
     pub(super) stats: ServerStats,
 }
 
@@ -72,6 +75,7 @@ impl std::fmt::Debug for Shared {
         f.debug_struct("Shared")
             .field("router", &self.router)
             .field("config", &self.config)
+            .field("framings", &self.framings)
             .finish()
     }
 }
@@ -92,10 +96,24 @@ pub(super) async fn serve_conn<IO: Io>(shared: Arc<Shared>, mut conn: IO, watche
     // sniff trickled a byte at a time is bounded like any frame.
     let mut frame_deadline = None;
     let detection = loop {
-        match detect(&buf) {
-            Detection::NeedMore if buf.len() < SNIFF_LIMIT => {}
-            Detection::NeedMore => break Detection::Unknown,
-            d => break d,
+        match sniff(&shared.framings, &buf) {
+            Sniffed::Custom(codec) => {
+                let codec: Arc<dyn FrameCodec> = codec;
+                return drive(
+                    shared,
+                    conn,
+                    peer,
+                    buf,
+                    frame_deadline,
+                    codec,
+                    Protocol::Binary,
+                    false,
+                    watcher,
+                )
+                .await;
+            }
+            Sniffed::Builtin(Detection::NeedMore) => {}
+            Sniffed::Builtin(d) => break d,
         }
         let wait = read_deadline(cfg, frame_deadline);
         match rt::timeout_at(wait, read_lent(&mut conn, &mut buf)).await {
@@ -122,14 +140,17 @@ pub(super) async fn serve_conn<IO: Io>(shared: Arc<Shared>, mut conn: IO, watche
             }
         },
         Detection::Thrift(framing, proto) => {
+            // Buffered replies are paired with calls by order only.
+            let ordered = framing == crate::transport::Framing::Buffered;
             drive(
                 shared,
                 conn,
                 peer,
                 buf,
                 frame_deadline,
-                framing,
+                framing.codec(proto),
                 proto,
+                ordered,
                 watcher,
             )
             .await
@@ -139,6 +160,29 @@ pub(super) async fn serve_conn<IO: Io>(shared: Arc<Shared>, mut conn: IO, watche
         }
         _ => unknown_payload(&shared, label(&peer), None, buf.len(), None),
     }
+}
+
+/// What the first bytes say: a configured framing, or the built-in detection.
+enum Sniffed {
+    Custom(Arc<dyn DetectFraming>),
+    Builtin(Detection),
+}
+
+/// Asks the configured framings, then the built-in detection. A
+/// configured framing may ask for more only up to [`SNIFF_LIMIT`] bytes.
+fn sniff(framings: &[Arc<dyn DetectFraming>], buf: &[u8]) -> Sniffed {
+    let mut undecided = false;
+    for f in framings {
+        match f.detect(buf) {
+            Match::Yes => return Sniffed::Custom(f.clone()),
+            Match::NeedMore => undecided = true,
+            _ => {}
+        }
+    }
+    if undecided && buf.len() < SNIFF_LIMIT {
+        return Sniffed::Builtin(Detection::NeedMore);
+    }
+    Sniffed::Builtin(detect(buf))
 }
 
 /// Reads into `buf`, lent from the pool for the read: a connection waiting
@@ -195,7 +239,7 @@ fn frame_timed_out(shared: &Shared, peer: &str, frame_deadline: Option<Instant>)
 fn unknown_payload(
     shared: &Shared,
     peer: &str,
-    framing: Option<Framing>,
+    framing: Option<&dyn FrameCodec>,
     len: usize,
     protocol_id: Option<u8>,
 ) {
@@ -257,11 +301,6 @@ async fn unframed_json<IO: Io>(
     let _ = rt::timeout(cfg.write_timeout, conn.shutdown()).await;
 }
 
-enum Frame {
-    Plain(Bytes),
-    Headed(Header, Bytes),
-}
-
 /// What a frame gets back.
 enum Answer {
     /// These bytes, framed like the request.
@@ -295,20 +334,6 @@ fn take(answer: Answer, out: &mut BytesMut) -> Option<(usize, Option<u8>)> {
     None
 }
 
-fn next_frame(
-    buf: &mut BytesMut,
-    framing: Framing,
-    proto: Protocol,
-    max: usize,
-) -> Result<Option<Frame>, crate::transport::FrameError> {
-    Ok(
-        decode_frame(buf, framing, proto, max)?.map(|(h, p)| match h {
-            Some(h) => Frame::Headed(h, p),
-            None => Frame::Plain(p),
-        }),
-    )
-}
-
 // The connection's whole state, handed over from the sniff.
 #[allow(clippy::too_many_arguments)]
 async fn drive<IO: Io>(
@@ -317,16 +342,19 @@ async fn drive<IO: Io>(
     peer: Peer,
     mut buf: BytesMut,
     mut frame_deadline: Option<Instant>,
-    framing: Framing,
+    codec: Arc<dyn FrameCodec>,
     proto: Protocol,
+    ordered: bool,
     watcher: Watcher,
 ) {
     let (mut rd, mut wr) = split(conn);
-    // Buffered replies are paired with calls by order only: one at a time.
-    let limit = match framing {
-        Framing::Buffered => 1,
-        _ => shared.config.max_in_flight.get(),
+    // Replies paired with calls by order only: one at a time.
+    let limit = if ordered {
+        1
+    } else {
+        shared.config.max_in_flight.get()
     };
+    let codec = &*codec;
     let cfg = &shared.config;
     // In-flight calls run on this connection's task (no spawn per call), so
     // a ping-pong call costs no cross-task wake-ups; replies are written as
@@ -341,10 +369,10 @@ async fn drive<IO: Io>(
     let mut idle_deadline = rt::now() + cfg.read_timeout;
     loop {
         while reading && pending.len() < limit {
-            match next_frame(&mut buf, framing, proto, cfg.max_frame) {
+            match codec.decode(&mut buf, cfg.max_frame) {
                 Ok(Some(frame)) => {
                     frame_deadline = None;
-                    pending.push(Box::pin(handle(&shared, &peer, framing, proto, frame)));
+                    pending.push(Box::pin(handle(&shared, &peer, codec, proto, frame)));
                 }
                 Ok(None) => break,
                 Err(e) => {
@@ -392,7 +420,7 @@ async fn drive<IO: Io>(
                 if let Some((len, protocol_id)) = close {
                     // Nothing after this frame can be trusted to be framed
                     // as the peer thinks: close now, calls in flight too.
-                    unknown_payload(&shared, label(&peer), Some(framing), len, protocol_id);
+                    unknown_payload(&shared, label(&peer), Some(codec), len, protocol_id);
                     break;
                 }
             }
@@ -416,15 +444,14 @@ async fn drive<IO: Io>(
 async fn handle(
     shared: &Shared,
     peer: &Peer,
-    framing: Framing,
+    codec: &dyn FrameCodec,
     mut proto: Protocol,
     frame: Frame,
 ) -> Answer {
-    let mut inner = false;
-    let (theader, mut payload) = match frame {
-        Frame::Plain(p) => (None, p),
-        Frame::Headed(h, p) => (Some(h), p),
-    };
+    let Frame {
+        header: theader,
+        mut payload,
+    } = frame;
     // Framed Kitex Protobuf: a plain frame with the Kitex Protobuf magic.
     if theader.is_none()
         && crate::protobuf::codec::is_protobuf(&payload)
@@ -443,7 +470,7 @@ async fn handle(
         let Some(reply) = ph.call(payload, ctx).await else {
             return Answer::Nothing;
         };
-        return frame_reply(framing, None, |out| {
+        return frame_reply(codec, None, |out| {
             out.extend_from_slice(&reply);
             Ok(())
         })
@@ -459,7 +486,7 @@ async fn handle(
             let Some(reply) = ph.call(payload, ctx).await else {
                 return Answer::Nothing;
             };
-            return frame_reply(framing, Some(h), |out| {
+            return frame_reply(codec, Some(h), |out| {
                 out.extend_from_slice(&reply);
                 Ok(())
             })
@@ -469,18 +496,14 @@ async fn handle(
             PROTOCOL_BINARY => Protocol::Binary,
             PROTOCOL_COMPACT => Protocol::Compact,
             // TJSON is 1 in THeader's numbering; any other id is unknown.
-            _ => return unsupported(shared, framing, theader.as_ref(), &payload),
+            _ => return unsupported(shared, codec, theader.as_ref(), &payload),
         };
-        // TTHeader over Framed (volo's default, Kitex's "TTHeaderFramed"):
-        // the payload carries its own 4-byte length; replies mirror it.
-        if inner_framed(&payload) {
-            payload.advance(4);
-            inner = true;
-        }
+    } else if let Some(p) = Protocol::sniff(&payload) {
+        proto = p;
     }
-    let (header, strict) = match thrift::decode_header(proto, &mut payload) {
+    let (header, strict) = match proto.decode_begin(&mut payload) {
         Ok(x) => x,
-        Err(_) => return unsupported(shared, framing, theader.as_ref(), &payload),
+        Err(_) => return unsupported(shared, codec, theader.as_ref(), &payload),
     };
     let (callee, method) = match shared.router.route(&header.name) {
         Some((c, m)) => (Some(c.to_owned()), m.to_owned()),
@@ -543,16 +566,13 @@ async fn handle(
         kind,
         seq_id: header.seq_id,
     };
-    frame_reply(framing, theader.as_ref(), |out| {
-        let start = inner.then(|| framed::begin(out));
-        thrift::encode_header(proto, &env, strict, out);
+    frame_reply(codec, theader.as_ref(), |out| {
+        proto.encode_begin(&env, strict, out);
         match &body {
             Ok(b) => out.extend_from_slice(b),
-            Err(e) => thrift::encode_body(proto, e, out).map_err(|_| ())?,
+            Err(e) => thrift::encode_body(proto, e, out)?,
         }
-        if let Some(start) = start {
-            framed::finish(out, start).map_err(|_| ())?;
-        }
+        proto.encode_end(out);
         Ok(())
     })
     .into()
@@ -583,7 +603,7 @@ fn serve_span(_: &CallContext, _: &str) -> tracing::Span {
 /// reads why; anything else has no envelope (no sequence id) to answer.
 fn unsupported(
     shared: &Shared,
-    framing: Framing,
+    codec: &dyn FrameCodec,
     theader: Option<&Header>,
     payload: &[u8],
 ) -> Answer {
@@ -598,23 +618,11 @@ fn unsupported(
         return Answer::Nothing;
     }
     let e = unsupported_protocol();
-    frame_reply(framing, theader, |out| {
+    frame_reply(codec, theader, |out| {
         json::encode_exception(&call, &e, out);
         Ok(())
     })
     .into()
-}
-
-/// Whether a TTHeader payload is itself framed: a 4-byte length equal to
-/// the rest, followed by a binary (`0x8001`) or compact (`0x82`) envelope.
-fn inner_framed(payload: &[u8]) -> bool {
-    match payload.get(..6) {
-        Some(p) => {
-            let len = u32::from_be_bytes([p[0], p[1], p[2], p[3]]) as usize;
-            len == payload.len() - 4 && ((p[4] == 0x80 && p[5] == 0x01) || p[4] == 0x82)
-        }
-        None => false,
-    }
 }
 
 fn context_from(
@@ -647,29 +655,26 @@ fn context_from(
     }
 }
 
-/// Frames a reply like its request: `body` appends the payload.
+/// Frames a reply like its request (`req`'s format, protocol id, flags
+/// and sequence id): `body` appends the payload in place.
 fn frame_reply(
-    framing: Framing,
+    codec: &dyn FrameCodec,
     req: Option<&Header>,
-    body: impl FnOnce(&mut BytesMut) -> Result<(), ()>,
+    mut body: impl FnMut(&mut BytesMut) -> Result<(), FrameError>,
 ) -> Option<Bytes> {
     let mut out = BytesMut::with_capacity(256);
-    match (framing, req) {
-        (Framing::TtHeader | Framing::THeader, Some(h)) => {
-            let mut rh = Header::new(h.format, h.protocol_id, h.seq_id);
-            rh.flags = h.flags;
-            let start = ttheader::encode(&rh, &mut out).ok()?;
-            body(&mut out).ok()?;
-            ttheader::finish(&mut out, start).ok()?;
+    let rh = req.map(|h| {
+        let mut rh = Header::new(h.format, h.protocol_id, h.seq_id);
+        rh.flags = h.flags;
+        rh
+    });
+    match codec.encode(rh.as_ref(), &mut out, &mut body) {
+        Ok(()) => Some(out.freeze()),
+        Err(e) => {
+            tracing::debug!(error = %e, "cannot frame the reply, sending none");
+            None
         }
-        (Framing::Framed, _) => {
-            let start = framed::begin(&mut out);
-            body(&mut out).ok()?;
-            framed::finish(&mut out, start).ok()?;
-        }
-        _ => body(&mut out).ok()?,
     }
-    Some(out.freeze())
 }
 
 #[cfg(test)]

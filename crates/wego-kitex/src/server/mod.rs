@@ -40,7 +40,7 @@ pub use router::{Router, ThriftReply, ThriftRequest};
 pub use stats::ServerStats;
 
 use crate::metainfo::CallContext;
-use crate::transport::{DEFAULT_MAX_FRAME, Prefixed};
+use crate::transport::{DEFAULT_MAX_FRAME, DetectFraming, Prefixed};
 use crate::{Error, Result};
 
 /// Serves connections that start with the HTTP/2 preface (gRPC).
@@ -110,6 +110,7 @@ pub struct ServerBuilder {
     config: Config,
     http2: Option<Arc<dyn ConnHandler>>,
     payload: Option<Arc<dyn PayloadHandler>>,
+    framings: Vec<Arc<dyn DetectFraming>>,
 }
 
 impl std::fmt::Debug for ServerBuilder {
@@ -117,6 +118,7 @@ impl std::fmt::Debug for ServerBuilder {
         f.debug_struct("ServerBuilder")
             .field("router", &self.router)
             .field("config", &self.config)
+            .field("framings", &self.framings)
             .finish()
     }
 }
@@ -223,6 +225,19 @@ impl ServerBuilder {
         self
     }
 
+    /// Also serves connections in `framing`, a framing beyond the built-in
+    /// ones (TTHeader, THeader, Framed, Buffered, HTTP/2). Each connection's
+    /// first bytes are offered to the added framings first, in the order
+    /// added; one that answers [`Match::Yes`](crate::transport::Match::Yes)
+    /// decodes and encodes that connection's frames, whose payloads are
+    /// Thrift binary or compact messages served by the router. Its calls
+    /// are served concurrently, replies going out as they finish (paired
+    /// by the envelope's sequence id, as on Framed connections).
+    pub fn with_framing(mut self, framing: impl DetectFraming) -> Self {
+        self.framings.push(Arc::new(framing));
+        self
+    }
+
     /// Builds the server.
     ///
     /// # Errors
@@ -255,6 +270,7 @@ impl ServerBuilder {
                 config: self.config,
                 http2: self.http2,
                 payload: self.payload,
+                framings: self.framings,
                 stats: ServerStats::default(),
             }),
             shutdown: Shutdown::new(),

@@ -17,6 +17,7 @@ mod envelope;
 mod exception;
 mod input;
 pub(crate) mod json;
+mod message;
 mod output;
 pub(crate) mod walk;
 
@@ -27,6 +28,7 @@ use pilota::thrift::binary::TBinaryProtocol;
 pub(crate) use envelope::put_varint;
 pub use envelope::{MessageHeader, MessageType, decode_header, encode_header};
 pub use exception::{ApplicationException, ExceptionKind};
+pub use message::MessageCodec;
 
 /// A Thrift wire protocol for struct bodies and message envelopes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -71,6 +73,20 @@ pub enum CodecError {
 impl From<pilota::thrift::ThriftException> for CodecError {
     fn from(e: pilota::thrift::ThriftException) -> Self {
         CodecError::Body(e.to_string())
+    }
+}
+
+impl Protocol {
+    /// The protocol a message starting with `payload` is in: compact for
+    /// its protocol id `0x82`, binary for a strict binary version word,
+    /// `None` otherwise (non-strict binary cannot be told from its first
+    /// bytes).
+    pub fn sniff(payload: &[u8]) -> Option<Protocol> {
+        match payload {
+            [0x82, ..] => Some(Protocol::Compact),
+            [0x80, 0x01, ..] => Some(Protocol::Binary),
+            _ => None,
+        }
     }
 }
 

@@ -39,7 +39,7 @@ proptest! {
         // Buffered framing finds exactly the end of the message.
         let mut two = BytesMut::from(&wire[..]);
         two.extend_from_slice(&wire);
-        let first = buffered::decode(&mut two, proto, 1 << 20).unwrap().unwrap();
+        let first = buffered::decode(&mut two, &proto, 1 << 20).unwrap().unwrap();
         prop_assert_eq!(&first, &wire);
         let mut b = wire.clone();
         let (got, _) = decode_header(proto, &mut b).unwrap();
@@ -56,6 +56,6 @@ proptest! {
             let _ = decode_body::<ApplicationException>(proto, &mut b);
         }
         let _ = decode_body::<ApplicationException>(proto, &mut Bytes::from(bytes.clone()));
-        let _ = buffered::decode(&mut BytesMut::from(&bytes[..]), proto, 1 << 16);
+        let _ = buffered::decode(&mut BytesMut::from(&bytes[..]), &proto, 1 << 16);
     }
 }

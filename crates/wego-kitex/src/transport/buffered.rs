@@ -9,8 +9,7 @@
 use bytes::{Bytes, BytesMut};
 
 use super::FrameError;
-use crate::thrift::walk::{self, Stop};
-use crate::thrift::{CodecError, Protocol};
+use crate::thrift::{CodecError, MessageCodec};
 
 /// Splits one complete message off the front of `buf`.
 ///
@@ -18,16 +17,16 @@ use crate::thrift::{CodecError, Protocol};
 ///
 /// [`FrameError::TooLarge`] once the message would exceed `max`,
 /// [`FrameError::Thrift`] if it is malformed.
-pub fn decode(
+pub fn decode<P: MessageCodec + ?Sized>(
     buf: &mut BytesMut,
-    proto: Protocol,
+    proto: &P,
     max: usize,
 ) -> Result<Option<Bytes>, FrameError> {
-    match walk::message_len(buf, proto, max) {
-        Ok(n) => Ok(Some(buf.split_to(n).freeze())),
-        Err(Stop::NeedMore) => Ok(None),
-        Err(Stop::TooLarge) => Err(FrameError::TooLarge { size: 0, max }),
-        Err(Stop::Invalid(why)) => Err(FrameError::Thrift(CodecError::Invalid(why))),
+    match proto.message_len(buf, max) {
+        Ok(Some(n)) => Ok(Some(buf.split_to(n).freeze())),
+        Ok(None) => Ok(None),
+        Err(CodecError::TooLarge { .. }) => Err(FrameError::TooLarge { size: 0, max }),
+        Err(e) => Err(FrameError::Thrift(e)),
     }
 }
 
@@ -35,7 +34,7 @@ pub fn decode(
 mod tests {
     use super::*;
     use crate::thrift::{
-        ApplicationException, ExceptionKind, MessageHeader, MessageType, encode_message,
+        ApplicationException, ExceptionKind, MessageHeader, MessageType, Protocol, encode_message,
     };
 
     fn message(proto: Protocol) -> BytesMut {
@@ -58,14 +57,14 @@ mod tests {
             two.extend_from_slice(&one);
             for cut in 0..one.len() {
                 let mut b = BytesMut::from(&one[..cut]);
-                assert_eq!(decode(&mut b, proto, 1 << 20), Ok(None));
+                assert_eq!(decode(&mut b, &proto, 1 << 20), Ok(None));
             }
             assert_eq!(
-                decode(&mut two, proto, 1 << 20).unwrap().unwrap(),
+                decode(&mut two, &proto, 1 << 20).unwrap().unwrap(),
                 one.clone().freeze()
             );
             assert_eq!(
-                decode(&mut two, proto, 1 << 20).unwrap().unwrap(),
+                decode(&mut two, &proto, 1 << 20).unwrap().unwrap(),
                 one.freeze()
             );
             assert!(two.is_empty());
@@ -81,7 +80,7 @@ mod tests {
             ][..],
         );
         assert!(matches!(
-            decode(&mut b, Protocol::Binary, 1 << 20),
+            decode(&mut b, &Protocol::Binary, 1 << 20),
             Err(FrameError::TooLarge { .. })
         ));
     }

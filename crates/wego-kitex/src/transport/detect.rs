@@ -3,6 +3,7 @@
 //! | first bytes | meaning |
 //! |-------------|---------|
 //! | `PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n` | HTTP/2 (gRPC), handed to the HTTP/2 handler |
+//! | `[len:4] 10 00` ... `[len:4] 80 01` | TTHeader around Framed (the payload's own length equals the rest) |
 //! | `[len:4] 10 00` | TTHeader |
 //! | `[len:4] 0f ff` | THeader |
 //! | `[len:4] 80 01` / `[len:4] 82` | Framed binary / compact |
@@ -41,8 +42,28 @@ pub enum Detection {
     Unknown,
 }
 
+/// Most bytes read before a connection is declared unknown, but for a
+/// TTHeader frame, whose header (up to 256 KiB) is read to see whether its
+/// payload is framed again.
+pub const SNIFF_LIMIT: usize = 64;
+
 /// Detects the framing and protocol from the first bytes of a connection.
+///
+/// [`Detection::NeedMore`] is bounded: past [`SNIFF_LIMIT`] bytes (or, for
+/// TTHeader, past the first frame's header and 6 payload bytes) the answer
+/// is always decided.
 pub fn detect(buf: &[u8]) -> Detection {
+    match detect_prefix(buf) {
+        Detection::NeedMore if buf.len() >= SNIFF_LIMIT && !is_ttheader(buf) => Detection::Unknown,
+        d => d,
+    }
+}
+
+fn is_ttheader(buf: &[u8]) -> bool {
+    buf.get(4..6) == Some(&[0x10, 0x00])
+}
+
+fn detect_prefix(buf: &[u8]) -> Detection {
     if buf.is_empty() {
         return Detection::NeedMore;
     }
@@ -70,7 +91,7 @@ pub fn detect(buf: &[u8]) -> Detection {
         return Detection::NeedMore;
     };
     match (b[0], b[1]) {
-        (0x10, 0x00) => Detection::Thrift(Framing::TtHeader, Protocol::Binary),
+        (0x10, 0x00) => ttheader(buf),
         (0x0f, 0xff) => Detection::Thrift(Framing::THeader, Protocol::Binary),
         (0x80, 0x01) => Detection::Thrift(Framing::Framed, Protocol::Binary),
         // Kitex Protobuf: same framing; the server passes each frame whose
@@ -83,6 +104,31 @@ pub fn detect(buf: &[u8]) -> Detection {
         (b'[', _) => Detection::Thrift(Framing::Framed, Protocol::Binary),
         _ if buf[0] == 0 && buf[1] == 0 => non_strict(buf),
         _ => Detection::Unknown,
+    }
+}
+
+/// TTHeader, or TTHeader around Framed when the first frame's payload
+/// starts with a 4-byte length equal to the rest of it and an envelope.
+fn ttheader(buf: &[u8]) -> Detection {
+    let be32 = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize;
+    let total = 4 + be32(buf);
+    let Some(hs) = buf.get(12..14) else {
+        return Detection::NeedMore;
+    };
+    let payload_at = 14 + usize::from(u16::from_be_bytes([hs[0], hs[1]])) * 4;
+    let plain = Detection::Thrift(Framing::TtHeader, Protocol::Binary);
+    if payload_at + 6 > total {
+        // No room for a framed payload (or a malformed frame the codec rejects).
+        return plain;
+    }
+    let Some(p) = buf.get(payload_at..payload_at + 6) else {
+        return Detection::NeedMore;
+    };
+    let envelope = (p[4] == 0x80 && p[5] == 0x01) || p[4] == 0x82;
+    if envelope && be32(p) == total - payload_at - 4 {
+        Detection::Thrift(Framing::TtHeaderFramed, Protocol::Binary)
+    } else {
+        plain
     }
 }
 
@@ -127,8 +173,34 @@ mod tests {
             (b"PRI * HT", Detection::NeedMore),
             (HTTP2_PREFACE, Detection::Http2),
             (b"GET / HTTP/1.1\r\n", Detection::Unknown),
+            (&[0, 0, 0, 20, 0x10, 0], Detection::NeedMore),
             (
-                &[0, 0, 0, 20, 0x10, 0],
+                &[
+                    0, 0, 0, 20, 0x10, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0x80, 1,
+                ],
+                Detection::NeedMore,
+            ),
+            (
+                &[
+                    0, 0, 0, 20, 0x10, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0x80, 1, 0, 1, 0, 0,
+                ],
+                Detection::Thrift(Framing::TtHeader, Protocol::Binary),
+            ),
+            (
+                &[
+                    0, 0, 0, 22, 0x10, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 4, 0x80, 1,
+                ],
+                Detection::Thrift(Framing::TtHeaderFramed, Protocol::Binary),
+            ),
+            (
+                &[
+                    0, 0, 0, 22, 0x10, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 9, 0x80, 1,
+                ],
+                Detection::Thrift(Framing::TtHeader, Protocol::Binary),
+            ),
+            // A header claiming more than the frame holds: the codec rejects it.
+            (
+                &[0, 0, 0, 10, 0x10, 0, 0, 0, 0, 0, 0, 1, 0xff, 0xff],
                 Detection::Thrift(Framing::TtHeader, Protocol::Binary),
             ),
             (
@@ -179,9 +251,23 @@ mod tests {
             ),
             (&[0, 0, 0], Detection::NeedMore),
             (&[0x16, 3, 1, 0, 0, 0], Detection::Unknown),
+            (&[b'P'; 64], Detection::Unknown),
         ];
         for (bytes, want) in cases {
             assert_eq!(detect(bytes), *want, "{bytes:?}");
         }
+    }
+
+    #[test]
+    fn a_ttheader_sniff_waits_for_the_header_and_no_longer() {
+        // A 1 KiB header: undecided through it, decided 6 bytes after.
+        let mut buf = vec![0, 0, 0x10, 0, 0x10, 0, 0, 0, 0, 0, 0, 1, 1, 0];
+        buf.resize(14 + 1024 + 5, 0);
+        assert_eq!(detect(&buf), Detection::NeedMore);
+        buf.push(0);
+        assert_eq!(
+            detect(&buf),
+            Detection::Thrift(Framing::TtHeader, Protocol::Binary)
+        );
     }
 }

@@ -1,25 +1,34 @@
 //! Framings (how a message's end is found) and first-bytes detection, sans-IO,
 //! plus [`Prefixed`], which replays sniffed bytes in front of a connection.
 //!
-//! | framing | on the wire | found by |
-//! |---------|-------------|----------|
-//! | [`Framing::TtHeader`] | length, magic `0x1000`, header, payload | [`crate::ttheader`] |
-//! | [`Framing::THeader`] | length, magic `0x0FFF`, header, payload | [`crate::ttheader`] |
-//! | [`Framing::Framed`] | 4-byte big-endian length, payload | [`framed`] |
-//! | [`Framing::Buffered`] | the bare message | [`buffered`] (parses the message to find its end) |
+//! Framings are [`FrameCodec`]s that stack like layers ([`codec`]); a
+//! [`Framing`] names a stack wego ships and builds it with [`Framing::codec`].
+//!
+//! | framing | on the wire | stack |
+//! |---------|-------------|-------|
+//! | [`Framing::TtHeader`] | length, magic `0x1000`, header, payload | [`TtHeaderCodec`] ([`crate::ttheader`]) |
+//! | [`Framing::TtHeaderFramed`] | a TTHeader frame whose payload is a Framed frame | [`Layered`]`(`[`TtHeaderCodec`]`, `[`FramedCodec`]`)` |
+//! | [`Framing::THeader`] | length, magic `0x0FFF`, header, payload | [`TtHeaderCodec`] |
+//! | [`Framing::Framed`] | 4-byte big-endian length, payload | [`FramedCodec`] ([`framed`]) |
+//! | [`Framing::Buffered`] | the bare message | [`BufferedCodec`] ([`buffered`]: the protocol finds its end) |
 
 pub mod buffered;
+pub mod codec;
 mod detect;
 pub mod framed;
 mod prefixed;
 
-pub use detect::{Detection, HTTP2_PREFACE, detect};
+pub use codec::{
+    BufferedCodec, DetectFraming, Frame, FrameCodec, FramedCodec, Layered, Match, PayloadWriter,
+    TtHeaderCodec,
+};
+pub use detect::{Detection, HTTP2_PREFACE, SNIFF_LIMIT, detect};
 pub use prefixed::Prefixed;
 
-use bytes::{Bytes, BytesMut};
+use std::sync::Arc;
 
 use crate::thrift::{CodecError, Protocol};
-use crate::ttheader::{self, Header, HeaderError};
+use crate::ttheader::{HeaderError, HeaderFormat};
 
 /// Default maximum frame (or unframed message) size: 16 MiB.
 pub const DEFAULT_MAX_FRAME: usize = 16 << 20;
@@ -30,6 +39,9 @@ pub const DEFAULT_MAX_FRAME: usize = 16 << 20;
 pub enum Framing {
     /// Kitex TTHeader (carries metainfo and sequence ids).
     TtHeader,
+    /// TTHeader around Framed: each TTHeader payload is itself a Framed
+    /// frame (Kitex's "TTHeaderFramed", volo-thrift's default).
+    TtHeaderFramed,
     /// Apache THeader.
     THeader,
     /// A 4-byte length prefix.
@@ -56,25 +68,33 @@ pub enum FrameError {
     /// An unframed message is malformed.
     #[error(transparent)]
     Thrift(#[from] CodecError),
+    /// A frame is malformed (a framing's own rule is broken).
+    #[error("malformed frame: {0}")]
+    Malformed(&'static str),
 }
 
-/// Splits the next complete message off `buf` under `framing`: the
-/// TTHeader/THeader header (if any) and the payload. `Ok(None)` means "need more".
-///
-/// # Errors
-///
-/// Any [`FrameError`]; the connection should be closed.
-pub fn decode_frame(
-    buf: &mut BytesMut,
-    framing: Framing,
-    proto: Protocol,
-    max: usize,
-) -> Result<Option<(Option<Header>, Bytes)>, FrameError> {
-    Ok(match framing {
-        Framing::TtHeader | Framing::THeader => {
-            ttheader::decode(buf, max)?.map(|(h, p)| (Some(h), p))
+impl Framing {
+    /// The codec stack of this framing, for messages of `proto` (which
+    /// only Buffered, having no lengths, needs).
+    pub fn codec(self, proto: Protocol) -> Arc<dyn FrameCodec> {
+        match self {
+            Framing::TtHeader => Arc::new(TtHeaderCodec::new(HeaderFormat::TtHeader)),
+            Framing::TtHeaderFramed => Arc::new(Layered::new(
+                TtHeaderCodec::new(HeaderFormat::TtHeader),
+                FramedCodec,
+            )),
+            Framing::THeader => Arc::new(TtHeaderCodec::new(HeaderFormat::THeader)),
+            Framing::Framed => Arc::new(FramedCodec),
+            Framing::Buffered => Arc::new(BufferedCodec::new(proto)),
         }
-        Framing::Framed => framed::decode(buf, max)?.map(|p| (None, p)),
-        Framing::Buffered => buffered::decode(buf, proto, max)?.map(|p| (None, p)),
-    })
+    }
+
+    /// Whether replies can be paired with calls other than by order (the
+    /// frames carry a header with a sequence id).
+    pub fn has_header(self) -> bool {
+        match self {
+            Framing::TtHeader | Framing::TtHeaderFramed | Framing::THeader => true,
+            Framing::Framed | Framing::Buffered => false,
+        }
+    }
 }

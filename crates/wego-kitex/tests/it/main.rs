@@ -24,6 +24,7 @@ mod grpc_stream_spans;
 mod grpc_trailers_only;
 mod interop_one_port;
 mod seam;
+mod thrift_codec_stacks;
 mod thrift_codegen;
 mod thrift_common;
 mod thrift_frame_deadline;

@@ -1,0 +1,64 @@
+//! [`MessageCodec`]: the payload-protocol layer of the codec onion, the
+//! innermost one (TTHeader around Framed around Binary or Compact).
+
+use std::fmt;
+
+use bytes::{Bytes, BytesMut};
+
+use super::walk::{self, Stop};
+use super::{CodecError, MessageHeader, Protocol, decode_header, encode_header};
+
+/// A Thrift payload protocol's messages: the envelope that begins one, the
+/// end of one, and where an unframed one ends (what Buffered framing
+/// needs). Struct bodies between begin and end go through pilota's
+/// protocols ([`encode_body`](super::encode_body),
+/// [`decode_body`](super::decode_body)).
+///
+/// Binary and Compact implement it on [`Protocol`].
+pub trait MessageCodec: fmt::Debug + Send + Sync + 'static {
+    /// The length of the complete message at the front of `buf`:
+    /// `Ok(None)` until all of it is buffered.
+    ///
+    /// # Errors
+    ///
+    /// [`CodecError::TooLarge`] once the message would exceed `max`,
+    /// [`CodecError::Invalid`] (or another variant) if it is malformed.
+    fn message_len(&self, buf: &[u8], max: usize) -> Result<Option<usize>, CodecError>;
+
+    /// Decodes a message's envelope from the front of `buf`, advancing past
+    /// it; returns it and whether its form was strict.
+    ///
+    /// # Errors
+    ///
+    /// Any [`CodecError`] for a malformed envelope.
+    fn decode_begin(&self, buf: &mut Bytes) -> Result<(MessageHeader, bool), CodecError>;
+
+    /// Appends a message's envelope (`strict`: the versioned form, where
+    /// the protocol has two).
+    fn encode_begin(&self, header: &MessageHeader, strict: bool, dst: &mut BytesMut);
+
+    /// Appends what ends a message after its body (nothing, for Binary and
+    /// Compact).
+    fn encode_end(&self, dst: &mut BytesMut) {
+        let _ = dst;
+    }
+}
+
+impl MessageCodec for Protocol {
+    fn message_len(&self, buf: &[u8], max: usize) -> Result<Option<usize>, CodecError> {
+        match walk::message_len(buf, *self, max) {
+            Ok(n) => Ok(Some(n)),
+            Err(Stop::NeedMore) => Ok(None),
+            Err(Stop::TooLarge) => Err(CodecError::TooLarge { max }),
+            Err(Stop::Invalid(why)) => Err(CodecError::Invalid(why)),
+        }
+    }
+
+    fn decode_begin(&self, buf: &mut Bytes) -> Result<(MessageHeader, bool), CodecError> {
+        decode_header(*self, buf)
+    }
+
+    fn encode_begin(&self, header: &MessageHeader, strict: bool, dst: &mut BytesMut) {
+        encode_header(*self, header, strict, dst);
+    }
+}
