@@ -2,6 +2,8 @@
 //! Integration tests of wego-hertz over loopback, one module per behaviour.
 
 mod client;
+mod client_h1;
+mod client_support;
 mod support;
 
 #[cfg(feature = "validator")]
