@@ -2,6 +2,7 @@
 //! Integration tests of wego-hertz over loopback, one module per behaviour.
 
 mod client;
+mod client_failures;
 mod client_h1;
 mod client_support;
 mod support;
