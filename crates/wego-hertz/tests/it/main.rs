@@ -4,6 +4,8 @@
 mod client;
 mod client_failures;
 mod client_h1;
+mod client_hyper;
+mod client_nginx;
 mod client_support;
 mod support;
 
