@@ -12,6 +12,7 @@ mod support;
 #[cfg(feature = "validator")]
 mod example_binding;
 mod example_hello;
+mod example_http_client;
 #[cfg(feature = "gzip")]
 mod example_middleware;
 mod h1_body_errors;
