@@ -504,12 +504,13 @@ impl http_body::Body for ResponseBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         let this = &mut *self;
-        if let (Some(max), Some(declared)) = (this.max, this.declared) {
-            if declared > max && this.conn.is_some() {
-                return this.fail(BodyError::too_large(
-                    usize::try_from(max).unwrap_or(usize::MAX),
-                ));
-            }
+        if let (Some(max), Some(declared)) = (this.max, this.declared)
+            && declared > max
+            && this.conn.is_some()
+        {
+            return this.fail(BodyError::too_large(
+                usize::try_from(max).unwrap_or(usize::MAX),
+            ));
         }
         loop {
             let Some(conn) = this.conn.as_mut() else {

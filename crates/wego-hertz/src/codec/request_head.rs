@@ -52,14 +52,14 @@ pub fn encode_request_head(
         _ => dst.put_u8(b'/'),
     }
     dst.put_slice(b" HTTP/1.1\r\n");
-    if !headers.contains_key(HOST) {
-        if let Some(authority) = uri.authority() {
-            let host_port = authority
-                .as_str()
-                .rsplit_once('@')
-                .map_or(authority.as_str(), |(_, hp)| hp);
-            put_field(dst, b"host", host_port.as_bytes());
-        }
+    if !headers.contains_key(HOST)
+        && let Some(authority) = uri.authority()
+    {
+        let host_port = authority
+            .as_str()
+            .rsplit_once('@')
+            .map_or(authority.as_str(), |(_, hp)| hp);
+        put_field(dst, b"host", host_port.as_bytes());
     }
     for (name, value) in headers {
         if name == CONTENT_LENGTH || name == TRANSFER_ENCODING {
