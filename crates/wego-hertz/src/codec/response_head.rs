@@ -465,4 +465,56 @@ mod tests {
         let got = parse(head.as_bytes()).unwrap().unwrap();
         assert_eq!(got.parts.headers.len(), 40);
     }
+
+    mod props {
+        use super::*;
+        use crate::codec::{ResponseContext, encode_response_head};
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn server_heads_parse_back(status in 200u16..600,
+                                       len in proptest::option::of(0u64..1_000_000),
+                                       names in proptest::collection::vec("x-[a-z]{1,10}", 0..40),
+                                       keep_alive: bool) {
+                let status = StatusCode::from_u16(status).unwrap();
+                let mut headers = HeaderMap::new();
+                for (i, name) in names.iter().enumerate() {
+                    headers.append(HeaderName::from_bytes(name.as_bytes()).unwrap(), HeaderValue::from(i));
+                }
+                let mut ctx = ResponseContext::new(b"Thu, 01 Jan 1970 00:00:00 GMT");
+                ctx.keep_alive = keep_alive;
+                let mut wire = BytesMut::new();
+                let (framing, open) = encode_response_head(status, &headers, len, &ctx, &mut wire);
+                let limits = ResponseLimits::default();
+                let head = parse_response_head(&mut wire, &limits, false).unwrap().unwrap();
+                prop_assert!(wire.is_empty());
+                prop_assert_eq!(head.parts.status, status);
+                for name in &names {
+                    prop_assert_eq!(head.parts.headers.get_all(name.as_str()).iter().count(),
+                                    headers.get_all(name.as_str()).iter().count());
+                }
+                let want = match framing {
+                    crate::codec::ResponseFraming::None => ResponseBodyFraming::Empty,
+                    crate::codec::ResponseFraming::Length(0) => ResponseBodyFraming::Empty,
+                    crate::codec::ResponseFraming::Length(n) => ResponseBodyFraming::Length(n),
+                    crate::codec::ResponseFraming::Chunked => ResponseBodyFraming::Chunked,
+                    crate::codec::ResponseFraming::UntilClose => ResponseBodyFraming::UntilClose,
+                };
+                prop_assert_eq!(head.framing, want);
+                prop_assert_eq!(head.keep_alive, open && want != ResponseBodyFraming::UntilClose);
+            }
+
+            #[test]
+            fn any_bytes_parse_or_fail_without_panicking(data in proptest::collection::vec(any::<u8>(), 0..512),
+                                                         head_request: bool) {
+                let limits = ResponseLimits { max_head: 256, max_headers: 8 };
+                let mut buf = BytesMut::from(&data[..]);
+                if let Ok(Some(head)) = parse_response_head(&mut buf, &limits, head_request) {
+                    prop_assert!(buf.len() < data.len());
+                    prop_assert!(head.framing != ResponseBodyFraming::UntilClose || !head.keep_alive);
+                }
+            }
+        }
+    }
 }
