@@ -3,8 +3,11 @@
 # with 1 KiB messages at concurrency 100 and 1000 and bidirectional
 # streaming ping-pong, plus Kitex Protobuf over TTHeader. Servers are pinned
 # to core 0 and load generators to core 1 (taskset), one thread each.
+# wego-polling is the wego server on the polling backend (wego's own
+# runtime; the other servers run on tokio's multi-thread runtime).
 #
 #   benches/grpc-load.sh [seconds-per-run]   (default 10)
+#   SERVERS="wego wego-polling" CLIENTS=wego BIDI=0 benches/grpc-load.sh 5
 #
 # Results go to stdout and benches/results/grpc-<date>.txt.
 set -euo pipefail
@@ -55,20 +58,25 @@ run() { # server-impl client-impl mode concurrency [conns]
     echo "server=$1 $line server_cpu_us_per_req=$cpu_us" | tee -a "$OUT"
 }
 
+SERVERS=${SERVERS:-"wego wego-polling tonic"}
+CLIENTS=${CLIENTS:-"wego tonic"}
 for c in 100 1000; do
-    for s in wego tonic; do
-        for cl in wego tonic; do
+    for s in $SERVERS; do
+        for cl in $CLIENTS; do
             run "$s" "$cl" unary "$c"
         done
     done
 done
-for s in wego tonic; do
-    for cl in wego tonic; do
-        run "$s" "$cl" bidi 100
+if [ "${BIDI:-1}" = 1 ]; then
+    for s in $SERVERS; do
+        for cl in $CLIENTS; do
+            run "$s" "$cl" bidi 100
+        done
     done
-done
-run kitex-pb kitex-pb unary 100
+    run kitex-pb kitex-pb unary 100
+fi
 # Charts beside the numbers in docs/benchmarks.md: docs/charts/grpc-*.svg
-# (from the root, so the root workspace's target dir and config apply).
-(OUT_ABS="$PWD/$OUT" && cd ../../.. && cargo run -q -p wego-benches --bin bench-chart -- grpc "$OUT_ABS" docs/charts)
+# (from the root, so the root workspace's target dir and config apply;
+# CHARTS=0 skips them, e.g. for a run of only some servers or clients).
+[ "${CHARTS:-1}" = 1 ] && (OUT_ABS="$PWD/$OUT" && cd ../../.. && cargo run -q -p wego-benches --bin bench-chart -- grpc "$OUT_ABS" docs/charts)
 echo "results: $OUT"

@@ -6,7 +6,7 @@
 # with any background job still running).
 
 echo "building wego-hertz http-hello and the peers (release)..." >&2
-(cd "$ROOT" && cargo build --release -q -p wego-hertz --example http-hello --example http-raw)
+(cd "$ROOT" && cargo build --release -q -p wego-hertz --features polling --example http-hello --example http-raw)
 (cd "$ROOT/benches/peers/http" && cargo build --release -q)
 WEGO_BIN=$ROOT/target/release/examples/http-hello
 WEGO_RAW_BIN=$ROOT/target/release/examples/http-raw
@@ -18,4 +18,9 @@ cat > "$TMP/echo.lua" <<'LUA'
 wrk.method = "POST"
 wrk.body = string.rep("x", 1024)
 wrk.headers["Content-Type"] = "application/octet-stream"
+LUA
+# GET /plaintext on a new connection per request (the accept path).
+cat > "$TMP/close.lua" <<'LUA'
+wrk.path = "/plaintext"
+wrk.headers["Connection"] = "close"
 LUA

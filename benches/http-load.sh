@@ -13,13 +13,22 @@
 #
 # Servers: wego (http-hello on the default per-core runtime), wego-ws
 # (http-hello on tokio's work-stealing runtime, `--flavor work-stealing`),
-# wego-raw (http-raw: the server without the router, answering as the hyper
-# peer does, with no content type), hyper, axum, actix. wego-ws and
-# wego-raw are not in the default list.
+# wego-polling (http-hello on the polling backend, `--backend polling`,
+# with its default reads), wego-polling-eager and wego-polling-lazy (the
+# polling backend with eager reads on and off), wego-raw (http-raw: the
+# server without the router, answering as the hyper peer does, with no
+# content type), hyper, axum, actix. wego-ws, wego-raw and the polling
+# variants are not in the default list. wego-polling-2t and
+# wego-polling-2t-per-loop run two loops, with one listening socket or one
+# SO_REUSEPORT socket per loop (`--per-loop-listener`); give them two CPUs
+# (SERVER_CPU=0,1 WRK_CPU=0,1). Endpoints: plaintext, echo (1 KiB POST),
+# close (plaintext with `Connection: close`: one connection per request,
+# which measures the accept path).
 #
 # Usage: benches/http-load.sh            (ROUNDS=5 DURATION=10 by default)
 #        ROUNDS=3 DURATION=5 CONNS="100" benches/http-load.sh
 #        SERVERS="wego wego-ws actix" CONNS=1000 benches/http-load.sh
+#        SERVERS="wego wego-polling hyper" benches/http-load.sh
 # Output: a markdown table on stdout; raw rows in $OUT (default
 # target/http-load.tsv).
 set -euo pipefail
@@ -47,6 +56,16 @@ start_server() { # name port; sets SERVER_PID (no subshell: the EXIT trap must n
         taskset -c "$SERVER_CPU" "$WEGO_BIN" --port "$port" --threads 1 --flavor per-core >/dev/null 2>&1 &
     elif [ "$name" = wego-ws ]; then
         taskset -c "$SERVER_CPU" "$WEGO_BIN" --port "$port" --threads 1 --flavor work-stealing >/dev/null 2>&1 &
+    elif [ "$name" = wego-polling ]; then
+        taskset -c "$SERVER_CPU" "$WEGO_BIN" --port "$port" --threads 1 --backend polling >/dev/null 2>&1 &
+    elif [ "$name" = wego-polling-eager ]; then
+        taskset -c "$SERVER_CPU" "$WEGO_BIN" --port "$port" --threads 1 --backend polling --eager-reads on >/dev/null 2>&1 &
+    elif [ "$name" = wego-polling-lazy ]; then
+        taskset -c "$SERVER_CPU" "$WEGO_BIN" --port "$port" --threads 1 --backend polling --eager-reads off >/dev/null 2>&1 &
+    elif [ "$name" = wego-polling-2t ]; then
+        taskset -c "$SERVER_CPU" "$WEGO_BIN" --port "$port" --threads 2 --backend polling >/dev/null 2>&1 &
+    elif [ "$name" = wego-polling-2t-per-loop ]; then
+        taskset -c "$SERVER_CPU" "$WEGO_BIN" --port "$port" --threads 2 --backend polling --per-loop-listener >/dev/null 2>&1 &
     elif [ "$name" = wego-raw ]; then
         taskset -c "$SERVER_CPU" "$WEGO_RAW_BIN" --port "$port" --threads 1 >/dev/null 2>&1 &
     else
@@ -88,14 +107,15 @@ echo -e "round\tserver\tendpoint\tconns\trps\tp99_ms\tcpu_us_per_req\terrors\tlo
 # One measurement: wrk against $server on $port; appends a row. Sets STEAL.
 measure() { # round server pid port endpoint conns
     local round=$1 server=$2 pid=$3 port=$4 endpoint=$5 conns=$6
-    local script=()
+    local script=() path=$endpoint
     [ "$endpoint" = echo ] && script=(-s "$TMP/echo.lua")
+    [ "$endpoint" = close ] && script=(-s "$TMP/close.lua") && path=plaintext
     local load1 before stat_before after rps total errors p99 cpu
     load1=$(cut -d' ' -f1 /proc/loadavg)
     before=$(cpu_ticks "$pid")
     stat_before=$(grep '^cpu ' /proc/stat)
     taskset -c "$WRK_CPU" wrk -t1 -c"$conns" -d"${DURATION}s" --timeout 5s --latency \
-        "${script[@]}" "http://127.0.0.1:$port/$endpoint" > "$TMP/wrk.txt"
+        "${script[@]}" "http://127.0.0.1:$port/$path" > "$TMP/wrk.txt"
     after=$(cpu_ticks "$pid")
     STEAL=$(steal_pct "$stat_before" "$(grep '^cpu ' /proc/stat)")
     rps=$(awk '/^Requests\/sec:/ {print $2}' "$TMP/wrk.txt")
@@ -192,6 +212,28 @@ for (endpoint, conns), servers in sorted(cells.items()):
                         for r in rounds if float(by_round[peer][r][key]) > 0]
                 return f"{statistics.median(vals):.2f}" if vals else "-"
             print(f"| {endpoint} | {conns} | {ours} ÷ {peer} | {ratio('rps')} | {ratio('p99_ms')} | {ratio('cpu_us_per_req')} | {len(rounds)} |")
+
+# wego's other runtimes against the default one (tokio per-core), paired
+# per round as above: the backend comparison.
+base = "wego"
+others = sorted({s for c in cells.values() for s in c if s.startswith("wego") and s != base})
+if others and any(base in c for c in cells.values()):
+    print()
+    print("| endpoint | conns | runtime ÷ wego (tokio) | req/s | p99 | CPU per request | rounds |")
+    print("|---|---|---|---|---|---|---|")
+    for (endpoint, conns), servers in sorted(cells.items()):
+        if base not in servers:
+            continue
+        by_round = {s: {x["round"]: x for x in v} for s, v in servers.items()}
+        for ours in others:
+            if ours not in servers:
+                continue
+            rounds = sorted(set(by_round[ours]) & set(by_round[base]))
+            def ratio(key):
+                vals = [float(by_round[ours][r][key]) / float(by_round[base][r][key])
+                        for r in rounds if float(by_round[base][r][key]) > 0]
+                return f"{statistics.median(vals):.2f}" if vals else "-"
+            print(f"| {endpoint} | {conns} | {ours} ÷ {base} | {ratio('rps')} | {ratio('p99_ms')} | {ratio('cpu_us_per_req')} | {len(rounds)} |")
 PY
 
 # Keep the raw rows beside the RPC scripts' results, so the charts can be

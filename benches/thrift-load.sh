@@ -4,8 +4,10 @@
 # lean generator ("raw": pre-encoded TTHeader requests, one connection per
 # caller) against both servers, with server CPU per request. Servers are
 # pinned to core 0 and load generators to core 1 (taskset), one thread each.
+# wego-polling is the wego server on the polling backend.
 #
 #   benches/thrift-load.sh [seconds-per-run]   (default 10)
+#   SERVERS="wego wego-polling" CLIENTS=raw benches/thrift-load.sh 5
 #
 # Results go to stdout and benches/results/thrift-<date>.txt.
 set -euo pipefail
@@ -54,14 +56,17 @@ run() { # server-impl client-impl concurrency
     echo "server=$1 client=$line server_cpu_us_per_req=$cpu_us" | tee -a "$OUT"
 }
 
+SERVERS=${SERVERS:-"wego wego-polling volo"}
+CLIENTS=${CLIENTS:-"wego volo raw"}
 for c in 100 1000; do
-    for s in wego volo; do
-        for cl in wego volo raw; do
+    for s in $SERVERS; do
+        for cl in $CLIENTS; do
             run "$s" "$cl" "$c"
         done
     done
 done
 # Charts beside the numbers in docs/benchmarks.md: docs/charts/thrift-*.svg
-# (from the root, so the root workspace's target dir and config apply).
-(OUT_ABS="$PWD/$OUT" && cd ../../.. && cargo run -q -p wego-benches --bin bench-chart -- thrift "$OUT_ABS" docs/charts)
+# (from the root, so the root workspace's target dir and config apply;
+# CHARTS=0 skips them, e.g. for a run of only some servers or clients).
+[ "${CHARTS:-1}" = 1 ] && (OUT_ABS="$PWD/$OUT" && cd ../../.. && cargo run -q -p wego-benches --bin bench-chart -- thrift "$OUT_ABS" docs/charts)
 echo "results: $OUT"

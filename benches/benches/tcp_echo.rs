@@ -4,7 +4,10 @@
 //! Each iteration is one 1 KiB round trip on each of `conns` connections.
 //! `wego-netpoll` runs on the work-stealing flavour, the same scheduler as
 //! raw tokio, so the pair measures the facade alone; `wego-per-core` runs the
-//! default thread-per-core flavour with `spawn_connection`.
+//! default thread-per-core flavour with `spawn_connection`;
+//! `wego-polling` runs wego's own event loops (the polling backend) with
+//! reads when the task polls, `wego-polling-eager` with eager reads (the
+//! loop reads into the connection's buffer before the task runs).
 #![allow(missing_docs, clippy::unwrap_used, clippy::disallowed_methods)]
 
 use std::time::{Duration, Instant};
@@ -54,10 +57,18 @@ where
     start.elapsed()
 }
 
-fn wego(flavor: wego_netpoll::rt::Flavor, conns: usize, iters: u64) -> Duration {
+fn wego(
+    backend: wego_netpoll::rt::Backend,
+    flavor: wego_netpoll::rt::Flavor,
+    eager: bool,
+    conns: usize,
+    iters: u64,
+) -> Duration {
     use wego_netpoll::{Address, Dialer, Listener, rt};
     let runtime = rt::Runtime::builder()
+        .backend(backend)
         .flavor(flavor)
+        .eager_reads(eager)
         .worker_threads(std::num::NonZeroUsize::new(2).unwrap())
         .build()
         .unwrap();
@@ -98,7 +109,7 @@ fn raw_tokio(conns: usize, iters: u64) -> Duration {
 }
 
 fn bench(c: &mut Criterion) {
-    use wego_netpoll::rt::Flavor;
+    use wego_netpoll::rt::{Backend, Flavor};
     let mut group = c.benchmark_group("tcp_echo_1k");
     group
         .sample_size(20)
@@ -106,10 +117,16 @@ fn bench(c: &mut Criterion) {
     for conns in [1usize, 16] {
         group.throughput(Throughput::Bytes((MSG * conns) as u64));
         group.bench_function(BenchmarkId::new("wego-netpoll", conns), |b| {
-            b.iter_custom(|iters| wego(Flavor::WorkStealing, conns, iters))
+            b.iter_custom(|iters| wego(Backend::Tokio, Flavor::WorkStealing, false, conns, iters))
         });
         group.bench_function(BenchmarkId::new("wego-per-core", conns), |b| {
-            b.iter_custom(|iters| wego(Flavor::PerCore, conns, iters))
+            b.iter_custom(|iters| wego(Backend::Tokio, Flavor::PerCore, false, conns, iters))
+        });
+        group.bench_function(BenchmarkId::new("wego-polling", conns), |b| {
+            b.iter_custom(|iters| wego(Backend::Polling, Flavor::PerCore, false, conns, iters))
+        });
+        group.bench_function(BenchmarkId::new("wego-polling-eager", conns), |b| {
+            b.iter_custom(|iters| wego(Backend::Polling, Flavor::PerCore, true, conns, iters))
         });
         group.bench_function(BenchmarkId::new("raw-tokio", conns), |b| {
             b.iter_custom(|iters| raw_tokio(conns, iters))

@@ -11,6 +11,7 @@
 //! curl 'http://127.0.0.1:8080/api/echo?msg=hello'
 //! cargo run --release --example quickstart -- --registry etcd://127.0.0.1:2379 \
 //!     --http-port 8081 --rpc-port 8891          # a second instance, via etcd
+//! cargo run --release --features polling --example quickstart -- --backend polling
 //! ```
 #![allow(clippy::print_stdout)] // the CLI tells its user where to point curl
 
@@ -24,16 +25,24 @@ fn main() -> Result<(), wego_kitex::BoxError> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    // `--backend tokio|polling` picks the runtime; the rest is the config's.
+    let mut backend = rt::Backend::default();
+    if let Some(i) = args.iter().position(|a| a == "--backend") {
+        let name = args.get(i + 1).ok_or("--backend needs a value")?;
+        backend = name.parse()?;
+        args.drain(i..i + 2);
+    }
     if args.iter().any(|a| a == "--help" || a == "-h") {
         println!("{}", wego_examples::config::DEFAULT_CONFIG);
         println!(
-            "flags: --config FILE --service NAME --http-addr A --rpc-addr A --http-port N --rpc-port N --registry static|etcd://HOST:PORT"
+            "flags: --config FILE --service NAME --http-addr A --rpc-addr A --http-port N --rpc-port N --registry static|etcd://HOST:PORT --backend tokio|polling"
         );
         return Ok(());
     }
     let cfg = Config::from_args(args)?;
-    rt::block_on(async move {
+    let runtime = rt::Runtime::builder().backend(backend).build()?;
+    runtime.block_on(async move {
         let running = start(&cfg).await?;
         let http = &running.http_addr;
         println!("wego quick start");
@@ -45,9 +54,32 @@ fn main() -> Result<(), wego_kitex::BoxError> {
         println!("  metrics      http://{http}/metrics");
         println!("try:  curl 'http://{http}/api/echo?msg=hello'");
         println!("Ctrl-C stops it gracefully.");
-        tokio::signal::ctrl_c().await?;
+        terminated().await;
         println!("shutting down");
         running.shutdown().await;
         Ok::<_, wego_kitex::BoxError>(())
-    })?
+    })
+}
+
+/// Resolves on ctrl-c, on either backend: the polling backend has no tokio
+/// reactor, so the signal is awaited on a one-thread tokio runtime of its
+/// own. If no handler can be installed, it never resolves.
+async fn terminated() {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            match runtime.map(|r| r.block_on(tokio::signal::ctrl_c())) {
+                Ok(Ok(())) => {
+                    let _ = tx.send(());
+                }
+                Ok(Err(e)) | Err(e) => eprintln!("no ctrl-c handler: {e}"),
+            }
+        });
+    if spawned.is_err() || rx.await.is_err() {
+        std::future::pending::<()>().await;
+    }
 }

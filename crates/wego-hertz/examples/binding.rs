@@ -70,24 +70,29 @@ pub(crate) fn app() -> Router {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut addr = String::from("127.0.0.1:8080");
+    let mut backend = rt::Backend::default();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match (arg.as_str(), args.next()) {
             ("--port", Some(port)) => addr = format!("127.0.0.1:{port}"),
             ("--addr", Some(a)) => addr = a,
+            ("--backend", Some(b)) => backend = b.parse()?,
             _ => {
-                return Err(
-                    format!("usage: binding [--port N] [--addr HOST:PORT]; got {arg}").into(),
-                );
+                return Err(format!(
+                    "usage: binding [--port N] [--addr HOST:PORT] [--backend tokio|polling]; \
+                     got {arg}"
+                )
+                .into());
             }
         }
     }
     let addr: Address = addr.parse()?;
-    rt::block_on(async move {
+    let runtime = rt::Runtime::builder().backend(backend).build()?;
+    runtime.block_on(async move {
         let server = Server::builder()
             .on_run(|addr| eprintln!("binding example listening on http://{addr}"))
             .build()?;
         server.serve_addr(&addr, app()).await?;
         Ok::<_, Box<dyn std::error::Error>>(())
-    })?
+    })
 }

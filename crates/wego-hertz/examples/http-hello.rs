@@ -15,7 +15,18 @@
 //! (`--addr 0.0.0.0:8080` also works; `--threads N` sets worker threads;
 //! `--flavor per-core|work-stealing` picks the runtime's scheduler, default
 //! per-core: one single-threaded scheduler and poller per worker, each
-//! connection placed on one worker for its life).
+//! connection placed on one worker for its life; `--backend tokio|polling`
+//! picks the network backend, default tokio: polling is wego's own event
+//! loops and needs `--features polling`; on it `--eager-reads on|off` sets
+//! whether the loop reads each request before the connection's task runs,
+//! and `--per-loop-listener` binds one `SO_REUSEPORT` socket per loop).
+//!
+//! With `--tls-cert FILE --tls-key FILE` (PEM: the certificate chain, leaf
+//! first, and its private key; needs the `tls` feature) the port serves
+//! HTTPS instead, offering ALPN `h2` and `http/1.1`: `curl --http2 --cacert
+//! ca.pem https://localhost:8080/`. Each accepted connection does its TLS
+//! handshake on its own task; a failed handshake (a plaintext client, an
+//! untrusted certificate) is logged and the server goes on.
 //!
 //! SIGTERM or ctrl-c shuts the server down gracefully: it stops accepting,
 //! lets requests in flight finish and closes idle connections, and forces
@@ -28,8 +39,10 @@ use std::time::Duration;
 
 use wego_hertz::extract::{Json, Path};
 use wego_hertz::{Body, Router, Server};
-use wego_netpoll::rt::Flavor;
+use wego_netpoll::rt::{Backend, Flavor};
 use wego_netpoll::{Address, rt};
+#[cfg(feature = "tls")]
+use wego_netpoll::{Listener, ShutdownReport, tls::TlsAcceptor};
 
 pub(crate) fn app() -> Router {
     Router::new()
@@ -41,39 +54,149 @@ pub(crate) fn app() -> Router {
         })
 }
 
+/// What `--tls-cert/--tls-key` make: an acceptor, or nothing to make one
+/// with when the example is built without TLS.
+#[cfg(feature = "tls")]
+type Tls = TlsAcceptor;
+#[cfg(not(feature = "tls"))]
+type Tls = std::convert::Infallible;
+
+/// An acceptor for the PEM chain in `cert` and key in `key`, offering
+/// HTTP/2 and HTTP/1.1 by ALPN (HTTP/2 first: a client that speaks both
+/// gets it).
+#[cfg(feature = "tls")]
+pub(crate) fn tls_acceptor(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> Result<TlsAcceptor, wego_netpoll::Error> {
+    TlsAcceptor::builder()
+        .with_identity(wego_netpoll::tls::Identity::from_pem_files(cert, key)?)
+        .with_alpn_protocols(["h2", "http/1.1"])
+        .build()
+}
+
+/// Serves `app` over TLS on `listener` until `stop` resolves, then shuts
+/// the server down gracefully within `grace`.
+///
+/// The accept loop only accepts: each connection is placed on a worker
+/// with `rt::spawn_connection` and does its handshake there, so a slow or
+/// silent client holds up nobody else (the acceptor's handshake timeout
+/// ends it). The TLS stream then goes to `serve_connection` like any IO,
+/// which serves HTTP/2 when ALPN chose `h2` and HTTP/1.1 otherwise.
+#[cfg(feature = "tls")]
+pub(crate) async fn serve_tls(
+    server: &Server,
+    listener: Listener,
+    acceptor: TlsAcceptor,
+    app: Router,
+    stop: impl Future<Output = ()>,
+    grace: Duration,
+) -> ShutdownReport {
+    let mut stop = std::pin::pin!(stop);
+    loop {
+        let accepted = tokio::select! {
+            () = stop.as_mut() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let conn = match accepted {
+            Ok(conn) => conn,
+            Err(e) => {
+                // Out of file descriptors, say: pause rather than spin.
+                eprintln!("http-hello: accept failed: {e}");
+                rt::sleep(Duration::from_millis(20)).await;
+                continue;
+            }
+        };
+        let (server, acceptor, app) = (server.clone(), acceptor.clone(), app.clone());
+        rt::spawn_connection(conn, move |conn| async move {
+            match acceptor.accept(conn).await {
+                Ok(tls) => server.serve_connection(tls, app).await,
+                Err(e) => eprintln!("http-hello: tls handshake failed: {e}"),
+            }
+        });
+    }
+    drop(listener);
+    server.shutdown(grace).await
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut addr = String::from("127.0.0.1:8080");
     let mut threads = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
     let mut flavor = Flavor::PerCore;
+    let mut backend = Backend::default();
+    let mut eager_reads = None;
+    let mut per_loop = false;
     let mut grace = Duration::from_secs(10);
     let mut builder = Server::builder();
+    let (mut tls_cert, mut tls_key) = (None, None);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
+        if arg == "--per-loop-listener" {
+            per_loop = true;
+            continue;
+        }
         match (arg.as_str(), args.next()) {
             ("--port", Some(port)) => addr = format!("127.0.0.1:{port}"),
             ("--addr", Some(a)) => addr = a,
             ("--threads", Some(n)) => threads = n.parse()?,
             ("--flavor", Some(f)) => flavor = f.parse()?,
+            ("--backend", Some(b)) => backend = b.parse()?,
+            ("--eager-reads", Some(v)) => eager_reads = Some(v == "on"),
             ("--grace", Some(s)) => grace = Duration::from_secs_f64(s.parse()?),
             ("--header-read-timeout", Some(s)) => {
                 builder = builder.with_header_read_timeout(Duration::from_secs_f64(s.parse()?));
             }
+            ("--tls-cert", Some(f)) => tls_cert = Some(std::path::PathBuf::from(f)),
+            ("--tls-key", Some(f)) => tls_key = Some(std::path::PathBuf::from(f)),
             _ => {
                 return Err(format!(
                     "usage: http-hello [--port N] [--addr HOST:PORT] [--threads N] \
-                     [--flavor per-core|work-stealing] [--grace SECS] \
-                     [--header-read-timeout SECS]; got {arg}"
+                     [--flavor per-core|work-stealing] [--backend tokio|polling] [--eager-reads on|off] \
+                     [--per-loop-listener] [--grace SECS] \
+                     [--header-read-timeout SECS] [--tls-cert FILE --tls-key FILE]; \
+                     got {arg}"
                 )
                 .into());
             }
         }
     }
+    let tls: Option<Tls> = match (tls_cert, tls_key) {
+        (None, None) => None,
+        #[cfg(feature = "tls")]
+        (Some(cert), Some(key)) => Some(tls_acceptor(&cert, &key)?),
+        #[cfg(not(feature = "tls"))]
+        (Some(_), Some(_)) => {
+            return Err("http-hello was built without the `tls` feature: \
+                        rebuild with `--features tls` for --tls-cert/--tls-key"
+                .into());
+        }
+        _ => return Err("--tls-cert and --tls-key go together".into()),
+    };
     let addr: Address = addr.parse()?;
-    let runtime = rt::Runtime::builder()
+    let mut runtime = rt::Runtime::builder()
+        .backend(backend)
         .flavor(flavor)
-        .worker_threads(NonZeroUsize::new(threads).ok_or("--threads must be at least 1")?)
-        .build()?;
+        .worker_threads(NonZeroUsize::new(threads).ok_or("--threads must be at least 1")?);
+    if let Some(on) = eager_reads {
+        runtime = runtime.eager_reads(on);
+    }
+    let runtime = runtime.build()?;
     runtime.block_on(async move {
+        #[cfg(feature = "tls")]
+        if let Some(acceptor) = tls {
+            let server = builder.build()?;
+            let listener = server.bind(&addr).await?;
+            eprintln!("http-hello listening on https://{}", listener.local_addr());
+            let stopped = async move {
+                terminated().await;
+                eprintln!("http-hello: shutting down, grace {grace:?}");
+            };
+            let report = serve_tls(&server, listener, acceptor, app(), stopped, grace).await;
+            eprintln!("http-hello: stopped ({report:?})");
+            return Ok(());
+        }
+        #[cfg(not(feature = "tls"))]
+        let _: Option<Tls> = tls;
         let server = builder
             .on_run(|addr| eprintln!("http-hello listening on http://{addr}"))
             .build()?;
@@ -85,13 +208,40 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             eprintln!("http-hello: stopped ({report:?})");
         });
         // Returns once the shutdown has drained (or forced) every connection.
-        server.serve_addr(&addr, app()).await?;
+        let listener = wego_netpoll::Listener::builder()
+            .per_loop(per_loop)
+            .bind(&addr)
+            .await?;
+        server.serve(listener, app()).await?;
         Ok(())
     })
 }
 
-/// Resolves on SIGTERM or ctrl-c.
+/// Resolves on SIGTERM or ctrl-c, on either backend: the polling backend
+/// has no tokio reactor, so the signals are awaited on a one-thread tokio
+/// runtime of their own. If no handler can be installed, it never resolves.
 async fn terminated() {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(r) => r,
+                Err(e) => return eprintln!("http-hello: no signal handler ({e})"),
+            };
+            runtime.block_on(signals());
+            let _ = tx.send(());
+        });
+    if spawned.is_err() || rx.await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// SIGTERM or ctrl-c, on a tokio runtime.
+async fn signals() {
     use tokio::signal::unix::{SignalKind, signal};
     match signal(SignalKind::terminate()) {
         Ok(mut term) => {

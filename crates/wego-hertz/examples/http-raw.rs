@@ -6,6 +6,8 @@
 //! - `POST /echo`     → the request body
 //!
 //! Run: `cargo run --release -p wego-hertz --example http-raw -- --port 8080 --threads 1`
+//! (`--backend polling` runs it on wego's own event loops; build with
+//! `--features polling`).
 
 use std::convert::Infallible;
 use std::num::NonZeroUsize;
@@ -32,16 +34,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut addr = String::from("127.0.0.1:8080");
     let mut threads = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
     let mut flavor = rt::Flavor::PerCore;
+    let mut backend = rt::Backend::default();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match (arg.as_str(), args.next()) {
             ("--port", Some(port)) => addr = format!("127.0.0.1:{port}"),
             ("--threads", Some(n)) => threads = n.parse()?,
             ("--flavor", Some(f)) => flavor = f.parse()?,
+            ("--backend", Some(b)) => backend = b.parse()?,
             _ => {
                 return Err(format!(
-                    "usage: http-raw [--port N] [--threads N] [--flavor per-core|work-stealing]; \
-                     got {arg}"
+                    "usage: http-raw [--port N] [--threads N] [--flavor per-core|work-stealing] \
+                     [--backend tokio|polling]; got {arg}"
                 )
                 .into());
             }
@@ -49,6 +53,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let addr: Address = addr.parse()?;
     let runtime = rt::Runtime::builder()
+        .backend(backend)
         .flavor(flavor)
         .worker_threads(NonZeroUsize::new(threads).ok_or("--threads must be at least 1")?)
         .build()?;

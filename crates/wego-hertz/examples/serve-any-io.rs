@@ -67,6 +67,10 @@ impl<IO: ConnInfo> ConnInfo for Metered<IO> {
     fn is_active(&self) -> bool {
         self.io.is_active()
     }
+
+    fn tls_info(&self) -> Option<&wego_netpoll::net::TlsInfo> {
+        self.io.tls_info()
+    }
 }
 
 impl<IO: AsyncRead + Unpin> AsyncRead for Metered<IO> {

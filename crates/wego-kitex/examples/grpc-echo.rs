@@ -7,6 +7,9 @@
 //! cargo run -p wego-kitex --example grpc-echo -- client --addr 127.0.0.1:8888 --msg hello
 //! ```
 //!
+//! `--backend polling` runs it on wego's own event loops (build with
+//! `--features polling`); the default is tokio.
+//!
 //! The client makes one call of each kind: unary, server streaming, client
 //! streaming and bidirectional streaming. `tests/it/examples.rs` serves this
 //! file's [`serve`] over loopback and checks every reply.
@@ -93,6 +96,12 @@ fn arg(name: &str, default: &str) -> String {
         .unwrap_or_else(|| default.to_owned())
 }
 
+/// `--backend tokio|polling` (default tokio; polling needs the feature).
+fn backend_arg() -> Result<rt::Backend, Box<dyn Error>> {
+    let name = arg("--backend", rt::Backend::default().name());
+    Ok(name.parse()?)
+}
+
 /// `--addr A`, or `--port P` on 127.0.0.1.
 fn addr_arg() -> Result<Address, Box<dyn Error>> {
     let port = arg("--port", "");
@@ -109,8 +118,32 @@ pub(crate) async fn serve(server: Server, listener: Listener) {
     server.serve(listener, echo::echo_server_router(Echo)).await;
 }
 
-/// Resolves on SIGTERM or ctrl-c.
+/// Resolves on SIGTERM or ctrl-c, on either backend: the polling backend
+/// has no tokio reactor, so the signals are awaited on a one-thread tokio
+/// runtime of their own. If no handler can be installed, it never resolves.
 async fn terminated() {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => {
+                    runtime.block_on(signals());
+                    let _ = tx.send(());
+                }
+                Err(e) => eprintln!("no signal handler ({e})"),
+            }
+        });
+    if spawned.is_err() || rx.await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// SIGTERM or ctrl-c, on a tokio runtime.
+async fn signals() {
     use tokio::signal::unix::{SignalKind, signal};
     match signal(SignalKind::terminate()) {
         Ok(mut term) => {
@@ -160,7 +193,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mode = std::env::args().nth(1).unwrap_or_else(|| "both".into());
     let addr = addr_arg()?;
     let msg = arg("--msg", "hello");
-    rt::block_on(async move {
+    let runtime = rt::Runtime::builder().backend(backend_arg()?).build()?;
+    runtime.block_on(async move {
         match mode.as_str() {
             "server" => {
                 let listener = Listener::bind(&addr).await?;
@@ -190,5 +224,5 @@ fn main() -> Result<(), Box<dyn Error>> {
                 client(addr, msg).await
             }
         }
-    })?
+    })
 }

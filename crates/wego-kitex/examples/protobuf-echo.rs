@@ -9,6 +9,9 @@
 //! cargo run -p wego-kitex --example protobuf-echo -- server --port 8888
 //! cargo run -p wego-kitex --example protobuf-echo -- client --addr 127.0.0.1:8888 [--framed] --msg hi
 //! ```
+//!
+//! `--backend polling` runs it on wego's own event loops (build with
+//! `--features polling`); the default is tokio.
 
 #![allow(clippy::print_stdout)] // an example prints its results
 
@@ -64,6 +67,12 @@ fn arg(name: &str, default: &str) -> String {
         .position(|a| a == name)
         .and_then(|i| args.get(i + 1).cloned())
         .unwrap_or_else(|| default.to_owned())
+}
+
+/// `--backend tokio|polling` (default tokio; polling needs the feature).
+fn backend_arg() -> Result<rt::Backend, Box<dyn Error>> {
+    let name = arg("--backend", rt::Backend::default().name());
+    Ok(name.parse()?)
 }
 
 /// `--addr A`, or `--port P` on 127.0.0.1.
@@ -123,7 +132,8 @@ fn main() -> Result<(), Box<dyn Error>> {
         ProtobufFraming::TtHeader
     };
     let msg = arg("--msg", "hello");
-    rt::block_on(async move {
+    let runtime = rt::Runtime::builder().backend(backend_arg()?).build()?;
+    runtime.block_on(async move {
         match mode.as_str() {
             "server" => {
                 let listener = Listener::bind(&addr).await?;
@@ -161,5 +171,5 @@ fn main() -> Result<(), Box<dyn Error>> {
                 Ok(())
             }
         }
-    })?
+    })
 }

@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run -p wego-kitex --example thrift-echo -- server --port 8888
 //! cargo run -p wego-kitex --example thrift-echo -- client --addr 127.0.0.1:8888 --msg hello
+//! cargo run -p wego-kitex --features polling --example thrift-echo -- server --port 8888 --backend polling
 //! ```
 //!
 //! The client speaks TTHeader over a pooled connection (Kitex's default);
@@ -55,6 +56,7 @@ struct Args {
     protocol: Protocol,
     limits: Limits,
     grace: Duration,
+    backend: rt::Backend,
 }
 
 /// The server settings the command line can change.
@@ -70,7 +72,8 @@ fn parse() -> Result<Args, BoxError> {
     let mut it = std::env::args().skip(1);
     let role = it.next().ok_or(
         "usage: thrift-echo server|client [--addr A | --port P] [--msg M] [--framing F] \
-         [--protocol P] [--read-timeout SECS] [--max-connections N] [--grace SECS]",
+         [--protocol P] [--read-timeout SECS] [--max-connections N] [--grace SECS] \
+         [--backend tokio|polling]",
     )?;
     let mut args = Args {
         role,
@@ -80,6 +83,7 @@ fn parse() -> Result<Args, BoxError> {
         protocol: Protocol::Binary,
         limits: Limits::default(),
         grace: Duration::from_secs(10),
+        backend: rt::Backend::default(),
     };
     while let Some(flag) = it.next() {
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -108,6 +112,7 @@ fn parse() -> Result<Args, BoxError> {
             }
             "--max-connections" => args.limits.max_connections = Some(value.parse()?),
             "--grace" => args.grace = Duration::from_secs_f64(value.parse()?),
+            "--backend" => args.backend = value.parse()?,
             other => return Err(format!("unknown flag {other}").into()),
         }
     }
@@ -142,8 +147,32 @@ pub(crate) async fn serve_with(
     Ok(())
 }
 
-/// Resolves on SIGTERM or ctrl-c.
+/// Resolves on SIGTERM or ctrl-c, on either backend: the polling backend
+/// has no tokio reactor, so the signals are awaited on a one-thread tokio
+/// runtime of their own. If no handler can be installed, it never resolves.
 async fn terminated() {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => {
+                    runtime.block_on(signals());
+                    let _ = tx.send(());
+                }
+                Err(e) => eprintln!("no signal handler ({e})"),
+            }
+        });
+    if spawned.is_err() || rx.await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// SIGTERM or ctrl-c, on a tokio runtime.
+async fn signals() {
     use tokio::signal::unix::{SignalKind, signal};
     match signal(SignalKind::terminate()) {
         Ok(mut term) => {
@@ -183,7 +212,8 @@ pub(crate) async fn call(
 
 fn main() -> Result<(), BoxError> {
     let args = parse()?;
-    rt::block_on(async move {
+    let runtime = rt::Runtime::builder().backend(args.backend).build()?;
+    runtime.block_on(async move {
         match args.role.as_str() {
             "server" => {
                 let listener = Listener::bind(&args.addr).await?;
@@ -210,5 +240,5 @@ fn main() -> Result<(), BoxError> {
             other => return Err(format!("unknown role {other}; use server or client").into()),
         }
         Ok::<_, BoxError>(())
-    })?
+    })
 }

@@ -6,6 +6,7 @@
 //!
 //! ```sh
 //! cargo run --release --example netpoll-echo -- --port 8888
+//! cargo run --release --features polling --example netpoll-echo -- --port 8888 --backend polling
 //! printf 'hello\n' | nc -q1 127.0.0.1 8888   # or: curl telnet://127.0.0.1:8888
 //! ```
 #![allow(clippy::print_stdout)] // an example talks to its user
@@ -14,13 +15,13 @@ use std::time::Duration;
 
 use wego_netpoll::{Address, Conn, LinkBuffer, Listener, Shutdown, Watcher, rt};
 
-fn port_from_args() -> u16 {
+/// The value after `flag` on the command line.
+fn arg(flag: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
     args.iter()
-        .position(|a| a == "--port")
+        .position(|a| a == flag)
         .and_then(|i| args.get(i + 1))
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(8888)
+        .cloned()
 }
 
 /// Echoes one connection until the peer closes or draining begins.
@@ -43,8 +44,13 @@ pub(crate) async fn echo(mut conn: Conn, watcher: Watcher) {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let addr: Address = format!("127.0.0.1:{}", port_from_args()).parse()?;
-    rt::block_on(async move {
+    let port: u16 = arg("--port").map_or(Ok(8888), |p| p.parse())?;
+    let addr: Address = format!("127.0.0.1:{port}").parse()?;
+    // `--backend tokio|polling` (default tokio; polling needs the feature).
+    let backend: rt::Backend =
+        arg("--backend").map_or(Ok(rt::Backend::default()), |b| b.parse())?;
+    let runtime = rt::Runtime::builder().backend(backend).build()?;
+    runtime.block_on(async move {
         let listener = Listener::bind(&addr).await?;
         println!("netpoll echo listening on {}", listener.local_addr());
         println!(
@@ -69,10 +75,33 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         };
         tokio::select! {
             () = accepting => {}
-            r = tokio::signal::ctrl_c() => r?,
+            () = terminated() => {}
         }
         let report = shutdown.shutdown(Duration::from_secs(5)).await;
         println!("shut down (forced: {})", report.forced);
         Ok::<_, Box<dyn std::error::Error>>(())
-    })?
+    })
+}
+
+/// Resolves on ctrl-c, on either backend: the polling backend has no tokio
+/// reactor, so the signal is awaited on a one-thread tokio runtime of its
+/// own. If no handler can be installed, it never resolves.
+async fn terminated() {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            match runtime.map(|r| r.block_on(tokio::signal::ctrl_c())) {
+                Ok(Ok(())) => {
+                    let _ = tx.send(());
+                }
+                Ok(Err(e)) | Err(e) => eprintln!("no ctrl-c handler: {e}"),
+            }
+        });
+    if spawned.is_err() || rx.await.is_err() {
+        std::future::pending::<()>().await;
+    }
 }

@@ -286,6 +286,15 @@ fn main() -> Result<(), Box<dyn Error>> {
     let cmd = std::env::args().nth(1).unwrap_or_default();
     let imp = arg("--impl", "wego");
     let threads: usize = arg("--threads", "1").parse()?;
+    // wego-polling: the wego server on wego's own runtime, polling backend
+    // (the others run on tokio's multi-thread runtime).
+    if cmd == "server" && imp == "wego-polling" {
+        let rt = wego_netpoll::rt::Runtime::builder()
+            .backend(wego_netpoll::rt::Backend::Polling)
+            .worker_threads(std::num::NonZeroUsize::new(threads.max(1)).ok_or("--threads")?)
+            .build()?;
+        return rt.block_on(async move { serve("wego", arg("--port", "0").parse()?).await });
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads.max(1))
         .enable_all()

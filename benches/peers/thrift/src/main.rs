@@ -2,7 +2,7 @@
 //! volo-thrift, for benches/thrift-load.sh.
 //!
 //! ```text
-//! thrift-bench server --impl wego|volo --port 0 [--threads 1]      # prints "listening <addr>"
+//! thrift-bench server --impl wego|wego-polling|volo --port 0 [--threads 1]   # prints "listening <addr>"
 //! thrift-bench load   --impl wego|volo|raw --addr A --concurrency 100 \
 //!                     --duration 10 --size 1024 [--threads 1] [--framing ttheader|framed]
 //! ```
@@ -40,11 +40,14 @@ fn main() -> Res<()> {
     let role = std::env::args().nth(1).unwrap_or_default();
     let imp = arg("--impl", "wego");
     let threads: usize = arg("--threads", "1").parse()?;
-    if imp == "wego" {
+    // wego-polling: wego on its polling backend rather than tokio.
+    if imp == "wego" || imp == "wego-polling" {
+        let backend = if imp == "wego" { wego_netpoll::rt::Backend::Tokio } else { wego_netpoll::rt::Backend::Polling };
         let rt = wego_netpoll::rt::Runtime::builder()
+            .backend(backend)
             .worker_threads(NonZeroUsize::new(threads).ok_or("--threads must be positive")?)
             .build()?;
-        return rt.block_on(run(role, imp));
+        return rt.block_on(run(role, "wego".to_owned()));
     }
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build()?;
     rt.block_on(run(role, imp))

@@ -281,7 +281,9 @@ impl Builder {
     /// Whether HTTP/2 is served beside HTTP/1.1 on the same connections
     /// (default true): a connection that opens with the HTTP/2 preface
     /// (prior knowledge), or a request with `Upgrade: h2c`. Off, the preface
-    /// is answered 505 and the upgrade ignored.
+    /// is answered 505 and the upgrade ignored. A TLS connection whose
+    /// handshake negotiated ALPN `h2` is served as HTTP/2 either way: the
+    /// acceptor's ALPN list decides there.
     pub fn with_http2(mut self, on: bool) -> Self {
         self.config.http2.enabled = on;
         self

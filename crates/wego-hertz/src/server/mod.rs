@@ -33,6 +33,7 @@
 
 mod config;
 mod conn;
+mod facts;
 mod http2;
 
 use std::convert::Infallible;
@@ -49,8 +50,14 @@ use wego_netpoll::{Address, Listener, Shutdown, ShutdownReport, Watcher, rt};
 use crate::Body;
 use crate::error::{Error, Result};
 
+use self::facts::ConnFacts;
+
 pub(crate) use config::Config;
 pub use config::{Builder, ExpectDecision};
+/// What a connection's TLS handshake settled, in the extensions of each
+/// request that came over TLS: the SNI name, the ALPN protocol, and the
+/// client's verified certificate chain and names under mutual TLS.
+pub use wego_netpoll::net::TlsInfo;
 
 /// The buffered-body limit configured with [`Builder::with_body_limit`], for
 /// extractors that read the whole body. The server puts it in a request's
@@ -67,6 +74,10 @@ pub const DEFAULT_BODY_LIMIT: usize = 4 * 1024 * 1024;
 pub const DEFAULT_MAX_BODY_SIZE: u64 = 4 * 1024 * 1024;
 
 /// The address of the client, present in every request's extensions.
+///
+/// Beside it, a request that came over TLS carries the connection's
+/// [`TlsInfo`] (`request.extensions().get::<TlsInfo>()`); see
+/// [`Server::serve_connection`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ClientAddr(pub Address);
 
@@ -116,6 +127,17 @@ impl Server {
     /// [`ConnInfo::peer_addr`](wego_netpoll::ConnInfo::peer_addr), and is
     /// absent from the request's extensions when the IO knows no peer (wrap
     /// the IO in [`WithInfo`](wego_netpoll::net::WithInfo) to supply one).
+    ///
+    /// The version follows the connection: when its
+    /// [`ConnInfo::tls_info`](wego_netpoll::ConnInfo::tls_info) says TLS
+    /// negotiated ALPN `h2`, it is served as HTTP/2 from the first byte (as
+    /// [`serve_h2_connection`](Self::serve_h2_connection)), whatever
+    /// [`Builder::with_http2`] says, since the acceptor that offered `h2`
+    /// decided; otherwise as HTTP/1.1, with HTTP/2 by prior knowledge or
+    /// `Upgrade: h2c` as that setting allows. On a TLS connection every
+    /// request also carries the connection's [`TlsInfo`] in its extensions:
+    /// the SNI name, the ALPN protocol and, under mutual TLS, the client's
+    /// verified certificate and names.
     ///
     /// The connection counts as in flight for [`shutdown`](Self::shutdown)
     /// from this call on, not from the first poll of the future. I/O errors
@@ -168,11 +190,13 @@ impl Server {
     }
 
     /// Serves one connection known to speak HTTP/2 with `service`: the
-    /// client's preface comes first, as when TLS negotiated ALPN `h2`.
+    /// client's preface comes first.
     /// [`serve_connection`](Self::serve_connection) serves HTTP/2 as well,
-    /// choosing by the connection's first bytes or an `Upgrade: h2c`
-    /// request; this entry point skips the HTTP/1.1 reading, and serves
-    /// HTTP/2 even when [`Builder::with_http2`] turned that choice off.
+    /// choosing by the TLS handshake's ALPN protocol, the connection's first
+    /// bytes or an `Upgrade: h2c` request; this entry point skips the
+    /// HTTP/1.1 reading, and serves HTTP/2 even when
+    /// [`Builder::with_http2`] turned that choice off. Requests carry the
+    /// same extensions as there ([`ClientAddr`], [`TlsInfo`]).
     ///
     /// The connection lives until the client closes it, its idle timeout,
     /// or the server's shutdown (GOAWAY, then streams in flight finish, or
@@ -194,8 +218,8 @@ impl Server {
         let config = Arc::clone(&self.config);
         let watcher = self.shutdown.watcher();
         async move {
-            let peer = io.peer_addr().map(ClientAddr);
-            http2::serve(io, service, config, &watcher, peer).await;
+            let facts = ConnFacts::of(&io);
+            http2::serve(io, service, config, &watcher, facts).await;
         }
     }
 

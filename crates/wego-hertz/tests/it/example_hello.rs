@@ -9,7 +9,7 @@ use crate::support::{connect, read_response, start};
 
 #[allow(dead_code)] // the example's `main` is not called here
 #[path = "../../examples/http-hello.rs"]
-mod hello;
+pub(crate) mod hello;
 
 wego_test_support::each_backend!(http_hello_routes, |_backend| async move {
     let (_server, addr, _task) = start(Server::builder(), hello::app()).await;

@@ -34,6 +34,8 @@ mod server_basic;
 mod server_curl;
 mod server_shutdown;
 mod server_streaming;
+#[cfg(feature = "tls")]
+mod tls;
 
 // router, handlers, extractors, middleware (hertz-app)
 #[cfg(feature = "validator")]

@@ -54,7 +54,13 @@ pub(super) async fn roundtrip(
     frame: &Bytes,
     oneway: bool,
 ) -> Result<Reply, Failed> {
-    if let Err(e) = link.conn.write_all(frame).await {
+    // Flushed too: a TLS stream keeps the records it could not send until
+    // it is flushed.
+    let write = async {
+        link.conn.write_all(frame).await?;
+        link.conn.flush().await
+    };
+    if let Err(e) = write.await {
         return Err(Failed {
             error: Error::transport(e),
             untouched: true,

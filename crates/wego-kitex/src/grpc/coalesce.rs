@@ -116,10 +116,11 @@ impl<IO: AsyncWrite + Unpin> FlushHandle<IO> {
     /// task is woken when it drains).
     pub(crate) fn poll_flush(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let mut s = lock(&self.shared);
-        if s.buf.is_empty() {
-            return Poll::Ready(Ok(()));
+        if !s.buf.is_empty() {
+            ready!(s.poll_drain(cx))?;
         }
-        ready!(s.poll_drain(cx))?;
+        // Always the IO's own flush as well: a TLS stream may hold records
+        // from an earlier drain that it could not send then.
         Pin::new(&mut s.io).poll_flush(cx)
     }
 }

@@ -3,8 +3,16 @@
 
 use std::time::{Duration, Instant};
 
+use wego_netpoll::Address;
+use wego_netpoll::net::TlsInfo;
+
 use super::codec::Encoding;
 use super::metadata::Metadata;
+
+/// The peer's address as the server's connection knew it, kept in a
+/// request's extensions (read it with [`Request::peer_addr`]).
+#[derive(Debug, Clone)]
+struct PeerAddr(Address);
 
 /// A gRPC request: a message (or a stream of them) plus metadata, the
 /// method path and the deadline.
@@ -16,6 +24,7 @@ pub struct Request<T> {
     path: String,
     compression: Option<Encoding>,
     compressed: bool,
+    extensions: http::Extensions,
 }
 
 impl<T> Request<T> {
@@ -28,6 +37,42 @@ impl<T> Request<T> {
             path: String::new(),
             compression: None,
             compressed: false,
+            extensions: http::Extensions::new(),
+        }
+    }
+
+    /// Values attached to the request: on a server, the connection's facts
+    /// (see [`peer_addr`](Self::peer_addr) and [`tls_info`](Self::tls_info));
+    /// middleware may add its own.
+    pub fn extensions(&self) -> &http::Extensions {
+        &self.extensions
+    }
+
+    /// The extensions, mutably.
+    pub fn extensions_mut(&mut self) -> &mut http::Extensions {
+        &mut self.extensions
+    }
+
+    /// On a server, the client's address, when the connection's IO knows
+    /// it (`ConnInfo::peer_addr`).
+    pub fn peer_addr(&self) -> Option<&Address> {
+        self.extensions.get::<PeerAddr>().map(|p| &p.0)
+    }
+
+    /// On a server, what the TLS handshake settled (ALPN, server name, the
+    /// verified client certificate of mutual TLS), when the connection is
+    /// TLS (`ConnInfo::tls_info`).
+    pub fn tls_info(&self) -> Option<&TlsInfo> {
+        self.extensions.get::<TlsInfo>()
+    }
+
+    /// Records the connection's facts in the extensions.
+    pub(crate) fn set_conn_facts(&mut self, peer: Option<&Address>, tls: Option<&TlsInfo>) {
+        if let Some(peer) = peer {
+            self.extensions.insert(PeerAddr(peer.clone()));
+        }
+        if let Some(tls) = tls {
+            self.extensions.insert(tls.clone());
         }
     }
 
@@ -117,6 +162,7 @@ impl<T> Request<T> {
             path: self.path,
             compression: self.compression,
             compressed: self.compressed,
+            extensions: self.extensions,
         };
         (self.message, req)
     }
@@ -130,6 +176,7 @@ impl<T> Request<T> {
             path: self.path,
             compression: self.compression,
             compressed: self.compressed,
+            extensions: self.extensions,
         }
     }
 }

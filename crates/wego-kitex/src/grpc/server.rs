@@ -420,11 +420,16 @@ impl Server {
         watcher: Watcher,
     ) -> Result<(), Status>
     where
-        IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+        IO: Io,
         S: Service<RawRequest, Response = RawResponse, Error = Status> + Clone + Send + 'static,
         S::Future: Send + 'static,
     {
         let cfg = self.config.clone();
+        // Read once: every call of the connection carries them.
+        let facts = Arc::new(ConnFacts {
+            peer: io.peer_addr(),
+            tls: io.tls_info().cloned(),
+        });
         let (io, progress) = handshake::watch(io);
         let (io, flush) = coalesce(io);
         let drain = watcher.draining();
@@ -528,7 +533,8 @@ impl Server {
             .await;
             match event {
                 Event::Call((req, respond)) => {
-                    let call = handle_call(req, respond, service.clone(), cfg.clone());
+                    let call =
+                        handle_call(req, respond, service.clone(), cfg.clone(), facts.clone());
                     if cfg.task_per_call {
                         rt::spawn(call);
                     } else {
@@ -707,11 +713,18 @@ fn parse_call(
     Ok((deadline, recv_enc, send_enc))
 }
 
+/// What a connection's IO told about it when it was handed over.
+struct ConnFacts {
+    peer: Option<wego_netpoll::Address>,
+    tls: Option<wego_netpoll::net::TlsInfo>,
+}
+
 async fn handle_call<S>(
     req: http::Request<h2::RecvStream>,
     mut respond: SendResponse<Bytes>,
     mut service: S,
     cfg: Arc<Config>,
+    facts: Arc<ConnFacts>,
 ) where
     S: Service<RawRequest, Response = RawResponse, Error = Status> + Send + 'static,
     S::Future: Send + 'static,
@@ -737,6 +750,7 @@ async fn handle_call<S>(
     let stream = Streaming::new_server(body, Decoder::new(cfg.max_recv, recv_enc));
     let mut request = RawRequest::from_parts(stream, metadata, deadline);
     request.set_path(parts.uri.path().to_owned());
+    request.set_conn_facts(facts.peer.as_ref(), facts.tls.as_ref());
 
     let ctx = Arc::new(super::metainfo::context_from(
         request.path(),

@@ -378,7 +378,13 @@ async fn drive<IO: Io>(
                     close = take(answer, &mut out);
                 }
                 if !out.is_empty() {
-                    match rt::timeout(cfg.write_timeout, wr.write_all(&out)).await {
+                    // Flushed too: a TLS stream keeps the records it could
+                    // not send until it is flushed.
+                    let write = async {
+                        wr.write_all(&out).await?;
+                        wr.flush().await
+                    };
+                    match rt::timeout(cfg.write_timeout, write).await {
                         Ok(Ok(())) => pool::give_back(std::mem::take(&mut out)),
                         _ => return,
                     }

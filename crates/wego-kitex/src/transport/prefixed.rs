@@ -50,6 +50,10 @@ impl<IO: wego_netpoll::ConnInfo> wego_netpoll::ConnInfo for Prefixed<IO> {
     fn is_active(&self) -> bool {
         self.io.is_active()
     }
+
+    fn tls_info(&self) -> Option<&wego_netpoll::net::TlsInfo> {
+        self.io.tls_info()
+    }
 }
 
 impl<IO: AsyncRead + Unpin> AsyncRead for Prefixed<IO> {

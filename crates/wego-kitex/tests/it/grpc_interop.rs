@@ -10,11 +10,11 @@ use std::process::{Command, Stdio};
 use wego_kitex::grpc::{Channel, Server};
 use wego_netpoll::{Address, rt};
 
-use wego_idl_gen::grpc_testing as pb;
+pub(crate) use wego_idl_gen::grpc_testing as pb;
 #[path = "../../examples/interop/cases.rs"]
 pub(crate) mod cases;
 #[path = "../../examples/interop/service.rs"]
-mod service;
+pub(crate) mod service;
 
 fn dir(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)

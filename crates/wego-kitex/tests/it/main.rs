@@ -22,8 +22,8 @@ mod grpc_slow_clients;
 #[cfg(feature = "governance")]
 mod grpc_stream_spans;
 mod grpc_trailers_only;
-mod seam;
 mod interop_one_port;
+mod seam;
 mod thrift_codegen;
 mod thrift_common;
 mod thrift_frame_deadline;
@@ -33,3 +33,4 @@ mod thrift_interop;
 mod thrift_metainfo;
 mod thrift_server;
 mod thrift_unknown_payload;
+mod tls;

@@ -23,7 +23,7 @@ use wego_netpoll::{Address, rt};
     unsafe_code
 )]
 #[path = "../../examples/support/thrift_test.rs"]
-mod thrift_test;
+pub(crate) mod thrift_test;
 
 use thrift_test::*;
 

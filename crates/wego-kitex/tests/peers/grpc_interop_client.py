@@ -1,6 +1,7 @@
 """grpcio as the interop client against a TestService server.
 
-usage: grpc_interop_client.py IDL_DIR PORT
+usage: grpc_interop_client.py IDL_DIR PORT [CA_PEM]
+With CA_PEM, connects with TLS, trusting that CA for the name localhost.
 Runs the interop cases; prints PASS/FAIL per case; exits 1 if any failed.
 """
 import sys
@@ -192,7 +193,16 @@ CASES = [empty_unary, large_unary, client_streaming, server_streaming, ping_pong
          client_compressed_unary, server_compressed_unary, early_failure_trailing_metadata]
 
 failed = 0
-with grpc.insecure_channel("127.0.0.1:" + PORT) as ch:
+def channel():
+    if len(sys.argv) > 3:
+        with open(sys.argv[3], "rb") as f:
+            creds = grpc.ssl_channel_credentials(root_certificates=f.read())
+        options = [("grpc.ssl_target_name_override", "localhost")]
+        return grpc.secure_channel("127.0.0.1:" + PORT, creds, options=options)
+    return grpc.insecure_channel("127.0.0.1:" + PORT)
+
+
+with channel() as ch:
     stub = svc.TestServiceStub(ch)
     for case in CASES:
         try:

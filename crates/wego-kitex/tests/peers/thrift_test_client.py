@@ -23,7 +23,14 @@ from ThriftTest.ttypes import Insanity, Numberz, Xception, Xception2, Xtruct, Xt
 
 
 def connect(args):
-    sock = TSocket.TSocket("127.0.0.1", args.port)
+    if args.tls_ca:
+        from thrift.transport import TSSLSocket
+
+        sock = TSSLSocket.TSSLSocket(
+            "127.0.0.1", args.port, ca_certs=args.tls_ca, server_hostname="localhost"
+        )
+    else:
+        sock = TSocket.TSocket("127.0.0.1", args.port)
     sock.setTimeout(10000)
     if args.transport == "header":
         sub = THeaderSubprotocolID.COMPACT if args.protocol == "compact" else THeaderSubprotocolID.BINARY
@@ -118,6 +125,7 @@ def main():
     p.add_argument("--protocol", choices=["binary", "compact"], default="binary")
     p.add_argument("--non-strict", action="store_true")
     p.add_argument("--second", action="store_true", help="also call SecondService (multiplexed by method name)")
+    p.add_argument("--tls-ca", help="connect with TLS, trusting this CA (PEM) for the name localhost")
     args = p.parse_args()
     trans, proto = connect(args)
     run(ThriftTest.Client(proto))

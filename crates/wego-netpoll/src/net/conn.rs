@@ -186,6 +186,27 @@ impl Conn {
         })
     }
 
+    /// Polling backend: the loop whose per-loop listener accepted this.
+    #[cfg(feature = "polling")]
+    pub(crate) fn polling_home(&self) -> Option<usize> {
+        match &self.stream {
+            Stream::Polling(s) => s.home(),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        }
+    }
+
+    /// Polling backend with eager reads: the bytes the loop has buffered
+    /// and whether it saw the end of the stream (for tests).
+    #[cfg(all(test, feature = "polling"))]
+    pub(crate) fn eager_snapshot(&self) -> Option<(usize, bool)> {
+        match &self.stream {
+            Stream::Polling(s) => s.eager_snapshot(),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        }
+    }
+
     fn note<T>(&mut self, res: &Poll<io::Result<T>>) {
         if let Poll::Ready(Err(_)) = res {
             self.closed = true;

@@ -28,6 +28,9 @@ enum Inner {
     Tokio(tokio_rt::net::Listener),
     #[cfg(feature = "polling")]
     Polling(polling::net::Listener),
+    /// One `SO_REUSEPORT` socket and acceptor per loop.
+    #[cfg(feature = "polling")]
+    PerLoop(polling::PerLoopListener),
 }
 
 impl Inner {
@@ -55,6 +58,10 @@ impl Inner {
             Inner::Tokio(l) => l.accept().await.map(Stream::Tokio),
             #[cfg(feature = "polling")]
             Inner::Polling(l) => std::future::poll_fn(|cx| l.poll_accept(cx))
+                .await
+                .map(Stream::Polling),
+            #[cfg(feature = "polling")]
+            Inner::PerLoop(l) => std::future::poll_fn(|cx| l.poll_accept(cx))
                 .await
                 .map(Stream::Polling),
         }
@@ -113,6 +120,7 @@ impl Listener {
 pub struct ListenerBuilder {
     reuse_address: bool,
     reuse_port: bool,
+    per_loop: bool,
     backlog: u32,
     options: ConnOptions,
 }
@@ -122,6 +130,7 @@ impl Default for ListenerBuilder {
         Self {
             reuse_address: true,
             reuse_port: false,
+            per_loop: false,
             backlog: 1024,
             options: ConnOptions::default(),
         }
@@ -138,6 +147,21 @@ impl ListenerBuilder {
     /// Sets `SO_REUSEPORT` (default off), so several listeners share a port.
     pub fn reuse_port(mut self, on: bool) -> Self {
         self.reuse_port = on;
+        self
+    }
+
+    /// Polling backend, TCP: binds one `SO_REUSEPORT` socket per event loop
+    /// on the address, each accepting on its own loop, instead of one
+    /// socket (default off).
+    ///
+    /// The kernel spreads new connections over the sockets; each is served
+    /// by the loop that accepted it when handed to
+    /// [`rt::spawn_connection`](crate::rt::spawn_connection), rather than
+    /// by the loop with the fewest live connections. [`Listener::accept`]
+    /// returns the connections of every loop. Other backends and Unix
+    /// sockets bind one socket as usual. docs/netpoll.md compares the two.
+    pub fn per_loop(mut self, on: bool) -> Self {
+        self.per_loop = on;
         self
     }
 
@@ -167,6 +191,10 @@ impl ListenerBuilder {
     pub async fn bind(self, addr: &Address) -> Result<Listener> {
         let ctx = || format!("cannot listen on {addr}");
         match addr {
+            #[cfg(feature = "polling")]
+            Address::Tcp(sa) if self.per_loop && matches!(sys::current(), Which::Polling) => {
+                self.bind_per_loop(*sa).map_err(|e| Error::bind(ctx(), e))
+            }
             Address::Tcp(sa) => {
                 let std = self.bind_tcp(*sa).map_err(|e| Error::bind(ctx(), e))?;
                 let local = Address::Tcp(std.local_addr().map_err(|e| Error::bind(ctx(), e))?);
@@ -189,6 +217,30 @@ impl ListenerBuilder {
                 })
             }
         }
+    }
+
+    /// One `SO_REUSEPORT` socket per loop, the first choosing the port if
+    /// `addr` asks for port 0.
+    #[cfg(feature = "polling")]
+    fn bind_per_loop(&self, addr: std::net::SocketAddr) -> io::Result<Listener> {
+        let per_socket = Self {
+            reuse_port: true,
+            ..self.clone()
+        };
+        let mut bound = addr;
+        let inner = polling::bind_per_loop(|k| {
+            let l = per_socket.bind_tcp(bound)?;
+            if k == 0 {
+                bound = l.local_addr()?;
+            }
+            Ok(l)
+        })?;
+        Ok(Listener {
+            inner: Inner::PerLoop(inner),
+            tcp: true,
+            local: Address::Tcp(bound),
+            options: self.options,
+        })
     }
 
     fn bind_tcp(&self, addr: std::net::SocketAddr) -> io::Result<std::net::TcpListener> {

@@ -18,9 +18,11 @@ use crate::net::Conn;
 ///   thread. Peer and local addresses are kept. Works for TCP and Unix
 ///   connections.
 /// - On a polling runtime, likewise picks the loop with the fewest live
-///   connections; a socket not yet registered (the usual case for one just
-///   accepted) registers with that loop's poller at its first wait, and one
-///   registered elsewhere is deregistered here first.
+///   connections, or, for a connection from a per-loop listener
+///   ([`ListenerBuilder::per_loop`](crate::net::ListenerBuilder::per_loop)),
+///   the loop that accepted it; a socket not yet registered (the usual case
+///   for one just accepted) registers with that loop's poller at its first
+///   wait, and one registered elsewhere is deregistered here first.
 /// - On a [`Flavor::WorkStealing`](super::Flavor::WorkStealing) runtime, or
 ///   on a thread that is not a per-core worker (a blocking-pool thread, say),
 ///   it is [`spawn`](super::spawn)`(f(conn))`.
@@ -67,7 +69,8 @@ where
         #[cfg(feature = "polling")]
         Which::Polling => {
             let mut conn = conn;
-            JoinHandle::from_polling(sys::polling::place(move |target| {
+            let home = conn.polling_home();
+            JoinHandle::from_polling(sys::polling::place(home, move |target| {
                 conn.release_unless_on(target);
                 f(conn)
             }))

@@ -173,18 +173,26 @@ impl std::str::FromStr for Backend {
     type Err = Error;
 
     /// Parses a backend compiled into this build: `tokio` or `polling`.
+    ///
+    /// # Errors
+    ///
+    /// A backend this build lacks is named as such ("this binary was built
+    /// without the polling backend"), with the cargo feature that brings it
+    /// in; any other name is unknown.
     fn from_str(s: &str) -> Result<Self> {
-        Backend::enabled()
-            .iter()
-            .copied()
-            .find(|b| b.name() == s)
-            .ok_or_else(|| {
-                let names: Vec<&str> = Backend::enabled().iter().map(|b| b.name()).collect();
-                Error::runtime_config(format!(
-                    "unknown or disabled backend {s:?}: this build has {}",
-                    names.join(", ")
-                ))
-            })
+        if let Some(b) = Backend::enabled().iter().copied().find(|b| b.name() == s) {
+            return Ok(b);
+        }
+        if ["tokio", "polling"].contains(&s) {
+            return Err(Error::runtime_config(format!(
+                "this binary was built without the {s} backend: enable the `{s}` cargo feature"
+            )));
+        }
+        let names: Vec<&str> = Backend::enabled().iter().map(|b| b.name()).collect();
+        Err(Error::runtime_config(format!(
+            "unknown backend {s:?}: expected {}",
+            names.join(" or ")
+        )))
     }
 }
 
@@ -249,7 +257,12 @@ pub struct Builder {
     flavor: Flavor,
     worker_threads: Option<NonZeroUsize>,
     thread_name: String,
+    eager_reads: bool,
 }
+
+/// Whether the polling backend reads eagerly unless told otherwise
+/// ([`Builder::eager_reads`]; docs/netpoll.md has the measurements).
+const EAGER_READS_DEFAULT: bool = false;
 
 impl Default for Builder {
     fn default() -> Self {
@@ -258,6 +271,7 @@ impl Default for Builder {
             flavor: Flavor::default(),
             worker_threads: None,
             thread_name: "wego-worker".to_owned(),
+            eager_reads: EAGER_READS_DEFAULT,
         }
     }
 }
@@ -285,6 +299,22 @@ impl Builder {
     /// workers append their index, `wego-worker-0`).
     pub fn thread_name(mut self, name: impl Into<String>) -> Self {
         self.thread_name = name.into();
+        self
+    }
+
+    /// Polling backend: whether a loop reads a readable connection into
+    /// the connection's buffer ([`LinkBuffer`](crate::LinkBuffer)) before
+    /// the connection's task runs, Netpoll's nocopy model (default off).
+    ///
+    /// With eager reads, a task's read takes bytes the loop has already
+    /// read, with no system call; end of stream and errors come after the
+    /// bytes that preceded them. At most 64 KiB are buffered per
+    /// connection: past that the loop stops reading that connection (the
+    /// kernel and TCP flow control hold the rest) until its task drains
+    /// the buffer. Without them, a task's read calls `recv` into its own
+    /// buffer. The tokio backend ignores this setting.
+    pub fn eager_reads(mut self, on: bool) -> Self {
+        self.eager_reads = on;
         self
     }
 
@@ -317,9 +347,14 @@ impl Builder {
                     .map_err(|e| Error::runtime("cannot build the per-core tokio runtime", e))?,
             },
             #[cfg(feature = "polling")]
-            Backend::Polling => polling::build(threads, &self.thread_name)
-                .map(Inner::Polling)
-                .map_err(|e| Error::runtime("cannot build the polling runtime", e))?,
+            Backend::Polling => {
+                let options = polling::Options {
+                    eager_reads: self.eager_reads,
+                };
+                polling::build(threads, &self.thread_name, options)
+                    .map(Inner::Polling)
+                    .map_err(|e| Error::runtime("cannot build the polling runtime", e))?
+            }
         };
         Ok(Runtime {
             backend: self.backend,

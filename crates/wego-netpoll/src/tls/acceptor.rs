@@ -1,5 +1,6 @@
 //! The server side: [`TlsAcceptor`] and its builder.
 
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -8,9 +9,15 @@ use rustls::server::WebPkiClientVerifier;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::certs::Resolver;
+use super::either::MaybeTls;
+use super::incoming::TlsIncoming;
 use super::session::SessionCache;
 use super::{CertificateSet, DEFAULT_HANDSHAKE_TIMEOUT, Identity, RootCerts, TlsStream, provider};
-use crate::{Error, Result, rt};
+use crate::{Conn, Error, Listener, Result, rt};
+
+/// How many handshakes [`TlsAcceptor::incoming`] runs at once when the
+/// builder sets no other limit.
+pub const DEFAULT_MAX_PENDING_HANDSHAKES: NonZeroUsize = NonZeroUsize::new(1024).unwrap();
 
 /// Whether and how a server asks clients for a certificate (mutual TLS).
 #[derive(Debug, Clone)]
@@ -52,18 +59,58 @@ pub struct TlsAcceptor {
     resolver: Arc<Resolver>,
     sessions: Arc<SessionCache>,
     handshake_timeout: Duration,
+    max_pending_handshakes: NonZeroUsize,
 }
 
 impl TlsAcceptor {
-    /// A builder with no certificate, no ALPN, no client authentication
-    /// and a 10 s handshake timeout.
+    /// A builder with no certificate, no ALPN, no client authentication,
+    /// a 10 s handshake timeout and at most 1024 handshakes at once in
+    /// [`incoming`](Self::incoming).
     pub fn builder() -> TlsAcceptorBuilder {
         TlsAcceptorBuilder {
             certs: CertificateSet::new(),
             alpn: Vec::new(),
             client_auth: None,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            max_pending_handshakes: DEFAULT_MAX_PENDING_HANDSHAKES,
         }
+    }
+
+    /// Accepts on `listener` and runs each connection's handshake on a
+    /// task of its own, yielding the finished [`TlsStream`]s: the stream
+    /// any server's `serve_incoming` takes, so that it serves TLS.
+    ///
+    /// A silent or slow client delays no other: its handshake waits alone
+    /// until the handshake timeout. Failed handshakes are logged and
+    /// skipped; see [`TlsIncoming`].
+    ///
+    /// ```no_run
+    /// # async fn run(acceptor: wego_netpoll::tls::TlsAcceptor) -> wego_netpoll::Result<()> {
+    /// use wego_netpoll::Listener;
+    ///
+    /// let listener = Listener::bind(&"127.0.0.1:8443".parse()?).await?;
+    /// let incoming = acceptor.incoming(listener);
+    /// // server.serve_incoming(incoming, …).await;
+    /// # drop(incoming);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn incoming(&self, listener: Listener) -> TlsIncoming {
+        TlsIncoming::new(listener, self.clone())
+    }
+
+    /// As [`incoming`](Self::incoming), and serves plaintext clients on
+    /// the same port: each connection's first byte, read within the
+    /// handshake timeout, tells a TLS handshake
+    /// ([`looks_like_tls`](super::looks_like_tls)) from anything else; TLS
+    /// clients are handshaken, the others pass through with that byte
+    /// replayed. [`MaybeTls::is_tls`] and `tls_info()` tell them apart.
+    ///
+    /// A client that speaks first is needed to tell them apart: a
+    /// plaintext protocol whose server speaks first (SMTP, MySQL) waits
+    /// until the handshake timeout and is dropped.
+    pub fn incoming_or_plain(&self, listener: Listener) -> TlsIncoming<MaybeTls<Conn>> {
+        TlsIncoming::or_plain(listener, self.clone())
     }
 
     /// Runs the server handshake over `io`.
@@ -119,6 +166,11 @@ impl TlsAcceptor {
     pub fn handshake_timeout(&self) -> Duration {
         self.handshake_timeout
     }
+
+    /// How many handshakes [`incoming`](Self::incoming) runs at once.
+    pub fn max_pending_handshakes(&self) -> usize {
+        self.max_pending_handshakes.get()
+    }
 }
 
 impl std::fmt::Debug for TlsAcceptor {
@@ -137,6 +189,7 @@ pub struct TlsAcceptorBuilder {
     alpn: Vec<Vec<u8>>,
     client_auth: Option<ClientAuth>,
     handshake_timeout: Duration,
+    max_pending_handshakes: NonZeroUsize,
 }
 
 impl TlsAcceptorBuilder {
@@ -189,6 +242,15 @@ impl TlsAcceptorBuilder {
         self
     }
 
+    /// Sets how many handshakes [`TlsAcceptor::incoming`] runs at once
+    /// (1024 by default). Beyond it, accepting waits and new connections
+    /// queue in the listener's backlog, which bounds the tasks a flood of
+    /// silent clients can hold.
+    pub fn with_max_pending_handshakes(mut self, max: NonZeroUsize) -> Self {
+        self.max_pending_handshakes = max;
+        self
+    }
+
     /// Builds the acceptor.
     ///
     /// # Errors
@@ -236,6 +298,7 @@ impl TlsAcceptorBuilder {
             resolver,
             sessions,
             handshake_timeout: self.handshake_timeout,
+            max_pending_handshakes: self.max_pending_handshakes,
         })
     }
 }

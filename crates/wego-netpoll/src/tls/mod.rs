@@ -8,6 +8,9 @@
 //!   which is again an `Io`: the server serves it unchanged, and finds the
 //!   negotiated ALPN protocol, the SNI name and the client's certificate
 //!   through [`ConnInfo::tls_info`](crate::ConnInfo::tls_info).
+//!   [`TlsAcceptor::incoming`] does the same for a whole
+//!   [`Listener`](crate::Listener), handshaking concurrently, for a
+//!   server's `serve_incoming(stream, …)`.
 //! - **Clients** open connections through a [`Connect`](crate::Connect).
 //!   [`TlsConnector`] wraps another connector ([`Dialer`](crate::Dialer) by
 //!   default) and yields [`TlsStream`]s.
@@ -63,6 +66,8 @@ mod acceptor;
 mod certs;
 mod connector;
 mod detect;
+mod either;
+mod incoming;
 mod session;
 mod stream;
 
@@ -72,10 +77,12 @@ use std::sync::Arc;
 use rustls::crypto::CryptoProvider;
 
 pub use crate::net::{TlsInfo, TlsVersion};
-pub use acceptor::{ClientAuth, TlsAcceptor, TlsAcceptorBuilder};
+pub use acceptor::{ClientAuth, DEFAULT_MAX_PENDING_HANDSHAKES, TlsAcceptor, TlsAcceptorBuilder};
 pub use certs::{CertificateSet, Identity, RootCerts};
 pub use connector::{TlsConnector, TlsConnectorBuilder};
 pub use detect::looks_like_tls;
+pub use either::MaybeTls;
+pub use incoming::TlsIncoming;
 pub use stream::TlsStream;
 
 /// The handshake deadline when a builder sets none.

@@ -34,6 +34,17 @@ fn enabled_backends_parse_and_polling_schedules_per_loop_only() {
         err.is_runtime() && err.to_string().contains("epoll"),
         "{err}"
     );
+    // A backend left out of the build is named as such, with its feature.
+    for (name, enabled) in [
+        ("tokio", cfg!(feature = "tokio")),
+        ("polling", cfg!(feature = "polling")),
+    ] {
+        if !enabled {
+            let err = name.parse::<Backend>().unwrap_err();
+            let want = format!("this binary was built without the {name} backend");
+            assert!(err.to_string().contains(&want), "{err}");
+        }
+    }
     #[cfg(all(feature = "tokio", feature = "polling"))]
     assert_eq!(Backend::enabled(), [Backend::Tokio, Backend::Polling]);
     #[cfg(feature = "polling")]

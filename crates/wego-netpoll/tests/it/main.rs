@@ -6,6 +6,8 @@ mod contract;
 mod example;
 // The tokio backend's flavours (per-core placement, work-stealing).
 #[cfg(feature = "tokio")]
+mod per_loop;
+#[cfg(feature = "tokio")]
 mod placement;
 #[cfg(feature = "tokio")]
 mod runtime;

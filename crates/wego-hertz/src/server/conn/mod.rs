@@ -51,8 +51,9 @@ use wego_netpoll::{Watcher, rt};
 
 use self::pump::{BodyState, Failure, Pump, Step};
 use self::write::{Queued, lent};
+use super::facts::ConnFacts;
 use super::http2::{self, Rewind};
-use super::{ClientAddr, Config, ExpectDecision, RequestBodyLimit};
+use super::{Config, ExpectDecision, RequestBodyLimit};
 use crate::body::{Body, incoming};
 use crate::codec::{BodyDecoder, BodyFraming, ParseError, RequestHead, parse_request_head};
 use wego_netpoll::buffer::pool;
@@ -75,7 +76,13 @@ where
     S::Future: Send + 'static,
     IO: Io,
 {
-    let peer = io.peer_addr().map(ClientAddr);
+    let facts = ConnFacts::of(&io);
+    if facts.negotiated_h2() {
+        // TLS settled on HTTP/2 by ALPN: the client's preface comes first,
+        // with no HTTP/1.1 in between (RFC 9113 §3.2). Boxed, as below.
+        Box::pin(http2::serve(io, svc, config, &watcher, facts)).await;
+        return;
+    }
     let mut driver = Driver {
         io,
         // Both lent from the thread's pool while in use: see `pool`.
@@ -83,7 +90,7 @@ where
         wbuf: BytesMut::new(),
         config,
         svc,
-        peer,
+        facts,
         answered_at: Instant::now(),
     };
     let handover = tokio::select! {
@@ -99,7 +106,7 @@ where
         rbuf,
         svc,
         config,
-        peer,
+        facts,
         ..
     } = driver;
     let io = match handover {
@@ -109,7 +116,7 @@ where
     };
     // Boxed: the HTTP/2 driver is not part of an HTTP/1.1 connection's
     // future.
-    Box::pin(http2::serve(io, svc, config, &watcher, peer)).await;
+    Box::pin(http2::serve(io, svc, config, &watcher, facts)).await;
 }
 
 /// Whether the connection goes on as HTTP/2, and how it got there.
@@ -129,8 +136,8 @@ struct Driver<S, IO> {
     wbuf: BytesMut,
     config: Arc<Config>,
     svc: S,
-    /// The client's address, when the IO knows it.
-    peer: Option<ClientAddr>,
+    /// The client's address and TLS facts, for each request's extensions.
+    facts: ConnFacts,
     /// When the last response was made (its `Date` was read then), or the
     /// connection accepted.
     answered_at: Instant,
@@ -391,9 +398,7 @@ where
                 .extensions
                 .insert(RequestBodyLimit(self.config.body_limit));
         }
-        if let Some(peer) = &self.peer {
-            parts.extensions.insert(peer.clone());
-        }
+        self.facts.insert_into(&mut parts.extensions);
         Request::from_parts(parts, body)
     }
 

@@ -351,25 +351,25 @@ where
         r.unwrap_or_else(|_| Err(write_timed_out()))
     }
 
-    /// Writes the whole write buffer out, then empties it.
+    /// Writes the whole write buffer out, empties it, and flushes the IO.
     ///
     /// The buffer is written by position rather than consumed, so that
     /// emptying it leaves its start where it was: the next response is
     /// encoded into the same (recently used, so cached) bytes instead of
     /// walking forward through the allocation.
+    ///
+    /// The IO's own flush ends every call, even with nothing buffered here
+    /// (`write_data` may have written past the buffer): an IO that buffers
+    /// (a TLS stream keeps records it could not send yet) sends what it
+    /// holds and arms its waker then. On a socket it costs nothing.
     pub(super) async fn flush(&mut self) -> std::io::Result<()> {
-        if self.wbuf.is_empty() {
-            // A lent buffer goes back even if nothing was written to it:
-            // a connection waiting for input holds none.
-            if self.wbuf.capacity() > 0 {
-                pool::give_back(std::mem::take(&mut self.wbuf));
-            }
-            return Ok(());
-        }
         let mut pos = 0;
-        // Fast path: the socket usually takes the whole buffer at once, so
-        // try once before arming the write timer (boxed: a flush is awaited
-        // on every request, see `Driver::run`).
+        // Fast path: the socket usually takes the whole buffer at once and
+        // has nothing left to flush, so try once before arming the write
+        // timer (boxed: a flush is awaited on every request, see
+        // `Driver::run`). The no-op waker is never what a Pending waits
+        // on: a Pending goes to `finish_flush`, which polls again with the
+        // task's waker.
         let first = {
             let mut cx = Context::from_waker(Waker::noop());
             poll_write_out(&mut self.io, &self.wbuf, &mut pos, &mut cx)
@@ -378,12 +378,16 @@ where
             Poll::Ready(r) => r,
             Poll::Pending => Box::pin(self.finish_flush(pos)).await,
         };
-        pool::give_back(std::mem::take(&mut self.wbuf));
+        // A lent buffer goes back even if nothing was written to it: a
+        // connection waiting for input holds none.
+        if self.wbuf.capacity() > 0 {
+            pool::give_back(std::mem::take(&mut self.wbuf));
+        }
         r
     }
 
-    /// Writes the write buffer from `pos` on, waiting for the socket within
-    /// the write timeout.
+    /// Writes the write buffer from `pos` on and flushes the IO, waiting
+    /// for the socket within the write timeout.
     pub(super) async fn finish_flush(&mut self, mut pos: usize) -> std::io::Result<()> {
         let (io, wbuf) = (&mut self.io, &self.wbuf);
         let out = std::future::poll_fn(|cx| poll_write_out(io, wbuf, &mut pos, cx));
@@ -420,7 +424,8 @@ where
     }
 }
 
-/// Writes `buf[*pos..]` to `io`, moving `pos` past what was written.
+/// Writes `buf[*pos..]` to `io`, moving `pos` past what was written, then
+/// flushes `io`.
 ///
 /// One contiguous buffer goes out with `poll_write` (a plain `send`):
 /// tokio's `write_buf` would take the vectored path for a socket, and a
@@ -441,7 +446,7 @@ fn poll_write_out<IO: AsyncWrite + Unpin>(
             Poll::Pending => return Poll::Pending,
         }
     }
-    Poll::Ready(Ok(()))
+    Pin::new(&mut *io).poll_flush(cx)
 }
 
 /// The connection's write buffer, lent from the pool if it has none.

@@ -45,7 +45,8 @@ use wego_netpoll::{Watcher, rt};
 
 use self::body::{RecvBody, Signals};
 use self::stream::{Call, Ctx};
-use super::{ClientAddr, Config, ExpectDecision, RequestBodyLimit};
+use super::facts::ConnFacts;
+use super::{Config, ExpectDecision, RequestBodyLimit};
 use crate::body::Body;
 
 pub(crate) use self::rewind::Rewind;
@@ -85,7 +86,7 @@ pub(crate) async fn serve<IO, S>(
     mut svc: S,
     config: Arc<Config>,
     watcher: &Watcher,
-    peer: Option<ClientAddr>,
+    facts: ConnFacts,
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     S: Service<Request<Body>, Response = Response<Body>, Error = Infallible> + Send + 'static,
@@ -162,7 +163,7 @@ pub(crate) async fn serve<IO, S>(
                     match svc.poll_ready(cx) {
                         Poll::Ready(Ok(())) => {
                             if let Some((req, send)) = waiting.pop_front() {
-                                streams.push(contain(start(&mut svc, req, send, &config, &peer)));
+                                streams.push(contain(start(&mut svc, req, send, &config, &facts)));
                             }
                         }
                         Poll::Pending => break,
@@ -289,7 +290,7 @@ fn start<S>(
     req: Request<h2::RecvStream>,
     send: SendResponse<Bytes>,
     config: &Arc<Config>,
-    peer: &Option<ClientAddr>,
+    facts: &ConnFacts,
 ) -> impl Future<Output = ()> + Send + 'static + use<S>
 where
     S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>,
@@ -356,9 +357,7 @@ where
             if config.body_limit != super::DEFAULT_BODY_LIMIT {
                 parts.extensions.insert(RequestBodyLimit(config.body_limit));
             }
-            if let Some(peer) = peer {
-                parts.extensions.insert(peer.clone());
-            }
+            facts.insert_into(&mut parts.extensions);
             Call::Service(svc.call(Request::from_parts(parts, Body::new(body))))
         }
     };

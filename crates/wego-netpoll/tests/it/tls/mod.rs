@@ -5,6 +5,7 @@
 #![cfg(feature = "tls")]
 
 mod auth;
+mod incoming;
 mod peers;
 
 use bytes::Bytes;

@@ -78,11 +78,14 @@ pub(crate) struct LoopShared {
     pub(crate) tasks: Mutex<Slab<Arc<Header>>>,
     /// Connections placed here by `spawn_connection` and still served.
     pub(crate) live: AtomicUsize,
+    /// Whether the loop reads readable sockets into their buffers
+    /// (`eager.rs`) before their tasks run.
+    pub(crate) eager_reads: bool,
     clock: Clock,
 }
 
 impl LoopShared {
-    pub(crate) fn new(clock: Clock) -> io::Result<Self> {
+    pub(crate) fn new(clock: Clock, eager_reads: bool) -> io::Result<Self> {
         Ok(Self {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             poller: Poller::new()?,
@@ -94,6 +97,7 @@ impl LoopShared {
             io: Mutex::new(Slab::new()),
             tasks: Mutex::new(Slab::new()),
             live: AtomicUsize::new(0),
+            eager_reads,
             clock,
         })
     }

@@ -29,6 +29,7 @@ use std::task::{Context, Poll, Waker};
 
 use polling::{Event, PollMode};
 
+use super::eager::{EagerRead, Filled};
 use super::event_loop::LoopShared;
 
 const READABLE: usize = 1;
@@ -68,10 +69,14 @@ pub(crate) struct ScheduledIo {
     readiness: AtomicUsize,
     reader: Mutex<Option<Waker>>,
     writer: Mutex<Option<Waker>>,
+    /// The connection's eager reads, if the loop reads for it.
+    eager: Option<Arc<EagerRead>>,
 }
 
 impl ScheduledIo {
-    /// Records an event from the poller and wakes the tasks it concerns.
+    /// Records an event from the poller and wakes the tasks it concerns;
+    /// with eager reads, first reads what arrived into the connection's
+    /// buffer.
     pub(crate) fn dispatch(&self, ev: &Event) {
         let mut bits = 0;
         if ev.readable {
@@ -86,7 +91,30 @@ impl ScheduledIo {
         if ev.is_err() == Some(true) {
             bits |= ERROR;
         }
+        if let Some(eager) = &self.eager
+            && bits & Direction::Read.mask() != 0
+        {
+            // A drained socket has nothing for a reader's system call:
+            // leave READABLE unset so that `is_active` need not peek.
+            if eager.fill() == Filled::Drained {
+                bits &= !READABLE;
+            }
+            self.set(bits);
+            if bits & Direction::Read.mask() == 0 {
+                wake(&self.reader);
+            }
+            return;
+        }
         self.set(bits);
+    }
+
+    /// Registers the reader's waker (eager reads: under the buffer's lock,
+    /// which the loop takes before it wakes the reader).
+    pub(crate) fn register_reader(&self, waker: &Waker) {
+        let mut w = self.reader.lock().unwrap_or_else(PoisonError::into_inner);
+        if !w.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            *w = Some(waker.clone());
+        }
     }
 
     fn set(&self, bits: usize) {
@@ -167,7 +195,7 @@ impl ScheduledIo {
 
 /// The error of I/O on a socket whose runtime has shut down: no loop will
 /// ever report its readiness again.
-fn runtime_gone() -> io::Error {
+pub(crate) fn runtime_gone() -> io::Error {
     io::Error::other("the wego runtime this socket was registered with has shut down")
 }
 
@@ -189,9 +217,17 @@ impl Registration {
     /// Registers `fd` with `owner`'s poller, edge-triggered, for reading,
     /// writing and hang-up.
     ///
-    /// The caller must drop the registration before closing `fd`.
-    pub(crate) fn new(owner: Arc<LoopShared>, fd: BorrowedFd<'_>) -> io::Result<Self> {
-        let io = Arc::new(ScheduledIo::default());
+    /// The caller must drop the registration before closing `fd`. With
+    /// `eager`, the loop reads `fd` into that buffer when it is readable.
+    pub(crate) fn new(
+        owner: Arc<LoopShared>,
+        fd: BorrowedFd<'_>,
+        eager: Option<Arc<EagerRead>>,
+    ) -> io::Result<Self> {
+        let io = Arc::new(ScheduledIo {
+            eager,
+            ..ScheduledIo::default()
+        });
         let key = owner
             .io
             .lock()
@@ -216,6 +252,11 @@ impl Registration {
 
     pub(crate) fn io(&self) -> &ScheduledIo {
         &self.io
+    }
+
+    /// Returns true once the loop this is registered with has shut down.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.owner.is_closed()
     }
 
     /// Runs `op` until it does not return `WouldBlock`, waiting for `dir`'s

@@ -31,9 +31,11 @@
 mod blocking;
 mod clock;
 pub(crate) mod context;
+mod eager;
 mod event_loop;
 mod io;
 pub(crate) mod net;
+mod per_loop;
 mod task;
 mod timer;
 
@@ -49,6 +51,7 @@ use async_task::Runnable;
 
 pub(crate) use clock::Clock;
 pub(crate) use event_loop::LoopShared;
+pub(crate) use per_loop::PerLoopListener;
 pub(crate) use task::{JoinHandle, Outcome};
 pub(crate) use timer::Sleep;
 
@@ -123,11 +126,19 @@ impl std::fmt::Debug for Runtime {
     }
 }
 
+/// Settings of a polling runtime.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Options {
+    /// Loops read readable sockets into the connection's buffer before
+    /// the task runs (`eager.rs`).
+    pub(crate) eager_reads: bool,
+}
+
 /// Builds `threads` loops and starts one thread per loop.
-pub(crate) fn build(threads: usize, name: &str) -> std::io::Result<Runtime> {
+pub(crate) fn build(threads: usize, name: &str, options: Options) -> std::io::Result<Runtime> {
     let clock = Clock::default();
     let loops = (0..threads.max(1))
-        .map(|_| LoopShared::new(clock.clone()).map(Arc::new))
+        .map(|_| LoopShared::new(clock.clone(), options.eager_reads).map(Arc::new))
         .collect::<std::io::Result<Box<[_]>>>()?;
     let shared = Arc::new(Shared {
         loops,
@@ -323,17 +334,33 @@ pub(crate) fn now() -> Option<Instant> {
     context::current().map(|c| c.shared.clock.now())
 }
 
-/// Picks the loop that will serve a connection (the fewest live
-/// connections), counts it live there until its task ends, and runs
-/// `make(target)` and its future on that loop.
-pub(crate) fn place<M, Fut>(make: M) -> JoinHandle<()>
+/// Binds a per-loop listener: `bind(k)` makes loop `k`'s socket (bound
+/// with `SO_REUSEPORT` on one address), whose acceptor runs on loop `k`.
+pub(crate) fn bind_per_loop(
+    mut bind: impl FnMut(usize) -> std::io::Result<std::net::TcpListener>,
+) -> std::io::Result<PerLoopListener> {
+    let ctx = context::current().ok_or_else(context::outside_runtime)?;
+    let sockets = (0..ctx.shared.loops.len())
+        .map(&mut bind)
+        .collect::<std::io::Result<Vec<_>>>()?;
+    PerLoopListener::start(&ctx.shared, sockets)
+}
+
+/// Picks the loop that will serve a connection (`home` if given and valid,
+/// else the one with the fewest live connections), counts it live there
+/// until its task ends, and runs `make(target)` and its future on that
+/// loop.
+pub(crate) fn place<M, Fut>(home: Option<usize>, make: M) -> JoinHandle<()>
 where
     M: FnOnce(&Arc<LoopShared>) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
     let ctx = context::expect_current("rt::spawn_connection");
     let shared = &ctx.shared;
-    let target = shared.least_loaded();
+    let target = match home {
+        Some(k) if k < shared.loops.len() => k,
+        _ => shared.least_loaded(),
+    };
     let owner = Arc::clone(shared.loop_at(target));
     owner.live.fetch_add(1, Ordering::Relaxed);
     let live = task::OnDrop::new({

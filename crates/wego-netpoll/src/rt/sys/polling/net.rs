@@ -13,7 +13,7 @@
 
 use std::io::{self, IoSlice, Write};
 use std::net::{Shutdown, SocketAddr};
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 use std::sync::Arc;
@@ -22,8 +22,9 @@ use std::task::{Context, Poll};
 use tokio::io::ReadBuf;
 
 use super::context;
+use super::eager::{EagerRead, Taken};
 use super::event_loop::LoopShared;
-use super::io::{Direction, Registration};
+use super::io::{Direction, Registration, runtime_gone};
 
 /// The socket of a [`Stream`].
 #[derive(Debug)]
@@ -45,20 +46,54 @@ impl AsFd for Sock {
 #[derive(Debug)]
 pub(crate) struct Stream {
     reg: Option<Registration>,
+    /// The loop's reads into a buffer, once registered with a loop that
+    /// reads eagerly (`Builder::eager_reads`); kept across a move between
+    /// loops so that no buffered byte is lost.
+    eager: Option<Arc<EagerRead>>,
+    /// The loop whose per-loop listener accepted it (`per_loop.rs`), which
+    /// `spawn_connection` serves it on.
+    home: Option<usize>,
     sock: Sock,
 }
 
 impl Stream {
     /// Wraps a non-blocking socket; it registers at its first `WouldBlock`.
     pub(crate) fn new(sock: Sock) -> Self {
-        Self { reg: None, sock }
+        Self {
+            reg: None,
+            eager: None,
+            home: None,
+            sock,
+        }
+    }
+
+    /// Marks the stream as accepted by loop `index`'s listener.
+    pub(crate) fn with_home(mut self, index: usize) -> Self {
+        self.home = Some(index);
+        self
+    }
+
+    /// The loop that accepted it, for a per-loop listener's connection.
+    pub(crate) fn home(&self) -> Option<usize> {
+        self.home
     }
 
     /// The registration, made now with the current loop if there is none.
     fn registration(&mut self) -> io::Result<(&Registration, &Sock)> {
+        self.register(true)
+    }
+
+    /// Registers with the current loop unless registered; `connected`
+    /// false leaves eager reads unarmed until the connect completes.
+    fn register(&mut self, connected: bool) -> io::Result<(&Registration, &Sock)> {
         if self.reg.is_none() {
             let owner = context::current_loop().ok_or_else(context::outside_runtime)?;
-            self.reg = Some(Registration::new(owner, self.sock.as_fd())?);
+            if owner.eager_reads && self.eager.is_none() {
+                let fd = connected.then(|| self.sock.as_fd().as_raw_fd());
+                self.eager = Some(Arc::new(EagerRead::new(fd)));
+            }
+            let eager = self.eager.clone();
+            self.reg = Some(Registration::new(owner, self.sock.as_fd(), eager)?);
         }
         let reg = self.reg.as_ref().expect("invariant: registered just above");
         Ok((reg, &self.sock))
@@ -87,11 +122,22 @@ impl Stream {
                 res => return Poll::Ready(res),
             }
         }
-        let (reg, sock) = match self.registration() {
-            Ok(r) => r,
-            Err(e) => return Poll::Ready(Err(e)),
+        if let Err(e) = self.registration() {
+            return Poll::Ready(Err(e));
+        }
+        let reg = self.reg.as_ref().expect("invariant: registered just above");
+        let Some(eager) = &self.eager else {
+            return reg.poll_io(cx, Direction::Read, || recv(&self.sock, buf));
         };
-        reg.poll_io(cx, Direction::Read, || recv(sock, buf))
+        // The loop reads for this stream: take what it buffered.
+        if reg.is_closed() {
+            return Poll::Ready(Err(runtime_gone()));
+        }
+        match eager.take(buf, || reg.io().register_reader(cx.waker())) {
+            Taken::Read => Poll::Ready(Ok(())),
+            Taken::Failed(e) => Poll::Ready(Err(e)),
+            Taken::Empty => Poll::Pending,
+        }
     }
 
     pub(crate) fn poll_write(
@@ -134,6 +180,12 @@ impl Stream {
         reg.poll_io(cx, Direction::Write, || op(sock))
     }
 
+    /// The eager buffer's length and whether the stream ended there.
+    #[cfg(test)]
+    pub(crate) fn eager_snapshot(&self) -> Option<(usize, bool)> {
+        self.eager.as_ref().map(|e| e.snapshot())
+    }
+
     pub(crate) fn shutdown_write(&self) -> io::Result<()> {
         let res = match &self.sock {
             Sock::Tcp(s) => s.shutdown(Shutdown::Write),
@@ -153,6 +205,9 @@ impl Stream {
             if reg.io().is_hung_up() {
                 return false;
             }
+            if let Some(active) = self.eager.as_ref().and_then(|e| e.is_active()) {
+                return active;
+            }
             if !reg.io().is_readable() {
                 // No event since a read found nothing: no data, no FIN.
                 return true;
@@ -171,6 +226,10 @@ impl Stream {
 
 impl Drop for Stream {
     fn drop(&mut self) {
+        // The loop must stop reading the socket before it closes.
+        if let Some(eager) = &self.eager {
+            eager.close();
+        }
         if let Some(reg) = self.reg.take() {
             reg.deregister(self.sock.as_fd());
         }
@@ -231,9 +290,22 @@ impl Listener {
         Self::register(ListenSock::Unix(l))
     }
 
+    /// Registers a bound, non-blocking TCP listener with `owner`.
+    pub(crate) fn from_tcp_on(
+        l: std::net::TcpListener,
+        owner: Arc<LoopShared>,
+    ) -> io::Result<Self> {
+        let sock = ListenSock::Tcp(l);
+        let reg = Registration::new(owner, sock.as_fd(), None)?;
+        Ok(Self {
+            reg: Some(reg),
+            sock,
+        })
+    }
+
     fn register(sock: ListenSock) -> io::Result<Self> {
         let owner = context::current_loop().ok_or_else(context::outside_runtime)?;
-        let reg = Registration::new(owner, sock.as_fd())?;
+        let reg = Registration::new(owner, sock.as_fd(), None)?;
         Ok(Self {
             reg: Some(reg),
             sock,
@@ -297,7 +369,7 @@ async fn finish_connect(
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
         Err(e) => return Err(e),
     }
-    stream.registration()?;
+    stream.register(false)?;
     std::future::poll_fn(|cx| {
         let reg = stream.reg.as_ref().expect("invariant: registered above");
         reg.poll_ready(cx, Direction::Write)
@@ -310,6 +382,9 @@ async fn finish_connect(
     // Writable without a pending error can still mean "not connected" on
     // some systems; asking for the peer settles it.
     sock.peer_addr()?;
+    if let Some(eager) = &stream.eager {
+        eager.arm(stream.sock.as_fd().as_raw_fd());
+    }
     Ok(stream)
 }
 
