@@ -27,6 +27,7 @@ enum Kind {
     Protocol,
     Closed,
     Body,
+    Upgrade(&'static str),
 }
 
 /// `Result` with this crate's [`Error`].
@@ -76,6 +77,17 @@ impl Error {
     /// error.
     pub fn is_body(&self) -> bool {
         self.inner.kind == Kind::Body
+    }
+
+    /// A response's connection could not be taken as an upgrade: the
+    /// response did not switch protocols, or its connection was taken
+    /// already.
+    pub fn is_upgrade(&self) -> bool {
+        matches!(self.inner.kind, Kind::Upgrade(_))
+    }
+
+    pub(crate) fn upgrade(what: &'static str) -> Self {
+        Self::new(Kind::Upgrade(what), None)
     }
 
     pub(crate) fn client_config(what: &'static str) -> Self {
@@ -142,6 +154,7 @@ impl fmt::Display for Error {
             Kind::Protocol => f.write_str("malformed response"),
             Kind::Closed => f.write_str("connection closed before the response"),
             Kind::Body => f.write_str("reading the request body failed"),
+            Kind::Upgrade(what) => write!(f, "upgrade failed: {what}"),
         }
     }
 }

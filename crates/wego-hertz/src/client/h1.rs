@@ -9,7 +9,9 @@
 //! early 413) never deadlocks against the client. The response body is read
 //! only as the caller polls it (backpressure), and when it ends cleanly on a
 //! reusable connection the two halves are joined and go back to the pool.
-//! Dropping the response body early closes the connection.
+//! Dropping the response body early closes the connection. A `101
+//! Switching Protocols` response hands the connection to the caller
+//! instead (`super::upgrade`).
 
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
@@ -26,6 +28,7 @@ use wego_netpoll::net::BoxIo;
 use wego_netpoll::rt::{self, Sleep};
 
 use super::pool::{Origin, Pool};
+use super::upgrade::{Slot, Upgraded};
 use crate::codec::{
     BodyDecoder, ChunkedDecoder, Decoded, RequestFraming, ResponseBodyFraming, ResponseLimits,
     encode_last_chunk, encode_request_head, parse_response_head,
@@ -223,9 +226,15 @@ pub(crate) async fn send(
         }
     };
 
-    let reusable = head.keep_alive
-        && !close_asked
-        && head.parts.status != http::StatusCode::SWITCHING_PROTOCOLS;
+    if head.parts.status == http::StatusCode::SWITCHING_PROTOCOLS {
+        // RFC 9110 §15.2.2: the connection now speaks the protocol the
+        // server switched to; what follows the head belongs to it.
+        let pending = Pending { rd, writer, rbuf };
+        let mut resp = Response::from_parts(head.parts, Body::empty());
+        resp.extensions_mut().insert(Slot::new(pending));
+        return Ok(resp);
+    }
+    let reusable = head.keep_alive && !close_asked;
     let decoder = match head.framing {
         ResponseBodyFraming::Empty => None,
         ResponseBodyFraming::Length(n) => Some(Some(BodyDecoder::Length(n))),
@@ -422,6 +431,33 @@ fn next_deadline(read_idle: Option<Duration>, deadline: Option<Instant>) -> Opti
     match (idle, deadline) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
+    }
+}
+
+/// The connection of a 101 response until the caller takes it: the read
+/// half, the request body's writer (usually done) and what was read past
+/// the head.
+pub(crate) struct Pending {
+    rd: ReadHalf<BoxIo>,
+    writer: Writer,
+    rbuf: BytesMut,
+}
+
+impl Pending {
+    /// Waits for the request body to be written, then joins the halves.
+    pub(crate) async fn finish(self) -> Result<Upgraded, Error> {
+        let Self { rd, writer, rbuf } = self;
+        let wr = match writer {
+            Writer::Done(wr) => wr,
+            // `_stop` lives until the writer has answered.
+            Writer::Running { rx, _stop } => match rx.await {
+                Ok(Written::Done(wr)) => wr,
+                Ok(Written::BodyFailed(e)) => return Err(Error::body(e)),
+                Ok(Written::Io) | Err(_) => return Err(Error::closed(None)),
+            },
+            Writer::Gone => return Err(Error::closed(None)),
+        };
+        Ok(Upgraded::new(rd.unsplit(wr), rbuf.freeze()))
     }
 }
 

@@ -19,6 +19,9 @@
 //!   arrived, an idempotent request (GET, HEAD, PUT, DELETE, OPTIONS,
 //!   TRACE) whose body is in memory is sent once more on a fresh
 //!   connection.
+//! - A `101 Switching Protocols` response hands the connection to the
+//!   caller: [`upgrade::on`] turns the response into an [`Upgraded`] IO
+//!   (for WebSocket and other protocols that start as HTTP/1.1).
 //! - Only `http://` URIs; host names are resolved by the system resolver
 //!   on the runtime's blocking pool.
 //!
@@ -39,6 +42,7 @@
 mod builder;
 mod h1;
 mod pool;
+pub mod upgrade;
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
@@ -53,6 +57,7 @@ use wego_netpoll::rt;
 pub use self::builder::{ClientBuilder, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_IDLE_PER_HOST};
 use self::h1::{Head, Return, Settings};
 use self::pool::{Origin, Pool};
+pub use self::upgrade::{OnUpgrade, Upgraded};
 use crate::{Body, BoxFuture, Error, Result};
 
 /// An HTTP/1.1 client with a connection pool. Cheap to clone: clones share

@@ -7,6 +7,7 @@ mod client_h1;
 mod client_hyper;
 mod client_nginx;
 mod client_support;
+mod client_upgrade;
 mod support;
 
 #[cfg(feature = "validator")]
