@@ -81,7 +81,7 @@ if has grpc; then
 fi
 if has idle; then
     echo "== idle connections: $IDLE_N per backend" >&2
-    N=$IDLE_N "$B/idle-rss.sh" > "$WORK/idle.md"
+    N=$IDLE_N bash "$B/idle-rss.sh" > "$WORK/idle.md"
 fi
 
 python3 - "$WORK" <<'PY' | tee "$SUMMARY"
