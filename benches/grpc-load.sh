@@ -3,21 +3,50 @@
 # with 1 KiB messages at concurrency 100 and 1000 and bidirectional
 # streaming ping-pong, plus Kitex Protobuf over TTHeader. Servers are pinned
 # to core 0 and load generators to core 1 (taskset), one thread each.
-# wego-polling is the wego server on the polling backend (wego's own
-# runtime; the other servers run on tokio's multi-thread runtime).
+# wego-tokio and wego-polling are the wego server on wego's own runtime
+# (per-core) on netpoll's tokio and polling backends; wego and tonic run on
+# tokio's multi-thread runtime, one worker each.
+#
+# TLS=1 runs every gRPC call over TLS (ALPN h2): a CA and a localhost leaf
+# are made for the run with openssl, the servers get --tls-cert/--tls-key
+# (wego through netpoll's TlsAcceptor, tonic through its tls-ring feature,
+# both rustls with ring) and the clients --tls-ca. Defaults then: unary
+# only, SERVERS="wego tonic", no charts.
 #
 #   benches/grpc-load.sh [seconds-per-run]   (default 10)
-#   SERVERS="wego wego-polling" CLIENTS=wego BIDI=0 benches/grpc-load.sh 5
+#   SERVERS="wego-tokio wego-polling" CLIENTS=wego BIDI=0 benches/grpc-load.sh 5
+#   TLS=1 benches/grpc-load.sh 10
 #
-# Results go to stdout and benches/results/grpc-<date>.txt.
+# Results go to stdout and benches/results/grpc[-tls]-<date>.txt.
 set -euo pipefail
 cd "$(dirname "$0")/peers/grpc"
 SECS="${1:-10}"
+TLS=${TLS:-0}
+KIND=grpc
+SERVER_TLS=()
+CLIENT_TLS=()
 cargo build --release --quiet
 BIN="../target/release/grpc-bench"
+TMP=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$TMP"' EXIT
+if [ "$TLS" = 1 ]; then
+    KIND=grpc-tls
+    SERVERS=${SERVERS:-"wego tonic"}
+    BIDI=${BIDI:-0}
+    CHARTS=${CHARTS:-0}
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+        -subj "/CN=wego bench ca" -keyout "$TMP/ca.key" -out "$TMP/ca.pem" 2>/dev/null
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+        -subj "/CN=localhost" -keyout "$TMP/leaf.key" -out "$TMP/leaf.csr" 2>/dev/null
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > "$TMP/leaf.ext"
+    openssl x509 -req -in "$TMP/leaf.csr" -CA "$TMP/ca.pem" -CAkey "$TMP/ca.key" \
+        -CAcreateserial -days 2 -extfile "$TMP/leaf.ext" -out "$TMP/leaf.pem" 2>/dev/null
+    SERVER_TLS=(--tls-cert "$TMP/leaf.pem" --tls-key "$TMP/leaf.key")
+    CLIENT_TLS=(--tls-ca "$TMP/ca.pem")
+fi
 OUT_DIR="../../results"
 mkdir -p "$OUT_DIR"
-OUT="$OUT_DIR/grpc-$(date -u +%Y%m%dT%H%M%S).txt"
+OUT="$OUT_DIR/$KIND-$(date -u +%Y%m%dT%H%M%S).txt"
 PIN_SERVER="taskset -c 0"
 PIN_CLIENT="taskset -c 1"
 command -v taskset >/dev/null || { PIN_SERVER=""; PIN_CLIENT=""; }
@@ -25,7 +54,7 @@ command -v taskset >/dev/null || { PIN_SERVER=""; PIN_CLIENT=""; }
 start_server() { # impl -> sets SERVER_PID and ADDR
     local log
     log=$(mktemp)
-    $PIN_SERVER "$BIN" server --impl "$1" --port 0 >"$log" 2>&1 &
+    $PIN_SERVER "$BIN" server --impl "$1" --port 0 "${SERVER_TLS[@]}" >"$log" 2>&1 &
     SERVER_PID=$!
     for _ in $(seq 100); do
         ADDR=$(sed -n 's/^listening //p' "$log")
@@ -49,7 +78,7 @@ run() { # server-impl client-impl mode concurrency [conns]
     local line before after reqs cpu_us
     before=$(cpu_ticks "$SERVER_PID")
     line=$($PIN_CLIENT "$BIN" load --impl "$2" --addr "$ADDR" --mode "$3" \
-        --concurrency "$4" --conns "${5:-1}" --duration "$SECS" --size 1024)
+        --concurrency "$4" --conns "${5:-1}" --duration "$SECS" --size 1024 "${CLIENT_TLS[@]}")
     after=$(cpu_ticks "$SERVER_PID")
     kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
     reqs=$(echo "$line" | sed -n 's/.*requests=\([0-9]*\).*/\1/p')
@@ -73,7 +102,7 @@ if [ "${BIDI:-1}" = 1 ]; then
             run "$s" "$cl" bidi 100
         done
     done
-    run kitex-pb kitex-pb unary 100
+    [ "$TLS" = 1 ] || run kitex-pb kitex-pb unary 100
 fi
 # Charts beside the numbers in docs/benchmarks.md: docs/charts/grpc-*.svg
 # (from the root, so the root workspace's target dir and config apply;

@@ -1,12 +1,15 @@
 # Sourced by http-load.sh and http-instructions.sh: builds wego-hertz's
-# http-hello and the peer servers, and makes a temporary directory with the
-# wrk script for POST /echo (1 KiB body).
+# http-hello (both backends, TLS) and the peer servers, and makes a
+# temporary directory with the wrk scripts for POST /echo (1 KiB body) and
+# for a new connection per request, the 1 KiB body file for h2load, and a
+# certificate authority with a `localhost` leaf for the HTTPS runs
+# (openssl, ECDSA P-256).
 #
-# Expects ROOT. Sets WEGO_BIN, WEGO_RAW_BIN, PEER_BIN and TMP (removed on exit, together
-# with any background job still running).
+# Expects ROOT. Sets WEGO_BIN, WEGO_RAW_BIN, PEER_BIN, TMP (removed on exit,
+# together with any background job still running), TLS_CERT and TLS_KEY.
 
 echo "building wego-hertz http-hello and the peers (release)..." >&2
-(cd "$ROOT" && cargo build --release -q -p wego-hertz --features polling --example http-hello --example http-raw)
+(cd "$ROOT" && cargo build --release -q -p wego-hertz --features polling,tls --example http-hello --example http-raw)
 (cd "$ROOT/benches/peers/http" && cargo build --release -q)
 WEGO_BIN=$ROOT/target/release/examples/http-hello
 WEGO_RAW_BIN=$ROOT/target/release/examples/http-raw
@@ -24,3 +27,14 @@ cat > "$TMP/close.lua" <<'LUA'
 wrk.path = "/plaintext"
 wrk.headers["Connection"] = "close"
 LUA
+head -c 1024 /dev/zero | tr '\0' x > "$TMP/body.bin"
+# The HTTPS runs' certificates: a CA and a leaf for localhost and 127.0.0.1.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj "/CN=wego bench ca" -keyout "$TMP/ca.key" -out "$TMP/ca.pem" 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -subj "/CN=localhost" -keyout "$TMP/leaf.key" -out "$TMP/leaf.csr" 2>/dev/null
+printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > "$TMP/leaf.ext"
+openssl x509 -req -in "$TMP/leaf.csr" -CA "$TMP/ca.pem" -CAkey "$TMP/ca.key" -CAcreateserial \
+    -days 2 -extfile "$TMP/leaf.ext" -out "$TMP/leaf.pem" 2>/dev/null
+TLS_CERT=$TMP/leaf.pem
+TLS_KEY=$TMP/leaf.key

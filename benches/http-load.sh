@@ -25,60 +25,112 @@
 # close (plaintext with `Connection: close`: one connection per request,
 # which measures the accept path).
 #
+# HTTP/2 (PROTO=h2): h2load instead of wrk, one thread, prior knowledge
+# (h2c), each CONNS entry CONNECTIONSxSTREAMS (default "4x100 16x10": few
+# connections with many concurrent streams each); endpoints plaintext and
+# echo (h2load posts the 1 KiB body with -d); the p99 comes from h2load's
+# per-request log. The hyper server is then `http-peer hyper-h2` (hyper's
+# http2 builder alone); http-hello serves h2c on its usual port.
+#
+# HTTPS (TLS=1): every server serves TLS with a certificate made for the run
+# (http-hello and `http-peer hyper` with --tls-cert/--tls-key, both rustls
+# with ring, both offering ALPN h2 and http/1.1), and wrk connects over TLS
+# with no ALPN, so HTTP/1.1. Endpoints plaintext and close: close is one
+# TLS handshake per request, the handshake rate. With PROTO=h2 too, h2load
+# negotiates h2 by ALPN. Only wego's servers and hyper take TLS.
+#
 # Usage: benches/http-load.sh            (ROUNDS=5 DURATION=10 by default)
 #        ROUNDS=3 DURATION=5 CONNS="100" benches/http-load.sh
 #        SERVERS="wego wego-ws actix" CONNS=1000 benches/http-load.sh
 #        SERVERS="wego wego-polling hyper" benches/http-load.sh
+#        PROTO=h2 benches/http-load.sh   (SERVERS="wego hyper" by default)
+#        TLS=1 benches/http-load.sh      (SERVERS="wego hyper" by default)
 # Output: a markdown table on stdout; raw rows in $OUT (default
-# target/http-load.tsv).
+# target/http-load.tsv), kept as benches/results/http[-h2][-tls]-<date>.tsv.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+PROTO=${PROTO:-h1}
+TLS=${TLS:-0}
 ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-10}
-CONNS=${CONNS:-"100 1000"}
-ENDPOINTS=${ENDPOINTS:-"plaintext echo"}
-SERVERS=${SERVERS:-"wego hyper axum actix"}
+KIND=http
+[ "$PROTO" = h2 ] && KIND=$KIND-h2
+[ "$TLS" = 1 ] && KIND=$KIND-tls
+if [ "$PROTO" = h2 ]; then
+    CONNS=${CONNS:-"4x100 16x10"}
+    ENDPOINTS=${ENDPOINTS:-"plaintext echo"}
+else
+    CONNS=${CONNS:-"100 1000"}
+    if [ "$TLS" = 1 ]; then ENDPOINTS=${ENDPOINTS:-"plaintext close"}; fi
+    ENDPOINTS=${ENDPOINTS:-"plaintext echo"}
+fi
+if [ "$KIND" = http ]; then SERVERS=${SERVERS:-"wego hyper axum actix"}; fi
+SERVERS=${SERVERS:-"wego hyper"}
 SERVER_CPU=${SERVER_CPU:-0}
 WRK_CPU=${WRK_CPU:-1}
-OUT=${OUT:-$ROOT/target/http-load.tsv}
+OUT=${OUT:-$ROOT/target/$KIND-load.tsv}
 PORT_BASE=${PORT_BASE:-18080}
+SCHEME=http
+[ "$TLS" = 1 ] && SCHEME=https
 
-command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
+case $PROTO in
+    h1) command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; } ;;
+    h2) command -v h2load >/dev/null || { echo "h2load is not installed (apt-get install nghttp2-client)" >&2; exit 1; } ;;
+    *) echo "PROTO must be h1 or h2, got $PROTO" >&2; exit 2 ;;
+esac
 ulimit -n 65536 2>/dev/null || ulimit -n 4096
 
 # shellcheck source=benches/http-common.sh
 . "$ROOT/benches/http-common.sh"
 
 start_server() { # name port; sets SERVER_PID (no subshell: the EXIT trap must not fire)
-    local name=$1 port=$2
-    if [ "$name" = wego ]; then
-        taskset -c "$SERVER_CPU" "$WEGO_BIN" --port "$port" --threads 1 --flavor per-core >/dev/null 2>&1 &
-    elif [ "$name" = wego-ws ]; then
-        taskset -c "$SERVER_CPU" "$WEGO_BIN" --port "$port" --threads 1 --flavor work-stealing >/dev/null 2>&1 &
-    elif [ "$name" = wego-polling ]; then
-        taskset -c "$SERVER_CPU" "$WEGO_BIN" --port "$port" --threads 1 --backend polling >/dev/null 2>&1 &
-    elif [ "$name" = wego-polling-eager ]; then
-        taskset -c "$SERVER_CPU" "$WEGO_BIN" --port "$port" --threads 1 --backend polling --eager-reads on >/dev/null 2>&1 &
-    elif [ "$name" = wego-polling-lazy ]; then
-        taskset -c "$SERVER_CPU" "$WEGO_BIN" --port "$port" --threads 1 --backend polling --eager-reads off >/dev/null 2>&1 &
-    elif [ "$name" = wego-polling-2t ]; then
-        taskset -c "$SERVER_CPU" "$WEGO_BIN" --port "$port" --threads 2 --backend polling >/dev/null 2>&1 &
-    elif [ "$name" = wego-polling-2t-per-loop ]; then
-        taskset -c "$SERVER_CPU" "$WEGO_BIN" --port "$port" --threads 2 --backend polling --per-loop-listener >/dev/null 2>&1 &
-    elif [ "$name" = wego-raw ]; then
-        taskset -c "$SERVER_CPU" "$WEGO_RAW_BIN" --port "$port" --threads 1 >/dev/null 2>&1 &
-    else
-        taskset -c "$SERVER_CPU" "$PEER_BIN" "$name" --port "$port" --threads 1 >/dev/null 2>&1 &
-    fi
+    local name=$1 port=$2 cmd=() tls=() probe=()
+    case $name in
+        wego) cmd=("$WEGO_BIN" --threads 1 --flavor per-core) ;;
+        wego-ws) cmd=("$WEGO_BIN" --threads 1 --flavor work-stealing) ;;
+        wego-polling) cmd=("$WEGO_BIN" --threads 1 --backend polling) ;;
+        wego-polling-eager) cmd=("$WEGO_BIN" --threads 1 --backend polling --eager-reads on) ;;
+        wego-polling-lazy) cmd=("$WEGO_BIN" --threads 1 --backend polling --eager-reads off) ;;
+        wego-polling-2t) cmd=("$WEGO_BIN" --threads 2 --backend polling) ;;
+        wego-polling-2t-per-loop) cmd=("$WEGO_BIN" --threads 2 --backend polling --per-loop-listener) ;;
+        wego-raw) cmd=("$WEGO_RAW_BIN" --threads 1) ;;
+        # HTTP/2 in plaintext: hyper's http2 builder (prior knowledge).
+        hyper) if [ "$PROTO" = h2 ] && [ "$TLS" != 1 ]; then
+                   cmd=("$PEER_BIN" hyper-h2 --threads 1)
+               else
+                   cmd=("$PEER_BIN" hyper --threads 1)
+               fi ;;
+        *) cmd=("$PEER_BIN" "$name" --threads 1) ;;
+    esac
+    [ "$TLS" = 1 ] && tls=(--tls-cert "$TLS_CERT" --tls-key "$TLS_KEY")
+    taskset -c "$SERVER_CPU" "${cmd[@]}" --port "$port" "${tls[@]}" >/dev/null 2>&1 &
     SERVER_PID=$!
+    [ "$PROTO" = h2 ] && probe=(--http2-prior-knowledge)
     for _ in $(seq 1 100); do
-        if curl -s -o /dev/null "http://127.0.0.1:$port/plaintext"; then
+        if curl -sk "${probe[@]}" -o /dev/null "$SCHEME://127.0.0.1:$port/plaintext"; then
             return
         fi
         sleep 0.1
     done
     echo "server $name did not start" >&2; exit 1
+}
+
+# One load run against $SCHEME://127.0.0.1:$port/$path for $2 seconds,
+# writing the load generator's report to $TMP/load.txt (and, for h2load,
+# the per-request log to $TMP/h2.log).
+load() { # port seconds endpoint conns
+    local port=$1 secs=$2 endpoint=$3 conns=$4 path=$3 args=()
+    if [ "$PROTO" = h2 ]; then
+        [ "$endpoint" = echo ] && args=(-d "$TMP/body.bin")
+        taskset -c "$WRK_CPU" h2load -t1 -c"${conns%x*}" -m"${conns#*x}" -D "$secs" \
+            "${args[@]}" --log-file="$TMP/h2.log" "$SCHEME://127.0.0.1:$port/$path" > "$TMP/load.txt"
+    else
+        [ "$endpoint" = echo ] && args=(-s "$TMP/echo.lua")
+        [ "$endpoint" = close ] && args=(-s "$TMP/close.lua") && path=plaintext
+        taskset -c "$WRK_CPU" wrk -t1 -c"$conns" -d"${secs}s" --timeout 5s --latency \
+            "${args[@]}" "$SCHEME://127.0.0.1:$port/$path" > "$TMP/load.txt"
+    fi
 }
 
 cpu_ticks() { # pid -> utime+stime of the whole process
@@ -107,21 +159,31 @@ echo -e "round\tserver\tendpoint\tconns\trps\tp99_ms\tcpu_us_per_req\terrors\tlo
 # One measurement: wrk against $server on $port; appends a row. Sets STEAL.
 measure() { # round server pid port endpoint conns
     local round=$1 server=$2 pid=$3 port=$4 endpoint=$5 conns=$6
-    local script=() path=$endpoint
-    [ "$endpoint" = echo ] && script=(-s "$TMP/echo.lua")
-    [ "$endpoint" = close ] && script=(-s "$TMP/close.lua") && path=plaintext
     local load1 before stat_before after rps total errors p99 cpu
     load1=$(cut -d' ' -f1 /proc/loadavg)
     before=$(cpu_ticks "$pid")
     stat_before=$(grep '^cpu ' /proc/stat)
-    taskset -c "$WRK_CPU" wrk -t1 -c"$conns" -d"${DURATION}s" --timeout 5s --latency \
-        "${script[@]}" "http://127.0.0.1:$port/$path" > "$TMP/wrk.txt"
+    load "$port" "$DURATION" "$endpoint" "$conns"
     after=$(cpu_ticks "$pid")
     STEAL=$(steal_pct "$stat_before" "$(grep '^cpu ' /proc/stat)")
-    rps=$(awk '/^Requests\/sec:/ {print $2}' "$TMP/wrk.txt")
-    total=$(awk '/requests in/ {print $1}' "$TMP/wrk.txt")
-    errors=$(awk '/Socket errors|Non-2xx/ {s = s $0 " "} END {print s ? s : "-"}' "$TMP/wrk.txt" | tr '\t' ' ')
-    p99=$(p99_ms "$TMP/wrk.txt")
+    if [ "$PROTO" = h2 ]; then
+        # "finished in 10.00s, 81234.50 req/s, 3.10MB/s"
+        rps=$(awk '/^finished in/ {print $4}' "$TMP/load.txt")
+        # "requests: N total, N started, N done, N succeeded, F failed, E errored, T timeout"
+        total=$(awk '/^requests:/ {print $8}' "$TMP/load.txt")
+        errors=$(awk '/^requests:/ { s = ""
+            if ($10 > 0) s = s "failed " $10 " "; if ($12 > 0) s = s "errored " $12 " "; if ($14 > 0) s = s "timeout " $14
+            print s ? s : "-" }' "$TMP/load.txt")
+        # the log's third column is each request's time in microseconds
+        p99=$(cut -f3 "$TMP/h2.log" | sort -n | awk '{ v[NR] = $1 } END {
+            if (NR == 0) { print 0; exit } i = int(NR * 0.99 + 0.5); if (i < 1) i = 1; if (i > NR) i = NR
+            printf "%.2f", v[i] / 1000 }')
+    else
+        rps=$(awk '/^Requests\/sec:/ {print $2}' "$TMP/load.txt")
+        total=$(awk '/requests in/ {print $1}' "$TMP/load.txt")
+        errors=$(awk '/Socket errors|Non-2xx/ {s = s $0 " "} END {print s ? s : "-"}' "$TMP/load.txt" | tr '\t' ' ')
+        p99=$(p99_ms "$TMP/load.txt")
+    fi
     cpu=$(awk -v d=$((after - before)) -v t="$TICK" -v n="$total" 'BEGIN { printf "%.2f", (n > 0) ? (d / t * 1e6 / n) : 0 }')
     ROW="$round\t$server\t$endpoint\t$conns\t$rps\t$p99\t$cpu\t$errors\t$load1\t$STEAL"
     echo "round $round $server $endpoint c=$conns: $rps req/s, p99 $p99 ms, $cpu us cpu/req (load $load1, steal $STEAL%)" >&2
@@ -146,7 +208,8 @@ for round in $(seq 1 "$ROUNDS"); do
         start_server "$server" "$port"
         PIDS[$server]=$SERVER_PID; PORTS[$server]=$port
         # Warm up connections and caches.
-        taskset -c "$WRK_CPU" wrk -t1 -c100 -d1s "http://127.0.0.1:$port/plaintext" > /dev/null
+        warm=100; [ "$PROTO" = h2 ] && warm=4x10
+        load "$port" 1 plaintext "$warm"
     done
     n=${#SERVER_LIST[@]}
     for endpoint in $ENDPOINTS; do
@@ -173,13 +236,18 @@ STEAL_MAX=$STEAL_MAX python3 - "$OUT" <<'PY'
 import csv, os, statistics, sys
 steal_max = float(os.environ["STEAL_MAX"])
 all_rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
+def conns_key(c):
+    return tuple(int(x) for x in c.split("x"))
+def show(c):
+    return "x".join(str(x) for x in c)
 rows = [r for r in all_rows if float(r["steal_pct"]) <= steal_max]
 if len(rows) < len(all_rows):
     print(f"({len(all_rows) - len(rows)} of {len(all_rows)} measurements left out: hypervisor steal above {steal_max:g}%)")
     print()
 cells = {}
 for r in rows:
-    cells.setdefault((r["endpoint"], int(r["conns"])), {}).setdefault(r["server"], []).append(r)
+    # conns is a count, or CONNECTIONSxSTREAMS for h2load
+    cells.setdefault((r["endpoint"], conns_key(r["conns"])), {}).setdefault(r["server"], []).append(r)
 print("| endpoint | conns | server | req/s (median) | p99 ms (median) | CPU µs/req | req/s vs fastest peer | p99 vs best peer |")
 print("|---|---|---|---|---|---|---|---|")
 for (endpoint, conns), servers in sorted(cells.items()):
@@ -192,7 +260,7 @@ for (endpoint, conns), servers in sorted(cells.items()):
     for s, (rps, p99, cpu) in sorted(med.items(), key=lambda kv: -kv[1][0]):
         r1 = f"{rps / best_rps:.2f}" if best_rps else "-"
         r2 = f"{p99 / best_p99:.2f}" if best_p99 else "-"
-        print(f"| {endpoint} | {conns} | {s} | {rps:,.0f} | {p99:.2f} | {cpu:.1f} | {r1} | {r2} |")
+        print(f"| {endpoint} | {show(conns)} | {s} | {rps:,.0f} | {p99:.2f} | {cpu:.1f} | {r1} | {r2} |")
 
 # Paired ratios: within a round a cell measures all servers back to back, so
 # wego ÷ peer per round cancels the host's slower drifts; the median over
@@ -211,7 +279,7 @@ for (endpoint, conns), servers in sorted(cells.items()):
                 vals = [float(by_round[ours][r][key]) / float(by_round[peer][r][key])
                         for r in rounds if float(by_round[peer][r][key]) > 0]
                 return f"{statistics.median(vals):.2f}" if vals else "-"
-            print(f"| {endpoint} | {conns} | {ours} ÷ {peer} | {ratio('rps')} | {ratio('p99_ms')} | {ratio('cpu_us_per_req')} | {len(rounds)} |")
+            print(f"| {endpoint} | {show(conns)} | {ours} ÷ {peer} | {ratio('rps')} | {ratio('p99_ms')} | {ratio('cpu_us_per_req')} | {len(rounds)} |")
 
 # wego's other runtimes against the default one (tokio per-core), paired
 # per round as above: the backend comparison.
@@ -233,20 +301,22 @@ if others and any(base in c for c in cells.values()):
                 vals = [float(by_round[ours][r][key]) / float(by_round[base][r][key])
                         for r in rounds if float(by_round[base][r][key]) > 0]
                 return f"{statistics.median(vals):.2f}" if vals else "-"
-            print(f"| {endpoint} | {conns} | {ours} ÷ {base} | {ratio('rps')} | {ratio('p99_ms')} | {ratio('cpu_us_per_req')} | {len(rounds)} |")
+            print(f"| {endpoint} | {show(conns)} | {ours} ÷ {base} | {ratio('rps')} | {ratio('p99_ms')} | {ratio('cpu_us_per_req')} | {len(rounds)} |")
 PY
 
 # Keep the raw rows beside the RPC scripts' results, so the charts can be
 # redrawn from the repository.
 if [ "${KEEP:-1}" = 1 ]; then
     mkdir -p "$ROOT/benches/results"
-    KEPT="$ROOT/benches/results/http-$(date -u +%Y%m%dT%H%M%S).tsv"
+    KEPT="$ROOT/benches/results/$KIND-$(date -u +%Y%m%dT%H%M%S).tsv"
     cp "$OUT" "$KEPT"
     OUT=$KEPT
 fi
 
 # Charts beside the numbers in docs/benchmarks.md: docs/charts/http-*.svg
-# (CHARTS=0 skips them, e.g. for a smoke run).
+# (CHARTS=0 skips them, e.g. for a smoke run). The HTTP/2 and HTTPS runs
+# draw none: their tables are in bench-http.md.
+[ "$KIND" = http ] || exit 0
 [ "${CHARTS:-1}" = 1 ] || exit 0
 # The charts leave out the same disturbed measurements as the summary (the
 # filtered copy keeps the results file's name, which the charts cite).

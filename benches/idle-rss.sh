@@ -19,7 +19,7 @@ PORT=${PORT:-18300}
 ulimit -n $((N + 1024)) 2>/dev/null || { echo "cannot raise the descriptor limit to $((N + 1024))" >&2; exit 1; }
 
 echo "building wego-hertz http-hello (release, both backends)..." >&2
-(cd "$ROOT" && cargo build --release -q -p wego-hertz --features polling --example http-hello)
+(cd "$ROOT" && cargo build --release -q -p wego-hertz --features polling,tls --example http-hello)
 BIN=$ROOT/target/release/examples/http-hello
 TMP=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$TMP"' EXIT

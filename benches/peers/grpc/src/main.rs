@@ -2,10 +2,25 @@
 //! benches/grpc-load.sh.
 //!
 //! ```text
-//! grpc-bench server --impl wego|tonic|kitex-pb --port 0  # prints "listening <addr>"
+//! grpc-bench server --impl wego|wego-tokio|wego-polling|tonic|kitex-pb --port 0 \
+//!                   [--threads 1] [--eager-reads on|off] \
+//!                   [--tls-cert FILE --tls-key FILE]     # prints "listening <addr>"
 //! grpc-bench load   --impl wego|tonic|kitex-pb --addr A --mode unary|bidi \
-//!                   --concurrency 100 --duration 10 --size 1024 [--conns 1]
+//!                   --concurrency 100 --duration 10 --size 1024 [--conns 1] \
+//!                   [--tls-ca FILE]
 //! ```
+//!
+//! Servers: `wego` is wego's gRPC server on a tokio multi-thread runtime
+//! of its own, as tonic's; `wego-tokio` and `wego-polling` run it on
+//! wego's runtime (per-core) on netpoll's tokio or polling backend, the
+//! comparison of the two backends (`--eager-reads` sets the polling
+//! backend's reads).
+//!
+//! TLS: with `--tls-cert/--tls-key` (PEM chain and key) the gRPC servers
+//! serve TLS only, offering ALPN `h2` (wego through netpoll's
+//! `TlsAcceptor`, tonic through its `tls-ring` feature); with `--tls-ca`
+//! the clients connect over TLS, trusting that CA and verifying the server
+//! as `localhost`.
 //!
 //! `load` prints one line: impl, mode, concurrency, requests, QPS, p50, p99,
 //! p999 in microseconds. Unary: `concurrency` outstanding calls, spread over
@@ -22,6 +37,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use wego_grpc_peers::{TonicEcho, WegoEcho, tonic_echo, wego_echo};
+use wego_netpoll::tls::{Identity, RootCerts, TlsAcceptor, TlsConnector};
 use wego_netpoll::{Address, Listener};
 
 fn arg(name: &str, default: &str) -> String {
@@ -32,15 +48,37 @@ fn arg(name: &str, default: &str) -> String {
         .unwrap_or_else(|| default.to_owned())
 }
 
+/// `--tls-cert` and `--tls-key`, both or neither.
+fn tls_files() -> Result<Option<(String, String)>, Box<dyn Error>> {
+    match (arg("--tls-cert", ""), arg("--tls-key", "")) {
+        (c, k) if c.is_empty() && k.is_empty() => Ok(None),
+        (c, k) if c.is_empty() || k.is_empty() => {
+            Err("--tls-cert and --tls-key go together".into())
+        }
+        (c, k) => Ok(Some((c, k))),
+    }
+}
+
 async fn serve(imp: &str, port: u16) -> Result<(), Box<dyn Error>> {
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
+    let tls = tls_files()?;
+    if tls.is_some() && imp == "kitex-pb" {
+        return Err("--tls-cert: the gRPC servers only".into());
+    }
     match imp {
         "tonic" => {
             let listener = tokio::net::TcpListener::bind(addr).await?;
             println!("listening {}", listener.local_addr()?);
             let incoming =
                 tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-            tonic::transport::Server::builder()
+            let mut builder = tonic::transport::Server::builder();
+            if let Some((cert, key)) = tls {
+                let id =
+                    tonic::transport::Identity::from_pem(std::fs::read(cert)?, std::fs::read(key)?);
+                builder =
+                    builder.tls_config(tonic::transport::ServerTlsConfig::new().identity(id))?;
+            }
+            builder
                 .add_service(tonic_echo::echo_server_server::EchoServerServer::new(
                     TonicEcho,
                 ))
@@ -61,9 +99,20 @@ async fn serve(imp: &str, port: u16) -> Result<(), Box<dyn Error>> {
         _ => {
             let listener = Listener::bind(&Address::Tcp(addr)).await?;
             println!("listening {}", listener.local_addr());
-            wego_kitex::grpc::Server::default()
-                .serve(listener, wego_echo::echo_server_router(WegoEcho))
-                .await;
+            let router = wego_echo::echo_server_router(WegoEcho);
+            let server = wego_kitex::grpc::Server::default();
+            match tls {
+                Some((cert, key)) => {
+                    let acceptor = TlsAcceptor::builder()
+                        .with_identity(Identity::from_pem_files(cert, key)?)
+                        .with_alpn_protocols(["h2"])
+                        .build()?;
+                    server
+                        .serve_incoming(acceptor.incoming(listener), router)
+                        .await;
+                }
+                None => server.serve(listener, router).await,
+            }
         }
     }
     Ok(())
@@ -195,6 +244,13 @@ async fn load(imp: &str) -> Result<(), Box<dyn Error>> {
     let secs: u64 = arg("--duration", "10").parse()?;
     let size: usize = arg("--size", "1024").parse()?;
     let msg = Arc::new("x".repeat(size));
+    let tls_ca = match arg("--tls-ca", "").as_str() {
+        "" => None,
+        path => Some(std::fs::read(path)?),
+    };
+    if tls_ca.is_some() && imp == "kitex-pb" {
+        return Err("--tls-ca: the gRPC clients only".into());
+    }
     // Warm up connections first, then measure for `secs`.
     let mut handles = Vec::new();
     let until;
@@ -233,10 +289,18 @@ async fn load(imp: &str) -> Result<(), Box<dyn Error>> {
     } else if imp == "tonic" {
         let mut clients = Vec::new();
         for _ in 0..conns {
-            let ch = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))?
-                .tcp_nodelay(true)
-                .connect()
-                .await?;
+            let ch = match &tls_ca {
+                None => tonic::transport::Endpoint::from_shared(format!("http://{addr}"))?,
+                Some(pem) => tonic::transport::Endpoint::from_shared(format!("https://{addr}"))?
+                    .tls_config(
+                        tonic::transport::ClientTlsConfig::new()
+                            .ca_certificate(tonic::transport::Certificate::from_pem(pem))
+                            .domain_name("localhost"),
+                    )?,
+            }
+            .tcp_nodelay(true)
+            .connect()
+            .await?;
             clients.push(tonic_echo::echo_server_client::EchoServerClient::new(ch));
         }
         until = Instant::now() + Duration::from_secs(secs);
@@ -251,7 +315,17 @@ async fn load(imp: &str) -> Result<(), Box<dyn Error>> {
     } else {
         let mut clients = Vec::new();
         for _ in 0..conns {
-            let ch = wego_kitex::grpc::Channel::connect(&Address::Tcp(addr)).await?;
+            let mut builder = wego_kitex::grpc::Channel::builder();
+            if let Some(pem) = &tls_ca {
+                builder = builder.with_connector(
+                    TlsConnector::builder()
+                        .with_roots(RootCerts::from_pem(pem)?)
+                        .with_server_name("localhost")
+                        .with_alpn_protocols(["h2"])
+                        .build()?,
+                );
+            }
+            let ch = builder.connect(&Address::Tcp(addr)).await?;
             clients.push(wego_echo::EchoServerClient::new(ch));
         }
         until = Instant::now() + Duration::from_secs(secs);
@@ -286,13 +360,18 @@ fn main() -> Result<(), Box<dyn Error>> {
     let cmd = std::env::args().nth(1).unwrap_or_default();
     let imp = arg("--impl", "wego");
     let threads: usize = arg("--threads", "1").parse()?;
-    // wego-polling: the wego server on wego's own runtime, polling backend
-    // (the others run on tokio's multi-thread runtime).
-    if cmd == "server" && imp == "wego-polling" {
-        let rt = wego_netpoll::rt::Runtime::builder()
-            .backend(wego_netpoll::rt::Backend::Polling)
-            .worker_threads(std::num::NonZeroUsize::new(threads.max(1)).ok_or("--threads")?)
-            .build()?;
+    // wego-tokio and wego-polling: the wego server on wego's own runtime
+    // (per-core) on that backend; the others run on tokio's multi-thread
+    // runtime.
+    if let (true, Some(backend)) = (cmd == "server", imp.strip_prefix("wego-")) {
+        let mut rt = wego_netpoll::rt::Runtime::builder()
+            .backend(backend.parse()?)
+            .worker_threads(std::num::NonZeroUsize::new(threads.max(1)).ok_or("--threads")?);
+        match arg("--eager-reads", "").as_str() {
+            "" => {}
+            on => rt = rt.eager_reads(on == "on"),
+        }
+        let rt = rt.build()?;
         return rt.block_on(async move { serve("wego", arg("--port", "0").parse()?).await });
     }
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -4,12 +4,23 @@
 //! - `GET /plaintext` → `Hello, World!`
 //! - `POST /echo`     → the request body
 //!
-//! Usage: `http-peer hyper|axum|actix [--port N] [--threads N]`.
+//! Usage: `http-peer hyper|hyper-h2|axum|actix [--port N] [--threads N]
+//! [--tls-cert FILE --tls-key FILE]`.
 //! The tokio-based peers run tokio's multi-thread runtime with N workers;
 //! actix-web runs N workers (each a single-threaded runtime).
+//!
+//! - `hyper` serves HTTP/1.1 with hyper's http1 connection builder;
+//! - `hyper-h2` serves HTTP/2 by prior knowledge (h2c) with hyper's http2
+//!   builder, for h2load;
+//! - `hyper --tls-cert FILE --tls-key FILE` serves HTTPS through
+//!   tokio-rustls (ring), offering ALPN `h2` and `http/1.1` as wego-hertz's
+//!   `http-hello` does, and speaks whichever the handshake chose (HTTP/1.1
+//!   when the client names none, as wrk does).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -19,25 +30,37 @@ const HELLO: &str = "Hello, World!";
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let framework = args
-        .next()
-        .ok_or("usage: http-peer hyper|axum|actix [--port N] [--threads N]")?;
+    let framework = args.next().ok_or(
+        "usage: http-peer hyper|hyper-h2|axum|actix [--port N] [--threads N] \
+         [--tls-cert FILE --tls-key FILE]",
+    )?;
     let mut port = 8080u16;
     let mut threads = 1usize;
+    let (mut tls_cert, mut tls_key) = (None, None);
     while let Some(arg) = args.next() {
         let value = args.next().ok_or("missing value")?;
         match arg.as_str() {
             "--port" => port = value.parse()?,
             "--threads" => threads = value.parse()?,
+            "--tls-cert" => tls_cert = Some(PathBuf::from(value)),
+            "--tls-key" => tls_key = Some(PathBuf::from(value)),
             other => return Err(format!("unknown flag {other}").into()),
         }
     }
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    match framework.as_str() {
-        "hyper" => tokio_rt(threads)?.block_on(hyper_server(addr)),
-        "axum" => tokio_rt(threads)?.block_on(axum_server(addr)),
-        "actix" => actix_server(addr, threads),
-        other => Err(format!("unknown framework {other}").into()),
+    match (framework.as_str(), tls_cert, tls_key) {
+        ("hyper", Some(cert), Some(key)) => {
+            let tls = tls_config(&cert, &key)?;
+            tokio_rt(threads)?.block_on(hyper_tls_server(addr, tls))
+        }
+        (_, Some(_), _) | (_, _, Some(_)) => {
+            Err("--tls-cert and --tls-key go together, and only with hyper".into())
+        }
+        ("hyper", None, None) => tokio_rt(threads)?.block_on(hyper_server(addr)),
+        ("hyper-h2", None, None) => tokio_rt(threads)?.block_on(hyper_h2_server(addr)),
+        ("axum", None, None) => tokio_rt(threads)?.block_on(axum_server(addr)),
+        ("actix", None, None) => actix_server(addr, threads),
+        (other, _, _) => Err(format!("unknown framework {other}").into()),
     }
 }
 
@@ -79,6 +102,75 @@ async fn hyper_server(addr: SocketAddr) -> Result<(), Box<dyn std::error::Error>
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(io, hyper::service::service_fn(hyper_handle))
                 .await;
+        });
+    }
+}
+
+/// HTTP/2 by prior knowledge only: hyper's http2 connection builder, no
+/// HTTP/1.1 detection in front of it.
+async fn hyper_h2_server(addr: SocketAddr) -> Result<(), Box<dyn std::error::Error>> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    eprintln!("hyper-h2 listening on {addr}");
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let _ = stream.set_nodelay(true);
+        tokio::spawn(async move {
+            let io = hyper_util::rt::TokioIo::new(stream);
+            let _ = hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+                .serve_connection(io, hyper::service::service_fn(hyper_handle))
+                .await;
+        });
+    }
+}
+
+/// A rustls server configuration (ring) for the PEM chain in `cert` and
+/// key in `key`, offering `h2` then `http/1.1` by ALPN.
+fn tls_config(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> Result<Arc<tokio_rustls::rustls::ServerConfig>, Box<dyn std::error::Error>> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let chain = CertificateDer::pem_file_iter(cert)?.collect::<Result<Vec<_>, _>>()?;
+    let key = PrivateKeyDer::from_pem_file(key)?;
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let mut config = tokio_rustls::rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// HTTPS: each connection does its handshake on its own task, then is
+/// served as HTTP/2 when ALPN chose `h2` and as HTTP/1.1 otherwise.
+async fn hyper_tls_server(
+    addr: SocketAddr,
+    tls: Arc<tokio_rustls::rustls::ServerConfig>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    eprintln!("hyper listening on https://{addr}");
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let _ = stream.set_nodelay(true);
+        let acceptor = acceptor.clone();
+        tokio::spawn(async move {
+            let Ok(tls) = acceptor.accept(stream).await else {
+                return;
+            };
+            let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+            let io = hyper_util::rt::TokioIo::new(tls);
+            let svc = hyper::service::service_fn(hyper_handle);
+            let _ = if h2 {
+                hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+                    .serve_connection(io, svc)
+                    .await
+            } else {
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(io, svc)
+                    .await
+            };
         });
     }
 }
