@@ -19,6 +19,7 @@ struct Inner {
 enum Kind {
     Config(&'static str),
     Bind,
+    Upgrade(&'static str),
 }
 
 /// `Result` with this crate's [`Error`].
@@ -33,6 +34,16 @@ impl Error {
     /// Binding the listening socket failed.
     pub fn is_bind(&self) -> bool {
         self.inner.kind == Kind::Bind
+    }
+
+    /// A connection could not be taken as an upgrade: the message did not
+    /// switch protocols, or its connection was taken already.
+    pub fn is_upgrade(&self) -> bool {
+        matches!(self.inner.kind, Kind::Upgrade(_))
+    }
+
+    pub(crate) fn upgrade(what: &'static str) -> Self {
+        Self::new(Kind::Upgrade(what), None)
     }
 
     pub(crate) fn config(what: &'static str) -> Self {
@@ -64,6 +75,7 @@ impl fmt::Display for Error {
         match self.inner.kind {
             Kind::Config(what) => write!(f, "invalid server configuration: {what}"),
             Kind::Bind => f.write_str("cannot bind the listening socket"),
+            Kind::Upgrade(what) => write!(f, "upgrade failed: {what}"),
         }
     }
 }

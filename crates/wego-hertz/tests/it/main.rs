@@ -30,6 +30,8 @@ mod server_shutdown;
 mod server_streaming;
 #[cfg(feature = "tls")]
 mod tls;
+#[cfg(feature = "ws")]
+mod ws;
 
 // router, handlers, extractors, middleware (hertz-app)
 #[cfg(feature = "validator")]
