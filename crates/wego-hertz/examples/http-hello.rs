@@ -180,8 +180,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ("--header-read-timeout", Some(s)) => {
                 builder = builder.with_header_read_timeout(Duration::from_secs_f64(s.parse()?));
             }
-            ("--tls-cert", Some(f)) => tls_cert = Some(std::path::PathBuf::from(f)),
-            ("--tls-key", Some(f)) => tls_key = Some(std::path::PathBuf::from(f)),
+            ("--tls-cert", Some(f)) => tls_cert = Some(PathBuf::from(f)),
+            ("--tls-key", Some(f)) => tls_key = Some(PathBuf::from(f)),
             ("--static", Some(d)) => static_dir = Some(PathBuf::from(d)),
             _ => {
                 return Err(format!(

@@ -1,10 +1,10 @@
-//! The runtime error of the server.
+//! The runtime error of the server and the client.
 
 use std::fmt;
 
 use crate::BoxError;
 
-/// Why starting or running a server failed. Ask with the `is_*` methods; the
+/// Why starting or running a server, or a client's request, failed. Ask with the `is_*` methods; the
 /// cause is in [`source`](std::error::Error::source).
 pub struct Error {
     inner: Box<Inner>,
@@ -19,6 +19,14 @@ struct Inner {
 enum Kind {
     Config(&'static str),
     Bind,
+    // The client's kinds.
+    ClientConfig(&'static str),
+    Request(&'static str),
+    Connect,
+    Timeout,
+    Protocol,
+    Closed,
+    Body,
     Upgrade(&'static str),
 }
 
@@ -26,9 +34,9 @@ enum Kind {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    /// The server configuration is invalid (a zero limit, say).
+    /// The server or client configuration is invalid (a zero limit, say).
     pub fn is_config(&self) -> bool {
-        matches!(self.inner.kind, Kind::Config(_))
+        matches!(self.inner.kind, Kind::Config(_) | Kind::ClientConfig(_))
     }
 
     /// Binding the listening socket failed.
@@ -36,14 +44,78 @@ impl Error {
         self.inner.kind == Kind::Bind
     }
 
-    /// A connection could not be taken as an upgrade: the message did not
-    /// switch protocols, or its connection was taken already.
+    /// The client could not send the request as given (a URI without a
+    /// host, an unsupported scheme).
+    pub fn is_request(&self) -> bool {
+        matches!(self.inner.kind, Kind::Request(_))
+    }
+
+    /// The client could not open a connection (resolving the host or
+    /// connecting failed).
+    pub fn is_connect(&self) -> bool {
+        self.inner.kind == Kind::Connect
+    }
+
+    /// A client timeout passed: the whole-request deadline or the read-idle
+    /// timeout.
+    pub fn is_timeout(&self) -> bool {
+        self.inner.kind == Kind::Timeout
+    }
+
+    /// The server's response was malformed or over a limit; the cause is a
+    /// [`ResponseParseError`](crate::codec::ResponseParseError).
+    pub fn is_protocol(&self) -> bool {
+        self.inner.kind == Kind::Protocol
+    }
+
+    /// The connection closed or failed before the response head arrived.
+    pub fn is_closed(&self) -> bool {
+        self.inner.kind == Kind::Closed
+    }
+
+    /// Reading the request body to send it failed; the cause is the body's
+    /// error.
+    pub fn is_body(&self) -> bool {
+        self.inner.kind == Kind::Body
+    }
+
+    /// A connection could not be taken as an upgrade: the response did
+    /// not switch protocols, the request could not switch or its handler
+    /// did not answer `101`, or the connection was taken already.
     pub fn is_upgrade(&self) -> bool {
         matches!(self.inner.kind, Kind::Upgrade(_))
     }
 
     pub(crate) fn upgrade(what: &'static str) -> Self {
         Self::new(Kind::Upgrade(what), None)
+    }
+
+    pub(crate) fn client_config(what: &'static str) -> Self {
+        Self::new(Kind::ClientConfig(what), None)
+    }
+
+    pub(crate) fn request(what: &'static str) -> Self {
+        Self::new(Kind::Request(what), None)
+    }
+
+    pub(crate) fn connect(cause: impl Into<BoxError>) -> Self {
+        Self::new(Kind::Connect, Some(cause.into()))
+    }
+
+    pub(crate) fn timeout() -> Self {
+        Self::new(Kind::Timeout, None)
+    }
+
+    pub(crate) fn protocol(cause: impl Into<BoxError>) -> Self {
+        Self::new(Kind::Protocol, Some(cause.into()))
+    }
+
+    pub(crate) fn closed(cause: Option<BoxError>) -> Self {
+        Self::new(Kind::Closed, cause)
+    }
+
+    pub(crate) fn body(cause: impl Into<BoxError>) -> Self {
+        Self::new(Kind::Body, Some(cause.into()))
     }
 
     pub(crate) fn config(what: &'static str) -> Self {
@@ -75,6 +147,13 @@ impl fmt::Display for Error {
         match self.inner.kind {
             Kind::Config(what) => write!(f, "invalid server configuration: {what}"),
             Kind::Bind => f.write_str("cannot bind the listening socket"),
+            Kind::ClientConfig(what) => write!(f, "invalid client configuration: {what}"),
+            Kind::Request(what) => write!(f, "invalid request: {what}"),
+            Kind::Connect => f.write_str("connect failed"),
+            Kind::Timeout => f.write_str("request timed out"),
+            Kind::Protocol => f.write_str("malformed response"),
+            Kind::Closed => f.write_str("connection closed before the response"),
+            Kind::Body => f.write_str("reading the request body failed"),
             Kind::Upgrade(what) => write!(f, "upgrade failed: {what}"),
         }
     }
@@ -105,5 +184,13 @@ mod tests {
         assert!(e.is_bind());
         assert!(std::error::Error::source(&e).is_some());
         assert_eq!(size_of::<Error>(), size_of::<usize>());
+        let e = Error::request("uri has no host");
+        assert!(e.is_request() && !e.is_config());
+        assert_eq!(e.to_string(), "invalid request: uri has no host");
+        assert!(Error::timeout().is_timeout());
+        assert!(Error::closed(None).is_closed());
+        let e = Error::connect(std::io::Error::other("refused"));
+        assert!(e.is_connect());
+        assert_eq!(e.to_string(), "connect failed");
     }
 }

@@ -8,7 +8,9 @@
 //!   `Expect: 100-continue`, chunked bodies both ways, limits and timeouts,
 //!   graceful shutdown; HTTP/2 on the same port by prior knowledge or
 //!   `Upgrade: h2c`, through the `h2` crate.
-//! - `codec`: the sans-IO HTTP/1.1 codec the server is built on.
+//! - [`client`]: an HTTP/1.1 [`Client`] with a per-origin connection pool,
+//!   streaming bodies both ways and a `tower_service::Service` impl.
+//! - `codec`: the sans-IO HTTP/1.1 codec the server and client are built on.
 //! - [`Router`] ([`router`]): radix-tree routing with groups, 404/405,
 //!   HEAD from GET and trailing-slash redirects.
 //! - [`handler`], [`extract`], [`response`]: `async fn` handlers taking
@@ -30,6 +32,7 @@
 //! defaults.
 
 pub mod body;
+pub mod client;
 pub mod codec;
 mod error;
 pub mod server;
@@ -47,6 +50,7 @@ pub mod sse_client;
 pub mod ws;
 
 pub use body::{Body, BodyError};
+pub use client::Client;
 pub use error::{Error, Result};
 pub use server::Server;
 /// wego's one boxed error and boxed `Send` future, from wego-netpoll.

@@ -40,116 +40,16 @@
 //! write timeouts and its graceful shutdown no longer apply; the
 //! protocol that takes it over bounds its own reads and writes.
 
-use std::fmt;
-use std::future::Future;
-use std::io;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll};
 
-use bytes::{Buf, Bytes};
-use http::{HeaderMap, Request, Version, header};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use http::{HeaderMap, Request, Response, Version, header};
 use tokio::sync::oneshot;
-use wego_netpoll::net::{Address, BoxIo, ConnInfo, TlsInfo};
 
-use crate::{Body, Error, Result};
+use crate::{Body, Error};
 
-/// The connection of a request answered `101 Switching Protocols`: the IO,
-/// with the bytes the server had already read past the request's head
-/// returned first.
-///
-/// Implements tokio's `AsyncRead` and `AsyncWrite`, and netpoll's
-/// [`ConnInfo`] (forwarded to the connection).
-pub struct Upgraded {
-    io: BoxIo,
-    read_buf: Bytes,
-}
-
-impl Upgraded {
-    pub(crate) fn new(io: BoxIo, read_buf: Bytes) -> Self {
-        Self { io, read_buf }
-    }
-
-    /// The connection and the bytes read from it past the request's head,
-    /// which come before anything read from the connection from now on.
-    pub fn into_parts(self) -> (BoxIo, Bytes) {
-        (self.io, self.read_buf)
-    }
-}
-
-impl fmt::Debug for Upgraded {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Upgraded")
-            .field("buffered", &self.read_buf.len())
-            .finish_non_exhaustive()
-    }
-}
-
-impl AsyncRead for Upgraded {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        if !self.read_buf.is_empty() {
-            let n = self.read_buf.len().min(buf.remaining());
-            buf.put_slice(&self.read_buf[..n]);
-            self.read_buf.advance(n);
-            return Poll::Ready(Ok(()));
-        }
-        Pin::new(&mut self.io).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for Upgraded {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_shutdown(cx)
-    }
-}
-
-impl ConnInfo for Upgraded {
-    fn peer_addr(&self) -> Option<Address> {
-        self.io.peer_addr()
-    }
-
-    fn local_addr(&self) -> Option<Address> {
-        self.io.local_addr()
-    }
-
-    fn is_active(&self) -> bool {
-        // Bytes still buffered are input the caller has not read yet.
-        !self.read_buf.is_empty() || self.io.is_active()
-    }
-
-    fn tls_info(&self) -> Option<&TlsInfo> {
-        self.io.tls_info()
-    }
-}
+/// The IO and the future of an upgrade are the client's types: one
+/// [`Upgraded`] whichever side switched.
+pub use crate::client::upgrade::{OnUpgrade, Upgraded};
 
 /// The server's side of an offered upgrade: it sends the connection once a
 /// `101` is written, or drops this to refuse.
@@ -192,62 +92,23 @@ pub(crate) fn has_token(headers: &HeaderMap, name: header::HeaderName, token: &s
     })
 }
 
-/// The connection of a request, as a future of an [`Upgraded`]; take it
-/// out of the request with [`on`].
-///
-/// It resolves once the server has written the handler's `101` answer.
-///
-/// # Errors
-///
-/// [`Error::is_upgrade`] when the request cannot switch protocols (not
-/// HTTP/1.1, no `Connection: upgrade`, a body, or its slot already
-/// taken), when the handler answered something other than `101`, or when
-/// the connection failed while the `101` was written.
-///
-/// # Cancel safety
-///
-/// Dropping it before it resolves closes the connection once it is
-/// handed over.
-#[must_use = "futures do nothing unless polled"]
-pub struct OnUpgrade {
-    rx: Option<oneshot::Receiver<Upgraded>>,
+/// Whether the server offered an upgrade for the request with `ext`.
+pub(crate) fn offered(ext: &http::Extensions) -> bool {
+    ext.get::<Slot>().is_some()
 }
 
-impl fmt::Debug for OnUpgrade {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OnUpgrade")
-            .field("offered", &self.rx.is_some())
-            .finish()
-    }
-}
-
-impl OnUpgrade {
-    fn from_extensions(ext: &mut http::Extensions) -> Self {
-        let rx = ext
-            .remove::<Slot>()
-            .and_then(|s| s.0.lock().unwrap_or_else(PoisonError::into_inner).take());
-        Self { rx }
-    }
-
-    /// Whether the server offered an upgrade for this request (it is
-    /// HTTP/1.1, asks to switch and has no body); when not, the future
-    /// fails at once.
-    pub fn is_offered(&self) -> bool {
-        self.rx.is_some()
-    }
-}
-
-impl Future for OnUpgrade {
-    type Output = Result<Upgraded>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let Some(rx) = self.rx.as_mut() else {
-            return Poll::Ready(Err(Error::upgrade("the request cannot switch protocols")));
-        };
-        let out = std::task::ready!(Pin::new(rx).poll(cx));
-        self.rx = None;
-        Poll::Ready(out.map_err(|_| Error::upgrade("the connection did not switch protocols")))
-    }
+fn from_extensions(ext: &mut http::Extensions) -> OnUpgrade {
+    let rx = ext
+        .remove::<Slot>()
+        .and_then(|s| s.0.lock().unwrap_or_else(PoisonError::into_inner).take());
+    OnUpgrade::from_future(Box::pin(async move {
+        match rx {
+            Some(rx) => rx
+                .await
+                .map_err(|_| Error::upgrade("the connection did not switch protocols")),
+            None => Err(Error::upgrade("the request cannot switch protocols")),
+        }
+    }))
 }
 
 mod sealed {
@@ -259,27 +120,41 @@ mod sealed {
 
 impl sealed::CanUpgrade for Request<Body> {
     fn on_upgrade(mut self) -> OnUpgrade {
-        OnUpgrade::from_extensions(self.extensions_mut())
+        from_extensions(self.extensions_mut())
     }
 }
 
 impl sealed::CanUpgrade for &mut Request<Body> {
     fn on_upgrade(self) -> OnUpgrade {
-        OnUpgrade::from_extensions(self.extensions_mut())
+        from_extensions(self.extensions_mut())
     }
 }
 
 impl sealed::CanUpgrade for &mut http::request::Parts {
     fn on_upgrade(self) -> OnUpgrade {
-        OnUpgrade::from_extensions(&mut self.extensions)
+        from_extensions(&mut self.extensions)
     }
 }
 
-/// Takes the upgrade of a request, by value, from `&mut Request<Body>` or
-/// from `&mut http::request::Parts` (what an extractor sees).
+impl sealed::CanUpgrade for Response<Body> {
+    fn on_upgrade(self) -> OnUpgrade {
+        crate::client::upgrade::on(self)
+    }
+}
+
+impl sealed::CanUpgrade for &mut Response<Body> {
+    fn on_upgrade(self) -> OnUpgrade {
+        crate::client::upgrade::on(self)
+    }
+}
+
+/// Takes the upgrade of a request on the server (by value, from
+/// `&mut Request<Body>`, or from `&mut http::request::Parts`, what an
+/// extractor sees), or of a client's response (as
+/// [`client::upgrade::on`](crate::client::upgrade::on)).
 ///
-/// A request the server offered no upgrade for gives a future that fails
-/// with [`Error::is_upgrade`].
+/// A request the server offered no upgrade for, or a response that did not
+/// switch, gives a future that fails with [`Error::is_upgrade`].
 pub fn on<T: sealed::CanUpgrade>(msg: T) -> OnUpgrade {
     msg.on_upgrade()
 }
@@ -287,21 +162,14 @@ pub fn on<T: sealed::CanUpgrade>(msg: T) -> OnUpgrade {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-    #[test]
-    fn futures_and_io_are_send() {
-        fn send<T: Send>() {}
-        send::<OnUpgrade>();
-        send::<Upgraded>();
-    }
 
     #[test]
     fn a_request_without_an_offer_does_not_upgrade() {
         let mut req = Request::new(Body::empty());
-        let on_upgrade = on(&mut req);
-        assert!(!on_upgrade.is_offered());
-        let e = wego_netpoll::rt::block_on(on_upgrade).unwrap().unwrap_err();
+        assert!(!offered(req.extensions()));
+        let e = wego_netpoll::rt::block_on(on(&mut req))
+            .unwrap()
+            .unwrap_err();
         assert!(e.is_upgrade(), "{e}");
         assert_eq!(
             e.to_string(),
@@ -313,15 +181,26 @@ mod tests {
     fn a_refused_offer_fails_and_a_taken_slot_is_gone() {
         let mut req = Request::new(Body::empty());
         let pending = offer(req.extensions_mut());
+        assert!(offered(req.extensions()));
         let first = on(&mut req);
-        assert!(first.is_offered());
-        assert!(!on(&mut req).is_offered(), "the slot is taken once");
+        assert!(!offered(req.extensions()), "the slot is taken once");
         drop(pending);
         let e = wego_netpoll::rt::block_on(first).unwrap().unwrap_err();
         assert_eq!(
             e.to_string(),
             "upgrade failed: the connection did not switch protocols"
         );
+    }
+
+    #[test]
+    fn a_fulfilled_offer_resolves_with_the_io() {
+        let mut req = Request::new(Body::empty());
+        let pending = offer(req.extensions_mut());
+        let fut = on(req);
+        let (a, _b) = tokio::io::duplex(8);
+        pending.fulfil(Upgraded::new(Box::new(a), bytes::Bytes::from_static(b"x")));
+        let up = wego_netpoll::rt::block_on(fut).unwrap().unwrap();
+        assert_eq!(up.into_parts().1, "x");
     }
 
     #[test]
@@ -342,23 +221,5 @@ mod tests {
         assert!(!parts(Version::HTTP_11, Some("keep-alive"), true));
         assert!(!parts(Version::HTTP_11, None, true));
         assert!(!parts(Version::HTTP_11, Some("upgrade"), false));
-    }
-
-    #[test]
-    fn buffered_bytes_are_read_before_the_connection() {
-        wego_netpoll::rt::block_on(buffered_first()).unwrap();
-    }
-
-    async fn buffered_first() {
-        let (a, mut b) = tokio::io::duplex(64);
-        let mut up = Upgraded::new(Box::new(a), Bytes::from_static(b"early "));
-        assert!(up.is_active());
-        b.write_all(b"late").await.unwrap();
-        drop(b);
-        let mut got = Vec::new();
-        up.read_to_end(&mut got).await.unwrap();
-        assert_eq!(got, b"early late");
-        let (_, rest) = up.into_parts();
-        assert!(rest.is_empty());
     }
 }

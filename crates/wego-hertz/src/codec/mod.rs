@@ -12,6 +12,8 @@
 //! - [`BodyDecoder`]: `Content-Length` and chunked bodies, trailers included.
 //! - [`encode_response_head`], [`encode_chunk`], [`encode_last_chunk`]: the
 //!   response side.
+//! - [`encode_request_head`] and [`parse_response_head`] (with
+//!   [`ResponseLimits`]): the client's side of the same exchange.
 //!
 //! # Stability
 //!
@@ -25,7 +27,9 @@ mod decoder;
 mod error;
 mod host;
 mod request;
+mod request_head;
 mod response;
+mod response_head;
 
 pub use chunked::{ChunkedDecoder, encode_chunk, encode_last_chunk};
 pub(crate) use chunked::{encode_chunk_size, encode_last_chunk_cased};
@@ -34,8 +38,12 @@ pub use decoded::Decoded;
 pub use decoder::BodyDecoder;
 pub use error::{ChunkError, ParseError};
 pub use request::{BodyFraming, HeadLimits, RequestHead, parse_request_head};
+pub use request_head::{RequestFraming, encode_request_head};
 pub(crate) use response::may_have_body;
 pub use response::{ResponseContext, ResponseFraming, encode_response_head};
+pub use response_head::{
+    ResponseBodyFraming, ResponseHead, ResponseLimits, ResponseParseError, parse_response_head,
+};
 
 #[cfg(test)]
 mod tests;

@@ -32,6 +32,8 @@ use crate::BoxError;
 pub struct EventStream<B> {
     body: Option<B>,
     parser: EventParser,
+    /// An error ended the stream.
+    failed: bool,
 }
 
 impl<B> fmt::Debug for EventStream<B> {
@@ -55,6 +57,7 @@ impl<B> EventStream<B> {
         Self {
             body: Some(body),
             parser,
+            failed: false,
         }
     }
 
@@ -79,10 +82,14 @@ where
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
         loop {
+            if this.failed {
+                return Poll::Ready(None);
+            }
             match this.parser.next_event() {
                 Ok(Some(e)) => return Poll::Ready(Some(Ok(e))),
                 Ok(None) => {}
                 Err(e) => {
+                    this.failed = true;
                     this.body = None;
                     return Poll::Ready(Some(Err(e)));
                 }
@@ -97,6 +104,7 @@ where
                     return Poll::Ready(None);
                 }
                 Some(Err(e)) => {
+                    this.failed = true;
                     this.body = None;
                     return Poll::Ready(Some(Err(SseError::Body(e.into()))));
                 }
@@ -106,6 +114,7 @@ where
                             let chunk = data.chunk();
                             let n = chunk.len();
                             if let Err(e) = this.parser.push(chunk) {
+                                this.failed = true;
                                 this.body = None;
                                 return Poll::Ready(Some(Err(e)));
                             }

@@ -64,10 +64,10 @@ impl FromRequestParts for WebSocketUpgrade {
 
     async fn from_request_parts(parts: &mut Parts) -> Result<Self, HandshakeError> {
         let ok = handshake::check_request(&parts.method, parts.version, &parts.headers)?;
-        let on_upgrade = upgrade::on(&mut *parts);
-        if !on_upgrade.is_offered() {
+        if !upgrade::offered(&parts.extensions) {
             return Err(HandshakeError::NotUpgradable);
         }
+        let on_upgrade = upgrade::on(&mut *parts);
         // The head is kept for the origin and subprotocol choices made in
         // `on_upgrade`; extensions stay with the request.
         let mut head = http::Request::new(());

@@ -2,11 +2,18 @@
 //! Integration tests of wego-hertz over loopback, one module per behaviour.
 
 mod client;
+mod client_failures;
+mod client_h1;
+mod client_hyper;
+mod client_nginx;
+mod client_support;
+mod client_upgrade;
 mod support;
 
 #[cfg(feature = "validator")]
 mod example_binding;
 mod example_hello;
+mod example_http_client;
 #[cfg(feature = "gzip")]
 mod example_middleware;
 mod h1_body_errors;
@@ -28,10 +35,13 @@ mod server_basic;
 mod server_curl;
 mod server_shutdown;
 mod server_streaming;
+mod sse_client;
 #[cfg(feature = "tls")]
 mod tls;
 #[cfg(feature = "ws")]
 mod ws;
+#[cfg(feature = "ws")]
+mod ws_example;
 
 // router, handlers, extractors, middleware (hertz-app)
 #[cfg(feature = "validator")]

@@ -45,7 +45,10 @@ fn app(seen: Arc<Mutex<Vec<Option<String>>>>) -> Router {
         })
         .get("/huge", || async {
             let e = Event::new().with_data("x".repeat(4096));
-            Sse::new(futures_util::stream::iter([Ok::<_, std::convert::Infallible>(e)]))
+            Sse::new(futures_util::stream::iter([Ok::<
+                _,
+                std::convert::Infallible,
+            >(e)]))
         })
 }
 
@@ -61,7 +64,8 @@ async fn open(
     }
     let resp = conn.send(req).await;
     assert_eq!(
-        resp.headers()["content-type"], "text/event-stream",
+        resp.headers()["content-type"],
+        "text/event-stream",
         "an event stream"
     );
     Ok(resp.into_body())
@@ -95,48 +99,55 @@ wego_test_support::each_backend!(sse_client_reads_wego_events, |_backend| async 
     assert!(events.next().await.is_none());
 });
 
-wego_test_support::each_backend!(sse_client_reconnects_with_last_event_id, |_backend| async move {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let (_server, addr, _task) = start(Server::builder(), app(seen.clone())).await;
-    let mut events = Reconnecting::new(move |last: Option<String>| open(addr.clone(), "/events", last))
-        // Long: the server's `retry: 1` must replace it, or the test
-        // would wait for a minute.
-        .with_retry(Duration::from_secs(60));
-    let mut ids = Vec::new();
-    while ids.len() < 7 {
-        let e = events.next().await.unwrap().unwrap();
-        ids.push(e.id);
-    }
-    assert_eq!(ids, ["1", "2", "3", "4", "5", "6", "7"]);
-    assert_eq!(events.last_event_id(), "7");
-    assert_eq!(events.retry(), Duration::from_millis(1));
-    assert_eq!(
-        *seen.lock().unwrap(),
-        [None, Some("3".to_owned()), Some("6".to_owned())]
-    );
-});
-
-wego_test_support::each_backend!(sse_client_reports_a_failed_open_and_retries, |_backend| async move {
-    let attempts = Arc::new(Mutex::new(0));
-    let counted = attempts.clone();
-    let mut events = Reconnecting::new(move |_last: Option<String>| {
-        let counted = counted.clone();
-        async move {
-            let mut n = counted.lock().unwrap();
-            *n += 1;
-            if *n < 3 {
-                Err::<wego_hertz::Body, _>(std::io::Error::other("refused"))
-            } else {
-                Ok(wego_hertz::Body::from("data: at last\n\n"))
-            }
+wego_test_support::each_backend!(
+    sse_client_reconnects_with_last_event_id,
+    |_backend| async move {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (_server, addr, _task) = start(Server::builder(), app(seen.clone())).await;
+        let mut events =
+            Reconnecting::new(move |last: Option<String>| open(addr.clone(), "/events", last))
+                // Long: the server's `retry: 1` must replace it, or the test
+                // would wait for a minute.
+                .with_retry(Duration::from_secs(60));
+        let mut ids = Vec::new();
+        while ids.len() < 7 {
+            let e = events.next().await.unwrap().unwrap();
+            ids.push(e.id);
         }
-    })
-    .with_retry(Duration::from_millis(1));
-    for _ in 0..2 {
-        let e = events.next().await.unwrap().unwrap_err();
-        assert!(matches!(e, SseError::Connect(_)), "{e}");
+        assert_eq!(ids, ["1", "2", "3", "4", "5", "6", "7"]);
+        assert_eq!(events.last_event_id(), "7");
+        assert_eq!(events.retry(), Duration::from_millis(1));
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [None, Some("3".to_owned()), Some("6".to_owned())]
+        );
     }
-    let e = events.next().await.unwrap().unwrap();
-    assert_eq!(e.data, "at last");
-    assert_eq!(*attempts.lock().unwrap(), 3);
-});
+);
+
+wego_test_support::each_backend!(
+    sse_client_reports_a_failed_open_and_retries,
+    |_backend| async move {
+        let attempts = Arc::new(Mutex::new(0));
+        let counted = attempts.clone();
+        let mut events = Reconnecting::new(move |_last: Option<String>| {
+            let counted = counted.clone();
+            async move {
+                let mut n = counted.lock().unwrap();
+                *n += 1;
+                if *n < 3 {
+                    Err::<wego_hertz::Body, _>(std::io::Error::other("refused"))
+                } else {
+                    Ok(wego_hertz::Body::from("data: at last\n\n"))
+                }
+            }
+        })
+        .with_retry(Duration::from_millis(1));
+        for _ in 0..2 {
+            let e = events.next().await.unwrap().unwrap_err();
+            assert!(matches!(e, SseError::Connect(_)), "{e}");
+        }
+        let e = events.next().await.unwrap().unwrap();
+        assert_eq!(e.data, "at last");
+        assert_eq!(*attempts.lock().unwrap(), 3);
+    }
+);

@@ -10,7 +10,9 @@ use http::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wego_hertz::Router;
 use wego_hertz::Server;
-use wego_hertz::ws::{Message, WebSocketUpgrade};
+use wego_hertz::ws::{
+    ConnectError, Connector, HandshakeError, Message, WebSocket, WebSocketUpgrade,
+};
 use wego_netpoll::{Address, Conn, rt};
 
 use crate::support::{closed, connect, read_response, roundtrip, start};
@@ -19,7 +21,7 @@ use crate::support::{closed, connect, read_response, roundtrip, start};
 const SMALL: usize = 1024;
 
 /// Echoes data messages until the peer closes.
-async fn echo(mut socket: wego_hertz::ws::WebSocket) {
+async fn echo(mut socket: WebSocket) {
     while let Some(Ok(msg)) = socket.recv().await {
         if msg.is_data() && socket.send(msg).await.is_err() {
             break;
@@ -441,5 +443,118 @@ with connect(base + "/small", max_size=None) as ws:
             out,
             "chat hello 100000 fragmented\na+b\nConnectionClosedOK 1000 bye\nclosed 1009\n"
         );
+    }
+);
+
+wego_test_support::each_backend!(ws_client_talks_to_the_server, |_backend| async move {
+    let (_server, addr, _task) = start(Server::builder(), app()).await;
+    let client = wego_hertz::Client::builder().build().unwrap();
+    let mut socket = Connector::new(format!("ws://{addr}/echo"))
+        .with_protocols(["chat", "other"])
+        .connect(&client)
+        .await
+        .unwrap();
+    assert_eq!(socket.protocol(), Some("chat"));
+    talk(&mut socket).await;
+    // A route that does not switch: the handshake error says why.
+    let e = wego_hertz::ws::connect(&client, &format!("ws://{addr}/nowhere"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ConnectError::Handshake(HandshakeError::NotSwitching(StatusCode::NOT_FOUND))
+        ),
+        "{e:?}"
+    );
+    let e = wego_hertz::ws::connect(&client, "http://x/")
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ConnectError::InvalidUri(_)), "{e:?}");
+});
+
+/// Echo, a large binary message, a ping, then the closing handshake, from
+/// the client's side.
+async fn talk(socket: &mut WebSocket) {
+    socket.send(Message::text("hello")).await.unwrap();
+    assert_eq!(
+        socket.recv().await.unwrap().unwrap(),
+        Message::text("hello")
+    );
+    let big = vec![5u8; 100_000];
+    socket.send(Message::binary(big.clone())).await.unwrap();
+    assert_eq!(socket.recv().await.unwrap().unwrap(), Message::binary(big));
+    socket
+        .send(Message::Ping(bytes::Bytes::from_static(b"hi")))
+        .await
+        .unwrap();
+    assert_eq!(
+        socket.recv().await.unwrap().unwrap(),
+        Message::Pong(bytes::Bytes::from_static(b"hi"))
+    );
+    socket.close(1000, "done").await.unwrap();
+    match socket.recv().await {
+        Some(Ok(Message::Close(Some(frame)))) => assert_eq!(frame.code, 1000),
+        other => panic!("expected the close reply, got {other:?}"),
+    }
+    assert!(socket.recv().await.is_none());
+}
+
+/// A Python `websockets` echo server on a loopback port; killed on drop.
+struct PythonServer {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Drop for PythonServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn python_server(test: &str) -> Option<PythonServer> {
+    let python = wego_test_support::peer::python_with(test, &["websockets.sync.server"])?;
+    let script = r#"
+from websockets.sync.server import serve
+def handler(ws):
+    for msg in ws:
+        ws.send(msg)
+with serve(handler, "127.0.0.1", 0, subprotocols=["chat"]) as server:
+    print(server.socket.getsockname()[1], flush=True)
+    server.serve_forever()
+"#;
+    let mut child = Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let line = rt::spawn_blocking(move || {
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
+        line
+    })
+    .await
+    .unwrap();
+    let port = line.trim().parse().unwrap();
+    Some(PythonServer { child, port })
+}
+
+wego_test_support::each_backend!(
+    ws_client_talks_to_python_websockets,
+    |_backend| async move {
+        let Some(server) = python_server("ws_client_talks_to_python_websockets").await else {
+            return;
+        };
+        let client = wego_hertz::Client::builder().build().unwrap();
+        let mut socket = Connector::new(format!("ws://127.0.0.1:{}/", server.port))
+            .with_protocols(["chat"])
+            .connect(&client)
+            .await
+            .unwrap();
+        assert_eq!(socket.protocol(), Some("chat"));
+        talk(&mut socket).await;
     }
 );

@@ -1,0 +1,191 @@
+//! [`ClientBuilder`]: the client's settings, checked in `build()`.
+
+use std::time::Duration;
+
+use wego_netpoll::Dialer;
+use wego_netpoll::net::{BoxConnect, Connect};
+
+use super::h1::Settings;
+use super::pool::Pool;
+use super::{Client, Shared};
+use crate::Result;
+use crate::codec::ResponseLimits;
+use crate::error::Error;
+
+/// How long an idle pooled connection is kept by default.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How many idle connections per origin are kept by default.
+pub const DEFAULT_MAX_IDLE_PER_HOST: usize = 32;
+
+/// Builds a [`Client`]; start from [`Client::builder`].
+///
+/// Defaults: connections from a [`Dialer`] (its connect timeout applies),
+/// no whole-request timeout, no read-idle timeout, idle connections kept
+/// [`DEFAULT_IDLE_TIMEOUT`] and at most [`DEFAULT_MAX_IDLE_PER_HOST`] per
+/// origin, response heads up to 64 KiB and 100 fields, trailers up to
+/// 16 KiB, and no limit on the response body (it streams as the caller
+/// reads; bound it here or with [`Body::collect_limited`](crate::Body::collect_limited)).
+#[derive(Debug)]
+pub struct ClientBuilder {
+    connector: Option<BoxConnect>,
+    timeout: Option<Duration>,
+    read_idle_timeout: Option<Duration>,
+    idle_timeout: Duration,
+    max_idle_per_host: usize,
+    limits: ResponseLimits,
+    max_body: Option<u64>,
+    max_trailers: usize,
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        Self {
+            connector: None,
+            timeout: None,
+            read_idle_timeout: None,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            max_idle_per_host: DEFAULT_MAX_IDLE_PER_HOST,
+            limits: ResponseLimits::default(),
+            max_body: None,
+            max_trailers: 16 * 1024,
+        }
+    }
+}
+
+impl ClientBuilder {
+    /// Opens connections through `connector` instead of a default
+    /// [`Dialer`]; its connect timeout is the client's.
+    pub fn with_connector<C: Connect>(mut self, connector: C) -> Self {
+        self.connector = Some(BoxConnect::new(connector));
+        self
+    }
+
+    /// Bounds a whole request, from taking a connection to the end of the
+    /// response body. A request past it fails with
+    /// [`Error::is_timeout`]; a body past it fails with
+    /// [`BodyError::is_timeout`](crate::BodyError::is_timeout).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Bounds every wait for the server's bytes, while the response head
+    /// and body are read.
+    pub fn with_read_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.read_idle_timeout = Some(timeout);
+        self
+    }
+
+    /// How long a connection may sit idle in the pool before it is closed.
+    pub fn with_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// How many idle connections to keep per origin; 0 turns keep-alive
+    /// off (every request opens a connection).
+    pub fn with_max_idle_per_host(mut self, n: usize) -> Self {
+        self.max_idle_per_host = n;
+        self
+    }
+
+    /// The largest response head, status line and headers together.
+    pub fn with_max_response_head(mut self, bytes: usize) -> Self {
+        self.limits.max_head = bytes;
+        self
+    }
+
+    /// The most header fields a response may have.
+    pub fn with_max_response_headers(mut self, n: usize) -> Self {
+        self.limits.max_headers = n;
+        self
+    }
+
+    /// The longest response body: reading past it (or a `Content-Length`
+    /// above it) fails with
+    /// [`BodyError::is_too_large`](crate::BodyError::is_too_large).
+    pub fn with_max_response_body(mut self, bytes: u64) -> Self {
+        self.max_body = Some(bytes);
+        self
+    }
+
+    /// Checks the settings and builds the client.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::is_config`] for a zero timeout or a zero head or header
+    /// limit; the message names the setting.
+    pub fn build(self) -> Result<Client> {
+        if self.timeout.is_some_and(|t| t.is_zero()) {
+            return Err(Error::client_config("timeout must be above zero"));
+        }
+        if self.read_idle_timeout.is_some_and(|t| t.is_zero()) {
+            return Err(Error::client_config("read_idle_timeout must be above zero"));
+        }
+        if self.idle_timeout.is_zero() {
+            return Err(Error::client_config("idle_timeout must be above zero"));
+        }
+        if self.limits.max_head == 0 {
+            return Err(Error::client_config("max_response_head must be above zero"));
+        }
+        if self.limits.max_headers == 0 {
+            return Err(Error::client_config(
+                "max_response_headers must be above zero",
+            ));
+        }
+        let connector = self
+            .connector
+            .unwrap_or_else(|| BoxConnect::new(Dialer::new()));
+        Ok(Client {
+            shared: std::sync::Arc::new(Shared {
+                connector,
+                pool: Pool::new(self.idle_timeout, self.max_idle_per_host),
+                timeout: self.timeout,
+                settings: Settings {
+                    limits: self.limits,
+                    max_body: self.max_body,
+                    max_trailers: self.max_trailers,
+                    read_idle: self.read_idle_timeout,
+                },
+            }),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_zero_settings_by_name() {
+        let cases = [
+            (Client::builder().with_timeout(Duration::ZERO), "timeout"),
+            (
+                Client::builder().with_read_idle_timeout(Duration::ZERO),
+                "read_idle_timeout",
+            ),
+            (
+                Client::builder().with_idle_timeout(Duration::ZERO),
+                "idle_timeout",
+            ),
+            (
+                Client::builder().with_max_response_head(0),
+                "max_response_head",
+            ),
+            (
+                Client::builder().with_max_response_headers(0),
+                "max_response_headers",
+            ),
+        ];
+        for (builder, name) in cases {
+            let e = builder.build().unwrap_err();
+            assert!(e.is_config());
+            assert_eq!(
+                e.to_string(),
+                format!("invalid client configuration: {name} must be above zero")
+            );
+        }
+        assert!(Client::builder().with_max_idle_per_host(0).build().is_ok());
+    }
+}
