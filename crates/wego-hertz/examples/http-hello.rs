@@ -53,23 +53,39 @@ use wego_netpoll::{Address, Listener, rt};
 use wego_netpoll::{ShutdownReport, tls::TlsAcceptor};
 
 pub(crate) fn app() -> Router {
-    app_with(None)
+    with_ws(
+        Router::new()
+            .get("/", || async { "hello from wego-hertz" })
+            .get("/plaintext", || async { "Hello, World!" })
+            .post("/echo", |body: Body| async move { body })
+            .get("/user/:id", |Path(id): Path<String>| async move {
+                Json(serde_json::json!({ "id": id, "name": format!("user {id}") }))
+            }),
+    )
 }
 
-/// The application, serving `static_dir` under `/static/` when given.
-pub(crate) fn app_with(static_dir: Option<PathBuf>) -> Router {
-    let app = Router::new()
-        .get("/", || async { "hello from wego-hertz" })
-        .get("/plaintext", || async { "Hello, World!" })
-        .post("/echo", |body: Body| async move { body })
-        .get("/user/:id", |Path(id): Path<String>| async move {
-            Json(serde_json::json!({ "id": id, "name": format!("user {id}") }))
-        });
-    #[cfg(feature = "ws")]
-    let app = app.get("/ws", ws_echo);
+/// `app` with the WebSocket echo at `/ws`.
+#[cfg(feature = "ws")]
+fn with_ws(app: Router) -> Router {
+    app.get("/ws", ws_echo)
+}
+
+/// Without the `ws` feature there is no `/ws`.
+#[cfg(not(feature = "ws"))]
+fn with_ws(app: Router) -> Router {
+    app
+}
+
+/// `app` with the files under `dir` at `/static/` (`--static DIR`).
+pub(crate) fn with_static(app: Router, dir: PathBuf) -> Router {
+    app.route_service(Method::GET, "/static/*path", ServeDir::new(dir))
+}
+
+/// The application `main` serves: `app`, and `static_dir` when given.
+fn app_with(static_dir: Option<PathBuf>) -> Router {
     match static_dir {
-        Some(dir) => app.route_service(Method::GET, "/static/*path", ServeDir::new(dir)),
-        None => app,
+        Some(dir) => with_static(app(), dir),
+        None => app(),
     }
 }
 

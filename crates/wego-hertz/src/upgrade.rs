@@ -92,8 +92,10 @@ pub(crate) fn has_token(headers: &HeaderMap, name: header::HeaderName, token: &s
     })
 }
 
-/// Whether the server offered an upgrade for the request with `ext`.
-pub(crate) fn offered(ext: &http::Extensions) -> bool {
+/// Whether the server offered an upgrade for the request whose extensions
+/// are `ext` (it is HTTP/1.1, asks to switch and has no body) and [`on`]
+/// has not taken it yet: an extractor asks this before answering `101`.
+pub fn offered(ext: &http::Extensions) -> bool {
     ext.get::<Slot>().is_some()
 }
 

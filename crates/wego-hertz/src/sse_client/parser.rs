@@ -211,12 +211,10 @@ impl EventParser {
                 self.data.push_str(&String::from_utf8_lossy(value));
                 self.data.push('\n');
             }
-            b"id" => {
-                // An id with NUL is ignored (it could not be sent back in
-                // Last-Event-ID).
-                if !value.contains(&0) {
-                    self.last_id = String::from_utf8_lossy(value).into_owned();
-                }
+            // An id with NUL is ignored (it could not be sent back in
+            // Last-Event-ID).
+            b"id" if !value.contains(&0) => {
+                self.last_id = String::from_utf8_lossy(value).into_owned();
             }
             b"retry" => {
                 if !value.is_empty()

@@ -203,23 +203,15 @@ pub(crate) fn new_key() -> HeaderValue {
 pub(crate) fn select_protocol<'a>(headers: &HeaderMap, ours: &'a [Box<str>]) -> Option<&'a str> {
     ours.iter()
         .map(|p| &**p)
-        .find(|p| listed(headers, header::SEC_WEBSOCKET_PROTOCOL, p, false))
+        .find(|p| listed(headers, header::SEC_WEBSOCKET_PROTOCOL, p))
 }
 
-/// Whether a comma-separated field lists `token`; subprotocol names are
-/// case-sensitive (RFC 6455 §4.1), `fold` compares case-insensitively.
-fn listed(headers: &HeaderMap, name: header::HeaderName, token: &str, fold: bool) -> bool {
+/// Whether a comma-separated field lists `token`, case-sensitively as
+/// subprotocol names compare (RFC 6455 §4.1).
+fn listed(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
     headers.get_all(name).iter().any(|v| {
-        v.to_str().is_ok_and(|s| {
-            s.split(',').any(|t| {
-                let t = t.trim();
-                if fold {
-                    t.eq_ignore_ascii_case(token)
-                } else {
-                    t == token
-                }
-            })
-        })
+        v.to_str()
+            .is_ok_and(|s| s.split(',').any(|t| t.trim() == token))
     })
 }
 

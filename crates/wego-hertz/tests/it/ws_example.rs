@@ -62,7 +62,11 @@ wego_test_support::each_backend!(http_hello_serves_a_static_directory, |backend|
     std::fs::create_dir_all(dir.join("sub")).unwrap();
     std::fs::write(dir.join("hello.txt"), "static hello\n").unwrap();
     std::fs::write(dir.join("sub/index.html"), "<p>index</p>").unwrap();
-    let (_server, addr, _task) = start(Server::builder(), hello::app_with(Some(dir.clone()))).await;
+    let (_server, addr, _task) = start(
+        Server::builder(),
+        hello::with_static(hello::app(), dir.clone()),
+    )
+    .await;
     let w = ["-s", "-w", "|%{http_code}"];
     let mut cmd = Command::new(&curl);
     cmd.args(w).arg(format!("http://{addr}/static/hello.txt"));
