@@ -378,4 +378,70 @@ mod tests {
         p.push(&input).unwrap();
         assert!(p.next_event().is_err());
     }
+
+    /// Feeds `data` in pieces of `step` bytes; the events, and whether it
+    /// failed.
+    fn in_pieces(data: &[u8], step: usize, max: usize) -> (Vec<MessageEvent>, bool) {
+        let mut p = EventParser::with_max_event_size(max);
+        let mut events = Vec::new();
+        for piece in data.chunks(step) {
+            if p.push(piece).is_err() {
+                return (events, true);
+            }
+            loop {
+                match p.next_event() {
+                    Ok(Some(e)) => events.push(e),
+                    Ok(None) => break,
+                    Err(_) => return (events, true),
+                }
+            }
+        }
+        (events, false)
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Pieces of event streams, line ends and bytes that are not UTF-8
+        /// among them.
+        fn token() -> impl Strategy<Value = &'static [u8]> {
+            proptest::sample::select(vec![
+                &b"data"[..],
+                b"event",
+                b"id",
+                b"retry",
+                b":",
+                b" ",
+                b"\n",
+                b"\r",
+                b"\r\n",
+                b"x",
+                b"12",
+                b"\xEF\xBB\xBF",
+                b"\xff",
+                b"\0",
+                b"0123456789abcdef",
+            ])
+        }
+
+        proptest! {
+            /// Any split of the input gives the events and the outcome of
+            /// the whole: line ends, a CR and its LF, and a BOM split
+            /// between pieces included.
+            #[test]
+            fn pieces_agree_with_the_whole(
+                tokens in proptest::collection::vec(token(), 0..80),
+                step in 1usize..17,
+                max in 8usize..64,
+            ) {
+                let data = tokens.concat();
+                let whole = in_pieces(&data, data.len().max(1), max);
+                prop_assert_eq!(&whole, &in_pieces(&data, step, max));
+                for e in &whole.0 {
+                    prop_assert!(e.data.len() + e.event.len() <= max + 1);
+                }
+            }
+        }
+    }
 }

@@ -42,6 +42,7 @@ mod tls;
 mod ws;
 #[cfg(feature = "ws")]
 mod ws_example;
+mod ws_upgrade;
 
 // router, handlers, extractors, middleware (hertz-app)
 #[cfg(feature = "validator")]
