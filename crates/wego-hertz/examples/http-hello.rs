@@ -10,6 +10,10 @@
 //! - `GET /plaintext` → `Hello, World!`
 //! - `POST /echo`     → the request body, streamed back as it arrives
 //! - `GET /user/:id`  → `{"id":"<id>","name":"user <id>"}` (JSON)
+//! - `GET /ws`        → a WebSocket echo: text and binary messages come
+//!   back as sent (built with `--features ws`, or `full`)
+//! - `GET /static/*`  → the files under `--static DIR`, when given
+//!   (validators, ranges, `index.html` for directories)
 //!
 //! Run: `cargo run --release -p wego-hertz --example http-hello -- --port 8080`
 //! (`--addr 0.0.0.0:8080` also works; `--threads N` sets worker threads;
@@ -35,9 +39,13 @@
 //! reliability runs in `benches/reliability.sh` shorten it).
 
 use std::num::NonZeroUsize;
+use std::path::PathBuf;
 use std::time::Duration;
 
+use http::Method;
+
 use wego_hertz::extract::{Json, Path};
+use wego_hertz::response::ServeDir;
 use wego_hertz::{Body, Router, Server};
 use wego_netpoll::rt::{Backend, Flavor};
 use wego_netpoll::{Address, Listener, rt};
@@ -45,13 +53,54 @@ use wego_netpoll::{Address, Listener, rt};
 use wego_netpoll::{ShutdownReport, tls::TlsAcceptor};
 
 pub(crate) fn app() -> Router {
-    Router::new()
-        .get("/", || async { "hello from wego-hertz" })
-        .get("/plaintext", || async { "Hello, World!" })
-        .post("/echo", |body: Body| async move { body })
-        .get("/user/:id", |Path(id): Path<String>| async move {
-            Json(serde_json::json!({ "id": id, "name": format!("user {id}") }))
-        })
+    with_ws(
+        Router::new()
+            .get("/", || async { "hello from wego-hertz" })
+            .get("/plaintext", || async { "Hello, World!" })
+            .post("/echo", |body: Body| async move { body })
+            .get("/user/:id", |Path(id): Path<String>| async move {
+                Json(serde_json::json!({ "id": id, "name": format!("user {id}") }))
+            }),
+    )
+}
+
+/// `app` with the WebSocket echo at `/ws`.
+#[cfg(feature = "ws")]
+fn with_ws(app: Router) -> Router {
+    app.get("/ws", ws_echo)
+}
+
+/// Without the `ws` feature there is no `/ws`.
+#[cfg(not(feature = "ws"))]
+fn with_ws(app: Router) -> Router {
+    app
+}
+
+/// `app` with the files under `dir` at `/static/` (`--static DIR`).
+pub(crate) fn with_static(app: Router, dir: PathBuf) -> Router {
+    app.route_service(Method::GET, "/static/*path", ServeDir::new(dir))
+}
+
+/// The application `main` serves: `app`, and `static_dir` when given.
+fn app_with(static_dir: Option<PathBuf>) -> Router {
+    match static_dir {
+        Some(dir) => with_static(app(), dir),
+        None => app(),
+    }
+}
+
+/// `GET /ws`: answers the WebSocket handshake, then sends every text and
+/// binary message back until the client closes. Pings are answered by the
+/// socket itself.
+#[cfg(feature = "ws")]
+async fn ws_echo(ws: wego_hertz::ws::WebSocketUpgrade) -> wego_hertz::response::Response {
+    ws.on_upgrade(|mut socket| async move {
+        while let Some(Ok(msg)) = socket.recv().await {
+            if msg.is_data() && socket.send(msg).await.is_err() {
+                break;
+            }
+        }
+    })
 }
 
 /// What `--tls-cert/--tls-key` make: an acceptor, or nothing to make one
@@ -129,6 +178,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut grace = Duration::from_secs(10);
     let mut builder = Server::builder();
     let (mut tls_cert, mut tls_key) = (None, None);
+    let mut static_dir = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         if arg == "--per-loop-listener" {
@@ -146,14 +196,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ("--header-read-timeout", Some(s)) => {
                 builder = builder.with_header_read_timeout(Duration::from_secs_f64(s.parse()?));
             }
-            ("--tls-cert", Some(f)) => tls_cert = Some(std::path::PathBuf::from(f)),
-            ("--tls-key", Some(f)) => tls_key = Some(std::path::PathBuf::from(f)),
+            ("--tls-cert", Some(f)) => tls_cert = Some(PathBuf::from(f)),
+            ("--tls-key", Some(f)) => tls_key = Some(PathBuf::from(f)),
+            ("--static", Some(d)) => static_dir = Some(PathBuf::from(d)),
             _ => {
                 return Err(format!(
                     "usage: http-hello [--port N] [--addr HOST:PORT] [--threads N] \
                      [--flavor per-core|work-stealing] [--backend tokio|polling] [--eager-reads on|off] \
                      [--per-loop-listener] [--grace SECS] \
-                     [--header-read-timeout SECS] [--tls-cert FILE --tls-key FILE]; \
+                     [--header-read-timeout SECS] [--tls-cert FILE --tls-key FILE] \
+                     [--static DIR]; \
                      got {arg}"
                 )
                 .into());
@@ -191,7 +243,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 terminated().await;
                 eprintln!("http-hello: shutting down, grace {grace:?}");
             };
-            let report = serve_tls(&server, listener, acceptor, app(), stopped, grace).await;
+            let app = app_with(static_dir);
+            let report = serve_tls(&server, listener, acceptor, app, stopped, grace).await;
             eprintln!("http-hello: stopped ({report:?})");
             return Ok(());
         }
@@ -209,7 +262,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         });
         // Returns once the shutdown has drained (or forced) every connection.
         let listener = Listener::builder().per_loop(per_loop).bind(&addr).await?;
-        server.serve(listener, app()).await?;
+        server.serve(listener, app_with(static_dir)).await?;
         Ok(())
     })
 }

@@ -79,9 +79,9 @@ impl Error {
         self.inner.kind == Kind::Body
     }
 
-    /// A response's connection could not be taken as an upgrade: the
-    /// response did not switch protocols, or its connection was taken
-    /// already.
+    /// A connection could not be taken as an upgrade: the response did
+    /// not switch protocols, the request could not switch or its handler
+    /// did not answer `101`, or the connection was taken already.
     pub fn is_upgrade(&self) -> bool {
         matches!(self.inner.kind, Kind::Upgrade(_))
     }

@@ -20,6 +20,11 @@
 //! - `governance` (feature `governance`, on by default): wego-governance's
 //!   server layers (rate and concurrency limits answered with 429, metrics,
 //!   tracing, `traceparent`) and a `/metrics` route.
+//! - [`upgrade`]: a handler that answers `101 Switching Protocols` takes
+//!   the HTTP/1.1 connection over; [`ws`] (feature `ws`) builds WebSocket
+//!   on it.
+//! - [`sse_client`]: reads server-sent events from any body, and
+//!   reconnects with `Last-Event-ID`.
 //! - [`middleware`]: `from_fn`, recovery, access log, request id, timeout,
 //!   body limit, CORS, compression, basic auth.
 //!
@@ -31,6 +36,7 @@ pub mod client;
 pub mod codec;
 mod error;
 pub mod server;
+pub mod upgrade;
 
 pub mod extract;
 #[cfg(feature = "governance")]
@@ -39,6 +45,9 @@ pub mod handler;
 pub mod middleware;
 pub mod response;
 pub mod router;
+pub mod sse_client;
+#[cfg(feature = "ws")]
+pub mod ws;
 
 pub use body::{Body, BodyError};
 pub use client::Client;

@@ -183,6 +183,14 @@ enum State {
 }
 
 impl OnUpgrade {
+    /// An upgrade that `fut` resolves: the server's side
+    /// ([`crate::upgrade`]), where the driver hands the connection over.
+    pub(crate) fn from_future(fut: BoxFuture<'static, Result<Upgraded>>) -> Self {
+        Self {
+            state: State::Running(fut),
+        }
+    }
+
     fn from_slot(slot: Option<Slot>) -> Self {
         let pending = slot.and_then(|s| s.0.lock().unwrap_or_else(PoisonError::into_inner).take());
         Self {

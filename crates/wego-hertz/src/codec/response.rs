@@ -145,12 +145,15 @@ fn write_head<const TITLE: bool>(
     dst: &mut BytesMut,
 ) {
     let tc = TITLE;
+    let switching = status == StatusCode::SWITCHING_PROTOCOLS;
     dst.reserve(128 + headers.len() * 32);
     put_status_line(dst, status);
     for (name, value) in headers {
+        // A 101 keeps the handler's `Connection: upgrade` (RFC 9110 §7.8);
+        // other heads get the server's own connection option below.
         if (name == CONTENT_LENGTH && length_header != LengthHeader::User)
             || name == TRANSFER_ENCODING
-            || name == CONNECTION
+            || (name == CONNECTION && !switching)
         {
             continue;
         }
@@ -168,7 +171,9 @@ fn write_head<const TITLE: bool>(
         )),
         LengthHeader::User | LengthHeader::Omit => {}
     }
-    if !keep_alive {
+    if switching {
+        // The connection continues in the new protocol: no HTTP option.
+    } else if !keep_alive {
         dst.put_slice(cased(
             b"connection: close\r\n",
             b"Connection: close\r\n",

@@ -35,8 +35,14 @@ mod server_basic;
 mod server_curl;
 mod server_shutdown;
 mod server_streaming;
+mod sse_client;
 #[cfg(feature = "tls")]
 mod tls;
+#[cfg(feature = "ws")]
+mod ws;
+#[cfg(feature = "ws")]
+mod ws_example;
+mod ws_upgrade;
 
 // router, handlers, extractors, middleware (hertz-app)
 #[cfg(feature = "validator")]

@@ -26,6 +26,12 @@
 //! with the service are cancel safe, and a decoded frame is only taken out
 //! of the read buffer once a channel slot is reserved for it.
 //!
+//! A bodiless HTTP/1.1 request that asks to switch protocols carries an
+//! upgrade slot (`crate::upgrade`); when its answer is `101`, the driver
+//! flushes that head and hands the IO, with the bytes read past the head,
+//! to the handler's `OnUpgrade`. Any other `101` closes the connection:
+//! HTTP/1.1 cannot go on after it.
+//!
 //! Responses are gathered in a write buffer and flushed before the driver
 //! waits for more input, so pipelined requests already buffered are answered
 //! with one write.
@@ -56,6 +62,7 @@ use super::http2::{self, Rewind};
 use super::{Config, ExpectDecision, RequestBodyLimit};
 use crate::body::{Body, incoming};
 use crate::codec::{BodyDecoder, BodyFraming, ParseError, RequestHead, parse_request_head};
+use crate::upgrade::{self, Upgraded};
 use wego_netpoll::buffer::pool;
 
 pub(super) mod date;
@@ -92,6 +99,8 @@ where
         svc,
         facts,
         answered_at: Instant::now(),
+        upgrade: None,
+        switched: false,
     };
     let handover = tokio::select! {
         biased;
@@ -111,6 +120,10 @@ where
     } = driver;
     let io = match handover {
         Handover::None => return,
+        Handover::Switched(pending) => {
+            pending.fulfil(Upgraded::new(Box::new(io), rbuf.freeze()));
+            return;
+        }
         Handover::PriorKnowledge => Rewind::new(io, rbuf.freeze()),
         Handover::Upgrade(parts) => Rewind::upgraded(io, rbuf.freeze(), http2::stream_one(&parts)),
     };
@@ -128,6 +141,9 @@ enum Handover {
     /// This request asked for `Upgrade: h2c` and got `101`; it becomes
     /// stream 1.
     Upgrade(Box<http::request::Parts>),
+    /// The handler answered `101` to a request with an upgrade slot: the
+    /// IO goes to it.
+    Switched(upgrade::Pending),
 }
 
 struct Driver<S, IO> {
@@ -141,6 +157,10 @@ struct Driver<S, IO> {
     /// When the last response was made (its `Date` was read then), or the
     /// connection accepted.
     answered_at: Instant,
+    /// The upgrade slot of the request being answered, if it has one.
+    upgrade: Option<upgrade::Pending>,
+    /// The last head written was a `101 Switching Protocols`.
+    switched: bool,
 }
 
 /// Why reading a head ended without one.
@@ -246,6 +266,21 @@ where
                     }
                 }
             };
+            if self.switched {
+                // RFC 9110 §15.2.2: after the 101's empty line the
+                // connection speaks the new protocol, never HTTP/1.1.
+                let pending = self.upgrade.take();
+                if served.is_ok() && self.flush().await.is_ok() {
+                    if let Some(pending) = pending {
+                        return Handover::Switched(pending);
+                    }
+                    tracing::debug!("101 without an upgrade slot: closing");
+                }
+                return Handover::None;
+            }
+            // Not switched: dropping the slot fails the handler's
+            // `OnUpgrade`.
+            self.upgrade = None;
             match served {
                 Ok(true) if !watcher.is_draining() => {}
                 Ok(_) => {
@@ -366,7 +401,12 @@ where
             head_request: parts.method == Method::HEAD,
             version: parts.version,
         };
-        let req = self.request(parts, body);
+        let mut req = self.request(parts, body);
+        // Only a bodiless request may switch: a body would stand between
+        // the head and the new protocol's bytes.
+        if framing == BodyFraming::Empty && upgrade::requested(req.version(), req.headers()) {
+            self.upgrade = Some(upgrade::offer(req.extensions_mut()));
+        }
         let mut cx = Context::from_waker(Waker::noop());
         match self.svc.poll_ready(&mut cx) {
             Poll::Ready(Ok(())) => Started::Called(self.svc.call(req), meta),

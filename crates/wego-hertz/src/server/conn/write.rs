@@ -319,6 +319,7 @@ where
     ) -> (ResponseFraming, bool) {
         let (date, now) = date_now();
         self.answered_at = now;
+        self.switched = parts.status == StatusCode::SWITCHING_PROTOCOLS;
         let ctx = ResponseContext {
             head_request,
             version,
