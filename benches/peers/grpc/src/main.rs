@@ -61,7 +61,7 @@ async fn serve(imp: &str, port: u16) -> Result<(), Box<dyn Error>> {
         _ => {
             let listener = Listener::bind(&Address::Tcp(addr)).await?;
             println!("listening {}", listener.local_addr());
-            wego_kitex::grpc::Server::default()
+            wego_kitex::grpc::GrpcServer::default()
                 .serve(listener, wego_echo::echo_server_router(WegoEcho))
                 .await;
         }
