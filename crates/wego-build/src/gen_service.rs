@@ -236,7 +236,7 @@ fn service(o: &mut String, s: &Service) {
     );
     let _ = writeln!(
         o,
-        "    impl<H: {name}Handler> __c::Service<__c::ThriftRequest> for {name}Server<H> {{\n        type Response = __c::ThriftReply;\n        type Error = ::wego_kitex::BoxError;\n        type Future = __c::BoxFuture<::std::result::Result<__c::ThriftReply, ::wego_kitex::BoxError>>;\n        fn poll_ready(&mut self, _: &mut ::std::task::Context<'_>) -> ::std::task::Poll<::std::result::Result<(), ::wego_kitex::BoxError>> {{ ::std::task::Poll::Ready(Ok(())) }}\n        fn call(&mut self, req: __c::ThriftRequest) -> Self::Future {{\n            let this = self.0.clone();\n            ::std::boxed::Box::pin(async move {{\n                let proto = req.protocol;\n                let mut args = req.args;\n                match req.header.name.as_str() {{"
+        "    impl<H: {name}Handler> __c::Service<__c::ThriftRequest> for {name}Server<H> {{\n        type Response = __c::ThriftReply;\n        type Error = ::wego_kitex::BoxError;\n        type Future = __c::ServiceFuture<::std::result::Result<__c::ThriftReply, ::wego_kitex::BoxError>>;\n        fn poll_ready(&mut self, _: &mut ::std::task::Context<'_>) -> ::std::task::Poll<::std::result::Result<(), ::wego_kitex::BoxError>> {{ ::std::task::Poll::Ready(Ok(())) }}\n        fn call(&mut self, req: __c::ThriftRequest) -> Self::Future {{\n            let this = self.0.clone();\n            ::std::boxed::Box::pin(async move {{\n                let proto = req.protocol;\n                let mut args = req.args;\n                match req.header.name.as_str() {{"
     );
     for m in &s.methods {
         let p = prefix(s, m);

@@ -43,8 +43,8 @@ pub(crate) struct Hello {
 /// Opens every "connection" as an in-memory pipe served by `server`.
 #[derive(Clone)]
 struct InMemory {
-    server: grpc::Server,
-    router: grpc::Router,
+    server: grpc::GrpcServer,
+    router: grpc::GrpcRouter,
 }
 
 impl Connect for InMemory {
@@ -97,13 +97,13 @@ pub(crate) struct Report {
 pub(crate) async fn run() -> Result<Report, BoxError> {
     // gRPC in memory: the raw router, the server, a channel over pipes.
     let router =
-        grpc::Router::new().unary("/demo.Greeter/Hello", |req: Request<Hello>| async move {
+        grpc::GrpcRouter::new().unary("/demo.Greeter/Hello", |req: Request<Hello>| async move {
             let name = req.into_inner().name;
             Ok(Response::new(Hello {
                 name: format!("hello, {name}"),
             }))
         });
-    let server = grpc::Server::default();
+    let server = grpc::GrpcServer::default();
     let channel = Channel::builder()
         .with_connector(InMemory {
             server: server.clone(),

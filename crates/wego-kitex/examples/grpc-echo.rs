@@ -24,7 +24,7 @@ use std::error::Error;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use wego_kitex::grpc::{BoxStream, Channel, Request, Response, Server, Status, Streaming};
+use wego_kitex::grpc::{BoxStream, Channel, GrpcServer, Request, RequestStream, Response, Status};
 use wego_netpoll::{Address, Listener, rt};
 
 pub(crate) use wego_idl_gen::echo_proto as echo;
@@ -61,7 +61,7 @@ impl echo::EchoServerHandler for Echo {
 
     async fn echo_client_stream(
         &self,
-        request: Request<Streaming<echo::Request>>,
+        request: Request<RequestStream<echo::Request>>,
     ) -> Result<Response<echo::Response>, Status> {
         let mut s = request.into_inner();
         let mut msgs = Vec::new();
@@ -76,7 +76,7 @@ impl echo::EchoServerHandler for Echo {
 
     async fn echo_bidi_stream(
         &self,
-        request: Request<Streaming<echo::Request>>,
+        request: Request<RequestStream<echo::Request>>,
     ) -> Result<Response<BoxStream<echo::Response>>, Status> {
         let s = request.into_inner().map(|m| {
             m.map(|m| echo::Response {
@@ -113,8 +113,8 @@ fn addr_arg() -> Result<Address, Box<dyn Error>> {
 }
 
 /// Serves the echo service on `listener` with `server` (whose
-/// [`Server::shutdown`] stops it).
-pub(crate) async fn serve(server: Server, listener: Listener) {
+/// [`GrpcServer::shutdown`] stops it).
+pub(crate) async fn serve(server: GrpcServer, listener: Listener) {
     server.serve(listener, echo::echo_server_router(Echo)).await;
 }
 
@@ -200,7 +200,7 @@ fn main() -> Result<(), Box<dyn Error>> {
                 let listener = Listener::bind(&addr).await?;
                 println!("grpc echo server on {}", listener.local_addr());
                 let grace = Duration::from_secs_f64(arg("--grace", "10").parse()?);
-                let server = Server::default();
+                let server = GrpcServer::default();
                 let stopper = rt::spawn({
                     let server = server.clone();
                     async move {
@@ -220,7 +220,7 @@ fn main() -> Result<(), Box<dyn Error>> {
                 // Both in one process, on an OS-chosen port.
                 let listener = Listener::bind(&Address::loopback()).await?;
                 let addr = listener.local_addr().clone();
-                rt::spawn(serve(Server::default(), listener));
+                rt::spawn(serve(GrpcServer::default(), listener));
                 client(addr, msg).await
             }
         }

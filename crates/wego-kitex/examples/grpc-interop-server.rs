@@ -13,7 +13,7 @@
 
 use std::error::Error;
 
-use wego_kitex::grpc::Server;
+use wego_kitex::grpc::GrpcServer;
 use wego_kitex::grpc::health::HealthReporter;
 use wego_netpoll::tls::{Identity, TlsAcceptor};
 use wego_netpoll::{Address, Listener, rt};
@@ -59,7 +59,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         );
         let router =
             pb::test_service_router(service::TestServer).merge(HealthReporter::new().router());
-        let server = Server::default();
+        let server = GrpcServer::default();
         match tls {
             Some(acceptor) => {
                 server

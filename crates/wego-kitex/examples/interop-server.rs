@@ -23,7 +23,7 @@ use std::net::{IpAddr, SocketAddr};
 use wego_idl_gen::grpc_testing as pb;
 use wego_kitex::BoxError;
 use wego_kitex::grpc::health::HealthReporter;
-use wego_kitex::grpc::{Http2Handler, Server as GrpcServer};
+use wego_kitex::grpc::{GrpcServer, Http2Handler};
 use wego_netpoll::{Address, Listener, Shutdown, rt};
 
 #[path = "support/thrift_test.rs"]

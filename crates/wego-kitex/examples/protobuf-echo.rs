@@ -17,7 +17,7 @@
 
 use std::error::Error;
 
-use wego_kitex::grpc::{Http2Handler, Request, Response, Server as GrpcServer, Status};
+use wego_kitex::grpc::{GrpcServer, Http2Handler, Request, Response, Status};
 use wego_kitex::protobuf::{ProtobufClient, ProtobufFraming, ProtobufHandler};
 use wego_netpoll::{Address, Listener, Shutdown, rt};
 
@@ -48,14 +48,14 @@ impl echo::EchoServerHandler for Echo {
 
     async fn echo_client_stream(
         &self,
-        _request: Request<wego_kitex::grpc::Streaming<echo::Request>>,
+        _request: Request<wego_kitex::grpc::RequestStream<echo::Request>>,
     ) -> Result<Response<echo::Response>, Status> {
         Err(Status::unimplemented("streaming is gRPC only"))
     }
 
     async fn echo_bidi_stream(
         &self,
-        _request: Request<wego_kitex::grpc::Streaming<echo::Request>>,
+        _request: Request<wego_kitex::grpc::RequestStream<echo::Request>>,
     ) -> Result<Response<wego_kitex::grpc::BoxStream<echo::Response>>, Status> {
         Err(Status::unimplemented("streaming is gRPC only"))
     }

@@ -7,7 +7,7 @@
 //!   `ServerBuilder::with_framing` (its first bytes are offered to it before
 //!   the built-in detection).
 //! - [`JsonCodec`]: gRPC messages as serde JSON, a [`Codec`] for
-//!   `Router::unary_with_codec` and `Channel::unary_with_codec`, sent as
+//!   `GrpcRouter::unary_with_codec` and `Channel::unary_with_codec`, sent as
 //!   `application/grpc+json`.
 
 use std::fmt;

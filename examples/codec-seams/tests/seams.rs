@@ -11,7 +11,7 @@ use wego_codec_seams::{JsonCodec, ShortFramed};
 use wego_kitex::BoxError;
 use wego_kitex::client::{Client, ClientRequest};
 use wego_kitex::grpc::{
-    self, Channel, Codec, MessageDecoder, MessageEncoder, Request, Response, Router,
+    self, Channel, Codec, GrpcRouter, MessageDecoder, MessageEncoder, Request, Response,
 };
 use wego_kitex::server::{Server, ThriftReply, ThriftRequest};
 use wego_kitex::thrift::Protocol;
@@ -160,7 +160,7 @@ const GREET: &str = "/demo.Greeter/Greet";
 wego_test_support::each_backend!(
     serves_and_calls_grpc_with_a_json_codec_from_outside,
     |_backend| async move {
-        let router = Router::new().unary_with_codec(
+        let router = GrpcRouter::new().unary_with_codec(
             GREET,
             JsonCodec::<Greeting, Greeting>::new(),
             |req: Request<Greeting>| async move {
@@ -173,7 +173,7 @@ wego_test_support::each_backend!(
         );
         let listener = wego_test_support::loopback().await;
         let addr = listener.local_addr().clone();
-        let server = grpc::Server::default();
+        let server = grpc::GrpcServer::default();
         let s = server.clone();
         rt::spawn(async move { s.serve(listener, router).await });
         let ch = Channel::connect(&addr).await.unwrap();

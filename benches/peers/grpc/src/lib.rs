@@ -116,7 +116,7 @@ impl wego_echo::EchoServerHandler for WegoEcho {
 
     async fn echo_client_stream(
         &self,
-        request: wego_kitex::grpc::Request<wego_kitex::grpc::Streaming<wego_echo::Request>>,
+        request: wego_kitex::grpc::Request<wego_kitex::grpc::RequestStream<wego_echo::Request>>,
     ) -> Result<wego_kitex::grpc::Response<wego_echo::Response>, wego_kitex::grpc::Status> {
         let mut s = request.into_inner();
         let mut all = String::new();
@@ -131,7 +131,7 @@ impl wego_echo::EchoServerHandler for WegoEcho {
 
     async fn echo_bidi_stream(
         &self,
-        request: wego_kitex::grpc::Request<wego_kitex::grpc::Streaming<wego_echo::Request>>,
+        request: wego_kitex::grpc::Request<wego_kitex::grpc::RequestStream<wego_echo::Request>>,
     ) -> Result<
         wego_kitex::grpc::Response<wego_kitex::grpc::BoxStream<wego_echo::Response>>,
         wego_kitex::grpc::Status,

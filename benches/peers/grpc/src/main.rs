@@ -100,7 +100,7 @@ async fn serve(imp: &str, port: u16) -> Result<(), Box<dyn Error>> {
             let listener = Listener::bind(&Address::Tcp(addr)).await?;
             println!("listening {}", listener.local_addr());
             let router = wego_echo::echo_server_router(WegoEcho);
-            let server = wego_kitex::grpc::Server::default();
+            let server = wego_kitex::grpc::GrpcServer::default();
             match tls {
                 Some((cert, key)) => {
                     let acceptor = TlsAcceptor::builder()

@@ -21,14 +21,14 @@ use std::net::SocketAddr;
 
 use futures_util::StreamExt;
 use wego_grpc_peers::{TonicEcho, WegoEcho, tonic_echo, wego_echo};
-use wego_kitex::grpc::{Channel, Code, Request, Server};
+use wego_kitex::grpc::{Channel, Code, GrpcServer, Request};
 use wego_netpoll::{Address, Listener};
 
 async fn wego_server() -> SocketAddr {
     let listener = Listener::bind(&Address::loopback()).await.unwrap();
     let addr = listener.local_addr().as_tcp().unwrap();
     tokio::spawn(async move {
-        Server::default()
+        GrpcServer::default()
             .serve(listener, wego_echo::echo_server_router(WegoEcho))
             .await
     });
@@ -202,7 +202,7 @@ async fn wego_interop_server() -> SocketAddr {
     let listener = Listener::bind(&Address::loopback()).await.unwrap();
     let addr = listener.local_addr().as_tcp().unwrap();
     tokio::spawn(async move {
-        Server::default()
+        GrpcServer::default()
             .serve(listener, pb::test_service_router(service::TestServer))
             .await
     });

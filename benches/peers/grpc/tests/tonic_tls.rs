@@ -18,7 +18,7 @@ use tonic::transport::{
     Certificate, ClientTlsConfig, Endpoint, Identity as TonicIdentity, ServerTlsConfig,
 };
 use wego_grpc_peers::{TonicEcho, WegoEcho, tonic_echo, wego_echo};
-use wego_kitex::grpc::{Channel, Code, Request, Server, Status};
+use wego_kitex::grpc::{Channel, Code, GrpcServer, Request, Status};
 use wego_netpoll::rt::{Backend, Runtime};
 use wego_netpoll::tls::{ClientAuth, Identity, RootCerts, TlsAcceptor, TlsConnector, TlsInfo};
 use wego_netpoll::{Address, Listener};
@@ -98,7 +98,7 @@ fn wego_tls_server(rt: &Runtime, acceptor: TlsAcceptor) -> (SocketAddr, Seen) {
                 record.lock().unwrap().push(tls.info().clone());
             }
         });
-        Server::default()
+        GrpcServer::default()
             .serve_incoming(incoming, wego_echo::echo_server_router(WegoEcho))
             .await;
     }));

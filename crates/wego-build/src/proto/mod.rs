@@ -5,7 +5,7 @@
 //! `FileDescriptorSet`; services by the private `service` module: per service a trait with one
 //! async method per RPC (streaming signatures for the streaming kinds), a
 //! `<service>_router` function registering an implementation on a
-//! `wego_kitex::grpc::Router`, and a typed `<Service>Client` over a
+//! `wego_kitex::grpc::GrpcRouter`, and a typed `<Service>Client` over a
 //! `wego_kitex::grpc::Channel`, the same shape as the Thrift side.
 //!
 //! In `build.rs`:

@@ -2,8 +2,9 @@
 //! (the Thrift side's name), a router
 //! registration and a typed client over `wego_kitex::grpc`.
 //!
-//! The generated code names only `::wego_kitex::grpc` items and the message
-//! types prost generates next to it.
+//! The generated code names `::wego_kitex::grpc` items, the support items
+//! of `::wego_kitex::codegen` (`Bytes`, `Stream`, `Service`) and the
+//! message types prost generates next to it.
 
 use std::fmt::Write;
 
@@ -14,6 +15,8 @@ use prost_build::{Method, Service, ServiceGenerator};
 pub(crate) struct WegoServiceGenerator;
 
 const G: &str = "::wego_kitex::grpc";
+/// The support module for generated code.
+const C: &str = "::wego_kitex::codegen";
 
 fn snake(s: &str) -> String {
     let mut out = String::new();
@@ -42,7 +45,7 @@ fn path_of(service: &Service, method: &Method) -> String {
 /// The request and response types a handler sees for a method.
 fn signature(m: &Method) -> (String, String) {
     let input = if m.client_streaming {
-        format!("{G}::Request<{G}::Streaming<{}>>", m.input_type)
+        format!("{G}::Request<{G}::RequestStream<{}>>", m.input_type)
     } else {
         format!("{G}::Request<{}>", m.input_type)
     };
@@ -86,7 +89,7 @@ fn write_router(s: &Service, buf: &mut String) {
     let f = snake(&s.name);
     let _ = writeln!(
         buf,
-        "/// Registers every method of [`{name}Handler`] on a router.\npub fn {f}_router<S: {name}Handler>(service: S) -> {G}::Router {{\n    let service = ::std::sync::Arc::new(service);\n    {G}::Router::new()",
+        "/// Registers every method of [`{name}Handler`] on a router.\npub fn {f}_router<S: {name}Handler>(service: S) -> {G}::GrpcRouter {{\n    let service = ::std::sync::Arc::new(service);\n    {G}::GrpcRouter::new()",
         name = s.name
     );
     for m in &s.methods {
@@ -106,7 +109,7 @@ fn write_client(s: &Service, buf: &mut String) {
     let client = format!("{}Client", s.name);
     let _ = writeln!(
         buf,
-        "/// A typed client for `{pkg}{dot}{proto}`, generic over the unary client\n/// stack: a [`Channel`]({G}::Channel), or governance layers over per-instance\n/// channels (any `Service<GrpcCall, Response = Response<Bytes>, Error = Status>`).\n/// Streaming methods need a plain `Channel`.\n#[derive(Debug, Clone)]\npub struct {client}<S = {G}::Channel> {{\n    inner: S,\n    idempotent: bool,\n}}\n\nimpl<S> {client}<S>\nwhere\n    S: {G}::Service<{G}::GrpcCall, Response = {G}::Response<{G}::Bytes>, Error = {G}::Status>\n        + ::core::clone::Clone\n        + ::core::marker::Send\n        + 'static,\n    S::Future: ::core::marker::Send,\n{{\n    /// Wraps a client stack (a connected channel, or governance layers).\n    pub fn new(inner: S) -> Self {{\n        Self {{ inner, idempotent: false }}\n    }}\n\n    /// Marks every unary call of this client idempotent (retryable).\n    pub fn with_idempotent(mut self, idempotent: bool) -> Self {{\n        self.idempotent = idempotent;\n        self\n    }}\n\n    /// The underlying client stack.\n    pub fn inner(&self) -> &S {{\n        &self.inner\n    }}",
+        "/// A typed client for `{pkg}{dot}{proto}`, generic over the unary client\n/// stack: a [`Channel`]({G}::Channel), or governance layers over per-instance\n/// channels (any `Service<GrpcCall, Response = Response<Bytes>, Error = Status>`).\n/// Streaming methods need a plain `Channel`.\n#[derive(Debug, Clone)]\npub struct {client}<S = {G}::Channel> {{\n    inner: S,\n    idempotent: bool,\n}}\n\nimpl<S> {client}<S>\nwhere\n    S: {C}::Service<{G}::GrpcCall, Response = {G}::Response<{C}::Bytes>, Error = {G}::Status>\n        + ::core::clone::Clone\n        + ::core::marker::Send\n        + 'static,\n    S::Future: ::core::marker::Send,\n{{\n    /// Wraps a client stack (a connected channel, or governance layers).\n    pub fn new(inner: S) -> Self {{\n        Self {{ inner, idempotent: false }}\n    }}\n\n    /// Marks every unary call of this client idempotent (retryable).\n    pub fn with_idempotent(mut self, idempotent: bool) -> Self {{\n        self.idempotent = idempotent;\n        self\n    }}\n\n    /// The underlying client stack.\n    pub fn inner(&self) -> &S {{\n        &self.inner\n    }}",
         pkg = s.package,
         dot = if s.package.is_empty() { "" } else { "." },
         proto = s.proto_name,
@@ -143,17 +146,17 @@ fn write_client(s: &Service, buf: &mut String) {
             (false, false) => continue, // generated above, for any stack
             (false, true) => writeln!(
                 buf,
-                "    pub async fn {n}(&self, request: {G}::Request<{inp}>) -> ::core::result::Result<{G}::Response<{G}::Streaming<{out}>>, {G}::Status> {{\n        self.inner.server_streaming(\"{path}\", request).await\n    }}",
+                "    pub async fn {n}(&self, request: {G}::Request<{inp}>) -> ::core::result::Result<{G}::Response<{G}::ResponseStream<{out}>>, {G}::Status> {{\n        self.inner.server_streaming(\"{path}\", request).await\n    }}",
                 n = m.name
             ),
             (true, false) => writeln!(
                 buf,
-                "    pub async fn {n}<St>(&self, request: {G}::Request<St>) -> ::core::result::Result<{G}::Response<{out}>, {G}::Status>\n    where\n        St: {G}::Stream<Item = {inp}> + ::core::marker::Send + 'static,\n    {{\n        self.inner.client_streaming(\"{path}\", request).await\n    }}",
+                "    pub async fn {n}<St>(&self, request: {G}::Request<St>) -> ::core::result::Result<{G}::Response<{out}>, {G}::Status>\n    where\n        St: {C}::Stream<Item = {inp}> + ::core::marker::Send + 'static,\n    {{\n        self.inner.client_streaming(\"{path}\", request).await\n    }}",
                 n = m.name
             ),
             (true, true) => writeln!(
                 buf,
-                "    pub async fn {n}<St>(&self, request: {G}::Request<St>) -> ::core::result::Result<{G}::Response<{G}::Streaming<{out}>>, {G}::Status>\n    where\n        St: {G}::Stream<Item = {inp}> + ::core::marker::Send + 'static,\n    {{\n        self.inner.streaming(\"{path}\", request).await\n    }}",
+                "    pub async fn {n}<St>(&self, request: {G}::Request<St>) -> ::core::result::Result<{G}::Response<{G}::ResponseStream<{out}>>, {G}::Status>\n    where\n        St: {C}::Stream<Item = {inp}> + ::core::marker::Send + 'static,\n    {{\n        self.inner.streaming(\"{path}\", request).await\n    }}",
                 n = m.name
             ),
         };

@@ -24277,7 +24277,7 @@ impl<H: ThriftTestHandler> __c::NamedService for ThriftTestServer<H> {
     impl<H: ThriftTestHandler> __c::Service<__c::ThriftRequest> for ThriftTestServer<H> {
         type Response = __c::ThriftReply;
         type Error = ::wego_kitex::BoxError;
-        type Future = __c::BoxFuture<::std::result::Result<__c::ThriftReply, ::wego_kitex::BoxError>>;
+        type Future = __c::ServiceFuture<::std::result::Result<__c::ThriftReply, ::wego_kitex::BoxError>>;
         fn poll_ready(&mut self, _: &mut ::std::task::Context<'_>) -> ::std::task::Poll<::std::result::Result<(), ::wego_kitex::BoxError>> { ::std::task::Poll::Ready(Ok(())) }
         fn call(&mut self, req: __c::ThriftRequest) -> Self::Future {
             let this = self.0.clone();
@@ -24823,7 +24823,7 @@ impl<H: SecondServiceHandler> __c::NamedService for SecondServiceServer<H> {
     impl<H: SecondServiceHandler> __c::Service<__c::ThriftRequest> for SecondServiceServer<H> {
         type Response = __c::ThriftReply;
         type Error = ::wego_kitex::BoxError;
-        type Future = __c::BoxFuture<::std::result::Result<__c::ThriftReply, ::wego_kitex::BoxError>>;
+        type Future = __c::ServiceFuture<::std::result::Result<__c::ThriftReply, ::wego_kitex::BoxError>>;
         fn poll_ready(&mut self, _: &mut ::std::task::Context<'_>) -> ::std::task::Poll<::std::result::Result<(), ::wego_kitex::BoxError>> { ::std::task::Poll::Ready(Ok(())) }
         fn call(&mut self, req: __c::ThriftRequest) -> Self::Future {
             let this = self.0.clone();

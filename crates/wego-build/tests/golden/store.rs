@@ -3876,7 +3876,7 @@ impl<H: StoreHandler> __c::NamedService for StoreServer<H> {
     impl<H: StoreHandler> __c::Service<__c::ThriftRequest> for StoreServer<H> {
         type Response = __c::ThriftReply;
         type Error = ::wego_kitex::BoxError;
-        type Future = __c::BoxFuture<::std::result::Result<__c::ThriftReply, ::wego_kitex::BoxError>>;
+        type Future = __c::ServiceFuture<::std::result::Result<__c::ThriftReply, ::wego_kitex::BoxError>>;
         fn poll_ready(&mut self, _: &mut ::std::task::Context<'_>) -> ::std::task::Poll<::std::result::Result<(), ::wego_kitex::BoxError>> { ::std::task::Poll::Ready(Ok(())) }
         fn call(&mut self, req: __c::ThriftRequest) -> Self::Future {
             let this = self.0.clone();

@@ -46,7 +46,7 @@ fn echo_proto_matches_golden() {
     let flat: String = code.chars().filter(|c| !c.is_whitespace()).collect();
     for needle in [
         "pub trait EchoServerHandler",
-        "fn echo_bidi_stream(&self, request: ::wego_kitex::grpc::Request<::wego_kitex::grpc::Streaming<Request>>,)",
+        "fn echo_bidi_stream(&self, request: ::wego_kitex::grpc::Request<::wego_kitex::grpc::RequestStream<Request>>,)",
         "pub fn echo_server_router<S: EchoServerHandler>",
         ".client_streaming(\"/echo.EchoServer/EchoClientStream\"",
         "pub struct EchoServerClient",

@@ -7,7 +7,9 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use wego_kitex::grpc::{BoxStream, Code, Encoding, Metadata, Request, Response, Status, Streaming};
+use wego_kitex::grpc::{
+    BoxStream, Code, Encoding, Metadata, Request, RequestStream, Response, Status,
+};
 
 use super::pb;
 
@@ -132,7 +134,7 @@ impl pb::TestServiceHandler for TestServer {
 
     async fn streaming_input_call(
         &self,
-        request: Request<Streaming<pb::StreamingInputCallRequest>>,
+        request: Request<RequestStream<pb::StreamingInputCallRequest>>,
     ) -> Result<Response<pb::StreamingInputCallResponse>, Status> {
         let mut s = request.into_inner();
         let mut total = 0usize;
@@ -149,7 +151,7 @@ impl pb::TestServiceHandler for TestServer {
 
     async fn full_duplex_call(
         &self,
-        request: Request<Streaming<pb::StreamingOutputCallRequest>>,
+        request: Request<RequestStream<pb::StreamingOutputCallRequest>>,
     ) -> Result<Response<BoxStream<pb::StreamingOutputCallResponse>>, Status> {
         let md = request.metadata().clone();
         let md2 = md.clone();
@@ -172,7 +174,7 @@ impl pb::TestServiceHandler for TestServer {
 
     async fn half_duplex_call(
         &self,
-        request: Request<Streaming<pb::StreamingOutputCallRequest>>,
+        request: Request<RequestStream<pb::StreamingOutputCallRequest>>,
     ) -> Result<Response<BoxStream<pb::StreamingOutputCallResponse>>, Status> {
         let mut s = request.into_inner();
         let mut all = Vec::new();

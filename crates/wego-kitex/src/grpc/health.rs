@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
-use super::request::{Request, Response};
-use super::router::{BoxStream, Router};
+use super::request::{BoxStream, Request, Response};
+use super::server::GrpcRouter;
 use super::status::Status;
 
 /// `grpc.health.v1.HealthCheckRequest`.
@@ -90,10 +90,10 @@ impl HealthReporter {
 
     /// A router serving `grpc.health.v1.Health` from this reporter; merge it
     /// into the application's router.
-    pub fn router(&self) -> Router {
+    pub fn router(&self) -> GrpcRouter {
         let check = self.clone();
         let watch_from = self.clone();
-        Router::new()
+        GrpcRouter::new()
             .unary(
                 "/grpc.health.v1.Health/Check",
                 move |req: Request<HealthCheckRequest>| {

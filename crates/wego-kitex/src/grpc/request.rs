@@ -1,13 +1,21 @@
 //! `Request` and `Response`: a message with metadata, as handlers and
 //! clients see it.
 
+use std::pin::Pin;
 use std::time::{Duration, Instant};
+
+use futures_core::Stream;
 
 use wego_netpoll::Address;
 use wego_netpoll::net::TlsInfo;
 
 use super::codec::Encoding;
 use super::metadata::Metadata;
+use super::status::Status;
+
+/// A boxed, sendable stream of messages or a status: a streaming
+/// response's messages on the server, a streaming request's on the client.
+pub type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
 
 /// The peer's address as the server's connection knew it, kept in a
 /// request's extensions (read it with [`Request::peer_addr`]).
@@ -251,7 +259,7 @@ impl<T> Response<T> {
     }
 
     /// The trailing metadata (sent with `grpc-status`). On a client, for a
-    /// streaming response, read [`Streaming::trailers`](super::Streaming::trailers)
+    /// streaming response, read [`ResponseStream::trailers`](super::ResponseStream::trailers)
     /// once the stream ended instead.
     pub fn trailers(&self) -> &Metadata {
         &self.trailers

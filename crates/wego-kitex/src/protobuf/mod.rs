@@ -2,7 +2,7 @@
 //! name and sequence id, then the protobuf body) over TTHeader or Framed.
 //!
 //! - [`codec`]: the sans-IO payload encoder and decoder.
-//! - [`ProtobufHandler`]: serves calls from a gRPC [`Router`](crate::grpc::Router)'s
+//! - [`ProtobufHandler`]: serves calls from a gRPC [`GrpcRouter`](crate::grpc::GrpcRouter)'s
 //!   unary methods, plugged into Kitex's one-port server
 //!   (`server::ServerBuilder::with_payload_handler`) or on its own connection.
 //! - [`ProtobufClient`]: calls over TTHeader or Framed.

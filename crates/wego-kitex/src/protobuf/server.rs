@@ -18,7 +18,7 @@ use wego_netpoll::{Watcher, rt};
 
 use super::codec::{self, ErrorProto, ProtobufMessageType};
 use super::framing::{self, ProtobufFraming};
-use crate::grpc::{Code, Metadata, RawRequest, Router, Status, Streaming};
+use crate::grpc::{Code, GrpcRouter, Metadata, RawRequest, RequestStream, Status};
 use crate::metainfo::{self, CallContext, MetaInfo, RpcInfo, keys};
 use crate::server::PayloadHandler;
 use crate::ttheader::{self, PROTOCOL_KITEX_PROTOBUF};
@@ -35,7 +35,7 @@ pub struct ProtobufHandler {
 
 #[derive(Debug)]
 struct Inner {
-    router: Router,
+    router: GrpcRouter,
     /// Method name → gRPC paths that end with it.
     methods: HashMap<String, Vec<String>>,
     max_message: usize,
@@ -45,7 +45,7 @@ impl ProtobufHandler {
     /// Serves the router's methods by their bare names (`Echo` for
     /// `/echo.EchoServer/Echo`); when two services share a name, the
     /// callee in TTHeader (`to_service`) picks one.
-    pub fn new(router: Router) -> ProtobufHandler {
+    pub fn new(router: GrpcRouter) -> ProtobufHandler {
         let mut methods: HashMap<String, Vec<String>> = HashMap::new();
         for path in router.paths() {
             if let Some((_, m)) = path.rsplit_once('/') {
@@ -147,7 +147,7 @@ impl ProtobufHandler {
             return Err(Status::unimplemented(format!("unknown method {method}")));
         };
         let deadline = ctx.rpc_info.deadline;
-        let stream = Streaming::from_message(&body, self.inner.max_message)?;
+        let stream = RequestStream::from_message(&body, self.inner.max_message)?;
         let mut req = RawRequest::from_parts(stream, Metadata::new(), deadline);
         req.set_path(path);
         let mut router = self.inner.router.clone();

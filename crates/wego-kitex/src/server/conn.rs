@@ -43,7 +43,9 @@ use wego_netpoll::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, split};
 use wego_netpoll::net::{BoxIo, Io};
 use wego_netpoll::{Watcher, rt};
 
-use super::{Config, ConnHandler, PayloadHandler, Router, ServerStats, ThriftReply, ThriftRequest};
+use super::{
+    Config, ConnHandler, PayloadHandler, ServerStats, ThriftReply, ThriftRequest, ThriftRouter,
+};
 use crate::metainfo::{self, CallContext, MetaInfo, RpcInfo, keys};
 use crate::thrift::{
     self, ApplicationException, ExceptionKind, MessageCodec, MessageHeader, MessageType, Protocol,
@@ -61,7 +63,7 @@ const JSON_ENVELOPE_LIMIT: usize = 64 * 1024 + 64;
 const READ_RESERVE: usize = 4 * 1024;
 
 pub(super) struct Shared {
-    pub(super) router: Router,
+    pub(super) router: ThriftRouter,
     pub(super) config: Config,
     pub(super) http2: Option<Arc<dyn ConnHandler>>,
     pub(super) payload: Option<Arc<dyn PayloadHandler>>,
@@ -586,7 +588,7 @@ fn serve_span(ctx: &CallContext, method: &str) -> tracing::Span {
         Some(t) => tracing::info_span!(
             "wego.serve",
             rpc.method = %method,
-            trace_id = %crate::grpc::governance::trace_id_hex(&t),
+            trace_id = %metainfo::trace_id_hex(&t),
             remote_parent = true,
         ),
         None => tracing::Span::none(),

@@ -2,12 +2,12 @@
 //!
 //! ```text
 //! accept ─ sniff first bytes ─┬─ HTTP/2 preface ─> ConnHandler (gRPC)
-//!                             └─ Thrift framing ─> conn driver ─ frames ─ Router ─ service
+//!                             └─ Thrift framing ─> conn driver ─ frames ─ ThriftRouter ─ service
 //! ```
 //!
 //! A service is any `tower::Service<ThriftRequest, Response = ThriftReply>`;
 //! `wego-build` generates one per IDL service from a handler trait. The
-//! [`Router`] (itself a `tower::Service`) picks the service by method name,
+//! [`ThriftRouter`] (itself a `tower::Service`) picks the service by method name,
 //! or by `service:method` as Apache's multiplexed protocol sends it.
 //!
 //! The server runs over any IO ([`wego_netpoll::net::Io`]): a netpoll
@@ -36,7 +36,7 @@ use wego_netpoll::{BoxFuture, Listener, Shutdown, ShutdownReport, Watcher, rt};
 
 #[cfg(feature = "governance")]
 pub use governance::refusal_exception;
-pub use router::{Router, ThriftReply, ThriftRequest};
+pub use router::{ThriftReply, ThriftRequest, ThriftRouter};
 pub use stats::ServerStats;
 
 use crate::metainfo::CallContext;
@@ -106,7 +106,7 @@ impl Default for Config {
 /// Builds a [`Server`].
 #[derive(Default)]
 pub struct ServerBuilder {
-    router: Router,
+    router: ThriftRouter,
     config: Config,
     http2: Option<Arc<dyn ConnHandler>>,
     payload: Option<Arc<dyn PayloadHandler>>,

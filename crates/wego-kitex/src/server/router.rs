@@ -1,4 +1,4 @@
-//! Requests, replies and the [`Router`] that dispatches by method name.
+//! Requests, replies and the [`ThriftRouter`] that dispatches by method name.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -91,13 +91,13 @@ struct Entry {
 /// Handler errors become `TApplicationException`s of kind
 /// `InternalError`; an unknown method gets `UnknownMethod`.
 #[derive(Clone, Default)]
-pub struct Router {
+pub struct ThriftRouter {
     entries: Vec<Arc<Entry>>,
     by_method: HashMap<String, usize>,
     by_service: HashMap<String, usize>,
 }
 
-impl std::fmt::Debug for Router {
+impl std::fmt::Debug for ThriftRouter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list()
             .entries(self.entries.iter().map(|e| &e.name))
@@ -105,7 +105,7 @@ impl std::fmt::Debug for Router {
     }
 }
 
-impl Router {
+impl ThriftRouter {
     /// An empty router.
     pub fn new() -> Self {
         Self::default()
@@ -158,7 +158,7 @@ impl Router {
     }
 }
 
-impl tower_service::Service<ThriftRequest> for Router {
+impl tower_service::Service<ThriftRequest> for ThriftRouter {
     type Response = ThriftReply;
     type Error = Infallible;
     type Future = BoxFuture<'static, Result<ThriftReply, Infallible>>;

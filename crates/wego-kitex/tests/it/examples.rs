@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use wego_kitex::grpc::{Channel, Code, Request, Server as GrpcServer};
+use wego_kitex::grpc::{Channel, Code, GrpcServer, Request};
 use wego_kitex::thrift::Protocol;
 use wego_kitex::transport::Framing;
 use wego_netpoll::{Shutdown, rt};

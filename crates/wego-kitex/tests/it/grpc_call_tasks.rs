@@ -5,13 +5,13 @@
 
 use std::time::Duration;
 
-use wego_kitex::grpc::{Code, Request, Response, Router, Server};
+use wego_kitex::grpc::{Code, GrpcRouter, GrpcServer, Request, Response};
 
 use crate::grpc_common::*;
 
 /// The echo routes plus a unary method whose handler panics.
-fn router() -> Router {
-    echo_router().merge(Router::new().unary(
+fn router() -> GrpcRouter {
+    echo_router().merge(GrpcRouter::new().unary(
         "/echo.EchoServer/Panic",
         |_r: Request<EchoRequest>| async move {
             if std::hint::black_box(true) {
@@ -26,7 +26,7 @@ wego_test_support::each_backend!(
     a_panicking_handler_ends_only_its_call,
     |_backend| async move {
         for task_per_call in [false, true] {
-            let server = Server::builder()
+            let server = GrpcServer::builder()
                 .with_task_per_call(task_per_call)
                 .build()
                 .unwrap();
@@ -91,7 +91,7 @@ wego_test_support::each_backend!(
                         }))
                     }
                 });
-            let server = Server::builder()
+            let server = GrpcServer::builder()
                 .with_task_per_call(task_per_call)
                 .build()
                 .unwrap();

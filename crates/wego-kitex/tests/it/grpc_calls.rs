@@ -1,7 +1,7 @@
 //! The four call kinds over loopback, with metadata both ways.
 
 use futures_util::StreamExt;
-use wego_kitex::grpc::{Channel, Code, Request, Response, Streaming};
+use wego_kitex::grpc::{Channel, Code, Request, Response, ResponseStream};
 
 use crate::grpc_common::*;
 
@@ -49,7 +49,7 @@ wego_test_support::each_backend!(
             action: "5".into(),
             msg: "m".into(),
         };
-        let resp: Response<Streaming<EchoResponse>> = ch
+        let resp: Response<ResponseStream<EchoResponse>> = ch
             .server_streaming(SERVER_STREAM, Request::new(r))
             .await
             .unwrap();
@@ -65,7 +65,7 @@ wego_test_support::each_backend!(
             action: "0".into(),
             msg: "m".into(),
         };
-        let resp: Response<Streaming<EchoResponse>> = ch
+        let resp: Response<ResponseStream<EchoResponse>> = ch
             .server_streaming(SERVER_STREAM, Request::new(r))
             .await
             .unwrap();
@@ -92,7 +92,7 @@ wego_test_support::each_backend!(bidi_streaming_ping_pongs, |_backend| async mov
     let (tx, rx) = tokio::sync::mpsc::channel::<EchoRequest>(1);
     let out =
         futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|m| (m, rx)) });
-    let resp: Response<Streaming<EchoResponse>> =
+    let resp: Response<ResponseStream<EchoResponse>> =
         ch.streaming(BIDI, Request::new(out)).await.unwrap();
     let mut s = resp.into_inner();
     for i in 0..20 {
@@ -115,7 +115,7 @@ wego_test_support::each_backend!(
                 msg: "9:precondition".into(),
             },
         ];
-        let resp: Response<Streaming<EchoResponse>> = ch
+        let resp: Response<ResponseStream<EchoResponse>> = ch
             .streaming(BIDI, Request::new(futures_util::stream::iter(msgs)))
             .await
             .unwrap();
@@ -132,7 +132,7 @@ wego_test_support::each_backend!(
 #[allow(dead_code)]
 fn public_futures_are_send(
     ch: Channel,
-    server: wego_kitex::grpc::Server,
+    server: wego_kitex::grpc::GrpcServer,
     listener: wego_netpoll::Listener,
 ) {
     fn is_send<T: Send>(_: &T) {}
@@ -152,7 +152,7 @@ wego_test_support::each_backend!(
     metainfo_reaches_handlers_and_next_hops,
     |_backend| async move {
         // Hop 2 reports the persistent value and rpc info it sees.
-        let hop2 = wego_kitex::grpc::Router::new().unary(
+        let hop2 = wego_kitex::grpc::GrpcRouter::new().unary(
             "/t.Hop2/See",
             |_r: Request<EchoRequest>| async move {
                 let ctx = wego_kitex::metainfo::current().unwrap();
@@ -172,7 +172,7 @@ wego_test_support::each_backend!(
         let ch2 = start(hop2).await;
         // Hop 1 calls hop 2 from inside its handler: persistent values follow,
         // transient ones stop.
-        let hop1 = wego_kitex::grpc::Router::new().unary(
+        let hop1 = wego_kitex::grpc::GrpcRouter::new().unary(
             "/t.Hop1/Relay",
             move |r: Request<EchoRequest>| {
                 let ch2 = ch2.clone();
@@ -203,7 +203,7 @@ wego_test_support::each_backend!(grpc_over_a_unix_socket, |_backend| async move 
     let addr = wego_netpoll::Address::Unix(path.clone());
     let listener = wego_netpoll::Listener::bind(&addr).await.unwrap();
     wego_netpoll::rt::spawn(async move {
-        wego_kitex::grpc::Server::default()
+        wego_kitex::grpc::GrpcServer::default()
             .serve(listener, echo_router())
             .await
     });

@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use wego_kitex::grpc::{BoxStream, Channel, Request, Response, Router, Server, Status, Streaming};
+use wego_kitex::grpc::{
+    BoxStream, Channel, GrpcRouter, GrpcServer, Request, RequestStream, Response, Status,
+};
 
 #[derive(Clone, PartialEq, prost::Message)]
 pub(crate) struct EchoRequest {
@@ -60,8 +62,8 @@ async fn answer(r: EchoRequest) -> Result<EchoResponse, Status> {
     }
 }
 
-pub(crate) fn echo_router() -> Router {
-    Router::new()
+pub(crate) fn echo_router() -> GrpcRouter {
+    GrpcRouter::new()
         .unary(UNARY, |r: Request<EchoRequest>| async move {
             let md = r.metadata().clone();
             let mut resp = Response::new(answer(r.into_inner()).await?);
@@ -89,7 +91,7 @@ pub(crate) fn echo_router() -> Router {
         })
         .client_streaming(
             CLIENT_STREAM,
-            |r: Request<Streaming<EchoRequest>>| async move {
+            |r: Request<RequestStream<EchoRequest>>| async move {
                 let mut s = r.into_inner();
                 let mut all = String::new();
                 while let Some(m) = s.message().await? {
@@ -101,7 +103,7 @@ pub(crate) fn echo_router() -> Router {
                 }))
             },
         )
-        .streaming(BIDI, |r: Request<Streaming<EchoRequest>>| async move {
+        .streaming(BIDI, |r: Request<RequestStream<EchoRequest>>| async move {
             let s = r.into_inner().then(|m| async move { answer(m?).await });
             let mut resp = Response::new(Box::pin(s) as BoxStream<EchoResponse>);
             // It answers only after a request, and the tests' clients open
@@ -112,7 +114,7 @@ pub(crate) fn echo_router() -> Router {
 }
 
 /// Starts `server` with `router` on loopback and connects a channel.
-pub(crate) async fn start_with(server: Server, router: Router) -> (Channel, Server) {
+pub(crate) async fn start_with(server: GrpcServer, router: GrpcRouter) -> (Channel, GrpcServer) {
     let listener = wego_test_support::loopback().await;
     let addr = listener.local_addr().clone();
     let s = server.clone();
@@ -121,8 +123,8 @@ pub(crate) async fn start_with(server: Server, router: Router) -> (Channel, Serv
     (ch, server)
 }
 
-pub(crate) async fn start(router: Router) -> Channel {
-    start_with(Server::default(), router).await.0
+pub(crate) async fn start(router: GrpcRouter) -> Channel {
+    start_with(GrpcServer::default(), router).await.0
 }
 
 /// A stream of echo requests from strings.

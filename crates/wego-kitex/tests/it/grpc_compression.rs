@@ -1,14 +1,14 @@
 //! gzip per call and per server, negotiated with grpc-encoding and
 //! grpc-accept-encoding.
 
-use wego_kitex::grpc::{Channel, Code, Encoding, Request, Response, Router, Server};
+use wego_kitex::grpc::{Channel, Code, Encoding, GrpcRouter, GrpcServer, Request, Response};
 
 use crate::grpc_common::*;
 
 /// A unary method that reports whether the request arrived compressed and
 /// compresses its answer when asked to (msg "compress").
-fn router() -> Router {
-    Router::new().unary(UNARY, |r: Request<EchoRequest>| async move {
+fn router() -> GrpcRouter {
+    GrpcRouter::new().unary(UNARY, |r: Request<EchoRequest>| async move {
         let was = r.is_compressed();
         let compress = r.get_ref().msg == "compress";
         let mut resp = Response::new(EchoResponse {
@@ -53,7 +53,7 @@ wego_test_support::each_backend!(
         s.message().await.unwrap().unwrap();
         assert!(!s.is_last_compressed());
         // Per server: every response.
-        let server = Server::builder()
+        let server = GrpcServer::builder()
             .with_send_compressed(Encoding::Gzip)
             .build()
             .unwrap();
@@ -71,7 +71,7 @@ wego_test_support::each_backend!(
 wego_test_support::each_backend!(
     compression_off_on_the_server_is_unimplemented,
     |_backend| async move {
-        let server = Server::builder()
+        let server = GrpcServer::builder()
             .with_accept_compressed(false)
             .build()
             .unwrap();

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use wego_kitex::grpc::{Channel, Code, Request, Response, Router, Server, Streaming};
+use wego_kitex::grpc::{Channel, Code, GrpcRouter, GrpcServer, Request, RequestStream, Response};
 
 use crate::grpc_common::*;
 
@@ -54,9 +54,9 @@ wego_test_support::each_backend!(
         // A raw h2 client that sends grpc-timeout but never gives up itself.
         let listener = wego_test_support::loopback().await;
         let addr = listener.local_addr().clone();
-        wego_netpoll::rt::spawn(
-            async move { Server::default().serve(listener, echo_router()).await },
-        );
+        wego_netpoll::rt::spawn(async move {
+            GrpcServer::default().serve(listener, echo_router()).await
+        });
         let conn = wego_netpoll::Dialer::new().dial(&addr).await.unwrap();
         let (mut send, h2conn) = h2::client::handshake(conn).await.unwrap();
         wego_netpoll::rt::spawn(async move {
@@ -110,9 +110,9 @@ wego_test_support::each_backend!(
         let dropped = Arc::new(AtomicBool::new(false));
         let started = Arc::new(tokio::sync::Notify::new());
         let (d, s) = (dropped.clone(), started.clone());
-        let router = Router::new().client_streaming(
+        let router = GrpcRouter::new().client_streaming(
             "/t.T/Hang",
-            move |r: Request<Streaming<EchoRequest>>| {
+            move |r: Request<RequestStream<EchoRequest>>| {
                 let flag = DropFlag(d.clone());
                 let s = s.clone();
                 async move {
@@ -156,7 +156,7 @@ wego_test_support::each_backend!(
         let dropped = Arc::new(AtomicBool::new(false));
         let started = Arc::new(tokio::sync::Notify::new());
         let (d, s) = (dropped.clone(), started.clone());
-        let router = Router::new().unary("/t.T/Hang", move |_r: Request<EchoRequest>| {
+        let router = GrpcRouter::new().unary("/t.T/Hang", move |_r: Request<EchoRequest>| {
             let flag = DropFlag(d.clone());
             let s = s.clone();
             async move {

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use wego_kitex::grpc::{Channel, Code, Request, Response, Server};
+use wego_kitex::grpc::{Channel, Code, GrpcServer, Request, Response};
 use wego_netpoll::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::grpc_common::*;
@@ -45,7 +45,7 @@ wego_test_support::each_backend!(unknown_methods_are_unimplemented, |_backend| a
 wego_test_support::each_backend!(
     oversize_messages_are_resource_exhausted_both_ways,
     |_backend| async move {
-        let server = Server::builder()
+        let server = GrpcServer::builder()
             .with_max_recv_message_size(1024)
             .build()
             .unwrap();
@@ -61,12 +61,12 @@ wego_test_support::each_backend!(
         let ok: Response<EchoResponse> = ch.unary(UNARY, Request::new(req("small"))).await.unwrap();
         assert_eq!(ok.get_ref().msg, "small");
 
-        // Server → client: the client's receive limit.
+        // GrpcServer → client: the client's receive limit.
         let listener = wego_test_support::loopback().await;
         let addr = listener.local_addr().clone();
-        wego_netpoll::rt::spawn(
-            async move { Server::default().serve(listener, echo_router()).await },
-        );
+        wego_netpoll::rt::spawn(async move {
+            GrpcServer::default().serve(listener, echo_router()).await
+        });
         let small = Channel::builder()
             .with_max_recv_message_size(100)
             .connect(&addr)
@@ -147,9 +147,9 @@ wego_test_support::each_backend!(
     |_backend| async move {
         let listener = wego_test_support::loopback().await;
         let addr = listener.local_addr().clone();
-        wego_netpoll::rt::spawn(
-            async move { Server::default().serve(listener, echo_router()).await },
-        );
+        wego_netpoll::rt::spawn(async move {
+            GrpcServer::default().serve(listener, echo_router()).await
+        });
         // A plain HTTP/2 request without the gRPC content type.
         let conn = wego_netpoll::Dialer::new().dial(&addr).await.unwrap();
         let (mut send, h2conn) = h2::client::handshake(conn).await.unwrap();
@@ -177,7 +177,7 @@ wego_test_support::each_backend!(
 );
 
 wego_test_support::each_backend!(oversize_metadata_is_refused, |_backend| async move {
-    let server = Server::builder()
+    let server = GrpcServer::builder()
         .with_max_header_list_size(4096)
         .build()
         .unwrap();

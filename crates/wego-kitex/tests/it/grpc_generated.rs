@@ -9,7 +9,7 @@ use wego_governance::breaker::{BreakerConfig, Breakers};
 use wego_governance::lb::{LoadBalanceLayer, RoundRobin};
 use wego_governance::retry::{Backoff, RetryLayer};
 use wego_governance::{Instance, InstanceWatch};
-use wego_kitex::grpc::{Channel, LazyChannel, Request, Server};
+use wego_kitex::grpc::{Channel, GrpcServer, LazyChannel, Request};
 use wego_netpoll::rt;
 
 use super::grpc_common::echo_router;
@@ -24,7 +24,7 @@ wego_test_support::each_backend!(
         for _ in 0..2 {
             let listener = wego_test_support::loopback().await;
             instances.push(Instance::new(listener.local_addr().clone()));
-            let server = Server::default();
+            let server = GrpcServer::default();
             let s = server.clone();
             let task = rt::spawn(async move { s.serve(listener, echo_router()).await });
             servers.push((server, task));

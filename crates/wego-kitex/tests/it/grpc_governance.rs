@@ -14,16 +14,16 @@ use wego_governance::retry::{Backoff, RetryLayer};
 use wego_governance::trace::{TraceContext, TraceLayer};
 use wego_governance::{Discover, Instance, StaticDiscover};
 use wego_kitex::grpc::{
-    Channel, Code, GovernedClient, GrpcCall, LazyChannel, Request, Response, Router, Server,
-    ServerTraceLayer, Status,
+    Channel, Code, GovernedClient, GrpcCall, GrpcRouter, GrpcServer, LazyChannel, Request,
+    Response, ServerTraceLayer, Status,
 };
 use wego_netpoll::{Address, rt};
 
 use super::grpc_common::{EchoRequest, EchoResponse, UNARY, echo_router, req};
 
 /// A router answering `action` = its instance name.
-fn named_router(name: &'static str) -> Router {
-    Router::new().unary(UNARY, move |r: Request<EchoRequest>| async move {
+fn named_router(name: &'static str) -> GrpcRouter {
+    GrpcRouter::new().unary(UNARY, move |r: Request<EchoRequest>| async move {
         Ok(Response::new(EchoResponse {
             action: name.into(),
             msg: r.into_inner().msg,
@@ -33,7 +33,7 @@ fn named_router(name: &'static str) -> Router {
 
 /// Serves `svc` on a fresh loopback listener; returns the address, the
 /// server (to kill it) and the serve task.
-async fn serve<S>(svc: S) -> (Address, Server, rt::JoinHandle<()>)
+async fn serve<S>(svc: S) -> (Address, GrpcServer, rt::JoinHandle<()>)
 where
     S: tower_service::Service<
             wego_kitex::grpc::RawRequest,
@@ -46,7 +46,7 @@ where
 {
     let listener = wego_test_support::loopback().await;
     let addr = listener.local_addr().clone();
-    let server = Server::default();
+    let server = GrpcServer::default();
     let s = server.clone();
     let task = rt::spawn(async move { s.serve(listener, svc).await });
     (addr, server, task)
@@ -232,8 +232,8 @@ wego_test_support::each_backend!(
 );
 
 /// Answers with the trace id the server saw in `traceparent`.
-pub(crate) fn trace_router() -> Router {
-    Router::new().unary(UNARY, |r: Request<EchoRequest>| async move {
+pub(crate) fn trace_router() -> GrpcRouter {
+    GrpcRouter::new().unary(UNARY, |r: Request<EchoRequest>| async move {
         let seen = TraceContext::extract(r.metadata())
             .map(|c| c.trace_id.iter().map(|b| format!("{b:02x}")).collect())
             .unwrap_or_default();

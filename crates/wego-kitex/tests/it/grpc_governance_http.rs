@@ -7,7 +7,7 @@ use std::time::Duration;
 use tower_layer::Layer;
 use wego_hertz::Router;
 use wego_hertz::governance::{GovernanceLayer, RequestTrace};
-use wego_kitex::grpc::{Channel, GovernedClient, GrpcCall, Request, Server, ServerTraceLayer};
+use wego_kitex::grpc::{Channel, GovernedClient, GrpcCall, GrpcServer, Request, ServerTraceLayer};
 use wego_netpoll::io::{AsyncReadExt, AsyncWriteExt};
 use wego_netpoll::{Dialer, rt};
 
@@ -22,7 +22,7 @@ wego_test_support::each_backend!(
         // The gRPC server answers with the trace id it saw.
         let listener = wego_test_support::loopback().await;
         let grpc_addr = listener.local_addr().clone();
-        let grpc = Server::default();
+        let grpc = GrpcServer::default();
         let g = grpc.clone();
         rt::spawn(async move {
             g.serve(listener, ServerTraceLayer.layer(trace_router()))

@@ -20,16 +20,16 @@ use wego_governance::timeout::TimeoutLayer;
 use wego_governance::trace::{TraceContext, TraceLayer};
 use wego_governance::{Discover, Instance, StaticDiscover};
 use wego_kitex::grpc::{
-    BoxStream, Channel, Code, GovernedClient, GovernedStreams, GrpcStreamCall, LazyChannel,
-    RawRequest, RawResponse, Request, Response, Router, Server, ServerTraceLayer, Status,
-    Streaming,
+    BoxStream, Channel, Code, GovernedClient, GovernedStreams, GrpcRouter, GrpcServer,
+    GrpcStreamCall, LazyChannel, RawRequest, RawResponse, Request, RequestStream, Response,
+    ResponseStream, ServerTraceLayer, Status,
 };
 use wego_netpoll::{Address, rt};
 
 use super::grpc_common::{BIDI, EchoRequest, EchoResponse, echo_router, req};
 
 /// Serves `svc` on loopback; returns the address and the server.
-pub(crate) async fn serve<S>(svc: S) -> (Address, Server)
+pub(crate) async fn serve<S>(svc: S) -> (Address, GrpcServer)
 where
     S: tower_service::Service<RawRequest, Response = RawResponse, Error = Status>
         + Clone
@@ -39,7 +39,7 @@ where
 {
     let listener = wego_test_support::loopback().await;
     let addr = listener.local_addr().clone();
-    let server = Server::default();
+    let server = GrpcServer::default();
     let s = server.clone();
     rt::spawn(async move { s.serve(listener, svc).await });
     (addr, server)
@@ -60,7 +60,7 @@ async fn open(
     ch: &Channel,
 ) -> (
     tokio::sync::mpsc::Sender<EchoRequest>,
-    Streaming<EchoResponse>,
+    ResponseStream<EchoResponse>,
 ) {
     let (tx, reqs) = feed();
     let s = ch
@@ -201,8 +201,8 @@ wego_test_support::each_backend!(
 
 /// A bidi route answering every message with `name` and the trace id the
 /// server saw, counting the streams it opened.
-fn named_bidi(name: &'static str, opened: Arc<AtomicUsize>) -> Router {
-    Router::new().streaming(BIDI, move |r: Request<Streaming<EchoRequest>>| {
+fn named_bidi(name: &'static str, opened: Arc<AtomicUsize>) -> GrpcRouter {
+    GrpcRouter::new().streaming(BIDI, move |r: Request<RequestStream<EchoRequest>>| {
         opened.fetch_add(1, Ordering::SeqCst);
         let trace: String = TraceContext::extract(r.metadata())
             .map(|c| c.trace_id.iter().map(|b| format!("{b:02x}")).collect())
@@ -376,8 +376,8 @@ wego_test_support::each_backend!(
 
 /// A bidi route that fails with UNAVAILABLE before its response head,
 /// after reading one request message if `read_first`.
-fn failing_bidi(read_first: bool, attempts: Arc<AtomicUsize>) -> Router {
-    Router::new().streaming(BIDI, move |r: Request<Streaming<EchoRequest>>| {
+fn failing_bidi(read_first: bool, attempts: Arc<AtomicUsize>) -> GrpcRouter {
+    GrpcRouter::new().streaming(BIDI, move |r: Request<RequestStream<EchoRequest>>| {
         attempts.fetch_add(1, Ordering::SeqCst);
         async move {
             if read_first {
@@ -423,21 +423,22 @@ wego_test_support::each_backend!(
 wego_test_support::each_backend!(
     attempts_of_one_stream_never_overlap,
     |_backend| async move {
-        use wego_kitex::grpc::Service;
+        use tower::Service;
         // The echo stream, reporting each stream it opens.
         let (opened_tx, mut opened) = tokio::sync::mpsc::unbounded_channel::<()>();
-        let router = Router::new().streaming(BIDI, move |r: Request<Streaming<EchoRequest>>| {
-            let _ = opened_tx.send(());
-            async move {
-                let s = futures_util::StreamExt::map(r.into_inner(), |m| {
-                    m.map(|m| EchoResponse {
-                        action: m.action,
-                        msg: m.msg,
-                    })
-                });
-                Ok(Response::new(Box::pin(s) as BoxStream<EchoResponse>))
-            }
-        });
+        let router =
+            GrpcRouter::new().streaming(BIDI, move |r: Request<RequestStream<EchoRequest>>| {
+                let _ = opened_tx.send(());
+                async move {
+                    let s = futures_util::StreamExt::map(r.into_inner(), |m| {
+                        m.map(|m| EchoResponse {
+                            action: m.action,
+                            msg: m.msg,
+                        })
+                    });
+                    Ok(Response::new(Box::pin(s) as BoxStream<EchoResponse>))
+                }
+            });
         let (addr, _server) = serve(router).await;
         let mut ch = Channel::connect(&addr).await.unwrap();
         let (_tx, reqs) = feed();

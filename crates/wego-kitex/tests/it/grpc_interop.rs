@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use wego_kitex::grpc::{Channel, Server};
+use wego_kitex::grpc::{Channel, GrpcServer};
 use wego_netpoll::{Address, rt};
 
 pub(crate) use wego_idl_gen::grpc_testing as pb;
@@ -30,7 +30,7 @@ wego_test_support::each_backend!(grpcio_client_against_our_server, |_backend| as
     let listener = wego_test_support::loopback().await;
     let port = listener.local_addr().as_tcp().unwrap().port();
     rt::spawn(async move {
-        Server::default()
+        GrpcServer::default()
             .serve(listener, pb::test_service_router(service::TestServer))
             .await
     });

@@ -8,7 +8,7 @@ use futures_util::FutureExt;
 use wego_kitex::grpc::health::{
     HealthCheckRequest, HealthCheckResponse, HealthReporter, ServingStatus,
 };
-use wego_kitex::grpc::{Channel, Code, Request, Response, Router, Server, Streaming};
+use wego_kitex::grpc::{Channel, Code, GrpcRouter, GrpcServer, Request, Response, ResponseStream};
 use wego_netpoll::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf, split};
 use wego_netpoll::{Address, Conn, rt};
 
@@ -20,7 +20,7 @@ const HELD: &str = "/echo.EchoServer/Held";
 
 /// The echo routes plus [`HELD`]; the receiver of its calls and its gate.
 fn held_router() -> (
-    Router,
+    GrpcRouter,
     tokio::sync::mpsc::UnboundedReceiver<()>,
     Arc<tokio::sync::Semaphore>,
 ) {
@@ -45,7 +45,7 @@ fn held_router() -> (
 wego_test_support::each_backend!(
     graceful_shutdown_finishes_calls_in_flight,
     |_backend| async move {
-        let server = Server::builder().build().unwrap();
+        let server = GrpcServer::builder().build().unwrap();
         let (router, mut arrived, gate) = held_router();
         let (ch, server) = start_with(server, router).await;
         let slow = {
@@ -82,7 +82,7 @@ wego_test_support::each_backend!(
 wego_test_support::each_backend!(forced_shutdown_cuts_long_calls, |_backend| async move {
     // The gate never opens: the call cannot finish by itself.
     let (router, mut arrived, _gate) = held_router();
-    let (ch, server) = start_with(Server::default(), router).await;
+    let (ch, server) = start_with(GrpcServer::default(), router).await;
     let slow = {
         let ch = ch.clone();
         rt::spawn(async move {
@@ -219,7 +219,7 @@ async fn forward(
 wego_test_support::each_backend!(
     keepalive_pings_keep_an_idle_connection,
     |_backend| async move {
-        let server = Server::builder()
+        let server = GrpcServer::builder()
             .with_keepalive_interval(Duration::from_millis(50))
             .with_keepalive_timeout(Duration::from_secs(1))
             .build()
@@ -335,7 +335,7 @@ wego_test_support::each_backend!(health_check_and_watch, |_backend| async move {
         ServingStatus::NotServing as i32
     );
 
-    let resp: Response<Streaming<HealthCheckResponse>> = ch
+    let resp: Response<ResponseStream<HealthCheckResponse>> = ch
         .server_streaming(
             "/grpc.health.v1.Health/Watch",
             Request::new(HealthCheckRequest {
@@ -369,12 +369,12 @@ wego_test_support::each_backend!(
         let addr = listener.local_addr().clone();
         // Two servers, each with its own shutdown: the first serves only
         // the first connection.
-        let first = Server::default();
+        let first = GrpcServer::default();
         let first2 = first.clone();
         let accepted = Arc::new(AtomicUsize::new(0));
         let acc = accepted.clone();
         rt::spawn(async move {
-            let keep = Server::default();
+            let keep = GrpcServer::default();
             loop {
                 let Ok(conn) = listener.accept().await else {
                     return;

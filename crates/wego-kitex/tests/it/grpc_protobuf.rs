@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use wego_kitex::grpc::{Channel, Code, Http2Handler, Request, Response, Server as GrpcServer};
+use wego_kitex::grpc::{Channel, Code, GrpcServer, Http2Handler, Request, Response};
 use wego_kitex::protobuf::{ProtobufClient, ProtobufFraming, ProtobufHandler};
 use wego_netpoll::{Address, Shutdown, rt};
 
@@ -180,8 +180,9 @@ wego_test_support::each_backend!(
         use std::sync::Arc;
         use wego_governance::trace::TraceContext;
         use wego_kitex::metainfo::{self, CallContext, MetaInfo};
-        let router =
-            wego_kitex::grpc::Router::new().unary(UNARY, |_r: Request<EchoRequest>| async move {
+        let router = wego_kitex::grpc::GrpcRouter::new().unary(
+            UNARY,
+            |_r: Request<EchoRequest>| async move {
                 let seen = metainfo::current_trace()
                     .map(|c| c.trace_id.iter().map(|b| format!("{b:02x}")).collect())
                     .unwrap_or_default();
@@ -189,7 +190,8 @@ wego_test_support::each_backend!(
                     action: "trace".into(),
                     msg: seen,
                 }))
-            });
+            },
+        );
         let listener = wego_test_support::loopback().await;
         let addr = listener.local_addr().clone();
         let server = wego_kitex::server::Server::builder()

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use wego_kitex::grpc::{Code, Request, Response, Server, Status, Streaming};
+use wego_kitex::grpc::{Code, GrpcServer, Request, Response, ResponseStream, Status};
 use wego_netpoll::io::{AsyncReadExt, AsyncWriteExt};
 use wego_netpoll::{Address, Conn, Dialer, rt};
 
@@ -27,7 +27,7 @@ const BOUND: Duration = Duration::from_secs(10);
 /// echo routes, reporting each connection's accept order and result when
 /// its `serve_connection` returns.
 async fn serve_reporting(
-    server: Server,
+    server: GrpcServer,
 ) -> (
     Address,
     tokio::sync::mpsc::UnboundedReceiver<(usize, Result<(), Status>)>,
@@ -104,7 +104,7 @@ async fn next_report(
 wego_test_support::each_backend!(
     handshake_timeout_closes_a_trickled_preface,
     |_backend| async move {
-        let server = Server::builder()
+        let server = GrpcServer::builder()
             .with_handshake_timeout(Duration::from_millis(300))
             .build()
             .unwrap();
@@ -144,7 +144,7 @@ wego_test_support::each_backend!(
 wego_test_support::each_backend!(
     handshake_timeout_closes_a_silent_connection,
     |_backend| async move {
-        let server = Server::builder()
+        let server = GrpcServer::builder()
             .with_handshake_timeout(Duration::from_millis(200))
             .build()
             .unwrap();
@@ -171,7 +171,7 @@ async fn handshaken(addr: &Address) -> Conn {
 wego_test_support::each_backend!(
     idle_timeout_sends_goaway_and_closes,
     |_backend| async move {
-        let server = Server::builder()
+        let server = GrpcServer::builder()
             .with_idle_timeout(Duration::from_millis(200))
             .build()
             .unwrap();
@@ -200,7 +200,7 @@ wego_test_support::each_backend!(
     |_backend| async move {
         // Long enough for the channel to open its stream after connecting
         // on a loaded machine.
-        let server = Server::builder()
+        let server = GrpcServer::builder()
             .with_idle_timeout(Duration::from_secs(1))
             .build()
             .unwrap();
@@ -213,7 +213,7 @@ wego_test_support::each_backend!(
                 rx,
                 |mut rx| async move { rx.recv().await.map(|m| (m, rx)) },
             );
-        let resp: Response<Streaming<EchoResponse>> =
+        let resp: Response<ResponseStream<EchoResponse>> =
             ch.streaming(BIDI, Request::new(out)).await.unwrap();
         let mut s = resp.into_inner();
         tx.send(req("before")).await.unwrap();
@@ -242,7 +242,7 @@ wego_test_support::each_backend!(
     |_backend| async move {
         // Handshake and shutdown deadlines far above the bound: only
         // closing at once lets the shutdown finish, and gracefully.
-        let server = Server::builder()
+        let server = GrpcServer::builder()
             .with_handshake_timeout(Duration::from_secs(60))
             .build()
             .unwrap();
@@ -274,13 +274,13 @@ wego_test_support::each_backend!(
 
 #[test]
 fn zero_timeouts_are_rejected() {
-    let err = Server::builder()
+    let err = GrpcServer::builder()
         .with_handshake_timeout(Duration::ZERO)
         .build()
         .unwrap_err();
     assert!(err.is_config(), "{err}");
     assert!(err.to_string().contains("handshake_timeout"), "{err}");
-    let err = Server::builder()
+    let err = GrpcServer::builder()
         .with_idle_timeout(Duration::ZERO)
         .build()
         .unwrap_err();

@@ -7,8 +7,8 @@ use std::time::Instant;
 use tower_layer::Layer;
 use wego_governance::trace::TraceLayer;
 use wego_kitex::grpc::{
-    BoxStream, Channel, Code, GovernedClient, GovernedStreams, GrpcStreamCall, Request, Response,
-    Router, Status, Streaming,
+    BoxStream, Channel, Code, GovernedClient, GovernedStreams, GrpcRouter, GrpcStreamCall, Request,
+    RequestStream, Response, Status,
 };
 
 use super::grpc_common::{EchoRequest, EchoResponse, req};
@@ -160,10 +160,10 @@ fn call_spans(service: &str) -> Vec<(String, f64)> {
 
 /// A bidi route at `/<service>/Bidi` that echoes, and fails with the
 /// status `code:message` sent as a message's `msg` when `action` is "fail".
-fn span_router(service: &str) -> Router {
-    Router::new().streaming(
+fn span_router(service: &str) -> GrpcRouter {
+    GrpcRouter::new().streaming(
         &format!("/{service}/Bidi"),
-        |r: Request<Streaming<EchoRequest>>| async move {
+        |r: Request<RequestStream<EchoRequest>>| async move {
             let s = futures_util::StreamExt::map(r.into_inner(), |m| {
                 let m = m?;
                 if m.action == "fail" {

@@ -11,7 +11,7 @@ use http::HeaderMap;
 use prost::Message;
 use wego_kitex::grpc::codec::{self, Decoder};
 use wego_kitex::grpc::{
-    BoxStream, Channel, Code, Request, Response, Router, Server, Status, Streaming,
+    BoxStream, Channel, Code, GrpcRouter, GrpcServer, Request, RequestStream, Response, Status,
 };
 use wego_netpoll::{Address, Dialer, rt};
 
@@ -27,21 +27,24 @@ const LAZY_BIDI: &str = "/t.T/Bidi";
 
 /// A server-streaming method: `msg` messages, then FAILED_PRECONDITION.
 /// `action` "early" asks for early headers, "meta" sets initial metadata.
-fn router() -> Router {
+fn router() -> GrpcRouter {
     echo_router()
-        .streaming(LAZY_BIDI, |r: Request<Streaming<EchoRequest>>| async move {
-            let s = r.into_inner().map(|m| {
-                let m = m?;
-                if m.action == "fail" {
-                    return Err(Status::new(Code::FailedPrecondition, "no more"));
-                }
-                Ok(EchoResponse {
-                    action: m.action,
-                    msg: m.msg,
-                })
-            });
-            Ok(Response::new(Box::pin(s) as BoxStream<EchoResponse>))
-        })
+        .streaming(
+            LAZY_BIDI,
+            |r: Request<RequestStream<EchoRequest>>| async move {
+                let s = r.into_inner().map(|m| {
+                    let m = m?;
+                    if m.action == "fail" {
+                        return Err(Status::new(Code::FailedPrecondition, "no more"));
+                    }
+                    Ok(EchoResponse {
+                        action: m.action,
+                        msg: m.msg,
+                    })
+                });
+                Ok(Response::new(Box::pin(s) as BoxStream<EchoResponse>))
+            },
+        )
         .server_streaming(STREAM, |r: Request<EchoRequest>| async move {
             let r = r.into_inner();
             let n: usize = r.msg.parse().unwrap_or(0);
@@ -187,10 +190,10 @@ fn assert_headers_then_trailers(w: &Wire, n: usize, what: &str) {
     assert_eq!(w.status(), "9", "{what}");
 }
 
-async fn serve(router: Router) -> Address {
+async fn serve(router: GrpcRouter) -> Address {
     let listener = wego_test_support::loopback().await;
     let addr = listener.local_addr().clone();
-    rt::spawn(async move { Server::default().serve(listener, router).await });
+    rt::spawn(async move { GrpcServer::default().serve(listener, router).await });
     addr
 }
 
@@ -251,8 +254,9 @@ wego_test_support::each_backend!(
     |_backend| async move {
         // A bidi handler that answers only after a request: with early
         // headers, wego's client returns from the call before it sends.
-        let router =
-            Router::new().streaming(BIDI, |r: Request<Streaming<EchoRequest>>| async move {
+        let router = GrpcRouter::new().streaming(
+            BIDI,
+            |r: Request<RequestStream<EchoRequest>>| async move {
                 let s = r.into_inner().map(|m| {
                     m.map(|m| EchoResponse {
                         action: m.action,
@@ -262,7 +266,8 @@ wego_test_support::each_backend!(
                 let mut resp = Response::new(Box::pin(s) as BoxStream<EchoResponse>);
                 resp.set_early_headers(true);
                 Ok(resp)
-            });
+            },
+        );
         let addr = serve(router).await;
         let ch = Channel::connect(&addr).await.unwrap();
         let (tx, rx) = tokio::sync::mpsc::channel::<EchoRequest>(1);

@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use tokio::sync::mpsc;
 use wego_kitex::client::{Client, ClientRequest, Mode};
-use wego_kitex::grpc::{Channel, Http2Handler, Request, Response, Server as GrpcServer};
+use wego_kitex::grpc::{Channel, GrpcServer, Http2Handler, Request, Response};
 use wego_kitex::server::Server;
 use wego_netpoll::io::{AsyncRead, AsyncWrite, ReadBuf};
 use wego_netpoll::net::{Address, ConnInfo, Connect, WithInfo};

@@ -228,7 +228,7 @@ wego_test_support::each_backend!(
     |_backend| async move {
         // gRPC server: answers the trace id its call context carries.
         let router =
-            grpc::Router::new().unary(UNARY, |_r: grpc::Request<EchoRequest>| async move {
+            grpc::GrpcRouter::new().unary(UNARY, |_r: grpc::Request<EchoRequest>| async move {
                 let seen = metainfo::current_trace()
                     .map(|c| hex(&c))
                     .unwrap_or_default();
@@ -239,7 +239,7 @@ wego_test_support::each_backend!(
             });
         let listener = wego_test_support::loopback().await;
         let grpc_addr = listener.local_addr().clone();
-        let grpc_server = grpc::Server::default();
+        let grpc_server = grpc::GrpcServer::default();
         let g = grpc_server.clone();
         rt::spawn(async move { g.serve(listener, router).await });
         let channel = grpc::Channel::connect(&grpc_addr).await.unwrap();

@@ -12,8 +12,8 @@ use futures_util::StreamExt;
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 use wego_kitex::client::{Client, ClientRequest};
 use wego_kitex::grpc::{
-    Channel, ChannelBuilder, Code, Http2Handler, Request, Response, Server as GrpcServer, Status,
-    Streaming,
+    Channel, ChannelBuilder, Code, GrpcServer, Http2Handler, Request, Response, ResponseStream,
+    Status,
 };
 use wego_kitex::server::Server;
 use wego_kitex::transport::Framing;
@@ -133,7 +133,7 @@ wego_test_support::each_backend!(
             action: "5".into(),
             msg: "m".into(),
         };
-        let resp: Response<Streaming<EchoResponse>> = ch
+        let resp: Response<ResponseStream<EchoResponse>> = ch
             .server_streaming(SERVER_STREAM, Request::new(five))
             .await
             .unwrap();
@@ -150,7 +150,7 @@ wego_test_support::each_backend!(
             .unwrap();
         assert_eq!(resp.get_ref().msg, "abc");
 
-        let resp: Response<Streaming<EchoResponse>> = ch
+        let resp: Response<ResponseStream<EchoResponse>> = ch
             .streaming(BIDI, Request::new(requests(&["x", "y"])))
             .await
             .unwrap();

@@ -34,7 +34,7 @@ pub trait EchoServerHandler: ::core::marker::Send + ::core::marker::Sync + 'stat
     > + ::core::marker::Send;
     fn echo_client_stream(
         &self,
-        request: ::wego_kitex::grpc::Request<::wego_kitex::grpc::Streaming<Request>>,
+        request: ::wego_kitex::grpc::Request<::wego_kitex::grpc::RequestStream<Request>>,
     ) -> impl ::core::future::Future<
         Output = ::core::result::Result<
             ::wego_kitex::grpc::Response<Response>,
@@ -43,7 +43,7 @@ pub trait EchoServerHandler: ::core::marker::Send + ::core::marker::Sync + 'stat
     > + ::core::marker::Send;
     fn echo_bidi_stream(
         &self,
-        request: ::wego_kitex::grpc::Request<::wego_kitex::grpc::Streaming<Request>>,
+        request: ::wego_kitex::grpc::Request<::wego_kitex::grpc::RequestStream<Request>>,
     ) -> impl ::core::future::Future<
         Output = ::core::result::Result<
             ::wego_kitex::grpc::Response<::wego_kitex::grpc::BoxStream<Response>>,
@@ -54,9 +54,9 @@ pub trait EchoServerHandler: ::core::marker::Send + ::core::marker::Sync + 'stat
 /// Registers every method of [`EchoServerHandler`] on a router.
 pub fn echo_server_router<S: EchoServerHandler>(
     service: S,
-) -> ::wego_kitex::grpc::Router {
+) -> ::wego_kitex::grpc::GrpcRouter {
     let service = ::std::sync::Arc::new(service);
-    ::wego_kitex::grpc::Router::new()
+    ::wego_kitex::grpc::GrpcRouter::new()
         .unary(
             "/echo.EchoServer/Echo",
             {
@@ -83,7 +83,7 @@ pub fn echo_server_router<S: EchoServerHandler>(
                 let s = service.clone();
                 move |
                     request: ::wego_kitex::grpc::Request<
-                        ::wego_kitex::grpc::Streaming<Request>,
+                        ::wego_kitex::grpc::RequestStream<Request>,
                     >|
                 {
                     let s = s.clone();
@@ -97,7 +97,7 @@ pub fn echo_server_router<S: EchoServerHandler>(
                 let s = service.clone();
                 move |
                     request: ::wego_kitex::grpc::Request<
-                        ::wego_kitex::grpc::Streaming<Request>,
+                        ::wego_kitex::grpc::RequestStream<Request>,
                     >|
                 {
                     let s = s.clone();
@@ -117,9 +117,9 @@ pub struct EchoServerClient<S = ::wego_kitex::grpc::Channel> {
 }
 impl<S> EchoServerClient<S>
 where
-    S: ::wego_kitex::grpc::Service<
+    S: ::wego_kitex::codegen::Service<
             ::wego_kitex::grpc::GrpcCall,
-            Response = ::wego_kitex::grpc::Response<::wego_kitex::grpc::Bytes>,
+            Response = ::wego_kitex::grpc::Response<::wego_kitex::codegen::Bytes>,
             Error = ::wego_kitex::grpc::Status,
         > + ::core::clone::Clone + ::core::marker::Send + 'static,
     S::Future: ::core::marker::Send,
@@ -160,7 +160,7 @@ impl EchoServerClient {
         &self,
         request: ::wego_kitex::grpc::Request<Request>,
     ) -> ::core::result::Result<
-        ::wego_kitex::grpc::Response<::wego_kitex::grpc::Streaming<Response>>,
+        ::wego_kitex::grpc::Response<::wego_kitex::grpc::ResponseStream<Response>>,
         ::wego_kitex::grpc::Status,
     > {
         self.inner.server_streaming("/echo.EchoServer/EchoServerStream", request).await
@@ -173,7 +173,8 @@ impl EchoServerClient {
         ::wego_kitex::grpc::Status,
     >
     where
-        St: ::wego_kitex::grpc::Stream<Item = Request> + ::core::marker::Send + 'static,
+        St: ::wego_kitex::codegen::Stream<Item = Request> + ::core::marker::Send
+            + 'static,
     {
         self.inner.client_streaming("/echo.EchoServer/EchoClientStream", request).await
     }
@@ -181,11 +182,12 @@ impl EchoServerClient {
         &self,
         request: ::wego_kitex::grpc::Request<St>,
     ) -> ::core::result::Result<
-        ::wego_kitex::grpc::Response<::wego_kitex::grpc::Streaming<Response>>,
+        ::wego_kitex::grpc::Response<::wego_kitex::grpc::ResponseStream<Response>>,
         ::wego_kitex::grpc::Status,
     >
     where
-        St: ::wego_kitex::grpc::Stream<Item = Request> + ::core::marker::Send + 'static,
+        St: ::wego_kitex::codegen::Stream<Item = Request> + ::core::marker::Send
+            + 'static,
     {
         self.inner.streaming("/echo.EchoServer/EchoBidiStream", request).await
     }

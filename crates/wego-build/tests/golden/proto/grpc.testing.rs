@@ -245,7 +245,7 @@ pub trait TestServiceHandler: ::core::marker::Send + ::core::marker::Sync + 'sta
     fn streaming_input_call(
         &self,
         request: ::wego_kitex::grpc::Request<
-            ::wego_kitex::grpc::Streaming<StreamingInputCallRequest>,
+            ::wego_kitex::grpc::RequestStream<StreamingInputCallRequest>,
         >,
     ) -> impl ::core::future::Future<
         Output = ::core::result::Result<
@@ -259,7 +259,7 @@ pub trait TestServiceHandler: ::core::marker::Send + ::core::marker::Sync + 'sta
     fn full_duplex_call(
         &self,
         request: ::wego_kitex::grpc::Request<
-            ::wego_kitex::grpc::Streaming<StreamingOutputCallRequest>,
+            ::wego_kitex::grpc::RequestStream<StreamingOutputCallRequest>,
         >,
     ) -> impl ::core::future::Future<
         Output = ::core::result::Result<
@@ -276,7 +276,7 @@ pub trait TestServiceHandler: ::core::marker::Send + ::core::marker::Sync + 'sta
     fn half_duplex_call(
         &self,
         request: ::wego_kitex::grpc::Request<
-            ::wego_kitex::grpc::Streaming<StreamingOutputCallRequest>,
+            ::wego_kitex::grpc::RequestStream<StreamingOutputCallRequest>,
         >,
     ) -> impl ::core::future::Future<
         Output = ::core::result::Result<
@@ -301,9 +301,9 @@ pub trait TestServiceHandler: ::core::marker::Send + ::core::marker::Sync + 'sta
 /// Registers every method of [`TestServiceHandler`] on a router.
 pub fn test_service_router<S: TestServiceHandler>(
     service: S,
-) -> ::wego_kitex::grpc::Router {
+) -> ::wego_kitex::grpc::GrpcRouter {
     let service = ::std::sync::Arc::new(service);
-    ::wego_kitex::grpc::Router::new()
+    ::wego_kitex::grpc::GrpcRouter::new()
         .unary(
             "/grpc.testing.TestService/EmptyCall",
             {
@@ -350,7 +350,7 @@ pub fn test_service_router<S: TestServiceHandler>(
                 let s = service.clone();
                 move |
                     request: ::wego_kitex::grpc::Request<
-                        ::wego_kitex::grpc::Streaming<StreamingInputCallRequest>,
+                        ::wego_kitex::grpc::RequestStream<StreamingInputCallRequest>,
                     >|
                 {
                     let s = s.clone();
@@ -364,7 +364,7 @@ pub fn test_service_router<S: TestServiceHandler>(
                 let s = service.clone();
                 move |
                     request: ::wego_kitex::grpc::Request<
-                        ::wego_kitex::grpc::Streaming<StreamingOutputCallRequest>,
+                        ::wego_kitex::grpc::RequestStream<StreamingOutputCallRequest>,
                     >|
                 {
                     let s = s.clone();
@@ -378,7 +378,7 @@ pub fn test_service_router<S: TestServiceHandler>(
                 let s = service.clone();
                 move |
                     request: ::wego_kitex::grpc::Request<
-                        ::wego_kitex::grpc::Streaming<StreamingOutputCallRequest>,
+                        ::wego_kitex::grpc::RequestStream<StreamingOutputCallRequest>,
                     >|
                 {
                     let s = s.clone();
@@ -408,9 +408,9 @@ pub struct TestServiceClient<S = ::wego_kitex::grpc::Channel> {
 }
 impl<S> TestServiceClient<S>
 where
-    S: ::wego_kitex::grpc::Service<
+    S: ::wego_kitex::codegen::Service<
             ::wego_kitex::grpc::GrpcCall,
-            Response = ::wego_kitex::grpc::Response<::wego_kitex::grpc::Bytes>,
+            Response = ::wego_kitex::grpc::Response<::wego_kitex::codegen::Bytes>,
             Error = ::wego_kitex::grpc::Status,
         > + ::core::clone::Clone + ::core::marker::Send + 'static,
     S::Future: ::core::marker::Send,
@@ -504,7 +504,7 @@ impl TestServiceClient {
         request: ::wego_kitex::grpc::Request<StreamingOutputCallRequest>,
     ) -> ::core::result::Result<
         ::wego_kitex::grpc::Response<
-            ::wego_kitex::grpc::Streaming<StreamingOutputCallResponse>,
+            ::wego_kitex::grpc::ResponseStream<StreamingOutputCallResponse>,
         >,
         ::wego_kitex::grpc::Status,
     > {
@@ -522,7 +522,7 @@ impl TestServiceClient {
         ::wego_kitex::grpc::Status,
     >
     where
-        St: ::wego_kitex::grpc::Stream<Item = StreamingInputCallRequest>
+        St: ::wego_kitex::codegen::Stream<Item = StreamingInputCallRequest>
             + ::core::marker::Send + 'static,
     {
         self.inner
@@ -537,12 +537,12 @@ impl TestServiceClient {
         request: ::wego_kitex::grpc::Request<St>,
     ) -> ::core::result::Result<
         ::wego_kitex::grpc::Response<
-            ::wego_kitex::grpc::Streaming<StreamingOutputCallResponse>,
+            ::wego_kitex::grpc::ResponseStream<StreamingOutputCallResponse>,
         >,
         ::wego_kitex::grpc::Status,
     >
     where
-        St: ::wego_kitex::grpc::Stream<Item = StreamingOutputCallRequest>
+        St: ::wego_kitex::codegen::Stream<Item = StreamingOutputCallRequest>
             + ::core::marker::Send + 'static,
     {
         self.inner.streaming("/grpc.testing.TestService/FullDuplexCall", request).await
@@ -556,12 +556,12 @@ impl TestServiceClient {
         request: ::wego_kitex::grpc::Request<St>,
     ) -> ::core::result::Result<
         ::wego_kitex::grpc::Response<
-            ::wego_kitex::grpc::Streaming<StreamingOutputCallResponse>,
+            ::wego_kitex::grpc::ResponseStream<StreamingOutputCallResponse>,
         >,
         ::wego_kitex::grpc::Status,
     >
     where
-        St: ::wego_kitex::grpc::Stream<Item = StreamingOutputCallRequest>
+        St: ::wego_kitex::codegen::Stream<Item = StreamingOutputCallRequest>
             + ::core::marker::Send + 'static,
     {
         self.inner.streaming("/grpc.testing.TestService/HalfDuplexCall", request).await
@@ -584,9 +584,9 @@ pub trait UnimplementedServiceHandler: ::core::marker::Send + ::core::marker::Sy
 /// Registers every method of [`UnimplementedServiceHandler`] on a router.
 pub fn unimplemented_service_router<S: UnimplementedServiceHandler>(
     service: S,
-) -> ::wego_kitex::grpc::Router {
+) -> ::wego_kitex::grpc::GrpcRouter {
     let service = ::std::sync::Arc::new(service);
-    ::wego_kitex::grpc::Router::new()
+    ::wego_kitex::grpc::GrpcRouter::new()
         .unary(
             "/grpc.testing.UnimplementedService/UnimplementedCall",
             {
@@ -609,9 +609,9 @@ pub struct UnimplementedServiceClient<S = ::wego_kitex::grpc::Channel> {
 }
 impl<S> UnimplementedServiceClient<S>
 where
-    S: ::wego_kitex::grpc::Service<
+    S: ::wego_kitex::codegen::Service<
             ::wego_kitex::grpc::GrpcCall,
-            Response = ::wego_kitex::grpc::Response<::wego_kitex::grpc::Bytes>,
+            Response = ::wego_kitex::grpc::Response<::wego_kitex::codegen::Bytes>,
             Error = ::wego_kitex::grpc::Status,
         > + ::core::clone::Clone + ::core::marker::Send + 'static,
     S::Future: ::core::marker::Send,
@@ -678,9 +678,9 @@ pub trait ReconnectServiceHandler: ::core::marker::Send + ::core::marker::Sync +
 /// Registers every method of [`ReconnectServiceHandler`] on a router.
 pub fn reconnect_service_router<S: ReconnectServiceHandler>(
     service: S,
-) -> ::wego_kitex::grpc::Router {
+) -> ::wego_kitex::grpc::GrpcRouter {
     let service = ::std::sync::Arc::new(service);
-    ::wego_kitex::grpc::Router::new()
+    ::wego_kitex::grpc::GrpcRouter::new()
         .unary(
             "/grpc.testing.ReconnectService/Start",
             {
@@ -713,9 +713,9 @@ pub struct ReconnectServiceClient<S = ::wego_kitex::grpc::Channel> {
 }
 impl<S> ReconnectServiceClient<S>
 where
-    S: ::wego_kitex::grpc::Service<
+    S: ::wego_kitex::codegen::Service<
             ::wego_kitex::grpc::GrpcCall,
-            Response = ::wego_kitex::grpc::Response<::wego_kitex::grpc::Bytes>,
+            Response = ::wego_kitex::grpc::Response<::wego_kitex::codegen::Bytes>,
             Error = ::wego_kitex::grpc::Status,
         > + ::core::clone::Clone + ::core::marker::Send + 'static,
     S::Future: ::core::marker::Send,

@@ -1,13 +1,13 @@
 //! Client governance over streaming calls.
 //!
 //! A streaming call goes through the same `tower` stack as a unary one
-//! ([`GrpcStreamCall`] instead of [`GrpcCall`](super::GrpcCall); a
+//! ([`GrpcStreamCall`] instead of [`GrpcCall`](crate::grpc::GrpcCall); a
 //! [`Channel`] or [`LazyChannel`] serves both), so discovery and load
 //! balancing pick the instance when the stream opens. The stack's future
 //! lives as long as the stream: the attempt hands the response head to
 //! [`GovernedClient::call_stream`] and then waits for the stream's final
-//! status, which the caller's [`Streaming`] reports when it ends; the
-//! stack's future is driven by that `Streaming` while it is read. Hence:
+//! status, which the caller's [`ResponseStream`] reports when it ends; the
+//! stack's future is driven by that `ResponseStream` while it is read. Hence:
 //!
 //! - breakers admit the stream at open and record its final status;
 //! - a timeout layer (or the call's deadline) covers the whole stream;
@@ -36,16 +36,13 @@ use tower_service::Service;
 use wego_governance::CallInfo;
 use wego_governance::trace::TraceContext;
 
-use super::call::{GovernedClient, LazyChannel, split_path};
-use super::client::Body;
-use super::codec;
-use super::router::BoxStream;
-use super::status::Status;
-use super::streaming::{Streaming, codec_status};
-use super::{Channel, Code, Request, Response};
 use crate::BoxFuture;
+use crate::grpc::client::{Body, Channel, GovernedClient, LazyChannel, ResponseStream, split_path};
+use crate::grpc::codec::{self, message_status};
+use crate::grpc::request::{BoxStream, Request, Response};
+use crate::grpc::status::{Code, Status};
 
-type Head = oneshot::Sender<Response<Streaming<Bytes>>>;
+type Head = oneshot::Sender<Response<ResponseStream<Bytes>>>;
 
 /// The request side of a streaming call, shared by its attempts.
 #[derive(Clone)]
@@ -211,7 +208,7 @@ async fn attempt(ch: Channel, call: GrpcStreamCall) -> Result<(), Status> {
             let cfg = ch.config();
             let encoding = request.compression().or(cfg.compression);
             let mut frame = BytesMut::new();
-            codec::encode(&payload, encoding, cfg.max_send, &mut frame).map_err(codec_status)?;
+            codec::encode(&payload, encoding, cfg.max_send, &mut frame).map_err(message_status)?;
             (Body::Single(frame.freeze()), None)
         }
         Messages::Stream(replay) => {
@@ -322,7 +319,7 @@ where
     pub async fn call_stream(
         &mut self,
         call: GrpcStreamCall,
-    ) -> Result<Response<Streaming<Bytes>>, Status> {
+    ) -> Result<Response<ResponseStream<Bytes>>, Status> {
         std::future::poll_fn(|cx| self.get_mut().poll_ready(cx)).await?;
         let (tx, mut rx) = oneshot::channel();
         *call.head.lock().unwrap_or_else(PoisonError::into_inner) = Some(tx);
@@ -361,7 +358,7 @@ where
         &mut self,
         path: &str,
         request: Request<St>,
-    ) -> Result<Response<Streaming<Resp>>, Status>
+    ) -> Result<Response<ResponseStream<Resp>>, Status>
     where
         St: Stream<Item = Req> + Send + 'static,
         Req: prost::Message + 'static,
@@ -371,7 +368,10 @@ where
             Box::pin(s.map(|m| Ok(Bytes::from(m.encode_to_vec()))))
         });
         let call = GrpcStreamCall::stream(path, request).with_idempotent(self.is_idempotent());
-        Ok(self.call_stream(call).await?.map(Streaming::decode_into))
+        Ok(self
+            .call_stream(call)
+            .await?
+            .map(ResponseStream::decode_into))
     }
 
     /// A server-streaming call with `prost` messages.
@@ -383,13 +383,16 @@ where
         &mut self,
         path: &str,
         request: Request<Req>,
-    ) -> Result<Response<Streaming<Resp>>, Status>
+    ) -> Result<Response<ResponseStream<Resp>>, Status>
     where
         Req: prost::Message,
         Resp: prost::Message + Default,
     {
         let request = request.map(|m| Bytes::from(m.encode_to_vec()));
         let call = GrpcStreamCall::single(path, request).with_idempotent(self.is_idempotent());
-        Ok(self.call_stream(call).await?.map(Streaming::decode_into))
+        Ok(self
+            .call_stream(call)
+            .await?
+            .map(ResponseStream::decode_into))
     }
 }

@@ -1,4 +1,4 @@
-//! The server's service model: a [`Router`] from method paths to handlers,
+//! The server's service model: a [`GrpcRouter`] from method paths to handlers,
 //! itself a `tower::Service` over raw calls, so governance layers wrap it
 //! unchanged.
 //!
@@ -9,25 +9,22 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
-use futures_core::Stream;
 use futures_util::StreamExt;
 
-use super::message_codec::{Codec, MessageDecoder, MessageEncoder, ProstCodec, ProstDecoder};
-use super::request::{Request, Response};
-use super::status::Status;
-use super::streaming::Streaming;
+use super::stream::RequestStream;
 use crate::BoxFuture;
-
-/// A boxed, sendable stream of messages or a status.
-pub type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
+use crate::grpc::codec::message::{
+    Codec, MessageDecoder, MessageEncoder, ProstCodec, ProstDecoder,
+};
+use crate::grpc::request::{BoxStream, Request, Response};
+use crate::grpc::status::Status;
 
 /// What the server hands to the service: the raw inbound messages.
-pub type RawRequest = Request<Streaming<Bytes>>;
+pub type RawRequest = Request<RequestStream<Bytes>>;
 
 /// What the service returns: the raw outbound messages.
 pub type RawResponse = Response<BoxStream<Bytes>>;
@@ -38,15 +35,15 @@ type Handler =
 /// Routes calls by path (`/package.Service/Method`) to handlers. Unknown
 /// paths get `UNIMPLEMENTED`.
 #[derive(Clone, Default)]
-pub struct Router {
+pub struct GrpcRouter {
     routes: Arc<HashMap<String, Handler>>,
 }
 
-impl fmt::Debug for Router {
+impl fmt::Debug for GrpcRouter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut paths: Vec<&String> = self.routes.keys().collect();
         paths.sort();
-        f.debug_struct("Router").field("paths", &paths).finish()
+        f.debug_struct("GrpcRouter").field("paths", &paths).finish()
     }
 }
 
@@ -96,19 +93,19 @@ fn boxed_out<M: prost::Message + 'static>(s: BoxStream<M>) -> BoxStream<Bytes> {
     }))
 }
 
-impl Router {
+impl GrpcRouter {
     /// An empty router.
-    pub fn new() -> Router {
-        Router::default()
+    pub fn new() -> GrpcRouter {
+        GrpcRouter::default()
     }
 
-    fn add(mut self, path: &str, h: Handler) -> Router {
+    fn add(mut self, path: &str, h: Handler) -> GrpcRouter {
         Arc::make_mut(&mut self.routes).insert(path.to_owned(), h);
         self
     }
 
     /// Adds a raw handler, payloads in and out (no decoding).
-    pub fn raw<F, Fut>(self, path: &str, f: F) -> Router
+    pub fn raw<F, Fut>(self, path: &str, f: F) -> GrpcRouter
     where
         F: Fn(RawRequest) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<RawResponse, Status>> + Send + 'static,
@@ -117,7 +114,7 @@ impl Router {
     }
 
     /// Adds a unary method whose messages are protobuf ([`ProstCodec`]).
-    pub fn unary<Req, Resp, F, Fut>(self, path: &str, f: F) -> Router
+    pub fn unary<Req, Resp, F, Fut>(self, path: &str, f: F) -> GrpcRouter
     where
         Req: prost::Message + Default + Send + 'static,
         Resp: prost::Message + Send + 'static,
@@ -131,7 +128,7 @@ impl Router {
     /// [`Codec::Encode`]) and decodes (requests, [`Codec::Decode`]). The
     /// response carries the call's content-type, e.g.
     /// `application/grpc+json`.
-    pub fn unary_with_codec<C, F, Fut>(self, path: &str, codec: C, f: F) -> Router
+    pub fn unary_with_codec<C, F, Fut>(self, path: &str, codec: C, f: F) -> GrpcRouter
     where
         C: Codec,
         F: Fn(Request<C::Decode>) -> Fut + Send + Sync + 'static,
@@ -158,7 +155,7 @@ impl Router {
     }
 
     /// Adds a server-streaming method.
-    pub fn server_streaming<Req, Resp, F, Fut>(self, path: &str, f: F) -> Router
+    pub fn server_streaming<Req, Resp, F, Fut>(self, path: &str, f: F) -> GrpcRouter
     where
         Req: prost::Message + Default + 'static,
         Resp: prost::Message + 'static,
@@ -177,18 +174,18 @@ impl Router {
     }
 
     /// Adds a client-streaming method.
-    pub fn client_streaming<Req, Resp, F, Fut>(self, path: &str, f: F) -> Router
+    pub fn client_streaming<Req, Resp, F, Fut>(self, path: &str, f: F) -> GrpcRouter
     where
         Req: prost::Message + Default + 'static,
         Resp: prost::Message + 'static,
-        F: Fn(Request<Streaming<Req>>) -> Fut + Send + Sync + 'static,
+        F: Fn(Request<RequestStream<Req>>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Response<Resp>, Status>> + Send + 'static,
     {
         let f = Arc::new(f);
         self.raw(path, move |req: RawRequest| {
             let f = f.clone();
             async move {
-                let resp = f(req.map(Streaming::decode_into::<Req>)).await?;
+                let resp = f(req.map(RequestStream::decode_into::<Req>)).await?;
                 Ok(resp.map(|m| -> BoxStream<Bytes> {
                     Box::pin(futures_util::stream::once(std::future::ready(Ok(
                         encode_prost(&m),
@@ -199,25 +196,25 @@ impl Router {
     }
 
     /// Adds a bidirectional-streaming method.
-    pub fn streaming<Req, Resp, F, Fut>(self, path: &str, f: F) -> Router
+    pub fn streaming<Req, Resp, F, Fut>(self, path: &str, f: F) -> GrpcRouter
     where
         Req: prost::Message + Default + 'static,
         Resp: prost::Message + 'static,
-        F: Fn(Request<Streaming<Req>>) -> Fut + Send + Sync + 'static,
+        F: Fn(Request<RequestStream<Req>>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Response<BoxStream<Resp>>, Status>> + Send + 'static,
     {
         let f = Arc::new(f);
         self.raw(path, move |req: RawRequest| {
             let f = f.clone();
             async move {
-                let resp = f(req.map(Streaming::decode_into::<Req>)).await?;
+                let resp = f(req.map(RequestStream::decode_into::<Req>)).await?;
                 Ok(resp.map(boxed_out))
             }
         })
     }
 
     /// Merges another router's routes into this one (theirs win on clashes).
-    pub fn merge(mut self, other: Router) -> Router {
+    pub fn merge(mut self, other: GrpcRouter) -> GrpcRouter {
         let routes = Arc::make_mut(&mut self.routes);
         for (k, v) in other.routes.iter() {
             routes.insert(k.clone(), v.clone());
@@ -236,7 +233,7 @@ impl Router {
     }
 }
 
-impl tower_service::Service<RawRequest> for Router {
+impl tower_service::Service<RawRequest> for GrpcRouter {
     type Response = RawResponse;
     type Error = Status;
     type Future = BoxFuture<'static, Result<RawResponse, Status>>;

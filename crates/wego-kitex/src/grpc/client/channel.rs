@@ -1,8 +1,8 @@
-//! The gRPC client: a [`Channel`] over one h2c connection, multiplexing
-//! calls as HTTP/2 streams.
+//! [`Channel`]: one h2c connection, multiplexing calls as HTTP/2 streams.
+//! Its constructors are in `builder.rs`.
 //!
 //! Unary and server-streaming calls hand their one framed message to h2 up
-//! front; streaming requests are sent by a small pump task ([`super::pump`])
+//! front; streaming requests are sent by a small pump task (`pump.rs`)
 //! so that a bidi call can read and write at once. Dropping a call drops
 //! its h2 handles (and aborts the pump), which resets the stream
 //! (`RST_STREAM(CANCEL)`), and the server sees the cancellation. Deadlines travel as `grpc-timeout` and are
@@ -10,7 +10,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
@@ -20,16 +20,15 @@ use http::{HeaderValue, StatusCode};
 use wego_netpoll::Address;
 use wego_netpoll::rt;
 
-use super::codec::{self, DEFAULT_MAX_MESSAGE_SIZE, Decoder, Encoding};
-use super::connection::{ChannelBuilder, Config, Live, open};
-use super::message_codec::{Codec, MessageDecoder, MessageEncoder};
-use super::metadata::Metadata;
+use super::connection::{Config, Live, open};
 use super::pump::{PumpError, PumpGuard, pump};
-use super::request::{Request, Response};
-use super::router::BoxStream;
-use super::status::Status;
-use super::streaming::{Streaming, codec_status};
-use super::timeout::format_timeout;
+use super::stream::ResponseStream;
+use crate::grpc::codec::message::{Codec, MessageDecoder, MessageEncoder, ProstCodec};
+use crate::grpc::codec::timeout::format_timeout;
+use crate::grpc::codec::{self, Decoder, Encoding, message_status};
+use crate::grpc::metadata::Metadata;
+use crate::grpc::request::{BoxStream, Request, Response};
+use crate::grpc::status::Status;
 
 /// The request side of a call.
 pub(crate) enum Body {
@@ -73,23 +72,6 @@ fn encode_prost<M: prost::Message>(m: &M) -> Bytes {
 }
 
 impl Channel {
-    /// A builder with the defaults.
-    pub fn builder() -> ChannelBuilder {
-        ChannelBuilder {
-            config: Config {
-                max_recv: DEFAULT_MAX_MESSAGE_SIZE,
-                max_send: DEFAULT_MAX_MESSAGE_SIZE,
-                connect_timeout: Duration::from_secs(5),
-                timeout: None,
-                compression: None,
-                keepalive_interval: None,
-                keepalive_timeout: Duration::from_secs(20),
-                authority: String::new(),
-                connector: None,
-            },
-        }
-    }
-
     pub(crate) fn from_live(config: Config, live: Live, addr: Option<Address>) -> Channel {
         Channel {
             inner: Arc::new(Inner {
@@ -148,15 +130,6 @@ impl Channel {
             .map_err(|e| Status::unavailable(format!("connection: {e}")))
     }
 
-    /// Connects with the defaults.
-    ///
-    /// # Errors
-    ///
-    /// As [`ChannelBuilder::connect`].
-    pub async fn connect(addr: &Address) -> Result<Channel, Status> {
-        Channel::builder().connect(addr).await
-    }
-
     /// Starts a call with a raw message stream; returns the response head
     /// and the raw response messages. The typed methods build on it.
     ///
@@ -168,7 +141,7 @@ impl Channel {
         &self,
         path: &str,
         request: Request<BoxStream<Bytes>>,
-    ) -> Result<Response<Streaming<Bytes>>, Status> {
+    ) -> Result<Response<ResponseStream<Bytes>>, Status> {
         self.call_body(path, request.map(Body::Stream)).await
     }
 
@@ -176,7 +149,7 @@ impl Channel {
         &self,
         path: &str,
         request: Request<Body>,
-    ) -> Result<Response<Streaming<Bytes>>, Status> {
+    ) -> Result<Response<ResponseStream<Bytes>>, Status> {
         let cfg = &self.inner.config;
         let deadline = request
             .deadline()
@@ -191,7 +164,7 @@ impl Channel {
                 .map_err(|e| Status::internal(format!("invalid method path: {e}")))?;
             let h = req.headers_mut();
             request.metadata().merge_into(h);
-            super::metainfo::forward(h);
+            crate::grpc::metainfo::forward(h);
             h.insert(
                 "content-type",
                 HeaderValue::from_static(request.content_type()),
@@ -261,7 +234,7 @@ impl Channel {
                 return Err(status);
             }
             let mut r = Response::from_parts(
-                Streaming::new_client(None, Decoder::new(cfg.max_recv, None), None, None),
+                ResponseStream::new(None, Decoder::new(cfg.max_recv, None), None, None),
                 status.metadata().clone(),
             );
             r.set_trailers(status.metadata().clone());
@@ -299,7 +272,7 @@ impl Channel {
         };
         let mut metadata = Metadata::from_headers(parts.headers);
         metadata.remove_reserved();
-        let stream = Streaming::new_client(
+        let stream = ResponseStream::new(
             Some(body),
             Decoder::new(cfg.max_recv, recv_enc),
             deadline,
@@ -321,11 +294,11 @@ impl Channel {
         let encoding = request.compression().or(cfg.compression);
         let mut frame = BytesMut::new();
         codec::encode(request.get_ref(), encoding, cfg.max_send, &mut frame)
-            .map_err(codec_status)?;
+            .map_err(message_status)?;
         Ok(request.map(|_| Body::Single(frame.freeze())))
     }
 
-    /// A unary call with protobuf messages ([`ProstCodec`](super::ProstCodec)).
+    /// A unary call with protobuf messages ([`ProstCodec`]).
     ///
     /// # Errors
     ///
@@ -339,7 +312,7 @@ impl Channel {
         Req: prost::Message + Send + 'static,
         Resp: prost::Message + Default + Send + 'static,
     {
-        self.unary_with_codec(path, &super::ProstCodec::<Req, Resp>::new(), request)
+        self.unary_with_codec(path, &ProstCodec::<Req, Resp>::new(), request)
             .await
     }
 
@@ -373,7 +346,7 @@ impl Channel {
 
     /// A unary call with an already encoded request message, answering the
     /// encoded response message (the `tower::Service` path of
-    /// [`super::governance`]).
+    /// `grpc/governance`).
     pub(crate) async fn unary_encoded(
         &self,
         path: &str,
@@ -383,7 +356,7 @@ impl Channel {
         let encoding = request.compression().or(cfg.compression);
         let mut frame = BytesMut::new();
         codec::encode(request.get_ref(), encoding, cfg.max_send, &mut frame)
-            .map_err(codec_status)?;
+            .map_err(message_status)?;
         self.unary_body(path, request.map(|_| Body::Single(frame.freeze())))
             .await
     }
@@ -422,7 +395,7 @@ impl Channel {
         &self,
         path: &str,
         request: Request<Req>,
-    ) -> Result<Response<Streaming<Resp>>, Status>
+    ) -> Result<Response<ResponseStream<Resp>>, Status>
     where
         Req: prost::Message,
         Resp: prost::Message + Default,
@@ -431,7 +404,7 @@ impl Channel {
         Ok(self
             .call_body(path, request)
             .await?
-            .map(Streaming::decode_into))
+            .map(ResponseStream::decode_into))
     }
 
     /// A client-streaming call: a stream of requests, one response.
@@ -479,7 +452,7 @@ impl Channel {
         &self,
         path: &str,
         request: Request<S>,
-    ) -> Result<Response<Streaming<Resp>>, Status>
+    ) -> Result<Response<ResponseStream<Resp>>, Status>
     where
         S: Stream<Item = Req> + Send + 'static,
         Req: prost::Message + 'static,
@@ -490,7 +463,7 @@ impl Channel {
         Ok(self
             .call_raw(path, request)
             .await?
-            .map(Streaming::decode_into))
+            .map(ResponseStream::decode_into))
     }
 }
 

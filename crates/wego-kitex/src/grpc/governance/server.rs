@@ -2,7 +2,7 @@
 //!
 //! A `tower::Service` call ends when its future resolves, and a gRPC
 //! handler's future resolves with the response *head*: its messages are
-//! streamed afterwards. Layers wrapping a [`Router`](super::Router)
+//! streamed afterwards. Layers wrapping a [`Router`](crate::grpc::GrpcRouter)
 //! directly therefore see a streaming call as over as soon as it starts
 //! (tonic with plain `tower` layers behaves the same way). [`GovernedStreams`]
 //! gives the layers the whole stream instead, without changing them:
@@ -34,17 +34,16 @@ use tokio::sync::oneshot;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::request::Request;
-use super::router::{BoxStream, RawRequest, RawResponse};
-use super::status::Status;
-use super::streaming::Streaming;
 use crate::BoxFuture;
+use crate::grpc::request::{BoxStream, Request};
+use crate::grpc::server::{RawRequest, RawResponse, RequestStream};
+use crate::grpc::status::Status;
 
 /// The request message inside governed layers: the call's inbound
 /// messages and where the response head goes. Layers see it as
 /// `Request<StreamCall>`, which is [`CallInfo`](wego_governance::CallInfo).
 pub struct StreamCall {
-    messages: Streaming<Bytes>,
+    messages: RequestStream<Bytes>,
     head: oneshot::Sender<RawResponse>,
 }
 
@@ -69,7 +68,7 @@ pub struct StreamScope<S> {
 }
 
 impl<S> StreamScope<S> {
-    /// Wraps a service over raw calls (a [`Router`](super::Router)).
+    /// Wraps a service over raw calls (a [`Router`](crate::grpc::GrpcRouter)).
     pub fn new(inner: S) -> StreamScope<S> {
         StreamScope { inner }
     }
@@ -143,7 +142,7 @@ pub struct GovernedStreams<G> {
 }
 
 impl GovernedStreams<()> {
-    /// Wraps `service` (a [`Router`](super::Router)) in `layer` so that the
+    /// Wraps `service` (a [`Router`](crate::grpc::GrpcRouter)) in `layer` so that the
     /// layers see every call, streaming or not, from its start to the end
     /// of its response stream.
     pub fn layer<L, S>(layer: L, service: S) -> GovernedStreams<L::Service>

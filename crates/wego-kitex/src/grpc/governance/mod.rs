@@ -11,13 +11,13 @@
 //!   metadata; [`Request`] is [`CallInfo`] on the server (callee and method
 //!   from the path `/pkg.Service/Method`), so the server layers
 //!   (`RateLimitLayer`, `ConcurrencyLimitLayer`, `MetricsLayer`,
-//!   `TraceLayer`) wrap a [`Router`](super::Router) as they are, and
+//!   `TraceLayer`) wrap a [`GrpcRouter`](crate::grpc::GrpcRouter) as they are, and
 //!   [`ServerTraceLayer`] opens a span carrying the caller's trace id.
 //! - Client: [`GrpcCall`] (the request of the client's `tower::Service`,
-//!   see `call.rs`) is [`CallInfo`], so the client layers wrap a
-//!   [`Channel`](super::Channel) or, per instance for `LoadBalanceLayer`'s
-//!   factory, a [`LazyChannel`](super::LazyChannel), under a
-//!   [`GovernedClient`](super::GovernedClient).
+//!   see `client/call.rs`) is [`CallInfo`], so the client layers wrap a
+//!   [`Channel`](crate::grpc::Channel) or, per instance for `LoadBalanceLayer`'s
+//!   factory, a [`LazyChannel`](crate::grpc::LazyChannel), under a
+//!   [`GovernedClient`](crate::grpc::GovernedClient).
 //!
 //! ```no_run
 //! use tower_layer::Layer;
@@ -41,9 +41,18 @@ use tracing::Instrument;
 use wego_governance::trace::{Carrier, TraceContext};
 use wego_governance::{CallInfo, Classify};
 
-use super::call::{GrpcCall, split_path};
-use super::{Code, Metadata, Request, Status};
 use tower_service::Service;
+
+use crate::grpc::client::{GrpcCall, split_path};
+use crate::grpc::metadata::Metadata;
+use crate::grpc::request::Request;
+use crate::grpc::status::{Code, Status};
+
+mod client;
+mod server;
+
+pub use client::GrpcStreamCall;
+pub use server::{GovernedStreams, StreamCall, StreamEnd, StreamScope};
 
 impl Classify for Status {
     /// Only `UNAVAILABLE` (which connection failures become): the call did
@@ -187,11 +196,6 @@ pub struct ServerTrace<S> {
     inner: S,
 }
 
-/// Lowercase hex of a trace id.
-pub(crate) fn trace_id_hex(ctx: &TraceContext) -> String {
-    ctx.trace_id.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 impl<S, T> Service<Request<T>> for ServerTrace<S>
 where
     S: Service<Request<T>>,
@@ -212,7 +216,7 @@ where
         let span = tracing::info_span!(
             "wego.serve",
             rpc.path = req.path(),
-            trace_id = %trace_id_hex(&ctx),
+            trace_id = %crate::metainfo::trace_id_hex(&ctx),
             remote_parent = remote,
         );
         let fut = span.in_scope(|| self.inner.call(req));

@@ -1,14 +1,27 @@
 //! [`Codec`]: how a gRPC method's messages become bytes and back, in
 //! tonic's shape (an encoder and a decoder over buffers). [`ProstCodec`]
 //! is the default; the length-prefixed framing around each message
-//! ([`codec`](super::codec)) and compression are the same for every codec.
+//! ([`codec`](crate::grpc::codec)) and compression are the same for every codec.
 
 use std::fmt;
 use std::marker::PhantomData;
 
 use bytes::{Bytes, BytesMut};
 
-use super::Status;
+use crate::grpc::status::Status;
+
+/// Decodes one message from its payload.
+pub(crate) type DecodeFn<T> = fn(Bytes) -> Result<T, Status>;
+
+/// Decodes a prost message, `INTERNAL` when the bytes are not one.
+pub(crate) fn decode_prost<T: prost::Message + Default>(b: Bytes) -> Result<T, Status> {
+    T::decode(b).map_err(|e| Status::internal(format!("cannot decode message: {e}")))
+}
+
+/// Leaves a payload as it is.
+pub(crate) fn decode_raw(b: Bytes) -> Result<Bytes, Status> {
+    Ok(b)
+}
 
 /// Encodes one message into a buffer.
 pub trait MessageEncoder: Send + 'static {
@@ -154,7 +167,7 @@ impl<D: prost::Message + Default + 'static> MessageDecoder for ProstDecoder<D> {
     type Item = D;
 
     fn decode(&mut self, src: Bytes) -> Result<D, Status> {
-        super::streaming::decode_prost(src)
+        decode_prost(src)
     }
 }
 
@@ -178,7 +191,7 @@ mod tests {
         let got = c.decoder().decode(buf.freeze()).unwrap();
         assert_eq!(got.msg, "hi");
         let bad = c.decoder().decode(Bytes::from_static(b"\x0a\x05hi"));
-        assert_eq!(bad.unwrap_err().code(), super::super::Code::Internal);
+        assert_eq!(bad.unwrap_err().code(), crate::grpc::Code::Internal);
         assert_eq!(c.content_type(), "application/grpc");
     }
 }

@@ -1,4 +1,4 @@
-//! Building a [`Channel`]: configuration, dialling and the HTTP/2
+//! A channel's connections: configuration, dialling and the HTTP/2
 //! handshake with its connection driver (and keepalive).
 
 use std::future::Future;
@@ -13,12 +13,11 @@ use wego_netpoll::net::{BoxConnect, Connect};
 use wego_netpoll::rt;
 use wego_netpoll::{Address, Dialer};
 
-use super::client::Channel;
-use super::coalesce::coalesce;
-use super::codec::Encoding;
-use super::keepalive;
 use super::pump::PumpGuard;
-use super::status::Status;
+use crate::grpc::codec::{DEFAULT_MAX_MESSAGE_SIZE, Encoding};
+use crate::grpc::conn::coalesce::coalesce;
+use crate::grpc::conn::keepalive;
+use crate::grpc::status::Status;
 
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
@@ -34,92 +33,19 @@ pub(crate) struct Config {
     pub(crate) connector: Option<BoxConnect>,
 }
 
-/// Builds a [`Channel`].
-#[derive(Debug, Clone)]
-pub struct ChannelBuilder {
-    pub(crate) config: Config,
-}
-
-impl ChannelBuilder {
-    /// Largest response message accepted (default 4 MiB).
-    pub fn with_max_recv_message_size(mut self, n: usize) -> Self {
-        self.config.max_recv = n;
-        self
-    }
-
-    /// Largest request message sent (default 4 MiB).
-    pub fn with_max_send_message_size(mut self, n: usize) -> Self {
-        self.config.max_send = n;
-        self
-    }
-
-    /// Connect timeout (default 5 s).
-    pub fn with_connect_timeout(mut self, d: Duration) -> Self {
-        self.config.connect_timeout = d;
-        self
-    }
-
-    /// A default timeout for calls that set none.
-    pub fn with_timeout(mut self, d: Duration) -> Self {
-        self.config.timeout = Some(d);
-        self
-    }
-
-    /// Compresses every request with `encoding` unless the call says
-    /// otherwise.
-    pub fn with_compression(mut self, encoding: Encoding) -> Self {
-        self.config.compression = Some(encoding);
-        self
-    }
-
-    /// HTTP/2 keepalive pings every `interval`; the connection is closed
-    /// if one is not answered within the keepalive timeout (default 20 s).
-    pub fn with_keepalive(mut self, interval: Duration, timeout: Duration) -> Self {
-        self.config.keepalive_interval = Some(interval);
-        self.config.keepalive_timeout = timeout;
-        self
-    }
-
-    /// Opens connections with `connector` instead of netpoll's [`Dialer`]
-    /// (TCP or Unix, `TCP_NODELAY` on): a TLS wrapper, a proxy, an
-    /// in-memory transport. The connect timeout bounds it all the same,
-    /// and a channel redials through it when its connection is gone.
-    pub fn with_connector(mut self, connector: impl Connect) -> Self {
-        self.config.connector = Some(BoxConnect::new(connector));
-        self
-    }
-
-    /// Dials `addr` and performs the HTTP/2 handshake.
-    ///
-    /// # Errors
-    ///
-    /// `UNAVAILABLE` when the connection or handshake fails,
-    /// `DEADLINE_EXCEEDED` on connect timeout.
-    pub async fn connect(mut self, addr: &Address) -> Result<Channel, Status> {
-        if self.config.authority.is_empty() {
-            self.config.authority = match addr {
-                Address::Tcp(sa) => sa.to_string(),
-                _ => "localhost".to_owned(),
-            };
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            max_recv: DEFAULT_MAX_MESSAGE_SIZE,
+            max_send: DEFAULT_MAX_MESSAGE_SIZE,
+            connect_timeout: Duration::from_secs(5),
+            timeout: None,
+            compression: None,
+            keepalive_interval: None,
+            keepalive_timeout: Duration::from_secs(20),
+            authority: String::new(),
+            connector: None,
         }
-        let live = open(&self.config, addr, 0).await?;
-        Ok(Channel::from_live(self.config, live, Some(addr.clone())))
-    }
-
-    /// Performs the HTTP/2 handshake over an established IO.
-    ///
-    /// # Errors
-    ///
-    /// `UNAVAILABLE` when the handshake fails.
-    pub async fn handshake<IO>(mut self, io: IO) -> Result<Channel, Status>
-    where
-        IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    {
-        if self.config.authority.is_empty() {
-            self.config.authority = "localhost".to_owned();
-        }
-        let live = start(&self.config, io, 0).await?;
-        Ok(Channel::from_live(self.config, live, None))
     }
 }
 

@@ -12,6 +12,9 @@
 //! decompressed size is bounded by the same maximum (a "zip bomb" stops at
 //! the limit).
 
+pub(crate) mod message;
+pub(crate) mod timeout;
+
 use std::io::{Read, Write};
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
@@ -247,6 +250,18 @@ fn gunzip(body: &[u8], max: usize) -> Result<Bytes, MessageError> {
         });
     }
     Ok(Bytes::from(out))
+}
+
+/// Maps a framing error to the status the gRPC spec asks for.
+pub(crate) fn message_status(e: MessageError) -> crate::grpc::status::Status {
+    use crate::grpc::status::Status;
+    match e {
+        MessageError::TooLarge { .. } => Status::resource_exhausted(e.to_string()),
+        MessageError::MissingEncoding
+        | MessageError::InvalidFlag(_)
+        | MessageError::Truncated(_) => Status::internal(e.to_string()),
+        MessageError::Decompress(_) | MessageError::Compress(_) => Status::internal(e.to_string()),
+    }
 }
 
 #[cfg(test)]

@@ -8,11 +8,10 @@ use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use wego_netpoll::rt::JoinHandle;
 
-use super::codec::{self, Encoding};
-use super::router::BoxStream;
-use super::send::send_all;
-use super::status::Status;
-use super::streaming::codec_status;
+use crate::grpc::codec::{self, Encoding, message_status};
+use crate::grpc::conn::send::send_all;
+use crate::grpc::request::BoxStream;
+use crate::grpc::status::Status;
 
 /// Why the request pump cancelled a call, for the caller to see instead of
 /// the bare reset.
@@ -67,7 +66,7 @@ pub(crate) async fn pump(
             }
         };
         if let Err(e) = codec::encode(&payload, encoding, max_send, &mut buf) {
-            let status = codec_status(e);
+            let status = message_status(e);
             tracing::debug!(%status, "request message rejected, cancelling call");
             fail(status);
             stream.send_reset(h2::Reason::CANCEL);

@@ -15,8 +15,11 @@ use bytes::Bytes;
 use tower_service::Service;
 use wego_netpoll::Address;
 
-use super::connection::ChannelBuilder;
-use super::{Channel, Code, Request, Response, Status};
+use super::builder::ChannelBuilder;
+use super::channel::Channel;
+use crate::grpc::codec::message::decode_prost;
+use crate::grpc::request::{Request, Response};
+use crate::grpc::status::{Code, Status};
 
 /// The boxed future of the client services here.
 pub type CallFuture = Pin<Box<dyn Future<Output = Result<Response<Bytes>, Status>> + Send>>;
@@ -37,11 +40,11 @@ pub(crate) fn split_path(path: &str) -> (&str, &str) {
 /// and backup requests resend it.
 #[derive(Debug)]
 pub struct GrpcCall {
-    pub(super) path: Arc<str>,
-    pub(super) callee: Option<Arc<str>>,
-    pub(super) request: Request<Bytes>,
-    pub(super) hash_key: Option<u64>,
-    pub(super) idempotent: bool,
+    pub(crate) path: Arc<str>,
+    pub(crate) callee: Option<Arc<str>>,
+    pub(crate) request: Request<Bytes>,
+    pub(crate) hash_key: Option<u64>,
+    pub(crate) idempotent: bool,
 }
 
 impl Clone for GrpcCall {
@@ -266,7 +269,7 @@ where
         let resp = self.call(call).await?;
         let trailers = resp.trailers().clone();
         let metadata = resp.metadata().clone();
-        let msg = super::streaming::decode_prost::<Resp>(resp.into_inner())?;
+        let msg = decode_prost::<Resp>(resp.into_inner())?;
         let mut r = Response::from_parts(msg, metadata);
         r.set_trailers(trailers);
         Ok(r)

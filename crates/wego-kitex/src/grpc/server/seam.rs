@@ -8,17 +8,17 @@ use wego_netpoll::net::BoxIo;
 use wego_netpoll::{BoxFuture, Watcher};
 
 use super::router::{RawRequest, RawResponse};
-use super::server::Server;
-use super::status::Status;
+use super::serve::GrpcServer;
+use crate::grpc::status::Status;
 use crate::server::ConnHandler;
 use crate::transport::Prefixed;
 
-/// Serves the HTTP/2 connections Kitex's server detects with a gRPC
-/// [`Server`] and service. Register it with
+/// Serves the HTTP/2 connections Kitex's server detects with a
+/// [`GrpcServer`] and service. Register it with
 /// `wego_kitex::server::Server::builder().with_http2_handler(...)`.
 #[derive(Debug, Clone)]
 pub struct Http2Handler<S> {
-    server: Server,
+    server: GrpcServer,
     service: S,
 }
 
@@ -28,7 +28,7 @@ where
     S::Future: Send + 'static,
 {
     /// Wraps a gRPC server configuration and its service.
-    pub fn new(server: Server, service: S) -> Http2Handler<S> {
+    pub fn new(server: GrpcServer, service: S) -> Http2Handler<S> {
         Http2Handler { server, service }
     }
 
