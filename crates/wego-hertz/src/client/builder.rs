@@ -36,6 +36,7 @@ pub struct ClientBuilder {
     limits: ResponseLimits,
     max_body: Option<u64>,
     max_trailers: usize,
+    http2: bool,
 }
 
 impl Default for ClientBuilder {
@@ -49,6 +50,7 @@ impl Default for ClientBuilder {
             limits: ResponseLimits::default(),
             max_body: None,
             max_trailers: 16 * 1024,
+            http2: false,
         }
     }
 }
@@ -110,6 +112,15 @@ impl ClientBuilder {
         self
     }
 
+    /// Sends every request over HTTP/2 without asking first (prior
+    /// knowledge, RFC 9113 §3.3): for servers known to speak h2c. Requests
+    /// to an origin share one connection. Without it, only requests whose
+    /// version is `HTTP/2` use HTTP/2.
+    pub fn with_http2_prior_knowledge(mut self) -> Self {
+        self.http2 = true;
+        self
+    }
+
     /// Checks the settings and builds the client.
     ///
     /// # Errors
@@ -148,6 +159,8 @@ impl ClientBuilder {
                     max_trailers: self.max_trailers,
                     read_idle: self.read_idle_timeout,
                 },
+                http2: self.http2,
+                h2: super::h2::Connections::default(),
             }),
         })
     }

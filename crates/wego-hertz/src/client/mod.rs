@@ -1,4 +1,4 @@
-//! The HTTP/1.1 client.
+//! The HTTP client: HTTP/1.1 and HTTP/2.
 //!
 //! [`Client`] sends `http::Request<Body>` and returns
 //! `http::Response<Body>`, and is a
@@ -22,6 +22,12 @@
 //! - A `101 Switching Protocols` response hands the connection to the
 //!   caller: [`upgrade::on`] turns the response into an [`Upgraded`] IO
 //!   (for WebSocket and other protocols that start as HTTP/1.1).
+//! - HTTP/2 (the `h2` crate) by prior knowledge, for every request with
+//!   [`ClientBuilder::with_http2_prior_knowledge`] or for a request whose
+//!   version is `HTTP/2`: an origin's requests share a multiplexed
+//!   connection, and another is opened when the server's stream limit is
+//!   reached; a connection that received GOAWAY or closed is never used
+//!   again.
 //! - Only `http://` URIs; host names are resolved by the system resolver
 //!   on the runtime's blocking pool.
 //!
@@ -41,6 +47,7 @@
 
 mod builder;
 mod h1;
+mod h2;
 mod pool;
 pub mod upgrade;
 
@@ -49,7 +56,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use http::{Method, Request, Response, Uri};
+use http::{Method, Request, Response, Uri, Version};
 use wego_netpoll::Address;
 use wego_netpoll::net::{BoxConnect, BoxIo, Connect};
 use wego_netpoll::rt;
@@ -60,7 +67,7 @@ use self::pool::{Origin, Pool};
 pub use self::upgrade::{OnUpgrade, Upgraded};
 use crate::{Body, BoxFuture, Error, Result};
 
-/// An HTTP/1.1 client with a connection pool. Cheap to clone: clones share
+/// An HTTP/1.1 and HTTP/2 client with connection pools. Cheap to clone: clones share
 /// the pool and settings.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -73,6 +80,9 @@ struct Shared {
     pool: Pool,
     timeout: Option<Duration>,
     settings: Settings,
+    /// Every request goes over HTTP/2 by prior knowledge.
+    http2: bool,
+    h2: h2::Connections,
 }
 
 impl Client {
@@ -123,6 +133,18 @@ impl Client {
         let shared = &self.shared;
         let origin = Origin::from_uri(req.uri())?;
         let deadline = shared.timeout.map(|t| rt::now() + t);
+        if shared.http2 || req.version() == Version::HTTP_2 || shared.h2.has(&origin) {
+            let limits = shared.h2_limits();
+            let sent = h2::send(&shared.h2, &origin, req, &limits, deadline, || {
+                connect(&shared.connector, &origin)
+            });
+            return match deadline {
+                Some(at) => rt::timeout_at(at, sent)
+                    .await
+                    .unwrap_or_else(|_| Err(Error::timeout())),
+                None => sent.await,
+            };
+        }
         let within = async {
             let (parts, body) = req.into_parts();
             let head = Head {
@@ -168,6 +190,16 @@ impl Client {
                 .await
                 .unwrap_or_else(|_| Err(Error::timeout())),
             None => within.await,
+        }
+    }
+}
+
+impl Shared {
+    fn h2_limits(&self) -> h2::Limits {
+        h2::Limits {
+            head: self.settings.limits,
+            max_body: self.settings.max_body,
+            read_idle: self.settings.read_idle,
         }
     }
 }

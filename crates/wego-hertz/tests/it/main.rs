@@ -4,6 +4,7 @@
 mod client;
 mod client_failures;
 mod client_h1;
+mod client_h2;
 mod client_hyper;
 mod client_nginx;
 mod client_support;
