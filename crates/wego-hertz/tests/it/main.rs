@@ -8,6 +8,8 @@ mod client_h2;
 mod client_hyper;
 mod client_nginx;
 mod client_support;
+#[cfg(feature = "tls")]
+mod client_tls;
 mod client_upgrade;
 mod support;
 
