@@ -94,6 +94,11 @@ impl Error {
         Self::new(Kind::ClientConfig(what), None)
     }
 
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    pub(crate) fn client_config_caused(what: &'static str, cause: impl Into<BoxError>) -> Self {
+        Self::new(Kind::ClientConfig(what), Some(cause.into()))
+    }
+
     pub(crate) fn request(what: &'static str) -> Self {
         Self::new(Kind::Request(what), None)
     }

@@ -8,7 +8,7 @@
 //!   `Expect: 100-continue`, chunked bodies both ways, limits and timeouts,
 //!   graceful shutdown; HTTP/2 on the same port by prior knowledge or
 //!   `Upgrade: h2c`, through the `h2` crate.
-//! - [`client`]: an HTTP/1.1 [`Client`] with a per-origin connection pool,
+//! - [`client`]: an HTTP/1.1 and HTTP/2 [`Client`] with per-origin connection pools,
 //!   streaming bodies both ways and a `tower_service::Service` impl.
 //! - `codec`: the sans-IO HTTP/1.1 codec the server and client are built on.
 //! - [`Router`] ([`router`]): radix-tree routing with groups, 404/405,

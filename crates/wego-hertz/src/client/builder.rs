@@ -36,6 +36,11 @@ pub struct ClientBuilder {
     limits: ResponseLimits,
     max_body: Option<u64>,
     max_trailers: usize,
+    http2: bool,
+    #[cfg(feature = "tls")]
+    tls_roots: Option<wego_netpoll::tls::RootCerts>,
+    #[cfg(feature = "tls")]
+    tls_identity: Option<wego_netpoll::tls::Identity>,
 }
 
 impl Default for ClientBuilder {
@@ -49,6 +54,11 @@ impl Default for ClientBuilder {
             limits: ResponseLimits::default(),
             max_body: None,
             max_trailers: 16 * 1024,
+            http2: false,
+            #[cfg(feature = "tls")]
+            tls_roots: None,
+            #[cfg(feature = "tls")]
+            tls_identity: None,
         }
     }
 }
@@ -110,12 +120,43 @@ impl ClientBuilder {
         self
     }
 
+    /// Sends every request over HTTP/2 without asking first (prior
+    /// knowledge, RFC 9113 §3.3): for servers known to speak h2c. Requests
+    /// to an origin share one connection. Without it, only requests whose
+    /// version is `HTTP/2` use HTTP/2.
+    pub fn with_http2_prior_knowledge(mut self) -> Self {
+        self.http2 = true;
+        self
+    }
+
+    /// Trusts `roots` for `https://` servers instead of the system's
+    /// certificate authorities (feature `tls`). To trust both, start from
+    /// [`RootCerts::native`](wego_netpoll::tls::RootCerts::native) and
+    /// [`add_pem`](wego_netpoll::tls::RootCerts::add_pem) to it.
+    #[cfg(feature = "tls")]
+    pub fn with_tls_roots(mut self, roots: wego_netpoll::tls::RootCerts) -> Self {
+        self.tls_roots = Some(roots);
+        self
+    }
+
+    /// Presents `identity` (a client certificate and its key) to
+    /// `https://` servers that ask for one (feature `tls`).
+    #[cfg(feature = "tls")]
+    pub fn with_tls_identity(mut self, identity: wego_netpoll::tls::Identity) -> Self {
+        self.tls_identity = Some(identity);
+        self
+    }
+
     /// Checks the settings and builds the client.
     ///
     /// # Errors
     ///
     /// [`Error::is_config`] for a zero timeout or a zero head or header
-    /// limit; the message names the setting.
+    /// limit; the message names the setting. With the `tls` feature, also
+    /// for TLS settings rustls refuses (empty custom roots). Without
+    /// custom roots the system's are loaded here (a blocking file read:
+    /// build clients at startup); a system with none fails only its
+    /// `https://` requests, with [`Error::is_connect`].
     pub fn build(self) -> Result<Client> {
         if self.timeout.is_some_and(|t| t.is_zero()) {
             return Err(Error::client_config("timeout must be above zero"));
@@ -137,9 +178,31 @@ impl ClientBuilder {
         let connector = self
             .connector
             .unwrap_or_else(|| BoxConnect::new(Dialer::new()));
+        #[cfg(feature = "tls")]
+        let tls = {
+            let custom_roots = self.tls_roots.is_some();
+            let mut tls = wego_netpoll::tls::TlsConnector::builder()
+                .with_connector(connector.clone())
+                .with_alpn_protocols(super::connect::ALPN);
+            if let Some(roots) = self.tls_roots {
+                tls = tls.with_roots(roots);
+            }
+            if let Some(identity) = self.tls_identity {
+                tls = tls.with_identity(identity);
+            }
+            match tls.build() {
+                Ok(tls) => Ok(tls),
+                Err(e) if custom_roots => return Err(Error::client_config_caused("tls", e)),
+                Err(e) => Err(e.to_string()),
+            }
+        };
         Ok(Client {
             shared: std::sync::Arc::new(Shared {
-                connector,
+                transport: super::connect::Transport {
+                    connector,
+                    #[cfg(feature = "tls")]
+                    tls,
+                },
                 pool: Pool::new(self.idle_timeout, self.max_idle_per_host),
                 timeout: self.timeout,
                 settings: Settings {
@@ -148,6 +211,8 @@ impl ClientBuilder {
                     max_trailers: self.max_trailers,
                     read_idle: self.read_idle_timeout,
                 },
+                http2: self.http2,
+                h2: super::h2::Connections::default(),
             }),
         })
     }

@@ -426,7 +426,10 @@ impl Timer {
     }
 }
 
-fn next_deadline(read_idle: Option<Duration>, deadline: Option<Instant>) -> Option<Instant> {
+pub(crate) fn next_deadline(
+    read_idle: Option<Duration>,
+    deadline: Option<Instant>,
+) -> Option<Instant> {
     let idle = read_idle.map(|d| rt::now() + d);
     match (idle, deadline) {
         (Some(a), Some(b)) => Some(a.min(b)),

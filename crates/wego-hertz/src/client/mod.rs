@@ -1,4 +1,4 @@
-//! The HTTP/1.1 client.
+//! The HTTP client: HTTP/1.1 and HTTP/2.
 //!
 //! [`Client`] sends `http::Request<Body>` and returns
 //! `http::Response<Body>`, and is a
@@ -22,8 +22,16 @@
 //! - A `101 Switching Protocols` response hands the connection to the
 //!   caller: [`upgrade::on`] turns the response into an [`Upgraded`] IO
 //!   (for WebSocket and other protocols that start as HTTP/1.1).
-//! - Only `http://` URIs; host names are resolved by the system resolver
-//!   on the runtime's blocking pool.
+//! - HTTP/2 (the `h2` crate) by prior knowledge, for every request with
+//!   [`ClientBuilder::with_http2_prior_knowledge`] or for a request whose
+//!   version is `HTTP/2`: an origin's requests share a multiplexed
+//!   connection, and another is opened when the server's stream limit is
+//!   reached; a connection that received GOAWAY or closed is never used
+//!   again.
+//! - `http://` and, with the `tls` feature, `https://` URIs (SNI, ALPN
+//!   `h2` then `http/1.1`, system or custom roots, client certificates);
+//!   host names are resolved by the system resolver on the runtime's
+//!   blocking pool.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
@@ -40,18 +48,17 @@
 //! ```
 
 mod builder;
+mod connect;
 mod h1;
+mod h2;
 mod pool;
 pub mod upgrade;
 
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use http::{Method, Request, Response, Uri};
-use wego_netpoll::Address;
-use wego_netpoll::net::{BoxConnect, BoxIo, Connect};
+use http::{Method, Request, Response, Uri, Version};
 use wego_netpoll::rt;
 
 pub use self::builder::{ClientBuilder, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_IDLE_PER_HOST};
@@ -60,7 +67,7 @@ use self::pool::{Origin, Pool};
 pub use self::upgrade::{OnUpgrade, Upgraded};
 use crate::{Body, BoxFuture, Error, Result};
 
-/// An HTTP/1.1 client with a connection pool. Cheap to clone: clones share
+/// An HTTP/1.1 and HTTP/2 client with connection pools. Cheap to clone: clones share
 /// the pool and settings.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -69,10 +76,13 @@ pub struct Client {
 
 #[derive(Debug)]
 struct Shared {
-    connector: BoxConnect,
+    transport: connect::Transport,
     pool: Pool,
     timeout: Option<Duration>,
     settings: Settings,
+    /// Every request goes over HTTP/2 by prior knowledge.
+    http2: bool,
+    h2: h2::Connections,
 }
 
 impl Client {
@@ -123,51 +133,109 @@ impl Client {
         let shared = &self.shared;
         let origin = Origin::from_uri(req.uri())?;
         let deadline = shared.timeout.map(|t| rt::now() + t);
-        let within = async {
-            let (parts, body) = req.into_parts();
-            let head = Head {
-                method: &parts.method,
-                uri: &parts.uri,
-                headers: &parts.headers,
-            };
-            // A body in memory can be sent again; keep a shared handle.
-            let (body, replay) = if body.in_memory().is_some() {
-                let data = body
-                    .collect_limited(usize::MAX)
-                    .await
-                    .map_err(Error::body)?;
-                (Body::from(data.clone()), Some(data))
-            } else {
-                (body, None)
-            };
-            let retry_allowed = replay.is_some() && is_idempotent(&parts.method);
-            let (io, reused) = match shared.pool.checkout(&origin) {
-                Some(io) => (io, true),
-                None => (connect(&shared.connector, &origin).await?, false),
-            };
-            let back = Return {
-                pool: shared.pool.clone(),
-                origin: origin.clone(),
-            };
-            let head_again = Head { ..head };
-            match h1::send(io, head, body, &shared.settings, deadline, back.clone()).await {
-                Ok(resp) => Ok(resp),
-                Err(failed) if failed.untouched && reused && retry_allowed => {
-                    tracing::debug!(error = %failed.error, "reused connection failed; retrying on a new one");
-                    let io = connect(&shared.connector, &origin).await?;
-                    let body = replay.map_or_else(Body::empty, Body::from);
-                    h1::send(io, head_again, body, &shared.settings, deadline, back)
-                        .await
-                        .map_err(|f| f.error)
-                }
-                Err(failed) => Err(failed.error),
-            }
-        };
+        let within = shared.dispatch(origin, req, deadline);
         match deadline {
             Some(at) => rt::timeout_at(at, within)
                 .await
                 .unwrap_or_else(|_| Err(Error::timeout())),
             None => within.await,
+        }
+    }
+}
+
+impl Shared {
+    /// Sends `req` over HTTP/2 when asked or when the origin already
+    /// speaks it, else over a pooled or new HTTP/1.1 connection (which
+    /// may turn out HTTP/2 by ALPN).
+    async fn dispatch(
+        &self,
+        origin: Origin,
+        req: Request<Body>,
+        deadline: Option<Instant>,
+    ) -> Result<Response<Body>> {
+        let prior_knowledge = self.http2 && !origin.tls;
+        if prior_knowledge || req.version() == Version::HTTP_2 || self.h2.has(&origin) {
+            return self.send_h2(&origin, req, deadline).await;
+        }
+        let (io, reused) = match self.pool.checkout(&origin) {
+            Some(io) => (io, true),
+            None => {
+                let io = self.transport.open(&origin).await?;
+                if connect::negotiated_h2(&io) {
+                    self.h2.add(&origin, io, &self.h2_limits()).await?;
+                    return self.send_h2(&origin, req, deadline).await;
+                }
+                (io, false)
+            }
+        };
+        let (parts, body) = req.into_parts();
+        let head = Head {
+            method: &parts.method,
+            uri: &parts.uri,
+            headers: &parts.headers,
+        };
+        // A body in memory can be sent again; keep a shared handle.
+        let (body, replay) = if body.in_memory().is_some() {
+            let data = body
+                .collect_limited(usize::MAX)
+                .await
+                .map_err(Error::body)?;
+            (Body::from(data.clone()), Some(data))
+        } else {
+            (body, None)
+        };
+        let retry_allowed = replay.is_some() && is_idempotent(&parts.method);
+        let back = Return {
+            pool: self.pool.clone(),
+            origin: origin.clone(),
+        };
+        let head_again = Head { ..head };
+        match h1::send(io, head, body, &self.settings, deadline, back.clone()).await {
+            Ok(resp) => Ok(resp),
+            Err(failed) if failed.untouched && reused && retry_allowed => {
+                tracing::debug!(error = %failed.error, "reused connection failed; retrying on a new one");
+                let io = self.transport.open(&origin).await?;
+                let body = replay.map_or_else(Body::empty, Body::from);
+                if connect::negotiated_h2(&io) {
+                    self.h2.add(&origin, io, &self.h2_limits()).await?;
+                    let mut again = Request::new(body);
+                    *again.method_mut() = parts.method.clone();
+                    *again.uri_mut() = parts.uri.clone();
+                    *again.headers_mut() = parts.headers.clone();
+                    return self.send_h2(&origin, again, deadline).await;
+                }
+                h1::send(io, head_again, body, &self.settings, deadline, back)
+                    .await
+                    .map_err(|f| f.error)
+            }
+            Err(failed) => Err(failed.error),
+        }
+    }
+
+    async fn send_h2(
+        &self,
+        origin: &Origin,
+        req: Request<Body>,
+        deadline: Option<Instant>,
+    ) -> Result<Response<Body>> {
+        let limits = self.h2_limits();
+        h2::send(&self.h2, origin, req, &limits, deadline, || async {
+            let io = self.transport.open(origin).await?;
+            if origin.tls && !connect::negotiated_h2(&io) {
+                return Err(Error::protocol(std::io::Error::other(
+                    "the server did not choose h2 by alpn",
+                )));
+            }
+            Ok(io)
+        })
+        .await
+    }
+
+    fn h2_limits(&self) -> h2::Limits {
+        h2::Limits {
+            head: self.settings.limits,
+            max_body: self.settings.max_body,
+            read_idle: self.settings.read_idle,
         }
     }
 }
@@ -178,37 +246,6 @@ fn is_idempotent(method: &Method) -> bool {
         *method,
         Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS | Method::TRACE
     )
-}
-
-/// Opens a connection to `origin`, trying each resolved address in turn.
-async fn connect(connector: &BoxConnect, origin: &Origin) -> Result<BoxIo> {
-    let addrs = resolve(origin).await?;
-    let mut last = None;
-    for addr in addrs {
-        match connector.connect(&Address::Tcp(addr)).await {
-            Ok(io) => return Ok(io),
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(match last {
-        Some(e) => Error::connect(e),
-        None => Error::connect(std::io::Error::other("the host resolved to no address")),
-    })
-}
-
-/// The socket addresses of `origin`: an IP literal as it is, a name through
-/// the system resolver on the blocking pool.
-async fn resolve(origin: &Origin) -> Result<Vec<SocketAddr>> {
-    let literal = origin.host.trim_start_matches('[').trim_end_matches(']');
-    if let Ok(ip) = literal.parse::<IpAddr>() {
-        return Ok(vec![SocketAddr::new(ip, origin.port)]);
-    }
-    let name = (origin.host.clone(), origin.port);
-    match rt::spawn_blocking(move || name.to_socket_addrs().map(Iterator::collect)).await {
-        Ok(Ok(addrs)) => Ok(addrs),
-        Ok(Err(e)) => Err(Error::connect(e)),
-        Err(e) => Err(Error::connect(std::io::Error::other(e.to_string()))),
-    }
 }
 
 impl tower_service::Service<Request<Body>> for Client {

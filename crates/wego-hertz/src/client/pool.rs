@@ -22,6 +22,8 @@ use crate::Error;
 /// Where a request goes: the scheme, host and port that key the pool.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct Origin {
+    /// `https://`: connections are TLS, the host is the server name.
+    pub(crate) tls: bool,
     /// The host as written in the URI, lowercased; IPv6 literals keep
     /// their brackets.
     pub(crate) host: String,
@@ -29,14 +31,14 @@ pub(crate) struct Origin {
 }
 
 impl Origin {
-    /// The origin of an absolute `http://` URI.
+    /// The origin of an absolute `http://` or `https://` URI.
     pub(crate) fn from_uri(uri: &Uri) -> Result<Self, Error> {
-        match uri.scheme_str() {
-            Some("http") => {}
-            Some("https") => return Err(Error::request("https is not supported")),
-            Some(_) => return Err(Error::request("the uri scheme is not http")),
+        let tls = match uri.scheme_str() {
+            Some("http") => false,
+            Some("https") => true,
+            Some(_) => return Err(Error::request("the uri scheme is not http or https")),
             None => return Err(Error::request("the uri is not absolute")),
-        }
+        };
         let authority = uri
             .authority()
             .ok_or(Error::request("the uri has no host"))?;
@@ -45,9 +47,16 @@ impl Origin {
             return Err(Error::request("the uri has no host"));
         }
         Ok(Self {
+            tls,
             host: host.to_ascii_lowercase(),
-            port: authority.port_u16().unwrap_or(80),
+            port: authority.port_u16().unwrap_or(if tls { 443 } else { 80 }),
         })
+    }
+
+    /// The host without IPv6 brackets: an IP literal or a DNS name, as
+    /// TLS names the server.
+    pub(crate) fn bare_host(&self) -> &str {
+        self.host.trim_start_matches('[').trim_end_matches(']')
     }
 }
 
@@ -136,7 +145,13 @@ mod tests {
         assert_eq!((o.host.as_str(), o.port), ("example.test", 80));
         let o = Origin::from_uri(&"http://[::1]:8080".parse().unwrap()).unwrap();
         assert_eq!((o.host.as_str(), o.port), ("[::1]", 8080));
-        for bad in ["/relative", "ftp://x.test/", "https://x.test/"] {
+        assert_eq!(o.bare_host(), "::1");
+        let o = Origin::from_uri(&"https://x.test/".parse().unwrap()).unwrap();
+        assert!(o.tls);
+        assert_eq!(o.port, 443);
+        let plain = Origin::from_uri(&"http://x.test:443/".parse().unwrap()).unwrap();
+        assert_ne!(o, plain, "the scheme keys the pool");
+        for bad in ["/relative", "ftp://x.test/"] {
             let e = Origin::from_uri(&bad.parse().unwrap()).unwrap_err();
             assert!(e.is_request(), "{bad}: {e}");
         }

@@ -4,9 +4,12 @@
 mod client;
 mod client_failures;
 mod client_h1;
+mod client_h2;
 mod client_hyper;
 mod client_nginx;
 mod client_support;
+#[cfg(feature = "tls")]
+mod client_tls;
 mod client_upgrade;
 mod support;
 

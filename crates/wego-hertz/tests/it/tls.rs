@@ -24,12 +24,12 @@ use crate::example_hello::hello;
 use crate::support::connect;
 
 /// A certificate authority made for one test.
-struct Ca {
+pub(crate) struct Ca {
     issuer: CertifiedIssuer<'static, KeyPair>,
 }
 
 impl Ca {
-    fn new(name: &str) -> Self {
+    pub(crate) fn new(name: &str) -> Self {
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         params
@@ -39,11 +39,11 @@ impl Ca {
         Self { issuer }
     }
 
-    fn pem(&self) -> String {
+    pub(crate) fn pem(&self) -> String {
         self.issuer.pem()
     }
 
-    fn roots(&self) -> RootCerts {
+    pub(crate) fn roots(&self) -> RootCerts {
         RootCerts::from_pem(self.pem()).unwrap()
     }
 
@@ -69,14 +69,14 @@ impl Ca {
         (cert.pem(), key.serialize_pem())
     }
 
-    fn leaf(&self, names: &[&str]) -> Identity {
+    pub(crate) fn leaf(&self, names: &[&str]) -> Identity {
         let (chain, key) = self.leaf_pem_with(names, |_| {});
         Identity::from_pem(chain, key).unwrap()
     }
 }
 
 /// An acceptor for `localhost` offering `h2` and `http/1.1`.
-fn acceptor(ca: &Ca) -> TlsAcceptor {
+pub(crate) fn acceptor(ca: &Ca) -> TlsAcceptor {
     TlsAcceptor::builder()
         .with_identity(ca.leaf(&["localhost"]))
         .with_alpn_protocols(["h2", "http/1.1"])
@@ -119,7 +119,7 @@ async fn who(req: Request<Body>) -> Result<Response<Body>, Infallible> {
 /// http-hello example's accept loop: each connection handshakes on its
 /// own task, then goes to `serve_connection`. Every failed handshake is
 /// reported on the channel.
-async fn start_tls(
+pub(crate) async fn start_tls(
     builder: Builder,
     acceptor: TlsAcceptor,
 ) -> (Address, mpsc::UnboundedReceiver<wego_netpoll::Error>) {
