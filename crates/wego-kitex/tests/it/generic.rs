@@ -21,7 +21,7 @@ use wego_kitex::client::{Client, Mode};
 use wego_kitex::generic::{
     BinaryClient, CallError, DecodeLimits, Descriptor, GenericClient, GenericHandler,
     GenericService, Idl, Outcome, RawHandler, RawService, StructValue, Value, ValueError,
-    decode_struct, encode_struct,
+    decode_struct,
 };
 use wego_kitex::metainfo::CallContext;
 use wego_kitex::server::{Server, ThriftReply, ThriftRequest};
