@@ -134,17 +134,17 @@ fn main() -> Result<(), BoxError> {
         };
         let client = GenericClient::new(Client::builder(addr).build()?, desc);
         let reply = client.call_json(&args.method, &args.json).await?;
-        println!("{} -> {reply:?}", args.method);
+        eprintln!("{} -> {reply:?}", args.method);
         if server.is_none() {
             return Ok::<(), BoxError>(());
         }
         let nf = client.call_json("find", r#"{"name": "cup"}"#).await?;
-        println!("find -> {nf:?}");
+        eprintln!("find -> {nf:?}");
         let bad = client
             .call_json("echo", r#"{"item": {"name": "pen", "price": "three"}}"#)
             .await;
         match bad {
-            Err(e) => println!(
+            Err(e) => eprintln!(
                 "refused before sending: {}",
                 e.value_error().map_or(e.to_string(), |v| v.to_string())
             ),
@@ -156,7 +156,7 @@ fn main() -> Result<(), BoxError> {
         // would answer it.)
         client.update_descriptor(Idl::parse_str("store.thrift", IDL_V2)?.service("Store")?);
         let again = client.call_json("echo_again", &args.json).await;
-        println!(
+        eprintln!(
             "echo_again after the swap -> {:?}",
             again.map_err(|e| e.to_string())
         );

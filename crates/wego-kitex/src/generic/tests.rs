@@ -500,3 +500,38 @@ fn descriptor_handle_swaps_for_later_loads_only() {
     assert!(held.method("b").is_none(), "a holder keeps its descriptor");
     assert!(other.load().method("b").is_some(), "clones see the swap");
 }
+
+#[test]
+fn http_annotations_are_recorded() {
+    let src = r#"
+struct GetReq {
+    1: required i64 id (api.path = "id"),
+    2: optional string q (api.query = "q"),
+    3: optional string token (api.header = "X-Token"),
+}
+service Items {
+    string get(1: GetReq req) (api.get = "/items/:id")
+    string put(1: GetReq req) (api.post = "/items", api.put = "/items/:id")
+}
+"#;
+    let d = Idl::parse_str("h.thrift", src)
+        .unwrap()
+        .service("Items")
+        .unwrap();
+    let get = d.method("get").unwrap();
+    assert_eq!(get.http_routes.len(), 1);
+    assert_eq!(get.http_routes[0].method, "GET");
+    assert_eq!(get.http_routes[0].path, "/items/:id");
+    let put = d.method("put").unwrap();
+    let verbs: Vec<&str> = put.http_routes.iter().map(|r| r.method.as_str()).collect();
+    assert_eq!(verbs, ["POST", "PUT"]);
+    let Type::Struct(req) = d.struct_desc(get.args).fields[0].ty else {
+        panic!()
+    };
+    assert_eq!(d.http_source(req, 1), Some(&HttpSource::Path("id".into())));
+    assert_eq!(d.http_source(req, 2), Some(&HttpSource::Query("q".into())));
+    assert_eq!(
+        d.http_source(req, 3),
+        Some(&HttpSource::Header("X-Token".into()))
+    );
+}
