@@ -1,6 +1,8 @@
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 //! Integration tests of wego-kitex, one module per behaviour.
 mod examples;
+#[cfg(feature = "generic")]
+mod generic;
 mod grpc_call_tasks;
 mod grpc_calls;
 mod grpc_common;
