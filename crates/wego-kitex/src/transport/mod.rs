@@ -16,14 +16,13 @@ pub mod buffered;
 pub mod codec;
 mod detect;
 pub mod framed;
-mod prefixed;
 
 pub use codec::{
     BufferedCodec, DetectFraming, Frame, FrameCodec, FramedCodec, Layered, Match, PayloadWriter,
     TtHeaderCodec,
 };
 pub use detect::{Detection, HTTP2_PREFACE, SNIFF_LIMIT, detect};
-pub use prefixed::Prefixed;
+pub use wego_netpoll::net::Prefixed;
 
 use std::sync::Arc;
 

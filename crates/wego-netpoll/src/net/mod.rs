@@ -12,6 +12,7 @@ mod dialer;
 mod info;
 mod listener;
 mod options;
+mod prefixed;
 mod tls_info;
 
 pub use address::Address;
@@ -24,4 +25,5 @@ pub use dialer::Dialer;
 pub use info::{ConnInfo, WithInfo};
 pub use listener::{Listener, ListenerBuilder};
 pub use options::KeepAlive;
+pub use prefixed::Prefixed;
 pub use tls_info::{TlsInfo, TlsVersion};

@@ -6,10 +6,11 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 
 use super::{TlsAcceptor, TlsStream, looks_like_tls};
-use crate::net::{Address, ConnInfo, TlsInfo};
+use crate::net::{Address, ConnInfo, Prefixed, TlsInfo};
 use crate::{Error, Result, rt};
 
 /// A connection from [`TlsAcceptor::incoming_or_plain`]: TLS when the
@@ -24,8 +25,8 @@ pub struct MaybeTls<IO> {
 
 /// The TLS variant is boxed: a rustls connection is over a kilobyte.
 enum Inner<IO> {
-    Tls(Box<TlsStream<Rewind<IO>>>),
-    Plain(Rewind<IO>),
+    Tls(Box<TlsStream<Prefixed<IO>>>),
+    Plain(Prefixed<IO>),
 }
 
 impl<IO> MaybeTls<IO> {
@@ -62,7 +63,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> MaybeTls<IO> {
                 io::Error::from(io::ErrorKind::UnexpectedEof),
             ));
         }
-        let io = Rewind::new(first[0], io);
+        let io = Prefixed::new(Bytes::copy_from_slice(&first), io);
         let inner = match looks_like_tls(&first) {
             Some(true) => Inner::Tls(Box::new(acceptor.accept(io).await?)),
             _ => Inner::Plain(io),
@@ -84,21 +85,21 @@ impl<IO: ConnInfo> ConnInfo for MaybeTls<IO> {
     fn peer_addr(&self) -> Option<Address> {
         match &self.inner {
             Inner::Tls(tls) => tls.peer_addr(),
-            Inner::Plain(io) => io.io.peer_addr(),
+            Inner::Plain(io) => io.peer_addr(),
         }
     }
 
     fn local_addr(&self) -> Option<Address> {
         match &self.inner {
             Inner::Tls(tls) => tls.local_addr(),
-            Inner::Plain(io) => io.io.local_addr(),
+            Inner::Plain(io) => io.local_addr(),
         }
     }
 
     fn is_active(&self) -> bool {
         match &self.inner {
             Inner::Tls(tls) => tls.is_active(),
-            Inner::Plain(io) => io.io.is_active(),
+            Inner::Plain(io) => io.is_active(),
         }
     }
 
@@ -131,7 +132,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncWrite for MaybeTls<IO> {
     ) -> Poll<io::Result<usize>> {
         match &mut self.inner {
             Inner::Tls(tls) => Pin::new(&mut **tls).poll_write(cx, buf),
-            Inner::Plain(io) => Pin::new(&mut io.io).poll_write(cx, buf),
+            Inner::Plain(io) => Pin::new(io).poll_write(cx, buf),
         }
     }
 
@@ -142,112 +143,28 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncWrite for MaybeTls<IO> {
     ) -> Poll<io::Result<usize>> {
         match &mut self.inner {
             Inner::Tls(tls) => Pin::new(&mut **tls).poll_write_vectored(cx, bufs),
-            Inner::Plain(io) => Pin::new(&mut io.io).poll_write_vectored(cx, bufs),
+            Inner::Plain(io) => Pin::new(io).poll_write_vectored(cx, bufs),
         }
     }
 
     fn is_write_vectored(&self) -> bool {
         match &self.inner {
             Inner::Tls(tls) => tls.is_write_vectored(),
-            Inner::Plain(io) => io.io.is_write_vectored(),
+            Inner::Plain(io) => io.is_write_vectored(),
         }
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match &mut self.inner {
             Inner::Tls(tls) => Pin::new(&mut **tls).poll_flush(cx),
-            Inner::Plain(io) => Pin::new(&mut io.io).poll_flush(cx),
+            Inner::Plain(io) => Pin::new(io).poll_flush(cx),
         }
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match &mut self.inner {
             Inner::Tls(tls) => Pin::new(&mut **tls).poll_shutdown(cx),
-            Inner::Plain(io) => Pin::new(&mut io.io).poll_shutdown(cx),
+            Inner::Plain(io) => Pin::new(io).poll_shutdown(cx),
         }
-    }
-}
-
-/// An IO whose first byte, already read to tell TLS from plaintext, is
-/// read again before the rest. Writes go straight through.
-struct Rewind<IO> {
-    first: Option<u8>,
-    io: IO,
-}
-
-impl<IO> Rewind<IO> {
-    fn new(first: u8, io: IO) -> Self {
-        Self {
-            first: Some(first),
-            io,
-        }
-    }
-}
-
-impl<IO> std::fmt::Debug for Rewind<IO> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Rewind")
-            .field("replayed", &self.first.is_none())
-            .finish_non_exhaustive()
-    }
-}
-
-impl<IO: ConnInfo> ConnInfo for Rewind<IO> {
-    fn peer_addr(&self) -> Option<Address> {
-        self.io.peer_addr()
-    }
-
-    fn local_addr(&self) -> Option<Address> {
-        self.io.local_addr()
-    }
-
-    fn is_active(&self) -> bool {
-        self.io.is_active()
-    }
-}
-
-impl<IO: AsyncRead + Unpin> AsyncRead for Rewind<IO> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        if buf.remaining() > 0
-            && let Some(first) = self.first.take()
-        {
-            buf.put_slice(&[first]);
-            return Poll::Ready(Ok(()));
-        }
-        Pin::new(&mut self.io).poll_read(cx, buf)
-    }
-}
-
-impl<IO: AsyncWrite + Unpin> AsyncWrite for Rewind<IO> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_shutdown(cx)
     }
 }

@@ -5,10 +5,15 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::{Buf, Bytes};
-use wego_netpoll::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-/// Wraps `io` so that reads first return `prefix` (bytes already sniffed
-/// from it), then continue from `io`. Writes go straight to `io`.
+use super::{Address, ConnInfo, TlsInfo};
+
+/// Wraps `io` so that reads first return `prefix` (bytes already read from
+/// it to sniff the protocol), then continue from `io`. Writes go straight
+/// to `io`. Servers that tell protocols apart by their first bytes (kitex's
+/// one-port detection, the TLS acceptor's `incoming_or_plain`) hand the
+/// connection on in one of these.
 #[derive(Debug)]
 pub struct Prefixed<IO> {
     prefix: Bytes,
@@ -38,12 +43,12 @@ impl<IO> Prefixed<IO> {
 }
 
 /// The facts of the connection inside: replaying bytes changes no address.
-impl<IO: wego_netpoll::ConnInfo> wego_netpoll::ConnInfo for Prefixed<IO> {
-    fn peer_addr(&self) -> Option<wego_netpoll::Address> {
+impl<IO: ConnInfo> ConnInfo for Prefixed<IO> {
+    fn peer_addr(&self) -> Option<Address> {
         self.io.peer_addr()
     }
 
-    fn local_addr(&self) -> Option<wego_netpoll::Address> {
+    fn local_addr(&self) -> Option<Address> {
         self.io.local_addr()
     }
 
@@ -51,7 +56,7 @@ impl<IO: wego_netpoll::ConnInfo> wego_netpoll::ConnInfo for Prefixed<IO> {
         self.io.is_active()
     }
 
-    fn tls_info(&self) -> Option<&wego_netpoll::net::TlsInfo> {
+    fn tls_info(&self) -> Option<&TlsInfo> {
         self.io.tls_info()
     }
 }
@@ -99,5 +104,35 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Prefixed<IO> {
 
     fn is_write_vectored(&self) -> bool {
         self.io.is_write_vectored()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[test]
+    fn the_prefix_comes_first_in_small_reads_then_the_io_and_writes_pass_through() {
+        let (a, mut b) = tokio::io::duplex(64);
+        let mut io = Prefixed::new(Bytes::from_static(b"abc"), a);
+        assert_eq!(io.prefix(), b"abc");
+        crate::rt::block_on(async move {
+            b.write_all(b"def").await.unwrap();
+            let mut two = [0u8; 2];
+            io.read_exact(&mut two).await.unwrap();
+            assert_eq!(&two, b"ab");
+            assert_eq!(io.prefix(), b"c");
+            let mut rest = [0u8; 4];
+            io.read_exact(&mut rest).await.unwrap();
+            assert_eq!(&rest, b"cdef");
+            io.write_all(b"up").await.unwrap();
+            let mut up = [0u8; 2];
+            b.read_exact(&mut up).await.unwrap();
+            assert_eq!(&up, b"up");
+            let (prefix, _io) = io.into_parts();
+            assert!(prefix.is_empty());
+        })
+        .unwrap();
     }
 }
