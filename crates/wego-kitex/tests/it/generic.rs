@@ -5,9 +5,7 @@
 //! descriptor swaps under a call in flight; JSON that does not match the
 //! IDL is never sent.
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -978,24 +976,7 @@ wego_test_support::each_backend!(
         ) else {
             return;
         };
-        let script =
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers/thrift_test_server.py");
-        let (child, port) = rt::spawn_blocking(move || {
-            let mut child = Command::new(python)
-                .arg(script)
-                .stdout(Stdio::piped())
-                .spawn()
-                .unwrap();
-            let mut line = String::new();
-            BufReader::new(child.stdout.take().unwrap())
-                .read_line(&mut line)
-                .unwrap();
-            let port: u16 = line.trim().strip_prefix("port ").unwrap().parse().unwrap();
-            (Child(child), port)
-        })
-        .await
-        .unwrap();
-        let addr = Address::Tcp(([127, 0, 0, 1], port).into());
+        let (server, addr) = crate::thrift_common::start_python_thrift_test_server(python).await;
         let d = descriptor();
         for framing in [Framing::THeader, Framing::Framed, Framing::Buffered] {
             for proto in PROTOS {
@@ -1006,15 +987,6 @@ wego_test_support::each_backend!(
                 .await;
             }
         }
-        drop(child);
+        drop(server);
     }
 );
-
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}

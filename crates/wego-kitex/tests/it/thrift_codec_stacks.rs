@@ -3,32 +3,13 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use wego_kitex::client::{Client, ClientRequest, Mode};
 use wego_kitex::server::Server;
 use wego_kitex::thrift::Protocol;
 use wego_kitex::transport::{FramedCodec, Framing, Layered, TtHeaderCodec};
 use wego_kitex::ttheader::HeaderFormat;
 
-use crate::thrift_common::{echo, start};
-
-/// `{1: string s}` STOP in either protocol.
-fn args(proto: Protocol, s: &str) -> Bytes {
-    let mut v = Vec::new();
-    match proto {
-        Protocol::Binary => {
-            v.extend_from_slice(&[11, 0, 1]);
-            v.extend_from_slice(&(s.len() as u32).to_be_bytes());
-        }
-        _ => {
-            v.push(0x18);
-            v.push(s.len() as u8);
-        }
-    }
-    v.extend_from_slice(s.as_bytes());
-    v.push(0);
-    v.into()
-}
+use crate::thrift_common::{echo, start, string_args};
 
 wego_test_support::each_backend!(
     ttheader_around_framed_serves_every_mode_and_protocol,
@@ -54,7 +35,7 @@ wego_test_support::each_backend!(
                     .build()
                     .unwrap();
                 for i in 0..3 {
-                    let a = args(proto, &format!("layered {i}"));
+                    let a = string_args(proto, &format!("layered {i}"));
                     let r = client
                         .call(ClientRequest::new("echo", a.clone()))
                         .await
@@ -81,7 +62,7 @@ wego_test_support::each_backend!(
             .with_mode(Mode::Multiplexed)
             .build()
             .unwrap();
-        let a = args(Protocol::Binary, "by hand");
+        let a = string_args(Protocol::Binary, "by hand");
         let r = client
             .call(ClientRequest::new("echo", a.clone()))
             .await

@@ -3,16 +3,15 @@
 //! THeader), and our generated client calls every method on its server.
 //! Skipped with a printed reason without Python's `thrift`; required in CI.
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use pilota::{AHashMap, AHashSet, FastStr};
 use wego_kitex::client::{Client, Mode};
 use wego_kitex::thrift::Protocol;
 use wego_kitex::transport::Framing;
-use wego_netpoll::{Address, rt};
+use wego_netpoll::rt;
 
 #[allow(
     clippy::all,
@@ -81,15 +80,6 @@ pub(crate) async fn python_client_passes(python: PathBuf, port: u16) {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-    }
-}
-
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }
 
@@ -194,23 +184,7 @@ wego_test_support::each_backend!(
         ) else {
             return;
         };
-        let script = peers_dir().join("thrift_test_server.py");
-        let (child, port) = rt::spawn_blocking(move || {
-            let mut child = Command::new(python)
-                .arg(script)
-                .stdout(Stdio::piped())
-                .spawn()
-                .unwrap();
-            let mut line = String::new();
-            BufReader::new(child.stdout.take().unwrap())
-                .read_line(&mut line)
-                .unwrap();
-            let port: u16 = line.trim().strip_prefix("port ").unwrap().parse().unwrap();
-            (Child(child), port)
-        })
-        .await
-        .unwrap();
-        let addr = Address::Tcp(([127, 0, 0, 1], port).into());
+        let (server, addr) = crate::thrift_common::start_python_thrift_test_server(python).await;
         for framing in [Framing::THeader, Framing::Framed, Framing::Buffered] {
             for proto in [Protocol::Binary, Protocol::Compact] {
                 let inner = Client::builder(addr.clone())
@@ -225,6 +199,6 @@ wego_test_support::each_backend!(
                 call_every_method(&ThriftTestClient::new(inner)).await;
             }
         }
-        drop(child);
+        drop(server);
     }
 );

@@ -12,25 +12,7 @@ use wego_kitex::thrift::{ExceptionKind, Protocol};
 use wego_kitex::transport::Framing;
 use wego_netpoll::rt;
 
-use crate::thrift_common::{echo, service, start};
-
-/// A struct body `{1: string s}` STOP in either protocol.
-fn args(proto: Protocol, s: &str) -> Bytes {
-    let mut v = Vec::new();
-    match proto {
-        Protocol::Binary => {
-            v.extend_from_slice(&[11, 0, 1]);
-            v.extend_from_slice(&(s.len() as u32).to_be_bytes());
-        }
-        _ => {
-            v.push(0x18);
-            v.push(s.len() as u8);
-        }
-    }
-    v.extend_from_slice(s.as_bytes());
-    v.push(0);
-    v.into()
-}
+use crate::thrift_common::{echo, service, start, string_args};
 
 wego_test_support::each_backend!(
     serves_every_framing_and_protocol_on_one_port,
@@ -61,7 +43,7 @@ wego_test_support::each_backend!(
                         .build()
                         .unwrap();
                     for i in 0..3 {
-                        let a = args(proto, &format!("hello {i}"));
+                        let a = string_args(proto, &format!("hello {i}"));
                         let r = client
                             .call(ClientRequest::new("echo", a.clone()))
                             .await
@@ -87,7 +69,10 @@ wego_test_support::each_backend!(
         let (addr, _sd) = start(server).await;
         let client = Client::builder(addr).build().unwrap();
         let e = client
-            .call(ClientRequest::new("nope", args(Protocol::Binary, "")))
+            .call(ClientRequest::new(
+                "nope",
+                string_args(Protocol::Binary, ""),
+            ))
             .await
             .unwrap_err();
         assert!(e.is_application(), "{e}");
@@ -96,7 +81,10 @@ wego_test_support::each_backend!(
             ExceptionKind::UnknownMethod
         );
         let e = client
-            .call(ClientRequest::new("fail", args(Protocol::Binary, "")))
+            .call(ClientRequest::new(
+                "fail",
+                string_args(Protocol::Binary, ""),
+            ))
             .await
             .unwrap_err();
         assert_eq!(
@@ -110,7 +98,7 @@ wego_test_support::each_backend!(
                 .contains("database down")
         );
         // Apache multiplexed names route by service.
-        let a = args(Protocol::Binary, "x");
+        let a = string_args(Protocol::Binary, "x");
         let r = client
             .call(ClientRequest::new("Echo:echo", a.clone()))
             .await
@@ -150,7 +138,7 @@ wego_test_support::each_backend!(
         for i in 0..40 {
             let c = client.clone();
             calls.push(rt::spawn(async move {
-                let a = args(Protocol::Binary, &format!("m{i}"));
+                let a = string_args(Protocol::Binary, &format!("m{i}"));
                 let r = c.call(ClientRequest::new("echo", a.clone())).await.unwrap();
                 assert_eq!(r.body, a);
             }));
@@ -167,7 +155,7 @@ wego_test_support::each_backend!(
         // ...and they are answered last first: each reply comes back while
         // every earlier call still waits.
         for (i, call) in calls.into_iter().enumerate().rev() {
-            let a = args(Protocol::Binary, &format!("m{i}"));
+            let a = string_args(Protocol::Binary, &format!("m{i}"));
             gates.remove(&a).unwrap().send(()).unwrap();
             rt::timeout(Duration::from_secs(10), call)
                 .await
@@ -211,9 +199,12 @@ wego_test_support::each_backend!(
                 for _ in 0..n {
                     let c = client.clone();
                     calls.push(rt::spawn(async move {
-                        c.call(ClientRequest::new("echo", args(Protocol::Binary, "x")))
-                            .await
-                            .unwrap();
+                        c.call(ClientRequest::new(
+                            "echo",
+                            string_args(Protocol::Binary, "x"),
+                        ))
+                        .await
+                        .unwrap();
                     }));
                 }
                 // The bound only catches a burst whose calls never all
@@ -248,7 +239,7 @@ wego_test_support::each_backend!(
         let (addr, sd) = start(server).await;
         let client = Client::builder(addr).build().unwrap();
         for round in 0..3 {
-            let a = args(Protocol::Binary, "x");
+            let a = string_args(Protocol::Binary, "x");
             assert_eq!(
                 client
                     .call(ClientRequest::new("echo", a.clone()))
@@ -294,7 +285,7 @@ wego_test_support::each_backend!(oneway_calls_get_no_reply, |_backend| async mov
             .build()
             .unwrap();
         let r = client
-            .call(ClientRequest::new("note", args(Protocol::Binary, "x")).with_oneway(true))
+            .call(ClientRequest::new("note", string_args(Protocol::Binary, "x")).with_oneway(true))
             .await
             .unwrap();
         assert!(r.body.is_empty());
@@ -327,7 +318,10 @@ wego_test_support::each_backend!(rpc_timeout_is_a_timeout_error, |_backend| asyn
         .build()
         .unwrap();
     let e = client
-        .call(ClientRequest::new("echo", args(Protocol::Binary, "x")))
+        .call(ClientRequest::new(
+            "echo",
+            string_args(Protocol::Binary, "x"),
+        ))
         .await
         .unwrap_err();
     assert!(e.is_timeout(), "{e}");
@@ -339,7 +333,10 @@ wego_test_support::each_backend!(connect_errors_are_typed, |_backend| async move
     drop(listener);
     let client = Client::builder(addr).build().unwrap();
     let e = client
-        .call(ClientRequest::new("echo", args(Protocol::Binary, "x")))
+        .call(ClientRequest::new(
+            "echo",
+            string_args(Protocol::Binary, "x"),
+        ))
         .await
         .unwrap_err();
     assert!(e.is_connect(), "{e}");
@@ -360,13 +357,13 @@ wego_test_support::each_backend!(
                 .with_mode(Mode::Short)
                 .build()
                 .unwrap();
-            let big = args(Protocol::Binary, &"x".repeat(4096));
+            let big = string_args(Protocol::Binary, &"x".repeat(4096));
             let e = client
                 .call(ClientRequest::new("echo", big))
                 .await
                 .unwrap_err();
             assert!(e.is_closed() || e.is_transport(), "{framing:?}: {e}");
-            let small = args(Protocol::Binary, "ok");
+            let small = string_args(Protocol::Binary, "ok");
             assert_eq!(
                 client
                     .call(ClientRequest::new("echo", small.clone()))
@@ -403,8 +400,11 @@ wego_test_support::each_backend!(
         let client = Client::builder(addr.clone()).build().unwrap();
         let c = client.clone();
         let call = rt::spawn(async move {
-            c.call(ClientRequest::new("echo", args(Protocol::Binary, "x")))
-                .await
+            c.call(ClientRequest::new(
+                "echo",
+                string_args(Protocol::Binary, "x"),
+            ))
+            .await
         });
         rt::timeout(Duration::from_secs(10), arrived.recv())
             .await
@@ -427,7 +427,10 @@ wego_test_support::each_backend!(
             .unwrap();
         assert!(
             fresh
-                .call(ClientRequest::new("echo", args(Protocol::Binary, "x")))
+                .call(ClientRequest::new(
+                    "echo",
+                    string_args(Protocol::Binary, "x")
+                ))
                 .await
                 .is_err()
         );
@@ -460,7 +463,7 @@ wego_test_support::each_backend!(
             seq_id: 9,
         };
         encode_header(Protocol::Binary, &env, true, &mut out);
-        out.extend_from_slice(&args(Protocol::Binary, "inner"));
+        out.extend_from_slice(&string_args(Protocol::Binary, "inner"));
         framed::finish(&mut out, start_f).unwrap();
         ttheader::finish(&mut out, start_h).unwrap();
         let mut conn = Dialer::new().dial(&addr).await.unwrap();
@@ -480,7 +483,7 @@ wego_test_support::each_backend!(
         let _ = payload.split_to(4);
         let (env, _) = decode_header(Protocol::Binary, &mut payload).unwrap();
         assert_eq!((env.kind, env.seq_id), (MessageType::Reply, 9));
-        assert_eq!(payload, args(Protocol::Binary, "inner"));
+        assert_eq!(payload, string_args(Protocol::Binary, "inner"));
     }
 );
 
@@ -494,7 +497,7 @@ wego_test_support::each_backend!(
             .unwrap();
         let (addr, _sd) = start(server).await;
         let first = Client::builder(addr.clone()).build().unwrap();
-        let a = args(Protocol::Binary, "x");
+        let a = string_args(Protocol::Binary, "x");
         assert_eq!(
             first
                 .call(ClientRequest::new("echo", a.clone()))
@@ -560,9 +563,12 @@ wego_test_support::each_backend!(
         for _ in 0..20 {
             let c = client.clone();
             calls.push(rt::spawn(async move {
-                c.call(ClientRequest::new("echo", args(Protocol::Binary, "x")))
-                    .await
-                    .unwrap();
+                c.call(ClientRequest::new(
+                    "echo",
+                    string_args(Protocol::Binary, "x"),
+                ))
+                .await
+                .unwrap();
             }));
         }
         for _ in 0..4 {
@@ -612,7 +618,7 @@ wego_test_support::each_backend!(
             .with_mode(Mode::Multiplexed)
             .build()
             .unwrap();
-        let a = args(Protocol::Binary, "x");
+        let a = string_args(Protocol::Binary, "x");
         assert_eq!(
             client
                 .call(ClientRequest::new("echo", a.clone()))
@@ -697,7 +703,7 @@ wego_test_support::each_backend!(
             .with_mode(Mode::Multiplexed)
             .build()
             .unwrap();
-        let a = args(Protocol::Binary, "x");
+        let a = string_args(Protocol::Binary, "x");
         for _ in 0..2 {
             let r = client
                 .call(ClientRequest::new("echo", a.clone()))
