@@ -5,7 +5,7 @@
 //! `tower_service::Service<http::Request<Body>>`, so tower middleware
 //! stacks on it. Connections come from a connector (netpoll's
 //! [`Dialer`](wego_netpoll::Dialer) by default, or any
-//! [`Connect`]) and are kept per origin after a
+//! [`Connect`](wego_netpoll::Connect)) and are kept per origin after a
 //! response that allows reuse.
 //!
 //! - Request bodies stream out: `Content-Length` when the body's size is

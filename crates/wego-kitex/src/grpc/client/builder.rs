@@ -75,7 +75,7 @@ impl ChannelBuilder {
         self
     }
 
-    /// Opens connections with `connector` instead of netpoll's [`Dialer`]
+    /// Opens connections with `connector` instead of netpoll's [`Dialer`](wego_netpoll::Dialer)
     /// (TCP or Unix, `TCP_NODELAY` on): a TLS wrapper, a proxy, an
     /// in-memory transport. The connect timeout bounds it all the same,
     /// and a channel redials through it when its connection is gone.

@@ -106,7 +106,7 @@ impl GrpcServerBuilder {
         self
     }
 
-    /// How long [`Server::serve_with_shutdown`] lets calls in flight finish
+    /// How long [`GrpcServer::serve_with_shutdown`] lets calls in flight finish
     /// once its signal fires before closing what remains (default 5 s).
     pub fn with_shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.config.shutdown_timeout = timeout;

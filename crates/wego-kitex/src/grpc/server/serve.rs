@@ -140,7 +140,7 @@ impl GrpcServer {
     /// As [`serve`](Self::serve), and when `signal` completes begins a
     /// graceful shutdown (GOAWAY, calls in flight finish) that waits at
     /// most the builder's
-    /// [`with_shutdown_timeout`](GrpcServerBuilder::with_shutdown_timeout)
+    /// [`with_shutdown_timeout`](super::GrpcServerBuilder::with_shutdown_timeout)
     /// (5 s by default) before closing what remains.
     pub async fn serve_with_shutdown<S, F>(
         &self,
