@@ -3,6 +3,7 @@
 
 use http::{HeaderName, HeaderValue, Request, Uri, header};
 
+use super::deflate::{PerMessageDeflate, Transport, negotiate};
 use super::handshake::{self, HandshakeError, VERSION};
 use super::socket::{Limits, WebSocket};
 use crate::client::{self, Client};
@@ -55,6 +56,7 @@ pub struct Connector {
     protocols: Vec<Box<str>>,
     headers: Vec<(HeaderName, HeaderValue)>,
     limits: Limits,
+    deflate: Option<PerMessageDeflate>,
 }
 
 impl Connector {
@@ -65,6 +67,7 @@ impl Connector {
             protocols: Vec::new(),
             headers: Vec::new(),
             limits: Limits::default(),
+            deflate: None,
         }
     }
 
@@ -98,8 +101,16 @@ impl Connector {
         self
     }
 
+    /// Offers permessage-deflate (RFC 7692); when the server agrees, data
+    /// messages are compressed both ways
+    /// ([`WebSocket::is_compressed`]). Off by default.
+    pub fn with_deflate(mut self, config: PerMessageDeflate) -> Self {
+        self.deflate = Some(config);
+        self
+    }
+
     /// Sends the handshake through `client`, checks the `101` (accept key,
-    /// subprotocol, no extension) and returns the socket.
+    /// subprotocol, the extension answer) and returns the socket.
     ///
     /// # Errors
     ///
@@ -124,17 +135,44 @@ impl Connector {
                 .map_err(|_| ConnectError::InvalidUri("a subprotocol is not a header value"))?;
             headers.insert(header::SEC_WEBSOCKET_PROTOCOL, value);
         }
+        if let Some(config) = &self.deflate {
+            headers.insert(header::SEC_WEBSOCKET_EXTENSIONS, negotiate::offer(config));
+        }
         for (name, value) in self.headers {
             headers.append(name, value);
         }
         let mut resp = client.request(req).await.map_err(ConnectError::Http)?;
         let protocol =
-            handshake::check_response(resp.status(), resp.headers(), &key, &self.protocols)
+            handshake::check_response_head(resp.status(), resp.headers(), &key, &self.protocols)
                 .map_err(ConnectError::Handshake)?;
+        let agreed = match &self.deflate {
+            Some(config) => negotiate::check_answer(resp.headers(), config)
+                .map_err(|_| ConnectError::Handshake(HandshakeError::InvalidExtension))?
+                .map(|agreed| (*config, agreed)),
+            None if resp
+                .headers()
+                .contains_key(header::SEC_WEBSOCKET_EXTENSIONS) =>
+            {
+                return Err(ConnectError::Handshake(HandshakeError::ExtensionNotOffered));
+            }
+            None => None,
+        };
         let io = client::upgrade::on(&mut resp)
             .await
             .map_err(ConnectError::Http)?;
-        Ok(WebSocket::from_upgraded(io, false, self.limits, protocol).await)
+        let limits = self.limits;
+        let io = match agreed {
+            Some((config, agreed)) => Transport::deflate(
+                io,
+                false,
+                &config,
+                agreed,
+                limits.max_frame,
+                limits.max_message,
+            ),
+            None => Transport::plain(io),
+        };
+        Ok(WebSocket::from_upgraded(io, false, limits, protocol).await)
     }
 }
 

@@ -64,6 +64,11 @@ pub enum HandshakeError {
     /// check, RFC 6455 §4.1).
     #[error("the server accepted an extension that was not offered")]
     ExtensionNotOffered,
+    /// The server's `Sec-WebSocket-Extensions` answer to a
+    /// permessage-deflate offer is not one RFC 7692 allows (a client
+    /// check).
+    #[error("the server's permessage-deflate answer is not valid")]
+    InvalidExtension,
 }
 
 impl HandshakeError {
@@ -81,7 +86,8 @@ impl HandshakeError {
             | Self::NotSwitching(_)
             | Self::AcceptMismatch
             | Self::ProtocolMismatch
-            | Self::ExtensionNotOffered => StatusCode::BAD_REQUEST,
+            | Self::ExtensionNotOffered
+            | Self::InvalidExtension => StatusCode::BAD_REQUEST,
         }
     }
 }
@@ -230,6 +236,21 @@ pub fn check_response(
     key: &HeaderValue,
     protocols: &[Box<str>],
 ) -> Result<Option<String>, HandshakeError> {
+    let protocol = check_response_head(status, headers, key, protocols)?;
+    if headers.contains_key(header::SEC_WEBSOCKET_EXTENSIONS) {
+        return Err(HandshakeError::ExtensionNotOffered);
+    }
+    Ok(protocol)
+}
+
+/// [`check_response`] without the extension check, which the caller does
+/// against what it offered.
+pub(crate) fn check_response_head(
+    status: StatusCode,
+    headers: &HeaderMap,
+    key: &HeaderValue,
+    protocols: &[Box<str>],
+) -> Result<Option<String>, HandshakeError> {
     if status != StatusCode::SWITCHING_PROTOCOLS {
         return Err(HandshakeError::NotSwitching(status));
     }
@@ -243,9 +264,6 @@ pub fn check_response(
     match (accepts.next(), accepts.next()) {
         (Some(a), None) if *a == accept_key(key.as_bytes()) => {}
         _ => return Err(HandshakeError::AcceptMismatch),
-    }
-    if headers.contains_key(header::SEC_WEBSOCKET_EXTENSIONS) {
-        return Err(HandshakeError::ExtensionNotOffered);
     }
     let mut chosen = headers.get_all(header::SEC_WEBSOCKET_PROTOCOL).iter();
     match (chosen.next(), chosen.next()) {

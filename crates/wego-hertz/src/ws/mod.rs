@@ -17,18 +17,26 @@
 //!   [`crate::Client`], checked (accept key, subprotocol, no extension),
 //!   then the same [`WebSocket`] on the connection the `101` hands back.
 //!
+//! - [`PerMessageDeflate`]: compression of data messages (RFC 7692),
+//!   opt-in on a route ([`WebSocketUpgrade::with_deflate`]) and on a
+//!   client ([`Connector::with_deflate`]).
+//!
 //! The handshake is wego's ([`check_request`], [`check_response`]); the
-//! framing is tungstenite's, behind wego's own types. permessage-deflate
-//! is not negotiated: an offer of it is ignored, as RFC 6455 §9.1 allows.
-//! See `docs/http.md`, "WebSocket".
+//! framing is tungstenite's, behind wego's own types, and
+//! permessage-deflate is wego's, on the frames under tungstenite. See
+//! `docs/http.md`, "WebSocket".
 
 mod client;
+mod deflate;
 mod handshake;
 mod message;
 mod server;
 mod socket;
 
 pub use client::{ConnectError, Connector, connect};
+pub use deflate::PerMessageDeflate;
+#[doc(hidden)]
+pub use deflate::{fuzz_frames, fuzz_negotiation};
 pub use handshake::{ClientHandshake, HandshakeError, accept_key, check_request, check_response};
 pub use message::{CloseFrame, Message, Utf8Bytes, close_code};
 pub use server::WebSocketUpgrade;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use http::request::Parts;
 use http::{HeaderValue, StatusCode, header};
 
+use super::deflate::{PerMessageDeflate, Transport, negotiate};
 use super::handshake::{self, HandshakeError};
 use super::socket::{Limits, WebSocket};
 use crate::Body;
@@ -47,6 +48,7 @@ pub struct WebSocketUpgrade {
     protocols: Vec<Box<str>>,
     origin_check: Option<OriginCheck>,
     limits: Limits,
+    deflate: Option<PerMessageDeflate>,
 }
 
 impl fmt::Debug for WebSocketUpgrade {
@@ -55,6 +57,7 @@ impl fmt::Debug for WebSocketUpgrade {
             .field("uri", &self.parts.uri)
             .field("protocols", &self.protocols)
             .field("limits", &self.limits)
+            .field("deflate", &self.deflate)
             .finish_non_exhaustive()
     }
 }
@@ -82,6 +85,7 @@ impl FromRequestParts for WebSocketUpgrade {
             protocols: Vec::new(),
             origin_check: None,
             limits: Limits::default(),
+            deflate: None,
         })
     }
 }
@@ -139,6 +143,16 @@ impl WebSocketUpgrade {
         self
     }
 
+    /// Agrees to permessage-deflate (RFC 7692) when the client offers it:
+    /// data messages are then compressed both ways. Off by default. An
+    /// offer the server cannot honour (one asking the server for a window
+    /// under 32 KiB, or with unknown parameters) is declined, and the
+    /// socket speaks uncompressed frames.
+    pub fn with_deflate(mut self, config: PerMessageDeflate) -> Self {
+        self.deflate = Some(config);
+        self
+    }
+
     /// The subprotocols the client offered, in its order.
     pub fn offered_protocols(&self) -> impl Iterator<Item = &str> {
         self.parts
@@ -183,11 +197,28 @@ impl WebSocketUpgrade {
         {
             headers.insert(header::SEC_WEBSOCKET_PROTOCOL, v);
         }
+        let agreed = self.deflate.and_then(|config| {
+            negotiate::choose_offer(&self.parts.headers, &config).map(|a| (config, a))
+        });
+        if let Some((_, (answer, _))) = &agreed {
+            headers.insert(header::SEC_WEBSOCKET_EXTENSIONS, answer.clone());
+        }
         let limits = self.limits;
         let on_upgrade = self.on_upgrade;
         wego_netpoll::rt::spawn(async move {
             match on_upgrade.await {
                 Ok(io) => {
+                    let io = match agreed {
+                        Some((config, (_, agreed))) => Transport::deflate(
+                            io,
+                            true,
+                            &config,
+                            agreed,
+                            limits.max_frame,
+                            limits.max_message,
+                        ),
+                        None => Transport::plain(io),
+                    };
                     let socket = WebSocket::from_upgraded(io, true, limits, protocol).await;
                     callback(socket).await;
                 }

@@ -19,8 +19,8 @@ use futures_util::{Sink, SinkExt, StreamExt};
 use tokio_tungstenite::WebSocketStream;
 use tungstenite::protocol::{Role, WebSocketConfig};
 
+use super::deflate::{DeflateError, Transport};
 use super::message::{CloseFrame, Message, close_code};
-use crate::upgrade::Upgraded;
 
 /// Size limits of a WebSocket, with safe defaults.
 #[derive(Debug, Clone, Copy)]
@@ -86,7 +86,13 @@ impl WebSocketError {
             E::Protocol(_) => Kind::Protocol,
             E::Utf8(_) => Kind::Utf8,
             E::Capacity(_) => Kind::TooBig,
-            E::Io(_) | E::WriteBufferFull(_) => Kind::Io,
+            // permessage-deflate's refusals come up through the IO.
+            E::Io(io) => match io.get_ref().and_then(|e| e.downcast_ref::<DeflateError>()) {
+                Some(d) if d.is_too_big() => Kind::TooBig,
+                Some(_) => Kind::Protocol,
+                None => Kind::Io,
+            },
+            E::WriteBufferFull(_) => Kind::Io,
             _ => Kind::Other,
         };
         Self {
@@ -199,7 +205,7 @@ enum ReadState {
 /// frame with the matching code, then the error is yielded and the stream
 /// ends.
 pub struct WebSocket {
-    inner: WebSocketStream<Upgraded>,
+    inner: WebSocketStream<Transport>,
     protocol: Option<String>,
     read: ReadState,
 }
@@ -215,7 +221,7 @@ impl fmt::Debug for WebSocket {
 impl WebSocket {
     /// Starts speaking WebSocket on `io`, whose handshake is done.
     pub(crate) async fn from_upgraded(
-        io: Upgraded,
+        io: Transport,
         server: bool,
         limits: Limits,
         protocol: Option<String>,
@@ -227,6 +233,12 @@ impl WebSocket {
             protocol,
             read: ReadState::Open,
         }
+    }
+
+    /// Whether permessage-deflate was agreed in the handshake: data
+    /// messages are then compressed both ways.
+    pub fn is_compressed(&self) -> bool {
+        self.inner.get_ref().is_deflate()
     }
 
     /// The subprotocol agreed in the handshake, if any.
@@ -424,6 +436,25 @@ mod tests {
         ));
         assert!(e.is_too_big());
         assert_eq!(e.close_code(), Some(1009));
+        // permessage-deflate's refusals arrive as IO errors carrying the
+        // codec's error.
+        let deflate = |d: DeflateError| {
+            WebSocketError::from_tungstenite(tungstenite::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                d,
+            )))
+        };
+        assert_eq!(deflate(DeflateError::Corrupt).close_code(), Some(1002));
+        assert_eq!(
+            deflate(DeflateError::MessageTooBig).close_code(),
+            Some(1009)
+        );
+        assert_eq!(deflate(DeflateError::FrameTooBig).close_code(), Some(1009));
+        let e = WebSocketError::from_tungstenite(tungstenite::Error::Io(
+            std::io::ErrorKind::ConnectionReset.into(),
+        ));
+        assert!(e.is_io());
+        assert_eq!(e.close_code(), None);
         let e = WebSocketError::from_tungstenite(tungstenite::Error::ConnectionClosed);
         assert!(e.is_closed());
         assert_eq!(e.close_code(), None);

@@ -44,6 +44,8 @@ mod tls;
 #[cfg(feature = "ws")]
 mod ws;
 #[cfg(feature = "ws")]
+mod ws_deflate;
+#[cfg(feature = "ws")]
 mod ws_example;
 mod ws_upgrade;
 

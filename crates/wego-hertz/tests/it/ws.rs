@@ -21,7 +21,7 @@ use crate::support::{closed, connect, read_response, roundtrip, start};
 const SMALL: usize = 1024;
 
 /// Echoes data messages until the peer closes.
-async fn echo(mut socket: WebSocket) {
+pub(crate) async fn echo(mut socket: WebSocket) {
     while let Some(Ok(msg)) = socket.recv().await {
         if msg.is_data() && socket.send(msg).await.is_err() {
             break;
@@ -57,7 +57,7 @@ fn app() -> Router {
 const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
 const ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
 
-fn handshake(path: &str, extra: &str) -> Vec<u8> {
+pub(crate) fn handshake(path: &str, extra: &str) -> Vec<u8> {
     format!(
         "GET {path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {KEY}\r\n{extra}\r\n"
@@ -67,7 +67,7 @@ fn handshake(path: &str, extra: &str) -> Vec<u8> {
 
 /// A client frame: `fin`, `opcode`, the payload masked with a fixed key
 /// unless `masked` is false.
-fn frame(fin: bool, opcode: u8, payload: &[u8], masked: bool) -> Vec<u8> {
+pub(crate) fn frame(fin: bool, opcode: u8, payload: &[u8], masked: bool) -> Vec<u8> {
     let mut out = vec![(u8::from(fin) << 7) | opcode];
     let mask_bit = if masked { 0x80 } else { 0 };
     match payload.len() {
@@ -91,16 +91,17 @@ fn frame(fin: bool, opcode: u8, payload: &[u8], masked: bool) -> Vec<u8> {
     out
 }
 
-/// A server frame as read: fin, opcode, payload.
+/// A server frame as read: fin, rsv1 (compressed), opcode, payload.
 #[derive(Debug, PartialEq)]
-struct Frame {
-    fin: bool,
-    opcode: u8,
-    payload: Vec<u8>,
+pub(crate) struct Frame {
+    pub(crate) fin: bool,
+    pub(crate) rsv1: bool,
+    pub(crate) opcode: u8,
+    pub(crate) payload: Vec<u8>,
 }
 
 /// Reads one server frame (never masked, RFC 6455 §5.1); `None` on EOF.
-async fn read_frame(conn: &mut Conn, buf: &mut BytesMut) -> Option<Frame> {
+pub(crate) async fn read_frame(conn: &mut Conn, buf: &mut BytesMut) -> Option<Frame> {
     loop {
         if buf.len() >= 2 {
             let masked = buf[1] & 0x80 != 0;
@@ -116,11 +117,13 @@ async fn read_frame(conn: &mut Conn, buf: &mut BytesMut) -> Option<Frame> {
             };
             if len != usize::MAX && buf.len() >= at + len {
                 let fin = buf[0] & 0x80 != 0;
+                let rsv1 = buf[0] & 0x40 != 0;
                 let opcode = buf[0] & 0x0f;
                 buf.advance(at);
                 let payload = buf.split_to(len).to_vec();
                 return Some(Frame {
                     fin,
+                    rsv1,
                     opcode,
                     payload,
                 });
@@ -146,7 +149,7 @@ async fn open(addr: &Address, path: &str) -> (Conn, BytesMut) {
 }
 
 /// The close code of a close frame.
-fn close_code(f: &Frame) -> u16 {
+pub(crate) fn close_code(f: &Frame) -> u16 {
     assert_eq!(f.opcode, 0x8, "a close frame: {f:?}");
     u16::from_be_bytes([f.payload[0], f.payload[1]])
 }
@@ -383,7 +386,7 @@ wego_test_support::each_backend!(ws_bad_handshakes_get_clear_answers, |_backend|
 
 /// Runs `script` with Python's `websockets`; `None` when it is missing
 /// (the test skips).
-async fn python(test: &str, script: &str, args: &[String]) -> Option<String> {
+pub(crate) async fn python(test: &str, script: &str, args: &[String]) -> Option<String> {
     let python = wego_test_support::peer::python_with(test, &["websockets.sync.client"])?;
     let mut cmd = Command::new(python);
     cmd.arg("-c").arg(script).args(args);
@@ -475,7 +478,7 @@ wego_test_support::each_backend!(ws_client_talks_to_the_server, |_backend| async
 
 /// Echo, a large binary message, a ping, then the closing handshake, from
 /// the client's side.
-async fn talk(socket: &mut WebSocket) {
+pub(crate) async fn talk(socket: &mut WebSocket) {
     socket.send(Message::text("hello")).await.unwrap();
     assert_eq!(
         socket.recv().await.unwrap().unwrap(),
@@ -501,9 +504,9 @@ async fn talk(socket: &mut WebSocket) {
 }
 
 /// A Python `websockets` echo server on a loopback port; killed on drop.
-struct PythonServer {
+pub(crate) struct PythonServer {
     child: std::process::Child,
-    port: u16,
+    pub(crate) port: u16,
 }
 
 impl Drop for PythonServer {
@@ -513,7 +516,7 @@ impl Drop for PythonServer {
     }
 }
 
-async fn python_server(test: &str) -> Option<PythonServer> {
+pub(crate) async fn python_server(test: &str) -> Option<PythonServer> {
     let python = wego_test_support::peer::python_with(test, &["websockets.sync.server"])?;
     let script = r#"
 from websockets.sync.server import serve
