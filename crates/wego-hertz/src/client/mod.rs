@@ -49,6 +49,8 @@
 
 mod builder;
 mod connect;
+#[cfg(feature = "governance")]
+mod governance;
 mod h1;
 mod h2;
 mod pool;
@@ -62,6 +64,8 @@ use http::{Method, Request, Response, Uri, Version};
 use wego_netpoll::rt;
 
 pub use self::builder::{ClientBuilder, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_IDLE_PER_HOST};
+#[cfg(feature = "governance")]
+pub use self::governance::{CallOptions, GovernedClient, GovernedClientBuilder, ServerErrors};
 use self::h1::{Head, Return, Settings};
 use self::pool::{Origin, Pool};
 pub use self::upgrade::{OnUpgrade, Upgraded};
