@@ -91,7 +91,7 @@ impl Error {
     /// Service governance refused the call before it reached an instance
     /// (no instance known or available, every instance's breaker open,
     /// discovery failed); the cause is a `wego_governance::Error`
-    /// ([`governance`](Self::governance) with the `governance` feature).
+    /// (`governance()` with the `governance` feature).
     /// A governance timeout is [`is_timeout`](Self::is_timeout) instead.
     pub fn is_refused(&self) -> bool {
         self.inner.kind == Kind::Refused

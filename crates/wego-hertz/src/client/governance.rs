@@ -1,69 +1,6 @@
-//! Calling HTTP services by name: [`GovernedClient`] puts wego-governance's
-//! client layers in front of a [`Client`].
-//!
-//! A request whose host is one of the client's service names
-//! (`http://echo-svc/path`) is resolved through a [`Discover`], balanced
-//! over the service's instances and sent, through the pooled [`Client`], to
-//! the picked instance's address. The layers are the ones the RPC clients
-//! use, outer first:
-//!
-//! ```text
-//! trace context   traceparent: kept if set, else a child of the request's
-//!                 TraceContext / RequestTrace extension, else a new root
-//! TraceLayer      span `wego.call` {service, method, peer, status, latency_ms}
-//! MetricsLayer    wego_requests_total{service,method,status}, errors by kind, latency
-//! TimeoutLayer    with_timeout, bounded by CallOptions::with_timeout
-//! RetryLayer      idempotent requests only, retryable failures, budget
-//! HedgeLayer      backup requests for idempotent requests
-//! LoadBalance     Discover → Balancer → per-instance breaker
-//! Upstream        URI authority := the instance's address; Host stays the
-//!                 service name; sent by the Client; counted 5xx → failure
-//! ```
-//!
-//! Labels: `service` is the service name, `method` the HTTP method (a path
-//! would give every id its own time series). Requests to any other host go
-//! to the [`Client`] unchanged, with no governance.
-//!
-//! Which failures count (for breakers and retries):
-//!
-//! | outcome | breaker failure | retryable (idempotent requests) |
-//! |---|---|---|
-//! | connect failed | yes | yes |
-//! | connection closed before the response | yes | yes |
-//! | timeout, malformed response | yes | no |
-//! | a 5xx status counted by [`ServerErrors`] (default: 502, 503, 504) | yes | yes |
-//! | any other response (2xx–4xx, uncounted 5xx) | no | no |
-//! | no instance, every breaker open | no | yes |
-//!
-//! A counted 5xx is a failure inside the stack, but the caller still gets
-//! the last response, not an error, once no retry is left: an HTTP client
-//! returns what the server said. A request is idempotent when its method is
-//! (RFC 9110 §9.2.2) and its body is in memory (a streaming body cannot be
-//! sent twice), or when [`CallOptions::with_idempotent`] says so.
-//!
-//! ```no_run
-//! # async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-//! use std::sync::Arc;
-//! use std::time::Duration;
-//! use wego_governance::retry::RetryLayer;
-//! use wego_governance::{Instance, StaticDiscover};
-//! use wego_hertz::client::{Client, GovernedClient};
-//!
-//! let discover = StaticDiscover::with_service(
-//!     "echo-svc",
-//!     vec![Instance::new("127.0.0.1:8081".parse()?), Instance::new("127.0.0.1:8082".parse()?)],
-//! );
-//! let client = GovernedClient::builder(Client::builder().build()?)
-//!     .with_discover(Arc::new(discover))
-//!     .add_service("echo-svc")
-//!     .with_retry(RetryLayer::new(3))
-//!     .with_timeout(Duration::from_secs(2))
-//!     .build()?;
-//! let resp = client.get("http://echo-svc/hello").await?;
-//! # let _ = resp;
-//! # Ok(())
-//! # }
-//! ```
+//! [`GovernedClient`]: calling HTTP services by name through
+//! wego-governance's client layers (discovery, load balancing, breakers,
+//! retries, backup requests, timeouts, metrics, `traceparent`).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -556,9 +493,72 @@ impl GovernedClientBuilder {
     }
 }
 
-/// An HTTP client that calls services by name, with discovery, load
-/// balancing, breakers, retries, backup requests, timeouts, metrics and
-/// trace propagation; see the [module docs](self). Cheap to clone.
+/// An HTTP client that calls services by name: wego-governance's client
+/// layers in front of a [`Client`]. Cheap to clone.
+///
+/// A request whose host is one of the client's service names
+/// (`http://echo-svc/path`) is resolved through a [`Discover`], balanced
+/// over the service's instances and sent, through the pooled [`Client`], to
+/// the picked instance's address. The layers are the ones the RPC clients
+/// use, outer first:
+///
+/// ```text
+/// trace context   traceparent: kept if set, else a child of the request's
+///                 TraceContext / RequestTrace extension, else a new root
+/// TraceLayer      span `wego.call` {service, method, peer, status, latency_ms}
+/// MetricsLayer    wego_requests_total{service,method,status}, errors by kind, latency
+/// TimeoutLayer    with_timeout, bounded by CallOptions::with_timeout
+/// RetryLayer      idempotent requests only, retryable failures, budget
+/// HedgeLayer      backup requests for idempotent requests
+/// LoadBalance     Discover → Balancer → per-instance breaker
+/// Upstream        URI authority := the instance's address; Host stays the
+///                 service name; sent by the Client; counted 5xx → failure
+/// ```
+///
+/// Labels: `service` is the service name, `method` the HTTP method (a path
+/// would give every id its own time series). Requests to any other host go
+/// to the [`Client`] unchanged, with no governance.
+///
+/// Which failures count (for breakers and retries):
+///
+/// | outcome | breaker failure | retryable (idempotent requests) |
+/// |---|---|---|
+/// | connect failed | yes | yes |
+/// | connection closed before the response | yes | yes |
+/// | timeout, malformed response | yes | no |
+/// | a 5xx status counted by [`ServerErrors`] (default: 502, 503, 504) | yes | yes |
+/// | any other response (2xx–4xx, uncounted 5xx) | no | no |
+/// | no instance, every breaker open | no | yes |
+///
+/// A counted 5xx is a failure inside the stack, but the caller still gets
+/// the last response, not an error, once no retry is left: an HTTP client
+/// returns what the server said. A request is idempotent when its method is
+/// (RFC 9110 §9.2.2) and its body is in memory (a streaming body cannot be
+/// sent twice), or when [`CallOptions::with_idempotent`] says so.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use wego_governance::retry::RetryLayer;
+/// use wego_governance::{Instance, StaticDiscover};
+/// use wego_hertz::client::{Client, GovernedClient};
+///
+/// let discover = StaticDiscover::with_service(
+///     "echo-svc",
+///     vec![Instance::new("127.0.0.1:8081".parse()?), Instance::new("127.0.0.1:8082".parse()?)],
+/// );
+/// let client = GovernedClient::builder(Client::builder().build()?)
+///     .with_discover(Arc::new(discover))
+///     .add_service("echo-svc")
+///     .with_retry(RetryLayer::new(3))
+///     .with_timeout(Duration::from_secs(2))
+///     .build()?;
+/// let resp = client.get("http://echo-svc/hello").await?;
+/// # let _ = resp;
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct GovernedClient {
     shared: Arc<Shared>,

@@ -32,6 +32,9 @@
 //!   `h2` then `http/1.1`, system or custom roots, client certificates);
 //!   host names are resolved by the system resolver on the runtime's
 //!   blocking pool.
+//! - `GovernedClient` (feature `governance`) calls services by name
+//!   (`http://echo-svc/path`) through discovery, load balancing, breakers,
+//!   retries, backup requests, timeouts, metrics and `traceparent`.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
