@@ -10,11 +10,14 @@ use http::{Method, Request, Response, StatusCode};
 use tokio::sync::{mpsc, watch};
 use wego_governance::breaker::{BreakerConfig, BreakerState, Breakers};
 use wego_governance::hedge::HedgeLayer;
+use wego_governance::lb::ConsistentHash;
 use wego_governance::metrics::Metrics;
 use wego_governance::retry::{Backoff, RetryLayer};
 use wego_governance::trace::TraceContext;
 use wego_governance::{Discover, Instance, StaticDiscover};
-use wego_hertz::client::{Client, GovernedClient, GovernedClientBuilder, ServerErrors};
+use wego_hertz::client::{
+    CallOptions, Client, GovernedClient, GovernedClientBuilder, ServerErrors,
+};
 use wego_hertz::{Body, Server};
 use wego_netpoll::{Address, rt};
 
@@ -368,5 +371,96 @@ wego_test_support::each_backend!(
         assert_eq!(log.lock().unwrap()[0].host, up.addr.to_string());
         assert_eq!(log.lock().unwrap()[0].traceparent, None);
         up.kill().await;
+    }
+);
+
+wego_test_support::each_backend!(
+    call_options_set_the_deadline_the_hash_key_and_idempotency,
+    |_backend| async move {
+        let log = Log::default();
+        let (started_tx, mut started) = mpsc::unbounded_channel();
+        let (gate, gate_rx) = watch::channel(false);
+        let slow = Upstream::start(
+            "slow",
+            log.clone(),
+            Behaviour::Gated {
+                started: started_tx,
+                gate: gate_rx,
+            },
+        )
+        .await;
+
+        // A per-request timeout: the gate never opens in time.
+        let client = governed(vec![slow.instance()]).build().unwrap();
+        let mut req = Request::get("http://echo-svc/t")
+            .body(Body::empty())
+            .unwrap();
+        req.extensions_mut()
+            .insert(CallOptions::new().with_timeout(Duration::from_millis(50)));
+        let err = client.request(req).await.unwrap_err();
+        assert!(err.is_timeout(), "{err:?}");
+        assert!(err.governance().unwrap().is_timeout());
+        started.recv().await.unwrap();
+        // The client's own timeout does the same.
+        let bounded = governed(vec![slow.instance()])
+            .with_timeout(Duration::from_millis(50))
+            .build()
+            .unwrap();
+        let err = bounded.get("http://echo-svc/t").await.unwrap_err();
+        assert!(err.is_timeout(), "{err:?}");
+        gate.send(true).unwrap();
+        slow.kill().await;
+
+        // A hash key picks the same instance every time.
+        let a = Upstream::start("a", log.clone(), Behaviour::Answer).await;
+        let b = Upstream::start("b", log.clone(), Behaviour::Answer).await;
+        let hashed = governed(vec![a.instance(), b.instance()])
+            .with_balancer(|| ConsistentHash::new(160))
+            .build()
+            .unwrap();
+        let mut by_key = std::collections::BTreeMap::new();
+        for key in 0..20u64 {
+            for _ in 0..3 {
+                let mut req = Request::get("http://echo-svc/h")
+                    .body(Body::empty())
+                    .unwrap();
+                req.extensions_mut()
+                    .insert(CallOptions::new().with_hash_key(key));
+                let body = body_of(hashed.request(req).await.unwrap()).await;
+                by_key
+                    .entry(key)
+                    .or_insert_with(std::collections::BTreeSet::new)
+                    .insert(body);
+            }
+        }
+        assert!(
+            by_key.values().all(|served| served.len() == 1),
+            "{by_key:?}"
+        );
+        let used: std::collections::BTreeSet<_> = by_key.values().flatten().collect();
+        assert_eq!(used.len(), 2, "{by_key:?}");
+        a.kill().await;
+        b.kill().await;
+
+        // A POST said to be idempotent is retried.
+        let down = Upstream::start(
+            "down",
+            log.clone(),
+            Behaviour::Status(StatusCode::SERVICE_UNAVAILABLE),
+        )
+        .await;
+        let retrying = governed(vec![down.instance()])
+            .with_retry(RetryLayer::new(3).with_backoff(Backoff::none()))
+            .build()
+            .unwrap();
+        let mut post = Request::post("http://echo-svc/x")
+            .body(Body::from("keyed order"))
+            .unwrap();
+        post.extensions_mut()
+            .insert(CallOptions::new().with_idempotent(true));
+        let resp = retrying.request(post).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(served_by(&log, "down"), 3);
+        down.kill().await;
     }
 );
