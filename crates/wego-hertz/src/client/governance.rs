@@ -657,12 +657,21 @@ impl GovernedClient {
             inject_trace(&mut req);
         }
         let name: Arc<str> = Arc::from(name);
-        let stack = cell
-            .get_or_try_init(|| self.build_stack(&name))
-            .await?
-            .clone();
-        let call = HttpCall::new(name, req).await?;
-        let mut stack = stack;
+        let call = HttpCall::new(name.clone(), req).await?;
+        // Discovery (a service's first request) waits within the request's
+        // time too: a registry that does not answer must not hang it.
+        let init = cell.get_or_try_init(|| self.build_stack(&name));
+        let limit = match (call.deadline, self.shared.timeout) {
+            (Some(d), Some(t)) => Some(d.min(Instant::now() + t)),
+            (d, t) => d.or_else(|| t.map(|t| Instant::now() + t)),
+        };
+        let stack = match limit {
+            Some(at) => wego_netpoll::rt::timeout_at(at, init)
+                .await
+                .map_err(|_| Error::timeout())??,
+            None => init.await?,
+        };
+        let mut stack = stack.clone();
         let out = match std::future::poll_fn(|cx| stack.poll_ready(cx)).await {
             Ok(()) => stack.call(call).await,
             Err(e) => Err(e),

@@ -464,3 +464,32 @@ wego_test_support::each_backend!(
         down.kill().await;
     }
 );
+
+/// A discovery backend that never answers.
+struct Silent;
+
+impl Discover for Silent {
+    fn discover(
+        &self,
+        _service: &str,
+    ) -> wego_governance::discovery::BoxFuture<
+        '_,
+        wego_governance::Result<wego_governance::InstanceWatch>,
+    > {
+        Box::pin(std::future::pending())
+    }
+}
+
+wego_test_support::each_backend!(
+    a_discovery_that_never_answers_times_out,
+    |_backend| async move {
+        let client = GovernedClient::builder(Client::builder().build().unwrap())
+            .with_discover(Arc::new(Silent))
+            .add_service(SERVICE)
+            .with_timeout(Duration::from_millis(50))
+            .build()
+            .unwrap();
+        let err = client.get("http://echo-svc/x").await.unwrap_err();
+        assert!(err.is_timeout(), "{err:?}");
+    }
+);
