@@ -54,6 +54,11 @@ pub struct Config {
     pub http_addr: Address,
     /// The RPC server's listen address.
     pub rpc_addr: Address,
+    /// The second HTTP service's name in the registry (the host the API
+    /// calls it by).
+    pub upstream_service: String,
+    /// The second HTTP service's listen address.
+    pub upstream_addr: Address,
     /// The registry backend.
     pub registry: RegistryKind,
     /// How long graceful shutdown waits.
@@ -84,6 +89,8 @@ struct Raw {
     service: String,
     http_addr: String,
     rpc_addr: String,
+    upstream_service: String,
+    upstream_addr: String,
     registry: String,
     shutdown_grace_ms: u64,
     rpc_attempts: u32,
@@ -112,6 +119,8 @@ impl Config {
             service: raw.service,
             http_addr: addr("http_addr", &raw.http_addr)?,
             rpc_addr: addr("rpc_addr", &raw.rpc_addr)?,
+            upstream_service: raw.upstream_service,
+            upstream_addr: addr("upstream_addr", &raw.upstream_addr)?,
             registry: RegistryKind::parse(&raw.registry)?,
             shutdown_grace: Duration::from_millis(raw.shutdown_grace_ms),
             rpc_attempts: raw.rpc_attempts,
@@ -164,13 +173,18 @@ impl Config {
                 "--service" => cfg.service = value()?,
                 "--http-addr" => cfg.http_addr = addr(value()?)?,
                 "--rpc-addr" => cfg.rpc_addr = addr(value()?)?,
+                "--upstream-addr" => cfg.upstream_addr = addr(value()?)?,
                 "--http-port" => cfg.http_addr = addr(format!("127.0.0.1:{}", value()?))?,
                 "--rpc-port" => cfg.rpc_addr = addr(format!("127.0.0.1:{}", value()?))?,
+                "--upstream-port" => {
+                    cfg.upstream_addr = addr(format!("127.0.0.1:{}", value()?))?;
+                }
                 "--registry" => cfg.registry = RegistryKind::parse(&value()?)?,
                 other => {
                     return Err(ConfigError(format!(
                         "unknown flag {other}; flags: --config FILE, --service NAME, \
-                         --http-addr A, --rpc-addr A, --http-port N, --rpc-port N, \
+                         --http-addr A, --rpc-addr A, --upstream-addr A, --http-port N, \
+                         --rpc-port N, --upstream-port N, \
                          --registry static|etcd://HOST:PORT"
                     )));
                 }
@@ -190,6 +204,8 @@ mod tests {
         assert_eq!(cfg.service, "echo");
         assert_eq!(cfg.registry, RegistryKind::Static);
         assert_eq!(cfg.rpc_attempts, 3);
+        assert_eq!(cfg.upstream_service, "greeter");
+        assert_eq!(cfg.upstream_addr.to_string(), "127.0.0.1:8081");
     }
 
     #[test]
@@ -198,6 +214,8 @@ mod tests {
             [
                 "--http-port",
                 "9000",
+                "--upstream-port",
+                "9001",
                 "--registry",
                 "etcd://127.0.0.1:2379,127.0.0.1:2380",
             ]
@@ -205,6 +223,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(cfg.http_addr.to_string(), "127.0.0.1:9000");
+        assert_eq!(cfg.upstream_addr.to_string(), "127.0.0.1:9001");
         assert_eq!(
             cfg.registry,
             RegistryKind::Etcd(vec![

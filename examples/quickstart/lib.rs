@@ -1,7 +1,8 @@
-//! The quick start as a library: [`start`] brings up an HTTP API (wego-hertz)
-//! and an RPC service (wego-kitex, Thrift over TTHeader) in one process, and
-//! [`Running::shutdown`] takes them down gracefully. `main.rs` is the CLI;
-//! `tests/quickstart.rs` drives the same code over loopback.
+//! The quick start as a library: [`start`] brings up an HTTP API (wego-hertz),
+//! an RPC service (wego-kitex, Thrift over TTHeader) and a second HTTP
+//! service in one process, and [`Running::shutdown`] takes them down
+//! gracefully. `main.rs` is the CLI; `tests/quickstart.rs` drives the same
+//! code over loopback.
 //!
 //! ```text
 //!  curl /api/echo?msg=hi ─► hertz Router ─ GovernanceLayer (metrics, trace, limits)
@@ -13,6 +14,16 @@
 //!                          │   discovery: Registry (static in-process, or etcd)
 //!                          ▼
 //!      kitex Server ─ EchoServerServer<Echo>   (registered as `service`)
+//!
+//!  curl /api/hello?name=x ─► the same Router and GovernanceLayer
+//!                          │ handler: GET http://greeter/greet?name=x
+//!                          ▼
+//!      hertz GovernedClient (the same layers, keyed by the URI's host)
+//!        Trace ─ Metrics ─ Timeout ─ Retry(budget) ─ LoadBalance(round robin,
+//!        per-instance breakers) ─ pooled hertz Client to the instance's address
+//!                          │   discovery: the same Registry
+//!                          ▼
+//!      hertz Server ─ GET /greet   (registered as `upstream_service`)
 //! ```
 
 pub mod config;
@@ -44,6 +55,7 @@ use wego_governance::retry::{RetryBudget, RetryLayer};
 use wego_governance::timeout::TimeoutLayer;
 use wego_governance::trace::TraceLayer;
 use wego_governance::{Discover, Instance, Registration, Registry, StaticDiscover};
+use wego_hertz::client::GovernedClient;
 use wego_hertz::extract::{Json, Query, State};
 use wego_hertz::governance::{GovernanceLayer, RequestTrace, metrics_route};
 use wego_hertz::middleware::{AccessLogLayer, RecoveryLayer, RequestIdLayer};
@@ -173,7 +185,7 @@ struct EchoReply {
 /// The call carries the request's trace (the caller's `traceparent`, or a
 /// new root) to the RPC service, so HTTP → Thrift is one trace.
 async fn echo_handler<S: RpcStack>(
-    State(client): State<EchoServerClient<S>>,
+    State(app): State<App<S>>,
     trace: RequestTrace,
     Query(q): Query<EchoQuery>,
 ) -> impl IntoResponse {
@@ -181,7 +193,7 @@ async fn echo_handler<S: RpcStack>(
         action: q.action.into(),
         msg: q.msg.into(),
     };
-    match wego_kitex::metainfo::with_trace(&trace.context, client.echo(req)).await {
+    match wego_kitex::metainfo::with_trace(&trace.context, app.rpc.echo(req)).await {
         Ok(resp) => Ok(Json(EchoReply {
             action: resp.action.to_string(),
             msg: resp.msg.to_string(),
@@ -196,10 +208,127 @@ async fn echo_handler<S: RpcStack>(
     }
 }
 
+/// Builds the governed HTTP client that calls `upstream_service` by name:
+/// discovery → round robin with per-instance breakers → retry with a
+/// budget → timeout → metrics → tracing, around one pooled hertz client.
+fn http_client(
+    cfg: &Config,
+    discover: Arc<dyn Discover>,
+    metrics: &Metrics,
+) -> Result<GovernedClient, BoxError> {
+    let client = wego_hertz::Client::builder()
+        .with_timeout(cfg.rpc_timeout)
+        .build()?;
+    let breakers = Breakers::new(
+        BreakerConfig::default()
+            .with_consecutive_failures(3)
+            .with_cool_down(Duration::from_secs(2)),
+    )
+    .with_observer(metrics.breaker_observer());
+    let budget = Arc::new(RetryBudget::new(0.2, 10, Duration::from_secs(10)));
+    Ok(GovernedClient::builder(client)
+        .with_discover(discover)
+        .add_service(&cfg.upstream_service)
+        .with_breakers(breakers)
+        .with_retry(RetryLayer::new(cfg.rpc_attempts).with_budget(budget))
+        .with_timeout(cfg.rpc_timeout.saturating_mul(cfg.rpc_attempts))
+        .with_metrics(metrics.clone())
+        .build()?)
+}
+
+/// What the HTTP API's handlers share: the two governed clients.
+#[derive(Clone)]
+struct App<S> {
+    rpc: EchoServerClient<S>,
+    http: GovernedClient,
+    upstream: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct HelloQuery {
+    #[allow(dead_code)] // checked here, forwarded as it came
+    name: String,
+}
+
+/// `GET /api/hello?name=...`: calls the second HTTP service by name
+/// (`http://{upstream_service}/greet`) through the governed client and
+/// passes its JSON on. The request's trace goes along as `traceparent`.
+async fn hello_handler<S: RpcStack>(
+    State(app): State<App<S>>,
+    trace: RequestTrace,
+    uri: http::Uri,
+    Query(_q): Query<HelloQuery>,
+) -> Result<impl IntoResponse, (StatusCode, Json<serde_json::Value>)> {
+    let failed = |e: &dyn std::fmt::Display| {
+        tracing::warn!(error = %e, "http upstream call failed");
+        (
+            StatusCode::BAD_GATEWAY,
+            Json(serde_json::json!({ "error": format!("upstream failed: {e}") })),
+        )
+    };
+    let target = format!(
+        "http://{}/greet?{}",
+        app.upstream,
+        uri.query().unwrap_or_default()
+    );
+    let mut req = http::Request::get(target)
+        .body(wego_hertz::Body::empty())
+        .map_err(|e| failed(&e))?;
+    // The upstream gets a child of this request's trace as `traceparent`.
+    req.extensions_mut().insert(trace.context);
+    let resp = app.http.request(req).await.map_err(|e| failed(&e))?;
+    let status = resp.status();
+    let body = resp
+        .into_body()
+        .collect_limited(64 * 1024)
+        .await
+        .map_err(|e| failed(&e))?;
+    Ok((
+        status,
+        [(http::header::CONTENT_TYPE, "application/json")],
+        body,
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+struct GreetQuery {
+    name: String,
+}
+
+#[derive(Debug, Serialize)]
+struct Greeting {
+    greeting: String,
+    served_by: String,
+    traceparent: String,
+}
+
+/// The second HTTP service: `GET /greet?name=...` names the instance that
+/// served it and the `traceparent` it received.
+fn greeter(instance: String) -> Router {
+    Router::new()
+        .get(
+            "/greet",
+            |State(instance): State<String>, trace: RequestTrace, Query(q): Query<GreetQuery>| async move {
+                Json(Greeting {
+                    greeting: format!("hello, {}", q.name),
+                    served_by: instance,
+                    traceparent: if trace.remote {
+                        trace.context.to_string()
+                    } else {
+                        "none".to_owned()
+                    },
+                })
+            },
+        )
+        .with_state(instance)
+        .layer(AccessLogLayer::new())
+        .layer(RecoveryLayer::new())
+}
+
 /// The HTTP API: `/api/*` behind governance (metrics, trace, optional
 /// rate limit), plus `/` and `/metrics`; access log, request id and panic
 /// recovery on everything.
-fn http_api<S: RpcStack>(cfg: &Config, client: EchoServerClient<S>, metrics: Metrics) -> Router {
+fn http_api<S: RpcStack>(cfg: &Config, app: App<S>, metrics: Metrics) -> Router {
     let mut governance = GovernanceLayer::new("quickstart-http").with_metrics(metrics.clone());
     if let Some(qps) = cfg.http_rate_limit {
         governance = governance.with_rate_limit(qps, qps);
@@ -207,9 +336,11 @@ fn http_api<S: RpcStack>(cfg: &Config, client: EchoServerClient<S>, metrics: Met
     let router = Router::new()
         .get("/", index)
         .group("/api", |g| {
-            g.layer(governance).get("/echo", echo_handler::<S>)
+            g.layer(governance)
+                .get("/echo", echo_handler::<S>)
+                .get("/hello", hello_handler::<S>)
         })
-        .with_state(client)
+        .with_state(app)
         .layer(AccessLogLayer::new())
         .layer(RequestIdLayer::new())
         .layer(RecoveryLayer::new());
@@ -219,6 +350,7 @@ fn http_api<S: RpcStack>(cfg: &Config, client: EchoServerClient<S>, metrics: Met
 async fn index() -> &'static str {
     "wego quick start\n\
      GET /api/echo?msg=hello   calls the echo RPC service through discovery\n\
+     GET /api/hello?name=wego  calls the greeter HTTP service by name through discovery\n\
      GET /metrics              Prometheus metrics of both sides\n"
 }
 
@@ -228,8 +360,12 @@ pub struct Running {
     pub http_addr: Address,
     /// Where the RPC server listens.
     pub rpc_addr: Address,
+    /// Where the second HTTP service listens.
+    pub upstream_addr: Address,
     http: Arc<wego_hertz::Server>,
     http_task: rt::JoinHandle<()>,
+    upstream: Arc<wego_hertz::Server>,
+    upstream_task: rt::JoinHandle<()>,
     rpc_server: wego_kitex::server::Server,
     rpc_task: rt::JoinHandle<()>,
     registry: Arc<dyn Registry>,
@@ -237,6 +373,7 @@ pub struct Running {
     // the client that follows it.
     discover: Arc<dyn Discover>,
     registration: Registration,
+    upstream_registration: Registration,
     grace: Duration,
 }
 
@@ -279,9 +416,32 @@ pub async fn start(cfg: &Config) -> Result<Running, BoxError> {
     let registration = Registration::new(cfg.service.clone(), Instance::new(rpc_addr.clone()));
     registry.register(&registration).await?;
 
-    // The HTTP side, calling the RPC side through discovery.
-    let client = rpc_client(cfg, discover.as_ref(), &metrics).await?;
-    let router = http_api(cfg, client, metrics);
+    // The second HTTP service, registered like the RPC one.
+    let upstream = Arc::new(wego_hertz::Server::builder().build()?);
+    let upstream_listener = upstream.bind(&cfg.upstream_addr).await?;
+    let upstream_addr = upstream_listener.local_addr().clone();
+    let upstream_task = {
+        let upstream = upstream.clone();
+        let router = greeter(upstream_addr.to_string());
+        rt::spawn(async move {
+            if let Err(e) = upstream.serve(upstream_listener, router).await {
+                tracing::error!(error = %e, "upstream http server stopped");
+            }
+        })
+    };
+    let upstream_registration = Registration::new(
+        cfg.upstream_service.clone(),
+        Instance::new(upstream_addr.clone()),
+    );
+    registry.register(&upstream_registration).await?;
+
+    // The HTTP API, calling both through discovery.
+    let app = App {
+        rpc: rpc_client(cfg, discover.as_ref(), &metrics).await?,
+        http: http_client(cfg, discover.clone(), &metrics)?,
+        upstream: cfg.upstream_service.clone(),
+    };
+    let router = http_api(cfg, app, metrics);
     let http = Arc::new(wego_hertz::Server::builder().build()?);
     let http_listener = http.bind(&cfg.http_addr).await?;
     let http_addr = http_listener.local_addr().clone();
@@ -296,13 +456,17 @@ pub async fn start(cfg: &Config) -> Result<Running, BoxError> {
     Ok(Running {
         http_addr,
         rpc_addr,
+        upstream_addr,
         http,
         http_task,
+        upstream,
+        upstream_task,
         rpc_server,
         rpc_task,
         registry,
         discover,
         registration,
+        upstream_registration,
         grace: cfg.shutdown_grace,
     })
 }
@@ -312,26 +476,33 @@ impl std::fmt::Debug for Running {
         f.debug_struct("Running")
             .field("http_addr", &self.http_addr)
             .field("rpc_addr", &self.rpc_addr)
+            .field("upstream_addr", &self.upstream_addr)
             .field("registration", &self.registration)
             .finish_non_exhaustive()
     }
 }
 
 impl Running {
-    /// Deregisters, then drains the HTTP API and the RPC server: in-flight
-    /// requests finish within the configured grace period.
+    /// Deregisters, then drains the HTTP API, the RPC server and the second
+    /// HTTP service: in-flight requests finish within the configured grace
+    /// period.
     pub async fn shutdown(self) {
-        if let Err(e) = self.registry.deregister(&self.registration).await {
-            tracing::warn!(error = %e, "deregister failed; the registration expires with its TTL");
+        for registration in [&self.registration, &self.upstream_registration] {
+            if let Err(e) = self.registry.deregister(registration).await {
+                tracing::warn!(error = %e, "deregister failed; the registration expires with its TTL");
+            }
         }
         let http = self.http.shutdown(self.grace).await;
         let rpc = self.rpc_server.shutdown(self.grace).await;
+        let upstream = self.upstream.shutdown(self.grace).await;
         let _ = self.http_task.await;
         let _ = self.rpc_task.await;
+        let _ = self.upstream_task.await;
         drop(self.discover);
         tracing::info!(
             http_forced = http.forced,
             rpc_forced = rpc.forced,
+            upstream_forced = upstream.forced,
             "quick start stopped"
         );
     }

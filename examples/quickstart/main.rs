@@ -1,16 +1,20 @@
-//! wego's quick start: an HTTP API (wego-hertz) and an RPC service
-//! (wego-kitex, Thrift over TTHeader) in one binary. The HTTP handlers call
-//! the RPC service through a generated wego-kitex client that finds it by
-//! discovery (an in-process static registry by default, etcd with
-//! `--registry etcd://HOST:PORT`), with load balancing, per-instance
-//! breakers, retry with a budget, timeouts, metrics on `/metrics`, request
-//! logs, and graceful shutdown on Ctrl-C.
+//! wego's quick start: an HTTP API (wego-hertz), an RPC service
+//! (wego-kitex, Thrift over TTHeader) and a second HTTP service in one
+//! binary. The HTTP handlers call the RPC service through a generated
+//! wego-kitex client, and the second HTTP service by name
+//! (`http://greeter/greet`) through wego-hertz's `GovernedClient`; both
+//! find their instances by discovery (an in-process static registry by
+//! default, etcd with `--registry etcd://HOST:PORT`), with load balancing,
+//! per-instance breakers, retry with a budget, timeouts, metrics on
+//! `/metrics`, trace propagation, request logs, and graceful shutdown on
+//! Ctrl-C.
 //!
 //! ```sh
 //! cargo run --release --example quickstart
 //! curl 'http://127.0.0.1:8080/api/echo?msg=hello'
+//! curl 'http://127.0.0.1:8080/api/hello?name=wego'
 //! cargo run --release --example quickstart -- --registry etcd://127.0.0.1:2379 \
-//!     --http-port 8081 --rpc-port 8891          # a second instance, via etcd
+//!     --http-port 8082 --rpc-port 8891 --upstream-port 8083   # a second instance, via etcd
 //! cargo run --release --features polling --example quickstart -- --backend polling
 //! ```
 #![allow(clippy::print_stdout)] // the CLI tells its user where to point curl
@@ -36,7 +40,7 @@ fn main() -> Result<(), wego_kitex::BoxError> {
     if args.iter().any(|a| a == "--help" || a == "-h") {
         println!("{}", wego_examples::config::DEFAULT_CONFIG);
         println!(
-            "flags: --config FILE --service NAME --http-addr A --rpc-addr A --http-port N --rpc-port N --registry static|etcd://HOST:PORT --backend tokio|polling"
+            "flags: --config FILE --service NAME --http-addr A --rpc-addr A --upstream-addr A --http-port N --rpc-port N --upstream-port N --registry static|etcd://HOST:PORT --backend tokio|polling"
         );
         return Ok(());
     }
@@ -51,8 +55,13 @@ fn main() -> Result<(), wego_kitex::BoxError> {
             "  RPC service  {} (Thrift, TTHeader) registered as {:?}",
             running.rpc_addr, cfg.service
         );
+        println!(
+            "  HTTP service http://{}/ registered as {:?}",
+            running.upstream_addr, cfg.upstream_service
+        );
         println!("  metrics      http://{http}/metrics");
         println!("try:  curl 'http://{http}/api/echo?msg=hello'");
+        println!("      curl 'http://{http}/api/hello?name=wego'");
         println!("Ctrl-C stops it gracefully.");
         terminated().await;
         println!("shutting down");

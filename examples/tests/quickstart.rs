@@ -1,5 +1,6 @@
 //! Drives the quick start over loopback: the HTTP API calls the RPC service
-//! through discovery, metrics count it, and shutdown is graceful.
+//! and a second HTTP service through discovery, metrics count both, and
+//! shutdown is graceful.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 use std::time::Duration;
@@ -36,6 +37,7 @@ fn loopback_config() -> Config {
     let mut cfg = Config::embedded();
     cfg.http_addr = Address::loopback();
     cfg.rpc_addr = Address::loopback();
+    cfg.upstream_addr = Address::loopback();
     cfg.shutdown_grace = Duration::from_secs(2);
     cfg
 }
@@ -81,6 +83,47 @@ each_backend!(http_calls_rpc_through_discovery, |_backend| async move {
 });
 
 each_backend!(
+    http_calls_a_second_http_service_by_name,
+    |_backend| async move {
+        let running = start(&loopback_config()).await.unwrap();
+        let (status, body) = get_with(
+            &running.http_addr,
+            "/api/hello?name=wego%20user",
+            "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n",
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let reply: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(reply["greeting"], "hello, wego user");
+        // The API called `http://greeter/...`; discovery found the
+        // upstream's address.
+        assert_eq!(reply["served_by"], running.upstream_addr.to_string());
+        // The caller's trace crossed both HTTP hops.
+        assert!(
+            reply["traceparent"]
+                .as_str()
+                .unwrap()
+                .starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"),
+            "{reply}"
+        );
+
+        let (status, metrics) = get(&running.http_addr, "/metrics").await;
+        assert_eq!(status, 200);
+        assert!(
+            metrics.contains(
+                "wego_requests_total{service=\"greeter\",method=\"GET\",status=\"ok\"} 1"
+            ),
+            "{metrics}"
+        );
+
+        // A missing name is the API's own 400, with no upstream call.
+        let (status, _) = get(&running.http_addr, "/api/hello").await;
+        assert_eq!(status, 400);
+        running.shutdown().await;
+    }
+);
+
+each_backend!(
     missing_query_is_a_400_not_a_failed_call,
     |_backend| async move {
         let running = start(&loopback_config()).await.unwrap();
@@ -116,10 +159,30 @@ each_backend!(instances_behind_etcd_share_the_load, |backend| async move {
         wego_netpoll::rt::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(served.len(), 2, "calls went only to {served:?}");
+    // The same for the second HTTP service, called by name.
+    let mut greeters = std::collections::BTreeSet::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while std::time::Instant::now() < deadline {
+        let (status, body) = get(&a.http_addr, "/api/hello?name=x").await;
+        assert_eq!(status, 200, "{body}");
+        let reply: serde_json::Value = serde_json::from_str(&body).unwrap();
+        greeters.insert(reply["served_by"].as_str().unwrap().to_owned());
+        if greeters.len() == 2 {
+            break;
+        }
+        wego_netpoll::rt::sleep(Duration::from_millis(20)).await;
+    }
+    let expected: std::collections::BTreeSet<String> = [&a.upstream_addr, &b.upstream_addr]
+        .iter()
+        .map(|addr| addr.to_string())
+        .collect();
+    assert_eq!(greeters, expected);
     b.shutdown().await;
     // B deregistered: A keeps working on its own instance.
     for _ in 0..5 {
         let (status, body) = get(&a.http_addr, "/api/echo?msg=y").await;
+        assert_eq!(status, 200, "{body}");
+        let (status, body) = get(&a.http_addr, "/api/hello?name=y").await;
         assert_eq!(status, 200, "{body}");
     }
     a.shutdown().await;

@@ -28,6 +28,8 @@ enum Kind {
     Closed,
     Body,
     Upgrade(&'static str),
+    #[cfg_attr(not(feature = "governance"), allow(dead_code))]
+    Refused,
 }
 
 /// `Result` with this crate's [`Error`].
@@ -84,6 +86,32 @@ impl Error {
     /// did not answer `101`, or the connection was taken already.
     pub fn is_upgrade(&self) -> bool {
         matches!(self.inner.kind, Kind::Upgrade(_))
+    }
+
+    /// Service governance refused the call before it reached an instance
+    /// (no instance known or available, every instance's breaker open,
+    /// discovery failed); the cause is a `wego_governance::Error`
+    /// (`governance()` with the `governance` feature).
+    /// A governance timeout is [`is_timeout`](Self::is_timeout) instead.
+    pub fn is_refused(&self) -> bool {
+        self.inner.kind == Kind::Refused
+    }
+
+    /// The governance error behind a refusal or a governance timeout.
+    #[cfg(feature = "governance")]
+    pub fn governance(&self) -> Option<&wego_governance::Error> {
+        self.inner.cause.as_deref()?.downcast_ref()
+    }
+
+    /// A governance refusal or timeout, kept as the cause.
+    #[cfg(feature = "governance")]
+    pub(crate) fn governed(e: wego_governance::Error) -> Self {
+        let kind = if e.is_timeout() {
+            Kind::Timeout
+        } else {
+            Kind::Refused
+        };
+        Self::new(kind, Some(Box::new(e)))
     }
 
     pub(crate) fn upgrade(what: &'static str) -> Self {
@@ -160,6 +188,7 @@ impl fmt::Display for Error {
             Kind::Closed => f.write_str("connection closed before the response"),
             Kind::Body => f.write_str("reading the request body failed"),
             Kind::Upgrade(what) => write!(f, "upgrade failed: {what}"),
+            Kind::Refused => f.write_str("refused by service governance"),
         }
     }
 }

@@ -19,7 +19,8 @@
 //!   returning anything that implements [`response::IntoResponse`].
 //! - `governance` (feature `governance`, on by default): wego-governance's
 //!   server layers (rate and concurrency limits answered with 429, metrics,
-//!   tracing, `traceparent`) and a `/metrics` route.
+//!   tracing, `traceparent`) and a `/metrics` route; on the client,
+//!   `client::GovernedClient` calls services by name through discovery.
 //! - [`upgrade`]: a handler that answers `101 Switching Protocols` takes
 //!   the HTTP/1.1 connection over; [`ws`] (feature `ws`) builds WebSocket
 //!   on it.

@@ -32,6 +32,9 @@
 //!   `h2` then `http/1.1`, system or custom roots, client certificates);
 //!   host names are resolved by the system resolver on the runtime's
 //!   blocking pool.
+//! - `GovernedClient` (feature `governance`) calls services by name
+//!   (`http://echo-svc/path`) through discovery, load balancing, breakers,
+//!   retries, backup requests, timeouts, metrics and `traceparent`.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
@@ -49,6 +52,8 @@
 
 mod builder;
 mod connect;
+#[cfg(feature = "governance")]
+mod governance;
 mod h1;
 mod h2;
 mod pool;
@@ -62,6 +67,8 @@ use http::{Method, Request, Response, Uri, Version};
 use wego_netpoll::rt;
 
 pub use self::builder::{ClientBuilder, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_IDLE_PER_HOST};
+#[cfg(feature = "governance")]
+pub use self::governance::{CallOptions, GovernedClient, GovernedClientBuilder, ServerErrors};
 use self::h1::{Head, Return, Settings};
 use self::pool::{Origin, Pool};
 pub use self::upgrade::{OnUpgrade, Upgraded};

@@ -3,6 +3,8 @@
 
 mod client;
 mod client_failures;
+#[cfg(feature = "governance")]
+mod client_governance;
 mod client_h1;
 mod client_h2;
 mod client_hyper;
