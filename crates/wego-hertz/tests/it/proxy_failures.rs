@@ -170,6 +170,23 @@ wego_test_support::each_backend!(
             .await
             .unwrap_err();
         assert!(e.is_incomplete(), "{e}");
+        // Over HTTP/2 the stream is reset: an error too, on the head
+        // when the reset overtook it, else on the body.
+        let h2 = Client::builder()
+            .with_http2_prior_knowledge()
+            .build()
+            .unwrap();
+        match within(h2.get(format!("http://{proxy}/"))).await {
+            Err(e) => assert!(e.is_closed(), "{e}"),
+            Ok(resp) => {
+                assert_eq!(resp.version(), http::Version::HTTP_2);
+                assert!(
+                    within(resp.into_body().collect_limited(1000))
+                        .await
+                        .is_err()
+                );
+            }
+        }
     }
 );
 
