@@ -26,6 +26,9 @@
 //!   on it.
 //! - [`sse_client`]: reads server-sent events from any body, and
 //!   reconnects with `Last-Event-ID`.
+//! - [`proxy`]: a [`ReverseProxy`](proxy::ReverseProxy) handler that
+//!   forwards requests to an upstream through the client, streaming both
+//!   ways and passing protocol switches (WebSocket) through.
 //! - [`middleware`]: `from_fn`, recovery, access log, request id, timeout,
 //!   body limit, CORS, compression, basic auth.
 //!
@@ -44,6 +47,7 @@ pub mod extract;
 pub mod governance;
 pub mod handler;
 pub mod middleware;
+pub mod proxy;
 pub mod response;
 pub mod router;
 pub mod sse_client;

@@ -248,7 +248,7 @@ impl Shared {
 }
 
 /// RFC 9110 §9.2.2: methods whose repetition has the effect of one request.
-fn is_idempotent(method: &Method) -> bool {
+pub(crate) fn is_idempotent(method: &Method) -> bool {
     matches!(
         *method,
         Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS | Method::TRACE
