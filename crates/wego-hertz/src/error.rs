@@ -28,6 +28,8 @@ enum Kind {
     Closed,
     Body,
     Upgrade(&'static str),
+    TooManyRedirects(usize),
+    RedirectDowngrade,
 }
 
 /// `Result` with this crate's [`Error`].
@@ -84,6 +86,24 @@ impl Error {
     /// did not answer `101`, or the connection was taken already.
     pub fn is_upgrade(&self) -> bool {
         matches!(self.inner.kind, Kind::Upgrade(_))
+    }
+
+    /// A redirect was not followed: the client's redirect limit was
+    /// reached, or it led from `https://` to `http://` without
+    /// [`with_redirect_downgrade`](crate::client::ClientBuilder::with_redirect_downgrade).
+    pub fn is_redirect(&self) -> bool {
+        matches!(
+            self.inner.kind,
+            Kind::TooManyRedirects(_) | Kind::RedirectDowngrade
+        )
+    }
+
+    pub(crate) fn too_many_redirects(limit: usize) -> Self {
+        Self::new(Kind::TooManyRedirects(limit), None)
+    }
+
+    pub(crate) fn redirect_downgrade() -> Self {
+        Self::new(Kind::RedirectDowngrade, None)
     }
 
     pub(crate) fn upgrade(what: &'static str) -> Self {
@@ -160,6 +180,10 @@ impl fmt::Display for Error {
             Kind::Closed => f.write_str("connection closed before the response"),
             Kind::Body => f.write_str("reading the request body failed"),
             Kind::Upgrade(what) => write!(f, "upgrade failed: {what}"),
+            Kind::TooManyRedirects(limit) => {
+                write!(f, "too many redirects: the limit is {limit}")
+            }
+            Kind::RedirectDowngrade => f.write_str("refused a redirect from https to http"),
         }
     }
 }
@@ -197,5 +221,9 @@ mod tests {
         let e = Error::connect(std::io::Error::other("refused"));
         assert!(e.is_connect());
         assert_eq!(e.to_string(), "connect failed");
+        let e = Error::too_many_redirects(5);
+        assert!(e.is_redirect() && !e.is_request());
+        assert_eq!(e.to_string(), "too many redirects: the limit is 5");
+        assert!(Error::redirect_downgrade().is_redirect());
     }
 }

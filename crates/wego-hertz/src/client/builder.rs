@@ -41,6 +41,8 @@ pub struct ClientBuilder {
     tls_roots: Option<wego_netpoll::tls::RootCerts>,
     #[cfg(feature = "tls")]
     tls_identity: Option<wego_netpoll::tls::Identity>,
+    redirects: usize,
+    redirect_downgrade: bool,
 }
 
 impl Default for ClientBuilder {
@@ -59,6 +61,8 @@ impl Default for ClientBuilder {
             tls_roots: None,
             #[cfg(feature = "tls")]
             tls_identity: None,
+            redirects: 0,
+            redirect_downgrade: false,
         }
     }
 }
@@ -147,6 +151,30 @@ impl ClientBuilder {
         self
     }
 
+    /// Follows up to `limit` redirects per request (0, the default, turns
+    /// following off: a 3xx is returned as it is). One past the limit
+    /// fails with [`Error::is_redirect`], whose message names the limit.
+    ///
+    /// 301, 302 and 303 become `GET` without a body (`HEAD` stays
+    /// `HEAD`); 307 and 308 keep the method and the body when the body is
+    /// in memory, and otherwise return the 3xx as it is. `Authorization`,
+    /// `Cookie` and `Proxy-Authorization` are not sent to another origin,
+    /// and a relative `Location` is resolved against the request's URI
+    /// ([`resolve_location`](super::resolve_location)). The whole chain
+    /// shares [`with_timeout`](Self::with_timeout).
+    pub fn with_redirects(mut self, limit: usize) -> Self {
+        self.redirects = limit;
+        self
+    }
+
+    /// Lets a redirect lead from `https://` to `http://`; by default such
+    /// a redirect fails with [`Error::is_redirect`], as the rest of the
+    /// exchange would travel in clear text.
+    pub fn with_redirect_downgrade(mut self, allow: bool) -> Self {
+        self.redirect_downgrade = allow;
+        self
+    }
+
     /// Checks the settings and builds the client.
     ///
     /// # Errors
@@ -213,6 +241,8 @@ impl ClientBuilder {
                 },
                 http2: self.http2,
                 h2: super::h2::Connections::default(),
+                redirects: self.redirects,
+                redirect_downgrade: self.redirect_downgrade,
             }),
         })
     }

@@ -7,6 +7,7 @@ mod client_h1;
 mod client_h2;
 mod client_hyper;
 mod client_nginx;
+mod client_redirect;
 mod client_support;
 #[cfg(feature = "tls")]
 mod client_tls;
