@@ -43,6 +43,9 @@ pub struct ClientBuilder {
     tls_identity: Option<wego_netpoll::tls::Identity>,
     redirects: usize,
     redirect_downgrade: bool,
+    decompression: bool,
+    #[cfg(feature = "cookies")]
+    cookies: Option<super::CookieJar>,
 }
 
 impl Default for ClientBuilder {
@@ -63,6 +66,9 @@ impl Default for ClientBuilder {
             tls_identity: None,
             redirects: 0,
             redirect_downgrade: false,
+            decompression: false,
+            #[cfg(feature = "cookies")]
+            cookies: None,
         }
     }
 }
@@ -175,6 +181,43 @@ impl ClientBuilder {
         self
     }
 
+    /// Asks for compressed responses and decodes them (off by default).
+    ///
+    /// `Accept-Encoding` lists the codecs this build has (gzip and
+    /// deflate with the `gzip` feature, `br` and `zstd` with theirs;
+    /// none, and so no effect, without them) unless the request names its
+    /// own. A response in one of them is decoded as it is read, loses
+    /// `Content-Encoding` and `Content-Length`, and its *decoded* size is
+    /// held to [`with_max_response_body`](Self::with_max_response_body),
+    /// so a decompression bomb fails with
+    /// [`BodyError::is_too_large`](crate::BodyError::is_too_large). A
+    /// corrupt stream fails with
+    /// [`BodyError::is_malformed`](crate::BodyError::is_malformed).
+    pub fn with_decompression(mut self, on: bool) -> Self {
+        self.decompression = on;
+        self
+    }
+
+    /// Keeps cookies in a new [`CookieJar`](super::CookieJar) of the
+    /// client's own (`true`), or none (`false`, the default); feature
+    /// `cookies`. `Set-Cookie` of every response, redirects included, is
+    /// stored, and the matching cookies go out with every request, after
+    /// any `Cookie` the request has.
+    #[cfg(feature = "cookies")]
+    pub fn with_cookie_store(mut self, on: bool) -> Self {
+        self.cookies = on.then(super::CookieJar::new);
+        self
+    }
+
+    /// Keeps cookies in `jar`, which the caller can read or share between
+    /// clients; feature `cookies`. As
+    /// [`with_cookie_store(true)`](Self::with_cookie_store) otherwise.
+    #[cfg(feature = "cookies")]
+    pub fn with_cookie_jar(mut self, jar: super::CookieJar) -> Self {
+        self.cookies = Some(jar);
+        self
+    }
+
     /// Checks the settings and builds the client.
     ///
     /// # Errors
@@ -243,6 +286,9 @@ impl ClientBuilder {
                 h2: super::h2::Connections::default(),
                 redirects: self.redirects,
                 redirect_downgrade: self.redirect_downgrade,
+                decompression: self.decompression,
+                #[cfg(feature = "cookies")]
+                cookies: self.cookies,
             }),
         })
     }

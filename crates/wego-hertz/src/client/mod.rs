@@ -34,6 +34,12 @@
 //!   become `GET` without a body, 307/308 keep method and body when the
 //!   body is in memory, credentials never cross origins and `https://`
 //!   never falls back to `http://` unless allowed.
+//! - With [`ClientBuilder::with_decompression`], `Accept-Encoding` names
+//!   the codecs compiled in and a compressed response is decoded as it
+//!   streams, its decoded size bounded by the response body limit.
+//! - With [`ClientBuilder::with_cookie_store`] or
+//!   [`ClientBuilder::with_cookie_jar`] (feature `cookies`), a
+//!   `CookieJar` stores `Set-Cookie` and sends matching cookies back.
 //! - `http://` and, with the `tls` feature, `https://` URIs (SNI, ALPN
 //!   `h2` then `http/1.1`, system or custom roots, client certificates);
 //!   host names are resolved by the system resolver on the runtime's
@@ -55,6 +61,10 @@
 
 mod builder;
 mod connect;
+#[cfg(feature = "cookies")]
+mod cookies;
+#[cfg(any(feature = "gzip", feature = "br", feature = "zstd"))]
+mod decompress;
 mod h1;
 mod h2;
 mod policy;
@@ -70,6 +80,8 @@ use http::{Method, Request, Response, Uri, Version};
 use wego_netpoll::rt;
 
 pub use self::builder::{ClientBuilder, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_IDLE_PER_HOST};
+#[cfg(feature = "cookies")]
+pub use self::cookies::{CookieJar, MAX_COOKIE_BYTES, MAX_COOKIES, MAX_COOKIES_PER_DOMAIN};
 use self::h1::{Head, Return, Settings};
 use self::pool::{Origin, Pool};
 pub use self::redirect::{MAX_LOCATION, resolve_location};
@@ -96,6 +108,16 @@ struct Shared {
     redirects: usize,
     /// Whether a redirect may lead from `https://` to `http://`.
     redirect_downgrade: bool,
+    /// Whether responses are asked for compressed and decoded (a no-op
+    /// in a build without codecs).
+    #[cfg_attr(
+        not(any(feature = "gzip", feature = "br", feature = "zstd")),
+        allow(dead_code)
+    )]
+    decompression: bool,
+    /// Cookies sent and stored on every hop.
+    #[cfg(feature = "cookies")]
+    cookies: Option<CookieJar>,
 }
 
 impl Client {

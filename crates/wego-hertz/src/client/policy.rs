@@ -8,7 +8,7 @@
 use std::time::Instant;
 
 use bytes::Bytes;
-use http::{Request, Response};
+use http::{Method, Request, Response, Uri};
 
 use super::pool::Origin;
 use super::{Shared, redirect};
@@ -75,9 +75,64 @@ impl Shared {
         }
     }
 
-    /// One exchange: `req` to its origin and the response back.
+    /// One exchange: `req` to its origin and the response back, with
+    /// the jar's cookies and decompression when they are on.
     async fn hop(&self, req: Request<Body>, deadline: Option<Instant>) -> Result<Response<Body>> {
         let origin = Origin::from_uri(req.uri())?;
-        self.dispatch(origin, req, deadline).await
+        let req = self.before(req);
+        let method = req.method().clone();
+        let uri = req.uri().clone();
+        let resp = self.dispatch(origin, req, deadline).await?;
+        self.after(&method, &uri, resp)
     }
+
+    /// Adds the jar's cookies and asks for compression, when on.
+    // Without the `cookies` feature or a codec there is nothing to add.
+    #[allow(unused_mut)]
+    fn before(&self, mut req: Request<Body>) -> Request<Body> {
+        #[cfg(feature = "cookies")]
+        if let Some(jar) = &self.cookies {
+            add_cookies(jar, &mut req);
+        }
+        #[cfg(any(feature = "gzip", feature = "br", feature = "zstd"))]
+        if self.decompression {
+            super::decompress::prepare(req.headers_mut());
+        }
+        req
+    }
+
+    /// Stores the response's cookies and decodes its body, when on.
+    // Without the `cookies` feature or a codec the response goes as is.
+    #[allow(unused_variables)]
+    fn after(&self, method: &Method, uri: &Uri, resp: Response<Body>) -> Result<Response<Body>> {
+        #[cfg(feature = "cookies")]
+        if let Some(jar) = &self.cookies {
+            jar.store(uri, resp.headers());
+        }
+        #[cfg(any(feature = "gzip", feature = "br", feature = "zstd"))]
+        if self.decompression {
+            return super::decompress::decode(resp, method, self.settings.max_body);
+        }
+        Ok(resp)
+    }
+}
+
+/// Appends the jar's cookies for the request's URI to its `Cookie`
+/// field (RFC 6265 §5.4: one field).
+#[cfg(feature = "cookies")]
+fn add_cookies(jar: &super::CookieJar, req: &mut Request<Body>) {
+    let Some(from_jar) = jar.header_for(req.uri()) else {
+        return;
+    };
+    let headers = req.headers_mut();
+    let joined = match headers.get(http::header::COOKIE) {
+        Some(own) => {
+            let mut both = own.as_bytes().to_vec();
+            both.extend_from_slice(b"; ");
+            both.extend_from_slice(from_jar.as_bytes());
+            http::HeaderValue::from_bytes(&both).unwrap_or(from_jar)
+        }
+        None => from_jar,
+    };
+    headers.insert(http::header::COOKIE, joined);
 }

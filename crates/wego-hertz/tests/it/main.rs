@@ -2,6 +2,10 @@
 //! Integration tests of wego-hertz over loopback, one module per behaviour.
 
 mod client;
+#[cfg(feature = "cookies")]
+mod client_cookies;
+#[cfg(feature = "gzip")]
+mod client_decompress;
 mod client_failures;
 mod client_h1;
 mod client_h2;
