@@ -37,8 +37,8 @@
 //! - With [`ClientBuilder::with_decompression`], `Accept-Encoding` names
 //!   the codecs compiled in and a compressed response is decoded as it
 //!   streams, its decoded size bounded by the response body limit.
-//! - With [`ClientBuilder::with_cookie_store`] or
-//!   [`ClientBuilder::with_cookie_jar`] (feature `cookies`), a
+//! - With `ClientBuilder::with_cookie_store` or
+//!   `ClientBuilder::with_cookie_jar` (feature `cookies`), a
 //!   `CookieJar` stores `Set-Cookie` and sends matching cookies back.
 //! - `http://` and, with the `tls` feature, `https://` URIs (SNI, ALPN
 //!   `h2` then `http/1.1`, system or custom roots, client certificates);
