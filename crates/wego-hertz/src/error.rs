@@ -30,6 +30,8 @@ enum Kind {
     Upgrade(&'static str),
     #[cfg_attr(not(feature = "governance"), allow(dead_code))]
     Refused,
+    TooManyRedirects(usize),
+    RedirectDowngrade,
 }
 
 /// `Result` with this crate's [`Error`].
@@ -114,6 +116,24 @@ impl Error {
         Self::new(kind, Some(Box::new(e)))
     }
 
+    /// A redirect was not followed: the client's redirect limit was
+    /// reached, or it led from `https://` to `http://` without
+    /// [`with_redirect_downgrade`](crate::client::ClientBuilder::with_redirect_downgrade).
+    pub fn is_redirect(&self) -> bool {
+        matches!(
+            self.inner.kind,
+            Kind::TooManyRedirects(_) | Kind::RedirectDowngrade
+        )
+    }
+
+    pub(crate) fn too_many_redirects(limit: usize) -> Self {
+        Self::new(Kind::TooManyRedirects(limit), None)
+    }
+
+    pub(crate) fn redirect_downgrade() -> Self {
+        Self::new(Kind::RedirectDowngrade, None)
+    }
+
     pub(crate) fn upgrade(what: &'static str) -> Self {
         Self::new(Kind::Upgrade(what), None)
     }
@@ -189,6 +209,10 @@ impl fmt::Display for Error {
             Kind::Body => f.write_str("reading the request body failed"),
             Kind::Upgrade(what) => write!(f, "upgrade failed: {what}"),
             Kind::Refused => f.write_str("refused by service governance"),
+            Kind::TooManyRedirects(limit) => {
+                write!(f, "too many redirects: the limit is {limit}")
+            }
+            Kind::RedirectDowngrade => f.write_str("refused a redirect from https to http"),
         }
     }
 }
@@ -226,5 +250,9 @@ mod tests {
         let e = Error::connect(std::io::Error::other("refused"));
         assert!(e.is_connect());
         assert_eq!(e.to_string(), "connect failed");
+        let e = Error::too_many_redirects(5);
+        assert!(e.is_redirect() && !e.is_request());
+        assert_eq!(e.to_string(), "too many redirects: the limit is 5");
+        assert!(Error::redirect_downgrade().is_redirect());
     }
 }

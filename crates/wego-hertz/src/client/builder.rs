@@ -41,6 +41,11 @@ pub struct ClientBuilder {
     tls_roots: Option<wego_netpoll::tls::RootCerts>,
     #[cfg(feature = "tls")]
     tls_identity: Option<wego_netpoll::tls::Identity>,
+    redirects: usize,
+    redirect_downgrade: bool,
+    decompression: bool,
+    #[cfg(feature = "cookies")]
+    cookies: Option<super::CookieJar>,
 }
 
 impl Default for ClientBuilder {
@@ -59,6 +64,11 @@ impl Default for ClientBuilder {
             tls_roots: None,
             #[cfg(feature = "tls")]
             tls_identity: None,
+            redirects: 0,
+            redirect_downgrade: false,
+            decompression: false,
+            #[cfg(feature = "cookies")]
+            cookies: None,
         }
     }
 }
@@ -147,6 +157,67 @@ impl ClientBuilder {
         self
     }
 
+    /// Follows up to `limit` redirects per request (0, the default, turns
+    /// following off: a 3xx is returned as it is). One past the limit
+    /// fails with [`Error::is_redirect`], whose message names the limit.
+    ///
+    /// 301, 302 and 303 become `GET` without a body (`HEAD` stays
+    /// `HEAD`); 307 and 308 keep the method and the body when the body is
+    /// in memory, and otherwise return the 3xx as it is. `Authorization`,
+    /// `Cookie` and `Proxy-Authorization` are not sent to another origin,
+    /// and a relative `Location` is resolved against the request's URI
+    /// ([`resolve_location`](super::resolve_location)). The whole chain
+    /// shares [`with_timeout`](Self::with_timeout).
+    pub fn with_redirects(mut self, limit: usize) -> Self {
+        self.redirects = limit;
+        self
+    }
+
+    /// Lets a redirect lead from `https://` to `http://`; by default such
+    /// a redirect fails with [`Error::is_redirect`], as the rest of the
+    /// exchange would travel in clear text.
+    pub fn with_redirect_downgrade(mut self, allow: bool) -> Self {
+        self.redirect_downgrade = allow;
+        self
+    }
+
+    /// Asks for compressed responses and decodes them (off by default).
+    ///
+    /// `Accept-Encoding` lists the codecs this build has (gzip and
+    /// deflate with the `gzip` feature, `br` and `zstd` with theirs;
+    /// none, and so no effect, without them) unless the request names its
+    /// own. A response in one of them is decoded as it is read, loses
+    /// `Content-Encoding` and `Content-Length`, and its *decoded* size is
+    /// held to [`with_max_response_body`](Self::with_max_response_body),
+    /// so a decompression bomb fails with
+    /// [`BodyError::is_too_large`](crate::BodyError::is_too_large). A
+    /// corrupt stream fails with
+    /// [`BodyError::is_malformed`](crate::BodyError::is_malformed).
+    pub fn with_decompression(mut self, on: bool) -> Self {
+        self.decompression = on;
+        self
+    }
+
+    /// Keeps cookies in a new [`CookieJar`](super::CookieJar) of the
+    /// client's own (`true`), or none (`false`, the default); feature
+    /// `cookies`. `Set-Cookie` of every response, redirects included, is
+    /// stored, and the matching cookies go out with every request, after
+    /// any `Cookie` the request has.
+    #[cfg(feature = "cookies")]
+    pub fn with_cookie_store(mut self, on: bool) -> Self {
+        self.cookies = on.then(super::CookieJar::new);
+        self
+    }
+
+    /// Keeps cookies in `jar`, which the caller can read or share between
+    /// clients; feature `cookies`. As
+    /// [`with_cookie_store(true)`](Self::with_cookie_store) otherwise.
+    #[cfg(feature = "cookies")]
+    pub fn with_cookie_jar(mut self, jar: super::CookieJar) -> Self {
+        self.cookies = Some(jar);
+        self
+    }
+
     /// Checks the settings and builds the client.
     ///
     /// # Errors
@@ -213,6 +284,11 @@ impl ClientBuilder {
                 },
                 http2: self.http2,
                 h2: super::h2::Connections::default(),
+                redirects: self.redirects,
+                redirect_downgrade: self.redirect_downgrade,
+                decompression: self.decompression,
+                #[cfg(feature = "cookies")]
+                cookies: self.cookies,
             }),
         })
     }

@@ -28,6 +28,18 @@
 //!   connection, and another is opened when the server's stream limit is
 //!   reached; a connection that received GOAWAY or closed is never used
 //!   again.
+//! - Redirects are followed when
+//!   [`ClientBuilder::with_redirects`] sets a limit (see
+//!   [`resolve_location`] and `docs/http.md` for the rules): 301/302/303
+//!   become `GET` without a body, 307/308 keep method and body when the
+//!   body is in memory, credentials never cross origins and `https://`
+//!   never falls back to `http://` unless allowed.
+//! - With [`ClientBuilder::with_decompression`], `Accept-Encoding` names
+//!   the codecs compiled in and a compressed response is decoded as it
+//!   streams, its decoded size bounded by the response body limit.
+//! - With `ClientBuilder::with_cookie_store` or
+//!   `ClientBuilder::with_cookie_jar` (feature `cookies`), a
+//!   `CookieJar` stores `Set-Cookie` and sends matching cookies back.
 //! - `http://` and, with the `tls` feature, `https://` URIs (SNI, ALPN
 //!   `h2` then `http/1.1`, system or custom roots, client certificates);
 //!   host names are resolved by the system resolver on the runtime's
@@ -54,9 +66,15 @@ mod builder;
 mod connect;
 #[cfg(feature = "governance")]
 mod governance;
+#[cfg(feature = "cookies")]
+mod cookies;
+#[cfg(any(feature = "gzip", feature = "br", feature = "zstd"))]
+mod decompress;
 mod h1;
 mod h2;
+mod policy;
 mod pool;
+mod redirect;
 pub mod upgrade;
 
 use std::sync::Arc;
@@ -69,8 +87,11 @@ use wego_netpoll::rt;
 pub use self::builder::{ClientBuilder, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_IDLE_PER_HOST};
 #[cfg(feature = "governance")]
 pub use self::governance::{CallOptions, GovernedClient, GovernedClientBuilder, ServerErrors};
+#[cfg(feature = "cookies")]
+pub use self::cookies::{CookieJar, MAX_COOKIE_BYTES, MAX_COOKIES, MAX_COOKIES_PER_DOMAIN};
 use self::h1::{Head, Return, Settings};
 use self::pool::{Origin, Pool};
+pub use self::redirect::{MAX_LOCATION, resolve_location};
 pub use self::upgrade::{OnUpgrade, Upgraded};
 use crate::{Body, BoxFuture, Error, Result};
 
@@ -90,6 +111,20 @@ struct Shared {
     /// Every request goes over HTTP/2 by prior knowledge.
     http2: bool,
     h2: h2::Connections,
+    /// How many redirects one request follows; 0 turns following off.
+    redirects: usize,
+    /// Whether a redirect may lead from `https://` to `http://`.
+    redirect_downgrade: bool,
+    /// Whether responses are asked for compressed and decoded (a no-op
+    /// in a build without codecs).
+    #[cfg_attr(
+        not(any(feature = "gzip", feature = "br", feature = "zstd")),
+        allow(dead_code)
+    )]
+    decompression: bool,
+    /// Cookies sent and stored on every hop.
+    #[cfg(feature = "cookies")]
+    cookies: Option<CookieJar>,
 }
 
 impl Client {
@@ -138,9 +173,9 @@ impl Client {
     /// keeps only connections whose exchange completed.
     pub async fn request(&self, req: Request<Body>) -> Result<Response<Body>> {
         let shared = &self.shared;
-        let origin = Origin::from_uri(req.uri())?;
+        Origin::from_uri(req.uri())?;
         let deadline = shared.timeout.map(|t| rt::now() + t);
-        let within = shared.dispatch(origin, req, deadline);
+        let within = shared.execute(req, deadline);
         match deadline {
             Some(at) => rt::timeout_at(at, within)
                 .await

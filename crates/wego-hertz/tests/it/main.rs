@@ -2,6 +2,10 @@
 //! Integration tests of wego-hertz over loopback, one module per behaviour.
 
 mod client;
+#[cfg(feature = "cookies")]
+mod client_cookies;
+#[cfg(feature = "gzip")]
+mod client_decompress;
 mod client_failures;
 #[cfg(feature = "governance")]
 mod client_governance;
@@ -9,6 +13,7 @@ mod client_h1;
 mod client_h2;
 mod client_hyper;
 mod client_nginx;
+mod client_redirect;
 mod client_support;
 #[cfg(feature = "tls")]
 mod client_tls;
