@@ -64,12 +64,12 @@
 
 mod builder;
 mod connect;
-#[cfg(feature = "governance")]
-mod governance;
 #[cfg(feature = "cookies")]
 mod cookies;
 #[cfg(any(feature = "gzip", feature = "br", feature = "zstd"))]
 mod decompress;
+#[cfg(feature = "governance")]
+mod governance;
 mod h1;
 mod h2;
 mod policy;
@@ -85,10 +85,10 @@ use http::{Method, Request, Response, Uri, Version};
 use wego_netpoll::rt;
 
 pub use self::builder::{ClientBuilder, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_IDLE_PER_HOST};
-#[cfg(feature = "governance")]
-pub use self::governance::{CallOptions, GovernedClient, GovernedClientBuilder, ServerErrors};
 #[cfg(feature = "cookies")]
 pub use self::cookies::{CookieJar, MAX_COOKIE_BYTES, MAX_COOKIES, MAX_COOKIES_PER_DOMAIN};
+#[cfg(feature = "governance")]
+pub use self::governance::{CallOptions, GovernedClient, GovernedClientBuilder, ServerErrors};
 use self::h1::{Head, Return, Settings};
 use self::pool::{Origin, Pool};
 pub use self::redirect::{MAX_LOCATION, resolve_location};
