@@ -22,7 +22,7 @@
 //!   tracing, `traceparent`) and a `/metrics` route; on the client,
 //!   `client::GovernedClient` calls services by name through discovery.
 //! - [`upgrade`]: a handler that answers `101 Switching Protocols` takes
-//!   the HTTP/1.1 connection over; [`ws`] (feature `ws`) builds WebSocket
+//!   the HTTP/1.1 connection over; `ws` (feature `ws`) builds WebSocket
 //!   on it.
 //! - [`sse_client`]: reads server-sent events from any body, and
 //!   reconnects with `Last-Event-ID`.

@@ -10,7 +10,7 @@
 //! on the connection and resolves the future with the IO; any other
 //! answer resolves it with an error and the connection goes on as HTTP.
 //! The driver knows nothing of the protocol that follows: WebSocket
-//! ([`crate::ws`], feature `ws`) is one user of this hook.
+//! (the `ws` module, feature `ws`) is one user of this hook.
 //!
 //! ```
 //! use http::{Request, Response, StatusCode, header};

@@ -17,9 +17,12 @@ use crate::support::{BoxFut, TestError};
 
 /// One echo instance; dropping or `kill`ing it closes every connection
 /// abruptly.
+/// The bit of `EchoServer::served` that marks a killed instance.
+const KILLED: usize = 1 << (usize::BITS - 1);
+
 pub(crate) struct EchoServer {
     pub(crate) addr: Address,
-    pub(crate) served: Arc<AtomicUsize>,
+    served: Arc<AtomicUsize>,
     task: Option<JoinHandle<()>>,
 }
 
@@ -60,7 +63,17 @@ impl EchoServer {
                             Ok(n) => buf.extend_from_slice(&chunk[..n]),
                         }
                     }
-                    s.fetch_add(1, Ordering::Relaxed);
+                    // Counted and answered only while alive: once `kill`
+                    // has set the bit, a call still running on another
+                    // worker is dropped unanswered, so no call is counted
+                    // after the kill.
+                    if s.fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
+                        (v & KILLED == 0).then_some(v + 1)
+                    })
+                    .is_err()
+                    {
+                        return;
+                    }
                     let mut out = format!("{port} ").into_bytes();
                     out.extend_from_slice(&buf);
                     let _ = conn.write_all(&out).await;
@@ -75,7 +88,13 @@ impl EchoServer {
         }
     }
 
+    /// Calls this instance served, up to its kill.
+    pub(crate) fn served(&self) -> usize {
+        self.served.load(Ordering::Acquire) & !KILLED
+    }
+
     pub(crate) fn kill(&mut self) {
+        self.served.fetch_or(KILLED, Ordering::AcqRel);
         if let Some(t) = self.task.take() {
             t.abort();
         }

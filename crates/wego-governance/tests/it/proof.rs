@@ -100,7 +100,7 @@ impl Load {
 fn served(servers: &[EchoServer]) -> Vec<usize> {
     servers
         .iter()
-        .map(|s| s.served.load(Ordering::Relaxed))
+        .map(EchoServer::served)
         .collect()
 }
 
