@@ -98,10 +98,7 @@ impl Load {
 }
 
 fn served(servers: &[EchoServer]) -> Vec<usize> {
-    servers
-        .iter()
-        .map(EchoServer::served)
-        .collect()
+    servers.iter().map(EchoServer::served).collect()
 }
 
 fn delta(a: &[usize], b: &[usize]) -> Vec<usize> {
