@@ -84,7 +84,7 @@ use tower_service::Service;
 use wego_netpoll::net::TlsInfo;
 use wego_netpoll::rt;
 
-pub use self::builder::{DEFAULT_RETRIES, ReverseProxyBuilder};
+pub use self::builder::{DEFAULT_PROXY_IDLE_PER_HOST, DEFAULT_RETRIES, ReverseProxyBuilder};
 pub use self::error::ProxyError;
 use self::headers::Hop;
 use self::target::Upstream;
