@@ -40,10 +40,10 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 use http::Response;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use wego_netpoll::net::{Address, BoxIo, ConnInfo, TlsInfo};
+use wego_netpoll::net::{Address, BoxIo, ConnInfo, Prefixed, TlsInfo};
 
 use super::h1::Pending;
 use crate::{Body, BoxFuture, Error, Result};
@@ -53,27 +53,25 @@ use crate::{Body, BoxFuture, Error, Result};
 ///
 /// Implements tokio's `AsyncRead` and `AsyncWrite`, and netpoll's
 /// [`ConnInfo`] (forwarded to the connection).
-pub struct Upgraded {
-    io: BoxIo,
-    read_buf: Bytes,
-}
+pub struct Upgraded(Prefixed<BoxIo>);
 
 impl Upgraded {
     pub(crate) fn new(io: BoxIo, read_buf: Bytes) -> Self {
-        Self { io, read_buf }
+        Self(Prefixed::new(read_buf, io))
     }
 
     /// The connection and the bytes read from it past the 101's head,
     /// which come before anything read from the connection from now on.
     pub fn into_parts(self) -> (BoxIo, Bytes) {
-        (self.io, self.read_buf)
+        let (read_buf, io) = self.0.into_parts();
+        (io, read_buf)
     }
 }
 
 impl fmt::Debug for Upgraded {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Upgraded")
-            .field("buffered", &self.read_buf.len())
+            .field("buffered", &self.0.prefix().len())
             .finish_non_exhaustive()
     }
 }
@@ -84,13 +82,7 @@ impl AsyncRead for Upgraded {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        if !self.read_buf.is_empty() {
-            let n = self.read_buf.len().min(buf.remaining());
-            buf.put_slice(&self.read_buf[..n]);
-            self.read_buf.advance(n);
-            return Poll::Ready(Ok(()));
-        }
-        Pin::new(&mut self.io).poll_read(cx, buf)
+        Pin::new(&mut self.0).poll_read(cx, buf)
     }
 }
 
@@ -100,7 +92,7 @@ impl AsyncWrite for Upgraded {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
+        Pin::new(&mut self.0).poll_write(cx, buf)
     }
 
     fn poll_write_vectored(
@@ -108,38 +100,37 @@ impl AsyncWrite for Upgraded {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
+        self.0.is_write_vectored()
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
+        Pin::new(&mut self.0).poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_shutdown(cx)
+        Pin::new(&mut self.0).poll_shutdown(cx)
     }
 }
 
 impl ConnInfo for Upgraded {
     fn peer_addr(&self) -> Option<Address> {
-        self.io.peer_addr()
+        self.0.peer_addr()
     }
 
     fn local_addr(&self) -> Option<Address> {
-        self.io.local_addr()
+        self.0.local_addr()
     }
 
     fn is_active(&self) -> bool {
-        // Bytes still buffered are input the caller has not read yet.
-        !self.read_buf.is_empty() || self.io.is_active()
+        self.0.is_active()
     }
 
     fn tls_info(&self) -> Option<&TlsInfo> {
-        self.io.tls_info()
+        self.0.tls_info()
     }
 }
 

@@ -53,7 +53,8 @@ impl<IO: ConnInfo> ConnInfo for Prefixed<IO> {
     }
 
     fn is_active(&self) -> bool {
-        self.io.is_active()
+        // Bytes still to replay are input the reader has not seen yet.
+        !self.prefix.is_empty() || self.io.is_active()
     }
 
     fn tls_info(&self) -> Option<&TlsInfo> {
