@@ -83,11 +83,10 @@ wego_test_support::each_backend!(serves_prometheus_text_over_http, |_backend| as
     if let Some(promtool) = promtool {
         let path = std::env::temp_dir().join(format!("wego-metrics-{}.txt", std::process::id()));
         std::fs::write(&path, body).unwrap();
-        let out = std::process::Command::new(promtool)
-            .args(["check", "metrics"])
-            .stdin(std::fs::File::open(&path).unwrap())
-            .output()
-            .unwrap();
+        let out = wego_test_support::peer::output_with_stdin(
+            std::process::Command::new(promtool).args(["check", "metrics"]),
+            std::fs::File::open(&path).unwrap().into(),
+        );
         let _ = std::fs::remove_file(&path);
         assert!(
             out.status.success(),

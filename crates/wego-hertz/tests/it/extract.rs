@@ -145,10 +145,14 @@ wego_test_support::each_backend!(curl_multipart_upload, |_backend| async move {
     let arg = format!("doc=@{}", file.display());
     let url = format!("http://{addr}/upload");
     let out = rt::spawn_blocking(move || {
-        Command::new(curl)
-            .args(["-sS", "-F", "title=hello", "-F", &arg, &url])
-            .output()
-            .unwrap()
+        wego_test_support::peer::output(Command::new(curl).args([
+            "-sS",
+            "-F",
+            "title=hello",
+            "-F",
+            &arg,
+            &url,
+        ]))
     })
     .await
     .unwrap();

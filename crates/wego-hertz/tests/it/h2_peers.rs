@@ -15,7 +15,7 @@ use crate::support::{connect, start_app};
 /// Runs `cmd` off the runtime and returns its stdout; fails the test with
 /// its stderr when it fails.
 async fn run(mut cmd: Command) -> String {
-    let out = rt::spawn_blocking(move || cmd.output().unwrap())
+    let out = rt::spawn_blocking(move || wego_test_support::peer::output(&mut cmd))
         .await
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();

@@ -218,12 +218,12 @@ wego_test_support::each_backend!(
             let url = format!("http://{addr}/big");
             let curl = curl.clone();
             let out = rt::spawn_blocking(move || {
-                std::process::Command::new(curl)
-                    .args(["-sS", "--compressed", "-H"])
-                    .arg(format!("Accept-Encoding: {enc}"))
-                    .args(["-D", "-", &url])
-                    .output()
-                    .unwrap()
+                wego_test_support::peer::output(
+                    std::process::Command::new(curl)
+                        .args(["-sS", "--compressed", "-H"])
+                        .arg(format!("Accept-Encoding: {enc}"))
+                        .args(["-D", "-", &url]),
+                )
             })
             .await
             .unwrap();

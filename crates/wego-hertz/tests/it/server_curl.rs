@@ -17,21 +17,21 @@ wego_test_support::each_backend!(curl_talks_to_the_server, |_backend| async move
     std::fs::write(&upload, "x".repeat(200_000)).unwrap();
     let data = format!("@{}", upload.display());
     let out = rt::spawn_blocking(move || {
-        Command::new(curl)
-            .args(["-sS", "--http1.1", "-w", "|%{num_connects}|%{http_code}\\n"])
-            .arg(format!("{base}/"))
-            .arg(format!("{base}/"))
-            .args([
-                "--next",
-                "-sS",
-                "--http1.1",
-                "-w",
-                "|%{num_connects}|%{http_code}\\n",
-            ])
-            .args(["-H", "Expect: 100-continue", "--data-binary", &data])
-            .arg(format!("{base}/collect"))
-            .output()
-            .unwrap()
+        wego_test_support::peer::output(
+            Command::new(curl)
+                .args(["-sS", "--http1.1", "-w", "|%{num_connects}|%{http_code}\\n"])
+                .arg(format!("{base}/"))
+                .arg(format!("{base}/"))
+                .args([
+                    "--next",
+                    "-sS",
+                    "--http1.1",
+                    "-w",
+                    "|%{num_connects}|%{http_code}\\n",
+                ])
+                .args(["-H", "Expect: 100-continue", "--data-binary", &data])
+                .arg(format!("{base}/collect")),
+        )
     })
     .await
     .unwrap();
@@ -67,27 +67,27 @@ wego_test_support::each_backend!(
         let big_arg = format!("@{}", big.display());
         let out = rt::spawn_blocking(move || {
             let w = ["-sS", "--http1.1", "-w", "|%{http_code}\\n"];
-            Command::new(curl)
-                // curl waits up to a minute for 100 Continue here; the
-                // server must send it when `/echo`'s body is first polled
-                // (--max-time fails the test otherwise).
-                .args(w)
-                .args(["--max-time", "20", "--expect100-timeout", "60"])
-                .args(["-H", "Expect: 100-continue", "--data-binary", "hello"])
-                .arg(format!("{base}/echo"))
-                // An invalid Host value.
-                .arg("--next")
-                .args(w)
-                .args(["-H", "Host: a/b"])
-                .arg(format!("{base}/"))
-                // Past the default body cap: 413 before the body is sent.
-                .arg("--next")
-                .args(w)
-                .args(["--max-time", "20", "--expect100-timeout", "60"])
-                .args(["--data-binary", &big_arg])
-                .arg(format!("{base}/echo"))
-                .output()
-                .unwrap()
+            wego_test_support::peer::output(
+                Command::new(curl)
+                    // curl waits up to a minute for 100 Continue here; the
+                    // server must send it when `/echo`'s body is first polled
+                    // (--max-time fails the test otherwise).
+                    .args(w)
+                    .args(["--max-time", "20", "--expect100-timeout", "60"])
+                    .args(["-H", "Expect: 100-continue", "--data-binary", "hello"])
+                    .arg(format!("{base}/echo"))
+                    // An invalid Host value.
+                    .arg("--next")
+                    .args(w)
+                    .args(["-H", "Host: a/b"])
+                    .arg(format!("{base}/"))
+                    // Past the default body cap: 413 before the body is sent.
+                    .arg("--next")
+                    .args(w)
+                    .args(["--max-time", "20", "--expect100-timeout", "60"])
+                    .args(["--data-binary", &big_arg])
+                    .arg(format!("{base}/echo")),
+            )
         })
         .await
         .unwrap();

@@ -315,10 +315,7 @@ wego_test_support::each_backend!(curl_resumes_and_revalidates, |_backend| async 
     let run = |args: Vec<String>| {
         let curl = curl.clone();
         wego_netpoll::rt::spawn_blocking(move || {
-            std::process::Command::new(curl)
-                .args(args)
-                .output()
-                .unwrap()
+            wego_test_support::peer::output(std::process::Command::new(curl).args(args))
         })
     };
     let o = run(vec![

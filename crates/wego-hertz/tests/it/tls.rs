@@ -378,22 +378,22 @@ each_backend!(
         let cacert = ca_file.clone();
         let out = rt::spawn_blocking(move || {
             let w = ["-sS", "--max-time", "20", "-w", "|%{http_version}\\n"];
-            Command::new(curl)
-                .args(["--resolve", &format!("localhost:{port}:127.0.0.1")])
-                .arg("--cacert")
-                .arg(&cacert)
-                .args(w)
-                .arg("--http2")
-                .arg(format!("https://localhost:{port}/"))
-                .arg("--next")
-                .args(["--resolve", &format!("localhost:{port}:127.0.0.1")])
-                .arg("--cacert")
-                .arg(&cacert)
-                .args(w)
-                .arg("--http1.1")
-                .arg(format!("https://localhost:{port}/"))
-                .output()
-                .unwrap()
+            peer::output(
+                Command::new(curl)
+                    .args(["--resolve", &format!("localhost:{port}:127.0.0.1")])
+                    .arg("--cacert")
+                    .arg(&cacert)
+                    .args(w)
+                    .arg("--http2")
+                    .arg(format!("https://localhost:{port}/"))
+                    .arg("--next")
+                    .args(["--resolve", &format!("localhost:{port}:127.0.0.1")])
+                    .arg("--cacert")
+                    .arg(&cacert)
+                    .args(w)
+                    .arg("--http1.1")
+                    .arg(format!("https://localhost:{port}/")),
+            )
         })
         .await
         .unwrap();
@@ -427,15 +427,15 @@ each_backend!(openssl_s_client_negotiates_h2, |_backend| async move {
     let cafile = ca_file.clone();
     let out = rt::spawn_blocking(move || {
         // stdin at EOF: s_client handshakes, prints the session and leaves.
-        Command::new(openssl)
-            .args(["s_client", "-connect", &format!("127.0.0.1:{port}")])
-            .args(["-servername", "localhost", "-verify_hostname", "localhost"])
-            .arg("-CAfile")
-            .arg(&cafile)
-            .args(["-verify_return_error", "-alpn", "h2"])
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
+        peer::output(
+            Command::new(openssl)
+                .args(["s_client", "-connect", &format!("127.0.0.1:{port}")])
+                .args(["-servername", "localhost", "-verify_hostname", "localhost"])
+                .arg("-CAfile")
+                .arg(&cafile)
+                .args(["-verify_return_error", "-alpn", "h2"])
+                .stdin(Stdio::null()),
+        )
     })
     .await
     .unwrap();
@@ -478,15 +478,15 @@ each_backend!(
         });
         let cacert = ca_file.clone();
         let out = rt::spawn_blocking(move || {
-            Command::new(curl)
-                .args(["-sS", "--max-time", "20", "--http2"])
-                .args(["-w", "|%{http_version}"])
-                .args(["--resolve", &format!("localhost:{port}:127.0.0.1")])
-                .arg("--cacert")
-                .arg(&cacert)
-                .arg(format!("https://localhost:{port}/"))
-                .output()
-                .unwrap()
+            peer::output(
+                Command::new(curl)
+                    .args(["-sS", "--max-time", "20", "--http2"])
+                    .args(["-w", "|%{http_version}"])
+                    .args(["--resolve", &format!("localhost:{port}:127.0.0.1")])
+                    .arg("--cacert")
+                    .arg(&cacert)
+                    .arg(format!("https://localhost:{port}/")),
+            )
         })
         .await
         .unwrap();

@@ -390,7 +390,7 @@ pub(crate) async fn python(test: &str, script: &str, args: &[String]) -> Option<
     let python = wego_test_support::peer::python_with(test, &["websockets.sync.client"])?;
     let mut cmd = Command::new(python);
     cmd.arg("-c").arg(script).args(args);
-    let out = rt::spawn_blocking(move || cmd.output().unwrap())
+    let out = rt::spawn_blocking(move || wego_test_support::peer::output(&mut cmd))
         .await
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();

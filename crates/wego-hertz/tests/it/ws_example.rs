@@ -11,7 +11,7 @@ use crate::support::start;
 
 /// Runs `cmd` off the runtime; its stdout, after asserting success.
 async fn run(mut cmd: Command) -> String {
-    let out = rt::spawn_blocking(move || cmd.output().unwrap())
+    let out = rt::spawn_blocking(move || wego_test_support::peer::output(&mut cmd))
         .await
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();

@@ -43,12 +43,12 @@ wego_test_support::each_backend!(grpcio_client_against_our_server, |_backend| as
 #[allow(clippy::print_stdout)] // grpcio's per-case report belongs in the test output
 pub(crate) async fn grpcio_client_passes(python: PathBuf, port: u16) {
     let out = rt::spawn_blocking(move || {
-        Command::new(python)
-            .arg(dir("tests/peers/grpc_interop_client.py"))
-            .arg(dir("../../idl/grpc/testing"))
-            .arg(port.to_string())
-            .output()
-            .unwrap()
+        wego_test_support::peer::output(
+            Command::new(python)
+                .arg(dir("tests/peers/grpc_interop_client.py"))
+                .arg(dir("../../idl/grpc/testing"))
+                .arg(port.to_string()),
+        )
     })
     .await
     .unwrap();

@@ -64,13 +64,13 @@ pub(crate) async fn python_client_passes(python: PathBuf, port: u16) {
         let script = peers_dir().join("thrift_test_client.py");
         let label = args.join(" ");
         let out = rt::spawn_blocking(move || {
-            Command::new(python)
-                .arg(script)
-                .arg("--port")
-                .arg(port)
-                .args(&args)
-                .output()
-                .unwrap()
+            wego_test_support::peer::output(
+                Command::new(python)
+                    .arg(script)
+                    .arg("--port")
+                    .arg(port)
+                    .args(&args),
+            )
         })
         .await
         .unwrap();

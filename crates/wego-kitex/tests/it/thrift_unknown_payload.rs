@@ -232,11 +232,14 @@ wego_test_support::each_backend!(
         for transport in ["framed", "buffered"] {
             let (python, port, script) = (python.clone(), port.clone(), script.clone());
             let out = rt::spawn_blocking(move || {
-                std::process::Command::new(python)
-                    .arg(script)
-                    .args(["--port", &port, "--transport", transport])
-                    .output()
-                    .unwrap()
+                wego_test_support::peer::output(
+                    std::process::Command::new(python).arg(script).args([
+                        "--port",
+                        &port,
+                        "--transport",
+                        transport,
+                    ]),
+                )
             })
             .await
             .unwrap();

@@ -377,13 +377,13 @@ wego_test_support::each_backend!(
         let out = rt::spawn_blocking({
             let ca_file = ca_file.clone();
             move || {
-                Command::new(python)
-                    .arg(manifest_dir("tests/peers/grpc_interop_client.py"))
-                    .arg(manifest_dir("../../idl/grpc/testing"))
-                    .arg(port.to_string())
-                    .arg(ca_file)
-                    .output()
-                    .unwrap()
+                wego_test_support::peer::output(
+                    Command::new(python)
+                        .arg(manifest_dir("tests/peers/grpc_interop_client.py"))
+                        .arg(manifest_dir("../../idl/grpc/testing"))
+                        .arg(port.to_string())
+                        .arg(ca_file),
+                )
             }
         })
         .await
@@ -421,12 +421,12 @@ wego_test_support::each_backend!(
         for transport in ["buffered", "framed", "header"] {
             let (python, port, ca_file) = (python.clone(), port.clone(), ca_file.clone());
             let out = rt::spawn_blocking(move || {
-                Command::new(python)
-                    .arg(manifest_dir("tests/peers/thrift_test_client.py"))
-                    .args(["--port", &port, "--transport", transport, "--tls-ca"])
-                    .arg(ca_file)
-                    .output()
-                    .unwrap()
+                wego_test_support::peer::output(
+                    Command::new(python)
+                        .arg(manifest_dir("tests/peers/thrift_test_client.py"))
+                        .args(["--port", &port, "--transport", transport, "--tls-ca"])
+                        .arg(ca_file),
+                )
             })
             .await
             .unwrap();

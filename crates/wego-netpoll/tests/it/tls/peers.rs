@@ -123,14 +123,14 @@ fn curl_fetches_from_an_http_responder_over_tls() {
     });
     let port = addr.as_tcp().unwrap().port();
     let ca_file = write_temp("curl-ca", &ca.pem());
-    let out = Command::new(curl)
-        .args(["--silent", "--show-error", "--max-time", "60"])
-        .arg("--cacert")
-        .arg(&ca_file)
-        .args(["--resolve", &format!("localhost:{port}:127.0.0.1")])
-        .arg(format!("https://localhost:{port}/"))
-        .output()
-        .unwrap();
+    let out = peer::output(
+        Command::new(curl)
+            .args(["--silent", "--show-error", "--max-time", "60"])
+            .arg("--cacert")
+            .arg(&ca_file)
+            .args(["--resolve", &format!("localhost:{port}:127.0.0.1")])
+            .arg(format!("https://localhost:{port}/")),
+    );
     let _ = std::fs::remove_file(ca_file);
     assert!(
         out.status.success(),
