@@ -164,8 +164,10 @@ impl Connections {
         let (send, conn) = builder.handshake(io).await.map_err(Error::protocol)?;
         let ended = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&ended);
+        // Batched: the frames of requests sent from many tasks at once go
+        // out in one write, not one write per request.
         rt::spawn(async move {
-            if let Err(e) = conn.await {
+            if let Err(e) = rt::batched(conn).await {
                 tracing::debug!(error = %e, "http/2 client connection ended");
             }
             flag.store(true, Ordering::Release);

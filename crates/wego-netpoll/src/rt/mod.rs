@@ -93,11 +93,13 @@ use std::time::{Duration, Instant};
 
 use crate::{Error, Result};
 
+mod batched;
 mod connection;
 pub(crate) mod sys;
 mod task;
 mod time;
 
+pub use batched::{Batched, batched};
 pub use connection::spawn_connection;
 pub use task::{JoinError, JoinHandle};
 pub use time::{Elapsed, Interval, Sleep, Timeout};

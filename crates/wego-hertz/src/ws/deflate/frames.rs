@@ -134,6 +134,9 @@ pub(crate) struct Inbound {
     opcode: Option<u8>,
     /// Plain bytes of the compressed message in progress.
     inflated: usize,
+    /// Where a frame inflates to, one plain frame's worth; allocated with
+    /// the first compressed frame and kept for the connection's life.
+    scratch: Box<[u8]>,
 }
 
 impl Inbound {
@@ -147,6 +150,7 @@ impl Inbound {
             compressed: false,
             opcode: None,
             inflated: 0,
+            scratch: Box::default(),
         }
     }
 
@@ -213,7 +217,11 @@ impl Inbound {
             apply_mask(&mut payload, key);
         }
         let chunk = CHUNK.min(self.max_frame.max(1));
-        let mut out: Vec<u8> = Vec::with_capacity(chunk);
+        let mut out = std::mem::take(&mut self.scratch);
+        if out.len() != chunk {
+            out = vec![0; chunk].into_boxed_slice();
+        }
+        let mut filled = 0;
         let tail: &[u8] = if head.fin { &TAIL } else { &[] };
         let mut ended = false;
         for part in [&payload[..], tail] {
@@ -222,13 +230,14 @@ impl Inbound {
                 let (before_in, before_out) = (self.inflater.total_in(), self.inflater.total_out());
                 let status = self
                     .inflater
-                    .decompress_vec(input, &mut out, FlushDecompress::Sync)
+                    .decompress(input, &mut out[filled..], FlushDecompress::Sync)
                     .map_err(|_| DeflateError::Corrupt)?;
                 let read = usize::try_from(self.inflater.total_in() - before_in)
                     .map_err(|_| DeflateError::Corrupt)?;
                 let wrote = usize::try_from(self.inflater.total_out() - before_out)
                     .map_err(|_| DeflateError::Corrupt)?;
                 input = &input[read..];
+                filled += wrote;
                 self.inflated += wrote;
                 if self.inflated > self.max_message {
                     return Err(DeflateError::MessageTooBig);
@@ -240,9 +249,9 @@ impl Inbound {
                     self.inflater.reset(false);
                     ended = true;
                 }
-                if out.len() == out.capacity() {
+                if filled == out.len() {
                     self.emit(false, &out, plain);
-                    out.clear();
+                    filled = 0;
                 } else if input.is_empty() {
                     break;
                 } else if read == 0 && wrote == 0 {
@@ -250,9 +259,10 @@ impl Inbound {
                 }
             }
         }
-        if head.fin || !out.is_empty() {
-            self.emit(head.fin, &out, plain);
+        if head.fin || filled > 0 {
+            self.emit(head.fin, &out[..filled], plain);
         }
+        self.scratch = out;
         Ok(())
     }
 

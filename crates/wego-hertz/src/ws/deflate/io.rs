@@ -115,13 +115,14 @@ impl AsyncRead for Transport {
             if d.eof {
                 return Poll::Ready(Ok(()));
             }
-            let filled = d.wire_in.len();
-            d.wire_in.resize(filled + READ_SIZE, 0);
-            let mut read = ReadBuf::new(&mut d.wire_in[filled..]);
-            let polled = Pin::new(&mut this.io).poll_read(cx, &mut read);
-            let n = read.filled().len();
-            d.wire_in.truncate(filled + n);
-            ready!(polled)?;
+            // Reads into the buffer's spare capacity: nothing is zeroed
+            // or copied on the way in.
+            d.wire_in.reserve(READ_SIZE);
+            let n = ready!(tokio_util::io::poll_read_buf(
+                Pin::new(&mut this.io),
+                cx,
+                &mut d.wire_in
+            ))?;
             if n == 0 {
                 // The end: a partial frame goes to tungstenite as it is,
                 // which reports the connection reset mid-frame.
