@@ -353,6 +353,7 @@ impl Service<Request> for Governed {
                 trace_id = %trace.trace_id(),
                 remote_parent = trace.remote,
                 parent_span_id = tracing::field::Empty,
+                trace_flags = tracing::field::Empty,
                 otel.kind = "server",
                 http.request.method = req.method().as_str(),
                 http.route = route.as_ref().map(|r| r.as_str()),
@@ -361,6 +362,7 @@ impl Service<Request> for Governed {
             );
             if trace.remote {
                 span.record("parent_span_id", trace.context.span_id_hex());
+                span.record("trace_flags", trace.context.flags_hex());
             }
             span
         } else {

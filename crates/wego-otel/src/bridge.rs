@@ -4,7 +4,8 @@
 //! The spans carry their place in the distributed trace as fields (see
 //! `wego_governance::trace`): `trace_id`, `span_id` (the id sent to a
 //! callee in `traceparent`), `parent_span_id` (the caller's span, on
-//! server spans) and `otel.kind`. A span without them takes its trace and
+//! server spans), `trace_flags` (the caller's flags, two hex digits or
+//! a number; bit 0 is "sampled") and `otel.kind`. A span without them takes its trace and
 //! parent from the nearest enclosing wego span, or starts a new trace.
 //! So the exported ids are exactly the ones that travel on the wire, and
 //! each hop's server span points at the caller's client span.
@@ -111,6 +112,8 @@ struct SpanState {
     trace_id: Option<TraceId>,
     span_id: Option<SpanId>,
     remote_parent: Option<SpanId>,
+    /// The caller's sampled flag (`trace_flags` bit 0); sampled if absent.
+    remote_sampled: bool,
     /// Decided when the span opened.
     resolved_trace: TraceId,
     generated_id: SpanId,
@@ -147,6 +150,15 @@ impl SpanState {
                 }
             }
             "remote_parent" => {}
+            "trace_flags" => {
+                let flags = match value {
+                    Value::I64(n) => Some(n),
+                    v => i64::from_str_radix(&v.as_str(), 16).ok(),
+                };
+                if let Some(f) = flags {
+                    self.remote_sampled = f & 1 == 1;
+                }
+            }
             "otel.kind" => self.kind = parse_kind(&value.as_str()),
             _ => {
                 if key == "status" {
@@ -246,6 +258,7 @@ where
             trace_id: None,
             span_id: None,
             remote_parent: None,
+            remote_sampled: true,
             resolved_trace: TraceId::INVALID,
             generated_id: self.ids.new_span_id(),
             local_parent: None,
@@ -263,9 +276,7 @@ where
         let parent_cx = match (state.remote_parent, state.trace_id, ancestor) {
             (Some(remote), Some(trace), _) => {
                 state.resolved_trace = trace;
-                // wego propagates the caller's flag; a caller that sent
-                // `traceparent` at all is followed.
-                Some(remote_context(trace, remote, true))
+                Some(remote_context(trace, remote, state.remote_sampled))
             }
             (_, explicit, Some((pid, trace, sampled))) if explicit.is_none_or(|t| t == trace) => {
                 state.resolved_trace = trace;

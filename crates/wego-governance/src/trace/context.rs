@@ -109,6 +109,11 @@ impl TraceContext {
         hex_string(&self.span_id)
     }
 
+    /// The trace flags in lowercase hex (2 characters).
+    pub fn flags_hex(&self) -> String {
+        hex_string(&[self.flags])
+    }
+
     /// True when the sampled flag is set.
     pub fn is_sampled(&self) -> bool {
         self.flags & 1 == 1

@@ -19,9 +19,10 @@
 //! | `trace_id` | the trace id, 32 lowercase hex digits |
 //! | `span_id` | this span's id, 16 hex digits (the id sent to a callee) |
 //! | `parent_span_id` | the remote parent's span id (server spans) |
+//! | `trace_flags` | the remote parent's flags, two hex digits (server spans) |
 //! | `otel.kind` | `server`, `client` or `internal` |
 //!
-//! A server span records `trace_id` and `parent_span_id` from the
+//! A server span records `trace_id`, `parent_span_id` and `trace_flags` from the
 //! caller's `traceparent`. A client span records `trace_id` and `span_id`
 //! of the `traceparent` it sends: [`TraceLayer::client`] reads them from
 //! [`CallInfo::trace_context`], and a client that makes the child context

@@ -6,4 +6,5 @@ mod collector;
 mod collector_down;
 mod http_export;
 mod metrics_export;
+mod sampling;
 mod trace_chain;

@@ -223,6 +223,7 @@ where
             trace_id = %crate::metainfo::trace_id_hex(&ctx),
             remote_parent = remote,
             parent_span_id = tracing::field::Empty,
+            trace_flags = tracing::field::Empty,
             otel.kind = "server",
             rpc.system = "grpc",
             rpc.service = service,
@@ -230,6 +231,7 @@ where
         );
         if remote {
             span.record("parent_span_id", ctx.span_id_hex());
+            span.record("trace_flags", ctx.flags_hex());
         }
         let fut = span.in_scope(|| self.inner.call(req));
         Box::pin(fut.instrument(span))
