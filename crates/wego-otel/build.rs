@@ -26,5 +26,48 @@ fn generate() -> Result<(), Box<dyn std::error::Error>> {
         .include(&proto)
         .out_dir(&out)
         .compile()?;
+    for entry in std::fs::read_dir(&out)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "rs") {
+            let code = std::fs::read_to_string(&path)?;
+            std::fs::write(&path, fence_indented_docs(&code))?;
+        }
+    }
     Ok(())
+}
+
+/// The .proto comments indent examples (JSON, key lists) by four spaces,
+/// which rustdoc would compile as Rust doctests: fence them as text.
+fn fence_indented_docs(code: &str) -> String {
+    let mut out = String::with_capacity(code.len() + 256);
+    let mut in_block: Option<String> = None;
+    for line in code.lines() {
+        let trimmed = line.trim_start();
+        let indent = &line[..line.len() - trimmed.len()];
+        let example = trimmed
+            .strip_prefix("///")
+            .is_some_and(|rest| rest.starts_with("     ") && !rest.trim().is_empty());
+        match (&in_block, example) {
+            (None, true) => {
+                out.push_str(&format!("{indent}/// ```text\n"));
+                in_block = Some(indent.to_owned());
+            }
+            (Some(open), false) => {
+                let empty_doc = trimmed
+                    .strip_prefix("///")
+                    .is_some_and(|r| r.trim().is_empty());
+                if !empty_doc {
+                    out.push_str(&format!("{open}/// ```\n"));
+                    in_block = None;
+                }
+            }
+            _ => {}
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    if let Some(open) = in_block {
+        out.push_str(&format!("{open}/// ```\n"));
+    }
+    out
 }

@@ -8,7 +8,13 @@
 //! Generated code: outside wego's semver promises, it follows the
 //! OpenTelemetry protocol's releases.
 
+// The comments are the .proto files' own, written for protobuf, not
+// rustdoc (bare URLs, `<version>` placeholders).
 #![allow(
+    rustdoc::invalid_html_tags,
+    rustdoc::bare_urls,
+    rustdoc::broken_intra_doc_links,
+    rustdoc::invalid_rust_codeblocks,
     missing_docs,
     unreachable_pub,
     missing_debug_implementations,
