@@ -349,3 +349,58 @@ where
         otel.end_with_timestamp(SystemTime::now());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state() -> SpanState {
+        SpanState {
+            name: "wego.call",
+            kind: SpanKind::Internal,
+            start: SystemTime::now(),
+            trace_id: None,
+            span_id: None,
+            remote_parent: None,
+            remote_sampled: true,
+            resolved_trace: TraceId::from(7u128),
+            generated_id: SpanId::from(9u64),
+            local_parent: None,
+            sampled: true,
+            attributes: Vec::new(),
+            error: None,
+        }
+    }
+
+    #[test]
+    fn malformed_ids_are_ignored() {
+        let mut s = state();
+        s.set("trace_id", Value::from("not hex"));
+        s.set("span_id", Value::from("0000000000000000"));
+        s.set("parent_span_id", Value::from("zz"));
+        s.set("trace_flags", Value::from("q"));
+        assert_eq!(s.trace_id(), TraceId::from(7u128));
+        assert_eq!(s.span_id(), SpanId::from(9u64));
+        assert_eq!(s.remote_parent, None);
+        assert!(s.remote_sampled);
+    }
+
+    #[test]
+    fn the_first_recorded_id_wins_and_fields_map_to_attributes() {
+        let mut s = state();
+        s.set("span_id", Value::from("00f067aa0ba902b7"));
+        s.set("span_id", Value::from("1111111111111111"));
+        assert_eq!(s.span_id(), SpanId::from(0x00f0_67aa_0ba9_02b7u64));
+        s.set("trace_flags", Value::from("00"));
+        assert!(!s.remote_sampled);
+        s.set("otel.kind", Value::from("client"));
+        assert_eq!(s.kind, SpanKind::Client);
+        s.set("status", Value::from("ok"));
+        s.set("status", Value::from("timeout"));
+        s.set("rpc.method", Value::from("Echo"));
+        assert_eq!(s.error.as_deref(), Some("timeout"));
+        let keys: Vec<_> = s.attributes.iter().map(|kv| kv.key.as_str()).collect();
+        assert_eq!(keys, ["wego.status", "rpc.method"]);
+        assert_eq!(parse_kind("nonsense"), SpanKind::Internal);
+    }
+}
