@@ -252,6 +252,10 @@ impl TelemetryBuilder {
 /// governance metrics through [`Telemetry::metrics`], both exported in
 /// batches off the request path.
 ///
+/// End it with [`Telemetry::shutdown`]: dropping the last handle to the
+/// SDK providers shuts them down synchronously, which on a runtime
+/// thread blocks that thread for up to the SDK's shutdown timeout.
+///
 /// ```no_run
 /// # async fn run(collector: wego_netpoll::Address) -> Result<(), wego_otel::Error> {
 /// use tracing_subscriber::layer::SubscriberExt;
