@@ -2,6 +2,8 @@
 
 use std::time::{Duration, Instant};
 
+use crate::trace::TraceContext;
+
 /// Request-side capabilities that governance layers read.
 ///
 /// Protocol crates implement it for their request type in a few lines (an
@@ -31,6 +33,16 @@ pub trait CallInfo {
     fn is_idempotent(&self) -> bool {
         false
     }
+
+    /// The trace context this request sends to the callee (its
+    /// `traceparent`), if it already carries one. [`TraceLayer`] gives its
+    /// span this context's ids, so an exported client span is the parent
+    /// the callee sees.
+    ///
+    /// [`TraceLayer`]: crate::trace::TraceLayer
+    fn trace_context(&self) -> Option<TraceContext> {
+        None
+    }
 }
 
 impl<T: CallInfo + ?Sized> CallInfo for &T {
@@ -48,6 +60,9 @@ impl<T: CallInfo + ?Sized> CallInfo for &T {
     }
     fn is_idempotent(&self) -> bool {
         (**self).is_idempotent()
+    }
+    fn trace_context(&self) -> Option<TraceContext> {
+        (**self).trace_context()
     }
 }
 

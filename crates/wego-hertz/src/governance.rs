@@ -347,12 +347,24 @@ impl Service<Request> for Governed {
                     t
                 }
             };
-            tracing::info_span!(
+            let span = tracing::info_span!(
                 "wego.serve",
                 service = &*self.service,
                 trace_id = %trace.trace_id(),
                 remote_parent = trace.remote,
-            )
+                parent_span_id = tracing::field::Empty,
+                trace_flags = tracing::field::Empty,
+                otel.kind = "server",
+                http.request.method = req.method().as_str(),
+                http.route = route.as_ref().map(|r| r.as_str()),
+                url.path = req.uri().path(),
+                http.response.status_code = tracing::field::Empty,
+            );
+            if trace.remote {
+                span.record("parent_span_id", trace.context.span_id_hex());
+                span.record("trace_flags", trace.context.flags_hex());
+            }
+            span
         } else {
             tracing::Span::none()
         };
@@ -362,10 +374,14 @@ impl Service<Request> for Governed {
             req,
         };
         let fut = span.in_scope(|| self.inner.call(call));
+        let record = span.clone();
         Box::pin(
             async move {
                 match fut.await {
-                    Ok(r) => Ok(r),
+                    Ok(r) => {
+                        record.record("http.response.status_code", r.status().as_u16());
+                        Ok(r)
+                    }
                     Err(e) => match e {},
                 }
             }

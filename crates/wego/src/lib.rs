@@ -10,6 +10,7 @@
 //! | `hertz` | `wego-hertz` | `hertz` (default) | HTTP framework: server, router, extractors, middleware |
 //! | `kitex` | `wego-kitex` | `kitex` (default) | RPC framework: Thrift, TTHeader, Kitex Protobuf, gRPC |
 //! | `governance` | `wego-governance` | `governance` (default) | discovery, load balancing, breakers, limits, retry, metrics, tracing |
+//! | `otel` | `wego-otel` | `otel` (OTLP/gRPC), `otel-http` (adds OTLP/HTTP) | OpenTelemetry export of spans and metrics |
 //!
 //! Each crate can also be used on its own. The layers point down: hertz and
 //! kitex build on governance and netpoll; governance builds on netpoll only.
@@ -24,6 +25,9 @@ pub use wego_kitex as kitex;
 
 #[cfg(feature = "governance")]
 pub use wego_governance as governance;
+
+#[cfg(feature = "otel")]
+pub use wego_otel as otel;
 
 /// The runtime entry point: builds a default runtime and runs `future` on it.
 ///

@@ -7,6 +7,9 @@
 //! `wego_request_duration_seconds{service,method}` (histogram),
 //! `wego_in_flight{service,method}`, `wego_retries_total{service,outcome}`,
 //! `wego_breaker_state{scope}` and `wego_breaker_transitions_total{scope,to}`.
+//!
+//! A set built with [`Metrics::with_recorder`] also hands every
+//! measurement to a [`MetricsRecorder`] (an OpenTelemetry meter, say).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -19,9 +22,11 @@ use tower_service::Service;
 use crate::{CallInfo, Classify};
 
 mod endpoint;
+mod recorder;
 mod registry;
 
 pub use endpoint::serve;
+pub use recorder::MetricsRecorder;
 pub use registry::{LATENCY_BUCKETS, Metrics};
 
 /// Records each call's count, errors by kind, latency and in-flight gauge.

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use super::MetricsRecorder;
 use crate::breaker::{BreakerEvent, BreakerObserver, BreakerState};
 
 /// Latency histogram bucket bounds, in seconds.
@@ -37,6 +38,7 @@ struct Families {
 #[derive(Debug, Clone, Default)]
 pub struct Metrics {
     inner: Arc<Mutex<Families>>,
+    recorder: Option<Arc<dyn MetricsRecorder>>,
 }
 
 impl Metrics {
@@ -45,11 +47,21 @@ impl Metrics {
         Self::default()
     }
 
+    /// Also hands every measurement to `recorder` (for example an
+    /// OpenTelemetry meter); the Prometheus families are kept as well.
+    pub fn with_recorder(mut self, recorder: Arc<dyn MetricsRecorder>) -> Self {
+        self.recorder = Some(recorder);
+        self
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Families> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     pub(crate) fn start_call(&self, service: &str, method: &str) {
+        if let Some(r) = &self.recorder {
+            r.call_started(service, method);
+        }
         *self
             .lock()
             .in_flight
@@ -64,6 +76,9 @@ impl Metrics {
         latency: Duration,
         error: Option<&str>,
     ) {
+        if let Some(r) = &self.recorder {
+            r.call_ended(service, method, latency, error);
+        }
         let mut f = self.lock();
         let key = (service.to_owned(), method.to_owned());
         if let Some(n) = f.in_flight.get_mut(&key) {
@@ -92,6 +107,9 @@ impl Metrics {
     /// Counts a retry (`sent`) or a retry refused by the budget.
     pub(crate) fn record_retry(&self, service: &str, sent: bool) {
         let outcome = if sent { "sent" } else { "budget_exhausted" };
+        if let Some(r) = &self.recorder {
+            r.retry(service, outcome);
+        }
         *self
             .lock()
             .retries
@@ -101,6 +119,9 @@ impl Metrics {
 
     /// Records a breaker's state change.
     pub fn record_breaker(&self, event: &BreakerEvent) {
+        if let Some(r) = &self.recorder {
+            r.breaker(event);
+        }
         let mut f = self.lock();
         f.breaker_state.insert(event.scope.to_string(), event.to);
         *f.breaker_transitions
@@ -348,5 +369,53 @@ mod tests {
         assert!(text.contains("wego_retries_total{service=\"echo\",outcome=\"sent\"} 1\n"));
         assert_eq!(m.requests("echo"), 2);
         assert_eq!(m.retries("echo"), 1);
+    }
+
+    #[derive(Debug, Default)]
+    struct Seen(Mutex<Vec<String>>);
+
+    impl MetricsRecorder for Seen {
+        fn call_started(&self, service: &str, method: &str) {
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("start {service} {method}"));
+        }
+        fn call_ended(&self, service: &str, method: &str, _: Duration, error: Option<&str>) {
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("end {service} {method} {error:?}"));
+        }
+        fn retry(&self, service: &str, outcome: &'static str) {
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("retry {service} {outcome}"));
+        }
+        fn breaker(&self, event: &BreakerEvent) {
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("breaker {} {}", event.scope, event.to.name()));
+        }
+    }
+
+    #[test]
+    fn forwards_every_measurement_to_the_recorder() {
+        let seen = Arc::new(Seen::default());
+        let m = Metrics::new().with_recorder(seen.clone());
+        m.start_call("echo", "say");
+        m.end_call("echo", "say", Duration::from_millis(1), Some("timeout"));
+        m.record_retry("echo", false);
+        assert_eq!(
+            *seen.0.lock().unwrap(),
+            [
+                "start echo say",
+                "end echo say Some(\"timeout\")",
+                "retry echo budget_exhausted"
+            ]
+        );
+        assert_eq!(m.requests("echo"), 1, "the Prometheus families still count");
     }
 }

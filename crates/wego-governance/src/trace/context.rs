@@ -62,6 +62,15 @@ fn hex(out: &mut fmt::Formatter<'_>, bytes: &[u8]) -> fmt::Result {
     bytes.iter().try_for_each(|b| write!(out, "{b:02x}"))
 }
 
+fn hex_string(bytes: &[u8]) -> String {
+    use fmt::Write as _;
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
+
 fn random_nonzero<const N: usize>() -> [u8; N] {
     loop {
         let mut out = [0u8; N];
@@ -88,6 +97,21 @@ impl TraceContext {
             span_id: random_nonzero(),
             ..*self
         }
+    }
+
+    /// The trace id in lowercase hex (32 characters).
+    pub fn trace_id_hex(&self) -> String {
+        hex_string(&self.trace_id)
+    }
+
+    /// The span id in lowercase hex (16 characters).
+    pub fn span_id_hex(&self) -> String {
+        hex_string(&self.span_id)
+    }
+
+    /// The trace flags in lowercase hex (2 characters).
+    pub fn flags_hex(&self) -> String {
+        hex_string(&[self.flags])
     }
 
     /// True when the sampled flag is set.

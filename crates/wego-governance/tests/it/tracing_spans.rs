@@ -104,3 +104,54 @@ wego_test_support::each_backend!(
         assert!(span["latency_ms"].parse::<f64>().unwrap() >= 0.0);
     }
 );
+
+/// A callee that sends `ctx` as its `traceparent`, as a client that
+/// makes the child context itself does.
+#[derive(Clone)]
+struct Sends(wego_governance::trace::TraceContext);
+
+impl<B> tower_service::Service<wego_governance::Call<B>> for Sends {
+    type Response = ();
+    type Error = wego_governance::Error;
+    type Future = std::future::Ready<Result<(), wego_governance::Error>>;
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+    fn call(&mut self, _: wego_governance::Call<B>) -> Self::Future {
+        wego_governance::trace::record_sent(&self.0);
+        std::future::ready(Ok(()))
+    }
+}
+
+wego_test_support::each_backend!(
+    a_client_span_records_the_ids_it_sends,
+    |_backend| async move {
+        let fields: Fields = Arc::default();
+        let recorder = Recorder {
+            next: AtomicU64::new(0),
+            fields: fields.clone(),
+            meta: Mutex::default(),
+            stack: Mutex::default(),
+        };
+        let sent = wego_governance::trace::TraceContext::new_root();
+        let mut svc = TraceLayer::client()
+            .with_system("thrift")
+            .layer(Sends(sent));
+        let _guard = tracing::subscriber::set_default(recorder);
+        send(&mut svc, call(0)).await.unwrap();
+        let spans = fields.lock().unwrap().clone();
+        let span = spans
+            .values()
+            .find(|m| m["name"] == "wego.call")
+            .expect("a wego.call span");
+        assert_eq!(span["otel.kind"], "client");
+        assert_eq!(span["rpc.system"], "thrift");
+        assert_eq!(span["rpc.service"], "echo");
+        assert_eq!(span["rpc.method"], "say");
+        assert_eq!(span["trace_id"], sent.trace_id_hex());
+        assert_eq!(span["span_id"], sent.span_id_hex());
+    }
+);

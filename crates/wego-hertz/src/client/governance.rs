@@ -123,6 +123,9 @@ impl CallInfo for HttpCall {
     fn callee(&self) -> &str {
         &self.service
     }
+    fn trace_context(&self) -> Option<TraceContext> {
+        TraceContext::extract(&HeaderCarrier(&self.parts.headers))
+    }
     fn method(&self) -> &str {
         self.parts.method.as_str()
     }
@@ -717,7 +720,7 @@ impl GovernedClient {
             stack = BoxCloneSyncService::new(MetricsLayer::new(m.clone()).layer(stack));
         }
         if s.trace {
-            stack = BoxCloneSyncService::new(TraceLayer::new().layer(stack));
+            stack = BoxCloneSyncService::new(TraceLayer::client().layer(stack));
         }
         tracing::debug!(service = name, "governed http service discovered");
         Ok(stack)

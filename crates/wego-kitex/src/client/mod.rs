@@ -198,6 +198,9 @@ impl wego_governance::CallInfo for ClientRequest {
     fn is_idempotent(&self) -> bool {
         self.idempotent
     }
+    fn trace_context(&self) -> Option<wego_governance::trace::TraceContext> {
+        wego_governance::trace::TraceContext::extract(&self.metainfo)
+    }
 }
 
 /// A reply: the encoded result struct (empty for oneway).

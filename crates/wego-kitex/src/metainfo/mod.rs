@@ -84,7 +84,10 @@ pub fn inject_child(carrier: &mut dyn Carrier) {
         && let Some(parent) = ctx.metainfo.trace_context()
     {
         let state = ctx.metainfo.trace_get(TRACESTATE).map(str::to_owned);
-        parent.child().inject(carrier, state.as_deref());
+        let child = parent.child();
+        child.inject(carrier, state.as_deref());
+        // The client span (if any) takes the ids the callee will see.
+        wego_governance::trace::record_sent(&child);
     }
 }
 

@@ -590,6 +590,11 @@ fn serve_span(ctx: &CallContext, method: &str) -> tracing::Span {
             rpc.method = %method,
             trace_id = %metainfo::trace_id_hex(&t),
             remote_parent = true,
+            parent_span_id = %t.span_id_hex(),
+            trace_flags = %t.flags_hex(),
+            otel.kind = "server",
+            rpc.system = "thrift",
+            rpc.service = ctx.rpc_info.callee.as_str(),
         ),
         None => tracing::Span::none(),
     }

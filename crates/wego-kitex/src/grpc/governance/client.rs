@@ -198,6 +198,9 @@ impl CallInfo for GrpcStreamCall {
     fn is_idempotent(&self) -> bool {
         self.idempotent
     }
+    fn trace_context(&self) -> Option<TraceContext> {
+        TraceContext::extract(self.request.metadata())
+    }
 }
 
 /// One attempt of a streaming call on `ch`: resolves when the stream ends.

@@ -174,6 +174,9 @@ impl CallInfo for GrpcCall {
     fn is_idempotent(&self) -> bool {
         self.idempotent
     }
+    fn trace_context(&self) -> Option<TraceContext> {
+        TraceContext::extract(self.request.metadata())
+    }
 }
 
 /// Opens a `wego.serve` span per gRPC call carrying the caller's trace id
@@ -213,12 +216,23 @@ where
         let ctx = TraceContext::extract(req.metadata());
         let remote = ctx.is_some();
         let ctx = ctx.unwrap_or_else(TraceContext::new_root);
+        let (service, method) = split_path(req.path());
         let span = tracing::info_span!(
             "wego.serve",
             rpc.path = req.path(),
             trace_id = %crate::metainfo::trace_id_hex(&ctx),
             remote_parent = remote,
+            parent_span_id = tracing::field::Empty,
+            trace_flags = tracing::field::Empty,
+            otel.kind = "server",
+            rpc.system = "grpc",
+            rpc.service = service,
+            rpc.method = method,
         );
+        if remote {
+            span.record("parent_span_id", ctx.span_id_hex());
+            span.record("trace_flags", ctx.flags_hex());
+        }
         let fut = span.in_scope(|| self.inner.call(req));
         Box::pin(fut.instrument(span))
     }
