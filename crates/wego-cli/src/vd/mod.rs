@@ -17,7 +17,8 @@
 //! Strings are single- or double-quoted with backslash escapes. `$` is the
 //! annotated field's value. The functions are `len`, `mblen`, `regexp`
 //! and `in` (see [`emit`]). Limits: [`MAX_LEN`] bytes, [`MAX_DEPTH`]
-//! nesting, [`MAX_ARGS`] arguments per call.
+//! nesting, [`MAX_ARGS`] arguments per call, [`MAX_OPERATORS`] binary
+//! operators.
 
 pub mod emit;
 
@@ -27,6 +28,9 @@ pub const MAX_LEN: usize = 4096;
 pub const MAX_DEPTH: usize = 32;
 /// Most arguments of one function call.
 pub const MAX_ARGS: usize = 64;
+/// Most binary operators in one expression (a left-leaning chain of them
+/// is as deep as it is long).
+pub const MAX_OPERATORS: usize = 256;
 
 /// Why a `vd` expression was rejected; `offset` is a byte offset into it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -334,6 +338,7 @@ struct Parser {
     pos: usize,
     end: usize,
     depth: usize,
+    operators: usize,
 }
 
 impl Parser {
@@ -372,13 +377,25 @@ impl Parser {
         Ok(())
     }
 
+    /// Builds `l op r`, counting operators against [`MAX_OPERATORS`].
+    fn binary(&mut self, op: BinOp, l: Expr, r: Expr) -> Result<Expr, VdError> {
+        self.operators += 1;
+        if self.operators > MAX_OPERATORS {
+            return Err(VdError::new(
+                self.here(),
+                format!("more than {MAX_OPERATORS} operators"),
+            ));
+        }
+        let at = l.offset();
+        Ok(Expr::Binary(op, Box::new(l), Box::new(r), at))
+    }
+
     fn expr(&mut self) -> Result<Expr, VdError> {
         self.enter()?;
         let mut lhs = self.and()?;
         while self.eat_op("||") {
             let rhs = self.and()?;
-            let at = lhs.offset();
-            lhs = Expr::Binary(BinOp::Or, Box::new(lhs), Box::new(rhs), at);
+            lhs = self.binary(BinOp::Or, lhs, rhs)?;
         }
         self.depth -= 1;
         Ok(lhs)
@@ -388,8 +405,7 @@ impl Parser {
         let mut lhs = self.unary()?;
         while self.eat_op("&&") {
             let rhs = self.unary()?;
-            let at = lhs.offset();
-            lhs = Expr::Binary(BinOp::And, Box::new(lhs), Box::new(rhs), at);
+            lhs = self.binary(BinOp::And, lhs, rhs)?;
         }
         Ok(lhs)
     }
@@ -418,8 +434,7 @@ impl Parser {
         };
         self.pos += 1;
         let rhs = self.sum()?;
-        let at = lhs.offset();
-        Ok(Expr::Binary(op, Box::new(lhs), Box::new(rhs), at))
+        self.binary(op, lhs, rhs)
     }
 
     fn sum(&mut self) -> Result<Expr, VdError> {
@@ -433,8 +448,7 @@ impl Parser {
                 return Ok(lhs);
             };
             let rhs = self.product()?;
-            let at = lhs.offset();
-            lhs = Expr::Binary(op, Box::new(lhs), Box::new(rhs), at);
+            lhs = self.binary(op, lhs, rhs)?;
         }
     }
 
@@ -451,8 +465,7 @@ impl Parser {
                 return Ok(lhs);
             };
             let rhs = self.prefix()?;
-            let at = lhs.offset();
-            lhs = Expr::Binary(op, Box::new(lhs), Box::new(rhs), at);
+            lhs = self.binary(op, lhs, rhs)?;
         }
     }
 
@@ -552,6 +565,7 @@ pub fn parse(src: &str) -> Result<Rule, VdError> {
         pos: 0,
         end: src.len(),
         depth: 0,
+        operators: 0,
     };
     let expr = p.expr()?;
     let mut msg = None;

@@ -108,6 +108,8 @@ fn limits_bound_hostile_input() {
     assert!(err(&nots, FieldKind::Num).message.contains("nested deeper"));
     let long = format!("$ > {}", "1".repeat(MAX_LEN));
     assert!(err(&long, FieldKind::Num).message.contains("longer than"));
+    let chain = format!("$ > 0{}", " && $ > 0".repeat(MAX_OPERATORS));
+    assert!(err(&chain, FieldKind::Num).message.contains("operators"));
     let many = format!("in(${})", ", 1".repeat(MAX_ARGS + 1));
     assert!(err(&many, FieldKind::Num).message.contains("more than"));
 }
