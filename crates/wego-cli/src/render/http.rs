@@ -455,8 +455,15 @@ pub(crate) fn routes(api: &HttpApi) -> String {
         };
         let _ = writeln!(
             o,
-            "\n/// `{}`: binds, validates, calls [`crate::handlers::{}`].\nasync fn {glue}(mut ctx: RequestContext) -> Response {{\n{bind}    super::respond(crate::handlers::{}(&mut ctx{arg}).await)\n}}",
-            r.idl_name, r.handler, r.handler
+            "\n/// `{}`: {doing}calls [`crate::handlers::{}`].\nasync fn {glue}(mut ctx: RequestContext) -> Response {{\n{bind}    super::respond(crate::handlers::{}(&mut ctx{arg}).await)\n}}",
+            r.idl_name,
+            r.handler,
+            r.handler,
+            doing = if r.request.is_some() {
+                "binds and validates its request, then "
+            } else {
+                ""
+            },
         );
     }
     o
