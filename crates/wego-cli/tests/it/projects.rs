@@ -3,9 +3,10 @@
 //! them all with one nested `cargo test`.
 //!
 //! The nested cargo uses the repository's `Cargo.lock` (so versions match
-//! and `--offline` works) and a target dir of its own,
-//! `<repo>/target/cli-tests`: the outer `cargo test` holds the lock of the
-//! usual one.
+//! and `--offline` works) and the target dir this test was built in:
+//! `cargo test` has released that dir's lock by the time tests run, and
+//! the dependencies the outer build compiled with the same features are
+//! reused instead of compiled again.
 
 use std::path::Path;
 use std::process::Command;
@@ -280,13 +281,22 @@ fn edit_and_update_http(ws: &Path) {
     .unwrap();
 }
 
-/// Runs cargo in `ws` with the dedicated target dir.
+/// The target dir this test binary was built in (`<dir>/debug/deps/it-…`).
+fn target_dir() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.ancestors()
+        .nth(3)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| crate::repo().join("target"))
+}
+
+/// Runs cargo in `ws` with the target dir this test was built in.
 fn cargo(ws: &Path, args: &[&str], offline: bool) -> std::process::Output {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.args(args)
         .current_dir(ws)
-        .env("CARGO_TARGET_DIR", crate::repo().join("target/cli-tests"))
+        .env("CARGO_TARGET_DIR", target_dir())
         .env("CARGO_INCREMENTAL", "0")
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_BUILD_TARGET_DIR");
