@@ -115,11 +115,7 @@ impl RequestTrace {
 
     /// The trace id in lowercase hex.
     pub fn trace_id(&self) -> String {
-        self.context
-            .trace_id
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        self.context.trace_id_hex()
     }
 }
 

@@ -63,10 +63,11 @@ fn hex(out: &mut fmt::Formatter<'_>, bytes: &[u8]) -> fmt::Result {
 }
 
 fn hex_string(bytes: &[u8]) -> String {
-    use fmt::Write as _;
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {
-        let _ = write!(out, "{b:02x}");
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
     }
     out
 }
@@ -220,6 +221,9 @@ mod tests {
         assert_eq!(c.span_id[7], 0xb7);
         assert!(c.is_sampled());
         assert_eq!(c.to_string(), SPEC);
+        assert_eq!(c.trace_id_hex(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(c.span_id_hex(), "00f067aa0ba902b7");
+        assert_eq!(c.flags_hex(), "01");
     }
 
     #[test]

@@ -54,6 +54,9 @@ pub use otel::OtelCarrier;
 /// span is the one an exporter uses.
 pub fn record_sent(ctx: &TraceContext) {
     let span = tracing::Span::current();
+    if span.is_disabled() {
+        return;
+    }
     span.record("trace_id", ctx.trace_id_hex());
     span.record("span_id", ctx.span_id_hex());
 }
@@ -160,6 +163,7 @@ where
             span.record("rpc.method", req.method());
         }
         if self.kind == Kind::Client
+            && !span.is_disabled()
             && let Some(ctx) = req.trace_context()
         {
             span.record("trace_id", ctx.trace_id_hex());

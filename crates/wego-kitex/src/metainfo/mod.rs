@@ -66,12 +66,6 @@ pub fn current_trace() -> Option<TraceContext> {
     current().and_then(|c| c.metainfo.trace_context())
 }
 
-/// Lowercase hex of a trace id, as server spans record it.
-#[cfg(feature = "governance")]
-pub(crate) fn trace_id_hex(ctx: &TraceContext) -> String {
-    ctx.trace_id.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Puts a child of the served call's trace context into `carrier`, unless
 /// the carrier already has a `traceparent` (the caller chose one) or no
 /// call with a trace is being served. Clients call this on every request.

@@ -588,7 +588,7 @@ fn serve_span(ctx: &CallContext, method: &str) -> tracing::Span {
         Some(t) => tracing::info_span!(
             "wego.serve",
             rpc.method = %method,
-            trace_id = %metainfo::trace_id_hex(&t),
+            trace_id = %t.trace_id_hex(),
             remote_parent = true,
             parent_span_id = %t.span_id_hex(),
             trace_flags = %t.flags_hex(),

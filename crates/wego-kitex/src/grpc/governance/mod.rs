@@ -220,7 +220,7 @@ where
         let span = tracing::info_span!(
             "wego.serve",
             rpc.path = req.path(),
-            trace_id = %crate::metainfo::trace_id_hex(&ctx),
+            trace_id = %ctx.trace_id_hex(),
             remote_parent = remote,
             parent_span_id = tracing::field::Empty,
             trace_flags = tracing::field::Empty,
