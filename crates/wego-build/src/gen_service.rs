@@ -6,43 +6,7 @@ use std::collections::HashMap;
 use std::fmt::Write;
 
 use crate::idl::{Field, Method, Service};
-
-fn upper_first(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
-        .unwrap_or_default()
-}
-
-/// `testString` -> `test_string`, `Echo` -> `echo`.
-pub(crate) fn snake(s: &str) -> String {
-    let mut out = String::new();
-    let chars: Vec<char> = s.chars().collect();
-    for (i, c) in chars.iter().enumerate() {
-        if c.is_uppercase() {
-            let prev_lower =
-                i > 0 && (chars[i - 1].is_lowercase() || chars[i - 1].is_ascii_digit());
-            let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
-            if i > 0 && (prev_lower || next_lower) && !out.ends_with('_') {
-                out.push('_');
-            }
-            out.extend(c.to_lowercase());
-        } else {
-            out.push(*c);
-        }
-    }
-    match out.as_str() {
-        "type" | "match" | "loop" | "move" | "ref" | "self" | "fn" | "mod" | "use" | "impl"
-        | "trait" | "struct" | "enum" => {
-            format!("r#{out}")
-        }
-        _ => out,
-    }
-}
-
-fn camel(s: &str) -> String {
-    s.split('_').map(upper_first).collect()
-}
+use crate::names::{camel, thrift_ident as snake, upper_first};
 
 thread_local! {
     /// Where included files' types live: (types module, include name -> pilota module).

@@ -23,6 +23,7 @@
 
 mod gen_service;
 mod idl;
+pub mod names;
 /// Code generation from `.proto` files for `wego_kitex::grpc` (protox + prost-build).
 pub mod proto;
 

@@ -12,24 +12,15 @@ const KEYWORDS: &[&str] = &[
 
 /// `testString` → `test_string`, `Echo` → `echo`, `HTTPCode` → `http_code`
 /// (wego-build's rule for Thrift methods and arguments).
-pub(crate) fn snake_raw(s: &str) -> String {
-    let mut out = String::new();
-    let chars: Vec<char> = s.chars().collect();
-    for (i, c) in chars.iter().enumerate() {
-        if c.is_uppercase() {
-            let prev_lower =
-                i > 0 && (chars[i - 1].is_lowercase() || chars[i - 1].is_ascii_digit());
-            let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
-            if i > 0 && (prev_lower || next_lower) && !out.ends_with('_') {
-                out.push('_');
-            }
-            out.extend(c.to_lowercase());
-        } else {
-            out.push(*c);
-        }
-    }
-    out
-}
+pub(crate) use wego_build::names::snake_case as snake_raw;
+
+/// The identifier wego-build gives a Thrift method in the handler trait
+/// and client it generates.
+pub(crate) use wego_build::names::thrift_ident;
+
+/// The stem of a protobuf service's generated functions
+/// (`EchoServer` → `echo_server`, as in `echo_server_router`).
+pub(crate) use wego_build::names::proto_service_stem;
 
 /// [`snake_raw`] as an identifier: keywords become raw identifiers.
 pub(crate) fn snake(s: &str) -> String {
@@ -48,19 +39,9 @@ pub(crate) fn ident(s: String) -> String {
     }
 }
 
-/// Upper-cases the first character.
-pub(crate) fn upper_first(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
-        .unwrap_or_default()
-}
-
 /// `user_info` → `UserInfo`, `Echo` → `Echo` (wego-build's rule for types
-/// and services).
-pub(crate) fn camel(s: &str) -> String {
-    s.split('_').map(upper_first).collect()
-}
+/// and services); [`upper_first`] upper-cases the first character.
+pub(crate) use wego_build::names::{camel, upper_first};
 
 /// Whether `s` is a plain Rust identifier (ASCII letters, digits, `_`,
 /// not starting with a digit).

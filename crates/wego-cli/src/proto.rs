@@ -7,7 +7,7 @@ use prost_types::{FileDescriptorProto, MethodDescriptorProto};
 
 use crate::error::{Error, Result, line_col};
 use crate::model::{IdlFile, IdlKind, RpcMethod, RpcService};
-use crate::names::{camel, snake, snake_raw};
+use crate::names::{camel, proto_service_stem, snake, snake_raw};
 
 /// protox's error as file, line and column.
 fn map_error(e: protox::Error, main: &Path) -> Error {
@@ -43,23 +43,6 @@ fn map_error(e: protox::Error, main: &Path) -> Error {
         column,
         message,
     }
-}
-
-/// wego-build's name for a service's router function (`EchoServer` →
-/// `echo_server`).
-fn router_snake(s: &str) -> String {
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if c.is_ascii_uppercase() {
-            if i > 0 {
-                out.push('_');
-            }
-            out.push(c.to_ascii_lowercase());
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// The Rust type prost generates for message `full` (`.pkg.Outer.Inner`)
@@ -180,7 +163,7 @@ pub(crate) fn load(path: &Path, service: Option<&str>) -> Result<RpcService> {
     } else {
         format!("{pkg}.rs")
     };
-    let router_fn = format!("{}_router", router_snake(&name));
+    let router_fn = format!("{}_router", proto_service_stem(&name));
     let gen_mod =
         crate::render::rpc::proto_gen_mod(&file_name, &package_file, &full, &name, &router_fn);
     let mut files = vec![IdlFile {
@@ -225,6 +208,6 @@ mod tests {
         );
         assert_eq!(message_ty(".google.protobuf.Empty", "x").unwrap(), "()");
         assert!(message_ty(".other.M", "echo").is_err());
-        assert_eq!(router_snake("EchoServer"), "echo_server");
+        assert_eq!(proto_service_stem("EchoServer"), "echo_server");
     }
 }

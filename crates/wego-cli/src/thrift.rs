@@ -12,7 +12,7 @@ use crate::model::{
     EnumModel, FieldTy, HttpApi, IdlFile, IdlKind, Model, ModelField, Presence, Route, RpcMethod,
     RpcService, Source,
 };
-use crate::names::{camel, is_ident, snake, snake_raw, upper_first};
+use crate::names::{camel, is_ident, snake, snake_raw, thrift_ident, upper_first};
 use crate::vd;
 
 /// One parsed file.
@@ -247,7 +247,7 @@ impl Thrift {
             } else {
                 format!(", {}", params.join(", "))
             };
-            let rust_name = snake(m);
+            let rust_name = thrift_ident(m);
             let defaults = vec!["Default::default()"; f.arguments.len()].join(", ");
             methods.push(RpcMethod {
                 idl_name: m.to_owned(),

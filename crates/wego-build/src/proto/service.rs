@@ -10,6 +10,8 @@ use std::fmt::Write;
 
 use prost_build::{Method, Service, ServiceGenerator};
 
+use crate::names::proto_service_stem as snake;
+
 /// Generates wego's service code for prost-build.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct WegoServiceGenerator;
@@ -17,21 +19,6 @@ pub(crate) struct WegoServiceGenerator;
 const G: &str = "::wego_kitex::grpc";
 /// The support module for generated code.
 const C: &str = "::wego_kitex::codegen";
-
-fn snake(s: &str) -> String {
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if c.is_ascii_uppercase() {
-            if i > 0 {
-                out.push('_');
-            }
-            out.push(c.to_ascii_lowercase());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
 
 fn path_of(service: &Service, method: &Method) -> String {
     let full = if service.package.is_empty() {
