@@ -114,29 +114,8 @@ fn output_within(cmd: &mut Command, stdin: Stdio, limit: Duration) -> Output {
     // Each stream is read to its end on its own thread, which reports on
     // the channel when the child closes it: that happens when it exits.
     let (done, finished) = mpsc::channel();
-    let read = |stream: Option<Box<dyn Read + Send>>| {
-        let done = done.clone();
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            if let Some(mut stream) = stream {
-                let _ = stream.read_to_end(&mut buf);
-            }
-            let _ = done.send(());
-            buf
-        })
-    };
-    let stdout = read(
-        child
-            .stdout
-            .take()
-            .map(|s| Box::new(s) as Box<dyn Read + Send>),
-    );
-    let stderr = read(
-        child
-            .stderr
-            .take()
-            .map(|s| Box::new(s) as Box<dyn Read + Send>),
-    );
+    let stdout = drain(child.stdout.take(), done.clone());
+    let stderr = drain(child.stderr.take(), done);
     let deadline = Instant::now() + limit;
     let mut timed_out = false;
     for _ in 0..2 {
@@ -165,6 +144,21 @@ fn output_within(cmd: &mut Command, stdin: Stdio, limit: Duration) -> Output {
         stdout,
         stderr,
     }
+}
+
+/// Reads `stream` to its end on a thread of its own, then says so on `done`.
+fn drain<R: Read + Send + 'static>(
+    stream: Option<R>,
+    done: mpsc::Sender<()>,
+) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(mut stream) = stream {
+            let _ = stream.read_to_end(&mut buf);
+        }
+        let _ = done.send(());
+        buf
+    })
 }
 
 #[cfg(test)]
