@@ -2,7 +2,8 @@
 //! an RPC service (wego-kitex, Thrift over TTHeader) and a second HTTP
 //! service in one process, and [`Running::shutdown`] takes them down
 //! gracefully. `main.rs` is the CLI; `tests/quickstart.rs` drives the same
-//! code over loopback.
+//! code over loopback. [`gateway`] is the API gateway example's library
+//! half.
 //!
 //! ```text
 //!  curl /api/echo?msg=hi ─► hertz Router ─ GovernanceLayer (metrics, trace, limits)
@@ -27,6 +28,9 @@
 //! ```
 
 pub mod config;
+/// The API gateway example's library half (`examples/gateway/`).
+#[path = "../gateway/mod.rs"]
+pub mod gateway;
 
 #[allow(
     clippy::all,

@@ -1,7 +1,10 @@
 //! Drives the quick start over loopback: the HTTP API calls the RPC service
 //! and a second HTTP service through discovery, metrics count both, and
-//! shutdown is graceful.
+//! shutdown is graceful. The gateway example's tests are the `gateway`
+//! module.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+mod gateway;
 
 use std::time::Duration;
 

@@ -9,7 +9,8 @@
 //!   stubs for new methods or routes, never rewriting code the user wrote.
 //!
 //! HTTP projects follow Hertz's annotations (`api.get`, `api.query`,
-//! `api.vd`, ...); [`vd`] compiles the validation expressions. See
+//! `api.vd`, ...), written in Thrift or as hz's `api.proto` options in
+//! protobuf; [`vd`] compiles the validation expressions. See
 //! `docs/cli.md` for the generated layout and the decisions behind it.
 
 mod error;
@@ -17,6 +18,7 @@ mod model;
 mod names;
 mod project;
 mod proto;
+mod proto_http;
 mod render;
 mod thrift;
 pub mod vd;

@@ -12,7 +12,7 @@ const HELP: &str = "wego: service projects scaffolded from IDL
 
 usage:
   wego new rpc  --idl FILE.thrift|FILE.proto --name NAME [options]
-  wego new http --idl FILE.thrift --name NAME [options]
+  wego new http --idl FILE.thrift|FILE.proto --name NAME [options]
   wego update [--idl FILE] [--dir DIR]
 
 new options:

@@ -1,5 +1,7 @@
 //! What the renderers need from an IDL, independent of Thrift or protobuf.
 
+use crate::vd;
+
 /// The IDL language of a project.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -156,6 +158,8 @@ pub(crate) enum Presence {
 /// One field of an HTTP model.
 #[derive(Debug, Clone)]
 pub(crate) struct ModelField {
+    /// The IDL field name.
+    pub(crate) idl: String,
     /// The Rust field name.
     pub(crate) rust: String,
     /// The JSON key.
@@ -168,8 +172,136 @@ pub(crate) struct ModelField {
     pub(crate) ty: FieldTy,
     /// Whether it must be present.
     pub(crate) presence: Presence,
-    /// The compiled `api.vd` rule and the text a failure reports.
-    pub(crate) vd: Option<(String, String)>,
+    /// The compiled `api.vd` rule.
+    pub(crate) vd: Option<VdCheck>,
+}
+
+/// A compiled `api.vd` rule of one field.
+#[derive(Debug, Clone)]
+pub(crate) struct VdCheck {
+    /// The condition over `__v` (the field) and `__r0`, `__r1`, ...
+    pub(crate) cond: String,
+    /// A Rust expression converting into `String`: the 400's reason.
+    pub(crate) msg: String,
+    /// The rule as the field's documentation states it.
+    pub(crate) doc: String,
+    /// The fields `__r0`, `__r1`, ... read: Rust name and presence.
+    pub(crate) refs: Vec<(String, Presence)>,
+}
+
+/// Whether a field of type `ty` can be bound from `source`: query, path,
+/// header, cookie and form values are scalars (a query may repeat a key
+/// for a list of them); the JSON body takes any type.
+pub(crate) fn check_binding(
+    owner: &str,
+    field: &str,
+    source: &Source,
+    ty: &FieldTy,
+) -> Result<(), String> {
+    let list_of_scalars = matches!(ty, FieldTy::List(t) if t.is_scalar());
+    let ok = match source {
+        Source::Body => true,
+        Source::Query => ty.is_scalar() || list_of_scalars,
+        _ => ty.is_scalar(),
+    };
+    if ok {
+        return Ok(());
+    }
+    Err(format!(
+        "{owner}.{field} is bound from the {} but is {}, expected bool, a number or string{}",
+        source.as_str(),
+        ty.rust(),
+        if *source == Source::Query {
+            " (or a list of them)"
+        } else {
+            ""
+        }
+    ))
+}
+
+/// The `vd` kind of a field type; `None` for structs.
+fn vd_kind(ty: &FieldTy) -> Option<vd::emit::FieldKind> {
+    use vd::emit::FieldKind;
+    Some(match ty {
+        FieldTy::Num(_) => FieldKind::Num,
+        FieldTy::Str => FieldKind::Str,
+        FieldTy::Bool => FieldKind::Bool,
+        FieldTy::Bytes | FieldTy::List(_) | FieldTy::Map(..) => FieldKind::Seq,
+        FieldTy::Model(_) => return None,
+    })
+}
+
+/// Why an `api.vd` rule was refused.
+#[derive(Debug)]
+pub(crate) enum VdRefused {
+    /// The rule is on a struct-typed field.
+    OnStruct,
+    /// The rule does not parse or type-check.
+    Invalid(vd::VdError),
+}
+
+/// Compiles the `api.vd` rule `text` of `fields[idx]` in struct `owner`.
+/// `(NAME)$` names another field of `fields` by its IDL name or by the Go
+/// name hz gives it (`user_name` → `UserName`).
+pub(crate) fn compile_vd(
+    owner: &str,
+    fields: &[ModelField],
+    idx: usize,
+    text: &str,
+) -> Result<VdCheck, VdRefused> {
+    let kind = vd_kind(&fields[idx].ty).ok_or(VdRefused::OnStruct)?;
+    let find = |name: &str| {
+        fields
+            .iter()
+            .find(|f| f.idl == name)
+            .or_else(|| fields.iter().find(|f| crate::names::camel(&f.idl) == name))
+    };
+    let lookup = |name: &str| -> Result<(String, vd::emit::FieldKind), String> {
+        if name.contains('.') {
+            return Err(format!(
+                "`({name})$` reaches into another struct, expected a field of {owner}"
+            ));
+        }
+        let f = find(name).ok_or_else(|| {
+            let names: Vec<&str> = fields.iter().map(|f| f.idl.as_str()).collect();
+            format!(
+                "no field `{name}` in {owner}, expected one of {}",
+                names.join(", ")
+            )
+        })?;
+        let kind = vd_kind(&f.ty).ok_or_else(|| {
+            format!(
+                "field `{name}` of {owner} is a struct, expected a number, string, bool or container field"
+            )
+        })?;
+        Ok((f.idl.clone(), kind))
+    };
+    let rule = vd::parse(text).map_err(VdRefused::Invalid)?;
+    let mut c = vd::emit::Compiler::new(kind, &lookup);
+    let cond = c.condition(&rule.expr).map_err(VdRefused::Invalid)?;
+    let (msg, doc) = match &rule.msg {
+        Some(vd::Expr::Str(s, _)) => (format!("{s:?}"), s.clone()),
+        Some(m) => (
+            c.message(m).map_err(VdRefused::Invalid)?,
+            format!("must satisfy `{text}`"),
+        ),
+        None => {
+            let d = format!("must satisfy `{text}`");
+            (format!("{d:?}"), d)
+        }
+    };
+    let refs = c
+        .refs()
+        .iter()
+        .filter_map(|name| find(name))
+        .map(|f| (f.rust.clone(), f.presence))
+        .collect();
+    Ok(VdCheck {
+        cond,
+        msg,
+        doc: doc.replace(['\n', '\r'], " "),
+        refs,
+    })
 }
 
 /// A struct of the HTTP API.

@@ -137,9 +137,8 @@ fn load(
             (render::http::project(&api, name, deps), api.service)
         }
         (Kind::Http, _) => {
-            return Err(Error::Usage(
-                "wego new http reads HTTP annotations from Thrift IDL; .proto input is not supported yet".into(),
-            ));
+            let api = crate::proto_http::load(idl, service)?;
+            (render::http::project(&api, name, deps), api.service)
         }
     })
 }
@@ -390,7 +389,10 @@ fn add_rpc_stubs(dir: &Path, idl: &Path, m: &Manifest, report: &mut Report) -> R
 }
 
 fn add_http_stubs(dir: &Path, idl: &Path, m: &Manifest, report: &mut Report) -> Result<()> {
-    let api = crate::thrift::load(idl, Some(&m.service))?.http()?;
+    let api = match IdlKind::of(idl) {
+        Some(IdlKind::Thrift) => crate::thrift::load(idl, Some(&m.service))?.http()?,
+        _ => crate::proto_http::load(idl, Some(&m.service))?,
+    };
     let rel = "src/handlers.rs";
     let path = dir.join(rel);
     let mut src = read(&path)?;

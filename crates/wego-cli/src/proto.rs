@@ -10,7 +10,7 @@ use crate::model::{IdlFile, IdlKind, RpcMethod, RpcService};
 use crate::names::{camel, proto_service_stem, snake, snake_raw};
 
 /// protox's error as file, line and column.
-fn map_error(e: protox::Error, main: &Path) -> Error {
+pub(crate) fn map_error(e: protox::Error, main: &Path) -> Error {
     use miette::Diagnostic;
     let file = e
         .file()

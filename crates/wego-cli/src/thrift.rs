@@ -10,10 +10,9 @@ use wego_kitex::generic::{Descriptor, Idl, IdlError, Requiredness, StructId, Typ
 use crate::error::{Error, Result, line_col};
 use crate::model::{
     EnumModel, FieldTy, HttpApi, IdlFile, IdlKind, Model, ModelField, Presence, Route, RpcMethod,
-    RpcService, Source,
+    RpcService, Source, VdCheck, VdRefused, check_binding, compile_vd,
 };
 use crate::names::{camel, is_ident, snake, snake_raw, thrift_ident, upper_first};
-use crate::vd;
 
 /// One parsed file.
 struct File {
@@ -486,6 +485,7 @@ impl HttpBuilder<'_> {
         let ast_fields: HashMap<&str, &ast::Field> =
             ast_s.fields.iter().map(|f| (f.name.as_str(), f)).collect();
         let mut fields = Vec::new();
+        let mut vd_srcs = Vec::new();
         for fd in &sd.fields {
             let af = ast_fields.get(fd.name.as_str()).copied();
             let ty = self.field_ty(&fd.ty)?;
@@ -513,40 +513,12 @@ impl HttpBuilder<'_> {
                 }
             }
             let owner = ast_s.name.as_str();
-            if source != Source::Body && source != Source::Form && !ty.is_scalar() {
-                let list_of_scalars = matches!(&ty, FieldTy::List(t) if t.is_scalar());
-                if !(source == Source::Query && list_of_scalars) {
-                    return Err(self.idl.err(
-                        fi,
-                        &[owner, fd.name.as_str()],
-                        0,
-                        format!(
-                            "{owner}.{} is bound from the {} but is {}, expected bool, a number or string{}",
-                            fd.name,
-                            source.as_str(),
-                            ty.rust(),
-                            if source == Source::Query {
-                                " (or a list of them)"
-                            } else {
-                                ""
-                            }
-                        ),
-                    ));
-                }
+            if let Err(message) = check_binding(owner, &fd.name, &source, &ty) {
+                return Err(self.idl.err(fi, &[owner, fd.name.as_str()], 0, message));
             }
-            if source == Source::Form && !ty.is_scalar() {
-                return Err(self.idl.err(
-                    fi,
-                    &[owner, fd.name.as_str()],
-                    0,
-                    format!("{owner}.{} is bound from the form but is {}, expected bool, a number or string", fd.name, ty.rust()),
-                ));
-            }
-            let vd = match vd_src {
-                None => None,
-                Some(text) => Some(self.vd(fi, owner, &fd.name, &text, &ty)?),
-            };
+            vd_srcs.push(vd_src);
             fields.push(ModelField {
+                idl: fd.name.clone(),
                 rust: snake(&fd.name),
                 json,
                 source,
@@ -557,8 +529,16 @@ impl HttpBuilder<'_> {
                     Requiredness::Optional => Presence::Optional,
                     _ => Presence::Default,
                 },
-                vd,
+                vd: None,
             });
+        }
+        // Rules may read any field of the struct, so they compile last.
+        let owner = ast_s.name.as_str();
+        for (i, text) in vd_srcs.iter().enumerate() {
+            if let Some(text) = text {
+                let check = self.vd(fi, owner, &fields, i, text)?;
+                fields[i].vd = Some(check);
+            }
         }
         self.models.insert(
             name.clone(),
@@ -575,34 +555,20 @@ impl HttpBuilder<'_> {
         &self,
         fi: usize,
         owner: &str,
-        field: &str,
+        fields: &[ModelField],
+        idx: usize,
         text: &str,
-        ty: &FieldTy,
-    ) -> Result<(String, String)> {
-        let kind = match ty {
-            FieldTy::Num(_) => vd::emit::FieldKind::Num,
-            FieldTy::Str => vd::emit::FieldKind::Str,
-            FieldTy::Bool => vd::emit::FieldKind::Bool,
-            FieldTy::Bytes | FieldTy::List(_) | FieldTy::Map(..) => vd::emit::FieldKind::Seq,
-            FieldTy::Model(_) => {
-                return Err(self.idl.err(
-                    fi,
-                    &[owner, field, "api.vd"],
-                    0,
-                    format!("api.vd on {owner}.{field}, a struct: expected it on a scalar, string or container field (the struct's own fields are validated)"),
-                ));
-            }
-        };
-        let compiled = vd::parse(text).and_then(|rule| {
-            let code = vd::emit::compile(&rule.expr, kind)?;
-            Ok((code, rule.msg))
-        });
-        match compiled {
-            Ok((code, msg)) => Ok((
-                code,
-                msg.unwrap_or_else(|| format!("must satisfy `{text}`")),
+    ) -> Result<VdCheck> {
+        let field = fields[idx].idl.as_str();
+        match compile_vd(owner, fields, idx, text) {
+            Ok(check) => Ok(check),
+            Err(VdRefused::OnStruct) => Err(self.idl.err(
+                fi,
+                &[owner, field, "api.vd"],
+                0,
+                format!("api.vd on {owner}.{field}, a struct: expected it on a scalar, string or container field (the struct's own fields are validated)"),
             )),
-            Err(e) => {
+            Err(VdRefused::Invalid(e)) => {
                 // Point into the annotation's value when it is written as parsed.
                 let base = self.idl.locate(fi, &[owner, field, "api.vd"]);
                 let src = &self.idl.files[fi].src;

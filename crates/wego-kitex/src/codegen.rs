@@ -16,17 +16,7 @@ pub use tower_service::Service;
 use crate::thrift::{self, ApplicationException, ExceptionKind, Protocol};
 use crate::{BoxError, Error};
 
-/// A generated Thrift service that knows its IDL name and methods, so that
-/// [`server::ServerBuilder::add_service`](crate::server::ServerBuilder::add_service)
-/// registers it without repeating them. wego-build implements it for every
-/// `SServer<H>` it generates.
-pub trait NamedService {
-    /// The IDL service name (`service:method` in Apache's multiplexed
-    /// protocol, and the `to_service` of TTHeader, select it).
-    const NAME: &'static str;
-    /// The methods the service answers.
-    const METHODS: &'static [&'static str];
-}
+pub use crate::server::NamedService;
 
 /// The future a generated service's `call` returns: wego-netpoll's
 /// [`BoxFuture`](crate::BoxFuture) with a `'static` lifetime, named with

@@ -17,7 +17,7 @@
 //! | [`client`] | short, pooled and multiplexed connections, connect and RPC timeouts |
 //! | [`metainfo`] | `RpcInfo` and Kitex-style persistent/transient metainfo of the call being served |
 //! | [`grpc`], [`protobuf`] | gRPC over HTTP/2 and Kitex Protobuf |
-//! | `generic` (feature `generic`) | generic call: Thrift IDL loaded at run time, JSON / dynamic values / raw payloads, no generated code |
+//! | `generic` (feature `generic`) | generic call: Thrift IDL loaded at run time, JSON / dynamic values / raw payloads, no generated code; HTTP requests mapped onto calls by `api.*` annotations |
 //!
 //! Code generation lives in `wego-build`; its output calls the
 //! `#[doc(hidden)]` `codegen` module, which is outside semver.

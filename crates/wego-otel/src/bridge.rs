@@ -22,6 +22,7 @@
 //! as `wego.<name>` (`wego.service`, `wego.latency_ms`). A `status` other
 //! than `ok` sets the span status to error with that kind.
 
+use std::any::TypeId;
 use std::borrow::Cow;
 use std::fmt;
 use std::time::SystemTime;
@@ -42,6 +43,7 @@ use tracing::span::{Attributes, Id, Record};
 use tracing_subscriber::Layer;
 use tracing_subscriber::layer::Context as LayerContext;
 use tracing_subscriber::registry::LookupSpan;
+use wego_governance::trace::RootSampler;
 
 /// The name prefix of the spans exported.
 const PREFIX: &str = "wego.";
@@ -80,6 +82,9 @@ pub struct OtelLayer {
     tracer: Tracer,
     sampler: Sampler,
     ids: RandomIdGenerator,
+    /// The sampler's decision for new traces, for `TraceContext::new_root`
+    /// (see [`Layer::downcast_raw`] below).
+    root: RootSampler,
 }
 
 impl fmt::Debug for OtelLayer {
@@ -95,9 +100,24 @@ impl OtelLayer {
     /// generator is [`WegoIds`]), deciding with `sampler` (the provider's
     /// sampler, so both decide alike).
     pub(crate) fn new(tracer: Tracer, sampler: Sampler) -> OtelLayer {
+        let decide = sampler.clone();
+        let root = RootSampler::new(move |trace_id| {
+            decide
+                .should_sample(
+                    None,
+                    TraceId::from_bytes(*trace_id),
+                    "wego.serve",
+                    &SpanKind::Server,
+                    &[],
+                    &[],
+                )
+                .decision
+                == SamplingDecision::RecordAndSample
+        });
         OtelLayer {
             tracer,
             sampler,
+            root,
             ids: RandomIdGenerator::default(),
         }
     }
@@ -298,6 +318,24 @@ where
         );
         state.sampled = decision.decision == SamplingDecision::RecordAndSample;
         span.extensions_mut().insert(state);
+    }
+
+    /// Exposes the layer itself and its [`RootSampler`], so that
+    /// `TraceContext::new_root` flags a new trace with the decision this
+    /// layer takes for the trace's spans (a trace-id ratio is a pure
+    /// function of the id).
+    #[allow(unsafe_code)]
+    unsafe fn downcast_raw(&self, id: TypeId) -> Option<*const ()> {
+        // SAFETY: each pointer returned points to a value of exactly the
+        // type `id` names, owned by `self`, so it is valid for as long as
+        // the caller's borrow of the subscriber that holds this layer.
+        if id == TypeId::of::<Self>() {
+            Some(std::ptr::from_ref(self).cast())
+        } else if id == TypeId::of::<RootSampler>() {
+            Some(std::ptr::from_ref(&self.root).cast())
+        } else {
+            None
+        }
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: LayerContext<'_, S>) {

@@ -6,9 +6,16 @@
 //!   and, being a [`DetectFraming`], the server takes with
 //!   `ServerBuilder::with_framing` (its first bytes are offered to it before
 //!   the built-in detection).
+//! - [`TJson`]: Apache Thrift's TJSONProtocol, a [`PayloadProtocol`] the
+//!   client takes with `ClientBuilder::with_payload_protocol` and the
+//!   server with `ServerBuilder::with_payload_protocol`: whole messages,
+//!   bodies included, transcoded from and to the binary form generated
+//!   code encodes, through any framing ([`tjson`]).
 //! - [`JsonCodec`]: gRPC messages as serde JSON, a [`Codec`] for
 //!   `GrpcRouter::unary_with_codec` and `Channel::unary_with_codec`, sent as
 //!   `application/grpc+json`.
+
+pub mod tjson;
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -19,6 +26,10 @@ use serde::de::DeserializeOwned;
 use wego_kitex::grpc::{Codec, MessageDecoder, MessageEncoder, Status};
 use wego_kitex::transport::{DetectFraming, Frame, FrameCodec, FrameError, Match, PayloadWriter};
 use wego_kitex::ttheader::Header;
+
+pub use tjson::{TJson, TJsonError};
+#[cfg(doc)]
+use wego_kitex::thrift::PayloadProtocol;
 
 /// Length of [`ShortFramed`]'s prefix.
 const PREFIX: usize = 2;

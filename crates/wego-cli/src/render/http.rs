@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use super::{Deps, Files, fill};
-use crate::model::{FieldTy, HttpApi, Model, ModelField, Presence, Route, Source};
+use crate::model::{FieldTy, HttpApi, Model, ModelField, Presence, Route, Source, VdCheck};
 
 /// `src/generated/mod.rs`: binding and error types the generated code shares.
 pub(crate) fn gen_mod(api: &HttpApi) -> String {
@@ -13,6 +13,7 @@ pub(crate) fn gen_mod(api: &HttpApi) -> String {
 
 pub mod models;
 pub mod routes;
+pub mod vd;
 
 use http::StatusCode;
 use wego_hertz::IntoResponse;
@@ -233,7 +234,7 @@ fn field_decl(f: &ModelField) -> String {
     };
     let vd =
         f.vd.as_ref()
-            .map(|(_, msg)| format!(" Validated: {msg}."))
+            .map(|c| format!(" Validated: {}.", c.doc))
             .unwrap_or_default();
     format!(
         "    /// Bound from {from}.{vd}\n{serde}    pub {}: {ty},\n",
@@ -278,6 +279,38 @@ fn bind_expr(f: &ModelField) -> String {
     }
 }
 
+/// The check of one field's rule: the field and every field the rule
+/// reads are bound to `__v`, `__r0`, ...; an absent optional one skips it.
+fn vd_check(f: &ModelField, c: &VdCheck, name: &str, src: &str) -> String {
+    let mut binds = vec![("__v".to_owned(), f.rust.clone(), f.presence)];
+    for (i, (rust, presence)) in c.refs.iter().enumerate() {
+        binds.push((format!("__r{i}"), rust.clone(), *presence));
+    }
+    let mut out = String::from("        {\n");
+    let mut depth = 3;
+    for (var, field, presence) in &binds {
+        let pad = "    ".repeat(depth);
+        if *presence == Presence::Optional {
+            let _ = writeln!(out, "{pad}if let Some({var}) = &self.{field} {{");
+            depth += 1;
+        } else {
+            let _ = writeln!(out, "{pad}let {var} = &self.{field};");
+        }
+    }
+    let pad = "    ".repeat(depth);
+    let _ = writeln!(
+        out,
+        "{pad}if !({}) {{\n{pad}    return Err(super::BindError::invalid({name:?}, {src:?}, {}));\n{pad}}}",
+        c.cond, c.msg
+    );
+    while depth > 3 {
+        depth -= 1;
+        let _ = writeln!(out, "{}}}", "    ".repeat(depth));
+    }
+    out.push_str("        }\n");
+    out
+}
+
 fn validate_fn(m: &Model) -> String {
     let mut body = String::new();
     for f in &m.fields {
@@ -287,26 +320,8 @@ fn validate_fn(m: &Model) -> String {
             &f.key
         };
         let src = f.source.as_str();
-        if let Some((code, msg)) = &f.vd {
-            let check = format!(
-                "if !({code}) {{\n                return Err(super::BindError::invalid({name:?}, {src:?}, {msg:?}));\n            }}"
-            );
-            match f.presence {
-                Presence::Optional => {
-                    let _ = writeln!(
-                        body,
-                        "        if let Some(__v) = &self.{} {{\n            {check}\n        }}",
-                        f.rust
-                    );
-                }
-                _ => {
-                    let _ = writeln!(
-                        body,
-                        "        {{\n            let __v = &self.{};\n            {check}\n        }}",
-                        f.rust
-                    );
-                }
-            }
+        if let Some(c) = &f.vd {
+            body.push_str(&vd_check(f, c, name, src));
         }
         let nested = match &f.ty {
             FieldTy::Model(_) => Some(false),
@@ -682,6 +697,7 @@ pub(crate) fn project(api: &HttpApi, name: &str, deps: &Deps) -> Files {
     files.generated("src/generated/mod.rs", gen_mod(api));
     files.generated("src/generated/models.rs", models(api));
     files.generated("src/generated/routes.rs", routes(api));
+    files.generated("src/generated/vd.rs", crate::vd::RUNTIME.to_owned());
     for f in &api.files {
         files.generated(&format!("idl/{}", f.rel), f.text.clone());
     }

@@ -2,7 +2,7 @@
 //! (go-tagexpr), parsed here and compiled to Rust by [`emit`].
 //!
 //! ```text
-//! vd      := expr [ ';' 'msg' ':' STRING ]
+//! vd      := [ '@' ':' ] expr [ ';' [ 'msg' ':' expr [ ';' ] ] ]
 //! expr    := and ( '||' and )*
 //! and     := unary ( '&&' unary )*
 //! unary   := '!' unary | cmp
@@ -10,17 +10,24 @@
 //! sum     := product ( ( '+' | '-' ) product )*
 //! product := prefix ( ( '*' | '/' | '%' ) prefix )*
 //! prefix  := '-' prefix | primary
-//! primary := NUMBER | STRING | 'true' | 'false' | '$'
+//! primary := NUMBER | STRING | 'true' | 'false' | '$' | '(' NAME ')' '$'
 //!          | IDENT '(' [ expr ( ',' expr )* ] ')' | '(' expr ')'
 //! ```
 //!
 //! Strings are single- or double-quoted with backslash escapes. `$` is the
-//! annotated field's value. The functions are `len`, `mblen`, `regexp`
-//! and `in` (see [`emit`]). Limits: [`MAX_LEN`] bytes, [`MAX_DEPTH`]
+//! annotated field's value and `(NAME)$` the value of the struct's field
+//! `NAME`, as go-tagexpr writes them. The functions are `len`, `mblen`,
+//! `regexp`, `in`, `sprintf`, `email` and `phone` (see [`emit`]); the
+//! message after `msg:` is an expression too, usually a string or a
+//! `sprintf(...)`. Limits: [`MAX_LEN`] bytes, [`MAX_DEPTH`]
 //! nesting, [`MAX_ARGS`] arguments per call, [`MAX_OPERATORS`] binary
 //! operators.
 
 pub mod emit;
+pub mod runtime;
+
+/// The text of [`runtime`], written into generated projects.
+pub const RUNTIME: &str = include_str!("runtime.rs");
 
 /// Longest expression accepted, in bytes.
 pub const MAX_LEN: usize = 4096;
@@ -116,6 +123,8 @@ pub enum Expr {
     Bool(bool, usize),
     /// `$`: the field's value.
     Current(usize),
+    /// `(NAME)$`: the value of another field of the same struct.
+    Field(String, usize),
     /// `!e`.
     Not(Box<Expr>, usize),
     /// `-e`.
@@ -134,6 +143,7 @@ impl Expr {
             | Expr::Str(_, o)
             | Expr::Bool(_, o)
             | Expr::Current(o)
+            | Expr::Field(_, o)
             | Expr::Not(_, o)
             | Expr::Neg(_, o)
             | Expr::Binary(_, _, _, o)
@@ -147,8 +157,9 @@ impl Expr {
 pub struct Rule {
     /// The condition the value must satisfy.
     pub expr: Expr,
-    /// `msg:'...'`: the text a failure reports instead of the expression.
-    pub msg: Option<String>,
+    /// `msg:...`: what a failure reports instead of the expression (a
+    /// string, or an expression yielding one such as `sprintf(...)`).
+    pub msg: Option<Expr>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -157,6 +168,7 @@ enum Tok {
     Str(String),
     Ident(String),
     Dollar,
+    At,
     Op(&'static str),
     LParen,
     RParen,
@@ -172,6 +184,7 @@ fn describe(t: Option<&(Tok, usize)>) -> String {
         Some((Tok::Str(s), _)) => format!("string {s:?}"),
         Some((Tok::Ident(s), _)) => format!("`{s}`"),
         Some((Tok::Dollar, _)) => "`$`".into(),
+        Some((Tok::At, _)) => "`@`".into(),
         Some((Tok::Op(o), _)) => format!("`{o}`"),
         Some((Tok::LParen, _)) => "`(`".into(),
         Some((Tok::RParen, _)) => "`)`".into(),
@@ -195,6 +208,10 @@ fn lex(src: &str) -> Result<Vec<(Tok, usize)>, VdError> {
             }
             b'$' => {
                 out.push((Tok::Dollar, start));
+                i += 1;
+            }
+            b'@' => {
+                out.push((Tok::At, start));
                 i += 1;
             }
             b'(' => {
@@ -287,7 +304,14 @@ fn lex(src: &str) -> Result<Vec<(Tok, usize)>, VdError> {
                 out.push((Tok::Num(n), start));
             }
             c if c.is_ascii_alphabetic() || c == b'_' => {
-                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+                // Field paths (`A.B`) are one name.
+                while i < b.len()
+                    && (b[i].is_ascii_alphanumeric()
+                        || b[i] == b'_'
+                        || (b[i] == b'.'
+                            && b.get(i + 1)
+                                .is_some_and(|n| n.is_ascii_alphabetic() || *n == b'_')))
+                {
                     i += 1;
                 }
                 out.push((Tok::Ident(src[start..i].to_owned()), start));
@@ -498,6 +522,26 @@ impl Parser {
                 Ok(Expr::Current(at))
             }
             Tok::LParen => {
+                if let (Some((Tok::Ident(name), _)), Some((Tok::RParen, close_at))) = (
+                    self.toks.get(self.pos + 1).cloned(),
+                    self.toks.get(self.pos + 2).cloned(),
+                ) && name != "true"
+                    && name != "false"
+                {
+                    // `(NAME)$`: another field of the struct.
+                    return match self.toks.get(self.pos + 3) {
+                        Some((Tok::Dollar, _)) => {
+                            self.pos += 4;
+                            Ok(Expr::Field(name, at))
+                        }
+                        _ => Err(VdError::new(
+                            close_at + 1,
+                            format!(
+                                "`({name})` is not followed by `$`, expected a field reference `({name})$`"
+                            ),
+                        )),
+                    };
+                }
                 self.pos += 1;
                 let e = self.expr()?;
                 if !matches!(self.peek(), Some((Tok::RParen, _))) {
@@ -567,6 +611,14 @@ pub fn parse(src: &str) -> Result<Rule, VdError> {
         depth: 0,
         operators: 0,
     };
+    // go-tagexpr names the rule `@`: `@:expr` is the same as `expr`.
+    if matches!(p.peek(), Some((Tok::At, _))) {
+        p.pos += 1;
+        if !matches!(p.peek(), Some((Tok::Colon, _))) {
+            return Err(p.unexpected("`:` after `@`"));
+        }
+        p.pos += 1;
+    }
     let expr = p.expr()?;
     let mut msg = None;
     if matches!(p.peek(), Some((Tok::Semi, _))) {
@@ -580,12 +632,12 @@ pub fn parse(src: &str) -> Result<Rule, VdError> {
                 return Err(p.unexpected("`:` after `msg`"));
             }
             p.pos += 1;
-            match p.peek().cloned() {
-                Some((Tok::Str(s), _)) => {
-                    p.pos += 1;
-                    msg = Some(s);
-                }
-                _ => return Err(p.unexpected("a quoted message after `msg:`")),
+            if p.peek().is_none() {
+                return Err(p.unexpected("a message after `msg:` (a string or sprintf(...))"));
+            }
+            msg = Some(p.expr()?);
+            if matches!(p.peek(), Some((Tok::Semi, _))) {
+                p.pos += 1;
             }
         }
     }

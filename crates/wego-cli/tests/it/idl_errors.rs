@@ -77,6 +77,27 @@ fn vd_errors_point_into_the_annotation() {
 }
 
 #[test]
+fn vd_references_to_unknown_fields_are_located() {
+    let text = "struct R {\n    1: required i32 age,\n    2: i32 min (api.vd=\"$ < (Agee)$\"),\n}\nservice S {\n    R get(1: R r) (api.get=\"/r\"),\n}\n";
+    let (err, _) = generate(Kind::Http, "refs.thrift", text);
+    let (_, line, column, message) = position(&err);
+    assert_eq!(line, 3, "{err}");
+    // `(Agee)$` starts 4 bytes into `$ < (Agee)$`, which starts at column 25.
+    assert_eq!(column, 25 + 4, "{err}");
+    assert!(message.contains("no field `Agee` in R"), "{err}");
+    assert!(message.contains("expected one of age, min"), "{err}");
+
+    let text = "struct R {\n    1: required string a (api.vd=\"$ != ''; msg:sprintf('%d', $)\"),\n}\nservice S {\n    R get(1: R r) (api.get=\"/r\"),\n}\n";
+    let (err, _) = generate(Kind::Http, "fmt.thrift", text);
+    let (_, line, _, message) = position(&err);
+    assert_eq!(line, 2, "{err}");
+    assert!(
+        message.contains("%d of a string, expected a number"),
+        "{err}"
+    );
+}
+
+#[test]
 fn http_bindings_that_cannot_work_are_refused() {
     let text = "struct R {\n    1: required list<i32> ids (api.header=\"X-Ids\"),\n}\nservice S {\n    R get(1: R r) (api.get=\"/r\"),\n}\n";
     let (err, _) = generate(Kind::Http, "bind.thrift", text);
@@ -112,4 +133,59 @@ fn proto_errors_name_file_line_and_column() {
     );
     let (_, line, _, _) = position(&err);
     assert_eq!(line, 5, "{err}");
+}
+
+const PROTO_HEAD: &str = "syntax = \"proto3\";\npackage p;\nimport \"api.proto\";\n\n";
+
+#[test]
+fn proto_http_refuses_oneof_with_its_position() {
+    let text = format!(
+        "{PROTO_HEAD}message R {{\n  oneof pick {{\n    string a = 1;\n    int32 b = 2;\n  }}\n}}\nservice S {{\n  rpc Get(R) returns (R) {{ option (api.get) = \"/r\"; }}\n}}\n"
+    );
+    let (err, file) = generate(Kind::Http, "oneof.proto", &text);
+    let (f, line, column, message) = position(&err);
+    assert_eq!(f, file);
+    assert_eq!((line, column), (7, 5), "{err}");
+    assert!(message.contains("R.a is in oneof pick"), "{err}");
+}
+
+#[test]
+fn proto_http_vd_errors_point_into_the_option() {
+    let text = format!(
+        "{PROTO_HEAD}message R {{\n  int32 age = 1 [(api.vd) = \"$ > (Nope)$\"];\n}}\nservice S {{\n  rpc Get(R) returns (R) {{ option (api.get) = \"/r\"; }}\n}}\n"
+    );
+    let (err, _) = generate(Kind::Http, "vd.proto", &text);
+    let (_, line, column, message) = position(&err);
+    assert_eq!(line, 6, "{err}");
+    // `(Nope)$` starts 4 bytes into `$ > (Nope)$`, which starts at column 30.
+    assert_eq!(column, 30 + 4, "{err}");
+    assert!(
+        message.contains("in (api.vd) of R.age: no field `Nope`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn proto_http_needs_routes_and_bindable_fields() {
+    let text = "syntax = \"proto3\";\npackage p;\nmessage R { int32 a = 1; }\nservice S {\n  rpc Get(R) returns (R);\n}\n";
+    let (err, _) = generate(Kind::Http, "plain.proto", text);
+    let (_, line, _, message) = position(&err);
+    assert_eq!(line, 4, "{err}");
+    assert!(message.contains("no method with an HTTP option"), "{err}");
+
+    let text = format!(
+        "{PROTO_HEAD}message R {{\n  repeated int32 ids = 1 [(api.header) = \"X-Ids\"];\n}}\nservice S {{\n  rpc Get(R) returns (R) {{ option (api.get) = \"/r\"; }}\n}}\n"
+    );
+    let (err, _) = generate(Kind::Http, "bind.proto", &text);
+    let (_, line, _, message) = position(&err);
+    assert_eq!(line, 6, "{err}");
+    assert!(message.contains("bound from the header"), "{err}");
+
+    let text = format!(
+        "{PROTO_HEAD}import \"google/protobuf/timestamp.proto\";\nmessage R {{\n  google.protobuf.Timestamp at = 1;\n}}\nservice S {{\n  rpc Get(R) returns (R) {{ option (api.get) = \"/r\"; }}\n}}\n"
+    );
+    let (err, _) = generate(Kind::Http, "wkt.proto", &text);
+    let (_, line, _, message) = position(&err);
+    assert_eq!(line, 7, "{err}");
+    assert!(message.contains("well-known type"), "{err}");
 }

@@ -100,6 +100,25 @@ fn binds_validates_and_answers_400_naming_the_field() {
         assert_eq!((s, field(&b).as_str()), (400, "tags"), "{b}");
         let (s, b) = request(a, json, "[1]").await;
         assert_eq!(s, 400, "{b}");
+        // email(), phone(), sprintf() messages and references to other fields.
+        let (s, b) = request(a, json, r#"{"name":"bob","age":30,"contact":"bob@example"}"#).await;
+        assert_eq!((s, field(&b).as_str()), (400, "contact"), "{b}");
+        assert!(b.contains(r#"\"bob@example\" is not an email address"#), "{b}");
+        let (s, b) = request(a, json, r#"{"name":"bob","age":30,"phone":"12345"}"#).await;
+        assert_eq!((s, field(&b).as_str()), (400, "phone"), "{b}");
+        let (s, b) = request(a, json, r#"{"name":"bob","age":30,"min_age":40}"#).await;
+        assert_eq!((s, field(&b).as_str()), (400, "min_age"), "{b}");
+        assert!(b.contains("min_age 40 exceeds age 30"), "{b}");
+        let (s, b) = request(a, json, r#"{"name":"bob","age":30,"contact":"b@x.io","confirm":"c@x.io"}"#).await;
+        assert_eq!((s, field(&b).as_str()), (400, "confirm"), "{b}");
+        assert!(b.contains("confirm must repeat contact"), "{b}");
+        // A rule reading an absent optional field is not checked.
+        let (s, b) = request(a, json, r#"{"name":"bob","age":30,"confirm":"c@x.io"}"#).await;
+        assert_eq!(s, 501, "{b}");
+        let (s, b) = request(a, json, r#"{"name":"bob","age":30,"contact":"张三@example.cn","confirm":"张三@example.cn","phone":"+86 138 1234 5678","min_age":30}"#).await;
+        assert_eq!(s, 501, "{b}");
+        let (s, b) = request(a, json, r#"{"name":"bob","age":30,"phone":"(212) 555-0123"}"#).await;
+        assert_eq!(s, 501, "{b}");
         // Valid: the stub answers 501.
         let (s, b) = request(a, json, r#"{"name":"bøb","age":30,"role":2,"address":{"city":"x","zip":"12345"}}"#).await;
         assert_eq!(s, 501, "{b}");
@@ -140,6 +159,93 @@ fn binds_validates_and_answers_400_naming_the_field() {
     });
 }
 "##;
+
+/// Binding, validation and handler checks of the `http-proto` project
+/// (from `shop.proto`, extended with `/health` and updated).
+const HTTP_PROTO_CHECKS: &str = r##"
+fn field(body: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(v["error"], "bad request", "{body}");
+    v["field"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn proto_options_bind_validate_and_answer_400_naming_the_field() {
+    rt::Runtime::builder().build().unwrap().block_on(async {
+        let mut cfg = http_proto::Config::embedded();
+        cfg.addr = Address::loopback();
+        let running = http_proto::start(&cfg).await.unwrap();
+        let a = &running.addr;
+        let json = "POST /orders HTTP/1.1\r\nContent-Type: application/json";
+        let item = r#""items":[{"sku":"a","count":2}]"#;
+
+        let (s, b) = request(a, json, r#"{"customer":"x"}"#).await;
+        assert_eq!((s, field(&b).as_str()), (400, "customer"), "{b}");
+        let (s, b) = request(a, json, r#"{"customer":"bob","items":[]}"#).await;
+        assert_eq!((s, field(&b).as_str()), (400, "items"), "{b}");
+        let (s, b) = request(a, json, r#"{"customer":"bob","items":[{"sku":"","count":1}]}"#).await;
+        assert_eq!((s, field(&b).as_str()), (400, "items.sku"), "{b}");
+        assert!(b.contains("sku must not be empty"), "{b}");
+        let (s, b) = request(a, json, &format!(r#"{{"customer":"bob",{item},"email":"nope"}}"#)).await;
+        assert_eq!((s, field(&b).as_str()), (400, "email"), "{b}");
+        assert!(b.contains(r#"\"nope\" is not an email address"#), "{b}");
+        let (s, b) = request(a, json, &format!(r#"{{"customer":"bob",{item},"labels":{{"a":"1","b":"2","c":"3"}}}}"#)).await;
+        assert_eq!((s, field(&b).as_str()), (400, "labels"), "{b}");
+        let (s, b) = request(a, json, &format!(r#"{{"customer":"bob",{item},"status":5}}"#)).await;
+        assert_eq!((s, field(&b).as_str()), (400, "status"), "{b}");
+        let (s, b) = request(a, json, &format!(r#"{{"customer":"bob",{item},"max_items":0}}"#)).await;
+        assert_eq!(s, 501, "{b}");
+        let (s, b) = request(a, json, r#"{"customer":"bob","items":[{"sku":"a","count":1},{"sku":"b","count":1}],"max_items":1}"#).await;
+        assert_eq!((s, field(&b).as_str()), (400, "max_items"), "{b}");
+        assert!(b.contains("at most 1 items"), "{b}");
+        let (s, b) = request(a, json, &format!(r#"{{"customer":"bob",{item},"note":{{"text":"too long"}}}}"#)).await;
+        assert_eq!((s, field(&b).as_str()), (400, "note.text"), "{b}");
+        let (s, b) = request(a, json, &format!(r#"{{"customer":"bøb",{item},"email":"b@x.io","labels":{{"a":"b"}},"status":1,"max_items":3,"note":{{"text":"hi"}}}}"#)).await;
+        assert_eq!(s, 501, "{b}");
+        assert!(b.contains("not implemented: ShopService.CreateOrder"), "{b}");
+
+        // Path, query, header and cookie, into the edited handler; the
+        // response uses the proto field names.
+        let (s, b) = request(a, "GET /orders/0 HTTP/1.1", "").await;
+        assert_eq!((s, field(&b).as_str()), (400, "id"), "{b}");
+        let (s, b) = request(a, "GET /orders/abc HTTP/1.1", "").await;
+        assert_eq!((s, field(&b).as_str()), (400, "id"), "{b}");
+        let (s, b) = request(a, "GET /orders/7?page=x HTTP/1.1", "").await;
+        assert_eq!((s, field(&b).as_str()), (400, "page"), "{b}");
+        let (s, b) = request(a, "GET /orders/7?page=1&page=2 HTTP/1.1\r\nX-Token: t0k\r\nCookie: session=s1", "").await;
+        assert_eq!(s, 200, "{b}");
+        let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+        assert_eq!(v["id"], 7, "{b}");
+        assert_eq!(v["customer_name"], "t0k/s1", "{b}");
+        assert_eq!(v["status"], 2, "{b}");
+
+        let form = "POST /search HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded";
+        let (s, b) = request(a, form, "q=&limit=5").await;
+        assert_eq!((s, field(&b).as_str()), (400, "q"), "{b}");
+        let (s, b) = request(a, form, "q=x&limit=500").await;
+        assert_eq!((s, field(&b).as_str()), (400, "limit"), "{b}");
+        let (s, _) = request(a, form, "q=x").await;
+        assert_eq!(s, 501);
+
+        let (s, b) = request(a, "GET /ping HTTP/1.1", "").await;
+        assert_eq!(s, 501, "{b}");
+        let (s, b) = request(a, "GET /health HTTP/1.1", "").await;
+        assert_eq!(s, 501, "{b}");
+        assert!(b.contains("not implemented: ShopService.Health"), "{b}");
+        running.shutdown().await;
+    });
+}
+"##;
+
+/// The handler edit of the `http-proto` project.
+const GET_ORDER_EDIT: &str = r#"pub async fn get_order(_ctx: &mut RequestContext, req: GetOrderRequest) -> Result<Order, ApiError> {
+    Ok(Order {
+        id: req.id,
+        customer_name: format!("{}/{}", req.token.unwrap_or_default(), req.session.unwrap_or_default()),
+        items: Vec::new(),
+        status: req.page.len() as i32,
+    })
+}"#;
 
 /// The handler edit of the `http-api` project.
 const GET_USER_EDIT: &str = r#"pub async fn get_user(_ctx: &mut RequestContext, req: GetUserRequest) -> Result<User, ApiError> {
@@ -281,6 +387,42 @@ fn edit_and_update_http(ws: &Path) {
     .unwrap();
 }
 
+/// An HTTP project from `.proto`: generated, a handler edited, the IDL
+/// extended with a route and updated.
+fn edit_and_update_http_proto(ws: &Path) {
+    new(ws, Kind::Http, &crate::idl("shop.proto"), "http-proto");
+    let dir = ws.join("http-proto");
+    // The IDL imports api.proto, which wego supplied.
+    assert!(read(&dir.join("idl/api.proto")).contains("optional string vd = 50107;"));
+    replace(
+        &dir.join("src/handlers.rs"),
+        "pub async fn get_order(_ctx: &mut RequestContext, _req: GetOrderRequest) -> Result<Order, ApiError> {\n    Err(ApiError::NotImplemented(\"ShopService.GetOrder\"))\n}",
+        GET_ORDER_EDIT,
+    );
+    replace(
+        &dir.join("idl/shop.proto"),
+        "  // No HTTP option: not routed.\n",
+        "  rpc Health(google.protobuf.Empty) returns (google.protobuf.Empty) {\n    option (api.get) = \"/health\";\n  }\n  // No HTTP option: not routed.\n",
+    );
+    let report = update_project(&UpdateOptions {
+        dir: dir.clone(),
+        idl: None,
+    })
+    .unwrap();
+    assert_eq!(
+        report.stubs_added,
+        [("src/handlers.rs".to_owned(), "GET /health".to_owned())]
+    );
+    let handlers = read(&dir.join("src/handlers.rs"));
+    assert!(handlers.contains(GET_ORDER_EDIT), "{handlers}");
+    assert!(handlers.contains("pub async fn health("), "{handlers}");
+    std::fs::write(
+        dir.join("tests/cli_checks.rs"),
+        format!("{HTTP_CHECKS_HEAD}{HTTP_PROTO_CHECKS}"),
+    )
+    .unwrap();
+}
+
 /// The target dir this test binary was built in (`<dir>/debug/deps/it-…`).
 fn target_dir() -> std::path::PathBuf {
     let exe = std::env::current_exe().unwrap();
@@ -326,6 +468,7 @@ fn generated_projects_build_and_pass_their_tests() {
     .unwrap();
     edit_and_update_rpc(ws);
     edit_and_update_http(ws);
+    edit_and_update_http_proto(ws);
 
     let members = [
         "rpc-thrift",
@@ -333,6 +476,7 @@ fn generated_projects_build_and_pass_their_tests() {
         "http-api",
         "rpc-update",
         "http-update",
+        "http-proto",
     ];
     let list: Vec<String> = members.iter().map(|m| format!("\"{m}\"")).collect();
     std::fs::write(
@@ -365,6 +509,7 @@ fn generated_projects_build_and_pass_their_tests() {
         "binds_validates_and_answers_400_naming_the_field",
         "the_edited_method_answers_and_the_new_stub_is_not_implemented",
         "the_edited_route_answers_and_the_new_route_is_a_stub",
+        "proto_options_bind_validate_and_answer_400_naming_the_field",
     ] {
         assert!(
             stdout.contains(&format!("{name} ... ok")),

@@ -82,13 +82,60 @@ fn random_nonzero<const N: usize>() -> [u8; N] {
     }
 }
 
+/// Decides whether a new trace is sampled: the sampled flag of every
+/// [`TraceContext::new_root`] made under the `tracing` subscriber that
+/// exposes it.
+///
+/// A subscriber layer that samples traces (wego-otel's exporter layer)
+/// exposes its decision as a `RootSampler` through `tracing`'s
+/// `downcast_ref`, so the flag sent to callees in `traceparent` is the
+/// decision the exporter takes for the trace's own spans. Without such a
+/// subscriber every new trace is sampled.
+pub struct RootSampler {
+    sample: Box<SampleFn>,
+}
+
+/// A sampling decision by trace id.
+type SampleFn = dyn Fn(&[u8; 16]) -> bool + Send + Sync;
+
+impl RootSampler {
+    /// A sampler deciding by trace id.
+    pub fn new(sample: impl Fn(&[u8; 16]) -> bool + Send + Sync + 'static) -> Self {
+        RootSampler {
+            sample: Box::new(sample),
+        }
+    }
+
+    /// Whether the trace `trace_id` is sampled.
+    pub fn sample(&self, trace_id: &[u8; 16]) -> bool {
+        (self.sample)(trace_id)
+    }
+}
+
+impl fmt::Debug for RootSampler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RootSampler").finish_non_exhaustive()
+    }
+}
+
+/// The current subscriber's decision for a new trace (sampled when it has
+/// no [`RootSampler`]).
+fn root_sampled(trace_id: &[u8; 16]) -> bool {
+    tracing::dispatcher::get_default(|d| {
+        d.downcast_ref::<RootSampler>()
+            .is_none_or(|s| s.sample(trace_id))
+    })
+}
+
 impl TraceContext {
-    /// Starts a new, sampled trace.
+    /// Starts a new trace. It is sampled unless the current `tracing`
+    /// subscriber exposes a [`RootSampler`] that says otherwise.
     pub fn new_root() -> Self {
+        let trace_id = random_nonzero();
         TraceContext {
-            trace_id: random_nonzero(),
+            trace_id,
             span_id: random_nonzero(),
-            flags: 1,
+            flags: u8::from(root_sampled(&trace_id)),
         }
     }
 

@@ -44,7 +44,7 @@ mod context;
 #[cfg(feature = "opentelemetry")]
 mod otel;
 
-pub use context::{Carrier, TRACEPARENT, TRACESTATE, TraceContext, TraceParentError};
+pub use context::{Carrier, RootSampler, TRACEPARENT, TRACESTATE, TraceContext, TraceParentError};
 #[cfg(feature = "opentelemetry")]
 pub use otel::OtelCarrier;
 

@@ -6,7 +6,9 @@
 
 mod conn;
 mod mux;
+mod payload;
 mod pool;
+mod request;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -19,11 +21,13 @@ use bytes::{Bytes, BytesMut};
 use wego_netpoll::net::{BoxConnect, Connect};
 use wego_netpoll::{Address, Dialer, rt};
 
-use crate::metainfo::{self, MetaInfo, keys};
-use crate::thrift::{self, MessageCodec, MessageHeader, MessageType, Protocol};
-use crate::transport::{DEFAULT_MAX_FRAME, FrameCodec, Framing};
+use crate::metainfo::{self, keys};
+use crate::thrift::{self, MessageCodec, MessageHeader, MessageType, PayloadProtocol, Protocol};
+use crate::transport::{BufferedCodec, DEFAULT_MAX_FRAME, FrameCodec, FrameError, Framing};
 use crate::ttheader::{Header, HeaderFormat, PROTOCOL_BINARY, PROTOCOL_COMPACT};
 use crate::{Error, Result};
+
+pub use request::{ClientRequest, ClientResponse};
 
 /// How the client uses connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,177 +46,6 @@ pub enum Mode {
     Multiplexed,
 }
 
-/// Encodes a call's argument struct in the protocol the client speaks.
-type EncodeArgs = Arc<dyn Fn(Protocol) -> Result<Bytes> + Send + Sync>;
-
-/// One call: method, argument struct, metainfo, and what governance reads
-/// through `wego_governance::CallInfo` with the `governance` feature
-/// (callee, deadline, idempotency, hash key).
-///
-/// Arguments are either already encoded ([`ClientRequest::new`], in the
-/// client's protocol) or encoded when the call is sent
-/// ([`ClientRequest::encode_with`], what generated clients use), so one
-/// request can go to any instance whatever its client's protocol, and a
-/// retry costs a clone of two `Arc`s.
-#[derive(Clone)]
-#[non_exhaustive]
-pub struct ClientRequest {
-    /// The method name.
-    pub method: String,
-    /// Oneway: no reply is read.
-    pub oneway: bool,
-    /// The encoded argument struct (in the client's protocol); empty when
-    /// the request encodes on send.
-    pub args: Bytes,
-    /// User metainfo sent in TTHeader.
-    pub metainfo: MetaInfo,
-    /// Overrides the client's RPC timeout.
-    pub timeout: Option<Duration>,
-    /// The service called, for governance (discovery name, metrics label,
-    /// breaker scope); generated clients set their IDL service name.
-    pub callee: Option<Arc<str>>,
-    /// The call must finish by then (the RPC timeout is cut to it).
-    pub deadline: Option<Instant>,
-    /// Safe to send more than once: retries and backup requests only
-    /// happen for idempotent calls.
-    pub idempotent: bool,
-    /// The key for consistent hashing.
-    pub hash_key: Option<u64>,
-    encode: Option<EncodeArgs>,
-}
-
-impl std::fmt::Debug for ClientRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientRequest")
-            .field("method", &self.method)
-            .field("oneway", &self.oneway)
-            .field("args", &self.args)
-            .field("lazy_args", &self.encode.is_some())
-            .field("metainfo", &self.metainfo)
-            .field("timeout", &self.timeout)
-            .field("callee", &self.callee)
-            .field("deadline", &self.deadline)
-            .field("idempotent", &self.idempotent)
-            .field("hash_key", &self.hash_key)
-            .finish()
-    }
-}
-
-impl ClientRequest {
-    /// A call of `method` with `args` already encoded in the client's protocol.
-    pub fn new(method: impl Into<String>, args: Bytes) -> Self {
-        Self {
-            method: method.into(),
-            oneway: false,
-            args,
-            metainfo: MetaInfo::new(),
-            timeout: None,
-            callee: None,
-            deadline: None,
-            idempotent: false,
-            hash_key: None,
-            encode: None,
-        }
-    }
-
-    /// A call of `method` whose arguments `encode` writes in whatever
-    /// protocol the client that sends it speaks (called once per attempt).
-    pub fn encode_with<F>(method: impl Into<String>, encode: F) -> Self
-    where
-        F: Fn(Protocol) -> Result<Bytes> + Send + Sync + 'static,
-    {
-        let mut r = Self::new(method, Bytes::new());
-        r.encode = Some(Arc::new(encode));
-        r
-    }
-
-    /// Marks the call oneway.
-    pub fn with_oneway(mut self, oneway: bool) -> Self {
-        self.oneway = oneway;
-        self
-    }
-
-    /// Sets the metainfo.
-    pub fn with_metainfo(mut self, m: MetaInfo) -> Self {
-        self.metainfo = m;
-        self
-    }
-
-    /// Names the callee for governance.
-    pub fn with_callee(mut self, callee: &str) -> Self {
-        self.callee = Some(Arc::from(callee));
-        self
-    }
-
-    /// Sets the RPC timeout of this call.
-    pub fn with_timeout(mut self, d: Duration) -> Self {
-        self.timeout = Some(d);
-        self
-    }
-
-    /// Sets an absolute deadline.
-    pub fn with_deadline(mut self, deadline: Instant) -> Self {
-        self.deadline = Some(deadline);
-        self
-    }
-
-    /// Marks the call safe to send more than once.
-    pub fn with_idempotent(mut self, idempotent: bool) -> Self {
-        self.idempotent = idempotent;
-        self
-    }
-
-    /// Sets the key for consistent hashing.
-    pub fn with_hash_key(mut self, key: u64) -> Self {
-        self.hash_key = Some(key);
-        self
-    }
-
-    /// The encoded arguments in `proto`.
-    fn args_in(&self, proto: Protocol) -> Result<Bytes> {
-        match &self.encode {
-            Some(f) => f(proto),
-            None => Ok(self.args.clone()),
-        }
-    }
-}
-
-#[cfg(feature = "governance")]
-impl wego_governance::CallInfo for ClientRequest {
-    fn callee(&self) -> &str {
-        self.callee.as_deref().unwrap_or("")
-    }
-    fn method(&self) -> &str {
-        &self.method
-    }
-    fn hash_key(&self) -> Option<u64> {
-        self.hash_key
-    }
-    fn deadline(&self) -> Option<Instant> {
-        let by_timeout = self.timeout.map(|t| Instant::now() + t);
-        match (self.deadline, by_timeout) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
-    }
-    fn is_idempotent(&self) -> bool {
-        self.idempotent
-    }
-    fn trace_context(&self) -> Option<wego_governance::trace::TraceContext> {
-        wego_governance::trace::TraceContext::extract(&self.metainfo)
-    }
-}
-
-/// A reply: the encoded result struct (empty for oneway).
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct ClientResponse {
-    /// The protocol of `body`.
-    pub protocol: Protocol,
-    /// The encoded result struct.
-    pub body: Bytes,
-}
-
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
     pub(crate) addr: Address,
@@ -220,7 +53,14 @@ pub(crate) struct Config {
     /// The frame codec: `framing`'s stack, or one set with
     /// `ClientBuilder::with_frame_codec`.
     pub(crate) codec: Arc<dyn FrameCodec>,
+    /// The protocol of argument and result bodies: the wire's, or a
+    /// payload protocol's body form.
     pub(crate) protocol: Protocol,
+    /// A payload protocol set with `ClientBuilder::with_payload_protocol`,
+    /// which messages are transcoded into.
+    pub(crate) payload: Option<Arc<dyn PayloadProtocol>>,
+    /// The TTHeader/THeader protocol id of the messages sent.
+    pub(crate) header_protocol_id: u8,
     pub(crate) mode: Mode,
     /// Opens connections; bounded by `connect_timeout` whatever it is.
     pub(crate) connector: BoxConnect,
@@ -261,6 +101,18 @@ impl ClientBuilder {
     /// Uses `protocol` (default binary).
     pub fn with_protocol(mut self, protocol: Protocol) -> Self {
         self.cfg.protocol = protocol;
+        self.cfg.payload = None;
+        self
+    }
+    /// Sends messages in `protocol`, a payload protocol beyond Binary and
+    /// Compact ([`PayloadProtocol`]): argument structs are encoded in its
+    /// [`body_form`](PayloadProtocol::body_form) (what
+    /// [`Client::protocol`] then answers) and transcoded on the way out,
+    /// replies transcoded back on the way in. Buffered framing finds
+    /// replies' ends with the protocol; a framing with a header needs the
+    /// protocol's [`header_protocol_id`](PayloadProtocol::header_protocol_id).
+    pub fn with_payload_protocol(mut self, protocol: impl PayloadProtocol) -> Self {
+        self.cfg.payload = Some(Arc::new(protocol));
         self
     }
     /// Uses connection `mode` (default a pool of up to 1024 idle connections).
@@ -331,10 +183,29 @@ impl ClientBuilder {
     /// Checks the settings and settles the connector.
     fn finish(self) -> Result<Config> {
         let mut cfg = self.cfg;
-        cfg.codec = match self.codec {
-            Some(c) => c,
-            None => cfg.framing.codec(cfg.protocol),
+        cfg.codec = match (self.codec, &cfg.payload) {
+            (Some(c), _) => c,
+            (None, Some(p)) if cfg.framing == Framing::Buffered => {
+                Arc::new(BufferedCodec::new(p.clone()))
+            }
+            (None, _) => cfg.framing.codec(cfg.protocol),
         };
+        cfg.header_protocol_id = match (&cfg.payload, cfg.protocol) {
+            (Some(p), _) => match p.header_protocol_id() {
+                Some(id) => id,
+                None if cfg.codec.header_format().is_some() => {
+                    return Err(Error::config(
+                        "payload protocol has no header protocol id for a header framing",
+                    ));
+                }
+                None => PROTOCOL_BINARY,
+            },
+            (None, Protocol::Compact) => PROTOCOL_COMPACT,
+            (None, _) => PROTOCOL_BINARY,
+        };
+        if let Some(p) = &cfg.payload {
+            cfg.protocol = p.body_form();
+        }
         if cfg.mode == Mode::Multiplexed
             && cfg.codec.header_format() != Some(HeaderFormat::TtHeader)
         {
@@ -443,6 +314,8 @@ impl Client {
                 framing: Framing::TtHeader,
                 codec: Framing::TtHeader.codec(Protocol::Binary),
                 protocol: Protocol::Binary,
+                payload: None,
+                header_protocol_id: PROTOCOL_BINARY,
                 mode: Mode::Pooled {
                     max_idle: 1024,
                     idle_timeout: Duration::from_secs(30),
@@ -531,11 +404,7 @@ impl Client {
         };
         let header = match cfg.codec.header_format() {
             Some(format) => {
-                let pid = match cfg.protocol {
-                    Protocol::Compact => PROTOCOL_COMPACT,
-                    Protocol::Binary => PROTOCOL_BINARY,
-                };
-                let mut h = Header::new(format, pid, seq_id);
+                let mut h = Header::new(format, cfg.header_protocol_id, seq_id);
                 if format == HeaderFormat::TtHeader {
                     h.int_info.push((keys::TO_METHOD, req.method.clone()));
                     h.int_info
@@ -567,14 +436,18 @@ impl Client {
         let args = req.args_in(cfg.protocol)?;
         let proto = cfg.protocol;
         let mut out = BytesMut::with_capacity(64 + args.len());
-        cfg.codec
-            .encode(header.as_ref(), &mut out, &mut |out| {
+        let encoded = match &cfg.payload {
+            None => cfg.codec.encode(header.as_ref(), &mut out, &mut |out| {
                 proto.encode_begin(&env, true, out);
                 out.extend_from_slice(&args);
                 proto.encode_end(out);
                 Ok(())
-            })
-            .map_err(Error::protocol)?;
+            }),
+            Some(p) => cfg.codec.encode(header.as_ref(), &mut out, &mut |out| {
+                thrift::payload::encode_message(&**p, &env, &args, out).map_err(FrameError::Thrift)
+            }),
+        };
+        encoded.map_err(Error::protocol)?;
         Ok(out.freeze())
     }
 
@@ -585,6 +458,10 @@ impl Client {
         h: Option<Header>,
         mut payload: Bytes,
     ) -> Result<ClientResponse> {
+        if let Some(p) = &self.cfg.payload {
+            let (env, body) = payload::decode_reply(&**p, &self.cfg, h.as_ref(), payload)?;
+            return check_reply(method, seq_id, env, self.cfg.protocol, body);
+        }
         let proto = match h.as_ref().map(|h| h.protocol_id) {
             Some(PROTOCOL_COMPACT) => Protocol::Compact,
             Some(PROTOCOL_BINARY) => Protocol::Binary,
@@ -592,6 +469,20 @@ impl Client {
             None => self.cfg.protocol,
         };
         let (env, _) = thrift::decode_header(proto, &mut payload).map_err(Error::protocol)?;
+        check_reply(method, seq_id, env, proto, payload)
+    }
+}
+
+/// Pairs a reply's envelope with its call and answers with its body (or
+/// the exception it carries).
+fn check_reply(
+    method: &str,
+    seq_id: i32,
+    env: MessageHeader,
+    proto: Protocol,
+    mut payload: Bytes,
+) -> Result<ClientResponse> {
+    {
         if env.seq_id != seq_id {
             return Err(Error::protocol(format!(
                 "reply seq id {} for call {seq_id}",

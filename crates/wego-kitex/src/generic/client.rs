@@ -86,6 +86,11 @@ where
         self
     }
 
+    /// What happens to JSON members the IDL does not declare.
+    pub fn unknown_fields(&self) -> UnknownFields {
+        self.unknown
+    }
+
     /// The descriptor handle.
     pub fn descriptor_handle(&self) -> &DescriptorHandle {
         &self.desc
@@ -174,6 +179,25 @@ where
         };
         codec::validate(&d, m.args, &args).map_err(CallError::Request)?;
         let out = self.send(d.clone(), method, args).await?;
+        Ok(out.map(|(_, v)| v))
+    }
+
+    /// [`call_value`](Self::call_value) through a descriptor the caller
+    /// already holds (the one its arguments were built with), whatever
+    /// the handle holds now.
+    pub(crate) async fn call_value_in(
+        &self,
+        d: Arc<Descriptor>,
+        method: &str,
+        args: StructValue,
+    ) -> Result<Outcome<Value>, CallError> {
+        let Some(m) = d.method(method) else {
+            return Err(CallError::Request(ValueError::UnknownMethod(
+                method.to_owned(),
+            )));
+        };
+        codec::validate(&d, m.args, &args).map_err(CallError::Request)?;
+        let out = self.send(d, method, args).await?;
         Ok(out.map(|(_, v)| v))
     }
 

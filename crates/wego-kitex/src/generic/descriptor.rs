@@ -209,19 +209,28 @@ pub struct MethodDesc {
     pub http_routes: Vec<HttpRoute>,
 }
 
-/// Where a field of an HTTP-mapped struct comes from (`api.query`,
-/// `api.path`, `api.header`, `api.body`).
+/// Where a field of an HTTP-mapped struct comes from, or goes to: its
+/// `api.*` annotation (hz's names). See [`HttpMapper`](super::HttpMapper)
+/// for how each is read from a request and written to a response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum HttpSource {
-    /// `api.query = "name"`.
+    /// `api.query = "name"`: a query parameter.
     Query(String),
-    /// `api.path = "name"`.
+    /// `api.path = "name"`: a `:name` segment of the route.
     Path(String),
-    /// `api.header = "name"`.
+    /// `api.header = "name"`: a request header, or a response header.
     Header(String),
+    /// `api.cookie = "name"`: a request cookie, or a `Set-Cookie`.
+    Cookie(String),
+    /// `api.form = "name"`: a member of an urlencoded form body.
+    Form(String),
     /// `api.body = "name"`: a key of the JSON body.
     Body(String),
+    /// `api.raw_body`: the whole body, for a `binary` or `string` field.
+    RawBody,
+    /// `api.http_code`: the response status, for an integer field.
+    HttpCode,
 }
 
 /// A Thrift service with every type it reaches, built from IDL by

@@ -712,11 +712,20 @@ impl<'a> Resolver<'a> {
                 ast::Attribute::Default => Requiredness::Default,
             };
             for a in f.annotations.iter().chain(f.ty.1.iter()) {
+                // An empty name (`api.query = ""`) means the field's own.
+                let key = || match a.value.0.as_str() {
+                    "" => name.to_owned(),
+                    v => v.to_owned(),
+                };
                 let src = match a.key.as_str() {
-                    "api.query" => Some(HttpSource::Query(a.value.0.clone())),
-                    "api.path" => Some(HttpSource::Path(a.value.0.clone())),
-                    "api.header" => Some(HttpSource::Header(a.value.0.clone())),
-                    "api.body" => Some(HttpSource::Body(a.value.0.clone())),
+                    "api.query" => Some(HttpSource::Query(key())),
+                    "api.path" => Some(HttpSource::Path(key())),
+                    "api.header" => Some(HttpSource::Header(key())),
+                    "api.cookie" => Some(HttpSource::Cookie(key())),
+                    "api.form" => Some(HttpSource::Form(key())),
+                    "api.body" => Some(HttpSource::Body(key())),
+                    "api.raw_body" => Some(HttpSource::RawBody),
+                    "api.http_code" => Some(HttpSource::HttpCode),
                     _ => None,
                 };
                 if let Some(src) = src {

@@ -68,6 +68,24 @@ pub(crate) fn struct_from_json(
     r.read_struct(sid, j)
 }
 
+/// Reads one value of type `ty` from JSON; errors name `field` at the
+/// root of their path.
+pub(crate) fn value_from_json<'a>(
+    d: &'a Descriptor,
+    ty: &'a Type,
+    j: &Json,
+    unknown: UnknownFields,
+    field: &'a str,
+) -> Result<Value, ValueError> {
+    let mut r = FromJson {
+        d,
+        unknown,
+        path: Path::default(),
+    };
+    r.path.push(Seg::Field(field));
+    r.read(ty, j)
+}
+
 /// Writes struct `sid` as a JSON object.
 pub(crate) fn struct_to_json(d: &Descriptor, sid: StructId, v: &StructValue) -> Json {
     let Some(desc) = d.get_struct(sid) else {
@@ -142,7 +160,7 @@ fn keys_as_strings(t: &Type) -> bool {
     )
 }
 
-fn uuid_text(u: &[u8; 16]) -> String {
+pub(crate) fn uuid_text(u: &[u8; 16]) -> String {
     let mut s = String::with_capacity(36);
     for (i, b) in u.iter().enumerate() {
         if matches!(i, 4 | 6 | 8 | 10) {
@@ -153,7 +171,7 @@ fn uuid_text(u: &[u8; 16]) -> String {
     s
 }
 
-fn parse_uuid(s: &str) -> Option<[u8; 16]> {
+pub(crate) fn parse_uuid(s: &str) -> Option<[u8; 16]> {
     let hex: Vec<u8> = s.bytes().filter(|&c| c != b'-').collect();
     if hex.len() != 32 || s.len() != 36 {
         return None;

@@ -24,14 +24,17 @@
 //!   keeps the descriptor it started with.
 //! - [`GenericService`] serves any method of a descriptor with one
 //!   [`GenericHandler`]; [`RawService`] serves raw argument payloads.
+//! - [`HttpMapper`] and [`HttpGenericClient`] map HTTP requests onto
+//!   calls through the IDL's `api.*` annotations, and replies back onto
+//!   HTTP responses (Kitex's HTTP generic), for gateways.
 //!
-//! See `docs/rpc.md`, section "Generic call", for the JSON mapping and
-//! the policies.
+//! See `docs/generic.md` for the JSON and HTTP mappings and the policies.
 
 mod client;
 mod codec;
 mod descriptor;
 mod error;
+mod http;
 mod idl;
 mod json;
 mod server;
@@ -46,6 +49,7 @@ pub use descriptor::{
     StructDesc, StructId, StructKind, Type,
 };
 pub use error::{CallError, ValueError};
+pub use http::{HttpCall, HttpError, HttpGenericClient, HttpLimits, HttpMapper, HttpRouteError};
 pub use idl::{Idl, IdlError, MAX_FILE_LEN, MAX_FILES, MAX_NESTING};
 pub use json::UnknownFields;
 pub use server::{GenericHandler, GenericService, RawHandler, RawService};
@@ -105,7 +109,11 @@ impl DescriptorHandle {
 
     /// Replaces the descriptor for later calls.
     pub fn store(&self, d: Descriptor) {
-        let d = Arc::new(d);
+        self.store_arc(Arc::new(d));
+    }
+
+    /// Replaces the descriptor for later calls with one already shared.
+    pub(crate) fn store_arc(&self, d: Arc<Descriptor>) {
         match self.cur.write() {
             Ok(mut g) => *g = d,
             Err(poisoned) => *poisoned.into_inner() = d,

@@ -69,7 +69,7 @@ pub use codec::{Encoding, MessageError};
 #[cfg(feature = "governance")]
 pub use governance::{
     GovernedStreams, GrpcStreamCall, ServerTrace, ServerTraceLayer, StreamCall, StreamEnd,
-    StreamScope,
+    StreamScope, TracedResponse,
 };
 pub use metadata::{Metadata, MetadataError};
 pub use request::{BoxStream, Request, Response};

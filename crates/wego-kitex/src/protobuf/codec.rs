@@ -12,9 +12,11 @@
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
+use crate::transport::detect;
+
 /// The protobuf v1 magic in the high 16 bits of the first word.
-pub const MAGIC: u32 = 0x9001_0000;
-const MAGIC_MASK: u32 = 0xffff_0000;
+pub const MAGIC: u32 = detect::KITEX_PROTOBUF_MAGIC;
+const MAGIC_MASK: u32 = detect::KITEX_PROTOBUF_MAGIC_MASK;
 /// Longest method name accepted.
 pub const MAX_METHOD_LEN: usize = 1024;
 
@@ -91,9 +93,7 @@ pub struct ProtobufMessage {
 
 /// Whether `payload` starts with the Kitex Protobuf magic.
 pub fn is_protobuf(payload: &[u8]) -> bool {
-    payload.len() >= 4
-        && u32::from_be_bytes([payload[0], payload[1], payload[2], payload[3]]) & MAGIC_MASK
-            == MAGIC
+    detect::is_kitex_protobuf(payload)
 }
 
 /// Decodes a payload (what the framing carried).

@@ -7,6 +7,12 @@
 //! requests are served one at a time because nothing but order pairs their
 //! replies with calls.
 //!
+//! Each frame is served in `frame.rs` (the call and reply framing in `dispatch.rs`); a frame in a payload protocol
+//! added to the server (`transcoded.rs`) has its bodies transcoded. An
+//! unframed connection whose first bytes no built-in protocol claims is
+//! offered to the added payload protocols, which then find each message's
+//! end.
+//!
 //! A payload in no protocol the server speaks never leaves its peer
 //! waiting: a TJSONProtocol call is answered with a TJSON
 //! `TApplicationException` (`INVALID_PROTOCOL`) in the request's framing
@@ -33,62 +39,27 @@ use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use futures_util::FutureExt;
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use tower_service::Service;
 use wego_netpoll::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, split};
 use wego_netpoll::net::{BoxIo, Io};
 use wego_netpoll::{Watcher, rt};
 
-use super::{
-    Config, ConnHandler, PayloadHandler, ServerStats, ThriftReply, ThriftRequest, ThriftRouter,
-};
-use crate::metainfo::{self, CallContext, MetaInfo, RpcInfo, keys};
-use crate::thrift::{
-    self, ApplicationException, ExceptionKind, MessageCodec, MessageHeader, MessageType, Protocol,
-    json,
-};
+use super::shared::{Answer, Peer, Shared, label, unsupported_protocol};
+use super::{Config, frame};
+use crate::thrift::{MessageType, PayloadProtocol, Protocol, json};
 use crate::transport::{
-    DetectFraming, Detection, Frame, FrameCodec, FrameError, Match, Prefixed, SNIFF_LIMIT, detect,
+    BufferedCodec, DetectFraming, Detection, FrameCodec, Match, Prefixed, SNIFF_LIMIT, detect,
 };
-use crate::ttheader::{Header, PROTOCOL_BINARY, PROTOCOL_COMPACT, PROTOCOL_KITEX_PROTOBUF};
 use wego_netpoll::buffer::pool;
 
 /// Most bytes read while looking for an unframed TJSON envelope.
 const JSON_ENVELOPE_LIMIT: usize = 64 * 1024 + 64;
 /// Room the read buffer has before each read.
 const READ_RESERVE: usize = 4 * 1024;
-
-pub(super) struct Shared {
-    pub(super) router: ThriftRouter,
-    pub(super) config: Config,
-    pub(super) http2: Option<Arc<dyn ConnHandler>>,
-    pub(super) payload: Option<Arc<dyn PayloadHandler>>,
-    /// Framings beyond the built-in ones, asked first, in order.
-    pub(super) framings: Vec<Arc<dyn DetectFraming>>,
-    pub(super) stats: ServerStats,
-}
-
-impl std::fmt::Debug for Shared {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Shared")
-            .field("router", &self.router)
-            .field("config", &self.config)
-            .field("framings", &self.framings)
-            .finish()
-    }
-}
-
-/// The peer's address as `RpcInfo` and the logs show it, when the IO knows it.
-type Peer = Option<Arc<str>>;
-
-/// How a log line names a peer.
-fn label(peer: &Peer) -> &str {
-    peer.as_deref().unwrap_or("unknown")
-}
 
 pub(super) async fn serve_conn<IO: Io>(shared: Arc<Shared>, mut conn: IO, watcher: Watcher) {
     let cfg = &shared.config;
@@ -98,7 +69,24 @@ pub(super) async fn serve_conn<IO: Io>(shared: Arc<Shared>, mut conn: IO, watche
     // sniff trickled a byte at a time is bounded like any frame.
     let mut frame_deadline = None;
     let detection = loop {
-        match sniff(&shared.framings, &buf) {
+        match sniff(&shared.framings, &shared.payloads, &buf) {
+            Sniffed::Payload(p) => {
+                // An unframed connection in a payload protocol: it finds
+                // where each message ends, and replies go in order.
+                let codec: Arc<dyn FrameCodec> = Arc::new(BufferedCodec::new(p));
+                return drive(
+                    shared,
+                    conn,
+                    peer,
+                    buf,
+                    frame_deadline,
+                    codec,
+                    Protocol::Binary,
+                    true,
+                    watcher,
+                )
+                .await;
+            }
             Sniffed::Custom(codec) => {
                 let codec: Arc<dyn FrameCodec> = codec;
                 return drive(
@@ -164,15 +152,22 @@ pub(super) async fn serve_conn<IO: Io>(shared: Arc<Shared>, mut conn: IO, watche
     }
 }
 
-/// What the first bytes say: a configured framing, or the built-in detection.
+/// What the first bytes say: a configured framing, the built-in detection,
+/// or an unframed message in a configured payload protocol.
 enum Sniffed {
     Custom(Arc<dyn DetectFraming>),
     Builtin(Detection),
+    Payload(Arc<dyn PayloadProtocol>),
 }
 
-/// Asks the configured framings, then the built-in detection. A
-/// configured framing may ask for more only up to [`SNIFF_LIMIT`] bytes.
-fn sniff(framings: &[Arc<dyn DetectFraming>], buf: &[u8]) -> Sniffed {
+/// Asks the configured framings, then the built-in detection, then, when
+/// that finds nothing, the configured payload protocols. A configured
+/// framing or protocol may ask for more only up to [`SNIFF_LIMIT`] bytes.
+fn sniff(
+    framings: &[Arc<dyn DetectFraming>],
+    payloads: &[Arc<dyn PayloadProtocol>],
+    buf: &[u8],
+) -> Sniffed {
     let mut undecided = false;
     for f in framings {
         match f.detect(buf) {
@@ -184,7 +179,20 @@ fn sniff(framings: &[Arc<dyn DetectFraming>], buf: &[u8]) -> Sniffed {
     if undecided && buf.len() < SNIFF_LIMIT {
         return Sniffed::Builtin(Detection::NeedMore);
     }
-    Sniffed::Builtin(detect(buf))
+    match detect(buf) {
+        Detection::Unknown => {}
+        d => return Sniffed::Builtin(d),
+    }
+    for p in payloads {
+        match p.detect(buf) {
+            Match::Yes => return Sniffed::Payload(p.clone()),
+            Match::NeedMore if buf.len() < SNIFF_LIMIT => {
+                return Sniffed::Builtin(Detection::NeedMore);
+            }
+            _ => {}
+        }
+    }
+    Sniffed::Builtin(Detection::Unknown)
 }
 
 /// Reads into `buf`, lent from the pool for the read: a connection waiting
@@ -255,14 +263,6 @@ fn unknown_payload(
     );
 }
 
-/// The exception a TJSONProtocol call gets.
-fn unsupported_protocol() -> ApplicationException {
-    ApplicationException::new(
-        ExceptionKind::InvalidProtocol,
-        "TJSONProtocol is not supported; use TBinaryProtocol or TCompactProtocol",
-    )
-}
-
 /// An unframed TJSON connection: the first call is answered with
 /// `INVALID_PROTOCOL` in TJSON, then the connection closes, since where the
 /// message ends is unknown without parsing its JSON body.
@@ -301,23 +301,6 @@ async fn unframed_json<IO: Io>(
         let _ = rt::timeout(cfg.write_timeout, conn.write_all(&out)).await;
     }
     let _ = rt::timeout(cfg.write_timeout, conn.shutdown()).await;
-}
-
-/// What a frame gets back.
-enum Answer {
-    /// These bytes, framed like the request.
-    Reply(Bytes),
-    /// Nothing: a oneway call.
-    Nothing,
-    /// The payload is in no protocol the server knows and has no envelope
-    /// to answer: the connection closes.
-    Close { len: usize, protocol_id: Option<u8> },
-}
-
-impl From<Option<Bytes>> for Answer {
-    fn from(reply: Option<Bytes>) -> Self {
-        reply.map_or(Answer::Nothing, Answer::Reply)
-    }
 }
 
 /// Appends a reply to `out`, lent from the pool if it has no buffer;
@@ -369,12 +352,20 @@ async fn drive<IO: Io>(
     let mut out = BytesMut::new();
     let mut reading = true;
     let mut idle_deadline = rt::now() + cfg.read_timeout;
+    // Made once per connection, not per wake-up: each is a registration
+    // (shutdown phase channel, timer) that costs more to make and drop than
+    // to poll. The idle timer lags behind `idle_deadline` (moved on every
+    // read) and is reset only when it fires early.
+    let draining = watcher.draining();
+    let forced = watcher.forced();
+    let idle = rt::sleep_until(idle_deadline);
+    tokio::pin!(draining, forced, idle);
     loop {
         while reading && pending.len() < limit {
             match codec.decode(&mut buf, cfg.max_frame) {
                 Ok(Some(frame)) => {
                     frame_deadline = None;
-                    pending.push(Box::pin(handle(&shared, &peer, codec, proto, frame)));
+                    pending.push(Box::pin(frame::handle(&shared, &peer, codec, proto, frame)));
                 }
                 Ok(None) => break,
                 Err(e) => {
@@ -398,6 +389,8 @@ async fn drive<IO: Io>(
             frame_deadline = Some(rt::now() + cfg.frame_read_timeout);
         }
         tokio::select! {
+            biased;
+            () = &mut forced => return,
             Some(answer) = pending.next(), if !pending.is_empty() => {
                 let mut close = take(answer, &mut out);
                 // Collect every reply that is already done, then write once.
@@ -430,258 +423,22 @@ async fn drive<IO: Io>(
                 Ok(n) if n > 0 => idle_deadline = rt::now() + cfg.read_timeout,
                 _ => reading = false,
             },
-            () = rt::sleep_until(idle_deadline), if reading && pending.is_empty() => reading = false,
+            () = &mut idle, if reading && pending.is_empty() => {
+                if rt::now() >= idle_deadline {
+                    reading = false;
+                } else {
+                    idle.as_mut().reset(idle_deadline);
+                }
+            }
             () = rt::sleep_until(frame_deadline.unwrap_or(idle_deadline)), if frame_deadline.is_some() => {
                 frame_timed_out(&shared, label(&peer), frame_deadline);
                 reading = false;
             }
-            () = watcher.draining(), if reading => reading = false,
-            () = watcher.forced() => return,
+            () = &mut draining, if reading => reading = false,
         }
     }
     pool::give_back(buf);
     let _ = rt::timeout(cfg.write_timeout, wr.shutdown()).await;
-}
-
-async fn handle(
-    shared: &Shared,
-    peer: &Peer,
-    codec: &dyn FrameCodec,
-    mut proto: Protocol,
-    frame: Frame,
-) -> Answer {
-    let Frame {
-        header: theader,
-        mut payload,
-    } = frame;
-    // Framed Kitex Protobuf: a plain frame with the Kitex Protobuf magic.
-    if theader.is_none()
-        && crate::protobuf::codec::is_protobuf(&payload)
-        && let Some(ph) = shared
-            .payload
-            .as_ref()
-            .filter(|ph| ph.accepts(PROTOCOL_KITEX_PROTOBUF, &payload))
-    {
-        let ctx = Arc::new(CallContext {
-            rpc_info: RpcInfo {
-                peer: peer.as_deref().map(str::to_owned),
-                ..RpcInfo::default()
-            },
-            metainfo: MetaInfo::new(),
-        });
-        let Some(reply) = ph.call(payload, ctx).await else {
-            return Answer::Nothing;
-        };
-        return frame_reply(codec, None, |out| {
-            out.extend_from_slice(&reply);
-            Ok(())
-        })
-        .into();
-    }
-    if let Some(h) = &theader {
-        if let Some(ph) = shared
-            .payload
-            .as_ref()
-            .filter(|ph| ph.accepts(h.protocol_id, &payload))
-        {
-            let ctx = Arc::new(context_from(h, None, None, 0, peer));
-            let Some(reply) = ph.call(payload, ctx).await else {
-                return Answer::Nothing;
-            };
-            return frame_reply(codec, Some(h), |out| {
-                out.extend_from_slice(&reply);
-                Ok(())
-            })
-            .into();
-        }
-        proto = match h.protocol_id {
-            PROTOCOL_BINARY => Protocol::Binary,
-            PROTOCOL_COMPACT => Protocol::Compact,
-            // TJSON is 1 in THeader's numbering; any other id is unknown.
-            _ => return unsupported(shared, codec, theader.as_ref(), &payload),
-        };
-    } else if let Some(p) = Protocol::sniff(&payload) {
-        proto = p;
-    }
-    let (header, strict) = match proto.decode_begin(&mut payload) {
-        Ok(x) => x,
-        Err(_) => return unsupported(shared, codec, theader.as_ref(), &payload),
-    };
-    let (callee, method) = match shared.router.route(&header.name) {
-        Some((c, m)) => (Some(c.to_owned()), m.to_owned()),
-        None => (None, header.name.clone()),
-    };
-    let reply = if !matches!(header.kind, MessageType::Call | MessageType::Oneway) {
-        ThriftReply::Exception(ApplicationException::new(
-            ExceptionKind::InvalidMessageType,
-            "expected a call",
-        ))
-    } else if theader.as_ref().is_some_and(|h| !h.transforms.is_empty()) {
-        ThriftReply::Exception(ApplicationException::new(
-            ExceptionKind::InvalidTransform,
-            "transforms are not supported",
-        ))
-    } else {
-        let ctx = match &theader {
-            Some(h) => context_from(h, callee, Some(&method), header.seq_id, peer),
-            None => CallContext {
-                rpc_info: RpcInfo {
-                    callee: callee.unwrap_or_default(),
-                    method: method.clone(),
-                    seq_id: header.seq_id,
-                    peer: peer.as_deref().map(str::to_owned),
-                    ..RpcInfo::default()
-                },
-                metainfo: MetaInfo::new(),
-            },
-        };
-        let deadline = ctx.rpc_info.deadline;
-        let ctx = Arc::new(ctx);
-        let req = ThriftRequest::new(proto, header.clone(), payload, ctx.clone());
-        let mut router = shared.router.clone();
-        let span = serve_span(&ctx, &method);
-        let fut = tracing::Instrument::instrument(metainfo::scope(ctx, router.call(req)), span);
-        let r = match deadline {
-            Some(d) => rt::timeout_at(d, fut).await.unwrap_or_else(|_| {
-                Ok(ThriftReply::Exception(ApplicationException::new(
-                    ExceptionKind::InternalError,
-                    "deadline exceeded",
-                )))
-            }),
-            None => fut.await,
-        };
-        match r {
-            Ok(r) => r,
-            Err(never) => match never {},
-        }
-    };
-    if header.kind == MessageType::Oneway {
-        return Answer::Nothing;
-    }
-    let (kind, body) = match reply {
-        ThriftReply::Result(b) => (MessageType::Reply, Ok(b)),
-        ThriftReply::Exception(e) => (MessageType::Exception, Err(e)),
-        _ => return Answer::Nothing,
-    };
-    let env = MessageHeader {
-        name: method,
-        kind,
-        seq_id: header.seq_id,
-    };
-    frame_reply(codec, theader.as_ref(), |out| {
-        proto.encode_begin(&env, strict, out);
-        match &body {
-            Ok(b) => out.extend_from_slice(b),
-            Err(e) => thrift::encode_body(proto, e, out)?,
-        }
-        proto.encode_end(out);
-        Ok(())
-    })
-    .into()
-}
-
-/// A span with the caller's trace id when it sent a traceparent (trace
-/// propagation comes with the `governance` feature).
-#[cfg(feature = "governance")]
-fn serve_span(ctx: &CallContext, method: &str) -> tracing::Span {
-    match ctx.metainfo.trace_context() {
-        Some(t) => tracing::info_span!(
-            "wego.serve",
-            rpc.method = %method,
-            trace_id = %t.trace_id_hex(),
-            remote_parent = true,
-            parent_span_id = %t.span_id_hex(),
-            trace_flags = %t.flags_hex(),
-            otel.kind = "server",
-            rpc.system = "thrift",
-            rpc.service = ctx.rpc_info.callee.as_str(),
-        ),
-        None => tracing::Span::none(),
-    }
-}
-
-#[cfg(not(feature = "governance"))]
-fn serve_span(_: &CallContext, _: &str) -> tracing::Span {
-    tracing::Span::none()
-}
-
-/// A payload that is not Thrift binary or compact. A TJSON call gets
-/// `INVALID_PROTOCOL` in TJSON, framed like the request, so a TJSON client
-/// reads why; anything else has no envelope (no sequence id) to answer.
-fn unsupported(
-    shared: &Shared,
-    codec: &dyn FrameCodec,
-    theader: Option<&Header>,
-    payload: &[u8],
-) -> Answer {
-    let Ok(call) = json::decode_envelope(payload) else {
-        return Answer::Close {
-            len: payload.len(),
-            protocol_id: theader.map(|h| h.protocol_id),
-        };
-    };
-    shared.stats.count_unsupported_protocol_call();
-    if call.kind == MessageType::Oneway {
-        return Answer::Nothing;
-    }
-    let e = unsupported_protocol();
-    frame_reply(codec, theader, |out| {
-        json::encode_exception(&call, &e, out);
-        Ok(())
-    })
-    .into()
-}
-
-fn context_from(
-    h: &Header,
-    callee: Option<String>,
-    method: Option<&str>,
-    seq_id: i32,
-    peer: &Peer,
-) -> CallContext {
-    let deadline = h
-        .int(keys::RPC_TIMEOUT)
-        .and_then(|ms| ms.parse::<u64>().ok())
-        .filter(|ms| *ms > 0)
-        .and_then(|ms| Instant::now().checked_add(Duration::from_millis(ms)));
-    CallContext {
-        rpc_info: RpcInfo {
-            caller: h.int(keys::FROM_SERVICE).map(str::to_owned),
-            callee: callee
-                .or_else(|| h.int(keys::TO_SERVICE).map(str::to_owned))
-                .unwrap_or_default(),
-            method: method
-                .or_else(|| h.int(keys::TO_METHOD))
-                .unwrap_or_default()
-                .to_owned(),
-            seq_id,
-            deadline,
-            peer: peer.as_deref().map(str::to_owned),
-        },
-        metainfo: MetaInfo::from_wire(&h.str_info),
-    }
-}
-
-/// Frames a reply like its request (`req`'s format, protocol id, flags
-/// and sequence id): `body` appends the payload in place.
-fn frame_reply(
-    codec: &dyn FrameCodec,
-    req: Option<&Header>,
-    mut body: impl FnMut(&mut BytesMut) -> Result<(), FrameError>,
-) -> Option<Bytes> {
-    let mut out = BytesMut::with_capacity(256);
-    let rh = req.map(|h| {
-        let mut rh = Header::new(h.format, h.protocol_id, h.seq_id);
-        rh.flags = h.flags;
-        rh
-    });
-    match codec.encode(rh.as_ref(), &mut out, &mut body) {
-        Ok(()) => Some(out.freeze()),
-        Err(e) => {
-            tracing::debug!(error = %e, "cannot frame the reply, sending none");
-            None
-        }
-    }
 }
 
 #[cfg(test)]

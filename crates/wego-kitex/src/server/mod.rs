@@ -18,10 +18,15 @@
 //! boxed; only a connection handed to the HTTP/2 handler is.
 
 mod conn;
+mod dispatch;
+mod frame;
 #[cfg(feature = "governance")]
 mod governance;
+mod request;
 mod router;
+mod shared;
 mod stats;
+mod transcoded;
 
 use std::future::Future;
 use std::num::NonZeroUsize;
@@ -36,10 +41,12 @@ use wego_netpoll::{BoxFuture, Listener, Shutdown, ShutdownReport, Watcher, rt};
 
 #[cfg(feature = "governance")]
 pub use governance::refusal_exception;
-pub use router::{ThriftReply, ThriftRequest, ThriftRouter};
+pub use request::{ThriftReply, ThriftRequest};
+pub use router::ThriftRouter;
 pub use stats::ServerStats;
 
 use crate::metainfo::CallContext;
+use crate::thrift::PayloadProtocol;
 use crate::transport::{DEFAULT_MAX_FRAME, DetectFraming, Prefixed};
 use crate::{Error, Result};
 
@@ -51,6 +58,17 @@ use crate::{Error, Result};
 pub trait ConnHandler: Send + Sync + 'static {
     /// Serves one HTTP/2 connection until it closes.
     fn serve(&self, io: Prefixed<BoxIo>, watcher: Watcher) -> BoxFuture<'static, ()>;
+}
+
+/// A generated Thrift service that knows its IDL name and methods, so that
+/// [`ServerBuilder::add_service`] registers it without repeating them.
+/// wego-build implements it for every `SServer<H>` it generates.
+pub trait NamedService {
+    /// The IDL service name (`service:method` in Apache's multiplexed
+    /// protocol, and the `to_service` of TTHeader, select it).
+    const NAME: &'static str;
+    /// The methods the service answers.
+    const METHODS: &'static [&'static str];
 }
 
 /// Serves TTHeader frames whose payload is not Thrift (Kitex Protobuf).
@@ -111,6 +129,7 @@ pub struct ServerBuilder {
     http2: Option<Arc<dyn ConnHandler>>,
     payload: Option<Arc<dyn PayloadHandler>>,
     framings: Vec<Arc<dyn DetectFraming>>,
+    payloads: Vec<Arc<dyn PayloadProtocol>>,
 }
 
 impl std::fmt::Debug for ServerBuilder {
@@ -119,6 +138,7 @@ impl std::fmt::Debug for ServerBuilder {
             .field("router", &self.router)
             .field("config", &self.config)
             .field("framings", &self.framings)
+            .field("payloads", &self.payloads)
             .finish()
     }
 }
@@ -132,7 +152,7 @@ impl ServerBuilder {
     /// added with [`service`](Self::service) instead.
     pub fn add_service<S>(self, svc: S) -> Self
     where
-        S: crate::codegen::NamedService
+        S: NamedService
             + tower_service::Service<ThriftRequest, Response = ThriftReply>
             + Clone
             + Send
@@ -156,6 +176,25 @@ impl ServerBuilder {
         S::Future: Send + 'static,
     {
         self.router.add(name, methods, svc);
+        self
+    }
+
+    /// Adds a service named `name` that answers every method no other
+    /// service routes, as Kitex's generic server does: a
+    /// [`GenericService`](crate::generic::GenericService) over a
+    /// swappable descriptor then serves methods its IDL gains at run
+    /// time, without a restart. Only the first fallback is kept.
+    pub fn fallback_service<S>(mut self, name: &str, svc: S) -> Self
+    where
+        S: tower_service::Service<ThriftRequest, Response = ThriftReply>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Error: Into<wego_netpoll::BoxError>,
+        S::Future: Send + 'static,
+    {
+        self.router.set_fallback(name, svc);
         self
     }
 
@@ -238,6 +277,23 @@ impl ServerBuilder {
         self
     }
 
+    /// Also serves messages in `protocol`, a payload protocol beyond Binary
+    /// and Compact ([`PayloadProtocol`]), in every framing. It is asked
+    /// after the built-in ones, in the order added: per frame, of a payload
+    /// that is no strict Binary or Compact message (or, in TTHeader and
+    /// THeader, whose protocol id is its
+    /// [`header_protocol_id`](PayloadProtocol::header_protocol_id)), and,
+    /// for a connection's first bytes, when the built-in detection finds
+    /// nothing (an unframed connection in that protocol). Its calls reach
+    /// the services with bodies transcoded into its
+    /// [`body_form`](PayloadProtocol::body_form), and their replies are
+    /// transcoded back; a body that cannot be transcoded is answered with a
+    /// `PROTOCOL_ERROR` exception in the protocol.
+    pub fn with_payload_protocol(mut self, protocol: impl PayloadProtocol) -> Self {
+        self.payloads.push(Arc::new(protocol));
+        self
+    }
+
     /// Builds the server.
     ///
     /// # Errors
@@ -265,12 +321,13 @@ impl ServerBuilder {
             return Err(Error::config("write_timeout must be positive"));
         }
         Ok(Server {
-            shared: Arc::new(conn::Shared {
+            shared: Arc::new(shared::Shared {
                 router: self.router,
                 config: self.config,
                 http2: self.http2,
                 payload: self.payload,
                 framings: self.framings,
+                payloads: self.payloads,
                 stats: ServerStats::default(),
             }),
             shutdown: Shutdown::new(),
@@ -283,7 +340,7 @@ impl ServerBuilder {
 /// while another [`serve`](Self::serve)s.
 #[derive(Clone, Debug)]
 pub struct Server {
-    shared: Arc<conn::Shared>,
+    shared: Arc<shared::Shared>,
     shutdown: Shutdown,
 }
 

@@ -1,58 +1,13 @@
-//! Requests, replies and the [`ThriftRouter`] that dispatches by method name.
+//! The [`ThriftRouter`]: dispatches calls to services by method name.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
-
-use crate::metainfo::CallContext;
-use crate::thrift::{ApplicationException, ExceptionKind, MessageHeader, Protocol};
+use super::{ThriftReply, ThriftRequest};
+use crate::thrift::{ApplicationException, ExceptionKind};
 use crate::{BoxError, BoxFuture};
-
-/// A decoded Thrift call as it reaches a service.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct ThriftRequest {
-    /// The protocol of the envelope and the arguments.
-    pub protocol: Protocol,
-    /// The envelope; `name` is the method (a `service:` prefix is stripped).
-    pub header: MessageHeader,
-    /// The encoded argument struct.
-    pub args: Bytes,
-    /// RpcInfo and metainfo.
-    pub context: Arc<CallContext>,
-}
-
-impl ThriftRequest {
-    /// A request for `method` carrying encoded `args`.
-    pub fn new(
-        protocol: Protocol,
-        header: MessageHeader,
-        args: Bytes,
-        context: Arc<CallContext>,
-    ) -> Self {
-        Self {
-            protocol,
-            header,
-            args,
-            context,
-        }
-    }
-}
-
-/// What a service answers.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub enum ThriftReply {
-    /// An encoded result struct (success or a declared exception).
-    Result(Bytes),
-    /// A `TApplicationException`.
-    Exception(ApplicationException),
-    /// No reply (oneway calls).
-    None,
-}
 
 trait Erased: Send + Sync {
     fn call(&self, req: ThriftRequest) -> BoxFuture<'static, Result<ThriftReply, BoxError>>;
@@ -89,18 +44,26 @@ struct Entry {
 /// Dispatches calls to services by method name (or `service:method`).
 ///
 /// Handler errors become `TApplicationException`s of kind
-/// `InternalError`; an unknown method gets `UnknownMethod`.
+/// `InternalError`; a method no service routes goes to the fallback
+/// service when there is one, and otherwise gets `UnknownMethod`.
 #[derive(Clone, Default)]
 pub struct ThriftRouter {
+    /// Shared by clones: the server clones the router for every call.
+    table: Arc<Table>,
+}
+
+#[derive(Clone, Default)]
+struct Table {
     entries: Vec<Arc<Entry>>,
     by_method: HashMap<String, usize>,
     by_service: HashMap<String, usize>,
+    fallback: Option<usize>,
 }
 
 impl std::fmt::Debug for ThriftRouter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list()
-            .entries(self.entries.iter().map(|e| &e.name))
+            .entries(self.table.entries.iter().map(|e| &e.name))
             .finish()
     }
 }
@@ -122,39 +85,63 @@ impl ThriftRouter {
         S::Error: Into<BoxError>,
         S::Future: Send + 'static,
     {
-        let idx = self.entries.len();
-        self.entries.push(Arc::new(Entry {
+        let t = Arc::make_mut(&mut self.table);
+        let idx = t.entries.len();
+        t.entries.push(Arc::new(Entry {
             name: name.to_owned(),
             svc: Arc::new(Adapter(svc)),
         }));
         for m in methods {
-            self.by_method.entry((*m).to_owned()).or_insert(idx);
+            t.by_method.entry((*m).to_owned()).or_insert(idx);
         }
-        self.by_service.entry(name.to_owned()).or_insert(idx);
+        t.by_service.entry(name.to_owned()).or_insert(idx);
+    }
+
+    /// Sets the service that receives every method no other service
+    /// routes (a generic service whose IDL can change at run time); the
+    /// first fallback set stays.
+    pub fn set_fallback<S>(&mut self, name: &str, svc: S)
+    where
+        S: tower_service::Service<ThriftRequest, Response = ThriftReply>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Error: Into<BoxError>,
+        S::Future: Send + 'static,
+    {
+        if self.table.fallback.is_some() {
+            return;
+        }
+        self.add(name, &[], svc);
+        let t = Arc::make_mut(&mut self.table);
+        t.fallback = Some(t.entries.len() - 1);
     }
 
     /// Whether no service is registered.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.table.entries.is_empty()
     }
 
     /// The callee service name for `method`, as routed.
     pub(crate) fn route<'a>(&'a self, method: &'a str) -> Option<(&'a str, &'a str)> {
+        let t = &*self.table;
         if let Some((svc, m)) = method.split_once(':') {
-            let idx = *self.by_service.get(svc)?;
-            return Some((self.entries[idx].name.as_str(), m));
+            let idx = *t.by_service.get(svc)?;
+            return Some((t.entries[idx].name.as_str(), m));
         }
-        let idx = *self.by_method.get(method)?;
-        Some((self.entries[idx].name.as_str(), method))
+        let idx = t.by_method.get(method).copied().or(t.fallback)?;
+        Some((t.entries[idx].name.as_str(), method))
     }
 
     fn lookup(&self, method: &str) -> Option<(Arc<Entry>, String)> {
+        let t = &*self.table;
         if let Some((svc, m)) = method.split_once(':') {
-            let idx = *self.by_service.get(svc)?;
-            return Some((self.entries[idx].clone(), m.to_owned()));
+            let idx = *t.by_service.get(svc)?;
+            return Some((t.entries[idx].clone(), m.to_owned()));
         }
-        let idx = *self.by_method.get(method)?;
-        Some((self.entries[idx].clone(), method.to_owned()))
+        let idx = t.by_method.get(method).copied().or(t.fallback)?;
+        Some((t.entries[idx].clone(), method.to_owned()))
     }
 }
 

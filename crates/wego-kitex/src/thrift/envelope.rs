@@ -72,13 +72,13 @@ pub struct MessageHeader {
 /// versioned form (ignored for compact).
 pub fn encode_header(proto: Protocol, h: &MessageHeader, strict: bool, dst: &mut BytesMut) {
     match proto {
-        Protocol::Binary if strict => {
+        Protocol::Binary | Protocol::BinaryBase64 if strict => {
             dst.put_u32(BINARY_VERSION_1 | u32::from(h.kind.code()));
             put_len(dst, h.name.len());
             dst.put_slice(h.name.as_bytes());
             dst.put_i32(h.seq_id);
         }
-        Protocol::Binary => {
+        Protocol::Binary | Protocol::BinaryBase64 => {
             put_len(dst, h.name.len());
             dst.put_slice(h.name.as_bytes());
             dst.put_u8(h.kind.code());
@@ -124,7 +124,7 @@ pub fn decode_header(
 ) -> Result<(MessageHeader, bool), CodecError> {
     let mut cur = Cursor::new(buf, buf.len());
     let (header, strict) = match proto {
-        Protocol::Binary => {
+        Protocol::Binary | Protocol::BinaryBase64 => {
             let first = cur.i32_be()?;
             if first < 0 {
                 let word = first as u32;

@@ -30,6 +30,9 @@ pub(super) fn decode<M: Message>(proto: Protocol, buf: &mut Bytes) -> Result<M, 
     let r = match proto {
         Protocol::Binary => M::decode(&mut Checked::new(proto, TBinaryProtocol::new(buf, false))),
         Protocol::Compact => M::decode(&mut super::compact_in::CompactIn::new(buf)),
+        Protocol::BinaryBase64 => {
+            M::decode(&mut Checked::new(proto, TBinaryProtocol::new(buf, false)))
+        }
     };
     Ok(r?)
 }
@@ -96,7 +99,7 @@ macro_rules! delegate_len {
     ($($name:ident($($arg:ident: $ty:ty),*);)*) => {
         $(fn $name(&mut self, $($arg: $ty),*) -> usize {
             match self.proto {
-                Protocol::Binary => self.inner.$name($($arg),*),
+                Protocol::Binary | Protocol::BinaryBase64 => self.inner.$name($($arg),*),
                 _ => { $(let _ = $arg;)* 0 }
             }
         })*
@@ -170,7 +173,11 @@ impl<P: TInputProtocol<Buf = Bytes>> TInputProtocol for Checked<P> {
 
     fn read_bytes(&mut self) -> Result<Bytes, ThriftException> {
         self.check_binary(false)?;
-        self.inner.read_bytes()
+        let raw = self.inner.read_bytes()?;
+        match self.proto {
+            Protocol::BinaryBase64 => super::output::from_base64(&raw).map(Bytes::from),
+            _ => Ok(raw),
+        }
     }
 
     fn read_string(&mut self) -> Result<String, ThriftException> {
@@ -185,7 +192,11 @@ impl<P: TInputProtocol<Buf = Bytes>> TInputProtocol for Checked<P> {
 
     fn read_bytes_vec(&mut self) -> Result<Vec<u8>, ThriftException> {
         self.check_binary(false)?;
-        self.inner.read_bytes_vec()
+        let raw = self.inner.read_bytes_vec()?;
+        match self.proto {
+            Protocol::BinaryBase64 => super::output::from_base64(&raw),
+            _ => Ok(raw),
+        }
     }
 
     fn read_list_begin(&mut self) -> Result<TListIdentifier, ThriftException> {

@@ -1,5 +1,6 @@
 //! TJSONProtocol message envelopes, read and written only so that a call in
-//! TJSON can be answered: wego serves the binary and compact protocols, and
+//! TJSON can be answered: wego-kitex ships the binary and compact protocols,
+//! and on a server without a TJSON [`PayloadProtocol`](super::PayloadProtocol)
 //! a TJSON call gets a `TApplicationException` of type `INVALID_PROTOCOL`
 //! in TJSON, which the caller's own protocol can read.
 //!

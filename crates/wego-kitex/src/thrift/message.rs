@@ -2,6 +2,7 @@
 //! innermost one (TTHeader around Framed around Binary or Compact).
 
 use std::fmt;
+use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 
@@ -14,7 +15,9 @@ use super::{CodecError, MessageHeader, Protocol, decode_header, encode_header};
 /// protocols ([`encode_body`](super::encode_body),
 /// [`decode_body`](super::decode_body)).
 ///
-/// Binary and Compact implement it on [`Protocol`].
+/// Binary and Compact implement it on [`Protocol`]; a protocol written
+/// outside wego implements it and [`PayloadProtocol`](super::PayloadProtocol),
+/// which adds its struct bodies.
 pub trait MessageCodec: fmt::Debug + Send + Sync + 'static {
     /// The length of the complete message at the front of `buf`:
     /// `Ok(None)` until all of it is buffered.
@@ -41,6 +44,39 @@ pub trait MessageCodec: fmt::Debug + Send + Sync + 'static {
     /// Compact).
     fn encode_end(&self, dst: &mut BytesMut) {
         let _ = dst;
+    }
+
+    /// Reads what ends a message after its body from the front of `buf`,
+    /// advancing past it (nothing, for Binary and Compact).
+    ///
+    /// # Errors
+    ///
+    /// Any [`CodecError`] when the message does not end as it must.
+    fn decode_end(&self, buf: &mut Bytes) -> Result<(), CodecError> {
+        let _ = buf;
+        Ok(())
+    }
+}
+
+impl<P: MessageCodec + ?Sized> MessageCodec for Arc<P> {
+    fn message_len(&self, buf: &[u8], max: usize) -> Result<Option<usize>, CodecError> {
+        (**self).message_len(buf, max)
+    }
+
+    fn decode_begin(&self, buf: &mut Bytes) -> Result<(MessageHeader, bool), CodecError> {
+        (**self).decode_begin(buf)
+    }
+
+    fn encode_begin(&self, header: &MessageHeader, strict: bool, dst: &mut BytesMut) {
+        (**self).encode_begin(header, strict, dst);
+    }
+
+    fn encode_end(&self, dst: &mut BytesMut) {
+        (**self).encode_end(dst);
+    }
+
+    fn decode_end(&self, buf: &mut Bytes) -> Result<(), CodecError> {
+        (**self).decode_end(buf)
     }
 }
 

@@ -26,6 +26,7 @@ pub(crate) enum Stop {
 type Walk<T> = Result<T, Stop>;
 
 /// A read position over a byte slice with a hard limit.
+#[derive(Debug)]
 pub(crate) struct Cursor<'a> {
     buf: &'a [u8],
     pos: usize,
@@ -41,8 +42,13 @@ impl<'a> Cursor<'a> {
         self.pos
     }
 
+    /// Bytes left after the read position.
+    pub(crate) fn remaining(&self) -> usize {
+        self.buf.len().saturating_sub(self.pos)
+    }
+
     /// Claims `n` bytes and returns them.
-    fn take(&mut self, n: usize) -> Walk<&'a [u8]> {
+    pub(crate) fn take(&mut self, n: usize) -> Walk<&'a [u8]> {
         let end = self.pos.checked_add(n).ok_or(Stop::TooLarge)?;
         if end > self.limit {
             return Err(Stop::TooLarge);
@@ -92,7 +98,7 @@ impl<'a> Cursor<'a> {
     /// Reads a length (binary: i32, compact: varint) and claims that many bytes.
     pub(crate) fn binary(&mut self, proto: Protocol) -> Walk<&'a [u8]> {
         let len = match proto {
-            Protocol::Binary => {
+            Protocol::Binary | Protocol::BinaryBase64 => {
                 let n = self.i32_be()?;
                 usize::try_from(n).map_err(|_| Stop::Invalid("negative length"))?
             }
@@ -150,12 +156,12 @@ pub(crate) fn skip(cur: &mut Cursor<'_>, proto: Protocol, ty: u8, depth: u32) ->
         (_, ttype::BOOL | ttype::I8) => cur.take(1).map(drop),
         (_, ttype::DOUBLE) => cur.take(8).map(drop),
         (_, ttype::UUID) => cur.take(16).map(drop),
-        (Protocol::Binary, ttype::I16) => cur.take(2).map(drop),
-        (Protocol::Binary, ttype::I32) => cur.take(4).map(drop),
-        (Protocol::Binary, ttype::I64) => cur.take(8).map(drop),
         (Protocol::Compact, ttype::I16) => cur.varint(3).map(drop),
         (Protocol::Compact, ttype::I32) => cur.varint(5).map(drop),
         (Protocol::Compact, ttype::I64) => cur.varint(10).map(drop),
+        (_, ttype::I16) => cur.take(2).map(drop),
+        (_, ttype::I32) => cur.take(4).map(drop),
+        (_, ttype::I64) => cur.take(8).map(drop),
         (_, ttype::STRING) => cur.binary(proto).map(drop),
         (_, ttype::STRUCT) => skip_struct(cur, proto, depth),
         (_, ttype::LIST | ttype::SET) => {
@@ -182,7 +188,7 @@ pub(crate) fn skip(cur: &mut Cursor<'_>, proto: Protocol, ty: u8, depth: u32) ->
 /// Reads a list or set header: element type and count.
 pub(crate) fn collection_header(cur: &mut Cursor<'_>, proto: Protocol) -> Walk<(u8, usize)> {
     match proto {
-        Protocol::Binary => {
+        Protocol::Binary | Protocol::BinaryBase64 => {
             let elem = cur.u8()?;
             let n = cur.i32_be()?;
             let n = usize::try_from(n).map_err(|_| Stop::Invalid("negative collection size"))?;
@@ -203,7 +209,7 @@ pub(crate) fn collection_header(cur: &mut Cursor<'_>, proto: Protocol) -> Walk<(
 
 fn map_header(cur: &mut Cursor<'_>, proto: Protocol) -> Walk<(u8, u8, usize)> {
     match proto {
-        Protocol::Binary => {
+        Protocol::Binary | Protocol::BinaryBase64 => {
             let k = cur.u8()?;
             let v = cur.u8()?;
             let n = cur.i32_be()?;
@@ -226,7 +232,7 @@ fn skip_struct(cur: &mut Cursor<'_>, proto: Protocol, depth: u32) -> Walk<()> {
     loop {
         let h = cur.u8()?;
         match proto {
-            Protocol::Binary => {
+            Protocol::Binary | Protocol::BinaryBase64 => {
                 if h == ttype::STOP {
                     return Ok(());
                 }
@@ -256,7 +262,7 @@ fn skip_struct(cur: &mut Cursor<'_>, proto: Protocol, depth: u32) -> Walk<()> {
 pub(crate) fn message_len(buf: &[u8], proto: Protocol, limit: usize) -> Walk<usize> {
     let mut cur = Cursor::new(buf, limit);
     match proto {
-        Protocol::Binary => {
+        Protocol::Binary | Protocol::BinaryBase64 => {
             let first = cur.i32_be()?;
             if first < 0 {
                 // Strict: version word, name, seq id.

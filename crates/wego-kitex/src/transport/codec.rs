@@ -27,6 +27,7 @@ use bytes::{Buf, Bytes, BytesMut};
 
 use super::{FrameError, buffered, framed};
 use crate::thrift::MessageCodec;
+pub use crate::thrift::sniff::Match;
 use crate::ttheader::{self, Header, HeaderFormat};
 
 /// One decoded frame: the TTHeader/THeader header, when the framing has
@@ -119,18 +120,6 @@ impl<C: FrameCodec + ?Sized> FrameCodec for std::sync::Arc<C> {
     fn header_format(&self) -> Option<HeaderFormat> {
         (**self).header_format()
     }
-}
-
-/// What a framing says about a connection's first bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Match {
-    /// Too few bytes to tell.
-    NeedMore,
-    /// The connection uses this framing.
-    Yes,
-    /// It does not.
-    No,
 }
 
 /// A framing a server can recognise from a connection's first bytes, for

@@ -24,6 +24,20 @@
 use super::Framing;
 use crate::thrift::Protocol;
 
+/// The first two bytes of a Kitex Protobuf message, as a big-endian word's
+/// high half (the low half is the message type).
+pub(crate) const KITEX_PROTOBUF_MAGIC: u32 = 0x9001_0000;
+/// The bits of the first word [`KITEX_PROTOBUF_MAGIC`] covers.
+pub(crate) const KITEX_PROTOBUF_MAGIC_MASK: u32 = 0xffff_0000;
+
+/// Whether `payload` starts with the Kitex Protobuf magic.
+pub(crate) fn is_kitex_protobuf(payload: &[u8]) -> bool {
+    payload.len() >= 4
+        && u32::from_be_bytes([payload[0], payload[1], payload[2], payload[3]])
+            & KITEX_PROTOBUF_MAGIC_MASK
+            == KITEX_PROTOBUF_MAGIC
+}
+
 /// The HTTP/2 client connection preface (RFC 9113 §3.4).
 pub const HTTP2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 

@@ -14,7 +14,7 @@
 
 pub mod buffered;
 pub mod codec;
-mod detect;
+pub(crate) mod detect;
 pub mod framed;
 
 pub use codec::{

@@ -17,9 +17,9 @@ use tower_service::Service;
 use wego_kitex::BoxError;
 use wego_kitex::client::{Client, Mode};
 use wego_kitex::generic::{
-    BinaryClient, CallError, DecodeLimits, Descriptor, GenericClient, GenericHandler,
-    GenericService, Idl, Outcome, RawHandler, RawService, StructValue, Value, ValueError,
-    decode_struct,
+    BinaryClient, CallError, DecodeLimits, Descriptor, DescriptorHandle, GenericClient,
+    GenericHandler, GenericService, Idl, Outcome, RawHandler, RawService, StructValue, Value,
+    ValueError, decode_struct,
 };
 use wego_kitex::metainfo::CallContext;
 use wego_kitex::server::{Server, ThriftReply, ThriftRequest};
@@ -988,5 +988,65 @@ wego_test_support::each_backend!(
             }
         }
         drop(server);
+    }
+);
+
+/// Answers every method with its name.
+struct Names;
+
+impl GenericHandler for Names {
+    async fn call(
+        &self,
+        method: &str,
+        _args: StructValue,
+        _ctx: Arc<CallContext>,
+    ) -> Result<Outcome<Value>, BoxError> {
+        Ok(Outcome::Success(Some(Value::String(method.to_owned()))))
+    }
+}
+
+wego_test_support::each_backend!(
+    a_fallback_generic_service_serves_methods_its_idl_gains_at_run_time,
+    |_backend| async move {
+        let v1 = Idl::parse_str("kv.thrift", "service KV { string get(1: string key) }")
+            .unwrap()
+            .service("KV")
+            .unwrap();
+        let v2 = Idl::parse_str(
+            "kv.thrift",
+            "service KV { string get(1: string key) string put(1: string key) }",
+        )
+        .unwrap()
+        .service("KV")
+        .unwrap();
+        let served = DescriptorHandle::new(v1);
+        let server = Server::builder()
+            .fallback_service("KV", GenericService::with_handle(served.clone(), Names))
+            .build()
+            .unwrap();
+        let (addr, _server) = crate::thrift_common::start(server).await;
+        // The caller already knows version 2.
+        let g = GenericClient::new(
+            client(&addr, Framing::TtHeader, Protocol::Binary),
+            v2.clone(),
+        );
+        let put = || g.call_json("put", r#"{"key": "k"}"#);
+        assert_eq!(
+            g.call_json("get", r#"{"key": "k"}"#).await.unwrap(),
+            Outcome::Success(Some("\"get\"".to_owned()))
+        );
+        // Not in the server's IDL yet: UNKNOWN_METHOD, the connection serves on.
+        match put().await {
+            Err(CallError::Call(e)) => {
+                let x = e.application_exception().expect("an application exception");
+                assert!(x.message.contains("put"), "{x:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+        served.store(v2);
+        assert_eq!(
+            put().await.unwrap(),
+            Outcome::Success(Some("\"put\"".to_owned()))
+        );
     }
 );

@@ -8,133 +8,12 @@ use tower_layer::Layer;
 use wego_governance::trace::TraceLayer;
 use wego_kitex::grpc::{
     BoxStream, Channel, Code, GovernedClient, GovernedStreams, GrpcRouter, GrpcStreamCall, Request,
-    RequestStream, Response, Status,
+    RequestStream, Response, ServerTraceLayer, Status,
 };
 
 use super::grpc_common::{EchoRequest, EchoResponse, req};
 use super::grpc_governance_streams::{feed, serve};
-
-/// Closed `wego.call` spans of one service: their fields, as text.
-type SpanLog = std::sync::Mutex<Vec<std::collections::HashMap<String, String>>>;
-
-/// A minimal global `tracing` subscriber keeping every closed span's
-/// recorded fields (the test binary has no other subscriber).
-mod capture {
-    use std::collections::HashMap;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    use std::sync::{Mutex, OnceLock};
-
-    use tracing::field::{Field, Visit};
-    use tracing::span::{Attributes, Id, Record};
-    use tracing::{Event, Metadata, Subscriber};
-
-    /// A span's clone count and recorded fields.
-    type OpenSpan = (usize, HashMap<String, String>);
-
-    #[derive(Default)]
-    pub(super) struct Capture {
-        next: AtomicU64,
-        open: Mutex<HashMap<u64, OpenSpan>>,
-        pub(super) closed: super::SpanLog,
-    }
-
-    struct Fields<'a>(&'a mut HashMap<String, String>);
-
-    impl Visit for Fields<'_> {
-        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-            self.0.insert(field.name().to_owned(), format!("{value:?}"));
-        }
-        fn record_str(&mut self, field: &Field, value: &str) {
-            self.0.insert(field.name().to_owned(), value.to_owned());
-        }
-    }
-
-    impl Subscriber for Capture {
-        fn enabled(&self, _: &Metadata<'_>) -> bool {
-            true
-        }
-        fn new_span(&self, attrs: &Attributes<'_>) -> Id {
-            let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
-            let mut fields = HashMap::new();
-            fields.insert("span".to_owned(), attrs.metadata().name().to_owned());
-            attrs.record(&mut Fields(&mut fields));
-            self.open.lock().unwrap().insert(id, (1, fields));
-            Id::from_u64(id)
-        }
-        fn record(&self, span: &Id, values: &Record<'_>) {
-            if let Some((_, f)) = self.open.lock().unwrap().get_mut(&span.into_u64()) {
-                values.record(&mut Fields(f));
-            }
-        }
-        fn record_follows_from(&self, _: &Id, _: &Id) {}
-        fn event(&self, _: &Event<'_>) {}
-        fn enter(&self, _: &Id) {}
-        fn exit(&self, _: &Id) {}
-        fn clone_span(&self, id: &Id) -> Id {
-            if let Some((n, _)) = self.open.lock().unwrap().get_mut(&id.into_u64()) {
-                *n += 1;
-            }
-            id.clone()
-        }
-        fn try_close(&self, id: Id) -> bool {
-            let mut open = self.open.lock().unwrap();
-            let Some((n, _)) = open.get_mut(&id.into_u64()) else {
-                return false;
-            };
-            *n -= 1;
-            if *n > 0 {
-                return false;
-            }
-            let (_, fields) = open.remove(&id.into_u64()).unwrap();
-            self.closed.lock().unwrap().push(fields);
-            true
-        }
-    }
-
-    /// The process-wide capture, installed on first use.
-    pub(super) fn get() -> &'static Capture {
-        static CAPTURE: OnceLock<&'static Capture> = OnceLock::new();
-        CAPTURE.get_or_init(|| {
-            let c: &'static Capture = Box::leak(Box::default());
-            tracing::subscriber::set_global_default(Forward(c))
-                .expect("no other global subscriber in this test binary");
-            c
-        })
-    }
-
-    /// Forwards to the leaked capture (the global default must own a value).
-    struct Forward(&'static Capture);
-
-    impl Subscriber for Forward {
-        fn enabled(&self, m: &Metadata<'_>) -> bool {
-            self.0.enabled(m)
-        }
-        fn new_span(&self, a: &Attributes<'_>) -> Id {
-            self.0.new_span(a)
-        }
-        fn record(&self, s: &Id, v: &Record<'_>) {
-            self.0.record(s, v)
-        }
-        fn record_follows_from(&self, s: &Id, f: &Id) {
-            self.0.record_follows_from(s, f)
-        }
-        fn event(&self, e: &Event<'_>) {
-            self.0.event(e)
-        }
-        fn enter(&self, s: &Id) {
-            self.0.enter(s)
-        }
-        fn exit(&self, s: &Id) {
-            self.0.exit(s)
-        }
-        fn clone_span(&self, s: &Id) -> Id {
-            self.0.clone_span(s)
-        }
-        fn try_close(&self, s: Id) -> bool {
-            self.0.try_close(s)
-        }
-    }
-}
+use super::span_capture as capture;
 
 /// The closed `wego.call` spans of `service`, as (status, latency in ms).
 fn call_spans(service: &str) -> Vec<(String, f64)> {
@@ -251,6 +130,91 @@ wego_test_support::each_backend!(
                     "{svc}: the span lasts the stream ({least} ms at least): {spans:?}"
                 );
             }
+        }
+    }
+);
+
+/// One bidi stream on `path`: a message answered, then the end (`fail`:
+/// the handler's error status) or an unimplemented path's status.
+async fn one_stream(ch: &Channel, path: &str, fail: bool) -> Code {
+    let (tx, reqs) = feed();
+    let reqs: BoxStream<bytes::Bytes> = Box::pin(futures_util::StreamExt::map(reqs, |m| {
+        Ok(bytes::Bytes::from(prost::Message::encode_to_vec(&m)))
+    }));
+    let mut client = GovernedClient::new(ch.clone());
+    let mut s = match client
+        .call_stream(GrpcStreamCall::stream(path, Request::new(reqs)))
+        .await
+    {
+        Ok(r) => r.into_inner().decode_into::<EchoResponse>(),
+        Err(status) => return status.code(),
+    };
+    tx.send(req("hello")).await.unwrap();
+    match s.message().await {
+        Ok(Some(_)) => {}
+        Ok(None) => return Code::Ok,
+        Err(status) => return status.code(),
+    }
+    if fail {
+        let m = EchoRequest {
+            action: "fail".into(),
+            msg: "gone".into(),
+        };
+        tx.send(m).await.unwrap();
+    } else {
+        drop(tx);
+    }
+    match s.message().await {
+        Ok(None) => Code::Ok,
+        Ok(Some(m)) => panic!("unexpected message {m:?}"),
+        Err(status) => status.code(),
+    }
+}
+
+wego_test_support::each_backend!(
+    the_server_span_records_the_final_grpc_status,
+    |_backend| async move {
+        capture::get();
+        static RUN: AtomicUsize = AtomicUsize::new(0);
+        // Around the router (the span follows the response stream) and
+        // inside GovernedStreams (the layers' future ends with the stream).
+        for governed in [false, true] {
+            let run = RUN.fetch_add(1, Ordering::SeqCst);
+            let name = format!("spans.Status{run}");
+            let router = span_router(&name);
+            let (addr, _server) = if governed {
+                serve(GovernedStreams::layer(ServerTraceLayer, router)).await
+            } else {
+                serve(ServerTraceLayer.layer(router)).await
+            };
+            let ch = Channel::connect(&addr).await.unwrap();
+            let bidi = format!("/{name}/Bidi");
+            assert_eq!(one_stream(&ch, &bidi, false).await, Code::Ok);
+            assert_eq!(one_stream(&ch, &bidi, true).await, Code::Unavailable);
+            let missing = format!("/{name}/Missing");
+            assert_eq!(one_stream(&ch, &missing, false).await, Code::Unimplemented);
+            // Each span closed before its status reached the client.
+            let mut got: Vec<(String, String, String)> = capture::closed("wego.serve", |f| {
+                f.get("rpc.service").map(String::as_str) == Some(name.as_str())
+            })
+            .into_iter()
+            .map(|f| {
+                let get = |k: &str| f.get(k).cloned().unwrap_or_default();
+                (
+                    get("rpc.method"),
+                    get("status"),
+                    get("rpc.grpc.status_code"),
+                )
+            })
+            .collect();
+            got.sort();
+            let want = [
+                ("Bidi", "ok", "0"),
+                ("Bidi", "unavailable", "14"),
+                ("Missing", "unimplemented", "12"),
+            ]
+            .map(|(m, s, c)| (m.to_owned(), s.to_owned(), c.to_owned()));
+            assert_eq!(got, want, "governed: {governed}");
         }
     }
 );

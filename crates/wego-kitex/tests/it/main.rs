@@ -26,6 +26,8 @@ mod grpc_stream_spans;
 mod grpc_trailers_only;
 mod interop_one_port;
 mod seam;
+#[cfg(feature = "governance")]
+mod span_capture;
 mod thrift_codec_stacks;
 mod thrift_codegen;
 mod thrift_common;

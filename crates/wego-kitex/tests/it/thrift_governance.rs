@@ -267,9 +267,93 @@ wego_test_support::each_backend!(
         assert_eq!(r.action, hex(&root), "thrift server's trace id");
         assert_eq!(r.msg, hex(&root), "grpc server's trace id");
 
-        // Without a served call, nothing is invented.
-        let err = client.echo(request("y")).await.unwrap_err();
-        let x = err.application_exception().unwrap();
-        assert!(x.message.contains("no trace context"), "{x:?}");
+        // Without a served call the client sends no traceparent; the
+        // Thrift server, whose span a subscriber wants (the capture),
+        // starts a trace and the gRPC hop continues it.
+        crate::span_capture::get();
+        let r = client.echo(request("y")).await.unwrap();
+        assert_eq!(r.action.len(), 32);
+        assert_ne!(r.action, hex(&root));
+        assert_eq!(r.msg, r.action, "grpc server's trace id");
+    }
+);
+
+// A call that arrives without a `traceparent` starts a trace at the server
+// (when a subscriber wants its span): the `wego.serve` span carries the new
+// trace id, the handler's context holds it, and the calls the handler makes
+// continue it.
+wego_test_support::each_backend!(
+    a_call_without_traceparent_starts_a_trace_the_handler_continues,
+    |_backend| async move {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        use bytes::Bytes;
+        use wego_kitex::client::{Client, ClientRequest};
+        use wego_kitex::metainfo;
+        use wego_kitex::server::{Server, ThriftReply};
+
+        use crate::span_capture as capture;
+        use crate::thrift_common::{service, start};
+
+        capture::get();
+        // One method name per run (backends, schedulers): the capture is
+        // process-wide.
+        static RUN: AtomicUsize = AtomicUsize::new(0);
+        let method = format!("rootTrace{}", RUN.fetch_add(1, Ordering::SeqCst));
+        // C: answers with the trace id it received.
+        let c_svc = service(|_req| async move {
+            let t = metainfo::current_trace().expect("the caller's traceparent");
+            Ok(ThriftReply::Result(Bytes::from(t.trace_id_hex())))
+        });
+        let c = Server::builder()
+            .service("C", &[method.as_str()], c_svc)
+            .build()
+            .unwrap();
+        let (c_addr, _c) = start(c).await;
+        // B: no traceparent comes in; it calls C and reports both ids.
+        let b_client = Client::builder(c_addr).build().unwrap();
+        let m = method.clone();
+        let b_svc = service(move |_req| {
+            let client = b_client.clone();
+            let m = m.clone();
+            async move {
+                let own = metainfo::current_trace().expect("a trace started here");
+                let r = client.call(ClientRequest::new(&m, Bytes::new())).await?;
+                let seen = String::from_utf8_lossy(&r.body).into_owned();
+                Ok(ThriftReply::Result(Bytes::from(format!(
+                    "{}|{seen}",
+                    own.trace_id_hex()
+                ))))
+            }
+        });
+        let b = Server::builder()
+            .service("B", &[method.as_str()], b_svc)
+            .build()
+            .unwrap();
+        let (b_addr, _b) = start(b).await;
+        let r = Client::builder(b_addr)
+            .build()
+            .unwrap()
+            .call(ClientRequest::new(&method, Bytes::new()))
+            .await
+            .unwrap();
+        let text = String::from_utf8(r.body.to_vec()).unwrap();
+        let (own, seen) = text.split_once('|').unwrap();
+        assert_eq!(own.len(), 32);
+        assert_eq!(own, seen, "C continues B's trace");
+        let spans = capture::closed("wego.serve", |f| {
+            f.get("rpc.method").map(String::as_str) == Some(method.as_str())
+                && f.get("rpc.system").map(String::as_str) == Some("thrift")
+        });
+        let root = spans
+            .iter()
+            .find(|f| f.get("remote_parent").map(String::as_str) == Some("false"))
+            .expect("B's span, a root");
+        assert_eq!(root.get("trace_id").map(String::as_str), Some(own));
+        let child = spans
+            .iter()
+            .find(|f| f.get("remote_parent").map(String::as_str) == Some("true"))
+            .expect("C's span, under B's call");
+        assert_eq!(child.get("trace_id").map(String::as_str), Some(own));
     }
 );

@@ -80,3 +80,52 @@ fn ratio_zero_drops_new_traces_but_follows_a_sampled_caller() {
     })
     .unwrap();
 }
+
+/// `TraceContext::new_root` under the layer's subscriber carries the
+/// layer's decision, so a trace the ratio drops is sent on as unsampled
+/// and a kept one as sampled, and exactly the kept ones are exported.
+#[test]
+fn new_roots_carry_the_layers_sampling_decision() {
+    rt::block_on(async {
+        let (collector, addr) = collector::start().await;
+        let telemetry = Telemetry::builder("roots")
+            .with_sampling_ratio(0.5)
+            .with_endpoint(Endpoint::Grpc(addr))
+            .build()
+            .unwrap();
+        let subscriber = tracing_subscriber::registry().with(telemetry.layer());
+        let roots: Vec<TraceContext> = tracing::subscriber::with_default(subscriber, || {
+            (0..200)
+                .map(|_| {
+                    let root = TraceContext::new_root();
+                    drop(tracing::info_span!(
+                        "wego.serve",
+                        trace_id = %root.trace_id_hex(),
+                        otel.kind = "server",
+                    ));
+                    root
+                })
+                .collect()
+        });
+        telemetry.flush().await.unwrap();
+        let mut exported: Vec<String> = collector
+            .take_spans(|_| true)
+            .iter()
+            .map(|(_, s)| hex(&s.trace_id))
+            .collect();
+        exported.sort();
+        let mut sampled: Vec<String> = roots
+            .iter()
+            .filter(|r| r.is_sampled())
+            .map(TraceContext::trace_id_hex)
+            .collect();
+        sampled.sort();
+        // Both decisions exist at a ratio of one half.
+        assert!(!sampled.is_empty() && sampled.len() < roots.len());
+        assert_eq!(exported, sampled);
+        // Without the layer, a new trace is sampled.
+        assert!(TraceContext::new_root().is_sampled());
+        telemetry.shutdown().await.unwrap();
+    })
+    .unwrap();
+}

@@ -18,6 +18,10 @@ struct CreateUserRequest {
     4: optional Address address,
     5: optional Role role (api.vd="in($, 1, 2)"),
     6: list<string> tags (api.vd="len($) <= 3"),
+    7: optional string contact (api.vd="email($); msg:sprintf('%q is not an email address', $)"),
+    8: optional string phone (api.vd="phone($) || phone($, 'US')"),
+    9: optional i32 min_age (api.vd="@:$ <= (Age)$; msg:sprintf('min_age %v exceeds age %d', $, (age)$)"),
+    10: optional string confirm (api.vd="$ == (contact)$; msg:'confirm must repeat contact'"),
 }
 
 struct User {

@@ -34,6 +34,7 @@
 //! # let _ = client;
 //! ```
 
+use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -183,6 +184,12 @@ impl CallInfo for GrpcCall {
 /// (from `traceparent` in the metadata; a new root when absent or invalid),
 /// so the handler's events join the caller's trace. Handlers read the
 /// context itself with `TraceContext::extract(request.metadata())`.
+///
+/// The span lasts until the call's final status is known and records it
+/// as `status` (`ok` or the status's kind) and `rpc.grpc.status_code`:
+/// around a [`GrpcRouter`](crate::grpc::GrpcRouter) the span follows the
+/// response stream to its end; inside [`GovernedStreams`] the layers'
+/// future already resolves at the stream's end.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ServerTraceLayer;
 
@@ -199,16 +206,95 @@ pub struct ServerTrace<S> {
     inner: S,
 }
 
+/// A response whose end [`ServerTrace`] can see: the response stream of a
+/// router ([`RawResponse`](crate::grpc::RawResponse)), or the end of a
+/// governed stream ([`StreamEnd`]).
+pub trait TracedResponse: Send + Sized + 'static {
+    /// Records the call's final status on `span` once it is known, keeping
+    /// the span open until then.
+    fn finish(self, span: tracing::Span) -> Self;
+}
+
+impl TracedResponse for StreamEnd {
+    fn finish(self, span: tracing::Span) -> Self {
+        record_status(&span, None);
+        self
+    }
+}
+
+impl TracedResponse for crate::grpc::RawResponse {
+    fn finish(mut self, span: tracing::Span) -> Self {
+        let inner = std::mem::replace(self.get_mut(), Box::pin(futures_util::stream::empty()));
+        *self.get_mut() = Box::pin(EndRecorder {
+            inner,
+            span: Some(span),
+        });
+        self
+    }
+}
+
+/// Records `status` and `rpc.grpc.status_code` (`None`: OK).
+fn record_status(span: &tracing::Span, status: Option<&Status>) {
+    let (kind, code) = match status {
+        None => ("ok", Code::Ok),
+        Some(s) => (s.kind(), s.code()),
+    };
+    span.record("status", kind);
+    span.record("rpc.grpc.status_code", code as i64);
+}
+
+/// A response stream that records its final status on the span it keeps
+/// open: `OK` at its end, the status of an error item, `CANCELLED` when it
+/// is dropped before either.
+struct EndRecorder {
+    inner: crate::grpc::BoxStream<bytes::Bytes>,
+    span: Option<tracing::Span>,
+}
+
+impl futures_core::Stream for EndRecorder {
+    type Item = Result<bytes::Bytes, Status>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let item = std::task::ready!(self.inner.as_mut().poll_next(cx));
+        match &item {
+            Some(Ok(_)) => {}
+            Some(Err(status)) => {
+                if let Some(span) = self.span.take() {
+                    record_status(&span, Some(status));
+                }
+            }
+            None => {
+                if let Some(span) = self.span.take() {
+                    record_status(&span, None);
+                }
+            }
+        }
+        Poll::Ready(item)
+    }
+}
+
+impl Drop for EndRecorder {
+    fn drop(&mut self) {
+        if let Some(span) = self.span.take() {
+            record_status(
+                &span,
+                Some(&Status::new(Code::Cancelled, "response stream dropped")),
+            );
+        }
+    }
+}
+
 impl<S, T> Service<Request<T>> for ServerTrace<S>
 where
-    S: Service<Request<T>>,
+    S: Service<Request<T>, Error = Status>,
     S::Future: Send + 'static,
+    S::Response: TracedResponse,
 {
     type Response = S::Response;
-    type Error = S::Error;
-    type Future = wego_netpoll::BoxFuture<'static, Result<S::Response, S::Error>>;
+    type Error = Status;
+    type Future = wego_netpoll::BoxFuture<'static, Result<S::Response, Status>>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Status>> {
         self.inner.poll_ready(cx)
     }
 
@@ -228,13 +314,27 @@ where
             rpc.system = "grpc",
             rpc.service = service,
             rpc.method = method,
+            status = tracing::field::Empty,
+            rpc.grpc.status_code = tracing::field::Empty,
         );
         if remote {
             span.record("parent_span_id", ctx.span_id_hex());
             span.record("trace_flags", ctx.flags_hex());
         }
         let fut = span.in_scope(|| self.inner.call(req));
-        Box::pin(fut.instrument(span))
+        let end = span.clone();
+        Box::pin(
+            async move {
+                match fut.await {
+                    Ok(r) => Ok(r.finish(end)),
+                    Err(status) => {
+                        record_status(&end, Some(&status));
+                        Err(status)
+                    }
+                }
+            }
+            .instrument(span),
+        )
     }
 }
 

@@ -1,0 +1,213 @@
+//! A call routed to its service, and replies framed like their requests:
+//! what the native and the transcoded paths of [`frame`](super::frame)
+//! share.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use tower_service::Service;
+use wego_netpoll::rt;
+
+use super::shared::{Answer, Peer, Shared, unsupported_protocol};
+use super::{ThriftReply, ThriftRequest};
+use crate::metainfo::{self, CallContext, MetaInfo, RpcInfo, keys};
+use crate::thrift::{
+    ApplicationException, ExceptionKind, MessageHeader, MessageType, Protocol, json,
+};
+use crate::transport::{FrameCodec, FrameError};
+use crate::ttheader::Header;
+
+/// Routes a call (`header`, its argument struct `args` in `proto`) to its
+/// service within the call's deadline; returns the method name the reply
+/// carries and the reply.
+pub(super) async fn call(
+    shared: &Shared,
+    peer: &Peer,
+    theader: Option<&Header>,
+    header: &MessageHeader,
+    proto: Protocol,
+    args: Bytes,
+) -> (String, ThriftReply) {
+    let (callee, method) = match shared.router.route(&header.name) {
+        Some((c, m)) => (Some(c.to_owned()), m.to_owned()),
+        None => (None, header.name.clone()),
+    };
+    let reply = if !matches!(header.kind, MessageType::Call | MessageType::Oneway) {
+        ThriftReply::Exception(ApplicationException::new(
+            ExceptionKind::InvalidMessageType,
+            "expected a call",
+        ))
+    } else if theader.is_some_and(|h| !h.transforms.is_empty()) {
+        ThriftReply::Exception(ApplicationException::new(
+            ExceptionKind::InvalidTransform,
+            "transforms are not supported",
+        ))
+    } else {
+        let ctx = match theader {
+            Some(h) => context_from(h, callee, Some(&method), header.seq_id, peer),
+            None => CallContext {
+                rpc_info: RpcInfo {
+                    callee: callee.unwrap_or_default(),
+                    method: method.clone(),
+                    seq_id: header.seq_id,
+                    peer: peer.as_deref().map(str::to_owned),
+                    ..RpcInfo::default()
+                },
+                metainfo: MetaInfo::new(),
+            },
+        };
+        let deadline = ctx.rpc_info.deadline;
+        let mut ctx = ctx;
+        let span = serve_span(&mut ctx, &method);
+        let ctx = Arc::new(ctx);
+        let req = ThriftRequest::new(proto, header.clone(), args, ctx.clone());
+        let mut router = shared.router.clone();
+        let fut = tracing::Instrument::instrument(metainfo::scope(ctx, router.call(req)), span);
+        let r = match deadline {
+            Some(d) => rt::timeout_at(d, fut).await.unwrap_or_else(|_| {
+                Ok(ThriftReply::Exception(ApplicationException::new(
+                    ExceptionKind::InternalError,
+                    "deadline exceeded",
+                )))
+            }),
+            None => fut.await,
+        };
+        match r {
+            Ok(r) => r,
+            Err(never) => match never {},
+        }
+    };
+    (method, reply)
+}
+
+/// The call's `wego.serve` span (trace propagation comes with the
+/// `governance` feature). It joins the caller's trace when the caller sent
+/// a `traceparent`; otherwise, when a subscriber wants the span, it starts
+/// a new trace and puts it in the call's metainfo, so that calls the
+/// handler makes continue it.
+#[cfg(feature = "governance")]
+fn serve_span(ctx: &mut CallContext, method: &str) -> tracing::Span {
+    use wego_governance::trace::TraceContext;
+    match ctx.metainfo.trace_context() {
+        Some(t) => tracing::info_span!(
+            "wego.serve",
+            rpc.method = %method,
+            trace_id = %t.trace_id_hex(),
+            remote_parent = true,
+            parent_span_id = %t.span_id_hex(),
+            trace_flags = %t.flags_hex(),
+            otel.kind = "server",
+            rpc.system = "thrift",
+            rpc.service = ctx.rpc_info.callee.as_str(),
+        ),
+        None => {
+            let span = tracing::info_span!(
+                "wego.serve",
+                rpc.method = %method,
+                trace_id = tracing::field::Empty,
+                remote_parent = false,
+                otel.kind = "server",
+                rpc.system = "thrift",
+                rpc.service = ctx.rpc_info.callee.as_str(),
+            );
+            if !span.is_disabled() {
+                let root = TraceContext::new_root();
+                span.record("trace_id", root.trace_id_hex());
+                root.inject(&mut ctx.metainfo, None);
+            }
+            span
+        }
+    }
+}
+
+#[cfg(not(feature = "governance"))]
+fn serve_span(_: &mut CallContext, _: &str) -> tracing::Span {
+    tracing::Span::none()
+}
+
+/// A payload that is not Thrift binary or compact. A TJSON call gets
+/// `INVALID_PROTOCOL` in TJSON, framed like the request, so a TJSON client
+/// reads why; anything else has no envelope (no sequence id) to answer.
+pub(super) fn unsupported(
+    shared: &Shared,
+    codec: &dyn FrameCodec,
+    theader: Option<&Header>,
+    payload: &[u8],
+) -> Answer {
+    let Ok(call) = json::decode_envelope(payload) else {
+        return Answer::Close {
+            len: payload.len(),
+            protocol_id: theader.map(|h| h.protocol_id),
+        };
+    };
+    shared.stats.count_unsupported_protocol_call();
+    if call.kind == MessageType::Oneway {
+        return Answer::Nothing;
+    }
+    let e = unsupported_protocol();
+    frame_reply(codec, theader, 0, |out| {
+        json::encode_exception(&call, &e, out);
+        Ok(())
+    })
+    .into()
+}
+
+pub(super) fn context_from(
+    h: &Header,
+    callee: Option<String>,
+    method: Option<&str>,
+    seq_id: i32,
+    peer: &Peer,
+) -> CallContext {
+    let deadline = h
+        .int(keys::RPC_TIMEOUT)
+        .and_then(|ms| ms.parse::<u64>().ok())
+        .filter(|ms| *ms > 0)
+        .and_then(|ms| Instant::now().checked_add(Duration::from_millis(ms)));
+    CallContext {
+        rpc_info: RpcInfo {
+            caller: h.int(keys::FROM_SERVICE).map(str::to_owned),
+            callee: callee
+                .or_else(|| h.int(keys::TO_SERVICE).map(str::to_owned))
+                .unwrap_or_default(),
+            method: method
+                .or_else(|| h.int(keys::TO_METHOD))
+                .unwrap_or_default()
+                .to_owned(),
+            seq_id,
+            deadline,
+            peer: peer.as_deref().map(str::to_owned),
+        },
+        metainfo: MetaInfo::from_wire(&h.str_info),
+    }
+}
+
+/// Room for a reply's framing and envelope beyond its length hint, so a
+/// reply buffer is allocated once (a TTHeader without metadata is under 64
+/// bytes).
+const FRAME_SLACK: usize = 128;
+
+/// Frames a reply like its request (`req`'s format, protocol id, flags
+/// and sequence id): `body` appends the payload in place, `len_hint` bytes
+/// of it or about that.
+pub(super) fn frame_reply(
+    codec: &dyn FrameCodec,
+    req: Option<&Header>,
+    len_hint: usize,
+    mut body: impl FnMut(&mut BytesMut) -> Result<(), FrameError>,
+) -> Option<Bytes> {
+    let mut out = BytesMut::with_capacity(len_hint.saturating_add(FRAME_SLACK));
+    let rh = req.map(|h| {
+        let mut rh = Header::new(h.format, h.protocol_id, h.seq_id);
+        rh.flags = h.flags;
+        rh
+    });
+    match codec.encode(rh.as_ref(), &mut out, &mut body) {
+        Ok(()) => Some(out.freeze()),
+        Err(e) => {
+            tracing::debug!(error = %e, "cannot frame the reply, sending none");
+            None
+        }
+    }
+}

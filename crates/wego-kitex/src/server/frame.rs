@@ -1,0 +1,141 @@
+//! One frame served: its payload's protocol picked, then the native path
+//! (Kitex Protobuf, Binary, Compact) or a payload protocol's transcoded
+//! path.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::dispatch::{call, context_from, frame_reply, unsupported};
+use super::shared::{Answer, Peer, Shared};
+use super::{ThriftReply, transcoded};
+use crate::metainfo::{CallContext, MetaInfo, RpcInfo};
+use crate::thrift::{self, MessageCodec, MessageHeader, MessageType, Protocol};
+use crate::transport::{Frame, FrameCodec, Match};
+use crate::ttheader::{Header, PROTOCOL_BINARY, PROTOCOL_COMPACT, PROTOCOL_KITEX_PROTOBUF};
+
+/// Serves one frame: its payload's protocol picked (Kitex Protobuf,
+/// Binary, Compact, a payload protocol added to the server), the call
+/// routed, the reply framed like the request.
+pub(super) async fn handle(
+    shared: &Shared,
+    peer: &Peer,
+    codec: &dyn FrameCodec,
+    mut proto: Protocol,
+    frame: Frame,
+) -> Answer {
+    let Frame {
+        header: theader,
+        mut payload,
+    } = frame;
+    // Framed Kitex Protobuf: a plain frame with the Kitex Protobuf magic.
+    if theader.is_none()
+        && crate::transport::detect::is_kitex_protobuf(&payload)
+        && let Some(ph) = shared
+            .payload
+            .as_ref()
+            .filter(|ph| ph.accepts(PROTOCOL_KITEX_PROTOBUF, &payload))
+    {
+        let ctx = Arc::new(CallContext {
+            rpc_info: RpcInfo {
+                peer: peer.as_deref().map(str::to_owned),
+                ..RpcInfo::default()
+            },
+            metainfo: MetaInfo::new(),
+        });
+        let Some(reply) = ph.call(payload, ctx).await else {
+            return Answer::Nothing;
+        };
+        return frame_reply(codec, None, reply.len(), |out| {
+            out.extend_from_slice(&reply);
+            Ok(())
+        })
+        .into();
+    }
+    if let Some(h) = &theader {
+        if let Some(ph) = shared
+            .payload
+            .as_ref()
+            .filter(|ph| ph.accepts(h.protocol_id, &payload))
+        {
+            let ctx = Arc::new(context_from(h, None, None, 0, peer));
+            let Some(reply) = ph.call(payload, ctx).await else {
+                return Answer::Nothing;
+            };
+            return frame_reply(codec, Some(h), reply.len(), |out| {
+                out.extend_from_slice(&reply);
+                Ok(())
+            })
+            .into();
+        }
+        proto = match h.protocol_id {
+            PROTOCOL_BINARY => Protocol::Binary,
+            PROTOCOL_COMPACT => Protocol::Compact,
+            // TJSON is 1 in THeader's numbering: a payload protocol added
+            // with that id serves it; any other id is unknown.
+            id => match shared
+                .payloads
+                .iter()
+                .find(|p| p.header_protocol_id() == Some(id))
+            {
+                Some(p) => {
+                    return transcoded(shared, peer, codec, theader, p, payload).await;
+                }
+                None => return unsupported(shared, codec, theader.as_ref(), &payload),
+            },
+        };
+    } else if let Some(p) = Protocol::sniff(&payload) {
+        proto = p;
+    } else if let Some(p) = shared
+        .payloads
+        .iter()
+        .find(|p| p.detect(&payload) == Match::Yes)
+    {
+        return transcoded(shared, peer, codec, None, p, payload).await;
+    }
+    let (header, strict) = match proto.decode_begin(&mut payload) {
+        Ok(x) => x,
+        Err(_) => return unsupported(shared, codec, theader.as_ref(), &payload),
+    };
+    let (method, reply) = call(shared, peer, theader.as_ref(), &header, proto, payload).await;
+    if header.kind == MessageType::Oneway {
+        return Answer::Nothing;
+    }
+    let (kind, body) = match reply {
+        ThriftReply::Result(b) => (MessageType::Reply, Ok(b)),
+        ThriftReply::Exception(e) => (MessageType::Exception, Err(e)),
+        _ => return Answer::Nothing,
+    };
+    let env = MessageHeader {
+        name: method,
+        kind,
+        seq_id: header.seq_id,
+    };
+    let body_len = body.as_ref().map_or(0, Bytes::len);
+    frame_reply(codec, theader.as_ref(), env.name.len() + body_len, |out| {
+        proto.encode_begin(&env, strict, out);
+        match &body {
+            Ok(b) => out.extend_from_slice(b),
+            Err(e) => thrift::encode_body(proto, e, out)?,
+        }
+        proto.encode_end(out);
+        Ok(())
+    })
+    .into()
+}
+
+/// A frame in a payload protocol, served on a boxed future of its own: the
+/// Binary and Compact frames' future keeps its size (and its allocation's
+/// size class) whatever the transcoded path holds.
+fn transcoded<'a>(
+    shared: &'a Shared,
+    peer: &'a Peer,
+    codec: &'a dyn FrameCodec,
+    theader: Option<Header>,
+    p: &'a Arc<dyn thrift::PayloadProtocol>,
+    payload: Bytes,
+) -> Pin<Box<dyn Future<Output = Answer> + Send + 'a>> {
+    Box::pin(transcoded::handle(shared, peer, codec, theader, p, payload))
+}
