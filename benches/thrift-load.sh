@@ -18,6 +18,10 @@
 #   benches/thrift-load.sh [seconds-per-run]   (default 10)
 #   FRAMINGS="framed" CONNS="100" benches/thrift-load.sh 2   # a subset
 #   SERVERS="wego wego-polling volo" benches/thrift-load.sh   # both wego backends
+#   ROUNDS=3 benches/thrift-load.sh 30   # servers alternate; ratios of medians
+#   BASE_BIN=/tmp/old/thrift-bench SERVERS="wego wego-base volo" benches/thrift-load.sh
+#       # wego-base: the wego server of another build (an older commit's
+#       # thrift-bench), for a before/after comparison in one run
 #
 # Results go to stdout and benches/results/thrift-<date>.txt, ending with
 # the wego/volo CPU-per-request ratio of each framing and concurrency.
@@ -32,6 +36,10 @@ CONNS="${CONNS:-100 1000}"
 # wego-polling is the wego server on netpoll's polling backend.
 SERVERS="${SERVERS:-wego volo}"
 CLIENTS="raw"
+# Rounds per cell: the servers alternate within a round, and the ratio is
+# taken between each server's median over the rounds, so one noisy cell
+# (this VM moves a cell by up to 50 %) does not decide it.
+ROUNDS="${ROUNDS:-1}"
 [ "${FULL:-0}" = 1 ] && CLIENTS="raw wego volo"
 CARGO_TARGET_DIR=../target cargo build --release --quiet
 BIN="../target/release/thrift-bench"
@@ -46,7 +54,12 @@ TICKS=$(getconf CLK_TCK)
 start_server() { # impl -> sets SERVER_PID and ADDR
     local log
     log=$(mktemp)
-    $PIN_SERVER "$BIN" server --impl "$1" --port 0 --threads 1 "${FLAVOR_ARG[@]}" >"$log" 2>&1 &
+    local bin=$BIN impl=$1
+    if [ "$impl" = wego-base ]; then
+        bin=${BASE_BIN:?wego-base needs BASE_BIN, another build of thrift-bench}
+        impl=wego
+    fi
+    $PIN_SERVER "$bin" server --impl "$impl" --port 0 --threads 1 "${FLAVOR_ARG[@]}" >"$log" 2>&1 &
     SERVER_PID=$!
     for _ in $(seq 100); do
         ADDR=$(sed -n 's/^listening //p' "$log")
@@ -58,8 +71,14 @@ start_server() { # impl -> sets SERVER_PID and ADDR
     sleep 0.3 # volo binds after printing
 }
 
-cpu_ticks() { # pid -> utime+stime in clock ticks
-    awk '{print $14 + $15}' "/proc/$1/stat"
+cpu_ticks() { # pid -> "utime stime" in clock ticks
+    awk '{print $14, $15}' "/proc/$1/stat"
+}
+
+median() { # numbers... -> their median
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
+        if (NR == 0) print "n/a"; else if (NR % 2) print v[(NR + 1) / 2];
+        else printf "%.2f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
 declare -A CPU
@@ -72,19 +91,25 @@ run() { # server-impl client-impl concurrency framing
     after=$(cpu_ticks "$SERVER_PID")
     kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
     reqs=$(echo "$line" | sed -n 's/.*requests=\([0-9]*\).*/\1/p')
-    cpu_us=$(awk -v a="$after" -v b="$before" -v t="$TICKS" -v r="$reqs" \
-        'BEGIN { if (r > 0) printf "%.2f", (a - b) * 1e6 / t / r; else print "n/a" }')
-    CPU["$1 $2 $3 $4"]=$cpu_us
+    # Total, user and system CPU per request: the system part (the same
+    # read and write per call for every server) bounds what a faster
+    # user-space path can save.
+    read -r cpu_us user_us sys_us < <(echo "$before $after" | awk -v t="$TICKS" -v r="$reqs" '{
+        if (r > 0) printf "%.2f %.2f %.2f\n", ($3 + $4 - $1 - $2) * 1e6 / t / r,
+            ($3 - $1) * 1e6 / t / r, ($4 - $2) * 1e6 / t / r; else print "n/a n/a n/a" }')
+    CPU["$1 $2 $3 $4"]+="$cpu_us "
     # The client names its framing (impl=raw/framed), so charts keep them apart.
     line=$(echo "$line" | sed "s/^impl=\([a-z]*\)/impl=\1\/$4/")
-    echo "server=$1 client=$line server_cpu_us_per_req=$cpu_us" | tee -a "$OUT"
+    echo "server=$1 client=$line server_cpu_us_per_req=$cpu_us server_user_us_per_req=$user_us server_sys_us_per_req=$sys_us" | tee -a "$OUT"
 }
 
-for f in $FRAMINGS; do
-    for c in $CONNS; do
-        for cl in $CLIENTS; do
-            for s in $SERVERS; do
-                run "$s" "$cl" "$c" "$f"
+for _ in $(seq "$ROUNDS"); do
+    for f in $FRAMINGS; do
+        for c in $CONNS; do
+            for cl in $CLIENTS; do
+                for s in $SERVERS; do
+                    run "$s" "$cl" "$c" "$f"
+                done
             done
         done
     done
@@ -94,11 +119,13 @@ for f in $FRAMINGS; do
         for cl in $CLIENTS; do
             for s in $SERVERS; do
                 [ "$s" = volo ] && continue
-                w=${CPU["$s $cl $c $f"]:-}
-                v=${CPU["volo $cl $c $f"]:-}
+                # shellcheck disable=SC2086 # a list of numbers
+                w=$(median ${CPU["$s $cl $c $f"]:-})
+                # shellcheck disable=SC2086
+                v=$(median ${CPU["volo $cl $c $f"]:-})
                 awk -v s="$s" -v w="$w" -v v="$v" -v fl="$FLAVOR" -v f="$f" -v c="$c" -v cl="$cl" 'BEGIN {
                     r = (w + 0 > 0 && v + 0 > 0) ? sprintf("%.2f", w / v) : "n/a"
-                    printf "# ratio flavor=%s framing=%s concurrency=%s client=%s %s_cpu/volo_cpu=%s\n", fl, f, c, cl, s, r
+                    printf "# ratio flavor=%s framing=%s concurrency=%s client=%s median_cpu_us %s=%s volo=%s %s_cpu/volo_cpu=%s\n", fl, f, c, cl, s, w, v, s, r
                 }' | tee -a "$OUT"
             done
         done

@@ -33,9 +33,10 @@ pub fn decode_args<M: Message>(proto: Protocol, args: &mut Bytes) -> Result<M, T
     })
 }
 
-/// Encodes a result struct as the reply.
+/// Encodes a result struct as the reply, into a buffer lent from the
+/// thread's pool (the server gives it back once it has framed the reply).
 pub fn encode_result<M: Message>(proto: Protocol, res: &M) -> Result<ThriftReply, BoxError> {
-    let mut out = BytesMut::new();
+    let mut out = wego_netpoll::buffer::pool::lend();
     thrift::encode_body(proto, res, &mut out)?;
     Ok(ThriftReply::Result(out.freeze()))
 }

@@ -15,7 +15,9 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use crate::metainfo::{TRACEPARENT, TRACESTATE};
 
 use super::metadata::Metadata;
-use crate::metainfo::{self, CallContext, MetaInfo, PREFIX_PERSISTENT, PREFIX_TRANSIENT, RpcInfo};
+use crate::metainfo::{
+    self, CallContext, FastStr, MetaInfo, PREFIX_PERSISTENT, PREFIX_TRANSIENT, RpcInfo,
+};
 
 /// Header prefix of persistent metainfo.
 pub const HTTP_PREFIX_PERSISTENT: &str = "rpc-persist-";
@@ -47,8 +49,8 @@ pub(crate) fn context_from(
     }
     CallContext {
         rpc_info: RpcInfo {
-            callee: callee.to_owned(),
-            method: method.to_owned(),
+            callee: FastStr::new(callee),
+            method: FastStr::new(method),
             deadline,
             ..RpcInfo::default()
         },

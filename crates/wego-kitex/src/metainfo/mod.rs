@@ -18,6 +18,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+pub use pilota::FastStr;
+
 #[cfg(feature = "governance")]
 use wego_governance::trace::{Carrier, TraceContext};
 
@@ -206,21 +208,25 @@ impl MetaInfo {
 }
 
 /// What is known about one call.
+///
+/// The names are [`FastStr`]s (the string type of pilota's generated code):
+/// a name of up to 30 bytes is stored inline and a longer one is shared, so
+/// making a call's `RpcInfo` allocates nothing for them.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct RpcInfo {
     /// The caller's service name, when it said.
-    pub caller: Option<String>,
+    pub caller: Option<FastStr>,
     /// The callee service.
-    pub callee: String,
+    pub callee: FastStr,
     /// The method.
-    pub method: String,
+    pub method: FastStr,
     /// The sequence id.
     pub seq_id: i32,
     /// When the caller gives up, if it said.
     pub deadline: Option<Instant>,
     /// The peer's address.
-    pub peer: Option<String>,
+    pub peer: Option<FastStr>,
 }
 
 /// RpcInfo and metainfo of the call being served.
@@ -357,7 +363,6 @@ mod tests {
         assert_eq!(none.trace_context(), None);
     }
 
-    #[cfg(feature = "governance")]
     #[cfg(feature = "governance")]
     #[test]
     fn scope_sets_and_restores_the_context() {

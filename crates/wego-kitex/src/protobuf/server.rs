@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
+use pilota::FastStr;
 use tower_service::Service;
 use wego_netpoll::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use wego_netpoll::{Watcher, rt};
@@ -228,16 +229,16 @@ fn context(h: Option<&ttheader::Header>, peer: &str) -> CallContext {
     };
     CallContext {
         rpc_info: RpcInfo {
-            caller: h.int(keys::FROM_SERVICE).map(str::to_owned),
-            callee: h.int(keys::TO_SERVICE).unwrap_or_default().to_owned(),
-            method: h.int(keys::TO_METHOD).unwrap_or_default().to_owned(),
+            caller: h.int(keys::FROM_SERVICE).map(FastStr::new),
+            callee: FastStr::new(h.int(keys::TO_SERVICE).unwrap_or_default()),
+            method: FastStr::new(h.int(keys::TO_METHOD).unwrap_or_default()),
             seq_id: h.seq_id,
             deadline: h
                 .int(keys::RPC_TIMEOUT)
                 .and_then(|ms| ms.parse::<u64>().ok())
                 .filter(|ms| *ms > 0)
                 .and_then(|ms| Instant::now().checked_add(Duration::from_millis(ms))),
-            peer: (!peer.is_empty()).then(|| peer.to_owned()),
+            peer: (!peer.is_empty()).then(|| FastStr::new(peer)),
         },
         metainfo: MetaInfo::from_wire(&h.str_info),
     }

@@ -30,9 +30,11 @@
 //!
 //! A connection waiting for its next frame holds no buffer: the read buffer
 //! is lent from a per-thread pool (`wego_netpoll::buffer::pool`) for a read and given back
-//! when a read would block with nothing left to decode, and replies are
-//! gathered in a lent buffer only until the socket has taken them. An idle
-//! connection costs its task, socket and counters, not 8 KiB of buffer.
+//! when a read would block with nothing left to decode. A reply that
+//! finishes alone is written from its own frame; replies that finish
+//! together are gathered in a lent buffer only until the socket has taken
+//! them. An idle connection costs its task, socket and counters, not 8 KiB
+//! of buffer.
 
 use std::future::Future;
 use std::io;
@@ -44,10 +46,12 @@ use std::time::Instant;
 use bytes::BytesMut;
 use futures_util::FutureExt;
 use futures_util::stream::{FuturesUnordered, StreamExt};
+use pilota::FastStr;
 use wego_netpoll::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, split};
 use wego_netpoll::net::{BoxIo, Io};
 use wego_netpoll::{Watcher, rt};
 
+use super::dispatch::recycle;
 use super::shared::{Answer, Peer, Shared, label, unsupported_protocol};
 use super::{Config, frame};
 use crate::thrift::{MessageType, PayloadProtocol, Protocol, json};
@@ -63,7 +67,7 @@ const READ_RESERVE: usize = 4 * 1024;
 
 pub(super) async fn serve_conn<IO: Io>(shared: Arc<Shared>, mut conn: IO, watcher: Watcher) {
     let cfg = &shared.config;
-    let peer: Peer = conn.peer_addr().map(|a| a.to_string().into());
+    let peer: Peer = conn.peer_addr().map(|a| FastStr::new(a.to_string()));
     let mut buf = BytesMut::new();
     // The first frame's clock starts at the connection's first byte: a
     // sniff trickled a byte at a time is bounded like any frame.
@@ -312,6 +316,7 @@ fn take(answer: Answer, out: &mut BytesMut) -> Option<(usize, Option<u8>)> {
                 *out = pool::lend();
             }
             out.extend_from_slice(&b);
+            recycle(b);
         }
         Answer::Nothing => {}
         Answer::Close { len, protocol_id } => return Some((len, protocol_id)),
@@ -392,24 +397,40 @@ async fn drive<IO: Io>(
             biased;
             () = &mut forced => return,
             Some(answer) = pending.next(), if !pending.is_empty() => {
-                let mut close = take(answer, &mut out);
                 // Collect every reply that is already done, then write once.
+                // A reply that finished alone (a ping-pong call's) is
+                // written from its own buffer; several are gathered in `out`.
+                let (mut lone, mut close) = match answer {
+                    Answer::Reply(b) => (Some(b), None),
+                    other => (None, take(other, &mut out)),
+                };
                 while close.is_none() {
                     let Some(Some(answer)) = pending.next().now_or_never() else {
                         break;
                     };
+                    if let Some(b) = lone.take() {
+                        take(Answer::Reply(b), &mut out);
+                    }
                     close = take(answer, &mut out);
                 }
-                if !out.is_empty() {
+                let bytes: &[u8] = match &lone {
+                    Some(b) => b,
+                    None => &out,
+                };
+                if !bytes.is_empty() {
                     // Flushed too: a TLS stream keeps the records it could
                     // not send until it is flushed.
                     let write = async {
-                        wr.write_all(&out).await?;
+                        wr.write_all(bytes).await?;
                         wr.flush().await
                     };
                     match rt::timeout(cfg.write_timeout, write).await {
-                        Ok(Ok(())) => pool::give_back(std::mem::take(&mut out)),
+                        Ok(Ok(())) => {}
                         _ => return,
+                    }
+                    match lone {
+                        Some(b) => recycle(b),
+                        None => pool::give_back(std::mem::take(&mut out)),
                     }
                 }
                 if let Some((len, protocol_id)) = close {

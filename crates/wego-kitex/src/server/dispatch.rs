@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
+use pilota::FastStr;
 use tower_service::Service;
+use wego_netpoll::buffer::pool;
 use wego_netpoll::rt;
 
 use super::shared::{Answer, Peer, Shared, unsupported_protocol};
@@ -25,13 +27,13 @@ pub(super) async fn call(
     shared: &Shared,
     peer: &Peer,
     theader: Option<&Header>,
-    header: &MessageHeader,
+    header: MessageHeader,
     proto: Protocol,
     args: Bytes,
-) -> (String, ThriftReply) {
+) -> (FastStr, ThriftReply) {
     let (callee, method) = match shared.router.route(&header.name) {
-        Some((c, m)) => (Some(c.to_owned()), m.to_owned()),
-        None => (None, header.name.clone()),
+        Some((c, m)) => (Some(c), m),
+        None => (None, FastStr::new(&header.name)),
     };
     let reply = if !matches!(header.kind, MessageType::Call | MessageType::Oneway) {
         ThriftReply::Exception(ApplicationException::new(
@@ -45,13 +47,13 @@ pub(super) async fn call(
         ))
     } else {
         let ctx = match theader {
-            Some(h) => context_from(h, callee, Some(&method), header.seq_id, peer),
+            Some(h) => context_from(h, callee, Some(method.clone()), header.seq_id, peer),
             None => CallContext {
                 rpc_info: RpcInfo {
                     callee: callee.unwrap_or_default(),
                     method: method.clone(),
                     seq_id: header.seq_id,
-                    peer: peer.as_deref().map(str::to_owned),
+                    peer: peer.clone(),
                     ..RpcInfo::default()
                 },
                 metainfo: MetaInfo::new(),
@@ -61,7 +63,7 @@ pub(super) async fn call(
         let mut ctx = ctx;
         let span = serve_span(&mut ctx, &method);
         let ctx = Arc::new(ctx);
-        let req = ThriftRequest::new(proto, header.clone(), args, ctx.clone());
+        let req = ThriftRequest::new(proto, header, args, ctx.clone());
         let mut router = shared.router.clone();
         let fut = tracing::Instrument::instrument(metainfo::scope(ctx, router.call(req)), span);
         let r = match deadline {
@@ -99,7 +101,7 @@ fn serve_span(ctx: &mut CallContext, method: &str) -> tracing::Span {
             trace_flags = %t.flags_hex(),
             otel.kind = "server",
             rpc.system = "thrift",
-            rpc.service = ctx.rpc_info.callee.as_str(),
+            rpc.service = &*ctx.rpc_info.callee,
         ),
         None => {
             let span = tracing::info_span!(
@@ -109,7 +111,7 @@ fn serve_span(ctx: &mut CallContext, method: &str) -> tracing::Span {
                 remote_parent = false,
                 otel.kind = "server",
                 rpc.system = "thrift",
-                rpc.service = ctx.rpc_info.callee.as_str(),
+                rpc.service = &*ctx.rpc_info.callee,
             );
             if !span.is_disabled() {
                 let root = TraceContext::new_root();
@@ -155,8 +157,8 @@ pub(super) fn unsupported(
 
 pub(super) fn context_from(
     h: &Header,
-    callee: Option<String>,
-    method: Option<&str>,
+    callee: Option<FastStr>,
+    method: Option<FastStr>,
     seq_id: i32,
     peer: &Peer,
 ) -> CallContext {
@@ -167,19 +169,26 @@ pub(super) fn context_from(
         .and_then(|ms| Instant::now().checked_add(Duration::from_millis(ms)));
     CallContext {
         rpc_info: RpcInfo {
-            caller: h.int(keys::FROM_SERVICE).map(str::to_owned),
+            caller: h.int(keys::FROM_SERVICE).map(FastStr::new),
             callee: callee
-                .or_else(|| h.int(keys::TO_SERVICE).map(str::to_owned))
+                .or_else(|| h.int(keys::TO_SERVICE).map(FastStr::new))
                 .unwrap_or_default(),
             method: method
-                .or_else(|| h.int(keys::TO_METHOD))
-                .unwrap_or_default()
-                .to_owned(),
+                .or_else(|| h.int(keys::TO_METHOD).map(FastStr::new))
+                .unwrap_or_default(),
             seq_id,
             deadline,
-            peer: peer.as_deref().map(str::to_owned),
+            peer: peer.clone(),
         },
         metainfo: MetaInfo::from_wire(&h.str_info),
+    }
+}
+
+/// Gives a buffer lent from the pool back once nothing else holds it (a
+/// reply frame after its write, an encoded body after its framing).
+pub(super) fn recycle(b: Bytes) {
+    if let Ok(b) = b.try_into_mut() {
+        pool::give_back(b);
     }
 }
 
@@ -197,7 +206,10 @@ pub(super) fn frame_reply(
     len_hint: usize,
     mut body: impl FnMut(&mut BytesMut) -> Result<(), FrameError>,
 ) -> Option<Bytes> {
-    let mut out = BytesMut::with_capacity(len_hint.saturating_add(FRAME_SLACK));
+    // Lent from the thread's pool: the connection gives the frame back
+    // once the socket has taken it (`recycle`).
+    let mut out = pool::lend();
+    out.reserve(len_hint.saturating_add(FRAME_SLACK));
     let rh = req.map(|h| {
         let mut rh = Header::new(h.format, h.protocol_id, h.seq_id);
         rh.flags = h.flags;

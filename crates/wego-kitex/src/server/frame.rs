@@ -8,11 +8,11 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::dispatch::{call, context_from, frame_reply, unsupported};
+use super::dispatch::{call, context_from, frame_reply, recycle, unsupported};
 use super::shared::{Answer, Peer, Shared};
 use super::{ThriftReply, transcoded};
 use crate::metainfo::{CallContext, MetaInfo, RpcInfo};
-use crate::thrift::{self, MessageCodec, MessageHeader, MessageType, Protocol};
+use crate::thrift::{self, MessageCodec, MessageType, Protocol};
 use crate::transport::{Frame, FrameCodec, Match};
 use crate::ttheader::{Header, PROTOCOL_BINARY, PROTOCOL_COMPACT, PROTOCOL_KITEX_PROTOBUF};
 
@@ -40,7 +40,7 @@ pub(super) async fn handle(
     {
         let ctx = Arc::new(CallContext {
             rpc_info: RpcInfo {
-                peer: peer.as_deref().map(str::to_owned),
+                peer: peer.clone(),
                 ..RpcInfo::default()
             },
             metainfo: MetaInfo::new(),
@@ -99,8 +99,9 @@ pub(super) async fn handle(
         Ok(x) => x,
         Err(_) => return unsupported(shared, codec, theader.as_ref(), &payload),
     };
-    let (method, reply) = call(shared, peer, theader.as_ref(), &header, proto, payload).await;
-    if header.kind == MessageType::Oneway {
+    let (kind, seq_id) = (header.kind, header.seq_id);
+    let (method, reply) = call(shared, peer, theader.as_ref(), header, proto, payload).await;
+    if kind == MessageType::Oneway {
         return Answer::Nothing;
     }
     let (kind, body) = match reply {
@@ -108,22 +109,20 @@ pub(super) async fn handle(
         ThriftReply::Exception(e) => (MessageType::Exception, Err(e)),
         _ => return Answer::Nothing,
     };
-    let env = MessageHeader {
-        name: method,
-        kind,
-        seq_id: header.seq_id,
-    };
     let body_len = body.as_ref().map_or(0, Bytes::len);
-    frame_reply(codec, theader.as_ref(), env.name.len() + body_len, |out| {
-        proto.encode_begin(&env, strict, out);
+    let frame = frame_reply(codec, theader.as_ref(), method.len() + body_len, |out| {
+        thrift::encode_parts(proto, &method, kind, seq_id, strict, out);
         match &body {
             Ok(b) => out.extend_from_slice(b),
             Err(e) => thrift::encode_body(proto, e, out)?,
         }
         proto.encode_end(out);
         Ok(())
-    })
-    .into()
+    });
+    if let Ok(b) = body {
+        recycle(b);
+    }
+    frame.into()
 }
 
 /// A frame in a payload protocol, served on a boxed future of its own: the

@@ -1,6 +1,12 @@
 //! The [`ThriftRouter`]: dispatches calls to services by method name.
 
 use std::collections::HashMap;
+
+use pilota::FastStr;
+
+/// The tables' hasher: foldhash rather than SipHash, since every call looks
+/// a method up and the keys are the server's own names, not the peer's.
+type Hasher = foldhash::fast::RandomState;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -37,7 +43,7 @@ where
 }
 
 struct Entry {
-    name: String,
+    name: FastStr,
     svc: Arc<dyn Erased>,
 }
 
@@ -55,8 +61,9 @@ pub struct ThriftRouter {
 #[derive(Clone, Default)]
 struct Table {
     entries: Vec<Arc<Entry>>,
-    by_method: HashMap<String, usize>,
-    by_service: HashMap<String, usize>,
+    /// A method's entry, and its name to share with each call's `RpcInfo`.
+    by_method: HashMap<String, (usize, FastStr), Hasher>,
+    by_service: HashMap<String, usize, Hasher>,
     fallback: Option<usize>,
 }
 
@@ -88,11 +95,13 @@ impl ThriftRouter {
         let t = Arc::make_mut(&mut self.table);
         let idx = t.entries.len();
         t.entries.push(Arc::new(Entry {
-            name: name.to_owned(),
+            name: FastStr::new(name),
             svc: Arc::new(Adapter(svc)),
         }));
         for m in methods {
-            t.by_method.entry((*m).to_owned()).or_insert(idx);
+            t.by_method
+                .entry((*m).to_owned())
+                .or_insert_with(|| (idx, FastStr::new(m)));
         }
         t.by_service.entry(name.to_owned()).or_insert(idx);
     }
@@ -123,25 +132,30 @@ impl ThriftRouter {
         self.table.entries.is_empty()
     }
 
-    /// The callee service name for `method`, as routed.
-    pub(crate) fn route<'a>(&'a self, method: &'a str) -> Option<(&'a str, &'a str)> {
+    /// The callee service name and the method (without a `service:`
+    /// prefix) for `method`, as routed.
+    pub(crate) fn route(&self, method: &str) -> Option<(FastStr, FastStr)> {
         let t = &*self.table;
         if let Some((svc, m)) = method.split_once(':') {
             let idx = *t.by_service.get(svc)?;
-            return Some((t.entries[idx].name.as_str(), m));
+            return Some((t.entries[idx].name.clone(), FastStr::new(m)));
         }
-        let idx = t.by_method.get(method).copied().or(t.fallback)?;
-        Some((t.entries[idx].name.as_str(), method))
+        match t.by_method.get(method) {
+            Some((idx, name)) => Some((t.entries[*idx].name.clone(), name.clone())),
+            None => Some((t.entries[t.fallback?].name.clone(), FastStr::new(method))),
+        }
     }
 
-    fn lookup(&self, method: &str) -> Option<(Arc<Entry>, String)> {
+    /// The entry serving `method`, and the method without its `service:`
+    /// prefix when it had one.
+    fn lookup<'a>(&self, method: &'a str) -> Option<(Arc<Entry>, Option<&'a str>)> {
         let t = &*self.table;
         if let Some((svc, m)) = method.split_once(':') {
             let idx = *t.by_service.get(svc)?;
-            return Some((t.entries[idx].clone(), m.to_owned()));
+            return Some((t.entries[idx].clone(), Some(m)));
         }
-        let idx = t.by_method.get(method).copied().or(t.fallback)?;
-        Some((t.entries[idx].clone(), method.to_owned()))
+        let idx = t.by_method.get(method).map(|(i, _)| *i).or(t.fallback)?;
+        Some((t.entries[idx].clone(), None))
     }
 }
 
@@ -155,14 +169,16 @@ impl tower_service::Service<ThriftRequest> for ThriftRouter {
     }
 
     fn call(&mut self, mut req: ThriftRequest) -> Self::Future {
-        let Some((entry, method)) = self.lookup(&req.header.name) else {
+        let Some((entry, unprefixed)) = self.lookup(&req.header.name) else {
             let e = ApplicationException::new(
                 ExceptionKind::UnknownMethod,
                 format!("unknown method {}", req.header.name),
             );
             return Box::pin(async move { Ok(ThriftReply::Exception(e)) });
         };
-        req.header.name = method;
+        if let Some(m) = unprefixed {
+            req.header.name = m.to_owned();
+        }
         Box::pin(async move {
             match entry.svc.call(req).await {
                 Ok(r) => Ok(r),

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
+use pilota::FastStr;
 
 use super::{Config, ConnHandler, PayloadHandler, ServerStats, ThriftRouter};
 use crate::thrift::{ApplicationException, ExceptionKind, PayloadProtocol};
@@ -33,7 +34,7 @@ impl std::fmt::Debug for Shared {
 }
 
 /// The peer's address as `RpcInfo` and the logs show it, when the IO knows it.
-pub(super) type Peer = Option<Arc<str>>;
+pub(super) type Peer = Option<FastStr>;
 
 /// How a log line names a peer.
 pub(super) fn label(peer: &Peer) -> &str {

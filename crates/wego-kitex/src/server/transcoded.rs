@@ -12,6 +12,7 @@
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
+use pilota::FastStr;
 
 use super::shared::{Answer, Peer, Shared, label};
 use super::{ThriftReply, dispatch};
@@ -42,15 +43,16 @@ pub(super) async fn handle(
         }
     };
     let form = p.body_form();
+    let (call_kind, seq_id) = (header.kind, header.seq_id);
     let (method, reply) = match body {
-        Ok(args) => dispatch::call(shared, peer, theader.as_ref(), &header, form, args).await,
+        Ok(args) => dispatch::call(shared, peer, theader.as_ref(), header, form, args).await,
         Err(e) => {
             tracing::debug!(peer = label(peer), error = %e, protocol = ?p, "body not transcoded");
             let e = ApplicationException::new(ExceptionKind::ProtocolError, e.to_string());
-            (header.name.clone(), ThriftReply::Exception(e))
+            (FastStr::new(&header.name), ThriftReply::Exception(e))
         }
     };
-    if header.kind == MessageType::Oneway {
+    if call_kind == MessageType::Oneway {
         return Answer::Nothing;
     }
     let (kind, body) = match reply {
@@ -59,9 +61,9 @@ pub(super) async fn handle(
         _ => return Answer::Nothing,
     };
     let mut env = MessageHeader {
-        name: method,
+        name: method.to_string(),
         kind,
-        seq_id: header.seq_id,
+        seq_id,
     };
     let hint = env.name.len() + body.len();
     dispatch::frame_reply(codec, theader.as_ref(), hint, |out| {

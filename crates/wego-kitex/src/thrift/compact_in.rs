@@ -61,7 +61,7 @@ impl<'a> CompactIn<'a> {
             return Err(stop(Stop::TooLarge));
         }
         let b = self.buf.split_to(len);
-        if utf8 && std::str::from_utf8(&b).is_err() {
+        if utf8 && simdutf8::basic::from_utf8(&b).is_err() {
             return Err(new_protocol_exception(
                 ProtocolExceptionKind::InvalidData,
                 "string is not utf-8",

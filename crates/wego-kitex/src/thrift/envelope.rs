@@ -71,25 +71,38 @@ pub struct MessageHeader {
 /// Appends the envelope `h` to `dst`; `strict` selects the binary protocol's
 /// versioned form (ignored for compact).
 pub fn encode_header(proto: Protocol, h: &MessageHeader, strict: bool, dst: &mut BytesMut) {
+    encode_parts(proto, &h.name, h.kind, h.seq_id, strict, dst);
+}
+
+/// [`encode_header`] from the envelope's parts, for a caller that holds
+/// the name in another string type.
+pub(crate) fn encode_parts(
+    proto: Protocol,
+    name: &str,
+    kind: MessageType,
+    seq_id: i32,
+    strict: bool,
+    dst: &mut BytesMut,
+) {
     match proto {
         Protocol::Binary | Protocol::BinaryBase64 if strict => {
-            dst.put_u32(BINARY_VERSION_1 | u32::from(h.kind.code()));
-            put_len(dst, h.name.len());
-            dst.put_slice(h.name.as_bytes());
-            dst.put_i32(h.seq_id);
+            dst.put_u32(BINARY_VERSION_1 | u32::from(kind.code()));
+            put_len(dst, name.len());
+            dst.put_slice(name.as_bytes());
+            dst.put_i32(seq_id);
         }
         Protocol::Binary | Protocol::BinaryBase64 => {
-            put_len(dst, h.name.len());
-            dst.put_slice(h.name.as_bytes());
-            dst.put_u8(h.kind.code());
-            dst.put_i32(h.seq_id);
+            put_len(dst, name.len());
+            dst.put_slice(name.as_bytes());
+            dst.put_u8(kind.code());
+            dst.put_i32(seq_id);
         }
         Protocol::Compact => {
             dst.put_u8(COMPACT_PROTOCOL_ID);
-            dst.put_u8((h.kind.code() << 5) | COMPACT_VERSION);
-            put_varint(dst, u64::from(h.seq_id as u32));
-            put_varint(dst, h.name.len() as u64);
-            dst.put_slice(h.name.as_bytes());
+            dst.put_u8((kind.code() << 5) | COMPACT_VERSION);
+            put_varint(dst, u64::from(seq_id as u32));
+            put_varint(dst, name.len() as u64);
+            dst.put_slice(name.as_bytes());
         }
     }
 }

@@ -71,7 +71,7 @@ impl<P: TInputProtocol<Buf = Bytes>> Checked<P> {
         let chunk: &[u8] = &self.inner.buf()[..];
         let mut cur = Cursor::new(chunk, chunk.len());
         let raw = cur.binary(proto).map_err(stop_err)?;
-        if utf8 && std::str::from_utf8(raw).is_err() {
+        if utf8 && simdutf8::basic::from_utf8(raw).is_err() {
             return Err(err(
                 ProtocolExceptionKind::InvalidData,
                 "string is not utf-8",

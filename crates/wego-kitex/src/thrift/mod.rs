@@ -34,8 +34,8 @@ use bytes::{Bytes, BytesMut};
 use pilota::thrift::Message;
 use pilota::thrift::binary::TBinaryProtocol;
 
-pub(crate) use envelope::put_varint;
 pub use envelope::{MessageHeader, MessageType, decode_header, encode_header};
+pub(crate) use envelope::{encode_parts, put_varint};
 pub use exception::{ApplicationException, ExceptionKind};
 pub use message::MessageCodec;
 pub use payload::PayloadProtocol;

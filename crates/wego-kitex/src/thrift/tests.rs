@@ -138,3 +138,20 @@ fn binary_base64_writes_binary_fields_as_base64_and_reads_them_back() {
     let bad = b"\x0b\x00\x01\x00\x00\x00\x02!!\x0b\x00\x02\x00\x00\x00\x00\x00";
     assert!(decode_body::<Blob>(Protocol::BinaryBase64, &mut Bytes::from_static(bad)).is_err());
 }
+
+#[test]
+fn a_string_that_is_not_utf8_is_a_decode_error_in_binary_and_compact() {
+    // An exception body whose message (field 1, a string) is 0xff 0xfe.
+    let binary: &[u8] = &[0x0b, 0x00, 0x01, 0x00, 0x00, 0x00, 0x02, 0xff, 0xfe, 0x00];
+    let compact: &[u8] = &[0x18, 0x02, 0xff, 0xfe, 0x00];
+    for (proto, body) in [(Protocol::Binary, binary), (Protocol::Compact, compact)] {
+        let got = decode_body::<ApplicationException>(proto, &mut Bytes::from_static(body));
+        assert!(got.is_err(), "{proto:?} decoded a non-UTF-8 string");
+        // The same bytes with a valid string decode.
+        let mut ok = body.to_vec();
+        let at = ok.len() - 3;
+        ok[at..at + 2].copy_from_slice(b"hi");
+        let e: ApplicationException = decode_body(proto, &mut Bytes::from(ok)).unwrap();
+        assert_eq!(e.message, "hi", "{proto:?}");
+    }
+}

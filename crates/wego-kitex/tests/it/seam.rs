@@ -192,7 +192,7 @@ wego_test_support::each_backend!(
         assert_eq!(s.written(), c.read(), "the client read every reply byte");
         // The peer address comes from the IO's ConnInfo.
         let peers = peers.lock().unwrap().clone();
-        assert_eq!(peers, vec![Some("192.0.2.7:4000".to_owned()); 2]);
+        assert_eq!(peers, vec![Some("192.0.2.7:4000".into()); 2]);
     }
 );
 
