@@ -108,30 +108,8 @@ fn main() -> Result<(), BoxError> {
             println!("  {:<7} {path:<22} -> {method}", verb.as_str());
         }
         println!("Ctrl-C stops it.");
-        terminated().await;
+        wego_examples::terminated().await;
         gw.shutdown().await;
         Ok::<_, BoxError>(())
     })
-}
-
-/// Resolves on ctrl-c, on either backend (a one-thread tokio runtime of
-/// its own awaits the signal); never, if no handler can be installed.
-async fn terminated() {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let spawned = std::thread::Builder::new()
-        .name("signals".into())
-        .spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build();
-            match runtime.map(|r| r.block_on(tokio::signal::ctrl_c())) {
-                Ok(Ok(())) => {
-                    let _ = tx.send(());
-                }
-                Ok(Err(e)) | Err(e) => eprintln!("no ctrl-c handler: {e}"),
-            }
-        });
-    if spawned.is_err() || rx.await.is_err() {
-        std::future::pending::<()>().await;
-    }
 }

@@ -63,32 +63,9 @@ fn main() -> Result<(), wego_kitex::BoxError> {
         println!("try:  curl 'http://{http}/api/echo?msg=hello'");
         println!("      curl 'http://{http}/api/hello?name=wego'");
         println!("Ctrl-C stops it gracefully.");
-        terminated().await;
+        wego_examples::terminated().await;
         println!("shutting down");
         running.shutdown().await;
         Ok::<_, wego_kitex::BoxError>(())
     })
-}
-
-/// Resolves on ctrl-c, on either backend: the polling backend has no tokio
-/// reactor, so the signal is awaited on a one-thread tokio runtime of its
-/// own. If no handler can be installed, it never resolves.
-async fn terminated() {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let spawned = std::thread::Builder::new()
-        .name("signals".into())
-        .spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build();
-            match runtime.map(|r| r.block_on(tokio::signal::ctrl_c())) {
-                Ok(Ok(())) => {
-                    let _ = tx.send(());
-                }
-                Ok(Err(e)) | Err(e) => eprintln!("no ctrl-c handler: {e}"),
-            }
-        });
-    if spawned.is_err() || rx.await.is_err() {
-        std::future::pending::<()>().await;
-    }
 }
