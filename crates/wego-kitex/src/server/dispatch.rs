@@ -7,12 +7,11 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use pilota::FastStr;
-use tower_service::Service;
 use wego_netpoll::buffer::pool;
 use wego_netpoll::rt;
 
 use super::shared::{Answer, Peer, Shared, unsupported_protocol};
-use super::{ThriftReply, ThriftRequest};
+use super::{ThriftReply, ThriftRequest, ThriftRouter};
 use crate::metainfo::{self, CallContext, MetaInfo, RpcInfo, keys};
 use crate::thrift::{
     ApplicationException, ExceptionKind, MessageHeader, MessageType, Protocol, json,
@@ -31,8 +30,9 @@ pub(super) async fn call(
     proto: Protocol,
     args: Bytes,
 ) -> (FastStr, ThriftReply) {
-    let (callee, method) = match shared.router.route(&header.name) {
-        Some((c, m)) => (Some(c), m),
+    let routed = shared.router.route(&header.name);
+    let (callee, method) = match &routed {
+        Some(r) => (Some(r.callee.clone()), r.method.clone()),
         None => (None, FastStr::new(&header.name)),
     };
     let reply = if !matches!(header.kind, MessageType::Call | MessageType::Oneway) {
@@ -64,8 +64,8 @@ pub(super) async fn call(
         let span = serve_span(&mut ctx, &method);
         let ctx = Arc::new(ctx);
         let req = ThriftRequest::new(proto, header, args, ctx.clone());
-        let mut router = shared.router.clone();
-        let fut = tracing::Instrument::instrument(metainfo::scope(ctx, router.call(req)), span);
+        let served = ThriftRouter::serve(routed, req);
+        let fut = tracing::Instrument::instrument(metainfo::scope(ctx, served), span);
         let r = match deadline {
             Some(d) => rt::timeout_at(d, fut).await.unwrap_or_else(|_| {
                 Ok(ThriftReply::Exception(ApplicationException::new(
@@ -186,8 +186,13 @@ pub(super) fn context_from(
 
 /// Gives a buffer lent from the pool back once nothing else holds it (a
 /// reply frame after its write, an encoded body after its framing).
+///
+/// Only a buffer of the pool's size goes back: a handler's own small body
+/// would take a pool slot and be grown again on its next loan.
 pub(super) fn recycle(b: Bytes) {
-    if let Ok(b) = b.try_into_mut() {
+    if let Ok(b) = b.try_into_mut()
+        && b.capacity() >= pool::NEW_CAPACITY
+    {
         pool::give_back(b);
     }
 }
@@ -221,5 +226,29 @@ pub(super) fn frame_reply(
             tracing::debug!(error = %e, "cannot frame the reply, sending none");
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lent_frame_goes_back_to_the_pool_and_a_small_body_does_not() {
+        let mut frame = pool::lend();
+        frame.extend_from_slice(b"reply");
+        let ptr = frame.as_ptr();
+        recycle(frame.freeze());
+        let again = pool::lend();
+        assert_eq!(again.as_ptr(), ptr, "the frame's buffer is lent again");
+
+        let small = Bytes::from(vec![1u8; 16]);
+        let small_ptr = small.as_ptr();
+        recycle(small);
+        let next = pool::lend();
+        assert_ne!(next.as_ptr(), small_ptr, "a small body is not pooled");
+        assert!(next.capacity() >= pool::NEW_CAPACITY);
+        pool::give_back(again);
+        pool::give_back(next);
     }
 }

@@ -132,31 +132,62 @@ impl ThriftRouter {
         self.table.entries.is_empty()
     }
 
-    /// The callee service name and the method (without a `service:`
-    /// prefix) for `method`, as routed.
-    pub(crate) fn route(&self, method: &str) -> Option<(FastStr, FastStr)> {
+    /// Where the envelope name `name` (a method, or `service:method`) is
+    /// served: looked up once per call, by the server before it builds the
+    /// call's `RpcInfo` and by [`Service::call`](tower_service::Service::call).
+    pub(crate) fn route(&self, name: &str) -> Option<Routed> {
         let t = &*self.table;
-        if let Some((svc, m)) = method.split_once(':') {
-            let idx = *t.by_service.get(svc)?;
-            return Some((t.entries[idx].name.clone(), FastStr::new(m)));
-        }
-        match t.by_method.get(method) {
-            Some((idx, name)) => Some((t.entries[*idx].name.clone(), name.clone())),
-            None => Some((t.entries[t.fallback?].name.clone(), FastStr::new(method))),
-        }
+        let (idx, method, prefixed) = match name.split_once(':') {
+            Some((svc, m)) => (*t.by_service.get(svc)?, FastStr::new(m), true),
+            None => match t.by_method.get(name) {
+                Some((idx, m)) => (*idx, m.clone(), false),
+                None => (t.fallback?, FastStr::new(name), false),
+            },
+        };
+        let entry = t.entries[idx].clone();
+        Some(Routed {
+            callee: entry.name.clone(),
+            entry,
+            method,
+            prefixed,
+        })
     }
 
-    /// The entry serving `method`, and the method without its `service:`
-    /// prefix when it had one.
-    fn lookup<'a>(&self, method: &'a str) -> Option<(Arc<Entry>, Option<&'a str>)> {
-        let t = &*self.table;
-        if let Some((svc, m)) = method.split_once(':') {
-            let idx = *t.by_service.get(svc)?;
-            return Some((t.entries[idx].clone(), Some(m)));
+    /// Serves `req` where [`route`](Self::route) sent it; `None` answers
+    /// `UnknownMethod`.
+    pub(crate) fn serve(
+        routed: Option<Routed>,
+        mut req: ThriftRequest,
+    ) -> BoxFuture<'static, Result<ThriftReply, Infallible>> {
+        let Some(routed) = routed else {
+            let e = ApplicationException::new(
+                ExceptionKind::UnknownMethod,
+                format!("unknown method {}", req.header.name),
+            );
+            return Box::pin(async move { Ok(ThriftReply::Exception(e)) });
+        };
+        if routed.prefixed {
+            req.header.name = routed.method.to_string();
         }
-        let idx = t.by_method.get(method).map(|(i, _)| *i).or(t.fallback)?;
-        Some((t.entries[idx].clone(), None))
+        Box::pin(async move {
+            match routed.entry.svc.call(req).await {
+                Ok(r) => Ok(r),
+                Err(e) => Ok(ThriftReply::Exception(handler_error(&e))),
+            }
+        })
     }
+}
+
+/// A call's route: the service serving it, and the names its `RpcInfo`
+/// carries.
+pub(crate) struct Routed {
+    entry: Arc<Entry>,
+    /// The serving service's name.
+    pub(crate) callee: FastStr,
+    /// The method, without a `service:` prefix.
+    pub(crate) method: FastStr,
+    /// Whether the envelope's name carried a `service:` prefix.
+    prefixed: bool,
 }
 
 impl tower_service::Service<ThriftRequest> for ThriftRouter {
@@ -168,23 +199,8 @@ impl tower_service::Service<ThriftRequest> for ThriftRouter {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, mut req: ThriftRequest) -> Self::Future {
-        let Some((entry, unprefixed)) = self.lookup(&req.header.name) else {
-            let e = ApplicationException::new(
-                ExceptionKind::UnknownMethod,
-                format!("unknown method {}", req.header.name),
-            );
-            return Box::pin(async move { Ok(ThriftReply::Exception(e)) });
-        };
-        if let Some(m) = unprefixed {
-            req.header.name = m.to_owned();
-        }
-        Box::pin(async move {
-            match entry.svc.call(req).await {
-                Ok(r) => Ok(r),
-                Err(e) => Ok(ThriftReply::Exception(handler_error(&e))),
-            }
-        })
+    fn call(&mut self, req: ThriftRequest) -> Self::Future {
+        Self::serve(self.route(&req.header.name), req)
     }
 }
 
