@@ -16,6 +16,12 @@
 #   benches/grpc-load.sh [seconds-per-run]   (default 10)
 #   SERVERS="wego-tokio wego-polling" CLIENTS=wego BIDI=0 benches/grpc-load.sh 5
 #   TLS=1 benches/grpc-load.sh 10
+#   BASE_BIN=/tmp/old/grpc-bench SERVERS="wego wego-base" CLIENTS=wego benches/grpc-load.sh
+#
+# wego-base is the wego server of another grpc-bench build (BASE_BIN, e.g.
+# of an older commit), driven by this build's clients: a before/after
+# comparison in one run. ROUNDS=N repeats every run N times, servers
+# alternating, so that slow drifts of the machine hit all of them alike.
 #
 # Results go to stdout and benches/results/grpc[-tls]-<date>.txt.
 set -euo pipefail
@@ -52,9 +58,13 @@ PIN_CLIENT="taskset -c 1"
 command -v taskset >/dev/null || { PIN_SERVER=""; PIN_CLIENT=""; }
 
 start_server() { # impl -> sets SERVER_PID and ADDR
-    local log
+    local log bin=$BIN imp=$1
+    if [ "$imp" = wego-base ]; then
+        bin=${BASE_BIN:?wego-base needs BASE_BIN, another build of grpc-bench}
+        imp=wego
+    fi
     log=$(mktemp)
-    $PIN_SERVER "$BIN" server --impl "$1" --port 0 "${SERVER_TLS[@]}" >"$log" 2>&1 &
+    $PIN_SERVER "$bin" server --impl "$imp" --port 0 "${SERVER_TLS[@]}" >"$log" 2>&1 &
     SERVER_PID=$!
     for _ in $(seq 100); do
         ADDR=$(sed -n 's/^listening //p' "$log")
@@ -89,21 +99,23 @@ run() { # server-impl client-impl mode concurrency [conns]
 
 SERVERS=${SERVERS:-"wego wego-polling tonic"}
 CLIENTS=${CLIENTS:-"wego tonic"}
-for c in 100 1000; do
-    for s in $SERVERS; do
-        for cl in $CLIENTS; do
-            run "$s" "$cl" unary "$c"
+for _ in $(seq "${ROUNDS:-1}"); do
+    for c in 100 1000; do
+        for s in $SERVERS; do
+            for cl in $CLIENTS; do
+                run "$s" "$cl" unary "$c"
+            done
         done
     done
+    if [ "${BIDI:-1}" = 1 ]; then
+        for s in $SERVERS; do
+            for cl in $CLIENTS; do
+                run "$s" "$cl" bidi 100
+            done
+        done
+        [ "$TLS" = 1 ] || run kitex-pb kitex-pb unary 100
+    fi
 done
-if [ "${BIDI:-1}" = 1 ]; then
-    for s in $SERVERS; do
-        for cl in $CLIENTS; do
-            run "$s" "$cl" bidi 100
-        done
-    done
-    [ "$TLS" = 1 ] || run kitex-pb kitex-pb unary 100
-fi
 # Charts beside the numbers in docs/benchmarks.md: docs/charts/grpc-*.svg
 # (from the root, so the root workspace's target dir and config apply;
 # CHARTS=0 skips them, e.g. for a run of only some servers or clients).

@@ -17,7 +17,9 @@
 # with its default reads), wego-polling-eager and wego-polling-lazy (the
 # polling backend with eager reads on and off), wego-raw (http-raw: the
 # server without the router, answering as the hyper peer does, with no
-# content type), hyper, axum, actix. wego-ws, wego-raw and the polling
+# content type), wego-base (another build of http-hello, given as
+# BASE_BIN, e.g. of an older commit: a before/after comparison in one run),
+# hyper, axum, actix. wego-ws, wego-raw, wego-base and the polling
 # variants are not in the default list. wego-polling-2t and
 # wego-polling-2t-per-loop run two loops, with one listening socket or one
 # SO_REUSEPORT socket per loop (`--per-loop-listener`); give them two CPUs
@@ -45,6 +47,7 @@
 #        SERVERS="wego wego-polling hyper" benches/http-load.sh
 #        PROTO=h2 benches/http-load.sh   (SERVERS="wego hyper" by default)
 #        TLS=1 benches/http-load.sh      (SERVERS="wego hyper" by default)
+#        BASE_BIN=/tmp/old/http-hello SERVERS="wego wego-base hyper" benches/http-load.sh
 # Output: a markdown table on stdout; raw rows in $OUT (default
 # target/http-load.tsv), kept as benches/results/http[-h2][-tls]-<date>.tsv.
 set -euo pipefail
@@ -95,6 +98,7 @@ start_server() { # name port; sets SERVER_PID (no subshell: the EXIT trap must n
         wego-polling-2t) cmd=("$WEGO_BIN" --threads 2 --backend polling) ;;
         wego-polling-2t-per-loop) cmd=("$WEGO_BIN" --threads 2 --backend polling --per-loop-listener) ;;
         wego-raw) cmd=("$WEGO_RAW_BIN" --threads 1) ;;
+        wego-base) cmd=("${BASE_BIN:?wego-base needs BASE_BIN, another build of http-hello}" --threads 1 --flavor per-core) ;;
         # HTTP/2 in plaintext: hyper's http2 builder (prior knowledge).
         hyper) if [ "$PROTO" = h2 ] && [ "$TLS" != 1 ]; then
                    cmd=("$PEER_BIN" hyper-h2 --threads 1)

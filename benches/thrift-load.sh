@@ -24,7 +24,9 @@
 #       # thrift-bench), for a before/after comparison in one run
 #
 # Results go to stdout and benches/results/thrift-<date>.txt, ending with
-# the wego/volo CPU-per-request ratio of each framing and concurrency.
+# the wego/volo CPU-per-request ratio of each framing and concurrency: the
+# ratio of the two medians, and (`paired=`) the median of the per-round
+# ratios.
 set -euo pipefail
 cd "$(dirname "$0")/peers/thrift"
 SECS="${1:-10}"
@@ -123,9 +125,16 @@ for f in $FRAMINGS; do
                 w=$(median ${CPU["$s $cl $c $f"]:-})
                 # shellcheck disable=SC2086
                 v=$(median ${CPU["volo $cl $c $f"]:-})
-                awk -v s="$s" -v w="$w" -v v="$v" -v fl="$FLAVOR" -v f="$f" -v c="$c" -v cl="$cl" 'BEGIN {
+                # Paired too: within a round the servers run back to back,
+                # so the median of the per-round ratios cancels the slow
+                # phases of the host that a ratio of medians keeps.
+                # shellcheck disable=SC2086
+                p=$(median $(paste -d' ' <(printf '%s\n' ${CPU["$s $cl $c $f"]:-}) \
+                    <(printf '%s\n' ${CPU["volo $cl $c $f"]:-}) | awk '$1 > 0 && $2 > 0 { print $1 / $2 }'))
+                awk -v s="$s" -v w="$w" -v v="$v" -v p="$p" -v fl="$FLAVOR" -v f="$f" -v c="$c" -v cl="$cl" 'BEGIN {
                     r = (w + 0 > 0 && v + 0 > 0) ? sprintf("%.2f", w / v) : "n/a"
-                    printf "# ratio flavor=%s framing=%s concurrency=%s client=%s median_cpu_us %s=%s volo=%s %s_cpu/volo_cpu=%s\n", fl, f, c, cl, s, w, v, s, r
+                    pr = (p + 0 > 0) ? sprintf("%.2f", p) : "n/a"
+                    printf "# ratio flavor=%s framing=%s concurrency=%s client=%s median_cpu_us %s=%s volo=%s %s_cpu/volo_cpu=%s paired=%s\n", fl, f, c, cl, s, w, v, s, r, pr
                 }' | tee -a "$OUT"
             done
         done

@@ -2,7 +2,7 @@
 //! volo-thrift, for benches/thrift-load.sh.
 //!
 //! ```text
-//! thrift-bench server --impl wego|wego-polling|volo --port 0 [--threads 1] [--flavor per-core|work-stealing]
+//! thrift-bench server --impl wego|wego-polling|volo|floor --port 0 [--threads 1] [--flavor per-core|work-stealing]
 //!                                                                   # prints "listening <addr>"
 //! thrift-bench load   --impl wego|volo|raw --addr A --concurrency 100 \
 //!                     --duration 10 --size 1024 [--threads 1] [--framing ttheader|ttheader-framed|framed]
@@ -15,6 +15,13 @@
 //! asked for and reading the reply frame, so almost all CPU goes to the
 //! server. `--framing` applies to every client: `ttheader` (plain TTHeader),
 //! `ttheader-framed` (TTHeader around Framed, volo's default) or `framed`.
+//!
+//! The `floor` server is no Thrift server: on the same tokio runtime as
+//! volo's, it reads each length-prefixed frame and writes it back as it
+//! came, with no decoding, no handler and no encoding. Its CPU per call is
+//! what the read, the write and the runtime cost alone: the least any
+//! server on tokio pays for a call, against which the Thrift servers'
+//! figures are read.
 
 #![allow(clippy::print_stdout)] // a benchmark tool prints its results
 #![allow(clippy::disallowed_methods)] // volo runs on tokio directly; this peer owns its runtime
@@ -95,9 +102,46 @@ async fn serve(imp: &str, port: u16) -> Res<()> {
                 .await
                 .map_err(|e| e.to_string())?;
         }
+        "floor" => {
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+            println!("listening {}", listener.local_addr()?);
+            loop {
+                let (conn, _) = listener.accept().await?;
+                tokio::spawn(echo_frames(conn));
+            }
+        }
         other => return Err(format!("unknown impl {other}").into()),
     }
     Ok(())
+}
+
+/// The `floor` server's connection: every length-prefixed frame read is
+/// written back unchanged. Ends at end of stream or on any error.
+async fn echo_frames(mut conn: tokio::net::TcpStream) {
+    let _ = conn.set_nodelay(true);
+    let mut buf = BytesMut::with_capacity(8192);
+    loop {
+        while buf.len() >= 4 {
+            let n = u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize + 4;
+            if n > 16 << 20 {
+                return; // not a benchmark frame
+            }
+            if buf.len() < n {
+                break;
+            }
+            let frame = buf.split_to(n);
+            if conn.write_all(&frame).await.is_err() {
+                return;
+            }
+        }
+        if buf.capacity() - buf.len() < 4096 {
+            buf.reserve(8192);
+        }
+        match conn.read_buf(&mut buf).await {
+            Ok(n) if n > 0 => {}
+            _ => return,
+        }
+    }
 }
 
 fn payload(size: usize) -> String {

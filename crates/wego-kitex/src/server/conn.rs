@@ -51,7 +51,6 @@ use wego_netpoll::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, split};
 use wego_netpoll::net::{BoxIo, Io};
 use wego_netpoll::{Watcher, rt};
 
-use super::dispatch::recycle;
 use super::shared::{Answer, Peer, Shared, label, unsupported_protocol};
 use super::{Config, frame};
 use crate::thrift::{MessageType, PayloadProtocol, Protocol, json};
@@ -307,6 +306,26 @@ async fn unframed_json<IO: Io>(
     let _ = rt::timeout(cfg.write_timeout, conn.shutdown()).await;
 }
 
+/// Runs `write` under the write timeout. A write the socket takes at once
+/// (the usual reply) finishes on its first poll and never makes a timer;
+/// the timeout starts when the socket first pushes back.
+async fn write_within(
+    timeout: std::time::Duration,
+    write: impl Future<Output = io::Result<()>>,
+) -> io::Result<()> {
+    let mut write = std::pin::pin!(write);
+    if let Some(done) = (&mut write).now_or_never() {
+        return done;
+    }
+    match rt::timeout(timeout, write).await {
+        Ok(done) => done,
+        Err(_) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "the peer did not take the reply within the write timeout",
+        )),
+    }
+}
+
 /// Appends a reply to `out`, lent from the pool if it has no buffer;
 /// returns what a `Close` carries.
 fn take(answer: Answer, out: &mut BytesMut) -> Option<(usize, Option<u8>)> {
@@ -316,7 +335,7 @@ fn take(answer: Answer, out: &mut BytesMut) -> Option<(usize, Option<u8>)> {
                 *out = pool::lend();
             }
             out.extend_from_slice(&b);
-            recycle(b);
+            pool::give_back(b);
         }
         Answer::Nothing => {}
         Answer::Close { len, protocol_id } => return Some((len, protocol_id)),
@@ -364,7 +383,12 @@ async fn drive<IO: Io>(
     let draining = watcher.draining();
     let forced = watcher.forced();
     let idle = rt::sleep_until(idle_deadline);
-    tokio::pin!(draining, forced, idle);
+    // The frame read timer, reset only when a new partial frame starts its
+    // clock: `select!` builds every branch's future on every turn, even a
+    // disabled one, and a timer made per turn is a timer made per call.
+    let frame_timer = rt::sleep_until(idle_deadline);
+    let mut frame_timer_at = None;
+    tokio::pin!(draining, forced, idle, frame_timer);
     loop {
         while reading && pending.len() < limit {
             match codec.decode(&mut buf, cfg.max_frame) {
@@ -392,6 +416,12 @@ async fn drive<IO: Io>(
             frame_deadline = None;
         } else if frame_deadline.is_none() {
             frame_deadline = Some(rt::now() + cfg.frame_read_timeout);
+        }
+        if let Some(d) = frame_deadline
+            && frame_timer_at != Some(d)
+        {
+            frame_timer.as_mut().reset(d);
+            frame_timer_at = Some(d);
         }
         tokio::select! {
             biased;
@@ -424,14 +454,10 @@ async fn drive<IO: Io>(
                         wr.write_all(bytes).await?;
                         wr.flush().await
                     };
-                    match rt::timeout(cfg.write_timeout, write).await {
-                        Ok(Ok(())) => {}
-                        _ => return,
+                    if write_within(cfg.write_timeout, write).await.is_err() {
+                        return;
                     }
-                    match lone {
-                        Some(b) => recycle(b),
-                        None => pool::give_back(std::mem::take(&mut out)),
-                    }
+                    pool::give_back(lone.unwrap_or_else(|| std::mem::take(&mut out)));
                 }
                 if let Some((len, protocol_id)) = close {
                     // Nothing after this frame can be trusted to be framed
@@ -451,7 +477,7 @@ async fn drive<IO: Io>(
                     idle.as_mut().reset(idle_deadline);
                 }
             }
-            () = rt::sleep_until(frame_deadline.unwrap_or(idle_deadline)), if frame_deadline.is_some() => {
+            () = &mut frame_timer, if frame_deadline.is_some() => {
                 frame_timed_out(&shared, label(&peer), frame_deadline);
                 reading = false;
             }

@@ -64,7 +64,7 @@ pub(super) async fn call(
         let span = serve_span(&mut ctx, &method);
         let ctx = Arc::new(ctx);
         let req = ThriftRequest::new(proto, header, args, ctx.clone());
-        let served = ThriftRouter::serve(routed, req);
+        let served = ThriftRouter::serve_inline(routed, req);
         let fut = tracing::Instrument::instrument(metainfo::scope(ctx, served), span);
         let r = match deadline {
             Some(d) => rt::timeout_at(d, fut).await.unwrap_or_else(|_| {
@@ -75,10 +75,7 @@ pub(super) async fn call(
             }),
             None => fut.await,
         };
-        match r {
-            Ok(r) => r,
-            Err(never) => match never {},
-        }
+        r.unwrap_or_else(|never| match never {})
     };
     (method, reply)
 }
@@ -210,9 +207,10 @@ pub(super) fn frame_reply(
     req: Option<&Header>,
     len_hint: usize,
     mut body: impl FnMut(&mut BytesMut) -> Result<(), FrameError>,
-) -> Option<Bytes> {
+) -> Option<BytesMut> {
     // Lent from the thread's pool: the connection gives the frame back
-    // once the socket has taken it (`recycle`).
+    // once the socket has taken it. It stays a `BytesMut` to the end: a
+    // frozen `Bytes` of a lent buffer would allocate its shared header.
     let mut out = pool::lend();
     out.reserve(len_hint.saturating_add(FRAME_SLACK));
     let rh = req.map(|h| {
@@ -221,7 +219,7 @@ pub(super) fn frame_reply(
         rh
     });
     match codec.encode(rh.as_ref(), &mut out, &mut body) {
-        Ok(()) => Some(out.freeze()),
+        Ok(()) => Some(out),
         Err(e) => {
             tracing::debug!(error = %e, "cannot frame the reply, sending none");
             None

@@ -238,7 +238,9 @@ impl ServerBuilder {
         self
     }
 
-    /// Sets the write timeout.
+    /// Sets the write timeout: how long a reply may wait for the peer to
+    /// take it, counted from the moment the socket first pushes back. A
+    /// connection whose reply misses it is closed.
     pub fn with_write_timeout(mut self, d: Duration) -> Self {
         self.config.write_timeout = d;
         self

@@ -154,27 +154,34 @@ impl ThriftRouter {
     }
 
     /// Serves `req` where [`route`](Self::route) sent it; `None` answers
-    /// `UnknownMethod`.
+    /// `UnknownMethod`. Boxed, for the router's own `Service` impl.
     pub(crate) fn serve(
         routed: Option<Routed>,
-        mut req: ThriftRequest,
+        req: ThriftRequest,
     ) -> BoxFuture<'static, Result<ThriftReply, Infallible>> {
+        Box::pin(Self::serve_inline(routed, req))
+    }
+
+    /// [`serve`](Self::serve) as a plain future, for a caller that is a
+    /// boxed future already (the server's per-frame future): one
+    /// allocation fewer per call.
+    pub(crate) async fn serve_inline(
+        routed: Option<Routed>,
+        mut req: ThriftRequest,
+    ) -> Result<ThriftReply, Infallible> {
         let Some(routed) = routed else {
-            let e = ApplicationException::new(
+            return Ok(ThriftReply::Exception(ApplicationException::new(
                 ExceptionKind::UnknownMethod,
                 format!("unknown method {}", req.header.name),
-            );
-            return Box::pin(async move { Ok(ThriftReply::Exception(e)) });
+            )));
         };
         if routed.prefixed {
             req.header.name = routed.method.to_string();
         }
-        Box::pin(async move {
-            match routed.entry.svc.call(req).await {
-                Ok(r) => Ok(r),
-                Err(e) => Ok(ThriftReply::Exception(handler_error(&e))),
-            }
-        })
+        match routed.entry.svc.call(req).await {
+            Ok(r) => Ok(r),
+            Err(e) => Ok(ThriftReply::Exception(handler_error(&e))),
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::BytesMut;
 use pilota::FastStr;
 
 use super::{Config, ConnHandler, PayloadHandler, ServerStats, ThriftRouter};
@@ -52,7 +52,7 @@ pub(super) fn unsupported_protocol() -> ApplicationException {
 /// What a frame gets back.
 pub(super) enum Answer {
     /// These bytes, framed like the request.
-    Reply(Bytes),
+    Reply(BytesMut),
     /// Nothing: a oneway call.
     Nothing,
     /// The payload is in no protocol the server knows and has no envelope
@@ -60,8 +60,8 @@ pub(super) enum Answer {
     Close { len: usize, protocol_id: Option<u8> },
 }
 
-impl From<Option<Bytes>> for Answer {
-    fn from(reply: Option<Bytes>) -> Self {
+impl From<Option<BytesMut>> for Answer {
+    fn from(reply: Option<BytesMut>) -> Self {
         reply.map_or(Answer::Nothing, Answer::Reply)
     }
 }

@@ -314,15 +314,18 @@ impl Reader<'_> {
 /// string longer than 65535 bytes in TTHeader.
 pub fn encode(h: &Header, dst: &mut BytesMut) -> Result<usize, HeaderError> {
     let start = dst.len();
-    dst.put_u32(0);
-    dst.put_u16(match h.format {
+    // The fixed part in one write: length (patched by `finish`), magic,
+    // flags, sequence id, header size (patched below).
+    let magic = match h.format {
         HeaderFormat::TtHeader => TTHEADER_MAGIC,
         HeaderFormat::THeader => THEADER_MAGIC,
-    });
-    dst.put_u16(h.flags);
-    dst.put_i32(h.seq_id);
-    let size_at = dst.len();
-    dst.put_u16(0);
+    };
+    let mut fixed = [0u8; 14];
+    fixed[4..6].copy_from_slice(&magic.to_be_bytes());
+    fixed[6..8].copy_from_slice(&h.flags.to_be_bytes());
+    fixed[8..12].copy_from_slice(&h.seq_id.to_be_bytes());
+    dst.extend_from_slice(&fixed);
+    let size_at = start + 12;
     let var_start = dst.len();
     let mut w = Writer {
         dst,
@@ -355,7 +358,7 @@ pub fn encode(h: &Header, dst: &mut BytesMut) -> Result<usize, HeaderError> {
     }
     let var_len = dst.len() - var_start;
     let padded = var_len.div_ceil(4) * 4;
-    dst.put_bytes(0, padded - var_len);
+    dst.extend_from_slice(&[0u8; 3][..padded - var_len]);
     let words = u16::try_from(padded / 4).map_err(|_| HeaderError::HeaderTooLarge)?;
     dst[size_at..size_at + 2].copy_from_slice(&words.to_be_bytes());
     Ok(start)

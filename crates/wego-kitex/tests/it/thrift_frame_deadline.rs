@@ -1,7 +1,8 @@
 //! The frame read timeout closes a connection whose frame trickles in too
 //! slowly to finish by its deadline, from the connection's first byte or
 //! between calls; a slow frame that finishes in time is served, and the
-//! idle read timeout still closes a silent connection.
+//! idle read timeout still closes a silent connection. The write timeout
+//! closes a connection whose peer stops reading its replies.
 //!
 //! Raw sockets send a Framed TBinaryProtocol `echo` call. The trickle's
 //! pauses are far shorter than the idle timeout, so only the frame deadline
@@ -170,6 +171,36 @@ wego_test_support::each_backend!(
         read_reply(&mut conn, b"once").await;
         expect_close(&mut conn).await;
         assert_eq!(stats.frame_read_timeouts(), 0);
+    }
+);
+
+wego_test_support::each_backend!(
+    a_peer_that_never_reads_its_replies_is_closed_after_the_write_timeout,
+    |_backend| async move {
+        let server = Server::builder()
+            .service("Echo", &["echo"], echo())
+            .with_write_timeout(Duration::from_millis(300))
+            .build()
+            .unwrap();
+        let (addr, _sd) = start(server).await;
+        let mut conn = Dialer::new().dial(&addr).await.unwrap();
+        // Calls whose replies fill the socket buffers both ways, never
+        // read: the server's reply write stalls, and once it has stalled
+        // for the write timeout the server closes, which fails a write
+        // here. A server that kept waiting would leave this write blocked
+        // until HANG (at most 1 GiB of calls is sent).
+        let call = call(1, &vec![b'x'; 256 * 1024]);
+        let sent = rt::timeout(HANG, async {
+            for n in 0..4096 {
+                if conn.write_all(&call).await.is_err() {
+                    return n;
+                }
+            }
+            panic!("1 GiB of calls went out and the server never closed");
+        })
+        .await
+        .expect("a peer that never reads was not closed within HANG");
+        assert!(sent > 0, "the first call could not even be sent");
     }
 );
 
