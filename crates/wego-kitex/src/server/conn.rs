@@ -387,7 +387,6 @@ async fn drive<IO: Io>(
     // clock: `select!` builds every branch's future on every turn, even a
     // disabled one, and a timer made per turn is a timer made per call.
     let frame_timer = rt::sleep_until(idle_deadline);
-    let mut frame_timer_at = None;
     tokio::pin!(draining, forced, idle, frame_timer);
     loop {
         while reading && pending.len() < limit {
@@ -418,10 +417,9 @@ async fn drive<IO: Io>(
             frame_deadline = Some(rt::now() + cfg.frame_read_timeout);
         }
         if let Some(d) = frame_deadline
-            && frame_timer_at != Some(d)
+            && frame_timer.deadline() != d
         {
             frame_timer.as_mut().reset(d);
-            frame_timer_at = Some(d);
         }
         tokio::select! {
             biased;

@@ -1,19 +1,19 @@
 //! The [`ThriftRouter`]: dispatches calls to services by method name.
 
 use std::collections::HashMap;
-
-use pilota::FastStr;
-
-/// The tables' hasher: foldhash rather than SipHash, since every call looks
-/// a method up and the keys are the server's own names, not the peer's.
-type Hasher = foldhash::fast::RandomState;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use pilota::FastStr;
+
 use super::{ThriftReply, ThriftRequest};
 use crate::thrift::{ApplicationException, ExceptionKind};
 use crate::{BoxError, BoxFuture};
+
+/// The tables' hasher: foldhash rather than SipHash, since every call looks
+/// a method up and the keys are the server's own names, not the peer's.
+type Hasher = foldhash::fast::RandomState;
 
 trait Erased: Send + Sync {
     fn call(&self, req: ThriftRequest) -> BoxFuture<'static, Result<ThriftReply, BoxError>>;
