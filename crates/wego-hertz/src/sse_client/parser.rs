@@ -152,10 +152,11 @@ impl EventParser {
             }
         }
         loop {
-            if self.after_cr && self.buf.first() == Some(&b'\n') {
-                self.buf.advance(1);
-            }
-            if !self.buf.is_empty() {
+            // The LF of a CRLF split between pushes: skip it once.
+            if self.after_cr && !self.buf.is_empty() {
+                if self.buf[0] == b'\n' {
+                    self.buf.advance(1);
+                }
                 self.after_cr = false;
             }
             let Some(end) = self.buf.iter().position(|&b| b == b'\n' || b == b'\r') else {
@@ -304,6 +305,21 @@ mod tests {
             }
         }
         assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn a_lf_after_a_split_crlf_is_skipped_once_only() {
+        // The CR ends one push and its LF starts the next; the LF after
+        // that is an empty line and dispatches the event.
+        let mut p = EventParser::new();
+        let mut got = Vec::new();
+        for piece in [&b"data: a\r"[..], b"\n", b"\n"] {
+            p.push(piece).unwrap();
+            while let Some(e) = p.next_event().unwrap() {
+                got.push(e);
+            }
+        }
+        assert_eq!(got, vec![ev("message", "a", "")]);
     }
 
     #[test]
