@@ -4,7 +4,7 @@
 //! - `GET /plaintext` → `Hello, World!`
 //! - `POST /echo`     → the request body
 //!
-//! Usage: `http-peer hyper|hyper-h2|axum|actix [--port N] [--threads N]
+//! Usage: `http-peer hyper|hyper-h2|axum|actix|floor [--port N] [--threads N]
 //! [--tls-cert FILE --tls-key FILE]`.
 //! The tokio-based peers run tokio's multi-thread runtime with N workers;
 //! actix-web runs N workers (each a single-threaded runtime).
@@ -16,6 +16,12 @@
 //!   tokio-rustls (ring), offering ALPN `h2` and `http/1.1` as wego-hertz's
 //!   `http-hello` does, and speaks whichever the handshake chose (HTTP/1.1
 //!   when the client names none, as wrk does).
+//! - `floor` is no HTTP server: it finds the end of each request head
+//!   (`\r\n\r\n`) and answers it with a fixed `Hello, World!` response
+//!   of the size hyper's is, on the same tokio runtime. It parses nothing
+//!   and ignores bodies, so it serves `GET /plaintext` only: the cost of
+//!   the runtime and the system calls alone, the floor under every HTTP
+//!   server measured here.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -31,7 +37,7 @@ const HELLO: &str = "Hello, World!";
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let framework = args.next().ok_or(
-        "usage: http-peer hyper|hyper-h2|axum|actix [--port N] [--threads N] \
+        "usage: http-peer hyper|hyper-h2|axum|actix|floor [--port N] [--threads N] \
          [--tls-cert FILE --tls-key FILE]",
     )?;
     let mut port = 8080u16;
@@ -58,6 +64,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         ("hyper", None, None) => tokio_rt(threads)?.block_on(hyper_server(addr)),
         ("hyper-h2", None, None) => tokio_rt(threads)?.block_on(hyper_h2_server(addr)),
+        ("floor", None, None) => tokio_rt(threads)?.block_on(floor_server(addr)),
         ("axum", None, None) => tokio_rt(threads)?.block_on(axum_server(addr)),
         ("actix", None, None) => actix_server(addr, threads),
         (other, _, _) => Err(format!("unknown framework {other}").into()),
@@ -102,6 +109,46 @@ async fn hyper_server(addr: SocketAddr) -> Result<(), Box<dyn std::error::Error>
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(io, hyper::service::service_fn(hyper_handle))
                 .await;
+        });
+    }
+}
+
+/// The answer `floor` gives to every request head: hyper's response to
+/// `GET /plaintext`, byte for byte in size (its date is fixed).
+const FLOOR_RESPONSE: &[u8] =
+    b"HTTP/1.1 200 OK\r\ncontent-length: 13\r\ndate: Sat, 05 Dec 2026 20:00:00 GMT\r\n\r\nHello, World!";
+
+/// Reads request heads and answers each with `FLOOR_RESPONSE`: the
+/// runtime and the system calls of an HTTP server, without the HTTP.
+async fn floor_server(addr: SocketAddr) -> Result<(), Box<dyn std::error::Error>> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    eprintln!("floor listening on {addr}");
+    loop {
+        let (mut stream, _) = listener.accept().await?;
+        let _ = stream.set_nodelay(true);
+        tokio::spawn(async move {
+            let mut buf = bytes::BytesMut::with_capacity(8 * 1024);
+            let mut out = Vec::with_capacity(8 * 1024);
+            loop {
+                match stream.read_buf(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+                while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                    let _ = buf.split_to(end + 4);
+                    out.extend_from_slice(FLOOR_RESPONSE);
+                }
+                if buf.len() > 64 * 1024 {
+                    return;
+                }
+                if !out.is_empty() {
+                    if stream.write_all(&out).await.is_err() {
+                        return;
+                    }
+                    out.clear();
+                }
+            }
         });
     }
 }

@@ -12,7 +12,7 @@
 use std::mem::MaybeUninit;
 
 use bytes::{Bytes, BytesMut};
-use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, HOST, TRANSFER_ENCODING};
+use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, HOST, TRANSFER_ENCODING, UPGRADE};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri, Version};
 
 use super::error::ParseError;
@@ -68,6 +68,10 @@ pub struct RequestHead {
     /// The client sent `Expect: 100-continue` (HTTP/1.1 only) and waits for
     /// `100 Continue` before sending the body.
     pub expect_continue: bool,
+    /// The head has an `Upgrade` field: the request may ask to switch
+    /// protocols (a WebSocket handshake, `h2c`). A head without one skips
+    /// every upgrade check.
+    pub upgrade: bool,
 }
 
 /// Header fields parsed with stack storage; a head with more is parsed
@@ -150,7 +154,7 @@ pub fn parse_request_head(
 /// target answers 414 rather than 431.
 fn check_request_line(buf: &[u8], limits: &HeadLimits) -> Result<(), ParseError> {
     let scan = &buf[..buf.len().min(limits.max_request_line + 2)];
-    match scan.iter().position(|&b| b == b'\n') {
+    match memchr::memchr(b'\n', scan) {
         Some(lf) => {
             let line = if lf > 0 && scan[lf - 1] == b'\r' {
                 lf - 1
@@ -202,11 +206,7 @@ fn first_pass(
     // httparse accepts bare LF as a line ending; RFC 9112 §2.2 lets a
     // recipient do so, but a proxy in front of us may not: reject.
     let head = &window[..len];
-    if head
-        .iter()
-        .enumerate()
-        .any(|(i, &b)| b == b'\n' && (i == 0 || head[i - 1] != b'\r'))
-    {
+    if memchr::memchr_iter(b'\n', head).any(|i| i == 0 || head[i - 1] != b'\r') {
         return Err(ParseError::BareLf);
     }
     let base = window.as_ptr() as usize;
@@ -314,6 +314,8 @@ fn build(head: &Bytes, raw: &Raw, spans: &[Span]) -> Result<RequestHead, ParseEr
             seen.connection = true;
         } else if name == EXPECT {
             seen.expect = true;
+        } else if name == UPGRADE {
+            seen.upgrade = true;
         }
         let value = HeaderValue::from_maybe_shared(head.slice(range(s.value)))
             .map_err(|_| ParseError::HeaderValue)?;
@@ -383,6 +385,7 @@ fn build(head: &Bytes, raw: &Raw, spans: &[Span]) -> Result<RequestHead, ParseEr
         framing,
         keep_alive,
         expect_continue,
+        upgrade: seen.upgrade,
     })
 }
 
@@ -393,6 +396,7 @@ struct Seen {
     transfer_encoding: bool,
     connection: bool,
     expect: bool,
+    upgrade: bool,
 }
 
 fn range((start, len): (u32, u32)) -> std::ops::Range<usize> {

@@ -84,17 +84,9 @@ pub fn encode_response_head(
     ctx: &ResponseContext<'_>,
     dst: &mut BytesMut,
 ) -> (ResponseFraming, bool) {
-    let mut keep_alive = ctx.keep_alive;
-    for value in &headers.get_all(CONNECTION) {
-        if value
-            .as_bytes()
-            .split(|&b| b == b',')
-            .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
-        {
-            keep_alive = false;
-        }
-    }
-    let user_length = single_length(headers);
+    let seen = Seen::of(headers);
+    let mut keep_alive = ctx.keep_alive && !seen.close;
+    let user_length = seen.length;
     // RFC 9110 §6.4.1 / §8.6: no content and no Content-Length in 1xx and 204.
     let no_length_headers = status.is_informational() || status == StatusCode::NO_CONTENT;
     let no_body = !may_have_body(status, ctx.head_request);
@@ -127,9 +119,9 @@ pub fn encode_response_head(
     // One branch per response: each case is compiled on its own, so the
     // default lowercase path has no per-header test.
     if ctx.title_case_headers {
-        write_head::<true>(status, headers, length_header, keep_alive, ctx, dst);
+        write_head::<true>(status, headers, &seen, length_header, keep_alive, ctx, dst);
     } else {
-        write_head::<false>(status, headers, length_header, keep_alive, ctx, dst);
+        write_head::<false>(status, headers, &seen, length_header, keep_alive, ctx, dst);
     }
     (framing, keep_alive)
 }
@@ -139,6 +131,7 @@ pub fn encode_response_head(
 fn write_head<const TITLE: bool>(
     status: StatusCode,
     headers: &HeaderMap,
+    seen: &Seen,
     length_header: LengthHeader,
     keep_alive: bool,
     ctx: &ResponseContext<'_>,
@@ -186,11 +179,11 @@ fn write_head<const TITLE: bool>(
             tc,
         ));
     }
-    if !headers.contains_key(DATE) {
+    if !seen.date {
         put_date(dst, ctx.date, tc);
     }
     if let Some(server) = ctx.server
-        && !headers.contains_key(SERVER)
+        && !seen.server
     {
         dst.put_slice(cased(b"server: ", b"Server: ", tc));
         dst.put_slice(server);
@@ -236,14 +229,48 @@ enum LengthHeader {
     Omit,
 }
 
-/// The user's `Content-Length`, if there is exactly one and it is a number.
-fn single_length(headers: &HeaderMap) -> Option<u64> {
-    let mut values = headers.get_all(CONTENT_LENGTH).iter();
-    let first = values.next()?;
-    if values.next().is_some() {
-        return None;
+/// What the head writer needs to know of the handler's fields, from one
+/// pass over them rather than a map lookup per field: a response carries
+/// a few fields, and comparing a standard name is one integer test.
+#[derive(Debug, Default)]
+struct Seen {
+    /// A `Connection` field lists `close`.
+    close: bool,
+    /// The user's `Content-Length`, if there is exactly one and it is a
+    /// number.
+    length: Option<u64>,
+    /// A `Date` field is set.
+    date: bool,
+    /// A `Server` field is set.
+    server: bool,
+}
+
+impl Seen {
+    fn of(headers: &HeaderMap) -> Self {
+        let mut seen = Self::default();
+        let mut lengths = 0;
+        for (name, value) in headers {
+            if name == CONNECTION {
+                seen.close |= value
+                    .as_bytes()
+                    .split(|&b| b == b',')
+                    .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"));
+            } else if name == CONTENT_LENGTH {
+                lengths += 1;
+                seen.length = std::str::from_utf8(value.as_bytes())
+                    .ok()
+                    .and_then(|v| v.parse().ok());
+            } else if name == DATE {
+                seen.date = true;
+            } else if name == SERVER {
+                seen.server = true;
+            }
+        }
+        if lengths > 1 {
+            seen.length = None;
+        }
+        seen
     }
-    std::str::from_utf8(first.as_bytes()).ok()?.parse().ok()
 }
 
 /// The status line, `HTTP/1.1 200 OK\r\n`: one copy for the common

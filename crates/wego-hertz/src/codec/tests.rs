@@ -33,7 +33,17 @@ fn parses_a_simple_get_and_leaves_the_rest() {
     assert_eq!(head.framing, BodyFraming::Empty);
     assert!(head.keep_alive);
     assert!(!head.expect_continue);
+    assert!(!head.upgrade);
     assert_eq!(&buf[..], b"GET /next");
+}
+
+#[test]
+fn an_upgrade_field_in_any_case_is_noted() {
+    for name in ["Upgrade", "upgrade", "UPGRADE"] {
+        let head = ok(format!("GET / HTTP/1.1\r\nHost: x\r\n{name}: websocket\r\n\r\n").as_bytes());
+        assert!(head.upgrade, "{name}");
+    }
+    assert!(!ok(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\n\r\n").upgrade);
 }
 
 #[test]
@@ -595,6 +605,40 @@ fn response_head_framing() {
     assert!(!ka && s.starts_with("HTTP/1.1 404 Not Found\r\n"));
     assert!(s.contains("connection: close\r\n") && s.contains("server: wego\r\n"));
     assert!(!s.contains("gzip"));
+}
+
+#[test]
+fn the_handlers_own_date_server_length_and_close_are_honoured() {
+    let date = b"Thu, 01 Jan 1970 00:00:00 GMT";
+    let mut ctx = ResponseContext::new(date);
+    ctx.server = Some(b"wego");
+    let mut h = http::HeaderMap::new();
+    h.insert("date", "Fri, 02 Jan 1970 00:00:00 GMT".parse().unwrap());
+    h.insert("server", "mine".parse().unwrap());
+    h.insert("connection", "upgrade, Close".parse().unwrap());
+    let (s, _, ka) = head_of(StatusCode::OK, &h, Some(0), &ctx);
+    assert!(!ka, "a listed close ends the connection: {s:?}");
+    assert_eq!(s.matches("date: ").count(), 1, "{s:?}");
+    assert!(s.contains("date: Fri, 02 Jan 1970"), "{s:?}");
+    assert_eq!(s.matches("server: ").count(), 1, "{s:?}");
+    assert!(s.contains("server: mine\r\n") && s.contains("connection: close\r\n"));
+
+    // A body of unknown length: one valid user length frames it.
+    let mut one = http::HeaderMap::new();
+    one.insert("content-length", "7".parse().unwrap());
+    let (s, f, ka) = head_of(StatusCode::OK, &one, None, &ctx);
+    assert_eq!((f, ka), (ResponseFraming::Length(7), true));
+    assert_eq!(s.matches("content-length: 7").count(), 1, "{s:?}");
+    // Two lengths, or one that is no number, are not trusted: chunked.
+    let mut two = one.clone();
+    two.append("content-length", "7".parse().unwrap());
+    let mut bad = http::HeaderMap::new();
+    bad.insert("content-length", "seven".parse().unwrap());
+    for h in [two, bad] {
+        let (s, f, _) = head_of(StatusCode::OK, &h, None, &ctx);
+        assert_eq!(f, ResponseFraming::Chunked, "{s:?}");
+        assert!(!s.contains("content-length"), "{s:?}");
+    }
 }
 
 #[test]

@@ -390,6 +390,7 @@ where
             parts,
             framing,
             keep_alive,
+            upgrade: asks_upgrade,
             ..
         } = head;
         let body = match framing {
@@ -404,7 +405,10 @@ where
         let mut req = self.request(parts, body);
         // Only a bodiless request may switch: a body would stand between
         // the head and the new protocol's bytes.
-        if framing == BodyFraming::Empty && upgrade::requested(req.version(), req.headers()) {
+        if asks_upgrade
+            && framing == BodyFraming::Empty
+            && upgrade::requested(req.version(), req.headers())
+        {
             self.upgrade = Some(upgrade::offer(req.extensions_mut()));
         }
         let mut cx = Context::from_waker(Waker::noop());
@@ -454,6 +458,7 @@ where
             framing,
             keep_alive,
             expect_continue,
+            ..
         } = head;
         let keep_alive = keep_alive && self.config.keep_alive;
         let head_request = parts.method == Method::HEAD;

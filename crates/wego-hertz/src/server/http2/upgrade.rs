@@ -23,6 +23,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use http::{HeaderMap, Version, header};
 
 use crate::codec::{BodyFraming, RequestHead};
+use crate::upgrade::has_token;
 
 /// The answer to an upgrading request.
 pub(crate) const SWITCHING: &[u8] =
@@ -54,20 +55,13 @@ const DROPPED: [&str; 7] = [
 /// valid `HTTP2-Settings`, and nothing pipelined after it (`rest`).
 pub(crate) fn wants_h2c(head: &RequestHead, rest: &[u8]) -> bool {
     let headers = &head.parts.headers;
-    head.parts.version == Version::HTTP_11
+    head.upgrade
+        && head.parts.version == Version::HTTP_11
         && head.framing == BodyFraming::Empty
         && rest.is_empty()
         && has_token(headers, header::UPGRADE, "h2c")
         && has_token(headers, header::CONNECTION, "upgrade")
         && valid_settings(headers)
-}
-
-/// Whether a comma-separated field of `name` lists `token`.
-fn has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
-    headers.get_all(name).iter().any(|v| {
-        v.to_str()
-            .is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
-    })
 }
 
 /// Whether `HTTP2-Settings` appears once and holds whole settings
