@@ -12,8 +12,9 @@ use crate::response::{IntoResponse, Response, text};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Rejection {
-    /// The route has no path parameters to extract (a programming error: 500).
-    #[error("no path parameters matched this route")]
+    /// The request did not come through a router, so it has no path
+    /// parameters to extract (a programming error: 500).
+    #[error("no path parameters: the request was not routed")]
     MissingPathParams,
     /// A path parameter does not fit the target type (400).
     #[error("invalid path parameter: {0}")]

@@ -57,6 +57,21 @@ mod axum_like {
 }
 
 #[test]
+fn path_on_a_route_without_parameters_sees_none() {
+    use std::collections::HashMap;
+    let r = Router::new()
+        .get(
+            "/plain",
+            |Path(p): Path<HashMap<String, String>>| async move { format!("{} params", p.len()) },
+        )
+        .get("/one", |Path(id): Path<u32>| async move { id.to_string() })
+        .get("/raw", echo_params);
+    assert_eq!(get(&r, "/plain"), (StatusCode::OK, "0 params".into()));
+    assert_eq!(get(&r, "/one").0, StatusCode::BAD_REQUEST);
+    assert_eq!(get(&r, "/raw"), (StatusCode::OK, String::new()));
+}
+
+#[test]
 fn matches_static_param_and_catch_all_with_priorities() {
     let r = Router::new()
         .get("/users/new", || async { "static" })

@@ -7,12 +7,14 @@ use http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use super::{FromRequestParts, Rejection};
+use crate::router::MatchedPath;
 
 mod de;
 
 /// The parameters the router matched, percent-decoded, in route order.
 ///
-/// The router inserts it into the request's extensions; Hertz's
+/// The router inserts it into the request's extensions when the matched
+/// route has parameters (a route without any adds none); Hertz's
 /// `c.Param("id")` is [`PathParams::get`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PathParams(pub(crate) Vec<(Arc<str>, String)>);
@@ -65,11 +67,13 @@ impl<T: DeserializeOwned + Send> FromRequestParts for Path<T> {
     type Rejection = Rejection;
 
     async fn from_request_parts(parts: &mut Parts) -> Result<Self, Rejection> {
-        let params = parts
-            .extensions
-            .get::<PathParams>()
-            .ok_or(Rejection::MissingPathParams)?;
-        T::deserialize(de::ParamsDeserializer::new(&params.0))
+        let params = match parts.extensions.get::<PathParams>() {
+            Some(params) => &params.0[..],
+            // Routed to a route without parameters.
+            None if parts.extensions.get::<MatchedPath>().is_some() => &[],
+            None => return Err(Rejection::MissingPathParams),
+        };
+        T::deserialize(de::ParamsDeserializer::new(params))
             .map(Path)
             .map_err(|e| Rejection::InvalidPathParam(e.to_string()))
     }
