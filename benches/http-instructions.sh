@@ -13,6 +13,9 @@
 #
 # Usage: benches/http-instructions.sh            (plaintext at 100 connections)
 #        SERVERS="wego axum" CONNS=1000 ENDPOINT=echo benches/http-instructions.sh
+#        SERVERS="wego wego-raw hyper floor" benches/http-instructions.sh
+# (wego-raw: http-raw, wego without router or content type; floor: the
+# runtime and system calls without HTTP, `GET /plaintext` only)
 # Keep the call-graph files for callgrind_annotate: KEEP_DIR=/tmp/cg
 set -euo pipefail
 
@@ -38,11 +41,11 @@ echo "| server | endpoint | conns | requests counted | instructions per request 
 echo "|---|---|---|---|---|"
 for server in $SERVERS; do
     out=$TMP/cg.$server
-    if [ "$server" = wego ]; then
-        cmd=("$WEGO_BIN" --port "$PORT" --threads 1)
-    else
-        cmd=("$PEER_BIN" "$server" --port "$PORT" --threads 1)
-    fi
+    case $server in
+        wego) cmd=("$WEGO_BIN" --port "$PORT" --threads 1) ;;
+        wego-raw) cmd=("$WEGO_RAW_BIN" --port "$PORT" --threads 1) ;;
+        *) cmd=("$PEER_BIN" "$server" --port "$PORT" --threads 1) ;;
+    esac
     taskset -c "$SERVER_CPU" valgrind --tool=callgrind --callgrind-out-file="$out" "${cmd[@]}" >/dev/null 2>&1 &
     pid=$!
     for _ in $(seq 1 150); do
