@@ -512,27 +512,9 @@ impl Running {
     }
 }
 
-/// Resolves on ctrl-c, on either backend: the polling backend has no tokio
-/// reactor, so the signal is awaited on a one-thread tokio runtime of its
-/// own. If no handler can be installed, it says so on stderr and never
-/// resolves.
-/// The examples' binaries (`quickstart`, `gateway`) stop on it.
+/// Resolves on SIGTERM or ctrl-c, on either backend
+/// ([`wego_netpoll::signal::terminated`]). The examples' binaries
+/// (`quickstart`, `gateway`) stop on it.
 pub async fn terminated() {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let spawned = std::thread::Builder::new()
-        .name("signals".into())
-        .spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build();
-            match runtime.map(|r| r.block_on(tokio::signal::ctrl_c())) {
-                Ok(Ok(())) => {
-                    let _ = tx.send(());
-                }
-                Ok(Err(e)) | Err(e) => eprintln!("no ctrl-c handler: {e}"),
-            }
-        });
-    if spawned.is_err() || rx.await.is_err() {
-        std::future::pending::<()>().await;
-    }
+    wego_netpoll::signal::terminated().await;
 }

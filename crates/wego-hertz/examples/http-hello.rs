@@ -240,7 +240,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let listener = server.bind(&addr).await?;
             eprintln!("http-hello listening on https://{}", listener.local_addr());
             let stopped = async move {
-                terminated().await;
+                wego_netpoll::signal::terminated().await;
                 eprintln!("http-hello: shutting down, grace {grace:?}");
             };
             let app = app_with(static_dir);
@@ -255,7 +255,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .build()?;
         let stopper = server.clone();
         rt::spawn(async move {
-            terminated().await;
+            wego_netpoll::signal::terminated().await;
             eprintln!("http-hello: shutting down, grace {grace:?}");
             let report = stopper.shutdown(grace).await;
             eprintln!("http-hello: stopped ({report:?})");
@@ -265,44 +265,4 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         server.serve(listener, app_with(static_dir)).await?;
         Ok(())
     })
-}
-
-/// Resolves on SIGTERM or ctrl-c, on either backend: the polling backend
-/// has no tokio reactor, so the signals are awaited on a one-thread tokio
-/// runtime of their own. If no handler can be installed, it never resolves.
-async fn terminated() {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let spawned = std::thread::Builder::new()
-        .name("signals".into())
-        .spawn(move || {
-            let runtime = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(r) => r,
-                Err(e) => return eprintln!("http-hello: no signal handler ({e})"),
-            };
-            runtime.block_on(signals());
-            let _ = tx.send(());
-        });
-    if spawned.is_err() || rx.await.is_err() {
-        std::future::pending::<()>().await;
-    }
-}
-
-/// SIGTERM or ctrl-c, on a tokio runtime.
-async fn signals() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-        }
-        Err(e) => {
-            eprintln!("http-hello: no SIGTERM handler ({e}); ctrl-c only");
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }

@@ -117,7 +117,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .build()?;
         let stopper = server.clone();
         rt::spawn(async move {
-            terminated().await;
+            wego_netpoll::signal::terminated().await;
             let report = stopper.shutdown(Duration::from_secs(10)).await;
             eprintln!("reverse-proxy: stopped ({report:?})");
         });
@@ -125,39 +125,4 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         server.serve(listener, proxy).await?;
         Ok(())
     })
-}
-
-/// Resolves on SIGTERM or ctrl-c, on either backend: signals are awaited
-/// on a one-thread tokio runtime of their own (the polling backend has no
-/// tokio reactor). If no handler can be installed, it never resolves.
-async fn terminated() {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let spawned = std::thread::Builder::new()
-        .name("signals".into())
-        .spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            runtime.block_on(async {
-                use tokio::signal::unix::{SignalKind, signal};
-                match signal(SignalKind::terminate()) {
-                    Ok(mut term) => {
-                        tokio::select! {
-                            _ = term.recv() => {}
-                            _ = tokio::signal::ctrl_c() => {}
-                        }
-                    }
-                    Err(_) => {
-                        let _ = tokio::signal::ctrl_c().await;
-                    }
-                }
-            });
-            let _ = tx.send(());
-        });
-    if spawned.is_err() || rx.await.is_err() {
-        std::future::pending::<()>().await;
-    }
 }

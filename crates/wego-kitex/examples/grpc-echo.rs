@@ -118,47 +118,6 @@ pub(crate) async fn serve(server: GrpcServer, listener: Listener) {
     server.serve(listener, echo::echo_server_router(Echo)).await;
 }
 
-/// Resolves on SIGTERM or ctrl-c, on either backend: the polling backend
-/// has no tokio reactor, so the signals are awaited on a one-thread tokio
-/// runtime of their own. If no handler can be installed, it never resolves.
-async fn terminated() {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let spawned = std::thread::Builder::new()
-        .name("signals".into())
-        .spawn(move || {
-            match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(runtime) => {
-                    runtime.block_on(signals());
-                    let _ = tx.send(());
-                }
-                Err(e) => eprintln!("no signal handler ({e})"),
-            }
-        });
-    if spawned.is_err() || rx.await.is_err() {
-        std::future::pending::<()>().await;
-    }
-}
-
-/// SIGTERM or ctrl-c, on a tokio runtime.
-async fn signals() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-        }
-        Err(e) => {
-            eprintln!("no SIGTERM handler ({e}); ctrl-c only");
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
-}
-
 /// Makes one call of each kind and prints the replies.
 pub(crate) async fn client(addr: Address, msg: String) -> Result<(), Box<dyn Error>> {
     let client = echo::EchoServerClient::new(Channel::connect(&addr).await?);
@@ -204,7 +163,7 @@ fn main() -> Result<(), Box<dyn Error>> {
                 let stopper = rt::spawn({
                     let server = server.clone();
                     async move {
-                        terminated().await;
+                        wego_netpoll::signal::terminated().await;
                         eprintln!("grpc-echo: shutting down, grace {grace:?}");
                         let report = server.shutdown(grace).await;
                         eprintln!("grpc-echo: stopped ({report:?})");

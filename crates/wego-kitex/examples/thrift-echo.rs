@@ -147,47 +147,6 @@ pub(crate) async fn serve_with(
     Ok(())
 }
 
-/// Resolves on SIGTERM or ctrl-c, on either backend: the polling backend
-/// has no tokio reactor, so the signals are awaited on a one-thread tokio
-/// runtime of their own. If no handler can be installed, it never resolves.
-async fn terminated() {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let spawned = std::thread::Builder::new()
-        .name("signals".into())
-        .spawn(move || {
-            match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(runtime) => {
-                    runtime.block_on(signals());
-                    let _ = tx.send(());
-                }
-                Err(e) => eprintln!("no signal handler ({e})"),
-            }
-        });
-    if spawned.is_err() || rx.await.is_err() {
-        std::future::pending::<()>().await;
-    }
-}
-
-/// SIGTERM or ctrl-c, on a tokio runtime.
-async fn signals() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-        }
-        Err(e) => {
-            eprintln!("no SIGTERM handler ({e}); ctrl-c only");
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
-}
-
 /// Calls `echo` once on the server at `addr` with the given framing and
 /// protocol.
 pub(crate) async fn call(
@@ -223,7 +182,7 @@ fn main() -> Result<(), BoxError> {
                 let stopper = rt::spawn({
                     let shutdown = shutdown.clone();
                     async move {
-                        terminated().await;
+                        wego_netpoll::signal::terminated().await;
                         eprintln!("thrift-echo: shutting down, grace {grace:?}");
                         let report = shutdown.shutdown(grace).await;
                         eprintln!("thrift-echo: stopped ({report:?})");

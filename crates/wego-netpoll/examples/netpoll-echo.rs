@@ -5,8 +5,8 @@
 //! writing without copies, and `Shutdown` draining connections on Ctrl-C.
 //!
 //! ```sh
-//! cargo run --release --example netpoll-echo -- --port 8888
-//! cargo run --release --features polling --example netpoll-echo -- --port 8888 --backend polling
+//! cargo run --release --features signal --example netpoll-echo -- --port 8888
+//! cargo run --release --features signal,polling --example netpoll-echo -- --port 8888 --backend polling
 //! printf 'hello\n' | nc -q1 127.0.0.1 8888   # or: curl telnet://127.0.0.1:8888
 //! ```
 #![allow(clippy::print_stdout)] // an example talks to its user
@@ -75,33 +75,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         };
         tokio::select! {
             () = accepting => {}
-            () = terminated() => {}
+            () = wego_netpoll::signal::terminated() => {}
         }
         let report = shutdown.shutdown(Duration::from_secs(5)).await;
         println!("shut down (forced: {})", report.forced);
         Ok::<_, Box<dyn std::error::Error>>(())
     })
-}
-
-/// Resolves on ctrl-c, on either backend: the polling backend has no tokio
-/// reactor, so the signal is awaited on a one-thread tokio runtime of its
-/// own. If no handler can be installed, it never resolves.
-async fn terminated() {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let spawned = std::thread::Builder::new()
-        .name("signals".into())
-        .spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build();
-            match runtime.map(|r| r.block_on(tokio::signal::ctrl_c())) {
-                Ok(Ok(())) => {
-                    let _ = tx.send(());
-                }
-                Ok(Err(e)) | Err(e) => eprintln!("no ctrl-c handler: {e}"),
-            }
-        });
-    if spawned.is_err() || rx.await.is_err() {
-        std::future::pending::<()>().await;
-    }
 }

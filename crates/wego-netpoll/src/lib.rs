@@ -26,6 +26,7 @@
 //! | `polling` | no    | the polling backend: wego's own event loops on the `polling` crate (epoll, kqueue), one per core; no tokio runtime. Unix only |
 //! | `test-util` | no  | a paused, advanceable clock for tests (`rt::pause`, `rt::advance`) on every backend |
 //! | `tls` | no        | [`tls`]: TLS over any transport with rustls and its `ring` provider (acceptor with SNI, ALPN, mutual TLS and certificate reload; a connector) |
+//! | `signal` | no     | `signal::terminated`: SIGTERM or ctrl-c as a future, on either backend (awaited on a one-thread tokio runtime of its own) |
 //!
 //! With both backends on, [`rt::Builder::backend`] picks one at run time.
 //! `--no-default-features --features polling` builds without tokio's
@@ -72,6 +73,8 @@ mod error;
 pub mod net;
 pub mod rt;
 mod shutdown;
+#[cfg(feature = "signal")]
+pub mod signal;
 #[cfg(feature = "tls")]
 pub mod tls;
 

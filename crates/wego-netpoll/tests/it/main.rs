@@ -3,6 +3,8 @@
 
 mod clock;
 mod contract;
+// The example stops on `signal::terminated`.
+#[cfg(feature = "signal")]
 mod example;
 // The tokio backend's flavours (per-core placement, work-stealing).
 #[cfg(feature = "tokio")]
