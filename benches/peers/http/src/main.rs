@@ -172,6 +172,9 @@ async fn hyper_h2_server(addr: SocketAddr) -> Result<(), Box<dyn std::error::Err
 
 /// A rustls server configuration (ring) for the PEM chain in `cert` and
 /// key in `key`, offering `h2` then `http/1.1` by ALPN.
+// ring's provider, as wego-netpoll's `tls` uses (rustls deprecates it for
+// having no post-quantum key exchange): both servers do the same crypto.
+#[allow(deprecated)]
 fn tls_config(
     cert: &std::path::Path,
     key: &std::path::Path,
