@@ -108,7 +108,7 @@ fn main() -> Result<(), BoxError> {
             println!("  {:<7} {path:<22} -> {method}", verb.as_str());
         }
         println!("Ctrl-C stops it.");
-        wego_examples::terminated().await;
+        wego_netpoll::signal::terminated().await;
         gw.shutdown().await;
         Ok::<_, BoxError>(())
     })

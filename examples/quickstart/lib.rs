@@ -511,10 +511,3 @@ impl Running {
         );
     }
 }
-
-/// Resolves on SIGTERM or ctrl-c, on either backend
-/// ([`wego_netpoll::signal::terminated`]). The examples' binaries
-/// (`quickstart`, `gateway`) stop on it.
-pub async fn terminated() {
-    wego_netpoll::signal::terminated().await;
-}

@@ -63,7 +63,7 @@ fn main() -> Result<(), wego_kitex::BoxError> {
         println!("try:  curl 'http://{http}/api/echo?msg=hello'");
         println!("      curl 'http://{http}/api/hello?name=wego'");
         println!("Ctrl-C stops it gracefully.");
-        wego_examples::terminated().await;
+        wego_netpoll::signal::terminated().await;
         println!("shutting down");
         running.shutdown().await;
         Ok::<_, wego_kitex::BoxError>(())

@@ -7,17 +7,19 @@
 //! through a oneshot channel and can be awaited on any backend (or none).
 
 use std::future::Future;
+use std::sync::mpsc::Sender;
 
 use tokio::sync::oneshot;
 
 /// Resolves when the process gets SIGTERM or ctrl-c (SIGINT), whichever
 /// comes first; on targets other than Unix, ctrl-c only.
 ///
-/// The handlers are installed on a thread named `signals` when this is
-/// called; on Unix they are in place before the first poll, so a signal
-/// that arrives between the two is not lost. If no handler can be installed (no thread,
-/// no runtime, the signal refused), the reason is logged with `tracing`
-/// and the future never resolves: the process then stops the way it would
+/// The handlers are installed on a thread named `signals` right after the
+/// call, whether or not the future is polled yet: a signal that comes
+/// after that and before the first poll is kept (one that comes sooner
+/// has its default effect). If no handler can be installed (no thread, no
+/// runtime, the signal refused), the reason is logged with `tracing` and
+/// the future never resolves: the process then stops the way it would
 /// without a handler.
 ///
 /// ```no_run
@@ -31,8 +33,7 @@ use tokio::sync::oneshot;
 /// ```
 pub fn terminated() -> impl Future<Output = ()> + Send + 'static {
     let (tx, rx) = oneshot::channel();
-    let (ready_tx, _ready) = std::sync::mpsc::channel();
-    start(tx, ready_tx);
+    start(tx, None);
     async move {
         if rx.await.is_err() {
             std::future::pending::<()>().await;
@@ -41,8 +42,8 @@ pub fn terminated() -> impl Future<Output = ()> + Send + 'static {
 }
 
 /// Installs the handlers on the `signals` thread; `fired` is sent to when a
-/// signal arrives, `ready` once the handlers are installed (or failed).
-fn start(fired: oneshot::Sender<()>, ready: std::sync::mpsc::Sender<()>) {
+/// signal arrives, `ready` (if given) once the handlers are installed.
+fn start(fired: oneshot::Sender<()>, ready: Option<Sender<()>>) {
     let spawned = std::thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
@@ -72,11 +73,13 @@ fn start(fired: oneshot::Sender<()>, ready: std::sync::mpsc::Sender<()>) {
 
 /// Installs the handlers, says so on `ready`, and waits for one to fire.
 #[cfg(unix)]
-async fn wait(ready: std::sync::mpsc::Sender<()>) -> std::io::Result<()> {
+async fn wait(ready: Option<Sender<()>>) -> std::io::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
-    let _ = ready.send(());
+    if let Some(ready) = ready {
+        let _ = ready.send(());
+    }
     tokio::select! {
         _ = term.recv() => {}
         _ = int.recv() => {}
@@ -86,9 +89,11 @@ async fn wait(ready: std::sync::mpsc::Sender<()>) -> std::io::Result<()> {
 
 /// Installs the handler, says so on `ready`, and waits for it to fire.
 #[cfg(not(unix))]
-async fn wait(ready: std::sync::mpsc::Sender<()>) -> std::io::Result<()> {
+async fn wait(ready: Option<Sender<()>>) -> std::io::Result<()> {
     let ctrl_c = tokio::signal::ctrl_c();
-    let _ = ready.send(());
+    if let Some(ready) = ready {
+        let _ = ready.send(());
+    }
     ctrl_c.await
 }
 
@@ -100,7 +105,7 @@ mod tests {
     fn sigterm_resolves_it() {
         let (tx, rx) = oneshot::channel();
         let (ready_tx, ready) = std::sync::mpsc::channel();
-        start(tx, ready_tx);
+        start(tx, Some(ready_tx));
         // The handlers are installed: SIGTERM no longer ends the process.
         ready.recv().expect("the handlers are installed");
         let status = std::process::Command::new("kill")
