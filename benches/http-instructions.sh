@@ -15,7 +15,8 @@
 #        SERVERS="wego axum" CONNS=1000 ENDPOINT=echo benches/http-instructions.sh
 #        SERVERS="wego wego-raw hyper floor" benches/http-instructions.sh
 # (wego-raw: http-raw, wego without router or content type; floor: the
-# runtime and system calls without HTTP, `GET /plaintext` only)
+# runtime and system calls without HTTP, `GET /plaintext` only;
+# wego-polling, wego-polling-eager: http-hello on netpoll's polling backend)
 # Keep the call-graph files for callgrind_annotate: KEEP_DIR=/tmp/cg
 set -euo pipefail
 
@@ -44,6 +45,8 @@ for server in $SERVERS; do
     case $server in
         wego) cmd=("$WEGO_BIN" --port "$PORT" --threads 1) ;;
         wego-raw) cmd=("$WEGO_RAW_BIN" --port "$PORT" --threads 1) ;;
+        wego-polling) cmd=("$WEGO_BIN" --port "$PORT" --threads 1 --backend polling) ;;
+        wego-polling-eager) cmd=("$WEGO_BIN" --port "$PORT" --threads 1 --backend polling --eager-reads on) ;;
         *) cmd=("$PEER_BIN" "$server" --port "$PORT" --threads 1) ;;
     esac
     taskset -c "$SERVER_CPU" valgrind --tool=callgrind --callgrind-out-file="$out" "${cmd[@]}" >/dev/null 2>&1 &

@@ -124,17 +124,19 @@ impl EagerRead {
     pub(crate) fn arm(&self, fd: RawFd) {
         let mut st = self.lock();
         st.fd = Some(fd);
-        fill_locked(&mut st);
+        fill_locked(&mut st, false);
     }
 
     /// Reads what the socket has, up to the cap (the loop, on a readable
-    /// report).
-    pub(crate) fn fill(&self) -> Filled {
+    /// report). With `short_read_drains` (the poller reported no shutdown
+    /// of the peer, and would have), a read that returns less than it had
+    /// room for ends the fill without asking the kernel again.
+    pub(crate) fn fill(&self, short_read_drains: bool) -> Filled {
         let mut st = self.lock();
         if st.paused {
             return Filled::Capped;
         }
-        fill_locked(&mut st)
+        fill_locked(&mut st, short_read_drains)
     }
 
     /// Copies buffered bytes into `dst`, or reports the end of the stream;
@@ -145,7 +147,7 @@ impl EagerRead {
         if st.buf.is_empty() && st.paused {
             // Below the cap again: read what the kernel kept meanwhile.
             st.paused = false;
-            fill_locked(&mut st);
+            fill_locked(&mut st, false);
         }
         if !st.buf.is_empty() {
             let mut n = 0;
@@ -205,8 +207,9 @@ impl EagerRead {
     }
 }
 
-/// Reads until the socket would block, the stream ends or the cap is hit.
-fn fill_locked(st: &mut State) -> Filled {
+/// Reads until the socket would block, the stream ends or the cap is hit;
+/// with `short_read_drains`, also after a short read.
+fn fill_locked(st: &mut State, short_read_drains: bool) -> Filled {
     let Some(fd) = st.fd else {
         return Filled::Drained;
     };
@@ -235,12 +238,16 @@ fn fill_locked(st: &mut State) -> Filled {
                     st.end = End::Eof;
                     return Filled::Drained;
                 }
-                // A short read does not mean the socket is drained: a FIN
-                // that arrived with the data, in the same readiness report,
-                // is read only by the next call, and brings no new edge.
+                // A short read drains the socket, but a FIN that arrived
+                // with the data, in the same readiness report, is read
+                // only by the next call and brings no new edge: the caller
+                // says whether the report excluded one.
                 Ok(n) => {
                     st.buf.append(Bytes::copy_from_slice(&scratch[..n]));
                     st.buf.flush();
+                    if short_read_drains && n < want {
+                        return Filled::Drained;
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Filled::Drained,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

@@ -38,19 +38,20 @@ use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use async_task::Runnable;
-use polling::{Events, Poller};
 use slab::Slab;
 
 use super::clock::Clock;
 use super::io::ScheduledIo;
+use super::poller::{Events, Poller};
 use super::task::Header;
 use super::timer::Timers;
 
 /// How many tasks a round runs at most before it polls for I/O again
-/// (tokio's `event_interval`). Polling for I/O costs several system calls
-/// (the `polling` crate arms a timerfd and re-arms its notifier on every
-/// wait), so a busy loop runs a batch of tasks between polls; the bound
-/// keeps I/O and timers from starving behind tasks that wake each other.
+/// (tokio's `event_interval`). Polling for I/O costs at least one system
+/// call (several with the `polling` crate, which arms a timerfd and re-arms
+/// its notifier on every wait), so a busy loop runs a batch of tasks
+/// between polls; the bound keeps I/O and timers from starving behind
+/// tasks that wake each other.
 const EVENT_INTERVAL: usize = 61;
 
 /// Source of loop ids, unique in the process so that a thread can tell

@@ -5,21 +5,27 @@
 //! last `WouldBlock` as bits plus a tick that counts events:
 //!
 //! ```text
-//!  bits 0..4: READABLE WRITABLE HUP ERROR      bits 16..: event tick
+//!  bits 0..5: READABLE WRITABLE HUP ERROR READ_CLOSED   bits 16..: event tick
 //! ```
 //!
 //! An I/O operation tries the system call while the direction is marked
 //! ready; on `WouldBlock` it clears the mark only if no event arrived since
 //! it looked (same tick), registers its waker and looks again, so an edge
 //! that lands between the system call and the registration is never lost.
-//! `HUP` and `ERROR` make both directions ready, and the next system call
-//! returns the end of stream or the error; a `WouldBlock` clears them too,
-//! since a socket that really hung up never answers it.
+//! `HUP`, `ERROR` and (for reads) `READ_CLOSED` keep a direction ready, and
+//! the next system call returns the end of stream or the error; a
+//! `WouldBlock` clears them too, since a socket that really hung up never
+//! answers it.
 //!
-//! `unsafe` here: `Poller::add_with_mode` is unsafe because the caller must
-//! delete the source before closing it; the owners of a [`Registration`]
-//! call [`Registration::deregister`] before their socket closes (`net.rs`).
-#![allow(unsafe_code)]
+//! A read that returned less than it had room for drained the socket (a
+//! stream socket hands over all it holds): where the poller reports the
+//! peer's shutdown ([`Poller::REPORTS_READ_CLOSED`]), that read clears
+//! `READABLE` (same tick rule) but never `READ_CLOSED`, so the next read
+//! waits for the next edge instead of asking the kernel for a
+//! `WouldBlock`, and a FIN reported with the last data is still read.
+//!
+//! The owners of a [`Registration`] call [`Registration::deregister`]
+//! before their socket closes (`net.rs`), as the poller requires.
 
 use std::io;
 use std::os::fd::BorrowedFd;
@@ -27,15 +33,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 
-use polling::{Event, PollMode};
-
 use super::eager::{EagerRead, Filled};
 use super::event_loop::LoopShared;
+use super::poller::{Event, Poller};
 
 const READABLE: usize = 1;
 const WRITABLE: usize = 1 << 1;
 const HUP: usize = 1 << 2;
 const ERROR: usize = 1 << 3;
+const READ_CLOSED: usize = 1 << 4;
 const BITS: usize = 0xffff;
 const TICK: usize = 1 << 16;
 
@@ -49,7 +55,7 @@ pub(crate) enum Direction {
 impl Direction {
     fn mask(self) -> usize {
         match self {
-            Direction::Read => READABLE | HUP | ERROR,
+            Direction::Read => READABLE | READ_CLOSED | HUP | ERROR,
             Direction::Write => WRITABLE | HUP | ERROR,
         }
     }
@@ -85,18 +91,25 @@ impl ScheduledIo {
         if ev.writable {
             bits |= WRITABLE;
         }
-        if ev.is_interrupt() {
+        if ev.hup {
             bits |= HUP;
         }
-        if ev.is_err() == Some(true) {
+        if ev.error {
             bits |= ERROR;
+        }
+        if ev.read_closed {
+            bits |= READ_CLOSED;
         }
         if let Some(eager) = &self.eager
             && bits & Direction::Read.mask() != 0
         {
+            // A short read drains the socket unless the end of the stream
+            // (or an error) is waiting behind the data.
+            let short_read_drains =
+                Poller::REPORTS_READ_CLOSED && bits & (READ_CLOSED | HUP | ERROR) == 0;
             // A drained socket has nothing for a reader's system call:
             // leave READABLE unset so that `is_active` need not peek.
-            if eager.fill() == Filled::Drained {
+            if eager.fill(short_read_drains) == Filled::Drained {
                 bits &= !READABLE;
             }
             self.set(bits);
@@ -153,9 +166,10 @@ impl ScheduledIo {
         self.readiness.load(Ordering::Acquire) & (HUP | ERROR) != 0
     }
 
-    /// Returns true if a read event arrived since the last `WouldBlock`.
+    /// Returns true if a read event (data or the peer's shutdown) arrived
+    /// since the last read that drained the socket.
     pub(crate) fn is_readable(&self) -> bool {
-        self.readiness.load(Ordering::Acquire) & READABLE != 0
+        self.readiness.load(Ordering::Acquire) & (READABLE | READ_CLOSED) != 0
     }
 
     /// Ready in `dir`: returns the readiness word observed, else registers
@@ -184,9 +198,14 @@ impl ScheduledIo {
 
     /// Clears `dir`'s mark if no event arrived since `observed` was read.
     fn clear(&self, dir: Direction, observed: usize) {
+        self.clear_bits(dir.clearable(), observed);
+    }
+
+    /// Clears `bits` if no event arrived since `observed` was read.
+    fn clear_bits(&self, bits: usize, observed: usize) {
         let _ = self.readiness.compare_exchange(
             observed,
-            observed & !dir.clearable(),
+            observed & !bits,
             Ordering::AcqRel,
             Ordering::Acquire,
         );
@@ -233,13 +252,11 @@ impl Registration {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(Arc::clone(&io));
-        let interest = Event::all(key).with_interrupt();
-        // SAFETY: `add_with_mode` requires that the source be deleted from
-        // the poller before it is closed. Every owner (net.rs's `Stream`
-        // and `Listener`) calls `deregister` with the socket in its `Drop`
-        // impl, which runs before the socket field is dropped and closed.
-        let added = unsafe { owner.poller.add_with_mode(&fd, interest, PollMode::Edge) };
-        if let Err(e) = added {
+        // The socket must be deleted from the poller before it is closed:
+        // every owner (net.rs's `Stream` and `Listener`) calls `deregister`
+        // with the socket in its `Drop` impl, which runs before the socket
+        // field is dropped and closed.
+        if let Err(e) = owner.poller.add(fd, key) {
             owner
                 .io
                 .lock()
@@ -282,6 +299,39 @@ impl Registration {
         }
     }
 
+    /// Reads with `op` until it does not return `WouldBlock`, waiting for
+    /// readability in between. `op` returns what it read and whether the
+    /// read was short (less than it had room for, but not the end of the
+    /// stream): such a read drained the socket, and clears the readable
+    /// mark where the poller reports the peer's shutdown.
+    pub(crate) fn poll_read_io<R>(
+        &self,
+        cx: &mut Context<'_>,
+        mut op: impl FnMut() -> io::Result<(R, bool)>,
+    ) -> Poll<io::Result<R>> {
+        loop {
+            if self.owner.is_closed() {
+                return Poll::Ready(Err(runtime_gone()));
+            }
+            let observed = match self.io.poll_ready(cx, Direction::Read) {
+                Poll::Ready(o) => o,
+                Poll::Pending => return Poll::Pending,
+            };
+            match op() {
+                Ok((r, short)) => {
+                    if short && Poller::REPORTS_READ_CLOSED {
+                        self.io.clear_bits(READABLE, observed);
+                    }
+                    return Poll::Ready(Ok(r));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.io.clear(Direction::Read, observed);
+                }
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+
     /// Waits until `dir` is reported ready, without an operation.
     pub(crate) fn poll_ready(&self, cx: &mut Context<'_>, dir: Direction) -> Poll<io::Result<()>> {
         if self.owner.is_closed() {
@@ -318,5 +368,109 @@ impl std::fmt::Debug for Registration {
         f.debug_struct("Registration")
             .field("key", &self.key)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! A peer's shutdown that the poller reports in the same event as the
+    //! last data: a read that drains the data must not lose it. The loop is
+    //! held busy while the peer writes and shuts down (a Unix socket does
+    //! both synchronously), so that one report carries both.
+
+    use std::future::Future;
+    use std::io::Write;
+    use std::num::NonZeroUsize;
+    use std::os::unix::net::UnixStream;
+    use std::sync::mpsc;
+    use std::task::Poll;
+    use std::time::Duration;
+
+    use tokio::io::AsyncReadExt;
+
+    use crate::Address;
+    use crate::net::Listener;
+    use crate::rt::{self, Backend, Runtime};
+
+    fn end_of_stream_reported_with_the_data_is_read(eager: bool) {
+        let rt = Runtime::builder()
+            .backend(Backend::Polling)
+            .worker_threads(NonZeroUsize::new(1).expect("invariant: 1 is non-zero"))
+            .eager_reads(eager)
+            .build()
+            .expect("the polling runtime builds");
+        let path = std::env::temp_dir().join(format!(
+            "wego-io-{}-{}.sock",
+            std::process::id(),
+            if eager { "eager" } else { "lazy" }
+        ));
+        let _ = std::fs::remove_file(&path);
+        rt.block_on(async {
+            let listener = Listener::bind(&Address::Unix(path.clone()))
+                .await
+                .expect("bind");
+            let mut client = UnixStream::connect(&path).expect("connect");
+            let (pending_tx, pending_rx) = mpsc::channel();
+            // The reader, on the loop: takes a first byte, then waits for
+            // more with its read registered.
+            let reader = rt::spawn(async move {
+                let mut conn = listener.accept().await.expect("accept");
+                let mut buf = [0u8; 64];
+                let n = conn.read(&mut buf).await.expect("first read");
+                assert_eq!(&buf[..n], b"!");
+                let mut got = Vec::new();
+                {
+                    let mut read = std::pin::pin!(conn.read(&mut buf));
+                    std::future::poll_fn(|cx| {
+                        assert!(read.as_mut().poll(cx).is_pending(), "nothing sent yet");
+                        Poll::Ready(())
+                    })
+                    .await;
+                    pending_tx.send(()).expect("the test waits");
+                    let n = read.await.expect("read");
+                    got.extend_from_slice(&buf[..n]);
+                }
+                rt::timeout(Duration::from_secs(10), async {
+                    loop {
+                        let n = conn.read(&mut buf).await.expect("read");
+                        if n == 0 {
+                            return;
+                        }
+                        got.extend_from_slice(&buf[..n]);
+                    }
+                })
+                .await
+                .expect("the end of the stream is read, not lost");
+                got
+            });
+            client.write_all(b"!").expect("write");
+            // Blocking waits on the block_on thread; the loop runs apart.
+            pending_rx.recv().expect("the reader is pending");
+            let (busy_tx, busy_rx) = mpsc::channel();
+            let (release_tx, release_rx) = mpsc::channel::<()>();
+            let blocker = rt::spawn(async move {
+                busy_tx.send(()).expect("the test waits");
+                release_rx.recv().expect("the test releases the loop");
+            });
+            busy_rx.recv().expect("the loop is held");
+            client.write_all(b"last words").expect("write");
+            client
+                .shutdown(std::net::Shutdown::Write)
+                .expect("shutdown");
+            release_tx.send(()).expect("the blocker waits");
+            blocker.await.expect("blocker");
+            assert_eq!(reader.await.expect("reader"), b"last words");
+        });
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn end_of_stream_reported_with_the_data_is_read_lazily() {
+        end_of_stream_reported_with_the_data_is_read(false);
+    }
+
+    #[test]
+    fn end_of_stream_reported_with_the_data_is_read_eagerly() {
+        end_of_stream_reported_with_the_data_is_read(true);
     }
 }

@@ -9,7 +9,8 @@
 //! ```
 //!
 //! - One loop per worker thread (default: one per core), each with its own
-//!   `polling::Poller` (epoll, kqueue), a local FIFO run queue of
+//!   poller ([`poller`]: epoll on Linux, the `polling` crate's kqueue
+//!   elsewhere), a local FIFO run queue of
 //!   `async-task` tasks, an injector for tasks scheduled from other
 //!   threads, and timers ([`timer`]). See [`event_loop`] for a round.
 //! - [`spawn`] runs a task on the calling thread's loop; `Runtime::spawn`
@@ -36,6 +37,7 @@ mod event_loop;
 mod io;
 pub(crate) mod net;
 mod per_loop;
+mod poller;
 mod task;
 mod timer;
 

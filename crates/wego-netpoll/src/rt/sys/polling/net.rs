@@ -127,7 +127,13 @@ impl Stream {
         }
         let reg = self.reg.as_ref().expect("invariant: registered just above");
         let Some(eager) = &self.eager else {
-            return reg.poll_io(cx, Direction::Read, || recv(&self.sock, buf));
+            return reg.poll_read_io(cx, || {
+                let room = buf.remaining();
+                let before = buf.filled().len();
+                recv(&self.sock, buf)?;
+                let n = buf.filled().len() - before;
+                Ok(((), n > 0 && n < room))
+            });
         };
         // The loop reads for this stream: take what it buffered.
         if reg.is_closed() {
