@@ -2,7 +2,9 @@
 
 use std::io::{self, IoSlice};
 use std::mem::MaybeUninit;
+use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -27,6 +29,18 @@ pub struct Conn {
     peer: Address,
     /// Set once a read saw end-of-stream or a read/write failed.
     closed: bool,
+    /// `TCP_NODELAY` as this connection last set it ([`NODELAY_UNKNOWN`],
+    /// [`NODELAY_OFF`], [`NODELAY_ON`]), so that setting it again to the
+    /// same value costs no system call.
+    nodelay: AtomicU8,
+}
+
+const NODELAY_UNKNOWN: u8 = 0;
+const NODELAY_OFF: u8 = 1;
+const NODELAY_ON: u8 = 2;
+
+fn nodelay_state(on: bool) -> u8 {
+    if on { NODELAY_ON } else { NODELAY_OFF }
 }
 
 /// The backend's stream.
@@ -65,6 +79,49 @@ pub(crate) fn peek_is_active(sock: socket2::SockRef<'_>) -> bool {
 }
 
 impl Conn {
+    /// An accepted TCP connection: the peer's address as `accept` gave it,
+    /// the local one the listener's unless that is a wildcard (then the
+    /// socket says which of the host's addresses the peer reached). Saves
+    /// the `getpeername` and `getsockname` calls [`Conn::from_tcp`] makes.
+    pub(crate) fn from_accepted_tcp(
+        stream: Stream,
+        listener: &Address,
+        peer: Option<SocketAddr>,
+    ) -> io::Result<Self> {
+        let local = match listener {
+            Address::Tcp(a) if !a.ip().is_unspecified() => Some(*a),
+            _ => None,
+        };
+        let (local, peer) = match (local, peer) {
+            (Some(local), Some(peer)) => (local, peer),
+            (local, peer) => {
+                let sock = stream.sock();
+                let local = match local {
+                    Some(a) => Some(a),
+                    None => sock.local_addr()?.as_socket(),
+                };
+                let peer = match peer {
+                    Some(a) => Some(a),
+                    None => sock.peer_addr()?.as_socket(),
+                };
+                let (Some(local), Some(peer)) = (local, peer) else {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        "not an IP socket",
+                    ));
+                };
+                (local, peer)
+            }
+        };
+        Ok(Self {
+            stream,
+            local: Address::Tcp(local),
+            peer: Address::Tcp(peer),
+            closed: false,
+            nodelay: AtomicU8::new(NODELAY_UNKNOWN),
+        })
+    }
+
     /// A TCP connection; the addresses are read from the socket.
     pub(crate) fn from_tcp(stream: Stream) -> io::Result<Self> {
         let sock = stream.sock();
@@ -81,6 +138,7 @@ impl Conn {
             local,
             peer,
             closed: false,
+            nodelay: AtomicU8::new(NODELAY_UNKNOWN),
         })
     }
 
@@ -97,6 +155,7 @@ impl Conn {
             local,
             peer,
             closed: false,
+            nodelay: AtomicU8::new(NODELAY_UNKNOWN),
         }
     }
 
@@ -136,16 +195,32 @@ impl Conn {
 
     /// Enables or disables Nagle's algorithm (TCP only; no-op on Unix sockets).
     ///
+    /// Setting the value the connection already has (from its listener's
+    /// options, or an earlier call) makes no system call.
+    ///
     /// # Errors
     ///
     /// Fails if the socket option cannot be set.
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        let want = nodelay_state(nodelay);
+        if self.nodelay.load(Ordering::Relaxed) == want {
+            return Ok(());
+        }
         match &self.stream {
             #[cfg(feature = "tokio")]
-            Stream::Tokio(s) => s.set_nodelay(nodelay),
+            Stream::Tokio(s) => s.set_nodelay(nodelay)?,
             #[cfg(feature = "polling")]
-            Stream::Polling(s) => s.set_nodelay(nodelay),
+            Stream::Polling(s) => s.set_nodelay(nodelay)?,
         }
+        self.nodelay.store(want, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Records `TCP_NODELAY` as set on the socket by other means (the
+    /// listener's options).
+    pub(crate) fn note_nodelay(&self, nodelay: bool) {
+        self.nodelay
+            .store(nodelay_state(nodelay), Ordering::Relaxed);
     }
 
     pub(crate) fn set_peer(&mut self, peer: Address) {
@@ -183,6 +258,7 @@ impl Conn {
             local: self.local,
             peer: self.peer,
             closed: self.closed,
+            nodelay: self.nodelay.into_inner(),
         })
     }
 
@@ -223,6 +299,7 @@ pub(crate) struct DetachedConn {
     local: Address,
     peer: Address,
     closed: bool,
+    nodelay: u8,
 }
 
 #[cfg(feature = "tokio")]
@@ -237,6 +314,7 @@ impl DetachedConn {
             local: self.local,
             peer: self.peer,
             closed: self.closed,
+            nodelay: AtomicU8::new(self.nodelay),
         })
     }
 }

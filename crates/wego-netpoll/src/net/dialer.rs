@@ -96,6 +96,7 @@ impl Dialer {
                     let stream = connect_tcp(*sa).await?;
                     let conn = Conn::from_tcp(stream)?;
                     self.options.apply(socket2::SockRef::from(&conn))?;
+                    conn.note_nodelay(self.options.nodelay);
                     Ok(conn)
                 }
                 Address::Unix(path) => {

@@ -1,6 +1,7 @@
 //! Listening sockets.
 
 use std::io;
+use std::net::SocketAddr;
 use std::path::Path;
 
 use super::options::{ConnOptions, KeepAlive};
@@ -52,18 +53,19 @@ impl Inner {
         }
     }
 
-    async fn accept(&self) -> io::Result<Stream> {
+    /// Accepts a connection, with the peer's address for TCP.
+    async fn accept(&self) -> io::Result<(Stream, Option<SocketAddr>)> {
         match self {
             #[cfg(feature = "tokio")]
-            Inner::Tokio(l) => l.accept().await.map(Stream::Tokio),
+            Inner::Tokio(l) => l.accept().await.map(|(s, peer)| (Stream::Tokio(s), peer)),
             #[cfg(feature = "polling")]
             Inner::Polling(l) => std::future::poll_fn(|cx| l.poll_accept(cx))
                 .await
-                .map(Stream::Polling),
+                .map(|(s, peer)| (Stream::Polling(s), peer)),
             #[cfg(feature = "polling")]
             Inner::PerLoop(l) => std::future::poll_fn(|cx| l.poll_accept(cx))
                 .await
-                .map(Stream::Polling),
+                .map(|(s, peer)| (Stream::Polling(s), peer)),
         }
     }
 }
@@ -100,13 +102,16 @@ impl Listener {
     ///
     /// Cancel safe: a dropped `accept()` loses no connection.
     pub async fn accept(&self) -> Result<Conn> {
-        let stream = self.inner.accept().await.map_err(Error::accept)?;
+        let (stream, peer) = self.inner.accept().await.map_err(Error::accept)?;
         if self.tcp {
-            let conn = Conn::from_tcp(stream).map_err(Error::accept)?;
+            let conn = Conn::from_accepted_tcp(stream, &self.local, peer).map_err(Error::accept)?;
             let sock = socket2::SockRef::from(&conn);
             // A failing option on one connection is no reason to drop it.
-            if let Err(e) = self.options.apply(sock) {
-                tracing::debug!(error = %e, "cannot set socket options on accepted connection");
+            match self.options.apply(sock) {
+                Ok(()) => conn.note_nodelay(self.options.nodelay),
+                Err(e) => {
+                    tracing::debug!(error = %e, "cannot set socket options on accepted connection");
+                }
             }
             Ok(conn)
         } else {
@@ -222,7 +227,7 @@ impl ListenerBuilder {
     /// One `SO_REUSEPORT` socket per loop, the first choosing the port if
     /// `addr` asks for port 0.
     #[cfg(feature = "polling")]
-    fn bind_per_loop(&self, addr: std::net::SocketAddr) -> io::Result<Listener> {
+    fn bind_per_loop(&self, addr: SocketAddr) -> io::Result<Listener> {
         let per_socket = Self {
             reuse_port: true,
             ..self.clone()
@@ -243,7 +248,7 @@ impl ListenerBuilder {
         })
     }
 
-    fn bind_tcp(&self, addr: std::net::SocketAddr) -> io::Result<std::net::TcpListener> {
+    fn bind_tcp(&self, addr: SocketAddr) -> io::Result<std::net::TcpListener> {
         use socket2::{Domain, Protocol, Socket, Type};
         let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
         socket.set_reuse_address(self.reuse_address)?;

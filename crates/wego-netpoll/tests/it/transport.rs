@@ -54,6 +54,48 @@ each_backend!(echo_over_tcp, |_backend| async move {
     assert_eq!(back, big);
 });
 
+each_backend!(
+    accepted_addresses_mirror_the_dialers,
+    |_backend| async move {
+        // A listener on one address, and one on the wildcard address, whose
+        // accepted sockets' local address is the one the peer reached.
+        for bind in ["127.0.0.1:0", "0.0.0.0:0"] {
+            let listener = Listener::bind(&bind.parse().unwrap()).await.unwrap();
+            let port = listener.local_addr().as_tcp().unwrap().port();
+            let target = Address::Tcp(([127, 0, 0, 1], port).into());
+            let dialer = Dialer::new();
+            let (dialed, accepted) = tokio::join!(dialer.dial(&target), listener.accept());
+            let (dialed, accepted) = (dialed.unwrap(), accepted.unwrap());
+            assert_eq!(accepted.local_addr(), &target, "bound to {bind}");
+            assert_eq!(accepted.local_addr(), dialed.peer_addr(), "bound to {bind}");
+            assert_eq!(accepted.peer_addr(), dialed.local_addr(), "bound to {bind}");
+        }
+    }
+);
+
+each_backend!(
+    set_nodelay_reaches_the_socket_whatever_was_set_before,
+    |_backend| async move {
+        for listener_nodelay in [true, false] {
+            let listener = Listener::builder()
+                .nodelay(listener_nodelay)
+                .bind(&"127.0.0.1:0".parse().unwrap())
+                .await
+                .unwrap();
+            let target = listener.local_addr().clone();
+            let dialer = Dialer::new();
+            let (dialed, accepted) = tokio::join!(dialer.dial(&target), listener.accept());
+            let (_dialed, accepted) = (dialed.unwrap(), accepted.unwrap());
+            let on_socket = || socket2::SockRef::from(&accepted).tcp_nodelay().unwrap();
+            assert_eq!(on_socket(), listener_nodelay);
+            for want in [true, true, false, false, true] {
+                accepted.set_nodelay(want).unwrap();
+                assert_eq!(on_socket(), want, "after set_nodelay({want})");
+            }
+        }
+    }
+);
+
 each_backend!(echo_over_unix_socket, |_backend| async move {
     let path = unix_socket_path("echo");
     let addr = Address::Unix(path.clone());

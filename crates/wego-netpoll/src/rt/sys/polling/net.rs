@@ -318,21 +318,28 @@ impl Listener {
         })
     }
 
-    /// Accepts a connection, non-blocking and not yet registered.
-    pub(crate) fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<Stream>> {
+    /// Accepts a connection, non-blocking and not yet registered, with the
+    /// peer's address for TCP.
+    pub(crate) fn poll_accept(
+        &self,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<(Stream, Option<SocketAddr>)>> {
         let Some(reg) = &self.reg else {
             return Poll::Ready(Err(io::Error::other("listener is closed")));
         };
         reg.poll_io(cx, Direction::Read, || {
-            let sock = match &self.sock {
-                ListenSock::Tcp(l) => Sock::Tcp(l.accept()?.0),
-                ListenSock::Unix(l) => Sock::Unix(l.accept()?.0),
+            let (sock, peer) = match &self.sock {
+                ListenSock::Tcp(l) => {
+                    let (s, peer) = l.accept()?;
+                    (Sock::Tcp(s), Some(peer))
+                }
+                ListenSock::Unix(l) => (Sock::Unix(l.accept()?.0), None),
             };
             match &sock {
                 Sock::Tcp(s) => s.set_nonblocking(true)?,
                 Sock::Unix(s) => s.set_nonblocking(true)?,
             }
-            Ok(Stream::new(sock))
+            Ok((Stream::new(sock), peer))
         })
     }
 }

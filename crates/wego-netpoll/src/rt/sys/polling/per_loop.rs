@@ -14,7 +14,7 @@
 //! bounded channel holds them back while the accept loop is slow.
 
 use std::io;
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 
@@ -23,12 +23,15 @@ use tokio::sync::mpsc;
 use super::net::{Listener, Stream};
 use super::{JoinHandle, Shared, spawn_on};
 
+/// An accepted stream and its peer's address.
+type Accepted = (Stream, Option<SocketAddr>);
+
 /// Accepted connections waiting for `accept` (per listener, all loops).
 const BACKLOG: usize = 128;
 
 /// A listener with one socket and one acceptor task per loop.
 pub(crate) struct PerLoopListener {
-    rx: Mutex<mpsc::Receiver<io::Result<Stream>>>,
+    rx: Mutex<mpsc::Receiver<io::Result<Accepted>>>,
     acceptors: Vec<JoinHandle<()>>,
 }
 
@@ -54,7 +57,7 @@ impl PerLoopListener {
                 loop {
                     let accepted = std::future::poll_fn(|cx| listener.poll_accept(cx))
                         .await
-                        .map(|s| s.with_home(index));
+                        .map(|(s, peer)| (s.with_home(index), peer));
                     if tx.send(accepted).await.is_err() {
                         return;
                     }
@@ -68,7 +71,7 @@ impl PerLoopListener {
     }
 
     /// The next connection any loop accepted; cancel safe.
-    pub(crate) fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<Stream>> {
+    pub(crate) fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<Accepted>> {
         let mut rx = self.rx.lock().unwrap_or_else(PoisonError::into_inner);
         match rx.poll_recv(cx) {
             Poll::Ready(Some(res)) => Poll::Ready(res),

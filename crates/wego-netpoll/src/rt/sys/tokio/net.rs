@@ -130,10 +130,14 @@ impl Listener {
         tokio::net::UnixListener::from_std(l).map(Listener::Unix)
     }
 
-    pub(crate) async fn accept(&self) -> io::Result<Stream> {
+    /// Accepts a connection, with the peer's address for TCP.
+    pub(crate) async fn accept(&self) -> io::Result<(Stream, Option<SocketAddr>)> {
         Ok(match self {
-            Listener::Tcp(l) => Stream::Tcp(l.accept().await?.0),
-            Listener::Unix(l) => Stream::Unix(l.accept().await?.0),
+            Listener::Tcp(l) => {
+                let (s, peer) = l.accept().await?;
+                (Stream::Tcp(s), Some(peer))
+            }
+            Listener::Unix(l) => (Stream::Unix(l.accept().await?.0), None),
         })
     }
 }
