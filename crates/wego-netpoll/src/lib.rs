@@ -23,7 +23,7 @@
 //! | feature | default | what it brings |
 //! |---------|---------|----------------|
 //! | `tokio` | yes     | the tokio backend: per-core `current_thread` runtimes or tokio's multi-thread runtime ([`rt::Flavor`]), and `tokio::net` |
-//! | `polling` | no    | the polling backend: wego's own event loops on the `polling` crate (epoll, kqueue), one per core; no tokio runtime. Unix only |
+//! | `polling` | no    | the polling backend: wego's own event loops, one per core, on an epoll of their own (Linux) or the `polling` crate's kqueue; no tokio runtime. Unix only |
 //! | `test-util` | no  | a paused, advanceable clock for tests (`rt::pause`, `rt::advance`) on every backend |
 //! | `tls` | no        | [`tls`]: TLS over any transport with rustls and its `ring` provider (acceptor with SNI, ALPN, mutual TLS and certificate reload; a connector) |
 //! | `signal` | no     | `signal::terminated`: SIGTERM or ctrl-c as a future, on either backend (awaited on a one-thread tokio runtime of its own) |
