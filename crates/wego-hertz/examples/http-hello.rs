@@ -233,7 +233,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         runtime = runtime.eager_reads(on);
     }
     let runtime = runtime.build()?;
-    runtime.block_on(async move {
+    // Accepting runs on a worker, beside the connections it starts, as on
+    // hyper's one worker: on a one-worker runtime an accepted connection
+    // then starts without waking another thread. This thread only waits.
+    let serving = runtime.spawn(async move {
         #[cfg(feature = "tls")]
         if let Some(acceptor) = tls {
             let server = builder.build()?;
@@ -263,6 +266,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // Returns once the shutdown has drained (or forced) every connection.
         let listener = Listener::builder().per_loop(per_loop).bind(&addr).await?;
         server.serve(listener, app_with(static_dir)).await?;
-        Ok(())
-    })
+        Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+    });
+    runtime.block_on(serving)?.map_err(|e| e as Box<dyn std::error::Error>)
 }
