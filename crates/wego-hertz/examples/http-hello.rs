@@ -268,5 +268,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         server.serve(listener, app_with(static_dir)).await?;
         Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
     });
-    runtime.block_on(serving)?.map_err(|e| e as Box<dyn std::error::Error>)
+    runtime
+        .block_on(serving)?
+        .map_err(|e| e as Box<dyn std::error::Error>)
 }
