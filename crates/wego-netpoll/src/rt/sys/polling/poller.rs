@@ -119,6 +119,9 @@ mod epoll {
     /// How many events one wait can report.
     const CAPACITY: usize = 1024;
 
+    /// The longest single `epoll_wait` (an hour, in milliseconds).
+    const MAX_WAIT_MS: u64 = 3_600_000;
+
     /// An epoll instance, its wake-up eventfd and the timerfd that ends a
     /// wait's last fraction of a millisecond.
     #[derive(Debug)]
@@ -233,35 +236,48 @@ mod epoll {
         /// Waits for events or until `timeout` has elapsed; `None` waits
         /// until an event or a notify. Whole milliseconds of the timeout
         /// are waited in `epoll_wait`, the rest on the timerfd, so the
-        /// wait ends neither early nor up to a millisecond late.
+        /// wait ends neither early nor up to a millisecond late. The
+        /// timerfd's own reports (of this wait or an earlier one that
+        /// ended before it fired) end no wait.
         pub(crate) fn wait(
             &self,
             events: &mut Events,
             timeout: Option<Duration>,
         ) -> io::Result<()> {
-            let Some(timeout) = timeout else {
-                return self.wait_once(events, None);
-            };
-            if timeout.is_zero() {
+            if timeout == Some(Duration::ZERO) {
                 return self.wait_once(events, Some(Duration::ZERO));
             }
-            let deadline = Instant::now() + timeout;
+            // A timeout too far ahead for an `Instant` waits for events.
+            let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
             loop {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() {
+                let wait = match deadline {
+                    None => None,
+                    Some(deadline) => {
+                        let left = deadline.saturating_duration_since(Instant::now());
+                        if left.is_zero() {
+                            return Ok(());
+                        }
+                        // Whole milliseconds, at most an hour per call: a
+                        // millisecond count past `i32` would need
+                        // `epoll_pwait2`, which older kernels lack.
+                        let whole = Duration::from_millis(
+                            u64::try_from(left.as_millis())
+                                .unwrap_or(u64::MAX)
+                                .min(MAX_WAIT_MS),
+                        );
+                        if whole.is_zero() {
+                            self.arm_timer(left)?;
+                            None
+                        } else {
+                            Some(whole)
+                        }
+                    }
+                };
+                self.wait_once(events, wait)?;
+                if events.list.iter().any(|ev| ev.data.u64() != TIMER_KEY) {
                     return Ok(());
                 }
-                let whole =
-                    Duration::from_millis(u64::try_from(left.as_millis()).unwrap_or(u64::MAX));
-                if whole.is_zero() {
-                    self.arm_timer(left)?;
-                    self.wait_once(events, None)?;
-                } else {
-                    self.wait_once(events, Some(whole))?;
-                }
-                if !events.list.is_empty() {
-                    return Ok(());
-                }
+                events.clear();
             }
         }
 
@@ -527,6 +543,15 @@ mod tests {
                 start.elapsed()
             );
         }
+        // A wait ended by a notify before its sub-millisecond timer fired
+        // leaves that timer to fire during the next wait, which must not
+        // end there.
+        p.notify().expect("notify");
+        assert!(quiet_for(&p, Duration::from_micros(300)).is_empty());
+        let t = Duration::from_millis(5);
+        let start = Instant::now();
+        assert!(quiet_for(&p, t).is_empty());
+        assert!(start.elapsed() >= t, "ended after {:?}", start.elapsed());
     }
 
     macro_rules! contract {
