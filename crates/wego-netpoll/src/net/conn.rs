@@ -79,64 +79,28 @@ pub(crate) fn peek_is_active(sock: socket2::SockRef<'_>) -> bool {
 }
 
 impl Conn {
-    /// An accepted TCP connection: the peer's address as `accept` gave it,
-    /// the local one the listener's unless that is a wildcard (then the
-    /// socket says which of the host's addresses the peer reached). Saves
-    /// the `getpeername` and `getsockname` calls [`Conn::from_tcp`] makes.
-    pub(crate) fn from_accepted_tcp(
+    /// A TCP connection. Each address not given is read from the socket
+    /// (`getsockname`, `getpeername`): an accepted connection knows its
+    /// peer from `accept` and its local end from a listener bound to a
+    /// specific address, a dialed one its peer from the dial.
+    pub(crate) fn from_tcp(
         stream: Stream,
-        listener: &Address,
+        local: Option<SocketAddr>,
         peer: Option<SocketAddr>,
     ) -> io::Result<Self> {
-        let local = match listener {
-            Address::Tcp(a) if !a.ip().is_unspecified() => Some(*a),
-            _ => None,
+        let not_ip = || io::Error::new(io::ErrorKind::InvalidInput, "not an IP socket");
+        let local = match local {
+            Some(a) => a,
+            None => stream.sock().local_addr()?.as_socket().ok_or_else(not_ip)?,
         };
-        let (local, peer) = match (local, peer) {
-            (Some(local), Some(peer)) => (local, peer),
-            (local, peer) => {
-                let sock = stream.sock();
-                let local = match local {
-                    Some(a) => Some(a),
-                    None => sock.local_addr()?.as_socket(),
-                };
-                let peer = match peer {
-                    Some(a) => Some(a),
-                    None => sock.peer_addr()?.as_socket(),
-                };
-                let (Some(local), Some(peer)) = (local, peer) else {
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidInput,
-                        "not an IP socket",
-                    ));
-                };
-                (local, peer)
-            }
+        let peer = match peer {
+            Some(a) => a,
+            None => stream.sock().peer_addr()?.as_socket().ok_or_else(not_ip)?,
         };
         Ok(Self {
             stream,
             local: Address::Tcp(local),
             peer: Address::Tcp(peer),
-            closed: false,
-            nodelay: AtomicU8::new(NODELAY_UNKNOWN),
-        })
-    }
-
-    /// A TCP connection; the addresses are read from the socket.
-    pub(crate) fn from_tcp(stream: Stream) -> io::Result<Self> {
-        let sock = stream.sock();
-        let local = sock.local_addr()?.as_socket().map(Address::Tcp);
-        let peer = sock.peer_addr()?.as_socket().map(Address::Tcp);
-        let (Some(local), Some(peer)) = (local, peer) else {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "not an IP socket",
-            ));
-        };
-        Ok(Self {
-            stream,
-            local,
-            peer,
             closed: false,
             nodelay: AtomicU8::new(NODELAY_UNKNOWN),
         })

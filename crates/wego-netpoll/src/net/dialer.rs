@@ -94,7 +94,7 @@ impl Dialer {
             match addr {
                 Address::Tcp(sa) => {
                     let stream = connect_tcp(*sa).await?;
-                    let conn = Conn::from_tcp(stream)?;
+                    let conn = Conn::from_tcp(stream, None, Some(*sa))?;
                     self.options.apply(socket2::SockRef::from(&conn))?;
                     conn.note_nodelay(self.options.nodelay);
                     Ok(conn)

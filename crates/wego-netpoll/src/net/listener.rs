@@ -104,7 +104,13 @@ impl Listener {
     pub async fn accept(&self) -> Result<Conn> {
         let (stream, peer) = self.inner.accept().await.map_err(Error::accept)?;
         if self.tcp {
-            let conn = Conn::from_accepted_tcp(stream, &self.local, peer).map_err(Error::accept)?;
+            // A wildcard listener's connections each have their own local
+            // address: the socket says which one the peer reached.
+            let local = match &self.local {
+                Address::Tcp(a) if !a.ip().is_unspecified() => Some(*a),
+                _ => None,
+            };
+            let conn = Conn::from_tcp(stream, local, peer).map_err(Error::accept)?;
             let sock = socket2::SockRef::from(&conn);
             // A failing option on one connection is no reason to drop it.
             match self.options.apply(sock) {

@@ -284,6 +284,29 @@ impl Registration {
         dir: Direction,
         mut op: impl FnMut() -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
+        self.poll_op(cx, dir, || op().map(|r| (r, false)))
+    }
+
+    /// Reads with `op` as [`poll_io`](Self::poll_io) does; `op` also says
+    /// whether the read was short (less than it had room for, but not the
+    /// end of the stream): such a read drained the socket, and clears the
+    /// readable mark where the poller reports the peer's shutdown.
+    pub(crate) fn poll_read_io<R>(
+        &self,
+        cx: &mut Context<'_>,
+        op: impl FnMut() -> io::Result<(R, bool)>,
+    ) -> Poll<io::Result<R>> {
+        self.poll_op(cx, Direction::Read, op)
+    }
+
+    /// The loop of both: `op` returns its result and whether it drained the
+    /// socket in `dir` (only reads say so).
+    fn poll_op<R>(
+        &self,
+        cx: &mut Context<'_>,
+        dir: Direction,
+        mut op: impl FnMut() -> io::Result<(R, bool)>,
+    ) -> Poll<io::Result<R>> {
         loop {
             if self.owner.is_closed() {
                 return Poll::Ready(Err(runtime_gone()));
@@ -293,40 +316,13 @@ impl Registration {
                 Poll::Pending => return Poll::Pending,
             };
             match op() {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.io.clear(dir, observed),
-                res => return Poll::Ready(res),
-            }
-        }
-    }
-
-    /// Reads with `op` until it does not return `WouldBlock`, waiting for
-    /// readability in between. `op` returns what it read and whether the
-    /// read was short (less than it had room for, but not the end of the
-    /// stream): such a read drained the socket, and clears the readable
-    /// mark where the poller reports the peer's shutdown.
-    pub(crate) fn poll_read_io<R>(
-        &self,
-        cx: &mut Context<'_>,
-        mut op: impl FnMut() -> io::Result<(R, bool)>,
-    ) -> Poll<io::Result<R>> {
-        loop {
-            if self.owner.is_closed() {
-                return Poll::Ready(Err(runtime_gone()));
-            }
-            let observed = match self.io.poll_ready(cx, Direction::Read) {
-                Poll::Ready(o) => o,
-                Poll::Pending => return Poll::Pending,
-            };
-            match op() {
-                Ok((r, short)) => {
-                    if short && Poller::REPORTS_READ_CLOSED {
+                Ok((r, drained)) => {
+                    if drained && Poller::REPORTS_READ_CLOSED {
                         self.io.clear_bits(READABLE, observed);
                     }
                     return Poll::Ready(Ok(r));
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.io.clear(Direction::Read, observed);
-                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.io.clear(dir, observed),
                 Err(e) => return Poll::Ready(Err(e)),
             }
         }
