@@ -5,7 +5,7 @@
 //! can neither make it buffer without limit nor see it act on half a line.
 //! Chunk data is split off the input buffer without copying.
 
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use super::decoded::Decoded;
@@ -226,8 +226,8 @@ pub fn encode_chunk(data: &[u8], dst: &mut BytesMut) {
         return;
     }
     encode_chunk_size(data.len(), dst);
-    dst.put_slice(data);
-    dst.put_slice(b"\r\n");
+    dst.extend_from_slice(data);
+    dst.extend_from_slice(b"\r\n");
 }
 
 /// Appends the size line of a chunk of `len` bytes.
@@ -243,8 +243,8 @@ pub(crate) fn encode_chunk_size(len: usize, dst: &mut BytesMut) {
             break;
         }
     }
-    dst.put_slice(&hex[i..]);
-    dst.put_slice(b"\r\n");
+    dst.extend_from_slice(&hex[i..]);
+    dst.extend_from_slice(b"\r\n");
 }
 
 /// Appends the last chunk and the trailer section (`trailers` may be empty).
@@ -258,14 +258,14 @@ pub(crate) fn encode_last_chunk_cased(
     title_case: bool,
     dst: &mut BytesMut,
 ) {
-    dst.put_slice(b"0\r\n");
+    dst.extend_from_slice(b"0\r\n");
     if let Some(map) = trailers {
         for (name, value) in map {
             super::response::put_name(dst, name.as_str().as_bytes(), title_case);
-            dst.put_slice(b": ");
-            dst.put_slice(value.as_bytes());
-            dst.put_slice(b"\r\n");
+            dst.extend_from_slice(b": ");
+            dst.extend_from_slice(value.as_bytes());
+            dst.extend_from_slice(b"\r\n");
         }
     }
-    dst.put_slice(b"\r\n");
+    dst.extend_from_slice(b"\r\n");
 }

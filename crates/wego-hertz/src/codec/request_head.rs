@@ -6,7 +6,7 @@
 //! written again from the body the client actually sends, so a request can
 //! never announce one framing and carry another (RFC 9112 §6.1, §6.2).
 
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
 use http::header::{CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
 use http::{HeaderMap, Method, Uri};
 
@@ -39,19 +39,19 @@ pub fn encode_request_head(
     dst: &mut BytesMut,
 ) -> RequestFraming {
     dst.reserve(128 + headers.len() * 32);
-    dst.put_slice(method.as_str().as_bytes());
-    dst.put_u8(b' ');
+    dst.extend_from_slice(method.as_str().as_bytes());
+    dst.extend_from_slice(&[b' ']);
     match uri.path_and_query().map(|p| p.as_str()) {
-        Some(p) if p.starts_with('/') => dst.put_slice(p.as_bytes()),
+        Some(p) if p.starts_with('/') => dst.extend_from_slice(p.as_bytes()),
         Some(p) if p.starts_with('?') => {
-            dst.put_u8(b'/');
-            dst.put_slice(p.as_bytes());
+            dst.extend_from_slice(&[b'/']);
+            dst.extend_from_slice(p.as_bytes());
         }
         // `OPTIONS *` (RFC 9112 §3.2.4) and an empty path.
-        Some("*") if method == Method::OPTIONS => dst.put_u8(b'*'),
-        _ => dst.put_u8(b'/'),
+        Some("*") if method == Method::OPTIONS => dst.extend_from_slice(&[b'*']),
+        _ => dst.extend_from_slice(&[b'/']),
     }
-    dst.put_slice(b" HTTP/1.1\r\n");
+    dst.extend_from_slice(b" HTTP/1.1\r\n");
     if !headers.contains_key(HOST)
         && let Some(authority) = uri.authority()
     {
@@ -83,7 +83,7 @@ pub fn encode_request_head(
             RequestFraming::Chunked
         }
     };
-    dst.put_slice(b"\r\n");
+    dst.extend_from_slice(b"\r\n");
     framing
 }
 
@@ -95,10 +95,10 @@ fn expects_body(method: &Method) -> bool {
 }
 
 fn put_field(dst: &mut BytesMut, name: &[u8], value: &[u8]) {
-    dst.put_slice(name);
-    dst.put_slice(b": ");
-    dst.put_slice(value);
-    dst.put_slice(b"\r\n");
+    dst.extend_from_slice(name);
+    dst.extend_from_slice(b": ");
+    dst.extend_from_slice(value);
+    dst.extend_from_slice(b"\r\n");
 }
 
 /// A decimal rendering of `n` without allocating.

@@ -10,7 +10,7 @@
 //! output buffer: no allocation either way, and the two cases are compiled
 //! apart, so the default path pays one branch per response.
 
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
 use http::header::{CONNECTION, CONTENT_LENGTH, DATE, SERVER, TRANSFER_ENCODING};
 use http::{HeaderMap, StatusCode, Version};
 
@@ -151,13 +151,13 @@ fn write_head<const TITLE: bool>(
             continue;
         }
         put_name(dst, name.as_str().as_bytes(), tc);
-        dst.put_slice(b": ");
-        dst.put_slice(value.as_bytes());
-        dst.put_slice(b"\r\n");
+        dst.extend_from_slice(b": ");
+        dst.extend_from_slice(value.as_bytes());
+        dst.extend_from_slice(b"\r\n");
     }
     match length_header {
         LengthHeader::Length(n) => put_content_length(dst, n, tc),
-        LengthHeader::Chunked => dst.put_slice(cased(
+        LengthHeader::Chunked => dst.extend_from_slice(cased(
             b"transfer-encoding: chunked\r\n",
             b"Transfer-Encoding: chunked\r\n",
             tc,
@@ -167,13 +167,13 @@ fn write_head<const TITLE: bool>(
     if switching {
         // The connection continues in the new protocol: no HTTP option.
     } else if !keep_alive {
-        dst.put_slice(cased(
+        dst.extend_from_slice(cased(
             b"connection: close\r\n",
             b"Connection: close\r\n",
             tc,
         ));
     } else if ctx.version == Version::HTTP_10 {
-        dst.put_slice(cased(
+        dst.extend_from_slice(cased(
             b"connection: keep-alive\r\n",
             b"Connection: keep-alive\r\n",
             tc,
@@ -185,18 +185,18 @@ fn write_head<const TITLE: bool>(
     if let Some(server) = ctx.server
         && !seen.server
     {
-        dst.put_slice(cased(b"server: ", b"Server: ", tc));
-        dst.put_slice(server);
-        dst.put_slice(b"\r\n");
+        dst.extend_from_slice(cased(b"server: ", b"Server: ", tc));
+        dst.extend_from_slice(server);
+        dst.extend_from_slice(b"\r\n");
     }
-    dst.put_slice(b"\r\n");
+    dst.extend_from_slice(b"\r\n");
 }
 
 /// Appends a header name, title-cased if `title_case`.
 #[inline]
 pub(crate) fn put_name(dst: &mut BytesMut, name: &[u8], title_case: bool) {
     let start = dst.len();
-    dst.put_slice(name);
+    dst.extend_from_slice(name);
     if title_case {
         title_case_in_place(&mut dst[start..]);
     }
@@ -293,15 +293,15 @@ fn put_status_line(dst: &mut BytesMut, status: StatusCode) {
         500 => b"HTTP/1.1 500 Internal Server Error\r\n",
         503 => b"HTTP/1.1 503 Service Unavailable\r\n",
         _ => {
-            dst.put_slice(b"HTTP/1.1 ");
-            dst.put_slice(status.as_str().as_bytes());
-            dst.put_u8(b' ');
-            dst.put_slice(status.canonical_reason().unwrap_or("").as_bytes());
-            dst.put_slice(b"\r\n");
+            dst.extend_from_slice(b"HTTP/1.1 ");
+            dst.extend_from_slice(status.as_str().as_bytes());
+            dst.extend_from_slice(&[b' ']);
+            dst.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
+            dst.extend_from_slice(b"\r\n");
             return;
         }
     };
-    dst.put_slice(line);
+    dst.extend_from_slice(line);
 }
 
 /// `content-length: N\r\n`, assembled on the stack and copied once.
@@ -327,7 +327,7 @@ fn put_content_length(dst: &mut BytesMut, n: u64, title_case: bool) {
         b"Content-Length: ",
         title_case,
     ));
-    dst.put_slice(&line[start..]);
+    dst.extend_from_slice(&line[start..]);
 }
 
 /// `date: <IMF-fixdate>\r\n`: an IMF-fixdate is always 29 bytes, so the
@@ -339,12 +339,12 @@ fn put_date(dst: &mut BytesMut, date: &[u8], title_case: bool) {
             let mut line = *b"date: Sun, 06 Nov 1994 08:49:37 GMT\r\n";
             line[..6].copy_from_slice(name);
             line[6..35].copy_from_slice(date);
-            dst.put_slice(&line);
+            dst.extend_from_slice(&line);
         }
         Err(_) => {
-            dst.put_slice(name);
-            dst.put_slice(date);
-            dst.put_slice(b"\r\n");
+            dst.extend_from_slice(name);
+            dst.extend_from_slice(date);
+            dst.extend_from_slice(b"\r\n");
         }
     }
 }
