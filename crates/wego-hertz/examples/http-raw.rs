@@ -1,6 +1,6 @@
 //! The HTTP server without the router: a `tower::service_fn` that does what
-//! the hyper peer in `benches/peers/http` does (match method and path, no
-//! content type), to compare the two servers on equal work.
+//! the hyper peer in `benches/peers/http` does (match method and path, a
+//! fixed content type), to compare the two servers on equal work.
 //!
 //! - `GET /plaintext` → `Hello, World!`
 //! - `POST /echo`     → the request body
@@ -19,7 +19,14 @@ use wego_netpoll::{Address, rt};
 /// Answers as the hyper peer does.
 pub(crate) async fn handle(req: Request<Body>) -> Result<Response<Body>, Infallible> {
     let resp = match (req.method().as_str(), req.uri().path()) {
-        ("GET", "/plaintext") => Response::new(Body::from("Hello, World!")),
+        ("GET", "/plaintext") => {
+            let mut r = Response::new(Body::from("Hello, World!"));
+            r.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
+            r
+        }
         ("POST", "/echo") => Response::new(req.into_body()),
         _ => {
             let mut r = Response::new(Body::empty());

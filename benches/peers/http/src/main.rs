@@ -1,7 +1,9 @@
 //! One binary, three peer frameworks, the same two routes as wego-hertz's
 //! `http-hello` example:
 //!
-//! - `GET /plaintext` → `Hello, World!`
+//! - `GET /plaintext` → `Hello, World!` with
+//!   `content-type: text/plain; charset=utf-8`, the head wego-hertz, axum
+//!   and actix-web give a `&'static str` (equal work on the wire)
 //! - `POST /echo`     → the request body
 //!
 //! Usage: `http-peer hyper|hyper-h2|axum|actix|floor [--port N] [--threads N]
@@ -33,6 +35,8 @@ use http_body_util::{BodyExt, Full};
 use hyper::{Request, Response, StatusCode};
 
 const HELLO: &str = "Hello, World!";
+/// The content type every server in the comparison sends with `HELLO`.
+const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -82,7 +86,14 @@ async fn hyper_handle(
     req: Request<hyper::body::Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let resp = match (req.method().as_str(), req.uri().path()) {
-        ("GET", "/plaintext") => Response::new(Full::new(Bytes::from_static(HELLO.as_bytes()))),
+        ("GET", "/plaintext") => {
+            let mut r = Response::new(Full::new(Bytes::from_static(HELLO.as_bytes())));
+            r.headers_mut().insert(
+                hyper::header::CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static(TEXT_PLAIN),
+            );
+            r
+        }
         ("POST", "/echo") => match req.into_body().collect().await {
             Ok(body) => Response::new(Full::new(body.to_bytes())),
             Err(_) => status(StatusCode::BAD_REQUEST),
@@ -116,7 +127,7 @@ async fn hyper_server(addr: SocketAddr) -> Result<(), Box<dyn std::error::Error>
 /// The answer `floor` gives to every request head: hyper's response to
 /// `GET /plaintext`, byte for byte in size (its date is fixed).
 const FLOOR_RESPONSE: &[u8] =
-    b"HTTP/1.1 200 OK\r\ncontent-length: 13\r\ndate: Sat, 05 Dec 2026 20:00:00 GMT\r\n\r\nHello, World!";
+    b"HTTP/1.1 200 OK\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 13\r\ndate: Sat, 05 Dec 2026 20:00:00 GMT\r\n\r\nHello, World!";
 
 /// Reads request heads and answers each with `FLOOR_RESPONSE`: the
 /// runtime and the system calls of an HTTP server, without the HTTP.
