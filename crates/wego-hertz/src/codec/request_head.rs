@@ -40,16 +40,16 @@ pub fn encode_request_head(
 ) -> RequestFraming {
     dst.reserve(128 + headers.len() * 32);
     dst.extend_from_slice(method.as_str().as_bytes());
-    dst.extend_from_slice(&[b' ']);
+    dst.extend_from_slice(b" ");
     match uri.path_and_query().map(|p| p.as_str()) {
         Some(p) if p.starts_with('/') => dst.extend_from_slice(p.as_bytes()),
         Some(p) if p.starts_with('?') => {
-            dst.extend_from_slice(&[b'/']);
+            dst.extend_from_slice(b"/");
             dst.extend_from_slice(p.as_bytes());
         }
         // `OPTIONS *` (RFC 9112 §3.2.4) and an empty path.
-        Some("*") if method == Method::OPTIONS => dst.extend_from_slice(&[b'*']),
-        _ => dst.extend_from_slice(&[b'/']),
+        Some("*") if method == Method::OPTIONS => dst.extend_from_slice(b"*"),
+        _ => dst.extend_from_slice(b"/"),
     }
     dst.extend_from_slice(b" HTTP/1.1\r\n");
     if !headers.contains_key(HOST)

@@ -295,7 +295,7 @@ fn put_status_line(dst: &mut BytesMut, status: StatusCode) {
         _ => {
             dst.extend_from_slice(b"HTTP/1.1 ");
             dst.extend_from_slice(status.as_str().as_bytes());
-            dst.extend_from_slice(&[b' ']);
+            dst.extend_from_slice(b" ");
             dst.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
             dst.extend_from_slice(b"\r\n");
             return;
