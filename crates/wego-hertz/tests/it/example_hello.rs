@@ -83,7 +83,7 @@ wego_test_support::each_backend!(http_raw_routes, |_backend| async move {
         .unwrap();
     let r = read_response(&mut conn, &mut buf, false).await.unwrap();
     assert_eq!(r.body, b"Hello, World!");
-    assert_eq!(r.header("content-type"), None);
+    assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"));
     conn.write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc")
         .await
         .unwrap();
