@@ -373,6 +373,9 @@ where
     /// without waiting (a router without layers always is). The request is
     /// built and handed over here, off the connection's future: a request
     /// kept across an await would be one more copy into it.
+    // Inlined into `run` (about 100 instructions per request fewer than a
+    // call, callgrind on `GET /plaintext`).
+    #[inline(always)]
     fn start(&mut self, head: RequestHead) -> Started<S::Future> {
         let whole = !head.expect_continue
             && match head.framing {
