@@ -13,7 +13,10 @@ fn main() {
 }
 
 fn generate() -> Result<(), Box<dyn std::error::Error>> {
-    let idl = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../idl");
+    // Read when the script runs, not baked in when it is compiled: a
+    // target dir moved with its workspace reuses the compiled script.
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR").ok_or("CARGO_MANIFEST_DIR is not set")?;
+    let idl = Path::new(&manifest).join("../../idl");
     let out = PathBuf::from(std::env::var_os("OUT_DIR").ok_or("OUT_DIR is not set")?);
     // Cargo rescans a directory named here, so any IDL change regenerates.
     println!("cargo:rerun-if-changed={}", idl.display());

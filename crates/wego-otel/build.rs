@@ -16,7 +16,10 @@ fn generate() -> Result<(), Box<dyn std::error::Error>> {
     if std::env::var_os("CARGO_FEATURE_GRPC").is_none() {
         return Ok(());
     }
-    let proto = Path::new(env!("CARGO_MANIFEST_DIR")).join("proto");
+    // Read when the script runs, not baked in when it is compiled: a
+    // target dir moved with its workspace reuses the compiled script.
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR").ok_or("CARGO_MANIFEST_DIR is not set")?;
+    let proto = Path::new(&manifest).join("proto");
     let out = PathBuf::from(std::env::var_os("OUT_DIR").ok_or("OUT_DIR is not set")?);
     println!("cargo:rerun-if-changed={}", proto.display());
     let collector = proto.join("opentelemetry/proto/collector");
