@@ -6,7 +6,7 @@
 //!   and actix-web give a `&'static str` (equal work on the wire)
 //! - `POST /echo`     → the request body
 //!
-//! Usage: `http-peer hyper|hyper-h2|axum|actix|floor [--port N] [--threads N]
+//! Usage: `http-peer hyper|hyper-h2|axum|actix|floor|epoll-floor [--port N] [--threads N]
 //! [--tls-cert FILE --tls-key FILE]`.
 //! The tokio-based peers run tokio's multi-thread runtime with N workers;
 //! actix-web runs N workers (each a single-threaded runtime).
@@ -24,6 +24,9 @@
 //!   and ignores bodies, so it serves `GET /plaintext` only: the cost of
 //!   the runtime and the system calls alone, the floor under every HTTP
 //!   server measured here.
+//! - `epoll-floor` (Linux) gives the same answers from one thread's
+//!   level-triggered epoll loop with no runtime at all: `floor` minus
+//!   `epoll-floor` is the most any faster runtime could save per request.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -34,6 +37,9 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::{Request, Response, StatusCode};
 
+#[cfg(target_os = "linux")]
+mod epoll_floor;
+
 const HELLO: &str = "Hello, World!";
 /// The content type every server in the comparison sends with `HELLO`.
 const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
@@ -41,7 +47,7 @@ const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let framework = args.next().ok_or(
-        "usage: http-peer hyper|hyper-h2|axum|actix|floor [--port N] [--threads N] \
+        "usage: http-peer hyper|hyper-h2|axum|actix|floor|epoll-floor [--port N] [--threads N] \
          [--tls-cert FILE --tls-key FILE]",
     )?;
     let mut port = 8080u16;
@@ -69,6 +75,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("hyper", None, None) => tokio_rt(threads)?.block_on(hyper_server(addr)),
         ("hyper-h2", None, None) => tokio_rt(threads)?.block_on(hyper_h2_server(addr)),
         ("floor", None, None) => tokio_rt(threads)?.block_on(floor_server(addr)),
+        #[cfg(target_os = "linux")]
+        ("epoll-floor", None, None) => epoll_floor::serve(addr),
         ("axum", None, None) => tokio_rt(threads)?.block_on(axum_server(addr)),
         ("actix", None, None) => actix_server(addr, threads),
         (other, _, _) => Err(format!("unknown framework {other}").into()),
