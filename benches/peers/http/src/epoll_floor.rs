@@ -1,10 +1,11 @@
 //! `epoll-floor`: the floor without a runtime. One thread, one
-//! edge-triggered epoll set (as tokio's and netpoll's), non-blocking sockets
-//! and a buffer per connection; a readiness event is read until a `recv`
-//! comes back short (one `recv` per request, as tokio does), and the heads
-//! it completes are answered with `FLOOR_RESPONSE` in one `send`. No tasks, no wakers,
-//! no timers: what any readiness-based backend costs at the least, so that
-//! `floor` minus this is the most a faster runtime could save per request.
+//! edge-triggered epoll set (as tokio's and netpoll's), non-blocking
+//! sockets and a buffer per connection; a readiness event is read until a
+//! `recv` comes back short (one `recv` per request, as tokio does), and the
+//! heads it completes are answered with `FLOOR_RESPONSE` in one `send`. No
+//! tasks, no wakers, no timers: what any readiness-based backend costs at
+//! the least, so that `floor` minus this is the most a faster runtime could
+//! save per request.
 
 use std::collections::HashMap;
 use std::io::{ErrorKind, Write};
@@ -36,7 +37,13 @@ pub fn serve(addr: SocketAddr) -> Result<(), Box<dyn std::error::Error>> {
     if ep < 0 {
         return Err(std::io::Error::last_os_error().into());
     }
-    ctl(ep, libc::EPOLL_CTL_ADD, listener.as_raw_fd(), libc::EPOLLIN, LISTENER)?;
+    ctl(
+        ep,
+        libc::EPOLL_CTL_ADD,
+        listener.as_raw_fd(),
+        libc::EPOLLIN,
+        LISTENER,
+    )?;
     eprintln!("epoll-floor listening on {addr}");
     let mut conns: HashMap<RawFd, Conn> = HashMap::new();
     let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 1024];
@@ -127,7 +134,10 @@ fn serve_readable(ep: RawFd, conn: &mut Conn) -> bool {
         // SAFETY: recv initialised the first `n` spare bytes.
         unsafe { conn.buf.set_len(len + n) };
         let mut consumed = 0;
-        while let Some(end) = conn.buf[consumed..].windows(4).position(|w| w == b"\r\n\r\n") {
+        while let Some(end) = conn.buf[consumed..]
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+        {
             consumed += end + 4;
             conn.pending.extend_from_slice(FLOOR_RESPONSE);
         }

@@ -25,8 +25,9 @@
 //!   the runtime and the system calls alone, the floor under every HTTP
 //!   server measured here.
 //! - `epoll-floor` (Linux) gives the same answers from one thread's
-//!   level-triggered epoll loop with no runtime at all: `floor` minus
-//!   `epoll-floor` is the most any faster runtime could save per request.
+//!   edge-triggered epoll loop with no runtime at all (it ignores
+//!   `--threads`): `floor` minus `epoll-floor` is the most any faster
+//!   runtime could save per request.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
