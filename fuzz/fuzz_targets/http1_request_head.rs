@@ -1,8 +1,9 @@
 //! Fuzzes wego-hertz's HTTP/1.1 request-head parser: any bytes, any split
 //! point, must give a head, "need more" or a typed error, never a panic;
 //! a parsed head must consume only bytes it was given, and a rejected one
-//! must map to a 4xx/5xx status, and a parsed `Host` holds only bytes
-//! RFC 3986's `uri-host [":" port]` allows.
+//! must map to a 4xx/5xx status, an accepted head has no line ending in a
+//! bare LF, and a parsed `Host` holds only bytes RFC 3986's
+//! `uri-host [":" port]` allows.
 #![no_main]
 
 use bytes::BytesMut;
@@ -19,6 +20,15 @@ fuzz_target!(|data: &[u8]| {
     match parse_request_head(&mut buf, &limits) {
         Ok(Some(head)) => {
             assert!(buf.len() < data.len());
+            // RFC 9112 §2.2: every line of an accepted head ends in CRLF.
+            let consumed = &data[..data.len() - buf.len()];
+            assert!(
+                consumed
+                    .iter()
+                    .enumerate()
+                    .all(|(i, &b)| b != b'\n' || (i > 0 && consumed[i - 1] == b'\r')),
+                "bare LF accepted"
+            );
             for host in head.parts.headers.get_all(http::header::HOST) {
                 assert!(
                     host.as_bytes().iter().all(|&b| b.is_ascii_alphanumeric()

@@ -203,12 +203,7 @@ fn first_pass(
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(e) => return Err(map_httparse(e, window, limits)),
     };
-    // httparse accepts bare LF as a line ending; RFC 9112 §2.2 lets a
-    // recipient do so, but a proxy in front of us may not: reject.
     let head = &window[..len];
-    if memchr::memchr_iter(b'\n', head).any(|i| i == 0 || head[i - 1] != b'\r') {
-        return Err(ParseError::BareLf);
-    }
     let base = window.as_ptr() as usize;
     let span = |s: &[u8]| (s.as_ptr() as usize - base, s.len());
     // The window is at most u32::MAX bytes long, so these never truncate.
@@ -219,8 +214,21 @@ fn first_pass(
     let (Some(method), Some(path), Some(version)) = (req.method, req.path, req.version) else {
         return Err(ParseError::RequestLine);
     };
+    // httparse accepts bare LF as a line ending; RFC 9112 §2.2 lets a
+    // recipient do so, but a proxy in front of us may not: reject. A head's
+    // line ends are the request line's (`check_request_line` saw its CRLF),
+    // one after each field's value and the whitespace httparse trimmed off
+    // it (a value holds no LF), and the empty line's at the very end: each
+    // is looked at where it is, rather than scanning the head for LFs.
+    if !head.ends_with(b"\r\n") {
+        return Err(ParseError::BareLf);
+    }
     let mut count = 0;
     for (slot, h) in spans.iter_mut().zip(req.headers.iter()) {
+        let value = span(h.value);
+        if !ends_in_crlf(head, value.0 + value.1) {
+            return Err(ParseError::BareLf);
+        }
         *slot = Span {
             name: span32(h.name.as_bytes()),
             value: span32(h.value),
@@ -234,6 +242,17 @@ fn first_pass(
         version,
         count,
     }))
+}
+
+/// Whether the line whose content ends at `end` (before optional
+/// whitespace) ends in CRLF.
+fn ends_in_crlf(head: &[u8], end: usize) -> bool {
+    let rest = head.get(end..).unwrap_or_default();
+    let ws = rest
+        .iter()
+        .take_while(|&&b| b == b' ' || b == b'\t')
+        .count();
+    rest[ws..].starts_with(b"\r\n")
 }
 
 fn map_httparse(e: httparse::Error, window: &[u8], limits: &HeadLimits) -> ParseError {

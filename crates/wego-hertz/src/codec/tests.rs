@@ -185,6 +185,48 @@ fn rejects_bare_lf() {
     assert_eq!(err(b"GET / HTTP/1.1\nHost: x\r\n\r\n"), ParseError::BareLf);
     assert_eq!(err(b"GET / HTTP/1.1\r\nHost: x\n\r\n"), ParseError::BareLf);
     assert_eq!(err(b"GET / HTTP/1.1\r\nHost: x\r\n\n"), ParseError::BareLf);
+    // Every place a line can end: after trailing whitespace, after an
+    // empty value, after a value that is all whitespace, the empty line
+    // of a head without fields, and a later field's line.
+    assert_eq!(
+        err(b"GET / HTTP/1.1\r\nHost: x \t\n\r\n"),
+        ParseError::BareLf
+    );
+    assert_eq!(
+        err(b"GET / HTTP/1.1\r\nHost: x\r\nX-A:\n\r\n"),
+        ParseError::BareLf
+    );
+    assert_eq!(
+        err(b"GET / HTTP/1.1\r\nHost: x\r\nX-A:  \n\r\n"),
+        ParseError::BareLf
+    );
+    assert_eq!(err(b"GET / HTTP/1.0\r\n\n"), ParseError::BareLf);
+    assert_eq!(
+        err(b"GET / HTTP/1.1\r\nHost: x\r\nX-A: 1\r\nX-B: 2\n\r\n"),
+        ParseError::BareLf
+    );
+    assert_eq!(
+        err(b"\nGET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+        ParseError::BareLf
+    );
+    // The same shapes with CRLF parse.
+    for head in [
+        &b"GET / HTTP/1.1\r\nHost: x \t\r\n\r\n"[..],
+        b"GET / HTTP/1.1\r\nHost: x\r\nX-A:\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: x\r\nX-A:  \r\n\r\n",
+        b"GET / HTTP/1.0\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: x\r\nX-A: 1\r\nX-B: 2\r\n\r\n",
+    ] {
+        let mut buf = BytesMut::from(head);
+        assert!(
+            matches!(
+                parse_request_head(&mut buf, &HeadLimits::default()),
+                Ok(Some(_))
+            ),
+            "{:?}",
+            String::from_utf8_lossy(head)
+        );
+    }
 }
 
 #[test]
