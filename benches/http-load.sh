@@ -46,7 +46,8 @@
 #        SERVERS="wego wego-ws actix" CONNS=1000 benches/http-load.sh
 #        SERVERS="wego wego-polling hyper" benches/http-load.sh
 #        SERVERS="floor epoll-floor wego" ENDPOINTS=plaintext benches/http-load.sh
-#          (floor: no HTTP, on tokio; epoll-floor: no HTTP and no runtime)
+#          (floor: no HTTP, on tokio; epoll-floor: no HTTP and no runtime;
+#           api-floor: no runtime, only the HTTP work hertz's API obliges)
 #        PROTO=h2 benches/http-load.sh   (SERVERS="wego hyper" by default)
 #        TLS=1 benches/http-load.sh      (SERVERS="wego hyper" by default)
 #        BASE_BIN=/tmp/old/http-hello SERVERS="wego wego-base hyper" benches/http-load.sh

@@ -6,13 +6,42 @@
 //! tasks, no wakers, no timers: what any readiness-based backend costs at
 //! the least, so that `floor` minus this is the most a faster runtime could
 //! save per request.
+//!
+//! The loop takes the answering as a function ([`Answer`]), so that
+//! `api-floor` (`super::api_floor`) runs the same loop with HTTP work in it.
 
 use std::collections::HashMap;
 use std::io::{ErrorKind, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
 
+use bytes::BytesMut;
+
 use super::FLOOR_RESPONSE;
+
+/// Answers the complete heads at the front of `buf` (taking them out of
+/// it) into `out`; `peer` is the connection's client. `Err` closes the
+/// connection.
+pub trait Answer: Fn(&mut BytesMut, SocketAddr, &mut Vec<u8>) -> Result<(), ()> + Copy {}
+
+impl<F: Fn(&mut BytesMut, SocketAddr, &mut Vec<u8>) -> Result<(), ()> + Copy> Answer for F {}
+
+/// The floor's answer: `FLOOR_RESPONSE` for each `\r\n\r\n`.
+pub fn floor_answer(buf: &mut BytesMut, _: SocketAddr, out: &mut Vec<u8>) -> Result<(), ()> {
+    let mut consumed = 0;
+    while let Some(end) = buf[consumed..].windows(4).position(|w| w == b"\r\n\r\n") {
+        consumed += end + 4;
+        out.extend_from_slice(FLOOR_RESPONSE);
+    }
+    // Cleared or advanced, never split: the buffer stays one owned
+    // allocation, and a fully answered one keeps all of its capacity.
+    if consumed == buf.len() {
+        buf.clear();
+    } else {
+        bytes::Buf::advance(buf, consumed);
+    }
+    Ok(())
+}
 
 /// The listener's epoll token; connections use their file descriptor.
 const LISTENER: u64 = u64::MAX;
@@ -23,13 +52,19 @@ const WRITE: i32 = libc::EPOLLOUT | libc::EPOLLET;
 
 struct Conn {
     stream: TcpStream,
-    buf: Vec<u8>,
+    peer: SocketAddr,
+    buf: BytesMut,
     /// Bytes of answers the socket did not take yet (then the connection
     /// waits for `EPOLLOUT` instead of reading).
     pending: Vec<u8>,
 }
 
-pub fn serve(addr: SocketAddr) -> Result<(), Box<dyn std::error::Error>> {
+/// Serves `addr` from this thread, answering with `answer`.
+pub fn serve(
+    addr: SocketAddr,
+    name: &str,
+    answer: impl Answer,
+) -> Result<(), Box<dyn std::error::Error>> {
     let listener = TcpListener::bind(addr)?;
     listener.set_nonblocking(true)?;
     // SAFETY: epoll_create1 takes no pointers; the result is checked.
@@ -44,7 +79,7 @@ pub fn serve(addr: SocketAddr) -> Result<(), Box<dyn std::error::Error>> {
         libc::EPOLLIN,
         LISTENER,
     )?;
-    eprintln!("epoll-floor listening on {addr}");
+    eprintln!("{name} listening on {addr}");
     let mut conns: HashMap<RawFd, Conn> = HashMap::new();
     let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 1024];
     loop {
@@ -70,7 +105,7 @@ pub fn serve(addr: SocketAddr) -> Result<(), Box<dyn std::error::Error>> {
             let open = if flags & libc::EPOLLOUT as u32 != 0 {
                 flush(ep, conn)
             } else {
-                serve_readable(ep, conn)
+                serve_readable(ep, conn, answer)
             };
             if !open {
                 // Closing the socket takes it out of the epoll set.
@@ -87,14 +122,15 @@ fn accept_all(
 ) -> std::io::Result<()> {
     loop {
         match listener.accept() {
-            Ok((stream, _)) => {
+            Ok((stream, peer)) => {
                 stream.set_nonblocking(true)?;
                 stream.set_nodelay(true)?;
                 let fd = stream.as_raw_fd();
                 ctl(ep, libc::EPOLL_CTL_ADD, fd, READ, fd as u64)?;
                 let conn = Conn {
                     stream,
-                    buf: Vec::with_capacity(8 * 1024),
+                    peer,
+                    buf: BytesMut::with_capacity(8 * 1024),
                     pending: Vec::with_capacity(8 * 1024),
                 };
                 conns.insert(fd, conn);
@@ -111,7 +147,7 @@ fn accept_all(
 /// Reads until a `recv` comes back short (the socket is then drained, and
 /// the next arrival is a new edge), answering the heads each completes.
 /// Whether the connection stays open.
-fn serve_readable(ep: RawFd, conn: &mut Conn) -> bool {
+fn serve_readable(ep: RawFd, conn: &mut Conn, answer: impl Answer) -> bool {
     const CHUNK: usize = 8 * 1024;
     let fd = conn.stream.as_raw_fd();
     loop {
@@ -133,15 +169,9 @@ fn serve_readable(ep: RawFd, conn: &mut Conn) -> bool {
         let len = conn.buf.len();
         // SAFETY: recv initialised the first `n` spare bytes.
         unsafe { conn.buf.set_len(len + n) };
-        let mut consumed = 0;
-        while let Some(end) = conn.buf[consumed..]
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-        {
-            consumed += end + 4;
-            conn.pending.extend_from_slice(FLOOR_RESPONSE);
+        if answer(&mut conn.buf, conn.peer, &mut conn.pending).is_err() {
+            return false;
         }
-        conn.buf.drain(..consumed);
         if conn.buf.len() > 64 * 1024 {
             return false;
         }

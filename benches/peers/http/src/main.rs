@@ -6,7 +6,7 @@
 //!   and actix-web give a `&'static str` (equal work on the wire)
 //! - `POST /echo`     → the request body
 //!
-//! Usage: `http-peer hyper|hyper-h2|axum|actix|floor|epoll-floor [--port N] [--threads N]
+//! Usage: `http-peer hyper|hyper-h2|axum|actix|floor|epoll-floor|api-floor [--port N] [--threads N]
 //! [--tls-cert FILE --tls-key FILE]`.
 //! The tokio-based peers run tokio's multi-thread runtime with N workers;
 //! actix-web runs N workers (each a single-threaded runtime).
@@ -28,6 +28,11 @@
 //!   edge-triggered epoll loop with no runtime at all (it ignores
 //!   `--threads`): `floor` minus `epoll-floor` is the most any faster
 //!   runtime could save per request.
+//! - `api-floor` (Linux) runs `epoll-floor`'s loop but answers with the
+//!   per-request work wego-hertz's API obliges (the `http` types, the
+//!   client-address and matched-path extensions, a boxed handler future,
+//!   a response header map): a lower bound on any implementation of that
+//!   API, with no runtime, routing or checks (`api_floor`).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -39,6 +44,8 @@ use http_body_util::{BodyExt, Full};
 use hyper::{Request, Response, StatusCode};
 
 #[cfg(target_os = "linux")]
+mod api_floor;
+#[cfg(target_os = "linux")]
 mod epoll_floor;
 
 const HELLO: &str = "Hello, World!";
@@ -48,7 +55,7 @@ const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let framework = args.next().ok_or(
-        "usage: http-peer hyper|hyper-h2|axum|actix|floor|epoll-floor [--port N] [--threads N] \
+        "usage: http-peer hyper|hyper-h2|axum|actix|floor|epoll-floor|api-floor [--port N] [--threads N] \
          [--tls-cert FILE --tls-key FILE]",
     )?;
     let mut port = 8080u16;
@@ -77,7 +84,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("hyper-h2", None, None) => tokio_rt(threads)?.block_on(hyper_h2_server(addr)),
         ("floor", None, None) => tokio_rt(threads)?.block_on(floor_server(addr)),
         #[cfg(target_os = "linux")]
-        ("epoll-floor", None, None) => epoll_floor::serve(addr),
+        ("epoll-floor", None, None) => {
+            epoll_floor::serve(addr, "epoll-floor", epoll_floor::floor_answer)
+        }
+        #[cfg(target_os = "linux")]
+        ("api-floor", None, None) => epoll_floor::serve(addr, "api-floor", api_floor::answer),
         ("axum", None, None) => tokio_rt(threads)?.block_on(axum_server(addr)),
         ("actix", None, None) => actix_server(addr, threads),
         (other, _, _) => Err(format!("unknown framework {other}").into()),

@@ -1,0 +1,215 @@
+//! `api-floor`: `epoll-floor`'s loop (no runtime) answering with the work
+//! that wego-hertz's API obliges any implementation of it to do per
+//! request, and nothing more:
+//!
+//! - the head parsed by `httparse` into the `http` crate's types, without
+//!   copying (method, `Uri` and header values sharing the head's bytes, a
+//!   `HeaderMap` of the fields), as a `Request` handlers take;
+//! - the two extensions every routed request carries: the client's address
+//!   (`ClientAddr`) and the matched route (`MatchedPath`);
+//! - the handler called through a type-erased function returning a boxed
+//!   future that owns the request, as a router of handlers of any type must;
+//! - its `Response`, with `content-type` in the response's `HeaderMap`,
+//!   encoded as wego-hertz writes it (status line, the map's fields,
+//!   `content-length`, `date`, body).
+//!
+//! Left out, so that this is a lower bound: the runtime (tasks, wakers,
+//! timers), routing, every RFC 9112 check beyond what `httparse` and the
+//! `http` types do, limits, bodies (it serves `GET /plaintext` only) and
+//! reading the clock per request (the date is formatted once per second,
+//! read once per batch of heads). Whatever wego-hertz costs above this
+//! serves those.
+
+use std::future::Future;
+use std::mem::MaybeUninit;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, LazyLock};
+use std::task::{Context, Poll, Waker};
+use std::time::SystemTime;
+
+use bytes::{Bytes, BytesMut};
+use http::header::{CONTENT_TYPE, HeaderValue};
+use http::{HeaderMap, HeaderName, Method, Request, Response, Uri, Version};
+
+use super::{HELLO, TEXT_PLAIN};
+
+/// The client's address, as wego-hertz's `ClientAddr` extension.
+#[derive(Clone)]
+struct ClientAddr(#[allow(dead_code)] SocketAddr);
+
+/// The matched route's pattern, as wego-hertz's `MatchedPath` extension.
+#[derive(Clone)]
+struct MatchedPath(#[allow(dead_code)] Arc<str>);
+
+type BoxFuture = Pin<Box<dyn Future<Output = Response<Bytes>> + Send>>;
+type Handler = Arc<dyn Fn(Request<Bytes>) -> BoxFuture + Send + Sync>;
+
+/// The one route: its pattern and its type-erased handler.
+static ROUTE: LazyLock<(Arc<str>, Handler)> = LazyLock::new(|| {
+    let handler: Handler = Arc::new(|req: Request<Bytes>| {
+        Box::pin(async move {
+            // The future owns the request, as an extracting handler's does.
+            drop(req);
+            let mut res = Response::new(Bytes::from_static(HELLO.as_bytes()));
+            res.headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static(TEXT_PLAIN));
+            res
+        })
+    });
+    (Arc::from("/plaintext"), handler)
+});
+
+/// Header fields parsed on the stack (wrk sends one).
+const MAX_HEADERS: usize = 32;
+
+/// Answers every complete head at the front of `buf`.
+pub fn answer(buf: &mut BytesMut, peer: SocketAddr, out: &mut Vec<u8>) -> Result<(), ()> {
+    let date = date();
+    while !buf.is_empty() {
+        let Some(req) = parse(buf)? else {
+            return Ok(());
+        };
+        let req = with_extensions(req, peer);
+        let mut fut = (ROUTE.1)(req);
+        let Poll::Ready(res) = fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) else {
+            return Err(());
+        };
+        encode(&res, &date, out);
+    }
+    Ok(())
+}
+
+/// One head off the front of `buf`, as a `Request` sharing its bytes.
+fn parse(buf: &mut BytesMut) -> Result<Option<Request<Bytes>>, ()> {
+    let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut parsed = httparse::Request::new(&mut []);
+    let len = match parsed.parse_with_uninit_headers(buf, &mut slots) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(_) => return Err(()),
+    };
+    let base = buf.as_ptr() as usize;
+    // Offsets fit in u32: the loop closes a connection past 64 KiB.
+    let at = |s: &[u8]| ((s.as_ptr() as usize - base) as u32, s.len() as u32);
+    let (Some(method), Some(path), Some(version)) = (parsed.method, parsed.path, parsed.version)
+    else {
+        return Err(());
+    };
+    let method = Method::from_bytes(method.as_bytes()).map_err(|_| ())?;
+    let target = at(path.as_bytes());
+    let mut fields = [((0, 0), (0, 0)); MAX_HEADERS];
+    let count = parsed.headers.len();
+    for (field, h) in fields.iter_mut().zip(parsed.headers.iter()) {
+        *field = (at(h.name.as_bytes()), at(h.value));
+    }
+    let head = buf.split_to(len).freeze();
+    let slice = |(start, len): (u32, u32)| head.slice(start as usize..(start + len) as usize);
+    let mut headers = HeaderMap::with_capacity(count);
+    for &(name, value) in &fields[..count] {
+        let name = HeaderName::from_bytes(&head[name.0 as usize..(name.0 + name.1) as usize])
+            .map_err(|_| ())?;
+        let value = HeaderValue::from_maybe_shared(slice(value)).map_err(|_| ())?;
+        headers.append(name, value);
+    }
+    let mut req = Request::new(Bytes::new());
+    *req.method_mut() = method;
+    *req.uri_mut() = Uri::from_maybe_shared(slice(target)).map_err(|_| ())?;
+    *req.version_mut() = if version == 0 {
+        Version::HTTP_10
+    } else {
+        Version::HTTP_11
+    };
+    *req.headers_mut() = headers;
+    Ok(Some(req))
+}
+
+fn with_extensions(mut req: Request<Bytes>, peer: SocketAddr) -> Request<Bytes> {
+    req.extensions_mut().insert(ClientAddr(peer));
+    req.extensions_mut().insert(MatchedPath(ROUTE.0.clone()));
+    req
+}
+
+fn encode(res: &Response<Bytes>, date: &[u8], out: &mut Vec<u8>) {
+    let status = res.status();
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for (name, value) in res.headers() {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"content-length: ");
+    put_decimal(res.body().len(), out);
+    out.extend_from_slice(b"\r\ndate: ");
+    out.extend_from_slice(date);
+    out.extend_from_slice(b"\r\n\r\n");
+    out.extend_from_slice(res.body());
+}
+
+/// `n` in decimal, without `fmt`.
+fn put_decimal(mut n: usize, out: &mut Vec<u8>) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+thread_local! {
+    /// The second last formatted and its IMF-fixdate.
+    static DATE: std::cell::RefCell<(u64, [u8; 29])> = const { std::cell::RefCell::new((u64::MAX, [0; 29])) };
+}
+
+/// The current IMF-fixdate (RFC 9110 §5.6.7), formatted when the second
+/// changes.
+fn date() -> [u8; 29] {
+    let secs = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    DATE.with_borrow_mut(|(at, text)| {
+        if *at != secs {
+            *at = secs;
+            *text = imf_fixdate(secs);
+        }
+        *text
+    })
+}
+
+fn imf_fixdate(secs: u64) -> [u8; 29] {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = secs / 86_400;
+    let (hh, mm, ss) = (secs % 86_400 / 3600, secs % 3600 / 60, secs % 60);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    let text = format!(
+        "{}, {d:02} {} {y:04} {hh:02}:{mm:02}:{ss:02} GMT",
+        DAYS[(days % 7) as usize],
+        MONTHS[(m - 1) as usize]
+    );
+    let mut out = [b' '; 29];
+    let n = text.len().min(29);
+    out[..n].copy_from_slice(&text.as_bytes()[..n]);
+    out
+}
