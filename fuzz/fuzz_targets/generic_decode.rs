@@ -29,7 +29,11 @@ fuzz_target!(|data: &[u8]| {
     };
     let methods = d.methods();
     let m = &methods[usize::from(sel >> 1) % methods.len()];
-    let proto = if sel & 1 == 0 { Protocol::Binary } else { Protocol::Compact };
+    let proto = if sel & 1 == 0 {
+        Protocol::Binary
+    } else {
+        Protocol::Compact
+    };
     for sid in [m.args, m.result] {
         if let Ok((v, _)) = decode_struct(d, sid, rest, proto, DecodeLimits::default()) {
             let bytes = encode_struct(d, sid, &v, proto).expect("a decoded value re-encodes");

@@ -29,11 +29,17 @@ fn mapper() -> &'static HttpMapper {
             .expect("invariant: gateway.thrift is valid");
         HttpMapper::from_descriptor(Arc::new(d))
             .expect("invariant: gateway.thrift's routes compile")
-            .with_limits(HttpLimits::default().with_max_body(4096).with_max_params(32))
+            .with_limits(
+                HttpLimits::default()
+                    .with_max_body(4096)
+                    .with_max_params(32),
+            )
     })
 }
 
-const METHODS: [&str; 8] = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE"];
+const METHODS: [&str; 8] = [
+    "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE",
+];
 const TYPES: [Option<&str>; 4] = [
     None,
     Some("application/json"),
@@ -85,12 +91,21 @@ fuzz_target!(|data: &[u8]| {
                 .expect("mapped arguments encode");
             // The body, read as the method's result struct, maps onto a
             // response or a typed error.
-            if let Ok((mut res, _)) =
-                decode_struct(d, method.result, body, Protocol::Binary, DecodeLimits::default())
-            {
+            if let Ok((mut res, _)) = decode_struct(
+                d,
+                method.result,
+                body,
+                Protocol::Binary,
+                DecodeLimits::default(),
+            ) {
                 let out = match res.take(0) {
                     Some(v) => Outcome::Success(Some(v)),
-                    None => match d.struct_desc(method.result).fields.iter().find(|f| f.id != 0) {
+                    None => match d
+                        .struct_desc(method.result)
+                        .fields
+                        .iter()
+                        .find(|f| f.id != 0)
+                    {
                         Some(f) => match res.take(f.id) {
                             Some(v) => Outcome::Exception {
                                 name: f.name.clone(),

@@ -9,5 +9,8 @@ use wego_governance::discovery::dns::instances_from_reply;
 fuzz_target!(|data: &[u8]| {
     let list = instances_from_reply(data, 8);
     assert!(list.len() <= 8);
-    assert!(list.iter().all(|i| i.weight >= 1 && i.tag("dns.target").is_some()));
+    assert!(
+        list.iter()
+            .all(|i| i.weight >= 1 && i.tag("dns.target").is_some())
+    );
 });

@@ -31,8 +31,9 @@ fuzz_target!(|data: &[u8]| {
             );
             for host in head.parts.headers.get_all(http::header::HOST) {
                 assert!(
-                    host.as_bytes().iter().all(|&b| b.is_ascii_alphanumeric()
-                        || b"-._~!$&'()*+,;=%:[]".contains(&b)),
+                    host.as_bytes()
+                        .iter()
+                        .all(|&b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%:[]".contains(&b)),
                     "invalid host accepted: {host:?}"
                 );
             }

@@ -13,7 +13,11 @@ fuzz_target!(|data: &[u8]| {
     };
     // Small lengths most of the time, so that ranges often overlap the end.
     let raw = u64::from_le_bytes(*len_bytes);
-    let len = if raw & 1 == 0 { raw >> 1 } else { (raw >> 1) % 4096 };
+    let len = if raw & 1 == 0 {
+        raw >> 1
+    } else {
+        (raw >> 1) % 4096
+    };
     if let ByteRanges::Ranges(ranges) = ByteRanges::resolve(header, len) {
         assert!(!ranges.is_empty() && ranges.len() <= MAX_RANGES);
         for r in &ranges {

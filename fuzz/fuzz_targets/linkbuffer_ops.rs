@@ -40,11 +40,17 @@ fuzz_target!(|data: &[u8]| {
                 Err(_) => assert!(arg > readable.len()),
             },
             5 => match buf.next(arg) {
-                Ok(s) => assert!(s.iter().eq(readable.drain(..arg).collect::<Vec<_>>().iter())),
+                Ok(s) => assert!(
+                    s.iter()
+                        .eq(readable.drain(..arg).collect::<Vec<_>>().iter())
+                ),
                 Err(_) => assert!(arg > readable.len()),
             },
             6 => match buf.slice(arg) {
-                Ok(s) => assert!(s.iter().eq(readable.drain(..arg).collect::<Vec<_>>().iter())),
+                Ok(s) => assert!(
+                    s.iter()
+                        .eq(readable.drain(..arg).collect::<Vec<_>>().iter())
+                ),
                 Err(_) => assert!(arg > readable.len()),
             },
             7 => match buf.skip(arg) {

@@ -20,7 +20,13 @@ use wego_netpoll::Address;
 use wego_netpoll::rt::Runtime;
 
 /// Fields that concern one hop only (RFC 9110 §7.6.1).
-const HOP: &[&str] = &["connection", "keep-alive", "trailer", "transfer-encoding", "upgrade"];
+const HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
 /// Fields the proxy sets itself, even when the client's `Connection`
 /// named them.
 const SET_BY_PROXY: &[&str] = &[
@@ -39,7 +45,9 @@ thread_local! {
 fn fields(block: &[u8]) -> http::HeaderMap {
     let mut map = http::HeaderMap::new();
     for line in block.split(|b| *b == b'\n') {
-        let Some(colon) = line.iter().position(|b| *b == b':') else { continue };
+        let Some(colon) = line.iter().position(|b| *b == b':') else {
+            continue;
+        };
         let (Ok(name), Ok(value)) = (
             http::HeaderName::from_bytes(&line[..colon]),
             http::HeaderValue::from_bytes(line[colon + 1..].trim_ascii()),
@@ -61,12 +69,16 @@ fn assert_no_hop_fields(headers: &http::HeaderMap, what: &str) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&pick, rest)) = data.split_first() else { return };
+    let Some((&pick, rest)) = data.split_first() else {
+        return;
+    };
     let mut parts = rest.split(|b| *b == 0xFF);
     let target = parts.next().unwrap_or_default();
     let request_fields = fields(parts.next().unwrap_or_default());
     let response_fields = fields(parts.next().unwrap_or_default());
-    let Ok(target) = http::Uri::try_from(target) else { return };
+    let Ok(target) = http::Uri::try_from(target) else {
+        return;
+    };
 
     // Fields the client's Connection names must not reach the upstream.
     let named: Vec<String> = request_fields
@@ -86,11 +98,16 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(te, "trailers");
             }
             for name in &named {
-                assert!(req.headers().get(name.as_str()).is_none(), "forwarded {name}");
+                assert!(
+                    req.headers().get(name.as_str()).is_none(),
+                    "forwarded {name}"
+                );
             }
             assert_eq!(req.headers()[http::header::HOST], "up.example:81");
             assert!(
-                req.uri().to_string().starts_with("http://up.example:81/base/"),
+                req.uri()
+                    .to_string()
+                    .starts_with("http://up.example:81/base/"),
                 "{}",
                 req.uri()
             );
@@ -111,7 +128,13 @@ fuzz_target!(|data: &[u8]| {
     *req.headers_mut() = request_fields;
     let client = match pick % 3 {
         0 => Address::Tcp(([192, 0, 2, pick], 4711).into()),
-        1 => Address::Tcp((std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, u16::from(pick)), 4711).into()),
+        1 => Address::Tcp(
+            (
+                std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, u16::from(pick)),
+                4711,
+            )
+                .into(),
+        ),
         _ => Address::Unix("/tmp/fuzz.sock".into()),
     };
     req.extensions_mut().insert(ClientAddr(client));

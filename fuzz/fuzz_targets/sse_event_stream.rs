@@ -25,7 +25,11 @@ fn parse(data: &[u8], step: usize) -> (Vec<MessageEvent>, bool) {
                 Ok(Some(e)) => {
                     // "message", the type of an event without an `event`
                     // field, is not read from the stream and not counted.
-                    let event = if e.event == "message" { 0 } else { e.event.len() };
+                    let event = if e.event == "message" {
+                        0
+                    } else {
+                        e.event.len()
+                    };
                     assert!(e.data.len() + event <= MAX + 1, "event over the limit");
                     events.push(e);
                 }

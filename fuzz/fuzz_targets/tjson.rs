@@ -31,7 +31,8 @@ fuzz_target!(|data: &[u8]| {
             let _ = t.decode_end(&mut msg);
             // What was read writes back and reads again to the same body.
             let mut json = BytesMut::new();
-            t.encode_body(&body, &mut json).expect("a decoded body encodes");
+            t.encode_body(&body, &mut json)
+                .expect("a decoded body encodes");
             let mut again = BytesMut::new();
             t.decode_body(&mut json.freeze(), &mut again)
                 .expect("an encoded body decodes");

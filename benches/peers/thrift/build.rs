@@ -2,6 +2,9 @@
 
 fn main() {
     let idl = "../../../idl/echo.thrift";
-    volo_build::Builder::thrift().add_service(idl).write().expect("volo codegen");
+    volo_build::Builder::thrift()
+        .add_service(idl)
+        .write()
+        .expect("volo codegen");
     println!("cargo:rerun-if-changed={idl}");
 }

@@ -21,7 +21,10 @@ pub struct VoloEcho;
 
 impl v::EchoServer for VoloEcho {
     async fn echo(&self, req: v::Request) -> Result<v::Response, volo_thrift::ServerError> {
-        Ok(v::Response { action: req.action, msg: req.msg })
+        Ok(v::Response {
+            action: req.action,
+            msg: req.msg,
+        })
     }
 
     async fn notify(&self, _req: v::Request) -> Result<(), volo_thrift::ServerError> {
@@ -35,7 +38,10 @@ pub struct WegoEcho;
 
 impl wego_echo::echo_service::EchoServerHandler for WegoEcho {
     async fn echo(&self, req: w::Request) -> Result<w::Response, wego_kitex::BoxError> {
-        Ok(w::Response { action: req.action, msg: req.msg })
+        Ok(w::Response {
+            action: req.action,
+            msg: req.msg,
+        })
     }
 
     async fn notify(&self, _req: w::Request) -> Result<(), wego_kitex::BoxError> {
@@ -52,5 +58,7 @@ pub fn wego_server() -> wego_kitex::server::ServerBuilder {
 /// Picks a free loopback port (volo binds by address, so the port is
 /// chosen first; the window in which another process could take it is tiny).
 pub fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }

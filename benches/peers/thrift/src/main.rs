@@ -41,7 +41,10 @@ use wego_thrift_peers::{VoloEcho, free_port, volo_echo, wego_echo, wego_server};
 
 fn arg(name: &str, default: &str) -> String {
     let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned()).unwrap_or_else(|| default.to_owned())
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+        .unwrap_or_else(|| default.to_owned())
 }
 
 type Res<T> = Result<T, Box<dyn Error + Send + Sync>>;
@@ -55,14 +58,26 @@ fn main() -> Res<()> {
     // for volo, with one thread); `work-stealing`: tokio's multi-thread
     // scheduler for both; unset: each framework's default (wego per-core,
     // volo multi-thread). Load generators keep their defaults.
-    let flavor = if role == "server" { arg("--flavor", "") } else { String::new() };
+    let flavor = if role == "server" {
+        arg("--flavor", "")
+    } else {
+        String::new()
+    };
     if !matches!(flavor.as_str(), "" | "per-core" | "work-stealing") {
         return Err(format!("unknown flavor {flavor}").into());
     }
     // wego-polling: wego on its polling backend rather than tokio.
     if imp == "wego" || imp == "wego-polling" {
-        let backend = if imp == "wego" { wego_netpoll::rt::Backend::Tokio } else { wego_netpoll::rt::Backend::Polling };
-        let f = if flavor == "work-stealing" { wego_netpoll::rt::Flavor::WorkStealing } else { wego_netpoll::rt::Flavor::PerCore };
+        let backend = if imp == "wego" {
+            wego_netpoll::rt::Backend::Tokio
+        } else {
+            wego_netpoll::rt::Backend::Polling
+        };
+        let f = if flavor == "work-stealing" {
+            wego_netpoll::rt::Flavor::WorkStealing
+        } else {
+            wego_netpoll::rt::Flavor::PerCore
+        };
         let rt = wego_netpoll::rt::Runtime::builder()
             .backend(backend)
             .worker_threads(NonZeroUsize::new(threads).ok_or("--threads must be positive")?)
@@ -71,9 +86,14 @@ fn main() -> Res<()> {
         return rt.block_on(run(role, "wego".to_owned()));
     }
     let rt = if flavor == "per-core" && threads == 1 {
-        tokio::runtime::Builder::new_current_thread().enable_all().build()?
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
     } else {
-        tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build()?
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()?
     };
     rt.block_on(run(role, imp))
 }
@@ -89,7 +109,8 @@ async fn run(role: String, imp: String) -> Res<()> {
 async fn serve(imp: &str, port: u16) -> Res<()> {
     match imp {
         "wego" => {
-            let listener = Listener::bind(&Address::Tcp(format!("127.0.0.1:{port}").parse()?)).await?;
+            let listener =
+                Listener::bind(&Address::Tcp(format!("127.0.0.1:{port}").parse()?)).await?;
             println!("listening {}", listener.local_addr());
             wego_server().build()?.serve(listener).await;
         }
@@ -166,7 +187,10 @@ async fn load(imp: &str) -> Res<()> {
         "wego" => {
             let inner = Client::builder(Address::Tcp(addr))
                 .with_framing(framing)
-                .with_mode(Mode::Pooled { max_idle: conc.max(1), idle_timeout: Duration::from_secs(60) })
+                .with_mode(Mode::Pooled {
+                    max_idle: conc.max(1),
+                    idle_timeout: Duration::from_secs(60),
+                })
                 .build()?;
             let client = wego_echo::echo_service::EchoServerClient::new(inner);
             for _ in 0..conc {
@@ -175,7 +199,10 @@ async fn load(imp: &str) -> Res<()> {
                     let mut lat = Vec::new();
                     while Instant::now() < deadline {
                         let t = Instant::now();
-                        let req = wego_echo::echo_types::echo::Request { action: "echo".into(), msg: msg.clone().into() };
+                        let req = wego_echo::echo_types::echo::Request {
+                            action: "echo".into(),
+                            msg: msg.clone().into(),
+                        };
                         let r = client.echo(req).await;
                         if r.is_ok() {
                             lat.push(t.elapsed().as_micros() as u32);
@@ -195,7 +222,10 @@ async fn load(imp: &str) -> Res<()> {
                             let mut lat = Vec::new();
                             while Instant::now() < deadline {
                                 let t = Instant::now();
-                                let req = volo_echo::volo_gen::echo::Request { action: "echo".into(), msg: msg.clone().into() };
+                                let req = volo_echo::volo_gen::echo::Request {
+                                    action: "echo".into(),
+                                    msg: msg.clone().into(),
+                                };
                                 if client.echo(req).await.is_ok() {
                                     lat.push(t.elapsed().as_micros() as u32);
                                 }
@@ -205,14 +235,25 @@ async fn load(imp: &str) -> Res<()> {
                     }
                 }};
             }
-            let builder = volo_echo::volo_gen::echo::EchoServerClientBuilder::new("echo").address(addr);
-            use volo_thrift::codec::default::{DefaultMakeCodec, thrift::MakeThriftCodec, ttheader::MakeTTHeaderCodec};
+            let builder =
+                volo_echo::volo_gen::echo::EchoServerClientBuilder::new("echo").address(addr);
+            use volo_thrift::codec::default::{
+                DefaultMakeCodec, thrift::MakeThriftCodec, ttheader::MakeTTHeaderCodec,
+            };
             match framing {
                 Framing::Framed => drive!(builder.make_codec(DefaultMakeCodec::framed()).build()),
-                Framing::TtHeaderFramed => drive!(builder.make_codec(DefaultMakeCodec::ttheader_framed()).build()),
-                _ => drive!(builder
-                    .make_codec(DefaultMakeCodec::new(MakeTTHeaderCodec::new(MakeThriftCodec::new())))
-                    .build()),
+                Framing::TtHeaderFramed => drive!(
+                    builder
+                        .make_codec(DefaultMakeCodec::ttheader_framed())
+                        .build()
+                ),
+                _ => drive!(
+                    builder
+                        .make_codec(DefaultMakeCodec::new(MakeTTHeaderCodec::new(
+                            MakeThriftCodec::new()
+                        )))
+                        .build()
+                ),
             }
         }
         "raw" => {
@@ -221,7 +262,9 @@ async fn load(imp: &str) -> Res<()> {
                 let frame = frame.clone();
                 tasks.push(tokio::spawn(async move {
                     let mut lat = Vec::new();
-                    let Ok(mut conn) = tokio::net::TcpStream::connect(addr).await else { return lat };
+                    let Ok(mut conn) = tokio::net::TcpStream::connect(addr).await else {
+                        return lat;
+                    };
                     let _ = conn.set_nodelay(true);
                     let mut buf = BytesMut::with_capacity(4096);
                     while Instant::now() < deadline {
@@ -232,7 +275,9 @@ async fn load(imp: &str) -> Res<()> {
                         // Read exactly one length-prefixed reply frame.
                         loop {
                             if buf.len() >= 4 {
-                                let n = u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize + 4;
+                                let n = u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]])
+                                    as usize
+                                    + 4;
                                 if buf.len() >= n {
                                     let _ = buf.split_to(n);
                                     break;
@@ -258,7 +303,11 @@ async fn load(imp: &str) -> Res<()> {
     }
     let elapsed = started.elapsed().as_secs_f64().max(secs as f64);
     all.sort_unstable();
-    let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or(0);
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0)
+    };
     println!(
         "impl={imp} concurrency={conc} requests={} qps={:.0} p50_us={} p99_us={} p999_us={}",
         all.len(),
@@ -276,11 +325,20 @@ fn raw_request(msg: &str, framing: Framing) -> Res<Vec<u8>> {
     use wego_kitex::transport::FrameCodec;
     use wego_kitex::ttheader::{Header, HeaderFormat};
     let args = wego_echo::echo_types::echo::EchoServerEchoArgs {
-        req: wego_echo::echo_types::echo::Request { action: "echo".into(), msg: msg.to_owned().into() },
+        req: wego_echo::echo_types::echo::Request {
+            action: "echo".into(),
+            msg: msg.to_owned().into(),
+        },
     };
     let codec = framing.codec(Protocol::Binary);
-    let header = codec.header_format().map(|f: HeaderFormat| Header::new(f, 0, 1));
-    let env = MessageHeader { name: "Echo".into(), kind: MessageType::Call, seq_id: 1 };
+    let header = codec
+        .header_format()
+        .map(|f: HeaderFormat| Header::new(f, 0, 1));
+    let env = MessageHeader {
+        name: "Echo".into(),
+        kind: MessageType::Call,
+        seq_id: 1,
+    };
     let mut out = BytesMut::new();
     codec.encode(header.as_ref(), &mut out, &mut |out| {
         Protocol::Binary.encode_begin(&env, true, out);

@@ -19,7 +19,10 @@ use volo_echo::volo_gen::echo as v;
 use wego_echo::echo_types::echo as w;
 
 fn runtime() -> rt::Runtime {
-    rt::Runtime::builder().worker_threads(NonZeroUsize::new(2).unwrap()).build().unwrap()
+    rt::Runtime::builder()
+        .worker_threads(NonZeroUsize::new(2).unwrap())
+        .build()
+        .unwrap()
 }
 
 #[test]
@@ -28,14 +31,22 @@ fn volo_client_calls_our_server() {
         let listener = Listener::bind(&Address::loopback()).await.unwrap();
         let addr = listener.local_addr().as_tcp().unwrap();
         rt::spawn(async move { wego_server().build().unwrap().serve(listener).await });
-        let req = || v::Request { action: "a".into(), msg: "hello volo".into() };
-        let ttheader = v::EchoServerClientBuilder::new("echo").address(addr).build();
+        let req = || v::Request {
+            action: "a".into(),
+            msg: "hello volo".into(),
+        };
+        let ttheader = v::EchoServerClientBuilder::new("echo")
+            .address(addr)
+            .build();
         for _ in 0..3 {
             let r = ttheader.echo(req()).await.unwrap();
             assert_eq!((r.action.as_str(), r.msg.as_str()), ("a", "hello volo"));
         }
         ttheader.notify(req()).await.unwrap();
-        let framed = v::EchoServerClientBuilder::new("echo").address(addr).make_codec(DefaultMakeCodec::framed()).build();
+        let framed = v::EchoServerClientBuilder::new("echo")
+            .address(addr)
+            .make_codec(DefaultMakeCodec::framed())
+            .build();
         for _ in 0..3 {
             assert_eq!(framed.echo(req()).await.unwrap().msg.as_str(), "hello volo");
         }
@@ -48,10 +59,18 @@ fn our_client_calls_a_volo_server() {
         let port = free_port().unwrap();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         rt::spawn(async move {
-            let _ = v::EchoServerServer::new(VoloEcho).run(volo::net::Address::from(addr)).await;
+            let _ = v::EchoServerServer::new(VoloEcho)
+                .run(volo::net::Address::from(addr))
+                .await;
         });
         for framing in [Framing::TtHeader, Framing::Framed] {
-            for mode in [Mode::Pooled { max_idle: 8, idle_timeout: Duration::from_secs(30) }, Mode::Short] {
+            for mode in [
+                Mode::Pooled {
+                    max_idle: 8,
+                    idle_timeout: Duration::from_secs(30),
+                },
+                Mode::Short,
+            ] {
                 let inner = Client::builder(Address::Tcp(addr))
                     .with_framing(framing)
                     .with_mode(mode)
@@ -64,7 +83,13 @@ fn our_client_calls_a_volo_server() {
                 let mut first = None;
                 let deadline = std::time::Instant::now() + Duration::from_secs(30);
                 while std::time::Instant::now() < deadline {
-                    match client.echo(w::Request { action: "b".into(), msg: "hi".into() }).await {
+                    match client
+                        .echo(w::Request {
+                            action: "b".into(),
+                            msg: "hi".into(),
+                        })
+                        .await
+                    {
                         Ok(r) => {
                             first = Some(r);
                             break;
@@ -75,17 +100,32 @@ fn our_client_calls_a_volo_server() {
                 }
                 let r = first.expect("volo server did not start");
                 assert_eq!((r.action.as_str(), r.msg.as_str()), ("b", "hi"));
-                client.notify(w::Request { action: "n".into(), msg: "x".into() }).await.unwrap();
+                client
+                    .notify(w::Request {
+                        action: "n".into(),
+                        msg: "x".into(),
+                    })
+                    .await
+                    .unwrap();
             }
         }
         // Kitex-style multiplexing over TTHeader: concurrent calls on one connection.
-        let inner = Client::builder(Address::Tcp(addr)).with_mode(Mode::Multiplexed).build().unwrap();
+        let inner = Client::builder(Address::Tcp(addr))
+            .with_mode(Mode::Multiplexed)
+            .build()
+            .unwrap();
         let client = wego_echo::echo_service::EchoServerClient::new(inner);
         let mut calls = Vec::new();
         for i in 0..20 {
             let c = client.clone();
             calls.push(rt::spawn(async move {
-                let r = c.echo(w::Request { action: "m".into(), msg: format!("{i}").into() }).await.unwrap();
+                let r = c
+                    .echo(w::Request {
+                        action: "m".into(),
+                        msg: format!("{i}").into(),
+                    })
+                    .await
+                    .unwrap();
                 assert_eq!(r.msg.as_str(), format!("{i}"));
             }));
         }
