@@ -18,6 +18,7 @@
 # runtime and system calls without HTTP, `GET /plaintext` only;
 # epoll-floor: the same answers from a bare epoll loop with no runtime;
 # api-floor: that loop doing only the per-request work hertz's API obliges;
+# netpoll-floor[-tokio]: the floor's answers on wego-netpoll's runtime;
 # wego-polling, wego-polling-eager: http-hello on netpoll's polling backend)
 # Keep the call-graph files for callgrind_annotate: KEEP_DIR=/tmp/cg
 set -euo pipefail

@@ -6,7 +6,7 @@
 //!   and actix-web give a `&'static str` (equal work on the wire)
 //! - `POST /echo`     → the request body
 //!
-//! Usage: `http-peer hyper|hyper-h2|axum|actix|floor|epoll-floor|api-floor [--port N] [--threads N]
+//! Usage: `http-peer hyper|hyper-h2|axum|actix|floor|epoll-floor|api-floor|netpoll-floor[-tokio] [--port N] [--threads N]
 //! [--tls-cert FILE --tls-key FILE]`.
 //! The tokio-based peers run tokio's multi-thread runtime with N workers;
 //! actix-web runs N workers (each a single-threaded runtime).
@@ -33,6 +33,9 @@
 //!   client-address and matched-path extensions, a boxed handler future,
 //!   a response header map): a lower bound on any implementation of that
 //!   API, with no runtime, routing or checks (`api_floor`).
+//! - `netpoll-floor` and `netpoll-floor-tokio` give the floor's answers
+//!   from wego-netpoll's runtime and `Conn` (polling or tokio backend, one
+//!   worker): the runtime's share of a wego request (`netpoll_floor`).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -47,6 +50,7 @@ use hyper::{Request, Response, StatusCode};
 mod api_floor;
 #[cfg(target_os = "linux")]
 mod epoll_floor;
+mod netpoll_floor;
 
 const HELLO: &str = "Hello, World!";
 /// The content type every server in the comparison sends with `HELLO`.
@@ -55,7 +59,7 @@ const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let framework = args.next().ok_or(
-        "usage: http-peer hyper|hyper-h2|axum|actix|floor|epoll-floor|api-floor [--port N] [--threads N] \
+        "usage: http-peer hyper|hyper-h2|axum|actix|floor|epoll-floor|api-floor|netpoll-floor[-tokio] [--port N] [--threads N] \
          [--tls-cert FILE --tls-key FILE]",
     )?;
     let mut port = 8080u16;
@@ -89,6 +93,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         #[cfg(target_os = "linux")]
         ("api-floor", None, None) => epoll_floor::serve(addr, "api-floor", api_floor::answer),
+        ("netpoll-floor", None, None) => {
+            netpoll_floor::serve(addr, wego_netpoll::rt::Backend::Polling)
+        }
+        ("netpoll-floor-tokio", None, None) => {
+            netpoll_floor::serve(addr, wego_netpoll::rt::Backend::Tokio)
+        }
         ("axum", None, None) => tokio_rt(threads)?.block_on(axum_server(addr)),
         ("actix", None, None) => actix_server(addr, threads),
         (other, _, _) => Err(format!("unknown framework {other}").into()),
