@@ -17,31 +17,12 @@ use std::os::fd::{AsRawFd, RawFd};
 
 use bytes::BytesMut;
 
-use super::FLOOR_RESPONSE;
-
 /// Answers the complete heads at the front of `buf` (taking them out of
 /// it) into `out`; `peer` is the connection's client. `Err` closes the
 /// connection.
 pub trait Answer: Fn(&mut BytesMut, SocketAddr, &mut Vec<u8>) -> Result<(), ()> + Copy {}
 
 impl<F: Fn(&mut BytesMut, SocketAddr, &mut Vec<u8>) -> Result<(), ()> + Copy> Answer for F {}
-
-/// The floor's answer: `FLOOR_RESPONSE` for each `\r\n\r\n`.
-pub fn floor_answer(buf: &mut BytesMut, _: SocketAddr, out: &mut Vec<u8>) -> Result<(), ()> {
-    let mut consumed = 0;
-    while let Some(end) = buf[consumed..].windows(4).position(|w| w == b"\r\n\r\n") {
-        consumed += end + 4;
-        out.extend_from_slice(FLOOR_RESPONSE);
-    }
-    // Cleared or advanced, never split: the buffer stays one owned
-    // allocation, and a fully answered one keeps all of its capacity.
-    if consumed == buf.len() {
-        buf.clear();
-    } else {
-        bytes::Buf::advance(buf, consumed);
-    }
-    Ok(())
-}
 
 /// The listener's epoll token; connections use their file descriptor.
 const LISTENER: u64 = u64::MAX;

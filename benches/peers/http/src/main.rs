@@ -88,9 +88,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("hyper-h2", None, None) => tokio_rt(threads)?.block_on(hyper_h2_server(addr)),
         ("floor", None, None) => tokio_rt(threads)?.block_on(floor_server(addr)),
         #[cfg(target_os = "linux")]
-        ("epoll-floor", None, None) => {
-            epoll_floor::serve(addr, "epoll-floor", epoll_floor::floor_answer)
-        }
+        ("epoll-floor", None, None) => epoll_floor::serve(addr, "epoll-floor", |buf, _, out| {
+            answer_heads(buf, out);
+            Ok(())
+        }),
         #[cfg(target_os = "linux")]
         ("api-floor", None, None) => epoll_floor::serve(addr, "api-floor", api_floor::answer),
         ("netpoll-floor", None, None) => {
@@ -162,35 +163,57 @@ const FLOOR_RESPONSE: &[u8] =
 /// Reads request heads and answers each with `FLOOR_RESPONSE`: the
 /// runtime and the system calls of an HTTP server, without the HTTP.
 async fn floor_server(addr: SocketAddr) -> Result<(), Box<dyn std::error::Error>> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind(addr).await?;
     eprintln!("floor listening on {addr}");
     loop {
-        let (mut stream, _) = listener.accept().await?;
+        let (stream, _) = listener.accept().await?;
         let _ = stream.set_nodelay(true);
-        tokio::spawn(async move {
-            let mut buf = bytes::BytesMut::with_capacity(8 * 1024);
-            let mut out = Vec::with_capacity(8 * 1024);
-            loop {
-                match stream.read_buf(&mut buf).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(_) => {}
-                }
-                while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                    let _ = buf.split_to(end + 4);
-                    out.extend_from_slice(FLOOR_RESPONSE);
-                }
-                if buf.len() > 64 * 1024 {
-                    return;
-                }
-                if !out.is_empty() {
-                    if stream.write_all(&out).await.is_err() {
-                        return;
-                    }
-                    out.clear();
-                }
+        tokio::spawn(floor_connection(stream));
+    }
+}
+
+/// One connection of a floor on a runtime (`floor`, `netpoll-floor`):
+/// read, answer the complete heads, write the answers.
+async fn floor_connection<IO>(mut io: IO)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = bytes::BytesMut::with_capacity(8 * 1024);
+    let mut out = Vec::with_capacity(8 * 1024);
+    loop {
+        buf.reserve(8 * 1024);
+        match io.read_buf(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        answer_heads(&mut buf, &mut out);
+        if buf.len() > 64 * 1024 {
+            return;
+        }
+        if !out.is_empty() {
+            if io.write_all(&out).await.is_err() {
+                return;
             }
-        });
+            out.clear();
+        }
+    }
+}
+
+/// Every floor's answer: `FLOOR_RESPONSE` for each complete head (`\r\n\r\n`)
+/// at the front of `buf`, taken out of it.
+fn answer_heads(buf: &mut bytes::BytesMut, out: &mut Vec<u8>) {
+    let mut consumed = 0;
+    while let Some(end) = buf[consumed..].windows(4).position(|w| w == b"\r\n\r\n") {
+        consumed += end + 4;
+        out.extend_from_slice(FLOOR_RESPONSE);
+    }
+    // Cleared or advanced, never split: the buffer stays one owned
+    // allocation, and a fully answered one keeps all of its capacity.
+    if consumed == buf.len() {
+        buf.clear();
+    } else {
+        bytes::Buf::advance(buf, consumed);
     }
 }
 

@@ -1,5 +1,5 @@
-//! `netpoll-floor` and `netpoll-floor-tokio`: the floor's answers (find
-//! `\r\n\r\n`, write `FLOOR_RESPONSE`) from a task per connection on
+//! `netpoll-floor` and `netpoll-floor-tokio`: the floor's connections
+//! (`floor_connection`, the same code as `floor`) as tasks on
 //! wego-netpoll's runtime, through its `Listener` and `Conn` (tokio's
 //! `AsyncRead`/`AsyncWrite`), with one worker, as `http-hello --threads 1`
 //! runs: the polling backend (`netpoll-floor`) or the tokio backend with
@@ -9,11 +9,9 @@
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 
-use bytes::BytesMut;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use wego_netpoll::{Conn, Listener, rt};
+use wego_netpoll::{Listener, rt};
 
-use super::FLOOR_RESPONSE;
+use super::floor_connection;
 
 /// Serves `addr` on one worker of the given backend.
 pub fn serve(addr: SocketAddr, backend: rt::Backend) -> Result<(), Box<dyn std::error::Error>> {
@@ -28,42 +26,11 @@ pub fn serve(addr: SocketAddr, backend: rt::Backend) -> Result<(), Box<dyn std::
         eprintln!("netpoll-floor ({backend:?}) listening on {addr}");
         loop {
             let conn = listener.accept().await?;
-            rt::spawn(answer(conn));
+            rt::spawn(floor_connection(conn));
         }
         #[allow(unreachable_code)]
         Ok::<(), wego_netpoll::Error>(())
     });
     runtime.block_on(serving)??;
     Ok(())
-}
-
-async fn answer(mut conn: Conn) {
-    let mut buf = BytesMut::with_capacity(8 * 1024);
-    let mut out = Vec::with_capacity(8 * 1024);
-    loop {
-        buf.reserve(8 * 1024);
-        match conn.read_buf(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
-        let mut consumed = 0;
-        while let Some(end) = buf[consumed..].windows(4).position(|w| w == b"\r\n\r\n") {
-            consumed += end + 4;
-            out.extend_from_slice(FLOOR_RESPONSE);
-        }
-        if consumed == buf.len() {
-            buf.clear();
-        } else {
-            bytes::Buf::advance(&mut buf, consumed);
-        }
-        if buf.len() > 64 * 1024 {
-            return;
-        }
-        if !out.is_empty() {
-            if conn.write_all(&out).await.is_err() {
-                return;
-            }
-            out.clear();
-        }
-    }
 }
