@@ -174,42 +174,17 @@ thread_local! {
 /// The current IMF-fixdate (RFC 9110 §5.6.7), formatted when the second
 /// changes.
 fn date() -> [u8; 29] {
-    let secs = SystemTime::now()
+    let now = SystemTime::now();
+    let secs = now
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     DATE.with_borrow_mut(|(at, text)| {
         if *at != secs {
             *at = secs;
-            *text = imf_fixdate(secs);
+            let fresh = httpdate::fmt_http_date(now);
+            let n = fresh.len().min(text.len());
+            text[..n].copy_from_slice(&fresh.as_bytes()[..n]);
         }
         *text
     })
-}
-
-fn imf_fixdate(secs: u64) -> [u8; 29] {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let days = secs / 86_400;
-    let (hh, mm, ss) = (secs % 86_400 / 3600, secs % 3600 / 60, secs % 60);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    let text = format!(
-        "{}, {d:02} {} {y:04} {hh:02}:{mm:02}:{ss:02} GMT",
-        DAYS[(days % 7) as usize],
-        MONTHS[(m - 1) as usize]
-    );
-    let mut out = [b' '; 29];
-    let n = text.len().min(29);
-    out[..n].copy_from_slice(&text.as_bytes()[..n]);
-    out
 }
