@@ -225,13 +225,13 @@ fn first_pass(
     }
     let mut count = 0;
     for (slot, h) in spans.iter_mut().zip(req.headers.iter()) {
-        let value = span(h.value);
-        if !ends_in_crlf(head, value.0 + value.1) {
+        let value = span32(h.value);
+        if !ends_in_crlf(head, (value.0 + value.1) as usize) {
             return Err(ParseError::BareLf);
         }
         *slot = Span {
             name: span32(h.name.as_bytes()),
-            value: span32(h.value),
+            value,
         };
         count += 1;
     }
