@@ -6,6 +6,7 @@
 //! the per-core flavour (`netpoll-floor-tokio`). Minus `epoll-floor`, the
 //! runtime's and the connection type's share of a wego request.
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 
@@ -21,16 +22,15 @@ pub fn serve(addr: SocketAddr, backend: rt::Backend) -> Result<(), Box<dyn std::
         .build()?;
     // Accepting runs on the worker, beside its connections, as in
     // `http-hello`.
-    let serving = runtime.spawn(async move {
-        let listener = Listener::bind(&addr.into()).await?;
-        eprintln!("netpoll-floor ({backend:?}) listening on {addr}");
-        loop {
-            let conn = listener.accept().await?;
-            rt::spawn(floor_connection(conn));
-        }
-        #[allow(unreachable_code)]
-        Ok::<(), wego_netpoll::Error>(())
-    });
-    runtime.block_on(serving)??;
-    Ok(())
+    match runtime.block_on(runtime.spawn(accept(addr, backend)))?? {}
+}
+
+/// Accepts until accepting fails, each connection a task.
+async fn accept(addr: SocketAddr, backend: rt::Backend) -> Result<Infallible, wego_netpoll::Error> {
+    let listener = Listener::bind(&addr.into()).await?;
+    eprintln!("netpoll-floor ({backend:?}) listening on {addr}");
+    loop {
+        let conn = listener.accept().await?;
+        rt::spawn(floor_connection(conn));
+    }
 }
