@@ -174,6 +174,7 @@ impl ScheduledIo {
 
     /// Ready in `dir`: returns the readiness word observed, else registers
     /// the task's waker.
+    #[inline]
     fn poll_ready(&self, cx: &mut Context<'_>, dir: Direction) -> Poll<usize> {
         let cur = self.readiness.load(Ordering::Acquire);
         if cur & dir.mask() != 0 {
@@ -278,6 +279,7 @@ impl Registration {
 
     /// Runs `op` until it does not return `WouldBlock`, waiting for `dir`'s
     /// readiness in between.
+    #[inline]
     pub(crate) fn poll_io<R>(
         &self,
         cx: &mut Context<'_>,
@@ -291,6 +293,7 @@ impl Registration {
     /// whether the read was short (less than it had room for, but not the
     /// end of the stream): such a read drained the socket, and clears the
     /// readable mark where the poller reports the peer's shutdown.
+    #[inline]
     pub(crate) fn poll_read_io<R>(
         &self,
         cx: &mut Context<'_>,
@@ -301,6 +304,10 @@ impl Registration {
 
     /// The loop of both: `op` returns its result and whether it drained the
     /// socket in `dir` (only reads say so).
+    // Inlined, with `poll_io`, `poll_read_io` and `ScheduledIo::poll_ready`,
+    // into each stream's read and write: calls of a few instructions each,
+    // made on every request.
+    #[inline]
     fn poll_op<R>(
         &self,
         cx: &mut Context<'_>,

@@ -79,12 +79,19 @@ impl Stream {
     }
 
     /// The registration, made now with the current loop if there is none.
+    // Inlined: every read and write of a registered stream asks, and only
+    // the first one registers.
+    #[inline]
     fn registration(&mut self) -> io::Result<(&Registration, &Sock)> {
-        self.register(true)
+        match self.reg {
+            Some(ref reg) => Ok((reg, &self.sock)),
+            None => self.register(true),
+        }
     }
 
     /// Registers with the current loop unless registered; `connected`
     /// false leaves eager reads unarmed until the connect completes.
+    #[cold]
     fn register(&mut self, connected: bool) -> io::Result<(&Registration, &Sock)> {
         if self.reg.is_none() {
             let owner = context::current_loop().ok_or_else(context::outside_runtime)?;
