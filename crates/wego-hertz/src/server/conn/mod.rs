@@ -55,6 +55,7 @@ use tower_service::Service;
 use wego_netpoll::net::Io;
 use wego_netpoll::{Watcher, rt};
 
+use self::gate::{Gated, Gates};
 use self::pump::{BodyState, Failure, Pump, Step};
 use self::write::{Queued, lent};
 use super::facts::ConnFacts;
@@ -66,6 +67,7 @@ use crate::upgrade::{self, Upgraded};
 use wego_netpoll::buffer::pool;
 
 pub(super) mod date;
+mod gate;
 mod pump;
 mod write;
 
@@ -110,13 +112,16 @@ where
         upgrade: None,
         switched: false,
     };
+    // The shutdown signals and the read timer are polled only after they
+    // woke, not on every wake-up of the connection (see `gate`).
+    let gates = Gates::new();
     let handover = tokio::select! {
         biased;
-        () = watcher.forced() => {
+        () = gates.gate(watcher.forced()) => {
             tracing::debug!("connection forced closed by shutdown");
             return;
         }
-        handover = driver.run(&watcher) => handover,
+        handover = driver.run(&watcher, &gates) => handover,
     };
     let Driver {
         io,
@@ -209,14 +214,14 @@ where
     S::Future: Send + 'static,
     IO: AsyncRead + AsyncWrite + Unpin,
 {
-    async fn run(&mut self, watcher: &Watcher) -> Handover {
+    async fn run(&mut self, watcher: &Watcher, gates: &Gates) -> Handover {
         // One draining future for the connection's life, rather than a new
         // one per read.
-        let mut draining = std::pin::pin!(watcher.draining());
+        let mut draining = std::pin::pin!(gates.gate(watcher.draining()));
         // One lazily re-armed timer for the idle and header-read deadlines:
         // a request only moves a deadline; the timer is reset when it fires
         // early, so keep-alive traffic costs no timer-wheel work per request.
-        let mut timer = std::pin::pin!(rt::sleep(self.config.header_read_timeout));
+        let mut timer = std::pin::pin!(gates.gate(rt::sleep(self.config.header_read_timeout)));
         let mut first = true;
         loop {
             let head = match self
@@ -308,8 +313,8 @@ where
     /// Reads until a complete head is parsed.
     async fn read_head<D>(
         &mut self,
-        mut draining: Pin<&mut D>,
-        mut timer: Pin<&mut rt::Sleep>,
+        mut draining: Pin<&mut Gated<D>>,
+        mut timer: Pin<&mut Gated<rt::Sleep>>,
         first: bool,
     ) -> Result<RequestHead, HeadEnd>
     where
@@ -348,8 +353,8 @@ where
                 Some(t) => (t + self.config.header_read_timeout, false),
                 None => (idle_deadline, true),
             };
-            if timer.deadline() > deadline {
-                timer.as_mut().reset(deadline);
+            if timer.get_ref().deadline() > deadline {
+                timer.as_mut().get_pin_mut().reset(deadline);
             }
             let read = loop {
                 // The read goes first: a wake-up with bytes to read then
@@ -365,7 +370,7 @@ where
                             return Err(if idle { HeadEnd::Close } else { HeadEnd::Timeout });
                         }
                         // Armed for an earlier request's deadline: move on.
-                        timer.as_mut().reset(deadline);
+                        timer.as_mut().get_pin_mut().reset(deadline);
                     }
                 }
             };
@@ -648,7 +653,7 @@ mod tests {
     /// small (see `Driver::run`).
     #[test]
     fn per_request_futures_stay_small() {
-        let run = size3(|d: &'static mut D, w: &'static Watcher, (): ()| d.run(w));
+        let run = size3(|d: &'static mut D, w: &'static Watcher, g: &'static Gates| d.run(w, g));
         let serve_general =
             size3(|d: &'static mut D, h: RequestHead, w: &'static Watcher| d.serve_general(h, w));
         let flush = size3(|d: &'static mut D, (): (), (): ()| d.flush());

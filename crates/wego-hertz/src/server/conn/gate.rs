@@ -1,0 +1,223 @@
+//! The connection's side futures (the shutdown signals and the idle and
+//! header-read timer) polled only after they woke.
+//!
+//! A connection's task wakes for its socket once or twice per request, and
+//! `select!` polls every branch on each wake-up: the two shutdown watchers
+//! and the timer (which reads the clock) would cost some 230 instructions
+//! per request for signals that almost never fire. A [`Gated`] future is
+//! instead polled with its connection's relay waker, which counts the
+//! wake-ups before it wakes the task; the gate polls the future again only
+//! once that count has moved, or when it was never polled or was reset.
+//!
+//! One relay serves all of a connection's gates, so a wake-up of one makes
+//! the others poll once more too: harmless, and rare.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
+
+use futures_util::task::AtomicWaker;
+
+/// Counts the gated futures' wake-ups and passes each to the task.
+#[derive(Default)]
+struct Relay {
+    wakes: AtomicUsize,
+    task: AtomicWaker,
+}
+
+impl Wake for Relay {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.wakes.fetch_add(1, Ordering::AcqRel);
+        self.task.wake();
+    }
+}
+
+/// A connection's relay, from which its gates are made.
+#[derive(Clone)]
+pub(super) struct Gates {
+    relay: Arc<Relay>,
+    waker: Waker,
+}
+
+impl Gates {
+    pub(super) fn new() -> Self {
+        let relay = Arc::new(Relay::default());
+        let waker = Waker::from(Arc::clone(&relay));
+        Self { relay, waker }
+    }
+
+    /// `fut`, polled only after it woke.
+    pub(super) fn gate<F: Future>(&self, fut: F) -> Gated<F> {
+        Gated {
+            fut,
+            gates: self.clone(),
+            seen: None,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A future polled only when its relay counted a wake-up since its last
+    /// poll (see the module's documentation).
+    pub(super) struct Gated<F> {
+        #[pin]
+        fut: F,
+        gates: Gates,
+        // The relay's count at the last poll; `None` until the first poll
+        // and after `get_pin_mut`.
+        seen: Option<usize>,
+    }
+}
+
+impl<F> Gated<F> {
+    /// The future inside.
+    pub(super) fn get_ref(&self) -> &F {
+        &self.fut
+    }
+
+    /// The future inside, to change (a timer's reset): it is polled at the
+    /// next poll, whether or not it woke.
+    pub(super) fn get_pin_mut(self: Pin<&mut Self>) -> Pin<&mut F> {
+        let this = self.project();
+        *this.seen = None;
+        this.fut
+    }
+}
+
+impl<F: Future> Future for Gated<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        // The task's waker before the count: a wake-up after the count is
+        // read then finds it, and the next poll sees the new count.
+        this.gates.relay.task.register(cx.waker());
+        let wakes = this.gates.relay.wakes.load(Ordering::Acquire);
+        if *this.seen == Some(wakes) {
+            return Poll::Pending;
+        }
+        *this.seen = Some(wakes);
+        this.fut.poll(&mut Context::from_waker(&this.gates.waker))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+    use std::task::Waker;
+
+    use super::*;
+
+    /// Counts its polls; ready once `open` is set, waking the last waker it
+    /// was polled with when `open` is called.
+    #[derive(Default)]
+    struct Probe {
+        polls: AtomicUsize,
+        open: std::sync::Mutex<(bool, Option<Waker>)>,
+    }
+
+    impl Probe {
+        fn open(&self) {
+            let waker = {
+                let mut open = self.open.lock().unwrap();
+                open.0 = true;
+                open.1.take()
+            };
+            if let Some(w) = waker {
+                w.wake();
+            }
+        }
+    }
+
+    fn probe_future(probe: &Probe) -> impl Future<Output = ()> + '_ {
+        std::future::poll_fn(move |cx| {
+            probe.polls.fetch_add(1, Ordering::Relaxed);
+            let mut open = probe.open.lock().unwrap();
+            if open.0 {
+                Poll::Ready(())
+            } else {
+                open.1 = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        })
+    }
+
+    /// A waker that counts its wake-ups: the task's.
+    #[derive(Default)]
+    struct Task(AtomicUsize);
+
+    impl Wake for Task {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn polls_the_future_only_after_it_woke() {
+        let probe = Probe::default();
+        let gates = Gates::new();
+        let mut gated = std::pin::pin!(gates.gate(probe_future(&probe)));
+        let task = Arc::new(Task::default());
+        let waker = Waker::from(Arc::clone(&task));
+        let mut cx = Context::from_waker(&waker);
+
+        assert!(gated.as_mut().poll(&mut cx).is_pending());
+        assert_eq!(
+            probe.polls.load(Ordering::Relaxed),
+            1,
+            "first poll reaches it"
+        );
+        for _ in 0..3 {
+            assert!(gated.as_mut().poll(&mut cx).is_pending());
+        }
+        assert_eq!(
+            probe.polls.load(Ordering::Relaxed),
+            1,
+            "not woken: not polled"
+        );
+
+        probe.open();
+        assert_eq!(
+            task.0.load(Ordering::Relaxed),
+            1,
+            "its wake-up reached the task"
+        );
+        assert!(gated.as_mut().poll(&mut cx).is_ready());
+        assert_eq!(probe.polls.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn a_reset_future_is_polled_again() {
+        let probe = Probe::default();
+        let gates = Gates::new();
+        let mut gated = std::pin::pin!(gates.gate(probe_future(&probe)));
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(gated.as_mut().poll(&mut cx).is_pending());
+        let _ = gated.as_mut().get_pin_mut();
+        assert!(gated.as_mut().poll(&mut cx).is_pending());
+        assert_eq!(probe.polls.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn a_wake_up_of_one_gate_polls_the_others_once() {
+        let (a, b) = (Probe::default(), Probe::default());
+        let gates = Gates::new();
+        let mut ga = std::pin::pin!(gates.gate(probe_future(&a)));
+        let mut gb = std::pin::pin!(gates.gate(probe_future(&b)));
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(ga.as_mut().poll(&mut cx).is_pending());
+        assert!(gb.as_mut().poll(&mut cx).is_pending());
+
+        a.open();
+        assert!(gb.as_mut().poll(&mut cx).is_pending());
+        assert_eq!(b.polls.load(Ordering::Relaxed), 2, "polled once more");
+        assert!(gb.as_mut().poll(&mut cx).is_pending());
+        assert_eq!(b.polls.load(Ordering::Relaxed), 2, "and no more");
+        assert!(ga.as_mut().poll(&mut cx).is_ready());
+    }
+}
