@@ -18,8 +18,9 @@
 # polling backend with eager reads on and off), wego-raw (http-raw: the
 # server without the router, answering as the hyper peer does, with no
 # content type), wego-base (another build of http-hello, given as
-# BASE_BIN, e.g. of an older commit: a before/after comparison in one run),
-# hyper, axum, actix. wego-ws, wego-raw, wego-base and the polling
+# BASE_BIN, e.g. of an older commit: a before/after comparison in one run;
+# wego-base-polling: the same on the polling backend),
+# hyper, axum, actix. wego-ws, wego-raw, the wego-base pair and the polling
 # variants are not in the default list. wego-polling-2t and
 # wego-polling-2t-per-loop run two loops, with one listening socket or one
 # SO_REUSEPORT socket per loop (`--per-loop-listener`); give them two CPUs
@@ -102,6 +103,7 @@ start_server() { # name port; sets SERVER_PID (no subshell: the EXIT trap must n
         wego-polling-2t-per-loop) cmd=("$WEGO_BIN" --threads 2 --backend polling --per-loop-listener) ;;
         wego-raw) cmd=("$WEGO_RAW_BIN" --threads 1) ;;
         wego-base) cmd=("${BASE_BIN:?wego-base needs BASE_BIN, another build of http-hello}" --threads 1 --flavor per-core) ;;
+        wego-base-polling) cmd=("${BASE_BIN:?wego-base-polling needs BASE_BIN, another build of http-hello}" --threads 1 --backend polling) ;;
         # HTTP/2 in plaintext: hyper's http2 builder (prior knowledge).
         hyper) if [ "$PROTO" = h2 ] && [ "$TLS" != 1 ]; then
                    cmd=("$PEER_BIN" hyper-h2 --threads 1)

@@ -402,23 +402,20 @@ where
         if !whole {
             return Started::General(Box::new(head));
         }
-        let RequestHead {
-            parts,
-            framing,
-            keep_alive,
-            upgrade: asks_upgrade,
-            ..
-        } = head;
+        // The head's parts go into the request as they are: each move of
+        // them (a destructuring, a by-value argument) is a 200-byte copy.
+        let (framing, asks_upgrade) = (head.framing, head.upgrade);
         let body = match framing {
             BodyFraming::Length(n) => self.arrived_body(n),
             _ => Body::empty(),
         };
         let meta = Meta {
-            keep_alive: keep_alive && self.config.keep_alive,
-            head_request: parts.method == Method::HEAD,
-            version: parts.version,
+            keep_alive: head.keep_alive && self.config.keep_alive,
+            head_request: head.parts.method == Method::HEAD,
+            version: head.parts.version,
         };
-        let mut req = self.request(parts, body);
+        let mut req = Request::from_parts(head.parts, body);
+        self.add_extensions(req.extensions_mut());
         // Only a bodiless request may switch: a body would stand between
         // the head and the new protocol's bytes.
         if asks_upgrade
@@ -450,16 +447,13 @@ where
         self.svc.call(*req)
     }
 
-    /// The request with the server's extensions added.
-    fn request(&self, mut parts: http::request::Parts, body: Body) -> Request<Body> {
+    /// Adds the server's extensions to a request's.
+    fn add_extensions(&self, extensions: &mut http::Extensions) {
         // Extractors fall back to the default limit: skip an allocation.
         if self.config.body_limit != super::DEFAULT_BODY_LIMIT {
-            parts
-                .extensions
-                .insert(RequestBodyLimit(self.config.body_limit));
+            extensions.insert(RequestBodyLimit(self.config.body_limit));
         }
-        self.facts.insert_into(&mut parts.extensions);
-        Request::from_parts(parts, body)
+        self.facts.insert_into(extensions);
     }
 
     /// Answers a request whose body must be streamed to the handler, or that
@@ -514,7 +508,8 @@ where
                 (Body::incoming(rx), Some(pump))
             }
         };
-        let req = self.request(parts, body);
+        let mut req = Request::from_parts(parts, body);
+        self.add_extensions(req.extensions_mut());
 
         let ready = std::future::poll_fn(|cx| self.svc.poll_ready(cx)).await;
         let Ok(()) = ready;
