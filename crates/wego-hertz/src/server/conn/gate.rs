@@ -37,26 +37,28 @@ impl Wake for Relay {
     }
 }
 
+/// A gate's count when its future must be polled whether or not it woke
+/// (the relay's count, which starts at 0, never reaches it).
+const UNSEEN: usize = usize::MAX;
+
 /// A connection's relay, from which its gates are made.
-#[derive(Clone)]
 pub(super) struct Gates {
     relay: Arc<Relay>,
-    waker: Waker,
 }
 
 impl Gates {
     pub(super) fn new() -> Self {
-        let relay = Arc::new(Relay::default());
-        let waker = Waker::from(Arc::clone(&relay));
-        Self { relay, waker }
+        Self {
+            relay: Arc::new(Relay::default()),
+        }
     }
 
     /// `fut`, polled only after it woke.
     pub(super) fn gate<F: Future>(&self, fut: F) -> Gated<F> {
         Gated {
             fut,
-            gates: self.clone(),
-            seen: None,
+            relay: Arc::clone(&self.relay),
+            seen: UNSEEN,
         }
     }
 }
@@ -67,10 +69,11 @@ pin_project_lite::pin_project! {
     pub(super) struct Gated<F> {
         #[pin]
         fut: F,
-        gates: Gates,
-        // The relay's count at the last poll; `None` until the first poll
-        // and after `get_pin_mut`.
-        seen: Option<usize>,
+        // Kept small: a connection's future holds three gates.
+        relay: Arc<Relay>,
+        // The relay's count at the last poll; `UNSEEN` until the first
+        // poll and after `get_pin_mut`.
+        seen: usize,
     }
 }
 
@@ -84,7 +87,7 @@ impl<F> Gated<F> {
     /// next poll, whether or not it woke.
     pub(super) fn get_pin_mut(self: Pin<&mut Self>) -> Pin<&mut F> {
         let this = self.project();
-        *this.seen = None;
+        *this.seen = UNSEEN;
         this.fut
     }
 }
@@ -96,13 +99,17 @@ impl<F: Future> Future for Gated<F> {
         let this = self.project();
         // The task's waker before the count: a wake-up after the count is
         // read then finds it, and the next poll sees the new count.
-        this.gates.relay.task.register(cx.waker());
-        let wakes = this.gates.relay.wakes.load(Ordering::Acquire);
-        if *this.seen == Some(wakes) {
+        this.relay.task.register(cx.waker());
+        let wakes = this.relay.wakes.load(Ordering::Acquire);
+        if *this.seen == wakes {
             return Poll::Pending;
         }
-        *this.seen = Some(wakes);
-        this.fut.poll(&mut Context::from_waker(&this.gates.waker))
+        *this.seen = wakes;
+        // Made for this poll (one reference count): the gated future is
+        // polled only after a wake-up, and wakers made from one relay wake
+        // alike (`Waker::will_wake`).
+        let waker = Waker::from(Arc::clone(this.relay));
+        this.fut.poll(&mut Context::from_waker(&waker))
     }
 }
 
