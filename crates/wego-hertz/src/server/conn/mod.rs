@@ -1,8 +1,9 @@
 //! The connection driver: where the sans-IO codec meets the socket.
 //!
 //! One task per connection runs this loop, kept whole on purpose in this
-//! file; the date clock (`date`), the body pump (`pump`) and the write path
-//! (`write`) are its parts:
+//! file; the date clock (`date`), the gates that poll the shutdown signals
+//! and the read timer only after they woke (`gate`), the body pump
+//! (`pump`) and the write path (`write`) are its parts:
 //!
 //! ```text
 //!   ┌─> read head ──(parse error)──> 4xx/505 + close
