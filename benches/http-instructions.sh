@@ -64,9 +64,10 @@ for server in $SERVERS; do
     callgrind_control -d "$pid" >/dev/null 2>&1
     sleep 1
     requests=$(awk '/requests in/ {print $1}' "$TMP/wrk.txt")
-    # The dump is the largest of the output files (the last one is written
-    # at exit and holds only the shutdown).
-    dump=$(ls -S "$out"* | head -1)
+    # The dump is the largest of this server's output files (the last one
+    # is written at exit and holds only the shutdown); named exactly, as
+    # one server's name can begin another's (wego, wego-polling).
+    dump=$(ls -S "$out" "$out".* 2>/dev/null | head -1)
     ir=$(callgrind_annotate "$dump" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
     echo "| $server | $ENDPOINT | $CONNS | $requests | $((ir / requests)) |"
     if [ -n "${KEEP_DIR:-}" ]; then
