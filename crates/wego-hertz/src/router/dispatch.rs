@@ -6,6 +6,7 @@ use http::{Method, StatusCode};
 use http_body::Body as _;
 
 use super::method::Found;
+use super::route::HandlerFn;
 use super::{Inner, MatchedPath, Route, RouteFuture};
 use crate::Body;
 use crate::extract::state::AppState;
@@ -14,12 +15,46 @@ use crate::response::{Response, text};
 
 /// Dispatches one request: the router without its router-wide layers.
 pub(super) fn dispatch(inner: &Inner, mut req: Request) -> RouteFuture {
+    let routed = route(inner, &mut req);
+    finish(inner, routed, req)
+}
+
+/// Where a request goes, decided with the request borrowed: the router's
+/// `call` then moves the request once, into the handler, on the usual path
+/// (each by-value pass of a request is a 260-byte copy).
+pub(super) enum Routed<'a> {
+    /// A plain handler route, not a HEAD answered by GET's.
+    Handler(&'a HandlerFn),
+    /// Any other route; `true`: a HEAD answered by the GET route.
+    Route(&'a Route, bool),
+    /// No route matched (404, 405 or a redirect).
+    Unmatched,
+    /// Answered while routing (a malformed path parameter).
+    Respond(Box<Response>),
+}
+
+/// Matches `req` and adds the router's extensions to it.
+pub(super) fn route<'a>(inner: &'a Inner, req: &mut Request) -> Routed<'a> {
     if let Some(states) = &inner.states {
         req.extensions_mut().insert(AppState(states.clone()));
     }
-    match route_request(inner, &mut req) {
-        Ok(Some((route, false))) => route.oneshot(req),
-        Ok(Some((route, true))) => {
+    match route_request(inner, req) {
+        Ok(Some((route, false))) => match route.as_handler() {
+            Some(f) => Routed::Handler(f),
+            None => Routed::Route(route, false),
+        },
+        Ok(Some((route, true))) => Routed::Route(route, true),
+        Ok(None) => Routed::Unmatched,
+        Err(res) => Routed::Respond(res),
+    }
+}
+
+/// Calls what [`route`] found.
+pub(super) fn finish(inner: &Inner, routed: Routed<'_>, req: Request) -> RouteFuture {
+    match routed {
+        Routed::Handler(f) => RouteFuture::boxed(f(req)),
+        Routed::Route(route, false) => route.oneshot(req),
+        Routed::Route(route, true) => {
             let fut = route.oneshot(req);
             RouteFuture::boxed(Box::pin(async move {
                 match fut.await {
@@ -28,8 +63,8 @@ pub(super) fn dispatch(inner: &Inner, mut req: Request) -> RouteFuture {
                 }
             }))
         }
-        Ok(None) => fallback(inner, req),
-        Err(res) => RouteFuture::ready(*res),
+        Routed::Unmatched => fallback(inner, req),
+        Routed::Respond(res) => RouteFuture::ready(*res),
     }
 }
 

@@ -485,9 +485,14 @@ impl Service<Request> for Router {
         poll
     }
 
-    fn call(&mut self, req: Request) -> RouteFuture {
+    fn call(&mut self, mut req: Request) -> RouteFuture {
         if self.inner.layers.is_empty() {
-            return dispatch::dispatch(&self.inner, req);
+            // Matched by reference; the request moves once, into its
+            // handler (see `dispatch::Routed`).
+            return match dispatch::route(&self.inner, &mut req) {
+                dispatch::Routed::Handler(f) => RouteFuture::boxed(f(req)),
+                routed => dispatch::finish(&self.inner, routed, req),
+            };
         }
         match (&mut self.local, std::mem::take(&mut self.ready)) {
             (Some(local), true) => local.call(req),

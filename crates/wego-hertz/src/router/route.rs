@@ -23,7 +23,9 @@ use crate::handler::Handler;
 use crate::response::{IntoResponse, Response};
 
 type BoxService = BoxCloneSyncService<Request, Response, Infallible>;
-type HandlerFn = Arc<dyn Fn(Request) -> BoxFuture<'static, Response> + Send + Sync>;
+/// A plain handler, type-erased: called with the request, it returns the
+/// handler's boxed future.
+pub(crate) type HandlerFn = Arc<dyn Fn(Request) -> BoxFuture<'static, Response> + Send + Sync>;
 
 /// A type-erased, cloneable request service: what routes, fallbacks and
 /// the router itself are made of, and what router and group layers wrap.
@@ -62,6 +64,14 @@ impl Route {
         F: Fn(Request) -> BoxFuture<'static, Response> + Send + Sync + 'static,
     {
         Self(Kind::Handler(Arc::new(f)))
+    }
+
+    /// The handler, for a plain handler route (always ready: call it).
+    pub(crate) fn as_handler(&self) -> Option<&HandlerFn> {
+        match &self.0 {
+            Kind::Handler(f) => Some(f),
+            Kind::Service(_) => None,
+        }
     }
 
     /// Calls the route once, waiting for readiness when the service needs
