@@ -105,9 +105,10 @@ impl<F: Future> Future for Gated<F> {
             return Poll::Pending;
         }
         *this.seen = wakes;
-        // Made for this poll (one reference count): the gated future is
-        // polled only after a wake-up, and wakers made from one relay wake
-        // alike (`Waker::will_wake`).
+        // Made for this poll (one reference count), as the gated future is
+        // polled only after a wake-up. Every waker made from the relay wakes
+        // the same task; `Waker::will_wake` between two of them is only
+        // best-effort, so the future may store the new one on such a poll.
         let waker = Waker::from(Arc::clone(this.relay));
         this.fut.poll(&mut Context::from_waker(&waker))
     }
