@@ -47,9 +47,10 @@ use bytes::BytesMut;
 use futures_util::FutureExt;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use pilota::FastStr;
+use wego_netpoll::Watcher;
 use wego_netpoll::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, split};
 use wego_netpoll::net::{BoxIo, Io};
-use wego_netpoll::{Watcher, rt};
+use wego_netpoll::rt::{self, Gates};
 
 use super::shared::{Answer, Peer, Shared, label, unsupported_protocol};
 use super::{Config, frame};
@@ -379,14 +380,17 @@ async fn drive<IO: Io>(
     // Made once per connection, not per wake-up: each is a registration
     // (shutdown phase channel, timer) that costs more to make and drop than
     // to poll. The idle timer lags behind `idle_deadline` (moved on every
-    // read) and is reset only when it fires early.
-    let draining = watcher.draining();
-    let forced = watcher.forced();
-    let idle = rt::sleep_until(idle_deadline);
+    // read) and is reset only when it fires early. All four are gated:
+    // polled only after they woke (or were reset), not on each of the
+    // several wake-ups of a call (`rt::Gates`).
+    let gates = Gates::new();
+    let draining = gates.gate(watcher.draining());
+    let forced = gates.gate(watcher.forced());
+    let idle = gates.gate(rt::sleep_until(idle_deadline));
     // The frame read timer, reset only when a new partial frame starts its
     // clock: `select!` builds every branch's future on every turn, even a
     // disabled one, and a timer made per turn is a timer made per call.
-    let frame_timer = rt::sleep_until(idle_deadline);
+    let frame_timer = gates.gate(rt::sleep_until(idle_deadline));
     tokio::pin!(draining, forced, idle, frame_timer);
     loop {
         while reading && pending.len() < limit {
@@ -417,13 +421,16 @@ async fn drive<IO: Io>(
             frame_deadline = Some(rt::now() + cfg.frame_read_timeout);
         }
         if let Some(d) = frame_deadline
-            && frame_timer.deadline() != d
+            && frame_timer.get_ref().deadline() != d
         {
-            frame_timer.as_mut().reset(d);
+            frame_timer.as_mut().get_pin_mut().reset(d);
         }
         tokio::select! {
             biased;
-            () = &mut forced => return,
+            // The forced phase comes only after draining, whose branch
+            // stops the reading: while reading, that branch sees a shutdown
+            // first, and the forced signal need not be polled.
+            () = &mut forced, if !reading => return,
             Some(answer) = pending.next(), if !pending.is_empty() => {
                 // Collect every reply that is already done, then write once.
                 // A reply that finished alone (a ping-pong call's) is
@@ -472,7 +479,7 @@ async fn drive<IO: Io>(
                 if rt::now() >= idle_deadline {
                     reading = false;
                 } else {
-                    idle.as_mut().reset(idle_deadline);
+                    idle.as_mut().get_pin_mut().reset(idle_deadline);
                 }
             }
             () = &mut frame_timer, if frame_deadline.is_some() => {

@@ -377,6 +377,58 @@ wego_test_support::each_backend!(
 );
 
 wego_test_support::each_backend!(
+    forced_shutdown_cuts_a_call_that_outlives_the_deadline,
+    |_backend| async move {
+        // The handler reports its call and never answers.
+        let (arrived_tx, mut arrived) = tokio::sync::mpsc::unbounded_channel::<()>();
+        let held = service(move |_req: wego_kitex::server::ThriftRequest| {
+            let arrived_tx = arrived_tx.clone();
+            async move {
+                let _ = arrived_tx.send(());
+                std::future::pending::<Result<ThriftReply, _>>().await
+            }
+        });
+        let server = Server::builder()
+            .service("S", &["echo"], held)
+            .build()
+            .unwrap();
+        let (addr, sd) = start(server).await;
+        // The client would wait longer than the test's bound: only the
+        // server's close can end the call in time.
+        let client = Client::builder(addr)
+            .with_rpc_timeout(Duration::from_secs(600))
+            .build()
+            .unwrap();
+        let call = rt::spawn(async move {
+            client
+                .call(ClientRequest::new(
+                    "echo",
+                    string_args(Protocol::Binary, "x"),
+                ))
+                .await
+        });
+        rt::timeout(Duration::from_secs(10), arrived.recv())
+            .await
+            .expect("the call reaches its handler")
+            .unwrap();
+        // Draining stops the connection's reading; at the deadline the
+        // forced phase closes it with the call still in its handler.
+        let report = rt::timeout(
+            Duration::from_secs(10),
+            sd.shutdown(Duration::from_millis(50)),
+        )
+        .await
+        .expect("the shutdown ends at its deadline");
+        assert_eq!(report.forced, 1);
+        let answer = rt::timeout(Duration::from_secs(10), call)
+            .await
+            .expect("the forced close ends the call")
+            .unwrap();
+        assert!(answer.is_err(), "no reply was sent: {answer:?}");
+    }
+);
+
+wego_test_support::each_backend!(
     graceful_shutdown_finishes_in_flight_calls,
     |_backend| async move {
         // The handler reports its call and answers once the test opens

@@ -1,13 +1,14 @@
-//! The connection's side futures (the shutdown signals and the idle and
-//! header-read timer) polled only after they woke.
+//! [`Gates`] and [`Gated`]: a connection's side futures (its shutdown
+//! signals, its idle and read timers) polled only after they woke.
 //!
 //! A connection's task wakes for its socket once or twice per request, and
-//! `select!` polls every branch on each wake-up: the two shutdown watchers
-//! and the timer (which reads the clock) would cost some 230 instructions
-//! per request for signals that almost never fire. A [`Gated`] future is
-//! instead polled with its connection's relay waker, which counts the
-//! wake-ups before it wakes the task; the gate polls the future again only
-//! once that count has moved, or when it was never polled or was reset.
+//! `select!` polls every branch on each wake-up: shutdown watchers and
+//! timers (a timer poll reads the clock) would cost a few hundred
+//! instructions per request for signals that almost never fire. A
+//! [`Gated`] future is instead polled with its connection's relay waker,
+//! which counts the wake-ups before it wakes the task; the gate polls the
+//! future again only once that count has moved, or when it was never polled
+//! or was reset.
 //!
 //! One relay serves all of a connection's gates, so a wake-up of one makes
 //! the others poll once more too: harmless, and rare.
@@ -41,20 +42,63 @@ impl Wake for Relay {
 /// (the relay's count, which starts at 0, never reaches it).
 const UNSEEN: usize = usize::MAX;
 
-/// A connection's relay, from which its gates are made.
-pub(super) struct Gates {
+/// A connection's relay, from which its gates are made: one per task whose
+/// side futures are to be gated (see [`Gated`]).
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use wego_netpoll::rt::{self, Gates};
+///
+/// rt::block_on(async {
+///     let gates = Gates::new();
+///     // Polled by the `select!` below only after it woke (or was reset),
+///     // not on every turn the other branch causes.
+///     let mut timer = std::pin::pin!(gates.gate(rt::sleep(Duration::from_secs(60))));
+///     // A deadline moves through `get_pin_mut`, which also marks the timer
+///     // for a poll.
+///     let deadline = Instant::now() + Duration::from_millis(1);
+///     timer.as_mut().get_pin_mut().reset(deadline);
+///     let mut turns = 0;
+///     loop {
+///         tokio::select! {
+///             () = timer.as_mut() => break,
+///             () = std::future::ready(()), if turns < 3 => turns += 1,
+///         }
+///     }
+///     assert!(Instant::now() >= deadline);
+/// })
+/// .unwrap();
+/// ```
+pub struct Gates {
     relay: Arc<Relay>,
 }
 
+impl std::fmt::Debug for Gates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gates")
+            .field("wakes", &self.relay.wakes.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Gates {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Gates {
-    pub(super) fn new() -> Self {
+    /// A new relay, with no wake-ups counted.
+    pub fn new() -> Self {
         Self {
             relay: Arc::new(Relay::default()),
         }
     }
 
-    /// `fut`, polled only after it woke.
-    pub(super) fn gate<F: Future>(&self, fut: F) -> Gated<F> {
+    /// `fut`, polled only after it woke: on its first poll, after each
+    /// wake-up of any of this relay's gates, and after
+    /// [`Gated::get_pin_mut`].
+    pub fn gate<F: Future>(&self, fut: F) -> Gated<F> {
         Gated {
             fut,
             relay: Arc::clone(&self.relay),
@@ -64,12 +108,20 @@ impl Gates {
 }
 
 pin_project_lite::pin_project! {
-    /// A future polled only when its relay counted a wake-up since its last
-    /// poll (see the module's documentation).
-    pub(super) struct Gated<F> {
+    /// A future polled only when its relay ([`Gates`]) counted a wake-up
+    /// since its last poll.
+    ///
+    /// The future inside is polled with a waker of the relay, which counts
+    /// the wake-up and then wakes the task that polled the gate. While the
+    /// count has not moved, a poll of the gate returns `Pending` without
+    /// reaching the future: so a future that can become ready without
+    /// waking its waker (one that only reads a flag or a clock when polled)
+    /// must not be gated.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Gated<F> {
         #[pin]
         fut: F,
-        // Kept small: a connection's future holds three gates.
+        // Kept small: a connection's future holds several gates.
         relay: Arc<Relay>,
         // The relay's count at the last poll; `UNSEEN` until the first
         // poll and after `get_pin_mut`.
@@ -77,15 +129,23 @@ pin_project_lite::pin_project! {
     }
 }
 
+impl<F> std::fmt::Debug for Gated<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gated")
+            .field("seen", &self.seen)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<F> Gated<F> {
     /// The future inside.
-    pub(super) fn get_ref(&self) -> &F {
+    pub fn get_ref(&self) -> &F {
         &self.fut
     }
 
     /// The future inside, to change (a timer's reset): it is polled at the
     /// next poll, whether or not it woke.
-    pub(super) fn get_pin_mut(self: Pin<&mut Self>) -> Pin<&mut F> {
+    pub fn get_pin_mut(self: Pin<&mut Self>) -> Pin<&mut F> {
         let this = self.project();
         *this.seen = UNSEEN;
         this.fut

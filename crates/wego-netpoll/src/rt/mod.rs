@@ -95,12 +95,14 @@ use crate::{Error, Result};
 
 mod batched;
 mod connection;
+mod gate;
 pub(crate) mod sys;
 mod task;
 mod time;
 
 pub use batched::{Batched, batched};
 pub use connection::spawn_connection;
+pub use gate::{Gated, Gates};
 pub use task::{JoinError, JoinHandle};
 pub use time::{Elapsed, Interval, Sleep, Timeout};
 

@@ -1,9 +1,9 @@
 //! The connection driver: where the sans-IO codec meets the socket.
 //!
 //! One task per connection runs this loop, kept whole on purpose in this
-//! file; the date clock (`date`), the gates that poll the shutdown signals
-//! and the read timer only after they woke (`gate`), the body pump
-//! (`pump`) and the write path (`write`) are its parts:
+//! file; the date clock (`date`), the body pump (`pump`) and the write path
+//! (`write`) are its parts, and the shutdown signals and the read timer are
+//! polled only after they woke (`rt::Gates`):
 //!
 //! ```text
 //!   ┌─> read head ──(parse error)──> 4xx/505 + close
@@ -53,10 +53,10 @@ use bytes::BytesMut;
 use http::{Method, Request, Response, StatusCode, Version};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tower_service::Service;
+use wego_netpoll::Watcher;
 use wego_netpoll::net::Io;
-use wego_netpoll::{Watcher, rt};
+use wego_netpoll::rt::{self, Gated, Gates};
 
-use self::gate::{Gated, Gates};
 use self::pump::{BodyState, Failure, Pump, Step};
 use self::write::{Queued, lent};
 use super::facts::ConnFacts;
@@ -68,7 +68,6 @@ use crate::upgrade::{self, Upgraded};
 use wego_netpoll::buffer::pool;
 
 pub(super) mod date;
-mod gate;
 mod pump;
 mod write;
 
@@ -114,7 +113,7 @@ where
         switched: false,
     };
     // The shutdown signals and the read timer are polled only after they
-    // woke, not on every wake-up of the connection (see `gate`).
+    // woke, not on every wake-up of the connection (see `rt::Gates`).
     let gates = Gates::new();
     let handover = tokio::select! {
         biased;

@@ -93,11 +93,14 @@ pub(crate) async fn serve<IO, S>(
     S::Future: Send + 'static,
 {
     let h2c = &config.http2;
-    let mut drain = std::pin::pin!(watcher.draining());
-    let mut forced = std::pin::pin!(watcher.forced());
+    // The shutdown signals and the timer are polled only after they woke
+    // (`rt::Gates`), not on every wake-up of the connection.
+    let gates = rt::Gates::new();
+    let mut drain = std::pin::pin!(gates.gate(watcher.draining()));
+    let mut forced = std::pin::pin!(gates.gate(watcher.forced()));
     // The handshake deadline until the handshake is done, then the idle
     // deadline while the connection has no stream.
-    let mut timer = std::pin::pin!(rt::sleep(h2c.handshake_timeout));
+    let mut timer = std::pin::pin!(gates.gate(rt::sleep(h2c.handshake_timeout)));
     let handshake = h2::server::Builder::new()
         .max_concurrent_streams(h2c.max_concurrent_streams)
         .initial_window_size(h2c.initial_stream_window)
@@ -176,7 +179,10 @@ pub(crate) async fn serve<IO, S>(
             } else {
                 if !idle_armed {
                     idle_armed = true;
-                    timer.as_mut().reset(rt::now() + h2c.idle_timeout);
+                    timer
+                        .as_mut()
+                        .get_pin_mut()
+                        .reset(rt::now() + h2c.idle_timeout);
                 }
                 if timer.as_mut().poll(cx).is_ready() {
                     return Poll::Ready(Event::Idle);

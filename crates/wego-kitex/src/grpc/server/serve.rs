@@ -253,13 +253,14 @@ impl GrpcServer {
         });
         let (io, progress) = handshake::watch(io);
         let (io, flush) = coalesce(io);
-        let drain = watcher.draining();
-        let forced = watcher.forced();
-        let mut drain = std::pin::pin!(drain);
-        let mut forced = std::pin::pin!(forced);
+        // The shutdown signals and the timer are polled only after they
+        // woke (`rt::Gates`), not on every wake-up of the connection.
+        let gates = rt::Gates::new();
+        let mut drain = std::pin::pin!(gates.gate(watcher.draining()));
+        let mut forced = std::pin::pin!(gates.gate(watcher.forced()));
         // The handshake deadline until the handshake is done, then the
         // idle deadline while the connection has no stream.
-        let mut timer = std::pin::pin!(rt::sleep(cfg.handshake_timeout));
+        let mut timer = std::pin::pin!(gates.gate(rt::sleep(cfg.handshake_timeout)));
         let handshake = h2::server::Builder::new()
             .max_concurrent_streams(cfg.max_concurrent_streams)
             .initial_window_size(cfg.initial_window)
@@ -343,7 +344,10 @@ impl GrpcServer {
                 } else {
                     if !idle_armed {
                         idle_armed = true;
-                        timer.as_mut().reset(rt::now() + cfg.idle_timeout);
+                        timer
+                            .as_mut()
+                            .get_pin_mut()
+                            .reset(rt::now() + cfg.idle_timeout);
                     }
                     if timer.as_mut().poll(cx).is_ready() {
                         return Poll::Ready(Event::Idle);
