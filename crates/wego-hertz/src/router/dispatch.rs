@@ -64,7 +64,7 @@ pub(super) fn finish(inner: &Inner, routed: Routed<'_>, req: Request) -> RouteFu
             }))
         }
         Routed::Unmatched => fallback(inner, req),
-        Routed::Respond(res) => RouteFuture::ready(*res),
+        Routed::Respond(res) => RouteFuture::ready(res),
     }
 }
 
@@ -117,11 +117,11 @@ fn fallback(inner: &Inner, req: Request) -> RouteFuture {
             return method_not_allowed(inner, req, allow);
         }
     } else if let Some(res) = redirect(inner, &req) {
-        return RouteFuture::ready(res);
+        return RouteFuture::ready(Box::new(res));
     }
     match &inner.not_found {
         Some(route) => route.oneshot(req),
-        None => RouteFuture::ready(text(StatusCode::NOT_FOUND, "404 page not found")),
+        None => RouteFuture::ready(Box::new(text(StatusCode::NOT_FOUND, "404 page not found"))),
     }
 }
 
