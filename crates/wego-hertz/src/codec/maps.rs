@@ -11,10 +11,10 @@
 //!
 //! The pool is thread-local and bounded, as the buffer pool
 //! (`wego_netpoll::buffer::pool`) is: a map given back to a full pool, a
-//! map with no allocation, or one that grew past [`KEEP_UP_TO`] fields is
-//! freed. A cleared map keeps its capacity and nothing else: no field, and
-//! the default hashing (a map that switched to randomized hashing against
-//! collisions switches back).
+//! map with no allocation, or one that grew past [`KEEP_UP_TO`] fields or
+//! values is freed. A cleared map keeps its capacity and nothing else: no
+//! field, and the default hashing (a map that switched to randomized
+//! hashing against collisions switches back).
 
 use std::cell::RefCell;
 
@@ -44,7 +44,10 @@ pub(crate) fn take() -> HeaderMap {
 /// documentation for the maps that are freed instead).
 pub(crate) fn give_back(mut map: HeaderMap) {
     let capacity = map.capacity();
-    if capacity == 0 || capacity > KEEP_UP_TO {
+    // `len` counts every value: a map with few names but many values under
+    // one (a thousand `set-cookie`s) keeps their storage after `clear`,
+    // which `capacity` (names only) does not show.
+    if capacity == 0 || capacity > KEEP_UP_TO || map.len() > KEEP_UP_TO {
         return;
     }
     map.clear();
@@ -91,6 +94,15 @@ mod tests {
         large.insert(HOST, "a".parse().unwrap());
         give_back(large);
         assert_eq!(take().capacity(), 0, "a large map is freed");
+
+        // Few names, many values: their storage would outlive `clear`.
+        let mut cookies = HeaderMap::new();
+        for _ in 0..=KEEP_UP_TO {
+            cookies.append(http::header::SET_COOKIE, "a=b".parse().unwrap());
+        }
+        assert!(cookies.capacity() <= KEEP_UP_TO);
+        give_back(cookies);
+        assert_eq!(take().capacity(), 0, "a map of many values is freed");
     }
 
     #[test]
