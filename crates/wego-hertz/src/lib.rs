@@ -39,6 +39,7 @@ pub mod body;
 pub mod client;
 pub mod codec;
 mod error;
+mod recycle;
 pub mod server;
 pub mod upgrade;
 

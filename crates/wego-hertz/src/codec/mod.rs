@@ -26,7 +26,6 @@ mod decoded;
 mod decoder;
 mod error;
 mod host;
-pub(crate) mod maps;
 mod request;
 mod request_head;
 mod response;

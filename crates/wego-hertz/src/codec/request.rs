@@ -16,7 +16,7 @@ use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, HOST, TRANSFER_ENCODING, 
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri, Version};
 
 use super::error::ParseError;
-use super::maps;
+use crate::recycle;
 
 /// Size limits on a request head. Exceeding one is an error, never an
 /// allocation: the parser looks at no more than `max_head` bytes.
@@ -313,10 +313,10 @@ fn build(head: &Bytes, raw: &Raw, spans: &[Span]) -> Result<RequestHead, ParseEr
         Version::HTTP_11
     };
 
-    // The map is built in place in the request's parts, from the thread's
-    // recycled maps (`maps`): an answered response's, with its allocations.
+    // The map is built in place in the request's parts, in one of the
+    // thread's recycled maps (`crate::recycle`), with its allocations.
     let mut parts = Request::new(()).into_parts().0;
-    parts.headers = maps::take();
+    parts.headers = recycle::headers();
     parts.headers.reserve(spans.len());
     let headers = &mut parts.headers;
     // Which framing-relevant fields are present, noted while building so

@@ -5,7 +5,7 @@ use std::ops::{Deref, DerefMut};
 use http::Method;
 use serde::de::DeserializeOwned;
 
-use super::{FromRequest, Rejection, Request, body_limit, has_content_type, read_body};
+use super::{FromRequest, Rejection, Request, has_content_type, read_request_body};
 
 const FORM: &str = "application/x-www-form-urlencoded";
 
@@ -30,8 +30,7 @@ impl<T: DeserializeOwned + Send> FromRequest for Form<T> {
         if !has_content_type(req.headers(), FORM, None) {
             return Err(Rejection::UnsupportedMediaType { expected: FORM });
         }
-        let limit = body_limit(req.extensions());
-        let bytes = read_body(req.into_body(), limit).await?;
+        let bytes = read_request_body(req).await?;
         serde_urlencoded::from_bytes(&bytes)
             .map(Form)
             .map_err(|e| Rejection::InvalidForm(e.to_string()))

@@ -2,7 +2,7 @@
 
 use serde::de::DeserializeOwned;
 
-use super::{FromRequest, Rejection, Request, body_limit, has_content_type, read_body};
+use super::{FromRequest, Rejection, Request, has_content_type, read_request_body};
 use crate::response::Json;
 
 const JSON: &str = "application/json";
@@ -14,8 +14,7 @@ impl<T: DeserializeOwned + Send> FromRequest for Json<T> {
         if !has_content_type(req.headers(), JSON, Some("json")) {
             return Err(Rejection::UnsupportedMediaType { expected: JSON });
         }
-        let limit = body_limit(req.extensions());
-        let bytes = read_body(req.into_body(), limit).await?;
+        let bytes = read_request_body(req).await?;
         parse_json(&bytes).map(Json)
     }
 }

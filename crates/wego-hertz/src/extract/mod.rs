@@ -111,7 +111,9 @@ impl<T: FromRequestParts> FromRequest<private::ViaParts> for T {
 
     async fn from_request(req: Request) -> Result<Self, Self::Rejection> {
         let (mut parts, _body) = req.into_parts();
-        T::from_request_parts(&mut parts).await
+        let value = T::from_request_parts(&mut parts).await;
+        crate::recycle::give_back_parts(parts);
+        value
     }
 }
 
@@ -191,8 +193,7 @@ impl FromRequest for Bytes {
     type Rejection = Rejection;
 
     async fn from_request(req: Request) -> Result<Self, Rejection> {
-        let limit = body_limit(req.extensions());
-        read_body(req.into_body(), limit).await
+        read_request_body(req).await
     }
 }
 
@@ -203,6 +204,16 @@ impl FromRequest for String {
         let bytes = Bytes::from_request(req).await?;
         String::from_utf8(bytes.into()).map_err(|_| Rejection::InvalidUtf8)
     }
+}
+
+/// Reads a request's body up to its limit ([`RequestBodyLimit`]), mapping
+/// errors to rejections. The head's maps go back to the thread's pool
+/// (`crate::recycle`) before the body is read.
+pub(crate) async fn read_request_body(req: Request) -> Result<Bytes, Rejection> {
+    let (parts, body) = req.into_parts();
+    let limit = body_limit(&parts.extensions);
+    crate::recycle::give_back_parts(parts);
+    read_body(body, limit).await
 }
 
 /// Reads a body up to `limit`, mapping errors to rejections.

@@ -1,6 +1,6 @@
 //! Protobuf request bodies: the extractor side of [`Protobuf`].
 
-use super::{FromRequest, Rejection, Request, body_limit, has_content_type, read_body};
+use super::{FromRequest, Rejection, Request, has_content_type, read_request_body};
 use crate::response::Protobuf;
 
 const PROTOBUF: &str = "application/x-protobuf";
@@ -15,8 +15,7 @@ impl<T: prost::Message + Default> FromRequest for Protobuf<T> {
         {
             return Err(Rejection::UnsupportedMediaType { expected: PROTOBUF });
         }
-        let limit = body_limit(req.extensions());
-        let bytes = read_body(req.into_body(), limit).await?;
+        let bytes = read_request_body(req).await?;
         T::decode(bytes)
             .map(Protobuf)
             .map_err(|e| Rejection::InvalidProtobuf(e.to_string()))

@@ -52,7 +52,8 @@ where
     Fut: Future<Output = R> + Send,
     R: IntoResponse,
 {
-    fn call(self, _req: Request) -> BoxFuture<'static, Response> {
+    fn call(self, req: Request) -> BoxFuture<'static, Response> {
+        crate::recycle::give_back_parts(req.into_parts().0);
         Box::pin(async move { self().await.into_response() })
     }
 }

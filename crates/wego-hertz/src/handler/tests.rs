@@ -73,3 +73,49 @@ fn handler_layer_wraps_one_handler() {
     )));
     assert_eq!(call(h, "/").0, StatusCode::REQUEST_TIMEOUT);
 }
+
+/// Calls `h` with a request that has a header and an extension, on this
+/// thread, and says how many maps the thread's pools gained.
+fn pooled_after<H: Handler<T>, T: 'static>(h: H) -> (usize, usize) {
+    crate::recycle::drain();
+    let mut req = http::Request::builder()
+        .uri("/")
+        .header("x-a", "1")
+        .body(Body::from("body"))
+        .unwrap();
+    req.extensions_mut().insert(7u32);
+    wego_netpoll::rt::block_on(async move {
+        let res = h.into_service().oneshot(req).await.unwrap();
+        assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    })
+    .unwrap();
+    let pooled = crate::recycle::pooled();
+    crate::recycle::drain();
+    pooled
+}
+
+#[test]
+fn the_glue_gives_a_request_maps_back_once_it_is_done_with_them() {
+    let no_args = || async { StatusCode::NO_CONTENT };
+    assert_eq!(pooled_after(no_args), (1, 1), "a handler with no argument");
+    let head_last = |m: Method| async move {
+        assert_eq!(m, Method::GET);
+        StatusCode::NO_CONTENT
+    };
+    assert_eq!(
+        pooled_after(head_last),
+        (1, 1),
+        "a last argument from the head"
+    );
+    let body_last = |b: String| async move {
+        assert_eq!(b, "body");
+        StatusCode::NO_CONTENT
+    };
+    assert_eq!(pooled_after(body_last), (1, 1), "a buffered body");
+    // A handler that takes the request whole owns its maps.
+    let whole = |req: Request| async move {
+        assert_eq!(req.extensions().get::<u32>(), Some(&7));
+        StatusCode::NO_CONTENT
+    };
+    assert_eq!(pooled_after(whole), (0, 0));
+}

@@ -449,6 +449,7 @@ where
 
     /// Adds the server's extensions to a request's.
     fn add_extensions(&self, extensions: &mut http::Extensions) {
+        crate::recycle::refill_extensions(extensions);
         // Extractors fall back to the default limit: skip an allocation.
         if self.config.body_limit != super::DEFAULT_BODY_LIMIT {
             extensions.insert(RequestBodyLimit(self.config.body_limit));

@@ -25,8 +25,9 @@ use super::{Driver, Meta};
 use crate::body::{Body, BodyError};
 use crate::codec::{
     ResponseContext, ResponseFraming, encode_chunk_size, encode_last_chunk_cased,
-    encode_response_head, maps, may_have_body,
+    encode_response_head, may_have_body,
 };
+use crate::recycle;
 use crate::response::FlushHead;
 use wego_netpoll::buffer::pool;
 
@@ -86,7 +87,7 @@ where
         let (framing, keep_alive) =
             self.encode_head(&parts, hint, meta.head_request, meta.version, keep_alive);
         // Written: the map's allocations serve a later request's head.
-        maps::give_back(parts.headers);
+        recycle::give_back_headers(parts.headers);
         let data = body.in_memory().unwrap_or_default();
         match framing {
             ResponseFraming::None => Queued::All(keep_alive),
@@ -171,7 +172,7 @@ where
             && !pump.as_ref().is_some_and(|p| p.continue_pending);
         let (framing, keep_alive) =
             self.encode_head(&parts, hint, meta.head_request, meta.version, keep_alive);
-        maps::give_back(parts.headers);
+        recycle::give_back_headers(parts.headers);
         if first.is_none() && parts.extensions.get::<FlushHead>().is_some() {
             self.flush().await?;
         }

@@ -360,6 +360,7 @@ where
                 declared,
                 config.body_read_timeout,
             );
+            crate::recycle::refill_extensions(&mut parts.extensions);
             if config.body_limit != super::DEFAULT_BODY_LIMIT {
                 parts.extensions.insert(RequestBodyLimit(config.body_limit));
             }
