@@ -13,6 +13,13 @@
 //!   encoded as wego-hertz writes it (status line, the map's fields,
 //!   `content-length`, `date`, body).
 //!
+//! Its maps are recycled as wego-hertz recycles them (a per-thread pool of
+//! cleared maps): the request's header and extension maps once the handler
+//! has the request, the response's header map once it is encoded; the
+//! parser, the extensions and the response start from kept maps. What
+//! stays allocated per request is what no implementation of the API can
+//! keep: the two boxed extension values and the handler's boxed future.
+//!
 //! Left out, so that this is a lower bound: the runtime (tasks, wakers,
 //! timers), routing, every RFC 9112 check beyond what `httparse` and the
 //! `http` types do, limits, bodies (it serves `GET /plaintext` only) and
@@ -20,6 +27,7 @@
 //! read once per batch of heads). Whatever wego-hertz costs above this
 //! serves those.
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::mem::MaybeUninit;
 use std::net::SocketAddr;
@@ -30,7 +38,7 @@ use std::time::SystemTime;
 
 use bytes::{Bytes, BytesMut};
 use http::header::{CONTENT_TYPE, HeaderValue};
-use http::{HeaderMap, HeaderName, Method, Request, Response, Uri, Version};
+use http::{Extensions, HeaderMap, HeaderName, Method, Request, Response, Uri, Version};
 
 use super::{HELLO, TEXT_PLAIN};
 
@@ -48,10 +56,13 @@ type Handler = Arc<dyn Fn(Request<Bytes>) -> BoxFuture + Send + Sync>;
 /// The one route: its pattern and its type-erased handler.
 static ROUTE: LazyLock<(Arc<str>, Handler)> = LazyLock::new(|| {
     let handler: Handler = Arc::new(|req: Request<Bytes>| {
+        // The handler takes nothing from the request: its maps go back.
+        let (mut parts, _) = req.into_parts();
+        give_back(&HEADERS, std::mem::take(&mut parts.headers));
+        give_back(&EXTENSIONS, std::mem::take(&mut parts.extensions));
         Box::pin(async move {
-            // The future owns the request, as an extracting handler's does.
-            drop(req);
             let mut res = Response::new(Bytes::from_static(HELLO.as_bytes()));
+            *res.headers_mut() = take(&HEADERS);
             res.headers_mut()
                 .insert(CONTENT_TYPE, HeaderValue::from_static(TEXT_PLAIN));
             res
@@ -76,8 +87,56 @@ pub fn answer(buf: &mut BytesMut, peer: SocketAddr, out: &mut Vec<u8>) -> Result
             return Err(());
         };
         encode(&res, &date, out);
+        give_back(&HEADERS, res.into_parts().0.headers);
     }
     Ok(())
+}
+
+thread_local! {
+    static HEADERS: RefCell<Vec<HeaderMap>> = const { RefCell::new(Vec::new()) };
+    static EXTENSIONS: RefCell<Vec<Extensions>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A kept map, or a new one.
+fn take<T: Default + 'static>(pool: &'static std::thread::LocalKey<RefCell<Vec<T>>>) -> T {
+    pool.with_borrow_mut(|p| p.pop()).unwrap_or_default()
+}
+
+/// Keeps `map`, cleared by the caller's type: up to 64 per thread.
+fn give_back<T: Clear + 'static>(pool: &'static std::thread::LocalKey<RefCell<Vec<T>>>, mut map: T) {
+    if map.is_empty() {
+        return;
+    }
+    map.clear();
+    pool.with_borrow_mut(|p| {
+        if p.len() < 64 {
+            p.push(map);
+        }
+    });
+}
+
+/// The two kinds of map the pools keep.
+trait Clear {
+    fn is_empty(&self) -> bool;
+    fn clear(&mut self);
+}
+
+impl Clear for HeaderMap {
+    fn is_empty(&self) -> bool {
+        HeaderMap::is_empty(self)
+    }
+    fn clear(&mut self) {
+        HeaderMap::clear(self);
+    }
+}
+
+impl Clear for Extensions {
+    fn is_empty(&self) -> bool {
+        Extensions::is_empty(self)
+    }
+    fn clear(&mut self) {
+        Extensions::clear(self);
+    }
 }
 
 /// One head off the front of `buf`, as a `Request` sharing its bytes.
@@ -105,7 +164,8 @@ fn parse(buf: &mut BytesMut) -> Result<Option<Request<Bytes>>, ()> {
     }
     let head = buf.split_to(len).freeze();
     let slice = |(start, len): (u32, u32)| head.slice(start as usize..(start + len) as usize);
-    let mut headers = HeaderMap::with_capacity(count);
+    let mut headers = take(&HEADERS);
+    headers.reserve(count);
     for &(name, value) in &fields[..count] {
         let name = HeaderName::from_bytes(&head[name.0 as usize..(name.0 + name.1) as usize])
             .map_err(|_| ())?;
@@ -125,6 +185,7 @@ fn parse(buf: &mut BytesMut) -> Result<Option<Request<Bytes>>, ()> {
 }
 
 fn with_extensions(mut req: Request<Bytes>, peer: SocketAddr) -> Request<Bytes> {
+    *req.extensions_mut() = take(&EXTENSIONS);
     req.extensions_mut().insert(ClientAddr(peer));
     req.extensions_mut().insert(MatchedPath(ROUTE.0.clone()));
     req
