@@ -103,7 +103,10 @@ fn take<T: Default + 'static>(pool: &'static std::thread::LocalKey<RefCell<Vec<T
 }
 
 /// Keeps `map`, cleared by the caller's type: up to 64 per thread.
-fn give_back<T: Clear + 'static>(pool: &'static std::thread::LocalKey<RefCell<Vec<T>>>, mut map: T) {
+fn give_back<T: Clear + 'static>(
+    pool: &'static std::thread::LocalKey<RefCell<Vec<T>>>,
+    mut map: T,
+) {
     if map.is_empty() {
         return;
     }
