@@ -38,6 +38,7 @@ pub use decoded::Decoded;
 pub use decoder::BodyDecoder;
 pub use error::{ChunkError, ParseError};
 pub use request::{BodyFraming, HeadLimits, RequestHead, parse_request_head};
+pub(crate) use request::{HeadInfo, parse_request_head_into};
 pub use request_head::{RequestFraming, encode_request_head};
 pub(crate) use response::may_have_body;
 pub use response::{ResponseContext, ResponseFraming, encode_response_head};

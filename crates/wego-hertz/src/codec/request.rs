@@ -75,6 +75,29 @@ pub struct RequestHead {
     pub upgrade: bool,
 }
 
+impl RequestHead {
+    /// A head of `parts` with what the parser learnt of it.
+    pub(crate) fn new(parts: http::request::Parts, info: HeadInfo) -> Self {
+        Self {
+            parts,
+            framing: info.framing,
+            keep_alive: info.keep_alive,
+            expect_continue: info.expect_continue,
+            upgrade: info.upgrade,
+        }
+    }
+}
+
+/// What [`parse_request_head_into`] learns of a head besides its method,
+/// target, version and fields: [`RequestHead`]'s other fields.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HeadInfo {
+    pub(crate) framing: BodyFraming,
+    pub(crate) keep_alive: bool,
+    pub(crate) expect_continue: bool,
+    pub(crate) upgrade: bool,
+}
+
 /// Header fields parsed with stack storage; a head with more is parsed
 /// again with heap storage for up to `max_headers` fields.
 const STACK_HEADERS: usize = 32;
@@ -113,6 +136,26 @@ pub fn parse_request_head(
     buf: &mut BytesMut,
     limits: &HeadLimits,
 ) -> Result<Option<RequestHead>, ParseError> {
+    let mut req = Request::new(());
+    let info = parse_request_head_into(buf, limits, &mut req)?;
+    Ok(info.map(|info| RequestHead::new(req.into_parts().0, info)))
+}
+
+/// [`parse_request_head`] into a request the caller made: its method,
+/// target, version and header fields are replaced by the head's (its header
+/// map, cleared, or one of the thread's recycled maps if it has no
+/// allocation), its extensions and body are left alone. The server parses
+/// into the request it then hands to the service, so that the head is not
+/// moved from the parser's frame to the request's (each move of a request's
+/// parts is a 224-byte copy).
+///
+/// `Ok(None)` leaves `req` untouched; after an error its fields are
+/// unspecified (a part of the head may have been written).
+pub(crate) fn parse_request_head_into<B>(
+    buf: &mut BytesMut,
+    limits: &HeadLimits,
+    req: &mut Request<B>,
+) -> Result<Option<HeadInfo>, ParseError> {
     // RFC 9112 §2.2: a server SHOULD ignore empty lines before the request line.
     let mut skip = 0;
     while buf[skip..].starts_with(b"\r\n") {
@@ -148,7 +191,7 @@ pub fn parse_request_head(
         return Ok(None);
     };
     let head = buf.split_to(raw.len).freeze();
-    build(&head, &raw, &spans[..raw.count]).map(Some)
+    build(&head, &raw, &spans[..raw.count], req).map(Some)
 }
 
 /// RFC 9112 §3: the request line is checked on its own so that a long
@@ -302,7 +345,12 @@ fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
-fn build(head: &Bytes, raw: &Raw, spans: &[Span]) -> Result<RequestHead, ParseError> {
+fn build<B>(
+    head: &Bytes,
+    raw: &Raw,
+    spans: &[Span],
+    req: &mut Request<B>,
+) -> Result<HeadInfo, ParseError> {
     let slice = |(start, len): (usize, usize)| head.slice(start..start + len);
     let method = Method::from_bytes(&head[raw.method.0..raw.method.0 + raw.method.1])
         .map_err(|_| ParseError::Method)?;
@@ -313,12 +361,15 @@ fn build(head: &Bytes, raw: &Raw, spans: &[Span]) -> Result<RequestHead, ParseEr
         Version::HTTP_11
     };
 
-    // The map is built in place in the request's parts, in one of the
-    // thread's recycled maps (`crate::recycle`), with its allocations.
-    let mut parts = Request::new(()).into_parts().0;
-    parts.headers = recycle::headers();
-    parts.headers.reserve(spans.len());
-    let headers = &mut parts.headers;
+    // The map is built in place in the request, in its own allocations or
+    // in one of the thread's recycled maps (`crate::recycle`).
+    let headers = req.headers_mut();
+    if headers.capacity() == 0 {
+        *headers = recycle::headers();
+    } else {
+        headers.clear();
+    }
+    headers.reserve(spans.len());
     // Which framing-relevant fields are present, noted while building so
     // that most requests skip the map lookups below.
     let mut seen = Seen::default();
@@ -400,11 +451,10 @@ fn build(head: &Bytes, raw: &Raw, spans: &[Span]) -> Result<RequestHead, ParseEr
         }
     }
 
-    parts.method = method;
-    parts.uri = uri;
-    parts.version = version;
-    Ok(RequestHead {
-        parts,
+    *req.method_mut() = method;
+    *req.uri_mut() = uri;
+    *req.version_mut() = version;
+    Ok(HeadInfo {
         framing,
         keep_alive,
         expect_continue,

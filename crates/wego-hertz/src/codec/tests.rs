@@ -855,3 +855,43 @@ mod props {
         }
     }
 }
+
+#[test]
+fn a_head_parsed_into_a_request_replaces_only_its_head() {
+    let mut req = http::Request::new(crate::Body::from("kept"));
+    req.headers_mut().insert("x-old", "1".parse().unwrap());
+    req.extensions_mut().insert(7u32);
+    let limits = HeadLimits::default();
+
+    // An incomplete head leaves the request as it was.
+    let mut partial = BytesMut::from(&b"GET /a HTTP/1.1\r\nHost: a\r\n"[..]);
+    assert!(
+        super::parse_request_head_into(&mut partial, &limits, &mut req)
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(req.headers()["x-old"], "1");
+    assert_eq!(req.uri(), "/");
+
+    let mut buf =
+        BytesMut::from(&b"POST /b?c=d HTTP/1.0\r\nHost: a\r\nContent-Length: 4\r\n\r\nbody"[..]);
+    let info = super::parse_request_head_into(&mut buf, &limits, &mut req)
+        .unwrap()
+        .unwrap();
+    assert_eq!(info.framing, BodyFraming::Length(4));
+    assert!(!info.keep_alive && !info.expect_continue && !info.upgrade);
+    assert_eq!(req.method(), Method::POST);
+    assert_eq!(req.uri(), "/b?c=d");
+    assert_eq!(req.version(), Version::HTTP_10);
+    assert_eq!(req.headers().len(), 2, "{:?}", req.headers());
+    assert!(
+        req.headers().get("x-old").is_none(),
+        "an earlier field is gone"
+    );
+    assert_eq!(
+        req.extensions().get::<u32>(),
+        Some(&7),
+        "extensions are left alone"
+    );
+    assert_eq!(&buf[..], b"body", "the body stays in the buffer");
+}

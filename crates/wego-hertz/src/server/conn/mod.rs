@@ -63,7 +63,7 @@ use super::facts::ConnFacts;
 use super::http2::{self, Rewind};
 use super::{Config, ExpectDecision, RequestBodyLimit};
 use crate::body::{Body, incoming};
-use crate::codec::{BodyDecoder, BodyFraming, ParseError, RequestHead, parse_request_head};
+use crate::codec::{BodyDecoder, BodyFraming, ParseError, RequestHead, parse_request_head_into};
 use crate::upgrade::{self, Upgraded};
 use wego_netpoll::buffer::pool;
 
@@ -186,6 +186,28 @@ enum HeadEnd {
     Timeout,
     /// The connection opened with the HTTP/2 preface.
     Http2,
+    /// The request asked for `Upgrade: h2c` and may have it (its head).
+    H2c(Box<http::request::Parts>),
+}
+
+/// When the wait for a head started, for its idle and header-read
+/// deadlines.
+struct HeadClock {
+    /// The connection's accept, or the previous response (the clock read
+    /// that dated it): the idle time runs from here.
+    idle_from: Instant,
+    /// When the header-read time started: at accept for a first request,
+    /// at the first byte of later ones; `None` while idle.
+    started: Option<Instant>,
+}
+
+impl HeadClock {
+    fn new(idle_from: Instant, started: bool) -> Self {
+        Self {
+            idle_from,
+            started: started.then_some(idle_from),
+        }
+    }
 }
 
 /// How a request is served (see `Driver::run`).
@@ -224,13 +246,40 @@ where
         let mut timer = std::pin::pin!(gates.gate(rt::sleep(self.config.header_read_timeout)));
         let mut first = true;
         loop {
-            let head = match self
-                .read_head(draining.as_mut(), timer.as_mut(), first)
-                .await
-            {
-                Ok(head) => head,
+            // A request is parsed into the request the service gets, in a
+            // synchronous step (`try_start`) that also calls the service:
+            // the request is not moved out of a parser's frame, and no
+            // await sits between its making and the call, so it is never
+            // part of the connection's future.
+            let mut clock = HeadClock::new(self.answered_at, first || !self.rbuf.is_empty());
+            let next = loop {
+                match self.try_start(first) {
+                    Ok(Some(started)) => break Ok(started),
+                    Ok(None) => {}
+                    Err(end) => break Err(end),
+                }
+                if !self.rbuf.is_empty() {
+                    // Part of a head arrived: the header-read clock runs.
+                    clock.started.get_or_insert_with(Instant::now);
+                }
+                if let Err(end) = self
+                    .wait_for_head(&mut clock, draining.as_mut(), timer.as_mut())
+                    .await
+                {
+                    break Err(end);
+                }
+            };
+            let started = match next {
+                Ok(started) => started,
                 Err(HeadEnd::Close) => break,
                 Err(HeadEnd::Http2) => return Handover::PriorKnowledge,
+                Err(HeadEnd::H2c(parts)) => {
+                    lent(&mut self.wbuf).extend_from_slice(http2::SWITCHING);
+                    if self.flush().await.is_err() {
+                        return Handover::None;
+                    }
+                    return Handover::Upgrade(parts);
+                }
                 Err(HeadEnd::Parse(e)) => {
                     tracing::debug!(error = %e, "rejecting request head");
                     let _ = self.write_error(e.status()).await;
@@ -242,13 +291,6 @@ where
                 }
             };
             first = false;
-            if self.config.http2.enabled && http2::wants_h2c(&head, &self.rbuf) {
-                lent(&mut self.wbuf).extend_from_slice(http2::SWITCHING);
-                if self.flush().await.is_err() {
-                    return Handover::None;
-                }
-                return Handover::Upgrade(Box::new(head.parts));
-            }
             // The usual request is served inline here. An `async fn` call
             // moves its whole future (the bytes of all its states) into the
             // caller's, and at 1,000 connections those bytes are cold cache
@@ -256,7 +298,7 @@ where
             // no future besides the service's, and the rarely needed ones
             // (streamed bodies either way, 100-continue) live on the heap.
             let served = 'served: {
-                let (fut, meta) = match self.start(head) {
+                let (fut, meta) = match started {
                     Started::Called(fut, meta) => (fut, meta),
                     Started::Waiting(req, meta) => {
                         (Box::pin(self.call_when_ready(req)).await, meta)
@@ -310,88 +352,40 @@ where
         Handover::None
     }
 
-    /// Reads until a complete head is parsed.
-    async fn read_head<D>(
-        &mut self,
-        mut draining: Pin<&mut Gated<D>>,
-        mut timer: Pin<&mut Gated<rt::Sleep>>,
-        first: bool,
-    ) -> Result<RequestHead, HeadEnd>
-    where
-        D: Future<Output = ()>,
-    {
-        // The connection's accept, or the previous response (the clock read
-        // that dated it): when a request's header-read or idle time starts.
-        let now = self.answered_at;
-        // The header-read clock starts at accept for a first request, and at
-        // the first byte of later ones; before that the idle clock runs.
-        let mut started = (first || !self.rbuf.is_empty()).then_some(now);
-        let idle_deadline = now + self.config.idle_timeout;
-        loop {
-            // RFC 9113 §3.4: the preface opens a prior-knowledge
-            // connection; until 24 bytes decide, wait rather than parse.
-            let preface = if first && self.config.http2.enabled && !self.rbuf.is_empty() {
-                http2::preface(&self.rbuf)
-            } else {
-                http2::Preface::No
-            };
-            if preface == http2::Preface::Full {
-                return Err(HeadEnd::Http2);
-            }
-            if !self.rbuf.is_empty() && preface == http2::Preface::No {
-                match parse_request_head(&mut self.rbuf, &self.config.head) {
-                    Ok(Some(head)) => return Ok(head),
-                    Ok(None) => {}
-                    Err(e) => return Err(HeadEnd::Parse(e)),
-                }
-                started.get_or_insert_with(Instant::now);
-            }
-            if self.flush().await.is_err() {
-                return Err(HeadEnd::Close);
-            }
-            let (deadline, idle) = match started {
-                Some(t) => (t + self.config.header_read_timeout, false),
-                None => (idle_deadline, true),
-            };
-            if timer.get_ref().deadline() > deadline {
-                timer.as_mut().get_pin_mut().reset(deadline);
-            }
-            let read = loop {
-                // The read goes first: a wake-up with bytes to read then
-                // costs no poll of the shutdown signal.
-                tokio::select! {
-                    biased;
-                    r = std::future::poll_fn(|cx| poll_read_lent(&mut self.io, &mut self.rbuf, cx)) => {
-                        break r;
-                    }
-                    () = draining.as_mut(), if idle => return Err(HeadEnd::Close),
-                    () = timer.as_mut() => {
-                        if Instant::now() >= deadline {
-                            return Err(if idle { HeadEnd::Close } else { HeadEnd::Timeout });
-                        }
-                        // Armed for an earlier request's deadline: move on.
-                        timer.as_mut().get_pin_mut().reset(deadline);
-                    }
-                }
-            };
-            match read {
-                Ok(0) | Err(_) => return Err(HeadEnd::Close),
-                Ok(_) => {}
+    /// Parses a head from the read buffer and starts serving it: `Ok(None)`
+    /// when the buffer holds no complete head yet.
+    // Inlined into `run`, and one function with the request's making and
+    // the service's call, so that the request is made in `run`'s frame and
+    // moved only into the service (a by-value argument to a helper was one
+    // more 260-byte copy, even inlined).
+    #[inline(always)]
+    fn try_start(&mut self, first: bool) -> Result<Option<Started<S::Future>>, HeadEnd> {
+        if self.rbuf.is_empty() {
+            return Ok(None);
+        }
+        // RFC 9113 §3.4: the preface opens a prior-knowledge connection;
+        // until 24 bytes decide, wait rather than parse.
+        if first && self.config.http2.enabled {
+            match http2::preface(&self.rbuf) {
+                http2::Preface::Full => return Err(HeadEnd::Http2),
+                http2::Preface::Partial => return Ok(None),
+                http2::Preface::No => {}
             }
         }
-    }
-
-    /// Calls the service when the request's body is already here whole (or
-    /// it has none), no `100 Continue` is asked for and the service is ready
-    /// without waiting (a router without layers always is). The request is
-    /// built and handed over here, off the connection's future: a request
-    /// kept across an await would be one more copy into it.
-    // Inlined into `run` (about 100 instructions per request fewer than a
-    // call, callgrind on `GET /plaintext`).
-    #[inline(always)]
-    fn start(&mut self, head: RequestHead) -> Started<S::Future> {
-        let whole = !head.expect_continue
-            && match head.framing {
+        let mut req = Request::new(Body::empty());
+        let info = match parse_request_head_into(&mut self.rbuf, &self.config.head, &mut req) {
+            Ok(Some(info)) => info,
+            Ok(None) => return Ok(None),
+            Err(e) => return Err(HeadEnd::Parse(e)),
+        };
+        if self.config.http2.enabled && http2::wants_h2c(&req, &info, &self.rbuf) {
+            return Err(HeadEnd::H2c(Box::new(req.into_parts().0)));
+        }
+        // Served inline when the request's body is already here whole (or
+        // it has none), no `100 Continue` is asked for and the service is
+        // ready without waiting (a router without layers always is).
+        let whole = !info.expect_continue
+            && match info.framing {
                 BodyFraming::Empty => true,
                 BodyFraming::Length(n) => {
                     (self.rbuf.len() as u64) >= n
@@ -400,34 +394,77 @@ where
                 BodyFraming::Chunked => false,
             };
         if !whole {
-            return Started::General(Box::new(head));
+            return Ok(Some(Started::General(Box::new(RequestHead::new(
+                req.into_parts().0,
+                info,
+            )))));
         }
-        // The head's parts go into the request as they are: each move of
-        // them (a destructuring, a by-value argument) is a 200-byte copy.
-        let (framing, asks_upgrade) = (head.framing, head.upgrade);
-        let body = match framing {
-            BodyFraming::Length(n) => self.arrived_body(n),
-            _ => Body::empty(),
-        };
+        if let BodyFraming::Length(n) = info.framing {
+            *req.body_mut() = self.arrived_body(n);
+        }
         let meta = Meta {
-            keep_alive: head.keep_alive && self.config.keep_alive,
-            head_request: head.parts.method == Method::HEAD,
-            version: head.parts.version,
+            keep_alive: info.keep_alive && self.config.keep_alive,
+            head_request: req.method() == Method::HEAD,
+            version: req.version(),
         };
-        let mut req = Request::from_parts(head.parts, body);
         self.add_extensions(req.extensions_mut());
         // Only a bodiless request may switch: a body would stand between
         // the head and the new protocol's bytes.
-        if asks_upgrade
-            && framing == BodyFraming::Empty
+        if info.upgrade
+            && info.framing == BodyFraming::Empty
             && upgrade::requested(req.version(), req.headers())
         {
             self.upgrade = Some(upgrade::offer(req.extensions_mut()));
         }
         let mut cx = Context::from_waker(Waker::noop());
         match self.svc.poll_ready(&mut cx) {
-            Poll::Ready(Ok(())) => Started::Called(self.svc.call(req), meta),
-            Poll::Pending => Started::Waiting(Box::new(req), meta),
+            Poll::Ready(Ok(())) => Ok(Some(Started::Called(self.svc.call(req), meta))),
+            Poll::Pending => Ok(Some(Started::Waiting(Box::new(req), meta))),
+        }
+    }
+
+    /// Flushes what is written, then waits for more of a head to arrive:
+    /// `Ok` after a read that brought bytes.
+    async fn wait_for_head<D>(
+        &mut self,
+        clock: &mut HeadClock,
+        mut draining: Pin<&mut Gated<D>>,
+        mut timer: Pin<&mut Gated<rt::Sleep>>,
+    ) -> Result<(), HeadEnd>
+    where
+        D: Future<Output = ()>,
+    {
+        if self.flush().await.is_err() {
+            return Err(HeadEnd::Close);
+        }
+        let (deadline, idle) = match clock.started {
+            Some(t) => (t + self.config.header_read_timeout, false),
+            None => (clock.idle_from + self.config.idle_timeout, true),
+        };
+        if timer.get_ref().deadline() > deadline {
+            timer.as_mut().get_pin_mut().reset(deadline);
+        }
+        let read = loop {
+            // The read goes first: a wake-up with bytes to read then
+            // costs no poll of the shutdown signal.
+            tokio::select! {
+                biased;
+                r = std::future::poll_fn(|cx| poll_read_lent(&mut self.io, &mut self.rbuf, cx)) => {
+                    break r;
+                }
+                () = draining.as_mut(), if idle => return Err(HeadEnd::Close),
+                () = timer.as_mut() => {
+                    if Instant::now() >= deadline {
+                        return Err(if idle { HeadEnd::Close } else { HeadEnd::Timeout });
+                    }
+                    // Armed for an earlier request's deadline: move on.
+                    timer.as_mut().get_pin_mut().reset(deadline);
+                }
+            }
+        };
+        match read {
+            Ok(0) | Err(_) => Err(HeadEnd::Close),
+            Ok(_) => Ok(()),
         }
     }
 

@@ -66,7 +66,7 @@ where
 {
     /// Queues a response whose body is in memory and small, head and body
     /// together; leaves any other response to `write_response`.
-    // Inlined into `Driver::run`, as `start` is.
+    // Inlined into `Driver::run`, as `try_start` is.
     #[inline(always)]
     pub(super) fn queue_response(
         &mut self,

@@ -20,9 +20,9 @@
 
 use base64::Engine as _;
 use bytes::{BufMut, Bytes, BytesMut};
-use http::{HeaderMap, Version, header};
+use http::{HeaderMap, Request, Version, header};
 
-use crate::codec::{BodyFraming, RequestHead};
+use crate::codec::{BodyFraming, HeadInfo};
 use crate::upgrade::has_token;
 
 /// The answer to an upgrading request.
@@ -50,14 +50,15 @@ const DROPPED: [&str; 7] = [
     "host",
 ];
 
-/// Whether `head` asks to upgrade to h2c and may: an HTTP/1.1 request with
-/// no body, `Upgrade: h2c`, `upgrade` among its `Connection` options, one
-/// valid `HTTP2-Settings`, and nothing pipelined after it (`rest`).
-pub(crate) fn wants_h2c(head: &RequestHead, rest: &[u8]) -> bool {
-    let headers = &head.parts.headers;
-    head.upgrade
-        && head.parts.version == Version::HTTP_11
-        && head.framing == BodyFraming::Empty
+/// Whether `req` (parsed as `info` says) asks to upgrade to h2c and may: an
+/// HTTP/1.1 request with no body, `Upgrade: h2c`, `upgrade` among its
+/// `Connection` options, one valid `HTTP2-Settings`, and nothing pipelined
+/// after it (`rest`).
+pub(crate) fn wants_h2c<B>(req: &Request<B>, info: &HeadInfo, rest: &[u8]) -> bool {
+    let headers = req.headers();
+    info.upgrade
+        && req.version() == Version::HTTP_11
+        && info.framing == BodyFraming::Empty
         && rest.is_empty()
         && has_token(headers, header::UPGRADE, "h2c")
         && has_token(headers, header::CONNECTION, "upgrade")
@@ -183,7 +184,7 @@ mod tests {
 
     #[test]
     fn a_large_request_spans_continuation_frames() {
-        let req = http::Request::get("/x?y=1")
+        let req = Request::get("/x?y=1")
             .header("host", "example.com")
             .header("x-big", "v".repeat(40_000))
             .header("connection", "Upgrade, HTTP2-Settings")
