@@ -866,7 +866,7 @@ fn a_head_parsed_into_a_request_replaces_only_its_head() {
     // An incomplete head leaves the request as it was.
     let mut partial = BytesMut::from(&b"GET /a HTTP/1.1\r\nHost: a\r\n"[..]);
     assert!(
-        super::parse_request_head_into(&mut partial, &limits, &mut req)
+        parse_request_head_into(&mut partial, &limits, &mut req)
             .unwrap()
             .is_none()
     );
@@ -875,7 +875,7 @@ fn a_head_parsed_into_a_request_replaces_only_its_head() {
 
     let mut buf =
         BytesMut::from(&b"POST /b?c=d HTTP/1.0\r\nHost: a\r\nContent-Length: 4\r\n\r\nbody"[..]);
-    let info = super::parse_request_head_into(&mut buf, &limits, &mut req)
+    let info = parse_request_head_into(&mut buf, &limits, &mut req)
         .unwrap()
         .unwrap();
     assert_eq!(info.framing, BodyFraming::Length(4));
