@@ -37,12 +37,14 @@
 //! whatever remains after `--grace SECS` (default 10). `--header-read-timeout
 //! SECS` sets how long a request head may take to arrive (default 10; the
 //! reliability runs in `benches/reliability.sh` shorten it).
+//! `--server-header NAME|off` sets the `Server` field of every response
+//! (default `wego`) or leaves it out.
 
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use http::Method;
+use http::{HeaderValue, Method};
 
 use wego_hertz::extract::{Json, Path};
 use wego_hertz::response::ServeDir;
@@ -195,6 +197,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ("--grace", Some(s)) => grace = Duration::from_secs_f64(s.parse()?),
             ("--header-read-timeout", Some(s)) => {
                 builder = builder.with_header_read_timeout(Duration::from_secs_f64(s.parse()?));
+            }
+            ("--server-header", Some(v)) => {
+                let value = match v.as_str() {
+                    "off" => None,
+                    name => Some(HeaderValue::from_str(name)?),
+                };
+                builder = builder.with_server_header(value);
             }
             ("--tls-cert", Some(f)) => tls_cert = Some(PathBuf::from(f)),
             ("--tls-key", Some(f)) => tls_key = Some(PathBuf::from(f)),
