@@ -91,6 +91,9 @@ pub(crate) fn refill_extensions(map: &mut Extensions) {
 /// Gives an extension map back to this thread's pool, cleared: its values
 /// are dropped here. An empty map (which may have no allocation to keep)
 /// and one of more than [`KEEP_UP_TO`] extensions are dropped instead.
+/// (`Extensions` does not tell its capacity: a map that held more and had
+/// some removed is kept with its table, whose size the program's number of
+/// extension types bounds, one entry per type.)
 pub(crate) fn give_back_extensions(mut map: Extensions) {
     if map.is_empty() || map.len() > KEEP_UP_TO {
         return;

@@ -142,9 +142,9 @@ pub fn parse_request_head(
 }
 
 /// [`parse_request_head`] into a request the caller made: its method,
-/// target, version and header fields are replaced by the head's (its header
-/// map, cleared, or one of the thread's recycled maps if it has no
-/// allocation), its extensions and body are left alone. The server parses
+/// target, version and header map are replaced by the head's (the map built
+/// in one of the thread's recycled maps), its extensions and body are left
+/// alone. The server parses
 /// into the request it then hands to the service, so that the head is not
 /// moved from the parser's frame to the request's (each move of a request's
 /// parts is a 224-byte copy).
@@ -361,14 +361,10 @@ fn build<B>(
         Version::HTTP_11
     };
 
-    // The map is built in place in the request, in its own allocations or
-    // in one of the thread's recycled maps (`crate::recycle`).
+    // The map is built in place in the request, in one of the thread's
+    // recycled maps (`crate::recycle`).
     let headers = req.headers_mut();
-    if headers.capacity() == 0 {
-        *headers = recycle::headers();
-    } else {
-        headers.clear();
-    }
+    *headers = recycle::headers();
     headers.reserve(spans.len());
     // Which framing-relevant fields are present, noted while building so
     // that most requests skip the map lookups below.

@@ -190,26 +190,6 @@ enum HeadEnd {
     H2c(Box<http::request::Parts>),
 }
 
-/// When the wait for a head started, for its idle and header-read
-/// deadlines.
-struct HeadClock {
-    /// The connection's accept, or the previous response (the clock read
-    /// that dated it): the idle time runs from here.
-    idle_from: Instant,
-    /// When the header-read time started: at accept for a first request,
-    /// at the first byte of later ones; `None` while idle.
-    started: Option<Instant>,
-}
-
-impl HeadClock {
-    fn new(idle_from: Instant, started: bool) -> Self {
-        Self {
-            idle_from,
-            started: started.then_some(idle_from),
-        }
-    }
-}
-
 /// How a request is served (see `Driver::run`).
 enum Started<F> {
     /// The service was called: the inline path.
@@ -251,7 +231,11 @@ where
             // the request is not moved out of a parser's frame, and no
             // await sits between its making and the call, so it is never
             // part of the connection's future.
-            let mut clock = HeadClock::new(self.answered_at, first || !self.rbuf.is_empty());
+            // The header-read clock starts at accept for a first request,
+            // and at the first byte of later ones (`answered_at`: the
+            // accept, or the clock read that dated the previous response);
+            // before that the idle clock runs.
+            let mut started = (first || !self.rbuf.is_empty()).then_some(self.answered_at);
             let next = loop {
                 match self.try_start(first) {
                     Ok(Some(started)) => break Ok(started),
@@ -260,10 +244,10 @@ where
                 }
                 if !self.rbuf.is_empty() {
                     // Part of a head arrived: the header-read clock runs.
-                    clock.started.get_or_insert_with(Instant::now);
+                    started.get_or_insert_with(Instant::now);
                 }
                 if let Err(end) = self
-                    .wait_for_head(&mut clock, draining.as_mut(), timer.as_mut())
+                    .wait_for_head(started, draining.as_mut(), timer.as_mut())
                     .await
                 {
                     break Err(end);
@@ -424,10 +408,11 @@ where
     }
 
     /// Flushes what is written, then waits for more of a head to arrive:
-    /// `Ok` after a read that brought bytes.
+    /// `Ok` after a read that brought bytes. `started`: when the head's
+    /// header-read time started; `None` while the connection is idle.
     async fn wait_for_head<D>(
         &mut self,
-        clock: &mut HeadClock,
+        started: Option<Instant>,
         mut draining: Pin<&mut Gated<D>>,
         mut timer: Pin<&mut Gated<rt::Sleep>>,
     ) -> Result<(), HeadEnd>
@@ -437,9 +422,9 @@ where
         if self.flush().await.is_err() {
             return Err(HeadEnd::Close);
         }
-        let (deadline, idle) = match clock.started {
+        let (deadline, idle) = match started {
             Some(t) => (t + self.config.header_read_timeout, false),
-            None => (clock.idle_from + self.config.idle_timeout, true),
+            None => (self.answered_at + self.config.idle_timeout, true),
         };
         if timer.get_ref().deadline() > deadline {
             timer.as_mut().get_pin_mut().reset(deadline);
