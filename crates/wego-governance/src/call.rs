@@ -2,6 +2,8 @@
 
 use std::time::{Duration, Instant};
 
+use wego_netpoll::rt;
+
 use crate::trace::TraceContext;
 
 /// Request-side capabilities that governance layers read.
@@ -23,7 +25,9 @@ pub trait CallInfo {
     }
 
     /// The caller's deadline for the whole call, if it carries one
-    /// (`grpc-timeout`, a TTHeader timeout).
+    /// (`grpc-timeout`, a TTHeader timeout): an instant on the runtime's
+    /// clock ([`rt::now`]), which the timeout and retry layers compare
+    /// with and sleep until.
     fn deadline(&self) -> Option<Instant> {
         None
     }
@@ -76,7 +80,8 @@ pub struct Call<B> {
     pub method: String,
     /// The consistent-hash key.
     pub hash_key: Option<u64>,
-    /// The deadline of the whole call.
+    /// The deadline of the whole call, on the runtime's clock
+    /// ([`rt::now`]).
     pub deadline: Option<Instant>,
     /// Whether the call may be repeated.
     pub idempotent: bool,
@@ -103,9 +108,10 @@ impl<B> Call<B> {
         self
     }
 
-    /// Sets the deadline to `timeout` from now.
+    /// Sets the deadline to `timeout` from now on the runtime's clock
+    /// ([`rt::now`]).
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.deadline = Some(Instant::now() + timeout);
+        self.deadline = Some(rt::now() + timeout);
         self
     }
 

@@ -7,6 +7,10 @@
 //!   each on a fresh two-worker runtime. `WEGO_TEST_BACKEND=tokio` (or
 //!   `polling`) and `WEGO_TEST_FLAVOR=per-core` (or `work-stealing`)
 //!   restrict the runs.
+//! - [`on_each_backend_paused`] / [`each_backend_paused!`] (feature
+//!   `test-util`): the same on every backend and flavour whose clock can
+//!   pause, on a one-worker runtime, with the clock paused for the body;
+//!   [`clocked`] steps that clock until a future completes and says when.
 //! - [`loopback`]: a listener on `127.0.0.1:0`.
 //! - [`peer`]: find an outside peer program (curl, etcd, python modules) or
 //!   skip the test with a printed reason, unless `WEGO_REQUIRE_PEERS=1`, in
@@ -118,6 +122,120 @@ macro_rules! each_backend {
             $crate::on_each_backend(|$backend| $body);
         }
     };
+}
+
+/// Runs `body` with the runtime's clock paused (feature `test-util`), once
+/// per enabled backend and each flavour whose clock can pause: every flavour
+/// but tokio's work-stealing one, whose clock tokio cannot pause.
+///
+/// Each run is a fresh runtime with **one** worker, so that every task the
+/// body spawns sees the paused clock (tokio pauses a per-core worker's
+/// clock, not its neighbours'). The body moves time with
+/// [`wego_netpoll::rt::advance`]; the polling backend's clock moves only
+/// then, and tokio's also jumps to the next timer when the worker has
+/// nothing else to do. Bodies whose peers are in-memory pipes
+/// (`tokio::io::duplex`) are deterministic on both: a timer fires at its
+/// deadline on the clock and never early, whatever the machine's load.
+///
+/// # Panics
+///
+/// As [`on_each_backend`], and if the clock cannot be paused.
+#[cfg(feature = "test-util")]
+pub fn on_each_backend_paused<F, Fut>(body: F)
+where
+    F: Fn(Backend) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    for (backend, flavor) in runs() {
+        if flavor == Flavor::WorkStealing {
+            continue;
+        }
+        let rt = Runtime::builder()
+            .backend(backend)
+            .flavor(flavor)
+            .worker_threads(NonZeroUsize::MIN)
+            .build()
+            .unwrap_or_else(|e| panic!("cannot build the {backend} {flavor} runtime: {e}"));
+        let fut = body(backend);
+        let res = rt.block_on(async move {
+            rt_spawn(async move {
+                wego_netpoll::rt::pause().unwrap_or_else(|e| panic!("cannot pause the clock: {e}"));
+                fut.await;
+                // Left paused if the body panicked: the runtime goes anyway.
+                let _ = wego_netpoll::rt::resume();
+            })
+            .await
+        });
+        if let Err(e) = res {
+            panic!(
+                "test body failed on the {backend} backend, {flavor} runtime, paused clock: {e}"
+            );
+        }
+    }
+}
+
+/// Declares a `#[test]` that runs its async body through
+/// [`on_each_backend_paused`] (feature `test-util`):
+///
+/// ```ignore
+/// wego_test_support::each_backend_paused!(times_out, |_backend| async move {
+///     let start = wego_netpoll::rt::now();
+///     wego_netpoll::rt::advance(std::time::Duration::from_secs(60)).await.unwrap();
+///     assert!(wego_netpoll::rt::now() - start >= std::time::Duration::from_secs(60));
+/// });
+/// ```
+#[cfg(feature = "test-util")]
+#[macro_export]
+macro_rules! each_backend_paused {
+    ($(#[$meta:meta])* $name:ident, |$backend:pat_param| $body:expr) => {
+        $(#[$meta])*
+        #[test]
+        fn $name() {
+            $crate::on_each_backend_paused(|$backend| $body);
+        }
+    };
+}
+
+/// Drives `fut` on a paused clock (feature `test-util`): polls it, and
+/// while it is pending moves the clock forward by `step` and lets the
+/// runtime's other tasks run. Returns its output and how far the clock had
+/// moved when it completed, so that a test can check a timeout fired at its
+/// deadline: not before it, and within a few steps after.
+///
+/// # Panics
+///
+/// Panics if the clock passes `limit` with `fut` still pending, or if the
+/// clock is not paused.
+#[cfg(feature = "test-util")]
+pub async fn clocked<F: Future>(
+    step: std::time::Duration,
+    limit: std::time::Duration,
+    fut: F,
+) -> (F::Output, std::time::Duration) {
+    use std::task::Poll;
+    let start = wego_netpoll::rt::now();
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        // A few turns of the runtime between steps, so that what became due
+        // at one step (a timer, then the writes it causes) completes `fut`
+        // before the clock moves on.
+        for _ in 0..4 {
+            if let Poll::Ready(out) =
+                std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await
+            {
+                return (out, wego_netpoll::rt::now() - start);
+            }
+            wego_netpoll::rt::yield_now().await;
+        }
+        let passed = wego_netpoll::rt::now() - start;
+        assert!(
+            passed < limit,
+            "still pending after {passed:?} on the clock"
+        );
+        wego_netpoll::rt::advance(step)
+            .await
+            .unwrap_or_else(|e| panic!("cannot advance the clock: {e}"));
+    }
 }
 
 /// Binds a listener on `127.0.0.1` with an OS-chosen port.

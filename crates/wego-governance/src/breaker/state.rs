@@ -1,4 +1,5 @@
-//! The circuit breaker state machine (no I/O, time passed in).
+//! The circuit breaker state machine (no I/O; the `*_at` methods take the
+//! instant, so the unit tests need no clock).
 //!
 //! ```text
 //!            failures ≥ threshold                 cool-down passed
@@ -17,6 +18,8 @@
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
+
+use wego_netpoll::rt;
 
 /// A breaker's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -75,7 +78,8 @@ pub type BreakerObserver = Arc<dyn Fn(&BreakerEvent) + Send + Sync>;
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct BreakerConfig {
-    /// Length of the sliding window for the error rate.
+    /// Length of the sliding window for the error rate, on the runtime's
+    /// clock ([`rt::now`]).
     pub window: Duration,
     /// Calls the window must hold before the error rate may trip it.
     pub min_requests: u32,
@@ -83,7 +87,8 @@ pub struct BreakerConfig {
     pub error_rate: f64,
     /// Failures in a row that trip it (0 disables the trigger).
     pub consecutive_failures: u32,
-    /// Time spent open before probing.
+    /// Time spent open before probing, on the runtime's clock
+    /// ([`rt::now`]).
     pub cool_down: Duration,
     /// Concurrent probes in half-open, and the successes that close it.
     pub half_open_probes: u32,
@@ -155,6 +160,9 @@ struct Inner {
 }
 
 /// One circuit breaker: a service's or an instance's.
+///
+/// It reads time from the runtime's clock ([`rt::now`]), so a paused test
+/// clock drives its cool-down and its window.
 pub struct CircuitBreaker {
     scope: Arc<str>,
     config: BreakerConfig,
@@ -187,7 +195,7 @@ pub enum Outcome {
 impl CircuitBreaker {
     /// Creates a closed breaker.
     pub fn new(scope: impl Into<Arc<str>>, config: BreakerConfig) -> Self {
-        let now = Instant::now();
+        let now = rt::now();
         CircuitBreaker {
             scope: scope.into(),
             config,
@@ -227,7 +235,7 @@ impl CircuitBreaker {
 
     /// True if a call would be let through now (without taking a probe slot).
     pub fn is_call_permitted(&self) -> bool {
-        self.is_call_permitted_at(Instant::now())
+        self.is_call_permitted_at(rt::now())
     }
 
     pub(crate) fn is_call_permitted_at(&self, now: Instant) -> bool {
@@ -242,7 +250,7 @@ impl CircuitBreaker {
     /// Asks to make a call; true means go, and the caller must then report
     /// the outcome with [`record`](Self::record) exactly once.
     pub fn try_acquire(&self) -> bool {
-        self.try_acquire_at(Instant::now())
+        self.try_acquire_at(rt::now())
     }
 
     pub(crate) fn try_acquire_at(&self, now: Instant) -> bool {
@@ -270,7 +278,7 @@ impl CircuitBreaker {
 
     /// Records the outcome of a call allowed by [`try_acquire`](Self::try_acquire).
     pub fn record(&self, outcome: Outcome) {
-        self.record_at(outcome, Instant::now());
+        self.record_at(outcome, rt::now());
     }
 
     pub(crate) fn record_at(&self, outcome: Outcome, now: Instant) {

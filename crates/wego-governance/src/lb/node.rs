@@ -4,6 +4,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use wego_netpoll::rt;
+
 use crate::Instance;
 use crate::breaker::CircuitBreaker;
 
@@ -14,6 +16,8 @@ const EWMA_TAU: Duration = Duration::from_secs(10);
 const INITIAL_LATENCY: Duration = Duration::from_millis(1);
 
 /// Live load figures of one instance, kept across instance-set changes.
+///
+/// Call latency is measured on the runtime's clock ([`rt::now`]).
 #[derive(Debug)]
 pub struct Stats {
     in_flight: AtomicUsize,
@@ -65,7 +69,7 @@ impl Stats {
         self.in_flight.fetch_add(1, Ordering::Relaxed);
         InFlight {
             stats: self.clone(),
-            started: Instant::now(),
+            started: rt::now(),
         }
     }
 }
@@ -80,8 +84,9 @@ pub(crate) struct InFlight {
 impl InFlight {
     pub(crate) fn finish(self, observe: bool) {
         if observe {
-            let now = Instant::now();
-            self.stats.observe(now - self.started, now);
+            let now = rt::now();
+            self.stats
+                .observe(now.saturating_duration_since(self.started), now);
         }
     }
 }

@@ -8,10 +8,14 @@ use std::time::Instant;
 
 use tower_layer::Layer;
 use tower_service::Service;
+use wego_netpoll::rt;
 
 use crate::Error;
 
 /// A token bucket: `rate` tokens per second, at most `burst` stored.
+///
+/// It refills on the runtime's clock ([`rt::now`]), so a paused test clock
+/// drives it.
 #[derive(Debug)]
 pub struct TokenBucket {
     rate: f64,
@@ -27,13 +31,13 @@ impl TokenBucket {
         TokenBucket {
             rate: f64::from(rate),
             burst,
-            state: Mutex::new((burst, Instant::now())),
+            state: Mutex::new((burst, rt::now())),
         }
     }
 
     /// Takes a token; false when the bucket is empty.
     pub fn try_take(&self) -> bool {
-        self.try_take_at(Instant::now())
+        self.try_take_at(rt::now())
     }
 
     pub(crate) fn try_take_at(&self, now: Instant) -> bool {

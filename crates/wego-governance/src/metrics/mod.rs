@@ -18,6 +18,7 @@ use std::time::Instant;
 
 use tower_layer::Layer;
 use tower_service::Service;
+use wego_netpoll::rt;
 
 use crate::{CallInfo, Classify};
 
@@ -30,6 +31,7 @@ pub use recorder::MetricsRecorder;
 pub use registry::{LATENCY_BUCKETS, Metrics};
 
 /// Records each call's count, errors by kind, latency and in-flight gauge.
+/// Latency is measured on the runtime's clock ([`rt::now`]).
 #[derive(Debug, Clone)]
 pub struct MetricsLayer {
     metrics: Metrics,
@@ -74,7 +76,7 @@ impl Drop for CallGuard {
             self.metrics.end_call(
                 &self.service,
                 &self.method,
-                self.started.elapsed(),
+                rt::now().saturating_duration_since(self.started),
                 Some("cancelled"),
             );
         }
@@ -101,7 +103,7 @@ where
             metrics: self.metrics.clone(),
             service: req.callee().to_owned(),
             method: req.method().to_owned(),
-            started: Instant::now(),
+            started: rt::now(),
             done: false,
         };
         guard.metrics.start_call(&guard.service, &guard.method);
@@ -110,9 +112,10 @@ where
             let res = fut.await;
             guard.done = true;
             let kind = res.as_ref().err().map(Classify::kind);
+            let latency = rt::now().saturating_duration_since(guard.started);
             guard
                 .metrics
-                .end_call(&guard.service, &guard.method, guard.started.elapsed(), kind);
+                .end_call(&guard.service, &guard.method, latency, kind);
             res
         })
     }

@@ -3,11 +3,14 @@
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use wego_netpoll::rt;
+
 const SLOTS: usize = 10;
 
 /// Caps retries at `min_per_sec × window + ratio × requests in the window`,
 /// so that during an outage retries add at most `ratio` extra load instead
 /// of multiplying it by the attempt count (Finagle's and linkerd's budget).
+/// The window moves on the runtime's clock ([`rt::now`]).
 #[derive(Debug)]
 pub struct RetryBudget {
     ratio: f64,
@@ -26,7 +29,7 @@ impl RetryBudget {
             ratio: ratio.max(0.0),
             reserve: (f64::from(min_per_sec) * window.as_secs_f64()).ceil() as u64,
             slot_len: window / SLOTS as u32,
-            origin: Instant::now(),
+            origin: rt::now(),
             slots: Mutex::new([(0, 0, 0); SLOTS]),
         }
     }
@@ -55,7 +58,7 @@ impl RetryBudget {
 
     /// Records a first attempt.
     pub fn deposit(&self) {
-        self.deposit_at(Instant::now());
+        self.deposit_at(rt::now());
     }
 
     pub(crate) fn deposit_at(&self, now: Instant) {
@@ -64,7 +67,7 @@ impl RetryBudget {
 
     /// Takes one retry from the budget; false when it is spent.
     pub fn withdraw(&self) -> bool {
-        self.withdraw_at(Instant::now())
+        self.withdraw_at(rt::now())
     }
 
     pub(crate) fn withdraw_at(&self, now: Instant) -> bool {

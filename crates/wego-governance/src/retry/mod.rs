@@ -1,15 +1,18 @@
 //! Retries: max attempts, backoff with jitter, retryable and idempotent
 //! calls only, a retry budget, and never the same instance twice when
-//! others exist.
+//! others exist. No retry starts whose backoff would end at or past the
+//! call's [`CallInfo::deadline`]; backoff and deadline are on the runtime's
+//! clock ([`rt::now`], [`rt::sleep`]).
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tower_layer::Layer;
 use tower_service::Service;
+use wego_netpoll::rt;
 
 use crate::attempt::Attempt;
 use crate::metrics::Metrics;
@@ -153,7 +156,7 @@ where
                     return Err(err);
                 }
                 let delay = cfg.backoff.delay(n);
-                if deadline.is_some_and(|d| Instant::now() + delay >= d) {
+                if deadline.is_some_and(|d| rt::now() + delay >= d) {
                     return Err(err);
                 }
                 if !cfg.budget.withdraw() {
@@ -176,7 +179,7 @@ where
                     "retrying"
                 );
                 if !delay.is_zero() {
-                    wego_netpoll::rt::sleep(delay).await;
+                    rt::sleep(delay).await;
                 }
                 n += 1;
                 futures_util::future::poll_fn(|cx| inner.poll_ready(cx)).await?;

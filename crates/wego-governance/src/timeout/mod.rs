@@ -9,12 +9,15 @@ use std::time::{Duration, Instant};
 
 use tower_layer::Layer;
 use tower_service::Service;
+use wego_netpoll::rt;
 
 use crate::{CallInfo, Error};
 
 /// Bounds each call by a timeout: the method's if set, else the default,
 /// and never later than [`CallInfo::deadline`]. Expiry drops (cancels) the
-/// inner call and returns [`Error::is_timeout`].
+/// inner call and returns [`Error::is_timeout`]. Timeouts run on the
+/// runtime's clock ([`rt::now`], [`rt::timeout_at`]), so a paused test
+/// clock drives them.
 #[derive(Debug, Clone)]
 pub struct TimeoutLayer {
     default: Option<Duration>,
@@ -50,7 +53,7 @@ impl TimeoutLayer {
             .get(req.method())
             .copied()
             .or(self.default)
-            .map(|d| Instant::now() + d);
+            .map(|d| rt::now() + d);
         match (own, req.deadline()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -96,7 +99,7 @@ where
         match deadline {
             None => Box::pin(fut),
             Some(d) => Box::pin(async move {
-                match wego_netpoll::rt::timeout_at(d, fut).await {
+                match rt::timeout_at(d, fut).await {
                     Ok(res) => res,
                     Err(_) => Err(Error::timeout().into()),
                 }

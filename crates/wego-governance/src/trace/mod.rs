@@ -3,10 +3,10 @@
 //!
 //! The span is `wego.call` with fields `service`, `method`, `peer` (filled
 //! in by the load balancer below it), `status` (`ok` or the error's
-//! [`Classify::kind`]) and `latency_ms`. With the `opentelemetry` feature,
-//! `TraceContext` converts to and from OpenTelemetry's `SpanContext`, and
-//! `OtelCarrier` makes any [`Carrier`] an OpenTelemetry
-//! `Injector`/`Extractor`.
+//! [`Classify::kind`]) and `latency_ms` (measured on the runtime's clock,
+//! [`rt::now`]). With the `opentelemetry` feature, `TraceContext` converts
+//! to and from OpenTelemetry's `SpanContext`, and `OtelCarrier` makes any
+//! [`Carrier`] an OpenTelemetry `Injector`/`Extractor`.
 //!
 //! # Span identity fields
 //!
@@ -32,11 +32,11 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Instant;
 
 use tower_layer::Layer;
 use tower_service::Service;
 use tracing::Instrument;
+use wego_netpoll::rt;
 
 use crate::{CallInfo, Classify};
 
@@ -169,7 +169,7 @@ where
             span.record("trace_id", ctx.trace_id_hex());
             span.record("span_id", ctx.span_id_hex());
         }
-        let started = Instant::now();
+        let started = rt::now();
         let fut = span.in_scope(|| self.inner.call(req));
         let record = span.clone();
         Box::pin(
@@ -180,7 +180,8 @@ where
                     Err(e) => e.kind(),
                 };
                 record.record("status", status);
-                record.record("latency_ms", started.elapsed().as_secs_f64() * 1000.0);
+                let latency = rt::now().saturating_duration_since(started);
+                record.record("latency_ms", latency.as_secs_f64() * 1000.0);
                 if res.is_err() {
                     tracing::debug!(status, "call failed");
                 }

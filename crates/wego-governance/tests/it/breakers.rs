@@ -2,15 +2,16 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tower_layer::Layer;
 use wego_governance::breaker::{BreakerConfig, BreakerLayer, BreakerState, Breakers};
 use wego_governance::metrics::Metrics;
+use wego_netpoll::rt;
 
 use crate::support::{TestError, call, send, service_fn};
 
-wego_test_support::each_backend!(
+wego_test_support::each_backend_paused!(
     service_breaker_trips_refuses_and_recovers,
     |_backend| async move {
         let failing = Arc::new(AtomicBool::new(true));
@@ -28,7 +29,7 @@ wego_test_support::each_backend!(
             })
         });
         let metrics = Metrics::new();
-        let cool_down = Duration::from_millis(50);
+        let cool_down = Duration::from_secs(5);
         let breakers = Breakers::new(
             BreakerConfig::default()
                 .with_consecutive_failures(2)
@@ -36,16 +37,14 @@ wego_test_support::each_backend!(
         )
         .with_observer(metrics.breaker_observer());
         let mut svc = BreakerLayer::with_breakers(breakers.clone()).layer(svc);
-        assert!(matches!(
-            send(&mut svc, call(0)).await,
-            Err(TestError::Transport)
-        ));
-        // The breaker opens during this call, so no earlier than now.
-        let tripped = Instant::now();
-        assert!(matches!(
-            send(&mut svc, call(0)).await,
-            Err(TestError::Transport)
-        ));
+        // The clock is paused: the breaker opens at this instant.
+        let tripped = rt::now();
+        for _ in 0..2 {
+            assert!(matches!(
+                send(&mut svc, call(0)).await,
+                Err(TestError::Transport)
+            ));
+        }
         let refused = send(&mut svc, call(0)).await.unwrap_err();
         assert!(
             matches!(refused, TestError::Gov(ref e) if e.is_breaker_open()),
@@ -58,30 +57,27 @@ wego_test_support::each_backend!(
         );
         assert_eq!(metrics.breaker_state("echo"), Some(BreakerState::Open));
         // The service is healthy again. Calls are refused until the
-        // cool-down has passed; then one is let through as the probe, and
-        // its success closes the breaker.
+        // cool-down has passed on the clock; then one is let through as the
+        // probe, and its success closes the breaker.
         failing.store(false, Ordering::SeqCst);
-        let deadline = tripped + Duration::from_secs(10);
-        loop {
-            match send(&mut svc, call(0)).await {
-                Ok(()) => break,
-                Err(TestError::Gov(e)) if e.is_breaker_open() => {
-                    assert_eq!(
-                        reached.load(Ordering::SeqCst),
-                        2,
-                        "a refusal reached the service"
-                    );
-                    assert!(Instant::now() < deadline, "no probe admitted in 10 s");
-                    // Paces the retries; nothing waits on it.
-                    wego_netpoll::rt::sleep(Duration::from_millis(1)).await;
-                }
-                Err(e) => panic!("{e:?}"),
-            }
-        }
+        rt::advance(cool_down - Duration::from_millis(1))
+            .await
+            .unwrap();
+        let early = send(&mut svc, call(0)).await.unwrap_err();
         assert!(
-            tripped.elapsed() >= cool_down,
-            "the probe was admitted before the cool-down ended"
+            matches!(early, TestError::Gov(ref e) if e.is_breaker_open()),
+            "1 ms before the cool-down ends: {early:?}"
         );
+        assert_eq!(
+            reached.load(Ordering::SeqCst),
+            2,
+            "a refusal reached the service"
+        );
+        rt::advance(Duration::from_millis(1)).await.unwrap();
+        assert_eq!(rt::now() - tripped, cool_down);
+        send(&mut svc, call(0))
+            .await
+            .expect("the probe is admitted when the cool-down ends");
         assert_eq!(
             reached.load(Ordering::SeqCst),
             3,

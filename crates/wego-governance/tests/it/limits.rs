@@ -1,26 +1,52 @@
 //! Server-side limits: QPS token bucket and concurrency.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tower_layer::Layer;
+use tower_service::Service;
+use wego_governance::Call;
 use wego_governance::limit::{ConcurrencyLimitLayer, RateLimitLayer};
+use wego_netpoll::rt;
 
 use crate::support::{TestError, call, send, service_fn};
 
-wego_test_support::each_backend!(qps_limit_refuses_beyond_the_burst, |_backend| async move {
-    let svc = service_fn(|_req| Box::pin(async { Ok(()) }));
-    let mut svc = RateLimitLayer::new(1, 5).layer(svc);
+/// Sends `calls` calls at once; the number let through (the others must be
+/// rate-limit refusals).
+async fn admitted<S>(svc: &mut S, calls: u32) -> usize
+where
+    S: Service<Call<u32>, Response = (), Error = TestError>,
+{
     let mut ok = 0;
-    let mut limited = 0;
-    for i in 0..10 {
-        match send(&mut svc, call(i)).await {
+    for i in 0..calls {
+        match send(svc, call(i)).await {
             Ok(()) => ok += 1,
-            Err(TestError::Gov(e)) if e.is_rate_limited() && e.is_rejected() => limited += 1,
+            Err(TestError::Gov(e)) if e.is_rate_limited() && e.is_rejected() => {}
             Err(e) => panic!("{e:?}"),
         }
     }
-    assert_eq!((ok, limited), (5, 5));
-});
+    ok
+}
+
+wego_test_support::each_backend_paused!(
+    qps_limit_refuses_beyond_the_burst_and_refills_at_the_rate,
+    |_backend| async move {
+        let svc = service_fn(|_req| Box::pin(async { Ok(()) }));
+        // 10 per second: a token every 100 ms, at most 5 stored.
+        let mut svc = RateLimitLayer::new(10, 5).layer(svc);
+        assert_eq!(admitted(&mut svc, 10).await, 5, "the burst");
+        rt::advance(Duration::from_millis(99)).await.unwrap();
+        assert_eq!(admitted(&mut svc, 1).await, 0, "1 ms before the next token");
+        rt::advance(Duration::from_millis(1)).await.unwrap();
+        assert_eq!(admitted(&mut svc, 2).await, 1, "one token at 100 ms");
+        rt::advance(Duration::from_secs(60)).await.unwrap();
+        assert_eq!(
+            admitted(&mut svc, 10).await,
+            5,
+            "the refill stops at the burst"
+        );
+    }
+);
 
 wego_test_support::each_backend!(
     concurrency_limit_refuses_then_frees,
@@ -58,11 +84,11 @@ wego_test_support::each_backend!(
     }
 );
 
-fn svc_call<S: tower_service::Service<wego_governance::Call<u32>>>(svc: &mut S) -> S::Future {
+fn svc_call<S: Service<Call<u32>>>(svc: &mut S) -> S::Future {
     svc.call(call(0))
 }
 
-wego_test_support::each_backend!(
+wego_test_support::each_backend_paused!(
     refusals_become_responses_for_infallible_services,
     |_backend| async move {
         use std::convert::Infallible;
@@ -70,7 +96,7 @@ wego_test_support::each_backend!(
 
         #[derive(Clone)]
         struct Handler;
-        impl tower_service::Service<wego_governance::Call<u32>> for Handler {
+        impl Service<Call<u32>> for Handler {
             type Response = u16;
             type Error = Infallible;
             type Future = std::future::Ready<Result<u16, Infallible>>;
@@ -80,7 +106,7 @@ wego_test_support::each_backend!(
             ) -> std::task::Poll<Result<(), Infallible>> {
                 std::task::Poll::Ready(Ok(()))
             }
-            fn call(&mut self, _: wego_governance::Call<u32>) -> Self::Future {
+            fn call(&mut self, _: Call<u32>) -> Self::Future {
                 std::future::ready(Ok(200))
             }
         }

@@ -14,7 +14,6 @@ mod example_client_stack;
 #[cfg(feature = "etcd")]
 mod example_etcd_register;
 mod example_metrics_endpoint;
-#[cfg(feature = "etcd")]
 mod limits;
 mod load_balance;
 mod metrics_endpoint;

@@ -1,7 +1,7 @@
 //! Retry (retryable + idempotent only, budget) and backup requests.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tower_layer::Layer;
@@ -11,8 +11,12 @@ use wego_governance::lb::{LoadBalanceLayer, RoundRobin};
 use wego_governance::metrics::Metrics;
 use wego_governance::retry::{Backoff, RetryBudget, RetryLayer};
 use wego_governance::{Instance, StaticDiscover};
+use wego_netpoll::rt;
 
-use crate::support::{BoxFut, FnService, TestError, call, inst, send, service_fn};
+use crate::support::{
+    BoxFut, FnService, TICK, TestError, call, drive, inst, run_ahead_of_the_system_clock, send,
+    service_fn, timer_slack,
+};
 
 fn failing(counter: Arc<AtomicUsize>, err: fn() -> TestError) -> FnService<()> {
     service_fn(move |_req| {
@@ -26,10 +30,7 @@ wego_test_support::each_backend!(
     |_backend| async move {
         let n = Arc::new(AtomicUsize::new(0));
         let mut svc = RetryLayer::new(3)
-            .with_backoff(Backoff::new(
-                Duration::from_millis(1),
-                Duration::from_millis(2),
-            ))
+            .with_backoff(Backoff::none())
             .layer(failing(n.clone(), || TestError::Transport));
         assert!(send(&mut svc, call(0)).await.is_err());
         assert_eq!(n.swap(0, Ordering::SeqCst), 3, "max attempts");
@@ -82,6 +83,127 @@ fn backoff_is_jittered_and_capped() {
     let spread: std::collections::HashSet<_> = (0..50).map(|_| b.delay(3)).collect();
     assert!(spread.len() > 10, "jitter spreads delays");
 }
+
+wego_test_support::each_backend_paused!(
+    the_budget_refills_once_its_window_passes,
+    |_backend| async move {
+        let n = Arc::new(AtomicUsize::new(0));
+        // No ratio: a reserve of 1 retry a second over a 10 s window.
+        let window = Duration::from_secs(10);
+        let budget = Arc::new(RetryBudget::new(0.0, 1, window));
+        let mut svc = RetryLayer::new(2)
+            .with_backoff(Backoff::none())
+            .with_budget(budget)
+            .layer(failing(n.clone(), || TestError::Transport));
+        for i in 0..12 {
+            assert!(send(&mut svc, call(i)).await.is_err());
+        }
+        assert_eq!(n.swap(0, Ordering::SeqCst), 12 + 10, "10 retries spent");
+        rt::advance(window - Duration::from_millis(1))
+            .await
+            .unwrap();
+        assert!(send(&mut svc, call(0)).await.is_err());
+        assert_eq!(n.swap(0, Ordering::SeqCst), 1, "still spent 1 ms before");
+        rt::advance(Duration::from_millis(1)).await.unwrap();
+        for i in 0..12 {
+            assert!(send(&mut svc, call(i)).await.is_err());
+        }
+        assert_eq!(n.swap(0, Ordering::SeqCst), 12 + 10, "10 retries again");
+    }
+);
+
+wego_test_support::each_backend_paused!(
+    backoff_waits_stay_within_their_caps,
+    |backend| async move {
+        // Full jitter: retry k waits a uniform time in [0, cap k].
+        let caps = [100, 200, 250].map(Duration::from_millis);
+        let starts = Arc::new(Mutex::new(Vec::new()));
+        let s = starts.clone();
+        let svc = service_fn(move |_req| {
+            s.lock().unwrap().push(rt::now());
+            Box::pin(async { Err::<(), _>(TestError::Transport) })
+        });
+        let mut svc = RetryLayer::new(4)
+            .with_backoff(Backoff::new(caps[0], caps[2]))
+            .with_budget(Arc::new(RetryBudget::new(
+                0.0,
+                1000,
+                Duration::from_secs(1),
+            )))
+            .layer(svc);
+        let mut longest = [Duration::ZERO; 3];
+        for i in 0..32 {
+            let limit = caps.iter().sum::<Duration>() + 10 * TICK;
+            assert!(drive(send(&mut svc, call(i)), limit).await.is_err());
+            let at = std::mem::take(&mut *starts.lock().unwrap());
+            assert_eq!(at.len(), 4, "every attempt made");
+            for (k, pair) in at.windows(2).enumerate() {
+                let waited = pair[1] - pair[0];
+                // The clock moves a tick at a time past the timer's deadline.
+                assert!(
+                    waited < caps[k] + TICK + timer_slack(backend),
+                    "retry {}: waited {waited:?}, cap {:?}",
+                    k + 1,
+                    caps[k]
+                );
+                longest[k] = longest[k].max(waited);
+            }
+        }
+        // The waits spread over their range: with 32 draws the longest is
+        // below half the cap once in 4 billion runs.
+        for (k, cap) in caps.iter().enumerate() {
+            assert!(
+                longest[k] >= *cap / 2,
+                "retry {}: longest wait {:?} of cap {cap:?}",
+                k + 1,
+                longest[k]
+            );
+        }
+    }
+);
+
+wego_test_support::each_backend_paused!(
+    no_retry_starts_at_or_past_the_call_deadline,
+    |_backend| async move {
+        run_ahead_of_the_system_clock().await;
+        let attempts = Arc::new(AtomicUsize::new(0));
+        let a = attempts.clone();
+        // A first attempt takes `req.body` ms on the clock, then fails.
+        let svc = service_fn(move |req| {
+            let first = a.fetch_add(1, Ordering::SeqCst) == 0;
+            let took = Duration::from_millis(u64::from(req.body));
+            Box::pin(async move {
+                if first {
+                    rt::advance(took).await.unwrap();
+                }
+                Err::<(), _>(TestError::Transport)
+            })
+        });
+        // A retry waits at most 10 ms.
+        let mut svc = RetryLayer::new(2)
+            .with_backoff(Backoff::new(
+                Duration::from_millis(10),
+                Duration::from_millis(10),
+            ))
+            .layer(svc);
+        let deadline = Duration::from_secs(1);
+        let limit = 2 * deadline;
+        let early = call(980).with_timeout(deadline);
+        assert!(drive(send(&mut svc, early), limit).await.is_err());
+        assert_eq!(
+            attempts.swap(0, Ordering::SeqCst),
+            2,
+            "a retry that ends before the deadline is made"
+        );
+        let late = call(1000).with_timeout(deadline);
+        assert!(drive(send(&mut svc, late), limit).await.is_err());
+        assert_eq!(
+            attempts.swap(0, Ordering::SeqCst),
+            1,
+            "no retry once the deadline is reached"
+        );
+    }
+);
 
 struct DropFlag(Arc<AtomicBool>);
 impl Drop for DropFlag {

@@ -1,4 +1,5 @@
-//! Mock services and a protocol-like error type for the tests.
+//! Mock services, a protocol-like error type and paused-clock helpers for
+//! the tests.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -9,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use tower_service::Service;
 use wego_governance::{Call, Classify, Instance};
-use wego_netpoll::Address;
+use wego_netpoll::rt::Backend;
+use wego_netpoll::{Address, rt};
 
 /// A protocol's error: transport failures are retryable breaker failures,
 /// business errors are neither, governance refusals keep their meaning.
@@ -155,6 +157,52 @@ pub(crate) async fn until(what: &str, limit: Duration, mut done: impl FnMut() ->
     let deadline = Instant::now() + limit;
     while !done() {
         assert!(Instant::now() < deadline, "waited {limit:?} for {what}");
-        wego_netpoll::rt::sleep(Duration::from_millis(5)).await;
+        rt::sleep(Duration::from_millis(5)).await;
     }
+}
+
+/// The step by which [`drive`] moves the paused clock.
+pub(crate) const TICK: Duration = Duration::from_millis(1);
+
+/// How late a timer may fire on `backend`'s paused clock: the polling
+/// backend fires it at its deadline; tokio's timer wheel counts whole
+/// milliseconds, so it may fire up to 1 ms later.
+pub(crate) fn timer_slack(backend: Backend) -> Duration {
+    if backend == Backend::Tokio {
+        Duration::from_millis(1)
+    } else {
+        Duration::ZERO
+    }
+}
+
+/// Polls `fut` once: its output if it is ready.
+pub(crate) async fn poll_once<F: Future + Unpin>(fut: &mut F) -> Option<F::Output> {
+    match std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut *fut).poll(cx))).await {
+        Poll::Ready(out) => Some(out),
+        Poll::Pending => None,
+    }
+}
+
+/// Runs `fut` to its end on the paused clock, moving the clock one
+/// [`TICK`] at a time while `fut` waits; panics once `limit` has passed on
+/// the clock.
+pub(crate) async fn drive<F: Future>(fut: F, limit: Duration) -> F::Output {
+    let start = rt::now();
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        if let Some(out) = poll_once(&mut fut).await {
+            return out;
+        }
+        assert!(
+            rt::now() - start < limit,
+            "still waiting after {limit:?} on the clock"
+        );
+        rt::advance(TICK).await.unwrap();
+    }
+}
+
+/// Moves the paused clock an hour past the system clock, so that a
+/// deadline taken from the system clock by mistake has passed already.
+pub(crate) async fn run_ahead_of_the_system_clock() {
+    rt::advance(Duration::from_secs(3600)).await.unwrap();
 }

@@ -1,12 +1,18 @@
-//! Timeouts per call and per method, and fallback.
+//! Timeouts per call and per method, and fallback, on the paused clock.
 
 use std::time::Duration;
 
 use tower_layer::Layer;
 use wego_governance::fallback::FallbackLayer;
 use wego_governance::timeout::TimeoutLayer;
+use wego_netpoll::rt;
 
-use crate::support::{TestError, call, send, service_fn};
+use crate::support::{
+    TICK, TestError, call, drive, poll_once, run_ahead_of_the_system_clock, send, service_fn,
+    timer_slack,
+};
+
+const TIMEOUT: Duration = Duration::from_millis(20);
 
 fn stuck() -> crate::support::FnService<u32> {
     service_fn(|_req| Box::pin(std::future::pending()))
@@ -16,22 +22,49 @@ fn is_timeout(r: &Result<u32, TestError>) -> bool {
     matches!(r, Err(TestError::Gov(e)) if e.is_timeout())
 }
 
-wego_test_support::each_backend!(
+/// Asserts that `fut` times out `after` from now on the paused clock: still
+/// waiting one tick before, timed out at `after`, give or take the
+/// backend's [`timer_slack`].
+async fn times_out_after(
+    fut: impl Future<Output = Result<u32, TestError>>,
+    after: Duration,
+    slack: Duration,
+) {
+    let start = rt::now();
+    let mut fut = std::pin::pin!(fut);
+    assert!(poll_once(&mut fut).await.is_none(), "done at once");
+    rt::advance(after - TICK).await.unwrap();
+    assert!(
+        poll_once(&mut fut).await.is_none(),
+        "timed out before its deadline"
+    );
+    let r = drive(fut, 2 * TICK + slack).await;
+    let took = rt::now() - start;
+    assert!(is_timeout(&r), "{r:?}");
+    assert!(
+        (after..=after + slack).contains(&took),
+        "timed out after {took:?}, not {after:?}"
+    );
+}
+
+wego_test_support::each_backend_paused!(
     per_method_timeout_overrides_the_default,
-    |_backend| async move {
+    |backend| async move {
+        run_ahead_of_the_system_clock().await;
         let mut svc = TimeoutLayer::new(Duration::from_secs(3600))
-            .with_method("say", Duration::from_millis(20))
+            .with_method("say", TIMEOUT)
             .layer(stuck());
-        assert!(is_timeout(&send(&mut svc, call(0)).await));
+        times_out_after(send(&mut svc, call(0)), TIMEOUT, timer_slack(backend)).await;
     }
 );
 
-wego_test_support::each_backend!(
+wego_test_support::each_backend_paused!(
     the_request_deadline_bounds_the_timeout,
-    |_backend| async move {
+    |backend| async move {
+        run_ahead_of_the_system_clock().await;
         let mut svc = TimeoutLayer::new(Duration::from_secs(3600)).layer(stuck());
-        let r = send(&mut svc, call(0).with_timeout(Duration::from_millis(20))).await;
-        assert!(is_timeout(&r));
+        let req = call(0).with_timeout(TIMEOUT);
+        times_out_after(send(&mut svc, req), TIMEOUT, timer_slack(backend)).await;
         let mut quick = TimeoutLayer::deadline_only().layer(service_fn(|req| {
             let n = req.body;
             Box::pin(async move { Ok(n) })
@@ -40,8 +73,8 @@ wego_test_support::each_backend!(
     }
 );
 
-wego_test_support::each_backend!(fallback_supplies_a_result, |_backend| async move {
-    let svc = TimeoutLayer::new(Duration::from_millis(10)).layer(stuck());
+wego_test_support::each_backend_paused!(fallback_supplies_a_result, |_backend| async move {
+    let svc = TimeoutLayer::new(TIMEOUT).layer(stuck());
     let mut svc = FallbackLayer::new(|e: TestError, callee: &str, method: &str| {
         assert_eq!((callee, method), ("echo", "say"));
         match e {
@@ -50,5 +83,6 @@ wego_test_support::each_backend!(fallback_supplies_a_result, |_backend| async mo
         }
     })
     .layer(svc);
-    assert_eq!(send(&mut svc, call(0)).await.unwrap(), 42);
+    let answer = drive(send(&mut svc, call(0)), TIMEOUT + 2 * TICK).await;
+    assert_eq!(answer.unwrap(), 42);
 });

@@ -24,6 +24,7 @@ use wego_governance::retry::RetryLayer;
 use wego_governance::timeout::TimeoutLayer;
 use wego_governance::trace::{TraceContext, TraceLayer};
 use wego_governance::{CallInfo, Classify, Discover, Instance};
+use wego_netpoll::rt;
 
 use super::{Client, is_idempotent};
 use crate::governance::{HeaderCarrier, RequestTrace};
@@ -161,7 +162,7 @@ impl HttpCall {
         let idempotent = replayable && options.idempotent.unwrap_or(is_idempotent(&parts.method));
         Ok(HttpCall {
             service,
-            deadline: options.timeout.map(|t| Instant::now() + t),
+            deadline: options.timeout.map(|t| rt::now() + t),
             hash_key: options.hash_key,
             idempotent,
             parts,
@@ -665,11 +666,11 @@ impl GovernedClient {
         // time too: a registry that does not answer must not hang it.
         let init = cell.get_or_try_init(|| self.build_stack(&name));
         let limit = match (call.deadline, self.shared.timeout) {
-            (Some(d), Some(t)) => Some(d.min(Instant::now() + t)),
-            (d, t) => d.or_else(|| t.map(|t| Instant::now() + t)),
+            (Some(d), Some(t)) => Some(d.min(rt::now() + t)),
+            (d, t) => d.or_else(|| t.map(|t| rt::now() + t)),
         };
         let stack = match limit {
-            Some(at) => wego_netpoll::rt::timeout_at(at, init)
+            Some(at) => rt::timeout_at(at, init)
                 .await
                 .map_err(|_| Error::timeout())??,
             None => init.await?,
@@ -858,7 +859,7 @@ mod tests {
 
     #[test]
     fn the_instance_request_keeps_the_service_name_as_host() {
-        wego_netpoll::rt::block_on(async {
+        rt::block_on(async {
             let req = Request::post("http://echo-svc/a?b=1")
                 .body(Body::from("hi"))
                 .unwrap();

@@ -1,15 +1,13 @@
 //! The client against scripted servers: connections the server closes
-//! under the pool, the idempotent retry, resets mid-response, timeouts and
-//! malformed responses. None of them may hang or panic.
-
-use std::sync::Arc;
-use std::time::Duration;
+//! under the pool, the idempotent retry, resets mid-response and malformed
+//! responses (timeouts: `timeouts`, on the paused clock). None of them may
+//! hang or panic.
 
 use bytes::BytesMut;
 use http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use tokio::io::AsyncWriteExt;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::mpsc;
 use wego_hertz::{Body, Client};
 
 use crate::client_support::{raw_server, read_head, url};
@@ -146,39 +144,6 @@ wego_test_support::each_backend!(
         }
     }
 );
-
-wego_test_support::each_backend!(timeouts_end_a_silent_exchange, |_backend| async move {
-    let hold = Arc::new(Notify::new());
-    let held = Arc::clone(&hold);
-    let (addr, _accepts) = raw_server(move |n, mut conn| {
-        let held = Arc::clone(&held);
-        async move {
-            let mut buf = BytesMut::new();
-            assert!(read_head(&mut conn, &mut buf).await);
-            if n == 2 {
-                conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab")
-                    .await
-                    .unwrap();
-            }
-            held.notified().await;
-        }
-    })
-    .await;
-    let idle = Client::builder()
-        .with_read_idle_timeout(Duration::from_millis(200))
-        .build()
-        .unwrap();
-    assert!(idle.get(url(&addr, "/")).await.unwrap_err().is_timeout());
-    let whole = Client::builder()
-        .with_timeout(Duration::from_millis(200))
-        .build()
-        .unwrap();
-    assert!(whole.get(url(&addr, "/")).await.unwrap_err().is_timeout());
-    let body = idle.get(url(&addr, "/")).await.unwrap().into_body();
-    let err = body.collect_limited(100).await.unwrap_err();
-    assert!(err.is_timeout(), "{err}");
-    hold.notify_waiters();
-});
 
 wego_test_support::each_backend!(
     malformed_or_oversized_response_heads_are_protocol_errors,

@@ -8,17 +8,14 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use bytes::Bytes;
 use http::StatusCode;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
-use wego_hertz::{Body, Server};
+use wego_hertz::Server;
 use wego_netpoll::{Address, rt};
 
-use crate::h2_support::{
-    GET_ROOT, client, client_with, frame, get, goaway_code, raw, read_frame, send,
-};
+use crate::h2_support::{GET_ROOT, client, frame, get, goaway_code, raw, read_frame, send};
 use crate::support::start_app;
 
 /// GOAWAY's ENHANCE_YOUR_CALM and frame types (RFC 9113 §7, §6).
@@ -215,36 +212,3 @@ wego_test_support::each_backend!(ping_flood_is_bounded, |_backend| async move {
 wego_test_support::each_backend!(settings_flood_is_bounded, |_backend| async move {
     flood_without_reading(frame(SETTINGS, 0, 0, &[0, 3, 0, 0, 0, 100])).await;
 });
-
-wego_test_support::each_backend!(
-    zero_window_stall_is_reset_at_the_write_timeout,
-    |_backend| async move {
-        let builder = Server::builder().with_write_timeout(Duration::from_millis(200));
-        let big = tower::service_fn(|req: http::Request<Body>| async move {
-            let body = if req.uri().path() == "/big" {
-                Body::from(vec![b'x'; 1024 * 1024])
-            } else {
-                Body::from("hello")
-            };
-            Ok::<_, std::convert::Infallible>(http::Response::new(body))
-        });
-        let (_server, addr, _task) = crate::support::start(builder, big).await;
-        // A client that opens no window for response data.
-        let mut stalled = client_with(&addr, {
-            let mut b = h2::client::Builder::new();
-            b.initial_window_size(0);
-            b
-        })
-        .await;
-        let (resp, _) = stalled.send_request(get("/big"), true).unwrap();
-        let resp = resp.await.unwrap();
-        assert_eq!(resp.status(), StatusCode::OK);
-        // Served on another connection while the stalled stream is open.
-        honest(&addr).await;
-        // The stalled stream is reset once the write timeout passes.
-        let mut body = resp.into_body();
-        let end = body.data().await;
-        assert!(matches!(end, Some(Err(ref e)) if e.is_reset()), "{end:?}");
-        honest(&addr).await;
-    }
-);

@@ -1,13 +1,11 @@
 //! Each limit as hyper's client sees it: 414, 431 and 413 arrive as
 //! ordinary responses, and the server's close after them ends hyper's
 //! connection; a 408 can only reach a connection that never sent a request,
-//! where hyper reports it as an unexpected message and closes.
-
-use std::time::Duration;
+//! where hyper reports it as an unexpected message and closes (on the
+//! paused clock, in `timeouts`).
 
 use http::{Method, StatusCode};
 use wego_hertz::Server;
-use wego_netpoll::rt;
 
 use crate::client::{get, hyper_connect, request};
 use crate::support::{server_closed_all, start_app};
@@ -74,26 +72,3 @@ wego_test_support::each_backend!(body_limits_are_413, |_backend| async move {
     assert!(c.closed().await.is_ok());
     assert!(server_closed_all(&server).await);
 });
-
-wego_test_support::each_backend!(
-    header_read_timeout_closes_only_silent_connections,
-    |_backend| async move {
-        let builder = Server::builder().with_header_read_timeout(Duration::from_millis(200));
-        let (server, addr, _task) = start_app(builder).await;
-        // A connection that sends nothing gets 408 and is closed; hyper has
-        // no request to match it with, so it ends the connection with an
-        // error and refuses further requests.
-        let mut silent = hyper_connect(&addr).await;
-        rt::sleep(Duration::from_millis(400)).await;
-        assert!(server_closed_all(&server).await);
-        assert!(silent.try_send(get("/")).await.is_err());
-        assert!(silent.closed().await.is_err());
-
-        // A keep-alive connection between requests is on the idle clock,
-        // not the header-read one.
-        let mut c = hyper_connect(&addr).await;
-        assert_eq!(c.fetch(get("/")).await.text(), "hello");
-        rt::sleep(Duration::from_millis(400)).await;
-        assert_eq!(c.fetch(get("/")).await.text(), "hello");
-    }
-);

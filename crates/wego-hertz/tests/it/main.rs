@@ -49,6 +49,7 @@ mod server_curl;
 mod server_shutdown;
 mod server_streaming;
 mod sse_client;
+mod timeouts;
 #[cfg(feature = "tls")]
 mod tls;
 #[cfg(feature = "ws")]

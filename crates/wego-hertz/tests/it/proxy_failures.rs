@@ -1,21 +1,18 @@
-//! The reverse proxy when its upstream fails: unreachable (502), slow
-//! (504), dying before or in the middle of its response (502, or a
+//! The reverse proxy when its upstream fails: unreachable (502), dying
+//! before or in the middle of its response (502, or a
 //! response cut off), retries for idempotent requests only, and the
-//! request body limit (413).
-
-use std::sync::Arc;
-use std::time::Duration;
+//! request body limit (413). A slow upstream (504) is in `timeouts`, on
+//! the paused clock.
 
 use bytes::BytesMut;
 use http::{Request, StatusCode};
 use tokio::io::AsyncWriteExt;
-use tokio::sync::Notify;
 use wego_hertz::{Body, Client, Server};
 use wego_netpoll::{Address, Conn};
 
 use crate::client_support::{raw_server, read_head, wego_server};
 use crate::proxy::{channel_body, proxy_to, serve_proxy, within};
-use crate::support::{Gate, connect, held_app, start, until_close};
+use crate::support::{connect, until_close};
 
 /// Sends `GET path` to the proxy and returns the status and body.
 async fn get(proxy: &Address, path: &str) -> (StatusCode, String) {
@@ -54,52 +51,6 @@ wego_test_support::each_backend!(an_unreachable_upstream_is_502, |_backend| asyn
     assert_eq!(status, StatusCode::BAD_GATEWAY);
     assert_eq!(body, "upstream connect failed\n");
 });
-
-wego_test_support::each_backend!(a_slow_upstream_is_504, |_backend| async move {
-    let gate = Gate::default();
-    let (_up, upstream, _task) = start(Server::builder(), held_app(&gate)).await;
-    let (_p, proxy) = serve_proxy(proxy_to(&format!("http://{upstream}"), |b| {
-        b.with_timeout(Duration::from_millis(100))
-    }))
-    .await;
-    // The upstream holds the request until the test releases it, which
-    // happens only after the proxy has answered.
-    let (status, body) = get(&proxy, "/held").await;
-    assert_eq!(status, StatusCode::GATEWAY_TIMEOUT);
-    assert_eq!(body, "upstream timed out\n");
-    gate.release.notify_one();
-    // A quick route through the same proxy still answers.
-    assert_eq!(get(&proxy, "/").await, (StatusCode::OK, "hello".to_owned()));
-});
-
-wego_test_support::each_backend!(
-    an_upstream_silent_after_its_head_is_504,
-    |_backend| async move {
-        let release = Arc::new(Notify::new());
-        let held = release.clone();
-        let (upstream, _accepts) = raw_server(move |_n, mut conn: Conn| {
-            let held = held.clone();
-            async move {
-                let mut buf = BytesMut::new();
-                if read_head(&mut conn, &mut buf).await {
-                    let _ = conn
-                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n")
-                        .await;
-                    held.notified().await;
-                }
-            }
-        })
-        .await;
-        let (_p, proxy) = serve_proxy(proxy_to(&format!("http://{upstream}"), |b| {
-            b.with_timeout(Duration::from_millis(100))
-        }))
-        .await;
-        let (status, body) = get(&proxy, "/").await;
-        assert_eq!(status, StatusCode::GATEWAY_TIMEOUT);
-        assert_eq!(body, "upstream timed out\n");
-        release.notify_one();
-    }
-);
 
 /// Sends `GET /` on a raw connection to `proxy` and reads everything until
 /// the proxy closes: the head (lowercased) and the body bytes.

@@ -585,6 +585,10 @@ pub fn interval(period: Duration) -> Interval {
 }
 
 /// Yields once to the scheduler, letting other tasks run.
+///
+/// On both backends the task resumes only after its worker has polled for
+/// I/O and fired its due timers once more, so a task that yields in a loop
+/// lets readiness and timers through at each yield.
 pub async fn yield_now() {
     match sys::current() {
         #[cfg(feature = "tokio")]
@@ -597,7 +601,9 @@ pub async fn yield_now() {
                     return std::task::Poll::Ready(());
                 }
                 yielded = true;
-                cx.waker().wake_by_ref();
+                if !polling::defer(cx.waker()) {
+                    cx.waker().wake_by_ref();
+                }
                 std::task::Poll::Pending
             })
             .await

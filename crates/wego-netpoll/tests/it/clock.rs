@@ -52,3 +52,47 @@ fn a_paused_clock_fires_timers_only_when_advanced() {
         out.unwrap_or_else(|e| panic!("on {backend} {flavor}: {e}"));
     }
 }
+
+#[test]
+fn a_task_that_yields_lets_due_timers_fire_first() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    for (backend, flavor) in runs() {
+        if flavor == Flavor::WorkStealing {
+            continue; // tokio cannot pause the work-stealing clock
+        }
+        let rt = Runtime::builder()
+            .backend(backend)
+            .flavor(flavor)
+            .worker_threads(NonZeroUsize::MIN)
+            .build()
+            .unwrap();
+        let out = rt.block_on(rt.spawn(async move {
+            rt::pause().unwrap();
+            let fired = Arc::new(AtomicBool::new(false));
+            let f = Arc::clone(&fired);
+            let sleeper = rt::spawn(async move {
+                rt::sleep(Duration::from_millis(1)).await;
+                f.store(true, Ordering::SeqCst);
+            });
+            // The sleeper runs and registers its timer.
+            rt::yield_now().await;
+            // Past the deadline on either backend (tokio's timers have a
+            // resolution of 1 ms).
+            rt::advance(Duration::from_millis(2)).await.unwrap();
+            // A task that yields in a loop resumes after the worker has
+            // fired its due timers, not after a whole batch of tasks.
+            let mut yields = 0;
+            while !fired.load(Ordering::SeqCst) {
+                assert!(yields < 100, "the due timer has not fired");
+                rt::yield_now().await;
+                yields += 1;
+            }
+            assert!(yields <= 2, "{yields} yields before a due timer fired");
+            sleeper.await.unwrap();
+            rt::resume().unwrap();
+        }));
+        out.unwrap_or_else(|e| panic!("on {backend} {flavor}: {e}"));
+    }
+}

@@ -120,6 +120,9 @@ impl Client {
         let socket = UdpSocket::bind(local)?;
         socket.connect(server)?;
         socket.send(bytes)?;
+        // The system clock, not the runtime's: this runs on a blocking
+        // thread and bounds the kernel's socket read timeout, which counts
+        // real time whatever a paused test clock says.
         let deadline = Instant::now() + self.timeout;
         let mut buf = vec![0u8; usize::from(UDP_PAYLOAD).max(512) + 512];
         loop {

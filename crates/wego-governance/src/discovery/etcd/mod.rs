@@ -492,7 +492,7 @@ async fn watch_loop(
                 // registrations as they return.
                 let hold = if map.len() < publisher.current().len() {
                     tracing::warn!(%prefix, found = map.len(), "etcd came back with fewer instances; holding the last set");
-                    Some(std::time::Instant::now() + config.empty_protection)
+                    Some(rt::now() + config.empty_protection)
                 } else {
                     publish(&publisher, &map);
                     None

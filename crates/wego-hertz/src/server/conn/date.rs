@@ -4,6 +4,8 @@
 use std::cell::RefCell;
 use std::time::{Duration, Instant, SystemTime};
 
+use wego_netpoll::rt;
+
 use crate::codec::DateCache;
 
 /// The thread's `Date` value and when it must be formatted again.
@@ -22,12 +24,13 @@ thread_local! {
 
 /// The `Date` value for now, and now.
 ///
-/// Reads only the monotonic clock, which the caller needs anyway (it is
-/// when the connection's idle time starts); the wall clock is read again
+/// Reads only the runtime's clock ([`rt::now`], the monotonic clock or a
+/// paused test clock), which the caller needs anyway (it is when the
+/// connection's idle time starts); the wall clock is read again
 /// once its next second may have begun, so a wall-clock step shows within a
 /// second.
 pub(in crate::server) fn date_now() -> ([u8; 29], Instant) {
-    let now = Instant::now();
+    let now = rt::now();
     let text = DATE.with(|d| d.borrow_mut().at(now, SystemTime::now));
     (text, now)
 }

@@ -108,7 +108,7 @@ where
         config,
         svc,
         facts,
-        answered_at: Instant::now(),
+        answered_at: rt::now(),
         upgrade: None,
         switched: false,
     };
@@ -244,7 +244,7 @@ where
                 }
                 if !self.rbuf.is_empty() {
                     // Part of a head arrived: the header-read clock runs.
-                    started.get_or_insert_with(Instant::now);
+                    started.get_or_insert_with(rt::now);
                 }
                 if let Err(end) = self
                     .wait_for_head(started, draining.as_mut(), timer.as_mut())
@@ -439,7 +439,7 @@ where
                 }
                 () = draining.as_mut(), if idle => return Err(HeadEnd::Close),
                 () = timer.as_mut() => {
-                    if Instant::now() >= deadline {
+                    if rt::now() >= deadline {
                         return Err(if idle { HeadEnd::Close } else { HeadEnd::Timeout });
                     }
                     // Armed for an earlier request's deadline: move on.

@@ -11,11 +11,12 @@
 
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use http::{HeaderMap, Request, Response, StatusCode, Version};
 use http_body::{Body as _, Frame};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tower_service::Service;
 use wego_netpoll::{Watcher, rt};
 
@@ -353,9 +354,13 @@ where
         // Chained over a slice of the buffer, so that the write consumes the
         // slice and the buffer goes back to the pool with its start in place.
         let mut chain = Buf::chain(&self.wbuf[..], data);
-        let r = rt::timeout(self.config.write_timeout, self.io.write_all_buf(&mut chain)).await;
+        let io = &mut self.io;
+        let r = until_stalled(self.config.write_timeout, |cx, progressed| {
+            poll_write_buf(io, &mut chain, progressed, cx)
+        })
+        .await;
         pool::give_back(std::mem::take(&mut self.wbuf));
-        r.unwrap_or_else(|_| Err(write_timed_out()))
+        r
     }
 
     /// Writes the whole write buffer out, empties it, and flushes the IO.
@@ -394,13 +399,16 @@ where
     }
 
     /// Writes the write buffer from `pos` on and flushes the IO, waiting
-    /// for the socket within the write timeout.
+    /// for the socket at most the write timeout each time it takes nothing.
     pub(super) async fn finish_flush(&mut self, mut pos: usize) -> std::io::Result<()> {
         let (io, wbuf) = (&mut self.io, &self.wbuf);
-        let out = std::future::poll_fn(|cx| poll_write_out(io, wbuf, &mut pos, cx));
-        rt::timeout(self.config.write_timeout, out)
-            .await
-            .unwrap_or_else(|_| Err(write_timed_out()))
+        until_stalled(self.config.write_timeout, |cx, progressed| {
+            let before = pos;
+            let r = poll_write_out(io, wbuf, &mut pos, cx);
+            *progressed = pos != before;
+            r
+        })
+        .await
     }
 
     /// Sends `100 Continue` at once.
@@ -462,6 +470,60 @@ pub(super) fn lent(wbuf: &mut BytesMut) -> &mut BytesMut {
         *wbuf = pool::lend();
     }
     wbuf
+}
+
+/// Drives `poll` to its end, failing with a timeout once the IO has
+/// accepted nothing for `timeout`: the clock restarts at every wait that
+/// follows progress (`poll` sets its flag when bytes went out), so a slow
+/// reader that keeps reading is served whatever the response's size, and a
+/// stalled one is cut one `timeout` after its last read.
+async fn until_stalled(
+    timeout: Duration,
+    mut poll: impl FnMut(&mut Context<'_>, &mut bool) -> Poll<std::io::Result<()>>,
+) -> std::io::Result<()> {
+    let mut timer = std::pin::pin!(rt::sleep(timeout));
+    std::future::poll_fn(|cx| {
+        let mut progressed = false;
+        if let Poll::Ready(r) = poll(cx, &mut progressed) {
+            return Poll::Ready(r);
+        }
+        if progressed {
+            timer.as_mut().reset(rt::now() + timeout);
+        }
+        timer.as_mut().poll(cx).map(|()| Err(write_timed_out()))
+    })
+    .await
+}
+
+/// Writes `buf` out (vectored when the IO supports it) and flushes the IO;
+/// sets `progressed` when any bytes went out.
+fn poll_write_buf<IO: AsyncWrite + Unpin, B: Buf>(
+    io: &mut IO,
+    buf: &mut B,
+    progressed: &mut bool,
+    cx: &mut Context<'_>,
+) -> Poll<std::io::Result<()>> {
+    while buf.has_remaining() {
+        let mut slices = [std::io::IoSlice::new(&[]); 2];
+        let written = if io.is_write_vectored() {
+            let n = buf.chunks_vectored(&mut slices);
+            Pin::new(&mut *io).poll_write_vectored(cx, &slices[..n])
+        } else {
+            Pin::new(&mut *io).poll_write(cx, buf.chunk())
+        };
+        match written {
+            Poll::Ready(Ok(0)) => {
+                return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()));
+            }
+            Poll::Ready(Ok(n)) => {
+                buf.advance(n);
+                *progressed = true;
+            }
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Pending => return Poll::Pending,
+        }
+    }
+    Pin::new(&mut *io).poll_flush(cx)
 }
 
 fn write_timed_out() -> std::io::Error {

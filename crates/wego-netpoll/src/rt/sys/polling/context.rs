@@ -34,6 +34,12 @@ pub(crate) fn current() -> Option<Context> {
     CONTEXT.with(|c| c.borrow().clone())
 }
 
+/// Runs `f` on the current thread's context without cloning it; `None`
+/// outside a polling runtime.
+pub(crate) fn with_current<R>(f: impl FnOnce(&Context) -> R) -> Option<R> {
+    CONTEXT.with(|c| c.borrow().as_ref().map(f))
+}
+
 /// Returns true if the current thread is inside a polling runtime.
 pub(crate) fn is_entered() -> bool {
     CONTEXT.with(|c| c.borrow().is_some())

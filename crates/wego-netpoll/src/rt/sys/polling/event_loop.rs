@@ -8,6 +8,7 @@
 //!  │ move the injector (tasks scheduled from other threads) to the     │
 //!  │   local queue                                                      │
 //!  │ run the tasks queued now, FIFO; the ones they wake run next round │
+//!  │ wake the tasks that yielded (`rt::yield_now`)                      │
 //!  └────────────────────────────────────────────────────────────────────┘
 //! ```
 //!
@@ -23,6 +24,10 @@
 //!   again (without blocking if tasks are waiting): tasks that keep waking
 //!   each other cannot starve I/O or timers, and a busy loop pays for the
 //!   poller's system calls once per batch rather than once per task.
+//! - A task that yields ([`defer`]) is woken only after the next poll for
+//!   I/O, so it resumes after the timers and readiness that came due
+//!   meanwhile have woken their tasks, as on tokio: a task that yields in a
+//!   loop cannot hold a loop's timers and I/O back for a whole batch.
 //! - Stopping aborts every task of the loop, runs the queue until it is
 //!   empty so that each task's future is dropped on this thread, then drops
 //!   what is left (timers, wakers held by registrations, runnables pushed
@@ -63,6 +68,19 @@ thread_local! {
     static RUNNING: Cell<usize> = const { Cell::new(0) };
     /// That loop's local run queue.
     static LOCAL: RefCell<VecDeque<Runnable>> = const { RefCell::new(VecDeque::new()) };
+    /// Tasks of that loop that yielded, woken after its next poll for I/O.
+    static DEFERRED: RefCell<Vec<Waker>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Defers `waker` until the calling thread's loop has polled for I/O once
+/// more (after its current round of tasks). `false` off a loop thread: the
+/// caller wakes the task itself.
+pub(crate) fn defer(waker: &Waker) -> bool {
+    if RUNNING.with(Cell::get) == 0 {
+        return false;
+    }
+    DEFERRED.with(|d| d.borrow_mut().push(waker.clone()));
+    true
 }
 
 /// The part of a loop that other threads reach: its poller, injector,
@@ -196,7 +214,8 @@ pub(crate) fn run(shared: &LoopShared) {
             break;
         }
         // I/O: without blocking if work is queued, else until the next timer.
-        let busy = LOCAL.with(|q| !q.borrow().is_empty());
+        let busy =
+            LOCAL.with(|q| !q.borrow().is_empty()) || DEFERRED.with(|d| !d.borrow().is_empty());
         let timeout = if busy {
             Some(Duration::ZERO)
         } else {
@@ -229,7 +248,12 @@ pub(crate) fn run(shared: &LoopShared) {
                 io.dispatch(&ev);
             }
         }
+        DEFERRED.with(|d| woken.append(&mut d.borrow_mut()));
+        for w in woken.drain(..) {
+            w.wake();
+        }
     }
+    DEFERRED.with(|d| d.borrow_mut().clear());
     shutdown(shared);
     RUNNING.with(|r| r.set(0));
 }

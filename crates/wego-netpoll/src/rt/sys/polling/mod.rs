@@ -52,7 +52,7 @@ use std::time::{Duration, Instant};
 use async_task::Runnable;
 
 pub(crate) use clock::Clock;
-pub(crate) use event_loop::LoopShared;
+pub(crate) use event_loop::{LoopShared, defer};
 pub(crate) use per_loop::PerLoopListener;
 pub(crate) use task::{JoinHandle, Outcome};
 pub(crate) use timer::Sleep;
@@ -333,7 +333,7 @@ pub(crate) fn sleep(duration: Duration) -> Sleep {
 
 /// The current runtime's clock reading.
 pub(crate) fn now() -> Option<Instant> {
-    context::current().map(|c| c.shared.clock.now())
+    context::with_current(|c| c.shared.clock.now())
 }
 
 /// Binds a per-loop listener: `bind(k)` makes loop `k`'s socket (bound
