@@ -10,7 +10,8 @@
 //! - [`on_each_backend_paused`] / [`each_backend_paused!`] (feature
 //!   `test-util`): the same on every backend and flavour whose clock can
 //!   pause, on a one-worker runtime, with the clock paused for the body;
-//!   [`clocked`] steps that clock until a future completes and says when.
+//!   [`clocked`] steps that clock until a future completes and says when,
+//!   [`settle`] lets every task run until it waits.
 //! - [`loopback`]: a listener on `127.0.0.1:0`.
 //! - [`peer`]: find an outside peer program (curl, etcd, python modules) or
 //!   skip the test with a printed reason, unless `WEGO_REQUIRE_PEERS=1`, in
@@ -196,11 +197,28 @@ macro_rules! each_backend_paused {
     };
 }
 
-/// Drives `fut` on a paused clock (feature `test-util`): polls it, and
-/// while it is pending moves the clock forward by `step` and lets the
-/// runtime's other tasks run. Returns its output and how far the clock had
-/// moved when it completed, so that a test can check a timeout fired at its
-/// deadline: not before it, and within a few steps after.
+/// Scheduler turns [`settle`] gives: far more than the hops of any
+/// wake-up chain in a test (a timer, a server's task, a pipe, a client's
+/// driver, the test's future).
+#[cfg(feature = "test-util")]
+pub const SETTLE_TURNS: usize = 100;
+
+/// Lets every task that can go on without the clock run until it waits:
+/// yields [`SETTLE_TURNS`] times (feature `test-util`). A yield never lets
+/// tokio auto-advance a paused clock, and on both backends a yielded task
+/// resumes after its worker has fired its due timers and polled its I/O.
+#[cfg(feature = "test-util")]
+pub async fn settle() {
+    for _ in 0..SETTLE_TURNS {
+        wego_netpoll::rt::yield_now().await;
+    }
+}
+
+/// Drives `fut` on a paused clock (feature `test-util`): polls it while the
+/// other tasks [`settle`], and while it is pending moves the clock forward
+/// by `step`. Returns its output and how far the clock had moved when it
+/// completed, so that a test can check a timeout fired at its deadline: at
+/// the first step at or past it, never before it.
 ///
 /// # Panics
 ///
@@ -216,10 +234,7 @@ pub async fn clocked<F: Future>(
     let start = wego_netpoll::rt::now();
     let mut fut = std::pin::pin!(fut);
     loop {
-        // A few turns of the runtime between steps, so that what became due
-        // at one step (a timer, then the writes it causes) completes `fut`
-        // before the clock moves on.
-        for _ in 0..4 {
+        for _ in 0..SETTLE_TURNS {
             if let Poll::Ready(out) =
                 std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await
             {

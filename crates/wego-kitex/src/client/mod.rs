@@ -15,7 +15,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use wego_netpoll::net::{BoxConnect, Connect};
@@ -355,7 +355,7 @@ impl Client {
     pub async fn call(&self, req: ClientRequest) -> Result<ClientResponse> {
         let mut timeout = req.timeout.unwrap_or(self.cfg.rpc_timeout);
         if let Some(d) = req.deadline {
-            timeout = timeout.min(d.saturating_duration_since(Instant::now()));
+            timeout = timeout.min(d.saturating_duration_since(rt::now()));
             if timeout.is_zero() {
                 return Err(Error::timeout());
             }
@@ -382,9 +382,9 @@ impl Client {
         // deadline, and wins the race with our timer only on a busy
         // machine. An error that arrives once our deadline has passed is
         // this call's timeout either way.
-        let deadline = Instant::now() + timeout;
+        let deadline = rt::now() + timeout;
         match rt::timeout(timeout, fut).await {
-            Ok(Err(e)) if e.is_application() && Instant::now() >= deadline => Err(Error::timeout()),
+            Ok(Err(e)) if e.is_application() && rt::now() >= deadline => Err(Error::timeout()),
             Ok(r) => r,
             Err(_) => Err(Error::timeout()),
         }

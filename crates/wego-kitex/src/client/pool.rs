@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use bytes::Bytes;
-use wego_netpoll::ConnInfo;
+use wego_netpoll::{ConnInfo, rt};
 
 use super::conn::{self, Link, Reply};
 use super::{Config, Mode};
@@ -47,7 +47,10 @@ impl Pool {
         };
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         while let Some((link, since)) = idle.pop() {
-            if since.elapsed() < idle_timeout && link.conn.is_active() && link.buf.is_empty() {
+            if rt::now().saturating_duration_since(since) < idle_timeout
+                && link.conn.is_active()
+                && link.buf.is_empty()
+            {
                 return Some(link);
             }
         }
@@ -60,7 +63,7 @@ impl Pool {
         };
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         if idle.len() < max_idle {
-            idle.push((link, Instant::now()));
+            idle.push((link, rt::now()));
         }
     }
 

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use wego_netpoll::rt;
 
 use crate::Result;
 use crate::metainfo::MetaInfo;
@@ -156,7 +157,7 @@ impl wego_governance::CallInfo for ClientRequest {
         self.hash_key
     }
     fn deadline(&self) -> Option<Instant> {
-        let by_timeout = self.timeout.map(|t| Instant::now() + t);
+        let by_timeout = self.timeout.map(|t| rt::now() + t);
         match (self.deadline, by_timeout) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

@@ -8,6 +8,7 @@ use futures_core::Stream;
 
 use wego_netpoll::Address;
 use wego_netpoll::net::TlsInfo;
+use wego_netpoll::rt;
 
 use super::codec::Encoding;
 use super::metadata::Metadata;
@@ -122,13 +123,13 @@ impl<T> Request<T> {
     /// Time left before the deadline (zero once it passed).
     pub fn remaining(&self) -> Option<Duration> {
         self.deadline
-            .map(|d| d.saturating_duration_since(Instant::now()))
+            .map(|d| d.saturating_duration_since(rt::now()))
     }
 
     /// Sets a timeout for the call, sent as `grpc-timeout` and enforced by
     /// the client too.
     pub fn set_timeout(&mut self, timeout: Duration) {
-        self.deadline = Instant::now().checked_add(timeout);
+        self.deadline = rt::now().checked_add(timeout);
     }
 
     /// Sets the deadline directly.

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
@@ -237,7 +237,7 @@ fn context(h: Option<&ttheader::Header>, peer: &str) -> CallContext {
                 .int(keys::RPC_TIMEOUT)
                 .and_then(|ms| ms.parse::<u64>().ok())
                 .filter(|ms| *ms > 0)
-                .and_then(|ms| Instant::now().checked_add(Duration::from_millis(ms))),
+                .and_then(|ms| rt::now().checked_add(Duration::from_millis(ms))),
             peer: (!peer.is_empty()).then(|| FastStr::new(peer)),
         },
         metainfo: MetaInfo::from_wire(&h.str_info),

@@ -3,7 +3,7 @@
 //! share.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use pilota::FastStr;
@@ -163,7 +163,7 @@ pub(super) fn context_from(
         .int(keys::RPC_TIMEOUT)
         .and_then(|ms| ms.parse::<u64>().ok())
         .filter(|ms| *ms > 0)
-        .and_then(|ms| Instant::now().checked_add(Duration::from_millis(ms)));
+        .and_then(|ms| rt::now().checked_add(Duration::from_millis(ms)));
     CallContext {
         rpc_info: RpcInfo {
             caller: h.int(keys::FROM_SERVICE).map(FastStr::new),

@@ -1,12 +1,15 @@
 //! Shared pieces of the gRPC tests: the echo messages (as in idl/echo.proto)
-//! and a server started on loopback.
+//! and a server started on loopback or serving an in-memory pipe.
 
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use tokio::io::DuplexStream;
 use wego_kitex::grpc::{
-    BoxStream, Channel, GrpcRouter, GrpcServer, Request, RequestStream, Response, Status,
+    BoxStream, Channel, GrpcRouter, GrpcServer, RawRequest, RawResponse, Request, RequestStream,
+    Response, Status,
 };
+use wego_netpoll::rt::JoinHandle;
 
 #[derive(Clone, PartialEq, prost::Message)]
 pub(crate) struct EchoRequest {
@@ -125,6 +128,45 @@ pub(crate) async fn start_with(server: GrpcServer, router: GrpcRouter) -> (Chann
 
 pub(crate) async fn start(router: GrpcRouter) -> Channel {
     start_with(GrpcServer::default(), router).await.0
+}
+
+/// Serves one in-memory pipe with `server` and `svc` on its own task, for
+/// the paused-clock tests; returns the client's end and the task, whose
+/// output is the connection's result.
+pub(crate) async fn serve_pipe<S>(
+    server: &GrpcServer,
+    svc: S,
+) -> (DuplexStream, JoinHandle<Result<(), Status>>)
+where
+    S: tower_service::Service<RawRequest, Response = RawResponse, Error = Status>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let (client, io) = tokio::io::duplex(64 * 1024);
+    let s = server.clone();
+    let task = wego_netpoll::rt::spawn(async move { s.serve_connection(io, svc).await });
+    crate::clock::settle().await;
+    (client, task)
+}
+
+/// A channel over an in-memory pipe to `server` serving `svc` (see
+/// [`serve_pipe`]), for the paused-clock tests.
+pub(crate) async fn pipe_channel<S>(
+    server: &GrpcServer,
+    svc: S,
+) -> (Channel, JoinHandle<Result<(), Status>>)
+where
+    S: tower_service::Service<RawRequest, Response = RawResponse, Error = Status>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let (io, task) = serve_pipe(server, svc).await;
+    let ch = Channel::builder().handshake(io).await.unwrap();
+    (ch, task)
 }
 
 /// A stream of echo requests from strings.

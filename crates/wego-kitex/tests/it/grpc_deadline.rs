@@ -1,68 +1,62 @@
 //! Deadlines (`grpc-timeout`) on both sides and cancellation by dropping.
+//!
+//! The deadline tests serve in-memory pipes and move the paused clock
+//! themselves (`crate::clock`); the cancellation tests run over loopback
+//! and wait for the handler's drop, not for time.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use wego_kitex::grpc::{Channel, Code, GrpcRouter, GrpcServer, Request, RequestStream, Response};
 
+use crate::clock::{assert_at, step_until};
 use crate::grpc_common::*;
 
-wego_test_support::each_backend!(
+/// A bound no test here reaches unless a deadline is not enforced.
+const BOUND: Duration = Duration::from_secs(10);
+
+wego_test_support::each_backend_paused!(
     deadline_reaches_the_handler_and_is_enforced,
-    |_backend| async move {
+    |backend| async move {
         let seen = Arc::new(std::sync::Mutex::new(None::<Duration>));
         let seen2 = seen.clone();
         let router = echo_router().unary("/t.T/Remaining", move |r: Request<EchoRequest>| {
             *seen2.lock().unwrap() = r.remaining();
             async move { Ok(Response::new(EchoResponse::default())) }
         });
-        let ch = start(router).await;
+        let (ch, _conn) = pipe_channel(&GrpcServer::default(), router).await;
         let mut r = Request::new(req("x"));
         r.set_timeout(Duration::from_secs(60));
         let _: Response<EchoResponse> = ch.unary("/t.T/Remaining", r).await.unwrap();
-        let left = seen.lock().unwrap().unwrap();
-        // The lower bound only rules out a lost or mis-scaled deadline: the
-        // call takes far less than half a minute to reach the handler.
-        assert!(
-            left > Duration::from_secs(30) && left <= Duration::from_secs(60),
-            "{left:?}"
-        );
+        // The clock stood still: the handler sees the whole minute, so the
+        // deadline was neither lost nor mis-scaled on its way.
+        assert_eq!(seen.lock().unwrap().unwrap(), Duration::from_secs(60));
 
-        // A server sleeping for a minute: the call ends with
-        // DEADLINE_EXCEEDED instead. The bound only catches a call that
-        // waits for the handler.
+        // A handler sleeping for a minute: the call ends with
+        // DEADLINE_EXCEEDED at its deadline instead.
+        let timeout = Duration::from_millis(100);
         let mut r = Request::new(EchoRequest {
             action: "sleep".into(),
             msg: "60000".into(),
         });
-        r.set_timeout(Duration::from_millis(100));
-        let err = wego_netpoll::rt::timeout(
-            Duration::from_secs(10),
-            ch.unary::<_, EchoResponse>(UNARY, r),
-        )
-        .await
-        .expect("the deadline ends the call")
-        .unwrap_err();
-        assert_eq!(err.code(), Code::DeadlineExceeded);
+        r.set_timeout(timeout);
+        let (res, took) = step_until(BOUND, ch.unary::<_, EchoResponse>(UNARY, r)).await;
+        assert_eq!(res.unwrap_err().code(), Code::DeadlineExceeded);
+        assert_at(backend, took, timeout, 1);
     }
 );
 
-wego_test_support::each_backend!(
+wego_test_support::each_backend_paused!(
     server_enforces_the_deadline_it_was_sent,
-    |_backend| async move {
+    |backend| async move {
         // A raw h2 client that sends grpc-timeout but never gives up itself.
-        let listener = wego_test_support::loopback().await;
-        let addr = listener.local_addr().clone();
-        wego_netpoll::rt::spawn(async move {
-            GrpcServer::default().serve(listener, echo_router()).await
-        });
-        let conn = wego_netpoll::Dialer::new().dial(&addr).await.unwrap();
-        let (mut send, h2conn) = h2::client::handshake(conn).await.unwrap();
+        let (io, _conn) = serve_pipe(&GrpcServer::default(), echo_router()).await;
+        let (mut send, h2conn) = h2::client::handshake(io).await.unwrap();
         wego_netpoll::rt::spawn(async move {
             let _ = h2conn.await;
         });
-        let req = http::Request::post(format!("http://{addr}{UNARY}"))
+        let timeout = Duration::from_millis(50);
+        let req = http::Request::post(format!("http://localhost{UNARY}"))
             .header("content-type", "application/grpc")
             .header("te", "trailers")
             .header("grpc-timeout", "50m")
@@ -78,15 +72,13 @@ wego_test_support::each_backend!(
         .encode_to_vec();
         wego_kitex::grpc::codec::encode(&payload, None, 1 << 20, &mut frame).unwrap();
         body.send_data(frame.freeze(), true).unwrap();
-        // The handler sleeps for a minute; the bound only catches a server
-        // that waits for it.
-        let resp = wego_netpoll::rt::timeout(Duration::from_secs(10), resp)
-            .await
-            .expect("the server answers at the deadline")
-            .unwrap();
-        assert_eq!(resp.headers()["grpc-status"], "4");
+        // The handler sleeps for a minute; the server answers at the
+        // deadline.
+        let (resp, took) = step_until(BOUND, resp).await;
+        assert_eq!(resp.unwrap().headers()["grpc-status"], "4");
+        assert_at(backend, took, timeout, 1);
         // A malformed grpc-timeout is rejected with a status.
-        let req = http::Request::post(format!("http://{addr}{UNARY}"))
+        let req = http::Request::post(format!("http://localhost{UNARY}"))
             .header("content-type", "application/grpc")
             .header("grpc-timeout", "1x")
             .body(())
@@ -97,19 +89,29 @@ wego_test_support::each_backend!(
     }
 );
 
-struct DropFlag(Arc<AtomicBool>);
+/// Notifies its `Notify` when dropped: a handler holding one reports that
+/// it was cancelled.
+struct DropFlag(Arc<tokio::sync::Notify>);
 impl Drop for DropFlag {
     fn drop(&mut self) {
-        self.0.store(true, Ordering::SeqCst);
+        self.0.notify_one();
     }
+}
+
+/// Waits for a handler's [`DropFlag`]; the bound only catches a handler
+/// that is never dropped.
+async fn dropped(flag: &tokio::sync::Notify) {
+    wego_netpoll::rt::timeout(BOUND, flag.notified())
+        .await
+        .expect("handler never saw the cancellation");
 }
 
 wego_test_support::each_backend!(
     dropping_a_call_cancels_the_server_handler,
     |_backend| async move {
-        let dropped = Arc::new(AtomicBool::new(false));
+        let dropped_flag = Arc::new(tokio::sync::Notify::new());
         let started = Arc::new(tokio::sync::Notify::new());
-        let (d, s) = (dropped.clone(), started.clone());
+        let (d, s) = (dropped_flag.clone(), started.clone());
         let router = GrpcRouter::new().client_streaming(
             "/t.T/Hang",
             move |r: Request<RequestStream<EchoRequest>>| {
@@ -138,14 +140,7 @@ wego_test_support::each_backend!(
         }
         // The call future is dropped here: the stream is reset. `tx` stays
         // open, so only the reset can end the handler.
-        let t0 = Instant::now();
-        while !dropped.load(Ordering::SeqCst) {
-            assert!(
-                t0.elapsed() < Duration::from_secs(5),
-                "handler never saw the cancellation"
-            );
-            wego_netpoll::rt::sleep(Duration::from_millis(10)).await;
-        }
+        dropped(&dropped_flag).await;
         drop(tx);
     }
 );
@@ -153,9 +148,9 @@ wego_test_support::each_backend!(
 wego_test_support::each_backend!(
     dropping_a_unary_call_cancels_the_handler,
     |_backend| async move {
-        let dropped = Arc::new(AtomicBool::new(false));
+        let dropped_flag = Arc::new(tokio::sync::Notify::new());
         let started = Arc::new(tokio::sync::Notify::new());
-        let (d, s) = (dropped.clone(), started.clone());
+        let (d, s) = (dropped_flag.clone(), started.clone());
         let router = GrpcRouter::new().unary("/t.T/Hang", move |_r: Request<EchoRequest>| {
             let flag = DropFlag(d.clone());
             let s = s.clone();
@@ -175,13 +170,6 @@ wego_test_support::each_backend!(
             () = started.notified() => {}
         }
         // The call future is dropped here: the stream is reset.
-        let t0 = Instant::now();
-        while !dropped.load(Ordering::SeqCst) {
-            assert!(
-                t0.elapsed() < Duration::from_secs(5),
-                "handler never saw the cancellation"
-            );
-            wego_netpoll::rt::sleep(Duration::from_millis(10)).await;
-        }
+        dropped(&dropped_flag).await;
     }
 );

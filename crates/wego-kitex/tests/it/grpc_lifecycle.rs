@@ -1,18 +1,26 @@
 //! Graceful shutdown with GOAWAY, keepalive pings and the health service.
+//!
+//! The tests that wait for a shutdown deadline or a keepalive timer serve
+//! in-memory pipes and move the paused clock themselves (`crate::clock`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
+use tokio::io::DuplexStream;
 use wego_kitex::grpc::health::{
     HealthCheckRequest, HealthCheckResponse, HealthReporter, ServingStatus,
 };
 use wego_kitex::grpc::{Channel, Code, GrpcRouter, GrpcServer, Request, Response, ResponseStream};
 use wego_netpoll::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf, split};
-use wego_netpoll::{Address, Conn, rt};
+use wego_netpoll::rt;
 
+use crate::clock::{assert_at, settle, settled, step_until, step_until_true};
 use crate::grpc_common::*;
+
+/// A bound no test here reaches unless a timeout is not enforced.
+const BOUND: Duration = Duration::from_secs(10);
 
 /// A unary method whose handler reports each call on the receiver
 /// [`held_router`] returns and then waits for a permit of its gate.
@@ -79,25 +87,24 @@ wego_test_support::each_backend!(
     }
 );
 
-wego_test_support::each_backend!(forced_shutdown_cuts_long_calls, |_backend| async move {
+wego_test_support::each_backend_paused!(forced_shutdown_cuts_long_calls, |backend| async move {
     // The gate never opens: the call cannot finish by itself.
     let (router, mut arrived, _gate) = held_router();
-    let (ch, server) = start_with(GrpcServer::default(), router).await;
-    let slow = {
-        let ch = ch.clone();
-        rt::spawn(async move {
-            ch.unary::<_, EchoResponse>(HELD, Request::new(req("cut")))
-                .await
-        })
-    };
-    rt::timeout(Duration::from_secs(10), arrived.recv())
-        .await
-        .expect("the call reaches its handler")
-        .unwrap();
-    let report = server.shutdown(Duration::from_millis(200)).await;
+    let server = GrpcServer::default();
+    let (ch, _conn) = pipe_channel(&server, router).await;
+    let slow = rt::spawn(async move {
+        ch.unary::<_, EchoResponse>(HELD, Request::new(req("cut")))
+            .await
+    });
+    settle().await;
+    arrived.try_recv().expect("the call reaches its handler");
+    // The shutdown waits for the call until its deadline, then forces it.
+    let grace = Duration::from_millis(200);
+    let (report, took) = step_until(BOUND, server.shutdown(grace)).await;
     assert!(!report.is_graceful());
-    // The bound only catches a call the forced close did not end.
-    let err = rt::timeout(Duration::from_secs(10), slow)
+    assert_at(backend, took, grace, 1);
+    // The forced close ends the call at once.
+    let err = settled(slow)
         .await
         .expect("the forced close ends the call")
         .unwrap()
@@ -156,47 +163,37 @@ impl PingCounter {
     }
 }
 
-/// PING answers seen by a [`ping_counting_proxy`], and its connections.
+/// PING answers seen by a [`ping_counting_proxy`].
 #[derive(Default)]
 struct PingAcks {
     /// Acks the client sent: the server's pings it answered.
     by_client: AtomicUsize,
     /// Acks the server sent.
     by_server: AtomicUsize,
-    accepted: AtomicUsize,
 }
 
-/// A loopback proxy to `upstream` that counts the PING acks of each
-/// direction of every HTTP/2 connection it forwards.
-async fn ping_counting_proxy(upstream: Address) -> (Address, Arc<PingAcks>) {
-    let listener = wego_test_support::loopback().await;
-    let addr = listener.local_addr().clone();
+/// A proxy between two in-memory pipes, the client's end of one and the
+/// server's of the other, that counts the PING acks of each direction.
+fn ping_counting_proxy(client: DuplexStream, server: DuplexStream) -> Arc<PingAcks> {
     let acks = Arc::new(PingAcks::default());
-    let counts = acks.clone();
-    rt::spawn(async move {
-        while let Ok(down) = listener.accept().await {
-            counts.accepted.fetch_add(1, Ordering::SeqCst);
-            let up = wego_netpoll::Dialer::new().dial(&upstream).await.unwrap();
-            let (down_rd, down_wr) = split(down);
-            let (up_rd, up_wr) = split(up);
-            let c = counts.clone();
-            rt::spawn(forward(down_rd, up_wr, PREFACE.len(), move |n| {
-                c.by_client.fetch_add(n, Ordering::SeqCst);
-            }));
-            let c = counts.clone();
-            rt::spawn(forward(up_rd, down_wr, 0, move |n| {
-                c.by_server.fetch_add(n, Ordering::SeqCst);
-            }));
-        }
-    });
-    (addr, acks)
+    let (down_rd, down_wr) = split(client);
+    let (up_rd, up_wr) = split(server);
+    let c = acks.clone();
+    rt::spawn(forward(down_rd, up_wr, PREFACE.len(), move |n| {
+        c.by_client.fetch_add(n, Ordering::SeqCst);
+    }));
+    let c = acks.clone();
+    rt::spawn(forward(up_rd, down_wr, 0, move |n| {
+        c.by_server.fetch_add(n, Ordering::SeqCst);
+    }));
+    acks
 }
 
 /// Copies `from` to `to` until either closes, reporting the PING acks
 /// among the frames that follow the first `skip` bytes.
 async fn forward(
-    mut from: ReadHalf<Conn>,
-    mut to: WriteHalf<Conn>,
+    mut from: ReadHalf<DuplexStream>,
+    mut to: WriteHalf<DuplexStream>,
     skip: usize,
     acked: impl Fn(usize),
 ) {
@@ -216,60 +213,50 @@ async fn forward(
     let _ = to.shutdown().await;
 }
 
-wego_test_support::each_backend!(
+wego_test_support::each_backend_paused!(
     keepalive_pings_keep_an_idle_connection,
-    |_backend| async move {
+    |backend| async move {
+        let (interval, timeout) = (Duration::from_millis(50), Duration::from_secs(1));
         let server = GrpcServer::builder()
-            .with_keepalive_interval(Duration::from_millis(50))
-            .with_keepalive_timeout(Duration::from_secs(1))
+            .with_keepalive_interval(interval)
+            .with_keepalive_timeout(timeout)
             .build()
             .unwrap();
-        let listener = wego_test_support::loopback().await;
-        let addr = listener.local_addr().clone();
-        let s = server.clone();
-        rt::spawn(async move { s.serve(listener, echo_router()).await });
-        let (proxy, acks) = ping_counting_proxy(addr).await;
+        let (upstream, conn) = serve_pipe(&server, echo_router()).await;
+        let (client, proxy) = tokio::io::duplex(64 * 1024);
+        let acks = ping_counting_proxy(proxy, upstream);
         let ch = Channel::builder()
-            .with_keepalive(Duration::from_millis(50), Duration::from_secs(1))
-            .connect(&proxy)
+            .with_keepalive(interval, timeout)
+            .handshake(client)
             .await
             .unwrap();
         // Each side sends its next ping an interval after the previous one
-        // was answered, so 25 answers each way take longer than the 1 s
-        // keepalive timeout: a side that missed the answers, or timed out
-        // a connection that answers, has closed it by then. The bound only
-        // catches that.
+        // was answered, at once here: the 25th answer each way comes 25
+        // intervals in, past the keepalive timeout, which a side that
+        // missed the answers would have closed the connection at.
         let want = 25;
-        let t0 = Instant::now();
-        while acks.by_client.load(Ordering::SeqCst) < want
-            || acks.by_server.load(Ordering::SeqCst) < want
-        {
-            assert!(
-                t0.elapsed() < Duration::from_secs(20),
-                "pings answered by the client {}, by the server {}",
-                acks.by_client.load(Ordering::SeqCst),
-                acks.by_server.load(Ordering::SeqCst)
-            );
-            rt::sleep(Duration::from_millis(10)).await;
-        }
+        let took = step_until_true(BOUND, || {
+            acks.by_client.load(Ordering::SeqCst) >= want
+                && acks.by_server.load(Ordering::SeqCst) >= want
+        })
+        .await;
+        assert_at(backend, took, interval * want as u32, want as u32);
+        assert!(took > timeout);
         let r: Response<EchoResponse> = ch.unary(UNARY, Request::new(req("alive"))).await.unwrap();
         assert_eq!(r.get_ref().msg, "alive");
-        // The call went over the pinged connection, not a redialled one.
-        assert_eq!(acks.accepted.load(Ordering::SeqCst), 1);
+        // The call went over the pinged connection, still served.
+        assert!(!conn.is_finished());
     }
 );
 
-wego_test_support::each_backend!(keepalive_closes_a_silent_peer, |_backend| async move {
-    // A "server" that completes the TCP handshake but never speaks HTTP/2
-    // after the preface: the client's pings go unanswered.
-    let listener = wego_test_support::loopback().await;
-    let addr = listener.local_addr().clone();
-    let (closed_tx, closed_rx) = tokio::sync::oneshot::channel();
-    rt::spawn(async move {
-        let mut conn = listener.accept().await.unwrap();
+wego_test_support::each_backend_paused!(keepalive_closes_a_silent_peer, |backend| async move {
+    // A "server" that never speaks HTTP/2 after its SETTINGS: the
+    // client's pings go unanswered.
+    let (client, mut peer) = tokio::io::duplex(64 * 1024);
+    let silent = rt::spawn(async move {
         // Send the server's SETTINGS, then read everything and answer
         // nothing, counting the client's pings until it closes.
-        conn.write_all(&[0, 0, 0, 0x4, 0, 0, 0, 0, 0])
+        peer.write_all(&[0, 0, 0, 0x4, 0, 0, 0, 0, 0])
             .await
             .unwrap();
         let mut chunk = bytes::BytesMut::with_capacity(4096);
@@ -277,34 +264,35 @@ wego_test_support::each_backend!(keepalive_closes_a_silent_peer, |_backend| asyn
         let mut pings = 0;
         loop {
             chunk.clear();
-            match conn.read_buf(&mut chunk).await {
+            match peer.read_buf(&mut chunk).await {
                 Ok(n) if n > 0 => {}
                 _ => break,
             }
             pings += counter.feed(&chunk).0;
         }
-        let _ = closed_tx.send(pings);
-        // The listener stays open: a redial is as silent.
-        std::future::pending::<()>().await;
+        pings
     });
+    let (interval, timeout) = (Duration::from_millis(100), Duration::from_millis(200));
     let ch = Channel::builder()
-        .with_keepalive(Duration::from_millis(100), Duration::from_millis(200))
-        .connect(&addr)
+        .with_keepalive(interval, timeout)
+        .handshake(client)
         .await
         .unwrap();
-    // The bound only catches a client that keeps the silent connection.
-    let pings = rt::timeout(Duration::from_secs(10), closed_rx)
+    // The first ping goes out an interval in, and the connection closes
+    // when it has gone unanswered for the keepalive timeout (two timers,
+    // each of which may fire a grain late).
+    let took = step_until_true(BOUND, || silent.is_finished()).await;
+    assert_at(backend, took, interval + timeout, 2);
+    assert_eq!(
+        silent.await.unwrap(),
+        1,
+        "one ping, unanswered, then the close"
+    );
+    // A dead connection fails a call at once instead of hanging.
+    let err = settled(ch.unary::<_, EchoResponse>(UNARY, Request::new(req("x"))))
         .await
-        .expect("keepalive closes the connection")
-        .unwrap();
-    assert!(pings >= 1, "the client pinged before closing");
-    let err = rt::timeout(
-        Duration::from_secs(10),
-        ch.unary::<_, EchoResponse>(UNARY, Request::new(req("x"))),
-    )
-    .await
-    .expect("a dead connection fails instead of hanging")
-    .unwrap_err();
+        .expect("a dead connection fails the call at once")
+        .unwrap_err();
     assert_eq!(err.code(), Code::Unavailable, "{err}");
 });
 

@@ -7,6 +7,7 @@ use wego_kitex::grpc::{Channel, Code, GrpcServer, Http2Handler, Request, Respons
 use wego_kitex::protobuf::{ProtobufClient, ProtobufFraming, ProtobufHandler};
 use wego_netpoll::{Address, Shutdown, rt};
 
+use crate::clock::{Pipes, assert_at, step_until};
 use crate::grpc_common::*;
 
 /// Serves Kitex Protobuf on its own (no Thrift server), per connection.
@@ -67,29 +68,35 @@ wego_test_support::each_backend!(
     }
 );
 
-wego_test_support::each_backend!(
+wego_test_support::each_backend_paused!(
     kitex_protobuf_deadline_travels_in_ttheader,
-    |_backend| async move {
-        let addr = standalone().await;
-        let client = ProtobufClient::builder(addr)
-            .with_timeout(Duration::from_millis(100))
+    |backend| async move {
+        // Kitex Protobuf over in-memory pipes, each served on its own task.
+        let handler = ProtobufHandler::new(echo_router());
+        let shutdown = Shutdown::new();
+        let pipes = Pipes(move |io| {
+            let (h, w) = (handler.clone(), shutdown.watcher());
+            rt::spawn(async move { h.serve_connection(io, w).await });
+        });
+        let timeout = Duration::from_millis(100);
+        let client = ProtobufClient::builder(Address::loopback())
+            .with_connector(pipes)
+            .with_timeout(timeout)
             .connect()
             .await
             .unwrap();
-        // The handler sleeps for a minute; the bound only catches a call
-        // that waits for it.
+        // The handler sleeps for a minute: the call ends at the deadline.
         let slow = EchoRequest {
             action: "sleep".into(),
             msg: "60000".into(),
         };
-        let err = rt::timeout(
+        let (r, took) = step_until(
             Duration::from_secs(10),
             client.call::<_, EchoResponse>("Echo", &slow),
         )
-        .await
-        .expect("the deadline ends the call")
-        .unwrap_err();
-        assert_eq!(err.code(), Code::DeadlineExceeded);
+        .await;
+        assert_eq!(r.unwrap_err().code(), Code::DeadlineExceeded);
+        assert_at(backend, took, timeout, 1);
     }
 );
 

@@ -1,13 +1,20 @@
 //! Slow and silent clients of the gRPC server: the handshake timeout, the
 //! idle timeout, and graceful shutdown beside a connection that never
 //! completed its handshake.
+//!
+//! The timeout tests serve in-memory pipes with `serve_connection` and move
+//! the paused clock themselves (`crate::clock`): each timeout is seen at
+//! the millisecond it strikes.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use tokio::io::DuplexStream;
 use wego_kitex::grpc::{Code, GrpcServer, Request, Response, ResponseStream, Status};
+use wego_netpoll::Dialer;
 use wego_netpoll::io::{AsyncReadExt, AsyncWriteExt};
-use wego_netpoll::{Address, Conn, Dialer, rt};
+use wego_netpoll::rt::{self, JoinHandle};
 
+use crate::clock::{assert_at, drain, settle, step_until_true, trickle};
 use crate::grpc_common::*;
 
 /// The HTTP/2 client connection preface.
@@ -23,49 +30,23 @@ const GOAWAY: u8 = 0x7;
 /// timeouts configured, so that only a server that never acts trips it.
 const BOUND: Duration = Duration::from_secs(10);
 
-/// Serves every connection of a loopback listener with `server` and the
-/// echo routes, reporting each connection's accept order and result when
-/// its `serve_connection` returns.
-async fn serve_reporting(
-    server: GrpcServer,
-) -> (
-    Address,
-    tokio::sync::mpsc::UnboundedReceiver<(usize, Result<(), Status>)>,
-) {
-    let listener = wego_test_support::loopback().await;
-    let addr = listener.local_addr().clone();
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    // Never drained: the connections end only by themselves.
-    rt::spawn(async move {
-        let mut n = 0;
-        while let Ok(conn) = listener.accept().await {
-            let (s, tx) = (server.clone(), tx.clone());
-            rt::spawn(async move {
-                let r = s.serve_connection(conn, echo_router()).await;
-                let _ = tx.send((n, r));
-            });
-            n += 1;
-        }
-    });
-    (addr, rx)
+/// Serves one in-memory pipe with `server` and the echo routes.
+async fn serve(server: &GrpcServer) -> (DuplexStream, JoinHandle<Result<(), Status>>) {
+    serve_pipe(server, echo_router()).await
 }
 
-/// Reads until the server closes the connection; everything it sent.
-async fn read_to_close(conn: &mut Conn) -> Vec<u8> {
+/// The result of a connection whose task has finished.
+async fn result(task: JoinHandle<Result<(), Status>>) -> Result<(), Status> {
+    assert!(task.is_finished(), "the connection is still served");
+    task.await.unwrap()
+}
+
+/// Reads until the server closes the connection, moving the clock a
+/// millisecond at a time: everything it sent, and how long that took.
+async fn read_to_close(conn: &mut DuplexStream) -> (Vec<u8>, Duration) {
     let mut got = Vec::new();
-    let read = rt::timeout(BOUND, async {
-        let mut chunk = bytes::BytesMut::with_capacity(4096);
-        loop {
-            chunk.clear();
-            match conn.read_buf(&mut chunk).await {
-                Ok(n) if n > 0 => got.extend_from_slice(&chunk),
-                _ => break,
-            }
-        }
-    })
-    .await;
-    assert!(read.is_ok(), "the server kept the connection open");
-    got
+    let took = step_until_true(BOUND, || drain(conn, &mut got)).await;
+    (got, took)
 }
 
 /// The type and payload of each whole frame in `bytes` (a server's
@@ -91,122 +72,105 @@ fn goaway_code(frames: &[(u8, Vec<u8>)]) -> Option<u32> {
         .map(|(_, p)| u32::from_be_bytes([p[4], p[5], p[6], p[7]]))
 }
 
-/// The next connection result reported, bounded.
-async fn next_report(
-    rx: &mut tokio::sync::mpsc::UnboundedReceiver<(usize, Result<(), Status>)>,
-) -> (usize, Result<(), Status>) {
-    rt::timeout(BOUND, rx.recv())
-        .await
-        .expect("a connection ends")
-        .unwrap()
-}
-
-wego_test_support::each_backend!(
+wego_test_support::each_backend_paused!(
     handshake_timeout_closes_a_trickled_preface,
-    |_backend| async move {
+    |backend| async move {
+        let timeout = Duration::from_millis(300);
         let server = GrpcServer::builder()
-            .with_handshake_timeout(Duration::from_millis(300))
+            .with_handshake_timeout(timeout)
             .build()
             .unwrap();
-        let (addr, mut reports) = serve_reporting(server).await;
-        // The preface and a SETTINGS frame of 60 settings: 393 bytes,
-        // one at a time, at least 20 ms apart, take far longer than the
-        // handshake timeout.
+        let (mut conn, task) = serve(&server).await;
+        // The preface and a SETTINGS frame of 60 settings: 393 bytes, one
+        // every 20 ms, take far longer than the handshake timeout; each
+        // byte is news to the server, which must not restart its clock.
         let mut bytes = PREFACE.to_vec();
         bytes.extend_from_slice(&[0, 1, 104, 0x4, 0, 0, 0, 0, 0]);
         for _ in 0..60 {
             bytes.extend_from_slice(&[0, 0x4, 0, 0, 0xff, 0xff]);
         }
-        let t0 = Instant::now();
-        let mut conn = Dialer::new().dial(&addr).await.unwrap();
-        let mut chunk = bytes::BytesMut::with_capacity(4096);
-        let mut closed = false;
-        for b in &bytes {
-            if conn.write_all(std::slice::from_ref(b)).await.is_err() {
-                closed = true;
-                break;
-            }
-            // Paces the trickle; a read that ends the connection stops it.
-            if let Ok(Ok(0) | Err(_)) =
-                rt::timeout(Duration::from_millis(20), conn.read_buf(&mut chunk)).await
-            {
-                closed = true;
-                break;
-            }
-        }
-        assert!(closed, "the whole trickled handshake was accepted");
-        assert!(t0.elapsed() >= Duration::from_millis(300));
-        let (_, r) = next_report(&mut reports).await;
-        assert_eq!(r.unwrap_err().code(), Code::DeadlineExceeded);
-    }
-);
-
-wego_test_support::each_backend!(
-    handshake_timeout_closes_a_silent_connection,
-    |_backend| async move {
-        let server = GrpcServer::builder()
-            .with_handshake_timeout(Duration::from_millis(200))
-            .build()
-            .unwrap();
-        let (addr, mut reports) = serve_reporting(server).await;
-        let mut conn = Dialer::new().dial(&addr).await.unwrap();
-        let got = read_to_close(&mut conn).await;
+        let (got, took) = trickle(&mut conn, &bytes, Duration::from_millis(20), BOUND).await;
+        assert_at(backend, took, timeout, 1);
         // The server sent its SETTINGS at once, then closed.
         assert_eq!(frames(&got).first().map(|f| f.0), Some(0x4));
-        let (_, r) = next_report(&mut reports).await;
-        assert_eq!(r.unwrap_err().code(), Code::DeadlineExceeded);
+        assert_eq!(
+            result(task).await.unwrap_err().code(),
+            Code::DeadlineExceeded
+        );
     }
 );
 
-/// Dials `addr` and completes the HTTP/2 handshake by hand.
-async fn handshaken(addr: &Address) -> Conn {
-    let mut conn = Dialer::new().dial(addr).await.unwrap();
+wego_test_support::each_backend_paused!(
+    handshake_timeout_closes_a_silent_connection,
+    |backend| async move {
+        let timeout = Duration::from_millis(200);
+        let server = GrpcServer::builder()
+            .with_handshake_timeout(timeout)
+            .build()
+            .unwrap();
+        let (mut conn, task) = serve(&server).await;
+        let (got, took) = read_to_close(&mut conn).await;
+        assert_at(backend, took, timeout, 1);
+        // The server sent its SETTINGS at once, then closed.
+        assert_eq!(frames(&got).first().map(|f| f.0), Some(0x4));
+        assert_eq!(
+            result(task).await.unwrap_err().code(),
+            Code::DeadlineExceeded
+        );
+    }
+);
+
+/// Serves a pipe with `server` and completes the HTTP/2 handshake on it by
+/// hand.
+async fn handshaken(server: &GrpcServer) -> (DuplexStream, JoinHandle<Result<(), Status>>) {
+    let (mut conn, task) = serve(server).await;
     let mut hello = PREFACE.to_vec();
     hello.extend_from_slice(SETTINGS);
     hello.extend_from_slice(SETTINGS_ACK);
     conn.write_all(&hello).await.unwrap();
-    conn
+    settle().await;
+    (conn, task)
 }
 
-wego_test_support::each_backend!(
+wego_test_support::each_backend_paused!(
     idle_timeout_sends_goaway_and_closes,
-    |_backend| async move {
+    |backend| async move {
+        let idle = Duration::from_millis(200);
         let server = GrpcServer::builder()
-            .with_idle_timeout(Duration::from_millis(200))
+            .with_idle_timeout(idle)
             .build()
             .unwrap();
-        let (addr, mut reports) = serve_reporting(server).await;
         // A connection with no stream at all.
-        let mut idle = handshaken(&addr).await;
-        let got = read_to_close(&mut idle).await;
+        let (mut conn, task) = handshaken(&server).await;
+        let (got, took) = read_to_close(&mut conn).await;
+        assert_at(backend, took, idle, 1);
         assert_eq!(goaway_code(&frames(&got)), Some(0), "NO_ERROR");
-        assert!(next_report(&mut reports).await.1.is_ok());
+        assert!(result(task).await.is_ok());
         // One that trickles a header block: h2 has no stream for it until
         // the block is whole, so the idle timeout bounds it.
-        let mut trickler = handshaken(&addr).await;
+        let (mut trickler, task) = handshaken(&server).await;
         // The start of a HEADERS frame of 4,000 bytes on stream 1.
         trickler
             .write_all(&[0, 0x0f, 0xa0, 0x1, 0x4, 0, 0, 0, 1, 0x82])
             .await
             .unwrap();
-        let got = read_to_close(&mut trickler).await;
+        let (got, took) = read_to_close(&mut trickler).await;
+        assert_at(backend, took, idle, 1);
         assert_eq!(goaway_code(&frames(&got)), Some(0), "NO_ERROR");
-        assert!(next_report(&mut reports).await.1.is_ok());
+        assert!(result(task).await.is_ok());
     }
 );
 
-wego_test_support::each_backend!(
+wego_test_support::each_backend_paused!(
     idle_timeout_keeps_a_connection_with_an_open_stream,
-    |_backend| async move {
-        // Long enough for the channel to open its stream after connecting
-        // on a loaded machine.
+    |backend| async move {
+        let idle = Duration::from_secs(1);
         let server = GrpcServer::builder()
-            .with_idle_timeout(Duration::from_secs(1))
+            .with_idle_timeout(idle)
             .build()
             .unwrap();
-        let (addr, mut reports) = serve_reporting(server).await;
         // Connection 0: a bidi stream, open across the others' idle time.
-        let ch = wego_kitex::grpc::Channel::connect(&addr).await.unwrap();
+        let (ch, streamed) = pipe_channel(&server, echo_router()).await;
         let (tx, rx) = tokio::sync::mpsc::channel::<EchoRequest>(1);
         let out =
             futures_util::stream::unfold(
@@ -218,22 +182,26 @@ wego_test_support::each_backend!(
         let mut s = resp.into_inner();
         tx.send(req("before")).await.unwrap();
         assert_eq!(s.message().await.unwrap().unwrap().msg, "before");
-        // Connection 1, opened after the stream: when its idle timeout
-        // has closed it, connection 0 has been open longer than that.
-        let mut idle = handshaken(&addr).await;
-        let got = read_to_close(&mut idle).await;
+        // Connection 1, opened with the stream open: its idle timeout
+        // closes it, and connection 0 has been open as long.
+        let (mut conn, task) = handshaken(&server).await;
+        let (got, took) = read_to_close(&mut conn).await;
+        assert_at(backend, took, idle, 1);
         assert_eq!(goaway_code(&frames(&got)), Some(0));
-        let (n, r) = next_report(&mut reports).await;
-        assert_eq!(n, 1, "the connection with the open stream was closed");
-        assert!(r.is_ok());
+        assert!(result(task).await.is_ok());
+        assert!(
+            !streamed.is_finished(),
+            "the connection with the open stream was closed"
+        );
         tx.send(req("after")).await.unwrap();
         assert_eq!(s.message().await.unwrap().unwrap().msg, "after");
         drop(tx);
         assert!(s.message().await.unwrap().is_none());
-        // Without the stream, connection 0 is idle and closed in turn.
-        let (n, r) = next_report(&mut reports).await;
-        assert_eq!(n, 0);
-        assert!(r.is_ok());
+        // Without the stream, connection 0 is idle and closed in turn, an
+        // idle timeout after its stream ended.
+        let took = step_until_true(BOUND, || streamed.is_finished()).await;
+        assert_at(backend, took, idle, 1);
+        assert!(result(streamed).await.is_ok());
     }
 );
 
@@ -267,8 +235,13 @@ wego_test_support::each_backend!(
             .await
             .expect("the shutdown does not wait for the handshakes");
         assert!(report.is_graceful(), "{report:?}");
-        read_to_close(&mut silent).await;
-        read_to_close(&mut preface_only).await;
+        for conn in [&mut silent, &mut preface_only] {
+            // An end or a reset (the preface was never read): closed.
+            let mut rest = Vec::new();
+            let _ = rt::timeout(BOUND, conn.read_to_end(&mut rest))
+                .await
+                .expect("the server closes the connection");
+        }
     }
 );
 

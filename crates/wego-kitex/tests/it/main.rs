@@ -1,5 +1,6 @@
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 //! Integration tests of wego-kitex, one module per behaviour.
+mod clock;
 mod examples;
 #[cfg(feature = "generic")]
 mod generic;

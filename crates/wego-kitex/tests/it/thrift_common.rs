@@ -1,5 +1,6 @@
 //! Shared helpers of the Thrift tests: a closure service, a server on
-//! loopback, a raw argument struct and Python's ThriftTest server.
+//! loopback or behind in-memory pipes, a raw argument struct and Python's
+//! ThriftTest server.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -8,9 +9,12 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use wego_kitex::BoxError;
+use wego_kitex::client::{Client, ClientBuilder};
 use wego_kitex::server::{Server, ThriftReply, ThriftRequest};
 use wego_kitex::thrift::Protocol;
 use wego_netpoll::Address;
+
+use crate::clock::Pipes;
 
 /// A tower service from an async closure.
 #[derive(Clone)]
@@ -63,6 +67,16 @@ pub(crate) async fn start(server: Server) -> (Address, Server) {
     let s = server.clone();
     wego_netpoll::rt::spawn(async move { s.serve(listener).await });
     (addr, server)
+}
+
+/// A client builder whose connections are in-memory pipes, each served by
+/// `server` on its own task (for the paused-clock tests).
+pub(crate) fn pipe_client(server: &Server) -> ClientBuilder {
+    let server = server.clone();
+    Client::builder(Address::loopback()).with_connector(Pipes(move |io| {
+        let s = server.clone();
+        wego_netpoll::rt::spawn(async move { s.serve_connection(io).await });
+    }))
 }
 
 /// A struct body `{1: string s}` STOP in either protocol.

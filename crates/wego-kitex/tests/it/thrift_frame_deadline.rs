@@ -4,29 +4,29 @@
 //! idle read timeout still closes a silent connection. The write timeout
 //! closes a connection whose peer stops reading its replies.
 //!
-//! Raw sockets send a Framed TBinaryProtocol `echo` call. The trickle's
-//! pauses are far shorter than the idle timeout, so only the frame deadline
-//! can close it; every wait is bounded by [`HANG`], which only a
-//! connection the server never closes reaches.
+//! Each test serves one in-memory pipe with `Server::serve_connection`,
+//! sends a Framed TBinaryProtocol `echo` call by hand, and moves the paused
+//! clock itself (`crate::clock`): every timeout is seen at the millisecond
+//! it strikes. The trickle's pauses are far shorter than the idle timeout,
+//! so only the frame deadline can close it.
 
-use std::io::ErrorKind;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use tokio::io::{AsyncWriteExt, DuplexStream};
 use wego_kitex::server::{Server, ServerStats};
-use wego_netpoll::io::{AsyncReadExt, AsyncWriteExt};
-use wego_netpoll::{Address, Conn, Dialer, rt};
+use wego_netpoll::rt::{self, JoinHandle};
 
-use crate::thrift_common::{echo, start};
+use crate::clock::{
+    MS, advance, assert_at, closed_silently, drain, settle, settled, step_until_true, trickle,
+};
+use crate::thrift_common::echo;
 
-/// Longer than any close the tests expect takes.
-const HANG: Duration = Duration::from_secs(30);
+/// A bound no test here reaches unless the server never acts.
+const HANG: Duration = Duration::from_secs(60);
 /// The pause between two trickled bytes: far below every idle timeout here.
 const PAUSE: Duration = Duration::from_millis(50);
 
-async fn server(
-    read_timeout: Duration,
-    frame_read_timeout: Duration,
-) -> (Address, ServerStats, Server) {
+fn server(read_timeout: Duration, frame_read_timeout: Duration) -> (Server, ServerStats) {
     let server = Server::builder()
         .service("Echo", &["echo"], echo())
         .with_read_timeout(read_timeout)
@@ -34,8 +34,18 @@ async fn server(
         .build()
         .unwrap();
     let stats = server.stats();
-    let (addr, sd) = start(server).await;
-    (addr, stats, sd)
+    (server, stats)
+}
+
+/// Serves one pipe, each way `buffer` bytes, with `server` on its own
+/// task; returns the client's end and the task, which ends when the server
+/// closes the connection.
+async fn serve(server: &Server, buffer: usize) -> (DuplexStream, JoinHandle<()>) {
+    let (client, io) = tokio::io::duplex(buffer);
+    let s = server.clone();
+    let task = rt::spawn(async move { s.serve_connection(io).await });
+    settle().await;
+    (client, task)
 }
 
 /// A Framed TBinaryProtocol `echo` call whose one string argument is `arg`.
@@ -53,154 +63,143 @@ fn call(seq_id: i32, arg: &[u8]) -> Vec<u8> {
     v
 }
 
-/// Reads one Framed reply and checks that it echoes `arg`.
-async fn read_reply(conn: &mut Conn, arg: &[u8]) {
-    let mut len = [0; 4];
-    rt::timeout(HANG, conn.read_exact(&mut len))
+/// Sends `bytes` and expects their reply, which echoes `arg`, with the
+/// clock still: a whole frame is served at once.
+async fn round_trip(conn: &mut DuplexStream, bytes: &[u8], arg: &[u8]) {
+    settled(conn.write_all(bytes))
         .await
-        .expect("no reply")
+        .expect("the server takes the call")
         .unwrap();
-    let mut body = vec![0; u32::from_be_bytes(len) as usize];
-    conn.read_exact(&mut body).await.unwrap();
+    settle().await;
+    expect_reply(conn, arg);
+}
+
+/// Checks that one whole Framed reply, which echoes `arg`, has arrived.
+fn expect_reply(conn: &mut DuplexStream, arg: &[u8]) {
+    let mut got = Vec::new();
+    assert!(!drain(conn, &mut got), "closed instead of answering");
+    assert!(got.len() >= 4, "no reply: {got:?}");
+    let len = u32::from_be_bytes(got[..4].try_into().unwrap()) as usize;
+    assert_eq!(got.len(), 4 + len, "one whole reply");
     assert!(
-        body.windows(arg.len()).any(|w| w == arg),
+        got.windows(arg.len()).any(|w| w == arg),
         "the reply echoes the argument"
     );
 }
 
-/// Sends `bytes` one at a time, [`PAUSE`] apart, until the server closes;
-/// returns how many bytes went out. Panics on an answer, if the whole frame
-/// went out, or if the connection is still open after [`HANG`].
-async fn trickle(conn: &mut Conn, bytes: &[u8]) -> usize {
-    let t0 = Instant::now();
-    let mut b = [0; 64];
-    for (i, byte) in bytes.iter().enumerate() {
-        assert!(
-            t0.elapsed() < HANG,
-            "still open after {HANG:?}, {i} bytes of the frame sent"
-        );
-        if conn.write_all(std::slice::from_ref(byte)).await.is_err() {
-            return i;
-        }
-        // The pause, cut short by the server's close.
-        match rt::timeout(PAUSE, conn.read(&mut b)).await {
-            Err(_) => {}
-            Ok(Ok(0)) => return i + 1,
-            Ok(Err(e)) => {
-                assert_eq!(e.kind(), ErrorKind::ConnectionReset, "{e}");
-                return i + 1;
-            }
-            Ok(Ok(n)) => panic!("answered {:?}", &b[..n]),
-        }
-    }
-    panic!("the whole frame went out unhindered");
+/// Trickles `bytes`, a byte every [`PAUSE`], until the server closes;
+/// returns how long after the first byte that was. Panics on an answer, if
+/// the whole frame went out, or if the connection is still open after
+/// [`HANG`].
+async fn trickle_to_close(conn: &mut DuplexStream, bytes: &[u8]) -> Duration {
+    let (got, took) = trickle(conn, bytes, PAUSE, HANG).await;
+    assert!(got.is_empty(), "answered {got:?}");
+    took
 }
 
-/// Reads until the server closes; panics on an answer or after [`HANG`].
-async fn expect_close(conn: &mut Conn) {
-    let mut got = Vec::new();
-    match rt::timeout(HANG, conn.read_to_end(&mut got)).await {
-        Err(_) => panic!("no close within {HANG:?}"),
-        Ok(Ok(_)) => assert!(got.is_empty(), "answered {got:?}"),
-        Ok(Err(e)) => assert_eq!(e.kind(), ErrorKind::ConnectionReset, "{e}"),
-    }
-}
-
-/// A frame too long to trickle whole within [`HANG`].
+/// A frame far too long to trickle whole within [`HANG`].
 fn long_call() -> Vec<u8> {
     call(1, &vec![b'x'; 64 * 1024])
 }
 
-wego_test_support::each_backend!(
+wego_test_support::each_backend_paused!(
     a_frame_trickled_from_the_first_byte_is_closed_at_its_deadline,
-    |_backend| async move {
-        let (addr, stats, _sd) = server(Duration::from_secs(10), Duration::from_millis(200)).await;
-        let mut conn = Dialer::new().dial(&addr).await.unwrap();
-        let sent = trickle(&mut conn, &long_call()).await;
-        assert!(sent < 1000, "closed only after {sent} bytes");
+    |backend| async move {
+        let frame_timeout = Duration::from_millis(200);
+        let (server, stats) = server(Duration::from_secs(10), frame_timeout);
+        let (mut conn, _task) = serve(&server, 64 * 1024).await;
+        // A byte every 50 ms keeps the idle timeout away; the frame's
+        // clock, started by its first byte, runs out all the same.
+        let closed_after = trickle_to_close(&mut conn, &long_call()).await;
+        assert_at(backend, closed_after, frame_timeout, 1);
         assert_eq!(stats.frame_read_timeouts(), 1);
     }
 );
 
-wego_test_support::each_backend!(
+wego_test_support::each_backend_paused!(
     a_frame_trickled_after_a_served_call_is_closed_at_its_deadline,
-    |_backend| async move {
-        let (addr, stats, _sd) = server(Duration::from_secs(10), Duration::from_millis(500)).await;
-        let mut conn = Dialer::new().dial(&addr).await.unwrap();
-        conn.write_all(&call(1, b"first")).await.unwrap();
-        read_reply(&mut conn, b"first").await;
-        let sent = trickle(&mut conn, &long_call()).await;
-        assert!(sent < 1000, "closed only after {sent} bytes");
+    |backend| async move {
+        let frame_timeout = Duration::from_millis(500);
+        let (server, stats) = server(Duration::from_secs(10), frame_timeout);
+        let (mut conn, _task) = serve(&server, 64 * 1024).await;
+        round_trip(&mut conn, &call(1, b"first"), b"first").await;
+        let closed_after = trickle_to_close(&mut conn, &long_call()).await;
+        assert_at(backend, closed_after, frame_timeout, 1);
         assert_eq!(stats.frame_read_timeouts(), 1);
     }
 );
 
-wego_test_support::each_backend!(
+wego_test_support::each_backend_paused!(
     a_slow_frame_that_finishes_in_time_is_served,
     |_backend| async move {
         let frame_timeout = Duration::from_secs(2);
-        let (addr, stats, _sd) = server(Duration::from_secs(10), frame_timeout).await;
-        let mut conn = Dialer::new().dial(&addr).await.unwrap();
+        let (server, stats) = server(Duration::from_secs(10), frame_timeout);
+        let (mut conn, _task) = serve(&server, 64 * 1024).await;
         for (seq, arg) in [(1, &b"slow one"[..]), (2, &b"slow two"[..])] {
-            // Three pieces, well within the frame's deadline.
+            // Three pieces, the last a millisecond before the frame's
+            // deadline: served, however close to it.
             let frame = call(seq, arg);
-            for piece in frame.chunks(frame.len() / 3 + 1) {
-                conn.write_all(piece).await.unwrap();
-                rt::sleep(PAUSE).await;
-            }
-            read_reply(&mut conn, arg).await;
+            let (a, rest) = frame.split_at(frame.len() / 3);
+            let (b, c) = rest.split_at(rest.len() / 2);
+            conn.write_all(a).await.unwrap();
+            advance(frame_timeout / 2).await;
+            conn.write_all(b).await.unwrap();
+            advance(frame_timeout / 2 - MS).await;
+            round_trip(&mut conn, c, arg).await;
             // Idle between frames for longer than a frame may take: the
             // deadline belongs to a frame, not to the connection.
-            rt::sleep(frame_timeout + Duration::from_millis(500)).await;
+            advance(frame_timeout + Duration::from_millis(500)).await;
+            assert!(!closed_silently(&mut conn), "closed while idle");
         }
         assert_eq!(stats.frame_read_timeouts(), 0);
     }
 );
 
-wego_test_support::each_backend!(
+wego_test_support::each_backend_paused!(
     the_idle_timeout_still_closes_silent_connections,
-    |_backend| async move {
-        let (addr, stats, _sd) =
-            server(Duration::from_millis(300), Duration::from_secs(3600)).await;
+    |backend| async move {
+        let idle = Duration::from_millis(300);
+        let (server, stats) = server(idle, Duration::from_secs(3600));
         // Silent from the start.
-        let mut conn = Dialer::new().dial(&addr).await.unwrap();
-        expect_close(&mut conn).await;
-        // Silent after a served call.
-        let mut conn = Dialer::new().dial(&addr).await.unwrap();
-        conn.write_all(&call(1, b"once")).await.unwrap();
-        read_reply(&mut conn, b"once").await;
-        expect_close(&mut conn).await;
+        let (mut conn, _task) = serve(&server, 64 * 1024).await;
+        let closed_after = step_until_true(HANG, || closed_silently(&mut conn)).await;
+        assert_at(backend, closed_after, idle, 1);
+        // Silent after a served call: the idle clock starts at its last
+        // byte.
+        let (mut conn, _task) = serve(&server, 64 * 1024).await;
+        round_trip(&mut conn, &call(1, b"once"), b"once").await;
+        let closed_after = step_until_true(HANG, || closed_silently(&mut conn)).await;
+        assert_at(backend, closed_after, idle, 1);
         assert_eq!(stats.frame_read_timeouts(), 0);
     }
 );
 
-wego_test_support::each_backend!(
+wego_test_support::each_backend_paused!(
     a_peer_that_never_reads_its_replies_is_closed_after_the_write_timeout,
-    |_backend| async move {
+    |backend| async move {
+        let write_timeout = Duration::from_millis(300);
         let server = Server::builder()
             .service("Echo", &["echo"], echo())
-            .with_write_timeout(Duration::from_millis(300))
+            .with_write_timeout(write_timeout)
             .build()
             .unwrap();
-        let (addr, _sd) = start(server).await;
-        let mut conn = Dialer::new().dial(&addr).await.unwrap();
-        // Calls whose replies fill the socket buffers both ways, never
-        // read: the server's reply write stalls, and once it has stalled
-        // for the write timeout the server closes, which fails a write
-        // here. A server that kept waiting would leave this write blocked
-        // until HANG (at most 1 GiB of calls is sent).
-        let call = call(1, &vec![b'x'; 256 * 1024]);
-        let sent = rt::timeout(HANG, async {
-            for n in 0..4096 {
-                if conn.write_all(&call).await.is_err() {
-                    return n;
-                }
-            }
-            panic!("1 GiB of calls went out and the server never closed");
-        })
-        .await
-        .expect("a peer that never reads was not closed within HANG");
-        assert!(sent > 0, "the first call could not even be sent");
+        // A 4 KiB pipe fills as a socket's buffers do: the server takes
+        // the whole call, and its 64 KiB reply stalls once 4 KiB of it
+        // wait unread.
+        let (mut conn, task) = serve(&server, 4 * 1024).await;
+        settled(conn.write_all(&call(1, &vec![b'x'; 64 * 1024])))
+            .await
+            .expect("the server takes the whole call")
+            .unwrap();
+        // Never read: the reply stays stalled until the write timeout
+        // closes the connection.
+        let closed_after = step_until_true(HANG, || task.is_finished()).await;
+        assert_at(backend, closed_after, write_timeout, 1);
+        // The reply's first 4 KiB, then the close.
+        let mut got = Vec::new();
+        assert!(drain(&mut conn, &mut got), "the connection is closed");
+        assert_eq!(got.len(), 4 * 1024);
+        assert!(conn.write_all(b"more").await.is_err());
     }
 );
 

@@ -5,7 +5,7 @@ use wego_kitex::client::{Client, ClientRequest};
 use wego_kitex::metainfo::{self, MetaInfo};
 use wego_kitex::server::{Server, ThriftReply};
 
-use crate::thrift_common::{service, start};
+use crate::thrift_common::{pipe_client, service, start};
 
 wego_test_support::each_backend!(handlers_see_rpcinfo_and_metainfo, |_backend| async move {
     let svc = service(|_req| async move {
@@ -91,22 +91,24 @@ wego_test_support::each_backend!(
     }
 );
 
-wego_test_support::each_backend!(
+wego_test_support::each_backend_paused!(
     server_gives_up_at_the_deadline_the_client_sent,
-    |_backend| async move {
+    |backend| async move {
         use std::sync::Arc;
-        use std::sync::atomic::{AtomicBool, Ordering};
-        use std::time::{Duration, Instant};
+        use std::time::Duration;
 
-        struct Dropped(Arc<AtomicBool>);
+        use crate::clock::{assert_at, step_until, step_until_true};
+
+        /// Notifies when dropped.
+        struct Dropped(Arc<tokio::sync::Notify>);
         impl Drop for Dropped {
             fn drop(&mut self) {
-                self.0.store(true, Ordering::SeqCst);
+                self.0.notify_one();
             }
         }
         // The handler reports its call and never finishes by itself: only
         // the server giving up at the deadline drops it.
-        let dropped = Arc::new(AtomicBool::new(false));
+        let dropped = Arc::new(tokio::sync::Notify::new());
         let (arrived_tx, mut arrived) = tokio::sync::mpsc::unbounded_channel::<()>();
         let d2 = dropped.clone();
         let slow = service(move |_req| {
@@ -119,44 +121,28 @@ wego_test_support::each_backend!(
                 Ok(ThriftReply::None)
             }
         });
-        let (addr, _sd) = start(
-            Server::builder()
-                .service("S", &["slow"], slow)
-                .build()
-                .unwrap(),
-        )
-        .await;
-        let client = Client::builder(addr)
-            .with_rpc_timeout(Duration::from_millis(100))
+        let server = Server::builder()
+            .service("S", &["slow"], slow)
             .build()
             .unwrap();
-        // On a loaded machine the client's deadline may pass before its
-        // request is even written; such a call proves nothing, so call
-        // until one reaches the handler.
-        for tries in 1.. {
-            assert!(tries <= 10, "no call reached the handler in time");
-            let call = client.call(ClientRequest::new("slow", Bytes::new()));
-            let mut call = std::pin::pin!(call);
-            let reached = tokio::select! {
-                r = call.as_mut() => {
-                    assert!(r.unwrap_err().is_timeout());
-                    false
-                }
-                Some(()) = arrived.recv() => true,
-            };
-            if reached {
-                assert!(call.await.unwrap_err().is_timeout());
-                break;
-            }
-        }
-        // The bound only catches a server that keeps the handler running.
-        let started = Instant::now();
-        while !dropped.load(Ordering::SeqCst) {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "server kept running past the deadline"
-            );
-            wego_netpoll::rt::sleep(Duration::from_millis(10)).await;
-        }
+        let timeout = Duration::from_millis(100);
+        let client = pipe_client(&server)
+            .with_rpc_timeout(timeout)
+            .build()
+            .unwrap();
+        let bound = Duration::from_secs(10);
+        let (r, took) =
+            step_until(bound, client.call(ClientRequest::new("slow", Bytes::new()))).await;
+        assert!(r.unwrap_err().is_timeout());
+        assert_at(backend, took, timeout, 1);
+        arrived.try_recv().expect("the call reached the handler");
+        // The server's deadline started when the call arrived, at once:
+        // the handler is dropped at the same time.
+        let mut gone = std::pin::pin!(dropped.notified());
+        let more = step_until_true(bound, || {
+            futures_util::FutureExt::now_or_never(gone.as_mut()).is_some()
+        })
+        .await;
+        assert_at(backend, took + more, timeout, 1);
     }
 );

@@ -1,4 +1,7 @@
 //! The Thrift server and client over loopback: framings, errors, limits, shutdown.
+//!
+//! The tests that wait for a timeout or a shutdown deadline use in-memory
+//! pipes instead and move the paused clock themselves (`crate::clock`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -12,7 +15,11 @@ use wego_kitex::thrift::{ExceptionKind, Protocol};
 use wego_kitex::transport::Framing;
 use wego_netpoll::rt;
 
-use crate::thrift_common::{echo, service, start, string_args};
+use crate::clock::{assert_at, settle, settled, step_until, step_until_true};
+use crate::thrift_common::{echo, pipe_client, service, start, string_args};
+
+/// A bound no test here reaches unless a timeout is not enforced.
+const BOUND: Duration = Duration::from_secs(10);
 
 wego_test_support::each_backend!(
     serves_every_framing_and_protocol_on_one_port,
@@ -228,16 +235,19 @@ wego_test_support::each_backend!(
     }
 );
 
-wego_test_support::each_backend!(
+wego_test_support::each_backend_paused!(
     stale_pooled_connections_never_fail_a_call,
-    |_backend| async move {
+    |backend| async move {
+        let idle = Duration::from_millis(100);
         let server = Server::builder()
             .service("S", &["echo"], echo())
-            .with_read_timeout(Duration::from_millis(100))
+            .with_read_timeout(idle)
             .build()
             .unwrap();
-        let (addr, sd) = start(server).await;
-        let client = Client::builder(addr).build().unwrap();
+        // Pooled (the default), over in-memory pipes: a pipe cannot tell
+        // the pool that its peer closed, so each stale connection is taken,
+        // fails its write, and the call goes to a fresh one.
+        let client = pipe_client(&server).build().unwrap();
         for round in 0..3 {
             let a = string_args(Protocol::Binary, "x");
             assert_eq!(
@@ -249,16 +259,10 @@ wego_test_support::each_backend!(
                 a,
                 "round {round}"
             );
-            // The server closes the idle pooled connection: only the
-            // accept loop is left under its shutdown.
-            let t0 = Instant::now();
-            while sd.active() > 1 {
-                assert!(
-                    t0.elapsed() < Duration::from_secs(10),
-                    "the server kept the idle connection"
-                );
-                rt::sleep(Duration::from_millis(10)).await;
-            }
+            // The server closes the idle pooled connection at its read
+            // timeout.
+            let took = step_until_true(BOUND, || server.active() == 0).await;
+            assert_at(backend, took, idle, 1);
         }
         assert_eq!(client.dial_count(), 3);
     }
@@ -302,7 +306,7 @@ wego_test_support::each_backend!(oneway_calls_get_no_reply, |_backend| async mov
     assert_eq!(seen.load(Ordering::SeqCst), 3);
 });
 
-wego_test_support::each_backend!(rpc_timeout_is_a_timeout_error, |_backend| async move {
+wego_test_support::each_backend_paused!(rpc_timeout_is_a_timeout_error, |backend| async move {
     // The handler never answers: only the client's timeout ends the call.
     let slow = service(|_req: wego_kitex::server::ThriftRequest| async move {
         std::future::pending::<()>().await;
@@ -312,19 +316,19 @@ wego_test_support::each_backend!(rpc_timeout_is_a_timeout_error, |_backend| asyn
         .service("S", &["echo"], slow)
         .build()
         .unwrap();
-    let (addr, _sd) = start(server).await;
-    let client = Client::builder(addr)
-        .with_rpc_timeout(Duration::from_millis(100))
+    let timeout = Duration::from_millis(100);
+    let client = pipe_client(&server)
+        .with_rpc_timeout(timeout)
         .build()
         .unwrap();
-    let e = client
-        .call(ClientRequest::new(
-            "echo",
-            string_args(Protocol::Binary, "x"),
-        ))
-        .await
-        .unwrap_err();
+    let call = client.call(ClientRequest::new(
+        "echo",
+        string_args(Protocol::Binary, "x"),
+    ));
+    let (r, took) = step_until(BOUND, call).await;
+    let e = r.unwrap_err();
     assert!(e.is_timeout(), "{e}");
+    assert_at(backend, took, timeout, 1);
 });
 
 wego_test_support::each_backend!(connect_errors_are_typed, |_backend| async move {
@@ -376,9 +380,9 @@ wego_test_support::each_backend!(
     }
 );
 
-wego_test_support::each_backend!(
+wego_test_support::each_backend_paused!(
     forced_shutdown_cuts_a_call_that_outlives_the_deadline,
-    |_backend| async move {
+    |backend| async move {
         // The handler reports its call and never answers.
         let (arrived_tx, mut arrived) = tokio::sync::mpsc::unbounded_channel::<()>();
         let held = service(move |_req: wego_kitex::server::ThriftRequest| {
@@ -392,10 +396,9 @@ wego_test_support::each_backend!(
             .service("S", &["echo"], held)
             .build()
             .unwrap();
-        let (addr, sd) = start(server).await;
-        // The client would wait longer than the test's bound: only the
-        // server's close can end the call in time.
-        let client = Client::builder(addr)
+        // The client would wait far longer than the shutdown: only the
+        // server's close can end the call first.
+        let client = pipe_client(&server)
             .with_rpc_timeout(Duration::from_secs(600))
             .build()
             .unwrap();
@@ -407,22 +410,17 @@ wego_test_support::each_backend!(
                 ))
                 .await
         });
-        rt::timeout(Duration::from_secs(10), arrived.recv())
-            .await
-            .expect("the call reaches its handler")
-            .unwrap();
+        settle().await;
+        arrived.try_recv().expect("the call reaches its handler");
         // Draining stops the connection's reading; at the deadline the
         // forced phase closes it with the call still in its handler.
-        let report = rt::timeout(
-            Duration::from_secs(10),
-            sd.shutdown(Duration::from_millis(50)),
-        )
-        .await
-        .expect("the shutdown ends at its deadline");
+        let grace = Duration::from_millis(50);
+        let (report, took) = step_until(BOUND, server.shutdown(grace)).await;
         assert_eq!(report.forced, 1);
-        let answer = rt::timeout(Duration::from_secs(10), call)
+        assert_at(backend, took, grace, 1);
+        let answer = settled(call)
             .await
-            .expect("the forced close ends the call")
+            .expect("the forced close ends the call at once")
             .unwrap();
         assert!(answer.is_err(), "no reply was sent: {answer:?}");
     }
@@ -657,16 +655,16 @@ fn public_futures_are_send() {
     is_send(&serve);
 }
 
-wego_test_support::each_backend!(
+wego_test_support::each_backend_paused!(
     multiplexed_client_redials_after_the_server_closes,
-    |_backend| async move {
+    |backend| async move {
+        let idle = Duration::from_millis(100);
         let server = Server::builder()
             .service("S", &["echo"], echo())
-            .with_read_timeout(Duration::from_millis(100))
+            .with_read_timeout(idle)
             .build()
             .unwrap();
-        let (addr, sd) = start(server).await;
-        let client = Client::builder(addr)
+        let client = pipe_client(&server)
             .with_mode(Mode::Multiplexed)
             .build()
             .unwrap();
@@ -679,19 +677,11 @@ wego_test_support::each_backend!(
                 .body,
             a
         );
-        // The server closes the idle connection: only the accept loop is
-        // left under its shutdown.
-        let t0 = Instant::now();
-        while sd.active() > 1 {
-            assert!(
-                t0.elapsed() < Duration::from_secs(10),
-                "the server kept the idle connection"
-            );
-            rt::sleep(Duration::from_millis(10)).await;
-        }
-        // The next call is sent before or after the client has read the
-        // close; either way it succeeds: on the closed connection it gets no
-        // reply and is retried once on a new one.
+        // The server closes the idle connection at its read timeout.
+        let took = step_until_true(BOUND, || server.active() == 0).await;
+        assert_at(backend, took, idle, 1);
+        // The client has read the close by now: the next call goes to a
+        // new connection.
         let r = client
             .call(ClientRequest::new("echo", a.clone()))
             .await

@@ -10,7 +10,6 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
@@ -153,7 +152,7 @@ impl Channel {
         let cfg = &self.inner.config;
         let deadline = request
             .deadline()
-            .or_else(|| cfg.timeout.and_then(|t| Instant::now().checked_add(t)));
+            .or_else(|| cfg.timeout.and_then(|t| rt::now().checked_add(t)));
         let encoding = request.compression().or(cfg.compression);
         let head = async {
             let send = self.ready_sender().await?;
@@ -176,9 +175,8 @@ impl Channel {
                 h.insert("grpc-encoding", HeaderValue::from_static(e.as_str()));
             }
             if let Some(d) = deadline
-                && let Ok(v) = HeaderValue::from_str(&format_timeout(
-                    d.saturating_duration_since(Instant::now()),
-                ))
+                && let Ok(v) =
+                    HeaderValue::from_str(&format_timeout(d.saturating_duration_since(rt::now())))
             {
                 h.insert("grpc-timeout", v);
             }

@@ -82,7 +82,7 @@ fn parse_call(
                     Status::internal(format!("malformed grpc-timeout: {e}")),
                 )
             })?;
-            Instant::now().checked_add(d)
+            rt::now().checked_add(d)
         }
     };
     let recv_enc = match parts
