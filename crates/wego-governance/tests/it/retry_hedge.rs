@@ -212,7 +212,7 @@ impl Drop for DropFlag {
     }
 }
 
-wego_test_support::each_backend!(
+wego_test_support::each_backend_paused!(
     a_backup_answers_and_the_slow_call_is_cancelled,
     |_backend| async move {
         let d = StaticDiscover::with_service("echo", vec![inst(1), inst(2)]);
@@ -236,10 +236,19 @@ wego_test_support::each_backend!(
         };
         let watch = d.discover("echo").await.unwrap();
         let lb = LoadBalanceLayer::new("echo", watch, RoundRobin::new).layer(make);
-        let mut svc = HedgeLayer::new(Duration::from_millis(20), 2).layer(lb);
-        // Round robin sends the first call to the stuck instance 1.
-        let got = send(&mut svc, call(0)).await.unwrap();
-        assert_eq!(got, 2);
+        let delay = Duration::from_secs(5);
+        let mut svc = HedgeLayer::new(delay, 2).layer(lb);
+        // Round robin sends the first call to the stuck instance 1; the
+        // backup goes out, and answers, once the delay has passed.
+        let step = Duration::from_millis(10);
+        let (got, waited) =
+            wego_test_support::clocked(step, Duration::from_secs(60), send(&mut svc, call(0)))
+                .await;
+        assert_eq!(got.unwrap(), 2);
+        assert!(
+            waited >= delay && waited <= delay + step,
+            "answered after {waited:?}, the backup's delay is {delay:?}"
+        );
         assert_eq!(
             calls.load(Ordering::SeqCst),
             2,

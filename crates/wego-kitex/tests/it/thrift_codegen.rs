@@ -2,7 +2,6 @@
 //! wego-kitex and serves and calls over loopback.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use wego_kitex::client::Client;
 use wego_kitex::server::Server;
@@ -14,7 +13,7 @@ use wego_idl_gen::echo as generated;
 use generated::echo_service::{EchoServerClient, EchoServerHandler, EchoServerServer};
 use generated::echo_types::echo::{Request, Response};
 
-struct Echo(Arc<AtomicUsize>);
+struct Echo(Arc<tokio::sync::Semaphore>);
 
 impl EchoServerHandler for Echo {
     async fn echo(&self, req: Request) -> Result<Response, wego_kitex::BoxError> {
@@ -28,7 +27,7 @@ impl EchoServerHandler for Echo {
     }
 
     async fn notify(&self, _req: Request) -> Result<(), wego_kitex::BoxError> {
-        self.0.fetch_add(1, Ordering::SeqCst);
+        self.0.add_permits(1);
         Ok(())
     }
 }
@@ -36,7 +35,8 @@ impl EchoServerHandler for Echo {
 wego_test_support::each_backend!(
     generated_echo_client_and_server_talk,
     |_backend| async move {
-        let notes = Arc::new(AtomicUsize::new(0));
+        // One permit per notification the server ran.
+        let notes = Arc::new(tokio::sync::Semaphore::new(0));
         type S = EchoServerServer<Echo>;
         let server = Server::builder()
             .add_service(S::new(Echo(notes.clone())))
@@ -77,16 +77,12 @@ wego_test_support::each_backend!(
             }
         }
         // Oneway calls return before the server runs them.
-        let t0 = std::time::Instant::now();
-        while notes.load(Ordering::SeqCst) < 6 {
-            assert!(
-                t0.elapsed() < std::time::Duration::from_secs(10),
-                "notifications: {}",
-                notes.load(Ordering::SeqCst)
-            );
-            wego_netpoll::rt::sleep(std::time::Duration::from_millis(10)).await;
-        }
-        assert_eq!(notes.load(Ordering::SeqCst), 6);
+        wego_netpoll::rt::timeout(std::time::Duration::from_secs(10), notes.acquire_many(6))
+            .await
+            .unwrap_or_else(|_| panic!("notifications: {}", notes.available_permits()))
+            .unwrap()
+            .forget();
+        assert_eq!(notes.available_permits(), 0);
     }
 );
 

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::FutureExt;
@@ -269,12 +269,13 @@ wego_test_support::each_backend_paused!(
 );
 
 wego_test_support::each_backend!(oneway_calls_get_no_reply, |_backend| async move {
-    let seen = Arc::new(AtomicUsize::new(0));
+    // One permit per oneway call the server ran.
+    let seen = Arc::new(tokio::sync::Semaphore::new(0));
     let s2 = seen.clone();
     let svc = service(move |_req| {
         let s = s2.clone();
         async move {
-            s.fetch_add(1, Ordering::SeqCst);
+            s.add_permits(1);
             Ok(ThriftReply::None)
         }
     });
@@ -294,16 +295,12 @@ wego_test_support::each_backend!(oneway_calls_get_no_reply, |_backend| async mov
             .unwrap();
         assert!(r.body.is_empty());
     }
-    let t0 = Instant::now();
-    while seen.load(Ordering::SeqCst) < 3 {
-        assert!(
-            t0.elapsed() < Duration::from_secs(10),
-            "oneway calls seen: {}",
-            seen.load(Ordering::SeqCst)
-        );
-        rt::sleep(Duration::from_millis(10)).await;
-    }
-    assert_eq!(seen.load(Ordering::SeqCst), 3);
+    rt::timeout(Duration::from_secs(10), seen.acquire_many(3))
+        .await
+        .unwrap_or_else(|_| panic!("oneway calls seen: {}", seen.available_permits()))
+        .unwrap()
+        .forget();
+    assert_eq!(seen.available_permits(), 0);
 });
 
 wego_test_support::each_backend_paused!(rpc_timeout_is_a_timeout_error, |backend| async move {
