@@ -19,7 +19,9 @@
 # server without the router, answering as the hyper peer does, with no
 # content type), wego-base (another build of http-hello, given as
 # BASE_BIN, e.g. of an older commit: a before/after comparison in one run;
-# wego-base-polling: the same on the polling backend),
+# wego-base-polling: the same on the polling backend), wego-bare and
+# wego-polling-bare (http-hello with `--server-header off`: no `server`
+# field, so its responses are byte for byte the hyper peer's),
 # hyper, axum, actix. wego-ws, wego-raw, the wego-base pair and the polling
 # variants are not in the default list. wego-polling-2t and
 # wego-polling-2t-per-loop run two loops, with one listening socket or one
@@ -97,6 +99,8 @@ start_server() { # name port; sets SERVER_PID (no subshell: the EXIT trap must n
         wego) cmd=("$WEGO_BIN" --threads 1 --flavor per-core) ;;
         wego-ws) cmd=("$WEGO_BIN" --threads 1 --flavor work-stealing) ;;
         wego-polling) cmd=("$WEGO_BIN" --threads 1 --backend polling) ;;
+        wego-bare) cmd=("$WEGO_BIN" --threads 1 --flavor per-core --server-header off) ;;
+        wego-polling-bare) cmd=("$WEGO_BIN" --threads 1 --backend polling --server-header off) ;;
         wego-polling-eager) cmd=("$WEGO_BIN" --threads 1 --backend polling --eager-reads on) ;;
         wego-polling-lazy) cmd=("$WEGO_BIN" --threads 1 --backend polling --eager-reads off) ;;
         wego-polling-2t) cmd=("$WEGO_BIN" --threads 2 --backend polling) ;;
