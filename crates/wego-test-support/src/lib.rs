@@ -11,7 +11,8 @@
 //!   `test-util`): the same on every backend and flavour whose clock can
 //!   pause, on a one-worker runtime, with the clock paused for the body;
 //!   [`clocked`] steps that clock until a future completes and says when,
-//!   [`settle`] lets every task run until it waits.
+//!   [`settle`] lets every task run until it waits; [`Pipes`] is a
+//!   connector whose connections are in-memory pipes to a served end.
 //! - [`loopback`]: a listener on `127.0.0.1:0`.
 //! - [`peer`]: find an outside peer program (curl, etcd, python modules) or
 //!   skip the test with a printed reason, unless `WEGO_REQUIRE_PEERS=1`, in
@@ -250,6 +251,60 @@ pub async fn clocked<F: Future>(
         wego_netpoll::rt::advance(step)
             .await
             .unwrap_or_else(|e| panic!("cannot advance the clock: {e}"));
+    }
+}
+
+/// A connector whose every connection is a fresh in-memory pipe (feature
+/// `test-util`), for tests on the paused clock: `serve` gets the
+/// connection's number (from 1) and the server's end, and the future it
+/// returns runs as a task. The address a client dials is never looked at.
+#[cfg(feature = "test-util")]
+pub struct Pipes<F> {
+    serve: std::sync::Arc<F>,
+    opened: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+#[cfg(feature = "test-util")]
+impl<F> Pipes<F> {
+    /// Serves each connection with `serve`.
+    pub fn new(serve: F) -> Self {
+        Self {
+            serve: std::sync::Arc::new(serve),
+            opened: std::sync::Arc::default(),
+        }
+    }
+
+    /// How many connections were opened.
+    pub fn opened(&self) -> usize {
+        self.opened.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[cfg(feature = "test-util")]
+impl<F> std::fmt::Debug for Pipes<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipes")
+            .field("opened", &self.opened())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(feature = "test-util")]
+impl<F, Fut> wego_netpoll::net::Connect for Pipes<F>
+where
+    F: Fn(usize, tokio::io::DuplexStream) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    type Io = tokio::io::DuplexStream;
+
+    async fn connect(&self, _addr: &Address) -> wego_netpoll::Result<Self::Io> {
+        let (client, server) = tokio::io::duplex(64 * 1024);
+        let n = self
+            .opened
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            + 1;
+        drop(wego_netpoll::rt::spawn((self.serve)(n, server)));
+        Ok(client)
     }
 }
 

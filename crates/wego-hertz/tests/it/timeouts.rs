@@ -5,8 +5,6 @@
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -15,9 +13,8 @@ use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use wego_hertz::{Body, Client, Server};
-use wego_netpoll::net::Connect;
 use wego_netpoll::{Address, rt};
-use wego_test_support::clocked;
+use wego_test_support::{Pipes, clocked};
 
 use crate::client::get;
 use crate::h2_support::{collect, preface, send};
@@ -365,37 +362,6 @@ wego_test_support::each_backend_paused!(
     }
 );
 
-/// A connector whose every connection is an in-memory pipe, the server's
-/// end handed to `script` with the connection's number (from 1).
-struct PipeTo<F> {
-    script: Arc<F>,
-    opened: Arc<AtomicUsize>,
-}
-
-impl<F> PipeTo<F> {
-    fn new(script: F) -> Self {
-        Self {
-            script: Arc::new(script),
-            opened: Arc::default(),
-        }
-    }
-}
-
-impl<F, Fut> Connect for PipeTo<F>
-where
-    F: Fn(usize, DuplexStream) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    type Io = DuplexStream;
-
-    async fn connect(&self, _addr: &Address) -> wego_netpoll::Result<DuplexStream> {
-        let (client, server) = tokio::io::duplex(64 * 1024);
-        let n = self.opened.fetch_add(1, Ordering::SeqCst) + 1;
-        rt::spawn((self.script)(n, server));
-        Ok(client)
-    }
-}
-
 /// Reads one request head from `io`.
 async fn read_head(io: &mut DuplexStream) {
     let mut buf = BytesMut::new();
@@ -417,7 +383,7 @@ wego_test_support::each_backend_paused!(
         // Silent after the head (connection 1); after the head and two of
         // ten body bytes (2); dripping a byte every 4 s, within the idle
         // timeout, until the body is whole (3).
-        let pipe = PipeTo::new(|n, mut io: DuplexStream| async move {
+        let pipe = Pipes::new(|n, mut io: DuplexStream| async move {
             read_head(&mut io).await;
             if n >= 2 {
                 io.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab")
@@ -460,7 +426,7 @@ wego_test_support::each_backend_paused!(
         let whole = Duration::from_secs(5);
         // Silent after the head (connection 1); dripping a body byte every
         // 2 s (2), each wait far within any idle bound.
-        let pipe = PipeTo::new(|n, mut io: DuplexStream| async move {
+        let pipe = Pipes::new(|n, mut io: DuplexStream| async move {
             read_head(&mut io).await;
             if n == 2 {
                 io.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n")
@@ -499,7 +465,7 @@ wego_test_support::each_backend_paused!(
         let idle = Duration::from_secs(5);
         let server = Server::builder().build().unwrap();
         // hertz's own HTTP/2 server: `/never` holds its answer.
-        let pipe = PipeTo::new(move |_n, io: DuplexStream| {
+        let pipe = Pipes::new(move |_n, io: DuplexStream| {
             server.serve_connection(
                 io,
                 tower::service_fn(|req: Request<Body>| async move {
@@ -561,7 +527,7 @@ wego_test_support::each_backend_paused!(
         let deadline = Duration::from_secs(5);
         // Every instance reads the request and never answers.
         let silent = || {
-            PipeTo::new(|_n, mut io: DuplexStream| async move {
+            Pipes::new(|_n, mut io: DuplexStream| async move {
                 read_head(&mut io).await;
                 std::future::pending::<()>().await;
             })
@@ -611,7 +577,7 @@ wego_test_support::each_backend_paused!(
         let deadline = Duration::from_secs(5);
         // The upstream holds its answer (connection 1), or sends its head
         // and holds the body (2).
-        let upstream = PipeTo::new(|n, mut io: DuplexStream| async move {
+        let upstream = Pipes::new(|n, mut io: DuplexStream| async move {
             read_head(&mut io).await;
             if n == 2 {
                 io.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n")

@@ -15,8 +15,6 @@ use std::time::Duration;
 
 use futures_util::FutureExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
-use wego_netpoll::Address;
-use wego_netpoll::net::Connect;
 use wego_netpoll::rt::{self, Backend};
 
 /// One step of the clock.
@@ -153,19 +151,4 @@ pub(crate) async fn trickle(
     }
     drain(io, &mut got);
     (got, rt::now() - t0)
-}
-
-/// A connector whose every connection is a fresh in-memory pipe; its
-/// function is handed the server's end of each, and spawns what serves it.
-/// The address a client dials is never looked at.
-pub(crate) struct Pipes<F>(pub(crate) F);
-
-impl<F: Fn(DuplexStream) + Send + Sync + 'static> Connect for Pipes<F> {
-    type Io = DuplexStream;
-
-    async fn connect(&self, _addr: &Address) -> wego_netpoll::Result<DuplexStream> {
-        let (client, server) = tokio::io::duplex(64 * 1024);
-        (self.0)(server);
-        Ok(client)
-    }
 }

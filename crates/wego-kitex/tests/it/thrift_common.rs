@@ -14,7 +14,7 @@ use wego_kitex::server::{Server, ThriftReply, ThriftRequest};
 use wego_kitex::thrift::Protocol;
 use wego_netpoll::Address;
 
-use crate::clock::Pipes;
+use wego_test_support::Pipes;
 
 /// A tower service from an async closure.
 #[derive(Clone)]
@@ -73,9 +73,9 @@ pub(crate) async fn start(server: Server) -> (Address, Server) {
 /// `server` on its own task (for the paused-clock tests).
 pub(crate) fn pipe_client(server: &Server) -> ClientBuilder {
     let server = server.clone();
-    Client::builder(Address::loopback()).with_connector(Pipes(move |io| {
+    Client::builder(Address::loopback()).with_connector(Pipes::new(move |_n, io| {
         let s = server.clone();
-        wego_netpoll::rt::spawn(async move { s.serve_connection(io).await });
+        async move { s.serve_connection(io).await }
     }))
 }
 
