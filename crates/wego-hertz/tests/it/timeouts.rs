@@ -13,7 +13,7 @@ use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use wego_hertz::{Body, Client, Server};
-use wego_netpoll::{Address, rt};
+use wego_netpoll::rt;
 use wego_test_support::{Pipes, clocked};
 
 use crate::client::get;
@@ -534,7 +534,9 @@ wego_test_support::each_backend_paused!(
         };
         let discover: Arc<dyn Discover> = Arc::new(StaticDiscover::with_service(
             "echo-svc",
-            vec![Instance::new("127.0.0.1:1".parse::<Address>().unwrap())],
+            vec![Instance::new(
+                "127.0.0.1:1".parse::<wego_netpoll::Address>().unwrap(),
+            )],
         ));
         // A per-request deadline.
         let client =
