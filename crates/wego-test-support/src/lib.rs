@@ -45,20 +45,28 @@ where
     F: Fn(Backend) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    let two = NonZeroUsize::new(2).expect("invariant: 2 is non-zero");
     for (backend, flavor) in runs() {
-        let rt = Runtime::builder()
-            .backend(backend)
-            .flavor(flavor)
-            .worker_threads(NonZeroUsize::new(2).expect("invariant: 2 is non-zero"))
-            .build()
-            .unwrap_or_else(|e| panic!("cannot build the {backend} {flavor} runtime: {e}"));
-        let fut = body(backend);
-        // Run the body as a spawned task so that it executes on a worker
-        // thread, as server code does, and report panics with the backend.
-        let res = rt.block_on(async move { rt_spawn(fut).await });
-        if let Err(e) = res {
-            panic!("test body failed on the {backend} backend, {flavor} runtime: {e}");
-        }
+        run_once(backend, flavor, two, "", body(backend));
+    }
+}
+
+/// Runs `fut` on a fresh runtime of `backend` and `flavor` with `workers`
+/// workers, as a spawned task so that it executes on a worker thread, as
+/// server code does; a panic in it is reported with the run (and `what`
+/// else sets the run apart).
+fn run_once<Fut>(backend: Backend, flavor: Flavor, workers: NonZeroUsize, what: &str, fut: Fut)
+where
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let rt = Runtime::builder()
+        .backend(backend)
+        .flavor(flavor)
+        .worker_threads(workers)
+        .build()
+        .unwrap_or_else(|e| panic!("cannot build the {backend} {flavor} runtime: {e}"));
+    if let Err(e) = rt.block_on(async move { rt_spawn(fut).await }) {
+        panic!("test body failed on the {backend} backend, {flavor} runtime{what}: {e}");
     }
 }
 
@@ -152,27 +160,14 @@ where
         if flavor == Flavor::WorkStealing {
             continue;
         }
-        let rt = Runtime::builder()
-            .backend(backend)
-            .flavor(flavor)
-            .worker_threads(NonZeroUsize::MIN)
-            .build()
-            .unwrap_or_else(|e| panic!("cannot build the {backend} {flavor} runtime: {e}"));
         let fut = body(backend);
-        let res = rt.block_on(async move {
-            rt_spawn(async move {
-                wego_netpoll::rt::pause().unwrap_or_else(|e| panic!("cannot pause the clock: {e}"));
-                fut.await;
-                // Left paused if the body panicked: the runtime goes anyway.
-                let _ = wego_netpoll::rt::resume();
-            })
-            .await
-        });
-        if let Err(e) = res {
-            panic!(
-                "test body failed on the {backend} backend, {flavor} runtime, paused clock: {e}"
-            );
-        }
+        let paused = async move {
+            wego_netpoll::rt::pause().unwrap_or_else(|e| panic!("cannot pause the clock: {e}"));
+            fut.await;
+            // Left paused if the body panicked: the runtime goes anyway.
+            let _ = wego_netpoll::rt::resume();
+        };
+        run_once(backend, flavor, NonZeroUsize::MIN, ", paused clock", paused);
     }
 }
 
@@ -260,8 +255,8 @@ pub async fn clocked<F: Future>(
 /// returns runs as a task. The address a client dials is never looked at.
 #[cfg(feature = "test-util")]
 pub struct Pipes<F> {
-    serve: std::sync::Arc<F>,
-    opened: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    serve: F,
+    opened: std::sync::atomic::AtomicUsize,
 }
 
 #[cfg(feature = "test-util")]
@@ -269,14 +264,9 @@ impl<F> Pipes<F> {
     /// Serves each connection with `serve`.
     pub fn new(serve: F) -> Self {
         Self {
-            serve: std::sync::Arc::new(serve),
-            opened: std::sync::Arc::default(),
+            serve,
+            opened: std::sync::atomic::AtomicUsize::new(0),
         }
-    }
-
-    /// How many connections were opened.
-    pub fn opened(&self) -> usize {
-        self.opened.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
@@ -284,7 +274,7 @@ impl<F> Pipes<F> {
 impl<F> std::fmt::Debug for Pipes<F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pipes")
-            .field("opened", &self.opened())
+            .field("opened", &self.opened)
             .finish_non_exhaustive()
     }
 }
