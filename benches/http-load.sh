@@ -9,7 +9,7 @@
 # steal above STEAL_MAX% (default 3) is taken again, up to RETRIES times.
 # Reported: medians over the rounds of requests/s and p99 latency, the ratio
 # to the fastest peer, and the server's CPU time per request (utime+stime
-# from /proc/PID/stat).
+# from /proc/PID/stat, with the user and system parts in their own columns).
 #
 # Servers: wego (http-hello on the default per-core runtime), wego-ws
 # (http-hello on tokio's work-stealing runtime, `--flavor work-stealing`),
@@ -146,8 +146,8 @@ load() { # port seconds endpoint conns
     fi
 }
 
-cpu_ticks() { # pid -> utime+stime of the whole process
-    awk '{print $14 + $15}' "/proc/$1/stat"
+cpu_ticks() { # pid -> "utime stime" of the whole process
+    awk '{print $14, $15}' "/proc/$1/stat"
 }
 
 # p99 from wrk --latency, in milliseconds.
@@ -168,7 +168,7 @@ steal_pct() {
 
 TICK=$(getconf CLK_TCK)
 : > "$OUT"
-echo -e "round\tserver\tendpoint\tconns\trps\tp99_ms\tcpu_us_per_req\terrors\tload1\tsteal_pct" >> "$OUT"
+echo -e "round\tserver\tendpoint\tconns\trps\tp99_ms\tcpu_us_per_req\terrors\tload1\tsteal_pct\tusr_us_per_req\tsys_us_per_req" >> "$OUT"
 # One measurement: wrk against $server on $port; appends a row. Sets STEAL.
 measure() { # round server pid port endpoint conns
     local round=$1 server=$2 pid=$3 port=$4 endpoint=$5 conns=$6
@@ -197,9 +197,12 @@ measure() { # round server pid port endpoint conns
         errors=$(awk '/Socket errors|Non-2xx/ {s = s $0 " "} END {print s ? s : "-"}' "$TMP/load.txt" | tr '\t' ' ')
         p99=$(p99_ms "$TMP/load.txt")
     fi
-    cpu=$(awk -v d=$((after - before)) -v t="$TICK" -v n="$total" 'BEGIN { printf "%.2f", (n > 0) ? (d / t * 1e6 / n) : 0 }')
-    ROW="$round\t$server\t$endpoint\t$conns\t$rps\t$p99\t$cpu\t$errors\t$load1\t$STEAL"
-    echo "round $round $server $endpoint c=$conns: $rps req/s, p99 $p99 ms, $cpu us cpu/req (load $load1, steal $STEAL%)" >&2
+    # "usr sys" per request, and their sum
+    read -r usr sys <<< "$(echo "$before $after" | awk -v t="$TICK" -v n="$total" '{
+        if (n > 0) printf "%.2f %.2f", ($3 - $1) / t * 1e6 / n, ($4 - $2) / t * 1e6 / n; else print "0 0" }')"
+    cpu=$(awk -v u="$usr" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')
+    ROW="$round\t$server\t$endpoint\t$conns\t$rps\t$p99\t$cpu\t$errors\t$load1\t$STEAL\t$usr\t$sys"
+    echo "round $round $server $endpoint c=$conns: $rps req/s, p99 $p99 ms, $cpu us cpu/req ($usr user + $sys system; load $load1, steal $STEAL%)" >&2
 }
 
 # Every server runs for the whole round (idle ones cost nothing), and each
@@ -261,19 +264,24 @@ cells = {}
 for r in rows:
     # conns is a count, or CONNECTIONSxSTREAMS for h2load
     cells.setdefault((r["endpoint"], conns_key(r["conns"])), {}).setdefault(r["server"], []).append(r)
-print("| endpoint | conns | server | req/s (median) | p99 ms (median) | CPU µs/req | req/s vs fastest peer | p99 vs best peer |")
+print("| endpoint | conns | server | req/s (median) | p99 ms (median) | CPU µs/req (user + system) | req/s vs fastest peer | p99 vs best peer |")
 print("|---|---|---|---|---|---|---|---|")
 for (endpoint, conns), servers in sorted(cells.items()):
     med = {s: (statistics.median(float(x["rps"]) for x in v),
                statistics.median(float(x["p99_ms"]) for x in v),
                statistics.median(float(x["cpu_us_per_req"]) for x in v)) for s, v in servers.items()}
+    # user and system parts (rows kept before they were recorded have none)
+    split = {s: (statistics.median(float(x["usr_us_per_req"]) for x in v),
+                 statistics.median(float(x["sys_us_per_req"]) for x in v))
+             for s, v in servers.items() if all(x.get("usr_us_per_req") for x in v)}
     peers = {s: m for s, m in med.items() if not s.startswith("wego")}
     best_rps = max((m[0] for m in peers.values()), default=0)
     best_p99 = min((m[1] for m in peers.values()), default=0)
     for s, (rps, p99, cpu) in sorted(med.items(), key=lambda kv: -kv[1][0]):
         r1 = f"{rps / best_rps:.2f}" if best_rps else "-"
         r2 = f"{p99 / best_p99:.2f}" if best_p99 else "-"
-        print(f"| {endpoint} | {show(conns)} | {s} | {rps:,.0f} | {p99:.2f} | {cpu:.1f} | {r1} | {r2} |")
+        parts = f" ({split[s][0]:.2f} + {split[s][1]:.2f})" if s in split else ""
+        print(f"| {endpoint} | {show(conns)} | {s} | {rps:,.0f} | {p99:.2f} | {cpu:.2f}{parts} | {r1} | {r2} |")
 
 # Paired ratios: within a round a cell measures all servers back to back, so
 # wego ÷ peer per round cancels the host's slower drifts; the median over
