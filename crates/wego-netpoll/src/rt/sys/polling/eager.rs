@@ -34,7 +34,7 @@
 #![allow(unsafe_code)]
 
 use std::cell::RefCell;
-use std::io::{self, Read};
+use std::io;
 use std::os::fd::{BorrowedFd, RawFd};
 use std::sync::{Mutex, PoisonError};
 
@@ -220,7 +220,6 @@ fn fill_locked(st: &mut State, short_read_drains: bool) -> Filled {
     // owning stream closes the socket, and the lock is held until the
     // borrow ends with this function.
     let fd = unsafe { BorrowedFd::borrow_raw(fd) };
-    let sock = socket2::SockRef::from(&fd);
     SCRATCH_BUF.with(|scratch| {
         let mut scratch = scratch.borrow_mut();
         if scratch.len() < SCRATCH {
@@ -233,7 +232,11 @@ fn fill_locked(st: &mut State, short_read_drains: bool) -> Filled {
                 return Filled::Capped;
             }
             let want = room.min(SCRATCH);
-            match (&*sock).read(&mut scratch[..want]) {
+            // rustix's `recv`, as the stream's own reads (`net.rs`).
+            match rustix::net::recv(fd, &mut scratch[..want], rustix::net::RecvFlags::empty())
+                .map(|(n, _)| n)
+                .map_err(io::Error::from)
+            {
                 Ok(0) => {
                     st.end = End::Eof;
                     return Filled::Drained;
