@@ -197,10 +197,11 @@ measure() { # round server pid port endpoint conns
         errors=$(awk '/Socket errors|Non-2xx/ {s = s $0 " "} END {print s ? s : "-"}' "$TMP/load.txt" | tr '\t' ' ')
         p99=$(p99_ms "$TMP/load.txt")
     fi
-    # "usr sys" per request, and their sum
-    read -r usr sys <<< "$(echo "$before $after" | awk -v t="$TICK" -v n="$total" '{
-        if (n > 0) printf "%.2f %.2f", ($3 - $1) / t * 1e6 / n, ($4 - $2) / t * 1e6 / n; else print "0 0" }')"
-    cpu=$(awk -v u="$usr" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')
+    # user, system and their sum, in microseconds per request
+    read -r usr sys cpu <<< "$(echo "$before $after" | awk -v t="$TICK" -v n="$total" '{
+        if (n == 0) { print "0 0 0"; exit }
+        u = ($3 - $1) / t * 1e6 / n; s = ($4 - $2) / t * 1e6 / n
+        printf "%.2f %.2f %.2f", u, s, u + s }')"
     ROW="$round\t$server\t$endpoint\t$conns\t$rps\t$p99\t$cpu\t$errors\t$load1\t$STEAL\t$usr\t$sys"
     echo "round $round $server $endpoint c=$conns: $rps req/s, p99 $p99 ms, $cpu us cpu/req ($usr user + $sys system; load $load1, steal $STEAL%)" >&2
 }
@@ -270,18 +271,17 @@ for (endpoint, conns), servers in sorted(cells.items()):
     med = {s: (statistics.median(float(x["rps"]) for x in v),
                statistics.median(float(x["p99_ms"]) for x in v),
                statistics.median(float(x["cpu_us_per_req"]) for x in v)) for s, v in servers.items()}
-    # user and system parts (rows kept before they were recorded have none)
     split = {s: (statistics.median(float(x["usr_us_per_req"]) for x in v),
                  statistics.median(float(x["sys_us_per_req"]) for x in v))
-             for s, v in servers.items() if all(x.get("usr_us_per_req") for x in v)}
+             for s, v in servers.items()}
     peers = {s: m for s, m in med.items() if not s.startswith("wego")}
     best_rps = max((m[0] for m in peers.values()), default=0)
     best_p99 = min((m[1] for m in peers.values()), default=0)
     for s, (rps, p99, cpu) in sorted(med.items(), key=lambda kv: -kv[1][0]):
         r1 = f"{rps / best_rps:.2f}" if best_rps else "-"
         r2 = f"{p99 / best_p99:.2f}" if best_p99 else "-"
-        parts = f" ({split[s][0]:.2f} + {split[s][1]:.2f})" if s in split else ""
-        print(f"| {endpoint} | {show(conns)} | {s} | {rps:,.0f} | {p99:.2f} | {cpu:.2f}{parts} | {r1} | {r2} |")
+        usr, sys = split[s]
+        print(f"| {endpoint} | {show(conns)} | {s} | {rps:,.0f} | {p99:.2f} | {cpu:.2f} ({usr:.2f} + {sys:.2f}) | {r1} | {r2} |")
 
 # Paired ratios: within a round a cell measures all servers back to back, so
 # wego ÷ peer per round cancels the host's slower drifts; the median over
