@@ -29,10 +29,21 @@
 //! nothing else: no field or extension, and the default hashing (a header
 //! map that switched to randomized hashing against collisions switches
 //! back).
+//!
+//! One exception: an extension map that holds only the server's own
+//! per-connection entries (`ClientAddr`, `TlsInfo`, `RequestBodyLimit`)
+//! once the router's are dropped keeps them, boxes and all, and the next
+//! request's [`ConnFacts::fill`] overwrites each in place (or removes it)
+//! instead of freeing and allocating a box per entry per request. No other
+//! code takes maps from the pool, so no request sees another's values.
+//!
+//! [`ConnFacts::fill`]: crate::server::facts::ConnFacts::fill
 
 use std::cell::RefCell;
 
 use http::{Extensions, HeaderMap, request};
+
+use crate::server::facts::server_entries;
 
 /// Maps that grew beyond this many fields (or extensions) are freed rather
 /// than kept (a header entry is about 110 bytes: a full pool of the largest
@@ -71,8 +82,13 @@ pub(crate) fn give_back_headers(mut map: HeaderMap) {
     keep(&HEADERS, map);
 }
 
-/// An empty extension map: one from this thread's pool, or a new one.
-pub(crate) fn extensions() -> Extensions {
+/// An extension map from this thread's pool, or a new one. A pooled map
+/// may hold the server's own entries from an earlier request (see
+/// [`give_back_extensions`]): only [`ConnFacts::fill`] takes maps from
+/// here, and it sets each of those.
+///
+/// [`ConnFacts::fill`]: crate::server::facts::ConnFacts::fill
+fn extensions() -> Extensions {
     EXTENSIONS
         .try_with(|p| p.borrow_mut().pop())
         .ok()
@@ -81,24 +97,38 @@ pub(crate) fn extensions() -> Extensions {
 }
 
 /// Replaces `map`, if it is empty, with one from this thread's pool, so
-/// that inserting into it reuses a kept allocation.
+/// that inserting into it reuses a kept allocation. For
+/// [`ConnFacts::fill`], which then sets the server's entries.
+///
+/// [`ConnFacts::fill`]: crate::server::facts::ConnFacts::fill
 pub(crate) fn refill_extensions(map: &mut Extensions) {
     if map.is_empty() {
         *map = extensions();
     }
 }
 
-/// Gives an extension map back to this thread's pool, cleared: its values
-/// are dropped here. An empty map (which may have no allocation to keep)
-/// and one of more than [`KEEP_UP_TO`] extensions are dropped instead.
-/// (`Extensions` does not tell its capacity: a map that held more and had
-/// some removed is kept with its table, whose size the program's number of
-/// extension types bounds, one entry per type.)
+/// Gives an extension map back to this thread's pool. The router's
+/// [`MatchedPath`] is dropped; a map that then holds the server's
+/// per-connection entries and nothing else ([`server_entries`]; a
+/// [`PathParams`] is something else) keeps them, for the next request to
+/// overwrite in place; any other map is cleared. An empty map (which may have no
+/// allocation to keep) and one of more than [`KEEP_UP_TO`] extensions are
+/// dropped instead. (`Extensions` does not tell its capacity: a map that
+/// held more and had some removed is kept with its table, whose size the
+/// program's number of extension types bounds, one entry per type.)
+///
+/// [`MatchedPath`]: crate::router::MatchedPath
+/// [`PathParams`]: crate::extract::PathParams
 pub(crate) fn give_back_extensions(mut map: Extensions) {
     if map.is_empty() || map.len() > KEEP_UP_TO {
         return;
     }
-    map.clear();
+    map.remove::<crate::router::MatchedPath>();
+    // `PathParams`, or anything else, makes the count differ.
+    let len = map.len();
+    if len > 0 && len != server_entries(&map) {
+        map.clear();
+    }
     keep(&EXTENSIONS, map);
 }
 
@@ -222,6 +252,28 @@ mod tests {
         refill_extensions(&mut full);
         assert_eq!(full.get::<u8>(), Some(&1));
         assert_eq!(pooled().1, 1);
+    }
+
+    #[test]
+    fn the_servers_own_entries_are_kept_for_the_next_request_to_overwrite() {
+        use crate::router::MatchedPath;
+        use crate::server::ClientAddr;
+        drain();
+        let addr = |s: &str| ClientAddr(s.parse().unwrap());
+        let mut ext = Extensions::new();
+        ext.insert(addr("127.0.0.1:1"));
+        ext.insert(MatchedPath("/a".into()));
+        give_back_extensions(ext);
+        let kept = extensions();
+        assert_eq!(kept.len(), 1, "the route's entry is gone");
+        assert_eq!(kept.get::<ClientAddr>(), Some(&addr("127.0.0.1:1")));
+
+        // With anything else in it, the map is cleared.
+        let mut ext = kept;
+        ext.insert(Secret("a handler's"));
+        give_back_extensions(ext);
+        assert_eq!(pooled().1, 1);
+        assert!(extensions().is_empty());
     }
 
     #[test]

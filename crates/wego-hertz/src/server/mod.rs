@@ -33,7 +33,7 @@
 
 mod config;
 mod conn;
-mod facts;
+pub(crate) mod facts;
 mod http2;
 
 use std::convert::Infallible;

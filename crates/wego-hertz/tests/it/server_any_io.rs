@@ -232,3 +232,73 @@ wego_test_support::each_backend!(
         assert!(Dialer::new().dial(&addr).await.is_err());
     }
 );
+
+/// Answers with what the server put in the request's extensions, read by
+/// an extractor (so the request's maps go back to the thread's pool).
+async fn facts(ext: http::Extensions) -> String {
+    let addr = ext
+        .get::<ClientAddr>()
+        .map_or("none".to_owned(), |a| a.0.to_string());
+    let tls = ext
+        .get::<wego_hertz::server::TlsInfo>()
+        .and_then(|t| t.server_name().map(str::to_owned));
+    let limit = ext
+        .get::<wego_hertz::server::RequestBodyLimit>()
+        .map(|l| l.0);
+    format!("addr={addr} tls={tls:?} limit={limit:?}")
+}
+
+wego_test_support::each_backend!(
+    each_connection_sees_only_its_own_facts,
+    |_backend| async move {
+        // The connections are served one after another in this task, so on
+        // one thread: the second takes the extension map the first gave
+        // back, with the first's entries in it.
+        let app = || wego_hertz::Router::new().get("/", facts);
+        let serve = |server: Server, io, expect: &'static str| async move {
+            let (server_io, mut client) = tokio::io::duplex(4096);
+            let io = io_with(server_io, io);
+            let served = server.serve_connection(io, app());
+            let asked = async move {
+                for _ in 0..2 {
+                    assert_eq!(ask(&mut client).await, expect);
+                }
+            };
+            tokio::join!(served, asked);
+        };
+        let limited = Server::builder().with_body_limit(10).build().unwrap();
+        let plain = Server::builder().build().unwrap();
+        let tls = wego_netpoll::net::TlsInfo::new(wego_netpoll::net::TlsVersion::Tls13)
+            .with_server_name("a.test");
+        serve(
+            limited,
+            Facts::Tls("198.51.100.7:4000", tls),
+            "addr=198.51.100.7:4000 tls=Some(\"a.test\") limit=Some(10)",
+        )
+        .await;
+        serve(
+            plain.clone(),
+            Facts::Peer("203.0.113.9:5000"),
+            "addr=203.0.113.9:5000 tls=None limit=None",
+        )
+        .await;
+        serve(plain, Facts::None, "addr=none tls=None limit=None").await;
+    }
+);
+
+/// What a test connection tells the server about itself.
+enum Facts {
+    None,
+    Peer(&'static str),
+    Tls(&'static str, wego_netpoll::net::TlsInfo),
+}
+
+/// `io` with `facts`.
+fn io_with(io: tokio::io::DuplexStream, facts: Facts) -> WithInfo<tokio::io::DuplexStream> {
+    let io = WithInfo::new(io);
+    match facts {
+        Facts::None => io,
+        Facts::Peer(addr) => io.with_peer_addr(addr.parse().unwrap()),
+        Facts::Tls(addr, tls) => io.with_peer_addr(addr.parse().unwrap()).with_tls_info(tls),
+    }
+}

@@ -61,7 +61,7 @@ use self::pump::{BodyState, Failure, Pump, Step};
 use self::write::{Queued, lent};
 use super::facts::ConnFacts;
 use super::http2::{self, Rewind};
-use super::{Config, ExpectDecision, RequestBodyLimit};
+use super::{Config, ExpectDecision};
 use crate::body::{Body, incoming};
 use crate::codec::{BodyDecoder, BodyFraming, ParseError, RequestHead, parse_request_head_into};
 use crate::upgrade::{self, Upgraded};
@@ -471,12 +471,7 @@ where
 
     /// Adds the server's extensions to a request's.
     fn add_extensions(&self, extensions: &mut http::Extensions) {
-        crate::recycle::refill_extensions(extensions);
-        // Extractors fall back to the default limit: skip an allocation.
-        if self.config.body_limit != super::DEFAULT_BODY_LIMIT {
-            extensions.insert(RequestBodyLimit(self.config.body_limit));
-        }
-        self.facts.insert_into(extensions);
+        self.facts.fill(extensions, self.config.body_limit);
     }
 
     /// Answers a request whose body must be streamed to the handler, or that

@@ -46,7 +46,7 @@ use wego_netpoll::{Watcher, rt};
 use self::body::{RecvBody, Signals};
 use self::stream::{Call, Ctx};
 use super::facts::ConnFacts;
-use super::{Config, ExpectDecision, RequestBodyLimit};
+use super::{Config, ExpectDecision};
 use crate::body::Body;
 
 pub(crate) use self::rewind::Rewind;
@@ -360,11 +360,7 @@ where
                 declared,
                 config.body_read_timeout,
             );
-            crate::recycle::refill_extensions(&mut parts.extensions);
-            if config.body_limit != super::DEFAULT_BODY_LIMIT {
-                parts.extensions.insert(RequestBodyLimit(config.body_limit));
-            }
-            facts.insert_into(&mut parts.extensions);
+            facts.fill(&mut parts.extensions, config.body_limit);
             Call::Service(svc.call(Request::from_parts(parts, Body::new(body))))
         }
     };
