@@ -41,8 +41,12 @@
 # (http-hello and `http-peer hyper` with --tls-cert/--tls-key, both rustls
 # with ring, both offering ALPN h2 and http/1.1), and wrk connects over TLS
 # with no ALPN, so HTTP/1.1. Endpoints plaintext and close: close is one
-# TLS handshake per request, the handshake rate. With PROTO=h2 too, h2load
+# TLS handshake per request, the handshake rate (wrk resumes each
+# connection slot's session: at 100 connections the handshakes are
+# resumed, at 1,000 mostly full, as the servers keep 256 sessions). With PROTO=h2 too, h2load
 # negotiates h2 by ALPN. Only wego's servers and hyper take TLS.
+# TLS_KEY_TYPE=rsa: an RSA-2048 leaf instead of ECDSA P-256, so that the
+# server, not wrk, is the bottleneck of the handshake rate.
 #
 # Usage: benches/http-load.sh            (ROUNDS=5 DURATION=10 by default)
 #        ROUNDS=3 DURATION=5 CONNS="100" benches/http-load.sh
