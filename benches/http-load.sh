@@ -5,8 +5,11 @@
 # with one thread pinned to CPU $WRK_CPU. In every round all servers run
 # at once and every (endpoint, connections) cell measures them back to back
 # (interleaved, in an order rotated per round), so slow drifts of the
-# machine hit all servers alike; a measurement disturbed by hypervisor
-# steal above STEAL_MAX% (default 3) is taken again, up to RETRIES times.
+# machine hit all servers alike; after each measurement the script waits
+# until that server is idle (work left for connections wrk dropped would
+# otherwise run during the next server's measurement, on the same core);
+# a measurement disturbed by hypervisor steal above STEAL_MAX% (default 3)
+# is taken again, up to RETRIES times.
 # Reported: medians over the rounds of requests/s and p99 latency, the ratio
 # to the fastest peer, and the server's CPU time per request (utime+stime
 # from /proc/PID/stat, with the user and system parts in their own columns).
@@ -154,6 +157,27 @@ cpu_ticks() { # pid -> "utime stime" of the whole process
     awk '{print $14, $15}' "/proc/$1/stat"
 }
 
+# Waits (up to 20 s) until the server has used no CPU for three samples
+# 100 ms apart. When wrk stops, a server may still hold queued work for
+# connections wrk has dropped (at saturation, up to a second of TLS
+# handshakes); on the shared server core that work would fall into the
+# next server's measurement.
+settle() { # pid
+    local last now quiet=0
+    last=$(cpu_ticks "$1")
+    for _ in $(seq 1 200); do
+        sleep 0.1
+        now=$(cpu_ticks "$1")
+        if [ "$now" = "$last" ]; then
+            quiet=$((quiet + 1))
+            [ "$quiet" -ge 3 ] && return
+        else
+            quiet=0
+        fi
+        last=$now
+    done
+}
+
 # p99 from wrk --latency, in milliseconds.
 p99_ms() {
     awk '$1 == "99%" {
@@ -208,6 +232,7 @@ measure() { # round server pid port endpoint conns
         printf "%.2f %.2f %.2f", u, s, u + s }')"
     ROW="$round\t$server\t$endpoint\t$conns\t$rps\t$p99\t$cpu\t$errors\t$load1\t$STEAL\t$usr\t$sys"
     echo "round $round $server $endpoint c=$conns: $rps req/s, p99 $p99 ms, $cpu us cpu/req ($usr user + $sys system; load $load1, steal $STEAL%)" >&2
+    settle "$pid"
 }
 
 # Every server runs for the whole round (idle ones cost nothing), and each
