@@ -46,8 +46,9 @@
 # with no ALPN, so HTTP/1.1. Endpoints plaintext and close: close is one
 # TLS handshake per request, the handshake rate (wrk resumes each
 # connection slot's session: at 100 connections the handshakes are
-# resumed, at 1,000 mostly full, as the servers keep 256 sessions). With PROTO=h2 too, h2load
-# negotiates h2 by ALPN. Only wego's servers and hyper take TLS.
+# resumed, at 1,000 mostly full, as the servers keep 256 sessions). With
+# PROTO=h2 too, h2load negotiates h2 by ALPN. Only wego's servers and
+# hyper take TLS.
 # TLS_KEY_TYPE=rsa: an RSA-2048 leaf instead of ECDSA P-256, so that the
 # server, not wrk, is the bottleneck of the handshake rate.
 #

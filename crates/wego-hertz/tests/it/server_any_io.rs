@@ -235,7 +235,7 @@ wego_test_support::each_backend!(
 
 /// Answers with what the server put in the request's extensions, read by
 /// an extractor (so the request's maps go back to the thread's pool).
-async fn facts(ext: http::Extensions) -> String {
+async fn server_entries(ext: http::Extensions) -> String {
     let addr = ext
         .get::<ClientAddr>()
         .map_or("none".to_owned(), |a| a.0.to_string());
@@ -254,10 +254,10 @@ wego_test_support::each_backend!(
         // The connections are served one after another in this task, so on
         // one thread: the second takes the extension map the first gave
         // back, with the first's entries in it.
-        let app = || wego_hertz::Router::new().get("/", facts);
-        let serve = |server: Server, io, expect: &'static str| async move {
+        let app = || wego_hertz::Router::new().get("/", server_entries);
+        let serve = |server: Server, known: Facts, expect: &'static str| async move {
             let (server_io, mut client) = tokio::io::duplex(4096);
-            let io = io_with(server_io, io);
+            let io = io_with(server_io, known);
             let served = server.serve_connection(io, app());
             let asked = async move {
                 for _ in 0..2 {
