@@ -34,7 +34,9 @@
 //! per-connection entries (`ClientAddr`, `TlsInfo`, `RequestBodyLimit`)
 //! once the router's are dropped keeps them, boxes and all, and the next
 //! request's [`ConnFacts::fill`] overwrites each in place (or removes it)
-//! instead of freeing and allocating a box per entry per request. No other
+//! instead of freeing and allocating a box per entry per request. The pool
+//! keeps with each map which of those entries it holds ([`Held`]), so that
+//! `fill` looks up only the entries that are there or wanted. No other
 //! code takes maps from the pool, so no request sees another's values.
 //!
 //! [`ConnFacts::fill`]: crate::server::facts::ConnFacts::fill
@@ -43,7 +45,7 @@ use std::cell::RefCell;
 
 use http::{Extensions, HeaderMap, request};
 
-use crate::server::facts::server_entries;
+use crate::server::facts::{Held, server_entries};
 
 /// Maps that grew beyond this many fields (or extensions) are freed rather
 /// than kept (a header entry is about 110 bytes: a full pool of the largest
@@ -55,17 +57,32 @@ const POOL_SIZE: usize = 64;
 
 thread_local! {
     static HEADERS: RefCell<Vec<HeaderMap>> = const { RefCell::new(Vec::new()) };
-    static EXTENSIONS: RefCell<Vec<Extensions>> = const { RefCell::new(Vec::new()) };
+    static EXTENSIONS: RefCell<Vec<(Extensions, Held)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// An empty header map: one from this thread's pool, or a new one.
-pub(crate) fn headers() -> HeaderMap {
-    // `try_with`: a thread tearing down its thread-locals has no pool.
-    HEADERS
-        .try_with(|p| p.borrow_mut().pop())
-        .ok()
-        .flatten()
-        .unwrap_or_default()
+#[cfg(test)]
+fn headers() -> HeaderMap {
+    let mut map = HeaderMap::new();
+    clear_headers(&mut map);
+    map
+}
+
+/// Empties `slot`, for a head to be built in it: a map with an allocation
+/// is cleared and keeps it; one without (a new request's or response's)
+/// takes a kept map from this thread's pool, if there is one.
+///
+/// A map with no capacity never allocated (`HeaderMap::new` does not), so
+/// the one replaced is forgotten rather than dropped, which saves a call
+/// that frees nothing on every request.
+pub(crate) fn clear_headers(slot: &mut HeaderMap) {
+    if slot.capacity() > 0 {
+        slot.clear();
+        return;
+    }
+    if let Some(map) = HEADERS.try_with(|p| p.borrow_mut().pop()).ok().flatten() {
+        std::mem::forget(std::mem::replace(slot, map));
+    }
 }
 
 /// Gives a header map back to this thread's pool, cleared (see the
@@ -82,29 +99,33 @@ pub(crate) fn give_back_headers(mut map: HeaderMap) {
     keep(&HEADERS, map);
 }
 
-/// An extension map from this thread's pool, or a new one. A pooled map
-/// may hold the server's own entries from an earlier request (see
-/// [`give_back_extensions`]): only [`ConnFacts::fill`] takes maps from
-/// here, and it sets each of those.
+/// An extension map from this thread's pool, or a new one, and which of
+/// the server's own entries it holds. A pooled map may hold those from an
+/// earlier request (see [`give_back_extensions`]): only
+/// [`ConnFacts::fill`] takes maps from here, and it sets each of them.
 ///
 /// [`ConnFacts::fill`]: crate::server::facts::ConnFacts::fill
-fn extensions() -> Extensions {
+fn extensions() -> (Extensions, Held) {
     EXTENSIONS
         .try_with(|p| p.borrow_mut().pop())
         .ok()
         .flatten()
-        .unwrap_or_default()
+        .unwrap_or((Extensions::new(), Held::NONE))
 }
 
 /// Replaces `map`, if it is empty, with one from this thread's pool, so
-/// that inserting into it reuses a kept allocation. For
-/// [`ConnFacts::fill`], which then sets the server's entries.
+/// that inserting into it reuses a kept allocation, and says which of the
+/// server's entries `map` then holds ([`Held::UNKNOWN`] for a map that was
+/// not empty). For [`ConnFacts::fill`], which then sets those entries.
 ///
 /// [`ConnFacts::fill`]: crate::server::facts::ConnFacts::fill
-pub(crate) fn refill_extensions(map: &mut Extensions) {
-    if map.is_empty() {
-        *map = extensions();
+pub(crate) fn refill_extensions(map: &mut Extensions) -> Held {
+    if !map.is_empty() {
+        return Held::UNKNOWN;
     }
+    let (kept, held) = extensions();
+    *map = kept;
+    held
 }
 
 /// Gives an extension map back to this thread's pool. The router's
@@ -124,12 +145,16 @@ pub(crate) fn give_back_extensions(mut map: Extensions) {
         return;
     }
     map.remove::<crate::router::MatchedPath>();
-    // `PathParams`, or anything else, makes the count differ.
-    let len = map.len();
-    if len > 0 && len != server_entries(&map) {
+    let held = if map.is_empty() {
+        Held::NONE
+    } else if let Some(held) = server_entries(&map) {
+        held
+    } else {
+        // `PathParams`, or anything else.
         map.clear();
-    }
-    keep(&EXTENSIONS, map);
+        Held::NONE
+    };
+    keep(&EXTENSIONS, (map, held));
 }
 
 /// Gives a request head's header and extension maps back; the rest of it
@@ -185,6 +210,29 @@ mod tests {
     }
 
     #[test]
+    fn a_slot_keeps_its_allocation_or_takes_a_kept_one() {
+        drain();
+        let mut slot = HeaderMap::new();
+        clear_headers(&mut slot);
+        assert_eq!(slot.capacity(), 0, "an empty pool leaves the slot as it is");
+
+        give_back_headers(HeaderMap::with_capacity(4));
+        let mut slot = HeaderMap::with_capacity(20);
+        slot.insert(HOST, "a".parse().unwrap());
+        let capacity = slot.capacity();
+        clear_headers(&mut slot);
+        assert!(slot.is_empty());
+        assert_eq!(slot.capacity(), capacity, "its own allocation, cleared");
+        assert_eq!(pooled().0, 1, "the kept map stays in the pool");
+
+        let mut slot = HeaderMap::new();
+        clear_headers(&mut slot);
+        assert!(slot.is_empty());
+        assert!(slot.capacity() > 0, "the kept map");
+        assert_eq!(pooled().0, 0);
+    }
+
+    #[test]
     fn maps_without_allocation_or_too_large_are_not_kept() {
         drain();
         give_back_headers(HeaderMap::new());
@@ -231,14 +279,14 @@ mod tests {
     #[test]
     fn a_given_back_extension_map_comes_back_empty() {
         drain();
-        let mut ext = extensions();
+        let mut ext = extensions().0;
         ext.insert(Secret("a session's"));
         ext.insert(7u32);
         give_back_extensions(ext);
         assert_eq!(pooled().1, 1);
 
         let mut again = Extensions::new();
-        refill_extensions(&mut again);
+        assert_eq!(refill_extensions(&mut again), Held::NONE);
         assert_eq!(pooled().1, 0, "the kept map was taken");
         assert!(again.is_empty());
         assert_eq!(again.get::<Secret>(), None, "no value survives");
@@ -249,7 +297,7 @@ mod tests {
         give_back_extensions(again);
         let mut full = Extensions::new();
         full.insert(1u8);
-        refill_extensions(&mut full);
+        assert_eq!(refill_extensions(&mut full), Held::UNKNOWN);
         assert_eq!(full.get::<u8>(), Some(&1));
         assert_eq!(pooled().1, 1);
     }
@@ -264,7 +312,14 @@ mod tests {
         ext.insert(addr("127.0.0.1:1"));
         ext.insert(MatchedPath("/a".into()));
         give_back_extensions(ext);
-        let kept = extensions();
+        let (kept, held) = extensions();
+        assert_eq!(
+            held,
+            Held {
+                peer: Some(true),
+                ..Held::NONE
+            }
+        );
         assert_eq!(kept.len(), 1, "the route's entry is gone");
         assert_eq!(kept.get::<ClientAddr>(), Some(&addr("127.0.0.1:1")));
 
@@ -273,7 +328,9 @@ mod tests {
         ext.insert(Secret("a handler's"));
         give_back_extensions(ext);
         assert_eq!(pooled().1, 1);
-        assert!(extensions().is_empty());
+        let (kept, held) = extensions();
+        assert!(kept.is_empty());
+        assert_eq!(held, Held::NONE);
     }
 
     #[test]

@@ -364,7 +364,7 @@ fn build<B>(
     // The map is built in place in the request, in one of the thread's
     // recycled maps (`crate::recycle`).
     let headers = req.headers_mut();
-    *headers = recycle::headers();
+    recycle::clear_headers(headers);
     headers.reserve(spans.len());
     // Which framing-relevant fields are present, noted while building so
     // that most requests skip the map lookups below.

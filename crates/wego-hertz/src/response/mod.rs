@@ -109,7 +109,7 @@ pub(crate) fn text(status: StatusCode, msg: impl Into<Cow<'static, str>>) -> Res
 fn with_content_type(body: Body, ct: HeaderValue) -> Response {
     let mut res = Response::new(body);
     // A recycled map (`crate::recycle`): the insert below need not allocate.
-    *res.headers_mut() = crate::recycle::headers();
+    crate::recycle::clear_headers(res.headers_mut());
     res.headers_mut().insert(header::CONTENT_TYPE, ct);
     res
 }

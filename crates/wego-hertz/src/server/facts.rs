@@ -42,29 +42,81 @@ impl ConnFacts {
     ///
     /// Empty `extensions` (a parsed request's) are first replaced with a
     /// map from the thread's pool ([`crate::recycle`]), which may still
-    /// hold these entries from an earlier request on another connection:
-    /// each is set to exactly this request's value, overwritten in place
-    /// (no allocation), inserted, or removed when this request must not
-    /// have it.
+    /// hold these entries from an earlier request on another connection,
+    /// and says which ([`Held`]): each is set to exactly this request's
+    /// value, overwritten in place (no allocation), inserted, or removed
+    /// when this request must not have it. An entry the map is known not
+    /// to hold and this request does not have costs no look-up.
     pub(crate) fn fill(&self, extensions: &mut Extensions, body_limit: usize) {
-        crate::recycle::refill_extensions(extensions);
-        set(extensions, self.peer.as_ref());
-        set(extensions, self.tls.as_ref());
+        let held = crate::recycle::refill_extensions(extensions);
+        set(extensions, held.peer, self.peer.as_ref());
+        set(extensions, held.tls, self.tls.as_ref());
         let limit = (body_limit != DEFAULT_BODY_LIMIT).then_some(RequestBodyLimit(body_limit));
-        set(extensions, limit.as_ref());
+        set(extensions, held.limit, limit.as_ref());
     }
 }
 
-/// How many of the entries [`ConnFacts::fill`] sets `extensions` holds:
-/// a map given back with these and nothing else need not be cleared.
-pub(crate) fn server_entries(extensions: &Extensions) -> usize {
-    usize::from(extensions.get::<ClientAddr>().is_some())
-        + usize::from(extensions.get::<TlsInfo>().is_some())
-        + usize::from(extensions.get::<RequestBodyLimit>().is_some())
+/// Which of the server's own entries an extension map holds: for each,
+/// `Some(true)` or `Some(false)` when known, `None` when the map must be
+/// asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Held {
+    pub(crate) peer: Option<bool>,
+    pub(crate) tls: Option<bool>,
+    pub(crate) limit: Option<bool>,
 }
 
-/// Makes `extensions` hold `value` as its `T`, or no `T` at all.
-fn set<T: Clone + Send + Sync + 'static>(extensions: &mut Extensions, value: Option<&T>) {
+impl Held {
+    /// Nothing known: every entry is looked up.
+    pub(crate) const UNKNOWN: Self = Self {
+        peer: None,
+        tls: None,
+        limit: None,
+    };
+    /// None of the entries (an empty map).
+    pub(crate) const NONE: Self = Self {
+        peer: Some(false),
+        tls: Some(false),
+        limit: Some(false),
+    };
+}
+
+/// Which of the entries [`ConnFacts::fill`] sets `extensions` holds, if it
+/// holds those and nothing else: a map given back with only these need not
+/// be cleared. Looks up no more entries than the map has.
+pub(crate) fn server_entries(extensions: &Extensions) -> Option<Held> {
+    let len = extensions.len();
+    let mut held = Held::NONE;
+    let mut found = 0;
+    let peer = extensions.get::<ClientAddr>().is_some();
+    found += usize::from(peer);
+    held.peer = Some(peer);
+    if found < len {
+        let tls = extensions.get::<TlsInfo>().is_some();
+        found += usize::from(tls);
+        held.tls = Some(tls);
+    }
+    if found < len {
+        let limit = extensions.get::<RequestBodyLimit>().is_some();
+        found += usize::from(limit);
+        held.limit = Some(limit);
+    }
+    (found == len).then_some(held)
+}
+
+/// Makes `extensions` hold `value` as its `T`, or no `T` at all; `held`:
+/// whether it holds a `T` now, if known.
+fn set<T: Clone + Send + Sync + 'static>(
+    extensions: &mut Extensions,
+    held: Option<bool>,
+    value: Option<&T>,
+) {
+    if held == Some(false) {
+        if let Some(value) = value {
+            extensions.insert(value.clone());
+        }
+        return;
+    }
     match (value, extensions.get_mut::<T>()) {
         (Some(value), Some(slot)) => slot.clone_from(value),
         (Some(value), None) => {
@@ -116,7 +168,11 @@ mod tests {
             None,
             "the default is left out"
         );
-        assert_eq!(server_entries(&ext), 2);
+        let held = server_entries(&ext).expect("only the server's entries");
+        assert_eq!(
+            (held.peer, held.tls, held.limit),
+            (Some(true), Some(true), Some(false))
+        );
         let mut ext = Extensions::new();
         facts(None).fill(&mut ext, 10);
         assert_eq!(ext.get::<TlsInfo>(), None);
@@ -153,5 +209,32 @@ mod tests {
         let (io, _other) = tokio::io::duplex(64);
         ConnFacts::of(&WithInfo::new(io)).fill(&mut ext, DEFAULT_BODY_LIMIT);
         assert!(ext.is_empty(), "{ext:?}");
+    }
+
+    #[test]
+    fn a_pooled_map_is_set_to_this_requests_entries() {
+        use crate::router::MatchedPath;
+        crate::recycle::drain();
+        // A TLS request with a body limit, routed, gives its map back.
+        let tls = TlsInfo::new(TlsVersion::Tls13).with_server_name("tls.test");
+        let mut ext = Extensions::new();
+        facts(Some(tls.clone())).fill(&mut ext, 10);
+        ext.insert(MatchedPath("/a".into()));
+        crate::recycle::give_back_extensions(ext);
+
+        // A plaintext request with the default limit takes it.
+        let mut ext = Extensions::new();
+        facts(None).fill(&mut ext, DEFAULT_BODY_LIMIT);
+        assert_eq!(ext.len(), 1, "{ext:?}");
+        assert!(ext.get::<ClientAddr>().is_some());
+        crate::recycle::give_back_extensions(ext);
+
+        // The next TLS request with a limit has all three again.
+        let mut ext = Extensions::new();
+        facts(Some(tls.clone())).fill(&mut ext, 10);
+        assert_eq!(ext.get::<TlsInfo>(), Some(&tls));
+        assert_eq!(ext.get::<RequestBodyLimit>(), Some(&RequestBodyLimit(10)));
+        assert_eq!(ext.len(), 3);
+        crate::recycle::drain();
     }
 }
