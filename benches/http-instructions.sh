@@ -23,7 +23,9 @@
 # epoll-floor: the same answers from a bare epoll loop with no runtime;
 # api-floor: that loop doing only the per-request work hertz's API obliges;
 # netpoll-floor[-tokio]: the floor's answers on wego-netpoll's runtime;
-# wego-polling, wego-polling-eager: http-hello on netpoll's polling backend)
+# wego-polling, wego-polling-eager: http-hello on netpoll's polling backend;
+# wego-bare, wego-polling-bare: without the `server` field, as http-load.sh
+# runs them)
 # Keep the call-graph files for callgrind_annotate: KEEP_DIR=/tmp/cg
 set -euo pipefail
 
@@ -78,6 +80,10 @@ for server in $SERVERS; do
         wego-raw) cmd=("$WEGO_RAW_BIN" --port "$PORT" --threads 1) ;;
         wego-polling) cmd=("$WEGO_BIN" --port "$PORT" --threads 1 --backend polling) ;;
         wego-polling-eager) cmd=("$WEGO_BIN" --port "$PORT" --threads 1 --backend polling --eager-reads on) ;;
+        # The load runs' servers: no `server` field, so that each response
+        # is byte for byte the peers'.
+        wego-bare) cmd=("$WEGO_BIN" --port "$PORT" --threads 1 --server-header off) ;;
+        wego-polling-bare) cmd=("$WEGO_BIN" --port "$PORT" --threads 1 --backend polling --server-header off) ;;
         *) cmd=("$PEER_BIN" "$server" --port "$PORT" --threads 1) ;;
     esac
     taskset -c "$SERVER_CPU" valgrind --tool=callgrind --callgrind-out-file="$out" "${cmd[@]}" "${tls[@]}" >/dev/null 2>&1 &
