@@ -308,6 +308,17 @@ impl AsyncRead for Conn {
     }
 }
 
+/// The one slice of `bufs` that holds bytes (empty when none does), or
+/// `None` when more than one does.
+fn single_slice<'a>(bufs: &'a [IoSlice<'_>]) -> Option<&'a [u8]> {
+    let mut full = bufs.iter().filter(|b| !b.is_empty());
+    let first = full.next();
+    if full.next().is_some() {
+        return None;
+    }
+    Some(first.map_or(&[][..], |b| &b[..]))
+}
+
 impl AsyncWrite for Conn {
     fn poll_write(
         self: Pin<&mut Self>,
@@ -325,11 +336,19 @@ impl AsyncWrite for Conn {
         res
     }
 
+    /// Writes `bufs` in one system call: `writev` when more than one of
+    /// them holds bytes, a plain `send` otherwise (a TLS layer's single
+    /// record, most often), which the kernel serves faster: on loopback TCP,
+    /// 0.67 µs per 120-byte `send` against 0.87 µs per one-slice `writev`
+    /// (`docs/netpoll.md`, "Transports").
     fn poll_write_vectored(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        if let Some(only) = single_slice(bufs) {
+            return self.poll_write(cx, only);
+        }
         let this = self.get_mut();
         let res = match &mut this.stream {
             #[cfg(feature = "tokio")]
@@ -373,5 +392,25 @@ impl std::os::fd::AsFd for Conn {
             #[cfg(feature = "polling")]
             Stream::Polling(s) => s.as_fd(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_vectored_write_of_one_slice_is_a_plain_write() {
+        let (a, b, none) = (&b"head"[..], &b"body"[..], &b""[..]);
+        let one = |bufs: &[&[u8]]| {
+            let slices: Vec<IoSlice<'_>> = bufs.iter().map(|b| IoSlice::new(b)).collect();
+            single_slice(&slices).map(<[u8]>::to_vec)
+        };
+        assert_eq!(one(&[a]), Some(a.to_vec()));
+        assert_eq!(one(&[none, a, none]), Some(a.to_vec()), "empties skipped");
+        assert_eq!(one(&[]), Some(Vec::new()));
+        assert_eq!(one(&[none, none]), Some(Vec::new()));
+        assert_eq!(one(&[a, b]), None);
+        assert_eq!(one(&[a, none, b]), None);
     }
 }

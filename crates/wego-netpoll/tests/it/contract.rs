@@ -195,6 +195,11 @@ each_backend!(
         });
         let mut conn = Dialer::new().dial(&addr).await.unwrap();
         assert!(wego_netpoll::io::AsyncWrite::is_write_vectored(&conn));
+        // One slice with bytes among empty ones goes as a plain write.
+        let one = [&b""[..], &b"one:"[..], &b""[..]];
+        let slices: Vec<std::io::IoSlice<'_>> =
+            one.iter().map(|p| std::io::IoSlice::new(p)).collect();
+        assert_eq!(conn.write_vectored(&slices).await.unwrap(), 4);
         let parts = [&b"head:"[..], &[9u8; 70_000][..], &b":tail"[..]];
         let mut slices: Vec<std::io::IoSlice<'_>> =
             parts.iter().map(|p| std::io::IoSlice::new(p)).collect();
@@ -206,7 +211,7 @@ each_backend!(
         conn.shutdown().await.unwrap();
         let mut back = Vec::new();
         conn.read_to_end(&mut back).await.unwrap();
-        assert_eq!(back, parts.concat());
+        assert_eq!(back, [&b"one:"[..], &parts.concat()].concat());
         server.await.unwrap();
         assert!(!conn.is_active());
     }
