@@ -347,20 +347,50 @@ impl Listener {
             return Poll::Ready(Err(io::Error::other("listener is closed")));
         };
         reg.poll_io(cx, Direction::Read, || {
-            let (sock, peer) = match &self.sock {
-                ListenSock::Tcp(l) => {
-                    let (s, peer) = l.accept()?;
-                    (Sock::Tcp(s), Some(peer))
-                }
-                ListenSock::Unix(l) => (Sock::Unix(l.accept()?.0), None),
-            };
-            match &sock {
-                Sock::Tcp(s) => s.set_nonblocking(true)?,
-                Sock::Unix(s) => s.set_nonblocking(true)?,
-            }
+            let (sock, peer) = accept(&self.sock)?;
             Ok((Stream::new(sock), peer))
         })
     }
+}
+
+/// Accepts one connection from `listener`, made non-blocking by `accept4`
+/// itself (`SOCK_NONBLOCK`): no `ioctl(FIONBIO)` per connection afterwards.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn accept(listener: &ListenSock) -> io::Result<(Sock, Option<SocketAddr>)> {
+    use rustix::net::{SocketFlags, acceptfrom_with};
+    let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
+    Ok(match listener {
+        ListenSock::Tcp(l) => {
+            let (fd, peer) = acceptfrom_with(l, flags)?;
+            let stream = std::net::TcpStream::from(fd);
+            let peer = match peer.and_then(|p| SocketAddr::try_from(p).ok()) {
+                Some(peer) => peer,
+                None => stream.peer_addr()?,
+            };
+            (Sock::Tcp(stream), Some(peer))
+        }
+        ListenSock::Unix(l) => {
+            let (fd, _) = acceptfrom_with(l, flags)?;
+            (Sock::Unix(UnixStream::from(fd)), None)
+        }
+    })
+}
+
+/// Accepts one connection from `listener` and makes it non-blocking.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn accept(listener: &ListenSock) -> io::Result<(Sock, Option<SocketAddr>)> {
+    let (sock, peer) = match listener {
+        ListenSock::Tcp(l) => {
+            let (s, peer) = l.accept()?;
+            (Sock::Tcp(s), Some(peer))
+        }
+        ListenSock::Unix(l) => (Sock::Unix(l.accept()?.0), None),
+    };
+    match &sock {
+        Sock::Tcp(s) => s.set_nonblocking(true)?,
+        Sock::Unix(s) => s.set_nonblocking(true)?,
+    }
+    Ok((sock, peer))
 }
 
 impl Drop for Listener {
@@ -425,3 +455,32 @@ async fn finish_connect(
 const EINPROGRESS: i32 = 115;
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 const EINPROGRESS: i32 = 36;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_accepted_socket_is_non_blocking_with_its_peer_address() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let client = std::net::TcpStream::connect(l.local_addr().expect("addr")).expect("connect");
+        let (sock, peer) = accept(&ListenSock::Tcp(l)).expect("accept");
+        assert_eq!(peer, Some(client.local_addr().expect("client addr")));
+        let Sock::Tcp(s) = &sock else {
+            panic!("a TCP listener gives a TCP socket")
+        };
+        assert!(socket2::SockRef::from(s).nonblocking().expect("flags"));
+
+        let path = std::env::temp_dir().join(format!("wego-accept-{}.sock", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let l = UnixListener::bind(&path).expect("bind unix");
+        let _client = UnixStream::connect(&path).expect("connect unix");
+        let (sock, peer) = accept(&ListenSock::Unix(l)).expect("accept unix");
+        assert_eq!(peer, None);
+        let Sock::Unix(s) = &sock else {
+            panic!("a Unix listener gives a Unix socket")
+        };
+        assert!(socket2::SockRef::from(s).nonblocking().expect("flags"));
+        let _ = std::fs::remove_file(&path);
+    }
+}
