@@ -23,6 +23,7 @@
 # epoll-floor: the same answers from a bare epoll loop with no runtime;
 # api-floor: that loop doing only the per-request work hertz's API obliges;
 # netpoll-floor[-tokio]: the floor's answers on wego-netpoll's runtime;
+# api-floor-netpoll[-tokio]: api-floor's answers on wego-netpoll's runtime;
 # wego-polling, wego-polling-eager: http-hello on netpoll's polling backend;
 # wego-bare, wego-polling-bare: without the `server` field, as http-load.sh
 # runs them)

@@ -58,7 +58,9 @@
 #        SERVERS="wego wego-polling hyper" benches/http-load.sh
 #        SERVERS="floor epoll-floor wego" ENDPOINTS=plaintext benches/http-load.sh
 #          (floor: no HTTP, on tokio; epoll-floor: no HTTP and no runtime;
-#           api-floor: no runtime, only the HTTP work hertz's API obliges)
+#           api-floor: no runtime, only the HTTP work hertz's API obliges;
+#           api-floor-netpoll[-tokio]: that work on netpoll's polling or
+#           tokio backend)
 #        PROTO=h2 benches/http-load.sh   (SERVERS="wego hyper" by default)
 #        TLS=1 benches/http-load.sh      (SERVERS="wego hyper" by default)
 #        BASE_BIN=/tmp/old/http-hello SERVERS="wego wego-base hyper" benches/http-load.sh

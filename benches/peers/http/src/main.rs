@@ -6,7 +6,7 @@
 //!   and actix-web give a `&'static str` (equal work on the wire)
 //! - `POST /echo`     → the request body
 //!
-//! Usage: `http-peer hyper|hyper-h2|axum|actix|floor|epoll-floor|api-floor|netpoll-floor[-tokio] [--port N] [--threads N]
+//! Usage: `http-peer hyper|hyper-h2|axum|actix|floor|epoll-floor|api-floor|api-floor-netpoll[-tokio]|netpoll-floor[-tokio] [--port N] [--threads N]
 //! [--tls-cert FILE --tls-key FILE]`.
 //! The tokio-based peers run tokio's multi-thread runtime with N workers;
 //! actix-web runs N workers (each a single-threaded runtime).
@@ -36,6 +36,9 @@
 //! - `netpoll-floor` and `netpoll-floor-tokio` give the floor's answers
 //!   from wego-netpoll's runtime and `Conn` (polling or tokio backend, one
 //!   worker): the runtime's share of a wego request (`netpoll_floor`).
+//! - `api-floor-netpoll` and `api-floor-netpoll-tokio` (Linux) give
+//!   `api-floor`'s answers from the same runtime and `Conn`: the least
+//!   wego-hertz's API can cost on that backend (`netpoll_floor`).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -59,7 +62,7 @@ const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let framework = args.next().ok_or(
-        "usage: http-peer hyper|hyper-h2|axum|actix|floor|epoll-floor|api-floor|netpoll-floor[-tokio] [--port N] [--threads N] \
+        "usage: http-peer hyper|hyper-h2|axum|actix|floor|epoll-floor|api-floor|api-floor-netpoll[-tokio]|netpoll-floor[-tokio] [--port N] [--threads N] \
          [--tls-cert FILE --tls-key FILE]",
     )?;
     let mut port = 8080u16;
@@ -94,12 +97,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }),
         #[cfg(target_os = "linux")]
         ("api-floor", None, None) => epoll_floor::serve(addr, "api-floor", api_floor::answer),
-        ("netpoll-floor", None, None) => {
-            netpoll_floor::serve(addr, wego_netpoll::rt::Backend::Polling)
-        }
-        ("netpoll-floor-tokio", None, None) => {
-            netpoll_floor::serve(addr, wego_netpoll::rt::Backend::Tokio)
-        }
+        ("netpoll-floor", None, None) => netpoll_floor::serve(
+            addr,
+            wego_netpoll::rt::Backend::Polling,
+            netpoll_floor::Answers::Floor,
+        ),
+        ("netpoll-floor-tokio", None, None) => netpoll_floor::serve(
+            addr,
+            wego_netpoll::rt::Backend::Tokio,
+            netpoll_floor::Answers::Floor,
+        ),
+        #[cfg(target_os = "linux")]
+        ("api-floor-netpoll", None, None) => netpoll_floor::serve(
+            addr,
+            wego_netpoll::rt::Backend::Polling,
+            netpoll_floor::Answers::Api,
+        ),
+        #[cfg(target_os = "linux")]
+        ("api-floor-netpoll-tokio", None, None) => netpoll_floor::serve(
+            addr,
+            wego_netpoll::rt::Backend::Tokio,
+            netpoll_floor::Answers::Api,
+        ),
         ("axum", None, None) => tokio_rt(threads)?.block_on(axum_server(addr)),
         ("actix", None, None) => actix_server(addr, threads),
         (other, _, _) => Err(format!("unknown framework {other}").into()),
