@@ -193,8 +193,24 @@ async fn floor_server(addr: SocketAddr) -> Result<(), Box<dyn std::error::Error>
 
 /// One connection of a floor on a runtime (`floor`, `netpoll-floor`):
 /// read, answer the complete heads, write the answers.
-async fn floor_connection<IO>(mut io: IO)
+async fn floor_connection<IO>(io: IO)
 where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    answer_connection(io, |buf, out| {
+        answer_heads(buf, out);
+        true
+    })
+    .await;
+}
+
+/// Serves one connection of a floor on a runtime: reads, lets `answer`
+/// take the complete heads out of the buffer and write their answers
+/// (`false` closes the connection), writes the answers.
+async fn answer_connection<IO>(
+    mut io: IO,
+    mut answer: impl FnMut(&mut bytes::BytesMut, &mut Vec<u8>) -> bool,
+) where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -206,8 +222,7 @@ where
             Ok(0) | Err(_) => return,
             Ok(_) => {}
         }
-        answer_heads(&mut buf, &mut out);
-        if buf.len() > 64 * 1024 {
+        if !answer(&mut buf, &mut out) || buf.len() > 64 * 1024 {
             return;
         }
         if !out.is_empty() {

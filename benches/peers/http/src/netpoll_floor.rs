@@ -64,30 +64,15 @@ async fn accept(
     }
 }
 
-/// One connection answered with `api-floor`'s work: read, answer the
-/// complete heads, write the answers, as `floor_connection` does.
+/// One connection answered with `api-floor`'s work, read and written as
+/// `floor_connection` does.
 #[cfg(target_os = "linux")]
-async fn api_connection(mut io: wego_netpoll::Conn) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+async fn api_connection(io: wego_netpoll::Conn) {
     let Some(peer) = io.peer_addr().as_tcp() else {
         return;
     };
-    let mut buf = bytes::BytesMut::with_capacity(8 * 1024);
-    let mut out = Vec::with_capacity(8 * 1024);
-    loop {
-        buf.reserve(8 * 1024);
-        match io.read_buf(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
-        if super::api_floor::answer(&mut buf, peer, &mut out).is_err() || buf.len() > 64 * 1024 {
-            return;
-        }
-        if !out.is_empty() {
-            if io.write_all(&out).await.is_err() {
-                return;
-            }
-            out.clear();
-        }
-    }
+    super::answer_connection(io, move |buf, out| {
+        super::api_floor::answer(buf, peer, out).is_ok()
+    })
+    .await;
 }
