@@ -22,7 +22,10 @@
 # server without the router, answering as the hyper peer does, with no
 # content type), wego-base (another build of http-hello, given as
 # BASE_BIN, e.g. of an older commit: a before/after comparison in one run;
-# wego-base-polling: the same on the polling backend), wego-bare and
+# wego-base-polling: the same on the polling backend; wego-base-bare and
+# wego-base-polling-bare: the same without the `server` field),
+# hyper-base (hyper from another build of the peers, given as
+# BASE_PEER_BIN: with BASE_BIN, two release profiles in one run), wego-bare and
 # wego-polling-bare (http-hello with `--server-header off`: no `server`
 # field, so its responses are byte for byte the hyper peer's),
 # hyper, axum, actix. wego-ws, wego-raw, the wego-base pair and the polling
@@ -64,6 +67,11 @@
 #        PROTO=h2 benches/http-load.sh   (SERVERS="wego hyper" by default)
 #        TLS=1 benches/http-load.sh      (SERVERS="wego hyper" by default)
 #        BASE_BIN=/tmp/old/http-hello SERVERS="wego wego-base hyper" benches/http-load.sh
+#        CARGO_PROFILE_RELEASE_LTO=fat CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 \
+#          BASE_BIN=/tmp/default/http-hello BASE_PEER_BIN=/tmp/default/http-peer \
+#          SERVERS="hyper hyper-base wego-polling-bare wego-base-polling-bare" benches/http-load.sh
+#          (every server built with another release profile, against the
+#           default profile's builds copied to /tmp/default beforehand)
 # Output: a markdown table on stdout; raw rows in $OUT (default
 # target/http-load.tsv), kept as benches/results/http[-h2][-tls]-<date>.tsv.
 set -euo pipefail
@@ -118,6 +126,9 @@ start_server() { # name port; sets SERVER_PID (no subshell: the EXIT trap must n
         wego-raw) cmd=("$WEGO_RAW_BIN" --threads 1) ;;
         wego-base) cmd=("${BASE_BIN:?wego-base needs BASE_BIN, another build of http-hello}" --threads 1 --flavor per-core) ;;
         wego-base-polling) cmd=("${BASE_BIN:?wego-base-polling needs BASE_BIN, another build of http-hello}" --threads 1 --backend polling) ;;
+        wego-base-bare) cmd=("${BASE_BIN:?wego-base-bare needs BASE_BIN, another build of http-hello}" --threads 1 --flavor per-core --server-header off) ;;
+        wego-base-polling-bare) cmd=("${BASE_BIN:?wego-base-polling-bare needs BASE_BIN, another build of http-hello}" --threads 1 --backend polling --server-header off) ;;
+        hyper-base) cmd=("${BASE_PEER_BIN:?hyper-base needs BASE_PEER_BIN, another build of http-peer}" hyper --threads 1) ;;
         # HTTP/2 in plaintext: hyper's http2 builder (prior knowledge).
         hyper) if [ "$PROTO" = h2 ] && [ "$TLS" != 1 ]; then
                    cmd=("$PEER_BIN" hyper-h2 --threads 1)
