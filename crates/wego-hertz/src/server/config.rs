@@ -237,7 +237,9 @@ impl Builder {
 
     /// How many bytes of a request body the handler left unread the server
     /// reads and discards to keep the connection (default 256 KiB); past it
-    /// the connection closes instead.
+    /// the connection closes instead (with `Connection: close` in the
+    /// response's head when the body's `Content-Length` shows it in
+    /// advance).
     pub fn with_drain_limit(mut self, bytes: usize) -> Self {
         self.config.drain_limit = bytes;
         self

@@ -153,7 +153,34 @@ wego_test_support::each_backend!(
         let mut buf = BytesMut::new();
         let resp = read_response(&mut conn, &mut buf, false).await.unwrap();
         assert_eq!(resp.body, b"ignored");
+        // The declared length says at once that the rest cannot be
+        // drained: the head tells the client the connection ends.
+        assert!(resp.closes(), "no `connection: close` in the head");
         assert!(closed(&mut conn).await);
+    }
+);
+
+wego_test_support::each_backend!(
+    unread_body_within_the_drain_limit_is_drained_and_the_connection_kept,
+    |_backend| async move {
+        let (_server, addr, _task) = start_app(Server::builder().with_drain_limit(1024)).await;
+        let mut conn = connect(&addr).await;
+        let body = vec![b'a'; 1024];
+        let head = format!(
+            "POST /ignore HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        conn.write_all(head.as_bytes()).await.unwrap();
+        conn.write_all(&body).await.unwrap();
+        let mut buf = BytesMut::new();
+        let resp = read_response(&mut conn, &mut buf, false).await.unwrap();
+        assert_eq!(resp.body, b"ignored");
+        assert!(!resp.closes());
+        conn.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let resp = read_response(&mut conn, &mut buf, false).await.unwrap();
+        assert_eq!(resp.body, b"hello");
     }
 );
 

@@ -100,6 +100,17 @@ impl Pump {
         self.state == BodyState::Unread
     }
 
+    /// Whether the connection must close after the response: the handler
+    /// dropped a body whose declared rest is longer than `drain_limit`,
+    /// more than [`Driver::drain`] reads. Known before the response's head
+    /// is written, so that the head can say `Connection: close` (RFC 9112
+    /// §9.6). A chunked body's rest is unknown until drained.
+    pub(super) fn cannot_drain(&self, drain_limit: usize) -> bool {
+        self.state == BodyState::Unread
+            && self.tx.tx.is_closed()
+            && matches!(self.decoder, BodyDecoder::Length(left) if left > drain_limit as u64)
+    }
+
     /// Why reading the body failed, if it did.
     pub(super) fn failure(&self) -> Option<Failure> {
         match self.state {

@@ -167,10 +167,13 @@ where
             Some(First::End) | None => None,
         };
         // An unanswered 100-continue leaves the client's next bytes
-        // ambiguous (body or next request): close after this response.
+        // ambiguous (body or next request), and a dropped body too long to
+        // drain ends the connection: close after this response, and say so.
         let keep_alive = meta.keep_alive
             && failure.is_none()
-            && !pump.as_ref().is_some_and(|p| p.continue_pending);
+            && !pump
+                .as_ref()
+                .is_some_and(|p| p.continue_pending || p.cannot_drain(self.config.drain_limit));
         let (framing, keep_alive) =
             self.encode_head(&parts, hint, meta.head_request, meta.version, keep_alive);
         recycle::give_back_headers(parts.headers);
