@@ -1,0 +1,103 @@
+//! Fuzzes wego-kitex's Thrift server connection as a whole: what a client
+//! sends, in the pieces it sends them, through `Server::serve_connection`,
+//! which picks the framing (TTHeader, Framed, Buffered, their mixes) and
+//! the protocol (binary, compact, Kitex Protobuf) from the first bytes and
+//! then reads calls to a service whose methods answer, fail, or answer
+//! nothing (oneway-shaped).
+//!
+//! It must hold that nothing panics and that each connection ends once the
+//! client has sent everything and closed its side: the server answers what
+//! it parsed, rejects the rest with an error reply or by closing, and never
+//! waits for bytes that cannot come.
+//!
+//! Input layout: byte 0 sets the piece size the client writes in (1 to
+//! 64 bytes, or everything at once); the rest is what the client sends.
+#![no_main]
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use libfuzzer_sys::fuzz_target;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use wego_kitex::BoxError;
+use wego_kitex::server::{Server, ThriftReply, ThriftRequest};
+use wego_netpoll::rt::{self, Runtime};
+
+/// The slowest a connection may take to end once its client has sent
+/// everything: far above what a few kilobytes of input need, so that only
+/// a connection that waits for nothing trips it.
+const END_WITHIN: Duration = Duration::from_secs(10);
+
+thread_local! {
+    static RT: Runtime = Runtime::builder().build().expect("runtime");
+}
+
+/// `echo` answers with its arguments, `fail` with an error, `quiet` with
+/// no reply.
+#[derive(Clone)]
+struct Methods;
+
+impl tower_service::Service<ThriftRequest> for Methods {
+    type Response = ThriftReply;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<ThriftReply, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: ThriftRequest) -> Self::Future {
+        Box::pin(async move {
+            match req.context.rpc_info.method.as_str() {
+                "echo" => Ok(ThriftReply::Result(req.args)),
+                "quiet" => Ok(ThriftReply::None),
+                _ => Err("the method failed".into()),
+            }
+        })
+    }
+}
+
+fn server() -> Server {
+    Server::builder()
+        .service("Echo", &["echo", "fail", "quiet"], Methods)
+        .with_max_frame(4096)
+        .build()
+        .expect("server")
+}
+
+fuzz_target!(|data: &[u8]| {
+    let [piece, input @ ..] = data else {
+        return;
+    };
+    let piece = match piece % 65 {
+        0 => input.len().max(1),
+        n => usize::from(n),
+    };
+    RT.with(|rt| {
+        rt.block_on(async {
+            let (io, client) = tokio::io::duplex(64 * 1024);
+            let server = server();
+            let (mut rd, mut wr) = tokio::io::split(client);
+            let write = async move {
+                for chunk in input.chunks(piece) {
+                    // The server may stop reading (a rejected frame): what
+                    // is left is simply not sent.
+                    if wr.write_all(chunk).await.is_err() {
+                        return;
+                    }
+                }
+                let _ = wr.shutdown().await;
+            };
+            let read = async move {
+                let mut out = Vec::new();
+                let _ = rd.read_to_end(&mut out).await;
+            };
+            let all = async { futures_util::join!(server.serve_connection(io), write, read) };
+            if rt::timeout(END_WITHIN, all).await.is_err() {
+                panic!("the connection did not end within {END_WITHIN:?} of the client's close");
+            }
+        })
+    });
+});
