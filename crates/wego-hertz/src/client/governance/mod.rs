@@ -33,8 +33,11 @@ use super::Client;
 use crate::governance::{HeaderCarrier, RequestTrace};
 use crate::{Body, BoxFuture, Error, Result};
 
+/// A service's layers around its balancer, built once per service name.
 type Stack = BoxCloneSyncService<HttpCall, Response<Body>, CallError>;
+/// Makes a service's balancer (one per service).
 type MakeBalancer = Arc<dyn Fn() -> Box<dyn Balancer> + Send + Sync>;
+
 /// An HTTP client that calls services by name: wego-governance's client
 /// layers in front of a [`Client`]. Cheap to clone.
 ///
