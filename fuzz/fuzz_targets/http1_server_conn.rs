@@ -23,6 +23,9 @@
 //! what the client sends.
 #![no_main]
 
+#[path = "common/pipe.rs"]
+mod pipe;
+
 use std::cell::RefCell;
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -31,7 +34,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response};
 use libfuzzer_sys::fuzz_target;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use wego_hertz::{Body, ClientAddr, Router, Server};
 use wego_netpoll::Address;
 use wego_netpoll::net::WithInfo;
@@ -156,28 +158,6 @@ fn server() -> Server {
         .expect("server")
 }
 
-/// Writes `input` in pieces of `piece` bytes, closes the write side and
-/// reads everything the server sends until it closes.
-async fn client<C: AsyncRead + AsyncWrite + Unpin>(io: C, input: &[u8], piece: usize) -> Vec<u8> {
-    let (mut rd, mut wr) = tokio::io::split(io);
-    let write = async move {
-        for chunk in input.chunks(piece.max(1)) {
-            // The server may stop reading (an error answered, the
-            // connection closed): what is left is simply not sent.
-            if wr.write_all(chunk).await.is_err() {
-                return;
-            }
-        }
-        let _ = wr.shutdown().await;
-    };
-    let read = async move {
-        let mut out = Vec::new();
-        let _ = rd.read_to_end(&mut out).await;
-        out
-    };
-    futures_util::join!(write, read).1
-}
-
 /// Serves `input` on `io` (whose peer, if any, is `peer`) and returns what
 /// the client read back.
 async fn serve_one<IO>(
@@ -194,7 +174,7 @@ where
     let router = app();
     let svc = tower::service_fn(move |req| marked(router.clone(), req));
     let served = server().serve_connection(io, svc);
-    let both = async { futures_util::join!(served, client(client_end, input, piece)).1 };
+    let both = async { futures_util::join!(served, pipe::exchange(client_end, input, piece)).1 };
     match rt::timeout(END_WITHIN, both).await {
         Ok(out) => out,
         Err(_) => panic!("the connection did not end within {END_WITHIN:?} of the client's close"),
@@ -337,10 +317,7 @@ fuzz_target!(|data: &[u8]| {
     let [piece, p0, p1, input @ ..] = data else {
         return;
     };
-    let piece = match piece % 65 {
-        0 => input.len(),
-        n => usize::from(n),
-    };
+    let piece = pipe::piece_size(*piece, input.len());
     let peer = Address::from(SocketAddr::from((
         [127, 0, 0, 1],
         u16::from_be_bytes([*p0, *p1]),

@@ -14,13 +14,15 @@
 //! 64 bytes, or everything at once); the rest is what the client sends.
 #![no_main]
 
+#[path = "common/pipe.rs"]
+mod pipe;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wego_kitex::BoxError;
 use wego_kitex::server::{Server, ThriftReply, ThriftRequest};
 use wego_netpoll::rt::{self, Runtime};
@@ -71,30 +73,17 @@ fuzz_target!(|data: &[u8]| {
     let [piece, input @ ..] = data else {
         return;
     };
-    let piece = match piece % 65 {
-        0 => input.len().max(1),
-        n => usize::from(n),
-    };
+    let piece = pipe::piece_size(*piece, input.len());
     RT.with(|rt| {
         rt.block_on(async {
             let (io, client) = tokio::io::duplex(64 * 1024);
             let server = server();
-            let (mut rd, mut wr) = tokio::io::split(client);
-            let write = async move {
-                for chunk in input.chunks(piece) {
-                    // The server may stop reading (a rejected frame): what
-                    // is left is simply not sent.
-                    if wr.write_all(chunk).await.is_err() {
-                        return;
-                    }
-                }
-                let _ = wr.shutdown().await;
+            let all = async {
+                futures_util::join!(
+                    server.serve_connection(io),
+                    pipe::exchange(client, input, piece)
+                )
             };
-            let read = async move {
-                let mut out = Vec::new();
-                let _ = rd.read_to_end(&mut out).await;
-            };
-            let all = async { futures_util::join!(server.serve_connection(io), write, read) };
             if rt::timeout(END_WITHIN, all).await.is_err() {
                 panic!("the connection did not end within {END_WITHIN:?} of the client's close");
             }
