@@ -17,9 +17,6 @@
 #[path = "common/pipe.rs"]
 mod pipe;
 
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
@@ -36,34 +33,21 @@ thread_local! {
     static RT: Runtime = Runtime::builder().build().expect("runtime");
 }
 
-/// `echo` answers with its arguments, `fail` with an error, `quiet` with
-/// no reply.
-#[derive(Clone)]
-struct Methods;
-
-impl tower_service::Service<ThriftRequest> for Methods {
-    type Response = ThriftReply;
-    type Error = BoxError;
-    type Future = Pin<Box<dyn Future<Output = Result<ThriftReply, BoxError>> + Send>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: ThriftRequest) -> Self::Future {
-        Box::pin(async move {
-            match req.context.rpc_info.method.as_str() {
-                "echo" => Ok(ThriftReply::Result(req.args)),
-                "quiet" => Ok(ThriftReply::None),
-                _ => Err("the method failed".into()),
-            }
-        })
-    }
-}
-
 fn server() -> Server {
     Server::builder()
-        .service("Echo", &["echo", "fail", "quiet"], Methods)
+        // `echo` answers with its arguments, `fail` with an error, `quiet`
+        // with no reply.
+        .service(
+            "Echo",
+            &["echo", "fail", "quiet"],
+            tower::service_fn(|req: ThriftRequest| async move {
+                match req.context.rpc_info.method.as_str() {
+                    "echo" => Ok(ThriftReply::Result(req.args)),
+                    "quiet" => Ok(ThriftReply::None),
+                    _ => Err::<_, BoxError>("the method failed".into()),
+                }
+            }),
+        )
         .with_max_frame(4096)
         .build()
         .expect("server")
