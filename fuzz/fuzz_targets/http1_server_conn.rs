@@ -301,7 +301,7 @@ fn skip_chunked(mut rest: &[u8]) -> Option<&[u8]> {
                 }
             }
         }
-        if rest.len() < size + 2 {
+        if rest.len() < size.saturating_add(2) {
             return None;
         }
         assert_eq!(
