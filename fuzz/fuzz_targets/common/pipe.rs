@@ -6,6 +6,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// The piece size an input's selector byte stands for: 1 to 64 bytes, or
 /// (0) all `len` bytes at once.
+#[allow(dead_code)]
 pub fn piece_size(selector: u8, len: usize) -> usize {
     match selector % 65 {
         0 => len.max(1),
@@ -15,6 +16,7 @@ pub fn piece_size(selector: u8, len: usize) -> usize {
 
 /// Writes `input` in pieces of `piece` bytes, closes the write side and
 /// reads everything the server sends until it closes.
+#[allow(dead_code)]
 pub async fn exchange<C: AsyncRead + AsyncWrite + Unpin>(
     io: C,
     input: &[u8],
@@ -34,6 +36,62 @@ pub async fn exchange<C: AsyncRead + AsyncWrite + Unpin>(
     let read = async move {
         let mut out = Vec::new();
         let _ = rd.read_to_end(&mut out).await;
+        out
+    };
+    futures_util::join!(write, read).1
+}
+
+/// As [`exchange`], but the client sends `parts` one after another,
+/// waiting after each until the server has gone quiet, and closes its side
+/// only after the last: for protocols where a client waits for an answer
+/// before it goes on (the `101` of an HTTP/2 upgrade), and where a
+/// client's end of stream ends the connection at once (HTTP/2), so that
+/// the server answers what the input asked before it learns the client
+/// has gone.
+///
+/// Quiet means that `QUIET_YIELDS` yields in a row let the server write
+/// nothing more. It is only exact on a current-thread runtime, where the
+/// server's tasks run between this task's yields; waiting too little is no
+/// worse than [`exchange`], which does not wait at all.
+#[allow(dead_code)]
+pub async fn exchange_until_quiet<C: AsyncRead + AsyncWrite + Unpin>(
+    io: C,
+    parts: &[&[u8]],
+    piece: usize,
+) -> Vec<u8> {
+    const QUIET_YIELDS: usize = 16;
+    let read_so_far = std::cell::Cell::new(0usize);
+    let (mut rd, mut wr) = tokio::io::split(io);
+    let write = async {
+        for part in parts {
+            for chunk in part.chunks(piece.max(1)) {
+                if wr.write_all(chunk).await.is_err() {
+                    return;
+                }
+            }
+            let mut quiet = 0;
+            let mut seen = read_so_far.get();
+            while quiet < QUIET_YIELDS {
+                tokio::task::yield_now().await;
+                let now = read_so_far.get();
+                quiet = if now == seen { quiet + 1 } else { 0 };
+                seen = now;
+            }
+        }
+        let _ = wr.shutdown().await;
+    };
+    let read = async {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match rd.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    out.extend_from_slice(&buf[..n]);
+                    read_so_far.set(out.len());
+                }
+            }
+        }
         out
     };
     futures_util::join!(write, read).1
