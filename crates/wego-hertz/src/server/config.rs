@@ -195,15 +195,17 @@ impl Builder {
     }
 
     /// Time allowed to receive a whole request head, from its first byte
-    /// (from accept for a connection's first request; default 10 s). Past it:
-    /// 408 and close.
+    /// (from accept for a connection's first request, and never before the
+    /// previous response was written out; default 10 s). Past it: 408 and
+    /// close.
     pub fn with_header_read_timeout(mut self, timeout: Duration) -> Self {
         self.config.header_read_timeout = timeout;
         self
     }
 
-    /// How long a keep-alive connection may wait for its next request
-    /// (default 60 s); then it closes quietly.
+    /// How long a keep-alive connection may wait for its next request,
+    /// counted from the end of its previous response, however long that
+    /// took to write (default 60 s); then it closes quietly.
     pub fn with_idle_timeout(mut self, timeout: Duration) -> Self {
         self.config.idle_timeout = timeout;
         self

@@ -8,6 +8,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
 use http::{Request, Response, StatusCode};
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
@@ -203,6 +204,71 @@ wego_test_support::each_backend_paused!(
             body.contains("four") && !body.ends_with("0\r\n\r\n"),
             "{all}"
         );
+        ends(task).await.unwrap();
+    }
+);
+
+/// Answers `GET /slow` with three chunks, each 8 s after the last; anything
+/// else with "hello".
+async fn slow(req: Request<Body>) -> Result<Response<Body>, Infallible> {
+    if req.uri().path() != "/slow" {
+        return Ok(Response::new(Body::from("hello")));
+    }
+    let chunks = futures_util::stream::iter(["a", "b", "c"]).then(|c| async move {
+        rt::sleep(Duration::from_secs(8)).await;
+        Ok::<_, Infallible>(Bytes::from_static(c.as_bytes()))
+    });
+    Ok(Response::new(Body::from_stream(chunks)))
+}
+
+wego_test_support::each_backend_paused!(
+    the_idle_clock_starts_when_the_response_ends,
+    |_backend| async move {
+        let (head, idle) = (Duration::from_secs(5), Duration::from_secs(10));
+        let server = Server::builder()
+            .with_header_read_timeout(head)
+            .with_idle_timeout(idle)
+            .build()
+            .unwrap();
+        let (mut conn, task) = pipe(&server, tower::service_fn(slow), 64 * 1024);
+        let mut buf = BytesMut::new();
+        // The head goes out at 8 s and the end at 24 s: the body takes
+        // longer than the idle timeout.
+        conn.write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let (resp, _) = clocked(STEP, LIMIT, read_response(&mut conn, &mut buf, false)).await;
+        assert_eq!(resp.unwrap().body, b"abc");
+        // Well within the idle timeout of the response's end: served.
+        rt::advance(idle / 2).await.unwrap();
+        // A write error is seen as the missing answer below.
+        let _ = conn.write_all(GET).await;
+        let (resp, _) = clocked(STEP, LIMIT, read_response(&mut conn, &mut buf, false)).await;
+        assert_eq!(resp.expect("closed after the slow response").body, b"hello");
+
+        // A pipelined head that follows a slow response is on the header
+        // clock from the response's end, not from its head.
+        conn.write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET / HT")
+            .await
+            .unwrap();
+        let (resp, _) = clocked(STEP, LIMIT, read_response(&mut conn, &mut buf, false)).await;
+        assert_eq!(resp.unwrap().body, b"abc");
+        let (resp, waited) = clocked(STEP, LIMIT, read_response(&mut conn, &mut buf, false)).await;
+        assert_eq!(resp.unwrap().status, StatusCode::REQUEST_TIMEOUT);
+        at_deadline("408", waited, head);
+        ends(task).await.unwrap();
+
+        // Left idle after the slow response: closed quietly at the idle
+        // deadline counted from its end.
+        let (mut conn, task) = pipe(&server, tower::service_fn(slow), 64 * 1024);
+        conn.write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let (resp, _) = clocked(STEP, LIMIT, read_response(&mut conn, &mut buf, false)).await;
+        assert_eq!(resp.unwrap().body, b"abc");
+        let (rest, waited) = clocked(STEP, LIMIT, until_eof(&mut conn)).await;
+        assert!(rest.is_empty(), "{:?}", String::from_utf8_lossy(&rest));
+        at_deadline("the idle close", waited, idle);
         ends(task).await.unwrap();
     }
 );

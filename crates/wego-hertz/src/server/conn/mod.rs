@@ -108,7 +108,7 @@ where
         config,
         svc,
         facts,
-        answered_at: rt::now(),
+        answered_at: Some(rt::now()),
         upgrade: None,
         switched: false,
     };
@@ -167,9 +167,13 @@ struct Driver<S, IO> {
     svc: S,
     /// The client's address and TLS facts, for each request's extensions.
     facts: ConnFacts,
-    /// When the last response was made (its `Date` was read then), or the
-    /// connection accepted.
-    answered_at: Instant,
+    /// When the last response was written out, or the connection accepted:
+    /// the idle and header-read clocks start then. A response written at
+    /// once is dated by the clock read for its `Date`; one whose writing
+    /// waits (on its body, the socket, or a drain) sets this to `None`, and
+    /// [`Driver::answered_at`] reads the clock when it is next needed, once
+    /// the response is out.
+    answered_at: Option<Instant>,
     /// The upgrade slot of the request being answered, if it has one.
     upgrade: Option<upgrade::Pending>,
     /// The last head written was a `101 Switching Protocols`.
@@ -232,10 +236,10 @@ where
             // await sits between its making and the call, so it is never
             // part of the connection's future.
             // The header-read clock starts at accept for a first request,
-            // and at the first byte of later ones (`answered_at`: the
-            // accept, or the clock read that dated the previous response);
-            // before that the idle clock runs.
-            let mut started = (first || !self.rbuf.is_empty()).then_some(self.answered_at);
+            // and at the first byte of later ones, but never before the
+            // previous response was written (`answered_at`); before that the
+            // idle clock runs.
+            let mut started = (first || !self.rbuf.is_empty()).then(|| self.answered_at());
             let next = loop {
                 match self.try_start(first) {
                     Ok(Some(started)) => break Ok(started),
@@ -422,9 +426,12 @@ where
         if self.flush().await.is_err() {
             return Err(HeadEnd::Close);
         }
+        // Read after the flush, which may have waited for a slow reader:
+        // neither clock runs while the last response is still going out.
+        let answered_at = self.answered_at();
         let (deadline, idle) = match started {
-            Some(t) => (t + self.config.header_read_timeout, false),
-            None => (self.answered_at + self.config.idle_timeout, true),
+            Some(t) => (t.max(answered_at) + self.config.header_read_timeout, false),
+            None => (answered_at + self.config.idle_timeout, true),
         };
         if timer.get_ref().deadline() > deadline {
             timer.as_mut().get_pin_mut().reset(deadline);
@@ -451,6 +458,12 @@ where
             Ok(0) | Err(_) => Err(HeadEnd::Close),
             Ok(_) => Ok(()),
         }
+    }
+
+    /// When the last response was written out (see the field): the clock
+    /// is read only if that response's writing waited.
+    fn answered_at(&mut self) -> Instant {
+        *self.answered_at.get_or_insert_with(rt::now)
     }
 
     /// A body of `n` bytes that arrived whole with its head, handed over as

@@ -218,6 +218,9 @@ where
                     if self.flush().await.is_err() {
                         return BodyState::Broken(Failure::Io);
                     }
+                    // The rest of the request is part of the exchange: the
+                    // idle clock starts once it is read.
+                    self.answered_at = None;
                     room(&mut self.rbuf);
                     let read = rt::timeout(
                         self.config.body_read_timeout,

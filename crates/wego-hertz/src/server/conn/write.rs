@@ -209,7 +209,9 @@ where
                 return Ok(f);
             }
             // What is written so far goes out before the wait: the client
-            // may wait for it before it sends more.
+            // may wait for it before it sends more. The response ends after
+            // the wait, so its end is read off the clock then.
+            self.answered_at = None;
             self.flush().await?;
             if let Some(p) = pump.as_mut().filter(|p| p.is_unread()) {
                 let next = std::future::poll_fn(|cx| Pin::new(&mut *body).poll_frame(cx));
@@ -328,7 +330,7 @@ where
         keep_alive: bool,
     ) -> (ResponseFraming, bool) {
         let (date, now) = date_now();
-        self.answered_at = now;
+        self.answered_at = Some(now);
         self.switched = parts.status == StatusCode::SWITCHING_PROTOCOLS;
         let ctx = ResponseContext {
             head_request,
@@ -358,10 +360,16 @@ where
         // slice and the buffer goes back to the pool with its start in place.
         let mut chain = Buf::chain(&self.wbuf[..], data);
         let io = &mut self.io;
+        let mut waited = false;
         let r = until_stalled(self.config.write_timeout, |cx, progressed| {
-            poll_write_buf(io, &mut chain, progressed, cx)
+            let r = poll_write_buf(io, &mut chain, progressed, cx);
+            waited |= r.is_pending();
+            r
         })
         .await;
+        if waited {
+            self.answered_at = None;
+        }
         pool::give_back(std::mem::take(&mut self.wbuf));
         r
     }
@@ -404,6 +412,8 @@ where
     /// Writes the write buffer from `pos` on and flushes the IO, waiting
     /// for the socket at most the write timeout each time it takes nothing.
     pub(super) async fn finish_flush(&mut self, mut pos: usize) -> std::io::Result<()> {
+        // The socket made the write wait: the response ends after it.
+        self.answered_at = None;
         let (io, wbuf) = (&mut self.io, &self.wbuf);
         until_stalled(self.config.write_timeout, |cx, progressed| {
             let before = pos;
