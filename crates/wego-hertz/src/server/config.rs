@@ -25,7 +25,8 @@ pub enum ExpectDecision {
     /// Send `100 Continue` when the handler starts reading the body.
     Continue,
     /// Answer with this final status (417, 413, 401, ...) without calling
-    /// the handler, and close the connection.
+    /// the handler, and close the connection. A 1xx is no final status: it
+    /// is answered 500.
     Reject(StatusCode),
 }
 

@@ -201,3 +201,70 @@ wego_test_support::each_backend!(
         assert!(polls.load(std::sync::atomic::Ordering::SeqCst) >= 6);
     }
 );
+
+/// Answers `/103` with `103 Early Hints` and a body in memory, `/100` with
+/// `100 Continue` and a streamed body, and anything else with "hello".
+async fn informational(
+    req: http::Request<wego_hertz::Body>,
+) -> Result<http::Response<wego_hertz::Body>, std::convert::Infallible> {
+    let (status, body) = match req.uri().path() {
+        "/103" => (StatusCode::EARLY_HINTS, wego_hertz::Body::from("hints")),
+        "/100" => {
+            let chunk = futures_util::stream::once(async {
+                Ok::<_, std::convert::Infallible>(bytes::Bytes::from_static(b"streamed"))
+            });
+            (StatusCode::CONTINUE, wego_hertz::Body::from_stream(chunk))
+        }
+        _ => (StatusCode::OK, wego_hertz::Body::from("hello")),
+    };
+    let mut resp = http::Response::new(body);
+    *resp.status_mut() = status;
+    resp.headers_mut()
+        .insert("link", http::HeaderValue::from_static("</a.css>"));
+    Ok(resp)
+}
+
+wego_test_support::each_backend!(a_1xx_final_response_becomes_a_500, |_backend| async move {
+    let svc = tower::service_fn(informational);
+    let (_server, addr, _task) = crate::support::start(Server::builder(), svc).await;
+    let mut conn = connect(&addr).await;
+    let mut buf = BytesMut::new();
+    // RFC 9110 §15.2: a 1xx is interim, and the client would wait for
+    // a final response after it. Each is a 500 instead, without the
+    // handler's headers or body, and the connection serves on.
+    for path in ["/103", "/100"] {
+        let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
+        conn.write_all(req.as_bytes()).await.unwrap();
+        let resp = read_response(&mut conn, &mut buf, false).await.unwrap();
+        assert_eq!(resp.status, StatusCode::INTERNAL_SERVER_ERROR, "{path}");
+        assert_eq!(resp.header("content-length"), Some("0"), "{path}");
+        assert_eq!(resp.header("link"), None, "{path}");
+        assert!(resp.body.is_empty() && !resp.closes(), "{path}");
+    }
+    conn.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let resp = read_response(&mut conn, &mut buf, false).await.unwrap();
+    assert_eq!(resp.body, b"hello");
+});
+
+wego_test_support::each_backend!(
+    an_expect_hook_that_rejects_with_a_1xx_gets_a_500,
+    |_backend| async move {
+        use wego_hertz::server::ExpectDecision;
+        let builder =
+            Server::builder().with_expect_hook(|_| ExpectDecision::Reject(StatusCode::PROCESSING));
+        let (_server, addr, _task) = start_app(builder).await;
+        let mut conn = connect(&addr).await;
+        conn.write_all(
+            b"PUT /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+        )
+        .await
+        .unwrap();
+        let mut buf = BytesMut::new();
+        let resp = read_response(&mut conn, &mut buf, false).await.unwrap();
+        assert_eq!(resp.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(resp.closes());
+        assert!(closed(&mut conn).await);
+    }
+);

@@ -321,6 +321,11 @@ where
     /// Encodes the response head into the write buffer for a body of
     /// length `hint` (if known); returns the body's framing and whether the
     /// connection stays open.
+    ///
+    /// A 1xx other than `101` is answered as an empty `500`, its headers
+    /// and body dropped: a 1xx is interim (RFC 9110 §15.2), and the client
+    /// would wait for a final response that never comes. hyper's server
+    /// does the same.
     fn encode_head(
         &mut self,
         parts: &http::response::Parts,
@@ -340,6 +345,9 @@ where
             server: self.config.server_header.as_ref().map(|v| v.as_bytes()),
             title_case_headers: self.config.title_case_headers,
         };
+        if parts.status.is_informational() && !self.switched {
+            return not_final(parts.status, &ctx, lent(&mut self.wbuf));
+        }
         encode_response_head(
             parts.status,
             &parts.headers,
@@ -430,8 +438,15 @@ where
         self.flush().await
     }
 
-    /// Answers with an empty `status` response and `Connection: close`.
+    /// Answers with an empty `status` response and `Connection: close`; a
+    /// 1xx (from the expect hook) is no final status, and is answered 500.
     pub(super) async fn write_error(&mut self, status: StatusCode) -> std::io::Result<()> {
+        let status = if status.is_informational() {
+            tracing::warn!(%status, "1xx is not a final status; answering 500");
+            StatusCode::INTERNAL_SERVER_ERROR
+        } else {
+            status
+        };
         let (date, _) = date_now();
         let ctx = ResponseContext {
             head_request: false,
@@ -450,6 +465,26 @@ where
         );
         self.flush().await
     }
+}
+
+/// Encodes an empty `500` in place of a response whose status, a 1xx
+/// other than `101`, is not final (see `Driver::encode_head`); returns
+/// [`ResponseFraming::None`], so the response's body is not written.
+#[cold]
+fn not_final(
+    status: StatusCode,
+    ctx: &ResponseContext<'_>,
+    dst: &mut BytesMut,
+) -> (ResponseFraming, bool) {
+    tracing::warn!(%status, "1xx is not a final response; answering 500");
+    let (_, keep_alive) = encode_response_head(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        &HeaderMap::new(),
+        Some(0),
+        ctx,
+        dst,
+    );
+    (ResponseFraming::None, keep_alive)
 }
 
 /// Writes `buf[*pos..]` to `io`, moving `pos` past what was written, then
