@@ -162,8 +162,9 @@ impl RequestContext {
     ///
     /// # Errors
     ///
-    /// [`Rejection::PayloadTooLarge`] past the limit, or
-    /// [`Rejection::BodyRead`] when reading fails.
+    /// [`Rejection::PayloadTooLarge`] past the limit,
+    /// [`Rejection::BodyTimeout`] past the server's body-read timeout, or
+    /// [`Rejection::BodyRead`] when reading fails otherwise.
     pub async fn body(&mut self) -> Result<Bytes, Rejection> {
         if let Some(b) = &self.buffered {
             return Ok(b.clone());

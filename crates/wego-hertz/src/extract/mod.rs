@@ -5,8 +5,8 @@
 //! [`State`], ...), except the last, which may implement [`FromRequest`] and
 //! consume the body ([`Json`], [`Form`], [`Multipart`], `Bytes`, `String`,
 //! [`Body`], the whole `Request`, [`RequestContext`]). A failed extraction
-//! answers with its rejection (400, 413, 415, 422 or 500, with a short text
-//! body) and the handler is not called. Wrap an extractor in `Option<T>` or
+//! answers with its rejection (400, 408, 413, 415, 422 or 500, with a short
+//! text body) and the handler is not called. Wrap an extractor in `Option<T>` or
 //! `Result<T, T::Rejection>` to handle failures yourself.
 //!
 //! Buffered body extractors read at most [`DEFAULT_BODY_LIMIT`] bytes (4 MiB)
@@ -221,6 +221,8 @@ pub(crate) async fn read_body(body: Body, limit: usize) -> Result<Bytes, Rejecti
     body.collect_limited(limit).await.map_err(|e| {
         if e.is_too_large() {
             Rejection::PayloadTooLarge { limit }
+        } else if e.is_timeout() {
+            Rejection::BodyTimeout
         } else {
             Rejection::BodyRead(e.to_string())
         }

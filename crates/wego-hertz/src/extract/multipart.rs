@@ -142,8 +142,8 @@ impl Field {
     }
 }
 
-/// Why reading a multipart body failed; renders 413 for a size limit and 400
-/// otherwise.
+/// Why reading a multipart body failed; renders 413 for a size limit, 408
+/// for the server's body-read timeout, and 400 otherwise.
 #[derive(Debug)]
 pub struct MultipartError(multer::Error);
 
@@ -158,6 +158,12 @@ impl MultipartError {
             .is_some_and(crate::BodyError::is_too_large)
     }
 
+    /// Whether the client sent no body bytes within the server's body-read
+    /// timeout.
+    pub fn is_timeout(&self) -> bool {
+        self.body_error().is_some_and(crate::BodyError::is_timeout)
+    }
+
     fn body_error(&self) -> Option<&crate::BodyError> {
         match &self.0 {
             multer::Error::StreamReadFailed(e) => e.downcast_ref::<crate::BodyError>(),
@@ -169,6 +175,8 @@ impl MultipartError {
     pub fn status(&self) -> StatusCode {
         if self.is_too_large() {
             StatusCode::PAYLOAD_TOO_LARGE
+        } else if self.is_timeout() {
+            StatusCode::REQUEST_TIMEOUT
         } else {
             StatusCode::BAD_REQUEST
         }

@@ -37,6 +37,11 @@ pub enum Rejection {
     /// Reading the body failed (400).
     #[error("cannot read the request body: {0}")]
     BodyRead(String),
+    /// The client sent no body bytes within the server's body-read timeout
+    /// (408, as the server answers a body that times out before a response
+    /// byte whatever the handler; RFC 9110 §15.5.9).
+    #[error("timed out reading the request body")]
+    BodyTimeout,
     /// The body is not valid UTF-8 (400).
     #[error("request body is not valid utf-8")]
     InvalidUtf8,
@@ -71,6 +76,7 @@ impl Rejection {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
             Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::JsonData(_) | Self::InvalidForm(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::InvalidPathParam(_)

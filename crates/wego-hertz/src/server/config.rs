@@ -213,6 +213,10 @@ impl Builder {
     }
 
     /// Longest wait for the next bytes of a request body (default 30 s).
+    /// Past it the handler's body fails with
+    /// [`BodyError::is_timeout`](crate::BodyError::is_timeout): the body
+    /// extractors answer 408, as the server does when the response has no
+    /// byte out yet, and the connection closes after the response.
     pub fn with_body_read_timeout(mut self, timeout: Duration) -> Self {
         self.config.body_read_timeout = timeout;
         self

@@ -273,6 +273,63 @@ wego_test_support::each_backend_paused!(
     }
 );
 
+wego_test_support::each_backend_paused!(
+    an_extractor_answers_a_body_timeout_with_408,
+    |_backend| async move {
+        use wego_hertz::extract::{Form, Json, Multipart, MultipartError};
+
+        let deadline = Duration::from_secs(5);
+        let server = Server::builder()
+            .with_body_read_timeout(deadline)
+            .build()
+            .unwrap();
+        let app = wego_hertz::Router::new()
+            .post("/bytes", |b: Bytes| async move { b.len().to_string() })
+            .post("/string", |s: String| async move { s })
+            .post("/json", |Json(v): Json<serde_json::Value>| async move {
+                v.to_string()
+            })
+            .post(
+                "/form",
+                |Form(f): Form<std::collections::HashMap<String, String>>| async move {
+                    f.len().to_string()
+                },
+            )
+            .post("/upload", |mut m: Multipart| async move {
+                while let Some(f) = m.next_field().await? {
+                    f.bytes().await?;
+                }
+                Ok::<_, MultipartError>("done")
+            });
+        let cases = [
+            ("/bytes", "text/plain", "four"),
+            ("/string", "text/plain", "four"),
+            ("/json", "application/json", "[1, "),
+            ("/form", "application/x-www-form-urlencoded", "a=1&"),
+            ("/upload", "multipart/form-data; boundary=b", "--b\r\n"),
+        ];
+        for (path, content_type, sent) in cases {
+            let (mut conn, task) = pipe(&server, app.clone(), 64 * 1024);
+            let head = format!(
+                "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\n\
+                 Content-Length: 100\r\n\r\n{sent}"
+            );
+            conn.write_all(head.as_bytes()).await.unwrap();
+            let mut buf = BytesMut::new();
+            let (resp, waited) =
+                clocked(STEP, LIMIT, read_response(&mut conn, &mut buf, false)).await;
+            let resp = resp.unwrap();
+            // As the driver answers a body that times out before the
+            // response (RFC 9110 §15.5.9), whatever the handler's shape.
+            assert_eq!(resp.status, StatusCode::REQUEST_TIMEOUT, "{path}");
+            assert!(resp.closes(), "{path}");
+            at_deadline(path, waited, deadline);
+            assert!(ends(until_eof(&mut conn)).await.is_empty());
+            ends(task).await.unwrap();
+        }
+    }
+);
+
 /// Answers `GET /big` with 1 MiB, anything else with "hello".
 async fn big(req: Request<Body>) -> Result<Response<Body>, Infallible> {
     Ok(Response::new(if req.uri().path() == "/big" {
