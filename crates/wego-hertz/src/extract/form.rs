@@ -2,7 +2,7 @@
 
 use std::ops::{Deref, DerefMut};
 
-use http::Method;
+use http::{HeaderMap, Method};
 use serde::de::DeserializeOwned;
 
 use super::{FromRequest, Rejection, Request, has_content_type, read_request_body};
@@ -27,13 +27,21 @@ impl<T: DeserializeOwned + Send> FromRequest for Form<T> {
                 .map(Form)
                 .map_err(|e| Rejection::InvalidForm(e.to_string()));
         }
-        if !has_content_type(req.headers(), FORM, None) {
-            return Err(Rejection::UnsupportedMediaType { expected: FORM });
-        }
+        check_form_head(req.method(), req.headers())?;
         let bytes = read_request_body(req).await?;
         serde_urlencoded::from_bytes(&bytes)
             .map(Form)
             .map_err(|e| Rejection::InvalidForm(e.to_string()))
+    }
+}
+
+/// What [`Form`] checks before it reads the body: a form content type
+/// (415), unless the form is the query string (`GET`, `HEAD`).
+pub(crate) fn check_form_head(method: &Method, headers: &HeaderMap) -> Result<(), Rejection> {
+    if method == Method::GET || method == Method::HEAD || has_content_type(headers, FORM, None) {
+        Ok(())
+    } else {
+        Err(Rejection::UnsupportedMediaType { expected: FORM })
     }
 }
 

@@ -2,6 +2,8 @@
 
 use serde::de::DeserializeOwned;
 
+use http::HeaderMap;
+
 use super::{FromRequest, Rejection, Request, has_content_type, read_request_body};
 use crate::response::Json;
 
@@ -11,11 +13,19 @@ impl<T: DeserializeOwned + Send> FromRequest for Json<T> {
     type Rejection = Rejection;
 
     async fn from_request(req: Request) -> Result<Self, Rejection> {
-        if !has_content_type(req.headers(), JSON, Some("json")) {
-            return Err(Rejection::UnsupportedMediaType { expected: JSON });
-        }
+        check_json_head(req.headers())?;
         let bytes = read_request_body(req).await?;
         parse_json(&bytes).map(Json)
+    }
+}
+
+/// What [`Json`] checks before it reads the body: a JSON content type
+/// (415).
+pub(crate) fn check_json_head(headers: &HeaderMap) -> Result<(), Rejection> {
+    if has_content_type(headers, JSON, Some("json")) {
+        Ok(())
+    } else {
+        Err(Rejection::UnsupportedMediaType { expected: JSON })
     }
 }
 

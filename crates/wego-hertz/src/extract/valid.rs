@@ -17,7 +17,10 @@
 //! value, the Rust name is used. Nested structs and lists are reported as
 //! `outer.inner` and `list[2].inner` paths (the mapping applies to the
 //! outermost name). To compare values, `Valid` buffers the body (within the
-//! body limit) before the inner extractor reads it.
+//! body limit) before the inner extractor reads it, after the checks the
+//! inner extractor makes on the head alone ([`Validated::check_head`]): a
+//! `Valid<Json<T>>` with the wrong content type is 415 with its body unread,
+//! as a bare `Json<T>` is.
 
 use std::fmt;
 
@@ -27,6 +30,8 @@ use serde::Serialize;
 use serde::de::{self, DeserializeOwned, Visitor};
 use validator::{Validate, ValidationErrors, ValidationErrorsKind};
 
+use super::form::check_form_head;
+use super::json::check_json_head;
 use super::private::ViaRequest;
 use super::{
     Form, FromRequest, FromRequestParts, Json, Path, PathParams, Query, Rejection, Request,
@@ -63,21 +68,45 @@ pub trait Validated {
 
     /// The value to validate.
     fn target(&self) -> &Self::Target;
+
+    /// Checks what the extractor checks on the request's head before it
+    /// reads the body (the content type of [`Json`] and [`Form`]), so that
+    /// [`Valid`] answers those rejections before it buffers the body. The
+    /// default accepts every head.
+    ///
+    /// # Errors
+    ///
+    /// The extractor's rejection for the head.
+    fn check_head(parts: &Parts) -> Result<(), Rejection> {
+        let _ = parts;
+        Ok(())
+    }
 }
 
 macro_rules! validated {
-    ($($ty:ident),*) => {$(
+    ($($ty:ident $(($parts:ident) => $check:expr)?),*) => {$(
         impl<T: Validate + DeserializeOwned> Validated for $ty<T> {
             type Target = T;
 
             fn target(&self) -> &T {
                 &self.0
             }
+
+            $(
+                fn check_head($parts: &Parts) -> Result<(), Rejection> {
+                    $check
+                }
+            )?
         }
     )*};
 }
 
-validated!(Json, Query, Form, Path);
+validated!(
+    Json(parts) => check_json_head(&parts.headers),
+    Query,
+    Form(parts) => check_form_head(&parts.method, &parts.headers),
+    Path
+);
 
 /// A failed [`Valid`] extraction: the inner extractor's rejection, or the
 /// validation errors.
@@ -145,8 +174,10 @@ where
 
     async fn from_request(req: Request) -> Result<Self, ValidationRejection> {
         // Buffer the body (within the limit) so that a failure can name
-        // renamed fields by the values the client sent.
+        // renamed fields by the values the client sent; not before the
+        // checks that need no body.
         let (parts, body) = req.into_parts();
+        E::check_head(&parts).map_err(ValidationRejection::Extract)?;
         let bytes = read_body(body, body_limit(&parts.extensions))
             .await
             .map_err(ValidationRejection::Extract)?;

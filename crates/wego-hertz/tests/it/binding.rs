@@ -1,7 +1,7 @@
 //! Validated binding over the wire: failures are a 400 JSON list of fields
 //! by wire name.
 
-use wego_hertz::extract::{Json, Query, Valid};
+use wego_hertz::extract::{Form, Json, Query, Valid};
 use wego_hertz::{Router, Server};
 
 use crate::support::{roundtrip, start};
@@ -69,3 +69,49 @@ wego_test_support::each_backend!(invalid_bodies_get_a_field_list, |_backend| asy
     assert_eq!(r.status, 400);
     assert!(r.body.starts_with(b"malformed json"));
 });
+
+wego_test_support::each_backend!(
+    valid_json_and_form_check_the_content_type_first,
+    |_backend| async move {
+        let with_form = || {
+            app().post(
+                "/orders/form",
+                |Valid(Form(o)): Valid<Form<Order>>| async move { o.product_id },
+            )
+        };
+        // A body over the limit with the wrong content type: 415, as the
+        // bare extractors answer, before the body is read (not 413).
+        let (_server, addr, _task) =
+            start(Server::builder().with_body_limit(16), with_form()).await;
+        let body = "x".repeat(32);
+        for (path, content_type) in [
+            ("/orders", "text/plain"),
+            ("/orders/form", "application/json"),
+        ] {
+            let raw = format!(
+                "POST {path} HTTP/1.1\r\nHost: t\r\nContent-Type: {content_type}\r\n\
+                 Content-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            let r = roundtrip(&addr, raw.as_bytes()).await;
+            assert_eq!(r.status, 415, "{path}");
+        }
+        // The right content type still reaches the limit, and a valid form
+        // the handler.
+        let raw = format!(
+            "POST /orders/form HTTP/1.1\r\nHost: t\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        assert_eq!(roundtrip(&addr, raw.as_bytes()).await.status, 413);
+        let form = "productId=p2&quantity=5";
+        let raw = format!(
+            "POST /orders/form HTTP/1.1\r\nHost: t\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+            form.len()
+        );
+        let (_server, addr, _task) = start(Server::builder(), with_form()).await;
+        let r = roundtrip(&addr, raw.as_bytes()).await;
+        assert_eq!((r.status.as_u16(), &r.body[..]), (200, &b"p2"[..]));
+    }
+);
