@@ -35,7 +35,8 @@
 //!
 //! Responses are gathered in a write buffer and flushed before the driver
 //! waits for more input, so pipelined requests already buffered are answered
-//! with one write.
+//! with one write; a handler (or service) not ready at once does not hold
+//! them back: they are written out while it waits (`poll_answer`).
 //!
 //! The usual request (no body still to read, no 100-continue, a response
 //! body already in memory) takes an inline path in `Driver::run` that moves
@@ -295,7 +296,11 @@ where
                         break 'served Box::pin(self.serve_general(*head, watcher)).await;
                     }
                 };
-                let Ok(response) = fut.await;
+                let Ok(response) = {
+                    let mut fut = std::pin::pin!(fut);
+                    std::future::poll_fn(|cx| self.poll_answer(cx, |_, cx| fut.as_mut().poll(cx)))
+                        .await
+                };
                 match self.queue_response(response, meta, watcher) {
                     Queued::All(keep_alive) => {
                         if self.must_flush(keep_alive) {
@@ -476,9 +481,10 @@ where
         Body::from(self.rbuf.split_to(len).freeze())
     }
 
-    /// Waits for the service to be ready, then calls it.
+    /// Waits for the service to be ready (writing out earlier answers
+    /// meanwhile, see `poll_answer`), then calls it.
     async fn call_when_ready(&mut self, req: Box<Request<Body>>) -> S::Future {
-        let Ok(()) = std::future::poll_fn(|cx| self.svc.poll_ready(cx)).await;
+        let Ok(()) = std::future::poll_fn(|cx| self.poll_answer(cx, S::poll_ready)).await;
         self.svc.call(*req)
     }
 
@@ -542,13 +548,15 @@ where
         let mut req = Request::from_parts(parts, body);
         self.add_extensions(req.extensions_mut());
 
-        let ready = std::future::poll_fn(|cx| self.svc.poll_ready(cx)).await;
+        let ready = std::future::poll_fn(|cx| self.poll_answer(cx, S::poll_ready)).await;
         let Ok(()) = ready;
         let mut fut = std::pin::pin!(self.svc.call(req));
 
         let response = loop {
             let Some(p) = pump.as_mut().filter(|p| p.is_unread()) else {
-                let Ok(r) = fut.await;
+                let Ok(r) =
+                    std::future::poll_fn(|cx| self.poll_answer(cx, |_, cx| fut.as_mut().poll(cx)))
+                        .await;
                 break r;
             };
             let step = tokio::select! {

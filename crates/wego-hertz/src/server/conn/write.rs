@@ -311,6 +311,33 @@ where
         Ok(true)
     }
 
+    /// Polls `pending`, the service's readiness or its response future;
+    /// while it is not ready, writes out what is queued (answers to earlier
+    /// pipelined requests, which `must_flush` left for the next response)
+    /// rather than hold it behind a handler that waits. One that is ready
+    /// at once costs no write: its answer goes out with the others.
+    ///
+    /// The write takes what the IO accepts without waiting, and drops it
+    /// from the buffer, so it may stop anywhere: the rest goes out with the
+    /// next flush, under the write timeout. A write error is left for that
+    /// flush to report.
+    pub(super) fn poll_answer<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        pending: impl FnOnce(&mut S, &mut Context<'_>) -> Poll<T>,
+    ) -> Poll<T> {
+        let polled = pending(&mut self.svc, cx);
+        if polled.is_pending() && !self.wbuf.is_empty() {
+            let mut pos = 0;
+            if let Poll::Ready(Ok(())) = poll_write_out(&mut self.io, &self.wbuf, &mut pos, cx) {
+                pool::give_back(std::mem::take(&mut self.wbuf));
+            } else {
+                self.wbuf.advance(pos);
+            }
+        }
+        polled
+    }
+
     /// Whether to write out what is queued now: when the connection
     /// closes, when no pipelined request waits to be answered with it, or
     /// when enough has gathered.
