@@ -453,7 +453,8 @@ impl Server {
 
     /// Shuts down gracefully: stop accepting, let in-flight requests finish
     /// (their responses carry `Connection: close`), close idle keep-alive
-    /// connections at once, and after `deadline` close whatever remains.
+    /// connections, and new ones that have not sent a byte, at once, and
+    /// after `deadline` close whatever remains.
     pub async fn shutdown(&self, deadline: Duration) -> ShutdownReport {
         self.shutdown.shutdown(deadline).await
     }

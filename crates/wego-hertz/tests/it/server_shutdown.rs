@@ -76,3 +76,38 @@ wego_test_support::each_backend!(deadline_forces_stuck_requests, |_backend| asyn
     assert!(closed(&mut conn).await);
     task.await.unwrap();
 });
+
+wego_test_support::each_backend!(
+    a_connection_that_sent_nothing_closes_at_shutdown,
+    |_backend| async move {
+        let server = Server::builder().build().unwrap();
+        let svc = || tower::service_fn(crate::support::app);
+        // Accepted, and silent: no byte of a first request (a browser's
+        // preconnected socket, a load balancer's TCP check).
+        let (io, mut silent) = tokio::io::duplex(4096);
+        let silent_task = rt::spawn(server.serve_connection(io, svc()));
+        // Accepted, with part of its first head: a request has begun.
+        let (io, mut started) = tokio::io::duplex(4096);
+        let started_task = rt::spawn(server.serve_connection(io, svc()));
+        started.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
+
+        let s = server.clone();
+        let shutdown = rt::spawn(async move { s.shutdown(Duration::from_secs(5)).await });
+        // The silent one is closed at once, with no response.
+        let mut rest = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(&mut silent, &mut rest)
+            .await
+            .unwrap();
+        assert!(rest.is_empty(), "{:?}", String::from_utf8_lossy(&rest));
+        silent_task.await.unwrap();
+        // The begun one is served, and told the connection closes.
+        started.write_all(b"Host: x\r\n\r\n").await.unwrap();
+        let mut buf = BytesMut::new();
+        let resp = read_response(&mut started, &mut buf, false).await.unwrap();
+        assert_eq!(resp.body, b"hello");
+        assert!(resp.closes());
+        started_task.await.unwrap();
+        let report = shutdown.await.unwrap();
+        assert!(report.is_graceful(), "forced {}", report.forced);
+    }
+);

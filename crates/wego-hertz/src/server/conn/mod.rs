@@ -183,7 +183,8 @@ struct Driver<S, IO> {
 
 /// Why reading a head ended without one.
 enum HeadEnd {
-    /// Clean close: EOF, idle timeout, or draining while idle.
+    /// Clean close: EOF, idle timeout, or draining with no byte of a
+    /// request read.
     Close,
     /// The head was malformed or too large.
     Parse(ParseError),
@@ -438,6 +439,11 @@ where
             Some(t) => (t.max(answered_at) + self.config.header_read_timeout, false),
             None => (answered_at + self.config.idle_timeout, true),
         };
+        // A draining shutdown closes the connection while no byte of a
+        // request is here: between requests, and also before a first
+        // request, which is on the header clock from accept (as hyper
+        // closes a connection that has read nothing; see docs/http.md).
+        let silent = self.rbuf.is_empty();
         if timer.get_ref().deadline() > deadline {
             timer.as_mut().get_pin_mut().reset(deadline);
         }
@@ -449,7 +455,7 @@ where
                 r = std::future::poll_fn(|cx| poll_read_lent(&mut self.io, &mut self.rbuf, cx)) => {
                     break r;
                 }
-                () = draining.as_mut(), if idle => return Err(HeadEnd::Close),
+                () = draining.as_mut(), if silent => return Err(HeadEnd::Close),
                 () = timer.as_mut() => {
                     if rt::now() >= deadline {
                         return Err(if idle { HeadEnd::Close } else { HeadEnd::Timeout });
