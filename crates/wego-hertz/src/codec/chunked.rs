@@ -4,6 +4,13 @@
 //! section is parsed once it is complete, and each line is bounded, so a peer
 //! can neither make it buffer without limit nor see it act on half a line.
 //! Chunk data is split off the input buffer without copying.
+//!
+//! A line that arrives in pieces is scanned once: each call resumes the
+//! search for its end where the last call stopped, so a peer that sends a
+//! trailer section or a size line a byte at a time costs linear work, not
+//! quadratic. A chunk size has at most 16 hex digits, leading zeros
+//! included (as in Go's net/http), so zero padding cannot make size lines
+//! cost more than a constant per chunk, beside the extension budget.
 
 use bytes::BytesMut;
 use http::{HeaderMap, HeaderName, HeaderValue};
@@ -13,6 +20,9 @@ use super::error::ChunkError;
 
 /// Longest chunk-size line (size and extensions), CRLF excluded.
 const MAX_SIZE_LINE: usize = 4096;
+/// Most hex digits in a chunk size, leading zeros included: enough for
+/// any 64-bit size.
+const MAX_SIZE_DIGITS: usize = 16;
 /// Most extension bytes accepted over a whole body, so that a flood of tiny
 /// chunks with extensions cannot cost more than this in parsing.
 const MAX_EXTENSIONS_TOTAL: usize = 16 * 1024;
@@ -34,6 +44,12 @@ pub struct ChunkedDecoder {
     state: State,
     extensions: usize,
     max_trailers: usize,
+    /// Bytes at the front of the buffer already searched for the end of
+    /// the current size line or trailer section, without finding it.
+    scanned: usize,
+    /// Bytes the searches for line ends examined, over the decoder's life.
+    #[cfg(test)]
+    pub(super) examined: usize,
 }
 
 impl ChunkedDecoder {
@@ -43,6 +59,9 @@ impl ChunkedDecoder {
             state: State::Size,
             extensions: 0,
             max_trailers,
+            scanned: 0,
+            #[cfg(test)]
+            examined: 0,
         }
     }
 
@@ -56,6 +75,11 @@ impl ChunkedDecoder {
     /// `Ok(None)`: more input is needed. Data frames are split off `buf`
     /// without copying; after [`Decoded::Trailers`] (if any) comes
     /// [`Decoded::End`], on every later call too.
+    ///
+    /// `buf` is the same buffer on every call, with bytes only appended to
+    /// it in between (as a read loop does): after `Ok(None)` the decoder
+    /// resumes its search for the end of a line where it stopped, rather
+    /// than search the bytes it has seen again.
     ///
     /// # Errors
     ///
@@ -114,7 +138,18 @@ impl ChunkedDecoder {
     /// Parses `chunk-size [ chunk-ext ] CRLF`.
     fn size_line(&mut self, buf: &mut BytesMut) -> Result<Option<u64>, ChunkError> {
         let scan = &buf[..buf.len().min(MAX_SIZE_LINE + 2)];
-        let Some(lf) = scan.iter().position(|&b| b == b'\n') else {
+        // The bytes before `scanned` hold no LF: searched by earlier calls.
+        let from = self.scanned.min(scan.len());
+        #[cfg(test)]
+        {
+            self.examined += scan.len() - from;
+        }
+        let Some(lf) = scan[from..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map(|i| from + i)
+        else {
+            self.scanned = scan.len();
             if buf.len() > MAX_SIZE_LINE + 1 {
                 return Err(ChunkError::Extension);
             }
@@ -133,6 +168,9 @@ impl ChunkedDecoder {
         let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
         if digits == 0 {
             return Err(ChunkError::Size);
+        }
+        if digits > MAX_SIZE_DIGITS {
+            return Err(ChunkError::SizeOverflow);
         }
         let mut size: u64 = 0;
         for &d in &line[..digits] {
@@ -165,6 +203,7 @@ impl ChunkedDecoder {
             }
         }
         let _ = buf.split_to(lf + 1);
+        self.scanned = 0;
         Ok(Some(size))
     }
 
@@ -187,7 +226,19 @@ impl ChunkedDecoder {
     fn more_trailers(&mut self, buf: &mut BytesMut) -> Result<Option<Decoded>, ChunkError> {
         let limit = self.max_trailers;
         let scan = &buf[..buf.len().min(limit)];
-        let Some(end) = scan.windows(4).position(|w| w == b"\r\n\r\n") else {
+        // Earlier calls found no end before `scanned`; the end's first
+        // three bytes may be the last three they saw.
+        let from = self.scanned.saturating_sub(3).min(scan.len());
+        #[cfg(test)]
+        {
+            self.examined += scan.len() - from;
+        }
+        let Some(end) = scan[from..]
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map(|i| from + i)
+        else {
+            self.scanned = scan.len();
             if buf.len() >= limit {
                 return Err(ChunkError::TrailersTooLarge { limit });
             }
@@ -214,6 +265,7 @@ impl ChunkedDecoder {
             map.append(name, value);
         }
         let _ = buf.split_to(end + 4);
+        self.scanned = 0;
         self.state = State::Done;
         Ok(Some(Decoded::Trailers(map)))
     }

@@ -97,7 +97,8 @@ pub enum ChunkError {
     /// The chunk size is not hexadecimal or is empty.
     #[error("invalid chunk size")]
     Size,
-    /// The chunk size does not fit in 64 bits.
+    /// The chunk size does not fit in 64 bits, or has more than 16 hex
+    /// digits (leading zeros included).
     #[error("chunk size overflows")]
     SizeOverflow,
     /// A chunk extension contains a forbidden byte or is too long.

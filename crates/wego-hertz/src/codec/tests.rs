@@ -519,6 +519,96 @@ fn chunked_bounds_lines_and_trailers() {
     );
 }
 
+/// Feeds `input` to `d` one byte at a time until the body ends; returns
+/// the data and trailers decoded.
+fn feed_bytewise(d: &mut ChunkedDecoder, input: &[u8]) -> (Vec<u8>, Option<http::HeaderMap>) {
+    let mut buf = BytesMut::new();
+    let mut out = Vec::new();
+    let mut trailers = None;
+    for &b in input {
+        buf.extend_from_slice(&[b]);
+        while let Some(piece) = d.decode(&mut buf).unwrap() {
+            match piece {
+                Decoded::Data(x) => out.extend_from_slice(&x),
+                Decoded::Trailers(t) => trailers = Some(t),
+                Decoded::End => return (out, trailers),
+            }
+        }
+    }
+    panic!("the body did not end");
+}
+
+#[test]
+fn a_trailer_section_arriving_byte_by_byte_is_scanned_once() {
+    // 64 KiB of trailer field, a byte per call: each call searches only
+    // the new byte and the three before it (an end may straddle them).
+    let limit = 64 * 1024;
+    let field = format!("x: {}\r\n\r\n", "a".repeat(limit - 16));
+    let mut d = ChunkedDecoder::new(limit);
+    let (data, trailers) = feed_bytewise(&mut d, format!("0\r\n{field}").as_bytes());
+    assert!(data.is_empty());
+    assert_eq!(trailers.unwrap()["x"].len(), limit - 16);
+    assert!(
+        d.examined <= 4 * (field.len() + 3),
+        "{} bytes examined for a {}-byte section",
+        d.examined,
+        field.len()
+    );
+
+    // An end split across calls in every way is found.
+    for split in 1..4 {
+        let mut d = ChunkedDecoder::new(1024);
+        let mut buf = BytesMut::from(&b"0\r\nT: v\r\n\r\n"[..]);
+        let tail = buf.split_off(buf.len() - split);
+        assert!(d.decode(&mut buf).unwrap().is_none(), "split {split}");
+        buf.extend_from_slice(&tail);
+        assert!(
+            matches!(d.decode(&mut buf).unwrap(), Some(Decoded::Trailers(t)) if t["t"] == "v"),
+            "split {split}"
+        );
+        assert!(buf.is_empty());
+    }
+}
+
+#[test]
+fn a_size_line_arriving_byte_by_byte_is_scanned_once() {
+    // A 4 KiB size line (extensions), a byte per call.
+    let line = format!("1;{}\r\n", "e".repeat(4000));
+    let input = format!("{line}a\r\n0\r\n\r\n");
+    let mut d = ChunkedDecoder::new(1024);
+    let (data, _) = feed_bytewise(&mut d, input.as_bytes());
+    assert_eq!(data, b"a");
+    assert!(
+        d.examined <= input.len() + 8,
+        "{} bytes examined for {} bytes of input",
+        d.examined,
+        input.len()
+    );
+}
+
+#[test]
+fn a_chunk_size_has_at_most_16_digits() {
+    // Sixteen digits, leading zeros included, are any 64-bit size.
+    let (data, _, _) = decode_all(b"0000000000000001\r\na\r\n0000000000000000\r\n\r\n").unwrap();
+    assert_eq!(data, b"a");
+    assert_eq!(
+        decode_all(b"00000000000000001\r\na\r\n0\r\n\r\n").unwrap_err(),
+        ChunkError::SizeOverflow
+    );
+    assert_eq!(
+        decode_all(b"1\r\na\r\n00000000000000000\r\n\r\n").unwrap_err(),
+        ChunkError::SizeOverflow
+    );
+    // Zero padding is no way around the extension budget: 32 KB of it
+    // for 8 data bytes is refused at the first line.
+    let mut body = Vec::new();
+    for _ in 0..8 {
+        body.extend_from_slice(format!("{}1\r\na\r\n", "0".repeat(4000)).as_bytes());
+    }
+    body.extend_from_slice(b"0\r\n\r\n");
+    assert_eq!(decode_all(&body).unwrap_err(), ChunkError::SizeOverflow);
+}
+
 #[test]
 fn chunked_resumes_byte_by_byte() {
     let input = b"5;a=b\r\nhello\r\n6\r\n world\r\n0\r\nT: v\r\n\r\n";
