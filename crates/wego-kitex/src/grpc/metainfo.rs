@@ -15,6 +15,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use crate::metainfo::{TRACEPARENT, TRACESTATE};
 
 use super::metadata::Metadata;
+use super::status::Status;
 use crate::metainfo::{
     self, CallContext, FastStr, MetaInfo, PREFIX_PERSISTENT, PREFIX_TRANSIENT, RpcInfo,
 };
@@ -24,12 +25,23 @@ pub const HTTP_PREFIX_PERSISTENT: &str = "rpc-persist-";
 /// Header prefix of transient metainfo.
 pub const HTTP_PREFIX_TRANSIENT: &str = "rpc-transit-";
 
+/// Most metainfo entries (`rpc-persist-*`, `rpc-transit-*`, trace keys)
+/// one gRPC request may carry; a request with more is answered
+/// `RESOURCE_EXHAUSTED`. The same cap as a TTHeader frame's
+/// ([`crate::ttheader::MAX_INFO_PAIRS`]).
+pub const MAX_ENTRIES: usize = crate::ttheader::MAX_INFO_PAIRS;
+
 /// The call context a gRPC request gives its handler.
+///
+/// # Errors
+///
+/// `RESOURCE_EXHAUSTED` if the request carries more than [`MAX_ENTRIES`]
+/// metainfo entries.
 pub(crate) fn context_from(
     path: &str,
     metadata: &Metadata,
     deadline: Option<Instant>,
-) -> CallContext {
+) -> Result<CallContext, Status> {
     let (callee, method) = path
         .trim_start_matches('/')
         .split_once('/')
@@ -39,15 +51,23 @@ pub(crate) fn context_from(
         let Ok(v) = std::str::from_utf8(v) else {
             continue;
         };
-        if let Some(key) = k.strip_prefix(HTTP_PREFIX_PERSISTENT) {
-            wire.push((format!("{PREFIX_PERSISTENT}{key}"), v.to_owned()));
+        let key = if let Some(key) = k.strip_prefix(HTTP_PREFIX_PERSISTENT) {
+            format!("{PREFIX_PERSISTENT}{key}")
         } else if let Some(key) = k.strip_prefix(HTTP_PREFIX_TRANSIENT) {
-            wire.push((format!("{PREFIX_TRANSIENT}{key}"), v.to_owned()));
+            format!("{PREFIX_TRANSIENT}{key}")
         } else if k == TRACEPARENT || k == TRACESTATE {
-            wire.push((k.to_owned(), v.to_owned()));
+            k.to_owned()
+        } else {
+            continue;
+        };
+        if wire.len() == MAX_ENTRIES {
+            return Err(Status::resource_exhausted(format!(
+                "more than {MAX_ENTRIES} metainfo entries"
+            )));
         }
+        wire.push((key, v.to_owned()));
     }
-    CallContext {
+    Ok(CallContext {
         rpc_info: RpcInfo {
             callee: FastStr::new(callee),
             method: FastStr::new(method),
@@ -55,7 +75,7 @@ pub(crate) fn context_from(
             ..RpcInfo::default()
         },
         metainfo: MetaInfo::from_wire(&wire),
-    }
+    })
 }
 
 /// Adds the persistent metainfo of the call being served (if any) to an
@@ -105,7 +125,7 @@ mod tests {
         md.insert("rpc-persist-tenant", "t1").unwrap();
         md.insert("rpc-transit-hop", "h1").unwrap();
         md.insert("x-other", "o").unwrap();
-        let ctx = context_from("/echo.EchoServer/Echo", &md, None);
+        let ctx = context_from("/echo.EchoServer/Echo", &md, None).unwrap();
         assert_eq!(ctx.rpc_info.callee, "echo.EchoServer");
         assert_eq!(ctx.rpc_info.method, "Echo");
         assert_eq!(ctx.metainfo.persistent("tenant"), Some("t1"));

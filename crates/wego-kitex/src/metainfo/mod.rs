@@ -104,6 +104,24 @@ fn put(v: &mut Vec<(String, String)>, k: &str, val: &str) {
     }
 }
 
+/// Sorts `v` by key and keeps one entry per key, with the value that came
+/// last: the wire's "last wins" without a search per pair.
+fn dedup_keep_last(v: &mut Vec<(String, String)>) {
+    if v.len() < 2 {
+        return;
+    }
+    // Stable: equal keys stay in wire order, so the kept slot ends up with
+    // the last value.
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v.dedup_by(|later, kept| {
+        let same = later.0 == kept.0;
+        if same {
+            std::mem::swap(&mut later.1, &mut kept.1);
+        }
+        same
+    });
+}
+
 fn get<'a>(v: &'a [(String, String)], k: &str) -> Option<&'a str> {
     v.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str())
 }
@@ -151,17 +169,27 @@ impl MetaInfo {
         get(&self.trace, key)
     }
 
-    /// Builds the metainfo a server sees from TTHeader string info.
+    /// Builds the metainfo a server sees from TTHeader string info. A key
+    /// sent more than once keeps its last value.
+    ///
+    /// The cost is O(n log n) in the number of pairs, so a peer sending
+    /// thousands of keys costs a sort, not a search per key.
     pub fn from_wire(str_info: &[(String, String)]) -> Self {
         let mut m = MetaInfo::new();
         for (k, v) in str_info {
-            if let Some(k) = k.strip_prefix(PREFIX_PERSISTENT) {
-                put(&mut m.persistent, k, v);
+            let (list, k) = if let Some(k) = k.strip_prefix(PREFIX_PERSISTENT) {
+                (&mut m.persistent, k)
             } else if let Some(k) = k.strip_prefix(PREFIX_TRANSIENT) {
-                put(&mut m.upstream, k, v);
+                (&mut m.upstream, k)
             } else if is_trace_key(k) {
-                put(&mut m.trace, k, v);
-            }
+                (&mut m.trace, k.as_str())
+            } else {
+                continue;
+            };
+            list.push((k.to_owned(), v.clone()));
+        }
+        for list in [&mut m.persistent, &mut m.upstream, &mut m.trace] {
+            dedup_keep_last(list);
         }
         m
     }
@@ -318,6 +346,32 @@ mod tests {
         let mut next = Vec::new();
         got.for_next_hop().to_wire(&mut next);
         assert_eq!(next, vec![("RPCPersist-p".to_owned(), "1".to_owned())]);
+    }
+
+    #[test]
+    fn from_wire_keeps_the_last_value_of_a_repeated_key() {
+        let pair = |k: &str, v: &str| (k.to_owned(), v.to_owned());
+        let wire = vec![
+            pair("RPCPersist-b", "1"),
+            pair("RPCPersist-a", "2"),
+            pair("RPCTransient-t", "3"),
+            pair("RPCPersist-b", "4"),
+            pair("other", "5"),
+            pair("RPCPersist-a", "6"),
+            pair("RPCPersist-b", "7"),
+            pair("RPCTransient-t", "8"),
+        ];
+        let got = MetaInfo::from_wire(&wire);
+        assert_eq!(got.persistent("a"), Some("6"));
+        assert_eq!(got.persistent("b"), Some("7"));
+        assert_eq!(got.upstream_transient("t"), Some("8"));
+        let mut next = Vec::new();
+        got.for_next_hop().to_wire(&mut next);
+        next.sort();
+        assert_eq!(
+            next,
+            vec![pair("RPCPersist-a", "6"), pair("RPCPersist-b", "7")]
+        );
     }
 
     #[cfg(feature = "governance")]

@@ -33,8 +33,9 @@ const INFO_KEY_VALUE: u8 = 0x01;
 const INFO_PERSIST_KEY_VALUE: u8 = 0x02;
 const INFO_INT_KEY_VALUE: u8 = 0x10;
 const INFO_ACL_TOKEN: u8 = 0x11;
-/// Most key-value pairs accepted in one info section.
-const MAX_INFO_PAIRS: usize = 4096;
+/// Most key-value pairs (string and int, across every info section)
+/// accepted in one frame's header.
+pub const MAX_INFO_PAIRS: usize = 4096;
 
 /// Which of the two header formats a frame uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -195,6 +196,7 @@ pub fn decode_frame(mut frame: Bytes) -> Result<(Header, Bytes), HeaderError> {
     let mut r = Reader {
         buf: &mut h,
         format,
+        pairs: 0,
     };
     header.protocol_id = r.id()?;
     let n = r.id()?;
@@ -240,6 +242,8 @@ pub fn decode_frame(mut frame: Bytes) -> Result<(Header, Bytes), HeaderError> {
 struct Reader<'a> {
     buf: &'a mut Bytes,
     format: HeaderFormat,
+    /// Key-value pairs announced so far, across every info section.
+    pairs: usize,
 }
 
 impl Reader<'_> {
@@ -286,8 +290,16 @@ impl Reader<'_> {
             HeaderFormat::THeader => self.varint()?,
         } as usize;
         // Each pair takes at least two bytes: a larger count is a lie.
-        if n > MAX_INFO_PAIRS || n > self.buf.remaining() {
+        if n > self.buf.remaining() {
             return Err(HeaderError::Invalid("info count larger than the header"));
+        }
+        // A header may repeat its sections: the cap is on the frame, so the
+        // pairs a server turns into metainfo stay bounded.
+        self.pairs += n;
+        if self.pairs > MAX_INFO_PAIRS {
+            return Err(HeaderError::Invalid(
+                "more than 4096 key-value pairs in the header",
+            ));
         }
         Ok(n)
     }

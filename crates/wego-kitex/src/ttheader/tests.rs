@@ -95,6 +95,48 @@ fn rejects_malformed_headers() {
     }
 }
 
+/// A TTHeader frame whose header holds one string info section per entry of
+/// `sections`, each with that many `RPCPersist-<n>` keys and empty values.
+fn frame_with_sections(sections: &[usize]) -> BytesMut {
+    let mut var = vec![PROTOCOL_BINARY, 0];
+    let mut key = 0usize;
+    for &pairs in sections {
+        var.push(INFO_KEY_VALUE);
+        var.extend_from_slice(&u16::try_from(pairs).unwrap().to_be_bytes());
+        for _ in 0..pairs {
+            let k = format!("RPCPersist-{key:05}");
+            key += 1;
+            var.extend_from_slice(&u16::try_from(k.len()).unwrap().to_be_bytes());
+            var.extend_from_slice(k.as_bytes());
+            var.extend_from_slice(&[0, 0]);
+        }
+    }
+    var.resize(var.len().div_ceil(4) * 4, 0);
+    let mut f = BytesMut::new();
+    f.put_u32(u32::try_from(10 + var.len()).unwrap());
+    f.put_u16(TTHEADER_MAGIC);
+    f.put_u16(0);
+    f.put_i32(1);
+    f.put_u16(u16::try_from(var.len() / 4).unwrap());
+    f.put_slice(&var);
+    f
+}
+
+#[test]
+fn caps_the_pairs_of_a_frame_across_its_sections() {
+    let mut buf = frame_with_sections(&[MAX_INFO_PAIRS / 2, MAX_INFO_PAIRS / 2]);
+    let (h, _) = decode(&mut buf, 1 << 20).unwrap().unwrap();
+    assert_eq!(h.str_info.len(), MAX_INFO_PAIRS);
+    // Each section is under the cap, the frame is not.
+    let mut buf = frame_with_sections(&[MAX_INFO_PAIRS / 2, MAX_INFO_PAIRS / 2, 1]);
+    assert_eq!(
+        decode(&mut buf, 1 << 20),
+        Err(HeaderError::Invalid(
+            "more than 4096 key-value pairs in the header"
+        ))
+    );
+}
+
 proptest! {
     #[test]
     fn roundtrip_any_header(

@@ -198,6 +198,36 @@ wego_test_support::each_backend!(
     }
 );
 
+wego_test_support::each_backend!(
+    a_request_with_too_many_metainfo_entries_is_refused,
+    |_backend| async move {
+        use wego_kitex::grpc::metainfo::MAX_ENTRIES;
+        let ch = start(echo_router()).await;
+        let with_entries = |n: usize| {
+            let mut r = Request::new(req("x"));
+            for i in 0..n {
+                let (prefix, i) = if i % 2 == 0 {
+                    ("rpc-persist", i)
+                } else {
+                    ("rpc-transit", i)
+                };
+                r.metadata_mut()
+                    .insert(&format!("{prefix}-k{i}"), "")
+                    .unwrap();
+            }
+            r
+        };
+        let ok: Response<EchoResponse> = ch.unary(UNARY, with_entries(MAX_ENTRIES)).await.unwrap();
+        assert_eq!(ok.get_ref().msg, "x");
+        let err = ch
+            .unary::<_, EchoResponse>(UNARY, with_entries(MAX_ENTRIES + 1))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::ResourceExhausted, "{err:?}");
+        assert!(err.message().contains("metainfo"), "{err:?}");
+    }
+);
+
 wego_test_support::each_backend!(grpc_over_a_unix_socket, |_backend| async move {
     let path = wego_test_support::unix_socket_path("grpc");
     let addr = wego_netpoll::Address::Unix(path.clone());

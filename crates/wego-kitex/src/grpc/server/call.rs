@@ -159,11 +159,14 @@ pub(super) async fn handle_call<S>(
     request.set_path(parts.uri.path().to_owned());
     request.set_conn_facts(facts.peer.as_ref(), facts.tls.as_ref());
 
-    let ctx = Arc::new(crate::grpc::metainfo::context_from(
-        request.path(),
-        request.metadata(),
-        deadline,
-    ));
+    let ctx =
+        match crate::grpc::metainfo::context_from(request.path(), request.metadata(), deadline) {
+            Ok(ctx) => Arc::new(ctx),
+            Err(status) => {
+                let _ = respond.send_response(trailers_only(&status, None), true);
+                return;
+            }
+        };
     let call = crate::metainfo::scope(ctx.clone(), async {
         std::future::poll_fn(|cx| service.poll_ready(cx)).await?;
         service.call(request).await
