@@ -1,5 +1,8 @@
 //! A Kitex Protobuf client over TTHeader or Framed: one connection, calls
-//! in turn (ping-pong), deadlines sent in TTHeader and enforced here.
+//! in turn (ping-pong), deadlines sent in TTHeader and enforced here. A
+//! call that does not finish cleanly closes the connection (the next one
+//! dials anew), as the Thrift client's pool drops a cancelled call's
+//! connection.
 
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
@@ -68,6 +71,16 @@ impl ProtobufClientBuilder {
     /// `UNAVAILABLE` when the connection fails, `DEADLINE_EXCEEDED` when
     /// the connect timeout passes.
     pub async fn connect(self) -> Result<ProtobufClient, Status> {
+        let link = self.open().await?;
+        Ok(ProtobufClient {
+            conn: Mutex::new(Some(link)),
+            seq: AtomicI32::new(1),
+            config: self,
+        })
+    }
+
+    /// Opens a connection, bounded by the connect timeout.
+    async fn open(&self) -> Result<Link, Status> {
         let connect = async {
             match &self.connector {
                 Some(c) => c.connect(&self.addr).await,
@@ -82,25 +95,28 @@ impl ProtobufClientBuilder {
                 }
             }
         };
-        let conn = match rt::timeout(self.connect_timeout, connect).await {
-            Ok(Ok(c)) => c,
-            Ok(Err(e)) if e.is_timeout() => {
-                return Err(Status::deadline_exceeded("connect timed out"));
-            }
-            Ok(Err(e)) => return Err(Status::unavailable(format!("connect: {e}"))),
-            Err(_) => return Err(Status::deadline_exceeded("connect timed out")),
-        };
-        Ok(ProtobufClient {
-            conn: Mutex::new((conn, BytesMut::with_capacity(8 * 1024))),
-            seq: AtomicI32::new(1),
-            config: self,
-        })
+        match rt::timeout(self.connect_timeout, connect).await {
+            Ok(Ok(c)) => Ok((c, BytesMut::with_capacity(8 * 1024))),
+            Ok(Err(e)) if e.is_timeout() => Err(Status::deadline_exceeded("connect timed out")),
+            Ok(Err(e)) => Err(Status::unavailable(format!("connect: {e}"))),
+            Err(_) => Err(Status::deadline_exceeded("connect timed out")),
+        }
     }
 }
 
-/// A Kitex Protobuf client on one connection.
+/// A connection and its read buffer.
+type Link = (BoxIo, BytesMut);
+
+/// A Kitex Protobuf client on one connection, calls in turn.
+///
+/// A call that does not end with its own reply read whole (a timeout, a
+/// dropped call future, an I/O error, a malformed reply) closes the
+/// connection, as the Thrift client drops a pooled connection whose call
+/// was cancelled: a late reply, or half a request, can then never be
+/// taken for the next call's. The next call dials a new connection.
 pub struct ProtobufClient {
-    conn: Mutex<(BoxIo, BytesMut)>,
+    /// The connection, `None` once a call closed it.
+    conn: Mutex<Option<Link>>,
     seq: AtomicI32,
     config: ProtobufClientBuilder,
 }
@@ -127,13 +143,20 @@ impl ProtobufClient {
         }
     }
 
-    /// Calls `method` with `req`.
+    /// Calls `method` with `req`, on a new connection if the last call
+    /// closed the previous one. The timeout bounds the whole call, the
+    /// dial included.
     ///
     /// # Errors
     ///
     /// A [`Status`]: the server's exception (`UNIMPLEMENTED` for an unknown
     /// method, `INTERNAL` otherwise, with its message), `DEADLINE_EXCEEDED`,
     /// or `UNAVAILABLE` for connection failures.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before it finishes closes the connection; the
+    /// next call dials a new one.
     pub async fn call<Req, Resp>(&self, method: &str, req: &Req) -> Result<Resp, Status>
     where
         Req: prost::Message,
@@ -173,31 +196,39 @@ impl ProtobufClient {
         framing::encode(self.config.framing, Some(&header), &payload, &mut frame)
             .map_err(|()| Status::internal("cannot frame the request"))?;
         let exchange = async {
-            let mut guard = self.conn.lock().await;
-            let (conn, buf) = &mut *guard;
+            let mut slot = self.conn.lock().await;
+            // Out of the slot for the exchange: it goes back only once this
+            // call's reply has been read whole, so a call that fails or is
+            // dropped half-way leaves no connection behind.
+            let (mut conn, mut buf) = match slot.take() {
+                Some(link) => link,
+                None => self.config.open().await?,
+            };
             conn.write_all(&frame).await.map_err(io_status)?;
             conn.flush().await.map_err(io_status)?;
-            loop {
-                match framing::decode(self.config.framing, buf, self.config.max_message) {
-                    Ok(Some((_, p))) => return Ok(p),
+            let reply = loop {
+                match framing::decode(self.config.framing, &mut buf, self.config.max_message) {
+                    Ok(Some((_, p))) => break p,
                     Ok(None) => {}
                     Err(()) => return Err(Status::internal("malformed reply frame")),
                 }
-                if conn.read_buf(buf).await.map_err(io_status)? == 0 {
+                if conn.read_buf(&mut buf).await.map_err(io_status)? == 0 {
                     return Err(Status::unavailable("connection closed"));
                 }
+            };
+            let msg = codec::decode(reply).map_err(|e| Status::internal(e.to_string()))?;
+            if msg.seq_id != seq {
+                return Err(Status::internal("reply for another sequence id"));
             }
+            *slot = Some((conn, buf));
+            Ok(msg)
         };
-        let reply = match self.config.timeout {
+        let msg = match self.config.timeout {
             Some(t) => rt::timeout(t, exchange)
                 .await
                 .map_err(|_| Status::deadline_exceeded("deadline exceeded"))??,
             None => exchange.await?,
         };
-        let msg = codec::decode(reply).map_err(|e| Status::internal(e.to_string()))?;
-        if msg.seq_id != seq {
-            return Err(Status::internal("reply for another sequence id"));
-        }
         match msg.kind {
             ProtobufMessageType::Reply => Resp::decode(msg.body)
                 .map_err(|e| Status::internal(format!("cannot decode reply: {e}"))),

@@ -9,7 +9,7 @@ use wego_netpoll::{Address, Shutdown, rt};
 
 use wego_test_support::Pipes;
 
-use crate::clock::{assert_at, step_until};
+use crate::clock::{assert_at, settle, step_until};
 use crate::grpc_common::*;
 
 /// Serves Kitex Protobuf on its own (no Thrift server), per connection.
@@ -102,6 +102,52 @@ wego_test_support::each_backend_paused!(
         .await;
         assert_eq!(r.unwrap_err().code(), Code::DeadlineExceeded);
         assert_at(backend, took, timeout, 1);
+    }
+);
+
+wego_test_support::each_backend_paused!(
+    kitex_protobuf_client_recovers_after_a_timeout,
+    |_backend| async move {
+        let handler = ProtobufHandler::new(echo_router());
+        let shutdown = Shutdown::new();
+        let opened = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let o2 = opened.clone();
+        let pipes = Pipes::new(move |n, io| {
+            o2.store(n, std::sync::atomic::Ordering::SeqCst);
+            let (h, w) = (handler.clone(), shutdown.watcher());
+            async move {
+                let _ = h.serve_connection(io, w).await;
+            }
+        });
+        let client = ProtobufClient::builder(Address::loopback())
+            .with_connector(pipes)
+            .with_timeout(Duration::from_millis(100))
+            .connect()
+            .await
+            .unwrap();
+        // The server answers at its deadline, the client's: the reply comes
+        // after the client gave up, on the connection the call used.
+        let slow = EchoRequest {
+            action: "sleep".into(),
+            msg: "60000".into(),
+        };
+        let (r, _) = step_until(
+            Duration::from_secs(10),
+            client.call::<_, EchoResponse>("Echo", &slow),
+        )
+        .await;
+        assert_eq!(r.unwrap_err().code(), Code::DeadlineExceeded);
+        settle().await;
+        for msg in ["after", "and after"] {
+            let (r, _) = step_until(
+                Duration::from_secs(10),
+                client.call::<_, EchoResponse>("Echo", &req(msg)),
+            )
+            .await;
+            assert_eq!(r.unwrap().msg, msg);
+        }
+        // The timed-out call's connection was closed, and one new one serves.
+        assert_eq!(opened.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 );
 
