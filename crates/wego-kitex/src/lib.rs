@@ -31,6 +31,7 @@
 //! # let _ = reply; Ok(()) }
 //! ```
 
+mod contain;
 mod error;
 #[cfg(feature = "generic")]
 pub mod generic;

@@ -160,6 +160,14 @@ impl ProtobufHandler {
                 None => Err(Status::internal("no response message")),
             }
         };
+        // A handler's panic is this call's internal error, not the end of
+        // the connection (the one-port server's or `serve_connection`'s).
+        let call = async {
+            crate::contain::contain(call).await.unwrap_or_else(|| {
+                tracing::error!("kitex protobuf handler panicked; answering INTERNAL_ERROR");
+                Err(Status::internal("handler panicked"))
+            })
+        };
         let call = metainfo::scope(ctx, call);
         match deadline {
             Some(d) => rt::timeout_at(d, call)

@@ -64,7 +64,19 @@ pub(super) async fn call(
         let span = serve_span(&mut ctx, &method);
         let ctx = Arc::new(ctx);
         let req = ThriftRequest::new(proto, header, args, ctx.clone());
-        let served = ThriftRouter::serve_inline(routed, req);
+        // A handler's panic is this call's INTERNAL_ERROR, not the end of
+        // the connection and of every call in flight on it.
+        let served = async {
+            crate::contain::contain(ThriftRouter::serve_inline(routed, req))
+                .await
+                .unwrap_or_else(|| {
+                    tracing::error!("thrift handler panicked; answering INTERNAL_ERROR");
+                    Ok(ThriftReply::Exception(ApplicationException::new(
+                        ExceptionKind::InternalError,
+                        "handler panicked",
+                    )))
+                })
+        };
         let fut = tracing::Instrument::instrument(metainfo::scope(ctx, served), span);
         let r = match deadline {
             Some(d) => rt::timeout_at(d, fut).await.unwrap_or_else(|_| {

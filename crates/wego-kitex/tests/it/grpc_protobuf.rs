@@ -151,6 +151,55 @@ wego_test_support::each_backend_paused!(
     }
 );
 
+wego_test_support::each_backend_paused!(
+    a_panicking_kitex_protobuf_handler_is_an_internal_error,
+    |_backend| async move {
+        let router = echo_router().unary(
+            "/echo.EchoServer/Boom",
+            |r: Request<EchoRequest>| async move {
+                if r.get_ref().msg == "boom" {
+                    panic!("handler bug");
+                }
+                Ok(Response::new(EchoResponse::default()))
+            },
+        );
+        let handler = ProtobufHandler::new(router);
+        let shutdown = Shutdown::new();
+        let opened = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let o2 = opened.clone();
+        let pipes = Pipes::new(move |n, io| {
+            o2.store(n, std::sync::atomic::Ordering::SeqCst);
+            let (h, w) = (handler.clone(), shutdown.watcher());
+            async move {
+                let _ = h.serve_connection(io, w).await;
+            }
+        });
+        let client = ProtobufClient::builder(Address::loopback())
+            .with_connector(pipes)
+            .connect()
+            .await
+            .unwrap();
+        let (r, _) = step_until(
+            Duration::from_secs(10),
+            client.call::<_, EchoResponse>("Boom", &req("boom")),
+        )
+        .await;
+        let e = r.unwrap_err();
+        assert_eq!(
+            (e.code(), e.message()),
+            (Code::Internal, "handler panicked")
+        );
+        // The connection serves on.
+        let (r, _) = step_until(
+            Duration::from_secs(10),
+            client.call::<_, EchoResponse>("Echo", &req("after")),
+        )
+        .await;
+        assert_eq!(r.unwrap().msg, "after");
+        assert_eq!(opened.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+);
+
 wego_test_support::each_backend!(
     one_port_serves_grpc_and_kitex_protobuf,
     |_backend| async move {

@@ -754,3 +754,68 @@ wego_test_support::each_backend!(
         assert_eq!(accepted.load(Ordering::SeqCst), 2);
     }
 );
+
+wego_test_support::each_backend!(
+    a_panicking_handler_is_answered_internal_error_and_the_connection_lives,
+    |_backend| async move {
+        // "boom" panics; "hold" answers once the test opens the gate.
+        let runs = Arc::new(AtomicUsize::new(0));
+        let (arrived_tx, mut arrived) = tokio::sync::mpsc::unbounded_channel::<()>();
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        let (r2, g) = (runs.clone(), gate.clone());
+        let svc = service(move |req: wego_kitex::server::ThriftRequest| {
+            let (r, g, arrived_tx) = (r2.clone(), g.clone(), arrived_tx.clone());
+            async move {
+                if req.args == string_args(Protocol::Binary, "boom") {
+                    r.fetch_add(1, Ordering::SeqCst);
+                    panic!("handler bug");
+                }
+                if req.args == string_args(Protocol::Binary, "hold") {
+                    let _ = arrived_tx.send(());
+                    g.acquire().await.unwrap().forget();
+                }
+                Ok(ThriftReply::Result(req.args))
+            }
+        });
+        let server = Server::builder()
+            .service("S", &["echo"], svc)
+            .build()
+            .unwrap();
+        let (addr, _sd) = start(server).await;
+        let call = |c: &Client, s: &str| {
+            let (c, a) = (c.clone(), string_args(Protocol::Binary, s));
+            async move { c.call(ClientRequest::new("echo", a)).await }
+        };
+        for mode in [
+            Mode::Pooled {
+                max_idle: 4,
+                idle_timeout: Duration::from_secs(60),
+            },
+            Mode::Multiplexed,
+        ] {
+            runs.store(0, Ordering::SeqCst);
+            let client = Client::builder(addr.clone())
+                .with_mode(mode)
+                .build()
+                .unwrap();
+            call(&client, "ok").await.unwrap();
+            // On the multiplexed connection another call is in flight.
+            let held = (mode == Mode::Multiplexed).then(|| rt::spawn(call(&client, "hold")));
+            if held.is_some() {
+                rt::timeout(BOUND, arrived.recv()).await.unwrap().unwrap();
+            }
+            let e = call(&client, "boom").await.unwrap_err();
+            let kind = e.application_exception().map(|x| x.kind);
+            assert_eq!(kind, Some(ExceptionKind::InternalError), "{mode:?}: {e}");
+            assert_eq!(runs.load(Ordering::SeqCst), 1, "{mode:?}: sent once");
+            if let Some(held) = held {
+                gate.add_permits(1);
+                let r = held.await.unwrap().unwrap();
+                assert_eq!(r.body, string_args(Protocol::Binary, "hold"));
+            }
+            // The connection served on.
+            call(&client, "after").await.unwrap();
+            assert_eq!(client.dial_count(), 1, "{mode:?}");
+        }
+    }
+);

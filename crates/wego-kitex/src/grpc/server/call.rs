@@ -3,7 +3,6 @@
 //! when the status comes first).
 
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -26,8 +25,8 @@ use crate::grpc::status::Status;
 /// Runs a call on its connection's task, containing a handler's panic to
 /// that call (its stream is reset) as a task per call would.
 pub(super) fn contain<F: Future<Output = ()>>(call: F) -> impl Future<Output = ()> {
-    AssertUnwindSafe(call).catch_unwind().map(|r| {
-        if r.is_err() {
+    crate::contain::contain(call).map(|r| {
+        if r.is_none() {
             tracing::error!("grpc handler panicked; its stream is reset");
         }
     })
