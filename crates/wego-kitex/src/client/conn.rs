@@ -40,11 +40,29 @@ pub(super) async fn dial(cfg: &Config) -> Result<Link> {
     }
 }
 
-/// Why a round trip failed, and whether the peer can have seen nothing of it
-/// (then a call on a reused connection may be retried on a fresh one).
+/// Why a call on a connection failed, and what the server can have seen
+/// of it: whether sending it again on a new connection is safe.
+#[derive(Debug)]
 pub(super) struct Failed {
     pub(super) error: Error,
-    pub(super) untouched: bool,
+    /// The connection ended (closed or reset) with no reply byte for the
+    /// call: it may have been stale, e.g. closed by the server while idle.
+    pub(super) stale: bool,
+    /// The request was handed to the connection whole, so the server may
+    /// have read it, and run it.
+    pub(super) sent: bool,
+}
+
+impl Failed {
+    /// Whether the call may go again on a new connection: only when the
+    /// connection was stale, and the server cannot have read the request
+    /// or the call is idempotent (the retry policy's own condition). A
+    /// call the server may have run is never sent twice behind the
+    /// caller's back, as Go's `net/http` re-sends only replayable
+    /// requests.
+    pub(super) fn may_resend(&self, idempotent: bool) -> bool {
+        self.stale && (!self.sent || idempotent)
+    }
 }
 
 pub(super) async fn roundtrip(
@@ -60,9 +78,11 @@ pub(super) async fn roundtrip(
         link.conn.flush().await
     };
     if let Err(e) = write.await {
+        // Not all of the frame went out: the server cannot run the call.
         return Err(Failed {
             error: Error::transport(e),
-            untouched: true,
+            stale: true,
+            sent: false,
         });
     }
     if oneway {
@@ -76,7 +96,8 @@ pub(super) async fn roundtrip(
             Err(e) => {
                 return Err(Failed {
                     error: Error::protocol(e),
-                    untouched: false,
+                    stale: false,
+                    sent: true,
                 });
             }
         }
@@ -84,14 +105,16 @@ pub(super) async fn roundtrip(
             Ok(0) => {
                 return Err(Failed {
                     error: Error::closed(),
-                    untouched: !got_any,
+                    stale: !got_any,
+                    sent: true,
                 });
             }
             Ok(_) => got_any = true,
             Err(e) => {
                 return Err(Failed {
                     error: Error::transport(e),
-                    untouched: !got_any,
+                    stale: !got_any,
+                    sent: true,
                 });
             }
         }

@@ -365,8 +365,11 @@ impl Client {
         let fut = async {
             let reply = match &self.transport {
                 Transport::Short => conn::call_short(&self.cfg, frame, req.oneway).await?,
-                Transport::Pool(p) => p.call(&self.cfg, frame, req.oneway).await?,
-                Transport::Mux(m) => m.call(&self.cfg, frame, seq_id, req.oneway).await?,
+                Transport::Pool(p) => p.call(&self.cfg, frame, req.oneway, req.idempotent).await?,
+                Transport::Mux(m) => {
+                    m.call(&self.cfg, frame, seq_id, req.oneway, req.idempotent)
+                        .await?
+                }
             };
             match reply {
                 Some((h, payload)) => self.decode_reply(&req.method, seq_id, h, payload),

@@ -3,9 +3,12 @@
 //! Idle connections wait on a LIFO stack. Before reuse a connection is
 //! checked with `is_active()` (the peer's close is seen without a read) and
 //! its idle age; a stale one is dropped. Should a reused connection still
-//! fail before the server can have read the request (write error, or close
-//! with no reply byte), the call is retried once on a freshly dialed
-//! connection, so a stale pooled connection never fails a call.
+//! turn out stale, the call is retried once on a freshly dialed connection
+//! when the server cannot have run it: the write failed, so the request
+//! did not go out whole. A request written whole to a connection that
+//! then closed with no reply byte may have been read and run by the
+//! server (it may have crashed, or closed after reading); that call is
+//! retried only when it is idempotent (`conn::Failed::may_resend`).
 //!
 //! Every connection that finishes a call cleanly goes back to the pool while
 //! fewer than `max_idle` wait, including connections dialed under load: a
@@ -73,14 +76,20 @@ impl Pool {
         Ok(link)
     }
 
-    pub(super) async fn call(&self, cfg: &Config, frame: Bytes, oneway: bool) -> Result<Reply> {
+    pub(super) async fn call(
+        &self,
+        cfg: &Config,
+        frame: Bytes,
+        oneway: bool,
+        idempotent: bool,
+    ) -> Result<Reply> {
         if let Some(mut link) = self.take_idle(cfg) {
             match conn::roundtrip(cfg, &mut link, &frame, oneway).await {
                 Ok(r) => {
                     self.put_back(cfg, link);
                     return Ok(r);
                 }
-                Err(f) if f.untouched => {
+                Err(f) if f.may_resend(idempotent) => {
                     tracing::debug!(error = %f.error, "stale pooled connection, redialing");
                 }
                 Err(f) => return Err(f.error),

@@ -688,70 +688,165 @@ wego_test_support::each_backend_paused!(
     }
 );
 
+/// A proxy to `upstream` on loopback whose connections forward one request
+/// and its reply; a connection `n` (from 0) for which `closes(n)` holds then
+/// closes on its next request without forwarding it, as a server that read
+/// the request and closed would: the call that sent it gets no reply. The
+/// count is of the connections accepted.
+async fn closing_proxy(
+    upstream: wego_netpoll::Address,
+    closes: fn(usize) -> bool,
+) -> (wego_netpoll::Address, Arc<AtomicUsize>) {
+    use wego_netpoll::io::{AsyncReadExt, AsyncWriteExt};
+    let proxy = wego_test_support::loopback().await;
+    let addr = proxy.local_addr().clone();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let seen = accepted.clone();
+    rt::spawn(async move {
+        loop {
+            let Ok(mut client) = proxy.accept().await else {
+                return;
+            };
+            let closing = closes(seen.fetch_add(1, Ordering::SeqCst));
+            let upstream = upstream.clone();
+            rt::spawn(async move {
+                let mut server = wego_netpoll::Dialer::new().dial(&upstream).await.unwrap();
+                let mut up = vec![0u8; 64 * 1024];
+                let mut down = vec![0u8; 64 * 1024];
+                let mut replied = false;
+                loop {
+                    tokio::select! {
+                        n = client.read(&mut up) => {
+                            let Ok(n @ 1..) = n else { return };
+                            if closing && replied {
+                                return; // drops both connections
+                            }
+                            server.write_all(&up[..n]).await.unwrap();
+                        }
+                        n = server.read(&mut down) => {
+                            let Ok(n @ 1..) = n else { return };
+                            client.write_all(&down[..n]).await.unwrap();
+                            replied = true;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (addr, accepted)
+}
+
 wego_test_support::each_backend!(
     multiplexed_call_on_a_connection_closed_under_it_is_retried_once,
     |_backend| async move {
-        use wego_netpoll::io::{AsyncReadExt, AsyncWriteExt};
         let server = Server::builder()
             .service("S", &["echo"], echo())
             .build()
             .unwrap();
         let (upstream, _sd) = start(server).await;
-        // A proxy whose first connection forwards one request and its reply,
-        // then closes on the next request without forwarding it: the call
-        // that sent it gets no reply, as on a connection the server closed
-        // while the client was writing.
-        let proxy = wego_netpoll::Listener::bind(&"127.0.0.1:0".parse().unwrap())
-            .await
-            .unwrap();
-        let addr = proxy.local_addr().clone();
-        let accepted = Arc::new(AtomicUsize::new(0));
-        let seen = accepted.clone();
-        rt::spawn(async move {
-            loop {
-                let Ok(mut client) = proxy.accept().await else {
-                    return;
-                };
-                let first = seen.fetch_add(1, Ordering::SeqCst) == 0;
-                let upstream = upstream.clone();
-                rt::spawn(async move {
-                    let mut server = wego_netpoll::Dialer::new().dial(&upstream).await.unwrap();
-                    let mut up = vec![0u8; 64 * 1024];
-                    let mut down = vec![0u8; 64 * 1024];
-                    let mut replied = false;
-                    loop {
-                        tokio::select! {
-                            n = client.read(&mut up) => {
-                                let Ok(n @ 1..) = n else { return };
-                                if first && replied {
-                                    return; // drops both connections
-                                }
-                                server.write_all(&up[..n]).await.unwrap();
-                            }
-                            n = server.read(&mut down) => {
-                                let Ok(n @ 1..) = n else { return };
-                                client.write_all(&down[..n]).await.unwrap();
-                                replied = true;
-                            }
-                        }
-                    }
-                });
-            }
-        });
+        // The first connection closes on its second request.
+        let (addr, accepted) = closing_proxy(upstream, |n| n == 0).await;
         let client = Client::builder(addr)
             .with_mode(Mode::Multiplexed)
             .build()
             .unwrap();
         let a = string_args(Protocol::Binary, "x");
+        // Idempotent: the retry policy allows sending the call again.
         for _ in 0..2 {
             let r = client
-                .call(ClientRequest::new("echo", a.clone()))
+                .call(ClientRequest::new("echo", a.clone()).with_idempotent(true))
                 .await
                 .unwrap();
             assert_eq!(r.body, a);
         }
         assert_eq!(client.dial_count(), 2);
         assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+);
+
+wego_test_support::each_backend!(
+    a_call_the_server_may_have_read_is_sent_again_only_when_idempotent,
+    |_backend| async move {
+        let server = Server::builder()
+            .service("S", &["echo"], echo())
+            .build()
+            .unwrap();
+        let (upstream, _sd) = start(server).await;
+        let a = string_args(Protocol::Binary, "x");
+        for mode in [
+            Mode::Pooled {
+                max_idle: 4,
+                idle_timeout: Duration::from_secs(60),
+            },
+            Mode::Multiplexed,
+        ] {
+            // Every connection closes on its second request.
+            let (addr, accepted) = closing_proxy(upstream.clone(), |_| true).await;
+            let client = Client::builder(addr).with_mode(mode).build().unwrap();
+            let call = |idempotent| {
+                client.call(ClientRequest::new("echo", a.clone()).with_idempotent(idempotent))
+            };
+            call(false).await.unwrap();
+            // The request went out whole, and the peer closed: it may have
+            // run the call, which is not sent again.
+            let e = call(false).await.unwrap_err();
+            assert!(e.is_closed(), "{mode:?}: {e}");
+            assert_eq!(accepted.load(Ordering::SeqCst), 1, "{mode:?}: sent again");
+            // An idempotent call is: the second connection closes under it
+            // and a third answers.
+            call(true).await.unwrap();
+            call(true).await.unwrap();
+            assert_eq!(accepted.load(Ordering::SeqCst), 3, "{mode:?}");
+        }
+    }
+);
+
+wego_test_support::each_backend!(
+    a_multiplexed_reply_the_client_rejects_fails_only_its_call,
+    |_backend| async move {
+        // "hold" answers once the test opens the gate; every call is counted.
+        let runs = Arc::new(AtomicUsize::new(0));
+        let (arrived_tx, mut arrived) = tokio::sync::mpsc::unbounded_channel::<()>();
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        let (r2, g) = (runs.clone(), gate.clone());
+        let svc = service(move |req: wego_kitex::server::ThriftRequest| {
+            let (r, g, arrived_tx) = (r2.clone(), g.clone(), arrived_tx.clone());
+            async move {
+                r.fetch_add(1, Ordering::SeqCst);
+                if req.args == string_args(Protocol::Binary, "hold") {
+                    let _ = arrived_tx.send(());
+                    g.acquire().await.unwrap().forget();
+                }
+                Ok(ThriftReply::Result(req.args))
+            }
+        });
+        let server = Server::builder()
+            .service("S", &["echo"], svc)
+            .build()
+            .unwrap();
+        let (addr, _sd) = start(server).await;
+        let client = Client::builder(addr)
+            .with_mode(Mode::Multiplexed)
+            .with_max_frame(1024)
+            .build()
+            .unwrap();
+        let call = |s: &str| {
+            let (c, a) = (client.clone(), string_args(Protocol::Binary, s));
+            async move { c.call(ClientRequest::new("echo", a)).await }
+        };
+        call("x").await.unwrap();
+        let held = rt::spawn(call("hold"));
+        rt::timeout(BOUND, arrived.recv()).await.unwrap().unwrap();
+        // The reply is over the client's limit: that call fails, once.
+        let e = call(&"y".repeat(4096)).await.unwrap_err();
+        assert!(e.is_protocol(), "{e}");
+        assert_eq!(runs.load(Ordering::SeqCst), 3, "the big call ran once");
+        // The call in flight beside it, and the connection, go on.
+        gate.add_permits(1);
+        let r = held.await.unwrap().unwrap();
+        assert_eq!(r.body, string_args(Protocol::Binary, "hold"));
+        call("after").await.unwrap();
+        assert_eq!(client.dial_count(), 1);
     }
 );
 
