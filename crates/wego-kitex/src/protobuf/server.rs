@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
@@ -21,7 +21,7 @@ use super::codec::{self, ErrorProto, ProtobufMessageType};
 use super::framing::{self, ProtobufFraming};
 use crate::grpc::{Code, GrpcRouter, Metadata, RawRequest, RequestStream, Status};
 use crate::metainfo::{self, CallContext, MetaInfo, RpcInfo, keys};
-use crate::server::PayloadHandler;
+use crate::server::{Config, PayloadHandler, write_within};
 use crate::ttheader::{self, PROTOCOL_KITEX_PROTOBUF};
 
 /// Thrift application-exception type ids used in [`ErrorProto::type_id`].
@@ -32,6 +32,26 @@ const INTERNAL_ERROR: i32 = 6;
 #[derive(Debug, Clone)]
 pub struct ProtobufHandler {
     inner: Arc<Inner>,
+    conn: ConnTimeouts,
+}
+
+/// What bounds a connection [`ProtobufHandler::serve_connection`] serves:
+/// the Thrift server's connection timeouts ([`Config`]).
+#[derive(Debug, Clone, Copy)]
+struct ConnTimeouts {
+    read: Duration,
+    frame_read: Duration,
+    write: Duration,
+}
+
+impl From<&Config> for ConnTimeouts {
+    fn from(c: &Config) -> Self {
+        Self {
+            read: c.read_timeout,
+            frame_read: c.frame_read_timeout,
+            write: c.write_timeout,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -65,7 +85,19 @@ impl ProtobufHandler {
                 methods,
                 max_message: crate::grpc::codec::DEFAULT_MAX_MESSAGE_SIZE,
             }),
+            conn: ConnTimeouts::from(&Config::default()),
         }
+    }
+
+    /// Bounds the connections [`serve_connection`](Self::serve_connection)
+    /// serves with `config`'s `read_timeout`, `frame_read_timeout` and
+    /// `write_timeout`, as the Thrift server bounds its own (the defaults
+    /// are [`Config::default`]'s: 60 s, 10 s, 10 s). Its other fields are
+    /// not used here. On the one-port server the server's own settings
+    /// apply instead.
+    pub fn with_server_config(mut self, config: &Config) -> Self {
+        self.conn = ConnTimeouts::from(config);
+        self
     }
 
     /// The same, as the trait object the Kitex server takes.
@@ -182,16 +214,33 @@ impl ProtobufHandler {
     /// undecodable frame arrives, or the watcher drains. Calls on one
     /// connection are answered in order.
     ///
+    /// The connection is bounded as the Thrift server's are
+    /// ([`with_server_config`](Self::with_server_config)): it is closed
+    /// when it stays silent past the read timeout, when a frame has not
+    /// arrived whole within the frame read timeout of its first byte (for
+    /// the first frame, of the connection's first byte), or when the peer
+    /// does not take a reply within the write timeout.
+    ///
     /// # Errors
     ///
-    /// I/O errors; a malformed frame closes the connection quietly.
+    /// I/O errors; a malformed frame or a timeout closes the connection
+    /// quietly.
     pub async fn serve_connection<IO>(&self, mut io: IO, watcher: Watcher) -> std::io::Result<()>
     where
         IO: AsyncRead + AsyncWrite + Unpin + Send,
     {
+        let limits = self.conn;
         let mut buf = BytesMut::with_capacity(8 * 1024);
         let mut framing = None;
         let peer = String::new();
+        let mut idle_deadline = rt::now() + limits.read;
+        // When the frame being read must be whole: from its first byte.
+        let mut frame_deadline: Option<Instant> = None;
+        // One timer for the connection. It lags behind the idle deadline,
+        // which every read moves, and is reset only when it fires early or
+        // a frame's deadline comes first: no timer work per call.
+        let timer = rt::sleep_until(idle_deadline);
+        tokio::pin!(timer);
         loop {
             let f = match framing {
                 Some(f) => f,
@@ -204,14 +253,20 @@ impl ProtobufHandler {
             if framing.is_some() {
                 match framing::decode(f, &mut buf, self.inner.max_message) {
                     Ok(Some((header, payload))) => {
+                        frame_deadline = None;
                         let ctx = Arc::new(context(header.as_ref(), &peer));
                         if let Some(reply) = self.answer(payload, ctx).await {
                             let mut out = BytesMut::new();
                             if framing::encode(f, header.as_ref(), &reply, &mut out).is_err() {
                                 return Ok(());
                             }
-                            io.write_all(&out).await?;
-                            io.flush().await?;
+                            let write = async {
+                                io.write_all(&out).await?;
+                                io.flush().await
+                            };
+                            if write_within(limits.write, write).await.is_err() {
+                                return Ok(());
+                            }
                         }
                         continue;
                     }
@@ -219,12 +274,31 @@ impl ProtobufHandler {
                     Err(()) => return Ok(()),
                 }
             }
-            let n = tokio::select! {
-                r = io.read_buf(&mut buf) => r?,
+            // Bytes already buffered start a frame (or the detection) now.
+            if buf.is_empty() {
+                frame_deadline = None;
+            } else if frame_deadline.is_none() {
+                frame_deadline = Some(rt::now() + limits.frame_read);
+            }
+            let wake = frame_deadline.map_or(idle_deadline, |d| d.min(idle_deadline));
+            if wake < timer.deadline() {
+                timer.as_mut().reset(wake);
+            }
+            tokio::select! {
+                r = io.read_buf(&mut buf) => {
+                    if r? == 0 {
+                        return Ok(());
+                    }
+                    idle_deadline = rt::now() + limits.read;
+                }
+                () = &mut timer => {
+                    if rt::now() >= wake {
+                        tracing::debug!("kitex protobuf connection timed out, closing");
+                        return Ok(());
+                    }
+                    timer.as_mut().reset(wake);
+                }
                 () = watcher.draining() => return Ok(()),
-            };
-            if n == 0 {
-                return Ok(());
             }
         }
     }

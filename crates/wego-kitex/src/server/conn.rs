@@ -310,7 +310,7 @@ async fn unframed_json<IO: Io>(
 /// Runs `write` under the write timeout. A write the socket takes at once
 /// (the usual reply) finishes on its first poll and never makes a timer;
 /// the timeout starts when the socket first pushes back.
-async fn write_within(
+pub(crate) async fn write_within(
     timeout: std::time::Duration,
     write: impl Future<Output = io::Result<()>>,
 ) -> io::Result<()> {

@@ -45,6 +45,8 @@ pub use request::{ThriftReply, ThriftRequest};
 pub use router::ThriftRouter;
 pub use stats::ServerStats;
 
+pub(crate) use conn::write_within;
+
 use crate::metainfo::CallContext;
 use crate::thrift::PayloadProtocol;
 use crate::transport::{DEFAULT_MAX_FRAME, DetectFraming, Prefixed};
