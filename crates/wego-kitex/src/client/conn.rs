@@ -6,6 +6,7 @@ use wego_netpoll::net::{BoxIo, Connect};
 use wego_netpoll::{ConnInfo, rt};
 
 use super::Config;
+use crate::thrift::DecodeState;
 use crate::ttheader::Header;
 use crate::{Error, Result};
 
@@ -15,6 +16,9 @@ pub(super) type Reply = Option<(Option<Header>, Bytes)>;
 pub(super) struct Link {
     pub(super) conn: BoxIo,
     pub(super) buf: BytesMut,
+    /// Where the decode of a partial reply stopped, resumed by the next
+    /// read (an unframed reply is walked once).
+    pub(super) decoding: DecodeState,
 }
 
 impl std::fmt::Debug for Link {
@@ -33,6 +37,7 @@ pub(super) async fn dial(cfg: &Config) -> Result<Link> {
         Ok(Ok(conn)) => Ok(Link {
             conn,
             buf: BytesMut::with_capacity(4096),
+            decoding: DecodeState::default(),
         }),
         Ok(Err(e)) if e.is_timeout() => Err(Error::timeout()),
         Ok(Err(e)) => Err(Error::connect(e)),
@@ -90,7 +95,10 @@ pub(super) async fn roundtrip(
     }
     let mut got_any = false;
     loop {
-        match cfg.codec.decode(&mut link.buf, cfg.max_frame) {
+        match cfg
+            .codec
+            .decode_resume(&mut link.buf, cfg.max_frame, &mut link.decoding)
+        {
             Ok(Some(f)) => return Ok(Some((f.header, f.payload))),
             Ok(None) => {}
             Err(e) => {

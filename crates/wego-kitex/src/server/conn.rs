@@ -54,7 +54,7 @@ use wego_netpoll::rt::{self, Gates};
 
 use super::shared::{Answer, Peer, Shared, label, unsupported_protocol};
 use super::{Config, frame};
-use crate::thrift::{MessageType, PayloadProtocol, Protocol, json};
+use crate::thrift::{DecodeState, MessageType, PayloadProtocol, Protocol, json};
 use crate::transport::{
     BufferedCodec, DetectFraming, Detection, FrameCodec, Match, Prefixed, SNIFF_LIMIT, detect,
 };
@@ -375,6 +375,9 @@ async fn drive<IO: Io>(
     let mut pending: FuturesUnordered<Pin<Box<dyn Future<Output = Answer> + Send + '_>>> =
         FuturesUnordered::new();
     let mut out = BytesMut::new();
+    // Where the decode of a partial frame stopped: the next read resumes
+    // it instead of walking an unframed message from byte 0 again.
+    let mut decoding = DecodeState::default();
     let mut reading = true;
     let mut idle_deadline = rt::now() + cfg.read_timeout;
     // Made once per connection, not per wake-up: each is a registration
@@ -394,7 +397,7 @@ async fn drive<IO: Io>(
     tokio::pin!(draining, forced, idle, frame_timer);
     loop {
         while reading && pending.len() < limit {
-            match codec.decode(&mut buf, cfg.max_frame) {
+            match codec.decode_resume(&mut buf, cfg.max_frame, &mut decoding) {
                 Ok(Some(frame)) => {
                     frame_deadline = None;
                     pending.push(Box::pin(frame::handle(&shared, &peer, codec, proto, frame)));

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 
-use super::walk::{self, Stop};
+use super::scan::{self, DecodeState};
+use super::walk::Stop;
 use super::{CodecError, MessageHeader, Protocol, decode_header, encode_header};
 
 /// A Thrift payload protocol's messages: the envelope that begins one, the
@@ -27,6 +28,26 @@ pub trait MessageCodec: fmt::Debug + Send + Sync + 'static {
     /// [`CodecError::TooLarge`] once the message would exceed `max`,
     /// [`CodecError::Invalid`] (or another variant) if it is malformed.
     fn message_len(&self, buf: &[u8], max: usize) -> Result<Option<usize>, CodecError>;
+
+    /// As [`message_len`](Self::message_len), resuming from where the last
+    /// call on this buffer left off: `state` is the connection's, kept
+    /// between calls while the buffer only grows at its end. Binary and
+    /// Compact walk each byte once this way, however many reads bring the
+    /// message; a scan from byte 0 after every read costs O(B²) for a
+    /// message of B bytes. The default ignores `state`.
+    ///
+    /// # Errors
+    ///
+    /// As [`message_len`](Self::message_len).
+    fn message_len_resume(
+        &self,
+        buf: &[u8],
+        max: usize,
+        state: &mut DecodeState,
+    ) -> Result<Option<usize>, CodecError> {
+        let _ = state;
+        self.message_len(buf, max)
+    }
 
     /// Decodes a message's envelope from the front of `buf`, advancing past
     /// it; returns it and whether its form was strict.
@@ -63,6 +84,15 @@ impl<P: MessageCodec + ?Sized> MessageCodec for Arc<P> {
         (**self).message_len(buf, max)
     }
 
+    fn message_len_resume(
+        &self,
+        buf: &[u8],
+        max: usize,
+        state: &mut DecodeState,
+    ) -> Result<Option<usize>, CodecError> {
+        (**self).message_len_resume(buf, max, state)
+    }
+
     fn decode_begin(&self, buf: &mut Bytes) -> Result<(MessageHeader, bool), CodecError> {
         (**self).decode_begin(buf)
     }
@@ -82,7 +112,16 @@ impl<P: MessageCodec + ?Sized> MessageCodec for Arc<P> {
 
 impl MessageCodec for Protocol {
     fn message_len(&self, buf: &[u8], max: usize) -> Result<Option<usize>, CodecError> {
-        match walk::message_len(buf, *self, max) {
+        self.message_len_resume(buf, max, &mut DecodeState::default())
+    }
+
+    fn message_len_resume(
+        &self,
+        buf: &[u8],
+        max: usize,
+        state: &mut DecodeState,
+    ) -> Result<Option<usize>, CodecError> {
+        match scan::message_len(buf, *self, max, &mut state.scan) {
             Ok(n) => Ok(Some(n)),
             Err(Stop::NeedMore) => Ok(None),
             Err(Stop::TooLarge) => Err(CodecError::TooLarge { max }),

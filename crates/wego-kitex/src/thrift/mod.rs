@@ -26,6 +26,7 @@ pub(crate) mod json;
 mod message;
 mod output;
 pub(crate) mod payload;
+mod scan;
 pub(crate) mod sniff;
 pub mod transcode;
 pub(crate) mod walk;
@@ -39,6 +40,7 @@ pub(crate) use envelope::{encode_parts, put_varint};
 pub use exception::{ApplicationException, ExceptionKind};
 pub use message::MessageCodec;
 pub use payload::PayloadProtocol;
+pub use scan::DecodeState;
 
 /// A Thrift wire protocol for struct bodies and message envelopes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -1,9 +1,9 @@
 //! A structural walker over Thrift binary and compact values.
 //!
 //! It answers "how many bytes does this value take?" without building it:
-//! the Buffered framing uses it to find where an unframed message ends
-//! ("need more" until the whole message is in), and the safe input protocols
-//! use it to skip unknown fields. It checks every length against the bytes
+//! the safe input protocols use it to skip unknown fields, and the
+//! resumable message scan (`scan.rs`) that finds where an unframed message
+//! ends is built on its cursor and headers. It checks every length against the bytes
 //! present and against a limit, and bounds nesting depth, so hostile input
 //! yields an error, never a panic or a large allocation.
 
@@ -23,7 +23,7 @@ pub(crate) enum Stop {
     Invalid(&'static str),
 }
 
-type Walk<T> = Result<T, Stop>;
+pub(crate) type Walk<T> = Result<T, Stop>;
 
 /// A read position over a byte slice with a hard limit.
 #[derive(Debug)]
@@ -31,15 +31,38 @@ pub(crate) struct Cursor<'a> {
     buf: &'a [u8],
     pos: usize,
     limit: usize,
+    /// The buffer length the last [`Stop::NeedMore`] wanted.
+    wanted: usize,
 }
 
 impl<'a> Cursor<'a> {
     pub(crate) fn new(buf: &'a [u8], limit: usize) -> Self {
-        Self { buf, pos: 0, limit }
+        Self::at(buf, 0, limit)
+    }
+
+    /// A cursor at `pos` (at most `buf.len()`).
+    pub(crate) fn at(buf: &'a [u8], pos: usize, limit: usize) -> Self {
+        Self {
+            buf,
+            pos,
+            limit,
+            wanted: 0,
+        }
     }
 
     pub(crate) fn pos(&self) -> usize {
         self.pos
+    }
+
+    /// Moves the read position back to `pos`, an earlier one.
+    pub(crate) fn rewind(&mut self, pos: usize) {
+        self.pos = pos;
+    }
+
+    /// How long the buffer must be before the read that last stopped with
+    /// [`Stop::NeedMore`] can succeed.
+    pub(crate) fn wanted(&self) -> usize {
+        self.wanted
     }
 
     /// Bytes left after the read position.
@@ -54,6 +77,7 @@ impl<'a> Cursor<'a> {
             return Err(Stop::TooLarge);
         }
         let Some(s) = self.buf.get(self.pos..end) else {
+            self.wanted = end;
             return Err(Stop::NeedMore);
         };
         self.pos = end;
@@ -61,14 +85,14 @@ impl<'a> Cursor<'a> {
     }
 
     /// Checks that `n` more bytes (each element's minimum) could still fit.
-    fn reserve(&self, n: usize) -> Walk<()> {
+    pub(crate) fn reserve(&self, n: usize) -> Walk<()> {
         match self.pos.checked_add(n) {
             Some(end) if end <= self.limit => Ok(()),
             _ => Err(Stop::TooLarge),
         }
     }
 
-    fn u8(&mut self) -> Walk<u8> {
+    pub(crate) fn u8(&mut self) -> Walk<u8> {
         Ok(self.take(1)?[0])
     }
 
@@ -77,7 +101,7 @@ impl<'a> Cursor<'a> {
         Ok(i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     }
 
-    fn i16_be(&mut self) -> Walk<i16> {
+    pub(crate) fn i16_be(&mut self) -> Walk<i16> {
         let b = self.take(2)?;
         Ok(i16::from_be_bytes([b[0], b[1]]))
     }
@@ -128,7 +152,7 @@ pub(crate) mod ttype {
 }
 
 /// Maps a compact type nibble to the binary TType code (spec: thrift-compact-protocol.md).
-fn compact_to_ttype(t: u8) -> Walk<u8> {
+pub(crate) fn compact_to_ttype(t: u8) -> Walk<u8> {
     Ok(match t {
         0 => ttype::STOP,
         1 | 2 => ttype::BOOL,
@@ -207,7 +231,7 @@ pub(crate) fn collection_header(cur: &mut Cursor<'_>, proto: Protocol) -> Walk<(
     }
 }
 
-fn map_header(cur: &mut Cursor<'_>, proto: Protocol) -> Walk<(u8, u8, usize)> {
+pub(crate) fn map_header(cur: &mut Cursor<'_>, proto: Protocol) -> Walk<(u8, u8, usize)> {
     match proto {
         Protocol::Binary | Protocol::BinaryBase64 => {
             let k = cur.u8()?;
@@ -255,34 +279,6 @@ fn skip_struct(cur: &mut Cursor<'_>, proto: Protocol, depth: u32) -> Walk<()> {
             }
         }
     }
-}
-
-/// Returns the length of the complete message (header and argument struct)
-/// at the start of `buf`, for the Buffered (unframed) transport.
-pub(crate) fn message_len(buf: &[u8], proto: Protocol, limit: usize) -> Walk<usize> {
-    let mut cur = Cursor::new(buf, limit);
-    match proto {
-        Protocol::Binary | Protocol::BinaryBase64 => {
-            let first = cur.i32_be()?;
-            if first < 0 {
-                // Strict: version word, name, seq id.
-                cur.binary(proto)?;
-                cur.take(4)?;
-            } else {
-                // Non-strict: name length already read, name, type, seq id.
-                let n = usize::try_from(first).map_err(|_| Stop::Invalid("negative length"))?;
-                cur.take(n)?;
-                cur.take(1 + 4)?;
-            }
-        }
-        Protocol::Compact => {
-            cur.take(2)?;
-            cur.varint(5)?;
-            cur.binary(proto)?;
-        }
-    }
-    skip_struct(&mut cur, proto, MAX_DEPTH)?;
-    Ok(cur.pos())
 }
 
 #[cfg(test)]

@@ -4,14 +4,17 @@
 //! the argument struct ("need more" until all of it is buffered). The walk
 //! checks every length against the bytes present and `max`, so a hostile
 //! peer gets an error once `max` bytes are claimed, never an allocation of
-//! the size it declared.
+//! the size it declared. With the connection's [`DecodeState`]
+//! ([`decode_resume`]) each read resumes the walk where the last one
+//! stopped, so a message is walked once however many reads bring it.
 
 use bytes::{Bytes, BytesMut};
 
 use super::FrameError;
-use crate::thrift::{CodecError, MessageCodec};
+use crate::thrift::{CodecError, DecodeState, MessageCodec};
 
-/// Splits one complete message off the front of `buf`.
+/// Splits one complete message off the front of `buf`, walking it from
+/// byte 0 (see [`decode_resume`]).
 ///
 /// # Errors
 ///
@@ -22,7 +25,22 @@ pub fn decode<P: MessageCodec + ?Sized>(
     proto: &P,
     max: usize,
 ) -> Result<Option<Bytes>, FrameError> {
-    match proto.message_len(buf, max) {
+    decode_resume(buf, proto, max, &mut DecodeState::default())
+}
+
+/// Splits one complete message off the front of `buf`, resuming the walk
+/// where the last call with `state` (the connection's) stopped.
+///
+/// # Errors
+///
+/// As [`decode`].
+pub fn decode_resume<P: MessageCodec + ?Sized>(
+    buf: &mut BytesMut,
+    proto: &P,
+    max: usize,
+    state: &mut DecodeState,
+) -> Result<Option<Bytes>, FrameError> {
+    match proto.message_len_resume(buf, max, state) {
         Ok(Some(n)) => Ok(Some(buf.split_to(n).freeze())),
         Ok(None) => Ok(None),
         Err(CodecError::TooLarge { .. }) => Err(FrameError::TooLarge { size: 0, max }),

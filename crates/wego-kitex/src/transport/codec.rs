@@ -26,8 +26,8 @@ use std::fmt;
 use bytes::{Buf, Bytes, BytesMut};
 
 use super::{FrameError, buffered, framed};
-use crate::thrift::MessageCodec;
 pub use crate::thrift::sniff::Match;
+use crate::thrift::{DecodeState, MessageCodec};
 use crate::ttheader::{self, Header, HeaderFormat};
 
 /// One decoded frame: the TTHeader/THeader header, when the framing has
@@ -68,6 +68,29 @@ pub trait FrameCodec: fmt::Debug + Send + Sync + 'static {
     /// Any [`FrameError`]; the connection should be closed.
     fn decode(&self, buf: &mut BytesMut, max: usize) -> Result<Option<Frame>, FrameError>;
 
+    /// As [`decode`](Self::decode), resuming from where the last call on
+    /// this connection's buffer left off. `state` is the connection's: a
+    /// driver keeps one per connection and passes it to every decode while
+    /// `buf` only grows at its end (splitting a frame off is the codec's
+    /// own doing). A framing that finds a message's end by walking it
+    /// ([`BufferedCodec`]) then walks each byte once, however many reads
+    /// bring the message; [`decode`](Self::decode) walks from byte 0 on
+    /// every call. The default ignores `state`: framings with a length
+    /// prefix need none.
+    ///
+    /// # Errors
+    ///
+    /// As [`decode`](Self::decode).
+    fn decode_resume(
+        &self,
+        buf: &mut BytesMut,
+        max: usize,
+        state: &mut DecodeState,
+    ) -> Result<Option<Frame>, FrameError> {
+        let _ = state;
+        self.decode(buf, max)
+    }
+
     /// Removes this layer's framing from a payload an outer layer has
     /// already delimited (`frame.payload` is exactly one of this layer's
     /// frames). The header, if the outer layer had one, stays.
@@ -102,6 +125,15 @@ pub trait FrameCodec: fmt::Debug + Send + Sync + 'static {
 impl<C: FrameCodec + ?Sized> FrameCodec for std::sync::Arc<C> {
     fn decode(&self, buf: &mut BytesMut, max: usize) -> Result<Option<Frame>, FrameError> {
         (**self).decode(buf, max)
+    }
+
+    fn decode_resume(
+        &self,
+        buf: &mut BytesMut,
+        max: usize,
+        state: &mut DecodeState,
+    ) -> Result<Option<Frame>, FrameError> {
+        (**self).decode_resume(buf, max, state)
     }
 
     fn decode_inner(&self, frame: Frame) -> Result<Frame, FrameError> {
@@ -237,6 +269,15 @@ impl<P: MessageCodec> FrameCodec for BufferedCodec<P> {
         Ok(buffered::decode(buf, &self.proto, max)?.map(Frame::plain))
     }
 
+    fn decode_resume(
+        &self,
+        buf: &mut BytesMut,
+        max: usize,
+        state: &mut DecodeState,
+    ) -> Result<Option<Frame>, FrameError> {
+        Ok(buffered::decode_resume(buf, &self.proto, max, state)?.map(Frame::plain))
+    }
+
     fn decode_inner(&self, frame: Frame) -> Result<Frame, FrameError> {
         Ok(frame)
     }
@@ -270,6 +311,18 @@ impl<O: FrameCodec, I: FrameCodec> Layered<O, I> {
 impl<O: FrameCodec, I: FrameCodec> FrameCodec for Layered<O, I> {
     fn decode(&self, buf: &mut BytesMut, max: usize) -> Result<Option<Frame>, FrameError> {
         match self.outer.decode(buf, max)? {
+            Some(f) => self.inner.decode_inner(f).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn decode_resume(
+        &self,
+        buf: &mut BytesMut,
+        max: usize,
+        state: &mut DecodeState,
+    ) -> Result<Option<Frame>, FrameError> {
+        match self.outer.decode_resume(buf, max, state)? {
             Some(f) => self.inner.decode_inner(f).map(Some),
             None => Ok(None),
         }
@@ -364,6 +417,46 @@ mod tests {
             msg
         );
         assert_eq!(c.decode(&mut buf, 1 << 20), Ok(None));
+    }
+
+    #[test]
+    fn buffered_resumes_its_walk_from_read_to_read() {
+        // The codec as a driver holds it; a call "m" whose struct holds a
+        // list<string> of 20 000 strings, then a second call, trickled in
+        // 512-byte reads.
+        let c: std::sync::Arc<dyn FrameCodec> =
+            crate::transport::Framing::Buffered.codec(Protocol::Binary);
+        let mut msg = b"\x80\x01\x00\x01\x00\x00\x00\x01m\x00\x00\x00\x01\x0f\x00\x01\x0b".to_vec();
+        msg.extend_from_slice(&20_000u32.to_be_bytes());
+        for _ in 0..20_000 {
+            msg.extend_from_slice(b"\x00\x00\x00\x03abc");
+        }
+        msg.push(0);
+        let second = b"\x80\x01\x00\x01\x00\x00\x00\x01m\x00\x00\x00\x02\x00";
+        let mut wire = msg.clone();
+        wire.extend_from_slice(second);
+        let mut state = DecodeState::default();
+        let mut buf = BytesMut::new();
+        let mut got = Vec::new();
+        for chunk in wire.chunks(512) {
+            buf.extend_from_slice(chunk);
+            while let Some(f) = c.decode_resume(&mut buf, 1 << 20, &mut state).unwrap() {
+                got.push(f.payload);
+            }
+        }
+        assert_eq!(
+            got,
+            vec![Bytes::from(msg.clone()), Bytes::from_static(second)]
+        );
+        assert!(buf.is_empty());
+        // Walked once (a value cut by a read is read again from its start):
+        // from byte 0 after every read, about 280 times.
+        let walked = state.scan.walked;
+        assert!(
+            (wire.len()..2 * wire.len()).contains(&walked),
+            "walked {walked} of {} bytes",
+            wire.len()
+        );
     }
 
     proptest! {

@@ -212,3 +212,32 @@ fn zero_timeouts_are_rejected() {
     assert!(b().with_write_timeout(zero).build().is_err());
     assert!(b().build().is_ok());
 }
+
+wego_test_support::each_backend_paused!(
+    a_buffered_call_read_in_many_pieces_is_served,
+    |_backend| async move {
+        let (server, _stats) = server(Duration::from_secs(10), Duration::from_secs(10));
+        let (mut conn, _task) = serve(&server, 64 * 1024).await;
+        // Unframed (Buffered) calls: the server finds each one's end by
+        // walking it, resuming the walk at every read. The argument is
+        // long enough to span many reads.
+        let arg = vec![b'b'; 3000];
+        for seq in 1..=2 {
+            let framed = call(seq, &arg);
+            for piece in framed[4..].chunks(7) {
+                settled(conn.write_all(piece))
+                    .await
+                    .expect("the server reads the piece")
+                    .unwrap();
+                settle().await;
+            }
+            let mut got = Vec::new();
+            assert!(!drain(&mut conn, &mut got), "closed instead of answering");
+            assert!(
+                got.starts_with(&[0x80, 0x01, 0x00, 0x02]) && got.ends_with(&[0]),
+                "an unframed reply"
+            );
+            assert!(got.windows(arg.len()).any(|w| w == arg.as_slice()));
+        }
+    }
+);
