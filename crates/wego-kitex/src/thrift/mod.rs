@@ -110,11 +110,15 @@ impl Protocol {
     }
 }
 
+/// For a walk over a whole message (a body, an envelope), whose cursor's
+/// limit is the message's end: a length or count past that limit says the
+/// message was cut short, like a read past its end. A walk with a real
+/// size limit (the Buffered scan) maps its `TooLarge` to
+/// [`CodecError::TooLarge`] itself.
 impl From<walk::Stop> for CodecError {
     fn from(s: walk::Stop) -> Self {
         match s {
-            walk::Stop::NeedMore => CodecError::Truncated,
-            walk::Stop::TooLarge => CodecError::TooLarge { max: 0 },
+            walk::Stop::NeedMore | walk::Stop::TooLarge => CodecError::Truncated,
             walk::Stop::Invalid(why) => CodecError::Invalid(why),
         }
     }

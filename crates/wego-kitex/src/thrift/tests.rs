@@ -155,3 +155,24 @@ fn a_string_that_is_not_utf8_is_a_decode_error_in_binary_and_compact() {
         assert_eq!(e.message, "hi", "{proto:?}");
     }
 }
+
+#[test]
+fn a_truncated_body_or_envelope_is_truncated_not_too_large() {
+    // A string field claiming 10 bytes with 2 present.
+    for (proto, body) in [
+        (Protocol::Binary, &[11, 0, 1, 0, 0, 0, 10, b'a', b'b'][..]),
+        (Protocol::Compact, &[0x18, 10, b'a', b'b'][..]),
+    ] {
+        let mut b = Bytes::copy_from_slice(body);
+        let e = decode_body::<ApplicationException>(proto, &mut b).unwrap_err();
+        assert_eq!(e, CodecError::Truncated, "{proto:?}: {e}");
+    }
+    // A list claiming more elements than bytes are left.
+    let mut b = Bytes::from_static(&[15, 0, 1, 8, 0, 0, 0, 100, 0, 0, 0, 1, 0]);
+    let e = decode_body::<ApplicationException>(Protocol::Binary, &mut b).unwrap_err();
+    assert_eq!(e, CodecError::Truncated, "{e}");
+    // A strict envelope whose name runs past the end.
+    let mut b = Bytes::from_static(&[0x80, 1, 0, 1, 0, 0, 0, 9, b'e', b'c']);
+    let e = decode_header(Protocol::Binary, &mut b).unwrap_err();
+    assert_eq!(e, CodecError::Truncated, "{e}");
+}
