@@ -1,5 +1,7 @@
 //! Multiplexed mode: one TTHeader connection, concurrent calls paired with
-//! their replies by sequence id (replies may arrive in any order).
+//! their replies by sequence id (replies may arrive in any order). A writer
+//! task sends the calls' frames and a reader task hands each reply to its
+//! call; the connection closes when the client's last clone is dropped.
 //!
 //! A reply the client rejects fails only its own call when the frame's
 //! extent and sequence id can be read from its fixed TTHeader part: a reply
@@ -42,6 +44,21 @@ type Waiters = Arc<std::sync::Mutex<Option<HashMap<i32, oneshot::Sender<Outcome>
 struct Live {
     tx: mpsc::Sender<Bytes>,
     waiters: Waiters,
+    /// The connection's reader task, holding its read half.
+    reader: rt::JoinHandle<()>,
+}
+
+/// The last handle on a connection (the client's, or a call's still
+/// running on a connection the client has replaced) ends its reader,
+/// which would otherwise wait on the socket until the server closes it,
+/// keeping the socket, the task and its buffer. The writer ends by itself
+/// once `tx` is gone and it has written what was queued (a oneway call
+/// returns once its frame is queued), and the socket closes with the last
+/// of the two halves.
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
 }
 
 struct Forget {
@@ -115,14 +132,18 @@ impl Mux {
                 }
             }
         });
-        rt::spawn(read_replies(
+        let reader = rt::spawn(read_replies(
             rd,
             link.buf,
             cfg.codec.clone(),
             cfg.max_frame,
             waiters.clone(),
         ));
-        let live = Arc::new(Live { tx, waiters });
+        let live = Arc::new(Live {
+            tx,
+            waiters,
+            reader,
+        });
         *slot = Some(live.clone());
         Ok((live, true))
     }

@@ -914,3 +914,36 @@ wego_test_support::each_backend!(
         }
     }
 );
+
+wego_test_support::each_backend_paused!(
+    dropping_a_multiplexed_client_closes_its_connection,
+    |_backend| async move {
+        let server = Server::builder()
+            .service("S", &["echo"], echo())
+            .with_read_timeout(Duration::from_secs(60))
+            .build()
+            .unwrap();
+        let client = pipe_client(&server)
+            .with_mode(Mode::Multiplexed)
+            .build()
+            .unwrap();
+        let a = string_args(Protocol::Binary, "x");
+        let other = client.clone();
+        client
+            .call(ClientRequest::new("echo", a.clone()))
+            .await
+            .unwrap();
+        settle().await;
+        assert_eq!(server.active(), 1);
+        // A clone keeps the connection.
+        drop(client);
+        settle().await;
+        assert_eq!(server.active(), 1);
+        other.call(ClientRequest::new("echo", a)).await.unwrap();
+        // The last handle takes it along, with its reader: the server sees
+        // the close at once, long before its read timeout.
+        drop(other);
+        settle().await;
+        assert_eq!(server.active(), 0, "the connection outlived its client");
+    }
+);
