@@ -29,10 +29,14 @@ impl ProtobufFraming {
     }
 }
 
+/// Bytes [`detect`] needs: a length, then the TTHeader magic or the first
+/// word of a Kitex Protobuf payload.
+pub(crate) const DETECT_LEN: usize = 8;
+
 /// Detects the framing from a connection's first bytes: `None` while fewer
-/// than 6 bytes are buffered or when neither matches.
+/// than [`DETECT_LEN`] bytes are buffered or when neither matches.
 pub(crate) fn detect(buf: &[u8]) -> Option<ProtobufFraming> {
-    let b = buf.get(4..8)?;
+    let b = buf.get(4..DETECT_LEN)?;
     if u16::from_be_bytes([b[0], b[1]]) == TTHEADER_MAGIC {
         return Some(ProtobufFraming::TtHeader);
     }

@@ -246,7 +246,7 @@ impl ProtobufHandler {
                 Some(f) => f,
                 None => match framing::detect(&buf) {
                     Some(f) => *framing.insert(f),
-                    None if buf.len() >= 6 => return Ok(()),
+                    None if buf.len() >= framing::DETECT_LEN => return Ok(()),
                     None => ProtobufFraming::Framed,
                 },
             };

@@ -200,6 +200,43 @@ wego_test_support::each_backend_paused!(
     }
 );
 
+wego_test_support::each_backend_paused!(
+    standalone_kitex_protobuf_reads_a_split_first_frame,
+    |_backend| async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        use wego_kitex::protobuf::{ProtobufMessageType, codec};
+        let mut payload = bytes::BytesMut::new();
+        let body = prost::Message::encode_to_vec(&req("hi"));
+        codec::encode(ProtobufMessageType::Call, "Echo", 1, &body, &mut payload).unwrap();
+        let mut frame = (payload.len() as u32).to_be_bytes().to_vec();
+        frame.extend_from_slice(&payload);
+        // The framing is known from 8 bytes: fewer are not a verdict.
+        for first in 1..8 {
+            let handler = ProtobufHandler::new(echo_router());
+            let shutdown = Shutdown::new();
+            let (mut client, io) = tokio::io::duplex(64 * 1024);
+            let w = shutdown.watcher();
+            let task = rt::spawn(async move {
+                let _ = handler.serve_connection(io, w).await;
+            });
+            client.write_all(&frame[..first]).await.unwrap();
+            settle().await;
+            assert!(
+                !task.is_finished(),
+                "closed after a {first}-byte first read"
+            );
+            client.write_all(&frame[first..]).await.unwrap();
+            settle().await;
+            let mut len = [0u8; 4];
+            client.read_exact(&mut len).await.unwrap();
+            let mut reply = vec![0u8; u32::from_be_bytes(len) as usize];
+            client.read_exact(&mut reply).await.unwrap();
+            let msg = codec::decode(reply.into()).unwrap();
+            assert_eq!((msg.kind, msg.seq_id), (ProtobufMessageType::Reply, 1));
+        }
+    }
+);
+
 wego_test_support::each_backend!(
     one_port_serves_grpc_and_kitex_protobuf,
     |_backend| async move {
