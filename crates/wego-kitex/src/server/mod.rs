@@ -89,6 +89,10 @@ pub struct Config {
     /// Most connections served at once; more are closed on accept. Size it
     /// above the most clients expected at once, idle pooled connections
     /// included: a connection beyond it is closed as soon as it is accepted.
+    /// It bounds the whole server: every [`Server::serve`] and
+    /// [`Server::serve_incoming`] of it and its clones take from one count
+    /// (a connection handed to [`Server::serve_connection`] is the
+    /// caller's, and not counted).
     pub max_connections: usize,
     /// Most requests in flight per connection; reading pauses at the limit.
     pub max_in_flight: NonZeroUsize,
@@ -200,7 +204,8 @@ impl ServerBuilder {
         self
     }
 
-    /// Sets the connection limit.
+    /// Sets the connection limit (default 10,000), for the whole server:
+    /// its listeners and incoming streams share it.
     pub fn with_max_connections(mut self, n: usize) -> Self {
         self.config.max_connections = n;
         self
@@ -324,6 +329,10 @@ impl ServerBuilder {
         if c.write_timeout.is_zero() {
             return Err(Error::config("write_timeout must be positive"));
         }
+        // Beyond the semaphore's most permits the limit is no limit.
+        let slots = Arc::new(tokio::sync::Semaphore::new(
+            c.max_connections.min(tokio::sync::Semaphore::MAX_PERMITS),
+        ));
         Ok(Server {
             shared: Arc::new(shared::Shared {
                 router: self.router,
@@ -333,6 +342,7 @@ impl ServerBuilder {
                 framings: self.framings,
                 payloads: self.payloads,
                 stats: ServerStats::default(),
+                slots,
             }),
             shutdown: Shutdown::new(),
         })
@@ -518,8 +528,6 @@ impl Server {
     }
 
     fn slots(&self) -> Arc<tokio::sync::Semaphore> {
-        Arc::new(tokio::sync::Semaphore::new(
-            self.shared.config.max_connections,
-        ))
+        self.shared.slots.clone()
     }
 }

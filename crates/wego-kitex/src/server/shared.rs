@@ -20,6 +20,9 @@ pub(super) struct Shared {
     /// Payload protocols beyond Binary and Compact, asked after them.
     pub(super) payloads: Vec<Arc<dyn PayloadProtocol>>,
     pub(super) stats: ServerStats,
+    /// `max_connections` permits, one per accepted connection, shared by
+    /// every accept loop of the server and its clones.
+    pub(super) slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for Shared {

@@ -575,6 +575,38 @@ wego_test_support::each_backend!(
 );
 
 wego_test_support::each_backend!(
+    max_connections_covers_every_listener_of_a_server,
+    |_backend| async move {
+        let server = Server::builder()
+            .service("S", &["echo"], echo())
+            .with_max_connections(1)
+            .build()
+            .unwrap();
+        // Two listeners, the second served by a clone of the server.
+        let (a, _sd) = start(server.clone()).await;
+        let (b, _) = start(server.clone()).await;
+        let x = string_args(Protocol::Binary, "x");
+        // The pooled connection to the first listener keeps the only slot.
+        let first = Client::builder(a).build().unwrap();
+        first
+            .call(ClientRequest::new("echo", x.clone()))
+            .await
+            .unwrap();
+        let second = Client::builder(b.clone())
+            .with_mode(Mode::Short)
+            .build()
+            .unwrap();
+        let e = second
+            .call(ClientRequest::new("echo", x.clone()))
+            .await
+            .unwrap_err();
+        assert!(e.is_closed() || e.is_transport(), "{e}");
+        // The first client's connection is served on.
+        first.call(ClientRequest::new("echo", x)).await.unwrap();
+    }
+);
+
+wego_test_support::each_backend!(
     in_flight_limit_bounds_concurrent_calls_per_connection,
     |_backend| async move {
         // Handlers report their call and wait for the gate; the test opens
