@@ -441,6 +441,62 @@ mod tests {
     }
 
     #[test]
+    fn a_moved_conn_keeps_what_its_first_loop_read_for_it() {
+        let rt = Runtime::builder()
+            .backend(Backend::Polling)
+            .worker_threads(NonZeroUsize::new(2).expect("invariant: 2 is non-zero"))
+            .eager_reads(true)
+            .build()
+            .expect("the polling runtime builds");
+        rt.block_on(async {
+            let listener = Listener::bind(&Address::loopback()).await.unwrap();
+            let (report, mut reports) = tokio::sync::mpsc::unbounded_channel();
+            let mut peers = Vec::new();
+            let mut conns = Vec::new();
+            // Two connections registered with loop 0 (`block_on`'s), each
+            // with "hello" and the end of stream in its buffer.
+            for _ in 0..2 {
+                let addr = listener.local_addr().clone();
+                let (start, started) = mpsc::channel();
+                peers.push(std::thread::spawn(move || {
+                    let mut c = client(&addr, &started);
+                    c.write_all(b"hello").unwrap();
+                    c.shutdown(std::net::Shutdown::Write).unwrap();
+                    c
+                }));
+                let conn = accept_registered(&listener, start).await;
+                wait_until(&conn, |(len, ended)| len == 5 && ended).await;
+                conns.push(conn);
+            }
+            // Both are live while placed, so one of them moves to loop 1.
+            for conn in conns {
+                let report = report.clone();
+                rt::spawn_connection(conn, move |mut conn| async move {
+                    let active = conn.is_active();
+                    let mut rest = Vec::new();
+                    let read = conn.read_to_end(&mut rest).await.map(|_| rest);
+                    let thread = std::thread::current().name().map(str::to_owned);
+                    report.send((thread, active, read)).unwrap();
+                    std::future::pending::<()>().await;
+                });
+            }
+            let mut threads = Vec::new();
+            for _ in 0..2 {
+                let (thread, active, read) = reports.recv().await.unwrap();
+                assert!(active, "{thread:?}: bytes are buffered");
+                assert_eq!(read.unwrap(), b"hello", "{thread:?}");
+                threads.push(thread);
+            }
+            threads.sort();
+            threads.dedup();
+            assert_eq!(threads.len(), 2, "one connection moved: {threads:?}");
+            for peer in peers {
+                drop(peer.join().unwrap());
+            }
+        });
+    }
+
+    #[test]
     fn a_dial_reports_refusal_and_then_reads_eagerly() {
         let rt = runtime();
         rt.block_on(async {

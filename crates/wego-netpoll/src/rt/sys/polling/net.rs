@@ -107,7 +107,9 @@ impl Stream {
     }
 
     /// Drops the registration unless it is with `target`, so that the
-    /// stream registers again with the loop that polls it next.
+    /// stream registers again with the loop that polls it next. The eager
+    /// buffer stays: reads take what it holds before the socket's bytes,
+    /// and the new loop reads into it once registered.
     pub(crate) fn release_unless_on(&mut self, target: &Arc<LoopShared>) {
         if self.reg.as_ref().is_some_and(|r| !r.is_on(target))
             && let Some(reg) = self.reg.take()
@@ -122,8 +124,9 @@ impl Stream {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         // Optimistic first: a socket with data waiting reads without
-        // touching the poller.
-        if self.reg.is_none() {
+        // touching the poller. Not for a stream that a loop read for
+        // before it moved (`release_unless_on`): its buffer comes first.
+        if self.reg.is_none() && self.eager.is_none() {
             match recv(&self.sock, buf) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 res => return Poll::Ready(res),
@@ -208,20 +211,19 @@ impl Stream {
         }
     }
 
-    /// Liveness from the poller's reports, with a peek only when a read
-    /// event is pending (data and an orderly close both report readable).
+    /// Liveness from the poller's reports and the eager buffer (kept
+    /// across a move between loops), with a peek only when a read event is
+    /// pending (data and an orderly close both report readable).
     pub(crate) fn is_active(&self) -> bool {
-        if let Some(reg) = &self.reg {
-            if reg.io().is_hung_up() {
-                return false;
-            }
-            if let Some(active) = self.eager.as_ref().and_then(|e| e.is_active()) {
-                return active;
-            }
-            if !reg.io().is_readable() {
-                // No event since a read found nothing: no data, no FIN.
-                return true;
-            }
+        if self.reg.as_ref().is_some_and(|r| r.io().is_hung_up()) {
+            return false;
+        }
+        if let Some(active) = self.eager.as_ref().and_then(|e| e.is_active()) {
+            return active;
+        }
+        if self.reg.as_ref().is_some_and(|r| !r.io().is_readable()) {
+            // No event since a read found nothing: no data, no FIN.
+            return true;
         }
         crate::net::peek_is_active(socket2::SockRef::from(&self.sock))
     }
