@@ -503,6 +503,11 @@ where
 
 /// Runs blocking code on the runtime's blocking pool.
 ///
+/// Each call runs on a thread of its own while the pool is below its cap
+/// (512 threads on either backend): a call goes to an idle thread only if
+/// no earlier call has claimed it, else a new thread starts, so calls that
+/// wait for each other do not deadlock.
+///
 /// # Panics
 ///
 /// Panics if called outside a runtime.

@@ -6,6 +6,13 @@
 //! So `spawn_blocking` returns the same [`JoinHandle`] as `spawn`, aborting
 //! a call that has not started yet cancels it, and a panic in the closure
 //! reaches the handle as a [`JoinError`](crate::rt::JoinError).
+//!
+//! A call goes to an idle thread only if one is waiting and not yet
+//! claimed: `push` moves a thread from `idle` to `notified` as it wakes it,
+//! so the next call, pushed before that thread has woken, starts a thread
+//! of its own (up to the cap) instead of queueing behind the first, as
+//! tokio's pool does. Calls that wait for each other therefore cannot
+//! deadlock below the cap.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
@@ -35,7 +42,10 @@ struct Inner {
 struct State {
     queue: VecDeque<Runnable>,
     threads: usize,
+    /// Threads waiting for work and not claimed by a queued call.
     idle: usize,
+    /// Threads woken for a queued call that have not taken it yet.
+    notified: usize,
     shutdown: bool,
 }
 
@@ -125,6 +135,8 @@ impl Inner {
         }
         st.queue.push_back(runnable);
         if st.idle > 0 {
+            st.idle -= 1;
+            st.notified += 1;
             drop(st);
             this.work.notify_one();
             return;
@@ -153,7 +165,7 @@ impl Inner {
 
     fn work_loop(&self) {
         let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        loop {
+        'work: loop {
             if let Some(runnable) = st.queue.pop_front() {
                 drop(st);
                 runnable.run();
@@ -164,18 +176,73 @@ impl Inner {
                 break;
             }
             st.idle += 1;
-            let (next, timed_out) = self
-                .work
-                .wait_timeout(st, KEEP_ALIVE)
-                .unwrap_or_else(PoisonError::into_inner);
-            st = next;
-            st.idle -= 1;
-            if timed_out.timed_out() && st.queue.is_empty() {
-                break;
+            loop {
+                let (next, timed_out) = self
+                    .work
+                    .wait_timeout(st, KEEP_ALIVE)
+                    .unwrap_or_else(PoisonError::into_inner);
+                st = next;
+                if st.notified > 0 {
+                    // Claimed by `push`, which took it out of `idle`.
+                    st.notified -= 1;
+                    continue 'work;
+                }
+                if st.shutdown || timed_out.timed_out() {
+                    st.idle -= 1;
+                    if st.queue.is_empty() {
+                        break 'work;
+                    }
+                    continue 'work;
+                }
+                // A spurious wake-up: wait again.
             }
         }
         st.threads -= 1;
         drop(st);
         self.exited.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::sync::{Arc, PoisonError};
+    use std::time::Duration;
+
+    use super::Pool;
+
+    fn idle(pool: &Pool) -> usize {
+        pool.inner
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .idle
+    }
+
+    #[test]
+    fn calls_spawned_back_to_back_do_not_share_one_idle_thread() {
+        let pool = Pool::new("blocking-test".to_owned(), 8);
+        let enter: Arc<dyn Fn() + Send + Sync> = Arc::new(|| {});
+        // One thread, idle: it ran a call and waits for the next.
+        let (done, finished) = mpsc::channel();
+        drop(pool.spawn(move || done.send(()), Arc::clone(&enter)));
+        finished.recv().unwrap();
+        while idle(&pool) == 0 {
+            std::thread::yield_now();
+        }
+        // A waits for B: queued behind A on that one thread, B never runs.
+        let (b_tx, b_rx) = mpsc::channel();
+        let (a_tx, a_rx) = mpsc::channel();
+        drop(pool.spawn(
+            move || a_tx.send(b_rx.recv_timeout(Duration::from_secs(10))),
+            Arc::clone(&enter),
+        ));
+        drop(pool.spawn(move || b_tx.send(()), Arc::clone(&enter)));
+        assert_eq!(
+            a_rx.recv().unwrap(),
+            Ok(()),
+            "the second call waited behind the first"
+        );
+        pool.shutdown(None);
     }
 }
