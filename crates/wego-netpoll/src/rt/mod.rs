@@ -41,8 +41,9 @@
 //!    the runtime, returning a [`JoinHandle`] that can be awaited or aborted
 //!    (an aborted task ends at its next await point and its handle reports
 //!    [`JoinError::is_cancelled`]; a panicking task reports
-//!    [`JoinError::is_panic`] and its worker lives on); `spawn_blocking` on
-//!    a separate thread pool.
+//!    [`JoinError::is_panic`] and its worker lives on, as does an aborted
+//!    task whose future panics while it is dropped, as on tokio);
+//!    `spawn_blocking` on a separate thread pool.
 //! 2. **Timers**: [`sleep`] / [`sleep_until`] futures that never fire before
 //!    their deadline and fire within a millisecond of it on an idle worker,
 //!    on which [`timeout`] and [`interval`] are built. Timers must be cheap

@@ -98,6 +98,45 @@ each_backend!(abort_cancels_and_drops_the_future, |_backend| async move {
     assert_eq!(rt::spawn(async { 7 }).await.unwrap(), 7);
 });
 
+// 1. Tasks: a future whose destructor panics when the task is aborted
+// reports a panic, and its worker lives on to run the next task. The
+// checks use std channels with a timeout: on a dead worker no timer of the
+// runtime would fire.
+#[test]
+fn a_destructor_that_panics_on_abort_does_not_kill_the_worker() {
+    struct Boom;
+    impl Drop for Boom {
+        fn drop(&mut self) {
+            panic!("drop boom");
+        }
+    }
+    for (backend, flavor) in runs() {
+        let rt = Runtime::builder()
+            .backend(backend)
+            .flavor(flavor)
+            .worker_threads(NonZeroUsize::MIN)
+            .build()
+            .unwrap();
+        let (up_tx, up_rx) = std::sync::mpsc::channel();
+        let task = rt.spawn(async move {
+            let _boom = Boom;
+            up_tx.send(()).unwrap();
+            std::future::pending::<()>().await;
+        });
+        up_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        task.abort();
+        let (tx, rx) = std::sync::mpsc::channel();
+        rt.spawn(async move { tx.send(7).unwrap() });
+        assert_eq!(
+            rx.recv_timeout(Duration::from_secs(10)),
+            Ok(7),
+            "the worker died on {backend} {flavor}"
+        );
+        let err = rt.block_on(task).unwrap_err();
+        assert!(err.is_panic(), "on {backend} {flavor}: {err:?}");
+    }
+}
+
 // 1. Tasks: wake-ups from other OS threads and the blocking pool.
 each_backend!(
     wake_ups_cross_threads_and_blocking_calls_return,

@@ -8,6 +8,13 @@
 //! user's future, and `async-task` drops that future right there, on the
 //! thread that runs the task. Shutdown aborts every task in a loop's list the
 //! same way, so futures are dropped on their own loop.
+//!
+//! The user's future is dropped under `catch_unwind` on every path, as
+//! tokio's harness does: by the task's poll when it ends (aborted, done or
+//! panicked) and by [`TaskFuture`]'s own drop otherwise (a runnable
+//! dropped unrun by a stopped loop). A destructor's panic never unwinds
+//! into the loop, which `async-task` would turn into a process abort; on
+//! an abort it is reported as the task's panic, as on tokio.
 
 use std::any::Any;
 use std::future::Future;
@@ -75,12 +82,26 @@ impl<D: FnOnce()> Drop for OnDrop<D> {
 pin_project! {
     /// The future `async-task` runs: the user's future, abort and panics.
     pub(crate) struct TaskFuture<F, D: FnOnce()> {
+        // `None` once dropped, which the task does itself (see the module
+        // docs).
         #[pin]
-        inner: F,
+        inner: Option<F>,
         header: Arc<Header>,
         registered: bool,
         _guard: OnDrop<D>,
     }
+
+    impl<F, D: FnOnce()> PinnedDrop for TaskFuture<F, D> {
+        fn drop(this: Pin<&mut Self>) {
+            // A runnable dropped unrun: nobody awaits a panic here.
+            let _ = drop_inner(this.project().inner);
+        }
+    }
+}
+
+/// Drops the user's future in place, catching a panic of its destructor.
+fn drop_inner<F>(mut inner: Pin<&mut Option<F>>) -> Result<(), Panic> {
+    catch_unwind(AssertUnwindSafe(|| inner.set(None)))
 }
 
 impl<F: Future, D: FnOnce()> Future for TaskFuture<F, D> {
@@ -88,8 +109,12 @@ impl<F: Future, D: FnOnce()> Future for TaskFuture<F, D> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
+        let mut inner = this.inner;
         if this.header.aborted.load(Ordering::Acquire) {
-            return Poll::Ready(Outcome::Cancelled);
+            return Poll::Ready(match drop_inner(inner) {
+                Ok(()) => Outcome::Cancelled,
+                Err(panic) => Outcome::Panicked(panic),
+            });
         }
         if !*this.registered {
             *this
@@ -99,12 +124,19 @@ impl<F: Future, D: FnOnce()> Future for TaskFuture<F, D> {
                 .unwrap_or_else(PoisonError::into_inner) = Some(cx.waker().clone());
             *this.registered = true;
         }
-        let inner = this.inner;
-        match catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
-            Ok(Poll::Ready(v)) => Poll::Ready(Outcome::Done(v)),
-            Ok(Poll::Pending) => Poll::Pending,
-            Err(panic) => Poll::Ready(Outcome::Panicked(panic)),
-        }
+        let Some(future) = inner.as_mut().as_pin_mut() else {
+            // Polled after it ended: `async-task` never does.
+            return Poll::Pending;
+        };
+        let out = match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
+            Ok(Poll::Ready(v)) => Outcome::Done(v),
+            Ok(Poll::Pending) => return Poll::Pending,
+            Err(panic) => Outcome::Panicked(panic),
+        };
+        // The task's outcome stands; a panic of the spent future's
+        // destructor is dropped, as tokio drops it.
+        let _ = drop_inner(inner);
+        Poll::Ready(out)
     }
 }
 
@@ -123,7 +155,7 @@ where
     D: FnOnce() + Send + 'static,
 {
     let future = TaskFuture {
-        inner: future,
+        inner: Some(future),
         header: Arc::clone(&header),
         registered: false,
         _guard: OnDrop::new(on_drop),
