@@ -110,12 +110,9 @@ impl<F: Future, D: FnOnce()> Future for TaskFuture<F, D> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let mut inner = this.inner;
-        if this.header.aborted.load(Ordering::Acquire) {
-            return Poll::Ready(match drop_inner(inner) {
-                Ok(()) => Outcome::Cancelled,
-                Err(panic) => Outcome::Panicked(panic),
-            });
-        }
+        // The waker first, then the flag: an abort from another thread
+        // either finds the waker (under its lock) and wakes the task, or
+        // set the flag before that lock was taken, and this load sees it.
         if !*this.registered {
             *this
                 .header
@@ -123,6 +120,12 @@ impl<F: Future, D: FnOnce()> Future for TaskFuture<F, D> {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner) = Some(cx.waker().clone());
             *this.registered = true;
+        }
+        if this.header.aborted.load(Ordering::Acquire) {
+            return Poll::Ready(match drop_inner(inner) {
+                Ok(()) => Outcome::Cancelled,
+                Err(panic) => Outcome::Panicked(panic),
+            });
         }
         let Some(future) = inner.as_mut().as_pin_mut() else {
             // Polled after it ended: `async-task` never does.
@@ -216,5 +219,92 @@ impl<T> std::fmt::Debug for JoinHandle<T> {
         f.debug_struct("JoinHandle")
             .field("finished", &self.is_finished())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+    use std::sync::{Arc, Mutex, PoisonError};
+
+    use async_task::Runnable;
+
+    use super::{Header, JoinHandle, create};
+
+    /// Spins until `at` holds `value`, yielding now and then to a thread
+    /// that has no core.
+    fn wait_for(at: &AtomicU32, value: u32) {
+        let mut spins = 0u32;
+        while at.load(Ordering::Acquire) != value {
+            spins += 1;
+            if spins % 256 == 0 {
+                std::thread::yield_now();
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+    }
+
+    /// Runs a task's first poll on this thread while another thread aborts
+    /// it, many times, with the abort swept across the poll (both threads
+    /// spin, so that they start within a cache-line transfer of each
+    /// other): each aborted task must end at its first poll or be
+    /// scheduled again, so that its next poll sees the abort.
+    #[test]
+    fn an_abort_racing_the_first_poll_is_not_lost() {
+        const ROUNDS: u32 = 200_000;
+        let queue: Arc<Mutex<Vec<Runnable>>> = Arc::default();
+        let slot: Arc<Mutex<Option<JoinHandle<()>>>> = Arc::default();
+        // `go` = round + 1: abort that round's task; `done` = round + 1: aborted.
+        let go = Arc::new(AtomicU32::new(0));
+        let done = Arc::new(AtomicU32::new(0));
+        let aborter = {
+            let (slot, go, done) = (Arc::clone(&slot), Arc::clone(&go), Arc::clone(&done));
+            std::thread::spawn(move || {
+                for round in 1..=ROUNDS {
+                    wait_for(&go, round);
+                    for _ in 0..(round % 97) {
+                        std::hint::spin_loop();
+                    }
+                    let handle = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
+                    handle.expect("the round's handle").abort();
+                    done.store(round, Ordering::Release);
+                }
+            })
+        };
+        let mut lost = 0;
+        for round in 1..=ROUNDS {
+            let schedule = {
+                let queue = Arc::clone(&queue);
+                move |r: Runnable| queue.lock().unwrap_or_else(PoisonError::into_inner).push(r)
+            };
+            let ended = Arc::new(AtomicBool::new(false));
+            let on_drop = {
+                let ended = Arc::clone(&ended);
+                move || ended.store(true, Ordering::SeqCst)
+            };
+            let (runnable, handle) = create(
+                std::future::pending::<()>(),
+                schedule,
+                Arc::new(Header::default()),
+                on_drop,
+            );
+            *slot.lock().unwrap() = Some(handle);
+            go.store(round, Ordering::Release);
+            for _ in 0..(round % 7) {
+                std::hint::spin_loop();
+            }
+            runnable.run();
+            wait_for(&done, round);
+            let rescheduled = std::mem::take(&mut *queue.lock().unwrap());
+            if rescheduled.is_empty() && !ended.load(Ordering::SeqCst) {
+                lost += 1;
+            }
+            for r in rescheduled {
+                r.run();
+            }
+        }
+        aborter.join().unwrap();
+        assert_eq!(lost, 0, "{lost} of {ROUNDS} aborts were lost");
     }
 }
