@@ -19,7 +19,7 @@ use crate::{CallInfo, Classify, Error};
 mod state;
 
 pub use state::{
-    BreakerConfig, BreakerEvent, BreakerObserver, BreakerState, CircuitBreaker, Outcome,
+    Admission, BreakerConfig, BreakerEvent, BreakerObserver, BreakerState, CircuitBreaker, Outcome,
 };
 
 /// Classifies a call's result for a breaker.
@@ -34,26 +34,28 @@ pub(crate) fn outcome_of<T, E: Classify>(res: &Result<T, E>) -> Outcome {
 /// Records [`Outcome::Ignored`] if dropped before an outcome was recorded
 /// (a cancelled call), so a half-open probe slot is never leaked.
 pub(crate) struct Permit {
-    breaker: Option<Arc<CircuitBreaker>>,
+    admitted: Option<(Arc<CircuitBreaker>, Admission)>,
 }
 
 impl Permit {
-    pub(crate) fn new(breaker: Arc<CircuitBreaker>) -> Self {
-        Permit {
-            breaker: Some(breaker),
-        }
+    /// Asks `breaker` for a call: `None` if it refuses.
+    pub(crate) fn acquire(breaker: Arc<CircuitBreaker>) -> Option<Self> {
+        let admission = breaker.try_acquire()?;
+        Some(Permit {
+            admitted: Some((breaker, admission)),
+        })
     }
     pub(crate) fn record(mut self, outcome: Outcome) {
-        if let Some(b) = self.breaker.take() {
-            b.record(outcome);
+        if let Some((b, admission)) = self.admitted.take() {
+            b.record(admission, outcome);
         }
     }
 }
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        if let Some(b) = self.breaker.take() {
-            b.record(Outcome::Ignored);
+        if let Some((b, admission)) = self.admitted.take() {
+            b.record(admission, Outcome::Ignored);
         }
     }
 }
@@ -167,11 +169,10 @@ where
 
     fn call(&mut self, req: Req) -> Self::Future {
         let breaker = self.breakers.get(req.callee());
-        if !breaker.try_acquire() {
+        let Some(permit) = Permit::acquire(Arc::clone(&breaker)) else {
             let err = Error::breaker_open(breaker.scope());
             return Box::pin(async move { Err(err.into()) });
-        }
-        let permit = Permit::new(breaker);
+        };
         let fut = self.inner.call(req);
         Box::pin(async move {
             let res = fut.await;

@@ -14,6 +14,13 @@
 //! or an error rate ≥ `error_rate` over the sliding window once it holds at
 //! least `min_requests` calls. HalfOpen lets `half_open_probes` calls through
 //! at a time; `half_open_probes` successes close it, one failure reopens it.
+//!
+//! Every state change starts a new generation, and each admitted call
+//! carries the generation it was admitted in (its [`Admission`]). An
+//! outcome counts only in the generation it was admitted in, as in Go's
+//! `sony/gobreaker`: a call admitted while closed that answers after the
+//! breaker opened and went half-open is no probe, and neither closes nor
+//! reopens it nor frees a probe slot.
 
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -157,6 +164,20 @@ struct Inner {
     buckets: [Bucket; BUCKETS],
     probes_in_flight: u32,
     probe_successes: u32,
+    /// Counts state changes; an [`Admission`] carries the value it saw.
+    generation: u64,
+}
+
+/// A call a [`CircuitBreaker`] let through: hand it back with the call's
+/// outcome to [`CircuitBreaker::record`].
+///
+/// It names the breaker's generation (the state it was admitted in), so an
+/// outcome that arrives after the breaker changed state is not counted
+/// against the new state.
+#[derive(Debug, PartialEq, Eq)]
+#[must_use = "record the call's outcome with CircuitBreaker::record"]
+pub struct Admission {
+    generation: u64,
 }
 
 /// One circuit breaker: a service's or an instance's.
@@ -207,6 +228,7 @@ impl CircuitBreaker {
                 buckets: [Bucket::default(); BUCKETS],
                 probes_in_flight: 0,
                 probe_successes: 0,
+                generation: 0,
             }),
             observer: None,
         }
@@ -247,42 +269,49 @@ impl CircuitBreaker {
         }
     }
 
-    /// Asks to make a call; true means go, and the caller must then report
-    /// the outcome with [`record`](Self::record) exactly once.
-    pub fn try_acquire(&self) -> bool {
+    /// Asks to make a call: `Some` means go, and the caller must then hand
+    /// the [`Admission`] back with the call's outcome to
+    /// [`record`](Self::record), once; `None` means refused.
+    pub fn try_acquire(&self) -> Option<Admission> {
         self.try_acquire_at(rt::now())
     }
 
-    pub(crate) fn try_acquire_at(&self, now: Instant) -> bool {
+    pub(crate) fn try_acquire_at(&self, now: Instant) -> Option<Admission> {
         let mut s = self.lock();
         match s.state {
-            BreakerState::Closed => true,
+            BreakerState::Closed => {}
             BreakerState::Open => {
                 if now < s.opened_at + self.config.cool_down {
-                    return false;
+                    return None;
                 }
                 self.transition(&mut s, BreakerState::HalfOpen, now);
                 s.probes_in_flight = 1;
-                true
             }
             BreakerState::HalfOpen => {
-                if s.probes_in_flight < self.config.half_open_probes {
-                    s.probes_in_flight += 1;
-                    true
-                } else {
-                    false
+                if s.probes_in_flight >= self.config.half_open_probes {
+                    return None;
                 }
+                s.probes_in_flight += 1;
             }
         }
+        Some(Admission {
+            generation: s.generation,
+        })
     }
 
-    /// Records the outcome of a call allowed by [`try_acquire`](Self::try_acquire).
-    pub fn record(&self, outcome: Outcome) {
-        self.record_at(outcome, rt::now());
+    /// Records the outcome of a call [`try_acquire`](Self::try_acquire)
+    /// admitted. An outcome from an earlier state (the breaker opened, or
+    /// went half-open, since the call was admitted) is not counted.
+    pub fn record(&self, admission: Admission, outcome: Outcome) {
+        self.record_at(admission, outcome, rt::now());
     }
 
-    pub(crate) fn record_at(&self, outcome: Outcome, now: Instant) {
+    pub(crate) fn record_at(&self, admission: Admission, outcome: Outcome, now: Instant) {
         let mut s = self.lock();
+        if admission.generation != s.generation {
+            // Admitted in an earlier state: nothing to learn about this one.
+            return;
+        }
         match s.state {
             BreakerState::Closed => {
                 if outcome == Outcome::Ignored {
@@ -339,7 +368,8 @@ impl CircuitBreaker {
                     Outcome::Ignored => {}
                 }
             }
-            // Outcomes of calls made before it opened: nothing to learn.
+            // No call is admitted while open (a probe makes it half-open
+            // first), so no admission names an open generation.
             BreakerState::Open => {}
         }
     }
@@ -357,6 +387,7 @@ impl CircuitBreaker {
         if from == to {
             return;
         }
+        s.generation += 1;
         if to == BreakerState::Open {
             tracing::warn!(scope = %self.scope, %from, "circuit breaker opened");
         } else {
@@ -384,18 +415,23 @@ mod tests {
             .with_cool_down(Duration::from_secs(1))
     }
 
+    /// A call admitted and answered at `t`.
+    fn call(b: &CircuitBreaker, outcome: Outcome, t: Instant) {
+        let admitted = b.try_acquire_at(t).expect("the breaker admits the call");
+        b.record_at(admitted, outcome, t);
+    }
+
     #[test]
     fn error_rate_needs_the_minimum_sample() {
         let b = CircuitBreaker::new("s", cfg());
         let t = Instant::now();
         for _ in 0..9 {
-            assert!(b.try_acquire_at(t));
-            b.record_at(Outcome::Failure, t);
+            call(&b, Outcome::Failure, t);
         }
         assert_eq!(b.state(), BreakerState::Closed, "9 < min_requests");
-        b.record_at(Outcome::Failure, t);
+        call(&b, Outcome::Failure, t);
         assert_eq!(b.state(), BreakerState::Open);
-        assert!(!b.try_acquire_at(t));
+        assert!(b.try_acquire_at(t).is_none());
     }
 
     #[test]
@@ -403,7 +439,8 @@ mod tests {
         let b = CircuitBreaker::new("s", cfg());
         let t = Instant::now();
         for i in 0..100 {
-            b.record_at(
+            call(
+                &b,
                 if i % 3 == 0 {
                     Outcome::Failure
                 } else {
@@ -420,14 +457,14 @@ mod tests {
         let b = CircuitBreaker::new("s", cfg().with_window(Duration::from_secs(10)));
         let t = Instant::now();
         for _ in 0..5 {
-            b.record_at(Outcome::Failure, t);
+            call(&b, Outcome::Failure, t);
         }
         let later = t + Duration::from_secs(30);
         for _ in 0..6 {
-            b.record_at(Outcome::Success, later);
+            call(&b, Outcome::Success, later);
         }
         for _ in 0..4 {
-            b.record_at(Outcome::Failure, later);
+            call(&b, Outcome::Failure, later);
         }
         assert_eq!(b.state(), BreakerState::Closed, "4 of 10 in the window");
     }
@@ -439,13 +476,13 @@ mod tests {
             cfg().with_consecutive_failures(3).with_min_requests(1000),
         );
         let t = Instant::now();
-        b.record_at(Outcome::Failure, t);
-        b.record_at(Outcome::Failure, t);
-        b.record_at(Outcome::Success, t);
-        b.record_at(Outcome::Failure, t);
-        b.record_at(Outcome::Failure, t);
+        call(&b, Outcome::Failure, t);
+        call(&b, Outcome::Failure, t);
+        call(&b, Outcome::Success, t);
+        call(&b, Outcome::Failure, t);
+        call(&b, Outcome::Failure, t);
         assert_eq!(b.state(), BreakerState::Closed);
-        b.record_at(Outcome::Failure, t);
+        call(&b, Outcome::Failure, t);
         assert_eq!(b.state(), BreakerState::Open);
     }
 
@@ -461,22 +498,22 @@ mod tests {
         )
         .with_observer(Some(obs));
         let t = Instant::now();
-        b.record_at(Outcome::Failure, t);
+        call(&b, Outcome::Failure, t);
         assert!(!b.is_call_permitted_at(t + Duration::from_millis(999)));
         let t2 = t + Duration::from_secs(1);
         assert!(b.is_call_permitted_at(t2));
-        assert!(b.try_acquire_at(t2));
-        assert!(b.try_acquire_at(t2), "two probes");
-        assert!(!b.try_acquire_at(t2), "no third probe");
-        b.record_at(Outcome::Success, t2);
+        let p1 = b.try_acquire_at(t2).expect("a probe");
+        let p2 = b.try_acquire_at(t2).expect("two probes");
+        assert!(b.try_acquire_at(t2).is_none(), "no third probe");
+        b.record_at(p1, Outcome::Success, t2);
         assert_eq!(b.state(), HalfOpen);
-        b.record_at(Outcome::Failure, t2);
+        b.record_at(p2, Outcome::Failure, t2);
         assert_eq!(b.state(), Open, "a failed probe reopens");
         let t3 = t2 + Duration::from_secs(1);
-        assert!(b.try_acquire_at(t3));
-        assert!(b.try_acquire_at(t3));
-        b.record_at(Outcome::Success, t3);
-        b.record_at(Outcome::Success, t3);
+        let p1 = b.try_acquire_at(t3).expect("a probe");
+        let p2 = b.try_acquire_at(t3).expect("two probes");
+        b.record_at(p1, Outcome::Success, t3);
+        b.record_at(p2, Outcome::Success, t3);
         assert_eq!(b.state(), Closed);
         use BreakerState::*;
         assert_eq!(
@@ -489,5 +526,34 @@ mod tests {
                 (HalfOpen, Closed)
             ]
         );
+    }
+
+    #[test]
+    fn outcomes_count_only_in_the_state_that_admitted_the_call() {
+        let b = CircuitBreaker::new("s", cfg().with_consecutive_failures(1));
+        let t = Instant::now();
+        let before = b.try_acquire_at(t).expect("closed");
+        let also_before = b.try_acquire_at(t).expect("closed");
+        call(&b, Outcome::Failure, t);
+        assert_eq!(b.state(), BreakerState::Open);
+        let t2 = t + Duration::from_secs(1);
+        let probe = b.try_acquire_at(t2).expect("the probe");
+        // Late answers from before the trip: no close, no reopen, and the
+        // probe slot stays taken.
+        b.record_at(before, Outcome::Success, t2);
+        b.record_at(also_before, Outcome::Failure, t2);
+        assert_eq!(b.state(), BreakerState::HalfOpen);
+        assert!(b.try_acquire_at(t2).is_none(), "one probe at a time");
+        b.record_at(probe, Outcome::Success, t2);
+        assert_eq!(b.state(), BreakerState::Closed);
+        // A call from before the trip that fails after the breaker closed
+        // again does not trip the new closed state.
+        let b = CircuitBreaker::new("s", cfg().with_consecutive_failures(1));
+        let old = b.try_acquire_at(t).expect("closed");
+        call(&b, Outcome::Failure, t);
+        call(&b, Outcome::Success, t2);
+        assert_eq!(b.state(), BreakerState::Closed);
+        b.record_at(old, Outcome::Failure, t2);
+        assert_eq!(b.state(), BreakerState::Closed);
     }
 }

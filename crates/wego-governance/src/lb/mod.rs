@@ -351,11 +351,13 @@ where
             return Box::pin(async move { Err(err.into()) });
         };
         let permit = match breaker {
-            Some(b) if !b.try_acquire() => {
-                let err = Error::breaker_open(b.scope());
-                return Box::pin(async move { Err(err.into()) });
-            }
-            Some(b) => Some(Permit::new(b)),
+            Some(b) => match Permit::acquire(Arc::clone(&b)) {
+                Some(p) => Some(p),
+                None => {
+                    let err = Error::breaker_open(b.scope());
+                    return Box::pin(async move { Err(err.into()) });
+                }
+            },
             None => None,
         };
         let in_flight = stats.start();

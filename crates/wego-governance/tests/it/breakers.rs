@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tower_layer::Layer;
+use tower_service::Service;
 use wego_governance::breaker::{BreakerConfig, BreakerLayer, BreakerState, Breakers};
 use wego_governance::metrics::Metrics;
 use wego_netpoll::rt;
@@ -110,5 +111,67 @@ wego_test_support::each_backend!(
                 Err(TestError::Business)
             ));
         }
+    }
+);
+
+wego_test_support::each_backend_paused!(
+    a_call_admitted_before_the_trip_is_no_probe,
+    |_backend| async move {
+        // Call 0 hangs until told to succeed; call 1 fails; call 2 (the
+        // probe) hangs until told to succeed.
+        let gates: Arc<std::sync::Mutex<Vec<Option<tokio::sync::oneshot::Receiver<()>>>>> =
+            Arc::default();
+        let mut release = Vec::new();
+        for _ in 0..3 {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            gates.lock().unwrap().push(Some(rx));
+            release.push(Some(tx));
+        }
+        let g = gates.clone();
+        let svc = service_fn(move |req| {
+            let gate = g.lock().unwrap()[req.body as usize].take();
+            Box::pin(async move {
+                match gate {
+                    Some(gate) if req.body != 1 => {
+                        gate.await.unwrap();
+                        Ok(())
+                    }
+                    _ => Err(TestError::Transport),
+                }
+            })
+        });
+        let cool_down = Duration::from_secs(5);
+        let breakers = Breakers::new(
+            BreakerConfig::default()
+                .with_consecutive_failures(1)
+                .with_cool_down(cool_down)
+                .with_half_open_probes(1),
+        );
+        let mut svc = BreakerLayer::with_breakers(breakers.clone()).layer(svc);
+        let state = || breakers.states()[0].1;
+        // `call` asks the breaker: call 0 is admitted here, while closed.
+        let slow = rt::spawn(svc.call(call(0)));
+        assert!(matches!(
+            send(&mut svc, call(1)).await,
+            Err(TestError::Transport)
+        ));
+        assert_eq!(state(), BreakerState::Open);
+        rt::advance(cool_down).await.unwrap();
+        let probe = rt::spawn(svc.call(call(2)));
+        assert_eq!(state(), BreakerState::HalfOpen);
+        // The call from before the trip answers first: it says nothing
+        // about recovery, and it was never a probe.
+        release[0].take().unwrap().send(()).unwrap();
+        slow.await.unwrap().unwrap();
+        assert_eq!(state(), BreakerState::HalfOpen, "closed by a pre-trip call");
+        let second = send(&mut svc, call(0)).await.unwrap_err();
+        assert!(
+            matches!(second, TestError::Gov(ref e) if e.is_breaker_open()),
+            "a second probe got in: {second:?}"
+        );
+        // The probe's own success closes it.
+        release[2].take().unwrap().send(()).unwrap();
+        probe.await.unwrap().unwrap();
+        assert_eq!(state(), BreakerState::Closed);
     }
 );
