@@ -10,6 +10,12 @@
 //!
 //! A set built with [`Metrics::with_recorder`] also hands every
 //! measurement to a [`MetricsRecorder`] (an OpenTelemetry meter, say).
+//!
+//! The `service` and `method` labels are bounded: past
+//! [`Metrics::with_max_label_sets`] distinct pairs, or for a value longer
+//! than [`Metrics::with_max_label_len`], a call is counted under
+//! `service="_other", method="_other"` ([`OVERFLOW_LABEL`]), so a peer
+//! that makes up method names cannot grow the set without end.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -28,7 +34,7 @@ mod registry;
 
 pub use endpoint::serve;
 pub use recorder::MetricsRecorder;
-pub use registry::{LATENCY_BUCKETS, Metrics};
+pub use registry::{LATENCY_BUCKETS, Metrics, OVERFLOW_LABEL};
 
 /// Records each call's count, errors by kind, latency and in-flight gauge.
 /// Latency is measured on the runtime's clock ([`rt::now`]).
@@ -99,14 +105,14 @@ where
     }
 
     fn call(&mut self, req: Req) -> Self::Future {
+        let (service, method) = self.metrics.start_call(req.callee(), req.method());
         let mut guard = CallGuard {
             metrics: self.metrics.clone(),
-            service: req.callee().to_owned(),
-            method: req.method().to_owned(),
+            service,
+            method,
             started: rt::now(),
             done: false,
         };
-        guard.metrics.start_call(&guard.service, &guard.method);
         let fut = self.inner.call(req);
         Box::pin(async move {
             let res = fut.await;

@@ -7,7 +7,9 @@ use std::time::Duration;
 use crate::breaker::BreakerEvent;
 
 /// Receives every measurement a [`Metrics`](super::Metrics) set records,
-/// with the same names and labels as its Prometheus families. An
+/// with the same names and labels as its Prometheus families (bounded the
+/// same way: past its limits a call's `service` and `method` are
+/// [`OVERFLOW_LABEL`](super::OVERFLOW_LABEL)). An
 /// OpenTelemetry meter (the `wego-otel` crate) implements it to export
 /// the same instruments over OTLP.
 ///

@@ -22,8 +22,15 @@ struct Histogram {
 
 type Labels2 = (String, String);
 
+/// The `service` and `method` label values of the calls a [`Metrics`] set
+/// records past its limits (see [`Metrics::with_max_label_sets`]).
+pub const OVERFLOW_LABEL: &str = "_other";
+
 #[derive(Debug, Default)]
 struct Families {
+    /// Distinct `(service, method)` label sets admitted, the overflow one
+    /// aside.
+    label_sets: usize,
     requests: BTreeMap<(String, String, &'static str), u64>,
     errors: BTreeMap<(String, String, String), u64>,
     latency: BTreeMap<Labels2, Histogram>,
@@ -35,16 +42,62 @@ struct Families {
 
 /// A set of governance metrics, shared by the layers that record into it
 /// and rendered with [`Metrics::render`]. Cloning shares the same set.
-#[derive(Debug, Clone, Default)]
+///
+/// The `service` and `method` labels come from the calls, and on a server
+/// from the peer (a gRPC `:path`, a Thrift method name), so their number
+/// is bounded: the first [`with_max_label_sets`](Self::with_max_label_sets)
+/// distinct `(service, method)` pairs get their own series, and calls
+/// under any other pair, or under a value longer than
+/// [`with_max_label_len`](Self::with_max_label_len) bytes, are counted
+/// under `service="_other", method="_other"` ([`OVERFLOW_LABEL`]). A set
+/// keeps its series for its whole life.
+#[derive(Debug, Clone)]
 pub struct Metrics {
     inner: Arc<Mutex<Families>>,
     recorder: Option<Arc<dyn MetricsRecorder>>,
+    max_label_sets: usize,
+    max_label_len: usize,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            inner: Arc::default(),
+            recorder: None,
+            max_label_sets: Self::DEFAULT_MAX_LABEL_SETS,
+            max_label_len: Self::DEFAULT_MAX_LABEL_LEN,
+        }
+    }
 }
 
 impl Metrics {
+    /// The default number of distinct `(service, method)` label sets, the
+    /// OpenTelemetry SDK's default cardinality limit.
+    pub const DEFAULT_MAX_LABEL_SETS: usize = 2000;
+
+    /// The default length limit of a `service` or `method` label value,
+    /// in bytes.
+    pub const DEFAULT_MAX_LABEL_LEN: usize = 256;
+
     /// Creates an empty set.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Sets how many distinct `(service, method)` label sets get series of
+    /// their own (default [`DEFAULT_MAX_LABEL_SETS`](Self::DEFAULT_MAX_LABEL_SETS));
+    /// calls under further pairs are counted under [`OVERFLOW_LABEL`].
+    pub fn with_max_label_sets(mut self, n: usize) -> Self {
+        self.max_label_sets = n;
+        self
+    }
+
+    /// Sets the longest `service` or `method` label value kept, in bytes
+    /// (default [`DEFAULT_MAX_LABEL_LEN`](Self::DEFAULT_MAX_LABEL_LEN));
+    /// calls with a longer one are counted under [`OVERFLOW_LABEL`].
+    pub fn with_max_label_len(mut self, n: usize) -> Self {
+        self.max_label_len = n;
+        self
     }
 
     /// Also hands every measurement to `recorder` (for example an
@@ -58,15 +111,34 @@ impl Metrics {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    pub(crate) fn start_call(&self, service: &str, method: &str) {
-        if let Some(r) = &self.recorder {
-            r.call_started(service, method);
+    /// Counts a call in flight; returns the labels it is counted under
+    /// (its own, or the overflow labels), which its
+    /// [`end_call`](Self::end_call) must use.
+    pub(crate) fn start_call(&self, service: &str, method: &str) -> Labels2 {
+        let overflow = || (OVERFLOW_LABEL.to_owned(), OVERFLOW_LABEL.to_owned());
+        let fits = service.len() <= self.max_label_len && method.len() <= self.max_label_len;
+        let mut key = if fits {
+            (service.to_owned(), method.to_owned())
+        } else {
+            overflow()
+        };
+        {
+            let mut f = self.lock();
+            if let Some(n) = f.in_flight.get_mut(&key) {
+                *n += 1;
+            } else {
+                if !fits || f.label_sets >= self.max_label_sets {
+                    key = overflow();
+                } else {
+                    f.label_sets += 1;
+                }
+                *f.in_flight.entry(key.clone()).or_default() += 1;
+            }
         }
-        *self
-            .lock()
-            .in_flight
-            .entry((service.to_owned(), method.to_owned()))
-            .or_default() += 1;
+        if let Some(r) = &self.recorder {
+            r.call_started(&key.0, &key.1);
+        }
+        key
     }
 
     pub(crate) fn end_call(
@@ -417,5 +489,40 @@ mod tests {
             ]
         );
         assert_eq!(m.requests("echo"), 1, "the Prometheus families still count");
+    }
+
+    #[test]
+    fn label_sets_past_the_limits_are_counted_under_the_overflow_labels() {
+        let seen = Arc::new(Seen::default());
+        let m = Metrics::new()
+            .with_recorder(seen.clone())
+            .with_max_label_sets(2)
+            .with_max_label_len(8);
+        for (service, method) in [
+            ("a", "m"),
+            ("b", "m"),
+            ("c", "m"),
+            ("a", "m"),
+            ("a", "long-name"),
+        ] {
+            let (s, me) = m.start_call(service, method);
+            m.end_call(&s, &me, Duration::from_millis(1), None);
+        }
+        let text = m.render();
+        let series: Vec<_> = text
+            .lines()
+            .filter(|l| l.starts_with("wego_requests_total{"))
+            .collect();
+        assert_eq!(
+            series,
+            [
+                "wego_requests_total{service=\"_other\",method=\"_other\",status=\"ok\"} 2",
+                "wego_requests_total{service=\"a\",method=\"m\",status=\"ok\"} 2",
+                "wego_requests_total{service=\"b\",method=\"m\",status=\"ok\"} 1",
+            ]
+        );
+        let seen = seen.0.lock().unwrap();
+        assert_eq!(seen[4], "start _other _other");
+        assert_eq!(seen[5], "end _other _other None");
     }
 }

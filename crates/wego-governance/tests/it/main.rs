@@ -17,6 +17,7 @@ mod example_metrics_endpoint;
 mod limits;
 mod load_balance;
 mod metrics_endpoint;
+mod metrics_labels;
 #[cfg(feature = "etcd")]
 mod proof;
 mod retry_hedge;
