@@ -1,9 +1,14 @@
 //! etcd discovery and registry against a real etcd.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use wego_governance::discovery::etcd::{EtcdConfig, EtcdDiscover, EtcdRegistry};
 use wego_governance::{Discover, InstanceWatch, Registration, Registry};
+use wego_netpoll::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use wego_netpoll::rt::{self, JoinHandle};
+use wego_netpoll::{Address, Dialer};
 
 use crate::support::{inst, until};
 use wego_test_support::etcd::EtcdServer;
@@ -21,7 +26,7 @@ pub(crate) fn config(etcd: &EtcdServer) -> EtcdConfig {
 /// After `limit`, or at once when the discovery is gone (its set can no
 /// longer change).
 pub(crate) async fn wait_for(w: &mut InstanceWatch, n: usize, limit: Duration) {
-    let ok = wego_netpoll::rt::timeout(limit, async {
+    let ok = rt::timeout(limit, async {
         while w.current().len() != n {
             assert!(
                 w.changed().await,
@@ -116,3 +121,118 @@ wego_test_support::each_backend!(discovery_fails_without_etcd, |backend| async m
         .unwrap_err();
     assert!(err.is_registry(), "{err:?}");
 });
+
+/// A TCP proxy to etcd whose connections can be made silent: after
+/// [`SilentProxy::silence`], the connections open so far stay open but
+/// forward nothing more, as a partitioned member's would; connections
+/// opened later are forwarded.
+struct SilentProxy {
+    url: String,
+    /// Connections with an index below this forward nothing.
+    silenced: Arc<AtomicUsize>,
+    accepted: Arc<AtomicUsize>,
+    _task: JoinHandle<()>,
+}
+
+impl SilentProxy {
+    async fn start(upstream: &str) -> Self {
+        let upstream: Address = upstream
+            .trim_start_matches("http://")
+            .parse::<std::net::SocketAddr>()
+            .map(Address::Tcp)
+            .unwrap();
+        let listener = wego_test_support::loopback().await;
+        let url = format!("http://{}", listener.local_addr());
+        let silenced = Arc::new(AtomicUsize::new(0));
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let (s, a) = (silenced.clone(), accepted.clone());
+        let task = rt::spawn(async move {
+            while let Ok(client) = listener.accept().await {
+                let index = a.fetch_add(1, Ordering::SeqCst);
+                let Ok(server) = Dialer::new().dial(&upstream).await else {
+                    continue;
+                };
+                let (cr, cw) = wego_netpoll::io::split(client);
+                let (sr, sw) = wego_netpoll::io::split(server);
+                rt::spawn(pipe(cr, sw, index, s.clone()));
+                rt::spawn(pipe(sr, cw, index, s.clone()));
+            }
+        });
+        SilentProxy {
+            url,
+            silenced,
+            accepted,
+            _task: task,
+        }
+    }
+
+    /// Makes every connection opened so far silent.
+    fn silence(&self) {
+        self.silenced
+            .store(self.accepted.load(Ordering::SeqCst), Ordering::SeqCst);
+    }
+}
+
+/// Copies `from` to `to` until either ends; once connection `index` is
+/// silenced, holds both open and forwards nothing.
+async fn pipe(
+    mut from: impl AsyncRead + Unpin,
+    mut to: impl AsyncWrite + Unpin,
+    index: usize,
+    silenced: Arc<AtomicUsize>,
+) {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => {
+                let _ = to.shutdown().await;
+                return;
+            }
+            Ok(n) => n,
+        };
+        if index < silenced.load(Ordering::SeqCst) {
+            // Both ends stay open, owned by this task, which never ends.
+            std::future::pending::<()>().await;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
+wego_test_support::each_backend!(
+    a_silent_etcd_connection_is_abandoned,
+    |backend| async move {
+        let Some(etcd) = EtcdServer::start("a_silent_etcd_connection_is_abandoned", backend).await
+        else {
+            return;
+        };
+        let proxy = SilentProxy::start(&etcd.url()).await;
+        let discover = EtcdDiscover::new(
+            EtcdConfig::new([proxy.url.clone()])
+                .with_timeout(Duration::from_secs(1))
+                .with_keep_alive_interval(Duration::from_secs(1))
+                .with_retry_interval(Duration::from_millis(200)),
+        );
+        let mut w = discover.discover("echo").await.unwrap();
+        assert!(w.current().is_empty());
+        // An instance registers (straight with etcd) and arrives through
+        // the watch: the watch is established.
+        let registry = EtcdRegistry::new(config(&etcd));
+        registry
+            .register(&Registration::new("echo", inst(1)))
+            .await
+            .unwrap();
+        wait_for(&mut w, 1, Duration::from_secs(10)).await;
+        // The watch's connection goes silent, then a second instance
+        // registers: the discovery must notice the silence, reconnect
+        // through a fresh connection and read it.
+        proxy.silence();
+        registry
+            .register(&Registration::new("echo", inst(2)))
+            .await
+            .unwrap();
+        wait_for(&mut w, 2, Duration::from_secs(30)).await;
+        assert_eq!(&*w.current(), [inst(1), inst(2)]);
+    }
+);

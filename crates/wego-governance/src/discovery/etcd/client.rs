@@ -56,9 +56,18 @@ impl Client {
     /// Connects to the first of `endpoints` that answers within `timeout`;
     /// each call then times out after `timeout` too (streams: until their
     /// response headers arrive).
+    ///
+    /// While a stream is open, the connection sends an HTTP/2 PING after
+    /// `keep_alive` without a frame from etcd, and closes if no answer
+    /// comes within `timeout`: a silent member (partitioned, powered off,
+    /// an idle flow dropped by a firewall) then fails the stream instead
+    /// of leaving it waiting for ever. No PING is sent without an open
+    /// stream, which etcd (gRPC's `PermitWithoutStream = false`) would
+    /// count against the client.
     pub(super) async fn connect(
         endpoints: &[String],
         timeout: Duration,
+        keep_alive: Duration,
     ) -> Result<Client, EtcdError> {
         let mut last = EtcdError::NoEndpoint;
         for url in endpoints {
@@ -66,6 +75,8 @@ impl Client {
                 .map_err(|e| EtcdError::Endpoint(url.clone(), e))?
                 .connect_timeout(timeout)
                 .timeout(timeout)
+                .http2_keep_alive_interval(keep_alive)
+                .keep_alive_timeout(timeout)
                 .tcp_nodelay(true);
             match endpoint.connect().await {
                 Ok(channel) => {
@@ -167,6 +178,10 @@ impl Client {
     }
 
     /// Watches every key under `prefix` from `start_revision`.
+    ///
+    /// The watch requires a leader (`hasleader`, as etcd's Go client's
+    /// `WithRequireLeader`): a member cut off from its cluster's leader
+    /// cancels it, rather than keeping it open with no events to send.
     pub(super) async fn watch_prefix(
         &mut self,
         prefix: &str,
@@ -183,7 +198,12 @@ impl Client {
         };
         // The channel has room for the creation request.
         let _ = tx.try_send(create);
-        let responses = self.watch.watch(receiver_stream(rx)).await?.into_inner();
+        let mut request = tonic::Request::new(receiver_stream(rx));
+        request.metadata_mut().insert(
+            "hasleader",
+            tonic::metadata::MetadataValue::from_static("true"),
+        );
+        let responses = self.watch.watch(request).await?.into_inner();
         Ok(Watch {
             _requests: tx,
             responses,

@@ -23,7 +23,9 @@
 //! [`EtcdDiscover::discover`] reads the service's prefix once (failing if
 //! etcd cannot be reached), then a task watches the prefix from the next
 //! revision and publishes each new set. When the watch breaks (etcd down or
-//! restarted, a compaction), the task re-reads and re-watches after
+//! restarted, a compaction, a member that lost its leader, or a connection
+//! gone silent: no answer to an HTTP/2 PING sent after `keep_alive_interval`
+//! without a frame, within `timeout`), the task re-reads and re-watches after
 //! `retry_interval`; meanwhile the last known set stays published, so
 //! clients keep calling the instances they know. A re-read that comes back
 //! with fewer instances does not replace the set at once (empty
@@ -50,6 +52,11 @@ use super::codec;
 use super::{BoxFuture, Discover, InstanceWatch, Publisher, Registration, Registry};
 use crate::{Error, Instance, Result};
 
+/// The default [`EtcdConfig::keep_alive_interval`]: gRPC's Go client's
+/// shortest keep-alive time, above etcd's default
+/// `--grpc-keepalive-min-time` of 5 s.
+const DEFAULT_KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(10);
+
 /// Where etcd is and how to talk to it.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -58,8 +65,15 @@ pub struct EtcdConfig {
     pub endpoints: Vec<String>,
     /// Key prefix of every service (no trailing slash).
     pub prefix: String,
-    /// Timeout of connecting and of each request.
+    /// Timeout of connecting, of each request, and of the answer to a
+    /// keep-alive PING.
     pub timeout: Duration,
+    /// How long a connection with an open stream (a watch, lease
+    /// keep-alives) waits without a frame from etcd before it sends an
+    /// HTTP/2 PING; with no answer within `timeout` the connection closes
+    /// and its streams fail, so a silent member is left for another
+    /// endpoint.
+    pub keep_alive_interval: Duration,
     /// Pause between attempts while etcd is unreachable.
     pub retry_interval: Duration,
     /// How long discovery keeps its last set when etcd comes back with
@@ -69,12 +83,14 @@ pub struct EtcdConfig {
 
 impl EtcdConfig {
     /// Talks to `endpoints` with the defaults: prefix `/wego/services`,
-    /// 3 s timeouts, 500 ms between retries.
+    /// 3 s timeouts, a PING after 10 s of silence on an open stream,
+    /// 500 ms between retries.
     pub fn new(endpoints: impl IntoIterator<Item = impl Into<String>>) -> Self {
         EtcdConfig {
             endpoints: endpoints.into_iter().map(Into::into).collect(),
             prefix: "/wego/services".to_owned(),
             timeout: Duration::from_secs(3),
+            keep_alive_interval: DEFAULT_KEEP_ALIVE_INTERVAL,
             retry_interval: Duration::from_millis(500),
             empty_protection: Duration::from_secs(30),
         }
@@ -89,6 +105,17 @@ impl EtcdConfig {
     /// Sets the connect and request timeout.
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// Sets how long a connection with an open stream waits without a
+    /// frame from etcd before it sends a PING (see
+    /// [`keep_alive_interval`](Self::keep_alive_interval)). etcd answers a
+    /// client that pings more often than its `--grpc-keepalive-min-time`
+    /// (5 s by default) with a GOAWAY; gRPC's Go client never pings more
+    /// often than every 10 s, the default here.
+    pub fn with_keep_alive_interval(mut self, interval: Duration) -> Self {
+        self.keep_alive_interval = interval;
         self
     }
 
@@ -118,7 +145,7 @@ impl EtcdConfig {
     }
 
     async fn connect(&self) -> std::result::Result<Client, EtcdError> {
-        Client::connect(&self.endpoints, self.timeout).await
+        Client::connect(&self.endpoints, self.timeout, self.keep_alive_interval).await
     }
 
     async fn connect_registry(&self) -> Result<Client> {
