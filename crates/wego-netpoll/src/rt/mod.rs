@@ -313,10 +313,10 @@ impl Builder {
     ///
     /// With eager reads, a task's read takes bytes the loop has already
     /// read, with no system call; end of stream and errors come after the
-    /// bytes that preceded them. At most 64 KiB are buffered per
-    /// connection: past that the loop stops reading that connection (the
-    /// kernel and TCP flow control hold the rest) until its task drains
-    /// the buffer. Without them, a task's read calls `recv` into its own
+    /// bytes that preceded them. At most 64 KiB, in at most 1024 reads,
+    /// are buffered per connection: past that the loop stops reading that
+    /// connection (the kernel and TCP flow control hold the rest) until its
+    /// task drains the buffer. Without them, a task's read calls `recv` into its own
     /// buffer. The tokio backend ignores this setting.
     pub fn eager_reads(mut self, on: bool) -> Self {
         self.eager_reads = on;

@@ -13,7 +13,11 @@
 //!
 //! Invariants:
 //!
-//! - At most [`CAP`] bytes are buffered per connection. At the cap the
+//! - At most [`CAP`] bytes, in at most [`MAX_BLOCKS`] blocks, are
+//!   buffered per connection. Each read is a block of its own, so the
+//!   block limit bounds what a peer trickling tiny segments (one readiness
+//!   report, one read, one block each) costs in block handles and heap
+//!   allocations: about as much again as the byte cap. At either limit the
 //!   loop stops reading (`paused`); the kernel's receive queue and TCP flow
 //!   control hold the rest. The task's next read below the cap reads on
 //!   the loop's behalf once (`resume`), since an edge-triggered poller
@@ -46,6 +50,12 @@ use crate::buffer::LinkBuffer;
 /// The most bytes buffered per connection before the loop stops reading.
 pub(crate) const CAP: usize = 64 * 1024;
 
+/// The most blocks buffered per connection: [`CAP`] over 64 bytes, about
+/// what a block costs besides its payload (its `Bytes` handle in the chain
+/// and the smallest heap allocation), so that tiny reads cost at most about
+/// [`CAP`] again.
+pub(crate) const MAX_BLOCKS: usize = CAP / 64;
+
 /// Size of the per-thread buffer one `recv` reads into.
 const SCRATCH: usize = 16 * 1024;
 
@@ -60,7 +70,8 @@ thread_local! {
 pub(crate) enum Filled {
     /// The socket had nothing more to read (or the stream ended).
     Drained,
-    /// The buffer reached [`CAP`] with data possibly left in the socket.
+    /// The buffer reached [`CAP`] or [`MAX_BLOCKS`] with data possibly left
+    /// in the socket.
     Capped,
 }
 
@@ -78,7 +89,8 @@ struct State {
     fd: Option<RawFd>,
     buf: LinkBuffer,
     end: End,
-    /// Stopped at the cap; the next drain below it reads again.
+    /// Stopped at a limit; the task's read that empties the buffer reads
+    /// again.
     paused: bool,
 }
 
@@ -207,7 +219,7 @@ impl EagerRead {
     }
 }
 
-/// Reads until the socket would block, the stream ends or the cap is hit;
+/// Reads until the socket would block, the stream ends or a limit is hit;
 /// with `short_read_drains`, also after a short read.
 fn fill_locked(st: &mut State, short_read_drains: bool) -> Filled {
     let Some(fd) = st.fd else {
@@ -227,7 +239,7 @@ fn fill_locked(st: &mut State, short_read_drains: bool) -> Filled {
         }
         loop {
             let room = CAP.saturating_sub(st.buf.len());
-            if room == 0 {
+            if room == 0 || st.buf.block_count() >= MAX_BLOCKS {
                 st.paused = true;
                 return Filled::Capped;
             }
@@ -334,6 +346,47 @@ mod tests {
         start.recv().expect("the server reads");
         c.write_all(b"!").expect("first byte");
         c
+    }
+
+    #[test]
+    fn tiny_segments_cannot_make_a_block_each_past_the_cap() {
+        use std::os::fd::AsRawFd;
+        let (mut peer, ours) = std::os::unix::net::UnixStream::pair().unwrap();
+        ours.set_nonblocking(true).unwrap();
+        let eager = super::EagerRead::new(Some(ours.as_raw_fd()));
+        // One byte per readiness report, as a peer trickling 1-byte
+        // segments makes them: each read is a block of its own.
+        let mut sent = 0;
+        while sent < CAP {
+            peer.write_all(b"x").unwrap();
+            sent += 1;
+            if eager.fill(true) == super::Filled::Capped {
+                break;
+            }
+        }
+        {
+            let st = eager.lock();
+            assert!(
+                st.buf.block_count() <= super::MAX_BLOCKS,
+                "{} blocks of one byte buffered",
+                st.buf.block_count()
+            );
+        }
+        // Nothing is lost: what the cap left in the socket is read once
+        // the buffer drains.
+        let mut got = Vec::new();
+        loop {
+            let mut chunk = [0u8; 4096];
+            let mut dst = tokio::io::ReadBuf::new(&mut chunk);
+            match eager.take(&mut dst, || {}) {
+                super::Taken::Read if !dst.filled().is_empty() => {
+                    got.extend_from_slice(dst.filled())
+                }
+                _ => break,
+            }
+        }
+        assert_eq!(got.len(), sent);
+        drop(ours);
     }
 
     #[test]
