@@ -527,6 +527,10 @@ where
 
 /// Returns a future that completes after `duration`.
 ///
+/// A duration too long for an [`Instant`] (`Duration::MAX`, say) sleeps
+/// until about 30 years from now on every backend, as tokio clamps it:
+/// in practice for ever.
+///
 /// # Panics
 ///
 /// Panics if called outside a runtime.
@@ -567,7 +571,8 @@ pub fn now() -> Instant {
 }
 
 /// Runs `future` with a deadline of `duration`; on expiry the future is
-/// dropped and [`Elapsed`] returned.
+/// dropped and [`Elapsed`] returned. A duration too long for an
+/// [`Instant`] is clamped as [`sleep`] clamps it.
 pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
     Timeout::new(future, sleep(duration))
 }

@@ -188,6 +188,18 @@ each_backend!(
     }
 );
 
+// 2. Timers: a duration too long for an `Instant` means "never", as on
+// tokio, which clamps such a deadline to a far future.
+each_backend!(a_sleep_of_duration_max_never_fires, |_backend| async move {
+    assert_eq!(rt::timeout(Duration::MAX, async { 5 }).await.unwrap(), 5);
+    let mut sleep = std::pin::pin!(rt::sleep(Duration::MAX));
+    let pending =
+        std::future::poll_fn(|cx| std::task::Poll::Ready(sleep.as_mut().poll(cx).is_pending()))
+            .await;
+    assert!(pending && !sleep.is_elapsed());
+    assert!(sleep.deadline() > rt::now() + Duration::from_secs(365 * 24 * 3600));
+});
+
 // 2. Timers: never early; sleep, timeout and interval.
 each_backend!(timers_never_fire_early, |_backend| async move {
     let mut sleeps = Vec::new();
