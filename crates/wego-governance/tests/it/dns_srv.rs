@@ -29,6 +29,9 @@ struct Zone {
     glue: bool,
     /// Drop every question unanswered.
     silent: bool,
+    /// Truncate every UDP reply, and over TCP announce a 64 KiB reply and
+    /// send it a byte every 50 ms, never finishing.
+    drip: bool,
 }
 
 /// Questions the fake server was asked. Counted while it holds the zone's
@@ -91,6 +94,15 @@ impl FakeDns {
                 }
                 let mut msg = vec![0u8; usize::from(u16::from_be_bytes(len))];
                 if conn.read_exact(&mut msg).is_err() {
+                    continue;
+                }
+                if z.lock().unwrap().drip {
+                    // Paces the drip, each byte well within the client's
+                    // read timeout; ends when the client hangs up.
+                    let _ = conn.write_all(&[0xff, 0xff]);
+                    while !s.load(Ordering::SeqCst) && conn.write_all(&[0]).is_ok() {
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
                     continue;
                 }
                 if let Some(reply) = answer(&z, &a, &msg, false) {
@@ -201,7 +213,7 @@ fn answer(zone: &Mutex<Zone>, count: &Asked, bytes: &[u8], udp: bool) -> Option<
         reply.add_answers(host_records(&asked, Some(q.query_type())));
     }
     let bytes = reply.to_vec().ok()?;
-    if udp && bytes.len() > 512 {
+    if udp && (bytes.len() > 512 || zone.drip) {
         let mut cut = Message::response(query.metadata.id, OpCode::Query);
         cut.add_query(q);
         cut.metadata.truncation = true;
@@ -340,6 +352,30 @@ wego_test_support::each_backend!(
         dns.set(|z| z.silent = true);
         let err = d.discover("_x._tcp.example.test").await.unwrap_err();
         assert!(err.to_string().contains("no dns server answered"), "{err}");
+    }
+);
+
+wego_test_support::each_backend!(
+    a_dripping_tcp_reply_is_bounded_by_the_query_timeout,
+    |_backend| async move {
+        let dns = FakeDns::start(Zone {
+            drip: true,
+            ..two_groups()
+        });
+        // One server, one attempt: the question is over once its one
+        // exchange (UDP, then TCP) has used the query timeout, however
+        // steadily the server keeps sending.
+        let d = dns.discover().build();
+        let res = wego_netpoll::rt::timeout(Duration::from_secs(30), d.discover(SRV_NAME))
+            .await
+            .expect("the question ends with its exchange's timeout");
+        let err = res.unwrap_err();
+        assert!(err.to_string().contains("no dns server answered"), "{err}");
+        assert_eq!(
+            dns.asked.tcp.load(Ordering::SeqCst),
+            0,
+            "no full TCP question answered"
+        );
     }
 );
 

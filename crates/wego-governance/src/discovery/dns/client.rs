@@ -3,8 +3,9 @@
 //! It runs on the runtime's blocking pool (never on a worker thread), so it
 //! works on every wego-netpoll backend; `hickory-proto` does the wire
 //! format, this file only moves bytes. Per question it tries each name
-//! server in turn, `attempts` rounds, each exchange bounded by `timeout`:
-//! the worst case is `attempts × servers × timeout`.
+//! server in turn, `attempts` rounds, each exchange (UDP, and TCP after a
+//! truncated reply) bounded by one `timeout` from its start, however
+//! slowly a server sends: the worst case is `attempts × servers × timeout`.
 //!
 //! Defences against a hostile or confused network: the UDP socket is
 //! connected (the kernel drops datagrams from other sources), a reply must
@@ -104,64 +105,104 @@ impl Client {
         edns.set_max_payload(UDP_PAYLOAD);
         query.set_edns(edns);
         let bytes = query.to_vec().map_err(io::Error::other)?;
-        let reply = self.udp(server, &bytes, &query)?;
+        // The system clock, not the runtime's: this runs on a blocking
+        // thread and bounds the kernel's socket timeouts, which count real
+        // time whatever a paused test clock says.
+        let deadline = Instant::now() + self.timeout;
+        let reply = udp(server, &bytes, &query, deadline)?;
         if reply.metadata.truncation {
-            return self.tcp(server, &bytes, &query);
+            return tcp(server, &bytes, &query, deadline);
         }
         Ok(reply)
     }
+}
 
-    fn udp(&self, server: SocketAddr, bytes: &[u8], query: &Message) -> io::Result<Message> {
-        let local: SocketAddr = if server.is_ipv4() {
-            (Ipv4Addr::UNSPECIFIED, 0).into()
-        } else {
-            (Ipv6Addr::UNSPECIFIED, 0).into()
-        };
-        let socket = UdpSocket::bind(local)?;
-        socket.connect(server)?;
-        socket.send(bytes)?;
-        // The system clock, not the runtime's: this runs on a blocking
-        // thread and bounds the kernel's socket read timeout, which counts
-        // real time whatever a paused test clock says.
-        let deadline = Instant::now() + self.timeout;
-        let mut buf = vec![0u8; usize::from(UDP_PAYLOAD).max(512) + 512];
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
+/// The time left before `deadline`, or a timeout error once it passed.
+fn left(deadline: Instant) -> io::Result<Duration> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(io::ErrorKind::TimedOut.into());
+    }
+    Ok(left)
+}
+
+/// Asks over UDP; waits for our reply, ignoring any other datagram, until
+/// `deadline`.
+fn udp(
+    server: SocketAddr,
+    bytes: &[u8],
+    query: &Message,
+    deadline: Instant,
+) -> io::Result<Message> {
+    let local: SocketAddr = if server.is_ipv4() {
+        (Ipv4Addr::UNSPECIFIED, 0).into()
+    } else {
+        (Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let socket = UdpSocket::bind(local)?;
+    socket.connect(server)?;
+    socket.send(bytes)?;
+    let mut buf = vec![0u8; usize::from(UDP_PAYLOAD).max(512) + 512];
+    loop {
+        socket.set_read_timeout(Some(left(deadline)?))?;
+        let n = match socket.recv(&mut buf) {
+            Ok(n) => n,
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock) => {
                 return Err(io::ErrorKind::TimedOut.into());
             }
-            socket.set_read_timeout(Some(left))?;
-            let n = match socket.recv(&mut buf) {
-                Ok(n) => n,
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock) => {
-                    return Err(io::ErrorKind::TimedOut.into());
-                }
-                Err(e) => return Err(e),
-            };
-            // A datagram that is not our answer is ignored, not an error:
-            // it may be a late reply to an earlier attempt or a spoof.
-            if let Some(reply) = buf.get(..n).and_then(|b| matching(b, query)) {
-                return Ok(reply);
-            }
+            Err(e) => return Err(e),
+        };
+        // A datagram that is not our answer is ignored, not an error:
+        // it may be a late reply to an earlier attempt or a spoof.
+        if let Some(reply) = buf.get(..n).and_then(|b| matching(b, query)) {
+            return Ok(reply);
         }
     }
+}
 
-    fn tcp(&self, server: SocketAddr, bytes: &[u8], query: &Message) -> io::Result<Message> {
-        let mut stream = TcpStream::connect_timeout(&server, self.timeout)?;
-        stream.set_read_timeout(Some(self.timeout))?;
-        stream.set_write_timeout(Some(self.timeout))?;
-        let len = u16::try_from(bytes.len()).map_err(io::Error::other)?;
-        let mut framed = Vec::with_capacity(bytes.len() + 2);
-        framed.extend_from_slice(&len.to_be_bytes());
-        framed.extend_from_slice(bytes);
-        stream.write_all(&framed).map_err(timed_out)?;
-        let mut len = [0u8; 2];
-        stream.read_exact(&mut len).map_err(timed_out)?;
-        let mut buf = vec![0u8; usize::from(u16::from_be_bytes(len))];
-        stream.read_exact(&mut buf).map_err(timed_out)?;
-        matching(&buf, query)
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "tcp reply does not match"))
+/// Asks over TCP; every system call waits at most until `deadline`, so a
+/// server that sends a byte at a time cannot stretch the exchange.
+fn tcp(
+    server: SocketAddr,
+    bytes: &[u8],
+    query: &Message,
+    deadline: Instant,
+) -> io::Result<Message> {
+    let mut stream = TcpStream::connect_timeout(&server, left(deadline)?)?;
+    let len = u16::try_from(bytes.len()).map_err(io::Error::other)?;
+    let mut framed = Vec::with_capacity(bytes.len() + 2);
+    framed.extend_from_slice(&len.to_be_bytes());
+    framed.extend_from_slice(bytes);
+    let mut sent = 0;
+    while sent < framed.len() {
+        stream.set_write_timeout(Some(left(deadline)?))?;
+        match stream.write(&framed[sent..]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => sent += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(timed_out(e)),
+        }
     }
+    let mut len = [0u8; 2];
+    read_exact_by(&mut stream, &mut len, deadline)?;
+    let mut buf = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    read_exact_by(&mut stream, &mut buf, deadline)?;
+    matching(&buf, query)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "tcp reply does not match"))
+}
+
+/// `read_exact` whose reads all end by `deadline`.
+fn read_exact_by(stream: &mut TcpStream, mut buf: &mut [u8], deadline: Instant) -> io::Result<()> {
+    while !buf.is_empty() {
+        stream.set_read_timeout(Some(left(deadline)?))?;
+        match stream.read(buf) {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => buf = &mut buf[n..],
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(timed_out(e)),
+        }
+    }
+    Ok(())
 }
 
 /// A socket timeout shows as `WouldBlock` ("Resource temporarily

@@ -125,8 +125,9 @@ impl DnsDiscoverBuilder {
         self
     }
 
-    /// How long one DNS question waits for one server's answer (default
-    /// 2 s, or resolv.conf's `timeout:`; at least 10 ms).
+    /// How long one DNS question waits for one server's answer, UDP and
+    /// the TCP retry after a truncated reply together (default 2 s, or
+    /// resolv.conf's `timeout:`; at least 10 ms).
     #[cfg(feature = "dns-srv")]
     pub fn with_query_timeout(mut self, timeout: Duration) -> Self {
         self.config.timeout = Some(timeout.max(Duration::from_millis(10)));
