@@ -662,7 +662,10 @@ pub async fn advance(by: Duration) -> Result<()> {
     }
 }
 
-/// Lets a paused clock follow real time again (feature `test-util`).
+/// Lets a paused clock follow real time again (feature `test-util`),
+/// from the time it was advanced to: on every backend, as on tokio,
+/// [`now`] never goes back on resume, so deadlines taken while the clock
+/// was paused keep their meaning.
 ///
 /// # Errors
 ///

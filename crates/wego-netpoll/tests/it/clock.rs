@@ -96,3 +96,37 @@ fn a_task_that_yields_lets_due_timers_fire_first() {
         out.unwrap_or_else(|e| panic!("on {backend} {flavor}: {e}"));
     }
 }
+
+// Resuming keeps the time the clock was advanced to, as tokio's does: the
+// clock then runs on from there in real time, never back.
+#[test]
+fn resume_never_moves_the_clock_back() {
+    for (backend, flavor) in runs() {
+        if flavor == Flavor::WorkStealing {
+            continue; // tokio cannot pause the work-stealing clock
+        }
+        let rt = Runtime::builder()
+            .backend(backend)
+            .flavor(flavor)
+            .worker_threads(NonZeroUsize::MIN)
+            .build()
+            .unwrap();
+        let out = rt.block_on(rt.spawn(async move {
+            rt::pause().unwrap();
+            let start = rt::now();
+            rt::advance(Duration::from_secs(3600)).await.unwrap();
+            let advanced = rt::now();
+            assert!(advanced - start >= Duration::from_secs(3600));
+            rt::resume().unwrap();
+            let resumed = rt::now();
+            assert!(resumed >= advanced, "now() went back on resume");
+            // A timer due an hour after the start is due now.
+            rt::sleep_until(start + Duration::from_secs(3600)).await;
+            // Paused again, the clock stops where it is.
+            rt::pause().unwrap();
+            assert!(rt::now() >= resumed);
+            rt::resume().unwrap();
+        }));
+        out.unwrap_or_else(|e| panic!("on {backend} {flavor}: {e}"));
+    }
+}
