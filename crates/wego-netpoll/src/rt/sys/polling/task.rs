@@ -237,7 +237,7 @@ mod tests {
         let mut spins = 0u32;
         while at.load(Ordering::Acquire) != value {
             spins += 1;
-            if spins % 256 == 0 {
+            if spins.is_multiple_of(256) {
                 std::thread::yield_now();
             } else {
                 std::hint::spin_loop();
