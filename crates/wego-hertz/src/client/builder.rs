@@ -252,16 +252,28 @@ impl ClientBuilder {
         #[cfg(feature = "tls")]
         let tls = {
             let custom_roots = self.tls_roots.is_some();
-            let mut tls = wego_netpoll::tls::TlsConnector::builder()
-                .with_connector(connector.clone())
-                .with_alpn_protocols(super::connect::ALPN);
-            if let Some(roots) = self.tls_roots {
-                tls = tls.with_roots(roots);
-            }
-            if let Some(identity) = self.tls_identity {
-                tls = tls.with_identity(identity);
-            }
-            match tls.build() {
+            // The system's roots are read once, for both connectors.
+            let roots = match self.tls_roots {
+                Some(roots) => Ok(roots),
+                None => wego_netpoll::tls::RootCerts::native(),
+            };
+            let build = |alpn: &[&str], roots| {
+                let mut tls = wego_netpoll::tls::TlsConnector::builder()
+                    .with_connector(connector.clone())
+                    .with_alpn_protocols(alpn)
+                    .with_roots(roots);
+                if let Some(identity) = &self.tls_identity {
+                    tls = tls.with_identity(identity.clone());
+                }
+                tls.build()
+            };
+            let built = roots.and_then(|roots| {
+                Ok(super::connect::Tls {
+                    any: build(&super::connect::ALPN, roots.clone())?,
+                    http1: build(&super::connect::ALPN_HTTP1, roots)?,
+                })
+            });
+            match built {
                 Ok(tls) => Ok(tls),
                 Err(e) if custom_roots => return Err(Error::client_config_caused("tls", e)),
                 Err(e) => Err(e.to_string()),

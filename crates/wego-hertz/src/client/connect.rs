@@ -1,7 +1,8 @@
 //! Opening connections to an origin: resolving the host, connecting
 //! through the client's connector and, for `https://`, the TLS handshake
 //! with the host as server name (SNI and certificate check) and ALPN
-//! offering `h2` and `http/1.1`.
+//! offering `h2` and `http/1.1`, or `http/1.1` alone for a request that
+//! needs HTTP/1.1 (a protocol upgrade, see [`requires_http1`]).
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 
@@ -16,6 +17,11 @@ use crate::{Error, Result};
 #[cfg(feature = "tls")]
 pub(crate) const ALPN: [&str; 2] = ["h2", "http/1.1"];
 
+/// The ALPN protocols of a TLS connection for a request that needs
+/// HTTP/1.1.
+#[cfg(feature = "tls")]
+pub(crate) const ALPN_HTTP1: [&str; 1] = ["http/1.1"];
+
 /// What opens the client's connections.
 #[derive(Debug)]
 pub(crate) struct Transport {
@@ -23,15 +29,37 @@ pub(crate) struct Transport {
     /// The TLS side for `https://`, or why it could not be set up (no
     /// system roots, say), reported by the first `https://` request.
     #[cfg(feature = "tls")]
-    pub(crate) tls: std::result::Result<wego_netpoll::tls::TlsConnector<BoxConnect>, String>,
+    pub(crate) tls: std::result::Result<Tls, String>,
+}
+
+/// The client's TLS connectors: one per ALPN offer, sharing the roots
+/// and the identity.
+#[cfg(feature = "tls")]
+#[derive(Debug)]
+pub(crate) struct Tls {
+    /// Offers [`ALPN`].
+    pub(crate) any: wego_netpoll::tls::TlsConnector<BoxConnect>,
+    /// Offers [`ALPN_HTTP1`].
+    pub(crate) http1: wego_netpoll::tls::TlsConnector<BoxConnect>,
+}
+
+/// Whether `headers` ask to switch protocols (`Connection: upgrade` and
+/// an `Upgrade` field): such a request needs HTTP/1.1, as HTTP/2 has no
+/// `Upgrade` (RFC 9113 §8.6), so it never goes over an HTTP/2 connection
+/// and its TLS connection offers only `http/1.1` by ALPN (Go's
+/// `Transport` does the same).
+pub(crate) fn requires_http1(headers: &http::HeaderMap) -> bool {
+    headers.contains_key(http::header::UPGRADE)
+        && crate::upgrade::has_token(headers, http::header::CONNECTION, "upgrade")
 }
 
 impl Transport {
     /// Opens a connection to `origin`, trying each resolved address in
-    /// turn; a TLS connection for `https://`.
-    pub(crate) async fn open(&self, origin: &Origin) -> Result<BoxIo> {
+    /// turn; a TLS connection for `https://`, offering only `http/1.1` by
+    /// ALPN when `http1_only`.
+    pub(crate) async fn open(&self, origin: &Origin, http1_only: bool) -> Result<BoxIo> {
         if origin.tls {
-            return self.open_tls(origin).await;
+            return self.open_tls(origin, http1_only).await;
         }
         let addrs = resolve(origin).await?;
         let mut last = None;
@@ -45,11 +73,12 @@ impl Transport {
     }
 
     #[cfg(feature = "tls")]
-    async fn open_tls(&self, origin: &Origin) -> Result<BoxIo> {
+    async fn open_tls(&self, origin: &Origin, http1_only: bool) -> Result<BoxIo> {
         let tls = self
             .tls
             .as_ref()
             .map_err(|why| Error::connect(std::io::Error::other(why.clone())))?;
+        let tls = if http1_only { &tls.http1 } else { &tls.any };
         let addrs = resolve(origin).await?;
         let mut last = None;
         for addr in addrs {
@@ -65,7 +94,7 @@ impl Transport {
     }
 
     #[cfg(not(feature = "tls"))]
-    async fn open_tls(&self, _origin: &Origin) -> Result<BoxIo> {
+    async fn open_tls(&self, _origin: &Origin, _http1_only: bool) -> Result<BoxIo> {
         Err(Error::request("https needs wego-hertz's `tls` feature"))
     }
 }

@@ -21,7 +21,12 @@
 //!   connection.
 //! - A `101 Switching Protocols` response hands the connection to the
 //!   caller: [`upgrade::on`] turns the response into an [`Upgraded`] IO
-//!   (for WebSocket and other protocols that start as HTTP/1.1).
+//!   (for WebSocket and other protocols that start as HTTP/1.1). A request
+//!   that asks to switch (`Connection: upgrade` and `Upgrade`) always goes
+//!   over HTTP/1.1, whatever the version, prior knowledge or the origin's
+//!   HTTP/2 connection say; over TLS its connection offers only
+//!   `http/1.1` by ALPN, so `wss://` works against servers that also
+//!   offer `h2`.
 //! - HTTP/2 (the `h2` crate) by prior knowledge, for every request with
 //!   [`ClientBuilder::with_http2_prior_knowledge`] or for a request whose
 //!   version is `HTTP/2`: an origin's requests share a multiplexed
@@ -188,21 +193,25 @@ impl Client {
 impl Shared {
     /// Sends `req` over HTTP/2 when asked or when the origin already
     /// speaks it, else over a pooled or new HTTP/1.1 connection (which
-    /// may turn out HTTP/2 by ALPN).
+    /// may turn out HTTP/2 by ALPN). A protocol upgrade always goes over
+    /// HTTP/1.1, on a connection that offers only `http/1.1` by ALPN.
     async fn dispatch(
         &self,
         origin: Origin,
         req: Request<Body>,
         deadline: Option<Instant>,
     ) -> Result<Response<Body>> {
+        let http1_only = connect::requires_http1(req.headers());
         let prior_knowledge = self.http2 && !origin.tls;
-        if prior_knowledge || req.version() == Version::HTTP_2 || self.h2.has(&origin) {
+        if !http1_only
+            && (prior_knowledge || req.version() == Version::HTTP_2 || self.h2.has(&origin))
+        {
             return self.send_h2(&origin, req, deadline).await;
         }
         let (io, reused) = match self.pool.checkout(&origin) {
             Some(io) => (io, true),
             None => {
-                let io = self.transport.open(&origin).await?;
+                let io = self.transport.open(&origin, http1_only).await?;
                 if connect::negotiated_h2(&io) {
                     self.h2.add(&origin, io, &self.h2_limits()).await?;
                     return self.send_h2(&origin, req, deadline).await;
@@ -236,7 +245,7 @@ impl Shared {
             Ok(resp) => Ok(resp),
             Err(failed) if failed.untouched && reused && retry_allowed => {
                 tracing::debug!(error = %failed.error, "reused connection failed; retrying on a new one");
-                let io = self.transport.open(&origin).await?;
+                let io = self.transport.open(&origin, http1_only).await?;
                 let body = replay.map_or_else(Body::empty, Body::from);
                 if connect::negotiated_h2(&io) {
                     self.h2.add(&origin, io, &self.h2_limits()).await?;
@@ -262,7 +271,7 @@ impl Shared {
     ) -> Result<Response<Body>> {
         let limits = self.h2_limits();
         h2::send(&self.h2, origin, req, &limits, deadline, || async {
-            let io = self.transport.open(origin).await?;
+            let io = self.transport.open(origin, false).await?;
             if origin.tls && !connect::negotiated_h2(&io) {
                 return Err(Error::protocol(std::io::Error::other(
                     "the server did not choose h2 by alpn",

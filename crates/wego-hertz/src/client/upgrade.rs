@@ -32,6 +32,11 @@
 //! The client's timeouts end with the 101: reads and writes on the
 //! upgraded IO are bounded by the caller. The connection never returns to
 //! the pool.
+//!
+//! A request with `Connection: upgrade` and an `Upgrade` field always
+//! goes over HTTP/1.1, never on the origin's HTTP/2 connection; over TLS
+//! its connection offers only `http/1.1` by ALPN, so a server that also
+//! offers `h2` still sees the upgrade.
 
 use std::fmt;
 use std::future::Future;

@@ -112,6 +112,11 @@ impl Connector {
     /// Sends the handshake through `client`, checks the `101` (accept key,
     /// subprotocol, the extension answer) and returns the socket.
     ///
+    /// The handshake always goes over HTTP/1.1: for `wss://` the TLS
+    /// connection offers only `http/1.1` by ALPN, so servers that also
+    /// offer `h2` answer it (RFC 8441's WebSocket over HTTP/2 is not
+    /// implemented).
+    ///
     /// # Errors
     ///
     /// A [`ConnectError`].

@@ -16,6 +16,7 @@ use std::task::{Context, Poll, ready};
 
 use futures_core::Stream;
 use futures_util::{Sink, SinkExt, StreamExt};
+use tokio::io::AsyncWrite;
 use tokio_tungstenite::WebSocketStream;
 use tungstenite::protocol::{Role, WebSocketConfig};
 
@@ -192,6 +193,9 @@ enum ReadState {
         sent: bool,
         error: Option<WebSocketError>,
     },
+    /// The closing handshake is done: shutting the connection down (a
+    /// TLS connection sends `close_notify`) before the end is yielded.
+    ShuttingDown,
     /// The stream is over.
     Done,
 }
@@ -247,6 +251,8 @@ impl WebSocket {
     }
 
     /// Receives the next message; `None` once the connection is closed.
+    /// After the closing handshake the connection is shut down (a TLS
+    /// connection sends `close_notify`) before `None` is yielded.
     ///
     /// # Errors
     ///
@@ -348,13 +354,18 @@ impl Stream for WebSocket {
                     };
                     return Poll::Ready(error.map(Err));
                 }
-                ReadState::Open => {}
-            }
-            match ready!(this.inner.poll_next_unpin(cx)) {
-                None => {
+                ReadState::ShuttingDown => {
+                    // RFC 6455 §7.1.1: the closing handshake ends with the
+                    // connection's close; a failed shutdown leaves nothing
+                    // more to do for it.
+                    let _ = ready!(Pin::new(this.inner.get_mut()).poll_shutdown(cx));
                     this.read = ReadState::Done;
                     return Poll::Ready(None);
                 }
+                ReadState::Open => {}
+            }
+            match ready!(this.inner.poll_next_unpin(cx)) {
+                None => this.read = ReadState::ShuttingDown,
                 Some(Ok(m)) => match Message::from_tungstenite(m) {
                     Some(Message::Close(frame)) => this.read = ReadState::Replying(frame),
                     Some(m) => return Poll::Ready(Some(Ok(m))),

@@ -137,7 +137,7 @@ each_backend!(
     }
 );
 
-fn addr_port(addr: &wego_netpoll::Address) -> u16 {
+pub(crate) fn addr_port(addr: &wego_netpoll::Address) -> u16 {
     match addr {
         wego_netpoll::Address::Tcp(sock) => sock.port(),
         other => panic!("not tcp: {other}"),

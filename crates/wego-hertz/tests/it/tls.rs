@@ -123,6 +123,22 @@ pub(crate) async fn start_tls(
     builder: Builder,
     acceptor: TlsAcceptor,
 ) -> (Address, mpsc::UnboundedReceiver<wego_netpoll::Error>) {
+    start_tls_with(builder, acceptor, tower::service_fn(who)).await
+}
+
+/// As [`start_tls`], serving `svc` instead of [`who`].
+pub(crate) async fn start_tls_with<S>(
+    builder: Builder,
+    acceptor: TlsAcceptor,
+    svc: S,
+) -> (Address, mpsc::UnboundedReceiver<wego_netpoll::Error>)
+where
+    S: tower::Service<Request<Body>, Response = Response<Body>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
     let server = builder.build().unwrap();
     let listener = loopback().await;
     let addr = listener.local_addr().clone();
@@ -130,9 +146,10 @@ pub(crate) async fn start_tls(
     rt::spawn(async move {
         while let Ok(conn) = listener.accept().await {
             let (server, acceptor, tx) = (server.clone(), acceptor.clone(), tx.clone());
+            let svc = svc.clone();
             rt::spawn_connection(conn, move |conn| async move {
                 match acceptor.accept(conn).await {
-                    Ok(tls) => server.serve_connection(tls, tower::service_fn(who)).await,
+                    Ok(tls) => server.serve_connection(tls, svc).await,
                     Err(e) => {
                         let _ = tx.send(e);
                     }

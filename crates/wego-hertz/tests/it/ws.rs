@@ -476,6 +476,45 @@ wego_test_support::each_backend!(ws_client_talks_to_the_server, |_backend| async
     assert!(matches!(e, ConnectError::InvalidUri(_)), "{e:?}");
 });
 
+// A TLS server that offers `h2` as well as `http/1.1` by ALPN (wego's,
+// nginx, Go): the handshake still goes out over HTTP/1.1, on a fresh
+// client and on one whose requests to the origin already go over HTTP/2.
+#[cfg(feature = "tls")]
+wego_test_support::each_backend!(
+    wss_client_talks_to_a_tls_server_that_offers_h2,
+    |_backend| async move {
+        use crate::client_tls::addr_port;
+        use crate::tls::{Ca, acceptor, start_tls_with};
+
+        let ca = Ca::new("wss test ca");
+        let (addr, _failed) = start_tls_with(Server::builder(), acceptor(&ca), app()).await;
+        let port = addr_port(&addr);
+        let client = wego_hertz::Client::builder()
+            .with_tls_roots(ca.roots())
+            .build()
+            .unwrap();
+        let mut socket = Connector::new(format!("wss://localhost:{port}/echo"))
+            .with_protocols(["chat"])
+            .connect(&client)
+            .await
+            .expect("wss to a server that offers h2");
+        assert_eq!(socket.protocol(), Some("chat"));
+        talk(&mut socket).await;
+        // Plain requests to the origin go over HTTP/2 ...
+        let resp = client
+            .get(format!("https://localhost:{port}/nowhere"))
+            .await
+            .unwrap();
+        assert_eq!(resp.version(), http::Version::HTTP_2);
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+        // ... and a handshake after them still goes over HTTP/1.1.
+        let mut socket = wego_hertz::ws::connect(&client, &format!("wss://localhost:{port}/echo"))
+            .await
+            .expect("wss once the origin is on HTTP/2");
+        talk(&mut socket).await;
+    }
+);
+
 /// Echo, a large binary message, a ping, then the closing handshake, from
 /// the client's side.
 pub(crate) async fn talk(socket: &mut WebSocket) {
@@ -500,7 +539,8 @@ pub(crate) async fn talk(socket: &mut WebSocket) {
         Some(Ok(Message::Close(Some(frame)))) => assert_eq!(frame.code, 1000),
         other => panic!("expected the close reply, got {other:?}"),
     }
-    assert!(socket.recv().await.is_none());
+    let end = socket.recv().await;
+    assert!(end.is_none(), "{end:?}");
 }
 
 /// A Python `websockets` echo server on a loopback port; killed on drop.
