@@ -18,8 +18,10 @@ use crate::BoxError;
 /// One server-sent event.
 ///
 /// Fields are written in the order `event`, `id`, `retry`, `data`; a `data`
-/// with newlines becomes several `data:` lines, as the spec requires.
-/// Newlines in `event` and `id` are removed (they would end the field).
+/// with line ends (CRLF, LF or a lone CR, each a line end in an event
+/// stream) becomes several `data:` lines, as the spec requires, so the
+/// data cannot add fields or events. CR and LF in `event`, `id` and
+/// comments are removed (they would end the field).
 #[derive(Debug, Clone, Default)]
 pub struct Event {
     buf: String,
@@ -80,10 +82,20 @@ impl Event {
     fn encode(self) -> Bytes {
         let mut out = self.buf;
         if let Some(data) = self.data {
-            for line in data.split('\n') {
-                let line = line.strip_suffix('\r').unwrap_or(line);
-                let _ = writeln!(out, "data: {line}");
+            // An event stream ends a line at CRLF, LF or a lone CR (HTML
+            // §9.2.5): each of them starts a new `data:` line, so no line
+            // end in the data can start another field or event.
+            let mut rest = data.as_str();
+            while let Some(end) = rest.find(['\r', '\n']) {
+                let _ = writeln!(out, "data: {}", &rest[..end]);
+                let skip = if rest[end..].starts_with("\r\n") {
+                    2
+                } else {
+                    1
+                };
+                rest = &rest[end + skip..];
             }
+            let _ = writeln!(out, "data: {rest}");
         }
         out.push('\n');
         Bytes::from(out)

@@ -151,3 +151,44 @@ wego_test_support::each_backend!(
         assert_eq!(*attempts.lock().unwrap(), 3);
     }
 );
+
+/// The events of `events` as wego's `Sse` encodes them, read back by the
+/// client's parser.
+fn encoded(events: Vec<Event>) -> Vec<wego_hertz::sse_client::MessageEvent> {
+    use wego_hertz::response::IntoResponse;
+    let sse = Sse::new(futures_util::stream::iter(
+        events.into_iter().map(Ok::<_, std::convert::Infallible>),
+    ));
+    let body = sse.into_response().into_body();
+    let bytes = wego_netpoll::rt::block_on(body.collect_limited(1 << 16))
+        .unwrap()
+        .unwrap();
+    let mut parser = EventParser::new();
+    parser.push(&bytes).unwrap();
+    std::iter::from_fn(|| parser.next_event().unwrap()).collect()
+}
+
+#[test]
+fn sse_line_ends_in_values_cannot_add_fields_or_events() {
+    // CR alone ends a line in an event stream, as do LF and CRLF.
+    let got = encoded(vec![
+        Event::new().with_data("hi\revent: admin\rid: 666\r\rdata: forged"),
+        Event::new().with_data("a\r\nb\nc\rd\r"),
+        Event::new()
+            .with_event("tick\revent: admin\n")
+            .with_id("7\rdata: forged\r\n")
+            .with_data("x"),
+    ]);
+    let shown: Vec<(&str, &str, &str)> = got
+        .iter()
+        .map(|e| (e.event.as_str(), e.data.as_str(), e.id.as_str()))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            ("message", "hi\nevent: admin\nid: 666\n\ndata: forged", ""),
+            ("message", "a\nb\nc\nd\n", ""),
+            ("tickevent: admin", "x", "7data: forged"),
+        ]
+    );
+}
