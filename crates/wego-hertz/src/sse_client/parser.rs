@@ -9,7 +9,9 @@
 //! standard asks. A leading BOM is skipped once.
 //!
 //! Memory is bounded by the maximum event size: a line, or the fields of
-//! one event, past it is an error rather than a larger buffer.
+//! one event, past it is an error rather than a larger buffer. Work is
+//! linear in the input: the search for a line end resumes where the last
+//! one stopped, so a long line sent in tiny pieces is searched once.
 
 use std::time::Duration;
 
@@ -55,8 +57,13 @@ pub struct MessageEvent {
 #[derive(Debug)]
 pub struct EventParser {
     buf: BytesMut,
-    /// Bytes of `buf` already known to hold no line end.
+    /// Bytes of `buf` already known to hold no line end: the next search
+    /// for one starts after them, so a long line that arrives in small
+    /// pieces is searched once, not once per piece.
     scanned: usize,
+    /// How many bytes the searches for line ends have looked at.
+    #[cfg(test)]
+    searched: usize,
     max: usize,
     /// Whether the BOM check is done.
     started: bool,
@@ -85,6 +92,8 @@ impl EventParser {
         Self {
             buf: BytesMut::new(),
             scanned: 0,
+            #[cfg(test)]
+            searched: 0,
             max,
             started: false,
             after_cr: false,
@@ -120,8 +129,7 @@ impl EventParser {
     /// maximum event size.
     pub fn push(&mut self, bytes: &[u8]) -> Result<(), SseError> {
         self.buf.extend_from_slice(bytes);
-        let tail = &self.buf[self.scanned..];
-        match tail.iter().rposition(|&b| b == b'\n' || b == b'\r') {
+        match self.find_line_end() {
             Some(_) => {}
             None if self.buf.len() > self.max.saturating_add(BOM.len()) => {
                 return Err(SseError::EventTooLarge { limit: self.max });
@@ -145,6 +153,7 @@ impl EventParser {
                 self.started = true;
             } else if n == BOM.len() {
                 self.buf.advance(BOM.len());
+                self.scanned = self.scanned.saturating_sub(BOM.len());
                 self.started = true;
             } else {
                 // A prefix of the BOM: wait for the rest.
@@ -156,10 +165,11 @@ impl EventParser {
             if self.after_cr && !self.buf.is_empty() {
                 if self.buf[0] == b'\n' {
                     self.buf.advance(1);
+                    self.scanned = self.scanned.saturating_sub(1);
                 }
                 self.after_cr = false;
             }
-            let Some(end) = self.buf.iter().position(|&b| b == b'\n' || b == b'\r') else {
+            let Some(end) = self.find_line_end() else {
                 self.scanned = self.buf.len();
                 if self.buf.len() > self.max {
                     return Err(SseError::EventTooLarge { limit: self.max });
@@ -186,6 +196,17 @@ impl EventParser {
                 return Ok(Some(event));
             }
         }
+    }
+
+    /// The index of the first CR or LF in `buf`, searched from `scanned`
+    /// on.
+    fn find_line_end(&mut self) -> Option<usize> {
+        let from = self.scanned.min(self.buf.len());
+        #[cfg(test)]
+        {
+            self.searched += self.buf.len() - from;
+        }
+        memchr::memchr2(b'\n', b'\r', &self.buf[from..]).map(|i| from + i)
     }
 
     /// Processes one line; an empty one dispatches the event.
@@ -383,6 +404,24 @@ mod tests {
             p.next_event(),
             Err(SseError::EventTooLarge { limit: 64 })
         ));
+    }
+
+    #[test]
+    fn a_line_that_arrives_byte_by_byte_is_searched_once() {
+        let mut p = EventParser::new();
+        let n = 64 * 1024;
+        p.push(b"data: ").unwrap();
+        assert!(p.next_event().unwrap().is_none());
+        for _ in 0..n {
+            p.push(b"x").unwrap();
+            assert!(p.next_event().unwrap().is_none());
+        }
+        // Each byte is looked at by `push` alone: `next_event` starts
+        // where the last search stopped.
+        assert_eq!(p.searched, 6 + n);
+        p.push(b"\n\n").unwrap();
+        let e = p.next_event().unwrap().unwrap();
+        assert_eq!(e.data.len(), n);
     }
 
     #[test]
