@@ -11,6 +11,9 @@
 //! Limits (RFC 6265 §6.1's minimums as maximums): a `Set-Cookie` value
 //! longer than [`MAX_COOKIE_BYTES`] is ignored, as is a new cookie once
 //! the jar holds [`MAX_COOKIES`] or its domain [`MAX_COOKIES_PER_DOMAIN`].
+//! Cookies that have expired are removed whenever a response's cookies
+//! are stored, before they are counted, so the limits bound the memory
+//! the jar holds, however many short-lived cookies servers set.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -62,11 +65,23 @@ impl CookieJar {
         };
         let mut store = self.lock();
         let secure_origin = uri.scheme_str() == Some("https");
+        // `cookie_store` keeps a cookie that expired while stored (and one
+        // a server expired) in its map, only skipping it when reading:
+        // take those out, so that the limits bound what the jar holds.
         // Counted once per response, then kept up to date.
-        let mut total = store.iter_unexpired().count();
+        let mut total = 0;
         let mut per_domain: HashMap<String, usize> = HashMap::new();
-        for c in store.iter_unexpired() {
-            *per_domain.entry(String::from(&c.domain)).or_default() += 1;
+        let mut expired = Vec::new();
+        for c in store.iter_any() {
+            if c.is_expired() {
+                expired.push(key(c));
+            } else {
+                total += 1;
+                *per_domain.entry(String::from(&c.domain)).or_default() += 1;
+            }
+        }
+        for (domain, path, name) in &expired {
+            store.remove(domain, path, name);
         }
         for value in headers.get_all(SET_COOKIE) {
             if value.len() > MAX_COOKIE_BYTES {
@@ -93,14 +108,17 @@ impl CookieJar {
                 continue;
             }
             let expired = cookie.is_expired();
+            let name = cookie.name().to_owned();
             if store.insert(cookie, &url).is_ok() {
-                let count = per_domain.entry(domain).or_default();
+                let count = per_domain.entry(domain.clone()).or_default();
                 match (replaces, expired) {
                     (false, false) => {
                         total += 1;
                         *count += 1;
                     }
                     (true, true) => {
+                        // Expired in place by the store: removed instead.
+                        store.remove(&domain, &path, &name);
                         total = total.saturating_sub(1);
                         *count = count.saturating_sub(1);
                     }
@@ -152,6 +170,15 @@ impl CookieJar {
         // usable store.
         self.store.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// The domain, path and name that identify `c` in the store.
+fn key(c: &cookie_store::Cookie<'_>) -> (String, String, String) {
+    (
+        String::from(&c.domain),
+        String::from(&c.path),
+        c.name().to_owned(),
+    )
 }
 
 /// `uri` as the `url` crate's type, which the store matches on.
@@ -259,6 +286,60 @@ mod tests {
         set(&jar, "/relative", &["a=1"]);
         assert!(jar.is_empty());
         assert!(jar.header_for(&"/relative".parse().unwrap()).is_none());
+    }
+
+    /// A jar whose store holds `n` cookies of `host` that expired after
+    /// they were stored.
+    fn jar_with_expired(host: &str, n: usize) -> CookieJar {
+        let url = url::Url::parse(&format!("http://{host}/")).unwrap();
+        let expired = (0..n).map(|i| {
+            let text = format!("old{i}=v; Expires=Thu, 01 Jan 1970 00:00:00 GMT");
+            let cookie = cookie_store::Cookie::parse(text, &url).unwrap();
+            Ok::<_, std::convert::Infallible>(cookie.into_owned())
+        });
+        let store = cookie_store::CookieStore::from_cookies(expired, true).unwrap();
+        CookieJar {
+            store: Arc::new(Mutex::new(store)),
+        }
+    }
+
+    #[test]
+    fn expired_cookies_leave_the_store() {
+        // Cookies that expired while stored (Max-Age, Expires) are taken
+        // out when the next response is stored, not kept beside the new.
+        let jar = jar_with_expired("a.test", MAX_COOKIES);
+        assert_eq!(jar.lock().iter_any().count(), MAX_COOKIES);
+        assert!(jar.is_empty());
+        let fresh: Vec<String> = (0..MAX_COOKIES_PER_DOMAIN)
+            .map(|i| format!("c{i}=v"))
+            .collect();
+        let refs: Vec<&str> = fresh.iter().map(String::as_str).collect();
+        set(&jar, "http://a.test/", &refs);
+        assert_eq!(jar.len(), MAX_COOKIES_PER_DOMAIN);
+        assert_eq!(jar.lock().iter_any().count(), MAX_COOKIES_PER_DOMAIN);
+        // Rounds of new names, each expired by the server: the store
+        // never holds more than the limit.
+        for round in 0..5 {
+            let set_them: Vec<String> = (0..MAX_COOKIES_PER_DOMAIN)
+                .map(|i| format!("r{round}c{i}=v"))
+                .collect();
+            let expire_them: Vec<String> = (0..MAX_COOKIES_PER_DOMAIN)
+                .map(|i| format!("r{round}c{i}=gone; Max-Age=0"))
+                .collect();
+            jar.clear();
+            set(
+                &jar,
+                "http://a.test/",
+                &set_them.iter().map(String::as_str).collect::<Vec<_>>(),
+            );
+            set(
+                &jar,
+                "http://a.test/",
+                &expire_them.iter().map(String::as_str).collect::<Vec<_>>(),
+            );
+            assert!(jar.is_empty());
+            assert_eq!(jar.lock().iter_any().count(), 0, "round {round}");
+        }
     }
 
     #[test]
