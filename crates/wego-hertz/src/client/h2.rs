@@ -25,6 +25,8 @@
 //! - **Limits and timeouts** are the HTTP/1.1 side's: the response head
 //!   size (`SETTINGS_MAX_HEADER_LIST_SIZE`) and header count, the body
 //!   limit, the read-idle timeout and the whole-request deadline.
+//! - **Bodiless responses.** A response to `HEAD`, or a 204 or 304, has
+//!   an empty body whatever its `content-length`, as on HTTP/1.1.
 
 use std::collections::HashMap;
 use std::pin::Pin;
@@ -35,14 +37,14 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use h2::client::SendRequest;
-use http::{HeaderMap, Request, Response, Version};
+use http::{HeaderMap, Method, Request, Response, Version};
 use http_body::{Body as _, Frame, SizeHint};
 use wego_netpoll::net::BoxIo;
 use wego_netpoll::rt::{self, Sleep};
 
 use super::h1::next_deadline;
 use super::pool::Origin;
-use crate::codec::{ResponseLimits, ResponseParseError};
+use crate::codec::{ResponseLimits, ResponseParseError, may_have_body};
 use crate::{Body, BodyError, Error, Result};
 
 /// Connection-specific fields HTTP/2 forbids (RFC 9113 §8.2.2), and `Host`,
@@ -330,6 +332,7 @@ where
         }
     };
     let end = body.is_end_stream();
+    let head_request = head.method() == Method::HEAD;
     let (response, stream) = send.send_request(head, end).map_err(Failed::from_h2)?;
     let slot = Arc::new(slot);
     if !end {
@@ -349,6 +352,12 @@ where
                 limit: limits.head.max_headers,
             },
         )));
+    }
+    if !may_have_body(parts.status, head_request) {
+        // No content whatever `content-length` says (RFC 9110 §6.4.1,
+        // §9.3.2), as on HTTP/1.1: the length is that of the body a GET
+        // would have had.
+        return Ok(Response::from_parts(parts, Body::empty()));
     }
     let declared = content_length(&parts.headers);
     let timer = next_deadline(limits.read_idle, deadline).map(|at| Box::pin(rt::sleep_until(at)));

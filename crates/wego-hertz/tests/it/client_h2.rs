@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode, Version};
+use http_body::Body as _;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
@@ -22,6 +23,19 @@ async fn app(req: Request<Body>) -> Result<Response<Body>, Infallible> {
     Ok(match req.uri().path() {
         "/echo" => Response::new(req.into_body()),
         "/big" => Response::new(Body::from(vec![b'x'; 100])),
+        // The length of the body a GET would have had (RFC 9110 §8.6).
+        "/not-modified" | "/no-content" => {
+            let status = if req.uri().path() == "/no-content" {
+                StatusCode::NO_CONTENT
+            } else {
+                StatusCode::NOT_MODIFIED
+            };
+            Response::builder()
+                .status(status)
+                .header("content-length", "100")
+                .body(Body::empty())
+                .unwrap()
+        }
         _ => Response::new(Body::from("hello")),
     })
 }
@@ -86,6 +100,40 @@ wego_test_support::each_backend!(
         let body = client.get(url(&addr, "/big")).await.unwrap().into_body();
         let err = body.collect_limited(1000).await.unwrap_err();
         assert!(err.is_too_large(), "{err}");
+    }
+);
+
+wego_test_support::each_backend!(
+    http2_head_204_and_304_have_empty_bodies_whatever_their_length,
+    |_backend| async move {
+        let (_server, addr, _accepts) =
+            wego_server(Server::builder(), tower::service_fn(app)).await;
+        let client = Client::builder()
+            .with_http2_prior_knowledge()
+            .with_max_response_body(10)
+            .build()
+            .unwrap();
+        let head = Request::head(url(&addr, "/big")).body(Body::empty());
+        let get = |path| Request::get(url(&addr, path)).body(Body::empty());
+        for (req, status) in [
+            (head.unwrap(), StatusCode::OK),
+            (get("/not-modified").unwrap(), StatusCode::NOT_MODIFIED),
+            (get("/no-content").unwrap(), StatusCode::NO_CONTENT),
+        ] {
+            let what = format!("{} {}", req.method(), req.uri().path());
+            let resp = client.request(req).await.unwrap();
+            assert_eq!(resp.version(), Version::HTTP_2);
+            assert_eq!(resp.status(), status, "{what}");
+            assert_eq!(resp.headers()["content-length"], "100", "{what}");
+            let body = resp.into_body();
+            assert_eq!(body.size_hint().exact(), Some(0), "{what}");
+            assert!(body.is_end_stream(), "{what}");
+            let bytes = body
+                .collect_limited(10)
+                .await
+                .unwrap_or_else(|e| panic!("{what}: {e}"));
+            assert!(bytes.is_empty(), "{what}");
+        }
     }
 );
 
