@@ -203,3 +203,91 @@ wego_test_support::each_backend!(http2_off_answers_the_preface_505, |_backend| a
     assert_eq!(r.status, StatusCode::HTTP_VERSION_NOT_SUPPORTED);
     let _ = client_with;
 });
+
+wego_test_support::each_backend_paused!(
+    http2_body_read_timeout_bounds_each_wait_for_data,
+    |_backend| async move {
+        use std::sync::Arc;
+        use std::task::Poll;
+        use std::time::Duration;
+        use tokio::sync::{Notify, mpsc};
+        use wego_netpoll::rt;
+
+        let timeout = Duration::from_millis(200);
+        let server = Server::builder()
+            .with_body_read_timeout(timeout)
+            .build()
+            .unwrap();
+        // The handler reads two frames and works between them (until the
+        // test says go); it reports when each wait for data starts and
+        // when it took the first frame.
+        let (events_tx, mut events) = mpsc::unbounded_channel::<&str>();
+        let go = Arc::new(Notify::new());
+        let handler_go = Arc::clone(&go);
+        let svc = tower::service_fn(move |req: Request<Body>| {
+            let (events, go) = (events_tx.clone(), Arc::clone(&handler_go));
+            async move {
+                let mut body = req.into_body();
+                let mut answer = String::new();
+                for i in 0..2 {
+                    if i == 1 {
+                        events.send("took").unwrap();
+                        go.notified().await;
+                    }
+                    let mut frame = std::pin::pin!(body.frame());
+                    let polled =
+                        std::future::poll_fn(|cx| Poll::Ready(frame.as_mut().poll(cx))).await;
+                    let got = match polled {
+                        Poll::Ready(got) => got,
+                        Poll::Pending => {
+                            events.send("waiting").unwrap();
+                            frame.await
+                        }
+                    };
+                    match got {
+                        Some(Ok(f)) => {
+                            answer += &format!("ok {} ", f.into_data().unwrap().len());
+                        }
+                        Some(Err(e)) => {
+                            answer += &format!("err timeout={}", e.is_timeout());
+                            break;
+                        }
+                        None => {
+                            answer += "short";
+                            break;
+                        }
+                    }
+                }
+                Ok::<_, Infallible>(Response::new(Body::from(answer)))
+            }
+        });
+        let (io, client_io) = tokio::io::duplex(64 * 1024);
+        rt::spawn(server.serve_connection(io, svc));
+        let (mut h2, conn) = h2::client::handshake(client_io).await.unwrap();
+        rt::spawn(async move {
+            let _ = conn.await;
+        });
+        let req = Request::post("http://t/slow").body(()).unwrap();
+        let (resp, mut stream) = h2.send_request(req, false).unwrap();
+        // The first wait starts before any DATA: the timer runs.
+        assert_eq!(events.recv().await, Some("waiting"));
+        stream.send_data(Bytes::from_static(b"a"), false).unwrap();
+        assert_eq!(events.recv().await, Some("took"));
+        // The handler works longer than the timeout, then waits again; the
+        // data comes within the timeout of that wait.
+        rt::advance(timeout + timeout / 2).await.unwrap();
+        go.notify_one();
+        if events.recv().await != Some("waiting") {
+            let r = collect(resp.await.unwrap()).await;
+            panic!(
+                "the second read did not wait: {} {:?}",
+                r.status(),
+                r.body()
+            );
+        }
+        rt::advance(timeout / 2).await.unwrap();
+        stream.send_data(Bytes::from_static(b"bb"), true).unwrap();
+        let r = collect(resp.await.unwrap()).await;
+        assert_eq!(r.body(), &Bytes::from_static(b"ok 1 ok 2 "));
+    }
+);

@@ -34,9 +34,13 @@ pub(super) struct RecvBody {
     max: Option<u64>,
     /// Bytes left of a declared `content-length`.
     remaining: Option<u64>,
-    /// The body-read timeout, armed while waiting for DATA.
+    /// The body-read timeout, armed when a wait for DATA starts.
     timeout: Duration,
     timer: Option<Pin<Box<rt::Sleep>>>,
+    /// A wait is under way: `timer` bounds it. Cleared when a frame is
+    /// taken, so the next wait starts a full timeout from its own start,
+    /// as each read does on HTTP/1.1.
+    waiting: bool,
     state: State,
 }
 
@@ -70,6 +74,7 @@ impl RecvBody {
             remaining,
             timeout,
             timer: None,
+            waiting: false,
             state,
         }
     }
@@ -79,12 +84,19 @@ impl RecvBody {
         Poll::Ready(Some(Err(err)))
     }
 
-    /// Whether the body-read timeout ran out (arming it if needed).
+    /// Whether the body-read timeout of the current wait ran out (arming
+    /// it when the wait starts).
     fn timed_out(&mut self, cx: &mut Context<'_>) -> bool {
         let timeout = self.timeout;
-        let timer = self
-            .timer
-            .get_or_insert_with(|| Box::pin(rt::sleep(timeout)));
+        let timer = match self.timer.as_mut() {
+            Some(timer) if !self.waiting => {
+                timer.as_mut().reset(rt::now() + timeout);
+                timer
+            }
+            Some(timer) => timer,
+            None => self.timer.insert(Box::pin(rt::sleep(timeout))),
+        };
+        self.waiting = true;
         timer.as_mut().poll(cx).is_ready()
     }
 }
@@ -127,9 +139,7 @@ impl http_body::Body for RecvBody {
                     if let Some(rem) = this.remaining.as_mut() {
                         *rem = rem.saturating_sub(data.len() as u64);
                     }
-                    if let Some(timer) = this.timer.as_mut() {
-                        timer.as_mut().reset(rt::now() + this.timeout);
-                    }
+                    this.waiting = false;
                     return Poll::Ready(Some(Ok(Frame::data(data))));
                 }
                 Poll::Ready(Some(Err(e))) => return this.fail(h2_error(e)),
