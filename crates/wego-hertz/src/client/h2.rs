@@ -19,7 +19,9 @@
 //!   connection, whatever its method.
 //! - **Flow control.** A request body is sent by a task of its own, piece
 //!   by piece as the stream's send window allows: a slow server slows the
-//!   body's producer. A response body releases window only as the caller
+//!   body's producer. The task stops, and resets the stream with
+//!   `CANCEL`, once the caller has dropped both the request's future and
+//!   the response body. A response body releases window only as the caller
 //!   reads it, so a slow reader slows the server, and memory holds at most
 //!   a window's worth.
 //! - **Limits and timeouts** are the HTTP/1.1 side's: the response head
@@ -39,6 +41,7 @@ use bytes::Bytes;
 use h2::client::SendRequest;
 use http::{HeaderMap, Method, Request, Response, Version};
 use http_body::{Body as _, Frame, SizeHint};
+use tokio::sync::oneshot;
 use wego_netpoll::net::BoxIo;
 use wego_netpoll::rt::{self, Sleep};
 
@@ -335,8 +338,17 @@ where
     let head_request = head.method() == Method::HEAD;
     let (response, stream) = send.send_request(head, end).map_err(Failed::from_h2)?;
     let slot = Arc::new(slot);
+    // Held by this future, then by the response body: once both are gone
+    // the caller has given up, and the upload stops.
+    let (exchange, dropped) = oneshot::channel::<()>();
     if !end {
-        rt::spawn(send_body(stream, body, Arc::clone(&slot), deadline));
+        rt::spawn(send_body(
+            stream,
+            body,
+            Arc::clone(&slot),
+            deadline,
+            dropped,
+        ));
     }
     let wait = async { response.await.map_err(Failed::from_h2) };
     let resp = match next_deadline(limits.read_idle, deadline) {
@@ -372,6 +384,7 @@ where
         read_idle: limits.read_idle,
         deadline,
         _slot: slot,
+        _exchange: exchange,
     };
     Ok(Response::from_parts(parts, Body::new(body)))
 }
@@ -385,16 +398,25 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
 
 /// Sends a request body within the stream's window, until the body ends,
 /// fails (the stream is reset so the server sees it end early), the server
-/// resets the stream, or the whole-request deadline passes.
+/// resets the stream, the whole-request deadline passes, or the caller
+/// drops the request and its response (`dropped` resolves): the last
+/// three reset the stream with `CANCEL`.
 async fn send_body(
     mut stream: h2::SendStream<Bytes>,
     mut body: Body,
     _slot: Arc<Slot>,
     deadline: Option<Instant>,
+    dropped: oneshot::Receiver<()>,
 ) {
-    let sent = match deadline {
-        Some(at) => rt::timeout_at(at, pump(&mut stream, &mut body)).await.ok(),
-        None => Some(pump(&mut stream, &mut body).await),
+    let pumped = async {
+        match deadline {
+            Some(at) => rt::timeout_at(at, pump(&mut stream, &mut body)).await.ok(),
+            None => Some(pump(&mut stream, &mut body).await),
+        }
+    };
+    let sent = tokio::select! {
+        sent = pumped => sent,
+        _ = dropped => None,
     };
     match sent {
         Some(Ok(())) => {}
@@ -469,6 +491,8 @@ struct RecvBody {
     /// The stream counts as in flight on its connection until the body is
     /// dropped.
     _slot: Arc<Slot>,
+    /// Dropped with the body: a request body still being sent stops then.
+    _exchange: oneshot::Sender<()>,
 }
 
 type Polled = Poll<Option<std::result::Result<Frame<Bytes>, BodyError>>>;

@@ -174,8 +174,12 @@ impl Client {
     ///
     /// # Cancel safety
     ///
-    /// Dropping the future closes the connection it was using; the pool
-    /// keeps only connections whose exchange completed.
+    /// Over HTTP/1.1, dropping the future closes the connection it was
+    /// using; the pool keeps only connections whose exchange completed.
+    /// Over HTTP/2, dropping it resets the request's stream (`CANCEL`) and
+    /// stops sending its body; the connection goes on carrying other
+    /// streams. Either way a request body still being sent stops once the
+    /// future and the response body are both dropped.
     pub async fn request(&self, req: Request<Body>) -> Result<Response<Body>> {
         let shared = &self.shared;
         Origin::from_uri(req.uri())?;

@@ -18,6 +18,7 @@ use wego_hertz::{Body, Client, Server};
 use wego_netpoll::{Address, rt};
 
 use crate::client_support::{Accepts, raw_server, url, wego_server};
+use crate::proxy::within;
 
 async fn app(req: Request<Body>) -> Result<Response<Body>, Infallible> {
     Ok(match req.uri().path() {
@@ -394,3 +395,121 @@ wego_test_support::each_backend!(http2_response_limits_apply, |_backend| async m
     let resp = client.get(url(&addr, "/")).await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
 });
+
+/// A handler that reads its request body and reports each piece's length,
+/// then how the body ended: `0` at its end, `-1` on an error (a reset).
+fn upload_watcher(
+    seen: mpsc::UnboundedSender<i64>,
+) -> impl tower::Service<
+    Request<Body>,
+    Response = Response<Body>,
+    Error = Infallible,
+    Future = impl Future<Output = Result<Response<Body>, Infallible>> + Send,
+> + Clone {
+    tower::service_fn(move |req: Request<Body>| {
+        let seen = seen.clone();
+        async move {
+            let respond_at_once = req.uri().path() == "/early";
+            let mut body = req.into_body();
+            let watch = async move {
+                loop {
+                    match body.frame().await {
+                        Some(Ok(f)) => {
+                            let n = f.into_data().map_or(0, |d| d.len());
+                            let _ = seen.send(i64::try_from(n).unwrap());
+                        }
+                        Some(Err(_)) => {
+                            let _ = seen.send(-1);
+                            return;
+                        }
+                        None => {
+                            let _ = seen.send(0);
+                            return;
+                        }
+                    }
+                }
+            };
+            // On a task of its own: the server drops a handler whose
+            // stream was reset, and the watch must see the reset.
+            let watched = rt::spawn(watch);
+            if respond_at_once {
+                // Answers with a streamed body at once, and reads the
+                // upload on.
+                let (tx, rx) = mpsc::channel::<Result<Bytes, Infallible>>(1);
+                tx.send(Ok(Bytes::from_static(b"early"))).await.unwrap();
+                let body = futures_util::stream::unfold((rx, tx), |(mut rx, tx)| async move {
+                    rx.recv().await.map(|item| (item, (rx, tx)))
+                });
+                return Ok(Response::new(Body::from_stream(body)));
+            }
+            let _ = watched.await;
+            Ok(Response::new(Body::empty()))
+        }
+    })
+}
+
+/// A streamed request body fed from the returned sender.
+fn channel_body() -> (mpsc::Sender<Result<Bytes, Infallible>>, Body) {
+    let (tx, rx) = mpsc::channel::<Result<Bytes, Infallible>>(1);
+    let body = Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    }));
+    (tx, body)
+}
+
+wego_test_support::each_backend!(
+    dropping_an_http2_request_stops_its_upload_and_resets_the_stream,
+    |_backend| async move {
+        let (seen_tx, mut seen) = mpsc::unbounded_channel();
+        let (_server, addr, _) = wego_server(Server::builder(), upload_watcher(seen_tx)).await;
+        let client = Client::builder()
+            .with_http2_prior_knowledge()
+            .build()
+            .unwrap();
+        let (tx, upload) = channel_body();
+        tx.send(Ok(Bytes::from_static(b"first"))).await.unwrap();
+        let req = Request::post(url(&addr, "/up")).body(upload).unwrap();
+        let call = rt::spawn({
+            let client = client.clone();
+            async move { client.request(req).await }
+        });
+        assert_eq!(within(seen.recv()).await, Some(5));
+        // The caller gives up before the response.
+        call.abort();
+        assert!(within(call).await.is_err());
+        // The upload stops (its body is dropped) and the server sees the
+        // stream reset rather than an endless upload.
+        within(tx.closed()).await;
+        assert_eq!(within(seen.recv()).await, Some(-1));
+        // The connection still serves.
+        let resp = client.get(url(&addr, "/")).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+    }
+);
+
+wego_test_support::each_backend!(
+    dropping_an_http2_response_stops_its_upload_and_resets_the_stream,
+    |_backend| async move {
+        let (seen_tx, mut seen) = mpsc::unbounded_channel();
+        let (_server, addr, _) = wego_server(Server::builder(), upload_watcher(seen_tx)).await;
+        let client = Client::builder()
+            .with_http2_prior_knowledge()
+            .build()
+            .unwrap();
+        let (tx, upload) = channel_body();
+        tx.send(Ok(Bytes::from_static(b"first"))).await.unwrap();
+        let req = Request::post(url(&addr, "/early")).body(upload).unwrap();
+        let resp = within(client.request(req)).await.unwrap();
+        assert_eq!(within(seen.recv()).await, Some(5));
+        // While the response is held the upload goes on.
+        tx.send(Ok(Bytes::from_static(b"second"))).await.unwrap();
+        assert_eq!(within(seen.recv()).await, Some(6));
+        let mut body = resp.into_body();
+        let first = within(body.frame()).await.unwrap().unwrap();
+        assert_eq!(first.into_data().unwrap(), "early");
+        // The caller drops the response mid-way: the upload stops too.
+        drop(body);
+        within(tx.closed()).await;
+        assert_eq!(within(seen.recv()).await, Some(-1));
+    }
+);
