@@ -8,12 +8,24 @@
 //! [`ConnInfo::is_active`], which answers without reading: a server that
 //! closed an idle connection is noticed before a request is written to it,
 //! not after.
+//!
+//! Over TLS that peek at the socket is not enough: a server closing an
+//! idle connection sends `close_notify` before its FIN, and the peek sees
+//! those bytes as data waiting. A TLS connection is therefore also read
+//! once without waiting, at the TLS layer: an idle HTTP/1.1 connection has
+//! nothing to read, so anything but "nothing yet" (the close, an error,
+//! bytes nobody asked for) retires it, as Go's and hyper's clients retire
+//! an idle connection that turns readable. Plaintext connections keep the
+//! peek alone, so their checkout costs no read.
 
 use std::collections::HashMap;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Waker};
 use std::time::{Duration, Instant};
 
 use http::Uri;
+use tokio::io::{AsyncRead, ReadBuf};
 use wego_netpoll::net::{BoxIo, ConnInfo};
 use wego_netpoll::rt;
 
@@ -98,8 +110,9 @@ impl Pool {
         let mut idle = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         let list = idle.get_mut(origin)?;
         let mut found = None;
-        while let Some(conn) = list.pop() {
-            if now.saturating_duration_since(conn.since) < self.idle_timeout && conn.io.is_active()
+        while let Some(mut conn) = list.pop() {
+            if now.saturating_duration_since(conn.since) < self.idle_timeout
+                && is_reusable(&mut conn.io)
             {
                 found = Some(conn.io);
                 break;
@@ -133,6 +146,22 @@ impl Pool {
         let idle = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         idle.get(origin).map_or(0, Vec::len)
     }
+}
+
+/// Whether an idle connection may carry another request: active by its
+/// own account and, over TLS, with nothing to read at the TLS layer (see
+/// the module doc).
+fn is_reusable(io: &mut BoxIo) -> bool {
+    if !io.is_active() {
+        return false;
+    }
+    if io.tls_info().is_none() {
+        return true;
+    }
+    let mut byte = [0u8; 1];
+    let mut buf = ReadBuf::new(&mut byte);
+    let mut cx = Context::from_waker(Waker::noop());
+    Pin::new(io).poll_read(&mut cx, &mut buf).is_pending()
 }
 
 #[cfg(test)]

@@ -76,7 +76,10 @@ where
 }
 
 /// Reads one request head (and no body) from `conn`; false on EOF.
-pub(crate) async fn read_head(conn: &mut Conn, buf: &mut BytesMut) -> bool {
+pub(crate) async fn read_head<C>(conn: &mut C, buf: &mut BytesMut) -> bool
+where
+    C: tokio::io::AsyncRead + Unpin,
+{
     loop {
         if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             let _ = buf.split_to(end + 4);

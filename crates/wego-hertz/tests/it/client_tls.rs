@@ -3,11 +3,18 @@
 //! ALPN, custom roots, a client certificate for mutual TLS, and refused
 //! certificates. Certificates are made with rcgen (`crate::tls::Ca`).
 
+use std::sync::Arc;
+
+use bytes::BytesMut;
 use http::{Request, StatusCode, Version};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::{Notify, mpsc};
 use wego_hertz::{Body, Client, Server};
+use wego_netpoll::rt;
 use wego_netpoll::tls::{ClientAuth, RootCerts, TlsAcceptor};
 use wego_test_support::each_backend;
 
+use crate::client_support::{raw_server, read_head};
 use crate::tls::{Ca, acceptor, start_tls};
 
 async fn text(client: &Client, url: &str) -> (Version, String) {
@@ -136,6 +143,68 @@ each_backend!(
         assert!(e.is_config(), "{e}");
     }
 );
+
+each_backend!(
+    https_pool_skips_a_connection_the_server_closed_while_idle,
+    |_backend| async move {
+        let ca = Ca::new("client test ca");
+        let only_h1 = TlsAcceptor::builder()
+            .with_identity(ca.leaf(&["localhost"]))
+            .with_alpn_protocols(["http/1.1"])
+            .build()
+            .unwrap();
+        let (closed_tx, mut closed) = mpsc::channel::<()>(1);
+        let close = Arc::new(Notify::new());
+        let close_first = Arc::clone(&close);
+        let (addr, accepts) = raw_server(move |n, conn| {
+            let (only_h1, closed_tx) = (only_h1.clone(), closed_tx.clone());
+            let close = Arc::clone(&close_first);
+            async move {
+                let mut tls = only_h1.accept(conn).await.unwrap();
+                let mut buf = BytesMut::new();
+                if n == 0 {
+                    // One response, then, once the client has pooled the
+                    // connection, the server closes it as a keep-alive
+                    // timeout does: TLS close_notify, then FIN.
+                    assert!(read_head(&mut tls, &mut buf).await);
+                    tls.write_all(OK).await.unwrap();
+                    close.notified().await;
+                    tls.shutdown().await.unwrap();
+                    closed_tx.send(()).await.unwrap();
+                    return;
+                }
+                while read_head(&mut tls, &mut buf).await {
+                    // The POST's one-byte body.
+                    while buf.is_empty() {
+                        tls.read_buf(&mut buf).await.unwrap();
+                    }
+                    buf.clear();
+                    tls.write_all(OK).await.unwrap();
+                }
+            }
+        })
+        .await;
+        let client = Client::builder()
+            .with_tls_roots(ca.roots())
+            .build()
+            .unwrap();
+        let url = format!("https://localhost:{}/", addr_port(&addr));
+        assert_eq!(text(&client, &url).await, (Version::HTTP_11, "ok".into()));
+        close.notify_one();
+        closed.recv().await.unwrap();
+        // The close is in the client's socket; one yield lets its worker
+        // poll for I/O and see it, as it does whenever it waits.
+        rt::yield_now().await;
+        // A POST is never retried: it succeeds only because the pool saw
+        // the closed connection and opened a new one.
+        let req = Request::post(&url).body(Body::from("x")).unwrap();
+        let resp = client.request(req).await.expect("a new connection");
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(accepts.get(), 2);
+    }
+);
+
+const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
 
 pub(crate) fn addr_port(addr: &wego_netpoll::Address) -> u16 {
     match addr {
