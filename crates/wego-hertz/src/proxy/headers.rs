@@ -28,8 +28,11 @@ static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 /// Returns whether the removed `TE` listed `trailers`: a request that
 /// said so may say it again to the next hop (RFC 9110 §10.1.4).
 pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) -> bool {
-    // Fields named in Connection first (RFC 9110 §7.6.1); a name that is
-    // not a valid field name names nothing we could hold.
+    // Read before the fields Connection names go: a sender of TE lists it
+    // in Connection (RFC 9110 §10.1.4).
+    let te_trailers = crate::upgrade::has_token(headers, header::TE, "trailers");
+    // Fields named in Connection (RFC 9110 §7.6.1); a name that is not a
+    // valid field name names nothing we could hold.
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
@@ -42,7 +45,6 @@ pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) -> bool 
             headers.remove(&name);
         }
     }
-    let te_trailers = crate::upgrade::has_token(headers, header::TE, "trailers");
     headers.remove(header::CONNECTION);
     headers.remove(&KEEP_ALIVE);
     headers.remove(header::TE);

@@ -35,7 +35,8 @@
 //!   upstream's base path with one `/`; its query follows the base URL's.
 //! - **Headers** (RFC 9110 §7.6.1). Hop-by-hop fields are removed in both
 //!   directions: `Connection` and the fields it names, `Keep-Alive`,
-//!   `Proxy-*`, `TE` (except `TE: trailers`), `Trailer`,
+//!   `Proxy-*`, `TE` (except `TE: trailers`, kept also when
+//!   `Connection` names `TE`), `Trailer`,
 //!   `Transfer-Encoding`, and `Upgrade` except for a protocol switch.
 //!   `Expect` is answered by the proxy's own server and not forwarded.
 //!   The client's IP is appended to `X-Forwarded-For`, `X-Forwarded-Proto`

@@ -241,6 +241,37 @@ wego_test_support::each_backend!(
     }
 );
 
+wego_test_support::each_backend!(
+    keeps_te_trailers_that_connection_names,
+    |_backend| async move {
+        // RFC 9110 §10.1.4: a sender of TE lists it in Connection too.
+        let (_up, upstream) = wego_echo_head().await;
+        let url = format!("http://{upstream}/base");
+        let (_p, proxy) = serve_proxy(proxy_to(&url, |b| b.with_strip_prefix("/api"))).await;
+        let client = Client::builder().build().unwrap();
+        for (connection, te, forwarded) in [
+            ("keep-alive, te", "trailers", Some("trailers")),
+            ("TE", "deflate, trailers", Some("trailers")),
+            ("keep-alive, te", "deflate", None),
+        ] {
+            let req = Request::get(format!("http://{proxy}/api/items"))
+                .header("connection", connection)
+                .header("te", te)
+                .body(Body::empty())
+                .unwrap();
+            let resp = within(client.request(req)).await.unwrap();
+            assert_eq!(resp.status(), StatusCode::OK);
+            let body = resp.into_body().collect_limited(1 << 16).await.unwrap();
+            let seen = Seen::parse(&body);
+            assert_eq!(
+                seen.all("te"),
+                Vec::from_iter(forwarded),
+                "{connection} / {te}"
+            );
+        }
+    }
+);
+
 wego_test_support::each_backend!(proxies_a_hyper_upstream, |_backend| async move {
     let upstream = hyper_upstream().await;
     let url = format!("http://{upstream}/base");
