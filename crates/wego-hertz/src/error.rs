@@ -151,6 +151,10 @@ impl Error {
         Self::new(Kind::Request(what), None)
     }
 
+    pub(crate) fn request_caused(what: &'static str, cause: impl Into<BoxError>) -> Self {
+        Self::new(Kind::Request(what), Some(cause.into()))
+    }
+
     pub(crate) fn connect(cause: impl Into<BoxError>) -> Self {
         Self::new(Kind::Connect, Some(cause.into()))
     }

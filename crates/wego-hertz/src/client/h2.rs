@@ -27,6 +27,9 @@
 //! - **Limits and timeouts** are the HTTP/1.1 side's: the response head
 //!   size (`SETTINGS_MAX_HEADER_LIST_SIZE`) and header count, the body
 //!   limit, the read-idle timeout and the whole-request deadline.
+//! - **Request fields.** Connection-specific fields are dropped; `TE`
+//!   goes as `te: trailers` when it lists `trailers` and is dropped
+//!   otherwise (RFC 9113 §8.2.2).
 //! - **Bodiless responses.** A response to `HEAD`, or a 204 or 304, has
 //!   an empty body whatever its `content-length`, as on HTTP/1.1.
 
@@ -39,6 +42,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use h2::client::SendRequest;
+use http::header::{self, HeaderValue};
 use http::{HeaderMap, Method, Request, Response, Version};
 use http_body::{Body as _, Frame, SizeHint};
 use tokio::sync::oneshot;
@@ -267,6 +271,16 @@ where
     for name in DROPPED_FIELDS {
         head.headers_mut().remove(name);
     }
+    // RFC 9113 §8.2.2: TE may only say `trailers`. A TE that lists it
+    // goes as exactly that; any other is dropped, as hyper drops it.
+    if head.headers().contains_key(header::TE) {
+        let trailers = crate::upgrade::has_token(head.headers(), header::TE, "trailers");
+        head.headers_mut().remove(header::TE);
+        if trailers {
+            head.headers_mut()
+                .insert(header::TE, HeaderValue::from_static("trailers"));
+        }
+    }
     // A body in memory can be sent again if the stream is refused.
     let (body, replay) = match body.in_memory() {
         Some(_) => {
@@ -336,7 +350,15 @@ where
     };
     let end = body.is_end_stream();
     let head_request = head.method() == Method::HEAD;
-    let (response, stream) = send.send_request(head, end).map_err(Failed::from_h2)?;
+    let (response, stream) = send.send_request(head, end).map_err(|e| {
+        // An error with no reason that is not IO is h2's refusal of the
+        // request itself (a malformed head): the caller's to fix.
+        if e.reason().is_none() && !e.is_io() {
+            Failed::Other(Error::request_caused("http/2 refused the request head", e))
+        } else {
+            Failed::from_h2(e)
+        }
+    })?;
     let slot = Arc::new(slot);
     // Held by this future, then by the response body: once both are gone
     // the caller has given up, and the upload stops.
@@ -391,7 +413,7 @@ where
 
 fn content_length(headers: &HeaderMap) -> Option<u64> {
     headers
-        .get(http::header::CONTENT_LENGTH)
+        .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok())
 }

@@ -24,6 +24,15 @@ async fn app(req: Request<Body>) -> Result<Response<Body>, Infallible> {
     Ok(match req.uri().path() {
         "/echo" => Response::new(req.into_body()),
         "/big" => Response::new(Body::from(vec![b'x'; 100])),
+        "/te" => {
+            let te: Vec<&str> = req
+                .headers()
+                .get_all("te")
+                .iter()
+                .map(|v| v.to_str().unwrap())
+                .collect();
+            Response::new(Body::from(te.join(" | ")))
+        }
         // The length of the body a GET would have had (RFC 9110 §8.6).
         "/not-modified" | "/no-content" => {
             let status = if req.uri().path() == "/no-content" {
@@ -134,6 +143,41 @@ wego_test_support::each_backend!(
                 .await
                 .unwrap_or_else(|e| panic!("{what}: {e}"));
             assert!(bytes.is_empty(), "{what}");
+        }
+    }
+);
+
+wego_test_support::each_backend!(
+    http2_requests_send_te_trailers_only,
+    |_backend| async move {
+        // RFC 9113 §8.2.2: TE may only say `trailers` over HTTP/2. What
+        // HTTP/1.1 would send as it is goes as `te: trailers` when it
+        // lists trailers, and is dropped when it does not.
+        let (_server, addr, _accepts) =
+            wego_server(Server::builder(), tower::service_fn(app)).await;
+        let client = Client::builder()
+            .with_http2_prior_knowledge()
+            .build()
+            .unwrap();
+        for (te, seen) in [
+            (&["trailers"][..], "trailers"),
+            (&["trailers, deflate"][..], "trailers"),
+            (&["Trailers"][..], "trailers"),
+            (&["gzip", "trailers"][..], "trailers"),
+            (&["gzip"][..], ""),
+        ] {
+            let mut req = Request::get(url(&addr, "/te"));
+            for value in te {
+                req = req.header("te", *value);
+            }
+            let resp = client
+                .request(req.body(Body::empty()).unwrap())
+                .await
+                .unwrap_or_else(|e| panic!("{te:?}: {e}"));
+            assert_eq!(resp.version(), Version::HTTP_2);
+            assert_eq!(resp.status(), StatusCode::OK, "{te:?}");
+            let body = resp.into_body().collect_limited(100).await.unwrap();
+            assert_eq!(&body[..], seen.as_bytes(), "{te:?}");
         }
     }
 );
