@@ -1,7 +1,8 @@
 //! The known HTTP/2 attacks, each sent at the server while an honest
 //! client on another connection must still be answered: rapid reset
 //! (CVE-2023-44487), CONTINUATION flood (CVE-2024-27316), HPACK bomb,
-//! SETTINGS and PING floods, and a zero-window stall.
+//! SETTINGS and PING floods. The zero-window stall, which ends at the
+//! write timeout, is tested on the paused clock in `timeouts.rs`.
 
 use std::io;
 use std::pin::Pin;
