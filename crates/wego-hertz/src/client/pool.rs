@@ -198,35 +198,35 @@ mod tests {
         }
     }
 
-    impl tokio::io::AsyncRead for Probe {
+    impl AsyncRead for Probe {
         fn poll_read(
-            mut self: std::pin::Pin<&mut Self>,
-            cx: &mut std::task::Context<'_>,
-            buf: &mut tokio::io::ReadBuf<'_>,
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
         ) -> std::task::Poll<std::io::Result<()>> {
-            std::pin::Pin::new(&mut self._pipe).poll_read(cx, buf)
+            Pin::new(&mut self._pipe).poll_read(cx, buf)
         }
     }
 
     impl tokio::io::AsyncWrite for Probe {
         fn poll_write(
-            mut self: std::pin::Pin<&mut Self>,
-            cx: &mut std::task::Context<'_>,
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
             buf: &[u8],
         ) -> std::task::Poll<std::io::Result<usize>> {
-            std::pin::Pin::new(&mut self._pipe).poll_write(cx, buf)
+            Pin::new(&mut self._pipe).poll_write(cx, buf)
         }
         fn poll_flush(
-            mut self: std::pin::Pin<&mut Self>,
-            cx: &mut std::task::Context<'_>,
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
         ) -> std::task::Poll<std::io::Result<()>> {
-            std::pin::Pin::new(&mut self._pipe).poll_flush(cx)
+            Pin::new(&mut self._pipe).poll_flush(cx)
         }
         fn poll_shutdown(
-            mut self: std::pin::Pin<&mut Self>,
-            cx: &mut std::task::Context<'_>,
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
         ) -> std::task::Poll<std::io::Result<()>> {
-            std::pin::Pin::new(&mut self._pipe).poll_shutdown(cx)
+            Pin::new(&mut self._pipe).poll_shutdown(cx)
         }
     }
 
