@@ -297,7 +297,12 @@ where
                         break 'served Box::pin(self.serve_general(*head, watcher)).await;
                     }
                 };
-                let Ok(response) = {
+                // With earlier answers queued (pipelining), they are written
+                // out while the handler waits; with none, the plain await
+                // keeps this path as the compiler inlines it.
+                let Ok(response) = if self.wbuf.is_empty() {
+                    fut.await
+                } else {
                     let mut fut = std::pin::pin!(fut);
                     std::future::poll_fn(|cx| self.poll_answer(cx, |_, cx| fut.as_mut().poll(cx)))
                         .await
