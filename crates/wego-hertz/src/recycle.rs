@@ -159,6 +159,7 @@ pub(crate) fn give_back_extensions(mut map: Extensions) {
 
 /// Gives a request head's header and extension maps back; the rest of it
 /// is dropped.
+#[inline]
 pub(crate) fn give_back_parts(parts: request::Parts) {
     give_back_headers(parts.headers);
     give_back_extensions(parts.extensions);

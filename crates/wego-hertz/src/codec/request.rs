@@ -151,6 +151,7 @@ pub fn parse_request_head(
 ///
 /// `Ok(None)` leaves `req` untouched; after an error its fields are
 /// unspecified (a part of the head may have been written).
+#[inline(always)]
 pub(crate) fn parse_request_head_into<B>(
     buf: &mut BytesMut,
     limits: &HeadLimits,

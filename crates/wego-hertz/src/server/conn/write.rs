@@ -353,6 +353,7 @@ where
     /// and body dropped: a 1xx is interim (RFC 9110 §15.2), and the client
     /// would wait for a final response that never comes. hyper's server
     /// does the same.
+    #[inline(always)]
     fn encode_head(
         &mut self,
         parts: &http::response::Parts,
