@@ -180,8 +180,8 @@ mod tests {
         |_backend| async move {
             // A body of 16 MiB, more than the socket buffers on both ends hold.
             let m = Metrics::new().with_max_label_len(usize::MAX);
-            let (service, method) = m.start_call("echo", &"m".repeat(1 << 20));
-            m.end_call(&service, &method, Duration::from_millis(1), None);
+            let labels = m.start_call("echo", &"m".repeat(1 << 20));
+            m.end_call(&labels.0, &labels.1, Duration::from_millis(1), None);
             assert!(m.render().len() > 16 << 20);
             let listener = wego_test_support::loopback().await;
             let addr = listener.local_addr().as_tcp().unwrap();

@@ -26,6 +26,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 use wego_netpoll::rt;
 
+use self::registry::CallLabels;
 use crate::{CallInfo, Classify};
 
 mod endpoint;
@@ -70,8 +71,7 @@ pub struct MetricsService<S> {
 /// Ends the in-flight count even when the call is cancelled.
 struct CallGuard {
     metrics: Metrics,
-    service: String,
-    method: String,
+    labels: CallLabels,
     started: Instant,
     done: bool,
 }
@@ -80,8 +80,8 @@ impl Drop for CallGuard {
     fn drop(&mut self) {
         if !self.done {
             self.metrics.end_call(
-                &self.service,
-                &self.method,
+                &self.labels.0,
+                &self.labels.1,
                 rt::now().saturating_duration_since(self.started),
                 Some("cancelled"),
             );
@@ -105,11 +105,10 @@ where
     }
 
     fn call(&mut self, req: Req) -> Self::Future {
-        let (service, method) = self.metrics.start_call(req.callee(), req.method());
+        let labels = self.metrics.start_call(req.callee(), req.method());
         let mut guard = CallGuard {
             metrics: self.metrics.clone(),
-            service,
-            method,
+            labels,
             started: rt::now(),
             done: false,
         };
@@ -121,7 +120,7 @@ where
             let latency = rt::now().saturating_duration_since(guard.started);
             guard
                 .metrics
-                .end_call(&guard.service, &guard.method, latency, kind);
+                .end_call(&guard.labels.0, &guard.labels.1, latency, kind);
             res
         })
     }

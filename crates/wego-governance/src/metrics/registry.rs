@@ -20,24 +20,84 @@ struct Histogram {
     sum: f64,
 }
 
-type Labels2 = (String, String);
+/// A call's `service` and `method` labels, shared by its series and the
+/// calls in flight under it.
+pub(crate) type CallLabels = Arc<(String, String)>;
 
 /// The `service` and `method` label values of the calls a [`Metrics`] set
 /// records past its limits (see [`Metrics::with_max_label_sets`]).
 pub const OVERFLOW_LABEL: &str = "_other";
+
+/// Everything recorded under one `(service, method)` label set.
+#[derive(Debug)]
+struct Series {
+    labels: CallLabels,
+    in_flight: i64,
+    ok: u64,
+    failed: u64,
+    /// Failed calls by error kind.
+    errors: BTreeMap<String, u64>,
+    latency: Histogram,
+}
+
+impl Series {
+    fn new(service: &str, method: &str) -> Self {
+        Series {
+            labels: Arc::new((service.to_owned(), method.to_owned())),
+            in_flight: 0,
+            ok: 0,
+            failed: 0,
+            errors: BTreeMap::new(),
+            latency: Histogram::default(),
+        }
+    }
+}
 
 #[derive(Debug, Default)]
 struct Families {
     /// Distinct `(service, method)` label sets admitted, the overflow one
     /// aside.
     label_sets: usize,
-    requests: BTreeMap<(String, String, &'static str), u64>,
-    errors: BTreeMap<(String, String, String), u64>,
-    latency: BTreeMap<Labels2, Histogram>,
-    in_flight: BTreeMap<Labels2, i64>,
+    /// Every label set's series, in the order first seen.
+    series: Vec<Series>,
+    /// Where each label set's series is in `series`, by service, then
+    /// method: looked up by `&str`, so that a call under a known label set
+    /// allocates nothing, and walked in label order to render.
+    index: BTreeMap<String, BTreeMap<String, usize>>,
     retries: BTreeMap<(String, &'static str), u64>,
     breaker_state: BTreeMap<String, BreakerState>,
     breaker_transitions: BTreeMap<(String, &'static str), u64>,
+}
+
+impl Families {
+    fn find(&self, service: &str, method: &str) -> Option<usize> {
+        self.index.get(service)?.get(method).copied()
+    }
+
+    /// The series of `(service, method)`, made if it is new.
+    fn series(&mut self, service: &str, method: &str) -> &mut Series {
+        let i = match self.find(service, method) {
+            Some(i) => i,
+            None => {
+                let i = self.series.len();
+                self.series.push(Series::new(service, method));
+                self.index
+                    .entry(service.to_owned())
+                    .or_default()
+                    .insert(method.to_owned(), i);
+                i
+            }
+        };
+        &mut self.series[i]
+    }
+
+    /// The series in label order.
+    fn each_series(&self) -> impl Iterator<Item = &Series> {
+        self.index
+            .values()
+            .flat_map(BTreeMap::values)
+            .map(|&i| &self.series[i])
+    }
 }
 
 /// A set of governance metrics, shared by the layers that record into it
@@ -113,34 +173,32 @@ impl Metrics {
 
     /// Counts a call in flight; returns the labels it is counted under
     /// (its own, or the overflow labels), which its
-    /// [`end_call`](Self::end_call) must use.
-    pub(crate) fn start_call(&self, service: &str, method: &str) -> Labels2 {
-        let overflow = || (OVERFLOW_LABEL.to_owned(), OVERFLOW_LABEL.to_owned());
+    /// [`end_call`](Self::end_call) must use. Allocates only for a label
+    /// set it has not seen.
+    pub(crate) fn start_call(&self, service: &str, method: &str) -> CallLabels {
         let fits = service.len() <= self.max_label_len && method.len() <= self.max_label_len;
-        let mut key = if fits {
-            (service.to_owned(), method.to_owned())
-        } else {
-            overflow()
-        };
-        {
+        let labels = {
             let mut f = self.lock();
-            if let Some(n) = f.in_flight.get_mut(&key) {
-                *n += 1;
+            let known = fits && f.find(service, method).is_some();
+            let series = if known {
+                f.series(service, method)
+            } else if fits && f.label_sets < self.max_label_sets {
+                f.label_sets += 1;
+                f.series(service, method)
             } else {
-                if !fits || f.label_sets >= self.max_label_sets {
-                    key = overflow();
-                } else {
-                    f.label_sets += 1;
-                }
-                *f.in_flight.entry(key.clone()).or_default() += 1;
-            }
-        }
+                f.series(OVERFLOW_LABEL, OVERFLOW_LABEL)
+            };
+            series.in_flight += 1;
+            Arc::clone(&series.labels)
+        };
         if let Some(r) = &self.recorder {
-            r.call_started(&key.0, &key.1);
+            r.call_started(&labels.0, &labels.1);
         }
-        key
+        labels
     }
 
+    /// Counts a call's end under the labels [`start_call`](Self::start_call)
+    /// returned: its status, its error kind and its latency.
     pub(crate) fn end_call(
         &self,
         service: &str,
@@ -152,20 +210,21 @@ impl Metrics {
             r.call_ended(service, method, latency, error);
         }
         let mut f = self.lock();
-        let key = (service.to_owned(), method.to_owned());
-        if let Some(n) = f.in_flight.get_mut(&key) {
-            *n -= 1;
+        let series = f.series(service, method);
+        series.in_flight -= 1;
+        match error {
+            None => series.ok += 1,
+            Some(kind) => {
+                series.failed += 1;
+                match series.errors.get_mut(kind) {
+                    Some(n) => *n += 1,
+                    None => {
+                        series.errors.insert(kind.to_owned(), 1);
+                    }
+                }
+            }
         }
-        let status = if error.is_some() { "error" } else { "ok" };
-        *f.requests
-            .entry((key.0.clone(), key.1.clone(), status))
-            .or_default() += 1;
-        if let Some(kind) = error {
-            *f.errors
-                .entry((key.0.clone(), key.1.clone(), kind.to_owned()))
-                .or_default() += 1;
-        }
-        let h = f.latency.entry(key).or_default();
+        let h = &mut series.latency;
         let secs = latency.as_secs_f64();
         for (i, bound) in LATENCY_BUCKETS.iter().enumerate() {
             if secs <= *bound {
@@ -210,10 +269,9 @@ impl Metrics {
     /// Requests recorded for a service (all methods and statuses).
     pub fn requests(&self, service: &str) -> u64 {
         self.lock()
-            .requests
-            .iter()
-            .filter(|(k, _)| k.0 == service)
-            .map(|(_, v)| v)
+            .each_series()
+            .filter(|s| s.labels.0 == service)
+            .map(|s| s.ok + s.failed)
             .sum()
     }
 
@@ -259,13 +317,19 @@ impl Metrics {
             "counter",
             "Calls completed.",
         );
-        for ((s, m, st), v) in &f.requests {
-            sample(
-                &mut out,
-                "wego_requests_total",
-                &[("service", s), ("method", m), ("status", st)],
-                *v as f64,
-            );
+        for series in f.each_series() {
+            let (s, m) = &*series.labels;
+            // "error" sorts before "ok".
+            for (status, v) in [("error", series.failed), ("ok", series.ok)] {
+                if v > 0 {
+                    sample(
+                        &mut out,
+                        "wego_requests_total",
+                        &[("service", s), ("method", m), ("status", status)],
+                        v as f64,
+                    );
+                }
+            }
         }
         family(
             &mut out,
@@ -273,13 +337,16 @@ impl Metrics {
             "counter",
             "Failed calls by error kind.",
         );
-        for ((s, m, k), v) in &f.errors {
-            sample(
-                &mut out,
-                "wego_errors_total",
-                &[("service", s), ("method", m), ("kind", k)],
-                *v as f64,
-            );
+        for series in f.each_series() {
+            let (s, m) = &*series.labels;
+            for (k, v) in &series.errors {
+                sample(
+                    &mut out,
+                    "wego_errors_total",
+                    &[("service", s), ("method", m), ("kind", k)],
+                    *v as f64,
+                );
+            }
         }
         family(
             &mut out,
@@ -287,7 +354,9 @@ impl Metrics {
             "histogram",
             "Call latency.",
         );
-        for ((s, m), h) in &f.latency {
+        for series in f.each_series().filter(|s| s.latency.count > 0) {
+            let (s, m) = &*series.labels;
+            let h = &series.latency;
             for (i, bound) in LATENCY_BUCKETS.iter().enumerate() {
                 let le = bound.to_string();
                 sample(
@@ -318,12 +387,13 @@ impl Metrics {
             );
         }
         family(&mut out, "wego_in_flight", "gauge", "Calls in flight.");
-        for ((s, m), v) in &f.in_flight {
+        for series in f.each_series() {
+            let (s, m) = &*series.labels;
             sample(
                 &mut out,
                 "wego_in_flight",
                 &[("service", s), ("method", m)],
-                *v as f64,
+                series.in_flight as f64,
             );
         }
         family(
@@ -505,8 +575,8 @@ mod tests {
             ("a", "m"),
             ("a", "long-name"),
         ] {
-            let (s, me) = m.start_call(service, method);
-            m.end_call(&s, &me, Duration::from_millis(1), None);
+            let labels = m.start_call(service, method);
+            m.end_call(&labels.0, &labels.1, Duration::from_millis(1), None);
         }
         let text = m.render();
         let series: Vec<_> = text
