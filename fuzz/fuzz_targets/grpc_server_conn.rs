@@ -23,32 +23,14 @@ mod h2frames;
 #[path = "common/pipe.rs"]
 mod pipe;
 
-use std::time::Duration;
-
 use bytes::Bytes;
 use futures_util::StreamExt;
 use libfuzzer_sys::fuzz_target;
 use wego_kitex::grpc::{BoxStream, GrpcRouter, GrpcServer, RawRequest, Response, Status};
-use wego_netpoll::rt;
-
-/// The slowest a connection may take to end once its client has sent
-/// everything: far above what a few kilobytes of input need, so that
-/// only a connection that waits for nothing trips it.
-const END_WITHIN: Duration = Duration::from_secs(10);
 
 /// The largest frame a client accepts unless it says otherwise, and more
 /// than any answer here needs (messages are held to 4 KiB).
 const MAX_FRAME: usize = 16_384;
-
-thread_local! {
-    /// A current-thread runtime, so that the server's tasks run between
-    /// the client's yields and [`pipe::exchange_until_quiet`] knows when
-    /// the server has answered everything it will.
-    static RT: tokio::runtime::Runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-}
 
 fn one(message: Bytes) -> BoxStream<Bytes> {
     Box::pin(futures_util::stream::iter([Ok(message)]))
@@ -103,21 +85,10 @@ fuzz_target!(|data: &[u8]| {
     };
     let piece = pipe::piece_size(*piece, h2frames::PREFACE.len() + rest.len());
     let parts = [h2frames::PREFACE, rest];
-    let out = RT.with(|rt| {
-        rt.block_on(async {
-            let (io, client) = tokio::io::duplex(64 * 1024);
-            let server = server();
-            let served = server.serve_connection(io, router());
-            let both = async {
-                futures_util::join!(served, pipe::exchange_until_quiet(client, &parts, piece)).1
-            };
-            match rt::timeout(END_WITHIN, both).await {
-                Ok(out) => out,
-                Err(_) => {
-                    panic!("the connection did not end within {END_WITHIN:?} of the client's close")
-                }
-            }
-        })
-    });
+    let server = server();
+    let out = pipe::block_on_current_thread(pipe::connect(
+        |io| server.serve_connection(io, router()),
+        |client| pipe::exchange_until_quiet(client, &parts, piece),
+    ));
     h2frames::check(&out, MAX_FRAME);
 });

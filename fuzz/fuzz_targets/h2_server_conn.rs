@@ -23,97 +23,17 @@
 
 #[path = "common/h2frames.rs"]
 mod h2frames;
+#[path = "common/hertz_app.rs"]
+mod hertz_app;
 #[path = "common/pipe.rs"]
 mod pipe;
 
-use std::convert::Infallible;
-use std::time::Duration;
-
-use bytes::Bytes;
-use http::{Request, Response};
 use libfuzzer_sys::fuzz_target;
-use wego_hertz::{Body, Router, Server};
-use wego_netpoll::rt;
-
-/// The slowest a connection may take to end once its client has sent
-/// everything: far above what a few kilobytes of input need, so that
-/// only a connection that waits for nothing trips it.
-const END_WITHIN: Duration = Duration::from_secs(10);
+use wego_hertz::Server;
 
 /// The largest frame a client accepts unless it says otherwise, and more
 /// than any answer here needs (bodies and header lists are held to 4 KiB).
 const MAX_FRAME: usize = 16_384;
-
-thread_local! {
-    /// A current-thread runtime, so that the server's tasks run between
-    /// the client's yields and [`pipe::exchange_until_quiet`] knows when
-    /// the server has answered everything it will.
-    static RT: tokio::runtime::Runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-}
-
-fn app() -> Router {
-    Router::new()
-        // Buffered echo.
-        .route_service(
-            http::Method::POST,
-            "/e",
-            tower::service_fn(|req: Request<Body>| async move {
-                let body = match req.into_body().collect_limited(4096).await {
-                    Ok(b) => Body::from(b),
-                    Err(e) => Body::from(e.to_string()),
-                };
-                Ok::<_, Infallible>(Response::new(body))
-            }),
-        )
-        // Streaming echo: the request body becomes the response body.
-        .route_service(
-            http::Method::PUT,
-            "/s",
-            tower::service_fn(|req: Request<Body>| async move {
-                Ok::<_, Infallible>(Response::new(req.into_body()))
-            }),
-        )
-        // A body that fails before its first byte.
-        .route_service(
-            http::Method::GET,
-            "/f0",
-            tower::service_fn(|_: Request<Body>| async move {
-                let body = Body::from_stream(futures_util::stream::iter([Err::<Bytes, _>(
-                    std::io::Error::other("failed before the first byte"),
-                )]));
-                Ok::<_, Infallible>(Response::new(body))
-            }),
-        )
-        // A body that fails after its first byte.
-        .route_service(
-            http::Method::GET,
-            "/f1",
-            tower::service_fn(|_: Request<Body>| async move {
-                let body = Body::from_stream(futures_util::stream::iter([
-                    Ok(Bytes::from_static(b"first")),
-                    Err(std::io::Error::other("failed after the first byte")),
-                ]));
-                Ok::<_, Infallible>(Response::new(body))
-            }),
-        )
-        // Answers without reading the body: the request's field names.
-        .route_service(
-            http::Method::GET,
-            "/",
-            tower::service_fn(|req: Request<Body>| async move {
-                let names = req
-                    .headers()
-                    .keys()
-                    .map(|k| k.as_str())
-                    .collect::<Vec<_>>()
-                    .join(",");
-                Ok::<_, Infallible>(Response::new(Body::from(names)))
-            }),
-        )
-}
 
 fn server() -> Server {
     Server::builder()
@@ -160,22 +80,11 @@ fuzz_target!(|data: &[u8]| {
         }
     };
     let piece = pipe::piece_size(*piece, parts[0].len() + parts[1].len());
-    let out = RT.with(|rt| {
-        rt.block_on(async {
-            let (io, client) = tokio::io::duplex(64 * 1024);
-            let server = server();
-            let served = server.serve_connection(io, app());
-            let both = async {
-                futures_util::join!(served, pipe::exchange_until_quiet(client, &parts, piece)).1
-            };
-            match rt::timeout(END_WITHIN, both).await {
-                Ok(out) => out,
-                Err(_) => {
-                    panic!("the connection did not end within {END_WITHIN:?} of the client's close")
-                }
-            }
-        })
-    });
+    let server = server();
+    let out = pipe::block_on_current_thread(pipe::connect(
+        |io| server.serve_connection(io, hertz_app::app(|_| {})),
+        |client| pipe::exchange_until_quiet(client, &parts, piece),
+    ));
     if prior_knowledge {
         h2frames::check(&out, MAX_FRAME);
     } else if let Some(frames) = after_upgrade(&out) {

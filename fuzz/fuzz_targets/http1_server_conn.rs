@@ -23,26 +23,21 @@
 //! what the client sends.
 #![no_main]
 
+#[path = "common/hertz_app.rs"]
+mod hertz_app;
 #[path = "common/pipe.rs"]
 mod pipe;
 
 use std::cell::RefCell;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::time::Duration;
 
-use bytes::Bytes;
 use http::{HeaderValue, Request, Response};
 use libfuzzer_sys::fuzz_target;
 use wego_hertz::{Body, ClientAddr, Router, Server};
 use wego_netpoll::Address;
 use wego_netpoll::net::WithInfo;
-use wego_netpoll::rt::{self, Runtime};
-
-/// The slowest a connection may take to end once its client has sent
-/// everything: far above what a few kilobytes of input need, so that
-/// only a connection that waits for nothing trips it.
-const END_WITHIN: Duration = Duration::from_secs(10);
+use wego_netpoll::rt::Runtime;
 
 thread_local! {
     static RT: Runtime = Runtime::builder().build().expect("runtime");
@@ -65,72 +60,6 @@ fn check_peer<B>(req: &Request<B>) {
             ));
         }
     });
-}
-
-fn app() -> Router {
-    Router::new()
-        // Buffered echo.
-        .route_service(
-            http::Method::POST,
-            "/e",
-            tower::service_fn(|req: Request<Body>| async move {
-                check_peer(&req);
-                let body = match req.into_body().collect_limited(4096).await {
-                    Ok(b) => Body::from(b),
-                    Err(e) => Body::from(e.to_string()),
-                };
-                Ok::<_, Infallible>(Response::new(body))
-            }),
-        )
-        // Streaming echo: the request body becomes the response body.
-        .route_service(
-            http::Method::PUT,
-            "/s",
-            tower::service_fn(|req: Request<Body>| async move {
-                check_peer(&req);
-                Ok::<_, Infallible>(Response::new(req.into_body()))
-            }),
-        )
-        // A body that fails before its first byte.
-        .route_service(
-            http::Method::GET,
-            "/f0",
-            tower::service_fn(|req: Request<Body>| async move {
-                check_peer(&req);
-                let body = Body::from_stream(futures_util::stream::iter([Err::<Bytes, _>(
-                    std::io::Error::other("failed before the first byte"),
-                )]));
-                Ok::<_, Infallible>(Response::new(body))
-            }),
-        )
-        // A body that fails after its first byte.
-        .route_service(
-            http::Method::GET,
-            "/f1",
-            tower::service_fn(|req: Request<Body>| async move {
-                check_peer(&req);
-                let body = Body::from_stream(futures_util::stream::iter([
-                    Ok(Bytes::from_static(b"first")),
-                    Err(std::io::Error::other("failed after the first byte")),
-                ]));
-                Ok::<_, Infallible>(Response::new(body))
-            }),
-        )
-        // Answers without reading the body: the request's field names.
-        .route_service(
-            http::Method::GET,
-            "/",
-            tower::service_fn(|req: Request<Body>| async move {
-                check_peer(&req);
-                let names = req
-                    .headers()
-                    .keys()
-                    .map(|k| k.as_str())
-                    .collect::<Vec<_>>()
-                    .join(",");
-                Ok::<_, Infallible>(Response::new(Body::from(names)))
-            }),
-        )
 }
 
 /// The router, its answers marked with their request's method
@@ -158,27 +87,24 @@ fn server() -> Server {
         .expect("server")
 }
 
-/// Serves `input` on `io` (whose peer, if any, is `peer`) and returns what
-/// the client read back.
-async fn serve_one<IO>(
-    io: IO,
-    client_end: tokio::io::DuplexStream,
-    input: &[u8],
-    piece: usize,
-    peer: Option<Address>,
-) -> Vec<u8>
-where
-    IO: wego_netpoll::net::Io,
-{
-    EXPECT.with(|e| e.borrow_mut().0 = peer);
-    let router = app();
+/// Serves `input` on a connection whose peer, if any, is `peer`, and
+/// returns what the client read back.
+async fn serve_one(input: &[u8], piece: usize, peer: Option<Address>) -> Vec<u8> {
+    EXPECT.with(|e| e.borrow_mut().0 = peer.clone());
+    let router = hertz_app::app(check_peer);
     let svc = tower::service_fn(move |req| marked(router.clone(), req));
-    let served = server().serve_connection(io, svc);
-    let both = async { futures_util::join!(served, pipe::exchange(client_end, input, piece)).1 };
-    match rt::timeout(END_WITHIN, both).await {
-        Ok(out) => out,
-        Err(_) => panic!("the connection did not end within {END_WITHIN:?} of the client's close"),
-    }
+    let server = server();
+    pipe::connect(
+        |io| {
+            let mut io = WithInfo::new(io);
+            if let Some(peer) = peer {
+                io = io.with_peer_addr(peer);
+            }
+            server.serve_connection(io, svc)
+        },
+        |client| pipe::exchange(client, input, piece),
+    )
+    .await
 }
 
 /// Checks that `out` is a sequence of well-formed responses; the last may
@@ -325,12 +251,9 @@ fuzz_target!(|data: &[u8]| {
     EXPECT.with(|e| e.borrow_mut().1 = None);
     RT.with(|rt| {
         rt.block_on(async {
-            let (io, client_end) = tokio::io::duplex(64 * 1024);
-            let io = WithInfo::new(io).with_peer_addr(peer.clone());
-            let out = serve_one(io, client_end, input, piece, Some(peer)).await;
+            let out = serve_one(input, piece, Some(peer)).await;
             check_responses(&out);
-            let (io, client_end) = tokio::io::duplex(64 * 1024);
-            let out = serve_one(io, client_end, input, piece, None).await;
+            let out = serve_one(input, piece, None).await;
             check_responses(&out);
         })
     });

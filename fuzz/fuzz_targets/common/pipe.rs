@@ -2,7 +2,56 @@
 //! the fuzzer's bytes into an in-memory pipe in pieces and reads back
 //! everything the server sends.
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream};
+
+/// The slowest a connection may take to end once its client has sent
+/// everything: far above what a few kilobytes of input need, so that only
+/// a connection that waits for nothing trips it.
+pub const END_WITHIN: Duration = Duration::from_secs(10);
+
+/// Room in each direction of the in-memory pipe between client and server.
+const PIPE_ROOM: usize = 64 * 1024;
+
+thread_local! {
+    /// A current-thread runtime, so that the server's tasks run between
+    /// the client's yields and [`exchange_until_quiet`] knows when the
+    /// server has answered everything it will.
+    static CURRENT_THREAD: tokio::runtime::Runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+}
+
+/// Runs `f` to its end on this thread's current-thread runtime.
+#[allow(dead_code)]
+pub fn block_on_current_thread<F: Future>(f: F) -> F::Output {
+    CURRENT_THREAD.with(|rt| rt.block_on(f))
+}
+
+/// Connects a server and a client through an in-memory pipe and drives
+/// both: `serve` gets the server's end, `client` the other. Returns what
+/// the client returns; fails the input when the two have not ended
+/// within [`END_WITHIN`], which only a connection that waits for bytes
+/// that cannot come takes.
+#[allow(dead_code)]
+pub async fn connect<S, C>(
+    serve: impl FnOnce(DuplexStream) -> S,
+    client: impl FnOnce(DuplexStream) -> C,
+) -> C::Output
+where
+    S: Future,
+    C: Future,
+{
+    let (server_end, client_end) = tokio::io::duplex(PIPE_ROOM);
+    let both = async { futures_util::join!(serve(server_end), client(client_end)).1 };
+    match wego_netpoll::rt::timeout(END_WITHIN, both).await {
+        Ok(out) => out,
+        Err(_) => panic!("the connection did not end within {END_WITHIN:?} of the client's close"),
+    }
+}
 
 /// The piece size an input's selector byte stands for: 1 to 64 bytes, or
 /// (0) all `len` bytes at once.
