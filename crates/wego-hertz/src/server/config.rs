@@ -47,6 +47,8 @@ pub(crate) struct Config {
     pub(crate) shutdown_timeout: Duration,
     pub(crate) keep_alive: bool,
     pub(crate) drain_limit: usize,
+    pub(crate) linger_timeout: Duration,
+    pub(crate) linger_limit: usize,
     pub(crate) server_header: Option<HeaderValue>,
     pub(crate) nodelay: bool,
     pub(crate) title_case_headers: bool,
@@ -109,6 +111,8 @@ impl Default for Config {
             shutdown_timeout: Duration::from_secs(5),
             keep_alive: true,
             drain_limit: 256 * 1024,
+            linger_timeout: Duration::from_millis(500),
+            linger_limit: 256 * 1024,
             server_header: Some(HeaderValue::from_static("wego")),
             nodelay: true,
             title_case_headers: false,
@@ -133,6 +137,8 @@ impl fmt::Debug for Config {
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("keep_alive", &self.keep_alive)
             .field("drain_limit", &self.drain_limit)
+            .field("linger_timeout", &self.linger_timeout)
+            .field("linger_limit", &self.linger_limit)
             .field("server_header", &self.server_header)
             .field("nodelay", &self.nodelay)
             .field("title_case_headers", &self.title_case_headers)
@@ -249,6 +255,33 @@ impl Builder {
     /// advance).
     pub fn with_drain_limit(mut self, bytes: usize) -> Self {
         self.config.drain_limit = bytes;
+        self
+    }
+
+    /// How long an HTTP/1.1 connection the server closes while its client
+    /// may still be sending the request (an early 413, an expect hook's
+    /// refusal, a 400, 408 or 431, a body left unread past the drain
+    /// limit) reads and discards what arrives before it closes (default
+    /// 500 ms, Go's figure; `Duration::ZERO` closes at once).
+    ///
+    /// RFC 9112 §9.6: closed with unread bytes, or with more still
+    /// coming, a socket is reset by the kernel, and the client's writes
+    /// fail before it reads the answer. So the server shuts down its write
+    /// side after the final response, then reads until the client closes,
+    /// [`with_linger_limit`](Self::with_linger_limit) bytes are discarded,
+    /// or this time passes. A graceful shutdown ends it at once. A
+    /// connection closed with its request read whole does not linger.
+    pub fn with_linger_timeout(mut self, timeout: Duration) -> Self {
+        self.config.linger_timeout = timeout;
+        self
+    }
+
+    /// How many bytes a lingering connection reads and discards before it
+    /// closes anyway (default 256 KiB, as
+    /// [`with_drain_limit`](Self::with_drain_limit)); see
+    /// [`with_linger_timeout`](Self::with_linger_timeout).
+    pub fn with_linger_limit(mut self, bytes: usize) -> Self {
+        self.config.linger_limit = bytes;
         self
     }
 
@@ -412,8 +445,10 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// [`Error::is_config`] for a zero limit or timeout, or a request-line
-    /// limit larger than the head limit; the message names the setting.
+    /// [`Error::is_config`] for a zero limit or timeout (but a zero
+    /// [`with_linger_timeout`](Self::with_linger_timeout), which turns
+    /// lingering off), or a request-line limit larger than the head limit;
+    /// the message names the setting.
     pub fn build(self) -> Result<Server> {
         let c = &self.config;
         let checks = [
@@ -453,6 +488,10 @@ impl Builder {
             (
                 c.write_timeout.is_zero(),
                 "with_write_timeout must be longer than zero",
+            ),
+            (
+                c.linger_limit == 0,
+                "with_linger_limit must be at least 1 (with_linger_timeout(Duration::ZERO) turns lingering off)",
             ),
             (
                 c.shutdown_timeout.is_zero(),

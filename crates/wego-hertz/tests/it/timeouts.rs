@@ -208,6 +208,132 @@ wego_test_support::each_backend_paused!(
     }
 );
 
+/// Requests the server answers before reading them whole, and the status
+/// of each: a body over the cap, a 100-continue the expect hook refuses, a
+/// malformed head.
+const REFUSED: [(&str, StatusCode); 3] = [
+    (
+        "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n",
+        StatusCode::PAYLOAD_TOO_LARGE,
+    ),
+    (
+        "PUT /refuse HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+        StatusCode::EXPECTATION_FAILED,
+    ),
+    (
+        "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+        StatusCode::BAD_REQUEST,
+    ),
+];
+
+/// A server with a 10-byte body cap, an expect hook that refuses
+/// `/refuse`, and `builder`'s other settings.
+fn refusing(builder: wego_hertz::server::Builder) -> Server {
+    use wego_hertz::server::ExpectDecision;
+    builder
+        .with_max_body_size(Some(10))
+        .with_expect_hook(|parts| {
+            if parts.uri.path() == "/refuse" {
+                ExpectDecision::Reject(StatusCode::EXPECTATION_FAILED)
+            } else {
+                ExpectDecision::Continue
+            }
+        })
+        .build()
+        .unwrap()
+}
+
+wego_test_support::each_backend_paused!(
+    a_lingering_close_ends_at_the_linger_timeout,
+    |_backend| async move {
+        let linger = Duration::from_secs(2);
+        let server = refusing(Server::builder().with_linger_timeout(linger));
+        for (req, status) in REFUSED {
+            // The answer and the server's EOF come at once; the client
+            // keeps its side open and sends more of the body, which the
+            // server reads and discards until the time limit.
+            let (mut conn, task) = pipe_app(&server);
+            conn.write_all(req.as_bytes()).await.unwrap();
+            let mut buf = BytesMut::new();
+            let resp = read_response(&mut conn, &mut buf, false).await.unwrap();
+            assert_eq!(resp.status, status, "{req:?}");
+            assert!(resp.closes(), "{req:?}");
+            assert!(until_eof(&mut conn).await.is_empty(), "{req:?}");
+            conn.write_all(b"more of the body").await.unwrap();
+            let (ended, waited) = clocked(STEP, LIMIT, task).await;
+            ended.unwrap();
+            at_deadline("the close", waited, linger);
+        }
+
+        // A request read whole whose answer closes the connection does not
+        // linger.
+        let (mut conn, task) = pipe_app(&server);
+        conn.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = BytesMut::new();
+        let resp = read_response(&mut conn, &mut buf, false).await.unwrap();
+        assert!(resp.closes());
+        let (ended, waited) = clocked(STEP, LIMIT, task).await;
+        ended.unwrap();
+        assert!(waited.is_zero(), "closed after {waited:?}");
+
+        // Nor does one whose client closes, or one past the byte limit, or
+        // one with lingering turned off: each closes before the clock moves.
+        let limited = refusing(
+            Server::builder()
+                .with_linger_timeout(linger)
+                .with_linger_limit(1024),
+        );
+        let off = refusing(Server::builder().with_linger_timeout(Duration::ZERO));
+        for (server, what) in [
+            (&server, "client closed"),
+            (&limited, "limit"),
+            (&off, "off"),
+        ] {
+            let (mut conn, task) = pipe_app(server);
+            conn.write_all(REFUSED[0].0.as_bytes()).await.unwrap();
+            let mut buf = BytesMut::new();
+            let resp = read_response(&mut conn, &mut buf, false).await.unwrap();
+            assert_eq!(resp.status, StatusCode::PAYLOAD_TOO_LARGE, "{what}");
+            match what {
+                "client closed" => conn.shutdown().await.unwrap(),
+                "limit" => conn.write_all(&[b'x'; 2048]).await.unwrap(),
+                _ => {}
+            }
+            let (ended, waited) = clocked(STEP, LIMIT, task).await;
+            ended.unwrap();
+            assert!(waited.is_zero(), "{what}: closed after {waited:?}");
+        }
+    }
+);
+
+wego_test_support::each_backend_paused!(
+    a_graceful_shutdown_ends_a_lingering_close,
+    |_backend| async move {
+        let server = refusing(
+            Server::builder()
+                .with_linger_timeout(Duration::from_secs(60))
+                .with_shutdown_timeout(Duration::from_secs(30)),
+        );
+        let (mut conn, task) = pipe_app(&server);
+        conn.write_all(REFUSED[0].0.as_bytes()).await.unwrap();
+        let mut buf = BytesMut::new();
+        let resp = read_response(&mut conn, &mut buf, false).await.unwrap();
+        assert_eq!(resp.status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(until_eof(&mut conn).await.is_empty());
+        // Lingering, with the client's side open: the shutdown closes it
+        // at once, as it does an idle connection, not at the linger's end
+        // nor at the shutdown's deadline.
+        let s = server.clone();
+        let shutdown = rt::spawn(async move { s.shutdown(Duration::from_secs(30)).await });
+        let (ended, waited) = clocked(STEP, LIMIT, task).await;
+        ended.unwrap();
+        assert!(waited.is_zero(), "closed after {waited:?}");
+        assert!(ends(shutdown).await.unwrap().is_graceful());
+    }
+);
+
 /// Answers `GET /slow` with three chunks, each 8 s after the last; anything
 /// else with "hello".
 async fn slow(req: Request<Body>) -> Result<Response<Body>, Infallible> {

@@ -22,6 +22,12 @@
 //!   └──────┘ keep-alive and not draining
 //! ```
 //!
+//! A close that may leave request bytes unread (a 4xx or 408 answered
+//! before the request was read whole, a refused 100-continue, a body
+//! past the drain limit, pipelined bytes after the last answer) lingers
+//! first (`linger`, RFC 9112 §9.6): the write side is shut down and the
+//! client's bytes are read and discarded for a bounded time.
+//!
 //! Writes never happen inside a `select!` branch, so no write is ever
 //! half-done by cancellation; the reads and channel reservations that race
 //! with the service are cancel safe, and a decoded frame is only taken out
@@ -58,7 +64,7 @@ use wego_netpoll::Watcher;
 use wego_netpoll::net::Io;
 use wego_netpoll::rt::{self, Gated, Gates};
 
-use self::pump::{BodyState, Failure, Pump, Step};
+use self::pump::{BodyState, Pump, Step};
 use self::write::{Queued, lent};
 use super::facts::ConnFacts;
 use super::http2::{self, Rewind};
@@ -69,6 +75,7 @@ use crate::upgrade::{self, Upgraded};
 use wego_netpoll::buffer::pool;
 
 pub(super) mod date;
+mod linger;
 mod pump;
 mod write;
 
@@ -112,6 +119,7 @@ where
         answered_at: Some(rt::now()),
         upgrade: None,
         switched: false,
+        linger: false,
     };
     // The shutdown signals and the read timer are polled only after they
     // woke, not on every wake-up of the connection (see `rt::Gates`).
@@ -179,6 +187,10 @@ struct Driver<S, IO> {
     upgrade: Option<upgrade::Pending>,
     /// The last head written was a `101 Switching Protocols`.
     switched: bool,
+    /// The connection closes while its client may still be sending the
+    /// request: linger before the close (see `linger`). Set only on the
+    /// paths that close.
+    linger: bool,
 }
 
 /// Why reading a head ended without one.
@@ -272,10 +284,15 @@ where
                 }
                 Err(HeadEnd::Parse(e)) => {
                     tracing::debug!(error = %e, "rejecting request head");
+                    // The rest of the head, and any body, may be on its way.
+                    self.linger = true;
                     let _ = self.write_error(e.status()).await;
                     break;
                 }
                 Err(HeadEnd::Timeout) => {
+                    // A head begun may still be coming; a silent client
+                    // sends nothing to discard.
+                    self.linger = !self.rbuf.is_empty();
                     let _ = self.write_error(StatusCode::REQUEST_TIMEOUT).await;
                     break;
                 }
@@ -338,6 +355,9 @@ where
             match served {
                 Ok(true) if !watcher.is_draining() => {}
                 Ok(_) => {
+                    // Bytes past the last request (pipelined ones) say more
+                    // may follow them.
+                    self.linger |= !self.rbuf.is_empty();
                     let _ = self.flush().await;
                     break;
                 }
@@ -347,7 +367,14 @@ where
                 }
             }
         }
-        let _ = rt::timeout(self.config.write_timeout, self.io.shutdown()).await;
+        let shut_down = matches!(
+            rt::timeout(self.config.write_timeout, self.io.shutdown()).await,
+            Ok(Ok(()))
+        );
+        if shut_down && self.linger {
+            // Boxed: rare, and not part of the connection's future.
+            Box::pin(self.linger(watcher)).await;
+        }
         Handover::None
     }
 
@@ -522,16 +549,20 @@ where
         let head_request = parts.method == Method::HEAD;
         let version = parts.version;
 
+        // Refused from the head: a client that did not wait for a 100
+        // sends its body anyway.
         if expect_continue
             && let Some(hook) = &self.config.expect
             && let ExpectDecision::Reject(status) = hook(&parts)
         {
+            self.linger = true;
             self.write_error(status).await?;
             return Ok(false);
         }
         if let (Some(max), BodyFraming::Length(n)) = (self.config.max_body_size, framing)
             && n > max
         {
+            self.linger = true;
             self.write_error(StatusCode::PAYLOAD_TOO_LARGE).await?;
             return Ok(false);
         }
@@ -593,17 +624,15 @@ where
         let mut body_state = BodyState::Done;
         if let Some(p) = pump.as_mut() {
             body_state = p.state;
-            if body_state == BodyState::Unread {
-                // RFC 9110 §10.1.1: without our 100 Continue the client may
-                // or may not send the body; only closing is unambiguous.
-                body_state = if p.continue_pending {
-                    BodyState::Broken(Failure::Incomplete)
-                } else {
-                    self.drain(p).await
-                };
+            // RFC 9110 §10.1.1: without our 100 Continue the client may or
+            // may not send the body; only closing is unambiguous, and the
+            // body stays unread.
+            if body_state == BodyState::Unread && !p.continue_pending {
+                body_state = self.drain(p).await;
             }
         }
         keep_alive &= body_state == BodyState::Done;
+        self.linger = body_state.may_be_sending();
         if self.must_flush(keep_alive) {
             self.flush().await?;
         }

@@ -25,6 +25,20 @@ pub(super) enum BodyState {
     Broken(Failure),
 }
 
+impl BodyState {
+    /// Whether the client may still be sending the body: it was neither
+    /// read to its end nor ended by the client (its close, a failed read).
+    pub(super) fn may_be_sending(self) -> bool {
+        match self {
+            Self::Unread => true,
+            Self::Broken(f) => {
+                matches!(f, Failure::Malformed | Failure::TooLarge | Failure::Timeout)
+            }
+            Self::Done => false,
+        }
+    }
+}
+
 /// Why reading a request body failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Failure {
