@@ -178,6 +178,53 @@ wego_test_support::each_backend!(body_limits_keep_their_meaning, |_backend| asyn
 });
 
 wego_test_support::each_backend!(
+    a_1xx_final_response_becomes_a_500_over_http2,
+    |_backend| async move {
+        use std::time::Duration;
+        use wego_netpoll::rt;
+
+        // The handler answers `/103` and `/100` with a 1xx, and the expect
+        // hook refuses `/refuse` with one.
+        let builder = Server::builder().with_expect_hook(|parts| {
+            if parts.uri.path() == "/refuse" {
+                ExpectDecision::Reject(StatusCode::PROCESSING)
+            } else {
+                ExpectDecision::Continue
+            }
+        });
+        let svc = tower::service_fn(crate::server_basic::informational);
+        let (_server, addr, _task) = start(builder, svc).await;
+        let mut h2 = client(&addr).await;
+        let refuse = || {
+            Request::put("http://t/refuse")
+                .header("expect", "100-continue")
+                .body(())
+                .unwrap()
+        };
+        // RFC 9113 §8.1: a 1xx is interim, and h2 cannot end a stream with
+        // one (RFC 9110 §15.2; 101 has no meaning in HTTP/2, §8.6). Each
+        // is an empty 500, as on HTTP/1.1, and the connection serves on.
+        for (what, req, end) in [
+            ("103", get("/103"), true),
+            ("100", get("/100"), true),
+            ("refused", refuse(), false),
+        ] {
+            let (resp, _stream) = h2.send_request(req, end).unwrap();
+            let resp = rt::timeout(Duration::from_secs(10), resp)
+                .await
+                .unwrap_or_else(|_| panic!("{what}: no answer within 10 s"))
+                .unwrap_or_else(|e| panic!("{what}: the stream failed: {e}"));
+            let r = collect(resp).await;
+            assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR, "{what}");
+            assert!(r.body().is_empty(), "{what}");
+            assert!(!r.headers().contains_key("link"), "{what}");
+        }
+        let r = send(&mut h2, get("/"), b"").await;
+        assert_eq!(r.body(), &Bytes::from_static(b"hello"));
+    }
+);
+
+wego_test_support::each_backend!(
     serve_h2_connection_serves_a_known_http2_io,
     |_backend| async move {
         let server = Server::builder().with_http2(false).build().unwrap();

@@ -204,7 +204,7 @@ wego_test_support::each_backend!(
 
 /// Answers `/103` with `103 Early Hints` and a body in memory, `/100` with
 /// `100 Continue` and a streamed body, and anything else with "hello".
-async fn informational(
+pub(crate) async fn informational(
     req: http::Request<wego_hertz::Body>,
 ) -> Result<http::Response<wego_hertz::Body>, std::convert::Infallible> {
     let (status, body) = match req.uri().path() {

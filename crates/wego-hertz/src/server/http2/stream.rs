@@ -32,7 +32,7 @@ pub(super) enum Call<F> {
     /// The service's response future.
     Service(F),
     /// A status decided from the request head (413, an expect hook's
-    /// rejection), without calling the service.
+    /// rejection), without calling the service; a 1xx is answered 500.
     Status(StatusCode),
 }
 
@@ -87,6 +87,8 @@ where
     };
     let response = if ctx.signals.too_large.load(Ordering::Acquire) {
         status_response(StatusCode::PAYLOAD_TOO_LARGE)
+    } else if response.status().is_informational() {
+        not_final(response.status())
     } else {
         response
     };
@@ -242,6 +244,17 @@ async fn send_data(
         }
     }
     Ok(())
+}
+
+/// An empty `500` in place of a response whose status, a 1xx from the
+/// handler or the expect hook, is not final: a 1xx is interim (RFC 9110
+/// §15.2), HTTP/2 has no `101` (RFC 9113 §8.6), and h2 would send it as
+/// the stream's only head, which the client rejects as malformed. The
+/// HTTP/1.1 driver answers the same; hyper's server does too.
+#[cold]
+fn not_final(status: StatusCode) -> Response<Body> {
+    tracing::warn!(%status, "1xx is not a final response; answering 500");
+    status_response(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 /// A response with `status` and no body.
