@@ -10,11 +10,16 @@ use bytes::Bytes;
 
 use super::dispatch::{call, context_from, frame_reply, recycle, unsupported};
 use super::shared::{Answer, Peer, Shared};
-use super::{ThriftReply, transcoded};
+use super::transcoded::PROTOCOL;
+use super::{PayloadHandler, ThriftReply, transcoded};
+use crate::contain::{contain, contain_sync};
 use crate::metainfo::{CallContext, MetaInfo, RpcInfo};
 use crate::thrift::{self, MessageCodec, MessageType, Protocol};
 use crate::transport::{Frame, FrameCodec, Match};
 use crate::ttheader::{Header, PROTOCOL_BINARY, PROTOCOL_COMPACT, PROTOCOL_KITEX_PROTOBUF};
+
+/// What a panicking payload handler hook is logged as.
+const HANDLER: &str = "payload handler";
 
 /// Serves one frame: its payload's protocol picked (Kitex Protobuf,
 /// Binary, Compact, a payload protocol added to the server), the call
@@ -36,7 +41,7 @@ pub(super) async fn handle(
         && let Some(ph) = shared
             .payload
             .as_ref()
-            .filter(|ph| ph.accepts(PROTOCOL_KITEX_PROTOBUF, &payload))
+            .filter(|ph| takes(ph.as_ref(), PROTOCOL_KITEX_PROTOBUF, &payload))
     {
         let ctx = Arc::new(CallContext {
             rpc_info: RpcInfo {
@@ -45,7 +50,7 @@ pub(super) async fn handle(
             },
             metainfo: MetaInfo::new(),
         });
-        let Some(reply) = ph.call(payload, ctx).await else {
+        let Some(reply) = serve_payload(ph.as_ref(), payload, ctx).await else {
             return Answer::Nothing;
         };
         return frame_reply(codec, None, reply.len(), |out| {
@@ -58,10 +63,10 @@ pub(super) async fn handle(
         if let Some(ph) = shared
             .payload
             .as_ref()
-            .filter(|ph| ph.accepts(h.protocol_id, &payload))
+            .filter(|ph| takes(ph.as_ref(), h.protocol_id, &payload))
         {
             let ctx = Arc::new(context_from(h, None, None, 0, peer));
-            let Some(reply) = ph.call(payload, ctx).await else {
+            let Some(reply) = serve_payload(ph.as_ref(), payload, ctx).await else {
                 return Answer::Nothing;
             };
             return frame_reply(codec, Some(h), reply.len(), |out| {
@@ -75,11 +80,7 @@ pub(super) async fn handle(
             PROTOCOL_COMPACT => Protocol::Compact,
             // TJSON is 1 in THeader's numbering: a payload protocol added
             // with that id serves it; any other id is unknown.
-            id => match shared
-                .payloads
-                .iter()
-                .find(|p| p.header_protocol_id() == Some(id))
-            {
+            id => match with_header_id(&shared.payloads, id) {
                 Some(p) => {
                     return transcoded(shared, peer, codec, theader, p, payload).await;
                 }
@@ -91,7 +92,7 @@ pub(super) async fn handle(
     } else if let Some(p) = shared
         .payloads
         .iter()
-        .find(|p| p.detect(&payload) == Match::Yes)
+        .find(|p| contain_sync(PROTOCOL, || p.detect(&payload)) == Some(Match::Yes))
     {
         return transcoded(shared, peer, codec, None, p, payload).await;
     }
@@ -123,6 +124,40 @@ pub(super) async fn handle(
         recycle(b);
     }
     frame.into()
+}
+
+/// The payload protocol carried under TTHeader/THeader protocol `id`; a
+/// panicking `header_protocol_id` claims nothing.
+fn with_header_id(
+    payloads: &[Arc<dyn thrift::PayloadProtocol>],
+    id: u8,
+) -> Option<&Arc<dyn thrift::PayloadProtocol>> {
+    payloads
+        .iter()
+        .find(|p| contain_sync(PROTOCOL, || p.header_protocol_id()).flatten() == Some(id))
+}
+
+/// Whether the payload handler takes a frame with `protocol_id` and
+/// `payload`; a panicking `accepts` declines it.
+fn takes(ph: &dyn PayloadHandler, protocol_id: u8, payload: &[u8]) -> bool {
+    contain_sync(HANDLER, || ph.accepts(protocol_id, payload)).unwrap_or(false)
+}
+
+/// The payload handler's reply to `payload`. A panicking call, in its
+/// future or before it made one, ends only this call: it is answered with
+/// the handler's internal error, if the handler can say one.
+async fn serve_payload(
+    ph: &dyn PayloadHandler,
+    payload: Bytes,
+    ctx: Arc<CallContext>,
+) -> Option<Bytes> {
+    // A reference count, not a copy: the internal error answers it.
+    let request = payload.clone();
+    if let Some(reply) = contain(async { ph.call(payload, ctx).await }).await {
+        return reply;
+    }
+    tracing::error!("payload handler panicked; answering with its internal error");
+    contain_sync(HANDLER, || ph.internal_error(&request, "handler panicked")).flatten()
 }
 
 /// A frame in a payload protocol, served on a boxed future of its own: the

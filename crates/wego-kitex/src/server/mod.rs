@@ -80,6 +80,16 @@ pub trait PayloadHandler: Send + Sync + 'static {
     /// Answers one payload; `None` sends no reply (oneway). The reply is
     /// framed in TTHeader with the request's sequence id and protocol id.
     fn call(&self, payload: Bytes, ctx: Arc<CallContext>) -> BoxFuture<'static, Option<Bytes>>;
+
+    /// The protocol's internal-error reply to `request` (the payload a
+    /// [`call`](Self::call) was given), saying `message`: the server sends
+    /// it, framed like any reply, when that call panics. `None`, the
+    /// default, sends no reply, as for a oneway call: the caller then
+    /// waits for its own timeout. Either way the connection serves on.
+    fn internal_error(&self, request: &[u8], message: &str) -> Option<Bytes> {
+        let _ = (request, message);
+        None
+    }
 }
 
 /// Server limits and timeouts.

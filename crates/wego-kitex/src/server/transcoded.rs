@@ -8,6 +8,13 @@
 //! be transcoded is answered with `PROTOCOL_ERROR`; a reply body that
 //! cannot (a service's hand-written bytes) with `INTERNAL_ERROR`, so a
 //! caller never waits for nothing.
+//!
+//! The protocol is code from outside the crate, run on the connection's
+//! task: its panic is contained to the call (`crate::contain`). Once the
+//! envelope is read, the call is answered `INTERNAL_ERROR` ("payload
+//! protocol panicked"), or gets no reply if the protocol panics writing
+//! that too; a panic before has no call to answer and closes the
+//! connection, as an unreadable envelope does.
 
 use std::sync::Arc;
 
@@ -16,11 +23,15 @@ use pilota::FastStr;
 
 use super::shared::{Answer, Peer, Shared, label};
 use super::{ThriftReply, dispatch};
+use crate::contain::contain_sync;
 use crate::thrift::{
     self, ApplicationException, ExceptionKind, MessageHeader, MessageType, PayloadProtocol, payload,
 };
 use crate::transport::{FrameCodec, FrameError};
 use crate::ttheader::Header;
+
+/// What a panicking payload protocol is logged as.
+pub(super) const PROTOCOL: &str = "payload protocol";
 
 /// Serves one frame whose payload is in `p`.
 pub(super) async fn handle(
@@ -31,26 +42,36 @@ pub(super) async fn handle(
     p: &Arc<dyn PayloadProtocol>,
     frame: Bytes,
 ) -> Answer {
-    let len = frame.len();
-    let (header, body) = match payload::decode_message(&**p, frame) {
-        Ok(x) => x,
-        Err(e) => {
-            tracing::debug!(peer = label(peer), error = %e, protocol = ?p, "unreadable envelope");
-            return Answer::Close {
-                len,
-                protocol_id: theader.map(|h| h.protocol_id),
-            };
-        }
+    let close = Answer::Close {
+        len: frame.len(),
+        protocol_id: theader.as_ref().map(|h| h.protocol_id),
     };
-    let form = p.body_form();
+    let mut rest = frame;
+    // A panic before the envelope is read leaves nothing to answer, as an
+    // unreadable envelope does.
+    let header = match contain_sync(PROTOCOL, || p.decode_begin(&mut rest)) {
+        Some(Ok((header, _))) => header,
+        Some(Err(e)) => {
+            tracing::debug!(peer = label(peer), error = %e, protocol = ?p, "unreadable envelope");
+            return close;
+        }
+        None => return close,
+    };
+    let Some(form) = contain_sync(PROTOCOL, || p.body_form()) else {
+        return close;
+    };
     let (call_kind, seq_id) = (header.kind, header.seq_id);
-    let (method, reply) = match body {
-        Ok(args) => dispatch::call(shared, peer, theader.as_ref(), header, form, args).await,
-        Err(e) => {
+    let (method, reply) = match contain_sync(PROTOCOL, || payload::decode_rest(&**p, rest)) {
+        Some(Ok(args)) => dispatch::call(shared, peer, theader.as_ref(), header, form, args).await,
+        Some(Err(e)) => {
             tracing::debug!(peer = label(peer), error = %e, protocol = ?p, "body not transcoded");
             let e = ApplicationException::new(ExceptionKind::ProtocolError, e.to_string());
             (FastStr::new(&header.name), ThriftReply::Exception(e))
         }
+        None => (
+            FastStr::new(&header.name),
+            ThriftReply::Exception(panicked()),
+        ),
     };
     if call_kind == MessageType::Oneway {
         return Answer::Nothing;
@@ -68,17 +89,28 @@ pub(super) async fn handle(
     let hint = env.name.len() + body.len();
     dispatch::frame_reply(codec, theader.as_ref(), hint, |out| {
         let start = out.len();
-        let Err(e) = payload::encode_message(&**p, &env, &body, out) else {
-            return Ok(());
+        let e = match contain_sync(PROTOCOL, || payload::encode_message(&**p, &env, &body, out)) {
+            Some(Ok(())) => return Ok(()),
+            Some(Err(e)) => {
+                tracing::debug!(error = %e, protocol = ?p, "reply body not transcoded");
+                ApplicationException::new(ExceptionKind::InternalError, "reply not transcoded")
+            }
+            None => panicked(),
         };
-        tracing::debug!(error = %e, protocol = ?p, "reply body not transcoded");
         out.truncate(start);
         env.kind = MessageType::Exception;
-        let e = ApplicationException::new(ExceptionKind::InternalError, "reply not transcoded");
-        payload::encode_message(&**p, &env, &exception_body(form, &e), out)
+        let body = exception_body(form, &e);
+        // A protocol that panics writing the exception too sends no reply.
+        contain_sync(PROTOCOL, || payload::encode_message(&**p, &env, &body, out))
+            .ok_or(FrameError::Malformed("payload protocol panicked"))?
             .map_err(FrameError::Thrift)
     })
     .into()
+}
+
+/// What a call whose payload protocol panicked is answered.
+fn panicked() -> ApplicationException {
+    ApplicationException::new(ExceptionKind::InternalError, "payload protocol panicked")
 }
 
 /// `e` as a struct body in `form`.

@@ -110,16 +110,21 @@ pub(crate) fn decode_message(
     mut payload: Bytes,
 ) -> Result<(super::MessageHeader, Result<Bytes, CodecError>), CodecError> {
     let (header, _) = p.decode_begin(&mut payload)?;
+    Ok((header, decode_rest(p, payload)))
+}
+
+/// Reads the rest of a message in `p` once its envelope is read: its body
+/// transcoded into `p`'s body form, its end, and nothing after it.
+pub(crate) fn decode_rest(
+    p: &dyn PayloadProtocol,
+    mut payload: Bytes,
+) -> Result<Bytes, CodecError> {
     let mut body = BytesMut::with_capacity(payload.len());
-    let r = p
-        .decode_body(&mut payload, &mut body)
-        .and_then(|()| p.decode_end(&mut payload))
-        .and_then(|()| {
-            if payload.is_empty() {
-                Ok(body.freeze())
-            } else {
-                Err(CodecError::Invalid("bytes after the message"))
-            }
-        });
-    Ok((header, r))
+    p.decode_body(&mut payload, &mut body)?;
+    p.decode_end(&mut payload)?;
+    if payload.is_empty() {
+        Ok(body.freeze())
+    } else {
+        Err(CodecError::Invalid("bytes after the message"))
+    }
 }

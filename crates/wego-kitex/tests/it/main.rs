@@ -26,6 +26,7 @@ mod grpc_slow_clients;
 mod grpc_stream_spans;
 mod grpc_trailers_only;
 mod interop_one_port;
+mod payload_panics;
 mod protobuf_conn_timeouts;
 mod seam;
 #[cfg(feature = "governance")]
