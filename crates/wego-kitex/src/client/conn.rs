@@ -1,11 +1,14 @@
 //! One call on one connection: write the frame, read the reply frame.
 
+use std::io;
+
 use bytes::{Bytes, BytesMut};
 use wego_netpoll::io::{AsyncReadExt, AsyncWriteExt};
 use wego_netpoll::net::{BoxIo, Connect};
 use wego_netpoll::{ConnInfo, rt};
 
 use super::Config;
+use crate::server::write_within;
 use crate::thrift::DecodeState;
 use crate::ttheader::Header;
 use crate::{Error, Result};
@@ -82,11 +85,14 @@ pub(super) async fn roundtrip(
         link.conn.write_all(frame).await?;
         link.conn.flush().await
     };
-    if let Err(e) = write.await {
-        // Not all of the frame went out: the server cannot run the call.
+    if let Err(e) = write_within(cfg.write_timeout, write).await {
+        // Not all of the frame went out: the server cannot run the call. A
+        // peer that stopped reading is not a stale connection, and a new
+        // one to it would stall as well: no second try.
+        let stalled = e.kind() == io::ErrorKind::TimedOut;
         return Err(Failed {
             error: Error::transport(e),
-            stale: true,
+            stale: !stalled,
             sent: false,
         });
     }

@@ -1,5 +1,5 @@
 //! The Thrift client: short connections, a long-connection pool, or one
-//! multiplexed TTHeader connection; connect and RPC timeouts.
+//! multiplexed TTHeader connection; connect, RPC and write timeouts.
 //!
 //! [`Client`] is a `tower::Service<ClientRequest>` carrying encoded argument
 //! structs; `wego-build` generates typed clients on top of it.
@@ -66,6 +66,8 @@ pub(crate) struct Config {
     pub(crate) connector: BoxConnect,
     pub(crate) connect_timeout: Duration,
     pub(crate) rpc_timeout: Duration,
+    /// How long one request write may stall on a peer that takes no bytes.
+    pub(crate) write_timeout: Duration,
     pub(crate) max_frame: usize,
     pub(crate) callee: String,
     pub(crate) caller: Option<String>,
@@ -137,6 +139,18 @@ impl ClientBuilder {
     /// Sets the RPC timeout (default 10 s); also sent in TTHeader.
     pub fn with_rpc_timeout(mut self, d: Duration) -> Self {
         self.cfg.rpc_timeout = d;
+        self
+    }
+    /// Sets the write timeout (default 10 s, as the server's): how long
+    /// writing a request may wait on a peer that takes no more bytes (its
+    /// receive window full). It starts when the socket first pushes back.
+    /// When it passes, the connection is closed: the calls on it fail with
+    /// a transport error ([`Error::is_transport`], its source an
+    /// [`io::ErrorKind::TimedOut`](std::io::ErrorKind::TimedOut) error),
+    /// in a pool the call writing, in multiplexed mode every call sent or
+    /// queued on the connection, and the next call dials a new one.
+    pub fn with_write_timeout(mut self, d: Duration) -> Self {
+        self.cfg.write_timeout = d;
         self
     }
     /// Sets the callee service name sent in TTHeader.
@@ -216,6 +230,9 @@ impl ClientBuilder {
         }
         if cfg.connect_timeout.is_zero() {
             return Err(Error::config("connect_timeout must be positive"));
+        }
+        if cfg.write_timeout.is_zero() {
+            return Err(Error::config("write_timeout must be positive"));
         }
         cfg.connector = match self.connector {
             Some(c) => c,
@@ -323,6 +340,7 @@ impl Client {
                 connector: BoxConnect::new(Dialer::new()),
                 connect_timeout: Duration::from_secs(1),
                 rpc_timeout: Duration::from_secs(10),
+                write_timeout: Duration::from_secs(10),
                 max_frame: DEFAULT_MAX_FRAME,
                 callee: String::new(),
                 caller: None,

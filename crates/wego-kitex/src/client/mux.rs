@@ -8,7 +8,10 @@
 //! over `max_frame` is skipped as it arrives, a malformed one whose frame
 //! was delimited is dropped, and the connection and its other calls go on.
 //! Bytes that are not a TTHeader frame end the connection, and every call
-//! still waiting on it fails with that protocol error.
+//! still waiting on it fails with that protocol error. A write that stalls
+//! past the write timeout (a server that stopped reading) ends it too:
+//! every call sent or queued on it fails with a transport error, and the
+//! next call dials a new connection.
 //!
 //! A call on a reused connection that turns out closed (the server closed
 //! it while idle and the client had not read the close yet) is sent again
@@ -22,15 +25,17 @@ use std::collections::HashMap;
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::sync::{Mutex, mpsc, oneshot};
-use wego_netpoll::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, split};
+use wego_netpoll::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf, split};
 use wego_netpoll::net::BoxIo;
 use wego_netpoll::rt;
 
 use super::Config;
 use super::conn::{self, Failed, Reply};
+use crate::server::write_within;
 use crate::transport::{Frame, FrameCodec, FrameError};
 use crate::ttheader::TTHEADER_MAGIC;
 use crate::{Error, Result};
@@ -44,8 +49,9 @@ type Waiters = Arc<std::sync::Mutex<Option<HashMap<i32, oneshot::Sender<Outcome>
 struct Live {
     tx: mpsc::Sender<Bytes>,
     waiters: Waiters,
-    /// The connection's reader task, holding its read half.
-    reader: rt::JoinHandle<()>,
+    /// The connection's reader task, holding its read half; the writer
+    /// ends it too when a write stalls past the write timeout.
+    reader: Arc<rt::JoinHandle<()>>,
 }
 
 /// The last handle on a connection (the client's, or a call's still
@@ -53,8 +59,8 @@ struct Live {
 /// which would otherwise wait on the socket until the server closes it,
 /// keeping the socket, the task and its buffer. The writer ends by itself
 /// once `tx` is gone and it has written what was queued (a oneway call
-/// returns once its frame is queued), and the socket closes with the last
-/// of the two halves.
+/// returns once its frame is queued), or once a write has stalled past the
+/// write timeout, and the socket closes with the last of the two halves.
 impl Drop for Live {
     fn drop(&mut self) {
         self.reader.abort();
@@ -114,31 +120,32 @@ impl Mux {
         }
         let link = conn::dial(cfg).await?;
         self.dials.fetch_add(1, Ordering::Relaxed);
-        let (rd, mut wr) = split(link.conn);
-        let (tx, mut rx) = mpsc::channel::<Bytes>(1024);
+        let (rd, wr) = split(link.conn);
+        let (tx, rx) = mpsc::channel::<Bytes>(1024);
         let waiters: Waiters = Arc::new(std::sync::Mutex::new(Some(HashMap::new())));
-        rt::spawn(async move {
-            while let Some(f) = rx.recv().await {
-                if wr.write_all(&f).await.is_err() {
-                    return;
-                }
-                while let Ok(more) = rx.try_recv() {
-                    if wr.write_all(&more).await.is_err() {
-                        return;
-                    }
-                }
-                if wr.flush().await.is_err() {
-                    return;
-                }
-            }
-        });
-        let reader = rt::spawn(read_replies(
+        let reader = Arc::new(rt::spawn(read_replies(
             rd,
             link.buf,
             cfg.codec.clone(),
             cfg.max_frame,
             waiters.clone(),
-        ));
+        )));
+        let (w, r, timeout) = (waiters.clone(), reader.clone(), cfg.write_timeout);
+        rt::spawn(async move {
+            match write_frames(wr, rx, timeout).await {
+                // A peer that takes no more bytes: every call sent or
+                // queued here would wait for its own timeout, and the
+                // connection would never be retired. Fail them now and
+                // close it; the next call dials a new one.
+                Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                    end(&w, &Ended::WriteTimeout);
+                    r.abort();
+                }
+                // The reader sees the connection's end, and may still
+                // deliver replies to calls already sent.
+                _ => {}
+            }
+        });
         let live = Arc::new(Live {
             tx,
             waiters,
@@ -171,11 +178,31 @@ impl Mux {
     }
 }
 
-/// Why the connection's reader ended.
+/// Writes the calls' frames as they are queued, each write under the
+/// write timeout, until the client's last handle on the connection is
+/// gone or a write fails.
+async fn write_frames(
+    mut wr: WriteHalf<BoxIo>,
+    mut rx: mpsc::Receiver<Bytes>,
+    timeout: Duration,
+) -> io::Result<()> {
+    while let Some(f) = rx.recv().await {
+        write_within(timeout, wr.write_all(&f)).await?;
+        while let Ok(more) = rx.try_recv() {
+            write_within(timeout, wr.write_all(&more)).await?;
+        }
+        write_within(timeout, wr.flush()).await?;
+    }
+    Ok(())
+}
+
+/// Why the connection ended.
 enum Ended {
     Closed,
     Io(io::Error),
     Protocol(FrameError),
+    /// A write stalled past the write timeout.
+    WriteTimeout,
 }
 
 impl Ended {
@@ -189,6 +216,15 @@ impl Ended {
                 true,
             ),
             Ended::Protocol(e) => (Error::protocol(e.clone()), false),
+            // Not stale: the peer is there, and stopped reading; a new
+            // connection to it would stall as well.
+            Ended::WriteTimeout => (
+                Error::transport(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the peer did not take the request within the write timeout",
+                )),
+                false,
+            ),
         };
         Failed {
             error,
@@ -292,6 +328,12 @@ async fn read_replies(
             Err(e) => break Ended::Io(e),
         }
     };
+    end(&waiters, &ended);
+}
+
+/// Ends the connection for the calls: those still waiting fail with why,
+/// and no call waits on it again.
+fn end(waiters: &Waiters, ended: &Ended) {
     let left = waiters.lock().unwrap_or_else(|p| p.into_inner()).take();
     for (_, w) in left.into_iter().flatten() {
         let _ = w.send(Err(ended.failed()));

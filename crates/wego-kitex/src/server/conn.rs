@@ -322,7 +322,7 @@ pub(crate) async fn write_within(
         Ok(done) => done,
         Err(_) => Err(io::Error::new(
             io::ErrorKind::TimedOut,
-            "the peer did not take the reply within the write timeout",
+            "the peer did not take the write within the write timeout",
         )),
     }
 }

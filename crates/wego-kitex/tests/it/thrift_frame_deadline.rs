@@ -2,7 +2,8 @@
 //! slowly to finish by its deadline, from the connection's first byte or
 //! between calls; a slow frame that finishes in time is served, and the
 //! idle read timeout still closes a silent connection. The write timeout
-//! closes a connection whose peer stops reading its replies.
+//! closes a connection whose peer stops reading its replies, and the
+//! client's closes one whose server stops reading its requests.
 //!
 //! Each test serves one in-memory pipe with `Server::serve_connection`,
 //! sends a Framed TBinaryProtocol `echo` call by hand, and moves the paused
@@ -13,13 +14,19 @@
 use std::time::Duration;
 
 use tokio::io::{AsyncWriteExt, DuplexStream};
+use tokio::sync::mpsc;
+use wego_kitex::client::{Client, ClientRequest, Mode};
 use wego_kitex::server::{Server, ServerStats};
+use wego_kitex::thrift::Protocol;
+use wego_netpoll::Address;
 use wego_netpoll::rt::{self, JoinHandle};
+use wego_test_support::Pipes;
 
+use crate::clock::step_until;
 use crate::clock::{
     MS, advance, assert_at, closed_silently, drain, settle, settled, step_until_true, trickle,
 };
-use crate::thrift_common::echo;
+use crate::thrift_common::{echo, string_args};
 
 /// A bound no test here reaches unless the server never acts.
 const HANG: Duration = Duration::from_secs(60);
@@ -241,3 +248,107 @@ wego_test_support::each_backend_paused!(
         }
     }
 );
+
+/// A `mode` client whose first connection goes to a peer that never reads
+/// (its end comes back on the receiver) and whose later ones `server`
+/// serves; every pipe holds 64 KiB each way.
+fn stalling_client(
+    server: &Server,
+    mode: Mode,
+    write_timeout: Duration,
+) -> (Client, mpsc::UnboundedReceiver<DuplexStream>) {
+    let (stalled_tx, stalled) = mpsc::unbounded_channel();
+    let server = server.clone();
+    let pipes = Pipes::new(move |n, io| {
+        let (server, stalled_tx) = (server.clone(), stalled_tx.clone());
+        async move {
+            if n == 1 {
+                let _ = stalled_tx.send(io);
+            } else {
+                server.serve_connection(io).await;
+            }
+        }
+    });
+    let client = Client::builder(Address::loopback())
+        .with_connector(pipes)
+        .with_mode(mode)
+        .with_write_timeout(write_timeout)
+        // Far beyond the write timeout: only the write timeout can end the
+        // stalled calls at it.
+        .with_rpc_timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    (client, stalled)
+}
+
+/// Asserts that `e` is the client's write timeout.
+#[track_caller]
+fn assert_write_timeout(e: &wego_kitex::Error, what: &str) {
+    let io = std::error::Error::source(e).and_then(|c| c.downcast_ref::<std::io::Error>());
+    assert!(
+        e.is_transport() && io.map(std::io::Error::kind) == Some(std::io::ErrorKind::TimedOut),
+        "{what}: {e:?}"
+    );
+}
+
+wego_test_support::each_backend_paused!(
+    a_server_that_never_reads_fails_the_calls_at_the_client_write_timeout,
+    |backend| async move {
+        let server = Server::builder()
+            .service("Echo", &["echo"], echo())
+            .build()
+            .unwrap();
+        let write_timeout = Duration::from_millis(200);
+        // 256 KiB of argument: the 64 KiB pipe fills as a socket's buffers
+        // do when the peer stops reading.
+        let big = string_args(Protocol::Binary, &"x".repeat(256 * 1024));
+        let small = string_args(Protocol::Binary, "queued");
+        for mode in [
+            Mode::Pooled {
+                max_idle: 4,
+                idle_timeout: Duration::from_secs(60),
+            },
+            Mode::Multiplexed,
+        ] {
+            let (client, mut stalled) = stalling_client(&server, mode, write_timeout);
+            let call = |args: &bytes::Bytes| {
+                let (c, a) = (client.clone(), args.clone());
+                async move { c.call(ClientRequest::new("echo", a)).await }
+            };
+            let stuck = rt::spawn(call(&big));
+            settle().await;
+            let mut peer = stalled
+                .try_recv()
+                .expect("the call dialed the stalled peer");
+            // Multiplexed, a second call waits behind the stalled write on
+            // the same connection.
+            let queued = (mode == Mode::Multiplexed).then(|| rt::spawn(call(&small)));
+            let (r, took) = step_until(HANG, stuck).await;
+            assert_write_timeout(&r.unwrap().unwrap_err(), &format!("{mode:?}"));
+            assert_at(backend, took, write_timeout, 1);
+            if let Some(queued) = queued {
+                let r = settled(queued).await.expect("failed with the connection");
+                assert_write_timeout(&r.unwrap().unwrap_err(), "the queued call");
+            }
+            // The stalled connection is closed: its peer reads what it had
+            // taken, then the end.
+            settle().await;
+            let mut got = Vec::new();
+            assert!(drain(&mut peer, &mut got), "{mode:?}: still open");
+            assert!(!got.is_empty());
+            // The next call dials a new connection, which the server serves.
+            let after = settled(call(&small))
+                .await
+                .expect("answered without the clock")
+                .unwrap();
+            assert_eq!(after.body, small);
+            assert_eq!(client.dial_count(), 2, "{mode:?}");
+        }
+    }
+);
+
+#[test]
+fn a_zero_client_write_timeout_is_rejected() {
+    let b = Client::builder(Address::loopback()).with_write_timeout(Duration::ZERO);
+    assert!(b.build().unwrap_err().is_config());
+}
