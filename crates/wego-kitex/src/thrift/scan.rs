@@ -227,6 +227,11 @@ fn step(
         Open::List { elem, left } => {
             // Fixed-size elements: every whole one buffered, in one step.
             if let Some(size) = fixed_size(proto, elem) {
+                // They are values at this depth, bounded as `value` bounds
+                // each one.
+                if depth >= MAX_DEPTH as usize {
+                    return Err(Stop::Invalid("nesting too deep"));
+                }
                 let whole = (cur.remaining() / size).clamp(1, left);
                 cur.take(whole * size)?;
                 return Ok((
@@ -414,6 +419,29 @@ mod tests {
                 msg.len(),
                 "{chunk}"
             );
+        }
+    }
+
+    #[test]
+    fn nesting_is_bounded_as_in_the_walker_for_fixed_size_elements_too() {
+        // Field 1: `lists` lists nested one in another, the innermost a
+        // list<i32> of one element, then STOP.
+        let nested = |lists: usize| {
+            let mut b = vec![15, 0, 1];
+            for _ in 1..lists {
+                b.extend_from_slice(&[15, 0, 0, 0, 1]);
+            }
+            b.extend_from_slice(&[8, 0, 0, 0, 1, 0, 0, 0, 7, 0]);
+            b
+        };
+        for lists in [62, 63, 64] {
+            let body = nested(lists);
+            let mut cur = Cursor::new(&body, 1 << 20);
+            let walker = skip(&mut cur, Protocol::Binary, ttype::STRUCT, MAX_DEPTH)
+                .map(|()| call(&body).len());
+            let mut st = Scan::default();
+            let scan = message_len(&call(&body), Protocol::Binary, 1 << 20, &mut st);
+            assert_eq!(scan, walker, "{lists} nested lists");
         }
     }
 
