@@ -34,7 +34,9 @@ pub trait MessageCodec: fmt::Debug + Send + Sync + 'static {
     /// between calls while the buffer only grows at its end. Binary and
     /// Compact walk each byte once this way, however many reads bring the
     /// message; a scan from byte 0 after every read costs O(B²) for a
-    /// message of B bytes. The default ignores `state`.
+    /// message of B bytes. A protocol written outside wego keeps its own
+    /// progress in `state` with [`DecodeState::codec_state`]. The default
+    /// ignores `state`.
     ///
     /// # Errors
     ///

@@ -17,6 +17,9 @@
 //! Every length is checked against the bytes present and the limit, and
 //! nesting is bounded by [`MAX_DEPTH`], as in the walker (`walk.rs`).
 
+use std::any::Any;
+use std::fmt;
+
 use super::Protocol;
 use super::walk::{
     Cursor, MAX_DEPTH, Stop, Walk, collection_header, compact_to_ttype, map_header, ttype,
@@ -28,15 +31,99 @@ use super::walk::{
 /// [`FrameCodec::decode_resume`]).
 ///
 /// A driver keeps one per connection, starting from `DecodeState::default()`,
-/// and passes it to every decode of that connection's buffer. It is opaque:
-/// Binary and Compact keep their scan position in it, other codecs may
-/// ignore it.
+/// and passes it to every decode of that connection's buffer. Binary and
+/// Compact keep their scan position in it; a codec written outside
+/// wego-kitex keeps its own progress in it with
+/// [`codec_state`](Self::codec_state), or ignores it.
 ///
 /// [`MessageCodec::message_len_resume`]: super::MessageCodec::message_len_resume
 /// [`FrameCodec::decode_resume`]: crate::transport::FrameCodec::decode_resume
 #[derive(Debug, Clone, Default)]
 pub struct DecodeState {
     pub(crate) scan: Scan,
+    /// A codec's own progress ([`DecodeState::codec_state`]); `None` until
+    /// one asks.
+    codec: Option<Box<dyn CodecState>>,
+}
+
+impl DecodeState {
+    /// The progress a codec written outside wego-kitex keeps here between
+    /// decodes of the connection's buffer, as Binary and Compact keep
+    /// theirs: `T::default()` the first time it is asked for (and when a
+    /// `T` was not what was kept).
+    ///
+    /// It describes the front of the buffer, which only grows at its end
+    /// between the decodes it is passed to: the codec sets it back to
+    /// `T::default()` when it returns a message's length (the driver then
+    /// splits the message off) or an error.
+    ///
+    /// ```
+    /// use wego_kitex::thrift::DecodeState;
+    ///
+    /// /// How far a scan for a newline got.
+    /// #[derive(Debug, Clone, Default)]
+    /// struct Scanned(usize);
+    ///
+    /// fn line_len(buf: &[u8], state: &mut DecodeState) -> Option<usize> {
+    ///     let scanned = state.codec_state::<Scanned>();
+    ///     match buf[scanned.0..].iter().position(|&b| b == b'\n') {
+    ///         Some(i) => {
+    ///             let len = scanned.0 + i + 1;
+    ///             *scanned = Scanned::default();
+    ///             Some(len)
+    ///         }
+    ///         None => {
+    ///             scanned.0 = buf.len();
+    ///             None
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// let mut state = DecodeState::default();
+    /// assert_eq!(line_len(b"hel", &mut state), None);
+    /// assert_eq!(line_len(b"hello\nwo", &mut state), Some(6));
+    /// ```
+    pub fn codec_state<T>(&mut self) -> &mut T
+    where
+        T: Default + Clone + fmt::Debug + Send + Sync + 'static,
+    {
+        let kept = self.codec.as_deref().is_some_and(|c| c.as_any().is::<T>());
+        if !kept {
+            self.codec = Some(Box::new(T::default()));
+        }
+        self.codec
+            .as_deref_mut()
+            .and_then(|c| c.as_any_mut().downcast_mut::<T>())
+            .expect("invariant: a T is kept")
+    }
+}
+
+/// What [`DecodeState::codec_state`] keeps: any cloneable value, behind a
+/// box so that the state stays cloneable.
+trait CodecState: fmt::Debug + Send + Sync {
+    fn as_any(&self) -> &dyn Any;
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+    fn clone_box(&self) -> Box<dyn CodecState>;
+}
+
+impl<T: Clone + fmt::Debug + Send + Sync + 'static> CodecState for T {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+
+    fn clone_box(&self) -> Box<dyn CodecState> {
+        Box::new(self.clone())
+    }
+}
+
+impl Clone for Box<dyn CodecState> {
+    fn clone(&self) -> Self {
+        (**self).clone_box()
+    }
 }
 
 /// The scan's progress through the message at the front of the buffer.
@@ -420,6 +507,22 @@ mod tests {
                 "{chunk}"
             );
         }
+    }
+
+    #[test]
+    fn a_codecs_own_state_is_kept_cloned_and_replaced_by_another_type() {
+        #[derive(Debug, Clone, Default, PartialEq)]
+        struct Seen(usize);
+        let mut st = DecodeState::default();
+        assert_eq!(*st.codec_state::<Seen>(), Seen(0));
+        st.codec_state::<Seen>().0 = 5;
+        let copy = st.clone();
+        st.codec_state::<Seen>().0 = 6;
+        assert_eq!(*copy.clone().codec_state::<Seen>(), Seen(5));
+        assert_eq!(*st.codec_state::<Seen>(), Seen(6));
+        // Another type of state starts from its default.
+        assert_eq!(*st.codec_state::<u32>(), 0);
+        assert_eq!(*st.codec_state::<Seen>(), Seen(0));
     }
 
     #[test]

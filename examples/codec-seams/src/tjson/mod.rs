@@ -16,6 +16,12 @@
 //! and encoding reads that form back. Every read is bounded by
 //! [`BodyLimits`] (nesting depth, string length, collection size) and the
 //! frame limit, and fails with a typed [`TJsonError`].
+//!
+//! On an unframed (Buffered) connection nothing but the text says where a
+//! message ends: [`MessageCodec::message_len_resume`] matches its brackets
+//! and keeps how far it got in the connection's
+//! [`DecodeState`], so each read scans
+//! only the bytes it brought.
 
 mod read;
 mod write;
@@ -26,7 +32,7 @@ mod tests;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use wego_kitex::thrift::transcode::BodyLimits;
 use wego_kitex::thrift::{
-    CodecError, MessageCodec, MessageHeader, MessageType, PayloadProtocol, Protocol,
+    CodecError, DecodeState, MessageCodec, MessageHeader, MessageType, PayloadProtocol, Protocol,
 };
 use wego_kitex::transport::Match;
 
@@ -202,13 +208,37 @@ impl TJson {
     }
 }
 
+/// A message's length as [`MessageCodec::message_len`] answers it.
+fn found(r: Result<usize, TJsonError>) -> Result<Option<usize>, CodecError> {
+    match r {
+        Ok(n) => Ok(Some(n)),
+        Err(TJsonError::Truncated) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 impl MessageCodec for TJson {
     fn message_len(&self, buf: &[u8], max: usize) -> Result<Option<usize>, CodecError> {
-        match read::message_len(buf, self.limits.max_depth, max) {
-            Ok(n) => Ok(Some(n)),
-            Err(TJsonError::Truncated) => Ok(None),
-            Err(e) => Err(e.into()),
+        found(read::message_len(buf, self.limits.max_depth, max))
+    }
+
+    /// Keeps the scan's progress (its position, nesting and whether it is
+    /// inside a string) in the connection's `state`, so an unframed
+    /// message is scanned once however many reads bring it: a scan from
+    /// byte 0 after every read costs O(B²) for a message of B bytes.
+    fn message_len_resume(
+        &self,
+        buf: &[u8],
+        max: usize,
+        state: &mut DecodeState,
+    ) -> Result<Option<usize>, CodecError> {
+        let scan = state.codec_state::<read::Scan>();
+        let r = read::message_len_from(buf, self.limits.max_depth, max, scan);
+        if !matches!(r, Err(TJsonError::Truncated)) {
+            // Found, or failed: the next message starts over.
+            *scan = read::Scan::default();
         }
+        found(r)
     }
 
     fn decode_begin(&self, buf: &mut Bytes) -> Result<(MessageHeader, bool), CodecError> {

@@ -484,54 +484,89 @@ fn narrow<T: TryFrom<i64>>(v: i64, at: usize) -> Read<T> {
     T::try_from(v).map_err(|_| TJsonError::OutOfRange { at })
 }
 
+/// How far a [`message_len_from`] scan got through the message at the
+/// front of a buffer: the bytes before `pos` are scanned, and the rest of
+/// the fields say where in the text that left it.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Scan {
+    pos: usize,
+    depth: u32,
+    in_string: bool,
+    escaped: bool,
+}
+
+impl Scan {
+    /// The bytes scanned.
+    #[cfg(test)]
+    pub(super) fn pos(&self) -> usize {
+        self.pos
+    }
+}
+
 /// The length of the whole message (the top-level array) at the front of
 /// `buf`, for unframed connections: brackets and braces are matched, and
 /// strings skipped with their escapes, without parsing values.
 /// [`TJsonError::Truncated`] until the array closes.
 pub(super) fn message_len(buf: &[u8], max_depth: u32, max: usize) -> Read<usize> {
-    if buf.first().is_some_and(|&b| b != b'[') {
+    message_len_from(buf, max_depth, max, &mut Scan::default())
+}
+
+/// As [`message_len`], going on from where `scan` left the last scan of
+/// the same buffer (which has only grown at its end since), so that each
+/// byte is scanned once however many reads bring the message. `scan`
+/// holds the progress after [`TJsonError::Truncated`]; after anything
+/// else it is to be started over.
+pub(super) fn message_len_from(
+    buf: &[u8],
+    max_depth: u32,
+    max: usize,
+    scan: &mut Scan,
+) -> Read<usize> {
+    if scan.pos > buf.len() {
+        // Not this buffer's progress: start over.
+        *scan = Scan::default();
+    }
+    if scan.pos == 0 && buf.first().is_some_and(|&b| b != b'[') {
         return Err(TJsonError::Syntax {
             at: 0,
             expected: "[",
         });
     }
-    let mut depth: u32 = 0;
-    let mut in_string = false;
-    let mut escaped = false;
-    for (i, &b) in buf.iter().enumerate() {
+    for (i, &b) in buf.iter().enumerate().skip(scan.pos) {
         if i >= max {
             return Err(TJsonError::TooLarge { max });
         }
-        if in_string {
-            match (escaped, b) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
+        if scan.in_string {
+            match (scan.escaped, b) {
+                (true, _) => scan.escaped = false,
+                (false, b'\\') => scan.escaped = true,
+                (false, b'"') => scan.in_string = false,
                 _ => {}
             }
             continue;
         }
         match b {
-            b'"' => in_string = true,
+            b'"' => scan.in_string = true,
             b'[' | b'{' => {
-                depth += 1;
+                scan.depth += 1;
                 // The envelope's array is one level beyond the body's.
-                if depth > max_depth.saturating_add(1) {
+                if scan.depth > max_depth.saturating_add(1) {
                     return Err(TJsonError::TooDeep { max: max_depth });
                 }
             }
             b']' | b'}' => {
-                depth = depth.checked_sub(1).ok_or(TJsonError::Syntax {
+                scan.depth = scan.depth.checked_sub(1).ok_or(TJsonError::Syntax {
                     at: i,
                     expected: "a value",
                 })?;
-                if depth == 0 {
+                if scan.depth == 0 {
                     return Ok(i + 1);
                 }
             }
             _ => {}
         }
     }
+    scan.pos = buf.len();
     if buf.len() >= max {
         return Err(TJsonError::TooLarge { max });
     }

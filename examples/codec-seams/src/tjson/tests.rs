@@ -1,9 +1,10 @@
 use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
 use wego_kitex::thrift::transcode::{BinaryWriter, BodyLimits, FieldType};
-use wego_kitex::thrift::{CodecError, MessageCodec, MessageType, PayloadProtocol};
+use wego_kitex::thrift::{CodecError, DecodeState, MessageCodec, MessageType, PayloadProtocol};
 use wego_kitex::transport::Match;
 
+use super::read::Scan;
 use super::{TJson, TJsonError};
 
 /// A body with every type: scalars, a string with escapes, a uuid, a
@@ -159,6 +160,63 @@ fn finds_the_end_of_unframed_messages() {
     ));
 }
 
+/// Feeds `msg` to `message_len_resume` a growing prefix at a time, `chunk`
+/// bytes more each time, with one state, as reads bring it; returns the
+/// first answer that is not "need more" (or the last one).
+fn resumed(t: &TJson, msg: &[u8], chunk: usize, max: usize) -> Result<Option<usize>, CodecError> {
+    let mut state = DecodeState::default();
+    let mut end = 0;
+    loop {
+        end = (end + chunk).min(msg.len());
+        let r = t.message_len_resume(&msg[..end], max, &mut state);
+        if r != Ok(None) || end == msg.len() {
+            return r;
+        }
+        // The scan kept its progress: the next one goes on from here.
+        assert_eq!(state.codec_state::<Scan>().pos(), end);
+    }
+}
+
+#[test]
+fn a_message_found_in_pieces_is_found_as_at_once() {
+    let t = TJson::new();
+    let one = br#"[1,"m]",1,7,{"1":{"str":"a]}\"[\\"},"2":{"lst":["i8",1,3]}}]"#;
+    let mut two = one.to_vec();
+    two.extend_from_slice(one);
+    for msg in [&one[..], &two, &one[..one.len() - 1], b"{}", br#"[1,"x"]]"#] {
+        let whole = t.message_len(msg, 1 << 20);
+        for chunk in 1..=msg.len() {
+            assert_eq!(resumed(&t, msg, chunk, 1 << 20), whole, "{chunk}: {msg:?}");
+        }
+    }
+    // Limits hold across the pieces.
+    let deep = "[".repeat(100);
+    for chunk in [1, 7, 100] {
+        assert!(matches!(
+            resumed(&t, deep.as_bytes(), chunk, 1 << 20),
+            Err(CodecError::Invalid(_))
+        ));
+        assert_eq!(
+            resumed(&t, one, chunk, 16),
+            Err(CodecError::TooLarge { max: 16 })
+        );
+    }
+    // A found message leaves the state for the next one.
+    let mut state = DecodeState::default();
+    assert_eq!(
+        t.message_len_resume(&one[..9], 1 << 20, &mut state),
+        Ok(None)
+    );
+    assert_eq!(
+        t.message_len_resume(&two, 1 << 20, &mut state),
+        Ok(Some(one.len()))
+    );
+    assert_eq!(
+        t.message_len_resume(&two[one.len()..], 1 << 20, &mut state),
+        Ok(Some(one.len()))
+    );
+}
+
 fn read(json: &str) -> Result<BytesMut, TJsonError> {
     read_with(json, BodyLimits::default())
 }
@@ -297,6 +355,19 @@ proptest! {
         let _ = t.binary_to_json(&b, &mut out);
         let _ = t.message_len(&b, 1 << 10);
         let _ = t.read_envelope(&b);
+    }
+
+    #[test]
+    fn arbitrary_bytes_found_in_pieces_as_at_once(
+        b in proptest::collection::vec(
+            prop_oneof![Just(b'['), Just(b']'), Just(b'{'), Just(b'}'), Just(b'"'), Just(b'\\'), any::<u8>()],
+            0..200,
+        ),
+        chunk in 1usize..20,
+        max in 1usize..300,
+    ) {
+        let t = TJson::new();
+        prop_assert_eq!(resumed(&t, &b, chunk, max), t.message_len(&b, max));
     }
 
     #[test]
