@@ -109,9 +109,10 @@ impl<B> Call<B> {
     }
 
     /// Sets the deadline to `timeout` from now on the runtime's clock
-    /// ([`rt::now`]).
+    /// ([`rt::now`]); a timeout too long for an `Instant`
+    /// (`Duration::MAX`) sets one that never comes ([`rt::deadline_in`]).
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.deadline = Some(rt::now() + timeout);
+        self.deadline = Some(rt::deadline_in(timeout));
         self
     }
 

@@ -249,6 +249,13 @@ impl CircuitBreaker {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Whether the cool-down since the breaker opened has passed at `now`
+    /// (never, for a cool-down too long for an `Instant`: measured as time
+    /// elapsed, not as a deadline that would overflow).
+    fn cooled_down(&self, s: &Inner, now: Instant) -> bool {
+        now.saturating_duration_since(s.opened_at) >= self.config.cool_down
+    }
+
     /// The current state (an open breaker whose cool-down passed still reads
     /// `Open` until a call probes it).
     pub fn state(&self) -> BreakerState {
@@ -264,7 +271,7 @@ impl CircuitBreaker {
         let s = self.lock();
         match s.state {
             BreakerState::Closed => true,
-            BreakerState::Open => now >= s.opened_at + self.config.cool_down,
+            BreakerState::Open => self.cooled_down(&s, now),
             BreakerState::HalfOpen => s.probes_in_flight < self.config.half_open_probes,
         }
     }
@@ -281,7 +288,7 @@ impl CircuitBreaker {
         match s.state {
             BreakerState::Closed => {}
             BreakerState::Open => {
-                if now < s.opened_at + self.config.cool_down {
+                if !self.cooled_down(&s, now) {
                     return None;
                 }
                 self.transition(&mut s, BreakerState::HalfOpen, now);
@@ -450,6 +457,23 @@ mod tests {
             );
         }
         assert_eq!(b.state(), BreakerState::Closed);
+    }
+
+    #[test]
+    fn a_cool_down_of_duration_max_keeps_it_open() {
+        let b = CircuitBreaker::new(
+            "s",
+            cfg()
+                .with_consecutive_failures(1)
+                .with_cool_down(Duration::MAX),
+        );
+        let t = Instant::now();
+        call(&b, Outcome::Failure, t);
+        assert_eq!(b.state(), BreakerState::Open);
+        let century = t + Duration::from_secs(100 * 365 * 24 * 3600);
+        assert!(!b.is_call_permitted_at(century));
+        assert!(b.try_acquire_at(century).is_none());
+        assert_eq!(b.state(), BreakerState::Open);
     }
 
     #[test]

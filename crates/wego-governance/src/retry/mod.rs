@@ -156,7 +156,7 @@ where
                     return Err(err);
                 }
                 let delay = cfg.backoff.delay(n);
-                if deadline.is_some_and(|d| rt::now() + delay >= d) {
+                if deadline.is_some_and(|d| rt::deadline_in(delay) >= d) {
                     return Err(err);
                 }
                 if !cfg.budget.withdraw() {

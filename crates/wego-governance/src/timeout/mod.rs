@@ -53,7 +53,7 @@ impl TimeoutLayer {
             .get(req.method())
             .copied()
             .or(self.default)
-            .map(|d| rt::now() + d);
+            .map(rt::deadline_in);
         match (own, req.deadline()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

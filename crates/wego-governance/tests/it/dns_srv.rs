@@ -379,6 +379,23 @@ wego_test_support::each_backend!(
     }
 );
 
+// A query timeout too long for an `Instant` means "no timeout": the
+// exchange waits for the answer as any other does.
+wego_test_support::each_backend!(
+    a_query_timeout_of_duration_max_means_no_timeout,
+    |_backend| async move {
+        let dns = FakeDns::start(two_groups());
+        let w = dns
+            .discover()
+            .with_query_timeout(Duration::MAX)
+            .build()
+            .discover(SRV_NAME)
+            .await
+            .unwrap();
+        assert_eq!(w.current().len(), 3);
+    }
+);
+
 wego_test_support::each_backend!(a_huge_srv_answer_is_capped, |_backend| async move {
     let dns = FakeDns::start(Zone {
         srv: (0..1000)

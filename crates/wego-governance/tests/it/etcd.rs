@@ -236,3 +236,51 @@ wego_test_support::each_backend!(
         assert_eq!(&*w.current(), [inst(1), inst(2)]);
     }
 );
+
+// Durations too long for an `Instant` mean "never": a registry and a
+// discovery whose timeout and empty protection are `Duration::MAX` work,
+// and a discovery holds its last set across a wiped etcd, without
+// overflowing, until as many instances are back.
+wego_test_support::each_backend!(
+    durations_of_duration_max_never_expire,
+    |backend| async move {
+        let Some(mut etcd) =
+            EtcdServer::start("durations_of_duration_max_never_expire", backend).await
+        else {
+            return;
+        };
+        let forever = config(&etcd)
+            .with_timeout(Duration::MAX)
+            .with_empty_protection(Duration::MAX);
+        let discover = EtcdDiscover::new(forever.clone());
+        let mut w = discover.discover("echo").await.unwrap();
+        let registry = EtcdRegistry::new(forever.clone());
+        registry
+            .register(&Registration::new("echo", inst(1)).with_ttl(Duration::from_secs(2)))
+            .await
+            .unwrap();
+        {
+            // Its process dies with the etcd data: it never comes back.
+            let gone = EtcdRegistry::new(forever.clone());
+            gone.register(&Registration::new("echo", inst(2)))
+                .await
+                .unwrap();
+            wait_for(&mut w, 2, Duration::from_secs(10)).await;
+        }
+        etcd.restart(true).await;
+        // The discovery re-reads fewer instances than it has: it holds the
+        // two (for ever) until a second one is back beside inst(1).
+        registry
+            .register(&Registration::new("echo", inst(3)).with_ttl(Duration::from_secs(2)))
+            .await
+            .unwrap();
+        let back = rt::timeout(Duration::from_secs(30), async {
+            while *w.current() != [inst(1), inst(3)] {
+                assert_eq!(w.current().len(), 2, "the held set shrank");
+                assert!(w.changed().await, "the discovery stopped");
+            }
+        })
+        .await;
+        assert!(back.is_ok(), "the set is {:?}", w.current());
+    }
+);

@@ -84,6 +84,25 @@ fn backoff_is_jittered_and_capped() {
     assert!(spread.len() > 10, "jitter spreads delays");
 }
 
+// A backoff too long for an `Instant` ends the retries of a call with a
+// deadline (the wait would outlast it) instead of overflowing.
+wego_test_support::each_backend_paused!(
+    a_backoff_past_the_deadline_gives_up_without_overflow,
+    |_backend| async move {
+        let n = Arc::new(AtomicUsize::new(0));
+        let mut svc = RetryLayer::new(3)
+            .with_backoff(Backoff::new(Duration::MAX, Duration::MAX))
+            .layer(failing(n.clone(), || TestError::Transport));
+        for _ in 0..20 {
+            let req = call(0).with_timeout(Duration::from_secs(1));
+            assert!(send(&mut svc, req).await.is_err());
+            // The jittered wait is a uniform fraction of `Duration::MAX`:
+            // it outlasts the second but for odds of 1 in 10^19.
+            assert_eq!(n.swap(0, Ordering::SeqCst), 1, "no retry");
+        }
+    }
+);
+
 wego_test_support::each_backend_paused!(
     the_budget_refills_once_its_window_passes,
     |_backend| async move {

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use tower_layer::Layer;
+use wego_governance::CallInfo;
 use wego_governance::fallback::FallbackLayer;
 use wego_governance::timeout::TimeoutLayer;
 use wego_netpoll::rt;
@@ -86,3 +87,31 @@ wego_test_support::each_backend_paused!(fallback_supplies_a_result, |_backend| a
     let answer = drive(send(&mut svc, call(0)), TIMEOUT + 2 * TICK).await;
     assert_eq!(answer.unwrap(), 42);
 });
+
+// A timeout too long for an `Instant` means "no timeout": the call is not
+// cut, and nothing overflows on the way to its deadline.
+wego_test_support::each_backend_paused!(
+    a_timeout_of_duration_max_never_fires,
+    |_backend| async move {
+        let mut quick = TimeoutLayer::new(Duration::MAX)
+            .with_method("say", Duration::MAX)
+            .layer(service_fn(|req| {
+                let n = req.body;
+                Box::pin(async move { Ok(n) })
+            }));
+        assert_eq!(send(&mut quick, call(7)).await.unwrap(), 7);
+        let req = call(8).with_timeout(Duration::MAX);
+        assert!(req.deadline() > Some(rt::now() + Duration::from_secs(365 * 24 * 3600)));
+        assert_eq!(send(&mut quick, req).await.unwrap(), 8);
+        let mut svc = TimeoutLayer::new(Duration::MAX).layer(stuck());
+        let mut fut = std::pin::pin!(send(&mut svc, call(0).with_timeout(Duration::MAX)));
+        assert!(poll_once(&mut fut).await.is_none(), "done at once");
+        rt::advance(Duration::from_secs(365 * 24 * 3600))
+            .await
+            .unwrap();
+        assert!(
+            poll_once(&mut fut).await.is_none(),
+            "timed out within a year"
+        );
+    }
+);

@@ -105,7 +105,7 @@ pub use batched::{Batched, batched};
 pub use connection::spawn_connection;
 pub use gate::{Gated, Gates};
 pub use task::{JoinError, JoinHandle};
-pub use time::{Elapsed, Interval, Sleep, Timeout};
+pub use time::{Elapsed, FAR_FUTURE, Interval, Sleep, Timeout};
 
 use sys::Which;
 #[cfg(feature = "polling")]
@@ -456,7 +456,8 @@ impl Runtime {
     }
 
     /// Shuts the runtime down: stops every worker and joins its thread,
-    /// waiting at most `timeout` for blocking tasks.
+    /// waiting at most `timeout` for blocking tasks (for as long as they
+    /// take with a timeout too long for an [`Instant`], `Duration::MAX`).
     pub fn shutdown_timeout(self, timeout: Duration) {
         match self.inner {
             #[cfg(feature = "tokio")]
@@ -570,6 +571,32 @@ pub fn now() -> Instant {
     }
 }
 
+/// Returns the instant `duration` from now on the runtime's clock
+/// ([`now`]): the deadline of a wait that may take `duration`.
+///
+/// A duration too long for an [`Instant`] (`Duration::MAX`, say) gives an
+/// instant about 30 years ahead, as [`sleep`] clamps it: a deadline that
+/// never comes in practice, where `rt::now() + duration` would panic. Turn
+/// a configured or caller-supplied timeout into a deadline with it.
+///
+/// ```
+/// # use std::time::Duration;
+/// # use wego_netpoll::rt;
+/// let soon = rt::deadline_in(Duration::from_secs(1));
+/// let never = rt::deadline_in(Duration::MAX);
+/// assert!(never > soon);
+/// ```
+pub fn deadline_in(duration: Duration) -> Instant {
+    time::saturating_deadline(now(), duration)
+}
+
+/// Returns `instant + duration`, or an instant about 30 years after
+/// `instant` when an [`Instant`] cannot hold the sum, as [`deadline_in`]
+/// clamps it.
+pub fn deadline_after(instant: Instant, duration: Duration) -> Instant {
+    time::saturating_deadline(instant, duration)
+}
+
 /// Runs `future` with a deadline of `duration`; on expiry the future is
 /// dropped and [`Elapsed`] returned. A duration too long for an
 /// [`Instant`] is clamped as [`sleep`] clamps it.
@@ -586,7 +613,9 @@ pub fn timeout_at<F: Future>(deadline: Instant, future: F) -> Timeout<F> {
 /// Returns an [`Interval`] that ticks every `period`, first at once.
 ///
 /// Missed ticks are delayed, not bursted: a slow consumer sees ticks at least
-/// `period` apart.
+/// `period` apart. A period too long for an [`Instant`] (`Duration::MAX`)
+/// ticks once, then about 30 years later, as [`sleep`] clamps it: in
+/// practice never again.
 ///
 /// # Panics
 ///
@@ -647,7 +676,9 @@ pub fn pause() -> Result<()> {
 }
 
 /// Moves a paused clock forward by `by` and lets the timers that became due
-/// fire (feature `test-util`).
+/// fire (feature `test-util`). A step too long for an [`Instant`]
+/// (`Duration::MAX`) moves the clock about 30 years, where [`sleep`] puts
+/// a deadline that never comes.
 ///
 /// # Errors
 ///

@@ -175,6 +175,24 @@ impl From<Elapsed> for std::io::Error {
     }
 }
 
+/// How far ahead a deadline that an [`Instant`] cannot hold is put: about
+/// 30 years, as tokio's `Instant::far_future`. Nothing waits that long, so
+/// such a deadline means "never"; a longer duration handed to code that
+/// adds it to an `Instant` unchecked can be clamped to it.
+pub const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
+
+/// `from + after`, or [`FAR_FUTURE`] after `from` when an [`Instant`]
+/// cannot hold the sum (`Duration::MAX`, say): a deadline that never comes,
+/// where the plain sum would panic.
+pub(crate) fn saturating_deadline(from: Instant, after: Duration) -> Instant {
+    from.checked_add(after)
+        .or_else(|| from.checked_add(FAR_FUTURE))
+        // An `Instant` spans hundreds of years past boot on every platform
+        // Rust supports: 30 more years always fit. Were they not to, the
+        // latest deadline it can hold is `from` itself.
+        .unwrap_or(from)
+}
+
 /// How late a tick may be and still count as on time (tokio's choice).
 const LATE: Duration = Duration::from_millis(5);
 
@@ -182,7 +200,9 @@ const LATE: Duration = Duration::from_millis(5);
 ///
 /// The first tick completes at once. A tick that comes late (the consumer
 /// was slow) moves the schedule: the next tick is one period after the late
-/// one, so missed ticks are delayed, not bursted.
+/// one, so missed ticks are delayed, not bursted. A period too long for an
+/// [`Instant`] (`Duration::MAX`, say) puts the next tick about 30 years
+/// ahead, as [`sleep`](super::sleep) clamps a deadline: in practice never.
 #[derive(Debug)]
 pub struct Interval {
     sleep: Pin<Box<Sleep>>,
@@ -224,9 +244,9 @@ impl Interval {
         // On time (within the timer's resolution): keep the schedule. Late:
         // delay it, so that the next tick is a full period after this one.
         self.next = if now.saturating_duration_since(tick) > LATE {
-            now + self.period
+            saturating_deadline(now, self.period)
         } else {
-            tick + self.period
+            saturating_deadline(tick, self.period)
         };
         let deadline = self.next;
         self.sleep.as_mut().reset(deadline);
@@ -235,7 +255,7 @@ impl Interval {
 
     /// Restarts the period from now.
     pub fn reset(&mut self) {
-        self.next = super::now() + self.period;
+        self.next = saturating_deadline(super::now(), self.period);
         let deadline = self.next;
         self.sleep.as_mut().reset(deadline);
     }

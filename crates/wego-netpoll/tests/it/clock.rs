@@ -130,3 +130,31 @@ fn resume_never_moves_the_clock_back() {
         out.unwrap_or_else(|e| panic!("on {backend} {flavor}: {e}"));
     }
 }
+
+// Advancing by a duration too long for an `Instant` moves the clock as far
+// as a "never" deadline (about 30 years): the timers due before fire, the
+// clock does not overflow.
+#[test]
+fn advancing_by_duration_max_saturates() {
+    for (backend, flavor) in runs() {
+        if flavor == Flavor::WorkStealing {
+            continue; // tokio cannot pause the work-stealing clock
+        }
+        let rt = Runtime::builder()
+            .backend(backend)
+            .flavor(flavor)
+            .worker_threads(NonZeroUsize::MIN)
+            .build()
+            .unwrap();
+        let out = rt.block_on(rt.spawn(async move {
+            rt::pause().unwrap();
+            let start = rt::now();
+            let mut year = std::pin::pin!(rt::sleep(Duration::from_secs(365 * 24 * 3600)));
+            rt::advance(Duration::MAX).await.unwrap();
+            year.as_mut().await;
+            assert!(rt::now() - start >= Duration::from_secs(365 * 24 * 3600));
+            rt::resume().unwrap();
+        }));
+        out.unwrap_or_else(|e| panic!("on {backend} {flavor}: {e}"));
+    }
+}

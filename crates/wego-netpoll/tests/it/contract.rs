@@ -198,7 +198,65 @@ each_backend!(a_sleep_of_duration_max_never_fires, |_backend| async move {
             .await;
     assert!(pending && !sleep.is_elapsed());
     assert!(sleep.deadline() > rt::now() + Duration::from_secs(365 * 24 * 3600));
+    // A deadline made from such a duration is as far, and as never.
+    let year = Duration::from_secs(365 * 24 * 3600);
+    let now = rt::now();
+    assert!(rt::deadline_in(Duration::MAX) > now + year);
+    assert!(rt::deadline_after(now, Duration::MAX) > now + year);
+    assert_eq!(rt::deadline_after(now, year), now + year);
+    assert!(rt::timeout_at(rt::deadline_in(Duration::MAX), async { 5 }).await == Ok(5));
 });
+
+/// Polls `iv` for a tick once: true if none is due.
+async fn tick_pending(iv: &mut rt::Interval) -> bool {
+    std::future::poll_fn(|cx| std::task::Poll::Ready(iv.poll_tick(cx).is_pending())).await
+}
+
+// 2. Timers: an interval whose period is too long for an `Instant` ticks
+// once, at once, then never; a reset pushes its next tick as far.
+each_backend!(
+    an_interval_of_duration_max_ticks_once_then_never,
+    |_backend| async move {
+        let start = rt::now();
+        let mut iv = rt::interval(Duration::MAX);
+        assert!(iv.tick().await >= start);
+        assert!(tick_pending(&mut iv).await, "a second tick came");
+        iv.reset();
+        assert!(tick_pending(&mut iv).await, "a tick came after the reset");
+        assert_eq!(iv.period(), Duration::MAX);
+    }
+);
+
+// 4. Entry: a shutdown that may wait for ever for blocking tasks
+// (`Duration::MAX`) waits for them and returns.
+#[test]
+fn shutdown_timeout_of_duration_max_waits_for_blocking_tasks() {
+    for (backend, flavor) in runs() {
+        let rt = Runtime::builder()
+            .backend(backend)
+            .flavor(flavor)
+            .worker_threads(NonZeroUsize::new(2).unwrap())
+            .build()
+            .unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let done = Arc::new(AtomicUsize::new(0));
+        let d = Arc::clone(&done);
+        let started = rt.block_on(rt.spawn(async move {
+            let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+            drop(rt::spawn_blocking(move || {
+                let _ = started_tx.send(());
+                let _ = rx.recv();
+                d.fetch_add(1, Ordering::SeqCst);
+            }));
+            started_rx.await.is_ok()
+        }));
+        assert!(started.unwrap(), "on {backend} {flavor}");
+        // The blocking task ends once released; the shutdown waits for it.
+        drop(tx);
+        rt.shutdown_timeout(Duration::MAX);
+        assert_eq!(done.load(Ordering::SeqCst), 1, "on {backend} {flavor}");
+    }
+}
 
 // 2. Timers: never early; sleep, timeout and interval.
 each_backend!(timers_never_fire_early, |_backend| async move {

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{Name, RecordType};
+use wego_netpoll::rt;
 
 /// The UDP payload size we advertise with EDNS(0) (the DNS flag day value).
 const UDP_PAYLOAD: u16 = 1232;
@@ -108,7 +109,9 @@ impl Client {
         // The system clock, not the runtime's: this runs on a blocking
         // thread and bounds the kernel's socket timeouts, which count real
         // time whatever a paused test clock says.
-        let deadline = Instant::now() + self.timeout;
+        // A timeout too long for an `Instant` gives a deadline that never
+        // comes; the kernel's socket timeouts take the time left as it is.
+        let deadline = rt::deadline_after(Instant::now(), self.timeout);
         let reply = udp(server, &bytes, &query, deadline)?;
         if reply.metadata.truncation {
             return tcp(server, &bytes, &query, deadline);

@@ -9,6 +9,7 @@ use std::time::Duration;
 use futures_util::Stream;
 use tokio::sync::mpsc;
 use tonic::transport::{Channel, Endpoint};
+use wego_netpoll::rt;
 
 #[allow(
     missing_docs,
@@ -69,6 +70,10 @@ impl Client {
         timeout: Duration,
         keep_alive: Duration,
     ) -> Result<Client, EtcdError> {
+        // hyper adds the keep-alive interval and timeout to an `Instant`
+        // unchecked: longer ones than a "never" deadline are clamped to it.
+        let timeout = timeout.min(rt::FAR_FUTURE);
+        let keep_alive = keep_alive.min(rt::FAR_FUTURE);
         let mut last = EtcdError::NoEndpoint;
         for url in endpoints {
             let endpoint = Endpoint::from_shared(url.clone())

@@ -279,7 +279,7 @@ async fn keeper_loop(
             let id = put_with_lease(&mut c, &key, &value, ttl).await?;
             Ok::<_, Error>((c, id))
         };
-        match rt::timeout(config.timeout * 2, attempt).await {
+        match rt::timeout(config.timeout.saturating_mul(2), attempt).await {
             Ok(Ok((c, id))) => {
                 tracing::info!(%key, "re-registered in etcd");
                 client = c;
@@ -306,7 +306,7 @@ impl Registry for EtcdRegistry {
                 let lease = put_with_lease(&mut client, &key, &value, ttl).await?;
                 Ok::<_, Error>((client, lease))
             };
-            let (client, lease) = rt::timeout(cfg.timeout * 2, first)
+            let (client, lease) = rt::timeout(cfg.timeout.saturating_mul(2), first)
                 .await
                 .map_err(|e| Error::registry("etcd registration timed out", e))??;
             let handle = rt::spawn(keeper_loop(
@@ -351,7 +351,7 @@ impl Registry for EtcdRegistry {
                     .await
                     .map_err(|e| Error::registry("etcd delete failed", e))
             };
-            rt::timeout(cfg.timeout * 2, delete)
+            rt::timeout(cfg.timeout.saturating_mul(2), delete)
                 .await
                 .map_err(|e| Error::registry("etcd deregistration timed out", e))??;
             Ok(())
@@ -509,7 +509,7 @@ async fn watch_loop(
             let (map, rev) = read_all(&mut c, &prefix).await?;
             Ok::<_, Error>((c, map, rev))
         };
-        match rt::timeout(config.timeout * 2, attempt).await {
+        match rt::timeout(config.timeout.saturating_mul(2), attempt).await {
             Ok(Ok((c, map, rev))) => {
                 // Empty protection: a re-read that finds fewer instances
                 // right after etcd came back is more likely a restarted,
@@ -519,7 +519,7 @@ async fn watch_loop(
                 // registrations as they return.
                 let hold = if map.len() < publisher.current().len() {
                     tracing::warn!(%prefix, found = map.len(), "etcd came back with fewer instances; holding the last set");
-                    Some(rt::now() + config.empty_protection)
+                    Some(rt::deadline_in(config.empty_protection))
                 } else {
                     publish(&publisher, &map);
                     None
@@ -553,7 +553,7 @@ impl Discover for EtcdDiscover {
                 let (map, rev) = read_all(&mut c, &prefix).await?;
                 Ok::<_, Error>((c, map, rev))
             };
-            let (client, map, rev) = rt::timeout(cfg.timeout * 2, first)
+            let (client, map, rev) = rt::timeout(cfg.timeout.saturating_mul(2), first)
                 .await
                 .map_err(|e| Error::discovery("etcd read timed out", e))??;
             let mut services = self

@@ -96,7 +96,9 @@ impl Pool {
         };
         drop(dropped);
         self.inner.work.notify_all();
-        let deadline = timeout.map(|t| Instant::now() + t);
+        // A timeout too long for an `Instant` (`Duration::MAX`) waits for
+        // ever, as `None` does.
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let mut st = self
             .inner
             .state

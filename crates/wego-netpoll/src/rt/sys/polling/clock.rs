@@ -92,12 +92,14 @@ impl Clock {
         self.inner.shifted.store(true, Ordering::Release);
     }
 
-    /// Moves a paused clock forward.
+    /// Moves a paused clock forward; a step too long for an `Instant`
+    /// moves it as far as a "never" deadline
+    /// ([`saturating_deadline`](crate::rt::time::saturating_deadline)).
     #[cfg(feature = "test-util")]
     pub(crate) fn advance(&self, by: Duration) -> bool {
         match &mut *self.time() {
             Time::Paused(t) => {
-                *t += by;
+                *t = crate::rt::time::saturating_deadline(*t, by);
                 true
             }
             Time::Real | Time::Resumed { .. } => false,

@@ -323,20 +323,14 @@ pub(crate) fn sleep_until(deadline: Instant) -> Sleep {
     Sleep::new(Arc::clone(ctx.owner()), deadline)
 }
 
-/// How far ahead a timer whose deadline an `Instant` cannot hold fires:
-/// about 30 years, tokio's `Instant::far_future`.
-const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
-
 /// A timer `duration` from now on the current thread's loop; a duration
-/// too long for an `Instant` (`Duration::MAX`, say) is clamped to
-/// [`FAR_FUTURE`], as tokio clamps it, so that it means "never".
+/// too long for an `Instant` (`Duration::MAX`, say) is clamped to about 30
+/// years ([`FAR_FUTURE`](crate::rt::time::FAR_FUTURE)), as tokio clamps it,
+/// so that it means "never".
 pub(crate) fn sleep(duration: Duration) -> Sleep {
     let ctx = context::expect_current("rt::sleep");
     let owner = Arc::clone(ctx.owner());
-    let now = owner.now();
-    let deadline = now
-        .checked_add(duration)
-        .unwrap_or_else(|| now + FAR_FUTURE);
+    let deadline = crate::rt::time::saturating_deadline(owner.now(), duration);
     Sleep::new(owner, deadline)
 }
 

@@ -92,6 +92,13 @@ pub(crate) async fn advance(by: Duration) -> crate::Result<()> {
             "advance needs a paused clock: call rt::pause first",
         ));
     }
+    // tokio adds the step to its clock unchecked: a step too long for an
+    // `Instant` goes as far as a "never" deadline instead of overflowing.
+    let by = if now().checked_add(by).is_some() {
+        by
+    } else {
+        crate::rt::time::FAR_FUTURE
+    };
     tokio::time::advance(by).await;
     Ok(())
 }
