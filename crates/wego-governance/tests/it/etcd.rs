@@ -1,7 +1,7 @@
 //! etcd discovery and registry against a real etcd.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use wego_governance::discovery::etcd::{EtcdConfig, EtcdDiscover, EtcdRegistry};
@@ -282,5 +282,243 @@ wego_test_support::each_backend!(
         })
         .await;
         assert!(back.is_ok(), "the set is {:?}", w.current());
+    }
+);
+
+/// A member that is up but has no quorum: it speaks HTTP/2 and answers
+/// every gRPC call with UNAVAILABLE "etcdserver: no leader", as a member
+/// cut off from its leader does.
+struct SickMember {
+    url: String,
+    calls: Arc<AtomicUsize>,
+    _task: JoinHandle<()>,
+}
+
+impl SickMember {
+    async fn start() -> Self {
+        let listener = wego_test_support::loopback().await;
+        let url = format!("http://{}", listener.local_addr());
+        let calls = Arc::new(AtomicUsize::new(0));
+        let c = calls.clone();
+        let task = rt::spawn(async move {
+            while let Ok(conn) = listener.accept().await {
+                rt::spawn(answer_unavailable(conn, c.clone()));
+            }
+        });
+        SickMember {
+            url,
+            calls,
+            _task: task,
+        }
+    }
+}
+
+async fn answer_unavailable(conn: wego_netpoll::Conn, calls: Arc<AtomicUsize>) {
+    let Ok(mut h2) = h2::server::handshake(conn).await else {
+        return;
+    };
+    while let Some(Ok((_request, mut respond))) = h2.accept().await {
+        calls.fetch_add(1, Ordering::SeqCst);
+        // A trailers-only answer: the status in the headers, no body.
+        let response = http::Response::builder()
+            .header("content-type", "application/grpc")
+            .header("grpc-status", "14")
+            .header("grpc-message", "etcdserver: no leader")
+            .body(())
+            .unwrap();
+        let _ = respond.send_response(response, true);
+    }
+}
+
+/// A member that accepts connections and never answers (a partitioned or
+/// frozen process): counts the connections it holds open.
+struct DeafMember {
+    url: String,
+    accepted: Arc<AtomicUsize>,
+    _task: JoinHandle<()>,
+}
+
+impl DeafMember {
+    async fn start() -> Self {
+        let listener = wego_test_support::loopback().await;
+        let url = format!("http://{}", listener.local_addr());
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let a = accepted.clone();
+        let task = rt::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok(conn) = listener.accept().await {
+                a.fetch_add(1, Ordering::SeqCst);
+                held.push(conn);
+            }
+        });
+        DeafMember {
+            url,
+            accepted,
+            _task: task,
+        }
+    }
+}
+
+// The first members configured are up but cannot serve (one answers
+// UNAVAILABLE, one never answers): calls fail over to the next member
+// instead of retrying the first for ever, and later calls start at the
+// member that answered.
+wego_test_support::each_backend!(
+    calls_fail_over_to_a_member_that_serves,
+    |backend| async move {
+        let Some(etcd) =
+            EtcdServer::start("calls_fail_over_to_a_member_that_serves", backend).await
+        else {
+            return;
+        };
+        let sick = SickMember::start().await;
+        let deaf = DeafMember::start().await;
+        let cfg = EtcdConfig::new([sick.url.clone(), deaf.url.clone(), etcd.url()])
+            .with_timeout(Duration::from_secs(1))
+            .with_retry_interval(Duration::from_millis(200));
+        let registry = EtcdRegistry::new(cfg.clone());
+        let discover = EtcdDiscover::new(cfg);
+        let limit = Duration::from_secs(30);
+        rt::timeout(
+            limit,
+            registry.register(&Registration::new("echo", inst(1))),
+        )
+        .await
+        .expect("the registration ends")
+        .expect("a member that serves takes the registration");
+        let mut w = rt::timeout(limit, discover.discover("echo"))
+            .await
+            .expect("the discovery ends")
+            .expect("a member that serves answers the discovery");
+        assert_eq!(&*w.current(), [inst(1)]);
+        assert!(
+            sick.calls.load(Ordering::SeqCst) > 0,
+            "the sick member was asked"
+        );
+        assert!(
+            deaf.accepted.load(Ordering::SeqCst) > 0,
+            "the deaf member was tried"
+        );
+        // Later calls (and the keeper's keep-alives, the discovery's watch)
+        // start at the member that answered: the others hear no more.
+        let (calls, accepted) = (
+            sick.calls.load(Ordering::SeqCst),
+            deaf.accepted.load(Ordering::SeqCst),
+        );
+        let two = Registration::new("echo", inst(2));
+        rt::timeout(limit, registry.register(&two))
+            .await
+            .expect("the second registration ends")
+            .unwrap();
+        wait_for(&mut w, 2, limit).await;
+        rt::timeout(limit, registry.deregister(&two))
+            .await
+            .expect("the deregistration ends")
+            .unwrap();
+        wait_for(&mut w, 1, limit).await;
+        assert_eq!(sick.calls.load(Ordering::SeqCst), calls);
+        assert_eq!(deaf.accepted.load(Ordering::SeqCst), accepted);
+    }
+);
+
+/// A member that serves (a TCP proxy to etcd) until it falls sick: then it
+/// drops its connections, and answers every call on a new one with
+/// UNAVAILABLE, as a member that lost its quorum does.
+struct FallibleMember {
+    url: String,
+    sick: Arc<AtomicBool>,
+    /// Calls answered with UNAVAILABLE.
+    calls: Arc<AtomicUsize>,
+    pipes: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    _task: JoinHandle<()>,
+}
+
+impl FallibleMember {
+    async fn start(upstream: &str) -> Self {
+        let upstream: Address = upstream
+            .trim_start_matches("http://")
+            .parse::<std::net::SocketAddr>()
+            .map(Address::Tcp)
+            .unwrap();
+        let listener = wego_test_support::loopback().await;
+        let url = format!("http://{}", listener.local_addr());
+        let sick = Arc::new(AtomicBool::new(false));
+        let calls = Arc::new(AtomicUsize::new(0));
+        let pipes = Arc::new(Mutex::new(Vec::new()));
+        let (s, c, p) = (sick.clone(), calls.clone(), pipes.clone());
+        let task = rt::spawn(async move {
+            while let Ok(client) = listener.accept().await {
+                if s.load(Ordering::SeqCst) {
+                    rt::spawn(answer_unavailable(client, c.clone()));
+                    continue;
+                }
+                let Ok(server) = Dialer::new().dial(&upstream).await else {
+                    continue;
+                };
+                let (cr, cw) = wego_netpoll::io::split(client);
+                let (sr, sw) = wego_netpoll::io::split(server);
+                let never = Arc::new(AtomicUsize::new(0));
+                let mut pipes = p.lock().unwrap();
+                pipes.push(rt::spawn(pipe(cr, sw, 0, never.clone())));
+                pipes.push(rt::spawn(pipe(sr, cw, 0, never)));
+            }
+        });
+        FallibleMember {
+            url,
+            sick,
+            calls,
+            pipes,
+            _task: task,
+        }
+    }
+
+    /// Drops the connections to etcd; new ones get UNAVAILABLE.
+    fn fall_sick(&self) {
+        self.sick.store(true, Ordering::SeqCst);
+        for pipe in self.pipes.lock().unwrap().drain(..) {
+            pipe.abort();
+        }
+    }
+}
+
+// The member a discovery watches through loses its quorum: the watch
+// breaks and the discovery re-reads and re-watches through the next
+// member, without asking the sick one again.
+wego_test_support::each_backend!(
+    a_watch_moves_to_the_next_member_when_its_member_fails,
+    |backend| async move {
+        let Some(etcd) = EtcdServer::start(
+            "a_watch_moves_to_the_next_member_when_its_member_fails",
+            backend,
+        )
+        .await
+        else {
+            return;
+        };
+        let member = FallibleMember::start(&etcd.url()).await;
+        let discover = EtcdDiscover::new(
+            EtcdConfig::new([member.url.clone(), etcd.url()])
+                .with_timeout(Duration::from_secs(1))
+                .with_retry_interval(Duration::from_millis(200)),
+        );
+        let mut w = discover.discover("echo").await.unwrap();
+        let registry = EtcdRegistry::new(config(&etcd));
+        registry
+            .register(&Registration::new("echo", inst(1)))
+            .await
+            .unwrap();
+        wait_for(&mut w, 1, Duration::from_secs(10)).await;
+        member.fall_sick();
+        registry
+            .register(&Registration::new("echo", inst(2)))
+            .await
+            .unwrap();
+        wait_for(&mut w, 2, Duration::from_secs(30)).await;
+        assert_eq!(&*w.current(), [inst(1), inst(2)]);
+        assert_eq!(
+            member.calls.load(Ordering::SeqCst),
+            0,
+            "the re-read went to the sick member first"
+        );
     }
 );

@@ -32,6 +32,15 @@
 //! protection): the set is held until as many instances have re-registered
 //! or `empty_protection` passes.
 //!
+//! # Members
+//!
+//! Each call goes to one of `endpoints` at a time, starting with the member
+//! that served last; a member that cannot serve (unreachable, no answer
+//! within twice `timeout`, or UNAVAILABLE: no leader, no quorum) passes
+//! the call to the next one, round the list, each member once. A watch or
+//! lease keep-alive that breaks that way makes the next attempt start at
+//! the next member.
+//!
 //! # Runtime
 //!
 //! The client runs on tonic's HTTP/2 channel, which needs tokio's runtime:
@@ -40,13 +49,14 @@
 mod client;
 
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use wego_netpoll::rt::{self, JoinHandle};
 
-use client::{Client, EtcdError};
+use client::{Client, EtcdError, Members};
 
 use super::codec;
 use super::{BoxFuture, Discover, InstanceWatch, Publisher, Registration, Registry};
@@ -61,12 +71,15 @@ const DEFAULT_KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct EtcdConfig {
-    /// Client URLs, e.g. `http://127.0.0.1:2379`.
+    /// Client URLs, e.g. `http://127.0.0.1:2379`: the cluster's members.
+    /// Calls go to one at a time, moving on to the next when one cannot
+    /// serve (see the module docs).
     pub endpoints: Vec<String>,
     /// Key prefix of every service (no trailing slash).
     pub prefix: String,
     /// Timeout of connecting, of each request, and of the answer to a
-    /// keep-alive PING.
+    /// keep-alive PING. A member that has not served a call within twice
+    /// this passes it to the next member.
     pub timeout: Duration,
     /// How long a connection with an open stream (a watch, lease
     /// keep-alives) waits without a frame from etcd before it sends an
@@ -144,20 +157,22 @@ impl EtcdConfig {
         )
     }
 
-    async fn connect(&self) -> std::result::Result<Client, EtcdError> {
-        Client::connect(&self.endpoints, self.timeout, self.keep_alive_interval).await
-    }
-
-    async fn connect_registry(&self) -> Result<Client> {
-        self.connect()
+    /// Runs `op` on a connection to a member that serves, moving on from
+    /// members that cannot (see [`Members::call`]); each member has
+    /// twice the `timeout`: to connect, then for the call.
+    async fn call<T, F, Fut>(
+        &self,
+        members: &Members,
+        op: F,
+    ) -> std::result::Result<(Client, T), EtcdError>
+    where
+        F: Fn(Client) -> Fut,
+        Fut: Future<Output = std::result::Result<T, EtcdError>>,
+    {
+        let limit = self.timeout.saturating_mul(2);
+        members
+            .call(self.timeout, self.keep_alive_interval, limit, op)
             .await
-            .map_err(|e| Error::registry("cannot connect to etcd", e))
-    }
-
-    async fn connect_discovery(&self) -> Result<Client> {
-        self.connect()
-            .await
-            .map_err(|e| Error::discovery("cannot connect to etcd", e))
     }
 }
 
@@ -170,6 +185,7 @@ pub struct EtcdRegistry {
 #[derive(Debug)]
 struct RegistryInner {
     config: EtcdConfig,
+    members: Arc<Members>,
     keepers: Mutex<HashMap<String, JoinHandle<()>>>,
     /// Keep-alives etcd acknowledged with the lease still alive.
     keep_alives: Arc<AtomicU64>,
@@ -192,6 +208,7 @@ impl EtcdRegistry {
     pub fn new(config: EtcdConfig) -> Self {
         EtcdRegistry {
             inner: Arc::new(RegistryInner {
+                members: Arc::new(Members::new(config.endpoints.clone())),
                 config,
                 keepers: Mutex::default(),
                 keep_alives: Arc::default(),
@@ -211,15 +228,18 @@ impl EtcdRegistry {
 }
 
 /// Grants a lease and puts the key under it; returns the lease id.
-async fn put_with_lease(client: &mut Client, key: &str, value: &str, ttl: i64) -> Result<i64> {
-    let lease = client
-        .lease_grant(ttl)
-        .await
-        .map_err(|e| Error::registry("etcd lease grant failed", e))?;
-    client
-        .put(key, value, lease)
-        .await
-        .map_err(|e| Error::registry("etcd put failed", e))?;
+///
+/// Retried on another member when one cannot serve: the put is the same
+/// on every attempt, and a lease granted by an attempt whose put failed
+/// expires after its TTL.
+async fn put_with_lease(
+    mut client: Client,
+    key: &str,
+    value: &str,
+    ttl: i64,
+) -> std::result::Result<i64, EtcdError> {
+    let lease = client.lease_grant(ttl).await?;
+    client.put(key, value, lease).await?;
     Ok(lease)
 }
 
@@ -231,39 +251,39 @@ async fn keep_alive(
     period: Duration,
     timeout: Duration,
     acknowledged: &AtomicU64,
-) -> Result<()> {
-    let (mut keeper, mut answer) = match rt::timeout(timeout, client.lease_keep_alive(lease)).await
-    {
-        Ok(Ok(opened)) => opened,
-        Ok(Err(e)) => return Err(Error::registry("etcd keep-alive failed", e)),
-        Err(e) => return Err(Error::registry("etcd keep-alive timed out", e)),
-    };
+) -> std::result::Result<(), EtcdError> {
+    let url = client.url().to_owned();
+    let timed_out = || EtcdError::Timeout(url.clone());
+    let (mut keeper, mut answer) = rt::timeout(timeout, client.lease_keep_alive(lease))
+        .await
+        .map_err(|_| timed_out())??;
     loop {
         match answer {
             Some(ttl) if ttl > 0 => {
                 acknowledged.fetch_add(1, Ordering::Release);
             }
-            Some(_) => return Err(Error::registry("etcd lease lost", "lease expired")),
-            None => return Err(Error::registry("etcd keep-alive ended", "stream closed")),
+            Some(_) => return Err(EtcdError::LeaseGone),
+            None => return Err(EtcdError::StreamClosed),
         }
         rt::sleep(period).await;
-        answer = match rt::timeout(timeout, keeper.keep_alive()).await {
-            Ok(Ok(answer)) => answer,
-            Ok(Err(e)) => return Err(Error::registry("etcd keep-alive failed", e)),
-            Err(e) => return Err(Error::registry("etcd keep-alive timed out", e)),
-        };
+        answer = rt::timeout(timeout, keeper.keep_alive())
+            .await
+            .map_err(|_| timed_out())??;
     }
 }
 
+/// Keeps the registration `key` = `value` (TTL `ttl`) alive; `registered`
+/// is the connection that made it and its lease.
 async fn keeper_loop(
     config: EtcdConfig,
+    members: Arc<Members>,
     key: String,
     value: String,
     ttl: i64,
-    mut client: Client,
-    lease: i64,
+    registered: (Client, i64),
     acknowledged: Arc<AtomicU64>,
 ) {
+    let (mut client, lease) = registered;
     let period =
         Duration::from_secs(u64::try_from(ttl).unwrap_or(1)).max(Duration::from_secs(1)) / 3;
     let mut lease = Some(lease);
@@ -271,24 +291,27 @@ async fn keeper_loop(
         if let Some(id) = lease.take()
             && let Err(e) = keep_alive(&mut client, id, period, config.timeout, &acknowledged).await
         {
+            // The re-registration starts at the next member when this one
+            // cannot serve.
+            if e.is_member_failure() {
+                members.failed(client.member());
+            }
             tracing::warn!(%key, error = %e, "registration lost; re-registering");
         }
         rt::sleep(config.retry_interval).await;
-        let attempt = async {
-            let mut c = config.connect_registry().await?;
-            let id = put_with_lease(&mut c, &key, &value, ttl).await?;
-            Ok::<_, Error>((c, id))
-        };
-        match rt::timeout(config.timeout.saturating_mul(2), attempt).await {
-            Ok(Ok((c, id))) => {
+        let (k, v) = (&key, &value);
+        match config
+            .call(&members, |c| put_with_lease(c, k, v, ttl))
+            .await
+        {
+            Ok((c, id)) => {
                 tracing::info!(%key, "re-registered in etcd");
                 client = c;
                 lease = Some(id);
             }
-            Ok(Err(e)) => {
+            Err(e) => {
                 tracing::debug!(%key, error = %e, "etcd re-registration failed; retrying")
             }
-            Err(_) => tracing::debug!(%key, "etcd re-registration timed out; retrying"),
         }
     }
 }
@@ -301,21 +324,19 @@ impl Registry for EtcdRegistry {
             let key = cfg.key(&reg);
             let value = codec::encode(&reg.instance);
             let ttl = i64::try_from(reg.ttl.as_secs()).unwrap_or(i64::MAX).max(1);
-            let first = async {
-                let mut client = cfg.connect_registry().await?;
-                let lease = put_with_lease(&mut client, &key, &value, ttl).await?;
-                Ok::<_, Error>((client, lease))
-            };
-            let (client, lease) = rt::timeout(cfg.timeout.saturating_mul(2), first)
+            let members = &self.inner.members;
+            let (k, v) = (&key, &value);
+            let (client, lease) = cfg
+                .call(members, |c| put_with_lease(c, k, v, ttl))
                 .await
-                .map_err(|e| Error::registry("etcd registration timed out", e))??;
+                .map_err(|e| Error::registry("etcd registration failed", e))?;
             let handle = rt::spawn(keeper_loop(
                 cfg.clone(),
+                members.clone(),
                 key.clone(),
                 value,
                 ttl,
-                client,
-                lease,
+                (client, lease),
                 self.inner.keep_alives.clone(),
             ));
             let old = self
@@ -344,16 +365,13 @@ impl Registry for EtcdRegistry {
                 h.abort();
             }
             let cfg = &self.inner.config;
-            let delete = async {
-                let mut client = cfg.connect_registry().await?;
-                client
-                    .delete(&key)
-                    .await
-                    .map_err(|e| Error::registry("etcd delete failed", e))
-            };
-            rt::timeout(cfg.timeout.saturating_mul(2), delete)
-                .await
-                .map_err(|e| Error::registry("etcd deregistration timed out", e))??;
+            let key = &key;
+            cfg.call(
+                &self.inner.members,
+                |mut c| async move { c.delete(key).await },
+            )
+            .await
+            .map_err(|e| Error::registry("etcd deregistration failed", e))?;
             Ok(())
         })
     }
@@ -368,6 +386,7 @@ pub struct EtcdDiscover {
 #[derive(Debug)]
 struct DiscoverInner {
     config: EtcdConfig,
+    members: Arc<Members>,
     services: Mutex<HashMap<String, (Publisher, JoinHandle<()>)>>,
 }
 
@@ -388,6 +407,7 @@ impl EtcdDiscover {
     pub fn new(config: EtcdConfig) -> Self {
         EtcdDiscover {
             inner: Arc::new(DiscoverInner {
+                members: Arc::new(Members::new(config.endpoints.clone())),
                 config,
                 services: Mutex::default(),
             }),
@@ -396,11 +416,11 @@ impl EtcdDiscover {
 }
 
 /// The service's instances by key, and the revision they were read at.
-async fn read_all(client: &mut Client, prefix: &str) -> Result<(BTreeMap<Vec<u8>, Instance>, i64)> {
-    let (kvs, revision) = client
-        .get_prefix(prefix)
-        .await
-        .map_err(|e| Error::discovery("etcd get failed", e))?;
+async fn read_all(
+    mut client: Client,
+    prefix: &str,
+) -> std::result::Result<(BTreeMap<Vec<u8>, Instance>, i64), EtcdError> {
+    let (kvs, revision) = client.get_prefix(prefix).await?;
     let mut map = BTreeMap::new();
     for kv in &kvs {
         insert_decoded(&mut map, &kv.key, &kv.value);
@@ -438,11 +458,8 @@ async fn follow(
     mut map: BTreeMap<Vec<u8>, Instance>,
     revision: i64,
     mut hold: Option<std::time::Instant>,
-) -> Result<()> {
-    let mut stream = client
-        .watch_prefix(prefix, revision + 1)
-        .await
-        .map_err(|e| Error::discovery("etcd watch failed", e))?;
+) -> std::result::Result<(), EtcdError> {
+    let mut stream = client.watch_prefix(prefix, revision + 1).await?;
     loop {
         let message = match hold {
             Some(deadline) => tokio::select! {
@@ -456,13 +473,11 @@ async fn follow(
             publish(publisher, &map);
             continue;
         };
-        let resp = match message {
-            Ok(Some(r)) => r,
-            Ok(None) => return Err(Error::discovery("etcd watch ended", "stream closed")),
-            Err(e) => return Err(Error::discovery("etcd watch failed", e)),
+        let Some(resp) = message? else {
+            return Err(EtcdError::StreamClosed);
         };
         if resp.canceled {
-            return Err(Error::discovery("etcd watch cancelled", resp.cancel_reason));
+            return Err(EtcdError::WatchCancelled(resp.cancel_reason));
         }
         // The creation acknowledgement and progress notifications carry no
         // events: nothing changed.
@@ -490,6 +505,7 @@ async fn follow(
 
 async fn watch_loop(
     config: EtcdConfig,
+    members: Arc<Members>,
     prefix: String,
     publisher: Publisher,
     mut client: Client,
@@ -501,16 +517,18 @@ async fn watch_loop(
         if let Some((map, rev, hold)) = start.take()
             && let Err(e) = follow(&mut client, &prefix, &publisher, map, rev, hold).await
         {
+            // The re-read starts at the next member when this one cannot
+            // serve (a member that lost its leader ends a `hasleader` watch
+            // with UNAVAILABLE).
+            if e.is_member_failure() {
+                members.failed(client.member());
+            }
             tracing::warn!(%prefix, error = %e, "etcd watch broke; keeping the last set");
         }
         rt::sleep(config.retry_interval).await;
-        let attempt = async {
-            let mut c = config.connect_discovery().await?;
-            let (map, rev) = read_all(&mut c, &prefix).await?;
-            Ok::<_, Error>((c, map, rev))
-        };
-        match rt::timeout(config.timeout.saturating_mul(2), attempt).await {
-            Ok(Ok((c, map, rev))) => {
+        let p = &prefix;
+        match config.call(&members, |c| read_all(c, p)).await {
+            Ok((c, (map, rev))) => {
                 // Empty protection: a re-read that finds fewer instances
                 // right after etcd came back is more likely a restarted,
                 // emptied etcd whose registrants have not re-registered yet
@@ -527,8 +545,7 @@ async fn watch_loop(
                 client = c;
                 start = Some((map, rev, hold));
             }
-            Ok(Err(e)) => tracing::debug!(%prefix, error = %e, "etcd unreachable; retrying"),
-            Err(_) => tracing::debug!(%prefix, "etcd read timed out; retrying"),
+            Err(e) => tracing::debug!(%prefix, error = %e, "etcd unreachable; retrying"),
         }
     }
 }
@@ -548,14 +565,12 @@ impl Discover for EtcdDiscover {
             }
             let cfg = &self.inner.config;
             let prefix = cfg.service_prefix(&service);
-            let first = async {
-                let mut c = cfg.connect_discovery().await?;
-                let (map, rev) = read_all(&mut c, &prefix).await?;
-                Ok::<_, Error>((c, map, rev))
-            };
-            let (client, map, rev) = rt::timeout(cfg.timeout.saturating_mul(2), first)
+            let members = &self.inner.members;
+            let p = &prefix;
+            let (client, (map, rev)) = cfg
+                .call(members, |c| read_all(c, p))
                 .await
-                .map_err(|e| Error::discovery("etcd read timed out", e))??;
+                .map_err(|e| Error::discovery("etcd read failed", e))?;
             let mut services = self
                 .inner
                 .services
@@ -569,6 +584,7 @@ impl Discover for EtcdDiscover {
             let watch = publisher.subscribe();
             let handle = rt::spawn(watch_loop(
                 cfg.clone(),
+                members.clone(),
                 prefix,
                 publisher.clone(),
                 client,
