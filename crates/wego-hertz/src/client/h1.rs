@@ -430,7 +430,7 @@ pub(crate) fn next_deadline(
     read_idle: Option<Duration>,
     deadline: Option<Instant>,
 ) -> Option<Instant> {
-    let idle = read_idle.map(|d| rt::now() + d);
+    let idle = read_idle.map(rt::deadline_in);
     match (idle, deadline) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),

@@ -183,7 +183,7 @@ impl Client {
     pub async fn request(&self, req: Request<Body>) -> Result<Response<Body>> {
         let shared = &self.shared;
         Origin::from_uri(req.uri())?;
-        let deadline = shared.timeout.map(|t| rt::now() + t);
+        let deadline = shared.timeout.map(rt::deadline_in);
         let within = shared.execute(req, deadline);
         match deadline {
             Some(at) => rt::timeout_at(at, within)

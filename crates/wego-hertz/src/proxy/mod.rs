@@ -202,7 +202,7 @@ where
         let head_request = parts.method == Method::HEAD;
         // One deadline for the head and the first body frame, whatever
         // the retries took of it.
-        let deadline = settings.timeout.map(|t| rt::now() + t);
+        let deadline = settings.timeout.map(rt::deadline_in);
         let mut next = Some(upstream_request(
             parts.method.clone(),
             uri.clone(),

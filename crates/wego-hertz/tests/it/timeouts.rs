@@ -860,3 +860,45 @@ wego_test_support::each_backend_paused!(
         }
     }
 );
+
+// Timeouts too long for an `Instant` mean "never": a server and a client
+// whose every timeout is `Duration::MAX` serve and send requests, over
+// HTTP/1.1 and HTTP/2, and wait for ever rather than overflow.
+wego_test_support::each_backend_paused!(
+    timeouts_of_duration_max_never_fire,
+    |_backend| async move {
+        let server = Server::builder()
+            .with_header_read_timeout(Duration::MAX)
+            .with_idle_timeout(Duration::MAX)
+            .with_body_read_timeout(Duration::MAX)
+            .with_write_timeout(Duration::MAX)
+            .with_http2_idle_timeout(Duration::MAX)
+            .build()
+            .unwrap();
+        for h2 in [false, true] {
+            let served = server.clone();
+            let pipe = Pipes::new(move |_n, io: DuplexStream| {
+                served.serve_connection(io, tower::service_fn(crate::support::app))
+            });
+            let mut client = Client::builder()
+                .with_connector(pipe)
+                .with_timeout(Duration::MAX)
+                .with_read_idle_timeout(Duration::MAX)
+                .with_idle_timeout(Duration::MAX);
+            if h2 {
+                client = client.with_http2_prior_knowledge();
+            }
+            let client = client.build().unwrap();
+            for _ in 0..2 {
+                let resp = ends(client.get(URL)).await.unwrap();
+                assert_eq!(resp.status(), StatusCode::OK, "h2: {h2}");
+                let body = ends(resp.into_body().collect_limited(1024)).await.unwrap();
+                assert_eq!(&body[..], b"hello", "h2: {h2}");
+                // A year of silence: nothing timed out.
+                rt::advance(Duration::from_secs(365 * 24 * 3600))
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+);

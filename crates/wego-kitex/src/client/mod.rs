@@ -403,7 +403,7 @@ impl Client {
         // deadline, and wins the race with our timer only on a busy
         // machine. An error that arrives once our deadline has passed is
         // this call's timeout either way.
-        let deadline = rt::now() + timeout;
+        let deadline = rt::deadline_in(timeout);
         match rt::timeout(timeout, fut).await {
             Ok(Err(e)) if e.is_application() && rt::now() >= deadline => Err(Error::timeout()),
             Ok(r) => r,

@@ -157,7 +157,7 @@ impl wego_governance::CallInfo for ClientRequest {
         self.hash_key
     }
     fn deadline(&self) -> Option<Instant> {
-        let by_timeout = self.timeout.map(|t| rt::now() + t);
+        let by_timeout = self.timeout.map(rt::deadline_in);
         match (self.deadline, by_timeout) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

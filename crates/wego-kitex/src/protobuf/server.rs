@@ -233,7 +233,7 @@ impl ProtobufHandler {
         let mut buf = BytesMut::with_capacity(8 * 1024);
         let mut framing = None;
         let peer = String::new();
-        let mut idle_deadline = rt::now() + limits.read;
+        let mut idle_deadline = rt::deadline_in(limits.read);
         // When the frame being read must be whole: from its first byte.
         let mut frame_deadline: Option<Instant> = None;
         // One timer for the connection. It lags behind the idle deadline,
@@ -278,7 +278,7 @@ impl ProtobufHandler {
             if buf.is_empty() {
                 frame_deadline = None;
             } else if frame_deadline.is_none() {
-                frame_deadline = Some(rt::now() + limits.frame_read);
+                frame_deadline = Some(rt::deadline_in(limits.frame_read));
             }
             let wake = frame_deadline.map_or(idle_deadline, |d| d.min(idle_deadline));
             if wake < timer.deadline() {
@@ -289,7 +289,7 @@ impl ProtobufHandler {
                     if r? == 0 {
                         return Ok(());
                     }
-                    idle_deadline = rt::now() + limits.read;
+                    idle_deadline = rt::deadline_in(limits.read);
                 }
                 () = &mut timer => {
                     if rt::now() >= wake {

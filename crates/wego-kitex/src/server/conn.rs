@@ -112,7 +112,7 @@ pub(super) async fn serve_conn<IO: Io>(shared: Arc<Shared>, mut conn: IO, watche
         let wait = read_deadline(cfg, frame_deadline);
         match rt::timeout_at(wait, read_lent(&mut conn, &mut buf)).await {
             Ok(Ok(n)) if n > 0 => {
-                frame_deadline.get_or_insert_with(|| rt::now() + cfg.frame_read_timeout);
+                frame_deadline.get_or_insert_with(|| rt::deadline_in(cfg.frame_read_timeout));
             }
             Ok(_) => return,
             Err(_) => {
@@ -231,7 +231,7 @@ fn poll_read_lent<R: AsyncRead + Unpin>(
 /// When the next read must have returned: the idle timeout from now, or
 /// the frame's deadline when a frame has begun and that comes first.
 fn read_deadline(cfg: &Config, frame_deadline: Option<Instant>) -> Instant {
-    let idle = rt::now() + cfg.read_timeout;
+    let idle = rt::deadline_in(cfg.read_timeout);
     frame_deadline.map_or(idle, |d| d.min(idle))
 }
 
@@ -379,7 +379,7 @@ async fn drive<IO: Io>(
     // it instead of walking an unframed message from byte 0 again.
     let mut decoding = DecodeState::default();
     let mut reading = true;
-    let mut idle_deadline = rt::now() + cfg.read_timeout;
+    let mut idle_deadline = rt::deadline_in(cfg.read_timeout);
     // Made once per connection, not per wake-up: each is a registration
     // (shutdown phase channel, timer) that costs more to make and drop than
     // to poll. The idle timer lags behind `idle_deadline` (moved on every
@@ -421,7 +421,7 @@ async fn drive<IO: Io>(
         if !can_read || buf.is_empty() {
             frame_deadline = None;
         } else if frame_deadline.is_none() {
-            frame_deadline = Some(rt::now() + cfg.frame_read_timeout);
+            frame_deadline = Some(rt::deadline_in(cfg.frame_read_timeout));
         }
         if let Some(d) = frame_deadline
             && frame_timer.get_ref().deadline() != d
@@ -475,7 +475,7 @@ async fn drive<IO: Io>(
                 }
             }
             r = read_lent(&mut rd, &mut buf), if can_read => match r {
-                Ok(n) if n > 0 => idle_deadline = rt::now() + cfg.read_timeout,
+                Ok(n) if n > 0 => idle_deadline = rt::deadline_in(cfg.read_timeout),
                 _ => reading = false,
             },
             () = &mut idle, if reading && pending.is_empty() => {

@@ -979,3 +979,34 @@ wego_test_support::each_backend_paused!(
         assert_eq!(server.active(), 0, "the connection outlived its client");
     }
 );
+
+// Timeouts too long for an `Instant` mean "never": a server whose read and
+// frame timeouts and a client whose RPC timeout and call timeout are
+// `Duration::MAX` serve and call, and wait for ever rather than overflow.
+wego_test_support::each_backend_paused!(
+    timeouts_of_duration_max_never_fire,
+    |_backend| async move {
+        let server = Server::builder()
+            .service("S", &["echo"], echo())
+            .with_read_timeout(Duration::MAX)
+            .with_frame_read_timeout(Duration::MAX)
+            .build()
+            .unwrap();
+        let client = pipe_client(&server)
+            .with_rpc_timeout(Duration::MAX)
+            .build()
+            .unwrap();
+        for round in 0..2 {
+            let a = string_args(Protocol::Binary, "x");
+            let request = ClientRequest::new("echo", a.clone()).with_timeout(Duration::MAX);
+            let (reply, _) = step_until(Duration::from_secs(60), client.call(request)).await;
+            assert_eq!(reply.unwrap().body, a, "round {round}");
+            // A year of silence: the pooled connection is still served.
+            rt::advance(Duration::from_secs(365 * 24 * 3600))
+                .await
+                .unwrap();
+            settle().await;
+            assert_eq!(server.active(), 1, "round {round}");
+        }
+    }
+);

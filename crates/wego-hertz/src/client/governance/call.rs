@@ -154,7 +154,7 @@ impl HttpCall {
         let idempotent = replayable && options.idempotent.unwrap_or(is_idempotent(&parts.method));
         Ok(HttpCall {
             service,
-            deadline: options.timeout.map(|t| rt::now() + t),
+            deadline: options.timeout.map(rt::deadline_in),
             hash_key: options.hash_key,
             idempotent,
             parts,

@@ -201,8 +201,8 @@ impl GovernedClient {
         // time too: a registry that does not answer must not hang it.
         let init = cell.get_or_try_init(|| self.build_stack(&name));
         let limit = match (call.deadline(), self.shared.layers.timeout) {
-            (Some(d), Some(t)) => Some(d.min(rt::now() + t)),
-            (d, t) => d.or_else(|| t.map(|t| rt::now() + t)),
+            (Some(d), Some(t)) => Some(d.min(rt::deadline_in(t))),
+            (d, t) => d.or_else(|| t.map(rt::deadline_in)),
         };
         let stack = match limit {
             Some(at) => rt::timeout_at(at, init)

@@ -468,8 +468,14 @@ where
         // neither clock runs while the last response is still going out.
         let answered_at = self.answered_at();
         let (deadline, idle) = match started {
-            Some(t) => (t.max(answered_at) + self.config.header_read_timeout, false),
-            None => (answered_at + self.config.idle_timeout, true),
+            Some(t) => (
+                rt::deadline_after(t.max(answered_at), self.config.header_read_timeout),
+                false,
+            ),
+            None => (
+                rt::deadline_after(answered_at, self.config.idle_timeout),
+                true,
+            ),
         };
         // A draining shutdown closes the connection while no byte of a
         // request is here: between requests, and also before a first

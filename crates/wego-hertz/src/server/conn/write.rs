@@ -564,7 +564,7 @@ async fn until_stalled(
             return Poll::Ready(r);
         }
         if progressed {
-            timer.as_mut().reset(rt::now() + timeout);
+            timer.as_mut().reset(rt::deadline_in(timeout));
         }
         timer.as_mut().poll(cx).map(|()| Err(write_timed_out()))
     })

@@ -90,7 +90,7 @@ impl RecvBody {
         let timeout = self.timeout;
         let timer = match self.timer.as_mut() {
             Some(timer) if !self.waiting => {
-                timer.as_mut().reset(rt::now() + timeout);
+                timer.as_mut().reset(rt::deadline_in(timeout));
                 timer
             }
             Some(timer) => timer,

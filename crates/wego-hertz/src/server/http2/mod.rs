@@ -182,7 +182,7 @@ pub(crate) async fn serve<IO, S>(
                     timer
                         .as_mut()
                         .get_pin_mut()
-                        .reset(rt::now() + h2c.idle_timeout);
+                        .reset(rt::deadline_in(h2c.idle_timeout));
                 }
                 if timer.as_mut().poll(cx).is_ready() {
                     return Poll::Ready(Event::Idle);

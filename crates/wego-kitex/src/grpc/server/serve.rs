@@ -347,7 +347,7 @@ impl GrpcServer {
                         timer
                             .as_mut()
                             .get_pin_mut()
-                            .reset(rt::now() + cfg.idle_timeout);
+                            .reset(rt::deadline_in(cfg.idle_timeout));
                     }
                     if timer.as_mut().poll(cx).is_ready() {
                         return Poll::Ready(Event::Idle);
