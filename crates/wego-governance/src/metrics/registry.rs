@@ -179,14 +179,14 @@ impl Metrics {
         let fits = service.len() <= self.max_label_len && method.len() <= self.max_label_len;
         let labels = {
             let mut f = self.lock();
-            let known = fits && f.find(service, method).is_some();
-            let series = if known {
-                f.series(service, method)
-            } else if fits && f.label_sets < self.max_label_sets {
-                f.label_sets += 1;
-                f.series(service, method)
-            } else {
-                f.series(OVERFLOW_LABEL, OVERFLOW_LABEL)
+            // A known label set is looked up once.
+            let series = match fits.then(|| f.find(service, method)).flatten() {
+                Some(i) => &mut f.series[i],
+                None if fits && f.label_sets < self.max_label_sets => {
+                    f.label_sets += 1;
+                    f.series(service, method)
+                }
+                None => f.series(OVERFLOW_LABEL, OVERFLOW_LABEL),
             };
             series.in_flight += 1;
             Arc::clone(&series.labels)
